@@ -1,0 +1,137 @@
+using System;
+using System.Buffers;
+
+namespace Aced.Core;
+
+/// <summary>
+/// Validated entry points for single-precision matrix products over <see cref="MatrixView"/>s.
+/// Every hot path in Aced (losses, selection, towers) goes through here.
+/// </summary>
+public static class Gemm
+{
+    /// <summary>Row-band height of the tiles handed to an <see cref="IGemmEpilogue"/> by the generic path.</summary>
+    internal const int EpilogueRowBand = 64;
+
+    /// <summary>Column width of the tiles handed to an <see cref="IGemmEpilogue"/> by the generic path.</summary>
+    internal const int EpilogueColumnBlock = 256;
+
+    /// <summary><c>C = A * B</c>.</summary>
+    public static void Multiply(MatrixView a, MatrixView b, MatrixView c) =>
+        Multiply(Transpose.None, Transpose.None, 1f, a, b, 0f, c);
+
+    /// <summary>
+    /// <c>C = alpha * op(A) * op(B) + beta * C</c>. With <paramref name="beta"/> = 0 the previous
+    /// contents of C are ignored (NaN in C does not propagate).
+    /// </summary>
+    /// <exception cref="ArgumentException">The shapes of op(A), op(B) and C do not agree, or C overlaps A or B.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="alpha"/> or <paramref name="beta"/> is not finite.</exception>
+    public static void Multiply(Transpose transA, Transpose transB, float alpha, MatrixView a, MatrixView b, float beta, MatrixView c)
+    {
+        (int m, int k) = Validate(transA, transB, alpha, a, b, c, out int n);
+        Guard.Finite(beta);
+        if (m == 0 || n == 0)
+        {
+            return;
+        }
+
+        GemmControl.Provider.Sgemm(transA, transB, m, n, k, alpha, a.Span, a.Stride, b.Span, b.Stride, beta, c.Span, c.Stride);
+    }
+
+    /// <summary>
+    /// Computes <c>P = alpha * op(A) * op(B)</c> tile by tile and hands every finished tile to
+    /// <paramref name="epilogue"/> instead of storing P. See <see cref="IGemmEpilogue"/> for the
+    /// tile order and threading contract. Extra memory is one tile per worker.
+    /// </summary>
+    /// <exception cref="ArgumentException">The inner dimensions of op(A) and op(B) do not agree.</exception>
+    public static void MultiplyWithEpilogue<TEpilogue>(Transpose transA, Transpose transB, float alpha, MatrixView a, MatrixView b, TEpilogue epilogue)
+        where TEpilogue : IGemmEpilogue
+    {
+        (int m, int k, int n) = ValidateOperands(transA, transB, alpha, a, b);
+        if (m == 0 || n == 0)
+        {
+            return;
+        }
+
+        if (GemmControl.Provider is ManagedGemmProvider managed)
+        {
+            managed.SgemmWithEpilogue(transA, transB, m, n, k, alpha, a, b, epilogue);
+            return;
+        }
+
+        EpilogueByTiles(GemmControl.Provider, transA, transB, m, n, k, alpha, a, b, epilogue);
+    }
+
+    /// <summary>
+    /// Generic epilogue path for any provider: computes each tile with <paramref name="provider"/> into
+    /// pooled scratch and applies the epilogue, serially, in the documented tile order.
+    /// </summary>
+    internal static void EpilogueByTiles<TEpilogue>(IGemmProvider provider, Transpose transA, Transpose transB, int m, int n, int k, float alpha, MatrixView a, MatrixView b, TEpilogue epilogue)
+        where TEpilogue : IGemmEpilogue
+    {
+        float[] tile = ArrayPool<float>.Shared.Rent(EpilogueRowBand * EpilogueColumnBlock);
+        try
+        {
+            for (int i0 = 0; i0 < m; i0 += EpilogueRowBand)
+            {
+                int rows = Math.Min(EpilogueRowBand, m - i0);
+                MatrixView aBand = transA == Transpose.None ? a.RowRange(i0, rows) : a.ColumnRange(i0, rows);
+                for (int j0 = 0; j0 < n; j0 += EpilogueColumnBlock)
+                {
+                    int cols = Math.Min(EpilogueColumnBlock, n - j0);
+                    MatrixView bBlock = transB == Transpose.None ? b.ColumnRange(j0, cols) : b.RowRange(j0, cols);
+                    Span<float> tileSpan = tile.AsSpan(0, rows * cols);
+                    provider.Sgemm(transA, transB, rows, cols, k, alpha, aBand.Span, aBand.Stride, bBlock.Span, bBlock.Stride, 0f, tileSpan, cols);
+                    epilogue.Apply(i0, j0, rows, cols, tileSpan, cols);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(tile);
+        }
+    }
+
+    private static (int M, int K) Validate(Transpose transA, Transpose transB, float alpha, MatrixView a, MatrixView b, MatrixView c, out int n)
+    {
+        (int m, int k, int nn) = ValidateOperands(transA, transB, alpha, a, b);
+        n = nn;
+        if (c.Rows != m || c.Columns != n)
+        {
+            Guard.ThrowArgument(nameof(c), $"has shape {c.Rows}x{c.Columns} but op(A)*op(B) is {m}x{n}");
+        }
+
+        if (m > 0 && n > 0 && (Overlaps(c, a) || Overlaps(c, b)))
+        {
+            Guard.ThrowArgument(nameof(c), "overlaps an input operand; write the product to separate storage");
+        }
+
+        return (m, k);
+    }
+
+    private static (int M, int K, int N) ValidateOperands(Transpose transA, Transpose transB, float alpha, MatrixView a, MatrixView b)
+    {
+        Guard.Finite(alpha);
+        int m = transA == Transpose.None ? a.Rows : a.Columns;
+        int ka = transA == Transpose.None ? a.Columns : a.Rows;
+        int kb = transB == Transpose.None ? b.Rows : b.Columns;
+        int n = transB == Transpose.None ? b.Columns : b.Rows;
+        if (ka != kb)
+        {
+            Guard.ThrowArgument(nameof(b), $"op(B) has {kb} rows but op(A) has {ka} columns; inner dimensions must agree (check the transpose flags)");
+        }
+
+        return (m, ka, n);
+    }
+
+    private static bool Overlaps(MatrixView x, MatrixView y)
+    {
+        if (!ReferenceEquals(x.Array, y.Array) || x.IsEmpty || y.IsEmpty)
+        {
+            return false;
+        }
+
+        long xEnd = x.Offset + ((long)(x.Rows - 1) * x.Stride) + x.Columns;
+        long yEnd = y.Offset + ((long)(y.Rows - 1) * y.Stride) + y.Columns;
+        return x.Offset < yEnd && y.Offset < xEnd;
+    }
+}
