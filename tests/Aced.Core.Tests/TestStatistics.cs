@@ -1,5 +1,7 @@
 using System;
+using FsCheck;
 using MathNet.Numerics.Distributions;
+using Microsoft.FSharp.Core;
 
 namespace Aced.Core.Tests;
 
@@ -60,6 +62,12 @@ internal static class TestStatistics
 
         return Math.Clamp(p, 0, 1);
     }
+
+    /// <summary>An FsCheck configuration with a fixed seed (reproducible runs) that throws on failure.</summary>
+    public static Config FixedSeed(int maxTest, ulong seed) =>
+        Config.QuickThrowOnFailure
+            .WithMaxTest(maxTest)
+            .WithReplay(FSharpOption<Replay>.Some(new Replay(new Rnd(seed, 0x9E3779B97F4A7C15UL), FSharpOption<int>.None)));
 
     /// <summary>Relative closeness with an absolute floor: |a - e| &lt;= rel * |e| + abs.</summary>
     public static bool Close(double actual, double expected, double relative, double absolute = 0)
