@@ -1,5 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Threading.Tasks;
 
 namespace Aced.Core;
@@ -27,6 +29,9 @@ public struct CounterRng
 
     // Elements per parallel work item of FillUniform/FillNormal; fixed so results never depend on the thread count.
     private const int FillChunk = 1 << 15;
+
+    // Philox blocks generated per bulk step (on the stack: 4 words each).
+    private const int BulkBlocks = 64;
 
     private readonly ulong _seed;
     private readonly ulong _stream;
@@ -168,6 +173,49 @@ public struct CounterRng
     public float NextGumbel() => (float)-Math.Log(-Math.Log(NextDouble()));
 
     /// <summary>
+    /// Writes the next <c>destination.Length</c> values of <see cref="NextDouble"/> (bit-identical to calling it that
+    /// many times, and leaving the same state), generating whole Philox blocks eight at a time with SIMD when the
+    /// generator sits on a double boundary.
+    /// </summary>
+    internal void NextDoubles(Span<double> destination)
+    {
+        int i = 0;
+        if ((_index & 1) != 0)
+        {
+            // An odd number of words of the current block was consumed: doubles straddle blocks, take the plain path.
+            for (; i < destination.Length; i++)
+            {
+                destination[i] = NextDouble();
+            }
+
+            return;
+        }
+
+        while (i < destination.Length && _index < 4)
+        {
+            destination[i++] = NextDouble();
+        }
+
+        Span<uint> words = stackalloc uint[4 * BulkBlocks];
+        while (destination.Length - i >= 2)
+        {
+            int blocks = Math.Min(BulkBlocks, (destination.Length - i) / 2);
+            Span<uint> chunk = words.Slice(0, 4 * blocks);
+            PhiloxBlocks(_seed, _stream, _block, chunk);
+            _block += (ulong)blocks;
+            for (int w = 0; w < chunk.Length; w += 2)
+            {
+                destination[i++] = WordsToDouble(((ulong)chunk[w] << 32) | chunk[w + 1]);
+            }
+        }
+
+        if (i < destination.Length)
+        {
+            destination[i] = NextDouble();
+        }
+    }
+
+    /// <summary>
     /// Fills <paramref name="destination"/> with elements <c>[startIndex, startIndex + destination.Length)</c>
     /// of the uniform (0, 1) sequence of (<paramref name="seed"/>, <paramref name="stream"/>): element <c>i</c>
     /// is word <c>i mod 4</c> of Philox block <c>i / 4</c>, mapped as in <see cref="NextFloat"/>. Because every
@@ -234,6 +282,113 @@ public struct CounterRng
         return (c0, c1, c2, c3);
     }
 
+    /// <summary>
+    /// Philox blocks <c>firstBlock, firstBlock + 1, ...</c> of (<paramref name="seed"/>, <paramref name="stream"/>):
+    /// block <c>firstBlock + b</c> goes to <c>words[4b .. 4b + 3]</c>. <c>words.Length</c> must be a multiple of 4.
+    /// Eight (AVX-512) or four (AVX2) blocks run side by side in 64-bit lanes with a 32x32-&gt;64-bit multiply;
+    /// results are bit-identical to <see cref="Philox4x32x10"/>.
+    /// </summary>
+    internal static void PhiloxBlocks(ulong seed, ulong stream, ulong firstBlock, Span<uint> words)
+    {
+        int blocks = words.Length / 4;
+        int b = 0;
+        uint k0Start = (uint)seed;
+        uint k1Start = (uint)(seed >> 32);
+        if (Avx512F.IsSupported && blocks >= 8)
+        {
+            Span<ulong> lanes = stackalloc ulong[32];
+            Vector512<ulong> low = Vector512.Create(0xFFFFFFFFUL);
+            Vector512<uint> m0 = Vector512.Create((ulong)M0).AsUInt32();
+            Vector512<uint> m1 = Vector512.Create((ulong)M1).AsUInt32();
+            Vector512<ulong> laneOffsets = Vector512.Create(0UL, 1, 2, 3, 4, 5, 6, 7);
+            for (; b + 8 <= blocks; b += 8)
+            {
+                Vector512<ulong> counter = Vector512.Create(firstBlock + (ulong)b) + laneOffsets;
+                Vector512<ulong> c0 = counter & low;
+                Vector512<ulong> c1 = counter >>> 32;
+                Vector512<ulong> c2 = Vector512.Create((ulong)(uint)stream);
+                Vector512<ulong> c3 = Vector512.Create(stream >> 32);
+                uint k0 = k0Start;
+                uint k1 = k1Start;
+                for (int round = 0; round < 10; round++)
+                {
+                    Vector512<ulong> p0 = Avx512F.Multiply(c0.AsUInt32(), m0);
+                    Vector512<ulong> p1 = Avx512F.Multiply(c2.AsUInt32(), m1);
+                    c0 = (p1 >>> 32) ^ c1 ^ Vector512.Create((ulong)k0);
+                    c1 = p1 & low;
+                    c2 = (p0 >>> 32) ^ c3 ^ Vector512.Create((ulong)k1);
+                    c3 = p0 & low;
+                    k0 += W0;
+                    k1 += W1;
+                }
+
+                c0.StoreUnsafe(ref lanes[0]);
+                c1.StoreUnsafe(ref lanes[8]);
+                c2.StoreUnsafe(ref lanes[16]);
+                c3.StoreUnsafe(ref lanes[24]);
+                Interleave(lanes, words.Slice(4 * b, 32), 8);
+            }
+        }
+
+        if (Avx2.IsSupported && blocks - b >= 4)
+        {
+            Span<ulong> lanes = stackalloc ulong[16];
+            Vector256<ulong> low = Vector256.Create(0xFFFFFFFFUL);
+            Vector256<uint> m0 = Vector256.Create((ulong)M0).AsUInt32();
+            Vector256<uint> m1 = Vector256.Create((ulong)M1).AsUInt32();
+            Vector256<ulong> laneOffsets = Vector256.Create(0UL, 1, 2, 3);
+            for (; b + 4 <= blocks; b += 4)
+            {
+                Vector256<ulong> counter = Vector256.Create(firstBlock + (ulong)b) + laneOffsets;
+                Vector256<ulong> c0 = counter & low;
+                Vector256<ulong> c1 = counter >>> 32;
+                Vector256<ulong> c2 = Vector256.Create((ulong)(uint)stream);
+                Vector256<ulong> c3 = Vector256.Create(stream >> 32);
+                uint k0 = k0Start;
+                uint k1 = k1Start;
+                for (int round = 0; round < 10; round++)
+                {
+                    Vector256<ulong> p0 = Avx2.Multiply(c0.AsUInt32(), m0);
+                    Vector256<ulong> p1 = Avx2.Multiply(c2.AsUInt32(), m1);
+                    c0 = (p1 >>> 32) ^ c1 ^ Vector256.Create((ulong)k0);
+                    c1 = p1 & low;
+                    c2 = (p0 >>> 32) ^ c3 ^ Vector256.Create((ulong)k1);
+                    c3 = p0 & low;
+                    k0 += W0;
+                    k1 += W1;
+                }
+
+                c0.StoreUnsafe(ref lanes[0]);
+                c1.StoreUnsafe(ref lanes[4]);
+                c2.StoreUnsafe(ref lanes[8]);
+                c3.StoreUnsafe(ref lanes[12]);
+                Interleave(lanes, words.Slice(4 * b, 16), 4);
+            }
+        }
+
+        for (; b < blocks; b++)
+        {
+            (uint x0, uint x1, uint x2, uint x3) = Block(seed, stream, firstBlock + (ulong)b);
+            words[4 * b] = x0;
+            words[(4 * b) + 1] = x1;
+            words[(4 * b) + 2] = x2;
+            words[(4 * b) + 3] = x3;
+        }
+    }
+
+    /// <summary>Lane-major words (word w of lane j at <c>lanes[w * width + j]</c>) to block-major order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Interleave(ReadOnlySpan<ulong> lanes, Span<uint> words, int width)
+    {
+        for (int j = 0; j < width; j++)
+        {
+            words[4 * j] = (uint)lanes[j];
+            words[(4 * j) + 1] = (uint)lanes[width + j];
+            words[(4 * j) + 2] = (uint)lanes[(2 * width) + j];
+            words[(4 * j) + 3] = (uint)lanes[(3 * width) + j];
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static float WordToFloat(uint word) => ((word >> 9) + 0.5f) * (1f / 8388608f);
 
@@ -266,36 +421,36 @@ public struct CounterRng
     private static void FillRange(ulong seed, ulong stream, Span<float> destination, ulong startIndex, bool normal)
     {
         int perBlock = normal ? 2 : 4;
+        Span<uint> words = stackalloc uint[4 * BulkBlocks];
         int i = 0;
         ulong index = startIndex;
         while (i < destination.Length)
         {
-            ulong block = index / (ulong)perBlock;
-            int word = (int)(index % (ulong)perBlock);
-            (uint x0, uint x1, uint x2, uint x3) = Block(seed, stream, block);
-            if (normal)
+            ulong firstBlock = index / (ulong)perBlock;
+            int skip = (int)(index % (ulong)perBlock);
+            int blocks = (int)Math.Min(BulkBlocks, ((long)skip + (destination.Length - i) + perBlock - 1) / perBlock);
+            Span<uint> chunk = words.Slice(0, 4 * blocks);
+            PhiloxBlocks(seed, stream, firstBlock, chunk);
+            for (int b = 0; b < blocks && i < destination.Length; b++)
             {
-                double u1 = WordsToDouble(((ulong)x0 << 32) | x1);
-                double u2 = WordsToDouble(((ulong)x2 << 32) | x3);
-                double r = Math.Sqrt(-2.0 * Math.Log(u1));
-                (double sin, double cos) = Math.SinCos(2.0 * Math.PI * u2);
-                for (; word < 2 && i < destination.Length; word++, i++, index++)
+                int word = b == 0 ? skip : 0;
+                if (normal)
                 {
-                    destination[i] = (float)(word == 0 ? r * cos : r * sin);
-                }
-            }
-            else
-            {
-                for (; word < 4 && i < destination.Length; word++, i++, index++)
-                {
-                    uint w = word switch
+                    double u1 = WordsToDouble(((ulong)chunk[4 * b] << 32) | chunk[(4 * b) + 1]);
+                    double u2 = WordsToDouble(((ulong)chunk[(4 * b) + 2] << 32) | chunk[(4 * b) + 3]);
+                    double r = Math.Sqrt(-2.0 * Math.Log(u1));
+                    (double sin, double cos) = Math.SinCos(2.0 * Math.PI * u2);
+                    for (; word < 2 && i < destination.Length; word++, i++, index++)
                     {
-                        0 => x0,
-                        1 => x1,
-                        2 => x2,
-                        _ => x3,
-                    };
-                    destination[i] = WordToFloat(w);
+                        destination[i] = (float)(word == 0 ? r * cos : r * sin);
+                    }
+                }
+                else
+                {
+                    for (; word < 4 && i < destination.Length; word++, i++, index++)
+                    {
+                        destination[i] = WordToFloat(chunk[(4 * b) + word]);
+                    }
                 }
             }
         }

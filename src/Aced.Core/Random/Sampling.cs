@@ -47,10 +47,7 @@ public static class Sampling
         {
             int count = Math.Min(GumbelChunk, logits.Length - start);
             Span<double> g = gumbel.Slice(0, count);
-            for (int j = 0; j < g.Length; j++)
-            {
-                g[j] = rng.NextDouble();
-            }
+            rng.NextDoubles(g);
 
             // G = -log(-log(u)), u in (0, 1): finite, in (-3.6, 36.8).
             TensorPrimitives.Log(g, g);

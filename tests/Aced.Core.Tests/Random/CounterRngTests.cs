@@ -32,6 +32,55 @@ public class CounterRngTests
         }
     }
 
+    [Theory]
+    [InlineData(0UL)]
+    [InlineData(5UL)]
+    [InlineData(0xFFFFFFFDUL)]
+    [InlineData(ulong.MaxValue - 6)]
+    public void PhiloxBlocks_EveryCount_MatchesScalarBlockFunction(ulong firstBlock)
+    {
+        ulong seed = 0x0123456789ABCDEFUL;
+        ulong stream = 0xFEDCBA9876543210UL;
+        for (int blocks = 0; blocks <= 29; blocks++)
+        {
+            uint[] words = new uint[4 * blocks];
+            CounterRng.PhiloxBlocks(seed, stream, firstBlock, words);
+            for (int b = 0; b < blocks; b++)
+            {
+                ulong counter = unchecked(firstBlock + (ulong)b);
+                (uint x0, uint x1, uint x2, uint x3) = CounterRng.Philox4x32x10((uint)counter, (uint)(counter >> 32), (uint)stream, (uint)(stream >> 32), (uint)seed, (uint)(seed >> 32));
+                Assert.Equal((x0, x1, x2, x3), (words[4 * b], words[(4 * b) + 1], words[(4 * b) + 2], words[(4 * b) + 3]));
+            }
+        }
+    }
+
+    [Fact]
+    public void NextDoubles_AnyPhaseAndLength_EqualsRepeatedNextDouble()
+    {
+        foreach (int consumed in new[] { 0, 1, 2, 3, 4, 5, 6 })
+        {
+            foreach (int length in new[] { 0, 1, 2, 3, 16, 17, 129, 300 })
+            {
+                var bulk = new CounterRng(31, 3);
+                for (int i = 0; i < consumed; i++)
+                {
+                    bulk.NextUInt32();
+                }
+
+                var single = new CounterRng(bulk.State);
+                double[] values = new double[length];
+                bulk.NextDoubles(values);
+                for (int i = 0; i < length; i++)
+                {
+                    Assert.Equal(single.NextDouble(), values[i]);
+                }
+
+                Assert.Equal(single.State, bulk.State);
+                Assert.Equal(single.NextUInt32(), bulk.NextUInt32());
+            }
+        }
+    }
+
     [Fact]
     public void NextUInt32_SameSeedAndStream_SameSequence()
     {
