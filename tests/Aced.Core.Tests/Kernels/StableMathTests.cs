@@ -48,6 +48,25 @@ public class StableMathTests
     }
 
     [Fact]
+    public void Log1p_DenseGridAndDenormals_WithinThreeUlps()
+    {
+        // 3 ulps of float, at most 3 * 2^-23 relative (rounding of t, the polynomial and the product; truncation < 1.4e-8).
+        var rng = new CounterRng(400);
+        for (int i = 0; i < 200_000; i++)
+        {
+            float u = i < 100_000 ? i / 100_000f : MathF.Pow(2f, -149f * rng.NextFloat());
+            double expected = Log1pRef(u);
+            float actual = StableMath.Log1p(u);
+            Assert.True(TestStatistics.Close(actual, expected, 3 * 1.1921e-7, 1.4e-45), $"log1p({u:R}) = {actual:R}, expected {expected:R}");
+        }
+
+        Assert.Equal(0f, StableMath.Log1p(0f));
+        Assert.Equal(float.Epsilon, StableMath.Log1p(float.Epsilon));
+        Assert.Equal((float)Math.Log(2), StableMath.Log1p(1f));
+        Assert.True(float.IsNaN(StableMath.Log1p(float.NaN)));
+    }
+
+    [Fact]
     public void FusedSums_EveryLength0To257_MatchDoubleReference()
     {
         for (int n = 0; n <= 257; n++)
