@@ -273,6 +273,76 @@ public class StableMathTests
         Check.One(TestStatistics.FixedSeed(200, 20261122), property);
     }
 
+    [Fact]
+    public void Softplus_Identities_Property()
+    {
+        // softplus(x) - softplus(-x) = x, log sigmoid(x) = -softplus(-x), sigmoid(x) + sigmoid(-x) = 1,
+        // and 0 <= sigmoid <= 1, softplus >= max(x, 0), on values spanning [-200, 200].
+        Gen<float> values = Gen.Choose(-2_000_000, 2_000_000).Select(i => i / 10_000f);
+        Property property = Prop.ForAll(values.ArrayOf().ToArbitrary(), x =>
+        {
+            float[] sp = new float[x.Length];
+            float[] spNeg = new float[x.Length];
+            float[] ls = new float[x.Length];
+            float[] sg = new float[x.Length];
+            float[] negated = Array.ConvertAll(x, v => -v);
+            StableMath.Softplus(x, sp);
+            StableMath.Softplus(negated, spNeg);
+            StableMath.LogSigmoid(x, ls);
+            StableMath.Sigmoid(x, sg);
+            for (int i = 0; i < x.Length; i++)
+            {
+                double scale = Math.Max(1, Math.Abs(x[i]));
+                if (Math.Abs((double)sp[i] - spNeg[i] - x[i]) > 4 * 6e-8 * scale
+                    || ls[i] != -spNeg[i]
+                    || sg[i] < 0 || sg[i] > 1
+                    || Math.Abs(sg[i] + StableMath.Sigmoid(negated[i]) - 1) > 2.4e-7
+                    || sp[i] < Math.Max(x[i], 0))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        });
+        Check.One(TestStatistics.FixedSeed(300, 7), property);
+    }
+
+    [Fact]
+    public void SoftmaxRows_RandomMatrices_RowsSumToOneAndOrderPreserved_Property()
+    {
+        Gen<Matrix> matrices =
+            from rows in Gen.Choose(1, 6)
+            from columns in Gen.Choose(1, 40)
+            from data in Gen.Choose(-400_000, 400_000).Select(i => i / 1000f).ArrayOf(rows * columns)
+            select new Matrix(rows, columns, data);
+        Property property = Prop.ForAll(matrices.ToArbitrary(), x =>
+        {
+            var y = new Matrix(x.Rows, x.Columns);
+            StableMath.SoftmaxRows(x, y);
+            for (int r = 0; r < x.Rows; r++)
+            {
+                double sum = 0;
+                for (int c = 0; c < x.Columns; c++)
+                {
+                    sum += y[r, c];
+                    if (c > 0 && x[r, c] > x[r, c - 1] && y[r, c] < y[r, c - 1])
+                    {
+                        return false;
+                    }
+                }
+
+                if (Math.Abs(sum - 1) > 2e-6)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        });
+        Check.One(TestStatistics.FixedSeed(200, 8), property);
+    }
+
     [Theory]
     [InlineData(1, 1)]
     [InlineData(7, 37)]
