@@ -1,0 +1,160 @@
+using System;
+using System.Runtime.CompilerServices;
+
+namespace Aced.Core;
+
+/// <summary>
+/// Per-thread packing buffers, allocated on the pinned object heap once (grown only when a larger
+/// problem arrives) and reused by every later call, so steady-state SGEMM allocates nothing.
+/// A small per-thread stack indexed by nesting depth gives a GEMM issued from inside an epilogue its
+/// own buffers.
+/// </summary>
+internal sealed unsafe class GemmWorkspace
+{
+    /// <summary>Largest packed-B cache (floats) that holds every column block at once (16 MiB).</summary>
+    internal const long MultiSlotBudget = 4L << 20;
+
+    [ThreadStatic]
+    private static GemmWorkspace?[]? t_stack;
+
+    [ThreadStatic]
+    private static int t_depth;
+
+    private PinnedBuffer _aPanel;
+    private PinnedBuffer _edge;
+    private PinnedBuffer _scratch;
+    private PinnedBuffer _packedB;
+    private long[] _stamps = new long[16];
+
+    // Single-slot mode: which (serial, column block) the buffer holds.
+    private long _singleSerial;
+    private int _singleBlock = -1;
+
+    private GemmWorkspace()
+    {
+        _aPanel = new PinnedBuffer(GemmPlan.MR * GemmPlan.KcMax);
+        _edge = new PinnedBuffer(GemmPlan.MR * GemmPlan.NR);
+    }
+
+    /// <summary>Nesting depth of the current thread (0 outside any GEMM).</summary>
+    internal static int Depth => t_depth;
+
+    /// <summary>A.micro-panel buffer (8 x KcMax).</summary>
+    internal float* APanel => _aPanel.Pointer;
+
+    /// <summary>8 x 32 tile for edge micro-tiles.</summary>
+    internal float* Edge => _edge.Pointer;
+
+    /// <summary>Takes the workspace for the current thread at the current nesting depth.</summary>
+    internal static GemmWorkspace Rent()
+    {
+        GemmWorkspace?[] stack = t_stack ??= new GemmWorkspace?[4];
+        int depth = t_depth;
+        if (depth == stack.Length)
+        {
+            Array.Resize(ref stack, depth * 2);
+            t_stack = stack;
+        }
+
+        GemmWorkspace ws = stack[depth] ??= new GemmWorkspace();
+        t_depth = depth + 1;
+        return ws;
+    }
+
+    /// <summary>Gives back the workspace taken by the matching <see cref="Rent"/>.</summary>
+    internal static void Return() => t_depth--;
+
+    /// <summary>Scratch of at least <paramref name="floats"/> floats (64-byte aligned).</summary>
+    internal float* Scratch(long floats)
+    {
+        _scratch.Ensure(floats);
+        return _scratch.Pointer;
+    }
+
+    /// <summary>
+    /// The packed op(B) of column block <paramref name="jb"/> of the call <paramref name="job"/>
+    /// (all of k, laid out as <see cref="GemmDriver.PackBBlock"/> writes it), packing it on first use.
+    /// </summary>
+    internal float* PackedB(GemmJob job, int jb)
+    {
+        GemmPlan plan = job.Plan;
+        long blockFloats = plan.PackedBlockFloats;
+        long total = blockFloats * plan.ColTiles;
+        if (total <= MultiSlotBudget || plan.ColTiles == 1)
+        {
+            if (_packedB.Capacity < total)
+            {
+                _packedB.Ensure(total);
+                _stamps.AsSpan().Clear();
+                _singleBlock = -1;
+            }
+
+            if (_stamps.Length < plan.ColTiles)
+            {
+                _stamps = new long[Math.Max(plan.ColTiles, _stamps.Length * 2)];
+            }
+
+            float* slot = _packedB.Pointer + (jb * blockFloats);
+            if (_stamps[jb] != job.Serial)
+            {
+                GemmDriver.PackBBlock(job, jb, slot);
+                _stamps[jb] = job.Serial;
+                _singleBlock = -1;
+            }
+
+            return slot;
+        }
+
+        if (_packedB.Capacity < blockFloats)
+        {
+            _packedB.Ensure(blockFloats);
+        }
+
+        _stamps.AsSpan().Clear();
+        if (_singleSerial != job.Serial || _singleBlock != jb)
+        {
+            GemmDriver.PackBBlock(job, jb, _packedB.Pointer);
+            _singleSerial = job.Serial;
+            _singleBlock = jb;
+        }
+
+        return _packedB.Pointer;
+    }
+
+    /// <summary>A float buffer on the pinned object heap with a 64-byte-aligned start.</summary>
+    private struct PinnedBuffer
+    {
+        private float[]? _array;
+
+        public PinnedBuffer(long floats)
+        {
+            _array = null;
+            Pointer = null;
+            Capacity = 0;
+            Ensure(floats);
+        }
+
+        public float* Pointer { get; private set; }
+
+        public long Capacity { get; private set; }
+
+        public void Ensure(long floats)
+        {
+            if (floats <= Capacity && _array is not null)
+            {
+                return;
+            }
+
+            long size = Math.Max(floats, Capacity + (Capacity / 2));
+            if (size + 16 > Array.MaxLength)
+            {
+                throw new OutOfMemoryException($"GEMM packing buffer of {size} floats exceeds the largest array.");
+            }
+
+            _array = GC.AllocateUninitializedArray<float>((int)size + 16, pinned: true);
+            float* start = (float*)Unsafe.AsPointer(ref _array[0]);
+            Pointer = (float*)(((nint)start + 63) & ~(nint)63);
+            Capacity = size;
+        }
+    }
+}
