@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Threading;
 
 namespace Aced.Core;
@@ -33,6 +34,7 @@ internal static unsafe class GemmDriver
     /// Layout: k block kb (starting at p0) begins at <c>dst + p0 * ncPad</c>; inside it the micro-panel of
     /// columns jr .. jr+32 begins at <c>jr * kcb</c> and holds <c>kcb x 32</c> floats.
     /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackBBlock(GemmJob job, int jb, float* dst)
     {
         GemmPlan plan = job.Plan;
@@ -52,6 +54,7 @@ internal static unsafe class GemmDriver
     }
 
     /// <summary>Computes the C tile <paramref name="tile"/> of a plain call: C = alpha * op(A) op(B) + beta * C.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PlainTile(PlainGemmJob job, int tile, GemmWorkspace ws)
     {
         GemmPlan plan = job.Plan;
@@ -102,6 +105,7 @@ internal static unsafe class GemmDriver
     /// Computes row band <paramref name="band"/> of an epilogue call: for each column block in increasing
     /// order, the full-k product tile in scratch, then hands it to the epilogue.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void EpilogueBand<TEpilogue>(GemmJob job, ref TEpilogue epilogue, int band, GemmWorkspace ws)
         where TEpilogue : IGemmEpilogue
     {

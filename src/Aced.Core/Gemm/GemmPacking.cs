@@ -15,6 +15,7 @@ internal static unsafe class GemmPacking
     /// <summary>
     /// Packs op(A)[i0 .. i0+rows, p0 .. p0+kc] (rows &lt;= 8) as <c>dst[p * 8 + r]</c>, zero rows past <paramref name="rows"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackA(Transpose transA, float* a, nint lda, int i0, int rows, int p0, int kc, float* dst)
     {
         const int MR = GemmPlan.MR;
@@ -81,6 +82,7 @@ internal static unsafe class GemmPacking
     /// <summary>
     /// Packs op(B)[p0 .. p0+kc, j0 .. j0+cols] (cols &lt;= 32) as <c>dst[p * 32 + j]</c>, zero columns past <paramref name="cols"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackB(Transpose transB, float* b, nint ldb, int p0, int kc, int j0, int cols, float* dst)
     {
         const int NR = GemmPlan.NR;
