@@ -134,26 +134,44 @@ public class GemmSamplerBenchmarks : IFlopCount
         return _c.Data[0];
     }
 
+    /// <summary>The fused path with only a (vectorised) row sum: measures the GEMM machinery of the epilogue path.</summary>
     [Benchmark]
-    public float EpilogueNT()
+    public float EpilogueRowSumNT()
     {
-        Aced.Core.Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, _x, _w, new SoftplusRowSumEpilogue(_rowSums));
+        Aced.Core.Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, _x, _w, new RowSumEpilogue(_rowSums, softplus: false));
         return _rowSums[0];
     }
 
-    /// <summary>Softplus of each product element, summed per row (overwrites on the first column block).</summary>
-    private readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
+    /// <summary>The sampler's full epilogue: softplus (StableMath, element-wise) then row sums.</summary>
+    [Benchmark]
+    public float EpilogueSoftplusRowSumNT()
+    {
+        Aced.Core.Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, _x, _w, new RowSumEpilogue(_rowSums, softplus: true));
+        return _rowSums[0];
+    }
+
+    /// <summary>Optionally softplus of each product element, then summed per row (overwrites on the first column block).</summary>
+    private readonly struct RowSumEpilogue : IGemmEpilogue
     {
         private readonly float[] _sums;
+        private readonly bool _softplus;
 
-        public SoftplusRowSumEpilogue(float[] sums) => _sums = sums;
+        public RowSumEpilogue(float[] sums, bool softplus)
+        {
+            _sums = sums;
+            _softplus = softplus;
+        }
 
         public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
         {
             for (int r = 0; r < rows; r++)
             {
                 Span<float> row = tile.Slice(r * stride, columns);
-                StableMath.Softplus(row, row);
+                if (_softplus)
+                {
+                    StableMath.Softplus(row, row);
+                }
+
                 float sum = System.Numerics.Tensors.TensorPrimitives.Sum(row);
                 _sums[rowStart + r] = columnStart == 0 ? sum : _sums[rowStart + r] + sum;
             }
