@@ -29,27 +29,23 @@ internal static unsafe class GemmDriver
         return Math.Min(GemmControl.MaxDegreeOfParallelism, tiles);
     }
 
-    /// <summary>Packs op(B)[:, jb * nc .. +nc] for all of k into <paramref name="dst"/>.</summary>
+    /// <summary>Packs k block <paramref name="kb"/> of op(B)[:, jb * nc .. +nc] into <paramref name="dst"/>.</summary>
     /// <remarks>
-    /// Layout: k block kb (starting at p0) begins at <c>dst + p0 * ncPad</c>; inside it the micro-panel of
-    /// columns jr .. jr+32 begins at <c>jr * kcb</c> and holds <c>kcb x 32</c> floats.
+    /// Layout: the micro-panel of columns jr .. jr+32 begins at <c>dst + jr * kcb</c> and holds <c>kcb x 32</c>
+    /// floats. A whole column block stores k block kb at <c>p0 * ncPad</c> (p0 = kb * kc).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void PackBBlock(GemmJob job, int jb, float* dst)
+    internal static void PackBBlock(GemmJob job, int jb, int kb, float* dst)
     {
         GemmPlan plan = job.Plan;
         int j0 = jb * plan.Nc;
         int ncb = Math.Min(plan.Nc, plan.N - j0);
         int ncPad = GemmPlan.RoundUp(ncb, GemmPlan.NR);
-        for (int kb = 0; kb < plan.KBlocks; kb++)
+        int p0 = kb * plan.Kc;
+        int kcb = Math.Min(plan.Kc, plan.K - p0);
+        for (int jr = 0; jr < ncPad; jr += GemmPlan.NR)
         {
-            int p0 = kb * plan.Kc;
-            int kcb = Math.Min(plan.Kc, plan.K - p0);
-            float* block = dst + ((nint)p0 * ncPad);
-            for (int jr = 0; jr < ncPad; jr += GemmPlan.NR)
-            {
-                GemmPacking.PackB(job.TransB, job.B, job.Ldb, p0, kcb, j0 + jr, Math.Min(GemmPlan.NR, ncb - jr), block + ((nint)jr * kcb));
-            }
+            GemmPacking.PackB(job.TransB, job.B, job.Ldb, p0, kcb, j0 + jr, Math.Min(GemmPlan.NR, ncb - jr), dst + ((nint)jr * kcb));
         }
     }
 
@@ -65,7 +61,6 @@ internal static unsafe class GemmDriver
         int j0 = jb * plan.Nc;
         int ncb = Math.Min(plan.Nc, plan.N - j0);
         int ncPad = GemmPlan.RoundUp(ncb, GemmPlan.NR);
-        float* packedB = ws.PackedB(job, jb);
         float* aPanel = ws.APanel;
         float* edge = ws.Edge;
         GemmIsa isa = job.Isa;
@@ -77,7 +72,7 @@ internal static unsafe class GemmDriver
             int p0 = kb * plan.Kc;
             int kcb = Math.Min(plan.Kc, plan.K - p0);
             float beta = kb == 0 ? job.Beta : 1f;
-            float* bBlock = packedB + ((nint)p0 * ncPad);
+            float* bBlock = ws.PackedB(job, jb, kb);
             for (int ir = 0; ir < mcb; ir += GemmPlan.MR)
             {
                 int rows = Math.Min(GemmPlan.MR, mcb - ir);
@@ -122,13 +117,12 @@ internal static unsafe class GemmDriver
             int ncb = Math.Min(plan.Nc, plan.N - j0);
             int ncPad = GemmPlan.RoundUp(ncb, GemmPlan.NR);
             float* tile = ws.Scratch((long)mcPad * ncPad);
-            float* packedB = ws.PackedB(job, jb);
             for (int kb = 0; kb < plan.KBlocks; kb++)
             {
                 int p0 = kb * plan.Kc;
                 int kcb = Math.Min(plan.Kc, plan.K - p0);
                 float beta = kb == 0 ? 0f : 1f;
-                float* bBlock = packedB + ((nint)p0 * ncPad);
+                float* bBlock = ws.PackedB(job, jb, kb);
                 for (int ir = 0; ir < mcb; ir += GemmPlan.MR)
                 {
                     GemmPacking.PackA(job.TransA, job.A, job.Lda, i0 + ir, Math.Min(GemmPlan.MR, mcb - ir), p0, kcb, aPanel);

@@ -12,7 +12,7 @@ namespace Aced.Core;
 internal sealed unsafe class GemmWorkspace
 {
     /// <summary>Largest packed-B cache (floats) that holds every column block at once (16 MiB).</summary>
-    internal const long MultiSlotBudget = 4L << 20;
+    internal static long MultiSlotBudget { get; set; } = 4L << 20;
 
     [ThreadStatic]
     private static GemmWorkspace?[]? t_stack;
@@ -29,6 +29,7 @@ internal sealed unsafe class GemmWorkspace
     // Single-slot mode: which (serial, column block) the buffer holds.
     private long _singleSerial;
     private int _singleBlock = -1;
+    private int _singleK = -1;
 
     private GemmWorkspace()
     {
@@ -72,21 +73,24 @@ internal sealed unsafe class GemmWorkspace
     }
 
     /// <summary>
-    /// The packed op(B) of column block <paramref name="jb"/> of the call <paramref name="job"/>
-    /// (all of k, laid out as <see cref="GemmDriver.PackBBlock"/> writes it), packing it on first use.
+    /// The packed k block <paramref name="kb"/> of op(B) column block <paramref name="jb"/> of the call
+    /// <paramref name="job"/>, packing on first use. Three cache modes, by size: every column block of the call
+    /// (when k x n fits <see cref="MultiSlotBudget"/>), else one whole column block (all of k), else one k block.
     /// </summary>
-    internal float* PackedB(GemmJob job, int jb)
+    internal float* PackedB(GemmJob job, int jb, int kb)
     {
         GemmPlan plan = job.Plan;
+        int j0 = jb * plan.Nc;
+        int ncPad = GemmPlan.RoundUp(Math.Min(plan.Nc, plan.N - j0), GemmPlan.NR);
+        nint kOffset = (nint)kb * plan.Kc * ncPad;
         long blockFloats = plan.PackedBlockFloats;
         long total = blockFloats * plan.ColTiles;
-        if (total <= MultiSlotBudget || plan.ColTiles == 1)
+        if (total <= MultiSlotBudget)
         {
             if (_packedB.Capacity < total)
             {
                 _packedB.Ensure(total);
                 _stamps.AsSpan().Clear();
-                _singleBlock = -1;
             }
 
             if (_stamps.Length < plan.ColTiles)
@@ -94,28 +98,47 @@ internal sealed unsafe class GemmWorkspace
                 _stamps = new long[Math.Max(plan.ColTiles, _stamps.Length * 2)];
             }
 
+            _singleBlock = -1;
             float* slot = _packedB.Pointer + (jb * blockFloats);
             if (_stamps[jb] != job.Serial)
             {
-                GemmDriver.PackBBlock(job, jb, slot);
+                for (int b = 0; b < plan.KBlocks; b++)
+                {
+                    GemmDriver.PackBBlock(job, jb, b, slot + ((nint)b * plan.Kc * ncPad));
+                }
+
                 _stamps[jb] = job.Serial;
-                _singleBlock = -1;
             }
 
-            return slot;
-        }
-
-        if (_packedB.Capacity < blockFloats)
-        {
-            _packedB.Ensure(blockFloats);
+            return slot + kOffset;
         }
 
         _stamps.AsSpan().Clear();
-        if (_singleSerial != job.Serial || _singleBlock != jb)
+        if (blockFloats <= MultiSlotBudget)
         {
-            GemmDriver.PackBBlock(job, jb, _packedB.Pointer);
+            _packedB.Ensure(blockFloats);
+            if (_singleSerial != job.Serial || _singleBlock != jb || _singleK != -1)
+            {
+                for (int b = 0; b < plan.KBlocks; b++)
+                {
+                    GemmDriver.PackBBlock(job, jb, b, _packedB.Pointer + ((nint)b * plan.Kc * ncPad));
+                }
+
+                _singleSerial = job.Serial;
+                _singleBlock = jb;
+                _singleK = -1;
+            }
+
+            return _packedB.Pointer + kOffset;
+        }
+
+        _packedB.Ensure((long)plan.Kc * plan.Nc);
+        if (_singleSerial != job.Serial || _singleBlock != jb || _singleK != kb)
+        {
+            GemmDriver.PackBBlock(job, jb, kb, _packedB.Pointer);
             _singleSerial = job.Serial;
             _singleBlock = jb;
+            _singleK = kb;
         }
 
         return _packedB.Pointer;

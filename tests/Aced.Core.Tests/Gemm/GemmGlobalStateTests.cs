@@ -206,6 +206,37 @@ public sealed class GemmGlobalStateTests
         });
     }
 
+    [Theory]
+    [InlineData(1L << 20)] // every column block cached
+    [InlineData(300_000L)] // one column block (all of k) cached at a time
+    [InlineData(1_000L)] // one k block at a time
+    public void Multiply_PackedBCacheModes_MatchReferenceAndEachOther(long budget)
+    {
+        long old = GemmWorkspace.MultiSlotBudget;
+        try
+        {
+            GemmWorkspace.MultiSlotBudget = budget;
+            // k = 800 gives 3 k blocks, n = 600 gives 3 column blocks: k * nc = 800 * 224 = 179200 floats per block.
+            WithSettings(2, 0, GemmIsa.Auto, () =>
+            {
+                GemmTestHelpers.CheckCase(new Random(17), Transpose.None, Transpose.Transposed, 150, 600, 800, 1f, 0.5f, 1);
+                var rng = new Random(18);
+                MatrixView a = GemmTestHelpers.RandomView(rng, 90, 800);
+                MatrixView b = GemmTestHelpers.RandomView(rng, 800, 600);
+                var recorder = new RecordingEpilogue(90, 600);
+                Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, a, b, recorder);
+                recorder.AssertCompleteAndOrdered();
+                var c = new Matrix(90, 600);
+                Gemm.Multiply(a, b, c);
+                AssertBitIdentical(c.Data, recorder.Product, "epilogue vs plain");
+            });
+        }
+        finally
+        {
+            GemmWorkspace.MultiSlotBudget = old;
+        }
+    }
+
     [Fact]
     public void ParallelThreshold_Invalid_Throws()
     {
