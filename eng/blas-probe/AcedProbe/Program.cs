@@ -6,12 +6,19 @@ namespace Aced.BlasProbe;
 
 /// <summary>
 /// Times Aced SGEMM on the shapes of probe.c (same reporting: best and median GFLOP/s over timed calls,
-/// after two warm-up calls). Usage: AcedProbe &lt;threads&gt; [all|1024|samp|odd|4096].
+/// after two warm-up calls). Usage: AcedProbe &lt;threads&gt; [all|1024|samp|odd|4096], or
+/// AcedProbe interleaved [all|1024|samp|odd|4096] [rounds] for the in-process A/B comparison with OpenBLAS.
 /// </summary>
 public static class Program
 {
     public static void Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "interleaved")
+        {
+            Interleaved.Run(args.Length > 1 ? args[1] : "all", args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5);
+            return;
+        }
+
         int threads = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 2;
         string which = args.Length > 1 ? args[1] : "all";
         GemmControl.MaxDegreeOfParallelism = threads;
