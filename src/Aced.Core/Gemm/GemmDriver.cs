@@ -54,15 +54,20 @@ internal static unsafe class GemmDriver
     internal static void PlainTile(PlainGemmJob job, int tile, GemmWorkspace ws)
     {
         GemmPlan plan = job.Plan;
-        int ib = tile % plan.RowTiles;
-        int jb = tile / plan.RowTiles;
+
+        // Row-block-major order when all of packed B stays cached, so a thread's consecutive tiles reuse
+        // its packed A; otherwise column-block-major so they reuse the one cached column block of B.
+        bool rowMajorOrder = plan.ColTiles > 1 && GemmWorkspace.CachesAllOfB(plan);
+        int ib = rowMajorOrder ? tile / plan.ColTiles : tile % plan.RowTiles;
+        int jb = rowMajorOrder ? tile % plan.ColTiles : tile / plan.RowTiles;
         int i0 = ib * plan.Mc;
         int mcb = Math.Min(plan.Mc, plan.M - i0);
+        int mcPad = GemmPlan.RoundUp(mcb, GemmPlan.MR);
         int j0 = jb * plan.Nc;
         int ncb = Math.Min(plan.Nc, plan.N - j0);
-        int ncPad = GemmPlan.RoundUp(ncb, GemmPlan.NR);
-        float* aPanel = ws.APanel;
         float* edge = ws.Edge;
+        bool aPacked = false;
+        float* aBlock = rowMajorOrder ? ws.PackedA(job, ib, mcPad, out aPacked) : null;
         GemmIsa isa = job.Isa;
         float alpha = job.Alpha;
         nint ldc = job.Ldc;
@@ -76,7 +81,12 @@ internal static unsafe class GemmDriver
             for (int ir = 0; ir < mcb; ir += GemmPlan.MR)
             {
                 int rows = Math.Min(GemmPlan.MR, mcb - ir);
-                GemmPacking.PackA(job.TransA, job.A, job.Lda, i0 + ir, rows, p0, kcb, aPanel);
+                float* aPanel = aBlock is null ? ws.APanel : aBlock + ((nint)p0 * mcPad) + ((nint)ir * kcb);
+                if (!aPacked)
+                {
+                    GemmPacking.PackA(job.TransA, job.A, job.Lda, i0 + ir, rows, p0, kcb, aPanel);
+                }
+
                 float* cRow = job.C + ((nint)(i0 + ir) * ldc) + j0;
                 for (int jr = 0; jr < ncb; jr += GemmPlan.NR)
                 {
@@ -94,6 +104,11 @@ internal static unsafe class GemmDriver
                 }
             }
         }
+
+        if (aBlock is not null)
+        {
+            ws.MarkPackedA(job, ib);
+        }
     }
 
     /// <summary>
@@ -108,9 +123,10 @@ internal static unsafe class GemmDriver
         int i0 = band * plan.Mc;
         int mcb = Math.Min(plan.Mc, plan.M - i0);
         int mcPad = GemmPlan.RoundUp(mcb, GemmPlan.MR);
-        float* aPanel = ws.APanel;
         GemmIsa isa = job.Isa;
         float alpha = job.Alpha;
+        bool aPacked = false;
+        float* aBlock = plan.ColTiles > 1 ? ws.PackedA(job, band, mcPad, out aPacked) : null;
         for (int jb = 0; jb < plan.ColTiles; jb++)
         {
             int j0 = jb * plan.Nc;
@@ -125,13 +141,24 @@ internal static unsafe class GemmDriver
                 float* bBlock = ws.PackedB(job, jb, kb);
                 for (int ir = 0; ir < mcb; ir += GemmPlan.MR)
                 {
-                    GemmPacking.PackA(job.TransA, job.A, job.Lda, i0 + ir, Math.Min(GemmPlan.MR, mcb - ir), p0, kcb, aPanel);
+                    float* aPanel = aBlock is null ? ws.APanel : aBlock + ((nint)p0 * mcPad) + ((nint)ir * kcb);
+                    if (!aPacked)
+                    {
+                        GemmPacking.PackA(job.TransA, job.A, job.Lda, i0 + ir, Math.Min(GemmPlan.MR, mcb - ir), p0, kcb, aPanel);
+                    }
+
                     float* cRow = tile + ((nint)ir * ncPad);
                     for (int jr = 0; jr < ncPad; jr += GemmPlan.NR)
                     {
                         GemmKernels.Run(isa, aPanel, bBlock + ((nint)jr * kcb), kcb, cRow + jr, ncPad, alpha, beta);
                     }
                 }
+            }
+
+            if (aBlock is not null && !aPacked)
+            {
+                ws.MarkPackedA(job, band);
+                aPacked = true;
             }
 
             epilogue.Apply(i0, j0, mcb, ncb, new Span<float>(tile, ((mcb - 1) * ncPad) + ncb), ncPad);

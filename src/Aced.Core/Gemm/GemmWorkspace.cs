@@ -24,7 +24,10 @@ internal sealed unsafe class GemmWorkspace
     private PinnedBuffer _edge;
     private PinnedBuffer _scratch;
     private PinnedBuffer _packedB;
+    private PinnedBuffer _packedA;
     private long[] _stamps = new long[16];
+    private long _aSerial;
+    private int _aBlock = -1;
 
     // Single-slot mode: which (serial, column block) the buffer holds.
     private long _singleSerial;
@@ -85,7 +88,7 @@ internal sealed unsafe class GemmWorkspace
         nint kOffset = (nint)kb * plan.Kc * ncPad;
         long blockFloats = plan.PackedBlockFloats;
         long total = blockFloats * plan.ColTiles;
-        if (total <= MultiSlotBudget)
+        if (CachesAllOfB(plan))
         {
             if (_packedB.Capacity < total)
             {
@@ -142,6 +145,47 @@ internal sealed unsafe class GemmWorkspace
         }
 
         return _packedB.Pointer;
+    }
+
+    /// <summary>True when <see cref="PackedB"/> keeps every column block of the call cached at once.</summary>
+    internal static bool CachesAllOfB(GemmPlan plan) => plan.PackedBlockFloats * plan.ColTiles <= MultiSlotBudget;
+
+    /// <summary>
+    /// Buffer for the packed row block <paramref name="ib"/> (<paramref name="mcPad"/> rows, all of k; k block kb
+    /// at <c>p0 * mcPad</c>, micro-panel ir at <c>+ ir * kcb</c>) reused across the column blocks of a call.
+    /// <paramref name="valid"/> is true when it already holds that block (packed by an earlier tile on this thread);
+    /// otherwise the caller packs into it and then calls <see cref="MarkPackedA"/>. Returns null when the block
+    /// would exceed <see cref="MultiSlotBudget"/> (the caller then packs each micro-panel into <see cref="APanel"/>).
+    /// </summary>
+    internal float* PackedA(GemmJob job, int ib, int mcPad, out bool valid)
+    {
+        long floats = (long)mcPad * job.Plan.K;
+        if (floats > MultiSlotBudget)
+        {
+            valid = false;
+            return null;
+        }
+
+        if (_packedA.Capacity < floats)
+        {
+            _packedA.Ensure(floats);
+            _aBlock = -1;
+        }
+
+        valid = _aSerial == job.Serial && _aBlock == ib;
+        if (!valid)
+        {
+            _aBlock = -1;
+        }
+
+        return _packedA.Pointer;
+    }
+
+    /// <summary>Records that the packed-A buffer now holds row block <paramref name="ib"/> of <paramref name="job"/>.</summary>
+    internal void MarkPackedA(GemmJob job, int ib)
+    {
+        _aSerial = job.Serial;
+        _aBlock = ib;
     }
 
     /// <summary>A float buffer on the pinned object heap with a 64-byte-aligned start.</summary>
