@@ -38,9 +38,15 @@ internal abstract unsafe class GemmJob
         }
         catch (Exception ex)
         {
-            Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(ex), null);
-            Volatile.Write(ref _nextTile, TileCount);
+            Fail(ex);
         }
+    }
+
+    /// <summary>Records the first failure and stops further tiles from being claimed.</summary>
+    internal void Fail(Exception ex)
+    {
+        Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(ex), null);
+        Volatile.Write(ref _nextTile, TileCount);
     }
 
     /// <summary>Next unclaimed tile index, or a value &gt;= <see cref="TileCount"/> when all are claimed.</summary>
@@ -121,9 +127,10 @@ internal static class GemmWorkers
     internal static void Run(GemmJob job, int tileCount, int degree)
     {
         degree = Math.Min(Math.Min(degree, tileCount), MaxWorkers + 1);
-        job.Open(tileCount, Math.Max(0, degree - 1));
         if (degree <= 1 || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
         {
+            // No helpers may join (a worker holding a stale reference to this job object is refused).
+            job.Open(tileCount, maxHelpers: 0);
             RunOnCaller(job);
             job.ThrowIfFailed();
             return;
@@ -131,11 +138,21 @@ internal static class GemmWorkers
 
         try
         {
+            job.Open(tileCount, degree - 1);
             EnsureWorkers(degree - 1);
             s_done.Reset();
             Volatile.Write(ref s_job, job);
             s_wake.Release(degree - 1);
-            RunOnCaller(job);
+            try
+            {
+                RunOnCaller(job);
+            }
+            catch (Exception ex)
+            {
+                // Only reachable if renting the caller's workspace failed; helpers must still be waited for.
+                job.Fail(ex);
+            }
+
             if (job.Close())
             {
                 s_done.Wait();
@@ -197,14 +214,25 @@ internal static class GemmWorkers
                 continue;
             }
 
-            GemmWorkspace ws = GemmWorkspace.Rent();
+            bool rented = false;
             try
             {
+                GemmWorkspace ws = GemmWorkspace.Rent();
+                rented = true;
                 job.Work(ws);
+            }
+            catch (Exception ex)
+            {
+                // Only reachable if renting the workspace failed (Work catches its own exceptions).
+                job.Fail(ex);
             }
             finally
             {
-                GemmWorkspace.Return();
+                if (rented)
+                {
+                    GemmWorkspace.Return();
+                }
+
                 if (job.Exit())
                 {
                     s_done.Set();
