@@ -55,11 +55,16 @@ internal static unsafe class GemmDriver
     {
         GemmPlan plan = job.Plan;
 
-        // Row-block-major order when all of packed B stays cached, so a thread's consecutive tiles reuse
-        // its packed A; otherwise column-block-major so they reuse the one cached column block of B.
-        bool rowMajorOrder = plan.ColTiles > 1 && GemmWorkspace.CachesAllOfB(plan);
-        int ib = rowMajorOrder ? tile / plan.ColTiles : tile % plan.RowTiles;
-        int jb = rowMajorOrder ? tile % plan.ColTiles : tile / plan.RowTiles;
+        // Tiles run in groups of G column blocks (G = the column blocks of packed B a thread caches), row-block
+        // major inside a group: a thread's consecutive tiles then reuse both its packed A row block and its
+        // cached packed B. G = 1 is plain column-block-major order.
+        int group = Math.Max(1, GemmWorkspace.BSlots(plan));
+        int g = tile / (plan.RowTiles * group);
+        int width = Math.Min(group, plan.ColTiles - (g * group));
+        int u = tile - (g * plan.RowTiles * group);
+        int ib = u / width;
+        int jb = (g * group) + (u % width);
+        bool rowMajorOrder = group > 1;
         int i0 = ib * plan.Mc;
         int mcb = Math.Min(plan.Mc, plan.M - i0);
         int mcPad = GemmPlan.RoundUp(mcb, GemmPlan.MR);

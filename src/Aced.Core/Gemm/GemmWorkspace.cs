@@ -25,11 +25,12 @@ internal sealed unsafe class GemmWorkspace
     private PinnedBuffer _scratch;
     private PinnedBuffer _packedB;
     private PinnedBuffer _packedA;
-    private long[] _stamps = new long[16];
+    private long[] _stampSerial = new long[16];
+    private int[] _stampBlock = new int[16];
     private long _aSerial;
     private int _aBlock = -1;
 
-    // Single-slot mode: which (serial, column block) the buffer holds.
+    // k-block mode: which (serial, column block, k block) the buffer holds.
     private long _singleSerial;
     private int _singleBlock = -1;
     private int _singleK = -1;
@@ -76,68 +77,66 @@ internal sealed unsafe class GemmWorkspace
     }
 
     /// <summary>
+    /// Number of whole column blocks (each all of k) of packed B that a thread caches at once:
+    /// as many as fit <see cref="MultiSlotBudget"/>, at most all of them; 0 when not even one fits.
+    /// </summary>
+    internal static int BSlots(GemmPlan plan)
+    {
+        long blockFloats = Math.Max(1, plan.PackedBlockFloats);
+        return blockFloats > MultiSlotBudget ? 0 : (int)Math.Min(plan.ColTiles, MultiSlotBudget / blockFloats);
+    }
+
+    /// <summary>
     /// The packed k block <paramref name="kb"/> of op(B) column block <paramref name="jb"/> of the call
-    /// <paramref name="job"/>, packing on first use. Three cache modes, by size: every column block of the call
-    /// (when k x n fits <see cref="MultiSlotBudget"/>), else one whole column block (all of k), else one k block.
+    /// <paramref name="job"/>, packing on first use. Whole column blocks (all of k) are cached in
+    /// <see cref="BSlots"/> direct-mapped slots (slot = jb mod slots); when not even one column block fits the
+    /// budget, only the current k block is kept.
     /// </summary>
     internal float* PackedB(GemmJob job, int jb, int kb)
     {
         GemmPlan plan = job.Plan;
         int j0 = jb * plan.Nc;
         int ncPad = GemmPlan.RoundUp(Math.Min(plan.Nc, plan.N - j0), GemmPlan.NR);
-        nint kOffset = (nint)kb * plan.Kc * ncPad;
         long blockFloats = plan.PackedBlockFloats;
-        long total = blockFloats * plan.ColTiles;
-        if (CachesAllOfB(plan))
+        int slots = BSlots(plan);
+        if (slots > 0)
         {
+            long total = blockFloats * slots;
             if (_packedB.Capacity < total)
             {
                 _packedB.Ensure(total);
-                _stamps.AsSpan().Clear();
+                _stampSerial.AsSpan().Clear();
             }
 
-            if (_stamps.Length < plan.ColTiles)
+            if (_stampSerial.Length < slots)
             {
-                _stamps = new long[Math.Max(plan.ColTiles, _stamps.Length * 2)];
+                _stampSerial = new long[Math.Max(slots, _stampSerial.Length * 2)];
+                _stampBlock = new int[_stampSerial.Length];
             }
 
-            _singleBlock = -1;
-            float* slot = _packedB.Pointer + (jb * blockFloats);
-            if (_stamps[jb] != job.Serial)
+            _singleSerial = 0;
+            int slot = jb % slots;
+            float* slotBase = _packedB.Pointer + (slot * blockFloats);
+            if (_stampSerial[slot] != job.Serial || _stampBlock[slot] != jb)
             {
+                _stampSerial[slot] = 0;
                 for (int b = 0; b < plan.KBlocks; b++)
                 {
-                    GemmDriver.PackBBlock(job, jb, b, slot + ((nint)b * plan.Kc * ncPad));
+                    GemmDriver.PackBBlock(job, jb, b, slotBase + ((nint)b * plan.Kc * ncPad));
                 }
 
-                _stamps[jb] = job.Serial;
+                _stampSerial[slot] = job.Serial;
+                _stampBlock[slot] = jb;
             }
 
-            return slot + kOffset;
+            return slotBase + ((nint)kb * plan.Kc * ncPad);
         }
 
-        _stamps.AsSpan().Clear();
-        if (blockFloats <= MultiSlotBudget)
-        {
-            _packedB.Ensure(blockFloats);
-            if (_singleSerial != job.Serial || _singleBlock != jb || _singleK != -1)
-            {
-                for (int b = 0; b < plan.KBlocks; b++)
-                {
-                    GemmDriver.PackBBlock(job, jb, b, _packedB.Pointer + ((nint)b * plan.Kc * ncPad));
-                }
-
-                _singleSerial = job.Serial;
-                _singleBlock = jb;
-                _singleK = -1;
-            }
-
-            return _packedB.Pointer + kOffset;
-        }
-
+        _stampSerial.AsSpan().Clear();
         _packedB.Ensure((long)plan.Kc * plan.Nc);
         if (_singleSerial != job.Serial || _singleBlock != jb || _singleK != kb)
         {
+            _singleSerial = 0;
             GemmDriver.PackBBlock(job, jb, kb, _packedB.Pointer);
             _singleSerial = job.Serial;
             _singleBlock = jb;
@@ -146,9 +145,6 @@ internal sealed unsafe class GemmWorkspace
 
         return _packedB.Pointer;
     }
-
-    /// <summary>True when <see cref="PackedB"/> keeps every column block of the call cached at once.</summary>
-    internal static bool CachesAllOfB(GemmPlan plan) => plan.PackedBlockFloats * plan.ColTiles <= MultiSlotBudget;
 
     /// <summary>
     /// Buffer for the packed row block <paramref name="ib"/> (<paramref name="mcPad"/> rows, all of k; k block kb

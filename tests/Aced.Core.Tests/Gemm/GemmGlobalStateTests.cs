@@ -208,6 +208,7 @@ public sealed class GemmGlobalStateTests
 
     [Theory]
     [InlineData(1L << 20)] // every column block cached
+    [InlineData(400_000L)] // two of the three column blocks cached (groups of 2, then 1)
     [InlineData(300_000L)] // one column block (all of k) cached at a time
     [InlineData(1_000L)] // one k block at a time
     public void Multiply_PackedBCacheModes_MatchReferenceAndEachOther(long budget)
