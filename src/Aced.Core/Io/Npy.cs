@@ -108,6 +108,11 @@ public static class Npy
         }
 
         int count = header.Shape[0];
+        if (header.DType is NpyDType.Int64 or NpyDType.Int32)
+        {
+            EnsureDataPresent(stream, header, path);
+        }
+
         switch (header.DType)
         {
             case NpyDType.Int64:
@@ -413,6 +418,11 @@ public static class Npy
     private static float[] ReadFloats(Stream stream, NpyHeader header, string path, bool allowFloat64)
     {
         int count = (int)header.ElementCount;
+        if (header.DType == NpyDType.Float32 || (header.DType == NpyDType.Float64 && allowFloat64))
+        {
+            EnsureDataPresent(stream, header, path);
+        }
+
         switch (header.DType)
         {
             case NpyDType.Float32:
@@ -468,6 +478,25 @@ public static class Npy
             }
 
             total += read;
+        }
+    }
+
+    /// <summary>
+    /// Fails with the "truncated" message before any allocation when a seekable stream holds fewer bytes than the
+    /// header declares, so a corrupt or hostile header cannot make a small file allocate gigabytes.
+    /// </summary>
+    private static void EnsureDataPresent(Stream stream, NpyHeader header, string source)
+    {
+        if (!stream.CanSeek)
+        {
+            return;
+        }
+
+        long needed = header.ElementCount * header.ElementSize;
+        long remaining = Math.Max(0, stream.Length - stream.Position);
+        if (remaining < needed)
+        {
+            throw Invalid(source, $"is truncated: its data needs {needed} bytes but only {remaining} remain");
         }
     }
 

@@ -108,6 +108,36 @@ public sealed class NpyTests : IDisposable
         Assert.Contains("truncated", ex.Message);
     }
 
+    [Theory]
+    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (500000000,), }")]
+    [InlineData("{'descr': '<f8', 'fortran_order': False, 'shape': (250000000,), }")]
+    [InlineData("{'descr': '<i8', 'fortran_order': False, 'shape': (250000000,), }")]
+    [InlineData("{'descr': '<i4', 'fortran_order': False, 'shape': (500000000,), }")]
+    public void ReadVector_HugeDeclaredShapeInTinyFile_FailsBeforeAllocating(string dict)
+    {
+        // A corrupt header declaring 2 GB of data in a 4-byte payload used to allocate the whole array first.
+        string path = PathOf("huge.npy");
+        File.WriteAllBytes(path, NumpyFile(dict, Floats(1)));
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var ex = Assert.Throws<InvalidDataException>(() =>
+        {
+            if (dict.Contains("<i"))
+            {
+                Npy.ReadInt64(path);
+            }
+            else
+            {
+                Npy.ReadVector(path, allowFloat64: true);
+            }
+        });
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.StartsWith(path, ex.Message);
+        Assert.Contains("truncated", ex.Message);
+        Assert.True(allocated < 4 << 20, $"allocated {allocated} bytes before rejecting the file");
+    }
+
     [Fact]
     public void ReadMatrix_TrailingBytes_AreRejected()
     {
