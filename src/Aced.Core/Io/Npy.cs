@@ -29,7 +29,8 @@ public enum NpyDType
 /// <param name="DataOffset">Byte offset of the first element.</param>
 public sealed record NpyHeader(NpyDType DType, int[] Shape, long DataOffset)
 {
-    /// <summary>Number of elements (the product of <see cref="Shape"/>).</summary>
+    /// <summary>Number of elements (the product of <see cref="Shape"/>; 1 for a 0-d array).</summary>
+    /// <exception cref="OverflowException">The product does not fit a <see cref="long"/> (never for a header read by <see cref="Npy"/>).</exception>
     public long ElementCount
     {
         get
@@ -37,7 +38,7 @@ public sealed record NpyHeader(NpyDType DType, int[] Shape, long DataOffset)
             long count = 1;
             foreach (int d in Shape)
             {
-                count *= d;
+                count = checked(count * d);
             }
 
             return count;
@@ -312,7 +313,9 @@ public static class Npy
 
     private static NpyHeader ParseHeader(string text, string source, long dataOffset)
     {
-        string descr = ExtractValue(text, "descr", source).Trim().Trim('\'', '"');
+        string descrText = ExtractValue(text, "descr", source).Trim();
+        bool quoted = descrText.Length >= 2 && (descrText[0] == '\'' || descrText[0] == '"') && descrText[^1] == descrText[0];
+        string descr = quoted ? descrText.Substring(1, descrText.Length - 2) : descrText;
         string fortran = ExtractValue(text, "fortran_order", source).Trim();
         string shapeText = ExtractValue(text, "shape", source).Trim();
 
@@ -341,24 +344,37 @@ public static class Npy
             throw Invalid(source, $"has a malformed shape '{shapeText}'");
         }
 
-        string[] parts = shapeText.Substring(1, shapeText.Length - 2).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        int[] shape = new int[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
+        // A Python tuple: "()" (0-d), "(3,)", "(3, 4)" or "(3, 4,)". Only the last entry may be empty (the
+        // trailing comma), and only when there is at least one dimension: "(,)" and "(3,,4)" are malformed.
+        string inner = shapeText.Substring(1, shapeText.Length - 2).Trim();
+        string[] parts = inner.Length == 0 ? [] : inner.Split(',', StringSplitOptions.TrimEntries);
+        int rank = parts.Length > 1 && parts[^1].Length == 0 ? parts.Length - 1 : parts.Length;
+        int[] shape = new int[rank];
+        for (int i = 0; i < rank; i++)
         {
-            string part = parts[i].TrimEnd('L');
+            string part = parts[i].EndsWith('L') ? parts[i].Substring(0, parts[i].Length - 1) : parts[i];
             if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out shape[i]))
             {
-                throw Invalid(source, $"has a malformed or too large shape '{shapeText}'");
+                throw Invalid(source, $"has a malformed or too large shape '{shapeText}' (dimensions must be non-negative integers)");
             }
         }
 
-        var header = new NpyHeader(dtype, shape, dataOffset);
-        if (header.ElementCount > Array.MaxLength)
+        // Multiply with an early exit so that shapes such as (65536, 65536, 65536, 65536) cannot wrap around to a
+        // small (or zero) element count: every factor is at least 1, so the running product only grows.
+        if (Array.IndexOf(shape, 0) < 0)
         {
-            throw Invalid(source, $"has {header.ElementCount} elements, more than one .NET array can hold");
+            long count = 1;
+            foreach (int d in shape)
+            {
+                count *= d;
+                if (count > Array.MaxLength)
+                {
+                    throw Invalid(source, $"has shape {FormatShape(shape)} with more elements than one .NET array can hold ({Array.MaxLength})");
+                }
+            }
         }
 
-        return header;
+        return new NpyHeader(dtype, shape, dataOffset);
     }
 
     private static string ExtractValue(string text, string key, string source)

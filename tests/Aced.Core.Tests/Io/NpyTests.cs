@@ -97,6 +97,59 @@ public sealed class NpyTests : IDisposable
         Assert.Contains(reason, ex.Message);
     }
 
+    [Theory]
+    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (3,,4), }", "malformed")]
+    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (,), }", "malformed")]
+    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (,4), }", "malformed")]
+    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", "non-negative")]
+    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (65536, 65536, 65536, 65536), }", "more elements")]
+    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (2147483647, 2), }", "more elements")]
+    [InlineData("{'descr': \"<f4'\", 'fortran_order': False, 'shape': (1,), }", "not supported")]
+    [InlineData("{'descr': '<f4', 'shape': (1,), }", "'fortran_order'")]
+    public void ReadHeader_AdversarialHeader_IsRejectedNamingFile(string dict, string reason)
+    {
+        // (3,,4) and (,) used to parse as (3, 4) and (); 65536^4 wrapped to an element count of 0; "<f4'" had its
+        // mismatched quotes trimmed away and was read as float32.
+        string path = PathOf("adversarial.npy");
+        File.WriteAllBytes(path, NumpyFile(dict, Floats(1)));
+
+        var ex = Assert.Throws<InvalidDataException>(() => Npy.ReadHeader(path));
+
+        Assert.StartsWith(path, ex.Message);
+        Assert.Contains(reason, ex.Message);
+    }
+
+    [Theory]
+    [InlineData("()", new int[0], 1L)]
+    [InlineData("(5,)", new[] { 5 }, 5L)]
+    [InlineData("(5, )", new[] { 5 }, 5L)]
+    [InlineData("(2, 3,)", new[] { 2, 3 }, 6L)]
+    [InlineData("(2L, 3L)", new[] { 2, 3 }, 6L)]
+    [InlineData("(0, 7)", new[] { 0, 7 }, 0L)]
+    [InlineData("(2147483647, 0, 2147483647)", new[] { 2147483647, 0, 2147483647 }, 0L)]
+    public void ReadHeader_ValidShapeSpellings_AreParsed(string shape, int[] expected, long count)
+    {
+        string path = PathOf("shape.npy");
+        File.WriteAllBytes(path, NumpyFile($"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}", Array.Empty<byte>()));
+
+        NpyHeader header = Npy.ReadHeader(path);
+
+        Assert.Equal(expected, header.Shape);
+        Assert.Equal(count, header.ElementCount);
+    }
+
+    [Fact]
+    public void ReadMatrix_ZeroDimensionalArray_NamesShape()
+    {
+        string path = PathOf("scalar.npy");
+        File.WriteAllBytes(path, NumpyFile("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", Floats(3)));
+
+        var ex = Assert.Throws<InvalidDataException>(() => Npy.ReadMatrix(path));
+
+        Assert.Contains("()", ex.Message);
+        Assert.Contains("2-D", ex.Message);
+    }
+
     [Fact]
     public void ReadMatrix_TruncatedData_SaysTruncated()
     {
