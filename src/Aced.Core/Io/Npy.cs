@@ -1,7 +1,9 @@
 using System;
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.IO;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -126,15 +128,16 @@ public static class Npy
 
             case NpyDType.Int32:
             {
-                var narrow = new int[count];
-                ReadExactly(stream, MemoryMarshal.AsBytes(narrow.AsSpan()), path);
-                EnsureEnd(stream, path);
                 var result = new long[count];
-                for (int i = 0; i < count; i++)
+                ReadConverted(stream, result.AsSpan(), path, static (ReadOnlySpan<byte> src, Span<long> dst) =>
                 {
-                    result[i] = narrow[i];
-                }
-
+                    ReadOnlySpan<int> narrow = MemoryMarshal.Cast<byte, int>(src);
+                    for (int i = 0; i < narrow.Length; i++)
+                    {
+                        dst[i] = narrow[i];
+                    }
+                }, sizeof(int));
+                EnsureEnd(stream, path);
                 return result;
             }
 
@@ -451,15 +454,10 @@ public static class Npy
 
             case NpyDType.Float64 when allowFloat64:
             {
-                var wide = new double[count];
-                ReadExactly(stream, MemoryMarshal.AsBytes(wide.AsSpan()), path);
-                EnsureEnd(stream, path);
                 var result = new float[count];
-                for (int i = 0; i < count; i++)
-                {
-                    result[i] = (float)wide[i];
-                }
-
+                ReadConverted(stream, result.AsSpan(), path, static (ReadOnlySpan<byte> src, Span<float> dst) =>
+                    TensorPrimitives.ConvertTruncating<double, float>(MemoryMarshal.Cast<byte, double>(src), dst), sizeof(double));
+                EnsureEnd(stream, path);
                 return result;
             }
 
@@ -480,6 +478,33 @@ public static class Npy
         }
 
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+    }
+
+    private delegate void Converter<T>(ReadOnlySpan<byte> source, Span<T> destination);
+
+    /// <summary>
+    /// Reads <c>destination.Length</c> elements of <paramref name="sourceSize"/> bytes each through a pooled 1 MiB
+    /// buffer and converts them chunk by chunk, so a widening or narrowing read allocates only its result.
+    /// </summary>
+    private static void ReadConverted<T>(Stream stream, Span<T> destination, string path, Converter<T> convert, int sourceSize)
+    {
+        const int ChunkBytes = 1 << 20;
+        int perChunk = ChunkBytes / sourceSize;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+        try
+        {
+            for (int start = 0; start < destination.Length; start += perChunk)
+            {
+                int n = Math.Min(perChunk, destination.Length - start);
+                Span<byte> bytes = buffer.AsSpan(0, n * sourceSize);
+                ReadExactly(stream, bytes, path);
+                convert(bytes, destination.Slice(start, n));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private static void ReadExactly(Stream stream, Span<byte> buffer, string source, string part = "data")

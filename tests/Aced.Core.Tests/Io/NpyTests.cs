@@ -151,6 +151,66 @@ public sealed class NpyTests : IDisposable
     }
 
     [Fact]
+    public void ReadVector_LargeFloat64_ConvertsInChunksWithOneAllocation()
+    {
+        // 300001 doubles span three 1 MiB conversion chunks; the result must equal the (float) cast of every value
+        // (round to nearest, including values halfway between floats), and the read used to allocate a temporary
+        // double[] as large as the file on top of the result.
+        const int n = 300_001;
+        var rng = new System.Random(12);
+        var values = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            values[i] = (rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-40, 40));
+        }
+
+        values[0] = 1.0 + Math.Pow(2, -24); // halfway between 1 and the next float: rounds to even (1)
+        values[1] = 1.0 + (3 * Math.Pow(2, -24)); // halfway, rounds up
+        values[2] = 1e300; // overflows float: +Inf
+        string path = PathOf("wide.npy");
+        File.WriteAllBytes(path, NumpyFile($"{{'descr': '<f8', 'fortran_order': False, 'shape': ({n},), }}", System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray()));
+
+        Npy.ReadVector(path, allowFloat64: true); // warm up (pool, file system caches)
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        float[] read = Npy.ReadVector(path, allowFloat64: true);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        for (int i = 0; i < n; i++)
+        {
+            Assert.Equal(BitConverter.SingleToInt32Bits((float)values[i]), BitConverter.SingleToInt32Bits(read[i]));
+        }
+
+        Assert.True(allocated < ((long)n * sizeof(float)) + (256 << 10), $"allocated {allocated} bytes for a {n * sizeof(float)}-byte result");
+    }
+
+    [Fact]
+    public void ReadInt64_LargeInt32File_WidensWithOneAllocation()
+    {
+        const int n = 600_001;
+        var values = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            values[i] = (i * 7919) - (n / 2) + (i % 2 == 0 ? int.MinValue / 2 : 0);
+        }
+
+        values[^1] = int.MinValue;
+        string path = PathOf("narrow.npy");
+        File.WriteAllBytes(path, NumpyFile($"{{'descr': '<i4', 'fortran_order': False, 'shape': ({n},), }}", System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray()));
+
+        Npy.ReadInt64(path);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long[] read = Npy.ReadInt64(path);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        for (int i = 0; i < n; i++)
+        {
+            Assert.Equal(values[i], read[i]);
+        }
+
+        Assert.True(allocated < ((long)n * sizeof(long)) + (256 << 10), $"allocated {allocated} bytes for a {n * sizeof(long)}-byte result");
+    }
+
+    [Fact]
     public void ReadMatrix_TruncatedData_SaysTruncated()
     {
         string path = PathOf("short.npy");
