@@ -57,7 +57,10 @@ public sealed record NpyHeader(NpyDType DType, int[] Shape, long DataOffset)
 /// Aced's outputs. Malformed, truncated, big-endian, Fortran-order or unknown-dtype files fail with an
 /// <see cref="InvalidDataException"/> whose message starts with the file name and says why. Writes are atomic:
 /// the data goes to a temporary file in the same directory that is flushed and then renamed over the target,
-/// so a reader never sees a half-written file and a failed write leaves the old file intact.
+/// so a reader never sees a half-written file and a failed write leaves the old file intact. Because the target is
+/// replaced by a rename, a read-only target file in a writable directory is replaced (as <c>mv</c> would on Unix; on
+/// Windows the rename is refused with <see cref="UnauthorizedAccessException"/>); a target that is a directory is
+/// refused with an <see cref="IOException"/>.
 /// </summary>
 public static class Npy
 {
@@ -205,7 +208,10 @@ public static class Npy
     }
 
     /// <summary>Writes a 2-D float32 array atomically.</summary>
-    /// <exception cref="IOException">The file cannot be written (the previous file, if any, is left unchanged).</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="DirectoryNotFoundException">The directory of <paramref name="path"/> does not exist.</exception>
+    /// <exception cref="IOException"><paramref name="path"/> is a directory, or the file cannot be written (the previous file, if any, is left unchanged).</exception>
+    /// <exception cref="UnauthorizedAccessException">The directory (or, on Windows, a read-only target) does not permit the write; nothing is changed.</exception>
     public static void Write(string path, MatrixView matrix)
     {
         WriteAtomic(path, stream =>
@@ -219,22 +225,35 @@ public static class Npy
     }
 
     /// <summary>Writes a 1-D float32 array atomically.</summary>
-    /// <exception cref="IOException">The file cannot be written (the previous file, if any, is left unchanged).</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="DirectoryNotFoundException">The directory of <paramref name="path"/> does not exist.</exception>
+    /// <exception cref="IOException"><paramref name="path"/> is a directory, or the file cannot be written (the previous file, if any, is left unchanged).</exception>
+    /// <exception cref="UnauthorizedAccessException">The directory (or, on Windows, a read-only target) does not permit the write; nothing is changed.</exception>
     public static void Write(string path, ReadOnlySpan<float> values) => WriteVector(path, "<f4", MemoryMarshal.AsBytes(values), values.Length);
 
     /// <summary>Writes a 1-D int64 array atomically.</summary>
-    /// <exception cref="IOException">The file cannot be written (the previous file, if any, is left unchanged).</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="DirectoryNotFoundException">The directory of <paramref name="path"/> does not exist.</exception>
+    /// <exception cref="IOException"><paramref name="path"/> is a directory, or the file cannot be written (the previous file, if any, is left unchanged).</exception>
+    /// <exception cref="UnauthorizedAccessException">The directory (or, on Windows, a read-only target) does not permit the write; nothing is changed.</exception>
     public static void Write(string path, ReadOnlySpan<long> values) => WriteVector(path, "<i8", MemoryMarshal.AsBytes(values), values.Length);
 
     /// <summary>Writes a 1-D int32 array atomically.</summary>
-    /// <exception cref="IOException">The file cannot be written (the previous file, if any, is left unchanged).</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="DirectoryNotFoundException">The directory of <paramref name="path"/> does not exist.</exception>
+    /// <exception cref="IOException"><paramref name="path"/> is a directory, or the file cannot be written (the previous file, if any, is left unchanged).</exception>
+    /// <exception cref="UnauthorizedAccessException">The directory (or, on Windows, a read-only target) does not permit the write; nothing is changed.</exception>
     public static void Write(string path, ReadOnlySpan<int> values) => WriteVector(path, "<i4", MemoryMarshal.AsBytes(values), values.Length);
 
     /// <summary>
     /// Runs <paramref name="write"/> against a temporary file beside <paramref name="path"/>, flushes it to disk and
     /// renames it over <paramref name="path"/>. On any failure the temporary file is deleted and the target is untouched.
     /// </summary>
-    /// <exception cref="IOException">The file cannot be written.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="write"/> is null.</exception>
+    /// <exception cref="DirectoryNotFoundException">The directory of <paramref name="path"/> does not exist.</exception>
+    /// <exception cref="IOException"><paramref name="path"/> is a directory, or the file cannot be written.</exception>
+    /// <exception cref="UnauthorizedAccessException">The directory (or, on Windows, a read-only target) does not permit the write.</exception>
     public static void WriteAtomic(string path, Action<FileStream> write)
     {
         ArgumentNullException.ThrowIfNull(write);

@@ -366,6 +366,38 @@ public sealed class NpyTests : IDisposable
     }
 
     [Fact]
+    public void Write_TargetIsDirectory_ThrowsIOExceptionAndLeavesNoTempFile()
+    {
+        string target = PathOf("adir");
+        Directory.CreateDirectory(target);
+
+        var ex = Assert.Throws<IOException>(() => Npy.Write(target, new float[] { 1f }));
+
+        Assert.StartsWith(target, ex.Message);
+        Assert.True(Directory.Exists(target));
+        Assert.Equal(new[] { target }, Directory.GetFileSystemEntries(_dir));
+    }
+
+    [Fact]
+    public void Write_ReadOnlyTarget_IsReplacedAtomicallyOnUnix()
+    {
+        // Documented rename semantics: the directory's permissions decide, as for mv.
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        string path = PathOf("ro.npy");
+        Npy.Write(path, new float[] { 1f });
+        File.SetAttributes(path, FileAttributes.ReadOnly);
+
+        Npy.Write(path, new float[] { 2f, 3f });
+
+        Assert.Equal(new float[] { 2f, 3f }, Npy.ReadVector(path));
+        Assert.Single(Directory.GetFiles(_dir));
+    }
+
+    [Fact]
     public void Write_MissingDirectory_Throws()
     {
         Assert.Throws<DirectoryNotFoundException>(() => Npy.Write(Path.Combine(_dir, "no", "x.npy"), new float[] { 1 }));
