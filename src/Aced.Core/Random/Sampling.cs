@@ -77,8 +77,8 @@ public static class Sampling
 
     /// <summary>
     /// Writes the indices of the <paramref name="k"/> largest <paramref name="values"/> to
-    /// <paramref name="destination"/>, largest first; ties go to the lower index. NaN and +Inf are rejected;
-    /// negative infinity is never chosen.
+    /// <paramref name="destination"/>, largest first; ties go to the lower index (-0 and +0 tie). NaN and +Inf are
+    /// rejected (also when k = 0); negative infinity is never chosen.
     /// </summary>
     /// <param name="values">The scores.</param>
     /// <param name="k">How many to keep; at most the number of finite values.</param>
@@ -89,12 +89,14 @@ public static class Sampling
     public static void TopK(ReadOnlySpan<float> values, int k, Span<int> destination, Span<float> scratch)
     {
         ValidateTopK(values.Length, k, destination.Length, scratch.Length);
+
+        // Validated even for k = 0, like GumbelTopK: NaN in the scores is a caller bug whatever k is.
+        ValidateScores(values, k, nameof(values));
         if (k == 0)
         {
             return;
         }
 
-        ValidateScores(values, k, nameof(values));
         var heap = new TopKHeap(destination.Slice(0, k), scratch.Slice(0, k));
         for (int i = 0; i < values.Length; i++)
         {

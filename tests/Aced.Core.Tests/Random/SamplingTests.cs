@@ -503,4 +503,43 @@ public class SamplingTests
 
         return items;
     }
+
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    public void TopK_NonFiniteScoreWithKZero_ThrowsLikeGumbelTopK(float bad)
+    {
+        // TopK used to return before validating when k = 0, so NaN scores passed silently while GumbelTopK rejected them.
+        var values = new[] { 1f, bad, 2f };
+        var ex = Assert.Throws<ArgumentException>(() => Sampling.TopK(values, 0, Span<int>.Empty, Span<float>.Empty));
+        Assert.Equal("values", ex.ParamName);
+        var rng = new CounterRng(3);
+        Assert.Equal("logits", Assert.Throws<ArgumentException>(() => Sampling.GumbelTopK(values, 0, ref rng, Span<int>.Empty, Span<float>.Empty)).ParamName);
+    }
+
+    [Fact]
+    public void TopKAndGumbelTopK_EdgeCounts_BehaveAsDocumented()
+    {
+        // k = 0 with every item masked is valid and draws nothing; GumbelTopK still advances by n doubles.
+        var masked = new[] { float.NegativeInfinity, float.NegativeInfinity, float.NegativeInfinity };
+        var rng = new CounterRng(8, 1);
+        Sampling.GumbelTopK(masked, 0, ref rng, Span<int>.Empty, Span<float>.Empty);
+        var reference = new CounterRng(8, 1);
+        for (int i = 0; i < masked.Length; i++)
+        {
+            reference.NextDouble();
+        }
+
+        Assert.Equal(reference.State, rng.State);
+        Sampling.TopK(masked, 0, Span<int>.Empty, Span<float>.Empty);
+
+        // k = n returns a permutation; TopK orders ties (including -0 and +0) by index.
+        var values = new[] { 0f, 5f, -0f, 5f, 0f };
+        var all = new int[5];
+        Sampling.TopK(values, 5, all, new float[5]);
+        Assert.Equal(new[] { 1, 3, 0, 2, 4 }, all);
+        Sampling.GumbelTopK(values, 5, ref rng, all, new float[5]);
+        Array.Sort(all);
+        Assert.Equal(new[] { 0, 1, 2, 3, 4 }, all);
+    }
 }
