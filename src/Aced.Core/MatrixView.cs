@@ -92,7 +92,8 @@ public readonly struct MatrixView
             Guard.ThrowOutOfRange(nameof(row), row, $"must be in [0, {Rows})");
         }
 
-        return Array.AsSpan(Offset + (row * Stride), Columns);
+        // A zero-column view addresses nothing, and its stride is unconstrained: row * Stride could overflow.
+        return Columns == 0 ? Span<float>.Empty : Array.AsSpan(Offset + (row * Stride), Columns);
     }
 
     /// <summary>
@@ -107,7 +108,11 @@ public readonly struct MatrixView
     {
         ValidateRange(start, count, Rows, "rows");
 
-        return count == 0 ? new MatrixView(Array ?? System.Array.Empty<float>(), Offset, 0, Columns, Stride) : new MatrixView(Array, Offset + (start * Stride), count, Columns, Stride);
+        // Empty results keep the parent's offset: they address nothing, and for a zero-column view with a large
+        // stride start * Stride could overflow int.
+        return count == 0 || Columns == 0
+            ? new MatrixView(Array ?? System.Array.Empty<float>(), Offset, count, Columns, Stride)
+            : new MatrixView(Array, Offset + (start * Stride), count, Columns, Stride);
     }
 
     /// <summary>A copy-free view of columns [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) (stride unchanged).</summary>

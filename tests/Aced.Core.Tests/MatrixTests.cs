@@ -166,6 +166,24 @@ public class MatrixTests
     }
 
     [Fact]
+    public void ZeroColumnView_WithHugeStride_RowsAndRangesAreEmptyWithoutOverflow()
+    {
+        // A zero-column view addresses nothing, so any stride is valid; Row(3) and RowRange(4, 1) used to compute
+        // Offset + row * Stride in int, wrap negative and throw about a negative offset.
+        var view = new MatrixView(new float[2], 1, 5, 0, int.MaxValue);
+
+        Assert.True(view.Row(3).IsEmpty);
+        MatrixView tail = view.RowRange(4, 1);
+        Assert.Equal(1, tail.Rows);
+        Assert.Equal(0, tail.Columns);
+        Assert.True(tail.Span.IsEmpty);
+        Matrix copy = view.ToMatrix();
+        Assert.Equal(5, copy.Rows);
+        Assert.Equal(0, copy.Columns);
+        Assert.True(view.ColumnRange(0, 0).IsEmpty);
+    }
+
+    [Fact]
     public void ViewConstructor_DoesNotFit_ThrowsNamingArgument()
     {
         float[] data = new float[10];
