@@ -149,6 +149,51 @@ public readonly struct MatrixView
         }
     }
 
+    /// <summary>True when <paramref name="other"/> addresses exactly the same elements in the same layout (in-place use).</summary>
+    internal bool IsSameStorageAs(MatrixView other) =>
+        ReferenceEquals(Array, other.Array) && Offset == other.Offset && Rows == other.Rows && Columns == other.Columns
+        && (Stride == other.Stride || Rows <= 1);
+
+    /// <summary>
+    /// True when some element of the backing array is addressed by both views. Exact when the views share a stride
+    /// (or one of them has a single row), so side-by-side column blocks of one matrix do not overlap; otherwise
+    /// conservative (true when their address ranges intersect).
+    /// </summary>
+    internal static bool Overlap(MatrixView x, MatrixView y)
+    {
+        if (!ReferenceEquals(x.Array, y.Array) || x.IsEmpty || y.IsEmpty)
+        {
+            return false;
+        }
+
+        long xEnd = x.Offset + ((long)(x.Rows - 1) * x.Stride) + x.Columns;
+        long yEnd = y.Offset + ((long)(y.Rows - 1) * y.Stride) + y.Columns;
+        if (x.Offset >= yEnd || y.Offset >= xEnd)
+        {
+            return false;
+        }
+
+        if (x.Rows == 1 && y.Rows == 1)
+        {
+            return true;
+        }
+
+        long stride = x.Rows == 1 ? y.Stride : x.Stride;
+        if (y.Rows > 1 && y.Stride != stride)
+        {
+            return true;
+        }
+
+        // Element (rx, cx) of x meets (ry, cy) of y when d = y.Offset - x.Offset = q * stride + (cx - cy) with
+        // q = rx - ry: some multiple q * stride must lie in (d - x.Columns, d + y.Columns) with q in [-(y.Rows - 1), x.Rows - 1].
+        long d = (long)y.Offset - x.Offset;
+        long qLow = Math.Max(-(y.Rows - 1L), FloorDiv(d - x.Columns, stride) + 1);
+        long qHigh = Math.Min(x.Rows - 1L, FloorDiv(d + y.Columns - 1, stride));
+        return qLow <= qHigh;
+    }
+
+    private static long FloorDiv(long value, long divisor) => value >= 0 ? value / divisor : -((-value + divisor - 1) / divisor);
+
     private static void ValidateRange(int start, int count, int available, string what)
     {
         if ((uint)start > (uint)available)

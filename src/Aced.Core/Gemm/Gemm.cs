@@ -100,7 +100,7 @@ public static class Gemm
             Guard.ThrowArgument(nameof(c), $"has shape {c.Rows}x{c.Columns} but op(A)*op(B) is {m}x{n}");
         }
 
-        if (m > 0 && n > 0 && (Overlaps(c, a) || Overlaps(c, b)))
+        if (m > 0 && n > 0 && (MatrixView.Overlap(c, a) || MatrixView.Overlap(c, b)))
         {
             Guard.ThrowArgument(nameof(c), "overlaps an input operand; write the product to separate storage");
         }
@@ -121,17 +121,5 @@ public static class Gemm
         }
 
         return (m, ka, n);
-    }
-
-    private static bool Overlaps(MatrixView x, MatrixView y)
-    {
-        if (!ReferenceEquals(x.Array, y.Array) || x.IsEmpty || y.IsEmpty)
-        {
-            return false;
-        }
-
-        long xEnd = x.Offset + ((long)(x.Rows - 1) * x.Stride) + x.Columns;
-        long yEnd = y.Offset + ((long)(y.Rows - 1) * y.Stride) + y.Columns;
-        return x.Offset < yEnd && y.Offset < xEnd;
     }
 }

@@ -187,10 +187,11 @@ public static partial class StableMath
     /// <paramref name="destination"/> (may be the same view as <paramref name="x"/>). Each row sums to 1 within float
     /// rounding. A row containing NaN or +Inf, or whose elements are all -Inf, becomes NaN (the distribution is undefined).
     /// </summary>
-    /// <exception cref="ArgumentException">The shapes differ.</exception>
+    /// <exception cref="ArgumentException">The shapes differ, or <paramref name="destination"/> overlaps <paramref name="x"/> without being the same view.</exception>
     public static void SoftmaxRows(MatrixView x, MatrixView destination)
     {
         destination.EnsureShape(x.Rows, x.Columns, nameof(destination));
+        EnsureInPlaceOrDisjoint(x, destination, nameof(destination));
         if (x.Columns == 0)
         {
             return;
@@ -212,7 +213,7 @@ public static partial class StableMath
     /// (may be the same view as <paramref name="x"/>); same conventions as <see cref="SoftmaxRows"/>. Rents its
     /// scratch from <see cref="ArrayPool{T}"/>; use the overload with scratch spans to supply it.
     /// </summary>
-    /// <exception cref="ArgumentException">The shapes differ.</exception>
+    /// <exception cref="ArgumentException">The shapes differ, or <paramref name="destination"/> overlaps <paramref name="x"/> without being the same view.</exception>
     public static void SoftmaxColumns(MatrixView x, MatrixView destination)
     {
         float[] max = ArrayPool<float>.Shared.Rent(x.Columns);
@@ -233,12 +234,13 @@ public static partial class StableMath
     /// <c>x.Columns</c> floats) and <paramref name="columnSums"/> (at least <c>x.Columns</c> doubles) are working memory;
     /// their contents on return are unspecified. Three row-by-row sweeps; no per-element division.
     /// </summary>
-    /// <exception cref="ArgumentException">The shapes differ or a scratch span is shorter than the column count.</exception>
+    /// <exception cref="ArgumentException">The shapes differ, a scratch span is shorter than the column count, or <paramref name="destination"/> overlaps <paramref name="x"/> without being the same view.</exception>
     public static void SoftmaxColumns(MatrixView x, MatrixView destination, Span<float> columnScratch, Span<double> columnSums)
     {
         destination.EnsureShape(x.Rows, x.Columns, nameof(destination));
         EnsureLength(x.Columns, columnScratch.Length, nameof(columnScratch));
         EnsureLength(x.Columns, columnSums.Length, nameof(columnSums));
+        EnsureInPlaceOrDisjoint(x, destination, nameof(destination));
         if (x.Rows == 0 || x.Columns == 0)
         {
             return;
@@ -279,11 +281,12 @@ public static partial class StableMath
     /// finite input); writes the (unclamped) norms to <paramref name="norms"/>. <paramref name="destination"/> may be the
     /// same view as <paramref name="x"/>. A row containing NaN or Inf gives NaN (or 0 where the norm is Inf) entries.
     /// </summary>
-    /// <exception cref="ArgumentException">Shapes differ, a destination row partly overlaps its source, or <paramref name="norms"/> is shorter than the row count.</exception>
+    /// <exception cref="ArgumentException">Shapes differ, <paramref name="destination"/> overlaps <paramref name="x"/> without being the same view, or <paramref name="norms"/> is shorter than the row count.</exception>
     public static void L2NormalizeRows(MatrixView x, MatrixView destination, Span<float> norms)
     {
         destination.EnsureShape(x.Rows, x.Columns, nameof(destination));
         EnsureLength(x.Rows, norms.Length, nameof(norms));
+        EnsureInPlaceOrDisjoint(x, destination, nameof(destination));
         for (int r = 0; r < x.Rows; r++)
         {
             Span<float> src = x.Row(r);
@@ -313,12 +316,14 @@ public static partial class StableMath
     /// norm was clamped to eps, <c>g / eps</c>. <paramref name="gradInput"/> may be the same view as
     /// <paramref name="gradOutput"/> (or as <paramref name="normalized"/>).
     /// </summary>
-    /// <exception cref="ArgumentException">Shapes differ or <paramref name="norms"/> is shorter than the row count.</exception>
+    /// <exception cref="ArgumentException">Shapes differ, <paramref name="gradInput"/> overlaps <paramref name="gradOutput"/> or <paramref name="normalized"/> without being the same view, or <paramref name="norms"/> is shorter than the row count.</exception>
     public static void L2NormalizeRowsBackward(MatrixView normalized, ReadOnlySpan<float> norms, MatrixView gradOutput, MatrixView gradInput)
     {
         gradOutput.EnsureShape(normalized.Rows, normalized.Columns, nameof(gradOutput));
         gradInput.EnsureShape(normalized.Rows, normalized.Columns, nameof(gradInput));
         EnsureLength(normalized.Rows, norms.Length, nameof(norms));
+        EnsureInPlaceOrDisjoint(gradOutput, gradInput, nameof(gradInput));
+        EnsureInPlaceOrDisjoint(normalized, gradInput, nameof(gradInput));
         for (int r = 0; r < normalized.Rows; r++)
         {
             Span<float> y = normalized.Row(r);
@@ -361,6 +366,18 @@ public static partial class StableMath
         if (available < needed)
         {
             Guard.ThrowArgument(name, $"has {available} elements but {needed} are needed");
+        }
+    }
+
+    /// <summary>
+    /// Row kernels read later source rows after writing earlier destination rows, so a destination must be the very
+    /// same view as the source or share no element with it (checked for the whole view before anything is written).
+    /// </summary>
+    private static void EnsureInPlaceOrDisjoint(MatrixView source, MatrixView destination, string name)
+    {
+        if (!destination.IsSameStorageAs(source) && MatrixView.Overlap(source, destination))
+        {
+            Guard.ThrowArgument(name, "overlaps the source without being the very same view; pass the same view for in-place work or separate storage");
         }
     }
 

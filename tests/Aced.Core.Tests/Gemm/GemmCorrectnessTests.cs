@@ -137,6 +137,31 @@ public sealed class GemmCorrectnessTests
     }
 
     [Fact]
+    public void Multiply_CBesideAInOneMatrix_IsAcceptedAndCorrect()
+    {
+        // C = columns [4, 8) and A = columns [0, 4) of one 6 x 8 matrix: interleaved address ranges but disjoint
+        // elements. The range-based overlap check used to reject this valid call.
+        var rng = new System.Random(19);
+        var data = new float[6 * 8];
+        for (int i = 0; i < data.Length; i++)
+        {
+            data[i] = (float)((rng.NextDouble() * 2) - 1);
+        }
+
+        var a = new MatrixView(data, 0, 6, 4, 8);
+        var c = new MatrixView(data, 4, 6, 4, 8);
+        MatrixView b = GemmTestHelpers.RandomView(rng, 4, 4);
+        Matrix aCopy = a.ToMatrix();
+        var c0 = c.ToMatrix();
+        (double[] expected, double[] scale) = GemmTestHelpers.Reference(Transpose.None, Transpose.None, 1f, aCopy, b, 0.5f, c0, 6, 4, 4);
+
+        Gemm.Multiply(Transpose.None, Transpose.None, 1f, a, b, 0.5f, c);
+
+        GemmTestHelpers.AssertClose(expected, scale, c, 6, 4, 4, "C beside A");
+        Assert.Equal(aCopy.Data, a.ToMatrix().Data);
+    }
+
+    [Fact]
     public void Multiply_OverlappingC_Throws()
     {
         var data = new float[100];
