@@ -15,13 +15,17 @@ public static class Gemm
     /// <summary>Column width of the tiles handed to an <see cref="IGemmEpilogue"/> by the generic path.</summary>
     internal const int EpilogueColumnBlock = 256;
 
-    /// <summary><c>C = A * B</c>.</summary>
+    /// <summary><c>C = A * B</c> (C is overwritten; see the full overload for NaN behaviour).</summary>
+    /// <exception cref="ArgumentException">The shapes of A, B and C do not agree, or C overlaps A or B.</exception>
     public static void Multiply(MatrixView a, MatrixView b, MatrixView c) =>
         Multiply(Transpose.None, Transpose.None, 1f, a, b, 0f, c);
 
     /// <summary>
     /// <c>C = alpha * op(A) * op(B) + beta * C</c>. With <paramref name="beta"/> = 0 the previous
-    /// contents of C are ignored (NaN in C does not propagate).
+    /// contents of C are ignored (NaN in C does not propagate). NaN and infinity in A or B propagate by IEEE
+    /// arithmetic, except that with <paramref name="alpha"/> = 0 or an empty inner dimension A and B are not read
+    /// and C becomes <c>beta * C</c> (BLAS semantics). C may share an array with A or B as long as no element is
+    /// shared (for example side-by-side column blocks of one matrix).
     /// </summary>
     /// <exception cref="ArgumentException">The shapes of op(A), op(B) and C do not agree, or C overlaps A or B.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="alpha"/> or <paramref name="beta"/> is not finite.</exception>
@@ -40,9 +44,13 @@ public static class Gemm
     /// <summary>
     /// Computes <c>P = alpha * op(A) * op(B)</c> tile by tile and hands every finished tile to
     /// <paramref name="epilogue"/> instead of storing P. See <see cref="IGemmEpilogue"/> for the
-    /// tile order and threading contract. Extra memory is one tile per worker.
+    /// tile order and threading contract. Extra memory is one tile per worker. NaN and infinity in A or B propagate
+    /// into the tiles; with <paramref name="alpha"/> = 0 or an empty inner dimension the tiles are zero and A and B
+    /// are not read. If the epilogue throws, no further tiles are started, the first exception is rethrown to the
+    /// caller once every thread has stopped, and later calls are unaffected.
     /// </summary>
     /// <exception cref="ArgumentException">The inner dimensions of op(A) and op(B) do not agree.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="alpha"/> is not finite.</exception>
     public static void MultiplyWithEpilogue<TEpilogue>(Transpose transA, Transpose transB, float alpha, MatrixView a, MatrixView b, TEpilogue epilogue)
         where TEpilogue : IGemmEpilogue
     {

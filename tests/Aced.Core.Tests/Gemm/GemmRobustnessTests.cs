@@ -141,6 +141,27 @@ public sealed class GemmRobustnessTests
     }
 
     [Fact]
+    public void Multiply_NaNInA_PropagatesToItsRowOnly()
+    {
+        var rng = new System.Random(29);
+        MatrixView a = GemmTestHelpers.RandomView(rng, 20, 40);
+        MatrixView b = GemmTestHelpers.RandomView(rng, 40, 70);
+        a[3, 17] = float.NaN;
+        var c = new Matrix(20, 70);
+        Gemm.Multiply(Transpose.None, Transpose.None, 1f, a, b, 0f, c);
+        var recorder = new RecordingEpilogue(20, 70);
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, a, b, recorder);
+        for (int i = 0; i < 20; i++)
+        {
+            for (int j = 0; j < 70; j++)
+            {
+                Assert.Equal(i == 3, float.IsNaN(c[i, j]));
+                Assert.Equal(i == 3, float.IsNaN(recorder.Product[(i * 70) + j]));
+            }
+        }
+    }
+
+    [Fact]
     public void MultiplyWithEpilogue_ThrowingEpiloguesFromFourThreads_PoolRecoversAndLaterCallsAreBitIdentical()
     {
         WithPool(3, () =>
