@@ -278,8 +278,10 @@ public static partial class StableMath
 
     /// <summary>
     /// <c>y_r = x_r / max(||x_r||_2, eps)</c> for each row, with the norm accumulated in double (no overflow for any
-    /// finite input); writes the (unclamped) norms to <paramref name="norms"/>. <paramref name="destination"/> may be the
-    /// same view as <paramref name="x"/>. A row containing NaN or Inf gives NaN (or 0 where the norm is Inf) entries.
+    /// finite input); writes the (unclamped) norms to <paramref name="norms"/>, rounded to float, so a finite row whose
+    /// norm exceeds <see cref="float.MaxValue"/> (elements near 1.8e38) gets a norm of +Inf while its normalised row stays
+    /// finite and exact. <paramref name="destination"/> may be the same view as <paramref name="x"/>. A row containing
+    /// NaN or Inf gives NaN (or 0 where the norm is Inf) entries.
     /// </summary>
     /// <exception cref="ArgumentException">Shapes differ, <paramref name="destination"/> overlaps <paramref name="x"/> without being the same view, or <paramref name="norms"/> is shorter than the row count.</exception>
     public static void L2NormalizeRows(MatrixView x, MatrixView destination, Span<float> norms)

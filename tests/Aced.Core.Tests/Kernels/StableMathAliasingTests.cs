@@ -93,6 +93,20 @@ public sealed class StableMathAliasingTests
     }
 
     [Fact]
+    public void L2NormalizeRows_NormBeyondFloatRange_DocumentedInfNormAndFiniteRow()
+    {
+        var x = new Matrix(1, 2, new[] { float.MaxValue, float.MaxValue });
+        var y = new Matrix(1, 2);
+        var norms = new float[1];
+
+        StableMath.L2NormalizeRows(x, y, norms);
+
+        Assert.Equal(float.PositiveInfinity, norms[0]);
+        Assert.Equal((float)Math.Sqrt(0.5), y[0, 0]);
+        Assert.Equal((float)Math.Sqrt(0.5), y[0, 1]);
+    }
+
+    [Fact]
     public void Overlap_RandomViewPairs_AgreesWithBruteForceWhenExactAndNeverMissesAnOverlap()
     {
         var rng = new System.Random(5);
