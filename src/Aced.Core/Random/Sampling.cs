@@ -90,6 +90,11 @@ public static class Sampling
     {
         ValidateTopK(values.Length, k, destination.Length, scratch.Length);
 
+        if (values.IsEmpty)
+        {
+            return;
+        }
+
         // Validated even for k = 0, like GumbelTopK: NaN in the scores is a caller bug whatever k is.
         ValidateScores(values, k, nameof(values));
         if (k == 0)

@@ -533,6 +533,11 @@ public class SamplingTests
         Assert.Equal(reference.State, rng.State);
         Sampling.TopK(masked, 0, Span<int>.Empty, Span<float>.Empty);
 
+        // Empty input with k = 0 is a no-op for both (TensorPrimitives.Max would throw on an empty span).
+        Sampling.TopK(ReadOnlySpan<float>.Empty, 0, Span<int>.Empty, Span<float>.Empty);
+        Sampling.GumbelTopK(ReadOnlySpan<float>.Empty, 0, ref rng, Span<int>.Empty, Span<float>.Empty);
+        Assert.Equal(reference.State, rng.State);
+
         // k = n returns a permutation; TopK orders ties (including -0 and +0) by index.
         var values = new[] { 0f, 5f, -0f, 5f, 0f };
         var all = new int[5];
