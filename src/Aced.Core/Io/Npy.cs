@@ -69,6 +69,7 @@ public static class Npy
     /// <summary>Reads a 2-D float32 array as a <see cref="Matrix"/> (rows x columns).</summary>
     /// <param name="path">The file.</param>
     /// <param name="allowFloat64">Also accept float64 and round it to float32.</param>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a valid 2-D array of an accepted dtype.</exception>
     public static Matrix ReadMatrix(string path, bool allowFloat64 = false)
@@ -87,6 +88,7 @@ public static class Npy
     /// <summary>Reads a 1-D float32 array.</summary>
     /// <param name="path">The file.</param>
     /// <param name="allowFloat64">Also accept float64 and round it to float32.</param>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a valid 1-D array of an accepted dtype.</exception>
     public static float[] ReadVector(string path, bool allowFloat64 = false)
@@ -102,6 +104,7 @@ public static class Npy
     }
 
     /// <summary>Reads a 1-D int64 array (int32 files are widened).</summary>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a valid 1-D integer array.</exception>
     public static long[] ReadInt64(string path)
@@ -150,6 +153,7 @@ public static class Npy
     }
 
     /// <summary>Reads only the header of a file.</summary>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The header is malformed or unsupported.</exception>
     public static NpyHeader ReadHeader(string path)
@@ -162,6 +166,7 @@ public static class Npy
     /// Parses a header from <paramref name="stream"/>, leaving the stream at the first data byte.
     /// <paramref name="source"/> names the data in error messages.
     /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="stream"/> is null.</exception>
     /// <exception cref="InvalidDataException">The header is malformed or unsupported.</exception>
     public static NpyHeader ReadHeader(Stream stream, string source)
     {
