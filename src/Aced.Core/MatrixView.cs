@@ -121,7 +121,8 @@ public readonly struct MatrixView
     {
         ValidateRange(start, count, Columns, "columns");
 
-        return new MatrixView(Array ?? System.Array.Empty<float>(), Offset + start, Rows, count, Stride);
+        // A zero-row view addresses nothing and its column count is unconstrained: Offset + start could overflow int.
+        return new MatrixView(Array ?? System.Array.Empty<float>(), Rows == 0 ? Offset : Offset + start, Rows, count, Stride);
     }
 
     /// <summary>Copies the view into a new owning <see cref="Matrix"/>.</summary>

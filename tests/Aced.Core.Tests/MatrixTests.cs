@@ -184,6 +184,20 @@ public class MatrixTests
     }
 
     [Fact]
+    public void ZeroRowView_WithHugeColumnCount_ColumnRangeWithoutOverflow()
+    {
+        // Offset + start wrapped negative for a zero-row view at the end of its array.
+        var view = new MatrixView(new float[10], 10, 0, int.MaxValue, int.MaxValue);
+
+        MatrixView tail = view.ColumnRange(int.MaxValue - 5, 5);
+
+        Assert.Equal(0, tail.Rows);
+        Assert.Equal(5, tail.Columns);
+        Assert.True(tail.IsEmpty);
+        Assert.True(tail.Span.IsEmpty);
+    }
+
+    [Fact]
     public void ViewConstructor_DoesNotFit_ThrowsNamingArgument()
     {
         float[] data = new float[10];
