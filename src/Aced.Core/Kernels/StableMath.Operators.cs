@@ -91,6 +91,19 @@ public static partial class StableMath
         return t * p;
     }
 
+    // exp(y) for y <= 0 (or NaN), clamped to 1: the vectorised Vector128/256/512.Exp return 1.0000001 for y = 0 where
+    // MathF.Exp returns 1. Every exp in these kernels has a non-positive argument (-|x|, or x - max), and y = 0 is
+    // the common case (the row maximum in log-sum-exp and softmax), where the excess made LogSumExp([c, -Inf, ...])
+    // c + 1.2e-7 instead of c and Sigmoid(0) 0.49999997. Min propagates NaN.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> ExpNonPositive(Vector128<float> y) => Vector128.Min(Vector128.Exp(y), Vector128<float>.One);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> ExpNonPositive(Vector256<float> y) => Vector256.Min(Vector256.Exp(y), Vector256<float>.One);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> ExpNonPositive(Vector512<float> y) => Vector512.Min(Vector512.Exp(y), Vector512<float>.One);
+
     /// <summary><c>max(x, 0) + log1p(exp(-|x|))</c>.</summary>
     internal readonly struct SoftplusOperator : IUnaryOperator
     {
@@ -99,15 +112,15 @@ public static partial class StableMath
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector128<float> Invoke(Vector128<float> x) =>
-            Vector128.Max(x, Vector128<float>.Zero) + Log1p(Vector128.Exp(-Vector128.Abs(x)));
+            Vector128.Max(x, Vector128<float>.Zero) + Log1p(ExpNonPositive(-Vector128.Abs(x)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector256<float> Invoke(Vector256<float> x) =>
-            Vector256.Max(x, Vector256<float>.Zero) + Log1p(Vector256.Exp(-Vector256.Abs(x)));
+            Vector256.Max(x, Vector256<float>.Zero) + Log1p(ExpNonPositive(-Vector256.Abs(x)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<float> Invoke(Vector512<float> x) =>
-            Vector512.Max(x, Vector512<float>.Zero) + Log1p(Vector512.Exp(-Vector512.Abs(x)));
+            Vector512.Max(x, Vector512<float>.Zero) + Log1p(ExpNonPositive(-Vector512.Abs(x)));
     }
 
     /// <summary><c>min(x, 0) - log1p(exp(-|x|))</c> (= <c>-softplus(-x)</c>).</summary>
@@ -118,15 +131,15 @@ public static partial class StableMath
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector128<float> Invoke(Vector128<float> x) =>
-            Vector128.Min(x, Vector128<float>.Zero) - Log1p(Vector128.Exp(-Vector128.Abs(x)));
+            Vector128.Min(x, Vector128<float>.Zero) - Log1p(ExpNonPositive(-Vector128.Abs(x)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector256<float> Invoke(Vector256<float> x) =>
-            Vector256.Min(x, Vector256<float>.Zero) - Log1p(Vector256.Exp(-Vector256.Abs(x)));
+            Vector256.Min(x, Vector256<float>.Zero) - Log1p(ExpNonPositive(-Vector256.Abs(x)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<float> Invoke(Vector512<float> x) =>
-            Vector512.Min(x, Vector512<float>.Zero) - Log1p(Vector512.Exp(-Vector512.Abs(x)));
+            Vector512.Min(x, Vector512<float>.Zero) - Log1p(ExpNonPositive(-Vector512.Abs(x)));
     }
 
     /// <summary><c>(x &gt;= 0 ? 1 : e) / (1 + e)</c> with <c>e = exp(-|x|)</c>.</summary>
@@ -138,7 +151,7 @@ public static partial class StableMath
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector128<float> Invoke(Vector128<float> x)
         {
-            Vector128<float> e = Vector128.Exp(-Vector128.Abs(x));
+            Vector128<float> e = ExpNonPositive(-Vector128.Abs(x));
             Vector128<float> numerator = Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(x, Vector128<float>.Zero), Vector128<float>.One, e);
             return numerator / (Vector128<float>.One + e);
         }
@@ -146,7 +159,7 @@ public static partial class StableMath
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector256<float> Invoke(Vector256<float> x)
         {
-            Vector256<float> e = Vector256.Exp(-Vector256.Abs(x));
+            Vector256<float> e = ExpNonPositive(-Vector256.Abs(x));
             Vector256<float> numerator = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), Vector256<float>.One, e);
             return numerator / (Vector256<float>.One + e);
         }
@@ -154,7 +167,7 @@ public static partial class StableMath
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<float> Invoke(Vector512<float> x)
         {
-            Vector512<float> e = Vector512.Exp(-Vector512.Abs(x));
+            Vector512<float> e = ExpNonPositive(-Vector512.Abs(x));
             Vector512<float> numerator = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), Vector512<float>.One, e);
             return numerator / (Vector512<float>.One + e);
         }
@@ -171,12 +184,12 @@ public static partial class StableMath
         public float Invoke(float x) => MathF.Exp(x - _shift);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector128<float> Invoke(Vector128<float> x) => Vector128.Exp(x - Vector128.Create(_shift));
+        public Vector128<float> Invoke(Vector128<float> x) => ExpNonPositive(x - Vector128.Create(_shift));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector256<float> Invoke(Vector256<float> x) => Vector256.Exp(x - Vector256.Create(_shift));
+        public Vector256<float> Invoke(Vector256<float> x) => ExpNonPositive(x - Vector256.Create(_shift));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector512<float> Invoke(Vector512<float> x) => Vector512.Exp(x - Vector512.Create(_shift));
+        public Vector512<float> Invoke(Vector512<float> x) => ExpNonPositive(x - Vector512.Create(_shift));
     }
 }

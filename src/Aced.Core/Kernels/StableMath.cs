@@ -260,6 +260,7 @@ public static partial class StableMath
             Span<float> dst = destination.Row(r);
             TensorPrimitives.Subtract(x.Row(r), scale, dst);
             TensorPrimitives.Exp(dst, dst);
+            TensorPrimitives.Min(dst, 1f, dst); // exp(0) is 1.0000001 in the vectorised exp; every argument here is <= 0
             AccumulateSum(dst, sums);
         }
 
