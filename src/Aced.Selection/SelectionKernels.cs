@@ -1,0 +1,259 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Aced.Core;
+
+namespace Aced.Selection;
+
+/// <summary>
+/// Vectorised row reductions used inside the GEMM epilogues of the samplers. Softplus sums use
+/// <c>softplus(v) = max(v, 0) + log(1 + exp(-|v|))</c> and accumulate the second part as a product of
+/// up to 16 factors in (1, 2] per lane before taking one logarithm, so a row costs one exponential per
+/// element and one logarithm per 16 elements per lane.
+/// </summary>
+internal static class SelectionKernels
+{
+    private const int ProductBlock = 16;
+
+    /// <summary><c>sum_j softplus(x_j + bias)</c>.</summary>
+    public static double SoftplusSum(ReadOnlySpan<float> x, float bias)
+    {
+        ref float r = ref MemoryMarshal.GetReference(x);
+        int n = x.Length;
+        int i = 0;
+        double total = 0;
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
+        {
+            Vector512<float> b = Vector512.Create(bias);
+            Vector512<float> positive = Vector512<float>.Zero;
+            Vector512<float> product = Vector512<float>.One;
+            int block = 0;
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                Vector512<float> v = Vector512.LoadUnsafe(ref r, (nuint)i) + b;
+                positive += Vector512.Max(v, Vector512<float>.Zero);
+                product *= Vector512<float>.One + Vector512.Exp(-Vector512.Abs(v));
+                if (++block == ProductBlock)
+                {
+                    total += Vector512.Sum(Vector512.Log(product));
+                    product = Vector512<float>.One;
+                    block = 0;
+                }
+            }
+
+            total += Vector512.Sum(Vector512.Log(product)) + Vector512.Sum(positive);
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        {
+            Vector256<float> b = Vector256.Create(bias);
+            Vector256<float> positive = Vector256<float>.Zero;
+            Vector256<float> product = Vector256<float>.One;
+            int block = 0;
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref r, (nuint)i) + b;
+                positive += Vector256.Max(v, Vector256<float>.Zero);
+                product *= Vector256<float>.One + Vector256.Exp(-Vector256.Abs(v));
+                if (++block == ProductBlock)
+                {
+                    total += Vector256.Sum(Vector256.Log(product));
+                    product = Vector256<float>.One;
+                    block = 0;
+                }
+            }
+
+            total += Vector256.Sum(Vector256.Log(product)) + Vector256.Sum(positive);
+        }
+
+        for (; i < n; i++)
+        {
+            total += StableMath.Softplus(Unsafe.Add(ref r, i) + bias);
+        }
+
+        return total;
+    }
+
+    /// <summary><c>sum_j softplus(x_j + bias - shift_j)</c>.</summary>
+    public static double SoftplusSumShifted(ReadOnlySpan<float> x, float bias, ReadOnlySpan<float> shift)
+    {
+        ref float r = ref MemoryMarshal.GetReference(x);
+        ref float s = ref MemoryMarshal.GetReference(shift);
+        int n = x.Length;
+        int i = 0;
+        double total = 0;
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        {
+            Vector256<float> b = Vector256.Create(bias);
+            Vector256<float> positive = Vector256<float>.Zero;
+            Vector256<float> product = Vector256<float>.One;
+            int block = 0;
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref r, (nuint)i) + b - Vector256.LoadUnsafe(ref s, (nuint)i);
+                positive += Vector256.Max(v, Vector256<float>.Zero);
+                product *= Vector256<float>.One + Vector256.Exp(-Vector256.Abs(v));
+                if (++block == ProductBlock)
+                {
+                    total += Vector256.Sum(Vector256.Log(product));
+                    product = Vector256<float>.One;
+                    block = 0;
+                }
+            }
+
+            total += Vector256.Sum(Vector256.Log(product)) + Vector256.Sum(positive);
+        }
+
+        for (; i < n; i++)
+        {
+            total += StableMath.Softplus(Unsafe.Add(ref r, i) + bias - Unsafe.Add(ref s, i));
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// Folds <c>x_j + bias</c> into a running log-sum-exp kept as (max, sum of exp(v - max)) in double.
+    /// An empty state has max = negative infinity and sum = 0.
+    /// </summary>
+    public static void AccumulateLogSumExp(ReadOnlySpan<float> x, float bias, ref double max, ref double sum)
+    {
+        if (x.IsEmpty)
+        {
+            return;
+        }
+
+        double tileMax = System.Numerics.Tensors.TensorPrimitives.Max(x) + (double)bias;
+        double newMax = Math.Max(max, tileMax);
+        if (sum != 0)
+        {
+            sum *= Math.Exp(max - newMax);
+        }
+
+        float shift = (float)(newMax - bias);
+        ref float r = ref MemoryMarshal.GetReference(x);
+        int n = x.Length;
+        int i = 0;
+        double tileSum = 0;
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        {
+            Vector256<float> sh = Vector256.Create(shift);
+            Vector256<float> acc = Vector256<float>.Zero;
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                acc += Vector256.Exp(Vector256.LoadUnsafe(ref r, (nuint)i) - sh);
+            }
+
+            tileSum = Vector256.Sum(acc);
+        }
+
+        for (; i < n; i++)
+        {
+            tileSum += MathF.Exp(Unsafe.Add(ref r, i) - shift);
+        }
+
+        sum += tileSum;
+        max = newMax;
+    }
+
+    /// <summary>Stable <c>log(exp(a) + exp(b))</c> in double; either may be negative infinity.</summary>
+    public static double LogAddExp(double a, double b)
+    {
+        if (double.IsNegativeInfinity(a))
+        {
+            return b;
+        }
+
+        if (double.IsNegativeInfinity(b))
+        {
+            return a;
+        }
+
+        double m = Math.Max(a, b);
+        return m + Math.Log(Math.Exp(a - m) + Math.Exp(b - m));
+    }
+
+    /// <summary>Stable softplus in double.</summary>
+    public static double Softplus(double x) => Math.Max(x, 0) + Math.Log(1 + Math.Exp(-Math.Abs(x)));
+}
+
+/// <summary>Epilogue adding <c>weight * sum_j softplus(P_ij + bias)</c> to <c>accumulator[i]</c> for each row i of the product.</summary>
+internal readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
+{
+    private readonly double[] _accumulator;
+    private readonly float _bias;
+    private readonly double _weight;
+
+    public SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight)
+    {
+        _accumulator = accumulator;
+        _bias = bias;
+        _weight = weight;
+    }
+
+    public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            _accumulator[rowStart + r] += _weight * SelectionKernels.SoftplusSum(tile.Slice(r * stride, columns), _bias);
+        }
+    }
+}
+
+/// <summary>
+/// Epilogue for the softmax conditional score: per row i of <c>P + bias</c> it folds the row into a running
+/// log-sum-exp (<c>max[i]</c>, <c>sum[i]</c>) and adds <c>sum_j softplus(P_ij + bias - shift_j)</c> to
+/// <c>softplusSum[i]</c>, where <c>shift_j</c> is a per-column (per-member) log-sum-exp.
+/// </summary>
+internal readonly struct SoftmaxConditionalEpilogue : IGemmEpilogue
+{
+    private readonly double[] _max;
+    private readonly double[] _sum;
+    private readonly double[] _softplusSum;
+    private readonly float[] _shift;
+    private readonly float _bias;
+
+    public SoftmaxConditionalEpilogue(double[] max, double[] sum, double[] softplusSum, float[] shift, float bias)
+    {
+        _max = max;
+        _sum = sum;
+        _softplusSum = softplusSum;
+        _shift = shift;
+        _bias = bias;
+    }
+
+    public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
+    {
+        ReadOnlySpan<float> shift = _shift.AsSpan(columnStart, columns);
+        for (int r = 0; r < rows; r++)
+        {
+            int i = rowStart + r;
+            ReadOnlySpan<float> row = tile.Slice(r * stride, columns);
+            SelectionKernels.AccumulateLogSumExp(row, _bias, ref _max[i], ref _sum[i]);
+            _softplusSum[i] += SelectionKernels.SoftplusSumShifted(row, _bias, shift);
+        }
+    }
+}
+
+/// <summary>Epilogue folding each row of <c>P + bias</c> into a running log-sum-exp (<c>max[i]</c>, <c>sum[i]</c>).</summary>
+internal readonly struct RowLogSumExpEpilogue : IGemmEpilogue
+{
+    private readonly double[] _max;
+    private readonly double[] _sum;
+    private readonly float _bias;
+
+    public RowLogSumExpEpilogue(double[] max, double[] sum, float bias)
+    {
+        _max = max;
+        _sum = sum;
+        _bias = bias;
+    }
+
+    public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            SelectionKernels.AccumulateLogSumExp(tile.Slice(r * stride, columns), _bias, ref _max[rowStart + r], ref _sum[rowStart + r]);
+        }
+    }
+}
