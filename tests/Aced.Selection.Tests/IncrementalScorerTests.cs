@@ -1,0 +1,81 @@
+using System;
+using System.Linq;
+using Aced.Selection;
+
+namespace Aced.Selection.Tests;
+
+public class IncrementalScorerTests
+{
+    [Theory]
+    [InlineData(SelectionLoss.Sigmoid, 41, 6, new[] { 3, 9, 1, 7 })]
+    [InlineData(SelectionLoss.Softmax, 41, 6, new[] { 3, 9, 1, 7 })]
+    [InlineData(SelectionLoss.Sigmoid, 333, 10, new[] { 17, 150, 110 })]
+    [InlineData(SelectionLoss.Softmax, 333, 10, new[] { 17, 150, 110 })]
+    public void AddMembers_InSeveralChunks_EqualsBruteForceAfterEveryChunk(SelectionLoss loss, int count, int dim, int[] chunkSizes)
+    {
+        // Chunk by chunk, as the joint sampler does; large chunks exercise the 512-bit, 256-bit and tail paths
+        // and the 16-factor product blocks of the softplus sums.
+        SuperBatch batch = TestData.Batch(count, dim, 77, loss);
+        int[] order = TestData.Distinct(count, chunkSizes.Sum(), 5);
+        var scorer = new ConditionalScorer();
+        scorer.Begin(batch, ScoringMethod.Learnability, loss, order.Length);
+        double[] scores = new double[count];
+        int filled = 0;
+        foreach (int size in chunkSizes)
+        {
+            scorer.AddMembers(order.AsSpan(filled, size));
+            filled += size;
+            int[] members = order.Take(filled).ToArray();
+            scorer.Conditional(scores);
+            double baseScore = Scorers.BatchScore(batch, ScoringMethod.Learnability, loss, members);
+            int checkedCount = 0;
+            for (int x = 0; x < count && checkedCount < 12; x += 7)
+            {
+                if (members.Contains(x))
+                {
+                    continue;
+                }
+
+                checkedCount++;
+                double expected = Scorers.BatchScore(batch, ScoringMethod.Learnability, loss, members.Append(x).ToArray()) - baseScore;
+                ScorerTests.AssertClose(expected, scores[x], 5e-4, $"{loss} after {filled} members, x={x}");
+            }
+        }
+    }
+
+    [Fact]
+    public void SoftplusSum_AllLengthsAndMagnitudes_MatchesDoubleReference()
+    {
+        var rng = new Aced.Core.CounterRng(3);
+        for (int n = 0; n <= 300; n++)
+        {
+            float[] x = new float[n];
+            float[] shift = new float[n];
+            for (int i = 0; i < n; i++)
+            {
+                x[i] = 30 * rng.NextNormal();
+                shift[i] = 5 * rng.NextNormal();
+            }
+
+            double expected = 0, expectedShifted = 0;
+            for (int i = 0; i < n; i++)
+            {
+                expected += SelectionKernels.Softplus(x[i] - 2.5);
+                expectedShifted += SelectionKernels.Softplus((double)x[i] - 2.5 - shift[i]);
+            }
+
+            ScorerTests.AssertClose(expected, SelectionKernels.SoftplusSum(x, -2.5f), 1e-5, $"n={n}");
+            ScorerTests.AssertClose(expectedShifted, SelectionKernels.SoftplusSumShifted(x, -2.5f, shift), 1e-5, $"shifted n={n}");
+
+            double max = double.NegativeInfinity, sum = 0;
+            SelectionKernels.AccumulateLogSumExp(x.AsSpan(0, n / 2), 1.5f, ref max, ref sum);
+            SelectionKernels.AccumulateLogSumExp(x.AsSpan(n / 2), 1.5f, ref max, ref sum);
+            if (n > 0)
+            {
+                double m = x.Max() + 1.5;
+                double reference = m + Math.Log(x.Sum(v => Math.Exp(v + 1.5 - m)));
+                ScorerTests.AssertClose(reference, max + Math.Log(sum), 1e-6, $"lse n={n}");
+            }
+        }
+    }
+}
