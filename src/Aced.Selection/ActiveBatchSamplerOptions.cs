@@ -29,7 +29,8 @@ public sealed class ActiveBatchSamplerOptions
     public double FilterRatio { get; set; } = DefaultFilterRatio;
 
     /// <summary>
-    /// Number of chunks n of the joint sampler, 1 &lt;= n &lt;= b (default 16; n = 1 is independent sampling).
+    /// Number of chunks n of the joint sampler, 1 &lt;= n &lt;= b (default 16; n = 1 is independent sampling;
+    /// ignored by the other samplers).
     /// When n does not divide b, the first <c>b mod n</c> chunks take one extra example.
     /// </summary>
     public int Chunks { get; set; } = DefaultChunks;
@@ -77,7 +78,7 @@ public sealed class ActiveBatchSamplerOptions
             Guard.ThrowOutOfRange(nameof(Chunks), Chunks, "must be at least 1 (1 = independent sampling; 16 is the default)");
         }
 
-        if (BatchSize is int bs && Chunks > bs)
+        if (BatchSize is int bs && Chunks > bs && Sampler == SamplerKind.Joint)
         {
             Guard.ThrowOutOfRange(nameof(Chunks), Chunks, $"must not exceed BatchSize {bs} (each chunk needs at least one example)");
         }
@@ -109,7 +110,7 @@ public sealed class ActiveBatchSamplerOptions
     }
 
     /// <summary>The sub-batch size for a super-batch of <paramref name="superBatchSize"/> examples.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">B &lt; b, or n &gt; b.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">B &lt; b, or n &gt; b for the joint sampler.</exception>
     public int ResolveBatchSize(int superBatchSize)
     {
         int b = BatchSize ?? Math.Max(1, (int)Math.Round(superBatchSize * (1 - FilterRatio)));
@@ -118,7 +119,7 @@ public sealed class ActiveBatchSamplerOptions
             Guard.ThrowOutOfRange(nameof(BatchSize), b, $"exceeds the super-batch size B = {superBatchSize}; give a larger super-batch or a smaller BatchSize");
         }
 
-        if (Chunks > b)
+        if (Chunks > b && Sampler == SamplerKind.Joint)
         {
             Guard.ThrowOutOfRange(nameof(Chunks), Chunks, $"exceeds the sub-batch size b = {b}; use at most b chunks");
         }
