@@ -170,6 +170,19 @@ public static class SelectCommand
         return 0;
     }
 
+    /// <summary>The sub-batch size for B examples, with errors naming command-line options.</summary>
+    internal static int ResolveBatchSize(ActiveBatchSamplerOptions options, int count)
+    {
+        try
+        {
+            return options.ResolveBatchSize(count);
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            throw new CliException($"{OptionName(ex.ParamName)} {Describe(ex)}");
+        }
+    }
+
     /// <summary>Runs the sampler at step 0 and turns its argument errors into messages that name command-line options.</summary>
     internal static SelectionResult SampleOrExplain(ActiveBatchSampler sampler, SuperBatch batch)
     {
@@ -305,6 +318,7 @@ public static class SelectCommand
         int space = message.IndexOf(' ', StringComparison.Ordinal);
         string text = space > 0 ? message[(space + 1)..] : message;
         int paren = text.LastIndexOf(" (Parameter", StringComparison.Ordinal);
-        return (paren > 0 ? text[..paren] : text).TrimEnd('.');
+        text = (paren > 0 ? text[..paren] : text).TrimEnd('.');
+        return text.Replace("BatchSize", "--batch-size", StringComparison.Ordinal).Replace("FilterRatio", "--filter-ratio", StringComparison.Ordinal);
     }
 }

@@ -30,7 +30,7 @@ public static class SelectDemo
         }
 
         (SuperBatch batch, bool[] mismatched) = Generate(args.DemoSize, args.Seed);
-        int b = options.ResolveBatchSize(batch.Count);
+        int b = SelectCommand.ResolveBatchSize(options, batch.Count);
         var rows = new (string Name, string Description, ActiveBatchSamplerOptions Options)[]
         {
             ("IID", "uniform, no model", With(options, SamplerKind.Uniform, options.Scoring)),
