@@ -78,4 +78,18 @@ public class IncrementalScorerTests
             }
         }
     }
+
+    [Fact]
+    public void SoftplusSum_TinyTermsOfConfidentNegatives_KeepRelativeAccuracy()
+    {
+        // SigLIP negatives sit near l = -10: softplus(l) ~ 4.5e-5. The sum must be accurate relative to itself.
+        var rng = new Aced.Core.CounterRng(8);
+        for (int n = 1; n <= 257; n += 8)
+        {
+            float[] x = Enumerable.Range(0, n).Select(_ => -12f + (4f * rng.NextFloat())).ToArray();
+            double expected = x.Sum(v => Math.Log(1 + Math.Exp(v)));
+            double actual = SelectionKernels.SoftplusSum(x, 0f);
+            Assert.True(Math.Abs(actual - expected) <= 2e-6 * expected, $"n={n}: {actual} vs {expected}");
+        }
+    }
 }
