@@ -92,4 +92,30 @@ public class IncrementalScorerTests
             Assert.True(Math.Abs(actual - expected) <= 2e-6 * expected, $"n={n}: {actual} vs {expected}");
         }
     }
+
+    [Fact]
+    public void ExpNonPositive_WholeRange_RelativeErrorBelowFourUlps()
+    {
+        float[] x = new float[16];
+        for (int start = 0; start < 90_000; start += 16)
+        {
+            for (int i = 0; i < 16; i++)
+            {
+                x[i] = -(start + i) / 1000f; // 0 .. -90 in steps of 0.001
+            }
+
+            var v512 = System.Runtime.Intrinsics.Vector512.Create(x);
+            var e512 = SelectionKernels.ExpNonPositive(v512);
+            var e256 = SelectionKernels.ExpNonPositive(System.Runtime.Intrinsics.Vector256.Create(x));
+            for (int i = 0; i < 16; i++)
+            {
+                double exact = Math.Exp(Math.Max(x[i], -87f));
+                Assert.True(Math.Abs(e512[i] - exact) <= 4.8e-7 * exact, $"x={x[i]}: {e512[i]} vs {exact}");
+                if (i < 8)
+                {
+                    Assert.True(Math.Abs(e256[i] - exact) <= 4.8e-7 * exact, $"256 x={x[i]}: {e256[i]} vs {exact}");
+                }
+            }
+        }
+    }
 }
