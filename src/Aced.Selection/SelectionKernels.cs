@@ -72,7 +72,7 @@ internal static class SelectionKernels
                 v -= Unsafe.Add(ref s, i);
             }
 
-            // Double precision: StableMath.Softplus(float) rounds 1 + u for u just above 2^-12.
+            // The few tail elements in double precision.
             total += Softplus(v);
         }
 
