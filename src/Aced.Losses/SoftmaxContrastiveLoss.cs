@@ -31,7 +31,7 @@ namespace Aced.Losses;
 /// </remarks>
 public sealed class SoftmaxContrastiveLoss : IPartitionBody
 {
-    private const int ColumnBlock = 64;
+    private const int ColumnBlock = 256;
 
     private readonly PairwiseEngine _engine;
 

@@ -27,13 +27,13 @@ internal static class RowKernels
         int j = 0;
         for (; j <= n - s_width; j += s_width)
         {
-            acc += Vector256.Exp(va * (Vector256.LoadUnsafe(ref r, (nuint)j) - vm));
+            acc += VectorMath.Exp(va * (Vector256.LoadUnsafe(ref r, (nuint)j) - vm));
         }
 
         double sum = VectorMath.Sum(acc);
         for (; j < n; j++)
         {
-            sum += MathF.Exp(a * (Unsafe.Add(ref r, j) - sMax));
+            sum += VectorMath.Exp(a * (Unsafe.Add(ref r, j) - sMax));
         }
 
         return ((double)a * sMax) + c + Math.Log(sum);
@@ -127,7 +127,7 @@ internal static class RowKernels
         for (; j <= n - s_width; j += s_width)
         {
             Vector256<float> sv = Vector256.LoadUnsafe(ref r, (nuint)j);
-            Vector256<float> grad = Vector256.Exp((va * sv) + vshift) * vg;
+            Vector256<float> grad = VectorMath.Exp((va * sv) + vshift) * vg;
             accGs += grad * sv;
             accG += grad;
             grad.StoreUnsafe(ref r, (nuint)j);
@@ -137,7 +137,7 @@ internal static class RowKernels
         for (; j < n; j++)
         {
             float sv = Unsafe.Add(ref r, j);
-            float grad = MathF.Exp((a * sv) + shift) * gScale;
+            float grad = VectorMath.Exp((a * sv) + shift) * gScale;
             sGs += grad * sv;
             sG += grad;
             Unsafe.Add(ref r, j) = grad;
@@ -179,13 +179,13 @@ internal static class RowKernels
             int j = 0;
             for (; j <= width - s_width; j += s_width)
             {
-                Vector256<float> e = Vector256.Exp(va * (Vector256.LoadUnsafe(ref r, (nuint)j) - Vector256.LoadUnsafe(ref m, (nuint)j)));
+                Vector256<float> e = VectorMath.Exp(va * (Vector256.LoadUnsafe(ref r, (nuint)j) - Vector256.LoadUnsafe(ref m, (nuint)j)));
                 (Vector256.LoadUnsafe(ref acc, (nuint)j) + e).StoreUnsafe(ref acc, (nuint)j);
             }
 
             for (; j < width; j++)
             {
-                Unsafe.Add(ref acc, j) += MathF.Exp(a * (Unsafe.Add(ref r, j) - Unsafe.Add(ref m, j)));
+                Unsafe.Add(ref acc, j) += VectorMath.Exp(a * (Unsafe.Add(ref r, j) - Unsafe.Add(ref m, j)));
             }
         }
 
@@ -216,7 +216,7 @@ internal static class RowKernels
         {
             Vector256<float> sv = Vector256.LoadUnsafe(ref r, (nuint)j);
             Vector256<float> x = va * sv;
-            Vector256<float> grad = (Vector256.Exp(x + vrow) + Vector256.Exp(x + Vector256.LoadUnsafe(ref cs, (nuint)j))) * vg;
+            Vector256<float> grad = (VectorMath.Exp(x + vrow) + VectorMath.Exp(x + Vector256.LoadUnsafe(ref cs, (nuint)j))) * vg;
             accGs += grad * sv;
             accG += grad;
             grad.StoreUnsafe(ref r, (nuint)j);
@@ -227,7 +227,7 @@ internal static class RowKernels
         {
             float sv = Unsafe.Add(ref r, j);
             float x = a * sv;
-            float grad = (MathF.Exp(x + rowShift) + MathF.Exp(x + Unsafe.Add(ref cs, j))) * gScale;
+            float grad = (VectorMath.Exp(x + rowShift) + VectorMath.Exp(x + Unsafe.Add(ref cs, j))) * gScale;
             sGs += grad * sv;
             sG += grad;
             Unsafe.Add(ref r, j) = grad;
@@ -264,7 +264,7 @@ internal static class RowKernels
         for (; j <= n - s_width; j += s_width)
         {
             Vector256<float> x = (va * Vector256.LoadUnsafe(ref tr, (nuint)j)) + vshift;
-            Vector256<float> p = Vector256.Exp(x);
+            Vector256<float> p = VectorMath.Exp(x);
             accH -= p * x;
             Vector256<float> w = p * vw;
             if (accumulate)
@@ -279,7 +279,7 @@ internal static class RowKernels
         for (; j < n; j++)
         {
             float x = (a * Unsafe.Add(ref tr, j)) + shift;
-            float p = MathF.Exp(x);
+            float p = VectorMath.Exp(x);
             h -= p * x;
             float w = p * weight;
             Unsafe.Add(ref mr, j) = accumulate ? Unsafe.Add(ref mr, j) + w : w;
@@ -310,7 +310,7 @@ internal static class RowKernels
             Vector256<float> mv = Vector256.LoadUnsafe(ref mr, (nuint)j);
             Vector256<float> x = (va * sv) + vshift;
             accCe -= mv * x;
-            Vector256<float> grad = (Vector256.Exp(x) - mv) * vg;
+            Vector256<float> grad = (VectorMath.Exp(x) - mv) * vg;
             accGs += grad * sv;
             accG += grad;
             grad.StoreUnsafe(ref r, (nuint)j);
@@ -323,7 +323,7 @@ internal static class RowKernels
             float mv = Unsafe.Add(ref mr, j);
             float x = (a * sv) + shift;
             ce -= mv * x;
-            float grad = (MathF.Exp(x) - mv) * gScale;
+            float grad = (VectorMath.Exp(x) - mv) * gScale;
             sGs += grad * sv;
             sG += grad;
             Unsafe.Add(ref r, j) = grad;
