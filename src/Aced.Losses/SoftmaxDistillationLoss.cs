@@ -22,16 +22,20 @@ namespace Aced.Losses;
 /// <para>Gradients w.r.t. the student: <c>G_ij = dL/dS_ij = (softmax_row(S)_ij - Pbar_row_ij + softmax_col(S)_ij - Pbar_col_ij) / (2b)</c>,
 /// <c>dL/dimg_s = a_s G txt_s</c>, <c>dL/dtxt_s = a_s G^T img_s</c>, <c>dL/da_s = sum G_ij &lt;img_s_i, txt_s_j&gt;</c>.
 /// Teachers are constants (no gradient).</para>
-/// <para>Cost: each direction is computed row by row on its own products, (3 + K) b x b x d products per
-/// direction, all through <see cref="Gemm"/>; memory: two r x b float buffers (three for K &gt; 1), r = b
-/// unless <see cref="LossWorkspaceOptions"/> asks for row chunks. Deterministic for any thread count;
+/// <para>Cost when the b x b matrices fit in the workspace (default): 3 + K b x b x d products through
+/// <see cref="Gemm"/> (S, each T^k, <c>G txt_s</c>, <c>G^T img_s</c>), row and column log-sum-exp passes of S and each
+/// T^k, one fused teacher pass per teacher and one fused student pass; memory: two b x b float buffers (three for
+/// K &gt; 1). In row chunks (see <see cref="LossWorkspaceOptions"/>) each direction is computed as row softmaxes of its
+/// own products, 2 (3 + K) products with r x b buffers. Deterministic for any thread count;
 /// not thread-safe; no steady-state allocation.</para>
 /// </remarks>
 public sealed class SoftmaxDistillationLoss : IPartitionBody
 {
     private readonly PairwiseEngine _engine;
 
-    private bool _teacherPass;
+    private const int ColumnBlock = 256;
+
+    private Pass _pass;
     private MatrixView _student;
     private MatrixView _teacher;
     private MatrixView _targets;
@@ -47,6 +51,16 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
     private double[] _rowH = Array.Empty<double>();
     private double[] _rowGs = Array.Empty<double>();
     private double[] _rowG = Array.Empty<double>();
+    private double[] _rowLseS = Array.Empty<double>();
+    private double[] _rowLseT = Array.Empty<double>();
+    private double[] _colLse = Array.Empty<double>();
+    private float[] _colShiftS = Array.Empty<float>();
+    private float[] _colShiftT = Array.Empty<float>();
+    private MatrixView _lseTarget;
+    private float _lseScale;
+    private float _lseBias;
+    private double[] _lseRows = Array.Empty<double>();
+    private MatrixView _colScratch;
 
     /// <summary>Creates the loss with the default workspace policy.</summary>
     public SoftmaxDistillationLoss()
@@ -58,6 +72,16 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
     public SoftmaxDistillationLoss(LossWorkspaceOptions? options)
     {
         _engine = new PairwiseEngine(options);
+    }
+
+    private enum Pass
+    {
+        DirectionTeacher,
+        DirectionStudent,
+        RowLogSumExp,
+        ColumnLogSumExp,
+        TeacherBoth,
+        StudentBoth,
     }
 
     /// <summary>The workspace policy.</summary>
@@ -97,12 +121,45 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
         _gScale = 1f / (2f * b);
         _teacherWeight = 1f / k;
         int chunkRows = _engine.Options.ChunkRows(b, k == 1 ? 2 : 3);
+        double[] ceImage = _engine.Rows(4, b);
+        double[] ceText = _engine.Rows(5, b);
+        (double gs, double g, double entropy) = chunkRows == b
+            ? Full(image, text, teachers, gradients, ceImage, ceText)
+            : Directions(image, text, teachers, gradients, chunkRows, ceImage, ceText);
+
+        double total = 0;
+        for (int i = 0; i < b; i++)
+        {
+            double perI = 0.5 * (ceImage[i] + ceText[i]);
+            total += perI;
+            if (!perExample.IsEmpty)
+            {
+                perExample[i] = (float)perI;
+            }
+
+            if (!imageToText.IsEmpty)
+            {
+                imageToText[i] = (float)ceImage[i];
+            }
+
+            if (!textToImage.IsEmpty)
+            {
+                textToImage[i] = (float)ceText[i];
+            }
+        }
+
+        _student = _teacher = _targets = _lseTarget = default;
+        return new DistillationResult(total / b, entropy / (2.0 * b), gs, _scale * gs, g);
+    }
+
+    private (double Gs, double G, double Entropy) Directions(MatrixView image, MatrixView text, ReadOnlySpan<TeacherEmbeddings> teachers, EmbeddingGradients gradients, int chunkRows, double[] ceImage, double[] ceText)
+    {
+        int b = image.Rows;
+        int k = teachers.Length;
         _rowCe = _engine.Rows(0, chunkRows);
         _rowH = _engine.Rows(1, chunkRows);
         _rowGs = _engine.Rows(2, chunkRows);
         _rowG = _engine.Rows(3, chunkRows);
-        double[] ceImage = _engine.Rows(4, b);
-        double[] ceText = _engine.Rows(5, b);
         float alpha = gradients.Weight * _scale;
         double gs = 0, g = 0, entropy = 0;
 
@@ -132,12 +189,12 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
                     _teacherScale = teacher.Logits.Scale;
                     _teacherBias = teacher.Logits.Bias;
                     _accumulateTargets = t > 0;
-                    _teacherPass = true;
+                    _pass = Pass.DirectionTeacher;
                     _engine.Runner.Run(this, _partitions);
                 }
 
                 Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, anchorChunk, other, 0f, _student);
-                _teacherPass = false;
+                _pass = Pass.DirectionStudent;
                 _engine.Runner.Run(this, _partitions);
                 for (int i = 0; i < rows; i++)
                 {
@@ -161,53 +218,163 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
             }
         }
 
-        double total = 0;
-        for (int i = 0; i < b; i++)
+        return (gs, g, entropy);
+    }
+
+    private (double Gs, double G, double Entropy) Full(MatrixView image, MatrixView text, ReadOnlySpan<TeacherEmbeddings> teachers, EmbeddingGradients gradients, double[] ceImage, double[] ceText)
+    {
+        int b = image.Rows;
+        int k = teachers.Length;
+        _student = _engine.Buffer(0, b, b);
+        _teacher = _engine.Buffer(1, b, b);
+        _targets = k == 1 ? _teacher : _engine.Buffer(2, b, b);
+        _rowCe = _engine.Rows(0, b);
+        _rowH = _engine.Rows(1, b);
+        _rowGs = _engine.Rows(2, b);
+        _rowG = _engine.Rows(3, b);
+        _rowLseS = _engine.Rows(6, b);
+        _rowLseT = _engine.Rows(7, b);
+        _colLse = _engine.Rows(8, b);
+        Grow(ref _colShiftS, b);
+        Grow(ref _colShiftT, b);
+        int blocks = (b + ColumnBlock - 1) / ColumnBlock;
+        _colScratch = _engine.Buffer(2 + (k == 1 ? 0 : 1), blocks, 2 * ColumnBlock);
+        _partitions = PairwiseEngine.Partitions(b, b);
+
+        // Student statistics: row and column log-sum-exps of S.
+        Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, image, text, 0f, _student);
+        LogSumExps(_student, _scale, _bias, _rowLseS, _colShiftS, blocks);
+
+        Array.Clear(_rowCe, 0, b);
+        Array.Clear(_rowH, 0, b);
+        double[] columnCe = _engine.ColumnTotals(b);
+        _engine.ColumnPartials(_partitions, b);
+        for (int t = 0; t < k; t++)
         {
-            double perI = 0.5 * (ceImage[i] + ceText[i]);
-            total += perI;
-            if (!perExample.IsEmpty)
-            {
-                perExample[i] = (float)perI;
-            }
-
-            if (!imageToText.IsEmpty)
-            {
-                imageToText[i] = (float)ceImage[i];
-            }
-
-            if (!textToImage.IsEmpty)
-            {
-                textToImage[i] = (float)ceText[i];
-            }
+            TeacherEmbeddings teacher = teachers[t];
+            Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, teacher.Image, teacher.Text, 0f, _teacher);
+            _teacherScale = teacher.Logits.Scale;
+            _teacherBias = teacher.Logits.Bias;
+            LogSumExps(_teacher, _teacherScale, _teacherBias, _rowLseT, _colShiftT, blocks);
+            _accumulateTargets = t > 0;
+            _pass = Pass.TeacherBoth;
+            _engine.Runner.Run(this, _partitions);
         }
 
-        _student = _teacher = _targets = default;
-        return new DistillationResult(total / b, entropy / (2.0 * b), gs, _scale * gs, g);
+        _engine.FoldColumnPartials(_partitions, b);
+        _pass = Pass.StudentBoth;
+        _engine.Runner.Run(this, _partitions);
+
+        double gs = 0, g = 0, entropy = 0;
+        for (int i = 0; i < b; i++)
+        {
+            ceImage[i] = _rowCe[i];
+            ceText[i] = columnCe[i];
+            entropy += _rowH[i];
+            gs += _rowGs[i];
+            g += _rowG[i];
+        }
+
+        float alpha = gradients.Weight * _scale;
+        if (gradients.WantsImage)
+        {
+            Gemm.Multiply(Transpose.None, Transpose.None, alpha, _student, text, gradients.Accumulate ? 1f : 0f, gradients.Image);
+        }
+
+        if (gradients.WantsText)
+        {
+            Gemm.Multiply(Transpose.Transposed, Transpose.None, alpha, _student, image, gradients.Accumulate ? 1f : 0f, gradients.Text);
+        }
+
+        return (gs, g, entropy);
+    }
+
+    /// <summary>Row log-sum-exps into <paramref name="rowLse"/> and column shifts <c>c - lse_j</c> into <paramref name="colShift"/>.</summary>
+    private void LogSumExps(MatrixView x, float a, float c, double[] rowLse, float[] colShift, int blocks)
+    {
+        _lseTarget = x;
+        _lseScale = a;
+        _lseBias = c;
+        _lseRows = rowLse;
+        _pass = Pass.RowLogSumExp;
+        _engine.Runner.Run(this, _partitions);
+        _pass = Pass.ColumnLogSumExp;
+        _engine.Runner.Run(this, blocks);
+        for (int j = 0; j < x.Columns; j++)
+        {
+            colShift[j] = (float)(c - _colLse[j]);
+        }
+    }
+
+    private static void Grow(ref float[] array, int length)
+    {
+        if (array.Length < length)
+        {
+            array = new float[length];
+        }
     }
 
     /// <inheritdoc/>
     void IPartitionBody.Execute(int partition)
     {
+        if (_pass == Pass.ColumnLogSumExp)
+        {
+            int n = _lseTarget.Columns;
+            int j0 = partition * ColumnBlock;
+            int width = Math.Min(ColumnBlock, n - j0);
+            RowKernels.ColumnLogSumExp(_lseTarget.Span.Slice(j0), _lseTarget.Rows, width, _lseTarget.Stride, _lseScale, _lseBias, _colScratch.Row(partition), _colLse.AsSpan(j0, width));
+            return;
+        }
+
         int rows = _student.Rows;
         int start = PairwiseEngine.PartitionStart(partition, _partitions, rows);
         int end = PairwiseEngine.PartitionStart(partition + 1, _partitions, rows);
+        int b = _student.Columns;
+        Span<float> columnCe = _pass == Pass.TeacherBoth ? _engine.ColumnPartial(partition, b) : default;
         for (int i = start; i < end; i++)
         {
-            if (_teacherPass)
+            switch (_pass)
             {
-                Span<float> t = _teacher.Row(i);
-                double lse = RowKernels.LogSumExp(t, _teacherScale, _teacherBias);
-                _rowH[i] += _teacherWeight * RowKernels.SoftmaxTeacherRow(t, _targets.Row(i), _teacherScale, _teacherBias, lse, _teacherWeight, _accumulateTargets);
-            }
-            else
-            {
-                Span<float> s = _student.Row(i);
-                double lse = RowKernels.LogSumExp(s, _scale, _bias);
-                double gs = 0, g = 0;
-                _rowCe[i] = RowKernels.SoftmaxStudentRow(s, _targets.Row(i), _scale, _bias, lse, _gScale, ref gs, ref g);
-                _rowGs[i] = gs;
-                _rowG[i] = g;
+                case Pass.RowLogSumExp:
+                    _lseRows[i] = RowKernels.LogSumExp(_lseTarget.Row(i), _lseScale, _lseBias);
+                    break;
+                case Pass.TeacherBoth:
+                {
+                    float rowShiftT = (float)(_teacherBias - _rowLseT[i]);
+                    float rowShiftS = (float)(_bias - _rowLseS[i]);
+                    double ce = RowKernels.SoftmaxTeacherBoth(_teacher.Row(i), _student.Row(i), _targets.Row(i), _colShiftT.AsSpan(0, b), _colShiftS.AsSpan(0, b), _teacherScale, rowShiftT, _scale, rowShiftS, _teacherWeight, _accumulateTargets, columnCe, out double h);
+                    _rowCe[i] += _teacherWeight * ce;
+                    _rowH[i] += _teacherWeight * h;
+                    break;
+                }
+
+                case Pass.StudentBoth:
+                {
+                    double gs = 0, g = 0;
+                    RowKernels.SoftmaxStudentBoth(_student.Row(i), _targets.Row(i), _colShiftS.AsSpan(0, b), _scale, (float)(_bias - _rowLseS[i]), _gScale, ref gs, ref g);
+                    _rowGs[i] = gs;
+                    _rowG[i] = g;
+                    break;
+                }
+
+                case Pass.DirectionTeacher:
+                {
+                    Span<float> t = _teacher.Row(i);
+                    double lse = RowKernels.LogSumExp(t, _teacherScale, _teacherBias);
+                    _rowH[i] += _teacherWeight * RowKernels.SoftmaxTeacherRow(t, _targets.Row(i), _teacherScale, _teacherBias, lse, _teacherWeight, _accumulateTargets);
+                    break;
+                }
+
+                default:
+                {
+                    Span<float> s = _student.Row(i);
+                    double lse = RowKernels.LogSumExp(s, _scale, _bias);
+                    double gs = 0, g = 0;
+                    _rowCe[i] = RowKernels.SoftmaxStudentRow(s, _targets.Row(i), _scale, _bias, lse, _gScale, ref gs, ref g);
+                    _rowGs[i] = gs;
+                    _rowG[i] = g;
+                    break;
+                }
             }
         }
     }

@@ -39,10 +39,11 @@ public class DistillationLossTests
     }
 
     [Theory]
-    [InlineData(1, 2)]
-    [InlineData(7, 1)]
-    [InlineData(7, 2)]
-    public void SoftmaxKd_Gradients_MatchCentralFiniteDifferences(int b, int teachers)
+    [InlineData(1, 2, 0)]
+    [InlineData(7, 1, 0)]
+    [InlineData(7, 2, 0)]
+    [InlineData(7, 2, 3)]
+    public void SoftmaxKd_Gradients_MatchCentralFiniteDifferences(int b, int teachers, int chunk)
     {
         const int ds = 4, dt = 6;
         const float a = 9f;
@@ -58,7 +59,8 @@ public class DistillationLossTests
 
         var dImg = new Matrix(b, ds);
         var dTxt = new Matrix(b, ds);
-        DistillationResult r = new SoftmaxDistillationLoss().Compute(img, txt, new LogitParameters(a, 0f), ts, new EmbeddingGradients(dImg, dTxt));
+        var loss = new SoftmaxDistillationLoss(new LossWorkspaceOptions { RowChunkSize = chunk });
+        DistillationResult r = loss.Compute(img, txt, new LogitParameters(a, 0f), ts, new EmbeddingGradients(dImg, dTxt));
         double[,] x = Reference.ToDouble(img), y = Reference.ToDouble(txt);
         TestData.Close(Reference.FiniteDifference(x, () => Reference.SoftmaxKd(x, y, a, refTs, out _)), dImg, 1e-4, "dImage");
         TestData.Close(Reference.FiniteDifference(y, () => Reference.SoftmaxKd(x, y, a, refTs, out _)), dTxt, 1e-4, "dText");

@@ -16,8 +16,8 @@ internal sealed class PairwiseEngine
     /// <summary>Elements of work below which a chunk is processed as one partition.</summary>
     public const int ElementsPerPartition = 1 << 15;
 
-    private float[][] _buffers = new float[3][];
-    private double[][] _rows = new double[6][];
+    private float[][] _buffers = new float[4][];
+    private double[][] _rows = new double[10][];
     private float[] _columnPartials = Array.Empty<float>();
     private double[] _columnTotals = Array.Empty<double>();
 

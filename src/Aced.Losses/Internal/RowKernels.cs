@@ -437,4 +437,113 @@ internal static class RowKernels
         g += sG;
         return sLoss;
     }
+
+    /// <summary>
+    /// Full-matrix softmax-KD teacher pass over one row i (both directions at once). With
+    /// <c>log P_r = a_t t_j + rowShiftT</c>, <c>log P_c = a_t t_j + colShiftT_j</c>, <c>log Q_r = a_s s_j + rowShiftS</c>,
+    /// <c>log Q_c = a_s s_j + colShiftS_j</c>: writes <c>M_j = weight (P_r + P_c)</c> (or adds it), adds
+    /// <c>weight P_c (-log Q_c)</c> into <paramref name="columnCe"/>, and returns the row cross-entropy
+    /// <c>sum_j P_r (-log Q_r)</c> and (in <paramref name="entropy"/>) <c>sum_j P_r (-log P_r) + P_c (-log P_c)</c>.
+    /// <paramref name="m"/> may be <paramref name="t"/> itself.
+    /// </summary>
+    public static double SoftmaxTeacherBoth(ReadOnlySpan<float> t, ReadOnlySpan<float> s, Span<float> m, ReadOnlySpan<float> colShiftT, ReadOnlySpan<float> colShiftS, float aT, float rowShiftT, float aS, float rowShiftS, float weight, bool accumulate, Span<float> columnCe, out double entropy)
+    {
+        ref float tr = ref MemoryMarshal.GetReference(t);
+        ref float sr = ref MemoryMarshal.GetReference(s);
+        ref float mr = ref MemoryMarshal.GetReference(m);
+        ref float ct = ref MemoryMarshal.GetReference(colShiftT);
+        ref float cs = ref MemoryMarshal.GetReference(colShiftS);
+        ref float cc = ref MemoryMarshal.GetReference(columnCe);
+        int n = t.Length;
+        var vaT = Vector256.Create(aT);
+        var vaS = Vector256.Create(aS);
+        var vrT = Vector256.Create(rowShiftT);
+        var vrS = Vector256.Create(rowShiftS);
+        var vw = Vector256.Create(weight);
+        Vector256<float> accCe = Vector256<float>.Zero, accH = Vector256<float>.Zero;
+        int j = 0;
+        for (; j <= n - s_width; j += s_width)
+        {
+            Vector256<float> xt = vaT * Vector256.LoadUnsafe(ref tr, (nuint)j);
+            Vector256<float> xs = vaS * Vector256.LoadUnsafe(ref sr, (nuint)j);
+            Vector256<float> lpr = xt + vrT;
+            Vector256<float> lpc = xt + Vector256.LoadUnsafe(ref ct, (nuint)j);
+            Vector256<float> pr = VectorMath.Exp(lpr);
+            Vector256<float> pc = VectorMath.Exp(lpc);
+            Vector256<float> lqc = xs + Vector256.LoadUnsafe(ref cs, (nuint)j);
+            accCe -= pr * (xs + vrS);
+            accH -= (pr * lpr) + (pc * lpc);
+            (Vector256.LoadUnsafe(ref cc, (nuint)j) - (vw * pc * lqc)).StoreUnsafe(ref cc, (nuint)j);
+            Vector256<float> w = vw * (pr + pc);
+            if (accumulate)
+            {
+                w += Vector256.LoadUnsafe(ref mr, (nuint)j);
+            }
+
+            w.StoreUnsafe(ref mr, (nuint)j);
+        }
+
+        double ce = VectorMath.Sum(accCe), h = VectorMath.Sum(accH);
+        for (; j < n; j++)
+        {
+            float xt = aT * Unsafe.Add(ref tr, j);
+            float xs = aS * Unsafe.Add(ref sr, j);
+            float lpr = xt + rowShiftT;
+            float lpc = xt + Unsafe.Add(ref ct, j);
+            float pr = VectorMath.Exp(lpr);
+            float pc = VectorMath.Exp(lpc);
+            float lqc = xs + Unsafe.Add(ref cs, j);
+            ce -= pr * (xs + rowShiftS);
+            h -= (pr * lpr) + (pc * lpc);
+            Unsafe.Add(ref cc, j) -= weight * pc * lqc;
+            float w = weight * (pr + pc);
+            Unsafe.Add(ref mr, j) = accumulate ? Unsafe.Add(ref mr, j) + w : w;
+        }
+
+        entropy = h;
+        return ce;
+    }
+
+    /// <summary>
+    /// Full-matrix softmax-KD student pass over one row:
+    /// <c>G_j = (exp(a s_j + rowShift) + exp(a s_j + colShift_j) - M_j) * gScale</c> written over <paramref name="s"/>;
+    /// accumulates sum G*s and sum G.
+    /// </summary>
+    public static void SoftmaxStudentBoth(Span<float> s, ReadOnlySpan<float> m, ReadOnlySpan<float> colShift, float a, float rowShift, float gScale, ref double gs, ref double g)
+    {
+        ref float r = ref MemoryMarshal.GetReference(s);
+        ref float mr = ref MemoryMarshal.GetReference(m);
+        ref float cs = ref MemoryMarshal.GetReference(colShift);
+        int n = s.Length;
+        var va = Vector256.Create(a);
+        var vrow = Vector256.Create(rowShift);
+        var vg = Vector256.Create(gScale);
+        Vector256<float> accGs = Vector256<float>.Zero, accG = Vector256<float>.Zero;
+        int j = 0;
+        for (; j <= n - s_width; j += s_width)
+        {
+            Vector256<float> sv = Vector256.LoadUnsafe(ref r, (nuint)j);
+            Vector256<float> x = va * sv;
+            Vector256<float> q = VectorMath.Exp(x + vrow) + VectorMath.Exp(x + Vector256.LoadUnsafe(ref cs, (nuint)j));
+            Vector256<float> grad = (q - Vector256.LoadUnsafe(ref mr, (nuint)j)) * vg;
+            accGs += grad * sv;
+            accG += grad;
+            grad.StoreUnsafe(ref r, (nuint)j);
+        }
+
+        double sGs = VectorMath.Sum(accGs), sG = VectorMath.Sum(accG);
+        for (; j < n; j++)
+        {
+            float sv = Unsafe.Add(ref r, j);
+            float x = a * sv;
+            float q = VectorMath.Exp(x + rowShift) + VectorMath.Exp(x + Unsafe.Add(ref cs, j));
+            float grad = (q - Unsafe.Add(ref mr, j)) * gScale;
+            sGs += grad * sv;
+            sG += grad;
+            Unsafe.Add(ref r, j) = grad;
+        }
+
+        gs += sGs;
+        g += sG;
+    }
 }
