@@ -189,7 +189,27 @@ public sealed class CombinedObjective
             total += Options.FeatureMatchingWeight * fm;
         }
 
+        if (first)
+        {
+            // No term was active: the objective is identically 0, and so are its gradients.
+            Clear(gradients.Image);
+            Clear(gradients.Text);
+        }
+
+        if (Options.FeatureMatchingWeight == 0f && !projectionGradient.IsEmpty && !gradients.Accumulate)
+        {
+            Clear(projectionGradient);
+        }
+
         return new CombinedResult(total, con, smax, sig, fm, da, logits.Scale * da, dc);
+    }
+
+    private static void Clear(MatrixView view)
+    {
+        for (int i = 0; i < view.Rows; i++)
+        {
+            view.Row(i).Clear();
+        }
     }
 
     private static EmbeddingGradients Part(EmbeddingGradients gradients, float weight, bool first) =>

@@ -22,8 +22,8 @@ namespace Aced.Losses;
 /// <c>dL/dimg = a G txt</c>, <c>dL/dtxt = a G^T img</c>, <c>dL/da = sum G_ij &lt;img_i, txt_j&gt;</c>,
 /// <c>dL/dt = a dL/da</c>.</para>
 /// <para>Cost when the b x b similarities fit in the workspace (default): three b x b x d products through
-/// <see cref="Gemm"/>, a row log-sum-exp pass, a column log-sum-exp pass and one fused gradient pass that
-/// overwrites the similarities in place. In row chunks (large b, see <see cref="LossWorkspaceOptions"/>),
+/// <see cref="Gemm"/>, two row-contiguous passes for the row and column log-sum-exps (maxima, then sums) and one
+/// fused gradient pass that overwrites the similarities in place. In row chunks (large b, see <see cref="LossWorkspaceOptions"/>),
 /// each direction is computed as row softmaxes of its own product, so the cost is six products and
 /// r x b floats of memory.</para>
 /// <para>Numerics: max-shifted log-sum-exp in double per row/column; finite for every finite input.
@@ -31,9 +31,8 @@ namespace Aced.Losses;
 /// </remarks>
 public sealed class SoftmaxContrastiveLoss : IPartitionBody
 {
-    private const int ColumnBlock = 256;
-
     private readonly PairwiseEngine _engine;
+    private readonly LogSumExpStatistics _statistics;
 
     private Pass _pass;
     private MatrixView _chunk;
@@ -48,7 +47,6 @@ public sealed class SoftmaxContrastiveLoss : IPartitionBody
     private double[] _rowG = Array.Empty<double>();
     private double[] _colLse = Array.Empty<double>();
     private MatrixView _colShift;
-    private MatrixView _colScratch;
 
     /// <summary>Creates the loss with the default workspace policy.</summary>
     public SoftmaxContrastiveLoss()
@@ -60,12 +58,11 @@ public sealed class SoftmaxContrastiveLoss : IPartitionBody
     public SoftmaxContrastiveLoss(LossWorkspaceOptions? options)
     {
         _engine = new PairwiseEngine(options);
+        _statistics = new LogSumExpStatistics(_engine.Runner);
     }
 
     private enum Pass
     {
-        RowLogSumExp,
-        ColumnLogSumExp,
         BothGradient,
         Direction,
     }
@@ -141,14 +138,8 @@ public sealed class SoftmaxContrastiveLoss : IPartitionBody
         Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, image, text, 0f, _chunk);
 
         _partitions = PairwiseEngine.Partitions(b, b);
-        _pass = Pass.RowLogSumExp;
-        _engine.Runner.Run(this, _partitions);
-
-        int blocks = (b + ColumnBlock - 1) / ColumnBlock;
-        _colScratch = _engine.Buffer(1, blocks, 2 * ColumnBlock);
+        _statistics.Compute(_chunk, _scale, _bias, _rowLse, _colLse);
         _colShift = _engine.Buffer(2, 1, b);
-        _pass = Pass.ColumnLogSumExp;
-        _engine.Runner.Run(this, blocks);
 
         Span<float> shift = _colShift.Row(0);
         for (int i = 0; i < b; i++)
@@ -234,15 +225,6 @@ public sealed class SoftmaxContrastiveLoss : IPartitionBody
     /// <inheritdoc/>
     void IPartitionBody.Execute(int partition)
     {
-        if (_pass == Pass.ColumnLogSumExp)
-        {
-            int b = _chunk.Columns;
-            int j0 = partition * ColumnBlock;
-            int width = Math.Min(ColumnBlock, b - j0);
-            RowKernels.ColumnLogSumExp(_chunk.Span.Slice(j0), _chunk.Rows, width, _chunk.Stride, _scale, _bias, _colScratch.Row(partition), _colLse.AsSpan(j0, width));
-            return;
-        }
-
         int rows = _chunk.Rows;
         int start = PairwiseEngine.PartitionStart(partition, _partitions, rows);
         int end = PairwiseEngine.PartitionStart(partition + 1, _partitions, rows);
@@ -252,9 +234,6 @@ public sealed class SoftmaxContrastiveLoss : IPartitionBody
             int diag = _rowStart + i;
             switch (_pass)
             {
-                case Pass.RowLogSumExp:
-                    _rowLse[i] = RowKernels.LogSumExp(row, _scale, _bias);
-                    break;
                 case Pass.BothGradient:
                 {
                     double gs = 0, g = 0;

@@ -32,8 +32,7 @@ namespace Aced.Losses;
 public sealed class SoftmaxDistillationLoss : IPartitionBody
 {
     private readonly PairwiseEngine _engine;
-
-    private const int ColumnBlock = 256;
+    private readonly LogSumExpStatistics _statistics;
 
     private Pass _pass;
     private MatrixView _student;
@@ -56,11 +55,6 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
     private double[] _colLse = Array.Empty<double>();
     private float[] _colShiftS = Array.Empty<float>();
     private float[] _colShiftT = Array.Empty<float>();
-    private MatrixView _lseTarget;
-    private float _lseScale;
-    private float _lseBias;
-    private double[] _lseRows = Array.Empty<double>();
-    private MatrixView _colScratch;
 
     /// <summary>Creates the loss with the default workspace policy.</summary>
     public SoftmaxDistillationLoss()
@@ -72,14 +66,13 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
     public SoftmaxDistillationLoss(LossWorkspaceOptions? options)
     {
         _engine = new PairwiseEngine(options);
+        _statistics = new LogSumExpStatistics(_engine.Runner);
     }
 
     private enum Pass
     {
         DirectionTeacher,
         DirectionStudent,
-        RowLogSumExp,
-        ColumnLogSumExp,
         TeacherBoth,
         StudentBoth,
     }
@@ -148,7 +141,7 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
             }
         }
 
-        _student = _teacher = _targets = _lseTarget = default;
+        _student = _teacher = _targets = default;
         return new DistillationResult(total / b, entropy / (2.0 * b), gs, _scale * gs, g);
     }
 
@@ -237,13 +230,11 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
         _colLse = _engine.Rows(8, b);
         Grow(ref _colShiftS, b);
         Grow(ref _colShiftT, b);
-        int blocks = (b + ColumnBlock - 1) / ColumnBlock;
-        _colScratch = _engine.Buffer(2 + (k == 1 ? 0 : 1), blocks, 2 * ColumnBlock);
         _partitions = PairwiseEngine.Partitions(b, b);
 
         // Student statistics: row and column log-sum-exps of S.
         Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, image, text, 0f, _student);
-        LogSumExps(_student, _scale, _bias, _rowLseS, _colShiftS, blocks);
+        LogSumExps(_student, _scale, _bias, _rowLseS, _colShiftS);
 
         Array.Clear(_rowCe, 0, b);
         Array.Clear(_rowH, 0, b);
@@ -255,7 +246,7 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
             Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, teacher.Image, teacher.Text, 0f, _teacher);
             _teacherScale = teacher.Logits.Scale;
             _teacherBias = teacher.Logits.Bias;
-            LogSumExps(_teacher, _teacherScale, _teacherBias, _rowLseT, _colShiftT, blocks);
+            LogSumExps(_teacher, _teacherScale, _teacherBias, _rowLseT, _colShiftT);
             _accumulateTargets = t > 0;
             _pass = Pass.TeacherBoth;
             _engine.Runner.Run(this, _partitions);
@@ -290,16 +281,9 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
     }
 
     /// <summary>Row log-sum-exps into <paramref name="rowLse"/> and column shifts <c>c - lse_j</c> into <paramref name="colShift"/>.</summary>
-    private void LogSumExps(MatrixView x, float a, float c, double[] rowLse, float[] colShift, int blocks)
+    private void LogSumExps(MatrixView x, float a, float c, double[] rowLse, float[] colShift)
     {
-        _lseTarget = x;
-        _lseScale = a;
-        _lseBias = c;
-        _lseRows = rowLse;
-        _pass = Pass.RowLogSumExp;
-        _engine.Runner.Run(this, _partitions);
-        _pass = Pass.ColumnLogSumExp;
-        _engine.Runner.Run(this, blocks);
+        _statistics.Compute(x, a, c, rowLse, _colLse);
         for (int j = 0; j < x.Columns; j++)
         {
             colShift[j] = (float)(c - _colLse[j]);
@@ -317,15 +301,6 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
     /// <inheritdoc/>
     void IPartitionBody.Execute(int partition)
     {
-        if (_pass == Pass.ColumnLogSumExp)
-        {
-            int n = _lseTarget.Columns;
-            int j0 = partition * ColumnBlock;
-            int width = Math.Min(ColumnBlock, n - j0);
-            RowKernels.ColumnLogSumExp(_lseTarget.Span.Slice(j0), _lseTarget.Rows, width, _lseTarget.Stride, _lseScale, _lseBias, _colScratch.Row(partition), _colLse.AsSpan(j0, width));
-            return;
-        }
-
         int rows = _student.Rows;
         int start = PairwiseEngine.PartitionStart(partition, _partitions, rows);
         int end = PairwiseEngine.PartitionStart(partition + 1, _partitions, rows);
@@ -335,9 +310,6 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
         {
             switch (_pass)
             {
-                case Pass.RowLogSumExp:
-                    _lseRows[i] = RowKernels.LogSumExp(_lseTarget.Row(i), _lseScale, _lseBias);
-                    break;
                 case Pass.TeacherBoth:
                 {
                     float rowShiftT = (float)(_teacherBias - _rowLseT[i]);

@@ -113,6 +113,55 @@ public class FeatureMatchingAndCombinedTests
     }
 
     [Fact]
+    public void Combined_NoActiveTerm_ReturnsZeroAndClearsGradients()
+    {
+        (Matrix img, Matrix txt) = TestData.Pair(4, 3, 35);
+        var gI = new Matrix(4, 3);
+        System.Array.Fill(gI.Data, 5f);
+        CombinedResult r = new CombinedObjective(new CombinedObjectiveOptions { Contrastive = ContrastiveKind.None }).Compute(img, txt, new LogitParameters(10f, -10f), System.ReadOnlySpan<TeacherEmbeddings>.Empty, default, new EmbeddingGradients(gI, default));
+        Assert.Equal(0, r.Total);
+        Assert.All(gI.Data, v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
+    public void Combined_DistillationWithoutTeachers_Throws()
+    {
+        (Matrix img, Matrix txt) = TestData.Pair(4, 3, 36);
+        var objective = new CombinedObjective(new CombinedObjectiveOptions { SoftmaxDistillationWeight = 1f });
+        var ex = Assert.Throws<System.ArgumentException>(() => objective.Compute(img, txt, new LogitParameters(10f, -10f), System.ReadOnlySpan<TeacherEmbeddings>.Empty));
+        Assert.Equal("teachers", ex.ParamName);
+    }
+
+    [Theory]
+    [InlineData(ContrastiveKind.Sigmoid)]
+    [InlineData(ContrastiveKind.Softmax)]
+    public void Contrastive_SmallWorkspaceBudget_ChunksAutomaticallyWithSameResult(ContrastiveKind kind)
+    {
+        const int b = 45, d = 7;
+        (Matrix img, Matrix txt) = TestData.Pair(b, d, 37);
+        var small = new LossWorkspaceOptions { MaxWorkspaceElements = 10 * b };
+        Assert.Equal(10, small.ChunkRows(b, 1));
+        var g1 = new Matrix(b, d);
+        var g2 = new Matrix(b, d);
+        var p = new LogitParameters(10f, -10f);
+        LossResult full, chunked;
+        if (kind == ContrastiveKind.Sigmoid)
+        {
+            full = new SigmoidContrastiveLoss().Compute(img, txt, p, new EmbeddingGradients(g1, default));
+            chunked = new SigmoidContrastiveLoss(small).Compute(img, txt, p, new EmbeddingGradients(g2, default));
+        }
+        else
+        {
+            full = new SoftmaxContrastiveLoss().Compute(img, txt, p, new EmbeddingGradients(g1, default));
+            chunked = new SoftmaxContrastiveLoss(small).Compute(img, txt, p, new EmbeddingGradients(g2, default));
+        }
+
+        TestData.Close(full.Loss, chunked.Loss, 1e-6, 0.05, "loss");
+        TestData.Close(full.LogScaleGradient, chunked.LogScaleGradient, 1e-5, 0.05, "dL/dt");
+        TestData.Close(Reference.ToDouble(g1), g2, 1e-5, "dImage");
+    }
+
+    [Fact]
     public void Normalizer_Backward_MatchesFiniteDifferencesThroughSigmoidLoss()
     {
         const int b = 5, d = 4;

@@ -97,3 +97,38 @@ public class SoftmaxContrastiveLossTests
         }
     }
 }
+
+public class DeterminismTests
+{
+    [Fact]
+    public void SoftmaxAndKd_ThreadCount_DoesNotChangeBits()
+    {
+        const int b = 300, d = 24;
+        (Matrix img, Matrix txt) = TestData.Pair(b, d, 19);
+        (Matrix ti, Matrix tt) = TestData.Pair(b, 10, 20);
+        var teacher = new TeacherEmbeddings(ti, tt, new LogitParameters(40f));
+        int saved = GemmControl.MaxDegreeOfParallelism;
+        try
+        {
+            var results = new (double Softmax, double Kd, float[] G, float[] Per)[2];
+            for (int run = 0; run < 2; run++)
+            {
+                GemmControl.MaxDegreeOfParallelism = run == 0 ? 1 : 3;
+                var g = new Matrix(b, d);
+                var per = new float[b];
+                double softmax = new SoftmaxContrastiveLoss().Compute(img, txt, LogitParameters.SoftmaxDefault, new EmbeddingGradients(g, default), per).Loss;
+                double kd = new SoftmaxDistillationLoss().Compute(img, txt, LogitParameters.SoftmaxDefault, teacher, new EmbeddingGradients(default, g, 1f, accumulate: true)).Loss;
+                results[run] = (softmax, kd, g.Data, per);
+            }
+
+            Assert.Equal(results[0].Softmax, results[1].Softmax);
+            Assert.Equal(results[0].Kd, results[1].Kd);
+            Assert.Equal(results[0].G, results[1].G);
+            Assert.Equal(results[0].Per, results[1].Per);
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = saved;
+        }
+    }
+}

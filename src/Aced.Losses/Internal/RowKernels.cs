@@ -155,47 +155,6 @@ internal static class RowKernels
     }
 
     /// <summary>
-    /// Column maxima and log-sum-exps of <c>a s + c</c> over the rows of a block of columns
-    /// (<paramref name="rows"/> rows of <paramref name="width"/> columns, row stride <paramref name="stride"/>),
-    /// written to <paramref name="lse"/> (length <paramref name="width"/>); <paramref name="scratch"/> holds the maxima.
-    /// </summary>
-    public static void ColumnLogSumExp(ReadOnlySpan<float> block, int rows, int width, int stride, float a, float c, Span<float> scratch, Span<double> lse)
-    {
-        Span<float> max = scratch.Slice(0, width);
-        block.Slice(0, width).CopyTo(max);
-        for (int i = 1; i < rows; i++)
-        {
-            TensorPrimitives.Max(max, block.Slice(i * stride, width), max);
-        }
-
-        Span<float> sum = scratch.Slice(width, width);
-        sum.Clear();
-        ref float m = ref MemoryMarshal.GetReference(max);
-        ref float acc = ref MemoryMarshal.GetReference(sum);
-        var va = Vector256.Create(a);
-        for (int i = 0; i < rows; i++)
-        {
-            ref float r = ref MemoryMarshal.GetReference(block.Slice(i * stride, width));
-            int j = 0;
-            for (; j <= width - s_width; j += s_width)
-            {
-                Vector256<float> e = VectorMath.Exp(va * (Vector256.LoadUnsafe(ref r, (nuint)j) - Vector256.LoadUnsafe(ref m, (nuint)j)));
-                (Vector256.LoadUnsafe(ref acc, (nuint)j) + e).StoreUnsafe(ref acc, (nuint)j);
-            }
-
-            for (; j < width; j++)
-            {
-                Unsafe.Add(ref acc, j) += VectorMath.Exp(a * (Unsafe.Add(ref r, j) - Unsafe.Add(ref m, j)));
-            }
-        }
-
-        for (int j = 0; j < width; j++)
-        {
-            lse[j] = ((double)a * max[j]) + c + Math.Log(sum[j]);
-        }
-    }
-
-    /// <summary>
     /// Both-direction softmax gradient of one row of the full matrix:
     /// <c>G_j = (exp(l_j - rowLse) + exp(l_j - colLse_j) - 2 [j == diag]) * gScale</c>, written over
     /// <paramref name="s"/>; <paramref name="colShift"/> holds <c>c - colLse_j</c>. Accumulates sum G*s and sum G.
