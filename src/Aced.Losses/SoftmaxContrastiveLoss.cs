@@ -47,6 +47,8 @@ public sealed class SoftmaxContrastiveLoss : IPartitionBody
     private double[] _rowG = Array.Empty<double>();
     private double[] _colLse = Array.Empty<double>();
     private MatrixView _colShift;
+    private bool _separable;
+    private double _pivot;
 
     /// <summary>Creates the loss with the default workspace policy.</summary>
     public SoftmaxContrastiveLoss()
@@ -142,12 +144,25 @@ public sealed class SoftmaxContrastiveLoss : IPartitionBody
         _colShift = _engine.Buffer(2, 1, b);
 
         Span<float> shift = _colShift.Row(0);
+        double minR = double.PositiveInfinity, maxR = double.NegativeInfinity, minC = double.PositiveInfinity, maxC = double.NegativeInfinity;
         for (int i = 0; i < b; i++)
         {
             double diag = ((double)_scale * _chunk[i, i]) + _bias;
             ceImage[i] = _rowLse[i] - diag;
             ceText[i] = _colLse[i] - diag;
-            shift[i] = (float)(_bias - _colLse[i]);
+            minR = Math.Min(minR, _rowLse[i]);
+            maxR = Math.Max(maxR, _rowLse[i]);
+            minC = Math.Min(minC, _colLse[i]);
+            maxC = Math.Max(maxC, _colLse[i]);
+        }
+
+        // exp(l - colLse_j) = exp(l - rowLse_i) * exp(rowLse_i - K) * exp(K - colLse_j): one exponential per element
+        // when every |rowLse_i - colLse_j| <= 40 (all factors normal floats); otherwise two exponentials.
+        _separable = maxR - minC <= LogSumExpStatistics.SeparableSpread && maxC - minR <= LogSumExpStatistics.SeparableSpread;
+        _pivot = 0.5 * (minC + maxC);
+        for (int j = 0; j < b; j++)
+        {
+            shift[j] = _separable ? (float)Math.Exp(_pivot - _colLse[j]) : (float)(_bias - _colLse[j]);
         }
 
         _pass = Pass.BothGradient;
@@ -237,7 +252,15 @@ public sealed class SoftmaxContrastiveLoss : IPartitionBody
                 case Pass.BothGradient:
                 {
                     double gs = 0, g = 0;
-                    RowKernels.SoftmaxBothGradient(row, _colShift.Row(0), diag, _scale, _bias, _rowLse[i], _gScale, ref gs, ref g);
+                    if (_separable)
+                    {
+                        RowKernels.SoftmaxBothGradientSeparable(row, _colShift.Row(0), diag, _scale, _bias, _rowLse[i], (float)Math.Exp(_rowLse[i] - _pivot), _gScale, ref gs, ref g);
+                    }
+                    else
+                    {
+                        RowKernels.SoftmaxBothGradient(row, _colShift.Row(0), diag, _scale, _bias, _rowLse[i], _gScale, ref gs, ref g);
+                    }
+
                     _rowGs[i] = gs;
                     _rowG[i] = g;
                     break;

@@ -23,10 +23,20 @@ internal sealed class LogSumExpStatistics : IPartitionBody
     private float[] _rowMax = Array.Empty<float>();
     private MatrixView _x;
     private double[] _rowLse = Array.Empty<double>();
+    private float[] _colFactor = Array.Empty<float>();
     private float _a;
     private float _c;
     private int _partitions;
     private bool _sumPass;
+    private bool _separable;
+    private double _pivot;
+
+    /// <summary>
+    /// Largest spread of scaled maxima for which <c>exp(a s - B_j)</c> is computed as
+    /// <c>exp(a s - A_i) * exp(A_i - K) * exp(K - B_j)</c> (one exponential per element instead of two);
+    /// with |A_i - B_j| &lt;= 40 every factor is a normal float and the only loss is terms below e^-47 relative.
+    /// </summary>
+    public const double SeparableSpread = 40;
 
     public LogSumExpStatistics(PartitionRunner runner)
     {
@@ -55,6 +65,11 @@ internal sealed class LogSumExpStatistics : IPartitionBody
             _rowMax = new float[rows];
         }
 
+        if (_colFactor.Length < n)
+        {
+            _colFactor = new float[n];
+        }
+
         _x = x;
         _a = a;
         _c = c;
@@ -69,6 +84,32 @@ internal sealed class LogSumExpStatistics : IPartitionBody
         for (int p = 0; p < _partitions; p++)
         {
             System.Numerics.Tensors.TensorPrimitives.Max(colMax, _colMaxPartials.AsSpan(p * n, n), colMax);
+        }
+
+        // One exponential per element when every scaled row maximum is within SeparableSpread of every column maximum.
+        double minA = double.PositiveInfinity, maxA = double.NegativeInfinity, minB = double.PositiveInfinity, maxB = double.NegativeInfinity;
+        for (int i = 0; i < rows; i++)
+        {
+            double v = (double)a * _rowMax[i];
+            minA = Math.Min(minA, v);
+            maxA = Math.Max(maxA, v);
+        }
+
+        for (int j = 0; j < n; j++)
+        {
+            double v = (double)a * colMax[j];
+            minB = Math.Min(minB, v);
+            maxB = Math.Max(maxB, v);
+        }
+
+        _separable = maxA - minB <= SeparableSpread && maxB - minA <= SeparableSpread;
+        if (_separable)
+        {
+            _pivot = 0.5 * (minB + maxB);
+            for (int j = 0; j < n; j++)
+            {
+                _colFactor[j] = (float)Math.Exp(_pivot - ((double)a * colMax[j]));
+            }
         }
 
         _sumPass = true;
@@ -104,7 +145,9 @@ internal sealed class LogSumExpStatistics : IPartitionBody
             }
             else
             {
-                double rowSum = ExpSums(row, _a, _rowMax[i], _colMax, colSumPartial);
+                double rowSum = _separable
+                    ? ExpSumsSeparable(row, _a, _rowMax[i], (float)Math.Exp(((double)_a * _rowMax[i]) - _pivot), _colFactor, colSumPartial)
+                    : ExpSums(row, _a, _rowMax[i], _colMax, colSumPartial);
                 _rowLse[i] = ((double)_a * _rowMax[i]) + _c + Math.Log(rowSum);
             }
         }
@@ -159,6 +202,35 @@ internal sealed class LogSumExpStatistics : IPartitionBody
             float v = Unsafe.Add(ref r, j);
             sum += VectorMath.Exp(a * (v - rowMax));
             Unsafe.Add(ref cs, j) += VectorMath.Exp(a * (v - Unsafe.Add(ref cm, j)));
+        }
+
+        return sum;
+    }
+
+    private static double ExpSumsSeparable(ReadOnlySpan<float> s, float a, float rowMax, float rowFactor, float[] colFactor, Span<float> colSum)
+    {
+        ref float r = ref MemoryMarshal.GetReference(s);
+        ref float cf = ref MemoryMarshal.GetArrayDataReference(colFactor);
+        ref float cs = ref MemoryMarshal.GetReference(colSum);
+        int n = s.Length;
+        var va = Vector256.Create(a);
+        var vrm = Vector256.Create(rowMax);
+        var vrf = Vector256.Create(rowFactor);
+        Vector256<float> acc = Vector256<float>.Zero;
+        int j = 0;
+        for (; j <= n - s_width; j += s_width)
+        {
+            Vector256<float> e = VectorMath.Exp(va * (Vector256.LoadUnsafe(ref r, (nuint)j) - vrm));
+            acc += e;
+            Vector256.MultiplyAddEstimate(e * vrf, Vector256.LoadUnsafe(ref cf, (nuint)j), Vector256.LoadUnsafe(ref cs, (nuint)j)).StoreUnsafe(ref cs, (nuint)j);
+        }
+
+        double sum = VectorMath.Sum(acc);
+        for (; j < n; j++)
+        {
+            float e = VectorMath.Exp(a * (Unsafe.Add(ref r, j) - rowMax));
+            sum += e;
+            Unsafe.Add(ref cs, j) = MathF.FusedMultiplyAdd(e * rowFactor, Unsafe.Add(ref cf, j), Unsafe.Add(ref cs, j));
         }
 
         return sum;

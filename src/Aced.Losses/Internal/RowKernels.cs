@@ -505,4 +505,55 @@ internal static class RowKernels
         gs += sGs;
         g += sG;
     }
+
+    /// <summary>
+    /// <see cref="SoftmaxBothGradient"/> with one exponential per element: the column term is
+    /// <c>exp(l_j - rowLse) * rowFactor * colFactor_j</c> with <c>rowFactor = exp(rowLse - K)</c>,
+    /// <c>colFactor_j = exp(K - colLse_j)</c> (valid when every |rowLse - colLse_j| is moderate; see the caller).
+    /// </summary>
+    public static void SoftmaxBothGradientSeparable(Span<float> s, ReadOnlySpan<float> colFactor, int diag, float a, float c, double rowLse, float rowFactor, float gScale, ref double gs, ref double g)
+    {
+        ref float r = ref MemoryMarshal.GetReference(s);
+        ref float cf = ref MemoryMarshal.GetReference(colFactor);
+        int n = s.Length;
+        float rowShift = (float)(c - rowLse);
+        var va = Vector256.Create(a);
+        var vrow = Vector256.Create(rowShift);
+        var vrf = Vector256.Create(rowFactor);
+        var vg = Vector256.Create(gScale);
+        Vector256<float> accGs = Vector256<float>.Zero, accG = Vector256<float>.Zero;
+        float sDiag = diag >= 0 ? s[diag] : 0f;
+        int j = 0;
+        for (; j <= n - s_width; j += s_width)
+        {
+            Vector256<float> sv = Vector256.LoadUnsafe(ref r, (nuint)j);
+            Vector256<float> e = VectorMath.Exp((va * sv) + vrow);
+            Vector256<float> grad = Vector256.MultiplyAddEstimate(e * vrf, Vector256.LoadUnsafe(ref cf, (nuint)j), e) * vg;
+            accGs += grad * sv;
+            accG += grad;
+            grad.StoreUnsafe(ref r, (nuint)j);
+        }
+
+        double sGs = VectorMath.Sum(accGs), sG = VectorMath.Sum(accG);
+        for (; j < n; j++)
+        {
+            float sv = Unsafe.Add(ref r, j);
+            float e = VectorMath.Exp((a * sv) + rowShift);
+            float grad = MathF.FusedMultiplyAdd(e * rowFactor, Unsafe.Add(ref cf, j), e) * gScale;
+            sGs += grad * sv;
+            sG += grad;
+            Unsafe.Add(ref r, j) = grad;
+        }
+
+        if (diag >= 0)
+        {
+            float twice = 2f * gScale;
+            s[diag] -= twice;
+            sGs -= (double)twice * sDiag;
+            sG -= twice;
+        }
+
+        gs += sGs;
+        g += sG;
+    }
 }
