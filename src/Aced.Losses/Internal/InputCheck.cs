@@ -47,10 +47,15 @@ internal static class InputCheck
         for (int i = 0; i < x.Rows; i++)
         {
             ReadOnlySpan<float> row = x.Row(i);
-            double ss = 0;
-            for (int k = 0; k < row.Length; k++)
+            double ss = System.Numerics.Tensors.TensorPrimitives.SumOfSquares(row);
+            if (!double.IsFinite(ss))
             {
-                ss += (double)row[k] * row[k];
+                // NaN/Inf, or squares beyond float range (|x| > ~1e19): decide in double.
+                ss = 0;
+                for (int k = 0; k < row.Length; k++)
+                {
+                    ss += (double)row[k] * row[k];
+                }
             }
 
             if (!double.IsFinite(ss))
