@@ -55,6 +55,12 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
     private double[] _colLse = Array.Empty<double>();
     private float[] _colShiftS = Array.Empty<float>();
     private float[] _colShiftT = Array.Empty<float>();
+    private float[] _colFactorS = Array.Empty<float>();
+    private float[] _colFactorT = Array.Empty<float>();
+    private bool _separableS;
+    private bool _separableT;
+    private double _pivotS;
+    private double _pivotT;
 
     /// <summary>Creates the loss with the default workspace policy.</summary>
     public SoftmaxDistillationLoss()
@@ -230,11 +236,13 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
         _colLse = _engine.Rows(8, b);
         Grow(ref _colShiftS, b);
         Grow(ref _colShiftT, b);
+        Grow(ref _colFactorS, b);
+        Grow(ref _colFactorT, b);
         _partitions = PairwiseEngine.Partitions(b, b);
 
         // Student statistics: row and column log-sum-exps of S.
         Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, image, text, 0f, _student);
-        LogSumExps(_student, _scale, _bias, _rowLseS, _colShiftS);
+        (_separableS, _pivotS) = LogSumExps(_student, _scale, _bias, _rowLseS, _colShiftS, _colFactorS);
 
         Array.Clear(_rowCe, 0, b);
         Array.Clear(_rowH, 0, b);
@@ -246,7 +254,7 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
             Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, teacher.Image, teacher.Text, 0f, _teacher);
             _teacherScale = teacher.Logits.Scale;
             _teacherBias = teacher.Logits.Bias;
-            LogSumExps(_teacher, _teacherScale, _teacherBias, _rowLseT, _colShiftT);
+            (_separableT, _pivotT) = LogSumExps(_teacher, _teacherScale, _teacherBias, _rowLseT, _colShiftT, _colFactorT);
             _accumulateTargets = t > 0;
             _pass = Pass.TeacherBoth;
             _engine.Runner.Run(this, _partitions);
@@ -280,14 +288,35 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
         return (gs, g, entropy);
     }
 
-    /// <summary>Row log-sum-exps into <paramref name="rowLse"/> and column shifts <c>c - lse_j</c> into <paramref name="colShift"/>.</summary>
-    private void LogSumExps(MatrixView x, float a, float c, double[] rowLse, float[] colShift)
+    /// <summary>
+    /// Row log-sum-exps into <paramref name="rowLse"/>, column shifts <c>c - lse_j</c> into <paramref name="colShift"/>
+    /// and, when every |rowLse_i - colLse_j| &lt;= 40, column factors <c>exp(K - colLse_j)</c> into <paramref name="colFactor"/>
+    /// (returns whether they are valid and K).
+    /// </summary>
+    private (bool Separable, double Pivot) LogSumExps(MatrixView x, float a, float c, double[] rowLse, float[] colShift, float[] colFactor)
     {
         _statistics.Compute(x, a, c, rowLse, _colLse);
+        double minR = double.PositiveInfinity, maxR = double.NegativeInfinity, minC = double.PositiveInfinity, maxC = double.NegativeInfinity;
         for (int j = 0; j < x.Columns; j++)
         {
             colShift[j] = (float)(c - _colLse[j]);
+            minR = Math.Min(minR, rowLse[j]);
+            maxR = Math.Max(maxR, rowLse[j]);
+            minC = Math.Min(minC, _colLse[j]);
+            maxC = Math.Max(maxC, _colLse[j]);
         }
+
+        bool separable = maxR - minC <= LogSumExpStatistics.SeparableSpread && maxC - minR <= LogSumExpStatistics.SeparableSpread;
+        double pivot = 0.5 * (minC + maxC);
+        if (separable)
+        {
+            for (int j = 0; j < x.Columns; j++)
+            {
+                colFactor[j] = (float)Math.Exp(pivot - _colLse[j]);
+            }
+        }
+
+        return (separable, pivot);
     }
 
     private static void Grow(ref float[] array, int length)
@@ -314,7 +343,9 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
                 {
                     float rowShiftT = (float)(_teacherBias - _rowLseT[i]);
                     float rowShiftS = (float)(_bias - _rowLseS[i]);
-                    double ce = RowKernels.SoftmaxTeacherBoth(_teacher.Row(i), _student.Row(i), _targets.Row(i), _colShiftT.AsSpan(0, b), _colShiftS.AsSpan(0, b), _teacherScale, rowShiftT, _scale, rowShiftS, _teacherWeight, _accumulateTargets, columnCe, out double h);
+                    ReadOnlySpan<float> factorT = _separableT ? _colFactorT.AsSpan(0, b) : default;
+                    float rowFactorT = _separableT ? (float)Math.Exp(_rowLseT[i] - _pivotT) : 0f;
+                    double ce = RowKernels.SoftmaxTeacherBoth(_teacher.Row(i), _student.Row(i), _targets.Row(i), _colShiftT.AsSpan(0, b), _colShiftS.AsSpan(0, b), _teacherScale, rowShiftT, _scale, rowShiftS, _teacherWeight, _accumulateTargets, columnCe, factorT, rowFactorT, out double h);
                     _rowCe[i] += _teacherWeight * ce;
                     _rowH[i] += _teacherWeight * h;
                     break;
@@ -323,7 +354,9 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
                 case Pass.StudentBoth:
                 {
                     double gs = 0, g = 0;
-                    RowKernels.SoftmaxStudentBoth(_student.Row(i), _targets.Row(i), _colShiftS.AsSpan(0, b), _scale, (float)(_bias - _rowLseS[i]), _gScale, ref gs, ref g);
+                    ReadOnlySpan<float> factorS = _separableS ? _colFactorS.AsSpan(0, b) : default;
+                    float rowFactorS = _separableS ? (float)Math.Exp(_rowLseS[i] - _pivotS) : 0f;
+                    RowKernels.SoftmaxStudentBoth(_student.Row(i), _targets.Row(i), _colShiftS.AsSpan(0, b), _scale, (float)(_bias - _rowLseS[i]), _gScale, factorS, rowFactorS, ref gs, ref g);
                     _rowGs[i] = gs;
                     _rowG[i] = g;
                     break;

@@ -115,4 +115,30 @@ public class RowKernelTests
         TestData.Close(expected, r.Loss, 1e-5, 0.05, "loss");
         TestData.Close(refPer, per, 1e-5, "perExample");
     }
+
+    [Fact]
+    public void SoftmaxKd_WideLogSumExpSpread_UsesExactFallbackAndMatchesReference()
+    {
+        const int b = 12, d = 12;
+        var img = new Aced.Core.Matrix(b, d);
+        var txt = new Aced.Core.Matrix(b, d);
+        for (int i = 0; i < b; i++)
+        {
+            float cos = 0.1f + (0.9f * i / (b - 1));
+            img[i, i] = 1f;
+            txt[i, i] = cos;
+            txt[i, (i + 1) % d] = MathF.Sqrt(1 - (cos * cos));
+        }
+
+        (Aced.Core.Matrix ti, Aced.Core.Matrix tt) = TestData.Pair(b, 5, 3);
+        var teachers = new[] { new TeacherEmbeddings(txt, img, new LogitParameters(90f)), new TeacherEmbeddings(ti, tt, new LogitParameters(10f)) };
+        var per = new float[b];
+        DistillationResult r = new SoftmaxDistillationLoss().Compute(img, txt, new LogitParameters(100f, 0f), teachers, default, per);
+        var refPer = new double[b];
+        var refTs = new[] { (Reference.ToDouble(txt), Reference.ToDouble(img), 90.0), (Reference.ToDouble(ti), Reference.ToDouble(tt), 10.0) };
+        double expected = Reference.SoftmaxKd(Reference.ToDouble(img), Reference.ToDouble(txt), 100, refTs, out double entropy, refPer);
+        TestData.Close(expected, r.Loss, 1e-5, 0.05, "loss");
+        TestData.Close(entropy, r.TeacherEntropy, 1e-5, 0.05, "entropy");
+        TestData.Close(refPer, per, 1e-5, "perExample");
+    }
 }

@@ -403,10 +403,14 @@ internal static class RowKernels
     /// <c>log Q_c = a_s s_j + colShiftS_j</c>: writes <c>M_j = weight (P_r + P_c)</c> (or adds it), adds
     /// <c>weight P_c (-log Q_c)</c> into <paramref name="columnCe"/>, and returns the row cross-entropy
     /// <c>sum_j P_r (-log Q_r)</c> and (in <paramref name="entropy"/>) <c>sum_j P_r (-log P_r) + P_c (-log P_c)</c>.
-    /// <paramref name="m"/> may be <paramref name="t"/> itself.
+    /// <paramref name="m"/> may be <paramref name="t"/> itself. With a non-empty <paramref name="colFactorT"/>,
+    /// <c>P_c = P_r * rowFactorT * colFactorT_j</c> (one exponential per element).
     /// </summary>
-    public static double SoftmaxTeacherBoth(ReadOnlySpan<float> t, ReadOnlySpan<float> s, Span<float> m, ReadOnlySpan<float> colShiftT, ReadOnlySpan<float> colShiftS, float aT, float rowShiftT, float aS, float rowShiftS, float weight, bool accumulate, Span<float> columnCe, out double entropy)
+    public static double SoftmaxTeacherBoth(ReadOnlySpan<float> t, ReadOnlySpan<float> s, Span<float> m, ReadOnlySpan<float> colShiftT, ReadOnlySpan<float> colShiftS, float aT, float rowShiftT, float aS, float rowShiftS, float weight, bool accumulate, Span<float> columnCe, ReadOnlySpan<float> colFactorT, float rowFactorT, out double entropy)
     {
+        bool separable = !colFactorT.IsEmpty;
+        ref float cft = ref MemoryMarshal.GetReference(colFactorT);
+        var vrft = Vector256.Create(rowFactorT);
         ref float tr = ref MemoryMarshal.GetReference(t);
         ref float sr = ref MemoryMarshal.GetReference(s);
         ref float mr = ref MemoryMarshal.GetReference(m);
@@ -428,7 +432,7 @@ internal static class RowKernels
             Vector256<float> lpr = xt + vrT;
             Vector256<float> lpc = xt + Vector256.LoadUnsafe(ref ct, (nuint)j);
             Vector256<float> pr = VectorMath.Exp(lpr);
-            Vector256<float> pc = VectorMath.Exp(lpc);
+            Vector256<float> pc = separable ? pr * vrft * Vector256.LoadUnsafe(ref cft, (nuint)j) : VectorMath.Exp(lpc);
             Vector256<float> lqc = xs + Vector256.LoadUnsafe(ref cs, (nuint)j);
             accCe -= pr * (xs + vrS);
             accH -= (pr * lpr) + (pc * lpc);
@@ -450,7 +454,7 @@ internal static class RowKernels
             float lpr = xt + rowShiftT;
             float lpc = xt + Unsafe.Add(ref ct, j);
             float pr = VectorMath.Exp(lpr);
-            float pc = VectorMath.Exp(lpc);
+            float pc = separable ? pr * rowFactorT * Unsafe.Add(ref cft, j) : VectorMath.Exp(lpc);
             float lqc = xs + Unsafe.Add(ref cs, j);
             ce -= pr * (xs + rowShiftS);
             h -= (pr * lpr) + (pc * lpc);
@@ -466,10 +470,14 @@ internal static class RowKernels
     /// <summary>
     /// Full-matrix softmax-KD student pass over one row:
     /// <c>G_j = (exp(a s_j + rowShift) + exp(a s_j + colShift_j) - M_j) * gScale</c> written over <paramref name="s"/>;
-    /// accumulates sum G*s and sum G.
+    /// accumulates sum G*s and sum G. With a non-empty <paramref name="colFactor"/> the column term is
+    /// <c>exp(a s_j + rowShift) * rowFactor * colFactor_j</c> (one exponential per element).
     /// </summary>
-    public static void SoftmaxStudentBoth(Span<float> s, ReadOnlySpan<float> m, ReadOnlySpan<float> colShift, float a, float rowShift, float gScale, ref double gs, ref double g)
+    public static void SoftmaxStudentBoth(Span<float> s, ReadOnlySpan<float> m, ReadOnlySpan<float> colShift, float a, float rowShift, float gScale, ReadOnlySpan<float> colFactor, float rowFactor, ref double gs, ref double g)
     {
+        bool separable = !colFactor.IsEmpty;
+        ref float cf = ref MemoryMarshal.GetReference(colFactor);
+        var vrf = Vector256.Create(rowFactor);
         ref float r = ref MemoryMarshal.GetReference(s);
         ref float mr = ref MemoryMarshal.GetReference(m);
         ref float cs = ref MemoryMarshal.GetReference(colShift);
@@ -483,7 +491,10 @@ internal static class RowKernels
         {
             Vector256<float> sv = Vector256.LoadUnsafe(ref r, (nuint)j);
             Vector256<float> x = va * sv;
-            Vector256<float> q = VectorMath.Exp(x + vrow) + VectorMath.Exp(x + Vector256.LoadUnsafe(ref cs, (nuint)j));
+            Vector256<float> e = VectorMath.Exp(x + vrow);
+            Vector256<float> q = separable
+                ? Vector256.MultiplyAddEstimate(e * vrf, Vector256.LoadUnsafe(ref cf, (nuint)j), e)
+                : e + VectorMath.Exp(x + Vector256.LoadUnsafe(ref cs, (nuint)j));
             Vector256<float> grad = (q - Vector256.LoadUnsafe(ref mr, (nuint)j)) * vg;
             accGs += grad * sv;
             accG += grad;
@@ -495,7 +506,8 @@ internal static class RowKernels
         {
             float sv = Unsafe.Add(ref r, j);
             float x = a * sv;
-            float q = VectorMath.Exp(x + rowShift) + VectorMath.Exp(x + Unsafe.Add(ref cs, j));
+            float e = VectorMath.Exp(x + rowShift);
+            float q = separable ? MathF.FusedMultiplyAdd(e * rowFactor, Unsafe.Add(ref cf, j), e) : e + VectorMath.Exp(x + Unsafe.Add(ref cs, j));
             float grad = (q - Unsafe.Add(ref mr, j)) * gScale;
             sGs += grad * sv;
             sG += grad;
