@@ -1,0 +1,155 @@
+using System;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Aced.Models.Layers;
+
+/// <summary>Per-row math of the non-GEMM layers (layer norm, GELU, softmax); each call touches one row only.</summary>
+internal static class RowMath
+{
+    /// <summary>Layer-norm epsilon (big_vision / flax default).</summary>
+    public const float LayerNormEpsilon = 1e-6f;
+
+    private const float GeluC = 0.7978845608028654f; // sqrt(2/pi)
+    private const float GeluA = 0.044715f;
+
+    /// <summary>y = (x - mean) * rstd * gamma + beta; returns (mean, rstd) with rstd = 1/sqrt(var + eps), var biased.</summary>
+    public static (float Mean, float Rstd) LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y)
+    {
+        int d = x.Length;
+        float mean = TensorPrimitives.Sum(x) / d;
+        float ss = 0f;
+        for (int i = 0; i < d; i++)
+        {
+            float c = x[i] - mean;
+            ss += c * c;
+        }
+
+        float rstd = 1f / MathF.Sqrt((ss / d) + LayerNormEpsilon);
+        for (int i = 0; i < d; i++)
+        {
+            y[i] = ((x[i] - mean) * rstd * gamma[i]) + beta[i];
+        }
+
+        return (mean, rstd);
+    }
+
+    /// <summary>
+    /// dx += rstd * (dn - mean(dn) - xhat * mean(dn * xhat)) with dn = dy * gamma, xhat = (x - mean) * rstd;
+    /// dgamma += dy * xhat, dbeta += dy.
+    /// </summary>
+    public static void LayerNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, float mean, float rstd, ReadOnlySpan<float> dy, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
+    {
+        int d = x.Length;
+        float sumDn = 0f;
+        float sumDnXhat = 0f;
+        for (int i = 0; i < d; i++)
+        {
+            float xhat = (x[i] - mean) * rstd;
+            float dn = dy[i] * gamma[i];
+            sumDn += dn;
+            sumDnXhat += dn * xhat;
+            dgamma[i] += dy[i] * xhat;
+            dbeta[i] += dy[i];
+        }
+
+        float meanDn = sumDn / d;
+        float meanDnXhat = sumDnXhat / d;
+        for (int i = 0; i < d; i++)
+        {
+            float xhat = (x[i] - mean) * rstd;
+            float dn = dy[i] * gamma[i];
+            dx[i] += rstd * (dn - meanDn - (xhat * meanDnXhat));
+        }
+    }
+
+    /// <summary>GELU, tanh approximation: g = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). <paramref name="scratch"/> has x.Length.</summary>
+    public static void Gelu(ReadOnlySpan<float> x, Span<float> g, Span<float> scratch)
+    {
+        TanhArgument(x, scratch);
+        TensorPrimitives.Tanh(scratch, scratch);
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float tr = ref MemoryMarshal.GetReference(scratch);
+        ref float gr = ref MemoryMarshal.GetReference(g);
+        int n = x.Length;
+        int i = 0;
+        int w = Vector256<float>.Count;
+        Vector256<float> half = Vector256.Create(0.5f);
+        for (; i + w <= n; i += w)
+        {
+            Vector256<float> xv = Vector256.LoadUnsafe(ref xr, (nuint)i);
+            Vector256<float> tv = Vector256.LoadUnsafe(ref tr, (nuint)i);
+            (half * xv * (Vector256<float>.One + tv)).StoreUnsafe(ref gr, (nuint)i);
+        }
+
+        for (; i < n; i++)
+        {
+            float xv = Unsafe.Add(ref xr, i);
+            Unsafe.Add(ref gr, i) = 0.5f * xv * (1f + Unsafe.Add(ref tr, i));
+        }
+    }
+
+    /// <summary>dx = dg * GELU'(x) (tanh approximation); <paramref name="dg"/> and <paramref name="dx"/> may alias.</summary>
+    public static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dg, Span<float> dx, Span<float> scratch)
+    {
+        TanhArgument(x, scratch);
+        TensorPrimitives.Tanh(scratch, scratch);
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float tr = ref MemoryMarshal.GetReference(scratch);
+        ref float dgr = ref MemoryMarshal.GetReference(dg);
+        ref float dxr = ref MemoryMarshal.GetReference(dx);
+        int n = x.Length;
+        int i = 0;
+        int w = Vector256<float>.Count;
+        Vector256<float> half = Vector256.Create(0.5f);
+        Vector256<float> c = Vector256.Create(GeluC);
+        Vector256<float> a3 = Vector256.Create(3f * GeluA);
+        for (; i + w <= n; i += w)
+        {
+            Vector256<float> xv = Vector256.LoadUnsafe(ref xr, (nuint)i);
+            Vector256<float> tv = Vector256.LoadUnsafe(ref tr, (nuint)i);
+            Vector256<float> local = (half * (Vector256<float>.One + tv)) + (half * xv * (Vector256<float>.One - (tv * tv)) * c * (Vector256<float>.One + (a3 * xv * xv)));
+            (Vector256.LoadUnsafe(ref dgr, (nuint)i) * local).StoreUnsafe(ref dxr, (nuint)i);
+        }
+
+        for (; i < n; i++)
+        {
+            float xv = Unsafe.Add(ref xr, i);
+            float tv = Unsafe.Add(ref tr, i);
+            float local = (0.5f * (1f + tv)) + (0.5f * xv * (1f - (tv * tv)) * GeluC * (1f + (3f * GeluA * xv * xv)));
+            Unsafe.Add(ref dxr, i) = Unsafe.Add(ref dgr, i) * local;
+        }
+    }
+
+    /// <summary>In-place softmax of the first <paramref name="valid"/> entries of <paramref name="row"/> (max-shifted); the rest are set to 0.</summary>
+    public static void SoftmaxPrefix(Span<float> row, int valid)
+    {
+        Span<float> live = row.Slice(0, valid);
+        float max = TensorPrimitives.Max(live);
+        TensorPrimitives.Subtract(live, max, live);
+        TensorPrimitives.Exp(live, live);
+        float sum = TensorPrimitives.Sum(live);
+        TensorPrimitives.Multiply(live, 1f / sum, live);
+        row.Slice(valid).Clear();
+    }
+
+    /// <summary>Softmax backward in place: ds = p * (dp - sum(p * dp)).</summary>
+    public static void SoftmaxBackward(ReadOnlySpan<float> p, Span<float> dpToDs)
+    {
+        float dot = TensorPrimitives.Dot(p, dpToDs);
+        TensorPrimitives.Subtract(dpToDs, dot, dpToDs);
+        TensorPrimitives.Multiply(dpToDs, p, dpToDs);
+    }
+
+    private static void TanhArgument(ReadOnlySpan<float> x, Span<float> u)
+    {
+        // u = c * (x + a x^3) = c * x * (1 + a x^2)
+        TensorPrimitives.Multiply(x, x, u);
+        TensorPrimitives.Multiply(u, GeluA, u);
+        TensorPrimitives.Add(u, 1f, u);
+        TensorPrimitives.Multiply(u, x, u);
+        TensorPrimitives.Multiply(u, GeluC, u);
+    }
+}
