@@ -267,9 +267,14 @@ public static class Checkpoint
             throw new InvalidDataException(fail + "cannot read the checkpoint: " + ex.Message, ex);
         }
 
-        if (bytes.Length < 16 + HashLength || !bytes.AsSpan(0, 8).SequenceEqual(Magic))
+        if (bytes.Length >= 8 && !bytes.AsSpan(0, 8).SequenceEqual(Magic))
         {
-            throw new InvalidDataException(fail + "not an Aced checkpoint (bad magic or too short).");
+            throw new InvalidDataException(fail + "not an Aced checkpoint (bad magic bytes).");
+        }
+
+        if (bytes.Length < 16 + HashLength)
+        {
+            throw new InvalidDataException(fail + $"the checkpoint is truncated (only {bytes.Length} bytes).");
         }
 
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
