@@ -48,7 +48,10 @@ public sealed record TwoTowerConfig
         ArgumentNullException.ThrowIfNull(Text);
         Image.Validated();
         Text.Validated();
-        Guard.That(Image.EmbeddingDimension == Text.EmbeddingDimension, $"image embedding width {Image.EmbeddingDimension} differs from text embedding width {Text.EmbeddingDimension}", nameof(Text));
+        if (!(Image.EmbeddingDimension == Text.EmbeddingDimension))
+        {
+            Guard.ThrowArgument(nameof(Text), $"image embedding width {Image.EmbeddingDimension} differs from text embedding width {Text.EmbeddingDimension}");
+        }
         return this;
     }
 }
@@ -96,7 +99,10 @@ public sealed class TwoTowerModel
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(text);
-        Guard.That(image.EmbeddingDimension == text.EmbeddingDimension, $"text embedding width {text.EmbeddingDimension} differs from image embedding width {image.EmbeddingDimension}", nameof(text));
+        if (!(image.EmbeddingDimension == text.EmbeddingDimension))
+        {
+            Guard.ThrowArgument(nameof(text), $"text embedding width {text.EmbeddingDimension} differs from image embedding width {image.EmbeddingDimension}");
+        }
         ImageEncoder = image;
         TextEncoder = text;
         Kind = kind;
@@ -157,7 +163,10 @@ public sealed class TwoTowerModel
     {
         int batch = images.Rows;
         Guard.Positive(batch, nameof(images));
-        Guard.That(tokens.Length == batch * TextEncoder.ContextLength, $"has {tokens.Length} ids but {batch} images need {batch * TextEncoder.ContextLength}", nameof(tokens));
+        if (!(tokens.Length == batch * TextEncoder.ContextLength))
+        {
+            Guard.ThrowArgument(nameof(tokens), $"has {tokens.Length} ids but {batch} images need {batch * TextEncoder.ContextLength}");
+        }
         EnsureCapacity(batch);
         _batch = batch;
         _imageRaw = ImageEncoder.Forward(images);
@@ -238,7 +247,10 @@ public sealed class TwoTowerModel
     {
         Guard.Positive(batchSize);
         int t = TextEncoder.ContextLength;
-        Guard.That(tokens.Length == count * t, $"has {tokens.Length} ids but {count} captions need {count * t}", nameof(tokens));
+        if (!(tokens.Length == count * t))
+        {
+            Guard.ThrowArgument(nameof(tokens), $"has {tokens.Length} ids but {count} captions need {count * t}");
+        }
         destination.EnsureShape(count, EmbeddingDimension, nameof(destination));
         for (int start = 0; start < count; start += batchSize)
         {
@@ -270,7 +282,10 @@ public sealed class TwoTowerModel
 
     private void AddParameter(Parameter p, HashSet<string> names)
     {
-        Guard.That(names.Add(p.Name), $"parameter name '{p.Name}' appears twice; give the towers distinct prefixes", nameof(p));
+        if (!(names.Add(p.Name)))
+        {
+            Guard.ThrowArgument(nameof(p), $"parameter name '{p.Name}' appears twice; give the towers distinct prefixes");
+        }
         _parameters.Add(p);
     }
 

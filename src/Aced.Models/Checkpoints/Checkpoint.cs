@@ -362,7 +362,10 @@ public static class Checkpoint
         Guard.That(optimizer.Parameters.Count == model.Parameters.Count, "does not hold the model's parameters (count differs)", nameof(optimizer));
         for (int i = 0; i < model.Parameters.Count; i++)
         {
-            Guard.That(ReferenceEquals(optimizer.Parameters[i], model.Parameters[i]), $"parameter {i} is not the model's '{model.Parameters[i].Name}'; create the optimizer from model.Parameters", nameof(optimizer));
+            if (!(ReferenceEquals(optimizer.Parameters[i], model.Parameters[i])))
+            {
+                Guard.ThrowArgument(nameof(optimizer), $"parameter {i} is not the model's '{model.Parameters[i].Name}'; create the optimizer from model.Parameters");
+            }
         }
     }
 

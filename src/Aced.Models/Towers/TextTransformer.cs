@@ -75,7 +75,10 @@ public sealed class TextTransformer : ITextEncoder
     {
         Guard.Positive(batch);
         int t = Config.ContextLength;
-        Guard.That(tokens.Length == batch * t, $"has {tokens.Length} ids but {batch} captions of {t} tokens need {batch * t}", nameof(tokens));
+        if (!(tokens.Length == batch * t))
+        {
+            Guard.ThrowArgument(nameof(tokens), $"has {tokens.Length} ids but {batch} captions of {t} tokens need {batch * t}");
+        }
         int v = Config.VocabularySize;
         for (int i = 0; i < tokens.Length; i++)
         {

@@ -74,7 +74,10 @@ public sealed record VisionTransformerConfig
         Guard.Positive(ImageSize);
         Guard.Positive(Channels);
         Guard.Positive(PatchSize);
-        Guard.That(ImageSize % PatchSize == 0, $"PatchSize {PatchSize} must divide ImageSize {ImageSize}", nameof(PatchSize));
+        if (!(ImageSize % PatchSize == 0))
+        {
+            Guard.ThrowArgument(nameof(PatchSize), $"PatchSize {PatchSize} must divide ImageSize {ImageSize}");
+        }
         return this;
     }
 
@@ -164,7 +167,10 @@ public sealed record TextTransformerConfig
         TowerShape.Validate(Width, Depth, Heads, MlpWidth, EmbeddingDimension);
         Guard.Positive(VocabularySize);
         Guard.Positive(ContextLength);
-        Guard.That(PadId >= 0 && PadId < VocabularySize, $"PadId {PadId} must lie in [0, {VocabularySize})", nameof(PadId));
+        if (!(PadId >= 0 && PadId < VocabularySize))
+        {
+            Guard.ThrowArgument(nameof(PadId), $"PadId {PadId} must lie in [0, {VocabularySize})");
+        }
         return this;
     }
 
@@ -189,7 +195,10 @@ internal static class TowerShape
         Guard.Positive(heads, nameof(heads));
         Guard.Positive(mlpWidth, nameof(mlpWidth));
         Guard.Positive(embeddingDimension, nameof(embeddingDimension));
-        Guard.That(width % heads == 0, $"Heads {heads} must divide Width {width}", "Heads");
+        if (!(width % heads == 0))
+        {
+            Guard.ThrowArgument("Heads", $"Heads {heads} must divide Width {width}");
+        }
     }
 
     public static long StackParameters(int d, int depth, int mlp) =>

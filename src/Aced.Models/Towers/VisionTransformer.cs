@@ -74,7 +74,10 @@ public sealed class VisionTransformer : IImageEncoder
     /// <exception cref="ArgumentException">Wrong row length, or a NaN/infinite pixel.</exception>
     public MatrixView Forward(MatrixView images)
     {
-        Guard.That(images.Columns == InputLength, $"has {images.Columns} columns but this tower takes {InputLength} floats per image ({Config.ImageSize}x{Config.ImageSize}x{Config.Channels})", nameof(images));
+        if (!(images.Columns == InputLength))
+        {
+            Guard.ThrowArgument(nameof(images), $"has {images.Columns} columns but this tower takes {InputLength} floats per image ({Config.ImageSize}x{Config.ImageSize}x{Config.Channels})");
+        }
         Guard.Positive(images.Rows, nameof(images));
         int batch = images.Rows;
         for (int i = 0; i < batch; i++)
