@@ -136,11 +136,10 @@ internal static class Attention
             float scale = 1f / MathF.Sqrt(hd);
             int ld = _qkv.Stride;
             int ldd = _dQkv.Stride;
-            float[] scratch = ArrayPool<float>.Shared.Rent((hd * t) + (t * t));
+            float[] scratch = ArrayPool<float>.Shared.Rent(hd * t);
             try
             {
                 Span<float> vt = scratch.AsSpan(0, hd * t);
-                Span<float> tr = scratch.AsSpan(hd * t, t * t);
                 MatrixView rows = _qkv.RowRange(e * t, t);
                 MatrixView dRows = _dQkv.RowRange(e * t, t);
                 MatrixView dOut = _dOutput.RowRange(e * t, t);
@@ -162,8 +161,7 @@ internal static class Attention
                     SmallGemm.MultiplyNN(t, t, hd, 1f, dO, dOut.Stride, vt, t, false, dp, t);
 
                     // dV = P^T dO
-                    SmallGemm.Transpose(t, t, p, t, tr);
-                    SmallGemm.MultiplyNN(t, hd, t, 1f, tr, t, dO, dOut.Stride, false, dv, ldd);
+                    SmallGemm.MultiplyTN(t, hd, t, 1f, p, t, dO, dOut.Stride, false, dv, ldd);
 
                     // dS = P o (dP - rowsum(P o dP)); masked entries have P = 0 and stay 0.
                     for (int i = 0; i < t; i++)
@@ -173,8 +171,7 @@ internal static class Attention
 
                     // dQ = scale dS K, dK = scale dS^T Q
                     SmallGemm.MultiplyNN(t, hd, t, scale, dp, t, k, ld, false, dq, ldd);
-                    SmallGemm.Transpose(t, t, dp, t, tr);
-                    SmallGemm.MultiplyNN(t, hd, t, scale, tr, t, q, ld, false, dk, ldd);
+                    SmallGemm.MultiplyTN(t, hd, t, scale, dp, t, q, ld, false, dk, ldd);
                 }
             }
             finally

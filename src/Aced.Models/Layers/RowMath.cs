@@ -65,60 +65,68 @@ internal static class RowMath
         }
     }
 
-    /// <summary>GELU, tanh approximation: g = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). <paramref name="scratch"/> has x.Length.</summary>
-    public static void Gelu(ReadOnlySpan<float> x, Span<float> g, Span<float> scratch)
+    /// <summary>
+    /// GELU, tanh approximation: g = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), evaluated as
+    /// g = x / (1 + exp(-2u)) in one vectorised pass (exp overflow gives the exact limits 0 and x).
+    /// </summary>
+    public static void Gelu(ReadOnlySpan<float> x, Span<float> g)
     {
-        TanhArgument(x, scratch);
-        TensorPrimitives.Tanh(scratch, scratch);
         ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float tr = ref MemoryMarshal.GetReference(scratch);
         ref float gr = ref MemoryMarshal.GetReference(g);
         int n = x.Length;
         int i = 0;
         int w = Vector256<float>.Count;
-        Vector256<float> half = Vector256.Create(0.5f);
+        Vector256<float> c2 = Vector256.Create(-2f * GeluC);
+        Vector256<float> a = Vector256.Create(GeluA);
         for (; i + w <= n; i += w)
         {
             Vector256<float> xv = Vector256.LoadUnsafe(ref xr, (nuint)i);
-            Vector256<float> tv = Vector256.LoadUnsafe(ref tr, (nuint)i);
-            (half * xv * (Vector256<float>.One + tv)).StoreUnsafe(ref gr, (nuint)i);
+            Vector256<float> e = Vector256.Exp(c2 * xv * Vector256.FusedMultiplyAdd(a * xv, xv, Vector256<float>.One));
+            (xv / (Vector256<float>.One + e)).StoreUnsafe(ref gr, (nuint)i);
         }
 
         for (; i < n; i++)
         {
             float xv = Unsafe.Add(ref xr, i);
-            Unsafe.Add(ref gr, i) = 0.5f * xv * (1f + Unsafe.Add(ref tr, i));
+            float e = MathF.Exp(-2f * GeluC * xv * (1f + (GeluA * xv * xv)));
+            Unsafe.Add(ref gr, i) = xv / (1f + e);
         }
     }
 
-    /// <summary>dx = dg * GELU'(x) (tanh approximation); <paramref name="dg"/> and <paramref name="dx"/> may alias.</summary>
-    public static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dg, Span<float> dx, Span<float> scratch)
+    /// <summary>
+    /// dx = dg * GELU'(x) with GELU'(x) = 0.5 (1 + th) + 0.5 x (1 - th^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2),
+    /// th = tanh(u) = 2 s - 1 and s = 1 / (1 + exp(-2u)); <paramref name="dg"/> and <paramref name="dx"/> may alias.
+    /// </summary>
+    public static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dg, Span<float> dx)
     {
-        TanhArgument(x, scratch);
-        TensorPrimitives.Tanh(scratch, scratch);
         ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float tr = ref MemoryMarshal.GetReference(scratch);
         ref float dgr = ref MemoryMarshal.GetReference(dg);
         ref float dxr = ref MemoryMarshal.GetReference(dx);
         int n = x.Length;
         int i = 0;
         int w = Vector256<float>.Count;
+        Vector256<float> one = Vector256<float>.One;
+        Vector256<float> two = Vector256.Create(2f);
         Vector256<float> half = Vector256.Create(0.5f);
         Vector256<float> c = Vector256.Create(GeluC);
+        Vector256<float> c2 = Vector256.Create(-2f * GeluC);
+        Vector256<float> a = Vector256.Create(GeluA);
         Vector256<float> a3 = Vector256.Create(3f * GeluA);
         for (; i + w <= n; i += w)
         {
             Vector256<float> xv = Vector256.LoadUnsafe(ref xr, (nuint)i);
-            Vector256<float> tv = Vector256.LoadUnsafe(ref tr, (nuint)i);
-            Vector256<float> local = (half * (Vector256<float>.One + tv)) + (half * xv * (Vector256<float>.One - (tv * tv)) * c * (Vector256<float>.One + (a3 * xv * xv)));
+            Vector256<float> x2 = xv * xv;
+            Vector256<float> sg = one / (one + Vector256.Exp(c2 * xv * Vector256.FusedMultiplyAdd(a, x2, one)));
+            Vector256<float> th = (two * sg) - one;
+            Vector256<float> local = (half * (one + th)) + (half * xv * (one - (th * th)) * c * Vector256.FusedMultiplyAdd(a3, x2, one));
             (Vector256.LoadUnsafe(ref dgr, (nuint)i) * local).StoreUnsafe(ref dxr, (nuint)i);
         }
 
         for (; i < n; i++)
         {
             float xv = Unsafe.Add(ref xr, i);
-            float tv = Unsafe.Add(ref tr, i);
-            float local = (0.5f * (1f + tv)) + (0.5f * xv * (1f - (tv * tv)) * GeluC * (1f + (3f * GeluA * xv * xv)));
+            float th = MathF.Tanh(GeluC * xv * (1f + (GeluA * xv * xv)));
+            float local = (0.5f * (1f + th)) + (0.5f * xv * (1f - (th * th)) * GeluC * (1f + (3f * GeluA * xv * xv)));
             Unsafe.Add(ref dxr, i) = Unsafe.Add(ref dgr, i) * local;
         }
     }
@@ -141,15 +149,5 @@ internal static class RowMath
         float dot = TensorPrimitives.Dot(p, dpToDs);
         TensorPrimitives.Subtract(dpToDs, dot, dpToDs);
         TensorPrimitives.Multiply(dpToDs, p, dpToDs);
-    }
-
-    private static void TanhArgument(ReadOnlySpan<float> x, Span<float> u)
-    {
-        // u = c * (x + a x^3) = c * x * (1 + a x^2)
-        TensorPrimitives.Multiply(x, x, u);
-        TensorPrimitives.Multiply(u, GeluA, u);
-        TensorPrimitives.Add(u, 1f, u);
-        TensorPrimitives.Multiply(u, x, u);
-        TensorPrimitives.Multiply(u, GeluC, u);
     }
 }

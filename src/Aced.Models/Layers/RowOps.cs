@@ -195,31 +195,19 @@ internal static class RowOps
                 }
 
                 case RowOp.Gelu:
-                case RowOp.GeluBackward:
-                {
-                    float[] scratch = ArrayPool<float>.Shared.Rent(X.Columns);
-                    try
+                    for (int r = start; r < end; r++)
                     {
-                        Span<float> s = scratch.AsSpan(0, X.Columns);
-                        for (int r = start; r < end; r++)
-                        {
-                            if (Op == RowOp.Gelu)
-                            {
-                                RowMath.Gelu(X.Row(r), Y.Row(r), s);
-                            }
-                            else
-                            {
-                                RowMath.GeluBackward(X.Row(r), Dy.Row(r), Y.Row(r), s);
-                            }
-                        }
-                    }
-                    finally
-                    {
-                        ArrayPool<float>.Shared.Return(scratch);
+                        RowMath.Gelu(X.Row(r), Y.Row(r));
                     }
 
                     break;
-                }
+                case RowOp.GeluBackward:
+                    for (int r = start; r < end; r++)
+                    {
+                        RowMath.GeluBackward(X.Row(r), Dy.Row(r), Y.Row(r));
+                    }
+
+                    break;
             }
         }
     }
