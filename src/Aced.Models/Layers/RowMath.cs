@@ -134,20 +134,91 @@ internal static class RowMath
     /// <summary>In-place softmax of the first <paramref name="valid"/> entries of <paramref name="row"/> (max-shifted); the rest are set to 0.</summary>
     public static void SoftmaxPrefix(Span<float> row, int valid)
     {
-        Span<float> live = row.Slice(0, valid);
-        float max = TensorPrimitives.Max(live);
-        TensorPrimitives.Subtract(live, max, live);
-        TensorPrimitives.Exp(live, live);
-        float sum = TensorPrimitives.Sum(live);
-        TensorPrimitives.Multiply(live, 1f / sum, live);
+        ref float r = ref MemoryMarshal.GetReference(row);
+        int w = Vector256<float>.Count;
+        int i = 0;
+        float max = float.NegativeInfinity;
+        if (valid >= w)
+        {
+            Vector256<float> mv = Vector256.Create(float.NegativeInfinity);
+            for (; i + w <= valid; i += w)
+            {
+                mv = Vector256.Max(mv, Vector256.LoadUnsafe(ref r, (nuint)i));
+            }
+
+            Vector128<float> m4 = Vector128.Max(mv.GetLower(), mv.GetUpper());
+            max = MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3]));
+        }
+
+        for (; i < valid; i++)
+        {
+            max = MathF.Max(max, Unsafe.Add(ref r, i));
+        }
+
+        i = 0;
+        Vector256<float> shift = Vector256.Create(max);
+        Vector256<float> sv = Vector256<float>.Zero;
+        for (; i + w <= valid; i += w)
+        {
+            Vector256<float> e = Vector256.Exp(Vector256.LoadUnsafe(ref r, (nuint)i) - shift);
+            e.StoreUnsafe(ref r, (nuint)i);
+            sv += e;
+        }
+
+        float sum = Vector256.Sum(sv);
+        for (; i < valid; i++)
+        {
+            float e = MathF.Exp(Unsafe.Add(ref r, i) - max);
+            Unsafe.Add(ref r, i) = e;
+            sum += e;
+        }
+
+        float inv = 1f / sum;
+        Vector256<float> iv = Vector256.Create(inv);
+        i = 0;
+        for (; i + w <= valid; i += w)
+        {
+            (Vector256.LoadUnsafe(ref r, (nuint)i) * iv).StoreUnsafe(ref r, (nuint)i);
+        }
+
+        for (; i < valid; i++)
+        {
+            Unsafe.Add(ref r, i) *= inv;
+        }
+
         row.Slice(valid).Clear();
     }
 
     /// <summary>Softmax backward in place: ds = p * (dp - sum(p * dp)).</summary>
     public static void SoftmaxBackward(ReadOnlySpan<float> p, Span<float> dpToDs)
     {
-        float dot = TensorPrimitives.Dot(p, dpToDs);
-        TensorPrimitives.Subtract(dpToDs, dot, dpToDs);
-        TensorPrimitives.Multiply(dpToDs, p, dpToDs);
+        ref float pr = ref MemoryMarshal.GetReference(p);
+        ref float dr = ref MemoryMarshal.GetReference(dpToDs);
+        int n = p.Length;
+        int w = Vector256<float>.Count;
+        int i = 0;
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (; i + w <= n; i += w)
+        {
+            acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pr, (nuint)i), Vector256.LoadUnsafe(ref dr, (nuint)i), acc);
+        }
+
+        float dot = Vector256.Sum(acc);
+        for (; i < n; i++)
+        {
+            dot += Unsafe.Add(ref pr, i) * Unsafe.Add(ref dr, i);
+        }
+
+        Vector256<float> dv = Vector256.Create(dot);
+        i = 0;
+        for (; i + w <= n; i += w)
+        {
+            ((Vector256.LoadUnsafe(ref dr, (nuint)i) - dv) * Vector256.LoadUnsafe(ref pr, (nuint)i)).StoreUnsafe(ref dr, (nuint)i);
+        }
+
+        for (; i < n; i++)
+        {
+            Unsafe.Add(ref dr, i) = (Unsafe.Add(ref dr, i) - dot) * Unsafe.Add(ref pr, i);
+        }
     }
 }
