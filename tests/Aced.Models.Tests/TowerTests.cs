@@ -191,3 +191,28 @@ public class TowerTests
         return n;
     }
 }
+
+public class PresetTableTests
+{
+    [Theory]
+    [InlineData("Mu", 68_000, 9.0e6, 261_000, 3.9e6)]
+    [InlineData("Ti", 216_000, 29.8e6, 473_000, 13.6e6)]
+    [InlineData("S", 824_000, 109.9e6, 1_338_000, 52.5e6)]
+    [InlineData("B", 3_221_000, 421.1e6, 4_249_000, 205.6e6)]
+    public void Presets_MatchTheDocumentedTable(string size, long imageParams, double imageFlops, long textParams, double textFlops)
+    {
+        TwoTowerConfig c = TwoTowerConfig.Preset(size);
+        Assert.InRange(c.Image.ParameterCount(), imageParams - 1000, imageParams + 1000);
+        Assert.InRange(c.Text.ParameterCount(), textParams - 1000, textParams + 1000);
+        Assert.InRange(c.Image.ForwardFlops(), imageFlops * 0.995, imageFlops * 1.005);
+        Assert.InRange(c.Text.ForwardFlops(), textFlops * 0.995, textFlops * 1.005);
+        var model = new TwoTowerModel(c with { Text = c.Text with { VocabularySize = 64 } }, 1);
+        long actual = 0;
+        foreach (Parameter p in model.ImageEncoder.Parameters)
+        {
+            actual += p.Length;
+        }
+
+        Assert.Equal(c.Image.ParameterCount(), actual);
+    }
+}

@@ -20,7 +20,7 @@ internal static class Attention
     public static void Forward(MatrixView qkv, int batch, int tokens, int heads, bool causal, float[] probs, MatrixView output)
     {
         AttentionJob job = t_job ??= new AttentionJob();
-        job.Set(false, qkv, batch, tokens, heads, causal, probs, output, default, default, null);
+        job.Set(false, qkv, tokens, heads, causal, probs, output, default, default, null);
         try
         {
             ParallelChunks.Run(job, batch);
@@ -35,7 +35,7 @@ internal static class Attention
     public static void Backward(MatrixView qkv, int batch, int tokens, int heads, float[] probs, MatrixView dOutput, MatrixView dQkv, float[] dProbs)
     {
         AttentionJob job = t_job ??= new AttentionJob();
-        job.Set(true, qkv, batch, tokens, heads, false, probs, default, dOutput, dQkv, dProbs);
+        job.Set(true, qkv, tokens, heads, false, probs, default, dOutput, dQkv, dProbs);
         try
         {
             ParallelChunks.Run(job, batch);
@@ -59,9 +59,8 @@ internal static class Attention
         private MatrixView _dQkv;
         private float[]? _dProbs;
 
-        public void Set(bool backward, MatrixView qkv, int batch, int tokens, int heads, bool causal, float[] probs, MatrixView output, MatrixView dOutput, MatrixView dQkv, float[]? dProbs)
+        public void Set(bool backward, MatrixView qkv, int tokens, int heads, bool causal, float[] probs, MatrixView output, MatrixView dOutput, MatrixView dQkv, float[]? dProbs)
         {
-            _ = batch;
             _backward = backward;
             _qkv = qkv;
             _tokens = tokens;

@@ -228,9 +228,7 @@ internal sealed class PoolingLayer : IChunkBody
             TensorPrimitives.Add(dProbe, _dProbePartial.AsSpan(e * _width, _width), dProbe);
         }
 
-        var kv = new MatrixView(_kv, 0, n, 2 * _width, 2 * _width);
         var dKv = new MatrixView(_dKv, 0, n, 2 * _width, 2 * _width);
-        _ = kv;
         Linear.Backward(x, _kvWeight!.AsMatrix(_width), dKv, dx, false, _kvWeight.GradientAsMatrix(_width), Linear.RowView(_kvBias!.Gradient), _ones);
     }
 
