@@ -63,6 +63,12 @@ public sealed record TwoTowerConfig
 /// <see cref="Forward"/> returns the normalised embeddings; <see cref="Backward"/> takes dL/dz for both towers and
 /// dL/dt, dL/dc, and accumulates every parameter gradient.
 /// </summary>
+/// <remarks>
+/// An instance is not thread-safe: one training or encoding loop per model (each call parallelises internally over
+/// <see cref="GemmControl.MaxDegreeOfParallelism"/> threads with results independent of that number). NaN or infinite
+/// pixels and out-of-range token ids are rejected with <see cref="ArgumentException"/>; a NaN reaching the gradients
+/// is caught by <see cref="Training.AdamW.Update"/>.
+/// </remarks>
 public sealed class TwoTowerModel
 {
     /// <summary>Upper clamp of <c>t</c>: ln 100.</summary>
