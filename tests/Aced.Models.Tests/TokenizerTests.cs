@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using Aced.Models.Text;
 using FsCheck;
@@ -33,6 +34,113 @@ public class TokenizerTests
         Assert.Equal("ab"u8.ToArray(), t.TokenBytes(259).ToArray());
         BpeTokenizer u = BpeTokenizer.Train(["cd", "ab", "cd"], 260, minFrequency: 1);
         Assert.Equal("cd"u8.ToArray(), u.TokenBytes(259).ToArray());
+    }
+
+    [Fact]
+    public void BpeTrain_IncrementalCounts_MatchNaiveRecountingReference()
+    {
+        Prop.ForAll(Gen.Choose(0, int.MaxValue).ToArbitrary(), seed =>
+        {
+            var rng = new Aced.Core.CounterRng((ulong)seed, 5);
+            string[] syllables = ["ab", "ba", "aa", "c", "abc", " ", "b"];
+            string[] corpus = new string[12];
+            for (int i = 0; i < corpus.Length; i++)
+            {
+                var sb = new System.Text.StringBuilder();
+                int parts = 1 + rng.NextInt(8);
+                for (int k = 0; k < parts; k++)
+                {
+                    sb.Append(syllables[rng.NextInt(syllables.Length)]);
+                }
+
+                corpus[i] = string.Join(' ', sb.ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            }
+
+            BpeTokenizer fast = BpeTokenizer.Train(corpus, 300, lowercase: false, minFrequency: 1);
+            return fast.ToJson() == NaiveMerges(corpus, 300 - 259);
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(40));
+    }
+
+    private static string NaiveMerges(string[] corpus, int maxMerges)
+    {
+        var words = new System.Collections.Generic.List<System.Collections.Generic.List<int>>();
+        var bytes = new System.Collections.Generic.List<byte[]>();
+        for (int i = 0; i < 3; i++)
+        {
+            bytes.Add([]);
+        }
+
+        for (int b = 0; b < 256; b++)
+        {
+            bytes.Add([(byte)b]);
+        }
+
+        foreach (string caption in corpus)
+        {
+            foreach (string w in Tokenizer.PreTokenize(caption))
+            {
+                var ids = new System.Collections.Generic.List<int>();
+                foreach (byte b in System.Text.Encoding.UTF8.GetBytes(w))
+                {
+                    ids.Add(3 + b);
+                }
+
+                words.Add(ids);
+            }
+        }
+
+        var merges = new System.Text.StringBuilder();
+        for (int m = 0; m < maxMerges; m++)
+        {
+            var counts = new System.Collections.Generic.Dictionary<(int, int), int>();
+            foreach (var w in words)
+            {
+                for (int i = 0; i + 1 < w.Count; i++)
+                {
+                    counts[(w[i], w[i + 1])] = counts.GetValueOrDefault((w[i], w[i + 1])) + 1;
+                }
+            }
+
+            (int, int) best = (-1, -1);
+            int bestCount = 0;
+            foreach (var kv in counts)
+            {
+                bool better = kv.Value > bestCount;
+                if (!better && kv.Value == bestCount)
+                {
+                    int c = bytes[kv.Key.Item1].AsSpan().SequenceCompareTo(bytes[best.Item1]);
+                    better = c < 0 || (c == 0 && bytes[kv.Key.Item2].AsSpan().SequenceCompareTo(bytes[best.Item2]) < 0);
+                }
+
+                if (better)
+                {
+                    best = kv.Key;
+                    bestCount = kv.Value;
+                }
+            }
+
+            if (bestCount < 1)
+            {
+                break;
+            }
+
+            int id = bytes.Count;
+            bytes.Add([.. bytes[best.Item1], .. bytes[best.Item2]]);
+            merges.Append(merges.Length > 0 ? "," : string.Empty).Append('[').Append(best.Item1).Append(',').Append(best.Item2).Append(']');
+            foreach (var w in words)
+            {
+                for (int i = 0; i + 1 < w.Count; i++)
+                {
+                    if (w[i] == best.Item1 && w[i + 1] == best.Item2)
+                    {
+                        w[i] = id;
+                        w.RemoveAt(i + 1);
+                    }
+                }
+            }
+        }
+
+        return $"{{\"type\":\"bpe\",\"version\":1,\"lowercase\":false,\"vocabularySize\":{bytes.Count},\"merges\":[{merges}]}}";
     }
 
     [Fact]

@@ -117,25 +117,22 @@ public sealed class BpeTokenizer : Tokenizer
             bytes.Add([(byte)b]);
         }
 
+        // Pair counts are kept incrementally: a merge only re-counts the words that contain the merged pair.
         var pairCounts = new Dictionary<(int, int), long>();
+        var pairWords = new Dictionary<(int, int), HashSet<int>>();
+        for (int w = 0; w < words.Length; w++)
+        {
+            AddPairs(words[w], weights[w], w, pairCounts, pairWords, +1);
+        }
+
+        var affected = new List<int>();
         while (ByteOffset + 256 + merges.Count < vocabularySize)
         {
-            pairCounts.Clear();
-            for (int w = 0; w < words.Length; w++)
-            {
-                List<int> s = words[w];
-                for (int i = 0; i + 1 < s.Count; i++)
-                {
-                    (int, int) key = (s[i], s[i + 1]);
-                    pairCounts[key] = pairCounts.TryGetValue(key, out long c) ? c + weights[w] : weights[w];
-                }
-            }
-
             (int, int) best = default;
             long bestCount = 0;
             foreach (KeyValuePair<(int, int), long> kv in pairCounts)
             {
-                if (kv.Value > bestCount || (kv.Value == bestCount && ComparePair(bytes, kv.Key, best) < 0))
+                if (kv.Value > bestCount || (kv.Value == bestCount && kv.Value > 0 && ComparePair(bytes, kv.Key, best) < 0))
                 {
                     best = kv.Key;
                     bestCount = kv.Value;
@@ -150,9 +147,14 @@ public sealed class BpeTokenizer : Tokenizer
             int newId = bytes.Count;
             merges.Add(best);
             bytes.Add([.. bytes[best.Item1], .. bytes[best.Item2]]);
-            foreach (List<int> s in words)
+            affected.Clear();
+            affected.AddRange(pairWords[best]);
+            affected.Sort();
+            foreach (int w in affected)
             {
-                ApplyMerge(s, best.Item1, best.Item2, newId);
+                AddPairs(words[w], weights[w], w, pairCounts, pairWords, -1);
+                ApplyMerge(words[w], best.Item1, best.Item2, newId);
+                AddPairs(words[w], weights[w], w, pairCounts, pairWords, +1);
             }
         }
 
@@ -280,6 +282,35 @@ public sealed class BpeTokenizer : Tokenizer
             }
 
             ids.AddRange(symbols);
+        }
+    }
+
+    private static void AddPairs(List<int> s, long weight, int word, Dictionary<(int, int), long> counts, Dictionary<(int, int), HashSet<int>> where, int sign)
+    {
+        for (int i = 0; i + 1 < s.Count; i++)
+        {
+            (int, int) key = (s[i], s[i + 1]);
+            long updated = (counts.TryGetValue(key, out long c) ? c : 0) + (sign * weight);
+            if (sign > 0)
+            {
+                counts[key] = updated;
+                if (!where.TryGetValue(key, out HashSet<int>? set))
+                {
+                    where[key] = set = [];
+                }
+
+                set.Add(word);
+            }
+            else if (updated <= 0)
+            {
+                counts.Remove(key);
+                where.Remove(key);
+            }
+            else
+            {
+                counts[key] = updated;
+                where[key].Remove(word);
+            }
         }
     }
 
