@@ -12,7 +12,8 @@ internal interface IChunkBody
 }
 
 /// <summary>
-/// Runs a fixed partition of chunks on up to <see cref="GemmControl.MaxDegreeOfParallelism"/> threads. The partition
+/// Runs a fixed partition of chunks on up to <see cref="GemmControl.MaxDegreeOfParallelism"/> threads (at most the
+/// processor count). The partition
 /// depends only on the problem size, never on the thread count, and every chunk writes disjoint memory, so results are
 /// bit-identical for any degree of parallelism. Threads pull chunks dynamically, so a busy core delays the result by
 /// its share only. No allocation per call after a thread's first call.
@@ -24,7 +25,7 @@ internal static class ParallelChunks
 
     public static void Run(IChunkBody body, int chunkCount)
     {
-        int degree = Math.Min(GemmControl.MaxDegreeOfParallelism, chunkCount);
+        int degree = Math.Min(Math.Min(GemmControl.MaxDegreeOfParallelism, Environment.ProcessorCount), chunkCount);
         if (degree <= 1)
         {
             for (int c = 0; c < chunkCount; c++)

@@ -112,6 +112,30 @@ public sealed class CheckpointTests : IDisposable
         Assert.False(Checkpoint.ReadInfo(path).HasOptimizerState);
     }
 
+    [Fact]
+    public void SaveLoad_UserTowersWithoutConfig_RoundTripByNameAndShape()
+    {
+        TwoTowerConfig c = TestData.TinyConfig();
+        var source = new TwoTowerModel(new VisionTransformer(c.Image, 1), new TextTransformer(c.Text, 2));
+        Assert.Null(source.Config);
+        string path = Path.Combine(_dir, "user.ckpt");
+        Checkpoint.Save(path, source, null, 42, new RngState(1, 2, 3, 1));
+        var target = new TwoTowerModel(new VisionTransformer(c.Image, 3), new TextTransformer(c.Text, 4));
+        CheckpointInfo info = Checkpoint.Load(path, target);
+        Assert.Equal(42, info.Step);
+        Assert.Equal(new RngState(1, 2, 3, 1), info.Rng);
+        Assert.Null(info.Tokenizer);
+        Assert.Null(info.Config);
+        for (int i = 0; i < source.Parameters.Count; i++)
+        {
+            Assert.Equal(source.Parameters[i].Value, target.Parameters[i].Value);
+        }
+
+        var other = new TwoTowerModel(new VisionTransformer(c.Image with { Width = 12, Heads = 2 }, 3), new TextTransformer(c.Text, 4));
+        InvalidDataException ex = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path, other));
+        Assert.Contains("shape", ex.Message);
+    }
+
     private static float[][] Snapshot(TwoTowerModel model)
     {
         var s = new float[model.Parameters.Count][];
