@@ -104,6 +104,37 @@ public class LayerTests
         }, "dx", eps: 1e-3f);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(64)]
+    [InlineData(67)]
+    public void SoftmaxPrefix_FullRowMatchesCoreSoftmax_AndPrefixMatchesSoftmaxOfPrefix(int length)
+    {
+        Matrix x = TestData.RandomMatrix(1, length, 81, 5f);
+        x.Data[0] = 80f; // large logits stay finite after the max shift
+        var expected = new Matrix(1, length);
+        StableMath.SoftmaxRows(x, expected);
+        float[] row = (float[])x.Data.Clone();
+        RowMath.SoftmaxPrefix(row, length);
+        for (int i = 0; i < length; i++)
+        {
+            TestData.Close(expected.Data[i], row[i], 1e-5, 1e-7, $"p[{i}]");
+        }
+
+        int valid = (length + 1) / 2;
+        var prefix = new Matrix(1, valid, x.Data.AsSpan(0, valid).ToArray());
+        var expectedPrefix = new Matrix(1, valid);
+        StableMath.SoftmaxRows(prefix, expectedPrefix);
+        row = (float[])x.Data.Clone();
+        RowMath.SoftmaxPrefix(row, valid);
+        for (int i = 0; i < length; i++)
+        {
+            TestData.Close(i < valid ? expectedPrefix.Data[i] : 0, row[i], 1e-5, 1e-7, $"prefix p[{i}]");
+        }
+    }
+
     [Fact]
     public void Linear_BackwardMatchesFiniteDifferences()
     {
