@@ -20,6 +20,15 @@ public static class Guard
         }
     }
 
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> unless <paramref name="value"/> &gt;= 0.</summary>
+    public static void NonNegative(long value, [CallerArgumentExpression(nameof(value))] string? name = null)
+    {
+        if (value < 0)
+        {
+            ThrowOutOfRange(name, value, "must be zero or greater");
+        }
+    }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> unless <paramref name="value"/> &gt; 0.</summary>
     public static void Positive(int value, [CallerArgumentExpression(nameof(value))] string? name = null)
     {

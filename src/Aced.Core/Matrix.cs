@@ -27,6 +27,8 @@ public sealed class Matrix
     }
 
     /// <summary>Wraps <paramref name="data"/> (not copied) as a <paramref name="rows"/> x <paramref name="columns"/> matrix.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="data"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A dimension is negative.</exception>
     /// <exception cref="ArgumentException"><paramref name="data"/> length is not rows * columns.</exception>
     public Matrix(int rows, int columns, float[] data)
     {
@@ -52,13 +54,31 @@ public sealed class Matrix
     /// <summary>The row-major backing array (length <c>Rows * Columns</c>).</summary>
     public float[] Data { get; }
 
-    /// <summary>Element (i, j).</summary>
-    public ref float this[int row, int column] => ref Data[(row * Columns) + column];
+    /// <summary>Element (<paramref name="row"/>, <paramref name="column"/>); both indices are checked.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An index is outside the matrix.</exception>
+    public ref float this[int row, int column]
+    {
+        get
+        {
+            if ((uint)row >= (uint)Rows)
+            {
+                Guard.ThrowOutOfRange(nameof(row), row, $"must be in [0, {Rows})");
+            }
+
+            if ((uint)column >= (uint)Columns)
+            {
+                Guard.ThrowOutOfRange(nameof(column), column, $"must be in [0, {Columns})");
+            }
+
+            return ref Data[(row * Columns) + column];
+        }
+    }
 
     /// <summary>All elements as a span.</summary>
     public Span<float> Span => Data;
 
-    /// <summary>Row <paramref name="row"/> as a span.</summary>
+    /// <summary>Row <paramref name="row"/> as a span (shares storage).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="row"/> is outside [0, Rows).</exception>
     public Span<float> Row(int row)
     {
         if ((uint)row >= (uint)Rows)
@@ -73,10 +93,16 @@ public sealed class Matrix
     public MatrixView View => new(Data, 0, Rows, Columns, Columns);
 
     /// <summary>A copy-free view of rows [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range does not lie within the matrix.</exception>
     public MatrixView RowRange(int start, int count) => View.RowRange(start, count);
 
     /// <summary>Implicit conversion to a whole-matrix view.</summary>
-    public static implicit operator MatrixView(Matrix matrix) => matrix?.View ?? default;
+    /// <exception cref="ArgumentNullException"><paramref name="matrix"/> is null (a null matrix is a bug, not an empty view).</exception>
+    public static implicit operator MatrixView(Matrix matrix)
+    {
+        ArgumentNullException.ThrowIfNull(matrix);
+        return matrix.View;
+    }
 
     /// <summary>A deep copy.</summary>
     public Matrix Clone() => new(Rows, Columns, (float[])Data.Clone());

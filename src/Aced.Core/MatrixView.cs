@@ -10,7 +10,9 @@ namespace Aced.Core;
 public readonly struct MatrixView
 {
     /// <summary>Creates a view; validates that every addressed element lies inside <paramref name="array"/>.</summary>
-    /// <exception cref="ArgumentException">The view does not fit inside the array or the stride is smaller than the column count.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="array"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A dimension or the offset is negative, or the stride is smaller than the column count.</exception>
+    /// <exception cref="ArgumentException">The view does not fit inside the array.</exception>
     public MatrixView(float[] array, int offset, int rows, int columns, int stride)
     {
         ArgumentNullException.ThrowIfNull(array);
@@ -59,11 +61,28 @@ public readonly struct MatrixView
     /// <summary>True when rows follow each other without gaps.</summary>
     public bool IsContiguous => Stride == Columns || Rows <= 1;
 
-    /// <summary>True for the default (array-less) view.</summary>
+    /// <summary>True when the view has no elements (zero rows or zero columns, including the default view).</summary>
     public bool IsEmpty => Rows == 0 || Columns == 0;
 
-    /// <summary>Element (i, j).</summary>
-    public ref float this[int row, int column] => ref Array[Offset + (row * Stride) + column];
+    /// <summary>Element (<paramref name="row"/>, <paramref name="column"/>); both indices are checked.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An index is outside the view.</exception>
+    public ref float this[int row, int column]
+    {
+        get
+        {
+            if ((uint)row >= (uint)Rows)
+            {
+                Guard.ThrowOutOfRange(nameof(row), row, $"must be in [0, {Rows})");
+            }
+
+            if ((uint)column >= (uint)Columns)
+            {
+                Guard.ThrowOutOfRange(nameof(column), column, $"must be in [0, {Columns})");
+            }
+
+            return ref Array[Offset + (row * Stride) + column];
+        }
+    }
 
     /// <summary>Row <paramref name="row"/> as a span of <see cref="Columns"/> elements.</summary>
     public Span<float> Row(int row)
@@ -83,23 +102,19 @@ public readonly struct MatrixView
     public Span<float> Span => IsEmpty ? Span<float>.Empty : Array.AsSpan(Offset, ((Rows - 1) * Stride) + Columns);
 
     /// <summary>A copy-free view of rows [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="start"/> or <paramref name="count"/> puts the range outside the view.</exception>
     public MatrixView RowRange(int start, int count)
     {
-        if (start < 0 || count < 0 || start > Rows - count)
-        {
-            Guard.ThrowOutOfRange(nameof(start), $"[{start}, {start + count})", $"must lie within the {Rows} rows of the view");
-        }
+        ValidateRange(start, count, Rows, "rows");
 
         return count == 0 ? new MatrixView(Array ?? System.Array.Empty<float>(), Offset, 0, Columns, Stride) : new MatrixView(Array, Offset + (start * Stride), count, Columns, Stride);
     }
 
     /// <summary>A copy-free view of columns [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) (stride unchanged).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="start"/> or <paramref name="count"/> puts the range outside the view.</exception>
     public MatrixView ColumnRange(int start, int count)
     {
-        if (start < 0 || count < 0 || start > Columns - count)
-        {
-            Guard.ThrowOutOfRange(nameof(start), $"[{start}, {start + count})", $"must lie within the {Columns} columns of the view");
-        }
+        ValidateRange(start, count, Columns, "columns");
 
         return new MatrixView(Array ?? System.Array.Empty<float>(), Offset + start, Rows, count, Stride);
     }
@@ -117,11 +132,28 @@ public readonly struct MatrixView
     }
 
     /// <summary>Throws unless the view is <paramref name="rows"/> x <paramref name="columns"/>.</summary>
+    /// <param name="rows">The expected row count.</param>
+    /// <param name="columns">The expected column count.</param>
+    /// <param name="name">The caller's argument name for this view, used as the exception's parameter name.</param>
+    /// <exception cref="ArgumentException">The shape differs; the message names <paramref name="name"/> and both shapes.</exception>
     public void EnsureShape(int rows, int columns, string name)
     {
         if (Rows != rows || Columns != columns)
         {
             Guard.ThrowArgument(name, $"has shape {Rows}x{Columns} but {rows}x{columns} was expected");
+        }
+    }
+
+    private static void ValidateRange(int start, int count, int available, string what)
+    {
+        if ((uint)start > (uint)available)
+        {
+            Guard.ThrowOutOfRange(nameof(start), start, $"must be in [0, {available}] (the view has {available} {what})");
+        }
+
+        if (count < 0 || count > available - start)
+        {
+            Guard.ThrowOutOfRange(nameof(count), count, $"must be in [0, {available - start}] so that [{start}, {start} + count) lies within the {available} {what} of the view");
         }
     }
 

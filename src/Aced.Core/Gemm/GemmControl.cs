@@ -10,6 +10,7 @@ public static class GemmControl
 {
     private static IGemmProvider s_provider = ManagedGemmProvider.Instance;
     private static int s_maxDegreeOfParallelism = Environment.ProcessorCount;
+    private static double s_parallelThreshold = 1 << 23;
 
     /// <summary>The provider used by <see cref="Gemm"/>. Defaults to <see cref="ManagedGemmProvider.Instance"/>.</summary>
     /// <exception cref="ArgumentNullException">Set to null.</exception>
@@ -34,9 +35,29 @@ public static class GemmControl
         }
     }
 
+    /// <summary>
+    /// Smallest product size, in floating-point operations <c>2 * m * n * k</c>, that the managed provider
+    /// spreads over several threads (default 2^23, about 0.1 ms of single-core work); smaller products run
+    /// on the calling thread. Changing it never changes results.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to a negative or non-finite value.</exception>
+    public static double ParallelThreshold
+    {
+        get => s_parallelThreshold;
+        set
+        {
+            if (!(value >= 0) || double.IsInfinity(value))
+            {
+                Guard.ThrowOutOfRange(nameof(value), value, "must be a finite, non-negative flop count");
+            }
+
+            s_parallelThreshold = value;
+        }
+    }
+
     /// <summary>One line describing the provider, SIMD width and parallelism, for logs and benchmark headers.</summary>
     public static string Describe() =>
-        $"{s_provider.Name}; MaxDegreeOfParallelism={s_maxDegreeOfParallelism}; " +
+        $"{s_provider.Name}; MaxDegreeOfParallelism={s_maxDegreeOfParallelism}; ParallelThreshold={s_parallelThreshold:G4} flop; " +
         $"Vector512={System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}; " +
         $"Vector256={System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}; " +
         $"Fma={System.Runtime.Intrinsics.X86.Fma.IsSupported}; Processors={Environment.ProcessorCount}";

@@ -1,89 +1,101 @@
 using System;
+using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Numerics.Tensors;
 
 namespace Aced.Core;
 
 /// <summary>
 /// Numerically stable scalar and span kernels: softplus, log-sigmoid, sigmoid, max-shifted
 /// log-sum-exp and softmax over rows and columns, and L2 row normalisation with its backward.
-/// Every kernel is finite for finite inputs of any magnitude and exact at the extremes
-/// (for example <c>Softplus(-100)</c> is <c>exp(-100)</c>, not 0).
 /// </summary>
+/// <remarks>
+/// <para>
+/// Every kernel is finite for finite inputs of any magnitude (|x| up to <see cref="float.MaxValue"/> unless a
+/// method says otherwise) and accurate to a few ulps at the extremes: <c>Softplus(-100)</c> is <c>exp(-100)</c>
+/// (a float denormal), not 0; it is 0 only where the true value underflows float (x &lt; -103.98);
+/// <c>Softplus(1e4)</c> is exactly <c>1e4</c>; <c>LogSumExp([1e4, 1e4])</c> is <c>1e4 + ln 2</c>.
+/// </para>
+/// <para>
+/// Span kernels are vectorised (Vector512, then Vector256, Vector128, scalar tail); reductions accumulate in
+/// double. NaN in an input propagates: the corresponding output (element, row or column) is NaN.
+/// A destination may be the very same span or view as the source; a destination that partly overlaps the
+/// source is rejected.
+/// </para>
+/// </remarks>
 public static partial class StableMath
 {
-    /// <summary>Smallest norm used by <see cref="L2NormalizeRows"/>: rows with a smaller norm are divided by this (PyTorch's <c>F.normalize</c> eps).</summary>
+    /// <summary>Smallest norm used by <see cref="L2NormalizeRows(MatrixView, MatrixView, Span{float})"/>: rows with a smaller norm are divided by this (PyTorch's <c>F.normalize</c> eps).</summary>
     public const float NormalizeEpsilon = 1e-12f;
 
-    /// <summary><c>softplus(x) = log(1 + exp(x))</c>, computed as <c>max(x, 0) + log1p(exp(-|x|))</c>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Softplus(float x) => MathF.Max(x, 0f) + Log1pSmall(MathF.Exp(-MathF.Abs(x)));
+    private const double SmallestNormalFloat = 1.1754943508222875e-38;
 
-    /// <summary><c>log sigmoid(x) = -softplus(-x)</c>.</summary>
+    /// <summary>
+    /// <c>softplus(x) = log(1 + exp(x))</c>, computed as <c>max(x, 0) + log1p(exp(-|x|))</c>. Exact at the extremes:
+    /// <c>Softplus(-100) = exp(-100)</c>, <c>Softplus(1e4) = 1e4</c>; +Inf gives +Inf, -Inf gives 0, NaN gives NaN.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float LogSigmoid(float x) => -Softplus(-x);
+    public static float Softplus(float x) => MathF.Max(x, 0f) + Log1p(MathF.Exp(-MathF.Abs(x)));
 
-    /// <summary><c>sigmoid(x) = 1 / (1 + exp(-x))</c>, evaluated without overflow for either sign.</summary>
+    /// <summary>
+    /// <c>log sigmoid(x) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|))</c>. Exact at the extremes:
+    /// <c>LogSigmoid(100) = -exp(-100)</c>, <c>LogSigmoid(-1e4) = -1e4</c>; NaN gives NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float LogSigmoid(float x) => MathF.Min(x, 0f) - Log1p(MathF.Exp(-MathF.Abs(x)));
+
+    /// <summary>
+    /// <c>sigmoid(x) = 1 / (1 + exp(-x))</c>, evaluated as <c>(x &gt;= 0 ? 1 : e) / (1 + e)</c> with
+    /// <c>e = exp(-|x|)</c>, so it never overflows and keeps full relative accuracy for negative x; NaN gives NaN.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sigmoid(float x)
     {
-        if (x >= 0f)
-        {
-            return 1f / (1f + MathF.Exp(-x));
-        }
-
-        float e = MathF.Exp(x);
-        return e / (1f + e);
+        float e = MathF.Exp(-MathF.Abs(x));
+        return (x >= 0f ? 1f : e) / (1f + e);
     }
 
-    /// <summary><c>log(1 + u)</c> for <c>u</c> in [0, 1], accurate to float rounding for tiny <c>u</c>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float Log1pSmall(float u)
-    {
-        // Below 2^-12 the series u - u^2/2 + u^3/3 is exact in float; above it log(1+u) loses no digits that matter.
-        if (u < 2.44140625e-4f)
-        {
-            return u * (1f - (u * (0.5f - (u * (1f / 3f)))));
-        }
-
-        return MathF.Log(1f + u);
-    }
-
-    /// <summary>Element-wise <see cref="Softplus(float)"/>. <paramref name="destination"/> may alias <paramref name="x"/>.</summary>
-    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <paramref name="x"/>.</exception>
+    /// <summary>Element-wise <see cref="Softplus(float)"/>. <paramref name="destination"/> may be the same span as <paramref name="x"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <paramref name="x"/> or partly overlaps it.</exception>
     public static void Softplus(ReadOnlySpan<float> x, Span<float> destination)
     {
-        EnsureDestination(x.Length, destination.Length);
-        for (int i = 0; i < x.Length; i++)
-        {
-            destination[i] = Softplus(x[i]);
-        }
+        EnsureElementwise(x, destination);
+        Map(default(SoftplusOperator), x, destination);
     }
 
-    /// <summary>Element-wise <see cref="LogSigmoid(float)"/>. <paramref name="destination"/> may alias <paramref name="x"/>.</summary>
-    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <paramref name="x"/>.</exception>
+    /// <summary>Element-wise <see cref="LogSigmoid(float)"/>. <paramref name="destination"/> may be the same span as <paramref name="x"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <paramref name="x"/> or partly overlaps it.</exception>
     public static void LogSigmoid(ReadOnlySpan<float> x, Span<float> destination)
     {
-        EnsureDestination(x.Length, destination.Length);
-        for (int i = 0; i < x.Length; i++)
-        {
-            destination[i] = -Softplus(-x[i]);
-        }
+        EnsureElementwise(x, destination);
+        Map(default(LogSigmoidOperator), x, destination);
     }
 
-    /// <summary>Element-wise <see cref="Sigmoid(float)"/>. <paramref name="destination"/> may alias <paramref name="x"/>.</summary>
-    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <paramref name="x"/>.</exception>
+    /// <summary>Element-wise <see cref="Sigmoid(float)"/>. <paramref name="destination"/> may be the same span as <paramref name="x"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <paramref name="x"/> or partly overlaps it.</exception>
     public static void Sigmoid(ReadOnlySpan<float> x, Span<float> destination)
     {
-        EnsureDestination(x.Length, destination.Length);
-        for (int i = 0; i < x.Length; i++)
-        {
-            destination[i] = Sigmoid(x[i]);
-        }
+        EnsureElementwise(x, destination);
+        Map(default(SigmoidOperator), x, destination);
     }
 
     /// <summary>
-    /// Max-shifted <c>log(sum_i exp(x_i))</c>. Returns negative infinity for an empty span or when every
-    /// element is negative infinity; NaN if any element is NaN.
+    /// <c>sum_i softplus(x_i)</c>, fused (no temporary) and accumulated in double: the sigmoid-loss
+    /// negatives term <c>sum_j -log sigmoid(-l_j)</c> of a row of logits. 0 for an empty span; NaN if any
+    /// element is NaN; +Inf if any element is +Inf.
+    /// </summary>
+    public static double SoftplusSum(ReadOnlySpan<float> x) => Sum(default(SoftplusOperator), x);
+
+    /// <summary>
+    /// <c>sum_i log sigmoid(x_i)</c>, fused (no temporary) and accumulated in double. 0 for an empty span;
+    /// NaN if any element is NaN; -Inf if any element is -Inf.
+    /// </summary>
+    public static double LogSigmoidSum(ReadOnlySpan<float> x) => Sum(default(LogSigmoidOperator), x);
+
+    /// <summary>
+    /// Max-shifted <c>log(sum_i exp(x_i)) = m + log(sum_i exp(x_i - m))</c> with <c>m = max_i x_i</c>, the sum
+    /// in double. Returns negative infinity for an empty span or when every element is negative infinity;
+    /// positive infinity if any element is positive infinity (and none is NaN); NaN if any element is NaN.
     /// </summary>
     public static float LogSumExp(ReadOnlySpan<float> x)
     {
@@ -92,176 +104,273 @@ public static partial class StableMath
             return float.NegativeInfinity;
         }
 
-        float max = System.Numerics.Tensors.TensorPrimitives.Max(x);
-        if (float.IsNegativeInfinity(max) || float.IsNaN(max))
+        float max = TensorPrimitives.Max(x);
+        if (!float.IsFinite(max))
         {
             return max;
         }
 
-        if (float.IsPositiveInfinity(max))
-        {
-            return max;
-        }
-
-        double sum = 0;
-        for (int i = 0; i < x.Length; i++)
-        {
-            sum += MathF.Exp(x[i] - max);
-        }
-
-        return max + (float)Math.Log(sum);
+        return max + (float)Math.Log(Sum(new ExpShiftOperator(max), x));
     }
 
-    /// <summary>Writes the log-sum-exp of each row of <paramref name="x"/> to <paramref name="destination"/>.</summary>
+    /// <summary>
+    /// Writes <see cref="LogSumExp(ReadOnlySpan{float})"/> of each row of <paramref name="x"/> to
+    /// <paramref name="destination"/>[r].
+    /// </summary>
     /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than the row count.</exception>
     public static void LogSumExpRows(MatrixView x, Span<float> destination)
     {
-        EnsureDestination(x.Rows, destination.Length);
+        EnsureLength(x.Rows, destination.Length, nameof(destination));
         for (int r = 0; r < x.Rows; r++)
         {
             destination[r] = LogSumExp(x.Row(r));
         }
     }
 
-    /// <summary>Writes the log-sum-exp of each column of <paramref name="x"/> to <paramref name="destination"/>.</summary>
+    /// <summary>
+    /// Writes the log-sum-exp of each column of <paramref name="x"/> to <paramref name="destination"/>[c]
+    /// (same conventions as <see cref="LogSumExp(ReadOnlySpan{float})"/>: an empty or all -Inf column gives -Inf,
+    /// +Inf gives +Inf, NaN gives NaN). Rents its scratch from <see cref="ArrayPool{T}"/>; use the overload
+    /// with <c>columnSums</c> to supply it.
+    /// </summary>
     /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than the column count.</exception>
     public static void LogSumExpColumns(MatrixView x, Span<float> destination)
     {
-        EnsureDestination(x.Columns, destination.Length);
-        Span<float> dest = destination.Slice(0, x.Columns);
+        double[] sums = ArrayPool<double>.Shared.Rent(x.Columns);
+        try
+        {
+            LogSumExpColumns(x, destination, sums);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(sums);
+        }
+    }
+
+    /// <summary>
+    /// Allocation-free <see cref="LogSumExpColumns(MatrixView, Span{float})"/>: <paramref name="columnSums"/>
+    /// (at least <c>x.Columns</c> doubles) receives <c>sum_r exp(x_rc - max_r x_rc)</c>. Memory is swept row by
+    /// row (contiguous), two passes over <paramref name="x"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> or <paramref name="columnSums"/> is shorter than the column count.</exception>
+    public static void LogSumExpColumns(MatrixView x, Span<float> destination, Span<double> columnSums)
+    {
+        EnsureLength(x.Columns, destination.Length, nameof(destination));
+        EnsureLength(x.Columns, columnSums.Length, nameof(columnSums));
+        Span<float> max = destination.Slice(0, x.Columns);
+        Span<double> sums = columnSums.Slice(0, x.Columns);
         if (x.Rows == 0)
         {
-            dest.Fill(float.NegativeInfinity);
+            max.Fill(float.NegativeInfinity);
             return;
         }
 
-        // Pass 1: column maxima (row-wise sweeps keep memory access contiguous).
-        x.Row(0).CopyTo(dest);
-        for (int r = 1; r < x.Rows; r++)
-        {
-            System.Numerics.Tensors.TensorPrimitives.Max(dest, x.Row(r), dest);
-        }
-
-        double[] sums = new double[x.Columns];
+        ColumnMax(x, max);
+        sums.Clear();
         for (int r = 0; r < x.Rows; r++)
         {
-            Span<float> row = x.Row(r);
-            for (int c = 0; c < row.Length; c++)
-            {
-                float m = dest[c];
-                if (float.IsFinite(m))
-                {
-                    sums[c] += MathF.Exp(row[c] - m);
-                }
-            }
+            AccumulateExpShifted(x.Row(r), max, sums);
         }
 
-        for (int c = 0; c < dest.Length; c++)
+        for (int c = 0; c < max.Length; c++)
         {
-            if (float.IsFinite(dest[c]))
+            float m = max[c];
+            if (float.IsFinite(m))
             {
-                dest[c] += (float)Math.Log(sums[c]);
+                max[c] = m + (float)Math.Log(sums[c]);
             }
         }
     }
 
-    /// <summary>Row-wise max-shifted softmax of <paramref name="x"/> into <paramref name="destination"/> (may be the same view).</summary>
+    /// <summary>
+    /// Row-wise softmax <c>y_rc = exp(x_rc - m_r) / sum_k exp(x_rk - m_r)</c> with <c>m_r</c> the row maximum, into
+    /// <paramref name="destination"/> (may be the same view as <paramref name="x"/>). Each row sums to 1 within float
+    /// rounding. A row containing NaN or +Inf, or whose elements are all -Inf, becomes NaN (the distribution is undefined).
+    /// </summary>
     /// <exception cref="ArgumentException">The shapes differ.</exception>
     public static void SoftmaxRows(MatrixView x, MatrixView destination)
     {
         destination.EnsureShape(x.Rows, x.Columns, nameof(destination));
+        if (x.Columns == 0)
+        {
+            return;
+        }
+
         for (int r = 0; r < x.Rows; r++)
         {
             Span<float> src = x.Row(r);
             Span<float> dst = destination.Row(r);
-            float lse = LogSumExp(src);
-            for (int c = 0; c < src.Length; c++)
-            {
-                dst[c] = MathF.Exp(src[c] - lse);
-            }
+            EnsureElementwise(src, dst);
+            float max = TensorPrimitives.Max(src);
+            double sum = MapSum(new ExpShiftOperator(max), src, dst);
+            TensorPrimitives.Multiply(dst, (float)(1.0 / sum), dst);
         }
     }
 
-    /// <summary>Column-wise max-shifted softmax of <paramref name="x"/> into <paramref name="destination"/> (may be the same view).</summary>
+    /// <summary>
+    /// Column-wise softmax <c>y_rc = exp(x_rc - m_c) / sum_k exp(x_kc - m_c)</c> into <paramref name="destination"/>
+    /// (may be the same view as <paramref name="x"/>); same conventions as <see cref="SoftmaxRows"/>. Rents its
+    /// scratch from <see cref="ArrayPool{T}"/>; use the overload with scratch spans to supply it.
+    /// </summary>
     /// <exception cref="ArgumentException">The shapes differ.</exception>
     public static void SoftmaxColumns(MatrixView x, MatrixView destination)
     {
+        float[] max = ArrayPool<float>.Shared.Rent(x.Columns);
+        double[] sums = ArrayPool<double>.Shared.Rent(x.Columns);
+        try
+        {
+            SoftmaxColumns(x, destination, max, sums);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(sums);
+            ArrayPool<float>.Shared.Return(max);
+        }
+    }
+
+    /// <summary>
+    /// Allocation-free <see cref="SoftmaxColumns(MatrixView, MatrixView)"/>. <paramref name="columnScratch"/> (at least
+    /// <c>x.Columns</c> floats) and <paramref name="columnSums"/> (at least <c>x.Columns</c> doubles) are working memory;
+    /// their contents on return are unspecified. Three row-by-row sweeps; no per-element division.
+    /// </summary>
+    /// <exception cref="ArgumentException">The shapes differ or a scratch span is shorter than the column count.</exception>
+    public static void SoftmaxColumns(MatrixView x, MatrixView destination, Span<float> columnScratch, Span<double> columnSums)
+    {
         destination.EnsureShape(x.Rows, x.Columns, nameof(destination));
-        float[] lse = new float[x.Columns];
-        LogSumExpColumns(x, lse);
+        EnsureLength(x.Columns, columnScratch.Length, nameof(columnScratch));
+        EnsureLength(x.Columns, columnSums.Length, nameof(columnSums));
+        if (x.Rows == 0 || x.Columns == 0)
+        {
+            return;
+        }
+
+        for (int r = 0; r < x.Rows; r++)
+        {
+            EnsureElementwise(x.Row(r), destination.Row(r));
+        }
+
+        Span<float> scale = columnScratch.Slice(0, x.Columns);
+        Span<double> sums = columnSums.Slice(0, x.Columns);
+        ColumnMax(x, scale);
+        sums.Clear();
+        for (int r = 0; r < x.Rows; r++)
+        {
+            Span<float> dst = destination.Row(r);
+            TensorPrimitives.Subtract(x.Row(r), scale, dst);
+            TensorPrimitives.Exp(dst, dst);
+            AccumulateSum(dst, sums);
+        }
+
+        // The maxima are no longer needed: reuse their storage for 1 / sum.
+        for (int c = 0; c < scale.Length; c++)
+        {
+            scale[c] = (float)(1.0 / sums[c]);
+        }
+
+        for (int r = 0; r < x.Rows; r++)
+        {
+            Span<float> dst = destination.Row(r);
+            TensorPrimitives.Multiply(dst, scale, dst);
+        }
+    }
+
+    /// <summary>
+    /// <c>y_r = x_r / max(||x_r||_2, eps)</c> for each row, with the norm accumulated in double (no overflow for any
+    /// finite input); writes the (unclamped) norms to <paramref name="norms"/>. <paramref name="destination"/> may be the
+    /// same view as <paramref name="x"/>. A row containing NaN or Inf gives NaN (or 0 where the norm is Inf) entries.
+    /// </summary>
+    /// <exception cref="ArgumentException">Shapes differ, a destination row partly overlaps its source, or <paramref name="norms"/> is shorter than the row count.</exception>
+    public static void L2NormalizeRows(MatrixView x, MatrixView destination, Span<float> norms)
+    {
+        destination.EnsureShape(x.Rows, x.Columns, nameof(destination));
+        EnsureLength(x.Rows, norms.Length, nameof(norms));
         for (int r = 0; r < x.Rows; r++)
         {
             Span<float> src = x.Row(r);
             Span<float> dst = destination.Row(r);
-            for (int c = 0; c < src.Length; c++)
+            EnsureElementwise(src, dst);
+            double norm = Math.Sqrt(DotDouble(src, src));
+            norms[r] = (float)norm;
+            double scale = 1.0 / Math.Max(norm, NormalizeEpsilon);
+            if (scale >= SmallestNormalFloat || double.IsNaN(scale))
             {
-                dst[c] = MathF.Exp(src[c] - lse[c]);
+                TensorPrimitives.Multiply(src, (float)scale, dst);
+            }
+            else
+            {
+                // Norms beyond ~8.5e37: 1/norm is a float denormal, so scale in double to keep full precision.
+                for (int c = 0; c < src.Length; c++)
+                {
+                    dst[c] = (float)(src[c] * scale);
+                }
             }
         }
     }
 
     /// <summary>
-    /// <c>y_r = x_r / max(||x_r||_2, eps)</c> for each row; writes the (unclamped) norms to
-    /// <paramref name="norms"/>. <paramref name="destination"/> may be the same view as <paramref name="x"/>.
+    /// Backward of <see cref="L2NormalizeRows"/>: given the normalised rows <c>y</c>, the forward norms, and
+    /// <c>g = dL/dy</c>, writes <c>dL/dx = (g - y (y . g)) / ||x||</c> (the dot product in double); for rows whose
+    /// norm was clamped to eps, <c>g / eps</c>. <paramref name="gradInput"/> may be the same view as
+    /// <paramref name="gradOutput"/> (or as <paramref name="normalized"/>).
     /// </summary>
     /// <exception cref="ArgumentException">Shapes differ or <paramref name="norms"/> is shorter than the row count.</exception>
-    public static void L2NormalizeRows(MatrixView x, MatrixView destination, Span<float> norms)
-    {
-        destination.EnsureShape(x.Rows, x.Columns, nameof(destination));
-        EnsureDestination(x.Rows, norms.Length);
-        for (int r = 0; r < x.Rows; r++)
-        {
-            Span<float> src = x.Row(r);
-            double ss = 0;
-            for (int c = 0; c < src.Length; c++)
-            {
-                ss += (double)src[c] * src[c];
-            }
-
-            float norm = (float)Math.Sqrt(ss);
-            norms[r] = norm;
-            System.Numerics.Tensors.TensorPrimitives.Multiply(src, 1f / MathF.Max(norm, NormalizeEpsilon), destination.Row(r));
-        }
-    }
-
-    /// <summary>
-    /// Backward of <see cref="L2NormalizeRows"/>: given the normalised rows <c>y</c>, the forward norms,
-    /// and <c>g = dL/dy</c>, writes <c>dL/dx = (g - y (y . g)) / ||x||</c> (for rows whose norm was clamped
-    /// to eps, <c>g / eps</c>). <paramref name="gradInput"/> may be the same view as <paramref name="gradOutput"/>.
-    /// </summary>
-    /// <exception cref="ArgumentException">Shapes differ or <paramref name="norms"/> is too short.</exception>
     public static void L2NormalizeRowsBackward(MatrixView normalized, ReadOnlySpan<float> norms, MatrixView gradOutput, MatrixView gradInput)
     {
         gradOutput.EnsureShape(normalized.Rows, normalized.Columns, nameof(gradOutput));
         gradInput.EnsureShape(normalized.Rows, normalized.Columns, nameof(gradInput));
-        EnsureDestination(normalized.Rows, norms.Length);
+        EnsureLength(normalized.Rows, norms.Length, nameof(norms));
         for (int r = 0; r < normalized.Rows; r++)
         {
             Span<float> y = normalized.Row(r);
             Span<float> g = gradOutput.Row(r);
             Span<float> dx = gradInput.Row(r);
+            EnsureElementwise(g, dx);
+            EnsureElementwise(y, dx);
             float norm = norms[r];
-            if (norm < NormalizeEpsilon)
+            if (!(norm >= NormalizeEpsilon))
             {
-                System.Numerics.Tensors.TensorPrimitives.Multiply(g, 1f / NormalizeEpsilon, dx);
+                if (float.IsNaN(norm))
+                {
+                    dx.Fill(float.NaN);
+                    continue;
+                }
+
+                TensorPrimitives.Multiply(g, 1f / NormalizeEpsilon, dx);
                 continue;
             }
 
-            float dot = System.Numerics.Tensors.TensorPrimitives.Dot(y, g);
-            float inv = 1f / norm;
-            for (int c = 0; c < y.Length; c++)
-            {
-                dx[c] = (g[c] - (y[c] * dot)) * inv;
-            }
+            float dot = (float)DotDouble(y, g);
+            TensorPrimitives.MultiplyAdd(y, -dot, g, dx);
+            TensorPrimitives.Multiply(dx, 1f / norm, dx);
+        }
+    }
+
+    /// <summary>Column maxima of <paramref name="x"/> (at least one row) into <paramref name="max"/>; NaN propagates.</summary>
+    private static void ColumnMax(MatrixView x, Span<float> max)
+    {
+        x.Row(0).CopyTo(max);
+        for (int r = 1; r < x.Rows; r++)
+        {
+            TensorPrimitives.Max(max, x.Row(r), max);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void EnsureDestination(int needed, int available)
+    private static void EnsureLength(int needed, int available, string name)
     {
         if (available < needed)
         {
-            Guard.ThrowArgument("destination", $"has {available} elements but {needed} are needed");
+            Guard.ThrowArgument(name, $"has {available} elements but {needed} are needed");
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void EnsureElementwise(ReadOnlySpan<float> x, Span<float> destination)
+    {
+        EnsureLength(x.Length, destination.Length, nameof(destination));
+        if (x.Overlaps(destination, out int offset) && offset != 0)
+        {
+            Guard.ThrowArgument(nameof(destination), "partly overlaps the source; pass the very same span for in-place work or a separate buffer");
         }
     }
 }

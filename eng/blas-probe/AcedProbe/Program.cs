@@ -1,0 +1,121 @@
+using System;
+using System.Diagnostics;
+using Aced.Core;
+
+namespace Aced.BlasProbe;
+
+/// <summary>
+/// Times Aced SGEMM on the shapes of probe.c (same reporting: best and median GFLOP/s over timed calls,
+/// after two warm-up calls). Usage: AcedProbe &lt;threads&gt; [all|1024|samp|odd|4096], or
+/// AcedProbe interleaved [all|1024|samp|odd|4096] [rounds] for the in-process A/B comparison with OpenBLAS.
+/// </summary>
+public static class Program
+{
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "interleaved")
+        {
+            Interleaved.Run(args.Length > 1 ? args[1] : "all", args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5);
+            return;
+        }
+
+        int threads = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 2;
+        string which = args.Length > 1 ? args[1] : "all";
+        GemmControl.MaxDegreeOfParallelism = threads;
+        Console.WriteLine(GemmControl.Describe());
+        bool all = which == "all";
+        if (all || which == "1024")
+        {
+            Run("1024^3 NN", 1024, 1024, 1024, false, false, 20);
+        }
+
+        if (all || which == "samp")
+        {
+            Run("20480x256x256 NT", 20480, 256, 256, true, false, 20);
+            Run("20480x256x256 NT epi", 20480, 256, 256, true, true, 20);
+            Run("  + softplus (scalar)", 20480, 256, 256, true, true, 10, softplus: true);
+        }
+
+        if (all || which == "odd")
+        {
+            Run("1023^3 NN", 1023, 1023, 1023, false, false, 20);
+        }
+
+        if (all || which == "4096")
+        {
+            Run("4096^3 NN", 4096, 4096, 4096, false, false, 3);
+        }
+    }
+
+    private static void Run(string name, int m, int n, int k, bool transB, bool epilogue, int reps, bool softplus = false)
+    {
+        Matrix a = Fill(m, k, 1);
+        Matrix b = transB ? Fill(n, k, 2) : Fill(k, n, 2);
+        var c = new Matrix(m, n);
+        var sums = new float[m];
+        Transpose tb = transB ? Transpose.Transposed : Transpose.None;
+        var times = new double[reps];
+        for (int r = -2; r < reps; r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            if (epilogue)
+            {
+                Gemm.MultiplyWithEpilogue(Transpose.None, tb, 1f, a, b, new RowSumEpilogue(sums, softplus));
+            }
+            else
+            {
+                Gemm.Multiply(Transpose.None, tb, 1f, a, b, 0f, c);
+            }
+
+            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            if (r >= 0)
+            {
+                times[r] = seconds;
+            }
+        }
+
+        Array.Sort(times);
+        double flops = 2.0 * m * n * k;
+        Console.WriteLine($"{name,-22} best {flops / times[0] / 1e9,7:F1} GFLOP/s  median {flops / times[reps / 2] / 1e9,7:F1} GFLOP/s  (median {times[reps / 2] * 1e3:F2} ms)");
+    }
+
+    private static Matrix Fill(int rows, int columns, int seed)
+    {
+        var m = new Matrix(rows, columns);
+        var rng = new Random(seed);
+        for (int i = 0; i < m.Data.Length; i++)
+        {
+            m.Data[i] = (float)(rng.NextDouble() - 0.5);
+        }
+
+        return m;
+    }
+
+    /// <summary>Row sums of the product tile, optionally after the sampler's softplus (StableMath, scalar today).</summary>
+    private readonly struct RowSumEpilogue : IGemmEpilogue
+    {
+        private readonly float[] _sums;
+        private readonly bool _softplus;
+
+        public RowSumEpilogue(float[] sums, bool softplus)
+        {
+            _sums = sums;
+            _softplus = softplus;
+        }
+
+        public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                Span<float> row = tile.Slice(r * stride, columns);
+                if (_softplus)
+                {
+                    StableMath.Softplus(row, row);
+                }
+
+                float sum = System.Numerics.Tensors.TensorPrimitives.Sum(row);
+                _sums[rowStart + r] = columnStart == 0 ? sum : _sums[rowStart + r] + sum;
+            }
+        }
+    }
+}

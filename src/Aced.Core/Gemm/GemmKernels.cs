@@ -1,0 +1,234 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Aced.Core;
+
+/// <summary>Which micro-kernel implementation runs (tests force the fallbacks).</summary>
+internal enum GemmIsa
+{
+    /// <summary>Pick the widest accelerated one.</summary>
+    Auto = 0,
+
+    /// <summary>AVX-512: 16 zmm accumulators.</summary>
+    Vector512 = 1,
+
+    /// <summary>AVX2/FMA: the 8 x 32 tile in four 4 x 16 quarters (8 ymm accumulators each).</summary>
+    Vector256 = 2,
+
+    /// <summary>Portable scalar loop.</summary>
+    Scalar = 3,
+}
+
+/// <summary>
+/// The 8 x 32 micro-kernels. Each computes, for every element of the register tile,
+/// <c>acc = fma(a[p], b[p], acc)</c> for p = 0..kc-1 in increasing order starting from 0, and then stores
+/// <c>c = beta == 0 ? alpha * acc : fma(acc, alpha, beta * c)</c>. All three implementations perform exactly
+/// these IEEE operations per element, so they produce bit-identical results.
+/// </summary>
+/// <remarks>
+/// Packed layouts: the A micro-panel holds <c>a[p * 8 + r]</c> = op(A)[i + r, p0 + p]; the B micro-panel
+/// holds <c>b[p * 32 + j]</c> = op(B)[p0 + p, j0 + j]. Both are zero-padded past the matrix edge.
+/// </remarks>
+internal static unsafe class GemmKernels
+{
+    /// <summary>Set by tests to force a fallback kernel; <see cref="GemmIsa.Auto"/> in production.</summary>
+    internal static GemmIsa ForcedIsa { get; set; }
+
+    internal static GemmIsa ActiveIsa => ForcedIsa != GemmIsa.Auto ? ForcedIsa
+        : Vector512.IsHardwareAccelerated ? GemmIsa.Vector512
+        : Vector256.IsHardwareAccelerated ? GemmIsa.Vector256
+        : GemmIsa.Scalar;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Run(GemmIsa isa, float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta)
+    {
+        if (isa == GemmIsa.Vector512)
+        {
+            Kernel512(a, b, kc, c, ldc, alpha, beta);
+        }
+        else if (isa == GemmIsa.Vector256)
+        {
+            Kernel256Quarter(a, b, kc, c, ldc, alpha, beta);
+            Kernel256Quarter(a, b + 16, kc, c + 16, ldc, alpha, beta);
+            Kernel256Quarter(a + 4, b, kc, c + (4 * ldc), ldc, alpha, beta);
+            Kernel256Quarter(a + 4, b + 16, kc, c + (4 * ldc) + 16, ldc, alpha, beta);
+        }
+        else
+        {
+            KernelScalar(a, b, kc, c, ldc, alpha, beta);
+        }
+    }
+
+    /// <summary>
+    /// Merges a finished 8 x 32 accumulator tile <paramref name="t"/> (computed with alpha = 1, beta = 0)
+    /// into the valid <paramref name="rows"/> x <paramref name="cols"/> corner of C with the same store rule
+    /// as the kernels, so edge tiles round exactly like interior ones.
+    /// </summary>
+    internal static void MergeEdge(float* t, int rows, int cols, float* c, nint ldc, float alpha, float beta)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* tr = t + (r * GemmPlan.NR);
+            float* cr = c + (r * ldc);
+            if (beta == 0f)
+            {
+                for (int j = 0; j < cols; j++)
+                {
+                    cr[j] = alpha * tr[j];
+                }
+            }
+            else
+            {
+                for (int j = 0; j < cols; j++)
+                {
+                    cr[j] = MathF.FusedMultiplyAdd(tr[j], alpha, beta * cr[j]);
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel512(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero;
+        Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero;
+        Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero;
+        Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero;
+        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero;
+        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero;
+        Vector512<float> c60 = Vector512<float>.Zero, c61 = Vector512<float>.Zero;
+        Vector512<float> c70 = Vector512<float>.Zero, c71 = Vector512<float>.Zero;
+
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b);
+            Vector512<float> b1 = Vector512.Load(b + 16);
+            Vector512<float> ar = Vector512.Create(a[0]);
+            c00 = Vector512.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector512.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector512.Create(a[1]);
+            c10 = Vector512.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector512.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector512.Create(a[2]);
+            c20 = Vector512.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector512.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector512.Create(a[3]);
+            c30 = Vector512.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector512.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector512.Create(a[4]);
+            c40 = Vector512.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector512.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector512.Create(a[5]);
+            c50 = Vector512.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector512.FusedMultiplyAdd(ar, b1, c51);
+            ar = Vector512.Create(a[6]);
+            c60 = Vector512.FusedMultiplyAdd(ar, b0, c60);
+            c61 = Vector512.FusedMultiplyAdd(ar, b1, c61);
+            ar = Vector512.Create(a[7]);
+            c70 = Vector512.FusedMultiplyAdd(ar, b0, c70);
+            c71 = Vector512.FusedMultiplyAdd(ar, b1, c71);
+            a += GemmPlan.MR;
+            b += GemmPlan.NR;
+        }
+
+        Store512(c, c00, c01, alpha, beta);
+        Store512(c + ldc, c10, c11, alpha, beta);
+        Store512(c + (2 * ldc), c20, c21, alpha, beta);
+        Store512(c + (3 * ldc), c30, c31, alpha, beta);
+        Store512(c + (4 * ldc), c40, c41, alpha, beta);
+        Store512(c + (5 * ldc), c50, c51, alpha, beta);
+        Store512(c + (6 * ldc), c60, c61, alpha, beta);
+        Store512(c + (7 * ldc), c70, c71, alpha, beta);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store512(float* c, Vector512<float> x0, Vector512<float> x1, float alpha, float beta)
+    {
+        Vector512<float> va = Vector512.Create(alpha);
+        if (beta == 0f)
+        {
+            Vector512.Store(x0 * va, c);
+            Vector512.Store(x1 * va, c + 16);
+        }
+        else
+        {
+            Vector512<float> vb = Vector512.Create(beta);
+            Vector512.Store(Vector512.FusedMultiplyAdd(x0, va, vb * Vector512.Load(c)), c);
+            Vector512.Store(Vector512.FusedMultiplyAdd(x1, va, vb * Vector512.Load(c + 16)), c + 16);
+        }
+    }
+
+    /// <summary>One 4 x 16 quarter of the register tile with Vector256 (8 ymm accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel256Quarter(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
+        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
+        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
+        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            a += GemmPlan.MR;
+            b += GemmPlan.NR;
+        }
+
+        Store256(c, c00, c01, alpha, beta);
+        Store256(c + ldc, c10, c11, alpha, beta);
+        Store256(c + (2 * ldc), c20, c21, alpha, beta);
+        Store256(c + (3 * ldc), c30, c31, alpha, beta);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store256(float* c, Vector256<float> x0, Vector256<float> x1, float alpha, float beta)
+    {
+        Vector256<float> va = Vector256.Create(alpha);
+        if (beta == 0f)
+        {
+            Vector256.Store(x0 * va, c);
+            Vector256.Store(x1 * va, c + 8);
+        }
+        else
+        {
+            Vector256<float> vb = Vector256.Create(beta);
+            Vector256.Store(Vector256.FusedMultiplyAdd(x0, va, vb * Vector256.Load(c)), c);
+            Vector256.Store(Vector256.FusedMultiplyAdd(x1, va, vb * Vector256.Load(c + 8)), c + 8);
+        }
+    }
+
+    private static void KernelScalar(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta)
+    {
+        float* acc = stackalloc float[GemmPlan.MR * GemmPlan.NR];
+        new Span<float>(acc, GemmPlan.MR * GemmPlan.NR).Clear();
+        for (int p = 0; p < kc; p++)
+        {
+            float* ap = a + (p * GemmPlan.MR);
+            float* bp = b + (p * GemmPlan.NR);
+            for (int r = 0; r < GemmPlan.MR; r++)
+            {
+                float ar = ap[r];
+                float* accRow = acc + (r * GemmPlan.NR);
+                for (int j = 0; j < GemmPlan.NR; j++)
+                {
+                    accRow[j] = MathF.FusedMultiplyAdd(ar, bp[j], accRow[j]);
+                }
+            }
+        }
+
+        MergeEdge(acc, GemmPlan.MR, GemmPlan.NR, c, ldc, alpha, beta);
+    }
+}

@@ -1,0 +1,212 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Aced.Core;
+
+/// <summary>
+/// Copies blocks of op(A) and op(B) into the contiguous, zero-padded micro-panels read by
+/// <see cref="GemmKernels"/>. Strided reads (A not transposed, B transposed) use an AVX 8 x 8
+/// in-register transpose when available.
+/// </summary>
+internal static unsafe class GemmPacking
+{
+    /// <summary>
+    /// Packs op(A)[i0 .. i0+rows, p0 .. p0+kc] (rows &lt;= 8) as <c>dst[p * 8 + r]</c>, zero rows past <paramref name="rows"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PackA(Transpose transA, float* a, nint lda, int i0, int rows, int p0, int kc, float* dst)
+    {
+        const int MR = GemmPlan.MR;
+        if (transA == Transpose.Transposed)
+        {
+            // A is stored k x m: op(A)[i, p] = a[p * lda + i]; each p gives MR contiguous values.
+            float* src = a + ((nint)p0 * lda) + i0;
+            if (rows == MR && Vector256.IsHardwareAccelerated)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    Vector256.Store(Vector256.Load(src + (p * lda)), dst + (p * MR));
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    float* s = src + (p * lda);
+                    float* d = dst + (p * MR);
+                    int r = 0;
+                    for (; r < rows; r++)
+                    {
+                        d[r] = s[r];
+                    }
+
+                    for (; r < MR; r++)
+                    {
+                        d[r] = 0f;
+                    }
+                }
+            }
+
+            return;
+        }
+
+        // A is stored m x k: op(A)[i, p] = a[i * lda + p]; gather MR rows.
+        float* rowBase = a + ((nint)i0 * lda) + p0;
+        int pDone = 0;
+        if (rows == MR && Avx.IsSupported)
+        {
+            for (; pDone + 8 <= kc; pDone += 8)
+            {
+                Transpose8x8(rowBase + pDone, lda, dst + (pDone * MR), MR);
+            }
+        }
+
+        for (int p = pDone; p < kc; p++)
+        {
+            float* d = dst + (p * MR);
+            int r = 0;
+            for (; r < rows; r++)
+            {
+                d[r] = rowBase[(r * lda) + p];
+            }
+
+            for (; r < MR; r++)
+            {
+                d[r] = 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs op(B)[p0 .. p0+kc, j0 .. j0+cols] (cols &lt;= 32) as <c>dst[p * 32 + j]</c>, zero columns past <paramref name="cols"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PackB(Transpose transB, float* b, nint ldb, int p0, int kc, int j0, int cols, float* dst)
+    {
+        const int NR = GemmPlan.NR;
+        if (transB == Transpose.None)
+        {
+            // B is stored k x n: each p gives NR contiguous values.
+            float* src = b + ((nint)p0 * ldb) + j0;
+            if (cols == NR && Vector256.IsHardwareAccelerated)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    float* s = src + (p * ldb);
+                    float* d = dst + (p * NR);
+                    Vector256.Store(Vector256.Load(s), d);
+                    Vector256.Store(Vector256.Load(s + 8), d + 8);
+                    Vector256.Store(Vector256.Load(s + 16), d + 16);
+                    Vector256.Store(Vector256.Load(s + 24), d + 24);
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    float* s = src + (p * ldb);
+                    float* d = dst + (p * NR);
+                    int j = 0;
+                    for (; j < cols; j++)
+                    {
+                        d[j] = s[j];
+                    }
+
+                    for (; j < NR; j++)
+                    {
+                        d[j] = 0f;
+                    }
+                }
+            }
+
+            return;
+        }
+
+        // B is stored n x k: op(B)[p, j] = b[j * ldb + p]; transpose groups of 8 columns.
+        float* colBase = b + ((nint)j0 * ldb) + p0;
+        int groupsDone = 0;
+        if (Avx.IsSupported)
+        {
+            for (; (groupsDone + 1) * 8 <= cols; groupsDone++)
+            {
+                float* g = colBase + ((nint)groupsDone * 8 * ldb);
+                int p = 0;
+                for (; p + 8 <= kc; p += 8)
+                {
+                    Transpose8x8(g + p, ldb, dst + (p * NR) + (groupsDone * 8), NR);
+                }
+
+                for (; p < kc; p++)
+                {
+                    float* d = dst + (p * NR) + (groupsDone * 8);
+                    for (int j = 0; j < 8; j++)
+                    {
+                        d[j] = g[(j * ldb) + p];
+                    }
+                }
+            }
+        }
+
+        int jStart = groupsDone * 8;
+        for (int p = 0; p < kc; p++)
+        {
+            float* d = dst + (p * NR);
+            int j = jStart;
+            for (; j < cols; j++)
+            {
+                d[j] = colBase[(j * ldb) + p];
+            }
+
+            for (; j < NR; j++)
+            {
+                d[j] = 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads 8 rows of 8 floats (<c>src[r * srcStride + q]</c>) and writes column q as 8 contiguous floats at
+    /// <c>dst + q * dstStride</c>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, nint srcStride, float* dst, nint dstStride)
+    {
+        Vector256<float> r0 = Avx.LoadVector256(src);
+        Vector256<float> r1 = Avx.LoadVector256(src + srcStride);
+        Vector256<float> r2 = Avx.LoadVector256(src + (2 * srcStride));
+        Vector256<float> r3 = Avx.LoadVector256(src + (3 * srcStride));
+        Vector256<float> r4 = Avx.LoadVector256(src + (4 * srcStride));
+        Vector256<float> r5 = Avx.LoadVector256(src + (5 * srcStride));
+        Vector256<float> r6 = Avx.LoadVector256(src + (6 * srcStride));
+        Vector256<float> r7 = Avx.LoadVector256(src + (7 * srcStride));
+
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1);
+        Vector256<float> t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3);
+        Vector256<float> t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5);
+        Vector256<float> t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7);
+        Vector256<float> t7 = Avx.UnpackHigh(r6, r7);
+
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44);
+        Vector256<float> u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44);
+        Vector256<float> u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44);
+        Vector256<float> u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44);
+        Vector256<float> u7 = Avx.Shuffle(t5, t7, 0xEE);
+
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + (2 * dstStride), Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + (3 * dstStride), Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + (4 * dstStride), Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + (5 * dstStride), Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + (6 * dstStride), Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + (7 * dstStride), Avx.Permute2x128(u3, u7, 0x31));
+    }
+}

@@ -1,0 +1,309 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using Aced.Core;
+
+namespace Aced.Core.Tests;
+
+/// <summary>Tests that change process-wide GEMM settings run in this collection, one at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class GemmGlobalStateCollection
+{
+    public const string Name = "GEMM global settings";
+}
+
+[Collection(GemmGlobalStateCollection.Name)]
+public sealed class GemmGlobalStateTests
+{
+    private static float[] RunPlain(Transpose ta, Transpose tb, int m, int n, int k, int seed)
+    {
+        var rng = new System.Random(seed);
+        MatrixView a = ta == Transpose.None ? GemmTestHelpers.RandomView(rng, m, k, 3) : GemmTestHelpers.RandomView(rng, k, m, 3);
+        MatrixView b = tb == Transpose.None ? GemmTestHelpers.RandomView(rng, k, n) : GemmTestHelpers.RandomView(rng, n, k);
+        MatrixView c = GemmTestHelpers.RandomView(rng, m, n, 1);
+        Gemm.Multiply(ta, tb, 1.25f, a, b, 0.5f, c);
+        return c.Array;
+    }
+
+    private static void WithSettings(int degree, double threshold, GemmIsa isa, Action action)
+    {
+        int oldDegree = GemmControl.MaxDegreeOfParallelism;
+        double oldThreshold = GemmControl.ParallelThreshold;
+        GemmIsa oldIsa = GemmKernels.ForcedIsa;
+        try
+        {
+            GemmControl.MaxDegreeOfParallelism = degree;
+            GemmControl.ParallelThreshold = threshold;
+            GemmKernels.ForcedIsa = isa;
+            action();
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = oldDegree;
+            GemmControl.ParallelThreshold = oldThreshold;
+            GemmKernels.ForcedIsa = oldIsa;
+        }
+    }
+
+    private static void AssertBitIdentical(float[] expected, float[] actual, string label)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
+            {
+                Assert.Fail($"{label}: element {i} differs: {expected[i]:R} vs {actual[i]:R}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(Transpose.None, Transpose.None)]
+    [InlineData(Transpose.None, Transpose.Transposed)]
+    [InlineData(Transpose.Transposed, Transpose.None)]
+    [InlineData(Transpose.Transposed, Transpose.Transposed)]
+    public void Multiply_DegreeOfParallelism123_BitIdentical(Transpose ta, Transpose tb)
+    {
+        const int m = 389, n = 301, k = 411; // parallel (above threshold, many tiles, two k blocks)
+        float[] reference = Array.Empty<float>();
+        WithSettings(1, 0, GemmIsa.Auto, () => reference = RunPlain(ta, tb, m, n, k, 11));
+        foreach (int degree in new[] { 2, 3 })
+        {
+            float[] result = Array.Empty<float>();
+            WithSettings(degree, 0, GemmIsa.Auto, () => result = RunPlain(ta, tb, m, n, k, 11));
+            AssertBitIdentical(reference, result, $"degree {degree}");
+        }
+
+        Assert.True(GemmWorkers.WorkerCount >= 2, "degree 3 should have started two pool threads");
+    }
+
+    [Fact]
+    public void Multiply_ParallelOnSmallShapes_MatchesReference()
+    {
+        // Threshold 0 sends even tiny products through the worker pool.
+        WithSettings(3, 0, GemmIsa.Auto, () => GemmCorrectnessTests.CheckProperty(maxTest: 60, maxSize: 70));
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Multiply_FallbackKernels_BitIdenticalToDefault(int isaCode)
+    {
+        var isa = (GemmIsa)isaCode; // 2 = Vector256, 3 = scalar
+        float[] reference = Array.Empty<float>();
+        WithSettings(2, 0, GemmIsa.Auto, () => reference = RunPlain(Transpose.None, Transpose.Transposed, 77, 131, 400, 3));
+        float[] result = Array.Empty<float>();
+        WithSettings(2, 0, isa, () => result = RunPlain(Transpose.None, Transpose.Transposed, 77, 131, 400, 3));
+        AssertBitIdentical(reference, result, isa.ToString());
+        WithSettings(1, 0, isa, () => GemmTestHelpers.CheckCase(new System.Random(8), Transpose.Transposed, Transpose.None, 45, 70, 33, -1f, 0.5f, 2));
+    }
+
+    [Fact]
+    public void MultiplyWithEpilogue_DegreeOfParallelism123_BitIdenticalAndOrdered()
+    {
+        const int m = 300, n = 530, k = 70;
+        var rng = new System.Random(4);
+        MatrixView a = GemmTestHelpers.RandomView(rng, m, k);
+        MatrixView b = GemmTestHelpers.RandomView(rng, n, k);
+        float[]? reference = null;
+        foreach (int degree in new[] { 1, 2, 3 })
+        {
+            WithSettings(degree, 0, GemmIsa.Auto, () =>
+            {
+                var recorder = new RecordingEpilogue(m, n);
+                Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, a, b, recorder);
+                recorder.AssertCompleteAndOrdered();
+                if (reference is null)
+                {
+                    reference = recorder.Product;
+                }
+                else
+                {
+                    AssertBitIdentical(reference, recorder.Product, $"epilogue degree {degree}");
+                }
+            });
+        }
+    }
+
+    [Fact]
+    public void Multiply_ConcurrentCallers_AllCorrect()
+    {
+        WithSettings(2, 0, GemmIsa.Auto, () =>
+        {
+            float[] expected = RunPlain(Transpose.None, Transpose.None, 150, 170, 90, 21);
+            var results = new float[4][];
+            Parallel.For(0, 4, i => results[i] = RunPlain(Transpose.None, Transpose.None, 150, 170, 90, 21));
+            foreach (float[] r in results)
+            {
+                AssertBitIdentical(expected, r, "concurrent caller");
+            }
+        });
+    }
+
+    [Fact]
+    public void MultiplyWithEpilogue_NestedGemmInsideEpilogue_DoesNotDeadlockAndIsCorrect()
+    {
+        WithSettings(2, 0, GemmIsa.Auto, () =>
+        {
+            var rng = new System.Random(6);
+            MatrixView a = GemmTestHelpers.RandomView(rng, 200, 40);
+            MatrixView b = GemmTestHelpers.RandomView(rng, 40, 90);
+            var small = GemmTestHelpers.RandomView(rng, 33, 35);
+            var failures = new int[1];
+            var nested = new NestedEpilogue(small, failures);
+            var task = Task.Run(() => Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, a, b, nested));
+            Assert.True(task.Wait(TimeSpan.FromSeconds(60)), "nested GEMM deadlocked");
+            Assert.Equal(0, failures[0]);
+        });
+    }
+
+    [Fact]
+    public void MultiplyWithEpilogue_EpilogueThrows_ExceptionPropagatesAndPoolRecovers()
+    {
+        WithSettings(2, 0, GemmIsa.Auto, () =>
+        {
+            var rng = new System.Random(2);
+            MatrixView a = GemmTestHelpers.RandomView(rng, 400, 20);
+            MatrixView b = GemmTestHelpers.RandomView(rng, 20, 50);
+            Assert.Throws<InvalidOperationException>(() => Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, a, b, new ThrowingEpilogue(130)));
+            GemmTestHelpers.CheckCase(rng, Transpose.None, Transpose.None, 200, 100, 50, 1f, 0f, 0);
+        });
+    }
+
+    [Fact]
+    public void Multiply_SteadyState_AllocatesNothing()
+    {
+        WithSettings(2, 0, GemmIsa.Auto, () =>
+        {
+            var rng = new System.Random(3);
+            MatrixView a = GemmTestHelpers.RandomView(rng, 300, 200);
+            MatrixView b = GemmTestHelpers.RandomView(rng, 250, 200);
+            var c = new Matrix(300, 250);
+            var sums = new double[300];
+            var epilogue = new SumEpilogue(sums);
+            for (int warm = 0; warm < 3; warm++)
+            {
+                Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, 0f, c);
+                Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, a, b, epilogue);
+            }
+
+            // One-time buffer growth happens when a worker first gets a tile, which under load may be late:
+            // the steady state is reached when some round of 10 calls allocates (almost) nothing.
+            long allocated = long.MaxValue;
+            for (int round = 0; round < 8 && allocated >= 1024; round++)
+            {
+                long before = GC.GetTotalAllocatedBytes(precise: true);
+                for (int i = 0; i < 10; i++)
+                {
+                    Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, 0f, c);
+                    Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, a, b, epilogue);
+                }
+
+                allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+            }
+
+            Assert.True(allocated < 1024, $"20 steady-state calls allocated {allocated} bytes");
+        });
+    }
+
+    [Theory]
+    [InlineData(1L << 20)] // every column block cached
+    [InlineData(400_000L)] // two of the three column blocks cached (groups of 2, then 1)
+    [InlineData(300_000L)] // one column block (all of k) cached at a time
+    [InlineData(1_000L)] // one k block at a time
+    public void Multiply_PackedBCacheModes_MatchReferenceAndEachOther(long budget)
+    {
+        long old = GemmWorkspace.MultiSlotBudget;
+        try
+        {
+            GemmWorkspace.MultiSlotBudget = budget;
+            // k = 800 gives 3 k blocks, n = 600 gives 3 column blocks: k * nc = 800 * 224 = 179200 floats per block.
+            WithSettings(2, 0, GemmIsa.Auto, () =>
+            {
+                GemmTestHelpers.CheckCase(new System.Random(17), Transpose.None, Transpose.Transposed, 150, 600, 800, 1f, 0.5f, 1);
+                var rng = new System.Random(18);
+                MatrixView a = GemmTestHelpers.RandomView(rng, 90, 800);
+                MatrixView b = GemmTestHelpers.RandomView(rng, 800, 600);
+                var recorder = new RecordingEpilogue(90, 600);
+                Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, a, b, recorder);
+                recorder.AssertCompleteAndOrdered();
+                var c = new Matrix(90, 600);
+                Gemm.Multiply(a, b, c);
+                AssertBitIdentical(c.Data, recorder.Product, "epilogue vs plain");
+            });
+        }
+        finally
+        {
+            GemmWorkspace.MultiSlotBudget = old;
+        }
+    }
+
+    [Fact]
+    public void ParallelThreshold_Invalid_Throws()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => GemmControl.ParallelThreshold = -1);
+        Assert.Throws<ArgumentOutOfRangeException>(() => GemmControl.ParallelThreshold = double.NaN);
+        Assert.Throws<ArgumentOutOfRangeException>(() => GemmControl.MaxDegreeOfParallelism = 0);
+    }
+
+    private readonly struct NestedEpilogue : IGemmEpilogue
+    {
+        private readonly MatrixView _small;
+        private readonly int[] _failures;
+
+        public NestedEpilogue(MatrixView small, int[] failures)
+        {
+            _small = small;
+            _failures = failures;
+        }
+
+        public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
+        {
+            var c = new Matrix(_small.Rows, _small.Rows);
+            Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, _small, _small, 0f, c);
+            for (int i = 0; i < c.Rows; i++)
+            {
+                double expected = 0;
+                for (int p = 0; p < _small.Columns; p++)
+                {
+                    expected += (double)_small[i, p] * _small[i, p];
+                }
+
+                if (Math.Abs(c[i, i] - expected) > 1e-4 * expected)
+                {
+                    Interlocked.Increment(ref _failures[0]);
+                }
+            }
+        }
+    }
+
+    private readonly struct SumEpilogue : IGemmEpilogue
+    {
+        private readonly double[] _sums;
+
+        public SumEpilogue(double[] sums) => _sums = sums;
+
+        public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                _sums[rowStart + r] = System.Numerics.Tensors.TensorPrimitives.Sum(tile.Slice(r * stride, columns));
+            }
+        }
+    }
+
+    private readonly struct ThrowingEpilogue : IGemmEpilogue
+    {
+        private readonly int _failRow;
+
+        public ThrowingEpilogue(int failRow) => _failRow = failRow;
+
+        public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
+        {
+            if (rowStart <= _failRow && _failRow < rowStart + rows)
+            {
+                throw new InvalidOperationException("epilogue failure");
+            }
+        }
+    }
+}
