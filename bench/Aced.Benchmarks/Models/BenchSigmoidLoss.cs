@@ -6,7 +6,7 @@ namespace Aced.Benchmarks.Models;
 /// <summary>
 /// Benchmark-only SigLIP loss (the lead switches this to Aced.Losses at integration):
 /// L = (1/b) sum_ij softplus(-y_ij l_ij), l = exp(t) Zi Zt^T + c, and its gradients w.r.t. Zi, Zt, t and c.
-/// Materialises the b x b logits (fine for a training batch); the products go through <see cref="Gemm"/>.
+/// Materialises the b x b logits (fine for a training batch); the products go through <see cref="Aced.Core.Gemm"/>.
 /// </summary>
 internal sealed class BenchSigmoidLoss
 {
@@ -29,7 +29,7 @@ internal sealed class BenchSigmoidLoss
     {
         int b = zi.Rows;
         float scale = MathF.Exp(t);
-        Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, zi, zt, 0f, _logits);
+        Aced.Core.Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, zi, zt, 0f, _logits);
         double loss = 0;
         double dt = 0;
         double dc = 0;
@@ -49,8 +49,8 @@ internal sealed class BenchSigmoidLoss
             }
         }
 
-        Gemm.Multiply(Transpose.None, Transpose.None, scale, _grad, zt, 0f, ImageGradient);
-        Gemm.Multiply(Transpose.Transposed, Transpose.None, scale, _grad, zi, 0f, TextGradient);
+        Aced.Core.Gemm.Multiply(Transpose.None, Transpose.None, scale, _grad, zt, 0f, ImageGradient);
+        Aced.Core.Gemm.Multiply(Transpose.Transposed, Transpose.None, scale, _grad, zi, 0f, TextGradient);
         dT = (float)dt;
         dC = (float)dc;
         return (float)(loss / b);

@@ -112,9 +112,9 @@ public class TrainingStepBenchmarks
             var p = new Matrix(1024, 1024);
             a.Span.Fill(0.5f);
             b.Span.Fill(0.25f);
-            Gemm.Multiply(a, b, p);
+            Aced.Core.Gemm.Multiply(a, b, p);
             long peakStart = Stopwatch.GetTimestamp();
-            Gemm.Multiply(a, b, p);
+            Aced.Core.Gemm.Multiply(a, b, p);
             double peak = 2.0 * 1024 * 1024 * 1024 / Stopwatch.GetElapsedTime(peakStart).TotalSeconds;
 
             Console.WriteLine(
