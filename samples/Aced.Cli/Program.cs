@@ -11,6 +11,8 @@ public static class Program
     {
         var root = new RootCommand("aced: active data curation as distillation (ACID/ACED, JEST, RHO-loss) for contrastive image-text models.");
         root.Subcommands.Add(InfoCommand.Create());
+        root.Subcommands.Add(LossCommand.Create());
+        root.Subcommands.Add(SelectCommand.Create());
         return root;
     }
 }

@@ -1,0 +1,176 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Aced.Core;
+using Aced.Selection;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+
+namespace Aced.Benchmarks.Selection;
+
+/// <summary>Problem size of one selection: super-batch B, sub-batch b, embedding dimension d, chunks n.</summary>
+public readonly record struct SelectionSize(int SuperBatch, int Batch, int Dimension, int Chunks)
+{
+    /// <summary>Flops of the fused learnability/sigmoid joint selection: 4 products (2 directions x 2 models) of B x d x c per chunk after the first.</summary>
+    public double JointFlops => 8.0 * SuperBatch * Batch * Dimension * (Chunks - 1) / Chunks;
+
+    public override string ToString() => $"B={SuperBatch} b={Batch} d={Dimension} n={Chunks}";
+}
+
+/// <summary>
+/// Seconds per selection of the <see cref="ActiveBatchSampler"/> and GFLOP/s counted as <c>8*B*b*d*(n-1)/n</c>.
+/// The two large sizes of the issue run only with <c>ACED_SELECTION_FULL=1</c> (minutes per operation with the
+/// generic GEMM).
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(Config))]
+public class SelectionBenchmarks
+{
+    private SuperBatch _batch = null!;
+    private ActiveBatchSampler _joint = null!;
+    private ActiveBatchSampler _independent = null!;
+    private ActiveBatchSampler _uniform = null!;
+
+    [ParamsSource(nameof(Sizes))]
+    public SelectionSize Size { get; set; }
+
+    public static IEnumerable<SelectionSize> Sizes()
+    {
+        yield return new SelectionSize(5119, 1023, 255, 16); // odd sizes: tails in every kernel
+        yield return new SelectionSize(5120, 1024, 256, 16);
+        if (Environment.GetEnvironmentVariable("ACED_SELECTION_FULL") == "1")
+        {
+            yield return new SelectionSize(20480, 4096, 256, 16);
+            yield return new SelectionSize(40960, 8192, 384, 16);
+        }
+    }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _batch = new SuperBatch(Embeddings(Size.SuperBatch, Size.Dimension, 1, 1.5f), Embeddings(Size.SuperBatch, Size.Dimension, 2, 0.5f));
+        _joint = Sampler(SamplerKind.Joint, SelectionLoss.Sigmoid);
+        _independent = Sampler(SamplerKind.Independent, SelectionLoss.Sigmoid);
+        _uniform = Sampler(SamplerKind.Uniform, SelectionLoss.Sigmoid);
+    }
+
+    /// <summary>IID baseline: uniform draw (plus the O(B*d) independent scores for the diagnostics).</summary>
+    [Benchmark(Baseline = true)]
+    public int Uniform() => _uniform.Sample(_batch, 0).Indices[0];
+
+    /// <summary>Independent prioritised sampling (Gumbel-top-b of the positive-pair learnability).</summary>
+    [Benchmark]
+    public int Independent() => _independent.Sample(_batch, 0).Indices[0];
+
+    /// <summary>The ACED default: learnability, sigmoid, joint blocked-Gibbs sampling in n chunks.</summary>
+    [Benchmark]
+    public int JointLearnabilitySigmoid() => _joint.Sample(_batch, 0).Indices[0];
+
+    private ActiveBatchSampler Sampler(SamplerKind kind, SelectionLoss loss) =>
+        new(new ActiveBatchSamplerOptions { BatchSize = Size.Batch, Chunks = Size.Chunks, Sampler = kind, Loss = loss, Seed = 1 });
+
+    internal static ModelEmbeddings Embeddings(int count, int dim, ulong seed, float noise)
+    {
+        var rng = new CounterRng(seed);
+        var image = new Matrix(count, dim);
+        var text = new Matrix(count, dim);
+        for (int i = 0; i < image.Data.Length; i++)
+        {
+            float z = rng.NextNormal();
+            image.Data[i] = z + (noise * rng.NextNormal());
+            text.Data[i] = z + (noise * rng.NextNormal());
+        }
+
+        float[] norms = new float[count];
+        StableMath.L2NormalizeRows(image, image, norms);
+        StableMath.L2NormalizeRows(text, text, norms);
+        return new ModelEmbeddings(image, text, 10f, -10f);
+    }
+
+    internal sealed class Config : ManualConfig
+    {
+        public Config()
+        {
+            AddColumn(new GflopsColumn());
+        }
+    }
+
+    /// <summary>GFLOP/s of the joint sigmoid selection, counted as 8*B*b*d*(n-1)/n per operation.</summary>
+    private sealed class GflopsColumn : IColumn
+    {
+        public string Id => "SelectionGflops";
+
+        public string ColumnName => "GFLOP/s (8Bbd(n-1)/n)";
+
+        public bool AlwaysShow => true;
+
+        public ColumnCategory Category => ColumnCategory.Custom;
+
+        public int PriorityInCategory => 0;
+
+        public bool IsNumeric => true;
+
+        public UnitType UnitType => UnitType.Dimensionless;
+
+        public string Legend => "Joint-selection flops 8*B*b*d*(n-1)/n divided by the mean time (only for the joint methods)";
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+        {
+            if (!benchmarkCase.Descriptor.WorkloadMethod.Name.StartsWith("Joint", StringComparison.Ordinal))
+            {
+                return "-";
+            }
+
+            var size = (SelectionSize)benchmarkCase.Parameters.Items.First(p => p.Name == "Size").Value;
+            BenchmarkDotNet.Mathematics.Statistics? stats = summary[benchmarkCase]?.ResultStatistics;
+            return stats is null ? "NA" : (size.JointFlops / stats.Mean).ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        public bool IsAvailable(Summary summary) => true;
+
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+    }
+}
+
+/// <summary>
+/// Learnability with the softmax loss: O(B*b*d*n/2) because every member's log-sum-exp changes as the batch
+/// grows, so each chunk revisits all members. Small sizes only (about 8x the sigmoid work at n = 16).
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(SelectionBenchmarks.Config))]
+public class SoftmaxSelectionBenchmarks
+{
+    private SuperBatch _batch = null!;
+    private ActiveBatchSampler _uniform = null!;
+    private ActiveBatchSampler _joint = null!;
+
+    [ParamsSource(nameof(Sizes))]
+    public SelectionSize Size { get; set; }
+
+    public static IEnumerable<SelectionSize> Sizes()
+    {
+        yield return new SelectionSize(5119, 1023, 255, 16);
+        yield return new SelectionSize(5120, 1024, 256, 16);
+    }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _batch = new SuperBatch(SelectionBenchmarks.Embeddings(Size.SuperBatch, Size.Dimension, 1, 1.5f), SelectionBenchmarks.Embeddings(Size.SuperBatch, Size.Dimension, 2, 0.5f));
+        _uniform = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = Size.Batch, Sampler = SamplerKind.Uniform });
+        _joint = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = Size.Batch, Chunks = Size.Chunks, Loss = SelectionLoss.Softmax, Seed = 1 });
+    }
+
+    /// <summary>IID baseline.</summary>
+    [Benchmark(Baseline = true)]
+    public int Uniform() => _uniform.Sample(_batch, 0).Indices[0];
+
+    /// <summary>Joint learnability selection with the softmax loss.</summary>
+    [Benchmark]
+    public int JointLearnabilitySoftmax() => _joint.Sample(_batch, 0).Indices[0];
+}

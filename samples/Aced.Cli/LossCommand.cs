@@ -1,0 +1,366 @@
+using System;
+using System.CommandLine;
+using System.Globalization;
+using System.IO;
+using System.Text.Json;
+using Aced.Core;
+using Aced.Losses;
+
+namespace Aced.Cli;
+
+/// <summary>
+/// <c>aced loss</c>: evaluates one objective of Aced.Losses on <c>.npy</c> embeddings and prints the loss, optional
+/// per-example values and the scalar gradients as one JSON object; writes the embedding gradients to <c>.npy</c>
+/// when asked. This is the interop surface users check their PyTorch numbers against.
+/// </summary>
+public static class LossCommand
+{
+    /// <summary>The accepted <c>--kind</c> values.</summary>
+    public static readonly string[] Kinds = ["sigmoid", "softmax", "softmax-kd", "sigmoid-kd", "feature-match"];
+
+    public static Command Create()
+    {
+        var kind = new Option<string>("--kind") { Description = "Objective: sigmoid | softmax | softmax-kd | sigmoid-kd | feature-match.", Required = true };
+        kind.AcceptOnlyFromAmong(Kinds);
+        var image = new Option<string>("--image") { Description = "Student image embeddings, float32 .npy, b x d (rows = examples).", Required = true };
+        var text = new Option<string>("--text") { Description = "Student text embeddings, float32 .npy, b x d.", Required = true };
+        var scale = new Option<float?>("--scale") { Description = "Student scale a (not log a). Default: 10 for sigmoid kinds, 1/0.07 for softmax kinds." };
+        var bias = new Option<float?>("--bias") { Description = "Student bias c. Default: -10 for sigmoid kinds, 0 otherwise." };
+        var teacherImage = new Option<string?>("--teacher-image") { Description = "Teacher image embeddings (.npy, b x d_t) for the distillation kinds." };
+        var teacherText = new Option<string?>("--teacher-text") { Description = "Teacher text embeddings (.npy, b x d_t) for the distillation kinds." };
+        var teacherScale = new Option<float?>("--teacher-scale") { Description = "Teacher scale a_t. Default: as --scale's default." };
+        var teacherBias = new Option<float?>("--teacher-bias") { Description = "Teacher bias c_t. Default: as --bias's default." };
+        var projection = new Option<string?>("--projection") { Description = "Feature-matching head P (.npy, d x d_t); required when d != d_t." };
+        var normalize = new Option<bool>("--normalize") { Description = "L2-normalise every input's rows first; gradients are then w.r.t. the raw rows." };
+        var perExample = new Option<bool>("--per-example") { Description = "Also print per-example values." };
+        var gradDir = new Option<string?>("--grad-dir") { Description = "Write image.npy, text.npy (and projection.npy) gradients into this directory." };
+        var command = new Command("loss", "Evaluate a contrastive or distillation loss and its gradients on .npy embeddings (JSON on stdout).")
+        {
+            kind, image, text, scale, bias, teacherImage, teacherText, teacherScale, teacherBias, projection, normalize, perExample, gradDir,
+        };
+        command.SetAction(parse => CommandRunner.Run(
+            () => Execute(
+                new LossRequest
+                {
+                    Kind = parse.GetValue(kind)!,
+                    Image = parse.GetValue(image)!,
+                    Text = parse.GetValue(text)!,
+                    Scale = parse.GetValue(scale),
+                    Bias = parse.GetValue(bias),
+                    TeacherImage = parse.GetValue(teacherImage),
+                    TeacherText = parse.GetValue(teacherText),
+                    TeacherScale = parse.GetValue(teacherScale),
+                    TeacherBias = parse.GetValue(teacherBias),
+                    Projection = parse.GetValue(projection),
+                    Normalize = parse.GetValue(normalize),
+                    PerExample = parse.GetValue(perExample),
+                    GradDir = parse.GetValue(gradDir),
+                },
+                parse.InvocationConfiguration.Output),
+            parse.InvocationConfiguration.Error));
+        return command;
+    }
+
+    /// <summary>Runs the command: reads and validates every input, computes, then prints and writes. Returns 0.</summary>
+    /// <exception cref="CliException">A file is missing or malformed, shapes disagree, a value is not finite, or an option is invalid.</exception>
+    public static int Execute(LossRequest request, TextWriter stdout)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(stdout);
+        string kind = request.Kind;
+        if (Array.IndexOf(Kinds, kind) < 0)
+        {
+            throw new CliException($"--kind must be one of {string.Join(", ", Kinds)} (was '{kind}')");
+        }
+
+        bool sigmoidKind = kind is "sigmoid" or "sigmoid-kd";
+        bool distillation = kind is "softmax-kd" or "sigmoid-kd" or "feature-match";
+        float defaultScale = sigmoidKind ? 10f : 1f / 0.07f;
+        float defaultBias = sigmoidKind ? -10f : 0f;
+        LogitParameters student = Parameters(request.Scale ?? defaultScale, request.Bias ?? defaultBias, "--scale", "--bias");
+
+        Matrix image = Read(request.Image, "--image");
+        Matrix text = Read(request.Text, "--text");
+        SameShape(image, request.Image, text, request.Text);
+
+        Matrix? teacherImage = null, teacherText = null, projection = null;
+        LogitParameters teacherLogits = default;
+        if (distillation)
+        {
+            if (request.TeacherImage is null || request.TeacherText is null)
+            {
+                throw new CliException($"--kind {kind} needs --teacher-image and --teacher-text");
+            }
+
+            teacherImage = Read(request.TeacherImage, "--teacher-image");
+            teacherText = Read(request.TeacherText, "--teacher-text");
+            SameShape(teacherImage, request.TeacherImage, teacherText, request.TeacherText);
+            if (teacherImage.Rows != image.Rows)
+            {
+                throw new CliException($"{request.TeacherImage}: has {teacherImage.Rows} rows but {request.Image} has {image.Rows}; teacher and student must embed the same examples in the same order");
+            }
+
+            teacherLogits = Parameters(request.TeacherScale ?? defaultScale, request.TeacherBias ?? defaultBias, "--teacher-scale", "--teacher-bias");
+        }
+        else if (request.TeacherImage is not null || request.TeacherText is not null)
+        {
+            throw new CliException($"--teacher-image/--teacher-text are only used by the distillation kinds, not --kind {kind}");
+        }
+
+        if (request.Projection is not null)
+        {
+            if (kind != "feature-match")
+            {
+                throw new CliException($"--projection is only used by --kind feature-match, not --kind {kind}");
+            }
+
+            projection = Read(request.Projection, "--projection");
+            if (projection.Rows != image.Columns || projection.Columns != teacherImage!.Columns)
+            {
+                throw new CliException($"{request.Projection}: has shape {projection.Rows}x{projection.Columns} but the head must be {image.Columns}x{teacherImage!.Columns} (student dimension x teacher dimension)");
+            }
+        }
+        else if (kind == "feature-match" && image.Columns != teacherImage!.Columns)
+        {
+            throw new CliException($"{request.TeacherImage}: has dimension {teacherImage.Columns} but {request.Image} has {image.Columns}; pass --projection P.npy ({image.Columns}x{teacherImage.Columns})");
+        }
+
+        // Normalise (the student keeps its normalizers for the backward pass).
+        var imageNormalizer = new EmbeddingNormalizer();
+        var textNormalizer = new EmbeddingNormalizer();
+        MatrixView studentImage = image, studentText = text;
+        MatrixView tImage = teacherImage is null ? default : teacherImage.View;
+        MatrixView tText = teacherText is null ? default : teacherText.View;
+        if (request.Normalize)
+        {
+            studentImage = imageNormalizer.Normalize(image);
+            studentText = textNormalizer.Normalize(text);
+            if (teacherImage is not null)
+            {
+                tImage = new EmbeddingNormalizer().Normalize(teacherImage);
+                tText = new EmbeddingNormalizer().Normalize(teacherText!);
+            }
+        }
+
+        int b = image.Rows, d = image.Columns;
+        bool wantGrads = request.GradDir is not null;
+        var gradImage = new Matrix(b, d);
+        var gradText = new Matrix(b, d);
+        Matrix? gradProjection = projection is null ? null : new Matrix(projection.Rows, projection.Columns);
+        var gradients = new EmbeddingGradients(gradImage, gradText);
+        var per = new float[b];
+        var perText = new float[b];
+        double loss;
+        double dScale = 0, dBias = 0;
+        double? entropy = null;
+        string perName = "per_example";
+        string? perTextName = null;
+        var teacher = new TeacherEmbeddings(tImage, tText, teacherLogits);
+        switch (kind)
+        {
+            case "sigmoid":
+            {
+                LossResult r = new SigmoidContrastiveLoss().Compute(studentImage, studentText, student, gradients, per, perText);
+                (loss, dScale, dBias) = (r.Loss, r.ScaleGradient, r.BiasGradient);
+                perTextName = "per_example_text";
+                break;
+            }
+
+            case "softmax":
+            {
+                LossResult r = new SoftmaxContrastiveLoss().Compute(studentImage, studentText, student, gradients, per);
+                (loss, dScale, dBias) = (r.Loss, r.ScaleGradient, r.BiasGradient);
+                break;
+            }
+
+            case "softmax-kd":
+            {
+                DistillationResult r = new SoftmaxDistillationLoss().Compute(studentImage, studentText, student, teacher, gradients, per);
+                (loss, dScale, dBias, entropy) = (r.Loss, r.ScaleGradient, r.BiasGradient, r.TeacherEntropy);
+                break;
+            }
+
+            case "sigmoid-kd":
+            {
+                DistillationResult r = new SigmoidDistillationLoss().Compute(studentImage, studentText, student, teacher, gradients, per, perText);
+                (loss, dScale, dBias, entropy) = (r.Loss, r.ScaleGradient, r.BiasGradient, r.TeacherEntropy);
+                perTextName = "per_example_text";
+                break;
+            }
+
+            default:
+                loss = new FeatureMatchingLoss().Compute(studentImage, studentText, tImage, tText, projection is null ? default : projection.View, gradients, gradProjection is null ? default : gradProjection.View, per);
+                break;
+        }
+
+        if (request.Normalize)
+        {
+            imageNormalizer.Backward(gradImage, gradImage);
+            textNormalizer.Backward(gradText, gradText);
+        }
+
+        EnsureFinite(loss, dScale, dBias, gradImage, gradText, gradProjection);
+
+        // Everything is computed and valid: now write, then print.
+        if (wantGrads)
+        {
+            string dir = request.GradDir!;
+            if (File.Exists(dir))
+            {
+                throw new CliException($"{dir}: --grad-dir names an existing file; pass a directory");
+            }
+
+            Directory.CreateDirectory(dir);
+            Npy.Write(Path.Combine(dir, "image.npy"), gradImage);
+            Npy.Write(Path.Combine(dir, "text.npy"), gradText);
+            if (gradProjection is not null)
+            {
+                Npy.Write(Path.Combine(dir, "projection.npy"), gradProjection);
+            }
+        }
+
+        using (var buffer = new MemoryStream())
+        {
+            using (var json = new Utf8JsonWriter(buffer))
+            {
+                json.WriteStartObject();
+                json.WriteString("kind", kind);
+                json.WriteNumber("loss", loss);
+                if (entropy is double h)
+                {
+                    json.WriteNumber("teacher_entropy", h);
+                    json.WriteNumber("kl", loss - h);
+                }
+
+                json.WriteNumber("batch", b);
+                json.WriteNumber("scale", student.Scale);
+                json.WriteNumber("bias", kind is "sigmoid" or "sigmoid-kd" ? student.Bias : 0f);
+                if (request.PerExample)
+                {
+                    WriteArray(json, perName, per);
+                    if (perTextName is not null)
+                    {
+                        WriteArray(json, perTextName, perText);
+                    }
+                }
+
+                json.WriteStartObject("grad");
+                json.WriteNumber("scale", dScale);
+                json.WriteNumber("log_scale", student.Scale * dScale);
+                json.WriteNumber("bias", dBias);
+                json.WriteEndObject();
+                json.WriteEndObject();
+            }
+
+            stdout.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+        }
+
+        return 0;
+    }
+
+    private static void WriteArray(Utf8JsonWriter json, string name, float[] values)
+    {
+        json.WriteStartArray(name);
+        foreach (float v in values)
+        {
+            json.WriteNumberValue(v);
+        }
+
+        json.WriteEndArray();
+    }
+
+    private static LogitParameters Parameters(float scale, float bias, string scaleName, string biasName)
+    {
+        if (!(scale > 0f) || !float.IsFinite(scale))
+        {
+            throw new CliException($"{scaleName} must be a finite number greater than 0 (it is a = exp(t), not t; was {scale.ToString(CultureInfo.InvariantCulture)})");
+        }
+
+        if (!float.IsFinite(bias))
+        {
+            throw new CliException($"{biasName} must be a finite number (was {bias.ToString(CultureInfo.InvariantCulture)})");
+        }
+
+        return new LogitParameters(scale, bias);
+    }
+
+    private static Matrix Read(string path, string option)
+    {
+        if (!File.Exists(path))
+        {
+            throw new CliException($"{path}: file not found ({option})");
+        }
+
+        Matrix m;
+        try
+        {
+            m = Npy.ReadMatrix(path);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            string message = ex.Message.StartsWith(path, StringComparison.Ordinal) ? ex.Message : $"{path}: {ex.Message}";
+            throw new CliException($"{message} ({option})", ex);
+        }
+
+        if (m.Rows == 0 || m.Columns == 0)
+        {
+            throw new CliException($"{path}: is empty ({m.Rows}x{m.Columns}); {option} needs at least one row and one column");
+        }
+
+        int bad = Guard.IndexOfNonFinite(m.Data);
+        if (bad >= 0)
+        {
+            throw new CliException($"{path}: contains a non-finite value ({m.Data[bad].ToString(CultureInfo.InvariantCulture)}) at row {bad / m.Columns}, column {bad % m.Columns} ({option})");
+        }
+
+        return m;
+    }
+
+    private static void SameShape(Matrix a, string aPath, Matrix b, string bPath)
+    {
+        if (a.Rows != b.Rows || a.Columns != b.Columns)
+        {
+            throw new CliException($"{bPath}: has shape {b.Rows}x{b.Columns} but {aPath} is {a.Rows}x{a.Columns}; image and text embeddings must be paired row by row with the same dimension");
+        }
+    }
+
+    private static void EnsureFinite(double loss, double dScale, double dBias, Matrix gradImage, Matrix gradText, Matrix? gradProjection)
+    {
+        if (!double.IsFinite(loss) || !double.IsFinite(dScale) || !double.IsFinite(dBias)
+            || Guard.IndexOfNonFinite(gradImage.Data) >= 0 || Guard.IndexOfNonFinite(gradText.Data) >= 0
+            || (gradProjection is not null && Guard.IndexOfNonFinite(gradProjection.Data) >= 0))
+        {
+            throw new CliException("the result overflowed float32 (embeddings or scale too large); normalise the inputs (--normalize) or lower --scale");
+        }
+    }
+}
+
+/// <summary>The options of one <c>aced loss</c> invocation.</summary>
+public sealed class LossRequest
+{
+    public required string Kind { get; init; }
+
+    public required string Image { get; init; }
+
+    public required string Text { get; init; }
+
+    public float? Scale { get; init; }
+
+    public float? Bias { get; init; }
+
+    public string? TeacherImage { get; init; }
+
+    public string? TeacherText { get; init; }
+
+    public float? TeacherScale { get; init; }
+
+    public float? TeacherBias { get; init; }
+
+    public string? Projection { get; init; }
+
+    public bool Normalize { get; init; }
+
+    public bool PerExample { get; init; }
+
+    public string? GradDir { get; init; }
+}

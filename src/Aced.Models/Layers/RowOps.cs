@@ -1,0 +1,214 @@
+using System;
+using System.Buffers;
+using System.Numerics.Tensors;
+using Aced.Core;
+
+namespace Aced.Models.Layers;
+
+/// <summary>
+/// Row-parallel element-wise layers: bias broadcast, residual copy, layer norm, GELU. Rows are split into fixed chunks
+/// of <see cref="ChunkRows"/>; reductions over rows (layer-norm parameter gradients) are written per chunk and summed
+/// in chunk order, so results do not depend on the thread count.
+/// </summary>
+internal static class RowOps
+{
+    /// <summary>Rows per parallel chunk.</summary>
+    public const int ChunkRows = 32;
+
+    [ThreadStatic]
+    private static RowJob? t_job;
+
+    /// <summary>Every row of <paramref name="y"/> = <paramref name="b"/>.</summary>
+    public static void BroadcastRows(float[] b, MatrixView y)
+    {
+        RowJob job = Job();
+        job.Op = RowOp.Broadcast;
+        job.Vector1 = b;
+        job.Y = y;
+        Run(job, y.Rows);
+    }
+
+    /// <summary>y = x + b (row-broadcast bias); <paramref name="b"/> is a whole array.</summary>
+    public static void AddBias(MatrixView x, float[] b, MatrixView y)
+    {
+        RowJob job = Job();
+        job.Op = RowOp.AddBias;
+        job.X = x;
+        job.Vector1 = b;
+        job.Y = y;
+        Run(job, y.Rows);
+    }
+
+    /// <summary>Layer norm of every row of x into y; writes mean and rstd per row.</summary>
+    public static void LayerNormForward(MatrixView x, float[] gamma, float[] beta, MatrixView y, float[] mean, float[] rstd)
+    {
+        RowJob job = Job();
+        job.Op = RowOp.LayerNorm;
+        job.X = x;
+        job.Vector1 = gamma;
+        job.Vector2 = beta;
+        job.Y = y;
+        job.Stats1 = mean;
+        job.Stats2 = rstd;
+        Run(job, x.Rows);
+    }
+
+    /// <summary>Layer-norm backward: dx += ..., dgamma += ..., dbeta += ... (see <see cref="RowMath.LayerNormBackward"/>).</summary>
+    public static void LayerNormBackward(MatrixView x, float[] gamma, float[] mean, float[] rstd, MatrixView dy, MatrixView dx, float[] dgamma, float[] dbeta)
+    {
+        int d = x.Columns;
+        int chunks = ParallelChunks.CountChunks(x.Rows, ChunkRows);
+        float[] partial = ArrayPool<float>.Shared.Rent(chunks * 2 * d);
+        try
+        {
+            RowJob job = Job();
+            job.Op = RowOp.LayerNormBackward;
+            job.X = x;
+            job.Vector1 = gamma;
+            job.Stats1 = mean;
+            job.Stats2 = rstd;
+            job.Dy = dy;
+            job.Y = dx;
+            job.Partial = partial;
+            Run(job, x.Rows);
+            for (int c = 0; c < chunks; c++)
+            {
+                TensorPrimitives.Add(dgamma, partial.AsSpan(c * 2 * d, d), dgamma);
+                TensorPrimitives.Add(dbeta, partial.AsSpan((c * 2 * d) + d, d), dbeta);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(partial);
+        }
+    }
+
+    /// <summary>y = GELU(x) row-wise.</summary>
+    public static void GeluForward(MatrixView x, MatrixView y)
+    {
+        RowJob job = Job();
+        job.Op = RowOp.Gelu;
+        job.X = x;
+        job.Y = y;
+        Run(job, x.Rows);
+    }
+
+    /// <summary>dx = dy * GELU'(x) row-wise (dy and dx may be the same view).</summary>
+    public static void GeluBackward(MatrixView x, MatrixView dy, MatrixView dx)
+    {
+        RowJob job = Job();
+        job.Op = RowOp.GeluBackward;
+        job.X = x;
+        job.Dy = dy;
+        job.Y = dx;
+        Run(job, x.Rows);
+    }
+
+    private static RowJob Job() => t_job ??= new RowJob();
+
+    private static void Run(RowJob job, int rows)
+    {
+        job.Rows = rows;
+        try
+        {
+            ParallelChunks.Run(job, ParallelChunks.CountChunks(rows, ChunkRows));
+        }
+        finally
+        {
+            job.Clear();
+        }
+    }
+
+    private enum RowOp
+    {
+        Broadcast,
+        AddBias,
+        LayerNorm,
+        LayerNormBackward,
+        Gelu,
+        GeluBackward,
+    }
+
+    private sealed class RowJob : IChunkBody
+    {
+        public RowOp Op;
+        public int Rows;
+        public MatrixView X;
+        public MatrixView Y;
+        public MatrixView Dy;
+        public float[]? Vector1;
+        public float[]? Vector2;
+        public float[]? Stats1;
+        public float[]? Stats2;
+        public float[]? Partial;
+
+        public void Clear()
+        {
+            X = default;
+            Y = default;
+            Dy = default;
+            Vector1 = Vector2 = Stats1 = Stats2 = Partial = null;
+        }
+
+        public void Execute(int chunk)
+        {
+            int start = chunk * ChunkRows;
+            int end = Math.Min(Rows, start + ChunkRows);
+            switch (Op)
+            {
+                case RowOp.Broadcast:
+                    for (int r = start; r < end; r++)
+                    {
+                        Vector1.AsSpan().CopyTo(Y.Row(r));
+                    }
+
+                    break;
+                case RowOp.AddBias:
+                    for (int r = start; r < end; r++)
+                    {
+                        TensorPrimitives.Add(X.Row(r), Vector1!, Y.Row(r));
+                    }
+
+                    break;
+                case RowOp.LayerNorm:
+                    for (int r = start; r < end; r++)
+                    {
+                        (float mean, float rstd) = RowMath.LayerNorm(X.Row(r), Vector1!, Vector2!, Y.Row(r));
+                        Stats1![r] = mean;
+                        Stats2![r] = rstd;
+                    }
+
+                    break;
+                case RowOp.LayerNormBackward:
+                {
+                    int d = X.Columns;
+                    Span<float> dgamma = Partial.AsSpan(chunk * 2 * d, d);
+                    Span<float> dbeta = Partial.AsSpan((chunk * 2 * d) + d, d);
+                    dgamma.Clear();
+                    dbeta.Clear();
+                    for (int r = start; r < end; r++)
+                    {
+                        RowMath.LayerNormBackward(X.Row(r), Vector1!, Stats1![r], Stats2![r], Dy.Row(r), Y.Row(r), dgamma, dbeta);
+                    }
+
+                    break;
+                }
+
+                case RowOp.Gelu:
+                    for (int r = start; r < end; r++)
+                    {
+                        RowMath.Gelu(X.Row(r), Y.Row(r));
+                    }
+
+                    break;
+                case RowOp.GeluBackward:
+                    for (int r = start; r < end; r++)
+                    {
+                        RowMath.GeluBackward(X.Row(r), Dy.Row(r), Y.Row(r));
+                    }
+
+                    break;
+            }
+        }
+    }
+}

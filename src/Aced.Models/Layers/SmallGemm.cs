@@ -1,0 +1,163 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Aced.Models.Layers;
+
+/// <summary>
+/// Single-threaded vectorised products of small matrices (the per-example, per-head attention products, e.g.
+/// 64 x 64 x 32), called from inside a parallel chunk. <see cref="Aced.Core.Gemm"/> is built for large products and
+/// parallelises internally; these are too small for that to pay and run many at once, one per example.
+/// </summary>
+internal static class SmallGemm
+{
+    /// <summary>
+    /// <c>C = alpha * A * B + beta * C</c> with A m x k (row stride lda), B k x n (row stride ldb), C m x n (row stride ldc);
+    /// beta must be 0 (overwrite) or 1 (accumulate).
+    /// </summary>
+    public static void MultiplyNN(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, bool accumulate, Span<float> c, int ldc) =>
+        Multiply(m, n, k, alpha, a, lda, 1, b, ldb, accumulate, c, ldc);
+
+    /// <summary>
+    /// <c>C = alpha * A^T * B (+ C)</c> with A k x m (row stride lda), B k x n, C m x n: the transposed operand is read
+    /// in place, no copy.
+    /// </summary>
+    public static void MultiplyTN(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, bool accumulate, Span<float> c, int ldc) =>
+        Multiply(m, n, k, alpha, a, 1, lda, b, ldb, accumulate, c, ldc);
+
+    /// <summary>C = alpha op(A) B (+ C), where op(A)[i, p] = a[i * rowStep + p * kStep].</summary>
+    private static void Multiply(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int rowStep, int kStep, ReadOnlySpan<float> b, int ldb, bool accumulate, Span<float> c, int ldc)
+    {
+        ref float a0 = ref MemoryMarshal.GetReference(a);
+        ref float b0 = ref MemoryMarshal.GetReference(b);
+        ref float c0 = ref MemoryMarshal.GetReference(c);
+        int w = Vector256<float>.Count;
+        int first = 0;
+        if (Vector512.IsHardwareAccelerated && n % 16 == 0)
+        {
+            first = m - (m % 4);
+            for (int i = 0; i < first; i += 4)
+            {
+                for (int j = 0; j < n; j += 16)
+                {
+                    Block4x16(k, alpha, ref Unsafe.Add(ref a0, i * rowStep), rowStep, kStep, ref Unsafe.Add(ref b0, j), ldb, accumulate, ref Unsafe.Add(ref c0, (i * ldc) + j), ldc);
+                }
+            }
+        }
+
+        for (int i = first; i < m; i++)
+        {
+            ref float aRow = ref Unsafe.Add(ref a0, i * rowStep);
+            ref float cRow = ref Unsafe.Add(ref c0, i * ldc);
+            int j = 0;
+            for (; j + (4 * w) <= n; j += 4 * w)
+            {
+                Vector256<float> acc0 = Vector256<float>.Zero;
+                Vector256<float> acc1 = Vector256<float>.Zero;
+                Vector256<float> acc2 = Vector256<float>.Zero;
+                Vector256<float> acc3 = Vector256<float>.Zero;
+                ref float bCol = ref Unsafe.Add(ref b0, j);
+                for (int p = 0; p < k; p++)
+                {
+                    Vector256<float> av = Vector256.Create(Unsafe.Add(ref aRow, p * kStep));
+                    ref float bp = ref Unsafe.Add(ref bCol, p * ldb);
+                    acc0 = Vector256.FusedMultiplyAdd(av, Vector256.LoadUnsafe(ref bp), acc0);
+                    acc1 = Vector256.FusedMultiplyAdd(av, Vector256.LoadUnsafe(ref bp, (nuint)w), acc1);
+                    acc2 = Vector256.FusedMultiplyAdd(av, Vector256.LoadUnsafe(ref bp, (nuint)(2 * w)), acc2);
+                    acc3 = Vector256.FusedMultiplyAdd(av, Vector256.LoadUnsafe(ref bp, (nuint)(3 * w)), acc3);
+                }
+
+                Store(ref Unsafe.Add(ref cRow, j), acc0 * alpha, accumulate);
+                Store(ref Unsafe.Add(ref cRow, j + w), acc1 * alpha, accumulate);
+                Store(ref Unsafe.Add(ref cRow, j + (2 * w)), acc2 * alpha, accumulate);
+                Store(ref Unsafe.Add(ref cRow, j + (3 * w)), acc3 * alpha, accumulate);
+            }
+
+            for (; j + w <= n; j += w)
+            {
+                Vector256<float> acc = Vector256<float>.Zero;
+                ref float bCol = ref Unsafe.Add(ref b0, j);
+                for (int p = 0; p < k; p++)
+                {
+                    acc = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref aRow, p * kStep)), Vector256.LoadUnsafe(ref Unsafe.Add(ref bCol, p * ldb)), acc);
+                }
+
+                Store(ref Unsafe.Add(ref cRow, j), acc * alpha, accumulate);
+            }
+
+            for (; j < n; j++)
+            {
+                float sum = 0f;
+                for (int p = 0; p < k; p++)
+                {
+                    sum = MathF.FusedMultiplyAdd(Unsafe.Add(ref aRow, p * kStep), Unsafe.Add(ref b0, (p * ldb) + j), sum);
+                }
+
+                ref float dst = ref Unsafe.Add(ref cRow, j);
+                dst = accumulate ? dst + (alpha * sum) : alpha * sum;
+            }
+        }
+    }
+
+    /// <summary>A 4 x 16 tile of C: four rows of A against one 16-wide column panel of B (AVX-512).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block4x16(int k, float alpha, ref float a, int rowStep, int kStep, ref float b, int ldb, bool accumulate, ref float c, int ldc)
+    {
+        Vector512<float> acc0 = Vector512<float>.Zero;
+        Vector512<float> acc1 = Vector512<float>.Zero;
+        Vector512<float> acc2 = Vector512<float>.Zero;
+        Vector512<float> acc3 = Vector512<float>.Zero;
+        ref float a1 = ref Unsafe.Add(ref a, rowStep);
+        ref float a2 = ref Unsafe.Add(ref a, 2 * rowStep);
+        ref float a3 = ref Unsafe.Add(ref a, 3 * rowStep);
+        for (int p = 0; p < k; p++)
+        {
+            Vector512<float> bv = Vector512.LoadUnsafe(ref Unsafe.Add(ref b, p * ldb));
+            acc0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a, p * kStep)), bv, acc0);
+            acc1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a1, p * kStep)), bv, acc1);
+            acc2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a2, p * kStep)), bv, acc2);
+            acc3 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a3, p * kStep)), bv, acc3);
+        }
+
+        Store512(ref c, acc0 * alpha, accumulate);
+        Store512(ref Unsafe.Add(ref c, ldc), acc1 * alpha, accumulate);
+        Store512(ref Unsafe.Add(ref c, 2 * ldc), acc2 * alpha, accumulate);
+        Store512(ref Unsafe.Add(ref c, 3 * ldc), acc3 * alpha, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store512(ref float destination, Vector512<float> value, bool accumulate)
+    {
+        if (accumulate)
+        {
+            value += Vector512.LoadUnsafe(ref destination);
+        }
+
+        value.StoreUnsafe(ref destination);
+    }
+
+    /// <summary>Writes the transpose of the rows x cols matrix <paramref name="src"/> (stride ld) into <paramref name="dst"/> (cols x rows, contiguous).</summary>
+    public static void Transpose(int rows, int cols, ReadOnlySpan<float> src, int ld, Span<float> dst)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> row = src.Slice(r * ld, cols);
+            for (int c = 0; c < cols; c++)
+            {
+                dst[(c * rows) + r] = row[c];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(ref float destination, Vector256<float> value, bool accumulate)
+    {
+        if (accumulate)
+        {
+            value += Vector256.LoadUnsafe(ref destination);
+        }
+
+        value.StoreUnsafe(ref destination);
+    }
+}

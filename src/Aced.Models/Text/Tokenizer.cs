@@ -1,0 +1,191 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Aced.Core;
+
+namespace Aced.Models.Text;
+
+/// <summary>
+/// Turns captions into fixed-length id sequences for the text tower. Every tokenizer here shares the layout
+/// <c>[CLS] content... [EOS] [PAD]...</c>: ids 0 = [PAD], 1 = [CLS] (also BOS), 2 = [EOS]. Truncation: when the
+/// content needs more than <c>maxTokens - 2</c> ids it is cut to its first <c>maxTokens - 2</c> ids and [EOS] is
+/// still written last; shorter captions are right-padded with [PAD]. Text is normalised first: trimmed, every run of
+/// white space collapsed to one space, and lower-cased when <see cref="Lowercase"/> is set.
+/// </summary>
+public abstract class Tokenizer
+{
+    /// <summary>Id of the padding token.</summary>
+    public const int PadId = 0;
+
+    /// <summary>Id of the [CLS] / beginning-of-sequence token.</summary>
+    public const int ClsId = 1;
+
+    /// <summary>Id of the end-of-sequence token.</summary>
+    public const int EosId = 2;
+
+    /// <summary>Number of special tokens before the regular vocabulary.</summary>
+    public const int SpecialCount = 3;
+
+    /// <summary>Default sequence length (the paper truncates captions to 64 tokens).</summary>
+    public const int DefaultMaxTokens = 64;
+
+    /// <summary>Creates the base with a normalisation flag.</summary>
+    protected Tokenizer(bool lowercase)
+    {
+        Lowercase = lowercase;
+    }
+
+    /// <summary>Whether text is lower-cased before tokenisation.</summary>
+    public bool Lowercase { get; }
+
+    /// <summary>Number of distinct ids (specials included).</summary>
+    public abstract int VocabularySize { get; }
+
+    /// <summary>Encodes into a new array of <paramref name="maxTokens"/> ids (see the class remarks for the layout).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxTokens"/> is below 2.</exception>
+    public int[] Encode(string text, int maxTokens = DefaultMaxTokens)
+    {
+        if (maxTokens < 2)
+        {
+            Guard.ThrowOutOfRange(nameof(maxTokens), maxTokens, "must be at least 2 ([CLS] and [EOS])");
+        }
+
+        int[] ids = new int[maxTokens];
+        Encode(text, ids);
+        return ids;
+    }
+
+    /// <summary>Encodes into <paramref name="destination"/>, whose length is the sequence length; returns the count of non-padding ids.</summary>
+    /// <exception cref="ArgumentException">Destination shorter than 2.</exception>
+    public int Encode(string text, Span<int> destination)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        Guard.That(destination.Length >= 2, "must hold at least 2 ids ([CLS] and [EOS])", nameof(destination));
+        var content = new List<int>();
+        EncodeContent(Normalize(text), content);
+        int keep = Math.Min(content.Count, destination.Length - 2);
+        destination[0] = ClsId;
+        for (int i = 0; i < keep; i++)
+        {
+            destination[1 + i] = content[i];
+        }
+
+        destination[1 + keep] = EosId;
+        destination.Slice(2 + keep).Fill(PadId);
+        return 2 + keep;
+    }
+
+    /// <summary>Encodes many captions into one flat array of <c>texts.Count x maxTokens</c> ids.</summary>
+    public int[] EncodeBatch(IReadOnlyList<string> texts, int maxTokens = DefaultMaxTokens)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        int[] ids = new int[texts.Count * maxTokens];
+        for (int i = 0; i < texts.Count; i++)
+        {
+            Encode(texts[i], ids.AsSpan(i * maxTokens, maxTokens));
+        }
+
+        return ids;
+    }
+
+    /// <summary>Turns ids back into text, skipping special tokens.</summary>
+    public abstract string Decode(ReadOnlySpan<int> ids);
+
+    /// <summary>Serialises to JSON (a <c>type</c> field plus the vocabulary or merges).</summary>
+    public abstract string ToJson();
+
+    /// <summary>Writes <see cref="ToJson"/> to a file (UTF-8).</summary>
+    public void Save(string path) => File.WriteAllText(path, ToJson(), new UTF8Encoding(false));
+
+    /// <summary>Reads a tokenizer written by <see cref="ToJson"/> (BPE or word-level).</summary>
+    /// <exception cref="InvalidDataException">Malformed JSON or unknown type.</exception>
+    public static Tokenizer FromJson(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        JsonNode root;
+        try
+        {
+            root = JsonNode.Parse(json) ?? throw new InvalidDataException("Tokenizer JSON is empty.");
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException("Tokenizer JSON is malformed: " + ex.Message, ex);
+        }
+
+        string? type = root["type"]?.GetValue<string>();
+        return type switch
+        {
+            "bpe" => BpeTokenizer.FromJsonNode(root),
+            "word" => WordTokenizer.FromJsonNode(root),
+            _ => throw new InvalidDataException($"Tokenizer JSON has type '{type}'; expected 'bpe' or 'word'."),
+        };
+    }
+
+    /// <summary>Reads a tokenizer file written by <see cref="Save"/>.</summary>
+    public static Tokenizer Load(string path) => FromJson(File.ReadAllText(path));
+
+    /// <summary>Appends the ids of already normalised text.</summary>
+    protected abstract void EncodeContent(string normalized, List<int> ids);
+
+    /// <summary>Trim, collapse white space, optionally lower-case.</summary>
+    protected string Normalize(string text)
+    {
+        var sb = new StringBuilder(text.Length);
+        bool space = false;
+        foreach (char ch in text)
+        {
+            if (char.IsWhiteSpace(ch))
+            {
+                space = sb.Length > 0;
+                continue;
+            }
+
+            if (space)
+            {
+                sb.Append(' ');
+                space = false;
+            }
+
+            sb.Append(Lowercase ? char.ToLowerInvariant(ch) : ch);
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// Splits normalised text into words: maximal runs of letters or digits, or single other characters; a word that
+    /// follows a space carries that space as its first character (GPT-2 style).
+    /// </summary>
+    internal static List<string> PreTokenize(string normalized)
+    {
+        var words = new List<string>();
+        int i = 0;
+        while (i < normalized.Length)
+        {
+            int start = i;
+            if (normalized[i] == ' ')
+            {
+                i++;
+            }
+
+            if (i < normalized.Length && char.IsLetterOrDigit(normalized[i]))
+            {
+                while (i < normalized.Length && char.IsLetterOrDigit(normalized[i]))
+                {
+                    i++;
+                }
+            }
+            else if (i < normalized.Length)
+            {
+                i += char.IsSurrogatePair(normalized, i) ? 2 : 1;
+            }
+
+            words.Add(normalized.Substring(start, i - start));
+        }
+
+        return words;
+    }
+}

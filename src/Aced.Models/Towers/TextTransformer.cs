@@ -1,0 +1,188 @@
+using System;
+using System.Collections.Generic;
+using System.Numerics.Tensors;
+using Aced.Core;
+using Aced.Models.Layers;
+
+namespace Aced.Models;
+
+/// <summary>
+/// BERT-style transformer text tower: token embedding plus learned position embedding, pre-LN blocks (bidirectional
+/// unless <see cref="TextTransformerConfig.Causal"/>), final layer norm, pooling and a linear projection. As in
+/// big_vision, padding tokens are not masked out of attention; they are ordinary (learned) tokens.
+/// </summary>
+/// <remarks>
+/// Initialisation: token embedding normal with std 1/sqrt(D), position embedding normal with std 1/sqrt(D), dense
+/// kernels Glorot-uniform, biases zero, layer-norm scale one and shift zero; one <see cref="CounterRng"/> stream per
+/// tensor.
+/// </remarks>
+public sealed class TextTransformer : ITextEncoder
+{
+    private readonly List<Parameter> _parameters = [];
+    private readonly Parameter _tokenEmbedding;
+    private readonly Parameter _position;
+    private readonly TransformerEncoder _encoder;
+    private readonly PoolingLayer _pooling;
+    private readonly Parameter _headWeight;
+    private readonly Parameter _headBias;
+    private int _capacity;
+    private int _batch;
+    private int[] _tokens = [];
+    private int[] _last = [];
+    private float[] _pooled = [];
+    private float[] _output = [];
+    private float[] _dPooled = [];
+    private float[] _dTokens = [];
+    private float[] _ones = [];
+
+    /// <summary>Creates the tower with parameters initialised from <paramref name="seed"/>.</summary>
+    /// <param name="config">Shape; validated.</param>
+    /// <param name="seed">Initialisation seed.</param>
+    /// <param name="prefix">Prefix of every parameter name.</param>
+    /// <exception cref="ArgumentException">Invalid config.</exception>
+    public TextTransformer(TextTransformerConfig config, ulong seed, string prefix = "text")
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Config = config.Validated();
+        var builder = new ParameterBuilder(seed, _parameters);
+        int d = config.Width;
+        _tokenEmbedding = builder.Add($"{prefix}.token", [config.VocabularySize, d], ParameterKind.Embedding, InitKind.Normal, std: 1f / MathF.Sqrt(d));
+        _position = builder.Add($"{prefix}.position", [config.ContextLength, d], ParameterKind.Embedding, InitKind.Normal, std: 1f / MathF.Sqrt(d));
+        _encoder = new TransformerEncoder(prefix, d, config.Depth, config.Heads, config.MlpWidth, config.ContextLength, config.Causal, builder);
+        _pooling = new PoolingLayer(prefix, config.Pooling, d, config.Heads, builder);
+        _headWeight = builder.Add($"{prefix}.head.weight", [d, config.EmbeddingDimension], ParameterKind.Weight, InitKind.XavierUniform);
+        _headBias = builder.Add($"{prefix}.head.bias", [config.EmbeddingDimension], ParameterKind.Bias, InitKind.Zeros);
+    }
+
+    /// <summary>The tower's shape.</summary>
+    public TextTransformerConfig Config { get; }
+
+    /// <inheritdoc/>
+    public int EmbeddingDimension => Config.EmbeddingDimension;
+
+    /// <inheritdoc/>
+    public int ContextLength => Config.ContextLength;
+
+    /// <inheritdoc/>
+    public int VocabularySize => Config.VocabularySize;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<Parameter> Parameters => _parameters;
+
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">The token count is not batch x ContextLength, or an id is outside [0, VocabularySize).</exception>
+    public MatrixView Forward(ReadOnlySpan<int> tokens, int batch)
+    {
+        Guard.Positive(batch);
+        int t = Config.ContextLength;
+        if (!(tokens.Length == batch * t))
+        {
+            Guard.ThrowArgument(nameof(tokens), $"has {tokens.Length} ids but {batch} captions of {t} tokens need {batch * t}");
+        }
+        int v = Config.VocabularySize;
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            if ((uint)tokens[i] >= (uint)v)
+            {
+                Guard.ThrowArgument(nameof(tokens), $"id {tokens[i]} at index {i} is outside [0, {v}); encode with a tokenizer whose vocabulary fits this tower");
+            }
+        }
+
+        EnsureCapacity(batch);
+        _batch = batch;
+        int d = Config.Width;
+        tokens.CopyTo(_tokens);
+        for (int e = 0; e < batch; e++)
+        {
+            int last = 0;
+            for (int j = 0; j < t; j++)
+            {
+                if (tokens[(e * t) + j] != Config.PadId)
+                {
+                    last = j;
+                }
+            }
+
+            _last[e] = last;
+        }
+
+        MatrixView x = _encoder.Input(batch);
+        for (int r = 0; r < batch * t; r++)
+        {
+            TensorPrimitives.Add(_tokenEmbedding.Value.AsSpan(tokens[r] * d, d), _position.Value.AsSpan((r % t) * d, d), x.Row(r));
+        }
+
+        MatrixView encoded = _encoder.Forward(batch);
+        MatrixView pooled = View(_pooled, batch, d);
+        _pooling.Forward(encoded, batch, t, _last.AsSpan(0, batch), pooled);
+        MatrixView output = View(_output, batch, EmbeddingDimension);
+        Linear.Forward(pooled, _headWeight.AsMatrix(d), _headBias.Value, output);
+        return output;
+    }
+
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">The gradient's shape differs from the last forward's output.</exception>
+    /// <exception cref="InvalidOperationException">No forward pass has run.</exception>
+    public void Backward(MatrixView embeddingGradient)
+    {
+        if (_batch == 0)
+        {
+            throw new InvalidOperationException("Call Forward before Backward.");
+        }
+
+        int batch = _batch;
+        embeddingGradient.EnsureShape(batch, EmbeddingDimension, nameof(embeddingGradient));
+        int t = Config.ContextLength;
+        int d = Config.Width;
+        int n = batch * t;
+        if (_dPooled.Length < _capacity * d)
+        {
+            _dPooled = new float[_capacity * d];
+            _dTokens = new float[_capacity * t * d];
+        }
+
+        MatrixView dPooled = View(_dPooled, batch, d);
+        Linear.Backward(View(_pooled, batch, d), _headWeight.AsMatrix(d), embeddingGradient, dPooled, false, _headWeight.GradientAsMatrix(d), Linear.RowView(_headBias.Gradient), _ones);
+        MatrixView dTokens = View(_dTokens, n, d);
+        _pooling.Backward(_encoder.Output(batch), batch, t, _last.AsSpan(0, batch), dPooled, dTokens);
+        MatrixView dx = _encoder.Backward(batch, dTokens);
+
+        // Embedding tables: scatter-add in row order (sequential, so the sum order is fixed).
+        float[] dTable = _tokenEmbedding.Gradient;
+        float[] dPosition = _position.Gradient;
+        for (int r = 0; r < n; r++)
+        {
+            Span<float> g = dx.Row(r);
+            Span<float> tokenRow = dTable.AsSpan(_tokens[r] * d, d);
+            TensorPrimitives.Add(tokenRow, g, tokenRow);
+            Span<float> positionRow = dPosition.AsSpan((r % t) * d, d);
+            TensorPrimitives.Add(positionRow, g, positionRow);
+        }
+    }
+
+    private void EnsureCapacity(int batch)
+    {
+        if (batch <= _capacity)
+        {
+            return;
+        }
+
+        int t = Config.ContextLength;
+        _tokens = new int[batch * t];
+        _last = new int[batch];
+        _pooled = new float[batch * Config.Width];
+        _output = new float[batch * EmbeddingDimension];
+        _ones = new float[batch * t];
+        Array.Fill(_ones, 1f);
+        _encoder.EnsureCapacity(batch);
+        _pooling.EnsureCapacity(batch, t);
+        _capacity = batch;
+        if (_dPooled.Length > 0)
+        {
+            _dPooled = new float[batch * Config.Width];
+            _dTokens = new float[batch * t * Config.Width];
+        }
+    }
+
+    private static MatrixView View(float[] array, int rows, int columns) => new(array, 0, rows, columns, columns);
+}

@@ -1,0 +1,200 @@
+using System;
+using System.Collections.Generic;
+using System.Numerics.Tensors;
+using Aced.Core;
+using Aced.Models.Layers;
+
+namespace Aced.Models;
+
+/// <summary>
+/// ViT image tower: patchify, linear patch embedding plus learned position embedding, pre-LN transformer blocks,
+/// final layer norm, pooling (<see cref="VisionTransformerConfig.Pooling"/>) and a linear projection to the
+/// embedding width. Activations are allocated once for the largest batch seen; activation gradients only on the
+/// first <see cref="Backward"/>, so an encode-only tower holds no gradient buffers for activations.
+/// </summary>
+/// <remarks>
+/// Initialisation (big_vision style): dense kernels Glorot-uniform (the fused QKV kernel uses the fan-out of one of
+/// Q, K, V), biases zero, layer-norm scale one and shift zero, position embedding normal with std 1/sqrt(D), patch
+/// embedding Glorot-uniform over (patch pixels, D). Each tensor draws from its own <see cref="CounterRng"/> stream.
+/// </remarks>
+public sealed class VisionTransformer : IImageEncoder
+{
+    private readonly List<Parameter> _parameters = [];
+    private readonly Parameter _patchWeight;
+    private readonly Parameter _patchBias;
+    private readonly Parameter _position;
+    private readonly TransformerEncoder _encoder;
+    private readonly PoolingLayer _pooling;
+    private readonly Parameter _headWeight;
+    private readonly Parameter _headBias;
+    private int _capacity;
+    private int _batch;
+    private float[] _patches = [];
+    private float[] _pooled = [];
+    private float[] _output = [];
+    private float[] _dPooled = [];
+    private float[] _dTokens = [];
+    private float[] _ones = [];
+    private int[] _last = [];
+
+    /// <summary>Creates the tower with parameters initialised from <paramref name="seed"/>.</summary>
+    /// <param name="config">Shape; validated.</param>
+    /// <param name="seed">Initialisation seed.</param>
+    /// <param name="prefix">Prefix of every parameter name.</param>
+    /// <exception cref="ArgumentException">Invalid config.</exception>
+    public VisionTransformer(VisionTransformerConfig config, ulong seed, string prefix = "image")
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Config = config.Validated();
+        var builder = new ParameterBuilder(seed, _parameters);
+        int d = config.Width;
+        int patchLength = config.PatchSize * config.PatchSize * config.Channels;
+        _patchWeight = builder.Add($"{prefix}.patch.weight", [patchLength, d], ParameterKind.Weight, InitKind.XavierUniform);
+        _patchBias = builder.Add($"{prefix}.patch.bias", [d], ParameterKind.Bias, InitKind.Zeros);
+        _position = builder.Add($"{prefix}.position", [config.Tokens, d], ParameterKind.Embedding, InitKind.Normal, std: 1f / MathF.Sqrt(d));
+        _encoder = new TransformerEncoder(prefix, d, config.Depth, config.Heads, config.MlpWidth, config.Tokens, causal: false, builder);
+        _pooling = new PoolingLayer(prefix, config.Pooling, d, config.Heads, builder);
+        _headWeight = builder.Add($"{prefix}.head.weight", [d, config.EmbeddingDimension], ParameterKind.Weight, InitKind.XavierUniform);
+        _headBias = builder.Add($"{prefix}.head.bias", [config.EmbeddingDimension], ParameterKind.Bias, InitKind.Zeros);
+    }
+
+    /// <summary>The tower's shape.</summary>
+    public VisionTransformerConfig Config { get; }
+
+    /// <inheritdoc/>
+    public int EmbeddingDimension => Config.EmbeddingDimension;
+
+    /// <inheritdoc/>
+    public int InputLength => Config.InputLength;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<Parameter> Parameters => _parameters;
+
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">Wrong row length, or a NaN/infinite pixel.</exception>
+    public MatrixView Forward(MatrixView images)
+    {
+        if (!(images.Columns == InputLength))
+        {
+            Guard.ThrowArgument(nameof(images), $"has {images.Columns} columns but this tower takes {InputLength} floats per image ({Config.ImageSize}x{Config.ImageSize}x{Config.Channels})");
+        }
+        Guard.Positive(images.Rows, nameof(images));
+        int batch = images.Rows;
+        for (int i = 0; i < batch; i++)
+        {
+            Guard.AllFinite(images.Row(i), nameof(images));
+        }
+
+        EnsureCapacity(batch);
+        _batch = batch;
+        int t = Config.Tokens;
+        int n = batch * t;
+        int d = Config.Width;
+        MatrixView patches = View(_patches, n, _patchWeight.Shape[0]);
+        Patchify(images, patches);
+        MatrixView x = _encoder.Input(batch);
+        Linear.Forward(patches, _patchWeight.AsMatrix(_patchWeight.Shape[0]), _patchBias.Value, x);
+        for (int e = 0; e < batch; e++)
+        {
+            TensorPrimitives.Add(x.Array.AsSpan(e * t * d, t * d), _position.Value, x.Array.AsSpan(e * t * d, t * d));
+        }
+
+        MatrixView tokens = _encoder.Forward(batch);
+        MatrixView pooled = View(_pooled, batch, d);
+        _pooling.Forward(tokens, batch, t, LastIndices(batch), pooled);
+        MatrixView output = View(_output, batch, EmbeddingDimension);
+        Linear.Forward(pooled, _headWeight.AsMatrix(d), _headBias.Value, output);
+        return output;
+    }
+
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">The gradient's shape differs from the last forward's output.</exception>
+    /// <exception cref="InvalidOperationException">No forward pass has run.</exception>
+    public void Backward(MatrixView embeddingGradient)
+    {
+        if (_batch == 0)
+        {
+            throw new InvalidOperationException("Call Forward before Backward.");
+        }
+
+        int batch = _batch;
+        embeddingGradient.EnsureShape(batch, EmbeddingDimension, nameof(embeddingGradient));
+        int t = Config.Tokens;
+        int d = Config.Width;
+        int n = batch * t;
+        if (_dPooled.Length < _capacity * d)
+        {
+            _dPooled = new float[_capacity * d];
+            _dTokens = new float[_capacity * t * d];
+        }
+
+        MatrixView pooled = View(_pooled, batch, d);
+        MatrixView dPooled = View(_dPooled, batch, d);
+        Linear.Backward(pooled, _headWeight.AsMatrix(d), embeddingGradient, dPooled, false, _headWeight.GradientAsMatrix(d), Linear.RowView(_headBias.Gradient), _ones);
+        MatrixView dTokens = View(_dTokens, n, d);
+        _pooling.Backward(_encoder.Output(batch), batch, t, LastIndices(batch), dPooled, dTokens);
+        MatrixView dx = _encoder.Backward(batch, dTokens);
+
+        // Position embedding: sum over examples in example order; patch embedding through the GEMM.
+        for (int e = 0; e < batch; e++)
+        {
+            TensorPrimitives.Add(_position.Gradient, dx.Array.AsSpan(e * t * d, t * d), _position.Gradient);
+        }
+
+        int patchLength = _patchWeight.Shape[0];
+        Linear.Backward(View(_patches, n, patchLength), _patchWeight.AsMatrix(patchLength), dx, default, false, _patchWeight.GradientAsMatrix(patchLength), Linear.RowView(_patchBias.Gradient), _ones);
+    }
+
+    private void EnsureCapacity(int batch)
+    {
+        if (batch <= _capacity)
+        {
+            return;
+        }
+
+        int t = Config.Tokens;
+        _patches = new float[batch * t * _patchWeight.Shape[0]];
+        _pooled = new float[batch * Config.Width];
+        _output = new float[batch * EmbeddingDimension];
+        _ones = new float[batch * t];
+        Array.Fill(_ones, 1f);
+        _last = new int[batch];
+        Array.Fill(_last, t - 1);
+        _encoder.EnsureCapacity(batch);
+        _pooling.EnsureCapacity(batch, t);
+        _capacity = batch;
+        if (_dPooled.Length > 0)
+        {
+            _dPooled = new float[batch * Config.Width];
+            _dTokens = new float[batch * t * Config.Width];
+        }
+    }
+
+    private ReadOnlySpan<int> LastIndices(int batch) => _last.AsSpan(0, batch);
+
+    private void Patchify(MatrixView images, MatrixView patches)
+    {
+        int s = Config.ImageSize;
+        int p = Config.PatchSize;
+        int c = Config.Channels;
+        int grid = s / p;
+        int t = Config.Tokens;
+        for (int e = 0; e < images.Rows; e++)
+        {
+            Span<float> image = images.Row(e);
+            for (int gy = 0; gy < grid; gy++)
+            {
+                for (int gx = 0; gx < grid; gx++)
+                {
+                    Span<float> dst = patches.Row((e * t) + (gy * grid) + gx);
+                    for (int py = 0; py < p; py++)
+                    {
+                        image.Slice((((gy * p) + py) * s * c) + (gx * p * c), p * c).CopyTo(dst.Slice(py * p * c, p * c));
+                    }
+                }
+            }
+        }
+    }
+
+    private static MatrixView View(float[] array, int rows, int columns) => new(array, 0, rows, columns, columns);
+}

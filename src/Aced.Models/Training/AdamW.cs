@@ -1,0 +1,207 @@
+using System;
+using System.Collections.Generic;
+using Aced.Core;
+
+namespace Aced.Models.Training;
+
+/// <summary>Hyper-parameters of <see cref="AdamW"/> (defaults: the paper's Appendix E).</summary>
+public sealed record AdamWOptions
+{
+    /// <summary>First-moment decay beta1 (0.9).</summary>
+    public float Beta1 { get; init; } = 0.9f;
+
+    /// <summary>Second-moment decay beta2 (0.95).</summary>
+    public float Beta2 { get; init; } = 0.95f;
+
+    /// <summary>Denominator epsilon (1e-8).</summary>
+    public float Epsilon { get; init; } = 1e-8f;
+
+    /// <summary>Decoupled weight decay (1e-4), multiplied by the schedule multiplier, not by the learning rate.</summary>
+    public float WeightDecay { get; init; } = 1e-4f;
+
+    /// <summary>Also decay layer-norm parameters, biases, embeddings and model scalars (default false: only <see cref="ParameterKind.Weight"/>).</summary>
+    public bool DecayAllParameters { get; init; }
+
+    /// <summary>Global gradient-norm clip (1.0); 0 or less disables clipping.</summary>
+    public float MaxGradientNorm { get; init; } = 1f;
+
+    /// <summary>Checks the ranges; returns this.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A beta outside [0, 1), a non-positive epsilon or a negative decay.</exception>
+    public AdamWOptions Validated()
+    {
+        if (!(Beta1 >= 0f && Beta1 < 1f))
+        {
+            Guard.ThrowOutOfRange(nameof(Beta1), Beta1, "must lie in [0, 1)");
+        }
+
+        if (!(Beta2 >= 0f && Beta2 < 1f))
+        {
+            Guard.ThrowOutOfRange(nameof(Beta2), Beta2, "must lie in [0, 1)");
+        }
+
+        if (!(Epsilon > 0f) || !float.IsFinite(Epsilon))
+        {
+            Guard.ThrowOutOfRange(nameof(Epsilon), Epsilon, "must be positive and finite");
+        }
+
+        if (!(WeightDecay >= 0f) || !float.IsFinite(WeightDecay))
+        {
+            Guard.ThrowOutOfRange(nameof(WeightDecay), WeightDecay, "must be zero or positive and finite");
+        }
+
+        Guard.Finite(MaxGradientNorm, nameof(MaxGradientNorm));
+        return this;
+    }
+}
+
+/// <summary>
+/// Adam with decoupled weight decay (Loshchilov and Hutter), as in big_vision: at step k (1-based),
+/// <c>m = b1 m + (1-b1) g</c>, <c>v = b2 v + (1-b2) g^2</c>, <c>mhat = m/(1-b1^k)</c>, <c>vhat = v/(1-b2^k)</c>,
+/// <c>p -= lr * mhat/(sqrt(vhat)+eps) + wd * s * p</c> where <c>lr = peak * s</c> and <c>s</c> is the schedule
+/// multiplier; weight decay applies only to weight matrices unless <see cref="AdamWOptions.DecayAllParameters"/>.
+/// Gradients are first clipped to a global L2 norm (<see cref="GradientClipping"/>). Updates run in a fixed order,
+/// so results are bit-identical across runs and thread counts.
+/// </summary>
+public sealed class AdamW
+{
+    private readonly Parameter[] _parameters;
+    private readonly float[][] _m;
+    private readonly float[][] _v;
+
+    /// <summary>Creates the optimizer with zero moments.</summary>
+    /// <param name="parameters">Parameters to update (their order is the state order).</param>
+    /// <param name="options">Hyper-parameters (defaults when null).</param>
+    /// <exception cref="ArgumentException">Invalid options or an empty parameter list.</exception>
+    public AdamW(IReadOnlyList<Parameter> parameters, AdamWOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        Guard.That(parameters.Count > 0, "is empty; pass the model's parameters", nameof(parameters));
+        Options = (options ?? new AdamWOptions()).Validated();
+        _parameters = new Parameter[parameters.Count];
+        _m = new float[parameters.Count][];
+        _v = new float[parameters.Count][];
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            _parameters[i] = parameters[i];
+            _m[i] = new float[parameters[i].Length];
+            _v[i] = new float[parameters[i].Length];
+        }
+    }
+
+    /// <summary>Hyper-parameters.</summary>
+    public AdamWOptions Options { get; }
+
+    /// <summary>Number of completed steps.</summary>
+    public long Step { get; private set; }
+
+    /// <summary>Parameters in state order.</summary>
+    public IReadOnlyList<Parameter> Parameters => _parameters;
+
+    /// <summary>Global gradient norm measured by the last <see cref="Update"/> (before clipping).</summary>
+    public double LastGradientNorm { get; private set; }
+
+    /// <summary>First moment of parameter <paramref name="index"/> (checkpointing).</summary>
+    public float[] FirstMoment(int index) => _m[index];
+
+    /// <summary>Second moment of parameter <paramref name="index"/> (checkpointing).</summary>
+    public float[] SecondMoment(int index) => _v[index];
+
+    /// <summary>Sets the completed-step count (checkpoint restore).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative step.</exception>
+    public void RestoreStep(long step)
+    {
+        if (step < 0)
+        {
+            Guard.ThrowOutOfRange(nameof(step), step, "must be zero or greater");
+        }
+
+        Step = step;
+    }
+
+    /// <summary>
+    /// Clips gradients, then applies one update with learning rate <c>schedule.Multiplier(Step) * peak</c>.
+    /// Gradients are left clipped (not zeroed).
+    /// </summary>
+    /// <param name="schedule">Learning-rate schedule evaluated at the current step (0-based).</param>
+    /// <returns>The learning rate used.</returns>
+    /// <exception cref="InvalidOperationException">A gradient is NaN or infinite.</exception>
+    public float Update(ILearningRateSchedule schedule)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        float multiplier = schedule.Multiplier(Step);
+        float lr = schedule.PeakLearningRate * multiplier;
+        LastGradientNorm = GradientClipping.ClipGlobalNorm(_parameters, Options.MaxGradientNorm);
+        if (!double.IsFinite(LastGradientNorm))
+        {
+            throw new InvalidOperationException($"The global gradient norm is {LastGradientNorm} at step {Step}; a NaN or infinite gradient reached the optimizer.");
+        }
+
+        long k = Step + 1;
+        float b1 = Options.Beta1;
+        float b2 = Options.Beta2;
+        float c1 = 1f / (1f - MathF.Pow(b1, k));
+        float c2 = 1f / (1f - MathF.Pow(b2, k));
+        float eps = Options.Epsilon;
+        for (int i = 0; i < _parameters.Length; i++)
+        {
+            Parameter p = _parameters[i];
+            float wd = (Options.DecayAllParameters || p.Kind == ParameterKind.Weight) ? Options.WeightDecay * multiplier : 0f;
+            float[] value = p.Value;
+            float[] grad = p.Gradient;
+            float[] m = _m[i];
+            float[] v = _v[i];
+            for (int j = 0; j < value.Length; j++)
+            {
+                float g = grad[j];
+                float mj = (b1 * m[j]) + ((1f - b1) * g);
+                float vj = (b2 * v[j]) + ((1f - b2) * g * g);
+                m[j] = mj;
+                v[j] = vj;
+                float update = (mj * c1) / (MathF.Sqrt(vj * c2) + eps);
+                value[j] -= (lr * update) + (wd * value[j]);
+            }
+        }
+
+        Step = k;
+        return lr;
+    }
+}
+
+/// <summary>Global gradient-norm clipping.</summary>
+public static class GradientClipping
+{
+    /// <summary>
+    /// Computes <c>n = sqrt(sum_p ||g_p||^2)</c> (in double, in parameter order) and, when <c>n &gt; maxNorm &gt; 0</c>,
+    /// scales every gradient by <c>maxNorm / n</c>. Returns n (NaN if any gradient is NaN; nothing is scaled then).
+    /// </summary>
+    /// <param name="parameters">Parameters whose gradients are clipped.</param>
+    /// <param name="maxNorm">Maximum norm; 0 or less only measures.</param>
+    public static double ClipGlobalNorm(IReadOnlyList<Parameter> parameters, float maxNorm)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        double sum = 0;
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            float[] g = parameters[i].Gradient;
+            double local = 0;
+            for (int j = 0; j < g.Length; j++)
+            {
+                local += (double)g[j] * g[j];
+            }
+
+            sum += local;
+        }
+
+        double norm = Math.Sqrt(sum);
+        if (maxNorm > 0f && norm > maxNorm && double.IsFinite(norm))
+        {
+            float scale = (float)(maxNorm / norm);
+            for (int i = 0; i < parameters.Count; i++)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Multiply(parameters[i].Gradient, scale, parameters[i].Gradient);
+            }
+        }
+
+        return norm;
+    }
+}

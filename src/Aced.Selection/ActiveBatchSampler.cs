@@ -1,0 +1,286 @@
+using System;
+using System.Diagnostics;
+using Aced.Core;
+
+namespace Aced.Selection;
+
+/// <summary>
+/// Online batch selection: picks a sub-batch of b examples from a super-batch of B by scoring them with the
+/// student and/or the reference model (ACID/ACED, JEST, RHO-loss, Selective-Backprop, Bad-Students).
+/// </summary>
+/// <remarks>
+/// <para><b>Joint sampler</b> (default, JEST's blocked Gibbs sampling): the b examples are drawn in n chunks.
+/// The first chunk is drawn from the independent scores; each later chunk from the conditional score
+/// <c>s(M u {x}) - s(M)</c> of every remaining candidate given the members M chosen so far (see
+/// <see cref="Scorers"/> for the exact formulas). Within a chunk, draws are without replacement with
+/// probability proportional to <c>exp(tau * score)</c> (Gumbel-top-k in log space), or the top scores when
+/// <see cref="ActiveBatchSamplerOptions.Greedy"/>. Chosen members get logit negative infinity and are never
+/// drawn again. When n does not divide b, the first <c>b mod n</c> chunks take one extra example.</para>
+/// <para><b>Cost</b>: sigmoid O(B·b·d) time (four fused products per chunk for learnability,
+/// <c>8·B·b·d·(n-1)/n</c> flops), softmax O(B·b·d·n/2) because every member's log-sum-exp changes as the
+/// batch grows; extra memory O(B + b·d) either way, never a B x B matrix.</para>
+/// <para><b>Ties</b>: equal scores are equally likely under sampling (the Gumbel noise breaks ties); greedy and
+/// top-k break exact ties towards the lower index, so all-equal scores select indices 0..b-1.</para>
+/// <para><b>Determinism</b>: step t draws from <c>new CounterRng(Seed, t)</c>. <see cref="Sample(SuperBatch)"/>
+/// uses and then advances the internal <see cref="Step"/> counter; <see cref="Sample(SuperBatch, long)"/> takes
+/// the step explicitly (for resuming). Scores are computed with a fixed work partition, so the same seed and
+/// step give the same selection whatever <see cref="GemmControl.MaxDegreeOfParallelism"/> is.</para>
+/// <para><b>Reuse</b>: one instance per training loop; workspaces grow to the largest super-batch seen and are
+/// reused, so steady-state calls allocate nothing. The returned <see cref="SelectionResult"/> is overwritten by
+/// the next call. Not thread-safe.</para>
+/// </remarks>
+public sealed class ActiveBatchSampler
+{
+    private readonly ActiveBatchSamplerOptions _options;
+    private readonly ConditionalScorer _scorer = new();
+    private readonly SelectionResult _result = new();
+    private double[] _conditional = Array.Empty<double>();
+    private float[] _logits = Array.Empty<float>();
+    private float[] _scratch = Array.Empty<float>();
+    private int[] _intScratch = Array.Empty<int>();
+    private bool[] _isMember = Array.Empty<bool>();
+
+    /// <summary>Creates a sampler; the options are copied and validated.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is invalid (the message names it).</exception>
+    public ActiveBatchSampler(ActiveBatchSamplerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Clone();
+        _options.Validate();
+    }
+
+    /// <summary>Creates a sampler with the default options except for the given sub-batch size and seed.</summary>
+    public ActiveBatchSampler(int batchSize, ulong seed = 0)
+        : this(new ActiveBatchSamplerOptions { BatchSize = batchSize, Seed = seed })
+    {
+    }
+
+    /// <summary>A copy of the options in use.</summary>
+    public ActiveBatchSamplerOptions Options => _options.Clone();
+
+    /// <summary>The step number the next <see cref="Sample(SuperBatch)"/> will use (starts at 0).</summary>
+    public long Step { get; set; }
+
+    /// <summary>Selects a sub-batch using the internal step counter, then advances it.</summary>
+    /// <inheritdoc cref="Sample(SuperBatch, long)"/>
+    public SelectionResult Sample(SuperBatch superBatch)
+    {
+        SelectionResult result = Sample(superBatch, Step);
+        Step++;
+        return result;
+    }
+
+    /// <summary>Selects a sub-batch from <paramref name="superBatch"/> using the random stream of <paramref name="step"/>.</summary>
+    /// <returns>The chosen indices in selection order, their scores and diagnostics (overwritten by the next call).</returns>
+    /// <exception cref="ArgumentException">
+    /// The super-batch lacks a model the scoring needs, contains NaN or infinity, B &lt; b, or Chunks &gt; b.
+    /// </exception>
+    public SelectionResult Sample(SuperBatch superBatch, long step)
+    {
+        ArgumentNullException.ThrowIfNull(superBatch);
+        long start = Stopwatch.GetTimestamp();
+        int count = superBatch.Count;
+        int b = _options.ResolveBatchSize(count);
+        bool needsScores = _options.Sampler != SamplerKind.Uniform;
+        bool haveScores = true;
+        if (needsScores)
+        {
+            Scorers.EnsureModels(superBatch, _options.Scoring);
+        }
+        else
+        {
+            (double ws, double wr) = ConditionalScorer.Weights(_options.Scoring);
+            haveScores = (ws == 0 || superBatch.HasStudent) && (wr == 0 || superBatch.HasReference);
+        }
+
+        if (superBatch.HasStudent)
+        {
+            superBatch.Student.EnsureFinite("superBatch.Student");
+        }
+
+        if (superBatch.HasReference)
+        {
+            superBatch.Reference.EnsureFinite("superBatch.Reference");
+        }
+
+        Prepare(count, b);
+        var rng = new CounterRng(_options.Seed, unchecked((ulong)step));
+        int chunks = _options.Sampler == SamplerKind.Joint ? _options.Chunks : 1;
+        double tau = _options.Temperature;
+        Span<int> chosen = _result.IndexBuffer.AsSpan(0, b);
+        Span<float> chosenScores = _result.ScoreBuffer.AsSpan(0, b);
+        Span<float> logits = _logits.AsSpan(0, count);
+        Span<double> conditional = _conditional.AsSpan(0, count);
+        Span<bool> isMember = _isMember.AsSpan(0, count);
+        isMember.Clear();
+
+        int capacity = _options.Loss == SelectionLoss.PairSimilarity || chunks == 1 ? 0 : b;
+        if (haveScores)
+        {
+            _scorer.Begin(superBatch, _options.Scoring, _options.Loss, capacity);
+        }
+
+        switch (_options.Sampler)
+        {
+            case SamplerKind.Uniform:
+                Sampling.UniformWithoutReplacement(count, b, ref rng, chosen, _intScratch);
+                for (int i = 0; i < b; i++)
+                {
+                    chosenScores[i] = haveScores ? (float)_scorer.Independent[chosen[i]] : float.NaN;
+                }
+
+                break;
+            case SamplerKind.TopK:
+                CopyIndependent(logits, 1.0);
+                Sampling.TopK(logits, b, chosen, _scratch);
+                FillScores(chosen, chosenScores);
+                break;
+            case SamplerKind.Independent:
+                CopyIndependent(logits, tau);
+                Sampling.GumbelTopK(logits, b, ref rng, chosen, _scratch);
+                FillScores(chosen, chosenScores);
+                break;
+            default:
+                SampleJoint(b, chunks, tau, ref rng, chosen, chosenScores, logits, conditional, isMember);
+                break;
+        }
+
+        for (int i = 0; i < b; i++)
+        {
+            isMember[chosen[i]] = true;
+        }
+
+        _result.CountValue = b;
+        FillDiagnostics(step, count, b, chunks, haveScores, isMember, start);
+        return _result;
+    }
+
+    private void SampleJoint(int b, int chunks, double tau, ref CounterRng rng, Span<int> chosen, Span<float> chosenScores, Span<float> logits, Span<double> conditional, Span<bool> isMember)
+    {
+        int filled = 0;
+        int termsPerMember = _options.Loss == SelectionLoss.Sigmoid ? 2 : 1;
+        for (int k = 0; k < chunks; k++)
+        {
+            int size = ActiveBatchSamplerOptions.ChunkSize(b, chunks, k);
+            _scorer.Conditional(conditional);
+            double divisor = _options.Normalization == ScoreNormalization.PerTermMean ? 1 + (termsPerMember * (double)filled) : 1;
+            if (_options.Loss == SelectionLoss.PairSimilarity)
+            {
+                divisor = 1;
+            }
+
+            double factor = tau / divisor;
+            for (int x = 0; x < logits.Length; x++)
+            {
+                logits[x] = isMember[x] ? float.NegativeInfinity : (float)(factor * conditional[x]);
+            }
+
+            Span<int> chunk = chosen.Slice(filled, size);
+            if (_options.Greedy)
+            {
+                Sampling.TopK(logits, size, chunk, _scratch);
+            }
+            else
+            {
+                Sampling.GumbelTopK(logits, size, ref rng, chunk, _scratch);
+            }
+
+            for (int i = 0; i < size; i++)
+            {
+                isMember[chunk[i]] = true;
+                chosenScores[filled + i] = (float)conditional[chunk[i]];
+            }
+
+            filled += size;
+            if (k < chunks - 1)
+            {
+                _scorer.AddMembers(chunk);
+            }
+        }
+    }
+
+    private void CopyIndependent(Span<float> logits, double factor)
+    {
+        ReadOnlySpan<double> independent = _scorer.Independent;
+        for (int x = 0; x < logits.Length; x++)
+        {
+            logits[x] = (float)(factor * independent[x]);
+        }
+    }
+
+    private void FillScores(ReadOnlySpan<int> chosen, Span<float> scores)
+    {
+        ReadOnlySpan<double> independent = _scorer.Independent;
+        for (int i = 0; i < chosen.Length; i++)
+        {
+            scores[i] = (float)independent[chosen[i]];
+        }
+    }
+
+    private void Prepare(int count, int b)
+    {
+        ConditionalScorer.Grow(ref _conditional, count);
+        ConditionalScorer.Grow(ref _logits, count);
+        ConditionalScorer.Grow(ref _scratch, count);
+        ConditionalScorer.Grow(ref _intScratch, count);
+        ConditionalScorer.Grow(ref _isMember, count);
+        ConditionalScorer.Grow(ref _result.IndexBuffer, b);
+        ConditionalScorer.Grow(ref _result.ScoreBuffer, b);
+    }
+
+    private void FillDiagnostics(long step, int count, int b, int chunks, bool haveScores, ReadOnlySpan<bool> isMember, long start)
+    {
+        SelectionDiagnostics d = _result.Diagnostics;
+        d.Step = step;
+        d.SuperBatchSize = count;
+        d.BatchSize = b;
+        d.FilterRatio = 1 - ((double)b / count);
+        d.Chunks = chunks;
+        if (!haveScores)
+        {
+            d.ChosenMean = d.ChosenStandardDeviation = d.RejectedMean = d.RejectedStandardDeviation = d.ScoreMin = d.ScoreMax = double.NaN;
+            d.EffectiveSampleSize = count;
+            d.Seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            return;
+        }
+
+        ReadOnlySpan<double> s = _scorer.Independent;
+        double tau = _options.Sampler == SamplerKind.Uniform ? 0 : _options.Temperature;
+        double sumC = 0, sumC2 = 0, sumR = 0, sumR2 = 0, min = double.PositiveInfinity, max = double.NegativeInfinity;
+        for (int x = 0; x < count; x++)
+        {
+            double v = s[x];
+            min = Math.Min(min, v);
+            max = Math.Max(max, v);
+            if (isMember[x])
+            {
+                sumC += v;
+                sumC2 += v * v;
+            }
+            else
+            {
+                sumR += v;
+                sumR2 += v * v;
+            }
+        }
+
+        // ESS = (sum w)^2 / sum w^2 with w = exp(tau * (s - max)).
+        double sumW = 0, sumW2 = 0;
+        for (int x = 0; x < count; x++)
+        {
+            double w = Math.Exp(tau * (s[x] - max));
+            sumW += w;
+            sumW2 += w * w;
+        }
+
+        int rejected = count - b;
+        d.ChosenMean = sumC / b;
+        d.ChosenStandardDeviation = Math.Sqrt(Math.Max(0, (sumC2 / b) - (d.ChosenMean * d.ChosenMean)));
+        d.RejectedMean = rejected == 0 ? double.NaN : sumR / rejected;
+        d.RejectedStandardDeviation = rejected == 0 ? double.NaN : Math.Sqrt(Math.Max(0, (sumR2 / rejected) - (d.RejectedMean * d.RejectedMean)));
+        d.ScoreMin = min;
+        d.ScoreMax = max;
+        d.EffectiveSampleSize = sumW * sumW / sumW2;
+        d.Seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+}

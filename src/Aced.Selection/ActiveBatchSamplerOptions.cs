@@ -1,0 +1,132 @@
+using System;
+using Aced.Core;
+
+namespace Aced.Selection;
+
+/// <summary>
+/// Options of an <see cref="ActiveBatchSampler"/>. Defaults are those of the ACED paper: learnability
+/// scoring of the sigmoid loss, joint sampling in 16 chunks, temperature 10, filtering ratio 0.8.
+/// Validated once when the sampler is built (and B-dependent checks on every <c>Sample</c>).
+/// </summary>
+public sealed class ActiveBatchSamplerOptions
+{
+    /// <summary>Default <see cref="FilterRatio"/>.</summary>
+    public const double DefaultFilterRatio = 0.8;
+
+    /// <summary>Default <see cref="Chunks"/>.</summary>
+    public const int DefaultChunks = 16;
+
+    /// <summary>Default <see cref="Temperature"/>.</summary>
+    public const double DefaultTemperature = 10;
+
+    /// <summary>
+    /// Sub-batch size b. When null (default) it follows from <see cref="FilterRatio"/> and the super-batch size:
+    /// <c>b = max(1, round(B * (1 - f)))</c>. When set, it wins and the reported filter ratio is <c>1 - b/B</c>.
+    /// </summary>
+    public int? BatchSize { get; set; }
+
+    /// <summary>Filtering ratio <c>f = 1 - b/B</c> in (0, 1); default 0.8 (keep one example in five).</summary>
+    public double FilterRatio { get; set; } = DefaultFilterRatio;
+
+    /// <summary>
+    /// Number of chunks n of the joint sampler, 1 &lt;= n &lt;= b (default 16; n = 1 is independent sampling;
+    /// ignored by the other samplers).
+    /// When n does not divide b, the first <c>b mod n</c> chunks take one extra example.
+    /// </summary>
+    public int Chunks { get; set; } = DefaultChunks;
+
+    /// <summary>Temperature tau &gt; 0 multiplying the score: draws are proportional to <c>exp(tau * score)</c> (default 10).</summary>
+    public double Temperature { get; set; } = DefaultTemperature;
+
+    /// <summary>How scores are formed from the two models' losses (default learnability).</summary>
+    public ScoringMethod Scoring { get; set; } = ScoringMethod.Learnability;
+
+    /// <summary>Which loss defines the scores (default sigmoid).</summary>
+    public SelectionLoss Loss { get; set; } = SelectionLoss.Sigmoid;
+
+    /// <summary>Which sampler draws the sub-batch (default joint).</summary>
+    public SamplerKind Sampler { get; set; } = SamplerKind.Joint;
+
+    /// <summary>Joint sampler only: take each chunk as the top conditional scores instead of sampling (default false).</summary>
+    public bool Greedy { get; set; }
+
+    /// <summary>Joint sampler only: raw JEST sum (default) or per-term mean of the conditional score.</summary>
+    public ScoreNormalization Normalization { get; set; } = ScoreNormalization.Sum;
+
+    /// <summary>Seed of the random stream; step t draws from stream t of this seed (default 0).</summary>
+    public ulong Seed { get; set; }
+
+    /// <summary>A copy of these options.</summary>
+    public ActiveBatchSamplerOptions Clone() => (ActiveBatchSamplerOptions)MemberwiseClone();
+
+    /// <summary>Throws naming the first invalid option.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is outside its documented range.</exception>
+    public void Validate()
+    {
+        if (BatchSize is int b && b < 1)
+        {
+            Guard.ThrowOutOfRange(nameof(BatchSize), b, "must be at least 1 (or null to derive it from FilterRatio)");
+        }
+
+        if (!double.IsFinite(FilterRatio) || FilterRatio <= 0 || FilterRatio >= 1)
+        {
+            Guard.ThrowOutOfRange(nameof(FilterRatio), FilterRatio, "must lie strictly between 0 and 1 (f = 1 - b/B; 0.8 keeps one in five)");
+        }
+
+        if (Chunks < 1)
+        {
+            Guard.ThrowOutOfRange(nameof(Chunks), Chunks, "must be at least 1 (1 = independent sampling; 16 is the default)");
+        }
+
+        if (BatchSize is int bs && Chunks > bs && Sampler == SamplerKind.Joint)
+        {
+            Guard.ThrowOutOfRange(nameof(Chunks), Chunks, $"must not exceed BatchSize {bs} (each chunk needs at least one example)");
+        }
+
+        if (!double.IsFinite(Temperature) || Temperature <= 0)
+        {
+            Guard.ThrowOutOfRange(nameof(Temperature), Temperature, "must be a finite positive number (10 is the default; larger filters harder)");
+        }
+
+        if (!Enum.IsDefined(Scoring))
+        {
+            Guard.ThrowOutOfRange(nameof(Scoring), Scoring, "is not a defined ScoringMethod");
+        }
+
+        if (!Enum.IsDefined(Loss))
+        {
+            Guard.ThrowOutOfRange(nameof(Loss), Loss, "is not a defined SelectionLoss");
+        }
+
+        if (!Enum.IsDefined(Sampler))
+        {
+            Guard.ThrowOutOfRange(nameof(Sampler), Sampler, "is not a defined SamplerKind");
+        }
+
+        if (!Enum.IsDefined(Normalization))
+        {
+            Guard.ThrowOutOfRange(nameof(Normalization), Normalization, "is not a defined ScoreNormalization");
+        }
+    }
+
+    /// <summary>The sub-batch size for a super-batch of <paramref name="superBatchSize"/> examples.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">B &lt; b, or n &gt; b for the joint sampler.</exception>
+    public int ResolveBatchSize(int superBatchSize)
+    {
+        int b = BatchSize ?? Math.Max(1, (int)Math.Round(superBatchSize * (1 - FilterRatio)));
+        if (superBatchSize < b)
+        {
+            Guard.ThrowOutOfRange(nameof(BatchSize), b, $"exceeds the super-batch size B = {superBatchSize}; give a larger super-batch or a smaller BatchSize");
+        }
+
+        if (Chunks > b && Sampler == SamplerKind.Joint)
+        {
+            Guard.ThrowOutOfRange(nameof(Chunks), Chunks, $"exceeds the sub-batch size b = {b}; use at most b chunks");
+        }
+
+        return b;
+    }
+
+    /// <summary>Size of chunk <paramref name="chunk"/> of n when splitting b: <c>b / n</c>, plus one for the first <c>b mod n</c> chunks.</summary>
+    public static int ChunkSize(int batchSize, int chunks, int chunk) => (batchSize / chunks) + (chunk < batchSize % chunks ? 1 : 0);
+}

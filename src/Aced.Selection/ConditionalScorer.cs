@@ -1,0 +1,288 @@
+using System;
+using Aced.Core;
+
+namespace Aced.Selection;
+
+/// <summary>
+/// The incremental engine of the joint sampler. For a super-batch of B candidates and a growing set M of
+/// chosen members it maintains, for every candidate x, the conditional score
+/// <c>s(M u {x}) - s(M)</c> without ever forming a B x B matrix:
+/// <list type="bullet">
+/// <item>Sigmoid: <c>s(M u {x}) - s(M) = sum_models w * [softplus(-l_xx) + sum_{m in M} (softplus(l_xm) + softplus(l_mx))]</c>.
+/// The member sums are kept per candidate and each new chunk N adds its terms with two fused products per
+/// model, <c>Img (B x d) * Txt_N^T</c> and <c>Txt (B x d) * Img_N^T</c>, whose epilogue applies the softplus
+/// and sums the rows: O(B·|N|·d) time per chunk, O(B + b·d) memory.</item>
+/// <item>Softmax: with <c>R_m = LSE_{j in M} l_mj</c>, <c>C_m = LSE_{j in M} l_jm</c> and the candidate's
+/// member log-sum-exps <c>Rx = LSE_{m in M} l_xm</c>, <c>Cx = LSE_{m in M} l_mx</c>,
+/// <c>s(M u {x}) - s(M) = sum_models w * [-l_xx + (1/2)(LAE(Rx, l_xx) + LAE(Cx, l_xx))
+/// + (1/2) sum_{m in M} (softplus(l_mx - R_m) + softplus(l_xm - C_m))]</c> (LAE = log-add-exp). The last sum
+/// depends on every member's current log-sum-exp, so each chunk recomputes it over all members:
+/// O(B·|M|·d) per chunk.</item>
+/// <item>Pair similarity: additive, the conditional score is the independent score.</item>
+/// </list>
+/// With no members the score is the independent score: sigmoid <c>softplus(-l_xx)</c>, softmax <c>-l_xx</c>
+/// (a batch of one has softmax loss 0, so its positive logit is used instead), pair <c>-&lt;img_x, txt_x&gt;</c>,
+/// each weighted by the scoring (<see cref="ScoringMethod"/>).
+/// Reusable: buffers grow to the largest (B, b, d) seen and are then reused without allocation.
+/// </summary>
+internal sealed class ConditionalScorer
+{
+    private readonly ModelWork _student = new();
+    private readonly ModelWork _reference = new();
+    private SelectionLoss _loss;
+    private int _count;
+    private int _members;
+    private double[] _independent = Array.Empty<double>();
+    private double[] _accumulator = Array.Empty<double>();
+    private double[] _max1 = Array.Empty<double>();
+    private double[] _sum1 = Array.Empty<double>();
+    private double[] _softplus1 = Array.Empty<double>();
+    private double[] _max2 = Array.Empty<double>();
+    private double[] _sum2 = Array.Empty<double>();
+    private double[] _softplus2 = Array.Empty<double>();
+
+    /// <summary>Number of members added since <see cref="Begin"/>.</summary>
+    public int MemberCount => _members;
+
+    /// <summary>Independent score of every candidate (valid after <see cref="Begin"/>).</summary>
+    public ReadOnlySpan<double> Independent => _independent.AsSpan(0, _count);
+
+    /// <summary>Starts a new selection over <paramref name="batch"/> with room for <paramref name="capacity"/> members.</summary>
+    public void Begin(SuperBatch batch, ScoringMethod scoring, SelectionLoss loss, int capacity)
+    {
+        (double ws, double wr) = Weights(scoring);
+        _loss = loss;
+        _count = batch.Count;
+        _members = 0;
+        Grow(ref _independent, _count);
+        Grow(ref _accumulator, _count);
+        _independent.AsSpan(0, _count).Clear();
+        _accumulator.AsSpan(0, _count).Clear();
+        if (loss == SelectionLoss.Softmax)
+        {
+            Grow(ref _max1, Math.Max(_count, capacity));
+            Grow(ref _sum1, Math.Max(_count, capacity));
+            Grow(ref _softplus1, _count);
+            Grow(ref _max2, Math.Max(_count, capacity));
+            Grow(ref _sum2, Math.Max(_count, capacity));
+            Grow(ref _softplus2, _count);
+        }
+
+        _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, loss);
+        _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, loss);
+        _student.AddIndependent(_independent, loss);
+        _reference.AddIndependent(_independent, loss);
+    }
+
+    /// <summary>Adds chosen members (indices into the super-batch, not yet members) and updates the running sums.</summary>
+    public void AddMembers(ReadOnlySpan<int> members)
+    {
+        if (members.IsEmpty)
+        {
+            return;
+        }
+
+        _student.Pack(members, _members);
+        _reference.Pack(members, _members);
+        int start = _members;
+        _members += members.Length;
+        switch (_loss)
+        {
+            case SelectionLoss.Sigmoid:
+                _student.AddSigmoidPairs(_accumulator, start, members.Length);
+                _reference.AddSigmoidPairs(_accumulator, start, members.Length);
+                break;
+            case SelectionLoss.Softmax:
+                _accumulator.AsSpan(0, _count).Clear();
+                AddSoftmax(_student);
+                AddSoftmax(_reference);
+                break;
+            default:
+                break;
+        }
+    }
+
+    /// <summary>Writes the raw conditional score <c>s(M u {x}) - s(M)</c> of every candidate x (members included, meaningless for them).</summary>
+    public void Conditional(Span<double> destination)
+    {
+        ReadOnlySpan<double> independent = Independent;
+        if (_members == 0 || _loss == SelectionLoss.PairSimilarity)
+        {
+            independent.CopyTo(destination);
+            return;
+        }
+
+        if (_loss == SelectionLoss.Softmax)
+        {
+            _accumulator.AsSpan(0, _count).CopyTo(destination);
+            return;
+        }
+
+        for (int i = 0; i < _count; i++)
+        {
+            destination[i] = independent[i] + _accumulator[i];
+        }
+    }
+
+    /// <summary>Weights (student, reference) of the model losses in a score.</summary>
+    public static (double Student, double Reference) Weights(ScoringMethod scoring) => scoring switch
+    {
+        ScoringMethod.Learnability => (1, -1),
+        ScoringMethod.EasyReference => (0, -1),
+        ScoringMethod.Hard => (1, 0),
+        ScoringMethod.Easy => (-1, 0),
+        _ => throw new ArgumentOutOfRangeException(nameof(scoring), scoring, "is not a defined ScoringMethod"),
+    };
+
+    private void AddSoftmax(ModelWork model)
+    {
+        if (!model.Active)
+        {
+            return;
+        }
+
+        int k = _members;
+        ModelEmbeddings e = model.Embeddings;
+        MatrixView memberImage = new(model.MemberImage, k, e.Dimension);
+        MatrixView memberText = new(model.MemberText, k, e.Dimension);
+
+        // Members' own log-sum-exps over the members: R_m (rows of l over member texts), C_m (columns).
+        Reset(_max1, _sum1, k);
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberImage, memberText, new RowLogSumExpEpilogue(_max1, _sum1, e.Bias));
+        Reset(_max2, _sum2, k);
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberText, memberImage, new RowLogSumExpEpilogue(_max2, _sum2, e.Bias));
+        for (int m = 0; m < k; m++)
+        {
+            model.MemberRowLse[m] = (float)(_max1[m] + Math.Log(_sum1[m]));
+            model.MemberColumnLse[m] = (float)(_max2[m] + Math.Log(_sum2[m]));
+        }
+
+        // Candidates against all members: l_xm (x as image) and l_mx (x as text).
+        Reset(_max1, _sum1, _count);
+        Reset(_max2, _sum2, _count);
+        _softplus1.AsSpan(0, _count).Clear();
+        _softplus2.AsSpan(0, _count).Clear();
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image, memberText, new SoftmaxConditionalEpilogue(_max1, _sum1, _softplus1, model.MemberColumnLse, e.Bias));
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text, memberImage, new SoftmaxConditionalEpilogue(_max2, _sum2, _softplus2, model.MemberRowLse, e.Bias));
+        double w = model.Weight;
+        float[] positive = model.PositiveLogit;
+        for (int x = 0; x < _count; x++)
+        {
+            double lxx = positive[x];
+            double rowLse = _max1[x] + Math.Log(_sum1[x]);
+            double columnLse = _max2[x] + Math.Log(_sum2[x]);
+            double delta = -lxx + (0.5 * (SelectionKernels.LogAddExp(rowLse, lxx) + SelectionKernels.LogAddExp(columnLse, lxx))) + (0.5 * (_softplus1[x] + _softplus2[x]));
+            _accumulator[x] += w * delta;
+        }
+    }
+
+    private static void Reset(double[] max, double[] sum, int n)
+    {
+        max.AsSpan(0, n).Fill(double.NegativeInfinity);
+        sum.AsSpan(0, n).Clear();
+    }
+
+    internal static void Grow<T>(ref T[] array, int length)
+    {
+        if (array.Length < length)
+        {
+            array = new T[length];
+        }
+    }
+
+    /// <summary>Per-model buffers: packed member rows, positive logits and member log-sum-exps.</summary>
+    private sealed class ModelWork
+    {
+        public ModelEmbeddings Embeddings;
+        public double Weight;
+        public float[] MemberImage = Array.Empty<float>();
+        public float[] MemberText = Array.Empty<float>();
+        public float[] PositiveLogit = Array.Empty<float>();
+        public float[] MemberRowLse = Array.Empty<float>();
+        public float[] MemberColumnLse = Array.Empty<float>();
+
+        public bool Active => !Embeddings.IsEmpty;
+
+        public void Begin(ModelEmbeddings embeddings, double weight, int capacity, SelectionLoss loss)
+        {
+            Embeddings = embeddings;
+            Weight = weight;
+            if (!Active)
+            {
+                return;
+            }
+
+            int d = embeddings.Dimension;
+            if (loss != SelectionLoss.PairSimilarity)
+            {
+                Grow(ref MemberImage, capacity * d);
+                Grow(ref MemberText, capacity * d);
+            }
+
+            if (loss == SelectionLoss.Softmax)
+            {
+                Grow(ref MemberRowLse, capacity);
+                Grow(ref MemberColumnLse, capacity);
+            }
+
+            Grow(ref PositiveLogit, embeddings.Count);
+        }
+
+        public void AddIndependent(double[] independent, SelectionLoss loss)
+        {
+            if (!Active)
+            {
+                return;
+            }
+
+            MatrixView image = Embeddings.Image;
+            MatrixView text = Embeddings.Text;
+            float a = Embeddings.Scale;
+            float c = Embeddings.Bias;
+            for (int x = 0; x < image.Rows; x++)
+            {
+                float dot = System.Numerics.Tensors.TensorPrimitives.Dot(image.Row(x), text.Row(x));
+                float logit = (a * dot) + c;
+                PositiveLogit[x] = logit;
+                double value = loss switch
+                {
+                    SelectionLoss.Sigmoid => SelectionKernels.Softplus(-(double)logit),
+                    SelectionLoss.Softmax => -(double)logit,
+                    _ => -(double)dot,
+                };
+                independent[x] += Weight * value;
+            }
+        }
+
+        public void Pack(ReadOnlySpan<int> members, int start)
+        {
+            if (!Active || MemberImage.Length == 0)
+            {
+                return;
+            }
+
+            int d = Embeddings.Dimension;
+            for (int i = 0; i < members.Length; i++)
+            {
+                Embeddings.Image.Row(members[i]).CopyTo(MemberImage.AsSpan((start + i) * d, d));
+                Embeddings.Text.Row(members[i]).CopyTo(MemberText.AsSpan((start + i) * d, d));
+            }
+        }
+
+        public void AddSigmoidPairs(double[] accumulator, int start, int count)
+        {
+            if (!Active)
+            {
+                return;
+            }
+
+            int d = Embeddings.Dimension;
+            MatrixView newImage = new(MemberImage, start * d, count, d, d);
+            MatrixView newText = new(MemberText, start * d, count, d, d);
+
+            // sum_m softplus(l_xm): x as image against the new members' texts; then softplus(l_mx): x as text.
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, Embeddings.Scale, Embeddings.Image, newText, new SoftplusRowSumEpilogue(accumulator, Embeddings.Bias, Weight));
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, Embeddings.Scale, Embeddings.Text, newImage, new SoftplusRowSumEpilogue(accumulator, Embeddings.Bias, Weight));
+        }
+    }
+}

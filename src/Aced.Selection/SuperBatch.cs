@@ -1,0 +1,174 @@
+using System;
+using Aced.Core;
+
+namespace Aced.Selection;
+
+/// <summary>
+/// One model's embeddings of a super-batch: L2-normalised image and text rows (row i of both is the
+/// i-th image-caption pair) with the model's logit scale <c>a</c> and bias <c>c</c>, so that
+/// <c>l_ij = a * &lt;img_i, txt_j&gt; + c</c>. A view over the caller's storage: nothing is copied.
+/// </summary>
+public readonly struct ModelEmbeddings
+{
+    /// <summary>Wraps image and text embeddings (B x d each) with the model's logit scale and bias.</summary>
+    /// <param name="image">Image embeddings, one row per example.</param>
+    /// <param name="text">Text embeddings, one row per example, same shape as <paramref name="image"/>.</param>
+    /// <param name="scale">Logit scale <c>a = exp(t)</c>; finite and positive.</param>
+    /// <param name="bias">Logit bias <c>c</c> (0 for CLIP); finite.</param>
+    /// <exception cref="ArgumentException">The shapes differ or the views are empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="scale"/> is not positive and finite, or <paramref name="bias"/> is not finite.</exception>
+    public ModelEmbeddings(MatrixView image, MatrixView text, float scale, float bias)
+    {
+        if (image.Array is null || text.Array is null || image.Rows == 0 || image.Columns == 0)
+        {
+            Guard.ThrowArgument(nameof(image), "is empty; give at least one row of at least one dimension");
+        }
+
+        if (text.Rows != image.Rows || text.Columns != image.Columns)
+        {
+            Guard.ThrowArgument(nameof(text), $"has shape {text.Rows}x{text.Columns} but the image embeddings are {image.Rows}x{image.Columns}; image and text rows must pair up with the same dimension");
+        }
+
+        if (!float.IsFinite(scale) || scale <= 0f)
+        {
+            Guard.ThrowOutOfRange(nameof(scale), scale, "must be a finite positive logit scale a = exp(t)");
+        }
+
+        Guard.Finite(bias);
+        Image = image;
+        Text = text;
+        Scale = scale;
+        Bias = bias;
+    }
+
+    /// <summary>Image embeddings (B x d).</summary>
+    public MatrixView Image { get; }
+
+    /// <summary>Text embeddings (B x d).</summary>
+    public MatrixView Text { get; }
+
+    /// <summary>Logit scale <c>a</c>.</summary>
+    public float Scale { get; }
+
+    /// <summary>Logit bias <c>c</c>.</summary>
+    public float Bias { get; }
+
+    /// <summary>Number of examples B.</summary>
+    public int Count => Image.Rows;
+
+    /// <summary>Embedding dimension d.</summary>
+    public int Dimension => Image.Columns;
+
+    /// <summary>True for the default (absent) value.</summary>
+    public bool IsEmpty => Image.Array is null;
+
+    /// <summary>Throws naming <paramref name="name"/> if any embedding is NaN or infinite.</summary>
+    internal void EnsureFinite(string name)
+    {
+        for (int r = 0; r < Image.Rows; r++)
+        {
+            if (Guard.IndexOfNonFinite(Image.Row(r)) >= 0)
+            {
+                Guard.ThrowArgument(name, $"image embedding row {r} contains NaN or infinity; repair or drop that example before selection");
+            }
+
+            if (Guard.IndexOfNonFinite(Text.Row(r)) >= 0)
+            {
+                Guard.ThrowArgument(name, $"text embedding row {r} contains NaN or infinity; repair or drop that example before selection");
+            }
+        }
+    }
+}
+
+/// <summary>
+/// A super-batch of B candidate image-caption pairs as seen by the student and (optionally) the
+/// reference model, live or loaded from a cache. The two models may have different embedding
+/// dimensions, but must agree on B. Wraps the caller's arrays without copying; the sampler reads them
+/// only during <see cref="ActiveBatchSampler.Sample(SuperBatch)"/>, so the arrays may be refilled and
+/// the same <see cref="SuperBatch"/> reused every step.
+/// </summary>
+public sealed class SuperBatch
+{
+    /// <summary>Creates a super-batch from the student's and (optionally) the reference's embeddings.</summary>
+    /// <param name="student">Student embeddings (may be <c>default</c> when the scoring needs only the reference).</param>
+    /// <param name="reference">Reference embeddings (may be <c>default</c> when the scoring needs only the student).</param>
+    /// <exception cref="ArgumentException">Both are absent, or their row counts differ.</exception>
+    public SuperBatch(ModelEmbeddings student, ModelEmbeddings reference = default)
+    {
+        if (student.IsEmpty && reference.IsEmpty)
+        {
+            Guard.ThrowArgument(nameof(student), "and reference are both absent; give the embeddings of at least one model");
+        }
+
+        if (!student.IsEmpty && !reference.IsEmpty && student.Count != reference.Count)
+        {
+            Guard.ThrowArgument(nameof(reference), $"has {reference.Count} rows but the student has {student.Count}; both must embed the same super-batch in the same order");
+        }
+
+        Student = student;
+        Reference = reference;
+    }
+
+    /// <summary>
+    /// Creates a super-batch over flat row-major arrays (B x d each) without copying.
+    /// Pass null reference arrays when no reference model is used.
+    /// </summary>
+    /// <exception cref="ArgumentException">An array length is not a multiple of its dimension, or the shapes disagree.</exception>
+    public static SuperBatch FromArrays(
+        int count,
+        float[] studentImage,
+        float[] studentText,
+        int studentDimension,
+        float studentScale,
+        float studentBias,
+        float[]? referenceImage = null,
+        float[]? referenceText = null,
+        int referenceDimension = 0,
+        float referenceScale = 1f,
+        float referenceBias = 0f)
+    {
+        ArgumentNullException.ThrowIfNull(studentImage);
+        ArgumentNullException.ThrowIfNull(studentText);
+        Guard.Positive(count);
+        Guard.Positive(studentDimension);
+        var student = new ModelEmbeddings(View(studentImage, count, studentDimension, nameof(studentImage)), View(studentText, count, studentDimension, nameof(studentText)), studentScale, studentBias);
+        if (referenceImage is null && referenceText is null)
+        {
+            return new SuperBatch(student);
+        }
+
+        if (referenceImage is null || referenceText is null)
+        {
+            Guard.ThrowArgument(referenceImage is null ? nameof(referenceImage) : nameof(referenceText), "is missing; give both reference arrays or neither");
+        }
+
+        Guard.Positive(referenceDimension);
+        var reference = new ModelEmbeddings(View(referenceImage, count, referenceDimension, nameof(referenceImage)), View(referenceText, count, referenceDimension, nameof(referenceText)), referenceScale, referenceBias);
+        return new SuperBatch(student, reference);
+    }
+
+    /// <summary>The student's embeddings (empty when absent).</summary>
+    public ModelEmbeddings Student { get; }
+
+    /// <summary>The reference's embeddings (empty when absent).</summary>
+    public ModelEmbeddings Reference { get; }
+
+    /// <summary>True when student embeddings are present.</summary>
+    public bool HasStudent => !Student.IsEmpty;
+
+    /// <summary>True when reference embeddings are present.</summary>
+    public bool HasReference => !Reference.IsEmpty;
+
+    /// <summary>The super-batch size B.</summary>
+    public int Count => HasStudent ? Student.Count : Reference.Count;
+
+    private static MatrixView View(float[] array, int count, int dimension, string name)
+    {
+        if ((long)count * dimension != array.Length)
+        {
+            Guard.ThrowArgument(name, $"has {array.Length} elements but {count} rows of dimension {dimension} need {(long)count * dimension}");
+        }
+
+        return new MatrixView(array, count, dimension);
+    }
+}

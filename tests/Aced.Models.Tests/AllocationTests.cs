@@ -1,0 +1,43 @@
+using System;
+using Aced.Core;
+using Aced.Models.Training;
+
+namespace Aced.Models.Tests;
+
+public class AllocationTests
+{
+    [Theory]
+    [InlineData(PoolingKind.GlobalAverage)]
+    [InlineData(PoolingKind.MultiheadAttention)]
+    public void TrainingStep_SteadyState_AllocatesNothingOnTheCallingThread(PoolingKind pooling)
+    {
+        var config = TestData.TinyConfig(imagePooling: pooling, textPooling: PoolingKind.LastToken);
+        var model = new TwoTowerModel(config with { Image = config.Image with { ImageSize = 16 } }, 3);
+        (Matrix images, int[] tokens) = TestTrainer.Pairs(model, 37, 4);
+        var optimizer = new AdamW(model.Parameters);
+        var schedule = new RsqrtSchedule(1e-3f, 100);
+        Matrix dzi = TestData.RandomMatrix(37, model.EmbeddingDimension, 5, 0.01f);
+        Matrix dzt = TestData.RandomMatrix(37, model.EmbeddingDimension, 6, 0.01f);
+        var evalOut = new Matrix(37, model.EmbeddingDimension);
+        void Step()
+        {
+            model.ZeroGradients();
+            model.Forward(images, tokens);
+            model.Backward(dzi, dzt, 0.01f, -0.01f);
+            optimizer.Update(schedule);
+            model.ClampLogScale();
+            model.EncodeImages(images, evalOut, 37);
+        }
+
+        Step();
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 3; i++)
+        {
+            Step();
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated == 0, $"{allocated} bytes allocated in 3 steady-state steps");
+    }
+}

@@ -1,0 +1,316 @@
+using System;
+using Aced.Core;
+using Aced.Models.Layers;
+
+namespace Aced.Models.Tests;
+
+public class LayerTests
+{
+    // Finite differences: eps = 1e-2 in float32 with the loss sum(R o y) accumulated in double;
+    // tolerance |numeric - analytic| <= 1e-2 * max(|numeric|, |analytic|) + 1e-3.
+
+    [Theory]
+    [InlineData(5, 7)]
+    [InlineData(1, 33)]
+    public void LayerNorm_ForwardMatchesDoubleReference_AndBackwardMatchesFiniteDifferences(int rows, int d)
+    {
+        Matrix x = TestData.RandomMatrix(rows, d, 1, 2f);
+        float[] gamma = TestData.Random(d, 2);
+        float[] beta = TestData.Random(d, 3);
+        float[] r = TestData.Random(rows * d, 4);
+        var y = new Matrix(rows, d);
+        float[] mean = new float[rows];
+        float[] rstd = new float[rows];
+        RowOps.LayerNormForward(x, gamma, beta, y, mean, rstd);
+        for (int i = 0; i < rows; i++)
+        {
+            double m = 0;
+            for (int j = 0; j < d; j++)
+            {
+                m += x[i, j];
+            }
+
+            m /= d;
+            double v = 0;
+            for (int j = 0; j < d; j++)
+            {
+                v += (x[i, j] - m) * (x[i, j] - m);
+            }
+
+            double s = 1 / Math.Sqrt((v / d) + RowMath.LayerNormEpsilon);
+            for (int j = 0; j < d; j++)
+            {
+                TestData.Close(((x[i, j] - m) * s * gamma[j]) + beta[j], y[i, j], 1e-5, 1e-5, "layer norm");
+            }
+        }
+
+        var dx = new Matrix(rows, d);
+        float[] dgamma = new float[d];
+        float[] dbeta = new float[d];
+        RowOps.LayerNormBackward(x, gamma, mean, rstd, new Matrix(rows, d, r), dx, dgamma, dbeta);
+        double Loss()
+        {
+            RowOps.LayerNormForward(x, gamma, beta, y, mean, rstd);
+            return TestData.Sum(y, r);
+        }
+
+        FiniteDifference.Check(x.Data, dx.Data, Loss, "dx");
+        FiniteDifference.Check(gamma, dgamma, Loss, "dgamma");
+        FiniteDifference.Check(beta, dbeta, Loss, "dbeta");
+    }
+
+    [Fact]
+    public void LayerNormBackward_AccumulatesIntoDx()
+    {
+        Matrix x = TestData.RandomMatrix(3, 5, 11);
+        float[] gamma = TestData.Random(5, 12);
+        float[] mean = new float[3];
+        float[] rstd = new float[3];
+        RowOps.LayerNormForward(x, gamma, new float[5], new Matrix(3, 5), mean, rstd);
+        Matrix dy = TestData.RandomMatrix(3, 5, 13);
+        var fresh = new Matrix(3, 5);
+        RowOps.LayerNormBackward(x, gamma, mean, rstd, dy, fresh, new float[5], new float[5]);
+        var seeded = new Matrix(3, 5);
+        seeded.Data.AsSpan().Fill(0.5f);
+        RowOps.LayerNormBackward(x, gamma, mean, rstd, dy, seeded, new float[5], new float[5]);
+        for (int i = 0; i < 15; i++)
+        {
+            Assert.Equal(fresh.Data[i] + 0.5f, seeded.Data[i], 5);
+        }
+    }
+
+    [Theory]
+    [InlineData(3, 11)]
+    [InlineData(2, 40)]
+    public void Gelu_ForwardMatchesDoubleReference_AndBackwardMatchesFiniteDifferences(int rows, int d)
+    {
+        Matrix x = TestData.RandomMatrix(rows, d, 5, 2f);
+        float[] r = TestData.Random(rows * d, 6);
+        var y = new Matrix(rows, d);
+        RowOps.GeluForward(x, y);
+        for (int i = 0; i < rows * d; i++)
+        {
+            double v = x.Data[i];
+            double expected = 0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + (0.044715 * v * v * v))));
+            TestData.Close(expected, y.Data[i], 1e-5, 1e-6, "gelu");
+        }
+
+        var dx = new Matrix(rows, d);
+        RowOps.GeluBackward(x, new Matrix(rows, d, r), dx);
+        FiniteDifference.Check(x.Data, dx.Data, () =>
+        {
+            RowOps.GeluForward(x, y);
+            return TestData.Sum(y, r);
+        }, "dx", eps: 1e-3f);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(64)]
+    [InlineData(67)]
+    public void SoftmaxPrefix_FullRowMatchesCoreSoftmax_AndPrefixMatchesSoftmaxOfPrefix(int length)
+    {
+        Matrix x = TestData.RandomMatrix(1, length, 81, 5f);
+        x.Data[0] = 80f; // large logits stay finite after the max shift
+        var expected = new Matrix(1, length);
+        StableMath.SoftmaxRows(x, expected);
+        float[] row = (float[])x.Data.Clone();
+        RowMath.SoftmaxPrefix(row, length);
+        for (int i = 0; i < length; i++)
+        {
+            TestData.Close(expected.Data[i], row[i], 1e-5, 1e-7, $"p[{i}]");
+        }
+
+        int valid = (length + 1) / 2;
+        var prefix = new Matrix(1, valid, x.Data.AsSpan(0, valid).ToArray());
+        var expectedPrefix = new Matrix(1, valid);
+        StableMath.SoftmaxRows(prefix, expectedPrefix);
+        row = (float[])x.Data.Clone();
+        RowMath.SoftmaxPrefix(row, valid);
+        for (int i = 0; i < length; i++)
+        {
+            TestData.Close(i < valid ? expectedPrefix.Data[i] : 0, row[i], 1e-5, 1e-7, $"prefix p[{i}]");
+        }
+    }
+
+    [Fact]
+    public void Linear_BackwardMatchesFiniteDifferences()
+    {
+        Matrix x = TestData.RandomMatrix(5, 7, 21);
+        Matrix w = TestData.RandomMatrix(7, 3, 22);
+        float[] b = TestData.Random(3, 23);
+        float[] r = TestData.Random(15, 24);
+        var y = new Matrix(5, 3);
+        float[] ones = [1, 1, 1, 1, 1];
+        var dx = new Matrix(5, 7);
+        var dw = new Matrix(7, 3);
+        float[] db = new float[3];
+        Linear.Forward(x, w, b, y);
+        Linear.Backward(x, w, new Matrix(5, 3, r), dx, false, dw, Linear.RowView(db), ones);
+        double Loss()
+        {
+            Linear.Forward(x, w, b, y);
+            return TestData.Sum(y, r);
+        }
+
+        FiniteDifference.Check(x.Data, dx.Data, Loss, "dx");
+        FiniteDifference.Check(w.Data, dw.Data, Loss, "dW");
+        FiniteDifference.Check(b, db, Loss, "db");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Attention_ForwardMatchesNaiveReference(bool causal)
+    {
+        const int batch = 2, t = 5, heads = 2, d = 6;
+        Matrix qkv = TestData.RandomMatrix(batch * t, 3 * d, 31);
+        float[] probs = new float[batch * heads * t * t];
+        var output = new Matrix(batch * t, d);
+        Attention.Forward(qkv, batch, t, heads, causal, probs, output);
+        int hd = d / heads;
+        for (int e = 0; e < batch; e++)
+        {
+            for (int h = 0; h < heads; h++)
+            {
+                for (int i = 0; i < t; i++)
+                {
+                    double[] s = new double[t];
+                    double max = double.NegativeInfinity;
+                    int valid = causal ? i + 1 : t;
+                    for (int j = 0; j < valid; j++)
+                    {
+                        double dot = 0;
+                        for (int k = 0; k < hd; k++)
+                        {
+                            dot += (double)qkv[(e * t) + i, (h * hd) + k] * qkv[(e * t) + j, d + (h * hd) + k];
+                        }
+
+                        s[j] = dot / Math.Sqrt(hd);
+                        max = Math.Max(max, s[j]);
+                    }
+
+                    double z = 0;
+                    for (int j = 0; j < valid; j++)
+                    {
+                        s[j] = Math.Exp(s[j] - max);
+                        z += s[j];
+                    }
+
+                    for (int k = 0; k < hd; k++)
+                    {
+                        double o = 0;
+                        for (int j = 0; j < valid; j++)
+                        {
+                            o += s[j] / z * qkv[(e * t) + j, (2 * d) + (h * hd) + k];
+                        }
+
+                        TestData.Close(o, output[(e * t) + i, (h * hd) + k], 1e-5, 1e-6, "attention output");
+                    }
+
+                    for (int j = 0; j < t; j++)
+                    {
+                        double p = j < valid ? s[j] / z : 0;
+                        TestData.Close(p, probs[((((e * heads) + h) * t) + i) * t + j], 1e-5, 1e-7, "attention probability");
+                    }
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Attention_BackwardMatchesFiniteDifferences(bool causal)
+    {
+        const int batch = 2, t = 4, heads = 2, d = 6;
+        Matrix qkv = TestData.RandomMatrix(batch * t, 3 * d, 41);
+        float[] r = TestData.Random(batch * t * d, 42);
+        float[] probs = new float[batch * heads * t * t];
+        var output = new Matrix(batch * t, d);
+        Attention.Forward(qkv, batch, t, heads, causal, probs, output);
+        var dqkv = new Matrix(batch * t, 3 * d);
+        Attention.Backward(qkv, batch, t, heads, probs, new Matrix(batch * t, d, r), dqkv, new float[probs.Length]);
+        FiniteDifference.Check(qkv.Data, dqkv.Data, () =>
+        {
+            Attention.Forward(qkv, batch, t, heads, causal, probs, output);
+            return TestData.Sum(output, r);
+        }, "dqkv", maxChecks: 200);
+    }
+
+    [Theory]
+    [InlineData(PoolingKind.GlobalAverage)]
+    [InlineData(PoolingKind.FirstToken)]
+    [InlineData(PoolingKind.LastToken)]
+    [InlineData(PoolingKind.MultiheadAttention)]
+    public void Pooling_BackwardMatchesFiniteDifferences(PoolingKind kind)
+    {
+        const int batch = 3, t = 4, d = 6;
+        var parameters = new System.Collections.Generic.List<Parameter>();
+        var layer = new PoolingLayer("p", kind, d, 2, new ParameterBuilder(9, parameters));
+        layer.EnsureCapacity(batch, t);
+        Matrix x = TestData.RandomMatrix(batch * t, d, 51);
+        int[] last = [3, 1, 2];
+        float[] r = TestData.Random(batch * d, 52);
+        var pooled = new Matrix(batch, d);
+        layer.Forward(x, batch, t, last, pooled);
+        var dx = new Matrix(batch * t, d);
+        layer.Backward(x, batch, t, last, new Matrix(batch, d, r), dx);
+        double Loss()
+        {
+            layer.Forward(x, batch, t, last, pooled);
+            return TestData.Sum(pooled, r);
+        }
+
+        FiniteDifference.Check(x.Data, dx.Data, Loss, "dx");
+        foreach (Parameter p in parameters)
+        {
+            FiniteDifference.Check(p.Value, p.Gradient, Loss, p.Name);
+        }
+
+        Assert.Equal(kind == PoolingKind.MultiheadAttention ? 5 : 0, parameters.Count);
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1, false)]
+    [InlineData(5, 7, 3, false)]
+    [InlineData(9, 33, 17, true)]
+    [InlineData(64, 64, 32, false)]
+    [InlineData(64, 32, 64, true)]
+    [InlineData(7, 48, 5, true)]
+    [InlineData(3, 70, 5, false)]
+    public void SmallGemm_MatchesNaiveProduct(int m, int n, int k, bool transposeA)
+    {
+        float[] a = TestData.Random(m * k, 61);
+        float[] b = TestData.Random(k * n, 62);
+        float[] c = TestData.Random(m * n, 63);
+        float[] expected = (float[])c.Clone();
+        if (transposeA)
+        {
+            // Store A^T (k x m) and multiply through the TN path.
+            float[] at = new float[k * m];
+            SmallGemm.Transpose(m, k, a, k, at);
+            SmallGemm.MultiplyTN(m, n, k, 0.5f, at, m, b, n, true, c, n);
+        }
+        else
+        {
+            SmallGemm.MultiplyNN(m, n, k, 0.5f, a, k, b, n, true, c, n);
+        }
+
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double s = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    s += (double)a[(i * k) + p] * b[(p * n) + j];
+                }
+
+                TestData.Close(expected[(i * n) + j] + (0.5 * s), c[(i * n) + j], 1e-5, 1e-5, $"C[{i},{j}]");
+            }
+        }
+    }
+}
