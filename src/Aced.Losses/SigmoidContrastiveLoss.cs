@@ -26,7 +26,7 @@ namespace Aced.Losses;
 /// input; per-row sums are reduced in double in a fixed order, so results do not depend on the thread count.
 /// An instance keeps its workspace between calls (no allocation in steady state) and is not thread-safe.</para>
 /// </remarks>
-public sealed class SigmoidContrastiveLoss : IPartitionBody
+public sealed class SigmoidContrastiveLoss : IPartitionedWork
 {
     private readonly PairwiseEngine _engine;
 
@@ -102,7 +102,7 @@ public sealed class SigmoidContrastiveLoss : IPartitionBody
                 _engine.ColumnPartials(_partitions, b);
             }
 
-            _engine.Runner.Run(this, _partitions);
+            PartitionWork.Run(this, _partitions);
             for (int i = 0; i < rows; i++)
             {
                 loss += _rowLoss[i];
@@ -144,7 +144,7 @@ public sealed class SigmoidContrastiveLoss : IPartitionBody
     }
 
     /// <inheritdoc/>
-    void IPartitionBody.Execute(int partition)
+    void IPartitionedWork.Execute(int partition)
     {
         int rows = _chunk.Rows;
         int n = _chunk.Columns;

@@ -23,7 +23,7 @@ namespace Aced.Losses;
 /// <para>Cost: (3 + K) b x b x d products through <see cref="Gemm"/> and two fused passes; memory: two r x b
 /// buffers (three for K &gt; 1). Deterministic for any thread count; not thread-safe; no steady-state allocation.</para>
 /// </remarks>
-public sealed class SigmoidDistillationLoss : IPartitionBody
+public sealed class SigmoidDistillationLoss : IPartitionedWork
 {
     private readonly PairwiseEngine _engine;
 
@@ -115,7 +115,7 @@ public sealed class SigmoidDistillationLoss : IPartitionBody
                 _teacherBias = teacher.Logits.Bias;
                 _accumulateTargets = t > 0;
                 _teacherPass = true;
-                _engine.Runner.Run(this, _partitions);
+                PartitionWork.Run(this, _partitions);
             }
 
             Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, imageChunk, text, 0f, _student);
@@ -125,7 +125,7 @@ public sealed class SigmoidDistillationLoss : IPartitionBody
             }
 
             _teacherPass = false;
-            _engine.Runner.Run(this, _partitions);
+            PartitionWork.Run(this, _partitions);
             for (int i = 0; i < rows; i++)
             {
                 loss += _rowLoss[i];
@@ -168,7 +168,7 @@ public sealed class SigmoidDistillationLoss : IPartitionBody
     }
 
     /// <inheritdoc/>
-    void IPartitionBody.Execute(int partition)
+    void IPartitionedWork.Execute(int partition)
     {
         int rows = _student.Rows;
         int n = _student.Columns;

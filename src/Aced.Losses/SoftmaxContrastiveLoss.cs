@@ -29,7 +29,7 @@ namespace Aced.Losses;
 /// <para>Numerics: max-shifted log-sum-exp in double per row/column; finite for every finite input.
 /// Deterministic for any thread count. Not thread-safe; reuses its workspace (no steady-state allocation).</para>
 /// </remarks>
-public sealed class SoftmaxContrastiveLoss : IPartitionBody
+public sealed class SoftmaxContrastiveLoss : IPartitionedWork
 {
     private readonly PairwiseEngine _engine;
     private readonly LogSumExpStatistics _statistics;
@@ -60,7 +60,7 @@ public sealed class SoftmaxContrastiveLoss : IPartitionBody
     public SoftmaxContrastiveLoss(LossWorkspaceOptions? options)
     {
         _engine = new PairwiseEngine(options);
-        _statistics = new LogSumExpStatistics(_engine.Runner);
+        _statistics = new LogSumExpStatistics();
     }
 
     private enum Pass
@@ -166,7 +166,7 @@ public sealed class SoftmaxContrastiveLoss : IPartitionBody
         }
 
         _pass = Pass.BothGradient;
-        _engine.Runner.Run(this, _partitions);
+        PartitionWork.Run(this, _partitions);
         double gs = 0, g = 0;
         for (int i = 0; i < b; i++)
         {
@@ -212,7 +212,7 @@ public sealed class SoftmaxContrastiveLoss : IPartitionBody
                 _rowStart = r0;
                 Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, anchorChunk, other, 0f, _chunk);
                 _partitions = PairwiseEngine.Partitions(rows, b);
-                _engine.Runner.Run(this, _partitions);
+                PartitionWork.Run(this, _partitions);
                 for (int i = 0; i < rows; i++)
                 {
                     ce[r0 + i] = _rowLse[i];
@@ -238,7 +238,7 @@ public sealed class SoftmaxContrastiveLoss : IPartitionBody
     }
 
     /// <inheritdoc/>
-    void IPartitionBody.Execute(int partition)
+    void IPartitionedWork.Execute(int partition)
     {
         int rows = _chunk.Rows;
         int start = PairwiseEngine.PartitionStart(partition, _partitions, rows);

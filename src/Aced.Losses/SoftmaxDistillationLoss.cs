@@ -29,7 +29,7 @@ namespace Aced.Losses;
 /// own products, 2 (3 + K) products with r x b buffers. Deterministic for any thread count;
 /// not thread-safe; no steady-state allocation.</para>
 /// </remarks>
-public sealed class SoftmaxDistillationLoss : IPartitionBody
+public sealed class SoftmaxDistillationLoss : IPartitionedWork
 {
     private readonly PairwiseEngine _engine;
     private readonly LogSumExpStatistics _statistics;
@@ -72,7 +72,7 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
     public SoftmaxDistillationLoss(LossWorkspaceOptions? options)
     {
         _engine = new PairwiseEngine(options);
-        _statistics = new LogSumExpStatistics(_engine.Runner);
+        _statistics = new LogSumExpStatistics();
     }
 
     private enum Pass
@@ -189,12 +189,12 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
                     _teacherBias = teacher.Logits.Bias;
                     _accumulateTargets = t > 0;
                     _pass = Pass.DirectionTeacher;
-                    _engine.Runner.Run(this, _partitions);
+                    PartitionWork.Run(this, _partitions);
                 }
 
                 Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, anchorChunk, other, 0f, _student);
                 _pass = Pass.DirectionStudent;
-                _engine.Runner.Run(this, _partitions);
+                PartitionWork.Run(this, _partitions);
                 for (int i = 0; i < rows; i++)
                 {
                     ce[r0 + i] = _rowCe[i];
@@ -257,12 +257,12 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
             (_separableT, _pivotT) = LogSumExps(_teacher, _teacherScale, _teacherBias, _rowLseT, _colShiftT, _colFactorT);
             _accumulateTargets = t > 0;
             _pass = Pass.TeacherBoth;
-            _engine.Runner.Run(this, _partitions);
+            PartitionWork.Run(this, _partitions);
         }
 
         _engine.FoldColumnPartials(_partitions, b);
         _pass = Pass.StudentBoth;
-        _engine.Runner.Run(this, _partitions);
+        PartitionWork.Run(this, _partitions);
 
         double gs = 0, g = 0, entropy = 0;
         for (int i = 0; i < b; i++)
@@ -328,7 +328,7 @@ public sealed class SoftmaxDistillationLoss : IPartitionBody
     }
 
     /// <inheritdoc/>
-    void IPartitionBody.Execute(int partition)
+    void IPartitionedWork.Execute(int partition)
     {
         int rows = _student.Rows;
         int start = PairwiseEngine.PartitionStart(partition, _partitions, rows);

@@ -3,7 +3,7 @@ using Aced.Benchmarks.Common;
 using Aced.Core;
 using BenchmarkDotNet.Attributes;
 
-namespace Aced.Benchmarks.Gemm;
+namespace Aced.Benchmarks.GemmSuite;
 
 /// <summary>Random operands shared by the GEMM benchmarks.</summary>
 internal static class GemmOperands
@@ -51,14 +51,14 @@ public class GemmSquareBenchmarks : IFlopCount
     [Benchmark(Baseline = true)]
     public float MultiplyNN()
     {
-        Aced.Core.Gemm.Multiply(Transpose.None, Transpose.None, 1f, _a, _b, 0f, _c);
+        Gemm.Multiply(Transpose.None, Transpose.None, 1f, _a, _b, 0f, _c);
         return _c.Data[_c.Data.Length - 1];
     }
 
     [Benchmark]
     public float MultiplyNT()
     {
-        Aced.Core.Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, _a, _b, 0f, _c);
+        Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, _a, _b, 0f, _c);
         return _c.Data[_c.Data.Length - 1];
     }
 }
@@ -91,7 +91,7 @@ public class GemmLargeBenchmarks : IFlopCount
     [Benchmark(Baseline = true)]
     public float Multiply4096()
     {
-        Aced.Core.Gemm.Multiply(Transpose.None, Transpose.None, 1f, _a, _b, 0f, _c);
+        Gemm.Multiply(Transpose.None, Transpose.None, 1f, _a, _b, 0f, _c);
         return _c.Data[_c.Data.Length - 1];
     }
 }
@@ -130,7 +130,7 @@ public class GemmSamplerBenchmarks : IFlopCount
     [Benchmark(Baseline = true)]
     public float PlainNT()
     {
-        Aced.Core.Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, _x, _w, 0f, _c);
+        Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, _x, _w, 0f, _c);
         return _c.Data[0];
     }
 
@@ -138,7 +138,7 @@ public class GemmSamplerBenchmarks : IFlopCount
     [Benchmark]
     public float EpilogueRowSumNT()
     {
-        Aced.Core.Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, _x, _w, new RowSumEpilogue(_rowSums, softplus: false));
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, _x, _w, new RowSumEpilogue(_rowSums, softplus: false));
         return _rowSums[0];
     }
 
@@ -146,7 +146,7 @@ public class GemmSamplerBenchmarks : IFlopCount
     [Benchmark]
     public float EpilogueSoftplusRowSumNT()
     {
-        Aced.Core.Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, _x, _w, new RowSumEpilogue(_rowSums, softplus: true));
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, _x, _w, new RowSumEpilogue(_rowSums, softplus: true));
         return _rowSums[0];
     }
 
@@ -227,7 +227,7 @@ public class GemmSmallBenchmarks : IFlopCount
     [Benchmark]
     public float AcedGemm()
     {
-        Aced.Core.Gemm.Multiply(Transpose.None, Transpose.None, 1f, _a, _b, 0f, _c);
+        Gemm.Multiply(Transpose.None, Transpose.None, 1f, _a, _b, 0f, _c);
         return _c.Data[_c.Data.Length - 1];
     }
 }

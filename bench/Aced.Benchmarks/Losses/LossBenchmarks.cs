@@ -46,9 +46,9 @@ public class LossBenchmarks
     [Benchmark(Baseline = true)]
     public float ThreeProducts()
     {
-        Aced.Core.Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, _image, _text, 0f, _products);
-        Aced.Core.Gemm.Multiply(Transpose.None, Transpose.None, 1f, _products, _text, 0f, _gradImage);
-        Aced.Core.Gemm.Multiply(Transpose.Transposed, Transpose.None, 1f, _products, _image, 0f, _gradText);
+        Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, _image, _text, 0f, _products);
+        Gemm.Multiply(Transpose.None, Transpose.None, 1f, _products, _text, 0f, _gradImage);
+        Gemm.Multiply(Transpose.Transposed, Transpose.None, 1f, _products, _image, 0f, _gradText);
         return _gradText.Data[0];
     }
 

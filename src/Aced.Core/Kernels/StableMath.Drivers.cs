@@ -185,7 +185,7 @@ public static partial class StableMath
         {
             for (; i + 16 <= n; i += 16)
             {
-                Vector512<float> e = ExpNonPositive(Vector512.LoadUnsafe(ref src, i) - Vector512.LoadUnsafe(ref sh, i));
+                Vector512<float> e = VectorMath.Exp(Vector512.LoadUnsafe(ref src, i) - Vector512.LoadUnsafe(ref sh, i));
                 (Vector512<double> lower, Vector512<double> upper) = Vector512.Widen(e);
                 (Vector512.LoadUnsafe(ref acc, i) + lower).StoreUnsafe(ref acc, i);
                 (Vector512.LoadUnsafe(ref acc, i + 8) + upper).StoreUnsafe(ref acc, i + 8);
@@ -196,7 +196,7 @@ public static partial class StableMath
         {
             for (; i + 8 <= n; i += 8)
             {
-                Vector256<float> e = ExpNonPositive(Vector256.LoadUnsafe(ref src, i) - Vector256.LoadUnsafe(ref sh, i));
+                Vector256<float> e = VectorMath.Exp(Vector256.LoadUnsafe(ref src, i) - Vector256.LoadUnsafe(ref sh, i));
                 (Vector256<double> lower, Vector256<double> upper) = Vector256.Widen(e);
                 (Vector256.LoadUnsafe(ref acc, i) + lower).StoreUnsafe(ref acc, i);
                 (Vector256.LoadUnsafe(ref acc, i + 4) + upper).StoreUnsafe(ref acc, i + 4);
@@ -205,7 +205,7 @@ public static partial class StableMath
 
         for (; i < n; i++)
         {
-            Unsafe.Add(ref acc, i) += MathF.Exp(Unsafe.Add(ref src, i) - Unsafe.Add(ref sh, i));
+            Unsafe.Add(ref acc, i) += VectorMath.Exp(Unsafe.Add(ref src, i) - Unsafe.Add(ref sh, i));
         }
     }
 

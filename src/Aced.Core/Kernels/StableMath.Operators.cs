@@ -18,91 +18,9 @@ public static partial class StableMath
         Vector512<float> Invoke(Vector512<float> x);
     }
 
-    // log1p(u) for u in [0, 1] as 2 atanh(s), s = u / (2 + u) in [0, 1/3]:
-    //     log1p(u) = t * (1 + w/3 + w^2/5 + ... + w^6/13),  t = 2s = (u + u) / (2 + u),  w = s^2 <= 1/9.
-    // The first omitted term, w^7/15 <= 1.4e-8, is a quarter of a float ulp. t needs a single rounding and is
-    // exactly u for tiny (even denormal) u, which makes softplus(-100) = exp(-100) exact. Scalar and vector forms
-    // use the same operations in the same order (no fused multiply-add), so they agree bit for bit.
-    private const float Log1pC3 = 1f / 3f;
-    private const float Log1pC5 = 1f / 5f;
-    private const float Log1pC7 = 1f / 7f;
-    private const float Log1pC9 = 1f / 9f;
-    private const float Log1pC11 = 1f / 11f;
-    private const float Log1pC13 = 1f / 13f;
-
-    /// <summary><c>log(1 + u)</c> for <c>u</c> in [0, 1] (and NaN), accurate to about 2 ulps including denormal <c>u</c>.</summary>
+    /// <summary><c>log(1 + u)</c> for <c>u</c> in [0, 1] (and NaN): <see cref="VectorMath.Log1p(float)"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float Log1p(float u)
-    {
-        float t = (u + u) / (2f + u);
-        float s = 0.5f * t;
-        float w = s * s;
-        float p = (w * Log1pC13) + Log1pC11;
-        p = (p * w) + Log1pC9;
-        p = (p * w) + Log1pC7;
-        p = (p * w) + Log1pC5;
-        p = (p * w) + Log1pC3;
-        p = (p * w) + 1f;
-        return t * p;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Log1p(Vector128<float> u)
-    {
-        Vector128<float> t = (u + u) / (Vector128.Create(2f) + u);
-        Vector128<float> s = Vector128.Create(0.5f) * t;
-        Vector128<float> w = s * s;
-        Vector128<float> p = (w * Vector128.Create(Log1pC13)) + Vector128.Create(Log1pC11);
-        p = (p * w) + Vector128.Create(Log1pC9);
-        p = (p * w) + Vector128.Create(Log1pC7);
-        p = (p * w) + Vector128.Create(Log1pC5);
-        p = (p * w) + Vector128.Create(Log1pC3);
-        p = (p * w) + Vector128<float>.One;
-        return t * p;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Log1p(Vector256<float> u)
-    {
-        Vector256<float> t = (u + u) / (Vector256.Create(2f) + u);
-        Vector256<float> s = Vector256.Create(0.5f) * t;
-        Vector256<float> w = s * s;
-        Vector256<float> p = (w * Vector256.Create(Log1pC13)) + Vector256.Create(Log1pC11);
-        p = (p * w) + Vector256.Create(Log1pC9);
-        p = (p * w) + Vector256.Create(Log1pC7);
-        p = (p * w) + Vector256.Create(Log1pC5);
-        p = (p * w) + Vector256.Create(Log1pC3);
-        p = (p * w) + Vector256<float>.One;
-        return t * p;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Log1p(Vector512<float> u)
-    {
-        Vector512<float> t = (u + u) / (Vector512.Create(2f) + u);
-        Vector512<float> s = Vector512.Create(0.5f) * t;
-        Vector512<float> w = s * s;
-        Vector512<float> p = (w * Vector512.Create(Log1pC13)) + Vector512.Create(Log1pC11);
-        p = (p * w) + Vector512.Create(Log1pC9);
-        p = (p * w) + Vector512.Create(Log1pC7);
-        p = (p * w) + Vector512.Create(Log1pC5);
-        p = (p * w) + Vector512.Create(Log1pC3);
-        p = (p * w) + Vector512<float>.One;
-        return t * p;
-    }
-
-    // exp(y) for y <= 0 (or NaN), clamped to 1: the vectorised Vector128/256/512.Exp return 1.0000001 for y = 0 where
-    // MathF.Exp returns 1. Every exp in these kernels has a non-positive argument (-|x|, or x - max), and y = 0 is
-    // the common case (the row maximum in log-sum-exp and softmax), where the excess made LogSumExp([c, -Inf, ...])
-    // c + 1.2e-7 instead of c and Sigmoid(0) 0.49999997. Min propagates NaN.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector128<float> ExpNonPositive(Vector128<float> y) => Vector128.Min(Vector128.Exp(y), Vector128<float>.One);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> ExpNonPositive(Vector256<float> y) => Vector256.Min(Vector256.Exp(y), Vector256<float>.One);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> ExpNonPositive(Vector512<float> y) => Vector512.Min(Vector512.Exp(y), Vector512<float>.One);
+    internal static float Log1p(float u) => VectorMath.Log1p(u);
 
     /// <summary><c>max(x, 0) + log1p(exp(-|x|))</c>.</summary>
     internal readonly struct SoftplusOperator : IUnaryOperator
@@ -112,15 +30,15 @@ public static partial class StableMath
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector128<float> Invoke(Vector128<float> x) =>
-            Vector128.Max(x, Vector128<float>.Zero) + Log1p(ExpNonPositive(-Vector128.Abs(x)));
+            VectorMath.Softplus(x, out _);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector256<float> Invoke(Vector256<float> x) =>
-            Vector256.Max(x, Vector256<float>.Zero) + Log1p(ExpNonPositive(-Vector256.Abs(x)));
+            VectorMath.Softplus(x, out _);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<float> Invoke(Vector512<float> x) =>
-            Vector512.Max(x, Vector512<float>.Zero) + Log1p(ExpNonPositive(-Vector512.Abs(x)));
+            VectorMath.Softplus(x, out _);
     }
 
     /// <summary><c>min(x, 0) - log1p(exp(-|x|))</c> (= <c>-softplus(-x)</c>).</summary>
@@ -131,15 +49,15 @@ public static partial class StableMath
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector128<float> Invoke(Vector128<float> x) =>
-            Vector128.Min(x, Vector128<float>.Zero) - Log1p(ExpNonPositive(-Vector128.Abs(x)));
+            Vector128.Min(x, Vector128<float>.Zero) - VectorMath.Log1p(VectorMath.Exp(-Vector128.Abs(x)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector256<float> Invoke(Vector256<float> x) =>
-            Vector256.Min(x, Vector256<float>.Zero) - Log1p(ExpNonPositive(-Vector256.Abs(x)));
+            Vector256.Min(x, Vector256<float>.Zero) - VectorMath.Log1p(VectorMath.Exp(-Vector256.Abs(x)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<float> Invoke(Vector512<float> x) =>
-            Vector512.Min(x, Vector512<float>.Zero) - Log1p(ExpNonPositive(-Vector512.Abs(x)));
+            Vector512.Min(x, Vector512<float>.Zero) - VectorMath.Log1p(VectorMath.Exp(-Vector512.Abs(x)));
     }
 
     /// <summary><c>(x &gt;= 0 ? 1 : e) / (1 + e)</c> with <c>e = exp(-|x|)</c>.</summary>
@@ -149,28 +67,29 @@ public static partial class StableMath
         public float Invoke(float x) => Sigmoid(x);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector128<float> Invoke(Vector128<float> x)
-        {
-            Vector128<float> e = ExpNonPositive(-Vector128.Abs(x));
-            Vector128<float> numerator = Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(x, Vector128<float>.Zero), Vector128<float>.One, e);
-            return numerator / (Vector128<float>.One + e);
-        }
+        public Vector128<float> Invoke(Vector128<float> x) => VectorMath.SigmoidFromE(x, VectorMath.Exp(-Vector128.Abs(x)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector256<float> Invoke(Vector256<float> x)
-        {
-            Vector256<float> e = ExpNonPositive(-Vector256.Abs(x));
-            Vector256<float> numerator = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), Vector256<float>.One, e);
-            return numerator / (Vector256<float>.One + e);
-        }
+        public Vector256<float> Invoke(Vector256<float> x) => VectorMath.SigmoidFromE(x, VectorMath.Exp(-Vector256.Abs(x)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector512<float> Invoke(Vector512<float> x)
-        {
-            Vector512<float> e = ExpNonPositive(-Vector512.Abs(x));
-            Vector512<float> numerator = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), Vector512<float>.One, e);
-            return numerator / (Vector512<float>.One + e);
-        }
+        public Vector512<float> Invoke(Vector512<float> x) => VectorMath.SigmoidFromE(x, VectorMath.Exp(-Vector512.Abs(x)));
+    }
+
+    /// <summary><c>exp(x)</c> (<see cref="VectorMath.Exp(float)"/>).</summary>
+    internal readonly struct ExpOperator : IUnaryOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Invoke(float x) => VectorMath.Exp(x);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector128<float> Invoke(Vector128<float> x) => VectorMath.Exp(x);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> Invoke(Vector256<float> x) => VectorMath.Exp(x);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> Invoke(Vector512<float> x) => VectorMath.Exp(x);
     }
 
     /// <summary><c>exp(x - shift)</c>.</summary>
@@ -181,15 +100,15 @@ public static partial class StableMath
         public ExpShiftOperator(float shift) => _shift = shift;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public float Invoke(float x) => MathF.Exp(x - _shift);
+        public float Invoke(float x) => VectorMath.Exp(x - _shift);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector128<float> Invoke(Vector128<float> x) => ExpNonPositive(x - Vector128.Create(_shift));
+        public Vector128<float> Invoke(Vector128<float> x) => VectorMath.Exp(x - Vector128.Create(_shift));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector256<float> Invoke(Vector256<float> x) => ExpNonPositive(x - Vector256.Create(_shift));
+        public Vector256<float> Invoke(Vector256<float> x) => VectorMath.Exp(x - Vector256.Create(_shift));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector512<float> Invoke(Vector512<float> x) => ExpNonPositive(x - Vector512.Create(_shift));
+        public Vector512<float> Invoke(Vector512<float> x) => VectorMath.Exp(x - Vector512.Create(_shift));
     }
 }

@@ -35,14 +35,14 @@ public static partial class StableMath
     /// <c>Softplus(-100) = exp(-100)</c>, <c>Softplus(1e4) = 1e4</c>; +Inf gives +Inf, -Inf gives 0, NaN gives NaN.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Softplus(float x) => MathF.Max(x, 0f) + Log1p(MathF.Exp(-MathF.Abs(x)));
+    public static float Softplus(float x) => VectorMath.Softplus(x, out _);
 
     /// <summary>
     /// <c>log sigmoid(x) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|))</c>. Exact at the extremes:
     /// <c>LogSigmoid(100) = -exp(-100)</c>, <c>LogSigmoid(-1e4) = -1e4</c>; NaN gives NaN.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float LogSigmoid(float x) => MathF.Min(x, 0f) - Log1p(MathF.Exp(-MathF.Abs(x)));
+    public static float LogSigmoid(float x) => MathF.Min(x, 0f) - VectorMath.Log1p(VectorMath.Exp(-MathF.Abs(x)));
 
     /// <summary>
     /// <c>sigmoid(x) = 1 / (1 + exp(-x))</c>, evaluated as <c>(x &gt;= 0 ? 1 : e) / (1 + e)</c> with
@@ -51,8 +51,7 @@ public static partial class StableMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sigmoid(float x)
     {
-        float e = MathF.Exp(-MathF.Abs(x));
-        return (x >= 0f ? 1f : e) / (1f + e);
+        return VectorMath.SigmoidFromE(x, VectorMath.Exp(-MathF.Abs(x)));
     }
 
     /// <summary>Element-wise <see cref="Softplus(float)"/>. <paramref name="destination"/> may be the same span as <paramref name="x"/>.</summary>
@@ -259,8 +258,7 @@ public static partial class StableMath
         {
             Span<float> dst = destination.Row(r);
             TensorPrimitives.Subtract(x.Row(r), scale, dst);
-            TensorPrimitives.Exp(dst, dst);
-            TensorPrimitives.Min(dst, 1f, dst); // exp(0) is 1.0000001 in the vectorised exp; every argument here is <= 0
+            Map(default(ExpOperator), dst, dst);
             AccumulateSum(dst, sums);
         }
 

@@ -12,11 +12,10 @@ namespace Aced.Losses.Internal;
 /// <c>exp(a (s - rowMax))</c> per row and <c>exp(a (s - colMax_j))</c> into per-partition column sums. The
 /// partials are reduced in partition order, so results do not depend on the thread count.
 /// </summary>
-internal sealed class LogSumExpStatistics : IPartitionBody
+internal sealed class LogSumExpStatistics : IPartitionedWork
 {
     private static readonly int s_width = Vector256<float>.Count;
 
-    private readonly PartitionRunner _runner;
     private float[] _colMaxPartials = Array.Empty<float>();
     private float[] _colSumPartials = Array.Empty<float>();
     private float[] _colMax = Array.Empty<float>();
@@ -37,11 +36,6 @@ internal sealed class LogSumExpStatistics : IPartitionBody
     /// with |A_i - B_j| &lt;= 40 every factor is a normal float and the only loss is terms below e^-47 relative.
     /// </summary>
     public const double SeparableSpread = 40;
-
-    public LogSumExpStatistics(PartitionRunner runner)
-    {
-        _runner = runner;
-    }
 
     /// <summary>Writes <c>logsumexp_j (a x_ij + c)</c> into <paramref name="rowLse"/> and <c>logsumexp_i (a x_ij + c)</c> into <paramref name="colLse"/>.</summary>
     public void Compute(MatrixView x, float a, float c, double[] rowLse, double[] colLse)
@@ -77,7 +71,7 @@ internal sealed class LogSumExpStatistics : IPartitionBody
         _colMaxPartials.AsSpan(0, partials).Fill(float.NegativeInfinity);
         _colSumPartials.AsSpan(0, partials).Clear();
         _sumPass = false;
-        _runner.Run(this, _partitions);
+        PartitionWork.Run(this, _partitions);
 
         Span<float> colMax = _colMax.AsSpan(0, n);
         colMax.Fill(float.NegativeInfinity);
@@ -113,7 +107,7 @@ internal sealed class LogSumExpStatistics : IPartitionBody
         }
 
         _sumPass = true;
-        _runner.Run(this, _partitions);
+        PartitionWork.Run(this, _partitions);
         for (int j = 0; j < n; j++)
         {
             double sum = 0;
@@ -129,7 +123,7 @@ internal sealed class LogSumExpStatistics : IPartitionBody
     }
 
     /// <inheritdoc/>
-    void IPartitionBody.Execute(int partition)
+    void IPartitionedWork.Execute(int partition)
     {
         int rows = _x.Rows, n = _x.Columns;
         int start = PairwiseEngine.PartitionStart(partition, _partitions, rows);
@@ -167,7 +161,7 @@ internal sealed class LogSumExpStatistics : IPartitionBody
             Vector256.Max(Vector256.LoadUnsafe(ref cm, (nuint)j), v).StoreUnsafe(ref cm, (nuint)j);
         }
 
-        float rowMax = VectorMath.Max(m);
+        float rowMax = VectorMath.HorizontalMax(m);
         for (; j < n; j++)
         {
             float v = Unsafe.Add(ref r, j);
@@ -196,7 +190,7 @@ internal sealed class LogSumExpStatistics : IPartitionBody
             (Vector256.LoadUnsafe(ref cs, (nuint)j) + ec).StoreUnsafe(ref cs, (nuint)j);
         }
 
-        double sum = VectorMath.Sum(acc);
+        double sum = VectorMath.HorizontalSum(acc);
         for (; j < n; j++)
         {
             float v = Unsafe.Add(ref r, j);
@@ -225,7 +219,7 @@ internal sealed class LogSumExpStatistics : IPartitionBody
             Vector256.MultiplyAddEstimate(e * vrf, Vector256.LoadUnsafe(ref cf, (nuint)j), Vector256.LoadUnsafe(ref cs, (nuint)j)).StoreUnsafe(ref cs, (nuint)j);
         }
 
-        double sum = VectorMath.Sum(acc);
+        double sum = VectorMath.HorizontalSum(acc);
         for (; j < n; j++)
         {
             float e = VectorMath.Exp(a * (Unsafe.Add(ref r, j) - rowMax));

@@ -5,7 +5,7 @@ namespace Aced.Losses.Internal;
 
 /// <summary>
 /// Workspace shared by the pairwise losses: the chunk buffers, per-row and per-column reductions,
-/// and the partition runner. Buffers grow on first use and are reused afterwards, so steady-state
+/// (partitions run through <see cref="PartitionWork"/>). Buffers grow on first use and are reused afterwards, so steady-state
 /// calls with the same batch size allocate nothing.
 /// </summary>
 internal sealed class PairwiseEngine
@@ -36,8 +36,6 @@ internal sealed class PairwiseEngine
     }
 
     public LossWorkspaceOptions Options { get; }
-
-    public PartitionRunner Runner { get; } = new();
 
     /// <summary>A rows x columns view of buffer <paramref name="index"/>, growing it when needed.</summary>
     public MatrixView Buffer(int index, int rows, int columns)

@@ -3,6 +3,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Aced.Core;
 
 namespace Aced.Losses.Internal;
 
@@ -30,7 +31,7 @@ internal static class RowKernels
             acc += VectorMath.Exp(va * (Vector256.LoadUnsafe(ref r, (nuint)j) - vm));
         }
 
-        double sum = VectorMath.Sum(acc);
+        double sum = VectorMath.HorizontalSum(acc);
         for (; j < n; j++)
         {
             sum += VectorMath.Exp(a * (Unsafe.Add(ref r, j) - sMax));
@@ -71,7 +72,7 @@ internal static class RowKernels
             }
         }
 
-        double sLoss = VectorMath.Sum(accLoss), sGs = VectorMath.Sum(accGs), sG = VectorMath.Sum(accG);
+        double sLoss = VectorMath.HorizontalSum(accLoss), sGs = VectorMath.HorizontalSum(accGs), sG = VectorMath.HorizontalSum(accG);
         for (; j < n; j++)
         {
             float sv = Unsafe.Add(ref r, j);
@@ -133,7 +134,7 @@ internal static class RowKernels
             grad.StoreUnsafe(ref r, (nuint)j);
         }
 
-        double sGs = VectorMath.Sum(accGs), sG = VectorMath.Sum(accG);
+        double sGs = VectorMath.HorizontalSum(accGs), sG = VectorMath.HorizontalSum(accG);
         for (; j < n; j++)
         {
             float sv = Unsafe.Add(ref r, j);
@@ -181,7 +182,7 @@ internal static class RowKernels
             grad.StoreUnsafe(ref r, (nuint)j);
         }
 
-        double sGs = VectorMath.Sum(accGs), sG = VectorMath.Sum(accG);
+        double sGs = VectorMath.HorizontalSum(accGs), sG = VectorMath.HorizontalSum(accG);
         for (; j < n; j++)
         {
             float sv = Unsafe.Add(ref r, j);
@@ -234,7 +235,7 @@ internal static class RowKernels
             w.StoreUnsafe(ref mr, (nuint)j);
         }
 
-        double h = VectorMath.Sum(accH);
+        double h = VectorMath.HorizontalSum(accH);
         for (; j < n; j++)
         {
             float x = (a * Unsafe.Add(ref tr, j)) + shift;
@@ -275,7 +276,7 @@ internal static class RowKernels
             grad.StoreUnsafe(ref r, (nuint)j);
         }
 
-        double ce = VectorMath.Sum(accCe), sGs = VectorMath.Sum(accGs), sG = VectorMath.Sum(accG);
+        double ce = VectorMath.HorizontalSum(accCe), sGs = VectorMath.HorizontalSum(accGs), sG = VectorMath.HorizontalSum(accG);
         for (; j < n; j++)
         {
             float sv = Unsafe.Add(ref r, j);
@@ -323,7 +324,7 @@ internal static class RowKernels
             w.StoreUnsafe(ref mr, (nuint)j);
         }
 
-        double h = VectorMath.Sum(accH);
+        double h = VectorMath.HorizontalSum(accH);
         for (; j < n; j++)
         {
             float l = (a * Unsafe.Add(ref tr, j)) + c;
@@ -373,7 +374,7 @@ internal static class RowKernels
             }
         }
 
-        double sLoss = VectorMath.Sum(accLoss), sGs = VectorMath.Sum(accGs), sG = VectorMath.Sum(accG);
+        double sLoss = VectorMath.HorizontalSum(accLoss), sGs = VectorMath.HorizontalSum(accGs), sG = VectorMath.HorizontalSum(accG);
         for (; j < n; j++)
         {
             float sv = Unsafe.Add(ref r, j);
@@ -446,7 +447,7 @@ internal static class RowKernels
             w.StoreUnsafe(ref mr, (nuint)j);
         }
 
-        double ce = VectorMath.Sum(accCe), h = VectorMath.Sum(accH);
+        double ce = VectorMath.HorizontalSum(accCe), h = VectorMath.HorizontalSum(accH);
         for (; j < n; j++)
         {
             float xt = aT * Unsafe.Add(ref tr, j);
@@ -501,7 +502,7 @@ internal static class RowKernels
             grad.StoreUnsafe(ref r, (nuint)j);
         }
 
-        double sGs = VectorMath.Sum(accGs), sG = VectorMath.Sum(accG);
+        double sGs = VectorMath.HorizontalSum(accGs), sG = VectorMath.HorizontalSum(accG);
         for (; j < n; j++)
         {
             float sv = Unsafe.Add(ref r, j);
@@ -546,7 +547,7 @@ internal static class RowKernels
             grad.StoreUnsafe(ref r, (nuint)j);
         }
 
-        double sGs = VectorMath.Sum(accGs), sG = VectorMath.Sum(accG);
+        double sGs = VectorMath.HorizontalSum(accGs), sG = VectorMath.HorizontalSum(accG);
         for (; j < n; j++)
         {
             float sv = Unsafe.Add(ref r, j);

@@ -1,0 +1,270 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Aced.Core.Tests;
+
+/// <summary>Tests of <see cref="ParallelPartition"/>; they change GemmControl.MaxDegreeOfParallelism, so they run alone.</summary>
+[Collection(GemmGlobalStateCollection.Name)]
+public sealed class ParallelPartitionTests
+{
+    private readonly struct CountBody : IPartitionBody
+    {
+        private readonly int[] _counts;
+
+        public CountBody(int[] counts) => _counts = counts;
+
+        public void Execute(int partition) => Interlocked.Increment(ref _counts[partition]);
+    }
+
+    /// <summary>Each partition sums a transcendental series over its own slice into its own slot.</summary>
+    private readonly struct SeriesBody : IPartitionBody
+    {
+        private readonly float[] _values;
+        private readonly double[] _partials;
+        private readonly int _chunk;
+
+        public SeriesBody(float[] values, double[] partials, int chunk)
+        {
+            _values = values;
+            _partials = partials;
+            _chunk = chunk;
+        }
+
+        public void Execute(int partition)
+        {
+            int start = partition * _chunk;
+            int end = Math.Min(start + _chunk, _values.Length);
+            float sum = 0f;
+            for (int i = start; i < end; i++)
+            {
+                sum += StableMath.Softplus(_values[i]) * MathF.Sin(i);
+            }
+
+            _partials[partition] = sum;
+        }
+    }
+
+    private readonly struct NestedBody : IPartitionBody
+    {
+        private readonly int[][] _inner;
+
+        public NestedBody(int[][] inner) => _inner = inner;
+
+        public void Execute(int partition) => ParallelPartition.Run(_inner[partition].Length, new CountBody(_inner[partition]));
+    }
+
+    private readonly struct ThrowingBody : IPartitionBody
+    {
+        private readonly int _bad;
+        private readonly int[] _counts;
+
+        public ThrowingBody(int bad, int[] counts)
+        {
+            _bad = bad;
+            _counts = counts;
+        }
+
+        public void Execute(int partition)
+        {
+            Interlocked.Increment(ref _counts[partition]);
+            if (partition == _bad)
+            {
+                throw new InvalidOperationException($"partition {partition} failed");
+            }
+        }
+    }
+
+    private sealed class ClassBody : IPartitionBody
+    {
+        public int[] Counts { get; } = new int[41];
+
+        public void Execute(int partition) => Interlocked.Increment(ref Counts[partition]);
+    }
+
+    private static void WithDegree(int degree, Action action)
+    {
+        int old = GemmControl.MaxDegreeOfParallelism;
+        try
+        {
+            GemmControl.MaxDegreeOfParallelism = degree;
+            action();
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = old;
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(8)]
+    public void Run_AnyPartitionCount_RunsEveryPartitionExactlyOnce(int degree)
+    {
+        WithDegree(degree, () =>
+        {
+            foreach (int count in new[] { 0, 1, 2, 3, 7, 64, 257 })
+            {
+                int[] counts = new int[count];
+                for (int repeat = 0; repeat < 5; repeat++)
+                {
+                    ParallelPartition.Run(count, new CountBody(counts));
+                }
+
+                for (int p = 0; p < count; p++)
+                {
+                    Assert.Equal(5, counts[p]);
+                }
+            }
+
+            var classBody = new ClassBody();
+            ParallelPartition.Run(classBody.Counts.Length, classBody);
+            Assert.All(classBody.Counts, c => Assert.Equal(1, c));
+        });
+    }
+
+    [Fact]
+    public void Run_OneTwoThreeThreads_BitIdenticalResults()
+    {
+        var rng = new CounterRng(21, 0);
+        float[] values = new float[10_007];
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = (rng.NextFloat() - 0.5f) * 40f;
+        }
+
+        const int chunk = 97;
+        int partitions = (values.Length + chunk - 1) / chunk;
+        double[][] results = new double[3][];
+        for (int degree = 1; degree <= 3; degree++)
+        {
+            double[] partials = new double[partitions];
+            WithDegree(degree, () => ParallelPartition.Run(partitions, new SeriesBody(values, partials, chunk)));
+            results[degree - 1] = partials;
+        }
+
+        Assert.Equal(results[0], results[1]);
+        Assert.Equal(results[0], results[2]);
+        Assert.Contains(results[0], v => v != 0);
+    }
+
+    [Fact]
+    public void Run_NestedCalls_RunSeriallyAndCompleteEveryInnerPartition()
+    {
+        WithDegree(3, () =>
+        {
+            int[][] inner = new int[9][];
+            for (int i = 0; i < inner.Length; i++)
+            {
+                inner[i] = new int[i + 5];
+            }
+
+            ParallelPartition.Run(inner.Length, new NestedBody(inner));
+            foreach (int[] counts in inner)
+            {
+                Assert.All(counts, c => Assert.Equal(1, c));
+            }
+        });
+    }
+
+    [Fact]
+    public void Run_ConcurrentCallersAndGemm_EveryCallCompletes()
+    {
+        WithDegree(3, () =>
+        {
+            const int callers = 4;
+            const int rounds = 200;
+            int[][] counts = new int[callers][];
+            Task[] tasks = new Task[callers + 1];
+            for (int t = 0; t < callers; t++)
+            {
+                int[] mine = counts[t] = new int[33];
+                tasks[t] = Task.Run(() =>
+                {
+                    for (int r = 0; r < rounds; r++)
+                    {
+                        ParallelPartition.Run(mine.Length, new CountBody(mine));
+                    }
+                });
+            }
+
+            // A GEMM competing for the same worker pool.
+            tasks[callers] = Task.Run(() =>
+            {
+                var a = new Matrix(64, 64);
+                var c = new Matrix(64, 64);
+                a.Data.AsSpan().Fill(0.5f);
+                for (int r = 0; r < 20; r++)
+                {
+                    Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a.View, a.View, 0f, c.View);
+                }
+
+                Assert.Equal(16f, c[3, 5]);
+            });
+            Assert.True(Task.WaitAll(tasks, TimeSpan.FromSeconds(60)), "concurrent calls did not finish");
+            foreach (int[] mine in counts)
+            {
+                Assert.All(mine, c => Assert.Equal(rounds, c));
+            }
+        });
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Run_BodyThrows_ExceptionPropagatesAndPoolStaysUsable(int degree)
+    {
+        WithDegree(degree, () =>
+        {
+            int[] counts = new int[50];
+            var ex = Assert.Throws<InvalidOperationException>(() => ParallelPartition.Run(counts.Length, new ThrowingBody(17, counts)));
+            Assert.Equal("partition 17 failed", ex.Message);
+            Assert.Contains(nameof(ThrowingBody), ex.StackTrace);
+            Assert.All(counts, c => Assert.InRange(c, 0, 1));
+
+            int[] after = new int[50];
+            ParallelPartition.Run(after.Length, new CountBody(after));
+            Assert.All(after, c => Assert.Equal(1, c));
+        });
+    }
+
+    [Fact]
+    public void Run_InvalidArguments_Throw()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => ParallelPartition.Run(-1, new CountBody(new int[1])));
+        Assert.Throws<ArgumentNullException>(() => ParallelPartition.Run<ClassBody>(3, null!));
+    }
+
+    [Fact]
+    public void Run_SteadyState_AllocatesNothing()
+    {
+        WithDegree(2, () =>
+        {
+            float[] values = new float[4099];
+            values.AsSpan().Fill(0.25f);
+            double[] partials = new double[43];
+            var body = new SeriesBody(values, partials, 100);
+            for (int warm = 0; warm < 5; warm++)
+            {
+                ParallelPartition.Run(partials.Length, body);
+            }
+
+            // As for the GEMM: a worker's first participation may come late under load, so take the best of a few rounds.
+            long allocated = long.MaxValue;
+            for (int round = 0; round < 8 && allocated > 0; round++)
+            {
+                long before = GC.GetTotalAllocatedBytes(precise: true);
+                for (int i = 0; i < 50; i++)
+                {
+                    ParallelPartition.Run(partials.Length, body);
+                }
+
+                allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+            }
+
+            Assert.Equal(0, allocated);
+        });
+    }
+}
