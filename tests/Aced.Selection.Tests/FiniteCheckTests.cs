@@ -73,4 +73,28 @@ public sealed class FiniteCheckTests
             Assert.Contains($"text embedding row {row} ", ex.Message, StringComparison.Ordinal);
         }
     }
+
+    [Theory]
+    [InlineData(SamplerKind.Joint, ScoringMethod.EasyReference, false)] // student present but unscored
+    [InlineData(SamplerKind.Joint, ScoringMethod.Hard, true)] // reference present but unscored
+    [InlineData(SamplerKind.Uniform, ScoringMethod.Learnability, false)]
+    [InlineData(SamplerKind.Independent, ScoringMethod.Learnability, true)]
+    public void Sample_NonFiniteInAnyPresentModel_ThrowsWhetherOrNotItIsScored(SamplerKind sampler, ScoringMethod scoring, bool inReference)
+    {
+        SuperBatch batch = TestData.Batch(40, 12, 4, SelectionLoss.Sigmoid);
+        var options = new ActiveBatchSamplerOptions { BatchSize = 6, Chunks = 3, Sampler = sampler, Scoring = scoring };
+        Assert.Equal(6, new ActiveBatchSampler(options).Sample(batch).Count);
+        ModelEmbeddings model = inReference ? batch.Reference : batch.Student;
+
+        // NaN in the image row against an all-zero text row: the positive-pair dot product is still NaN (0 * NaN).
+        for (int j = 0; j < 12; j++)
+        {
+            model.Text[21, j] = 0f;
+        }
+
+        model.Image[21, 5] = float.NaN;
+        var ex = Assert.Throws<ArgumentException>(() => new ActiveBatchSampler(options).Sample(batch));
+        Assert.Equal(inReference ? "superBatch.Reference" : "superBatch.Student", ex.ParamName);
+        Assert.Contains("image embedding row 21 ", ex.Message, StringComparison.Ordinal);
+    }
 }
