@@ -93,16 +93,6 @@ public sealed class ActiveBatchSampler
             haveScores = (ws == 0 || superBatch.HasStudent) && (wr == 0 || superBatch.HasReference);
         }
 
-        if (superBatch.HasStudent)
-        {
-            superBatch.Student.EnsureFinite("superBatch.Student");
-        }
-
-        if (superBatch.HasReference)
-        {
-            superBatch.Reference.EnsureFinite("superBatch.Reference");
-        }
-
         Prepare(count, b);
         var rng = new CounterRng(_options.Seed, unchecked((ulong)step));
         int chunks = _options.Sampler == SamplerKind.Joint ? _options.Chunks : 1;
@@ -115,9 +105,24 @@ public sealed class ActiveBatchSampler
         isMember.Clear();
 
         int capacity = _options.Loss == SelectionLoss.PairSimilarity || chunks == 1 ? 0 : b;
+        bool studentVerified = false, referenceVerified = false;
         if (haveScores)
         {
+            // The independent scores read every embedding once; their finite dot products double as the NaN/Inf
+            // check, so only a model they did not cover (or a failed check, to name the row) is scanned again.
             _scorer.Begin(superBatch, _options.Scoring, _options.Loss, capacity);
+            studentVerified = _scorer.StudentVerifiedFinite;
+            referenceVerified = _scorer.ReferenceVerifiedFinite;
+        }
+
+        if (superBatch.HasStudent && !studentVerified)
+        {
+            superBatch.Student.EnsureFinite("superBatch.Student");
+        }
+
+        if (superBatch.HasReference && !referenceVerified)
+        {
+            superBatch.Reference.EnsureFinite("superBatch.Reference");
         }
 
         switch (_options.Sampler)

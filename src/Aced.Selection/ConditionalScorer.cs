@@ -70,9 +70,19 @@ internal sealed class ConditionalScorer
 
         _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, loss);
         _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, loss);
-        _student.AddIndependent(_independent, loss);
-        _reference.AddIndependent(_independent, loss);
+        StudentVerifiedFinite = _student.AddIndependent(_independent, loss);
+        ReferenceVerifiedFinite = _reference.AddIndependent(_independent, loss);
     }
+
+    /// <summary>
+    /// True when <see cref="Begin"/> scored the student and every positive-pair dot product was finite, which proves
+    /// every student embedding finite (a NaN or infinity in a row makes that row's dot product NaN or infinite), so
+    /// the separate finite check can be skipped.
+    /// </summary>
+    public bool StudentVerifiedFinite { get; private set; }
+
+    /// <summary>As <see cref="StudentVerifiedFinite"/> for the reference model.</summary>
+    public bool ReferenceVerifiedFinite { get; private set; }
 
     /// <summary>Adds chosen members (indices into the super-batch, not yet members) and updates the running sums.</summary>
     public void AddMembers(ReadOnlySpan<int> members)
@@ -228,12 +238,15 @@ internal sealed class ConditionalScorer
             Grow(ref PositiveLogit, embeddings.Count);
         }
 
-        public void AddIndependent(double[] independent, SelectionLoss loss)
+        /// <summary>Adds the weighted independent scores; returns true when the model is active and every dot product was finite.</summary>
+        public bool AddIndependent(double[] independent, SelectionLoss loss)
         {
             if (!Active)
             {
-                return;
+                return false;
             }
+
+            bool finite = true;
 
             MatrixView image = Embeddings.Image;
             MatrixView text = Embeddings.Text;
@@ -242,6 +255,7 @@ internal sealed class ConditionalScorer
             for (int x = 0; x < image.Rows; x++)
             {
                 float dot = System.Numerics.Tensors.TensorPrimitives.Dot(image.Row(x), text.Row(x));
+                finite &= float.IsFinite(dot);
                 float logit = (a * dot) + c;
                 PositiveLogit[x] = logit;
                 double value = loss switch
@@ -252,6 +266,8 @@ internal sealed class ConditionalScorer
                 };
                 independent[x] += Weight * value;
             }
+
+            return finite;
         }
 
         public void Pack(ReadOnlySpan<int> members, int start)

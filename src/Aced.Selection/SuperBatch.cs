@@ -65,6 +65,13 @@ public readonly struct ModelEmbeddings
     /// <summary>Throws naming <paramref name="name"/> if any embedding is NaN or infinite.</summary>
     internal void EnsureFinite(string name)
     {
+        // One vectorised pass over each matrix (contiguous storage is scanned as a single span); the exact row is
+        // located only when the fast test fails.
+        if (AllFinite(Image) && AllFinite(Text))
+        {
+            return;
+        }
+
         for (int r = 0; r < Image.Rows; r++)
         {
             if (Guard.IndexOfNonFinite(Image.Row(r)) >= 0)
@@ -77,6 +84,24 @@ public readonly struct ModelEmbeddings
                 Guard.ThrowArgument(name, $"text embedding row {r} contains NaN or infinity; repair or drop that example before selection");
             }
         }
+    }
+
+    private static bool AllFinite(MatrixView m)
+    {
+        if (m.Stride == m.Columns || m.Rows == 1)
+        {
+            return SelectionKernels.AllFinite(m.Span.Slice(0, m.Rows * m.Columns));
+        }
+
+        for (int r = 0; r < m.Rows; r++)
+        {
+            if (!SelectionKernels.AllFinite(m.Row(r)))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }
 

@@ -131,7 +131,8 @@ internal static unsafe class GemmDriver
         GemmIsa isa = job.Isa;
         float alpha = job.Alpha;
         bool aPacked = false;
-        float* aBlock = plan.ColTiles > 1 ? ws.PackedA(job, band, mcPad, out aPacked) : null;
+        bool direct = GemmDirectA.Applies(job.TransA, isa);
+        float* aBlock = plan.ColTiles > 1 && !direct ? ws.PackedA(job, band, mcPad, out aPacked) : null;
         for (int jb = 0; jb < plan.ColTiles; jb++)
         {
             int j0 = jb * plan.Nc;
@@ -146,13 +147,25 @@ internal static unsafe class GemmDriver
                 float* bBlock = ws.PackedB(job, jb, kb);
                 for (int ir = 0; ir < mcb; ir += GemmPlan.MR)
                 {
+                    float* cRow = tile + ((nint)ir * ncPad);
+                    if (direct && ir + GemmPlan.MR <= mcb)
+                    {
+                        // Read the A micro-panel in place instead of packing it (see GemmDirectA).
+                        float* aRows = job.A + ((nint)(i0 + ir) * job.Lda) + p0;
+                        for (int jr = 0; jr < ncPad; jr += GemmPlan.NR)
+                        {
+                            GemmDirectA.Kernel512(aRows, job.Lda, bBlock + ((nint)jr * kcb), kcb, cRow + jr, ncPad, alpha, beta);
+                        }
+
+                        continue;
+                    }
+
                     float* aPanel = aBlock is null ? ws.APanel : aBlock + ((nint)p0 * mcPad) + ((nint)ir * kcb);
                     if (!aPacked)
                     {
                         GemmPacking.PackA(job.TransA, job.A, job.Lda, i0 + ir, Math.Min(GemmPlan.MR, mcb - ir), p0, kcb, aPanel);
                     }
 
-                    float* cRow = tile + ((nint)ir * ncPad);
                     for (int jr = 0; jr < ncPad; jr += GemmPlan.NR)
                     {
                         GemmKernels.Run(isa, aPanel, bBlock + ((nint)jr * kcb), kcb, cRow + jr, ncPad, alpha, beta);
