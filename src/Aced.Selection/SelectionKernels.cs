@@ -7,10 +7,9 @@ using Aced.Core;
 namespace Aced.Selection;
 
 /// <summary>
-/// Vectorised row reductions used inside the GEMM epilogues of the samplers. Softplus sums use
-/// <c>softplus(v) = max(v, 0) + log1p(exp(-|v|))</c> with a short odd series for log1p that keeps full
-/// relative accuracy for the tiny terms of confident negatives (one exponential, one division and eight
-/// fused multiply-adds per element, no logarithm).
+/// Vectorised row reductions used inside the GEMM epilogues of the samplers, built on Aced.Core's
+/// <see cref="VectorMath"/>: softplus sums use <c>softplus(v) = max(v, 0) + log1p(exp(-|v|))</c>, whose log1p keeps
+/// full relative accuracy for the tiny terms of confident negatives (no logarithm call).
 /// </summary>
 internal static class SelectionKernels
 {
@@ -40,10 +39,10 @@ internal static class SelectionKernels
                     v -= Vector512.LoadUnsafe(ref s, (nuint)i);
                 }
 
-                acc += Vector512.Max(v, Vector512<float>.Zero) + Log1p(ExpNonPositive(-Vector512.Abs(v)));
+                acc += VectorMath.Softplus(v, out _);
             }
 
-            total += Vector512.Sum(acc);
+            total += VectorMath.HorizontalSum(acc);
         }
 
         if (Vector256.IsHardwareAccelerated && n - i >= Vector256<float>.Count)
@@ -58,10 +57,10 @@ internal static class SelectionKernels
                     v -= Vector256.LoadUnsafe(ref s, (nuint)i);
                 }
 
-                acc += Vector256.Max(v, Vector256<float>.Zero) + Log1p(ExpNonPositive(-Vector256.Abs(v)));
+                acc += VectorMath.Softplus(v, out _);
             }
 
-            total += Vector256.Sum(acc);
+            total += VectorMath.HorizontalSum(acc);
         }
 
         for (; i < n; i++)
@@ -77,85 +76,6 @@ internal static class SelectionKernels
         }
 
         return total;
-    }
-
-    /// <summary>
-    /// <c>exp(x)</c> for <c>x &lt;= 0</c> in float, relative error about 2e-7 down to <c>x = -87</c> (below that it
-    /// returns <c>exp(-87)</c> ~ 1.6e-38 instead of underflowing, which changes a softplus sum by less than 1e-37):
-    /// <c>2^n * P(r)</c> with <c>n = round(x / ln 2)</c>, <c>r = x - n ln 2</c> (two-part ln 2) and the degree-7 Taylor
-    /// polynomial <c>P</c> on |r| &lt;= ln(2)/2. Cheaper than the general vector exp, which is the epilogue's main cost.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> ExpNonPositive(Vector512<float> x)
-    {
-        x = Vector512.Max(x, Vector512.Create(-87f));
-        Vector512<float> n = Vector512.Round(x * Vector512.Create(1.44269504f));
-        Vector512<float> r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
-        Vector512<float> p = Vector512.FusedMultiplyAdd(Vector512.Create(1f / 5040f), r, Vector512.Create(1f / 720f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 120f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        Vector512<int> scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23);
-        return p * scale.AsSingle();
-    }
-
-    /// <inheritdoc cref="ExpNonPositive(Vector512{float})"/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> ExpNonPositive(Vector256<float> x)
-    {
-        x = Vector256.Max(x, Vector256.Create(-87f));
-        Vector256<float> n = Vector256.Round(x * Vector256.Create(1.44269504f));
-        Vector256<float> r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.693359375f), x);
-        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(2.12194440e-4f), r);
-        Vector256<float> p = Vector256.FusedMultiplyAdd(Vector256.Create(1f / 5040f), r, Vector256.Create(1f / 720f));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 120f));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 24f));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 6f));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.5f));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
-        Vector256<int> scale = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23);
-        return p * scale.AsSingle();
-    }
-
-    /// <summary>
-    /// <c>log(1 + u)</c> for u in [0, 1] with relative accuracy near float rounding for every u (also tiny u):
-    /// <c>2 atanh(t) = 2 t (1 + t^2/3 + ... + t^14/15)</c> with <c>t = u / (2 + u)</c> in [0, 1/3]; the truncation
-    /// error is below <c>(1/9)^8 / 17</c>, about 1.4e-9 relative.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Log1p(Vector512<float> u)
-    {
-        Vector512<float> t = u / (Vector512.Create(2f) + u);
-        Vector512<float> t2 = t * t;
-        Vector512<float> p = Vector512.FusedMultiplyAdd(Vector512.Create(1f / 15f), t2, Vector512.Create(1f / 13f));
-        p = Vector512.FusedMultiplyAdd(p, t2, Vector512.Create(1f / 11f));
-        p = Vector512.FusedMultiplyAdd(p, t2, Vector512.Create(1f / 9f));
-        p = Vector512.FusedMultiplyAdd(p, t2, Vector512.Create(1f / 7f));
-        p = Vector512.FusedMultiplyAdd(p, t2, Vector512.Create(1f / 5f));
-        p = Vector512.FusedMultiplyAdd(p, t2, Vector512.Create(1f / 3f));
-        p = Vector512.FusedMultiplyAdd(p, t2, Vector512<float>.One);
-        return (t + t) * p;
-    }
-
-    /// <inheritdoc cref="Log1p(Vector512{float})"/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Log1p(Vector256<float> u)
-    {
-        Vector256<float> t = u / (Vector256.Create(2f) + u);
-        Vector256<float> t2 = t * t;
-        Vector256<float> p = Vector256.FusedMultiplyAdd(Vector256.Create(1f / 15f), t2, Vector256.Create(1f / 13f));
-        p = Vector256.FusedMultiplyAdd(p, t2, Vector256.Create(1f / 11f));
-        p = Vector256.FusedMultiplyAdd(p, t2, Vector256.Create(1f / 9f));
-        p = Vector256.FusedMultiplyAdd(p, t2, Vector256.Create(1f / 7f));
-        p = Vector256.FusedMultiplyAdd(p, t2, Vector256.Create(1f / 5f));
-        p = Vector256.FusedMultiplyAdd(p, t2, Vector256.Create(1f / 3f));
-        p = Vector256.FusedMultiplyAdd(p, t2, Vector256<float>.One);
-        return (t + t) * p;
     }
 
     /// <summary>
@@ -189,10 +109,10 @@ internal static class SelectionKernels
             Vector512<float> acc = Vector512<float>.Zero;
             for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
             {
-                acc += ExpNonPositive(Vector512.LoadUnsafe(ref r, (nuint)i) - sh);
+                acc += VectorMath.ExpNonPositive(Vector512.LoadUnsafe(ref r, (nuint)i) - sh);
             }
 
-            tileSum += Vector512.Sum(acc);
+            tileSum += VectorMath.HorizontalSum(acc);
         }
 
         if (Vector256.IsHardwareAccelerated && n - i >= Vector256<float>.Count)
@@ -201,15 +121,15 @@ internal static class SelectionKernels
             Vector256<float> acc = Vector256<float>.Zero;
             for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
             {
-                acc += ExpNonPositive(Vector256.LoadUnsafe(ref r, (nuint)i) - sh);
+                acc += VectorMath.ExpNonPositive(Vector256.LoadUnsafe(ref r, (nuint)i) - sh);
             }
 
-            tileSum += Vector256.Sum(acc);
+            tileSum += VectorMath.HorizontalSum(acc);
         }
 
         for (; i < n; i++)
         {
-            tileSum += MathF.Exp(Unsafe.Add(ref r, i) - shift);
+            tileSum += VectorMath.ExpNonPositive(Unsafe.Add(ref r, i) - shift);
         }
 
         sum += tileSum;
