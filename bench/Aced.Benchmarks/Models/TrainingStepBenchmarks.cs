@@ -1,6 +1,8 @@
 using System;
 using System.Diagnostics;
+using System.Collections.Generic;
 using Aced.Core;
+using Aced.Losses;
 using Aced.Models;
 using Aced.Models.Training;
 using BenchmarkDotNet.Attributes;
@@ -10,7 +12,7 @@ namespace Aced.Benchmarks.Models;
 /// <summary>
 /// One full training step (forward, sigmoid loss, backward, AdamW, clamp) of the reference configuration:
 /// ViT-S/4 on 32x32x3 (64 tokens, width 128, depth 4, 4 heads, MLP 512, GAP) and a text tower (vocab 4096,
-/// 32 tokens, width 128, depth 4, 4 heads, MLP 512, first-token pooling), embedding 128, sigmoid loss.
+/// 32 tokens, width 128, depth 4, 4 heads, MLP 512, first-token pooling), embedding 128, sigmoid loss (<see cref="SigmoidContrastiveLoss"/>).
 /// The baseline is the forward pass alone (encode of images and captions).
 /// </summary>
 [MemoryDiagnoser]
@@ -19,7 +21,9 @@ public class TrainingStepBenchmarks
     private TwoTowerModel _model = null!;
     private AdamW _optimizer = null!;
     private ConstantSchedule _schedule = null!;
-    private BenchSigmoidLoss _loss = null!;
+    private SigmoidContrastiveLoss _loss = null!;
+    private Matrix _imageGradient = null!;
+    private Matrix _textGradient = null!;
     private Matrix _images = null!;
     private int[] _tokens = [];
 
@@ -39,7 +43,9 @@ public class TrainingStepBenchmarks
         _model = new TwoTowerModel(ReferenceConfig(), 1);
         _optimizer = new AdamW(_model.Parameters);
         _schedule = new ConstantSchedule(1e-4f);
-        _loss = new BenchSigmoidLoss(Batch, _model.EmbeddingDimension);
+        _loss = new SigmoidContrastiveLoss();
+        _imageGradient = new Matrix(Batch, _model.EmbeddingDimension);
+        _textGradient = new Matrix(Batch, _model.EmbeddingDimension);
         var rng = new CounterRng(2, 0);
         _images = new Matrix(Batch, _model.ImageEncoder.InputLength);
         for (int i = 0; i < _images.Data.Length; i++)
@@ -78,11 +84,11 @@ public class TrainingStepBenchmarks
     {
         _model.ZeroGradients();
         (MatrixView zi, MatrixView zt) = _model.Forward(_images, _tokens);
-        float loss = _loss.Compute(zi, zt, _model.LogScale.Value[0], _model.Bias.Value[0], out float dt, out float dc);
-        _model.Backward(_loss.ImageGradient, _loss.TextGradient, dt, dc);
+        LossResult loss = _loss.Compute(zi, zt, LogitParameters.FromLogScale(_model.LogScale.Value[0], _model.Bias.Value[0]), new EmbeddingGradients(_imageGradient, _textGradient));
+        _model.Backward(_imageGradient, _textGradient, (float)loss.LogScaleGradient, (float)loss.BiasGradient);
         _optimizer.Update(_schedule);
         _model.ClampLogScale();
-        return loss;
+        return (float)loss.Loss;
     }
 
     /// <summary>Prints the share of the step spent in GEMM and the GEMM throughput against a large square SGEMM.</summary>
@@ -123,6 +129,21 @@ public class TrainingStepBenchmarks
                 $"at {gemmFlops / gemmSeconds / 1e9:F1} GFLOP/s = {gemmFlops / gemmSeconds / peak:P1} of the 1024^3 SGEMM ({peak / 1e9:F1} GFLOP/s); " +
                 $"model FLOPs 3x forward {modelFlops / 1e9:F2} GFLOP/step -> {modelFlops / stepSeconds / 1e9:F1} GFLOP/s overall; " +
                 $"{GemmControl.Describe()}");
+            var rows = new List<(double Seconds, string Line)>();
+            foreach (KeyValuePair<(Transpose, Transpose, int, int, int), TimingGemmProvider.ShapeStats> entry in timed.Shapes)
+            {
+                (Transpose ta, Transpose tb, int m, int n, int k) = entry.Key;
+                double seconds = entry.Value.Ticks / (double)Stopwatch.Frequency / Repeats;
+                double flops = 2.0 * m * n * k * entry.Value.Calls / Repeats;
+                string form = (ta == Transpose.None ? "N" : "T") + (tb == Transpose.None ? "N" : "T");
+                rows.Add((seconds, $"// [models]   {form} m={m,6} n={n,5} k={k,6}: {entry.Value.Calls / Repeats,3} calls/step, {seconds * 1e3,8:F1} ms/step ({seconds / stepSeconds,6:P1}), {flops / seconds / 1e9,6:F1} GFLOP/s"));
+            }
+
+            rows.Sort((x, y) => y.Seconds.CompareTo(x.Seconds));
+            foreach ((double _, string line) in rows)
+            {
+                Console.WriteLine(line);
+            }
         }
         finally
         {
