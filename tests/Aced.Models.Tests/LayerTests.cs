@@ -143,12 +143,11 @@ public class LayerTests
         float[] b = TestData.Random(3, 23);
         float[] r = TestData.Random(15, 24);
         var y = new Matrix(5, 3);
-        float[] ones = [1, 1, 1, 1, 1];
         var dx = new Matrix(5, 7);
         var dw = new Matrix(7, 3);
         float[] db = new float[3];
         Linear.Forward(x, w, b, y);
-        Linear.Backward(x, w, new Matrix(5, 3, r), dx, false, dw, Linear.RowView(db), ones);
+        Linear.Backward(x, w, new Matrix(5, 3, r), dx, false, dw, Linear.RowView(db));
         double Loss()
         {
             Linear.Forward(x, w, b, y);
@@ -158,6 +157,133 @@ public class LayerTests
         FiniteDifference.Check(x.Data, dx.Data, Loss, "dx");
         FiniteDifference.Check(w.Data, dw.Data, Loss, "dW");
         FiniteDifference.Check(b, db, Loss, "db");
+    }
+
+    [Fact]
+    public void Linear_FusedForwards_MatchDoubleReference()
+    {
+        // Odd sizes with n > 256 so the product has several column tiles and several 64-row bands.
+        const int n = 131, inDim = 9, outDim = 290;
+        Matrix x = TestData.RandomMatrix(n, inDim, 41);
+        Matrix w = TestData.RandomMatrix(inDim, outDim, 42);
+        float[] b = TestData.Random(outDim, 43);
+        Matrix residual = TestData.RandomMatrix(n, outDim, 44);
+        var plain = new Matrix(n, outDim);
+        var withResidual = new Matrix(n, outDim);
+        var hidden = new Matrix(n, outDim);
+        var gelu = new Matrix(n, outDim);
+        Linear.Forward(x, w, b, plain);
+        Linear.ForwardResidual(x, w, b, residual, withResidual);
+        Linear.ForwardGelu(x, w, b, hidden, gelu);
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j < outDim; j++)
+            {
+                double y = b[j];
+                for (int p = 0; p < inDim; p++)
+                {
+                    y += (double)x[i, p] * w[p, j];
+                }
+
+                double u = Math.Sqrt(2 / Math.PI) * (y + (0.044715 * y * y * y));
+                TestData.Close(y, plain[i, j], 1e-5, 1e-5, $"y[{i},{j}]");
+                TestData.Close(y + residual[i, j], withResidual[i, j], 1e-5, 1e-5, $"y+res[{i},{j}]");
+                TestData.Close(y, hidden[i, j], 1e-5, 1e-5, $"hidden[{i},{j}]");
+                TestData.Close(0.5 * y * (1 + Math.Tanh(u)), gelu[i, j], 1e-5, 1e-5, $"gelu[{i},{j}]");
+            }
+        }
+    }
+
+    [Fact]
+    public void Linear_FusedForward_RejectsWrongOutputShape()
+    {
+        Matrix x = TestData.RandomMatrix(4, 3, 45);
+        Matrix w = TestData.RandomMatrix(3, 5, 46);
+        Assert.Throws<ArgumentException>(() => Linear.Forward(x, w, new float[5], new Matrix(4, 4)));
+        Assert.Throws<ArgumentException>(() => Linear.ForwardResidual(x, w, new float[5], new Matrix(3, 5), new Matrix(4, 5)));
+        Assert.Throws<ArgumentException>(() => Linear.ForwardGelu(x, w, new float[5], new Matrix(4, 5), new Matrix(4, 6)));
+    }
+
+    [Fact]
+    public void Linear_LongKBackward_MatchesDoubleReference_AndIsIdenticalForAnyThreadCount()
+    {
+        // k = 1100 rows: three weight-gradient slices (the last partial) and five column-sum chunks (the last partial).
+        const int k = 1100, inDim = 13, outDim = 37;
+        Matrix x = TestData.RandomMatrix(k, inDim, 51);
+        Matrix w = TestData.RandomMatrix(inDim, outDim, 52);
+        Matrix dy = TestData.RandomMatrix(k, outDim, 53);
+        float[] seedW = TestData.Random(inDim * outDim, 54);
+        float[] seedB = TestData.Random(outDim, 55);
+        (float[] Dw, float[] Db, float[] Dx) Run(int threads)
+        {
+            int saved = GemmControl.MaxDegreeOfParallelism;
+            GemmControl.MaxDegreeOfParallelism = threads;
+            try
+            {
+                var dw = new Matrix(inDim, outDim, (float[])seedW.Clone());
+                float[] db = (float[])seedB.Clone();
+                var dx = new Matrix(k, inDim);
+                Linear.Backward(x, w, dy, dx, false, dw, Linear.RowView(db));
+                return (dw.Data, db, dx.Data);
+            }
+            finally
+            {
+                GemmControl.MaxDegreeOfParallelism = saved;
+            }
+        }
+
+        (float[] dw1, float[] db1, float[] dx1) = Run(1);
+        (float[] dw2, float[] db2, float[] dx2) = Run(2);
+        Assert.Equal(dw1, dw2);
+        Assert.Equal(db1, db2);
+        Assert.Equal(dx1, dx2);
+        for (int j = 0; j < outDim; j++)
+        {
+            double sum = seedB[j];
+            for (int r = 0; r < k; r++)
+            {
+                sum += dy[r, j];
+            }
+
+            TestData.Close(sum, db1[j], 1e-4, 1e-4, $"db[{j}]");
+            for (int i = 0; i < inDim; i++)
+            {
+                double g = seedW[(i * outDim) + j];
+                for (int r = 0; r < k; r++)
+                {
+                    g += (double)x[r, i] * dy[r, j];
+                }
+
+                TestData.Close(g, dw1[(i * outDim) + j], 1e-4, 1e-4, $"dW[{i},{j}]");
+            }
+        }
+    }
+
+    [Fact]
+    public void GeluBackward_WithColumnSums_MatchesSeparatePasses()
+    {
+        const int rows = 601, d = 19;
+        Matrix x = TestData.RandomMatrix(rows, d, 61, 2f);
+        Matrix dy = TestData.RandomMatrix(rows, d, 62);
+        var expected = new Matrix(rows, d);
+        RowOps.GeluBackward(x, dy, expected);
+        float[] sums = TestData.Random(d, 63);
+        float[] start = (float[])sums.Clone();
+        var fused = new Matrix(rows, d, (float[])dy.Data.Clone());
+        RowOps.GeluBackward(x, fused, fused, sums);
+        Assert.Equal(expected.Data, fused.Data);
+        for (int j = 0; j < d; j++)
+        {
+            double s = start[j];
+            for (int r = 0; r < rows; r++)
+            {
+                s += expected[r, j];
+            }
+
+            TestData.Close(s, sums[j], 1e-4, 1e-4, $"sum[{j}]");
+        }
+
+        Assert.Throws<ArgumentException>(() => RowOps.AddColumnSums(x, new float[d + 1]));
     }
 
     [Theory]

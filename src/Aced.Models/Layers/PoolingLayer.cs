@@ -27,7 +27,6 @@ internal sealed class PoolingLayer : IChunkBody
     private float[] _dKv = [];
     private float[] _dAttended = [];
     private float[] _dProbePartial = [];
-    private float[] _ones = [];
 
     // Per-call state read by Execute.
     private bool _backward;
@@ -57,8 +56,6 @@ internal sealed class PoolingLayer : IChunkBody
             _kv = new float[batch * tokens * 2 * _width];
             _probs = new float[batch * _heads * tokens];
             _attended = new float[batch * _width];
-            _ones = new float[batch * tokens];
-            Array.Fill(_ones, 1f);
             if (_dKv.Length > 0)
             {
                 AllocateGradients(batch, tokens);
@@ -218,7 +215,7 @@ internal sealed class PoolingLayer : IChunkBody
         int n = batch * tokens;
         var attended = new MatrixView(_attended, 0, batch, _width, _width);
         var dAttended = new MatrixView(_dAttended, 0, batch, _width, _width);
-        Linear.Backward(attended, _outWeight!.AsMatrix(_width), dPooled, dAttended, false, _outWeight.GradientAsMatrix(_width), Linear.RowView(_outBias!.Gradient), _ones);
+        Linear.Backward(attended, _outWeight!.AsMatrix(_width), dPooled, dAttended, false, _outWeight.GradientAsMatrix(_width), Linear.RowView(_outBias!.Gradient));
         _backward = true;
         _tokens = tokens;
         ParallelChunks.Run(this, batch);
@@ -229,7 +226,7 @@ internal sealed class PoolingLayer : IChunkBody
         }
 
         var dKv = new MatrixView(_dKv, 0, n, 2 * _width, 2 * _width);
-        Linear.Backward(x, _kvWeight!.AsMatrix(_width), dKv, dx, false, _kvWeight.GradientAsMatrix(_width), Linear.RowView(_kvBias!.Gradient), _ones);
+        Linear.Backward(x, _kvWeight!.AsMatrix(_width), dKv, dx, false, _kvWeight.GradientAsMatrix(_width), Linear.RowView(_kvBias!.Gradient));
     }
 
     private void AllocateGradients(int batch, int tokens)

@@ -15,6 +15,9 @@ internal static class RowOps
     /// <summary>Rows per parallel chunk.</summary>
     public const int ChunkRows = 32;
 
+    /// <summary>Rows per parallel chunk of the column-sum passes (one partial row of sums per chunk).</summary>
+    public const int SumChunkRows = 256;
+
     [ThreadStatic]
     private static RowJob? t_job;
 
@@ -104,14 +107,65 @@ internal static class RowOps
         Run(job, x.Rows);
     }
 
-    private static RowJob Job() => t_job ??= new RowJob();
-
-    private static void Run(RowJob job, int rows)
+    /// <summary>
+    /// dx = dy * GELU'(x) row-wise and <paramref name="columnSums"/> += 1^T dx (the bias gradient of the layer that
+    /// produced x) in the same pass; sums are formed per fixed chunk of <see cref="SumChunkRows"/> rows and added in
+    /// chunk order, so they do not depend on the thread count.
+    /// </summary>
+    public static void GeluBackward(MatrixView x, MatrixView dy, MatrixView dx, Span<float> columnSums)
     {
-        job.Rows = rows;
+        SumPass(RowOp.GeluBackwardSums, x, dy, dx, columnSums);
+    }
+
+    /// <summary>
+    /// <paramref name="columnSums"/>[j] += sum_r x[r, j] (a bias gradient), summed per fixed chunk of
+    /// <see cref="SumChunkRows"/> rows in row order and then over chunks in chunk order: the result does not depend on
+    /// the thread count.
+    /// </summary>
+    public static void AddColumnSums(MatrixView x, Span<float> columnSums)
+    {
+        SumPass(RowOp.ColumnSums, x, default, default, columnSums);
+    }
+
+    private static void SumPass(RowOp op, MatrixView x, MatrixView dy, MatrixView dx, Span<float> columnSums)
+    {
+        int d = x.Columns;
+        if (columnSums.Length != d)
+        {
+            Guard.ThrowArgument(nameof(columnSums), $"has length {columnSums.Length} but the rows have {d} columns");
+        }
+
+        int chunks = ParallelChunks.CountChunks(x.Rows, SumChunkRows);
+        float[] partial = ArrayPool<float>.Shared.Rent(chunks * d);
         try
         {
-            ParallelChunks.Run(job, ParallelChunks.CountChunks(rows, ChunkRows));
+            RowJob job = Job();
+            job.Op = op;
+            job.X = x;
+            job.Dy = dy;
+            job.Y = dx;
+            job.Partial = partial;
+            Run(job, x.Rows, SumChunkRows);
+            for (int c = 0; c < chunks; c++)
+            {
+                TensorPrimitives.Add(columnSums, partial.AsSpan(c * d, d), columnSums);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(partial);
+        }
+    }
+
+    private static RowJob Job() => t_job ??= new RowJob();
+
+    private static void Run(RowJob job, int rows, int chunkRows = ChunkRows)
+    {
+        job.Rows = rows;
+        job.ChunkRows = chunkRows;
+        try
+        {
+            ParallelChunks.Run(job, ParallelChunks.CountChunks(rows, chunkRows));
         }
         finally
         {
@@ -127,12 +181,15 @@ internal static class RowOps
         LayerNormBackward,
         Gelu,
         GeluBackward,
+        GeluBackwardSums,
+        ColumnSums,
     }
 
     private sealed class RowJob : IChunkBody
     {
         public RowOp Op;
         public int Rows;
+        public int ChunkRows;
         public MatrixView X;
         public MatrixView Y;
         public MatrixView Dy;
@@ -154,6 +211,7 @@ internal static class RowOps
         {
             int start = chunk * ChunkRows;
             int end = Math.Min(Rows, start + ChunkRows);
+            int d = X.Columns;
             switch (Op)
             {
                 case RowOp.Broadcast:
@@ -181,7 +239,6 @@ internal static class RowOps
                     break;
                 case RowOp.LayerNormBackward:
                 {
-                    int d = X.Columns;
                     Span<float> dgamma = Partial.AsSpan(chunk * 2 * d, d);
                     Span<float> dbeta = Partial.AsSpan((chunk * 2 * d) + d, d);
                     dgamma.Clear();
@@ -208,6 +265,31 @@ internal static class RowOps
                     }
 
                     break;
+                case RowOp.GeluBackwardSums:
+                {
+                    Span<float> sums = Partial.AsSpan(chunk * d, d);
+                    sums.Clear();
+                    for (int r = start; r < end; r++)
+                    {
+                        Span<float> dx = Y.Row(r);
+                        RowMath.GeluBackward(X.Row(r), Dy.Row(r), dx);
+                        TensorPrimitives.Add(sums, dx, sums);
+                    }
+
+                    break;
+                }
+
+                case RowOp.ColumnSums:
+                {
+                    Span<float> sums = Partial.AsSpan(chunk * d, d);
+                    X.Row(start).CopyTo(sums);
+                    for (int r = start + 1; r < end; r++)
+                    {
+                        TensorPrimitives.Add(sums, X.Row(r), sums);
+                    }
+
+                    break;
+                }
             }
         }
     }

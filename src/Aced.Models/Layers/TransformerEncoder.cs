@@ -24,7 +24,6 @@ internal sealed class TransformerEncoder
     private float[] _dQkv = [];
     private float[] _dHidden = [];
     private float[] _dProbs = [];
-    private float[] _ones = [];
 
     public TransformerEncoder(string prefix, int width, int depth, int heads, int mlpWidth, int tokens, bool causal, ParameterBuilder parameters)
     {
@@ -79,8 +78,6 @@ internal sealed class TransformerEncoder
         _final = new float[n * Width];
         _finalMean = new float[n];
         _finalRstd = new float[n];
-        _ones = new float[n];
-        Array.Fill(_ones, 1f);
         if (_dResidual.Length > 0)
         {
             AllocateGradients(batch);
@@ -121,7 +118,7 @@ internal sealed class TransformerEncoder
         MatrixView dRes = View(_dResidual, n, Width);
         dRes.Span.Clear();
         RowOps.LayerNormBackward(View(_residual[Depth], n, Width), _finalScale.Value, _finalMean, _finalRstd, dOutput, dRes, _finalScale.Gradient, _finalBias.Gradient);
-        var scratch = new Scratch(View(_dNorm, n, Width), View(_dAttention, n, Width), View(_dQkv, n, 3 * Width), View(_dHidden, n, MlpWidth), _dProbs, _ones);
+        var scratch = new Scratch(View(_dNorm, n, Width), View(_dAttention, n, Width), View(_dQkv, n, 3 * Width), View(_dHidden, n, MlpWidth), _dProbs);
         for (int l = Depth - 1; l >= 0; l--)
         {
             _blocks[l].Backward(View(_residual[l], n, Width), dRes, batch, Tokens, Heads, scratch);
@@ -143,7 +140,7 @@ internal sealed class TransformerEncoder
 
     private static MatrixView View(float[] array, int rows, int columns) => new(array, 0, rows, columns, columns);
 
-    private readonly record struct Scratch(MatrixView DNorm, MatrixView DAttention, MatrixView DQkv, MatrixView DHidden, float[] DProbs, float[] Ones);
+    private readonly record struct Scratch(MatrixView DNorm, MatrixView DAttention, MatrixView DQkv, MatrixView DHidden, float[] DProbs);
 
     private sealed class Block
     {
@@ -222,14 +219,11 @@ internal sealed class TransformerEncoder
             RowOps.LayerNormForward(x, _ln1Scale.Value, _ln1Bias.Value, ln1, _mean1, _rstd1);
             Linear.Forward(ln1, _qkvWeight.AsMatrix(_width), _qkvBias.Value, qkv);
             Attention.Forward(qkv, batch, tokens, heads, causal, _probs, att);
-            RowOps.AddBias(x, _outBias.Value, mid);
-            Gemm.Multiply(Transpose.None, Transpose.None, 1f, att, _outWeight.AsMatrix(_width), 1f, mid);
+            Linear.ForwardResidual(att, _outWeight.AsMatrix(_width), _outBias.Value, x, mid);
 
             RowOps.LayerNormForward(mid, _ln2Scale.Value, _ln2Bias.Value, ln2, _mean2, _rstd2);
-            Linear.Forward(ln2, _fc1Weight.AsMatrix(_width), _fc1Bias.Value, hidden);
-            RowOps.GeluForward(hidden, gelu);
-            RowOps.AddBias(mid, _fc2Bias.Value, y);
-            Gemm.Multiply(Transpose.None, Transpose.None, 1f, gelu, _fc2Weight.AsMatrix(_mlpWidth), 1f, y);
+            Linear.ForwardGelu(ln2, _fc1Weight.AsMatrix(_width), _fc1Bias.Value, hidden, gelu);
+            Linear.ForwardResidual(gelu, _fc2Weight.AsMatrix(_mlpWidth), _fc2Bias.Value, mid, y);
         }
 
         public void Backward(MatrixView x, MatrixView dRes, int batch, int tokens, int heads, Scratch s)
@@ -244,15 +238,15 @@ internal sealed class TransformerEncoder
             MatrixView gelu = View(_gelu, n, _mlpWidth);
 
             // MLP branch: y = mid + GELU(LN2(mid) W1 + b1) W2 + b2.
-            Linear.Backward(gelu, _fc2Weight.AsMatrix(_mlpWidth), dRes, s.DHidden, false, _fc2Weight.GradientAsMatrix(_mlpWidth), Linear.RowView(_fc2Bias.Gradient), s.Ones);
-            RowOps.GeluBackward(hidden, s.DHidden, s.DHidden);
-            Linear.Backward(ln2, _fc1Weight.AsMatrix(_width), s.DHidden, s.DNorm, false, _fc1Weight.GradientAsMatrix(_width), Linear.RowView(_fc1Bias.Gradient), s.Ones);
+            Linear.Backward(gelu, _fc2Weight.AsMatrix(_mlpWidth), dRes, s.DHidden, false, _fc2Weight.GradientAsMatrix(_mlpWidth), Linear.RowView(_fc2Bias.Gradient));
+            RowOps.GeluBackward(hidden, s.DHidden, s.DHidden, _fc1Bias.Gradient);
+            Linear.Backward(ln2, _fc1Weight.AsMatrix(_width), s.DHidden, s.DNorm, false, _fc1Weight.GradientAsMatrix(_width), default);
             RowOps.LayerNormBackward(mid, _ln2Scale.Value, _mean2, _rstd2, s.DNorm, dRes, _ln2Scale.Gradient, _ln2Bias.Gradient);
 
             // Attention branch: mid = x + MHSA(LN1(x) Wqkv + bqkv) Wo + bo.
-            Linear.Backward(att, _outWeight.AsMatrix(_width), dRes, s.DAttention, false, _outWeight.GradientAsMatrix(_width), Linear.RowView(_outBias.Gradient), s.Ones);
+            Linear.Backward(att, _outWeight.AsMatrix(_width), dRes, s.DAttention, false, _outWeight.GradientAsMatrix(_width), Linear.RowView(_outBias.Gradient));
             Attention.Backward(qkv, batch, tokens, heads, _probs, s.DAttention, s.DQkv, s.DProbs);
-            Linear.Backward(ln1, _qkvWeight.AsMatrix(_width), s.DQkv, s.DNorm, false, _qkvWeight.GradientAsMatrix(_width), Linear.RowView(_qkvBias.Gradient), s.Ones);
+            Linear.Backward(ln1, _qkvWeight.AsMatrix(_width), s.DQkv, s.DNorm, false, _qkvWeight.GradientAsMatrix(_width), Linear.RowView(_qkvBias.Gradient));
             RowOps.LayerNormBackward(x, _ln1Scale.Value, _mean1, _rstd1, s.DNorm, dRes, _ln1Scale.Gradient, _ln1Bias.Gradient);
         }
     }

@@ -33,7 +33,6 @@ public sealed class TextTransformer : ITextEncoder
     private float[] _output = [];
     private float[] _dPooled = [];
     private float[] _dTokens = [];
-    private float[] _ones = [];
 
     /// <summary>Creates the tower with parameters initialised from <paramref name="seed"/>.</summary>
     /// <param name="config">Shape; validated.</param>
@@ -142,7 +141,7 @@ public sealed class TextTransformer : ITextEncoder
         }
 
         MatrixView dPooled = View(_dPooled, batch, d);
-        Linear.Backward(View(_pooled, batch, d), _headWeight.AsMatrix(d), embeddingGradient, dPooled, false, _headWeight.GradientAsMatrix(d), Linear.RowView(_headBias.Gradient), _ones);
+        Linear.Backward(View(_pooled, batch, d), _headWeight.AsMatrix(d), embeddingGradient, dPooled, false, _headWeight.GradientAsMatrix(d), Linear.RowView(_headBias.Gradient));
         MatrixView dTokens = View(_dTokens, n, d);
         _pooling.Backward(_encoder.Output(batch), batch, t, _last.AsSpan(0, batch), dPooled, dTokens);
         MatrixView dx = _encoder.Backward(batch, dTokens);
@@ -172,8 +171,6 @@ public sealed class TextTransformer : ITextEncoder
         _last = new int[batch];
         _pooled = new float[batch * Config.Width];
         _output = new float[batch * EmbeddingDimension];
-        _ones = new float[batch * t];
-        Array.Fill(_ones, 1f);
         _encoder.EnsureCapacity(batch);
         _pooling.EnsureCapacity(batch, t);
         _capacity = batch;

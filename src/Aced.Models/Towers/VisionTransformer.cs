@@ -34,7 +34,6 @@ public sealed class VisionTransformer : IImageEncoder
     private float[] _output = [];
     private float[] _dPooled = [];
     private float[] _dTokens = [];
-    private float[] _ones = [];
     private int[] _last = [];
 
     /// <summary>Creates the tower with parameters initialised from <paramref name="seed"/>.</summary>
@@ -130,7 +129,7 @@ public sealed class VisionTransformer : IImageEncoder
 
         MatrixView pooled = View(_pooled, batch, d);
         MatrixView dPooled = View(_dPooled, batch, d);
-        Linear.Backward(pooled, _headWeight.AsMatrix(d), embeddingGradient, dPooled, false, _headWeight.GradientAsMatrix(d), Linear.RowView(_headBias.Gradient), _ones);
+        Linear.Backward(pooled, _headWeight.AsMatrix(d), embeddingGradient, dPooled, false, _headWeight.GradientAsMatrix(d), Linear.RowView(_headBias.Gradient));
         MatrixView dTokens = View(_dTokens, n, d);
         _pooling.Backward(_encoder.Output(batch), batch, t, LastIndices(batch), dPooled, dTokens);
         MatrixView dx = _encoder.Backward(batch, dTokens);
@@ -142,7 +141,7 @@ public sealed class VisionTransformer : IImageEncoder
         }
 
         int patchLength = _patchWeight.Shape[0];
-        Linear.Backward(View(_patches, n, patchLength), _patchWeight.AsMatrix(patchLength), dx, default, false, _patchWeight.GradientAsMatrix(patchLength), Linear.RowView(_patchBias.Gradient), _ones);
+        Linear.Backward(View(_patches, n, patchLength), _patchWeight.AsMatrix(patchLength), dx, default, false, _patchWeight.GradientAsMatrix(patchLength), Linear.RowView(_patchBias.Gradient));
     }
 
     private void EnsureCapacity(int batch)
@@ -156,8 +155,6 @@ public sealed class VisionTransformer : IImageEncoder
         _patches = new float[batch * t * _patchWeight.Shape[0]];
         _pooled = new float[batch * Config.Width];
         _output = new float[batch * EmbeddingDimension];
-        _ones = new float[batch * t];
-        Array.Fill(_ones, 1f);
         _last = new int[batch];
         Array.Fill(_last, t - 1);
         _encoder.EnsureCapacity(batch);

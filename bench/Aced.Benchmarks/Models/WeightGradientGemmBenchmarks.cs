@@ -1,0 +1,63 @@
+using System;
+using Aced.Core;
+using BenchmarkDotNet.Attributes;
+
+namespace Aced.Benchmarks.Models;
+
+/// <summary>
+/// The training step's weight-gradient products <c>dW += x^T dy</c> (TN, k = batch x tokens = 16384 at batch 256) at
+/// exactly the step's shapes: one <see cref="Gemm.Multiply(Transpose, Transpose, float, MatrixView, MatrixView, float, MatrixView)"/>
+/// call over all of k (baseline) against the fixed 512-row k-slices that <c>Aced.Models</c>' <c>Linear</c> issues.
+/// </summary>
+[MemoryDiagnoser]
+public class WeightGradientGemmBenchmarks
+{
+    private const int K = 16384;
+    private Matrix _x = null!;
+    private Matrix _dy = null!;
+    private Matrix _dw = null!;
+
+    /// <summary>m x n of dW: fc1 (128 x 512), fc2 (512 x 128), qkv (128 x 384), attention out (128 x 128).</summary>
+    [Params("128x512", "512x128", "128x384", "128x128")]
+    public string Shape { get; set; } = "128x512";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        string[] parts = Shape.Split('x');
+        int m = int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture);
+        int n = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+        var rng = new CounterRng(5, 0);
+        _x = new Matrix(K, m);
+        _dy = new Matrix(K, n);
+        _dw = new Matrix(m, n);
+        for (int i = 0; i < _x.Data.Length; i++)
+        {
+            _x.Data[i] = rng.NextFloat() - 0.5f;
+        }
+
+        for (int i = 0; i < _dy.Data.Length; i++)
+        {
+            _dy.Data[i] = rng.NextFloat() - 0.5f;
+        }
+    }
+
+    [Benchmark(Baseline = true)]
+    public float OneCall()
+    {
+        Aced.Core.Gemm.Multiply(Transpose.Transposed, Transpose.None, 1f, _x, _dy, 0f, _dw);
+        return _dw[0, 0];
+    }
+
+    [Benchmark]
+    public float Slices512()
+    {
+        _dw.Span.Clear();
+        for (int k0 = 0; k0 < K; k0 += 512)
+        {
+            Aced.Core.Gemm.Multiply(Transpose.Transposed, Transpose.None, 1f, _x.RowRange(k0, 512), _dy.RowRange(k0, 512), 1f, _dw);
+        }
+
+        return _dw[0, 0];
+    }
+}
