@@ -8,7 +8,7 @@ namespace Aced.Models.Layers;
 /// Multi-head scaled dot-product self-attention over a fused QKV buffer. For example e and head h, with
 /// Q, K, V the T x hd slices of qkv (columns [h hd, (h+1) hd) of the Q, K and V thirds):
 /// <c>P = softmax(Q K^T / sqrt(hd))</c> (row-wise; with the causal mask, entries j &gt; i are excluded) and
-/// <c>O = P V</c>, written to columns [h hd, (h+1) hd) of the output. Examples run in parallel (one chunk each) and the
+/// <c>O = P V</c>, written to columns [h hd, (h+1) hd) of the output. Examples run in parallel (one <see cref="ParallelPartition"/> partition each) and the
 /// per-head products use <see cref="SmallGemm"/>.
 /// </summary>
 internal static class Attention
@@ -23,7 +23,7 @@ internal static class Attention
         job.Set(false, qkv, tokens, heads, causal, probs, output, default, default, null);
         try
         {
-            ParallelChunks.Run(job, batch);
+            ParallelPartition.Run(batch, job);
         }
         finally
         {
@@ -38,7 +38,7 @@ internal static class Attention
         job.Set(true, qkv, tokens, heads, false, probs, default, dOutput, dQkv, dProbs);
         try
         {
-            ParallelChunks.Run(job, batch);
+            ParallelPartition.Run(batch, job);
         }
         finally
         {
@@ -46,7 +46,7 @@ internal static class Attention
         }
     }
 
-    private sealed class AttentionJob : IChunkBody
+    private sealed class AttentionJob : IPartitionBody
     {
         private bool _backward;
         private MatrixView _qkv;

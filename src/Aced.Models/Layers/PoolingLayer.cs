@@ -12,7 +12,7 @@ namespace Aced.Models.Layers;
 /// <c>p_h = softmax(q_h . k_{t,h} / sqrt(hd))</c>, <c>o_h = sum_t p_{t,h} v_{t,h}</c>, pooled = <c>o Wo + bo</c>
 /// (big_vision's MAP head also adds a residual MLP after the attention; it is omitted here).
 /// </summary>
-internal sealed class PoolingLayer : IChunkBody
+internal sealed class PoolingLayer : IPartitionBody
 {
     private readonly int _width;
     private readonly int _heads;
@@ -201,7 +201,7 @@ internal sealed class PoolingLayer : IChunkBody
         Linear.Forward(x, _kvWeight!.AsMatrix(_width), _kvBias!.Value, kv);
         _backward = false;
         _tokens = tokens;
-        ParallelChunks.Run(this, batch);
+        ParallelPartition.Run(batch, this);
         Linear.Forward(new MatrixView(_attended, 0, batch, _width, _width), _outWeight!.AsMatrix(_width), _outBias!.Value, pooled);
     }
 
@@ -218,7 +218,7 @@ internal sealed class PoolingLayer : IChunkBody
         Linear.Backward(attended, _outWeight!.AsMatrix(_width), dPooled, dAttended, false, _outWeight.GradientAsMatrix(_width), Linear.RowView(_outBias!.Gradient));
         _backward = true;
         _tokens = tokens;
-        ParallelChunks.Run(this, batch);
+        ParallelPartition.Run(batch, this);
         float[] dProbe = _probe!.Gradient;
         for (int e = 0; e < batch; e++)
         {

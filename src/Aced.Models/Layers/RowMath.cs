@@ -3,6 +3,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Aced.Core;
 
 namespace Aced.Models.Layers;
 
@@ -67,7 +68,9 @@ internal static class RowMath
 
     /// <summary>
     /// GELU, tanh approximation: g = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), evaluated as
-    /// g = x / (1 + exp(-2u)) in one vectorised pass (exp overflow gives the exact limits 0 and x).
+    /// g = x / (1 + exp(-2u)) with <see cref="VectorMath.Exp(float)"/> in one vectorised pass (exp overflow gives the
+    /// exact limits -0 and x). Every element gets the same operations (vector body and scalar tail alike), so the bits
+    /// do not depend on the element's position or on the available vector width.
     /// </summary>
     public static void Gelu(ReadOnlySpan<float> x, Span<float> g)
     {
@@ -82,7 +85,7 @@ internal static class RowMath
             for (; i + 16 <= n; i += 16)
             {
                 Vector512<float> xv = Vector512.LoadUnsafe(ref xr, (nuint)i);
-                Vector512<float> e = Vector512.Exp(c512 * xv * Vector512.FusedMultiplyAdd(a512 * xv, xv, Vector512<float>.One));
+                Vector512<float> e = VectorMath.Exp(c512 * xv * Vector512.FusedMultiplyAdd(a512 * xv, xv, Vector512<float>.One));
                 (xv / (Vector512<float>.One + e)).StoreUnsafe(ref gr, (nuint)i);
             }
         }
@@ -93,21 +96,23 @@ internal static class RowMath
         for (; i + w <= n; i += w)
         {
             Vector256<float> xv = Vector256.LoadUnsafe(ref xr, (nuint)i);
-            Vector256<float> e = Vector256.Exp(c2 * xv * Vector256.FusedMultiplyAdd(a * xv, xv, Vector256<float>.One));
+            Vector256<float> e = VectorMath.Exp(c2 * xv * Vector256.FusedMultiplyAdd(a * xv, xv, Vector256<float>.One));
             (xv / (Vector256<float>.One + e)).StoreUnsafe(ref gr, (nuint)i);
         }
 
         for (; i < n; i++)
         {
             float xv = Unsafe.Add(ref xr, i);
-            float e = MathF.Exp(-2f * GeluC * xv * (1f + (GeluA * xv * xv)));
+            float e = VectorMath.Exp(-2f * GeluC * xv * MathF.FusedMultiplyAdd(GeluA * xv, xv, 1f));
             Unsafe.Add(ref gr, i) = xv / (1f + e);
         }
     }
 
     /// <summary>
     /// dx = dg * GELU'(x) with GELU'(x) = 0.5 (1 + th) + 0.5 x (1 - th^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2),
-    /// th = tanh(u) = 2 s - 1 and s = 1 / (1 + exp(-2u)); <paramref name="dg"/> and <paramref name="dx"/> may alias.
+    /// th = tanh(u) = 2 s - 1 and s = 1 / (1 + exp(-2u)) (<see cref="VectorMath.Exp(float)"/>), so 0.5 (1 + th) = s and
+    /// 1 - th^2 = 4 s (1 - s); every element gets the same operations whatever the vector width.
+    /// <paramref name="dg"/> and <paramref name="dx"/> may alias.
     /// </summary>
     public static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dg, Span<float> dx)
     {
@@ -128,8 +133,7 @@ internal static class RowMath
             {
                 Vector512<float> xv = Vector512.LoadUnsafe(ref xr, (nuint)i);
                 Vector512<float> x2 = xv * xv;
-                Vector512<float> sg = one5 / (one5 + Vector512.Exp(m5 * xv * Vector512.FusedMultiplyAdd(a5, x2, one5)));
-                // 0.5 (1 + th) = sg and 1 - th^2 = 4 sg (1 - sg), with th = 2 sg - 1.
+                Vector512<float> sg = one5 / (one5 + VectorMath.Exp(m5 * xv * Vector512.FusedMultiplyAdd(a5, x2, one5)));
                 Vector512<float> local = sg + (half5 * xv * (4f * sg * (one5 - sg)) * c5 * Vector512.FusedMultiplyAdd(b5, x2, one5));
                 (Vector512.LoadUnsafe(ref dgr, (nuint)i) * local).StoreUnsafe(ref dxr, (nuint)i);
             }
@@ -137,32 +141,35 @@ internal static class RowMath
 
         int w = Vector256<float>.Count;
         Vector256<float> one = Vector256<float>.One;
-        Vector256<float> two = Vector256.Create(2f);
         Vector256<float> half = Vector256.Create(0.5f);
         Vector256<float> c = Vector256.Create(GeluC);
-        Vector256<float> c2 = Vector256.Create(-2f * GeluC);
+        Vector256<float> m = Vector256.Create(-2f * GeluC);
         Vector256<float> a = Vector256.Create(GeluA);
-        Vector256<float> a3 = Vector256.Create(3f * GeluA);
+        Vector256<float> b = Vector256.Create(3f * GeluA);
         for (; i + w <= n; i += w)
         {
             Vector256<float> xv = Vector256.LoadUnsafe(ref xr, (nuint)i);
             Vector256<float> x2 = xv * xv;
-            Vector256<float> sg = one / (one + Vector256.Exp(c2 * xv * Vector256.FusedMultiplyAdd(a, x2, one)));
-            Vector256<float> th = (two * sg) - one;
-            Vector256<float> local = (half * (one + th)) + (half * xv * (one - (th * th)) * c * Vector256.FusedMultiplyAdd(a3, x2, one));
+            Vector256<float> sg = one / (one + VectorMath.Exp(m * xv * Vector256.FusedMultiplyAdd(a, x2, one)));
+            Vector256<float> local = sg + (half * xv * (4f * sg * (one - sg)) * c * Vector256.FusedMultiplyAdd(b, x2, one));
             (Vector256.LoadUnsafe(ref dgr, (nuint)i) * local).StoreUnsafe(ref dxr, (nuint)i);
         }
 
         for (; i < n; i++)
         {
             float xv = Unsafe.Add(ref xr, i);
-            float th = MathF.Tanh(GeluC * xv * (1f + (GeluA * xv * xv)));
-            float local = (0.5f * (1f + th)) + (0.5f * xv * (1f - (th * th)) * GeluC * (1f + (3f * GeluA * xv * xv)));
+            float x2 = xv * xv;
+            float sg = 1f / (1f + VectorMath.Exp(-2f * GeluC * xv * MathF.FusedMultiplyAdd(GeluA, x2, 1f)));
+            float local = sg + (0.5f * xv * (4f * sg * (1f - sg)) * GeluC * MathF.FusedMultiplyAdd(3f * GeluA, x2, 1f));
             Unsafe.Add(ref dxr, i) = Unsafe.Add(ref dgr, i) * local;
         }
     }
 
-    /// <summary>In-place softmax of the first <paramref name="valid"/> entries of <paramref name="row"/> (max-shifted); the rest are set to 0.</summary>
+    /// <summary>
+    /// In-place softmax of the first <paramref name="valid"/> entries of <paramref name="row"/>: p_i = exp(x_i - max) / sum,
+    /// with <see cref="VectorMath.ExpNonPositive(float)"/> (arguments are at most 0) and the sum accumulated in double;
+    /// the rest of the row is set to 0. NaN in the prefix gives NaN.
+    /// </summary>
     public static void SoftmaxPrefix(Span<float> row, int valid)
     {
         ref float r = ref MemoryMarshal.GetReference(row);
@@ -177,8 +184,7 @@ internal static class RowMath
                 mv = Vector256.Max(mv, Vector256.LoadUnsafe(ref r, (nuint)i));
             }
 
-            Vector128<float> m4 = Vector128.Max(mv.GetLower(), mv.GetUpper());
-            max = MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3]));
+            max = VectorMath.HorizontalMax(mv);
         }
 
         for (; i < valid; i++)
@@ -191,20 +197,20 @@ internal static class RowMath
         Vector256<float> sv = Vector256<float>.Zero;
         for (; i + w <= valid; i += w)
         {
-            Vector256<float> e = Vector256.Exp(Vector256.LoadUnsafe(ref r, (nuint)i) - shift);
+            Vector256<float> e = VectorMath.ExpNonPositive(Vector256.LoadUnsafe(ref r, (nuint)i) - shift);
             e.StoreUnsafe(ref r, (nuint)i);
             sv += e;
         }
 
-        float sum = Vector256.Sum(sv);
+        double sum = VectorMath.HorizontalSum(sv);
         for (; i < valid; i++)
         {
-            float e = MathF.Exp(Unsafe.Add(ref r, i) - max);
+            float e = VectorMath.ExpNonPositive(Unsafe.Add(ref r, i) - max);
             Unsafe.Add(ref r, i) = e;
             sum += e;
         }
 
-        float inv = 1f / sum;
+        float inv = (float)(1.0 / sum);
         Vector256<float> iv = Vector256.Create(inv);
         i = 0;
         for (; i + w <= valid; i += w)
@@ -220,7 +226,7 @@ internal static class RowMath
         row.Slice(valid).Clear();
     }
 
-    /// <summary>Softmax backward in place: ds = p * (dp - sum(p * dp)).</summary>
+    /// <summary>Softmax backward in place: ds = p * (dp - sum(p * dp)), the dot product accumulated in double.</summary>
     public static void SoftmaxBackward(ReadOnlySpan<float> p, Span<float> dpToDs)
     {
         ref float pr = ref MemoryMarshal.GetReference(p);
@@ -234,12 +240,13 @@ internal static class RowMath
             acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pr, (nuint)i), Vector256.LoadUnsafe(ref dr, (nuint)i), acc);
         }
 
-        float dot = Vector256.Sum(acc);
+        double dotSum = VectorMath.HorizontalSum(acc);
         for (; i < n; i++)
         {
-            dot += Unsafe.Add(ref pr, i) * Unsafe.Add(ref dr, i);
+            dotSum += Unsafe.Add(ref pr, i) * Unsafe.Add(ref dr, i);
         }
 
+        float dot = (float)dotSum;
         Vector256<float> dv = Vector256.Create(dot);
         i = 0;
         for (; i + w <= n; i += w)

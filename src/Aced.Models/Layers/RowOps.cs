@@ -60,7 +60,7 @@ internal static class RowOps
     public static void LayerNormBackward(MatrixView x, float[] gamma, float[] mean, float[] rstd, MatrixView dy, MatrixView dx, float[] dgamma, float[] dbeta)
     {
         int d = x.Columns;
-        int chunks = ParallelChunks.CountChunks(x.Rows, ChunkRows);
+        int chunks = CountChunks(x.Rows, ChunkRows);
         float[] partial = ArrayPool<float>.Shared.Rent(chunks * 2 * d);
         try
         {
@@ -135,7 +135,7 @@ internal static class RowOps
             Guard.ThrowArgument(nameof(columnSums), $"has length {columnSums.Length} but the rows have {d} columns");
         }
 
-        int chunks = ParallelChunks.CountChunks(x.Rows, SumChunkRows);
+        int chunks = CountChunks(x.Rows, SumChunkRows);
         float[] partial = ArrayPool<float>.Shared.Rent(chunks * d);
         try
         {
@@ -159,13 +159,16 @@ internal static class RowOps
 
     private static RowJob Job() => t_job ??= new RowJob();
 
+    /// <summary>Number of chunks of <paramref name="chunkRows"/> rows needed to cover <paramref name="rows"/> rows.</summary>
+    private static int CountChunks(int rows, int chunkRows) => (rows + chunkRows - 1) / chunkRows;
+
     private static void Run(RowJob job, int rows, int chunkRows = ChunkRows)
     {
         job.Rows = rows;
         job.ChunkRows = chunkRows;
         try
         {
-            ParallelChunks.Run(job, ParallelChunks.CountChunks(rows, chunkRows));
+            ParallelPartition.Run(CountChunks(rows, chunkRows), job);
         }
         finally
         {
@@ -185,7 +188,7 @@ internal static class RowOps
         ColumnSums,
     }
 
-    private sealed class RowJob : IChunkBody
+    private sealed class RowJob : IPartitionBody
     {
         public RowOp Op;
         public int Rows;
