@@ -104,6 +104,41 @@ public class LayerTests
         }, "dx", eps: 1e-3f);
     }
 
+    [Fact]
+    public void Gelu_VectorBodyAndScalarTail_GiveIdenticalBitsAndExactLimits()
+    {
+        // 37 = 2 x 16 + 5: with AVX-512 the first 32 go through the 512-bit body, else 32 through the 256-bit body;
+        // the last 5 through the scalar tail. Each element alone (length 1) always takes the scalar tail.
+        float[] x = TestData.RandomMatrix(1, 37, 83, 4f).Data;
+        x[0] = 100f;
+        x[1] = -100f;
+        x[2] = 0f;
+        x[3] = 9.5f;
+        x[4] = -9.5f;
+        x[36] = -100f;
+        x[35] = 100f;
+        float[] dg = TestData.RandomMatrix(1, 37, 84, 1f).Data;
+        float[] g = new float[37];
+        float[] dx = new float[37];
+        RowMath.Gelu(x, g);
+        RowMath.GeluBackward(x, dg, dx);
+        float[] one = new float[1];
+        for (int i = 0; i < x.Length; i++)
+        {
+            RowMath.Gelu(x.AsSpan(i, 1), one);
+            Assert.Equal(BitConverter.SingleToInt32Bits(one[0]), BitConverter.SingleToInt32Bits(g[i]));
+            RowMath.GeluBackward(x.AsSpan(i, 1), dg.AsSpan(i, 1), one);
+            Assert.Equal(BitConverter.SingleToInt32Bits(one[0]), BitConverter.SingleToInt32Bits(dx[i]));
+        }
+
+        Assert.Equal(100f, g[0]);
+        Assert.Equal(0f, g[1]);
+        Assert.Equal(0f, g[2]);
+        Assert.Equal(dg[0], dx[0]);
+        Assert.Equal(0f, dx[1]);
+        Assert.Equal(0.5f * dg[2], dx[2]);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(7)]
