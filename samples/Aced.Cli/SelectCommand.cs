@@ -133,7 +133,7 @@ public static class SelectCommand
             throw new CliException($"--student-text is {st.Rows}x{st.Columns} but --student-image is {si.Rows}x{si.Columns}; they must have the same shape");
         }
 
-        var student = new ModelEmbeddings(si, st, args.StudentScale ?? DefaultScale(softmax), args.StudentBias ?? DefaultBias(softmax));
+        var student = new ModelEmbeddings(si, st, CheckScale(args.StudentScale ?? DefaultScale(softmax), "--student-scale"), CheckBias(args.StudentBias ?? DefaultBias(softmax), "--student-bias"));
         ModelEmbeddings reference = default;
         if (args.ReferenceImage is not null)
         {
@@ -149,7 +149,7 @@ public static class SelectCommand
                 throw new CliException($"the reference embeddings have {ri.Rows} rows but the student's have {si.Rows}; both must embed the same super-batch in the same order");
             }
 
-            reference = new ModelEmbeddings(ri, rt, args.ReferenceScale ?? DefaultScale(softmax), args.ReferenceBias ?? DefaultBias(softmax));
+            reference = new ModelEmbeddings(ri, rt, CheckScale(args.ReferenceScale ?? DefaultScale(softmax), "--reference-scale"), CheckBias(args.ReferenceBias ?? DefaultBias(softmax), "--reference-bias"));
         }
         else if (options.Sampler != SamplerKind.Uniform && options.Scoring is ScoringMethod.Learnability or ScoringMethod.EasyReference)
         {
@@ -297,6 +297,26 @@ public static class SelectCommand
     }
 
     internal static double? Finite(double value) => double.IsFinite(value) ? value : null;
+
+    private static float CheckScale(float scale, string option)
+    {
+        if (!float.IsFinite(scale) || scale <= 0f)
+        {
+            throw new CliException($"{option} must be a finite number greater than 0 (it is a = exp(t), not t; was {scale.ToString(CultureInfo.InvariantCulture)})");
+        }
+
+        return scale;
+    }
+
+    private static float CheckBias(float bias, string option)
+    {
+        if (!float.IsFinite(bias))
+        {
+            throw new CliException($"{option} must be a finite number (was {bias.ToString(CultureInfo.InvariantCulture)})");
+        }
+
+        return bias;
+    }
 
     private static float DefaultScale(bool softmax) => softmax ? 1f / 0.07f : 10f;
 

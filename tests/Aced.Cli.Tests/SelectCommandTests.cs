@@ -59,6 +59,11 @@ public sealed class SelectCommandTests : IDisposable
     [InlineData("--filter-ratio", "1.5")]
     [InlineData("--scoring", "bogus")]
     [InlineData("--mode", "random")]
+    [InlineData("--student-scale", "-1")]
+    [InlineData("--student-scale", "NaN")]
+    [InlineData("--student-bias", "Infinity")]
+    [InlineData("--reference-scale", "0")]
+    [InlineData("--reference-bias", "NaN")]
     public void Select_BadOption_OneLineErrorExitTwoNoOutput(string option, string value)
     {
         (SuperBatch batch, _) = SelectDemo.Generate(100, 1);
