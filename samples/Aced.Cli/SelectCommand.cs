@@ -194,6 +194,13 @@ public static class SelectCommand
         {
             throw new CliException($"{OptionName(ex.ParamName)} {Describe(ex)}");
         }
+        catch (ArgumentException ex) when (ex.ParamName is "superBatch" && ex is not ArgumentOutOfRangeException)
+        {
+            string message = ex.Message.Split('\n')[0];
+            int paren = message.LastIndexOf(" (Parameter", StringComparison.Ordinal);
+            message = paren > 0 ? message[..paren] : message;
+            throw new CliException($"--student-scale/--student-bias/--reference-scale/--reference-bias: {message["superBatch: ".Length..]}");
+        }
         catch (ArgumentException ex) when (ex.ParamName is "superBatch.Student" or "superBatch.Reference")
         {
             string which = ex.ParamName == "superBatch.Student" ? "--student-image/--student-text" : "--reference-image/--reference-text";

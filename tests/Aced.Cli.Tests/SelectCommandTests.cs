@@ -137,6 +137,22 @@ public sealed class SelectCommandTests : IDisposable
         Assert.Contains(Program.BuildRoot().Subcommands, c => c.Name == "select");
     }
 
+    [Fact]
+    public void Select_OverflowingScale_OneLineErrorNamingTheScaleOptions()
+    {
+        (SuperBatch batch, _) = SelectDemo.Generate(100, 1);
+        string[] files = WriteBatch(batch);
+        string output = Path.Combine(_dir, "overflow.npy");
+        (int code, string stdout, string stderr) = Invoke("select", "--student-image", files[0], "--student-text", files[1], "--reference-image", files[2], "--reference-text", files[3],
+            "--batch-size", "20", "--student-scale", "3e38", "--reference-scale", "3e38", "--student-bias", "3e38", "--reference-bias", "3e38", "--out", output);
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Single(stderr.TrimEnd().Split('\n'));
+        Assert.Contains("--student-scale", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Parameter", stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
     private static (int Code, string Stdout, string Stderr) Invoke(params string[] args)
     {
         var stdout = new StringWriter();
