@@ -34,7 +34,10 @@ public static class LossCommand
         var normalize = new Option<bool>("--normalize") { Description = "L2-normalise every input's rows first; gradients are then w.r.t. the raw rows." };
         var perExample = new Option<bool>("--per-example") { Description = "Also print per-example values." };
         var gradDir = new Option<string?>("--grad-dir") { Description = "Write image.npy, text.npy (and projection.npy) gradients into this directory." };
-        var command = new Command("loss", "Evaluate a contrastive or distillation loss and its gradients on .npy embeddings (JSON on stdout).")
+        var command = new Command("loss", "Evaluate a contrastive or distillation loss and its gradients on .npy embeddings. Prints one JSON object: "
+            + "kind, loss (batch mean), [teacher_entropy, kl for the KD kinds], batch, scale, bias, "
+            + "[per_example (image-anchored for the sigmoid kinds) and per_example_text with --per-example], "
+            + "grad {scale: dL/da, log_scale: dL/dt = a dL/da, bias: dL/dc (exactly 0 for the bias-invariant softmax kinds)}.")
         {
             kind, image, text, scale, bias, teacherImage, teacherText, teacherScale, teacherBias, projection, normalize, perExample, gradDir,
         };
