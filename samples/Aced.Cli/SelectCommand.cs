@@ -126,8 +126,8 @@ public static class SelectCommand
         }
 
         bool softmax = options.Loss == SelectionLoss.Softmax;
-        Matrix si = Npy.ReadMatrix(args.StudentImage);
-        Matrix st = Npy.ReadMatrix(args.StudentText);
+        Matrix si = ReadEmbeddings(args.StudentImage, "--student-image");
+        Matrix st = ReadEmbeddings(args.StudentText, "--student-text");
         if (si.Rows != st.Rows || si.Columns != st.Columns)
         {
             throw new CliException($"--student-text is {st.Rows}x{st.Columns} but --student-image is {si.Rows}x{si.Columns}; they must have the same shape");
@@ -137,8 +137,8 @@ public static class SelectCommand
         ModelEmbeddings reference = default;
         if (args.ReferenceImage is not null)
         {
-            Matrix ri = Npy.ReadMatrix(args.ReferenceImage);
-            Matrix rt = Npy.ReadMatrix(args.ReferenceText!);
+            Matrix ri = ReadEmbeddings(args.ReferenceImage, "--reference-image");
+            Matrix rt = ReadEmbeddings(args.ReferenceText!, "--reference-text");
             if (ri.Rows != rt.Rows || ri.Columns != rt.Columns)
             {
                 throw new CliException($"--reference-text is {rt.Rows}x{rt.Columns} but --reference-image is {ri.Rows}x{ri.Columns}; they must have the same shape");
@@ -304,6 +304,17 @@ public static class SelectCommand
     }
 
     internal static double? Finite(double value) => double.IsFinite(value) ? value : null;
+
+    private static Matrix ReadEmbeddings(string path, string option)
+    {
+        Matrix m = Npy.ReadMatrix(path);
+        if (m.Rows == 0 || m.Columns == 0)
+        {
+            throw new CliException($"{path}: is empty ({m.Rows}x{m.Columns}); {option} needs at least one row (example) and one column");
+        }
+
+        return m;
+    }
 
     private static float CheckScale(float scale, string option)
     {

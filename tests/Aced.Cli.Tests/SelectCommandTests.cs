@@ -153,6 +153,20 @@ public sealed class SelectCommandTests : IDisposable
         Assert.False(File.Exists(output));
     }
 
+    [Fact]
+    public void Select_EmptyEmbeddings_ErrorNamesFileAndOption()
+    {
+        string empty = Path.Combine(_dir, "empty.npy");
+        Npy.Write(empty, new Matrix(0, 4));
+        string output = Path.Combine(_dir, "empty-out.npy");
+        (int code, string stdout, string stderr) = Invoke("select", "--student-image", empty, "--student-text", empty, "--scoring", "hard", "--batch-size", "2", "--chunks", "1", "--out", output);
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Contains(empty, stderr, StringComparison.Ordinal);
+        Assert.Contains("--student-image", stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
     private static (int Code, string Stdout, string Stderr) Invoke(params string[] args)
     {
         var stdout = new StringWriter();
