@@ -116,6 +116,30 @@ public sealed class SelectCommandTests : IDisposable
     }
 
     [Fact]
+    public void Select_DemoUnderCommaDecimalCulture_PrintsInvariantNumbers()
+    {
+        System.Globalization.CultureInfo saved = System.Globalization.CultureInfo.CurrentCulture;
+        try
+        {
+            // A comma-decimal culture built from the invariant one (works in globalization-invariant mode too).
+            var comma = (System.Globalization.CultureInfo)System.Globalization.CultureInfo.InvariantCulture.Clone();
+            comma.NumberFormat.NumberDecimalSeparator = ",";
+            comma.NumberFormat.PercentDecimalSeparator = ",";
+            comma.NumberFormat.PercentPositivePattern = 0;
+            System.Globalization.CultureInfo.CurrentCulture = comma;
+            (int code, string stdout, string stderr) = Invoke("select", "--demo", "--demo-size", "200", "--chunks", "4");
+            Assert.True(code == 0, stderr);
+            string sentence = stdout.Split('\n').First(l => l.StartsWith("IID keeps", StringComparison.Ordinal));
+            Assert.Contains("20%", sentence.Replace(" ", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
+            Assert.DoesNotContain(",", sentence.Split(';')[1], StringComparison.Ordinal);
+        }
+        finally
+        {
+            System.Globalization.CultureInfo.CurrentCulture = saved;
+        }
+    }
+
+    [Fact]
     public void Select_Demo_ReferenceGuidedSelectionRejectsMismatchedPairs()
     {
         string output = Path.Combine(_dir, "demo.npy");
