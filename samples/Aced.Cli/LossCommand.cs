@@ -34,7 +34,10 @@ public static class LossCommand
         var normalize = new Option<bool>("--normalize") { Description = "L2-normalise every input's rows first; gradients are then w.r.t. the raw rows." };
         var perExample = new Option<bool>("--per-example") { Description = "Also print per-example values." };
         var gradDir = new Option<string?>("--grad-dir") { Description = "Write image.npy, text.npy (and projection.npy) gradients into this directory." };
-        var command = new Command("loss", "Evaluate a contrastive or distillation loss and its gradients on .npy embeddings (JSON on stdout).")
+        var command = new Command("loss", "Evaluate a contrastive or distillation loss and its gradients on .npy embeddings. Prints one JSON object: "
+            + "kind, loss (batch mean), [teacher_entropy, kl for the KD kinds], batch, scale, bias, "
+            + "[per_example (image-anchored for the sigmoid kinds) and per_example_text with --per-example], "
+            + "grad {scale: dL/da, log_scale: dL/dt = a dL/da, bias: dL/dc (exactly 0 for the bias-invariant softmax kinds)}.")
         {
             kind, image, text, scale, bias, teacherImage, teacherText, teacherScale, teacherBias, projection, normalize, perExample, gradDir,
         };
@@ -210,13 +213,7 @@ public static class LossCommand
                 throw new CliException($"{dir}: --grad-dir names an existing file; pass a directory");
             }
 
-            Directory.CreateDirectory(dir);
-            Npy.Write(Path.Combine(dir, "image.npy"), gradImage);
-            Npy.Write(Path.Combine(dir, "text.npy"), gradText);
-            if (gradProjection is not null)
-            {
-                Npy.Write(Path.Combine(dir, "projection.npy"), gradProjection);
-            }
+            WriteGradients(dir, gradImage, gradText, gradProjection);
         }
 
         using (var buffer = new MemoryStream())
@@ -257,6 +254,66 @@ public static class LossCommand
 
         return 0;
     }
+
+    /// <summary>
+    /// Writes the gradient files all or nothing: each write is atomic, and when one fails the files this call already
+    /// wrote are removed (and the directory too when this call created it), so a failure never leaves a partial set.
+    /// </summary>
+    private static void WriteGradients(string dir, Matrix gradImage, Matrix gradText, Matrix? gradProjection)
+    {
+        bool created = !Directory.Exists(dir);
+        Directory.CreateDirectory(dir);
+        string[] paths = [Path.Combine(dir, "image.npy"), Path.Combine(dir, "text.npy"), Path.Combine(dir, "projection.npy")];
+        int written = 0;
+        try
+        {
+            Npy.Write(paths[0], gradImage);
+            written++;
+            Npy.Write(paths[1], gradText);
+            written++;
+            if (gradProjection is not null)
+            {
+                Npy.Write(paths[2], gradProjection);
+                written++;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            for (int i = 0; i < written; i++)
+            {
+                TryDelete(paths[i]);
+            }
+
+            if (created)
+            {
+                try
+                {
+                    Directory.Delete(dir, recursive: false);
+                }
+                catch (IOException)
+                {
+                }
+            }
+
+            throw new CliException($"{dir}: cannot write the gradients ({OneLine(ex.Message)}); nothing was written (--grad-dir)", ex);
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static string OneLine(string message) => message.Replace('\n', ' ').Replace("\r", string.Empty, StringComparison.Ordinal);
 
     private static void WriteArray(Utf8JsonWriter json, string name, float[] values)
     {

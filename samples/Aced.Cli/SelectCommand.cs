@@ -126,19 +126,19 @@ public static class SelectCommand
         }
 
         bool softmax = options.Loss == SelectionLoss.Softmax;
-        Matrix si = Npy.ReadMatrix(args.StudentImage);
-        Matrix st = Npy.ReadMatrix(args.StudentText);
+        Matrix si = ReadEmbeddings(args.StudentImage, "--student-image");
+        Matrix st = ReadEmbeddings(args.StudentText, "--student-text");
         if (si.Rows != st.Rows || si.Columns != st.Columns)
         {
             throw new CliException($"--student-text is {st.Rows}x{st.Columns} but --student-image is {si.Rows}x{si.Columns}; they must have the same shape");
         }
 
-        var student = new ModelEmbeddings(si, st, args.StudentScale ?? DefaultScale(softmax), args.StudentBias ?? DefaultBias(softmax));
+        var student = new ModelEmbeddings(si, st, CheckScale(args.StudentScale ?? DefaultScale(softmax), "--student-scale"), CheckBias(args.StudentBias ?? DefaultBias(softmax), "--student-bias"));
         ModelEmbeddings reference = default;
         if (args.ReferenceImage is not null)
         {
-            Matrix ri = Npy.ReadMatrix(args.ReferenceImage);
-            Matrix rt = Npy.ReadMatrix(args.ReferenceText!);
+            Matrix ri = ReadEmbeddings(args.ReferenceImage, "--reference-image");
+            Matrix rt = ReadEmbeddings(args.ReferenceText!, "--reference-text");
             if (ri.Rows != rt.Rows || ri.Columns != rt.Columns)
             {
                 throw new CliException($"--reference-text is {rt.Rows}x{rt.Columns} but --reference-image is {ri.Rows}x{ri.Columns}; they must have the same shape");
@@ -149,7 +149,7 @@ public static class SelectCommand
                 throw new CliException($"the reference embeddings have {ri.Rows} rows but the student's have {si.Rows}; both must embed the same super-batch in the same order");
             }
 
-            reference = new ModelEmbeddings(ri, rt, args.ReferenceScale ?? DefaultScale(softmax), args.ReferenceBias ?? DefaultBias(softmax));
+            reference = new ModelEmbeddings(ri, rt, CheckScale(args.ReferenceScale ?? DefaultScale(softmax), "--reference-scale"), CheckBias(args.ReferenceBias ?? DefaultBias(softmax), "--reference-bias"));
         }
         else if (options.Sampler != SamplerKind.Uniform && options.Scoring is ScoringMethod.Learnability or ScoringMethod.EasyReference)
         {
@@ -193,6 +193,13 @@ public static class SelectCommand
         catch (ArgumentOutOfRangeException ex)
         {
             throw new CliException($"{OptionName(ex.ParamName)} {Describe(ex)}");
+        }
+        catch (ArgumentException ex) when (ex.ParamName is "superBatch" && ex is not ArgumentOutOfRangeException)
+        {
+            string message = ex.Message.Split('\n')[0];
+            int paren = message.LastIndexOf(" (Parameter", StringComparison.Ordinal);
+            message = paren > 0 ? message[..paren] : message;
+            throw new CliException($"--student-scale/--student-bias/--reference-scale/--reference-bias: {message["superBatch: ".Length..]}");
         }
         catch (ArgumentException ex) when (ex.ParamName is "superBatch.Student" or "superBatch.Reference")
         {
@@ -297,6 +304,37 @@ public static class SelectCommand
     }
 
     internal static double? Finite(double value) => double.IsFinite(value) ? value : null;
+
+    private static Matrix ReadEmbeddings(string path, string option)
+    {
+        Matrix m = Npy.ReadMatrix(path);
+        if (m.Rows == 0 || m.Columns == 0)
+        {
+            throw new CliException($"{path}: is empty ({m.Rows}x{m.Columns}); {option} needs at least one row (example) and one column");
+        }
+
+        return m;
+    }
+
+    private static float CheckScale(float scale, string option)
+    {
+        if (!float.IsFinite(scale) || scale <= 0f)
+        {
+            throw new CliException($"{option} must be a finite number greater than 0 (it is a = exp(t), not t; was {scale.ToString(CultureInfo.InvariantCulture)})");
+        }
+
+        return scale;
+    }
+
+    private static float CheckBias(float bias, string option)
+    {
+        if (!float.IsFinite(bias))
+        {
+            throw new CliException($"{option} must be a finite number (was {bias.ToString(CultureInfo.InvariantCulture)})");
+        }
+
+        return bias;
+    }
 
     private static float DefaultScale(bool softmax) => softmax ? 1f / 0.07f : 10f;
 

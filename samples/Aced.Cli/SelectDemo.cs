@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 using System.IO;
 using System.Text.Json;
 using Aced.Core;
@@ -39,7 +40,7 @@ public static class SelectDemo
             ("Learnability (H-ACID)", "student - reference, joint", With(options, SamplerKind.Joint, ScoringMethod.Learnability)),
         };
 
-        var table = new Table().Title($"[bold]aced select --demo[/]: B = {batch.Count}, b = {b}, {MismatchedFraction:P0} mismatched captions")
+        var table = new Table().Title(string.Create(CultureInfo.InvariantCulture, $"[bold]aced select --demo[/]: B = {batch.Count}, b = {b}, {MismatchedFraction:P0} mismatched captions"))
             .AddColumn("selection").AddColumn("scores").AddColumn(new TableColumn("mismatched kept").RightAligned())
             .AddColumn(new TableColumn("mismatched rejected").RightAligned()).AddColumn(new TableColumn("seconds").RightAligned());
         int totalMismatched = 0;
@@ -63,7 +64,7 @@ public static class SelectDemo
 
             kept[r] = (double)bad / result.Count;
             double rejectedShare = 1 - ((double)bad / totalMismatched);
-            table.AddRow(rows[r].Name, rows[r].Description, $"{kept[r]:P1} ({bad})", $"{rejectedShare:P1}", $"{result.Diagnostics.Seconds:F3}");
+            table.AddRow(rows[r].Name, rows[r].Description, string.Create(CultureInfo.InvariantCulture, $"{kept[r]:P1} ({bad})"), string.Create(CultureInfo.InvariantCulture, $"{rejectedShare:P1}"), string.Create(CultureInfo.InvariantCulture, $"{result.Diagnostics.Seconds:F3}"));
             if (r == rows.Length - 1)
             {
                 if (args.Out is not null)
@@ -85,7 +86,7 @@ public static class SelectDemo
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
         console.Profile.Width = 100;
         console.Write(table);
-        console.WriteLine($"IID keeps about {MismatchedFraction:P0} mismatched pairs; the reference-guided joint selection keeps {kept[3]:P1}.");
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"IID keeps about {MismatchedFraction:P0} mismatched pairs; the reference-guided joint selection keeps {kept[3]:P1}."));
         SelectionDiagnostics d = last!.Diagnostics;
         var summary = new
         {

@@ -98,6 +98,7 @@ public readonly struct CombinedResult
 /// The student's single <c>(a, c)</c> enters every logit-based term (the softmax terms ignore <c>c</c>).
 /// With K teachers, each distillation term is the average of its K per-teacher values. Terms with weight 0 are
 /// skipped. Embedding gradients of all terms are summed into the caller's views without extra b x d buffers.
+/// Reusable across batches of any size; not thread-safe (one instance per thread).
 /// </summary>
 public sealed class CombinedObjective
 {

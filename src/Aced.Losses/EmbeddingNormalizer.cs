@@ -6,7 +6,8 @@ namespace Aced.Losses;
 /// <summary>
 /// L2-normalises raw feature rows before a loss (<c>z = x / max(||x||, 1e-12)</c>, PyTorch's
 /// <c>F.normalize</c>) and carries the loss gradients back to the raw features
-/// (<c>dL/dx = (g - z (z . g)) / ||x||</c>). Keeps the normalised rows and norms in a reusable workspace.
+/// (<c>dL/dx = (g - z (z . g)) / ||x||</c>). Keeps the normalised rows and norms in a reusable workspace, which the
+/// next <c>Normalize</c> overwrites: not thread-safe, and one instance per normalised input.
 /// </summary>
 public sealed class EmbeddingNormalizer
 {

@@ -15,7 +15,7 @@ namespace Aced.Losses;
 /// L    = (1/b) sum_i L(i)
 /// </code>
 /// The loss is invariant to the bias <c>c</c> (every softmax is shift-invariant); <c>c</c> is accepted for a
-/// uniform API and its gradient is returned (zero up to rounding).
+/// uniform API and its gradient is returned as exactly 0 (the analytic value, not the rounding residue).
 /// </summary>
 /// <remarks>
 /// <para>Gradients: <c>G_ij = dL/dl_ij = (softmax_row(l)_ij + softmax_col(l)_ij - 2 [i == j]) / (2b)</c>;
@@ -125,7 +125,9 @@ public sealed class SoftmaxContrastiveLoss : IPartitionedWork
         }
 
         _chunk = default;
-        return new LossResult(total / b, gs, _scale * gs, g);
+        // dL/dc is exactly 0 (each row and column softmax is shift-invariant); the accumulated g is only rounding.
+        _ = g;
+        return new LossResult(total / b, gs, _scale * gs, 0.0);
     }
 
     private (double Gs, double G) Full(MatrixView image, MatrixView text, EmbeddingGradients gradients, double[] ceImage, double[] ceText)

@@ -15,7 +15,7 @@ namespace Aced.Losses;
 /// Each side uses its own scale as inverse temperature. The loss is a cross-entropy, not a KL divergence;
 /// the teacher's entropy (the same average of <c>H(softmax(T_i.))</c> and <c>H(softmax(T_.j))</c>) is returned
 /// too, so <c>KL = Loss - TeacherEntropy</c>. The biases cancel in every softmax (Eq. 12 has none); they
-/// are accepted for a uniform API. With K teachers the loss is the average of the K per-teacher losses (Eq. 18),
+/// are accepted for a uniform API and the returned bias gradient is exactly 0. With K teachers the loss is the average of the K per-teacher losses (Eq. 18),
 /// which equals the cross-entropy against the averaged teacher distributions.
 /// </summary>
 /// <remarks>
@@ -148,7 +148,9 @@ public sealed class SoftmaxDistillationLoss : IPartitionedWork
         }
 
         _student = _teacher = _targets = default;
-        return new DistillationResult(total / b, entropy / (2.0 * b), gs, _scale * gs, g);
+        // dL/dc is exactly 0 (every softmax is shift-invariant); the accumulated g is only rounding.
+        _ = g;
+        return new DistillationResult(total / b, entropy / (2.0 * b), gs, _scale * gs, 0.0);
     }
 
     private (double Gs, double G, double Entropy) Directions(MatrixView image, MatrixView text, ReadOnlySpan<TeacherEmbeddings> teachers, EmbeddingGradients gradients, int chunkRows, double[] ceImage, double[] ceText)

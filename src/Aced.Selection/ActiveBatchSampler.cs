@@ -73,7 +73,8 @@ public sealed class ActiveBatchSampler
     /// <summary>Selects a sub-batch from <paramref name="superBatch"/> using the random stream of <paramref name="step"/>.</summary>
     /// <returns>The chosen indices in selection order, their scores and diagnostics (overwritten by the next call).</returns>
     /// <exception cref="ArgumentException">
-    /// The super-batch lacks a model the scoring needs, contains NaN or infinity, B &lt; b, or Chunks &gt; b.
+    /// The super-batch lacks a model the scoring needs, contains NaN or infinity, its logit scale or bias is so large
+    /// that the scores overflow (parameter name <c>superBatch</c>), B &lt; b, or Chunks &gt; b.
     /// </exception>
     public SelectionResult Sample(SuperBatch superBatch, long step)
     {
@@ -175,9 +176,17 @@ public sealed class ActiveBatchSampler
             }
 
             double factor = tau / divisor;
+            bool finite = true;
             for (int x = 0; x < logits.Length; x++)
             {
-                logits[x] = isMember[x] ? float.NegativeInfinity : (float)(factor * conditional[x]);
+                float value = (float)(factor * conditional[x]);
+                finite &= isMember[x] || float.IsFinite(value);
+                logits[x] = isMember[x] ? float.NegativeInfinity : value;
+            }
+
+            if (!finite)
+            {
+                ThrowOverflow(logits, isMember, tau);
             }
 
             Span<int> chunk = chosen.Slice(filled, size);
@@ -207,10 +216,36 @@ public sealed class ActiveBatchSampler
     private void CopyIndependent(Span<float> logits, double factor)
     {
         ReadOnlySpan<double> independent = _scorer.Independent;
+        bool finite = true;
         for (int x = 0; x < logits.Length; x++)
         {
-            logits[x] = (float)(factor * independent[x]);
+            float value = (float)(factor * independent[x]);
+            finite &= float.IsFinite(value);
+            logits[x] = value;
         }
+
+        if (!finite)
+        {
+            ThrowOverflow(logits, default, factor);
+        }
+    }
+
+    /// <summary>
+    /// Finite embeddings with a huge (but finite) logit scale or bias overflow the float32 logits or the scores; name
+    /// the cause instead of letting the draw fail on an internal buffer.
+    /// </summary>
+    private static void ThrowOverflow(ReadOnlySpan<float> logits, ReadOnlySpan<bool> isMember, double factor)
+    {
+        int x = 0;
+        while (x < logits.Length && ((!isMember.IsEmpty && isMember[x]) || float.IsFinite(logits[x])))
+        {
+            x++;
+        }
+
+        string value = x < logits.Length ? logits[x].ToString(System.Globalization.CultureInfo.InvariantCulture) : "non-finite";
+        Guard.ThrowArgument(
+            "superBatch",
+            $"the selection score of example {x} times the temperature {factor.ToString(System.Globalization.CultureInfo.InvariantCulture)} is {value}: the logit scale or bias of the student or reference is too large for float32 logits; use L2-normalised embeddings with a scale a = exp(t) and bias c of moderate size (e.g. a <= 1e4), or a lower Temperature");
     }
 
     private void FillScores(ReadOnlySpan<int> chosen, Span<float> scores)

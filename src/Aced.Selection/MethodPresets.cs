@@ -181,7 +181,7 @@ public sealed class MethodPreset
 /// <summary>
 /// Draws the batches of one preset step by step: <see cref="Next"/> returns the indices (into the super-batch)
 /// of the contrastive batch and, when the preset distils, of the distillation batch. Reusable and
-/// allocation-free in steady state; results are overwritten by the next call.
+/// allocation-free in steady state; results are overwritten by the next call. Not thread-safe.
 /// </summary>
 public sealed class MethodSelector
 {

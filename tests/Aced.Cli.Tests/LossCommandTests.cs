@@ -180,6 +180,39 @@ public sealed class LossCommandTests : IDisposable
     }
 
     [Fact]
+    public void Loss_GradientWriteFailsMidway_LeavesNoPartialFiles()
+    {
+        // text.npy cannot be written (a directory of that name is in the way): image.npy, written first, must not remain.
+        string gradDir = Path.Combine(_dir, "partial");
+        Directory.CreateDirectory(Path.Combine(gradDir, "text.npy", "blocker"));
+        (int code, string output, string err) = Run("loss", "--kind", "sigmoid", "--image", Save("i.npy", RandomMatrix(4, 3, 1)), "--text", Save("t.npy", RandomMatrix(4, 3, 2)), "--grad-dir", gradDir);
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, output);
+        Assert.Single(err.TrimEnd().Split('\n'));
+        Assert.False(File.Exists(Path.Combine(gradDir, "image.npy")), "a failed --grad-dir write left image.npy behind");
+        Assert.Contains("--grad-dir", err);
+    }
+
+    [Theory]
+    [InlineData("softmax")]
+    [InlineData("softmax-kd")]
+    public void Loss_SoftmaxKinds_BiasGradientIsExactlyZero(string kind)
+    {
+        // Softmax is shift-invariant: dL/dc is exactly 0 (it used to print a float residue such as -2.9e-7).
+        const int b = 40, d = 8;
+        (int code, string output, string err) = Run("loss", "--kind", kind, "--image", Save("i.npy", RandomMatrix(b, d, 21)), "--text", Save("t.npy", RandomMatrix(b, d, 22)),
+            "--teacher-image", Save("ti.npy", RandomMatrix(b, 6, 23)), "--teacher-text", Save("tt.npy", RandomMatrix(b, 6, 24)), "--bias", "1.5");
+        if (kind == "softmax")
+        {
+            (code, output, err) = Run("loss", "--kind", kind, "--image", Path.Combine(_dir, "i.npy"), "--text", Path.Combine(_dir, "t.npy"), "--bias", "1.5");
+        }
+
+        Assert.True(code == 0, err);
+        using JsonDocument json = JsonDocument.Parse(output);
+        Assert.Equal(0.0, json.RootElement.GetProperty("grad").GetProperty("bias").GetDouble());
+    }
+
+    [Fact]
     public void Loss_NonFiniteValue_ExitsTwoNamingFileAndPosition()
     {
         Matrix img = RandomMatrix(3, 2, 1);

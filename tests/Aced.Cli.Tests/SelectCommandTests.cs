@@ -59,6 +59,11 @@ public sealed class SelectCommandTests : IDisposable
     [InlineData("--filter-ratio", "1.5")]
     [InlineData("--scoring", "bogus")]
     [InlineData("--mode", "random")]
+    [InlineData("--student-scale", "-1")]
+    [InlineData("--student-scale", "NaN")]
+    [InlineData("--student-bias", "Infinity")]
+    [InlineData("--reference-scale", "0")]
+    [InlineData("--reference-bias", "NaN")]
     public void Select_BadOption_OneLineErrorExitTwoNoOutput(string option, string value)
     {
         (SuperBatch batch, _) = SelectDemo.Generate(100, 1);
@@ -111,6 +116,30 @@ public sealed class SelectCommandTests : IDisposable
     }
 
     [Fact]
+    public void Select_DemoUnderCommaDecimalCulture_PrintsInvariantNumbers()
+    {
+        System.Globalization.CultureInfo saved = System.Globalization.CultureInfo.CurrentCulture;
+        try
+        {
+            // A comma-decimal culture built from the invariant one (works in globalization-invariant mode too).
+            var comma = (System.Globalization.CultureInfo)System.Globalization.CultureInfo.InvariantCulture.Clone();
+            comma.NumberFormat.NumberDecimalSeparator = ",";
+            comma.NumberFormat.PercentDecimalSeparator = ",";
+            comma.NumberFormat.PercentPositivePattern = 0;
+            System.Globalization.CultureInfo.CurrentCulture = comma;
+            (int code, string stdout, string stderr) = Invoke("select", "--demo", "--demo-size", "200", "--chunks", "4");
+            Assert.True(code == 0, stderr);
+            string sentence = stdout.Split('\n').First(l => l.StartsWith("IID keeps", StringComparison.Ordinal));
+            Assert.Contains("20%", sentence.Replace(" ", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
+            Assert.DoesNotContain(",", sentence.Split(';')[1], StringComparison.Ordinal);
+        }
+        finally
+        {
+            System.Globalization.CultureInfo.CurrentCulture = saved;
+        }
+    }
+
+    [Fact]
     public void Select_Demo_ReferenceGuidedSelectionRejectsMismatchedPairs()
     {
         string output = Path.Combine(_dir, "demo.npy");
@@ -130,6 +159,36 @@ public sealed class SelectCommandTests : IDisposable
     public void BuildRoot_RegistersSelect()
     {
         Assert.Contains(Program.BuildRoot().Subcommands, c => c.Name == "select");
+    }
+
+    [Fact]
+    public void Select_OverflowingScale_OneLineErrorNamingTheScaleOptions()
+    {
+        (SuperBatch batch, _) = SelectDemo.Generate(100, 1);
+        string[] files = WriteBatch(batch);
+        string output = Path.Combine(_dir, "overflow.npy");
+        (int code, string stdout, string stderr) = Invoke("select", "--student-image", files[0], "--student-text", files[1], "--reference-image", files[2], "--reference-text", files[3],
+            "--batch-size", "20", "--student-scale", "3e38", "--reference-scale", "3e38", "--student-bias", "3e38", "--reference-bias", "3e38", "--out", output);
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Single(stderr.TrimEnd().Split('\n'));
+        Assert.Contains("--student-scale", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Parameter", stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public void Select_EmptyEmbeddings_ErrorNamesFileAndOption()
+    {
+        string empty = Path.Combine(_dir, "empty.npy");
+        Npy.Write(empty, new Matrix(0, 4));
+        string output = Path.Combine(_dir, "empty-out.npy");
+        (int code, string stdout, string stderr) = Invoke("select", "--student-image", empty, "--student-text", empty, "--scoring", "hard", "--batch-size", "2", "--chunks", "1", "--out", output);
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Contains(empty, stderr, StringComparison.Ordinal);
+        Assert.Contains("--student-image", stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
     }
 
     private static (int Code, string Stdout, string Stderr) Invoke(params string[] args)

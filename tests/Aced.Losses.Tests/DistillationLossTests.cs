@@ -68,6 +68,20 @@ public class DistillationLossTests
     }
 
     [Theory]
+    [InlineData(48, 0)]
+    [InlineData(48, 5)]
+    public void SoftmaxKd_AnyBias_BiasGradientIsExactlyZero(int b, int chunk)
+    {
+        // Every softmax of Eq. 13 is shift-invariant in the student bias: dL/dc is exactly 0, not a rounding residue.
+        (Matrix img, Matrix txt) = TestData.Pair(b, 8, 77);
+        (Matrix ti, Matrix tt) = Teacher(b, 12, 78);
+        var teacher = new TeacherEmbeddings(ti, tt, new LogitParameters(20f, 1f));
+        var loss = new SoftmaxDistillationLoss(new LossWorkspaceOptions { RowChunkSize = chunk });
+        DistillationResult r = loss.Compute(img, txt, new LogitParameters(1f / 0.07f, -4f), new[] { teacher }, new EmbeddingGradients(new Matrix(b, 8), new Matrix(b, 8)));
+        Assert.Equal(0.0, r.BiasGradient);
+    }
+
+    [Theory]
     [InlineData(1, 3, 1, 0)]
     [InlineData(6, 5, 1, 0)]
     [InlineData(21, 8, 2, 0)]

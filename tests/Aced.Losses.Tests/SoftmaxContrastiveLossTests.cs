@@ -48,6 +48,23 @@ public class SoftmaxContrastiveLossTests
         Assert.True(Math.Abs(r.BiasGradient) < 1e-5, $"dL/dc should vanish, was {r.BiasGradient}");
     }
 
+    [Theory]
+    [InlineData(64, 16, 0)]
+    [InlineData(64, 16, 7)]
+    [InlineData(33, 9, 0)]
+    public void Compute_AnyBias_BiasGradientIsExactlyZero(int b, int d, int chunk)
+    {
+        // Softmax is shift-invariant, so dL/dc = 0 analytically; summing the b x b gradient matrix in float
+        // left a residue of order 1e-7 that users compare against PyTorch (where c gets no gradient at all).
+        (Matrix img, Matrix txt) = TestData.Pair(b, d, 4242);
+        var loss = new SoftmaxContrastiveLoss(new LossWorkspaceOptions { RowChunkSize = chunk });
+        foreach (float c in new[] { 0f, -10f, 3.5f })
+        {
+            LossResult r = loss.Compute(img, txt, new LogitParameters(1f / 0.07f, c), new EmbeddingGradients(new Matrix(b, d), new Matrix(b, d)));
+            Assert.Equal(0.0, r.BiasGradient);
+        }
+    }
+
     [Fact]
     public void Compute_DirectionalValues_AverageToPerExample()
     {

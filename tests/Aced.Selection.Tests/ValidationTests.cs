@@ -79,6 +79,23 @@ public class ValidationTests
         Assert.Contains("row 7", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(SelectionLoss.Sigmoid, SamplerKind.Joint, 3e38f, 3e38f)]
+    [InlineData(SelectionLoss.Sigmoid, SamplerKind.Joint, 3e38f, -10f)]
+    [InlineData(SelectionLoss.Softmax, SamplerKind.Joint, 3e38f, 0f)]
+    [InlineData(SelectionLoss.Softmax, SamplerKind.TopK, 3e38f, 3e38f)]
+    [InlineData(SelectionLoss.Sigmoid, SamplerKind.Independent, 3e38f, -3e38f)]
+    public void Sample_ScaleOrBiasOverflowingScores_ThrowsNamingSuperBatchAndCause(SelectionLoss loss, SamplerKind sampler, float scale, float bias)
+    {
+        // Finite embeddings and a finite (but absurd) scale/bias: the scores overflow. This used to surface as
+        // "logits: has a non-finite value" from an internal buffer the caller never passed.
+        var batch = new SuperBatch(TestData.Model(20, 4, 1, scale, bias), TestData.Model(20, 4, 2, scale, bias));
+        var options = new ActiveBatchSamplerOptions { BatchSize = 4, Chunks = 2, Loss = loss, Sampler = sampler };
+        var ex = Assert.Throws<ArgumentException>(() => new ActiveBatchSampler(options).Sample(batch));
+        Assert.Equal("superBatch", ex.ParamName);
+        Assert.Contains("scale or bias", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Sample_ScoringNeedsAbsentReference_ThrowsNamingScoring()
     {
