@@ -22,17 +22,11 @@ public sealed class TextTransformer : ITextEncoder
     private readonly Parameter _tokenEmbedding;
     private readonly Parameter _position;
     private readonly TransformerEncoder _encoder;
-    private readonly PoolingLayer _pooling;
-    private readonly Parameter _headWeight;
-    private readonly Parameter _headBias;
+    private readonly PooledProjectionHead _head;
     private int _capacity;
     private int _batch;
     private int[] _tokens = [];
     private int[] _last = [];
-    private float[] _pooled = [];
-    private float[] _output = [];
-    private float[] _dPooled = [];
-    private float[] _dTokens = [];
 
     /// <summary>Creates the tower with parameters initialised from <paramref name="seed"/>.</summary>
     /// <param name="config">Shape; validated.</param>
@@ -48,9 +42,7 @@ public sealed class TextTransformer : ITextEncoder
         _tokenEmbedding = builder.Add($"{prefix}.token", [config.VocabularySize, d], ParameterKind.Embedding, InitKind.Normal, std: 1f / MathF.Sqrt(d));
         _position = builder.Add($"{prefix}.position", [config.ContextLength, d], ParameterKind.Embedding, InitKind.Normal, std: 1f / MathF.Sqrt(d));
         _encoder = new TransformerEncoder(prefix, d, config.Depth, config.Heads, config.MlpWidth, config.ContextLength, config.Causal, builder);
-        _pooling = new PoolingLayer(prefix, config.Pooling, d, config.Heads, builder);
-        _headWeight = builder.Add($"{prefix}.head.weight", [d, config.EmbeddingDimension], ParameterKind.Weight, InitKind.XavierUniform);
-        _headBias = builder.Add($"{prefix}.head.bias", [config.EmbeddingDimension], ParameterKind.Bias, InitKind.Zeros);
+        _head = new PooledProjectionHead(prefix, config.Pooling, d, config.Heads, config.EmbeddingDimension, builder);
     }
 
     /// <summary>The tower's shape.</summary>
@@ -112,11 +104,7 @@ public sealed class TextTransformer : ITextEncoder
         }
 
         MatrixView encoded = _encoder.Forward(batch);
-        MatrixView pooled = View(_pooled, batch, d);
-        _pooling.Forward(encoded, batch, t, _last.AsSpan(0, batch), pooled);
-        MatrixView output = View(_output, batch, EmbeddingDimension);
-        Linear.Forward(pooled, _headWeight.AsMatrix(d), _headBias.Value, output);
-        return output;
+        return _head.Forward(encoded, batch, t, _last.AsSpan(0, batch));
     }
 
     /// <inheritdoc/>
@@ -134,16 +122,7 @@ public sealed class TextTransformer : ITextEncoder
         int t = Config.ContextLength;
         int d = Config.Width;
         int n = batch * t;
-        if (_dPooled.Length < _capacity * d)
-        {
-            _dPooled = new float[_capacity * d];
-            _dTokens = new float[_capacity * t * d];
-        }
-
-        MatrixView dPooled = View(_dPooled, batch, d);
-        Linear.Backward(View(_pooled, batch, d), _headWeight.AsMatrix(d), embeddingGradient, dPooled, false, _headWeight.GradientAsMatrix(d), Linear.RowView(_headBias.Gradient));
-        MatrixView dTokens = View(_dTokens, n, d);
-        _pooling.Backward(_encoder.Output(batch), batch, t, _last.AsSpan(0, batch), dPooled, dTokens);
+        MatrixView dTokens = _head.Backward(_encoder.Output(batch), batch, t, _last.AsSpan(0, batch), embeddingGradient);
         MatrixView dx = _encoder.Backward(batch, dTokens);
 
         // Embedding tables: scatter-add in row order (sequential, so the sum order is fixed).
@@ -169,17 +148,8 @@ public sealed class TextTransformer : ITextEncoder
         int t = Config.ContextLength;
         _tokens = new int[batch * t];
         _last = new int[batch];
-        _pooled = new float[batch * Config.Width];
-        _output = new float[batch * EmbeddingDimension];
         _encoder.EnsureCapacity(batch);
-        _pooling.EnsureCapacity(batch, t);
+        _head.EnsureCapacity(batch, t);
         _capacity = batch;
-        if (_dPooled.Length > 0)
-        {
-            _dPooled = new float[batch * Config.Width];
-            _dTokens = new float[batch * t * Config.Width];
-        }
     }
-
-    private static MatrixView View(float[] array, int rows, int columns) => new(array, 0, rows, columns, columns);
 }

@@ -24,16 +24,10 @@ public sealed class VisionTransformer : IImageEncoder
     private readonly Parameter _patchBias;
     private readonly Parameter _position;
     private readonly TransformerEncoder _encoder;
-    private readonly PoolingLayer _pooling;
-    private readonly Parameter _headWeight;
-    private readonly Parameter _headBias;
+    private readonly PooledProjectionHead _head;
     private int _capacity;
     private int _batch;
     private float[] _patches = [];
-    private float[] _pooled = [];
-    private float[] _output = [];
-    private float[] _dPooled = [];
-    private float[] _dTokens = [];
     private int[] _last = [];
 
     /// <summary>Creates the tower with parameters initialised from <paramref name="seed"/>.</summary>
@@ -52,9 +46,7 @@ public sealed class VisionTransformer : IImageEncoder
         _patchBias = builder.Add($"{prefix}.patch.bias", [d], ParameterKind.Bias, InitKind.Zeros);
         _position = builder.Add($"{prefix}.position", [config.Tokens, d], ParameterKind.Embedding, InitKind.Normal, std: 1f / MathF.Sqrt(d));
         _encoder = new TransformerEncoder(prefix, d, config.Depth, config.Heads, config.MlpWidth, config.Tokens, causal: false, builder);
-        _pooling = new PoolingLayer(prefix, config.Pooling, d, config.Heads, builder);
-        _headWeight = builder.Add($"{prefix}.head.weight", [d, config.EmbeddingDimension], ParameterKind.Weight, InitKind.XavierUniform);
-        _headBias = builder.Add($"{prefix}.head.bias", [config.EmbeddingDimension], ParameterKind.Bias, InitKind.Zeros);
+        _head = new PooledProjectionHead(prefix, config.Pooling, d, config.Heads, config.EmbeddingDimension, builder);
     }
 
     /// <summary>The tower's shape.</summary>
@@ -99,11 +91,7 @@ public sealed class VisionTransformer : IImageEncoder
         }
 
         MatrixView tokens = _encoder.Forward(batch);
-        MatrixView pooled = View(_pooled, batch, d);
-        _pooling.Forward(tokens, batch, t, LastIndices(batch), pooled);
-        MatrixView output = View(_output, batch, EmbeddingDimension);
-        Linear.Forward(pooled, _headWeight.AsMatrix(d), _headBias.Value, output);
-        return output;
+        return _head.Forward(tokens, batch, t, LastIndices(batch));
     }
 
     /// <inheritdoc/>
@@ -121,17 +109,7 @@ public sealed class VisionTransformer : IImageEncoder
         int t = Config.Tokens;
         int d = Config.Width;
         int n = batch * t;
-        if (_dPooled.Length < _capacity * d)
-        {
-            _dPooled = new float[_capacity * d];
-            _dTokens = new float[_capacity * t * d];
-        }
-
-        MatrixView pooled = View(_pooled, batch, d);
-        MatrixView dPooled = View(_dPooled, batch, d);
-        Linear.Backward(pooled, _headWeight.AsMatrix(d), embeddingGradient, dPooled, false, _headWeight.GradientAsMatrix(d), Linear.RowView(_headBias.Gradient));
-        MatrixView dTokens = View(_dTokens, n, d);
-        _pooling.Backward(_encoder.Output(batch), batch, t, LastIndices(batch), dPooled, dTokens);
+        MatrixView dTokens = _head.Backward(_encoder.Output(batch), batch, t, LastIndices(batch), embeddingGradient);
         MatrixView dx = _encoder.Backward(batch, dTokens);
 
         // Position embedding: sum over examples in example order; patch embedding through the GEMM.
@@ -153,18 +131,11 @@ public sealed class VisionTransformer : IImageEncoder
 
         int t = Config.Tokens;
         _patches = new float[batch * t * _patchWeight.Shape[0]];
-        _pooled = new float[batch * Config.Width];
-        _output = new float[batch * EmbeddingDimension];
         _last = new int[batch];
         Array.Fill(_last, t - 1);
         _encoder.EnsureCapacity(batch);
-        _pooling.EnsureCapacity(batch, t);
+        _head.EnsureCapacity(batch, t);
         _capacity = batch;
-        if (_dPooled.Length > 0)
-        {
-            _dPooled = new float[batch * Config.Width];
-            _dTokens = new float[batch * t * Config.Width];
-        }
     }
 
     private ReadOnlySpan<int> LastIndices(int batch) => _last.AsSpan(0, batch);
