@@ -119,16 +119,7 @@ public sealed class SigmoidContrastiveLoss : IPartitionedWork
                 _engine.FoldColumnPartials(_partitions, b);
             }
 
-            if (gradients.WantsImage)
-            {
-                Gemm.Multiply(Transpose.None, Transpose.None, alpha, _chunk, text, gradients.Accumulate ? 1f : 0f, gradients.Image.RowRange(r0, rows));
-            }
-
-            if (gradients.WantsText)
-            {
-                float beta = gradients.Accumulate || r0 > 0 ? 1f : 0f;
-                Gemm.Multiply(Transpose.Transposed, Transpose.None, alpha, _chunk, imageChunk, beta, gradients.Text);
-            }
+            PairwiseEngine.BackpropagateChunk(_chunk, imageChunk, text, r0, alpha, gradients);
         }
 
         if (_withColumns)

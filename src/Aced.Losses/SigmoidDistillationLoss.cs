@@ -143,16 +143,7 @@ public sealed class SigmoidDistillationLoss : IPartitionedWork
                 _engine.FoldColumnPartials(_partitions, b);
             }
 
-            if (gradients.WantsImage)
-            {
-                Gemm.Multiply(Transpose.None, Transpose.None, alpha, _student, text, gradients.Accumulate ? 1f : 0f, gradients.Image.RowRange(r0, rows));
-            }
-
-            if (gradients.WantsText)
-            {
-                float beta = gradients.Accumulate || r0 > 0 ? 1f : 0f;
-                Gemm.Multiply(Transpose.Transposed, Transpose.None, alpha, _student, imageChunk, beta, gradients.Text);
-            }
+            PairwiseEngine.BackpropagateChunk(_student, imageChunk, text, r0, alpha, gradients);
         }
 
         if (_withColumns)

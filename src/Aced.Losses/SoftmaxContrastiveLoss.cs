@@ -177,15 +177,7 @@ public sealed class SoftmaxContrastiveLoss : IPartitionedWork
         }
 
         float alpha = gradients.Weight * _scale;
-        if (gradients.WantsImage)
-        {
-            Gemm.Multiply(Transpose.None, Transpose.None, alpha, _chunk, text, gradients.Accumulate ? 1f : 0f, gradients.Image);
-        }
-
-        if (gradients.WantsText)
-        {
-            Gemm.Multiply(Transpose.Transposed, Transpose.None, alpha, _chunk, image, gradients.Accumulate ? 1f : 0f, gradients.Text);
-        }
+        PairwiseEngine.BackpropagateChunk(_chunk, image, text, 0, alpha, gradients);
 
         return (gs, g);
     }

@@ -107,6 +107,25 @@ internal sealed class PairwiseEngine
         }
     }
 
+    /// <summary>
+    /// Backward of one row chunk's logits <c>S = image[r0 .. r0+rows] * text^T</c> given <c>dL/dS = alpha * G</c> (G is
+    /// rows x b): <c>dImage[r0 ..] (+)= alpha * G * text</c> and <c>dText (+)= alpha * G^T * imageChunk</c>. The text
+    /// gradient is overwritten by the first chunk unless the caller asked to accumulate.
+    /// </summary>
+    public static void BackpropagateChunk(MatrixView g, MatrixView imageChunk, MatrixView text, int r0, float alpha, in EmbeddingGradients gradients)
+    {
+        if (gradients.WantsImage)
+        {
+            Gemm.Multiply(Transpose.None, Transpose.None, alpha, g, text, gradients.Accumulate ? 1f : 0f, gradients.Image.RowRange(r0, g.Rows));
+        }
+
+        if (gradients.WantsText)
+        {
+            float beta = gradients.Accumulate || r0 > 0 ? 1f : 0f;
+            Gemm.Multiply(Transpose.Transposed, Transpose.None, alpha, g, imageChunk, beta, gradients.Text);
+        }
+    }
+
     /// <summary>The fixed number of partitions of <paramref name="rows"/> rows of <paramref name="columns"/> elements.</summary>
     public static int Partitions(int rows, int columns)
     {
