@@ -75,6 +75,9 @@ public sealed class TwoTowerModel
     private float[] _dTextRaw = [];
     private MatrixView _imageRaw;
     private MatrixView _textRaw;
+    private IImageEncoder? _inferenceImage;
+    private ITextEncoder? _inferenceText;
+    private bool _activationsOverwritten;
 
     /// <summary>Builds both towers of <paramref name="config"/> from <paramref name="seed"/> (image and text use separate parameter streams).</summary>
     /// <param name="config">Model shape; validated.</param>
@@ -167,6 +170,7 @@ public sealed class TwoTowerModel
         }
         EnsureCapacity(batch);
         _batch = batch;
+        _activationsOverwritten = false;
         _imageRaw = ImageEncoder.Forward(images);
         _textRaw = TextEncoder.Forward(tokens, batch);
         MatrixView zi = View(_imageNormalized, batch);
@@ -181,12 +185,20 @@ public sealed class TwoTowerModel
     /// <see cref="Forward"/>), dL/dt and dL/dc; accumulates (+=) into every parameter's gradient.
     /// </summary>
     /// <exception cref="ArgumentException">Gradient shapes differ from the last forward, or a value is not finite.</exception>
-    /// <exception cref="InvalidOperationException">No forward pass has run.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// No forward pass has run, or a user tower without an inference twin ran an encode-only call after the last
+    /// <see cref="Forward"/> (its saved activations were overwritten; call <see cref="Forward"/> again).
+    /// </exception>
     public void Backward(MatrixView imageGradient, MatrixView textGradient, float logScaleGradient, float biasGradient)
     {
         if (_batch == 0)
         {
             throw new InvalidOperationException("Call Forward before Backward.");
+        }
+
+        if (_activationsOverwritten)
+        {
+            throw new InvalidOperationException("EncodeImages/EncodeTexts ran after Forward on a user tower that shares its activation buffers with training, so the activations Backward needs were overwritten; call Forward again before Backward (or encode before Forward).");
         }
 
         Guard.Finite(logScaleGradient);
@@ -226,20 +238,29 @@ public sealed class TwoTowerModel
     /// Encode-only: L2-normalised image embeddings for every row of <paramref name="images"/>, computed in batches of
     /// <paramref name="batchSize"/> (no gradient buffers are allocated), written to <paramref name="destination"/>.
     /// </summary>
+    /// <remarks>
+    /// Runs on inference buffers separate from the training activations (this package's towers build an inference
+    /// twin over the same parameters on first use), so it may be called between <see cref="Forward"/> and
+    /// <see cref="Backward(MatrixView, MatrixView, float, float)"/> without changing the gradients. A user tower
+    /// (<see cref="IImageEncoder"/>) has only one set of buffers: then the encode overwrites the training activations
+    /// and the next <c>Backward</c> throws instead of returning wrong gradients.
+    /// </remarks>
     /// <exception cref="ArgumentException">Destination shape is not images.Rows x EmbeddingDimension.</exception>
     public void EncodeImages(MatrixView images, MatrixView destination, int batchSize = 256)
     {
         Guard.Positive(batchSize);
         destination.EnsureShape(images.Rows, EmbeddingDimension, nameof(destination));
+        IImageEncoder encoder = InferenceImageEncoder();
         for (int start = 0; start < images.Rows; start += batchSize)
         {
             int count = Math.Min(batchSize, images.Rows - start);
-            MatrixView raw = ImageEncoder.Forward(images.RowRange(start, count));
+            MatrixView raw = encoder.Forward(images.RowRange(start, count));
             NormalizeInto(raw, destination.RowRange(start, count));
         }
     }
 
     /// <summary>Encode-only: L2-normalised text embeddings of <paramref name="count"/> captions, in batches.</summary>
+    /// <remarks>Uses inference buffers as <see cref="EncodeImages"/> does.</remarks>
     /// <exception cref="ArgumentException">Token count or destination shape is wrong.</exception>
     public void EncodeTexts(ReadOnlySpan<int> tokens, int count, MatrixView destination, int batchSize = 256)
     {
@@ -250,12 +271,35 @@ public sealed class TwoTowerModel
             Guard.ThrowArgument(nameof(tokens), $"has {tokens.Length} ids but {count} captions need {count * t}");
         }
         destination.EnsureShape(count, EmbeddingDimension, nameof(destination));
+        ITextEncoder encoder = InferenceTextEncoder();
         for (int start = 0; start < count; start += batchSize)
         {
             int n = Math.Min(batchSize, count - start);
-            MatrixView raw = TextEncoder.Forward(tokens.Slice(start * t, n * t), n);
+            MatrixView raw = encoder.Forward(tokens.Slice(start * t, n * t), n);
             NormalizeInto(raw, destination.RowRange(start, n));
         }
+    }
+
+    private IImageEncoder InferenceImageEncoder()
+    {
+        if (_inferenceImage is null && ImageEncoder is IInferenceTwin<IImageEncoder> twin)
+        {
+            _inferenceImage = twin.CreateInferenceTwin();
+        }
+
+        _activationsOverwritten |= _inferenceImage is null && _batch > 0;
+        return _inferenceImage ?? ImageEncoder;
+    }
+
+    private ITextEncoder InferenceTextEncoder()
+    {
+        if (_inferenceText is null && TextEncoder is IInferenceTwin<ITextEncoder> twin)
+        {
+            _inferenceText = twin.CreateInferenceTwin();
+        }
+
+        _activationsOverwritten |= _inferenceText is null && _batch > 0;
+        return _inferenceText ?? TextEncoder;
     }
 
     private static void NormalizeInto(MatrixView raw, MatrixView destination)
