@@ -50,8 +50,11 @@ public sealed record TwoTowerConfig
 /// Two-tower contrastive model: <c>z_img = f_img(I)/||f_img(I)||</c>, <c>z_txt = f_txt(T)/||f_txt(T)||</c>, and
 /// learnable scalars <c>t</c> (log-scale, logits use <c>a = exp(t)</c>) and <c>c</c> (bias), so a loss forms
 /// <c>l_ij = exp(t) &lt;z_img_i, z_txt_j&gt; + c</c>. The loss itself lives outside (Aced.Losses, or your own):
-/// <see cref="Forward"/> returns the normalised embeddings; <see cref="Backward"/> takes dL/dz for both towers and
-/// dL/dt, dL/dc, and accumulates every parameter gradient.
+/// <see cref="Forward"/> returns the normalised embeddings, <see cref="Logits"/> the current <c>(a, t, c)</c> for the
+/// loss, and <see cref="Backward(MatrixView, MatrixView, LogitGradients)"/> takes dL/dz for both towers and the loss's
+/// <see cref="LogitGradients"/> and accumulates every parameter gradient. A training step is
+/// <c>ZeroGradients -&gt; Forward -&gt; loss.Compute(z_img, z_txt, Logits, gradients) -&gt; Backward -&gt; AdamW.Update -&gt; ClampLogScale</c>
+/// (the package README shows it in full).
 /// </summary>
 /// <remarks>
 /// An instance is not thread-safe: one training or encoding loop per model (each call parallelises internally over
@@ -154,6 +157,13 @@ public sealed class TwoTowerModel
     public float Scale => MathF.Exp(LogScale.Value[0]);
 
     /// <summary>
+    /// The current logit parameters (<c>t</c> and <c>c</c> as they are now, <c>a = exp(t)</c>): pass them to a loss of
+    /// Aced.Losses or to an Aced.Selection <c>ModelEmbeddings</c>. A snapshot: read it again after every optimizer step.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><c>t</c> or <c>c</c> is not finite (a diverged model).</exception>
+    public LogitParameters Logits => LogitParameters.FromLogScale(LogScale.Value[0], Bias.Value[0]);
+
+    /// <summary>
     /// Encodes a batch of pairs; returns L2-normalised image and text embeddings (batch x EmbeddingDimension), views
     /// into model buffers valid until the next call.
     /// </summary>
@@ -220,6 +230,27 @@ public sealed class TwoTowerModel
         TextEncoder.Backward(dText);
         LogScale.Gradient[0] += logScaleGradient;
         Bias.Gradient[0] += biasGradient;
+    }
+
+    /// <summary>
+    /// Back-propagates a loss result: dL/dz_img and dL/dz_txt (the gradient views the loss wrote, for the embeddings of
+    /// the last <see cref="Forward"/>) and the loss's <see cref="LogitGradients"/> (<c>LossResult.LogitGradients</c>,
+    /// <c>CombinedResult.LogitGradients</c>, ...), of which <c>t</c> receives <see cref="LogitGradients.LogScale"/> and
+    /// <c>c</c> receives <see cref="LogitGradients.Bias"/>. Accumulates (+=) into every parameter's gradient.
+    /// </summary>
+    /// <exception cref="ArgumentException">Gradient shapes differ from the last forward.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A scalar gradient is not finite in single precision.</exception>
+    /// <exception cref="InvalidOperationException">As <see cref="Backward(MatrixView, MatrixView, float, float)"/>.</exception>
+    public void Backward(MatrixView imageGradient, MatrixView textGradient, LogitGradients logitGradients)
+    {
+        float dt = (float)logitGradients.LogScale;
+        float dc = (float)logitGradients.Bias;
+        if (!float.IsFinite(dt) || !float.IsFinite(dc))
+        {
+            Guard.ThrowOutOfRange(nameof(logitGradients), logitGradients, "must hold a dL/dt and dL/dc that are finite in single precision; the loss diverged (lower the learning rate or check the inputs)");
+        }
+
+        Backward(imageGradient, textGradient, dt, dc);
     }
 
     /// <summary>Sets every parameter gradient to zero.</summary>
