@@ -19,6 +19,9 @@ namespace Aced.Cli;
 /// </summary>
 public static class TrainCommand
 {
+    /// <summary>Exit code after Ctrl-C (128 + SIGINT): a checkpoint was saved, continue with --resume.</summary>
+    public const int Interrupted = 130;
+
     public static Command Create(TextWriter? stdout = null, TextWriter? stderr = null)
     {
         var dataset = new Option<string?>("--dataset") { Description = "Data set: " + DatasetCatalog.SpecHelp + "." };
@@ -158,7 +161,7 @@ public static class TrainCommand
             }
 
             stdout.WriteLine(JsonSerializer.Serialize(result, TrainingRun.s_json));
-            return 0;
+            return result.Completed ? 0 : Interrupted;
         }
         finally
         {
