@@ -82,46 +82,45 @@ public readonly struct ModelEmbeddings
         }
     }
 
-    /// <summary>Throws naming <paramref name="name"/> if any embedding is NaN or infinite.</summary>
-    internal void EnsureFinite(string name)
+    /// <summary>
+    /// Throws naming <paramref name="name"/> (e.g. <c>superBatch.Student</c>), the model, the tower and the row if an
+    /// embedding is NaN or infinite or a row's L2 norm differs from 1 by more than <paramref name="normTolerance"/>
+    /// (<see cref="double.PositiveInfinity"/>: finite check only). One pass: a row's sum of squares is finite and
+    /// near 1 exactly when it passes; the cause is located only for a failing row.
+    /// </summary>
+    internal void EnsureFiniteAndUnitNorm(string name, string model, double normTolerance)
     {
-        // One vectorised pass over each matrix (contiguous storage is scanned as a single span); the exact row is
-        // located only when the fast test fails.
-        if (AllFinite(Image) && AllFinite(Text))
+        for (int r = 0; r < Image.Rows; r++)
+        {
+            CheckRow(Image.Row(r), normTolerance, name, model, "image", r);
+            CheckRow(Text.Row(r), normTolerance, name, model, "text", r);
+        }
+    }
+
+    /// <summary>True when <paramref name="row"/>'s L2 norm is within <paramref name="tolerance"/> of 1 (NaN: false).</summary>
+    internal static bool IsUnitNorm(ReadOnlySpan<float> row, double tolerance) =>
+        Math.Abs(Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.SumOfSquares(row)) - 1) <= tolerance;
+
+    private static void CheckRow(ReadOnlySpan<float> row, double tolerance, string name, string model, string tower, int r)
+    {
+        float squares = System.Numerics.Tensors.TensorPrimitives.SumOfSquares(row);
+        double norm = Math.Sqrt(squares);
+        if (float.IsFinite(squares) && Math.Abs(norm - 1) <= tolerance)
         {
             return;
         }
 
-        for (int r = 0; r < Image.Rows; r++)
+        if (Guard.IndexOfNonFinite(row) >= 0)
         {
-            if (Guard.IndexOfNonFinite(Image.Row(r)) >= 0)
-            {
-                Guard.ThrowArgument(name, $"image embedding row {r} contains NaN or infinity; repair or drop that example before selection");
-            }
-
-            if (Guard.IndexOfNonFinite(Text.Row(r)) >= 0)
-            {
-                Guard.ThrowArgument(name, $"text embedding row {r} contains NaN or infinity; repair or drop that example before selection");
-            }
-        }
-    }
-
-    private static bool AllFinite(MatrixView m)
-    {
-        if (m.Stride == m.Columns || m.Rows == 1)
-        {
-            return SelectionKernels.AllFinite(m.Span.Slice(0, m.Rows * m.Columns));
+            Guard.ThrowArgument(name, $"{model} {tower} embedding row {r} contains NaN or infinity; repair or drop that example before selection");
         }
 
-        for (int r = 0; r < m.Rows; r++)
+        if (!(Math.Abs(norm - 1) <= tolerance))
         {
-            if (!SelectionKernels.AllFinite(m.Row(r)))
-            {
-                return false;
-            }
+            string shown = norm.ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
+            string within = tolerance.ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
+            Guard.ThrowArgument(name, $"{model} {tower} embedding row {r} has L2 norm {shown}, not 1 (within NormTolerance {within}); the selection assumes L2-normalised embeddings: normalise every row (StableMath.L2NormalizeRows) or raise ActiveBatchSamplerOptions.NormTolerance");
         }
-
-        return true;
     }
 }
 
