@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.Threading;
 using Aced.Core;
 
 namespace Aced.Selection;
@@ -27,7 +28,8 @@ namespace Aced.Selection;
 /// step give the same selection whatever <see cref="GemmControl.MaxDegreeOfParallelism"/> is.</para>
 /// <para><b>Reuse</b>: one instance per training loop; workspaces grow to the largest super-batch seen and are
 /// reused, so steady-state calls allocate nothing. The returned <see cref="SelectionResult"/> is overwritten by
-/// the next call. Not thread-safe.</para>
+/// the next call. Not thread-safe: a call while another thread is inside <c>Sample</c> on the same instance throws
+/// <see cref="InvalidOperationException"/> (a cheap interlocked flag) instead of returning a corrupted selection.</para>
 /// </remarks>
 public sealed class ActiveBatchSampler
 {
@@ -39,6 +41,7 @@ public sealed class ActiveBatchSampler
     private float[] _scratch = Array.Empty<float>();
     private int[] _intScratch = Array.Empty<int>();
     private bool[] _isMember = Array.Empty<bool>();
+    private int _inUse;
 
     /// <summary>Creates a sampler; the options are copied and validated.</summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is invalid (the message names it).</exception>
@@ -65,9 +68,17 @@ public sealed class ActiveBatchSampler
     /// <inheritdoc cref="Sample(SuperBatch, long)"/>
     public SelectionResult Sample(SuperBatch superBatch)
     {
-        SelectionResult result = Sample(superBatch, Step);
-        Step++;
-        return result;
+        Enter();
+        try
+        {
+            SelectionResult result = SampleCore(superBatch, Step);
+            Step++;
+            return result;
+        }
+        finally
+        {
+            Volatile.Write(ref _inUse, 0);
+        }
     }
 
     /// <summary>Selects a sub-batch from <paramref name="superBatch"/> using the random stream of <paramref name="step"/>.</summary>
@@ -76,7 +87,35 @@ public sealed class ActiveBatchSampler
     /// The super-batch lacks a model the scoring needs, contains NaN or infinity, its logit scale or bias is so large
     /// that the scores overflow (parameter name <c>superBatch</c>), B &lt; b, or Chunks &gt; b.
     /// </exception>
+    /// <exception cref="InvalidOperationException">Another thread is inside <c>Sample</c> on this instance.</exception>
     public SelectionResult Sample(SuperBatch superBatch, long step)
+    {
+        Enter();
+        try
+        {
+            return SampleCore(superBatch, step);
+        }
+        finally
+        {
+            Volatile.Write(ref _inUse, 0);
+        }
+    }
+
+    /// <summary>Test seam: runs inside <c>Sample</c> after the instance is taken, so a test can hold it there.</summary>
+    internal Action? InsideSampleHook { get; set; }
+
+    /// <summary>Takes the instance for one call, or throws if another thread holds it (as .NET collections detect misuse).</summary>
+    private void Enter()
+    {
+        if (Interlocked.Exchange(ref _inUse, 1) != 0)
+        {
+            throw new InvalidOperationException("This ActiveBatchSampler is already sampling on another thread; it is not thread-safe. Use one instance per thread (or serialise the calls).");
+        }
+
+        InsideSampleHook?.Invoke();
+    }
+
+    private SelectionResult SampleCore(SuperBatch superBatch, long step)
     {
         ArgumentNullException.ThrowIfNull(superBatch);
         long start = Stopwatch.GetTimestamp();
