@@ -260,7 +260,7 @@ internal sealed class ConditionalScorer
                 PositiveLogit[x] = logit;
                 double value = loss switch
                 {
-                    SelectionLoss.Sigmoid => SelectionKernels.Softplus(-(double)logit),
+                    SelectionLoss.Sigmoid => StableMath.Softplus(-(double)logit),
                     SelectionLoss.Softmax => -(double)logit,
                     _ => -(double)dot,
                 };
