@@ -203,12 +203,12 @@ public sealed class ActiveBatchSampler
     private void SampleJoint(int b, int chunks, double tau, ref CounterRng rng, Span<int> chosen, Span<float> chosenScores, Span<float> logits, Span<double> conditional, Span<bool> isMember)
     {
         int filled = 0;
-        int termsPerMember = _options.Loss == SelectionLoss.Sigmoid ? 2 : 1;
         for (int k = 0; k < chunks; k++)
         {
             int size = ActiveBatchSamplerOptions.ChunkSize(b, chunks, k);
             _scorer.Conditional(conditional);
-            double divisor = _options.Normalization == ScoreNormalization.PerTermMean ? 1 + (termsPerMember * (double)filled) : 1;
+            // Per-term mean: one unit for every loss, the example; 1 + k with k members (see ScoreNormalization).
+            double divisor = _options.Normalization == ScoreNormalization.PerTermMean ? 1 + (double)filled : 1;
             if (_options.Loss == SelectionLoss.PairSimilarity)
             {
                 divisor = 1;

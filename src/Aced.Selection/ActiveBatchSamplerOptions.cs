@@ -50,7 +50,7 @@ public sealed class ActiveBatchSamplerOptions
     /// <summary>Joint sampler only: take each chunk as the top conditional scores instead of sampling (default false).</summary>
     public bool Greedy { get; set; }
 
-    /// <summary>Joint sampler only: raw JEST sum (default) or per-term mean of the conditional score.</summary>
+    /// <summary>Joint sampler only: raw JEST sum (default) or per-example mean of the conditional score (divided by 1 + k for k members chosen).</summary>
     public ScoreNormalization Normalization { get; set; } = ScoreNormalization.Sum;
 
     /// <summary>Seed of the random stream; step t draws from stream t of this seed (default 0).</summary>

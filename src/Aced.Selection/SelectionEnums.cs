@@ -65,9 +65,11 @@ public enum ScoreNormalization
     Sum = 0,
 
     /// <summary>
-    /// A per-term mean: the conditional score divided by the number of loss terms the candidate touches given
-    /// k members (<c>1 + 2k</c> for sigmoid, <c>1 + k</c> for softmax). Needs a much larger temperature
-    /// (about 100) to filter as hard as <see cref="Sum"/>.
+    /// A per-example mean: given k members chosen so far, the conditional score is divided by <c>1 + k</c>, the
+    /// number of examples in the batch the candidate would join, for sigmoid and softmax alike. That equals scoring
+    /// with the paper's mean batch loss rather than the JEST sum (one unit, the example: a sigmoid candidate touches
+    /// <c>1 + 2k</c> pair terms, but the mean batch loss divides by the batch size). Needs a much larger temperature
+    /// (about 100) to filter as hard as <see cref="Sum"/>. Pair similarity is additive and is never divided.
     /// </summary>
     PerTermMean = 1,
 }
