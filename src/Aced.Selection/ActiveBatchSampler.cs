@@ -144,13 +144,13 @@ public sealed class ActiveBatchSampler
         Span<bool> isMember = _isMember.AsSpan(0, count);
         isMember.Clear();
 
-        int capacity = _options.Loss == SelectionLoss.PairSimilarity || chunks == 1 ? 0 : b;
+        int capacity = _options.ScoreLoss == ScoreLoss.PairSimilarity || chunks == 1 ? 0 : b;
         bool studentVerified = false, referenceVerified = false;
         if (haveScores)
         {
             // The independent scores read every embedding once; their finite dot products double as the NaN/Inf
             // check, so only a model they did not cover (or a failed check, to name the row) is scanned again.
-            _scorer.Begin(superBatch, _options.Scoring, _options.Loss, capacity);
+            _scorer.Begin(superBatch, _options.Scoring, _options.ScoreLoss, capacity);
             studentVerified = _scorer.StudentVerifiedFinite;
             referenceVerified = _scorer.ReferenceVerifiedFinite;
         }
@@ -209,7 +209,7 @@ public sealed class ActiveBatchSampler
             _scorer.Conditional(conditional);
             // Per-term mean: one unit for every loss, the example; 1 + k with k members (see ScoreNormalization).
             double divisor = _options.Normalization == ScoreNormalization.PerTermMean ? 1 + (double)filled : 1;
-            if (_options.Loss == SelectionLoss.PairSimilarity)
+            if (_options.ScoreLoss == ScoreLoss.PairSimilarity)
             {
                 divisor = 1;
             }

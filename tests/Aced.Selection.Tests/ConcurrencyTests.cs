@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using Aced.Core;
 using Aced.Selection;
 
 namespace Aced.Selection.Tests;
@@ -13,7 +14,7 @@ public class ConcurrencyTests
     {
         // Thread A stops inside Sample (after taking the sampler) until the main thread has tried to use it too.
         var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 8, Chunks = 2, Seed = 3 });
-        SuperBatch batch = TestData.Batch(40, 6, 1, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(40, 6, 1, ContrastiveKind.Sigmoid);
         int[] expected = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 8, Chunks = 2, Seed = 3 }).Sample(batch, 0).ToArray();
         using var entered = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
@@ -41,9 +42,9 @@ public class ConcurrencyTests
     public void Sample_AfterACallThatThrew_IsUsableAgain()
     {
         var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 8, Chunks = 2, Seed = 3 });
-        SuperBatch small = TestData.Batch(4, 6, 1, SelectionLoss.Sigmoid);
+        SuperBatch small = TestData.Batch(4, 6, 1, ContrastiveKind.Sigmoid);
         Assert.Throws<ArgumentOutOfRangeException>(() => sampler.Sample(small, 0));
-        SuperBatch batch = TestData.Batch(40, 6, 1, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(40, 6, 1, ContrastiveKind.Sigmoid);
         Assert.Equal(8, sampler.Sample(batch, 0).Count);
     }
 }

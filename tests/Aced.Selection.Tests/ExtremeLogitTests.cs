@@ -65,7 +65,7 @@ public class ExtremeLogitTests
     {
         SuperBatch batch = Confident();
         float[] actual = new float[Count];
-        Scorers.IndependentScores(batch, ScoringMethod.Hard, SelectionLoss.Sigmoid, actual);
+        Scorers.IndependentScores(batch, ScoringMethod.Hard, ContrastiveKind.Sigmoid, actual);
         double[] expected = ReferenceConditional(batch, ScoringMethod.Hard, []);
         for (int x = 0; x < Count; x++)
         {

@@ -32,9 +32,9 @@ public class ImplicitDistillationSamplerTests
         // The student shares the reference's directions (another scale), so its loss is monotone in p and the
         // expectation separates the KD of p from the KD of p^tau clearly.
         ModelEmbeddings reference = TestData.Model(8, 5, 111, 6f, -2f, 1.0f);
-        var batch = new SuperBatch(new ModelEmbeddings(reference.Image, reference.Text, 2f, 0f), reference);
+        var batch = new SuperBatch(new ModelEmbeddings(reference.Image, reference.Text, new LogitParameters(2f, 0f)), reference);
         double[] p = Enumerable.Range(0, 8).Select(x => Sigmoid(Logit(batch.Reference, x, x))).ToArray();
-        int[] counts = FirstPicks(batch, kind, ScoringMethod.EasyReference, SelectionLoss.Sigmoid, tau);
+        int[] counts = FirstPicks(batch, kind, ScoringMethod.EasyReference, ContrastiveKind.Sigmoid, tau);
         double[] expected = Normalise(p.Select(v => Math.Pow(v, tau)).ToArray());
         AssertChiSquare(counts, expected, ChiSquare7);
 
@@ -66,7 +66,7 @@ public class ImplicitDistillationSamplerTests
         // loss: easy-reference selects exp(tau * l_ref,xx)/Z. A flipped sign selects exp(-tau * l)/Z instead.
         SuperBatch batch = Batch(8, 2f, 0f, 12);
         double[] expected = Normalise(Enumerable.Range(0, 8).Select(x => Math.Exp(tau * Logit(batch.Reference, x, x))).ToArray());
-        int[] counts = FirstPicks(batch, kind, ScoringMethod.EasyReference, SelectionLoss.Softmax, tau);
+        int[] counts = FirstPicks(batch, kind, ScoringMethod.EasyReference, ContrastiveKind.Softmax, tau);
         AssertChiSquare(counts, expected, ChiSquare7);
     }
 
@@ -82,7 +82,7 @@ public class ImplicitDistillationSamplerTests
         SuperBatch batch = Batch(6, 2f, 0f, 13);
         var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions
         {
-            BatchSize = 2, Chunks = 2, Temperature = tau, Scoring = ScoringMethod.EasyReference, Loss = SelectionLoss.Softmax, Seed = 5,
+            BatchSize = 2, Chunks = 2, Temperature = tau, Scoring = ScoringMethod.EasyReference, Loss = ContrastiveKind.Softmax, Seed = 5,
         });
         var pairs = new (int First, int Second)[Draws * 2];
         for (int i = 0; i < pairs.Length; i++)
@@ -111,11 +111,11 @@ public class ImplicitDistillationSamplerTests
         double[] easyReference = Normalise(p.Select(v => Math.Pow(v, tau)).ToArray());
         double[] hard = Normalise(q.Select(v => Math.Pow(v, -tau)).ToArray());
         double[] expected = Normalise(easyReference.Zip(hard, (u, v) => u * v).ToArray());
-        int[] counts = FirstPicks(batch, kind, ScoringMethod.Learnability, SelectionLoss.Sigmoid, tau);
+        int[] counts = FirstPicks(batch, kind, ScoringMethod.Learnability, ContrastiveKind.Sigmoid, tau);
         AssertChiSquare(counts, expected, ChiSquare7);
     }
 
-    private static int[] FirstPicks(SuperBatch batch, SamplerKind kind, ScoringMethod scoring, SelectionLoss loss, double tau)
+    private static int[] FirstPicks(SuperBatch batch, SamplerKind kind, ScoringMethod scoring, ContrastiveKind loss, double tau)
     {
         var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions
         {
