@@ -180,6 +180,11 @@ public sealed class ActiveBatchSampler
                 Sampling.TopK(logits, b, chosen, _scratch);
                 FillScores(chosen, chosenScores);
                 break;
+            case SamplerKind.LossPercentile:
+                PercentileLogits(logits, _options.PercentilePower);
+                Sampling.GumbelTopK(logits, b, ref rng, chosen, _scratch);
+                FillScores(chosen, chosenScores);
+                break;
             case SamplerKind.Independent:
                 CopyIndependent(logits, tau);
                 Sampling.GumbelTopK(logits, b, ref rng, chosen, _scratch);
@@ -249,6 +254,42 @@ public sealed class ActiveBatchSampler
             {
                 _scorer.AddMembers(chunk);
             }
+        }
+    }
+
+    /// <summary>
+    /// Selective-Backprop weights in log space: <c>beta * log CDF(s_x)</c>, CDF the fraction of scores &lt;= s_x
+    /// (ties share the largest rank of their group). Sorts a copy of the scores with their indices in the sampler's
+    /// scratch buffers: O(B log B), no allocation.
+    /// </summary>
+    private void PercentileLogits(Span<float> logits, double beta)
+    {
+        int count = logits.Length;
+        Span<double> sorted = _conditional.AsSpan(0, count);
+        Span<int> order = _intScratch.AsSpan(0, count);
+        _scorer.Independent.CopyTo(sorted);
+        for (int x = 0; x < count; x++)
+        {
+            order[x] = x;
+        }
+
+        sorted.Sort(order);
+        int start = 0;
+        while (start < count)
+        {
+            int end = start;
+            while (end + 1 < count && sorted[end + 1] == sorted[start])
+            {
+                end++;
+            }
+
+            float logit = (float)(beta * Math.Log((end + 1) / (double)count));
+            for (int i = start; i <= end; i++)
+            {
+                logits[order[i]] = logit;
+            }
+
+            start = end + 1;
         }
     }
 
