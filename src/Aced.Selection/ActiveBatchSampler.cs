@@ -84,7 +84,7 @@ public sealed class ActiveBatchSampler
     /// <summary>Selects a sub-batch from <paramref name="superBatch"/> using the random stream of <paramref name="step"/>.</summary>
     /// <returns>The chosen indices in selection order, their scores and diagnostics (overwritten by the next call).</returns>
     /// <exception cref="ArgumentException">
-    /// The super-batch lacks a model the scoring needs, contains NaN or infinity, its logit scale or bias is so large
+    /// The super-batch lacks a model the scoring needs, contains NaN or infinity or a row whose L2 norm is not 1 within <see cref="ActiveBatchSamplerOptions.NormTolerance"/> (the message names the model, the tower and the row), its logit scale or bias is so large
     /// that the scores overflow (parameter name <c>superBatch</c>), B &lt; b, or Chunks &gt; b.
     /// </exception>
     /// <exception cref="InvalidOperationException">Another thread is inside <c>Sample</c> on this instance.</exception>
@@ -150,19 +150,19 @@ public sealed class ActiveBatchSampler
         {
             // The independent scores read every embedding once; their finite dot products double as the NaN/Inf
             // check, so only a model they did not cover (or a failed check, to name the row) is scanned again.
-            _scorer.Begin(superBatch, _options.Scoring, _options.ScoreLoss, capacity);
+            _scorer.Begin(superBatch, _options.Scoring, _options.ScoreLoss, capacity, _options.NormTolerance);
             studentVerified = _scorer.StudentVerifiedFinite;
             referenceVerified = _scorer.ReferenceVerifiedFinite;
         }
 
         if (superBatch.HasStudent && !studentVerified)
         {
-            superBatch.Student.EnsureFinite("superBatch.Student");
+            superBatch.Student.EnsureFiniteAndUnitNorm("superBatch.Student", "student", _options.NormTolerance);
         }
 
         if (superBatch.HasReference && !referenceVerified)
         {
-            superBatch.Reference.EnsureFinite("superBatch.Reference");
+            superBatch.Reference.EnsureFiniteAndUnitNorm("superBatch.Reference", "reference", _options.NormTolerance);
         }
 
         switch (_options.Sampler)

@@ -19,6 +19,9 @@ public sealed class ActiveBatchSamplerOptions
     /// <summary>Default <see cref="Temperature"/>.</summary>
     public const double DefaultTemperature = 10;
 
+    /// <summary>Default <see cref="NormTolerance"/>: every embedding row must have L2 norm in [0.999, 1.001].</summary>
+    public const double DefaultNormTolerance = 1e-3;
+
     /// <summary>
     /// Default <see cref="PercentilePower"/> (beta = 3). Jiang et al. (2019) run Selective-Backprop with beta in
     /// {1, 2, 3}; a uniform percentile gives an expected acceptance of <c>1 / (1 + beta)</c>, so 3 (25%) is their
@@ -73,6 +76,15 @@ public sealed class ActiveBatchSamplerOptions
     /// <summary>Joint sampler only: raw JEST sum (default) or per-example mean of the conditional score (divided by 1 + k for k members chosen).</summary>
     public ScoreNormalization Normalization { get; set; } = ScoreNormalization.Sum;
 
+    /// <summary>
+    /// How far from 1 the L2 norm of every embedding row may be: <c>|‖row‖ - 1| &lt;= NormTolerance</c> (default 1e-3,
+    /// loose enough for float16 caches). The selection formulas assume L2-normalised embeddings, so each
+    /// <c>Sample</c> checks every image and text row of every model present, in the same pass as the NaN/infinity
+    /// check, and throws naming the model, the tower and the row. <see cref="double.PositiveInfinity"/> turns the
+    /// norm check off (the finite check stays).
+    /// </summary>
+    public double NormTolerance { get; set; } = DefaultNormTolerance;
+
     /// <summary>Seed of the random stream; step t draws from stream t of this seed (default 0).</summary>
     public ulong Seed { get; set; }
 
@@ -109,6 +121,11 @@ public sealed class ActiveBatchSamplerOptions
         if (!double.IsFinite(Temperature) || Temperature <= 0)
         {
             Guard.ThrowOutOfRange(nameof(Temperature), Temperature, "must be a finite positive number (10 is the default; larger filters harder)");
+        }
+
+        if (double.IsNaN(NormTolerance) || NormTolerance <= 0)
+        {
+            Guard.ThrowOutOfRange(nameof(NormTolerance), NormTolerance, "must be positive (1e-3 is the default; PositiveInfinity turns the norm check off)");
         }
 
         if (!double.IsFinite(PercentilePower) || PercentilePower <= 0)
