@@ -166,6 +166,11 @@ public static class TrainCommand
             stdout.WriteLine(JsonSerializer.Serialize(result, TrainingRun.s_json));
             return result.Completed ? 0 : Interrupted;
         }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            stderr.WriteLine("aced: interrupted before the first step; nothing to resume");
+            return Interrupted;
+        }
         finally
         {
             Console.CancelKeyPress -= onCancel;
