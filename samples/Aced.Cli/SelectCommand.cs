@@ -158,7 +158,7 @@ public static class SelectCommand
             new("--reference-image", args.ReferenceImage!), new("--reference-text", args.ReferenceText!),
         ]);
 
-        bool softmax = options.Loss == SelectionLoss.Softmax;
+        bool softmax = options.Loss == ContrastiveKind.Softmax;
         Matrix si = ReadEmbeddings(args.StudentImage, "--student-image", args.Normalize);
         Matrix st = ReadEmbeddings(args.StudentText, "--student-text", args.Normalize);
         if (si.Rows != st.Rows || si.Columns != st.Columns)
@@ -305,11 +305,11 @@ public static class SelectCommand
             },
             Loss = args.Loss switch
             {
-                "sigmoid" => SelectionLoss.Sigmoid,
-                "softmax" => SelectionLoss.Softmax,
-                "pair" => SelectionLoss.PairSimilarity,
+                "sigmoid" or "pair" => ContrastiveKind.Sigmoid,
+                "softmax" => ContrastiveKind.Softmax,
                 _ => throw new CliException($"--loss must be one of {string.Join(", ", LossValues)} (was '{args.Loss}')"),
             },
+            PairSimilarityProxy = args.Loss == "pair",
             Greedy = args.Mode switch
             {
                 "sample" => false,
@@ -447,7 +447,7 @@ public static class SelectCommand
         return bias;
     }
 
-    private static float DefaultScale(bool softmax) => softmax ? 1f / 0.07f : 10f;
+    private static float DefaultScale(bool softmax) => LogitParameters.Initial(softmax ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid).Scale;
 
-    private static float DefaultBias(bool softmax) => softmax ? 0f : -10f;
+    private static float DefaultBias(bool softmax) => LogitParameters.Initial(softmax ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid).Bias;
 }
