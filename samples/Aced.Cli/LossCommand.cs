@@ -154,15 +154,6 @@ public static class LossCommand
             magnitudes.Add(("--teacher-text", request.TeacherText!, teacherText!));
         }
 
-        if (!request.Normalize)
-        {
-            CheckLogitRange(image, request.Image, "--image", text, request.Text, "--text", student, "--scale", "--bias");
-            if (teacherImage is not null)
-            {
-                CheckLogitRange(teacherImage, request.TeacherImage!, "--teacher-image", teacherText!, request.TeacherText!, "--teacher-text", teacherLogits, "--teacher-scale", "--teacher-bias");
-            }
-        }
-
         // Normalise (the student keeps its normalizers for the backward pass).
         var imageNormalizer = new EmbeddingNormalizer();
         var textNormalizer = new EmbeddingNormalizer();
@@ -178,6 +169,13 @@ public static class LossCommand
                 tImage = new EmbeddingNormalizer().Normalize(teacherImage);
                 tText = new EmbeddingNormalizer().Normalize(teacherText!);
             }
+        }
+
+        // The logits must stay within what Aced.Losses accepts; name the file and row, or the scale, that breaks it.
+        CheckLogitRange(studentImage, request.Image, "--image", studentText, request.Text, "--text", student, "--scale", "--bias");
+        if (teacherImage is not null)
+        {
+            CheckLogitRange(tImage, request.TeacherImage!, "--teacher-image", tText, request.TeacherText!, "--teacher-text", teacherLogits, "--teacher-scale", "--teacher-bias");
         }
 
         int b = image.Rows, d = image.Columns;
@@ -380,7 +378,7 @@ public static class LossCommand
     }
 
     /// <summary>The row of largest L2 norm of <paramref name="m"/> (computed in double, so it never overflows).</summary>
-    private static (int Row, double Norm) LargestRow(Matrix m)
+    private static (int Row, double Norm) LargestRow(MatrixView m)
     {
         int best = 0;
         double bestNorm = -1;
@@ -402,16 +400,17 @@ public static class LossCommand
     }
 
     /// <summary>
-    /// Refuses, before computing, logits a x.y + c that can overflow float32: |a| |x_i| |y_j| + |c| must stay below
-    /// float.MaxValue / (4 b). Blames the file and row of the largest embedding when it is not of embedding size
-    /// (norm &gt; <see cref="LargeNorm"/>), else the scale and bias options.
+    /// Refuses, before computing, logits beyond what Aced.Losses accepts: a max(|x_i| |y_j|, |x_i|, |y_j|) + |c| must
+    /// not exceed <see cref="LogitLimit"/>. Blames the file and row of the largest embedding when it is not of embedding
+    /// size (norm &gt; <see cref="LargeNorm"/>), else the scale and bias options.
     /// </summary>
-    private static void CheckLogitRange(Matrix image, string imagePath, string imageOption, Matrix text, string textPath, string textOption, LogitParameters logits, string scaleOption, string biasOption)
+    private static void CheckLogitRange(MatrixView image, string imagePath, string imageOption, MatrixView text, string textPath, string textOption, LogitParameters logits, string scaleOption, string biasOption)
     {
         (int imageRow, double imageNorm) = LargestRow(image);
         (int textRow, double textNorm) = LargestRow(text);
-        double bound = ((double)logits.Scale * imageNorm * textNorm) + Math.Abs((double)logits.Bias);
-        if (bound < float.MaxValue / (4.0 * image.Rows))
+        double reach = Math.Max(imageNorm * textNorm, Math.Max(imageNorm, textNorm));
+        double bound = ((double)logits.Scale * reach) + Math.Abs((double)logits.Bias);
+        if (bound <= LogitLimit)
         {
             return;
         }
@@ -419,11 +418,14 @@ public static class LossCommand
         if (Math.Max(imageNorm, textNorm) > LargeNorm)
         {
             (string path, string option, int row, double norm) = imageNorm >= textNorm ? (imagePath, imageOption, imageRow, imageNorm) : (textPath, textOption, textRow, textNorm);
-            throw new CliException($"{path}: row {row} has L2 norm {Format(norm)} ({option}); the logits a (x . y) + c would overflow float32; normalise the rows (--normalize) or fix the file");
+            throw new CliException($"{path}: row {row} has L2 norm {Format(norm)} ({option}), so the logits a (x . y) + c reach {Format(bound)}, beyond the supported {Format(LogitLimit)}; normalise the rows (--normalize) or fix the file");
         }
 
-        throw new CliException($"{scaleOption} {Format(logits.Scale)} / {biasOption} {Format(logits.Bias)} are too large: the logits overflow float32; use a scale a = exp(t) of moderate size (e.g. a <= 1e4)");
+        throw new CliException($"{scaleOption} {Format(logits.Scale)} / {biasOption} {Format(logits.Bias)} give logits up to {Format(bound)}, beyond the supported {Format(LogitLimit)}; use a scale a = exp(t) and a bias of moderate size (e.g. a <= 1e4)");
     }
+
+    /// <summary>The largest logit magnitude the Aced.Losses objectives accept (their input check uses the same bound).</summary>
+    private const double LogitLimit = 1e30;
 
     /// <summary>Embedding rows with a larger L2 norm than this are not embeddings of usual size (they are blamed first).</summary>
     private const double LargeNorm = 1e3;
