@@ -24,7 +24,7 @@ public static class LossCommand
 
     public static Command Create()
     {
-        var kind = CliOptions.RequiredChoice("--kind", "Objective.", Kinds);
+        var kind = CliOptions.RequiredChoice("--kind", "Objective: sigmoid (SigLIP), softmax (CLIP), their distillation from --teacher-image/--teacher-text (softmax-kd, sigmoid-kd), or feature-match.", Kinds);
         var image = new Option<string>("--image") { HelpName = "file.npy", Description = "Student image embeddings, float32 .npy, b x d (rows = examples).", Required = true };
         var text = new Option<string>("--text") { HelpName = "file.npy", Description = "Student text embeddings, float32 .npy, b x d.", Required = true };
         var scale = CliOptions.OptionalNumber<float>("--scale", "Student scale a (not log a). Default: 10 for sigmoid kinds, 1/0.07 for softmax kinds.");

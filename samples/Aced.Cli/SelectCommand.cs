@@ -169,7 +169,7 @@ public static class SelectCommand
         int b = ResolveBatchSize(args, options, si.Rows);
         float studentScale = CheckScale(args.StudentScale ?? DefaultScale(softmax), "--student-scale");
         float studentBias = ResolveBias(args.StudentBias, softmax, "--student-bias", stderr);
-        var student = new ModelEmbeddings(si, st, studentScale, studentBias);
+        var student = new ModelEmbeddings(si, st, new LogitParameters(studentScale, studentBias));
         double studentBound = ScoreBound(studentScale, studentBias, b, si.Rows);
         if (studentBound >= float.MaxValue)
         {
@@ -194,7 +194,7 @@ public static class SelectCommand
 
             float referenceScale = CheckScale(args.ReferenceScale ?? DefaultScale(softmax), "--reference-scale");
             float referenceBias = ResolveBias(args.ReferenceBias, softmax, "--reference-bias", stderr);
-            reference = new ModelEmbeddings(ri, rt, referenceScale, referenceBias);
+            reference = new ModelEmbeddings(ri, rt, new LogitParameters(referenceScale, referenceBias));
             referenceBound = ScoreBound(referenceScale, referenceBias, b, si.Rows);
             if (referenceBound >= float.MaxValue)
             {
