@@ -37,6 +37,8 @@ public static class SelectCommand
         public float? ReferenceScale { get; init; }
         public float? ReferenceBias { get; init; }
         public bool Normalize { get; init; }
+        public double NormTolerance { get; init; } = ActiveBatchSamplerOptions.DefaultNormTolerance;
+        public double PercentilePower { get; init; } = ActiveBatchSamplerOptions.DefaultPercentilePower;
         public string? Out { get; init; }
         public bool Demo { get; init; }
         public int DemoSize { get; init; } = SelectDemo.DefaultSize;
@@ -52,13 +54,10 @@ public static class SelectCommand
     public static readonly string[] ModeValues = ["sample", "greedy"];
 
     /// <summary>The <c>--sampler</c> values.</summary>
-    public static readonly string[] SamplerValues = ["joint", "independent", "topk", "uniform"];
+    public static readonly string[] SamplerValues = ["joint", "independent", "topk", "uniform", "loss-percentile"];
 
     /// <summary>The <c>--normalization</c> values.</summary>
     public static readonly string[] NormalizationValues = ["sum", "mean"];
-
-    /// <summary>How far a row's L2 norm may be from 1 without <c>--normalize</c> (covers bf16/fp16 round-off).</summary>
-    public const double NormTolerance = 1e-2;
 
     public static Command Create(TextWriter? stdout = null, TextWriter? stderr = null)
     {
@@ -73,21 +72,23 @@ public static class SelectCommand
         var loss = CliOptions.Choice("--loss", "Loss the scores are computed with (pair = ActiveCLIP pair similarity).", "sigmoid", LossValues);
         var temperature = CliOptions.Number("--temperature", "Temperature tau: draws proportional to exp(tau * score).", ActiveBatchSamplerOptions.DefaultTemperature);
         var mode = CliOptions.Choice("--mode", "Draw each chunk by sampling or take its top scores.", "sample", ModeValues);
-        var sampler = CliOptions.Choice("--sampler", "Sampler: joint (JEST/ACID chunks), independent, topk (deterministic) or uniform (IID).", "joint", SamplerValues);
+        var sampler = CliOptions.Choice("--sampler", "Sampler: joint (JEST/ACID chunks), independent, topk (deterministic), uniform (IID) or loss-percentile (Selective-Backprop: accept with probability percentile^beta).", "joint", SamplerValues);
+        var percentilePower = CliOptions.Number("--percentile-power", "Selective-Backprop's beta for --sampler loss-percentile.", ActiveBatchSamplerOptions.DefaultPercentilePower);
         var normalization = CliOptions.Choice("--normalization", "Joint score: sum (raw JEST sum) or mean (per-term mean).", "sum", NormalizationValues);
         var seed = CliOptions.Number("--seed", "Random seed.", 0UL);
         var studentScale = CliOptions.OptionalNumber<float>("--student-scale", "Student logit scale a = exp(t). Default: 10 for sigmoid and pair, 1/0.07 for softmax.");
         var studentBias = CliOptions.OptionalNumber<float>("--student-bias", "Student logit bias c. Default: -10 for sigmoid and pair; softmax has no bias (a given one is ignored with a warning).");
         var referenceScale = CliOptions.OptionalNumber<float>("--reference-scale", "Reference logit scale a = exp(t). Default: 10 for sigmoid and pair, 1/0.07 for softmax.");
         var referenceBias = CliOptions.OptionalNumber<float>("--reference-bias", "Reference logit bias c. Default: -10 for sigmoid and pair; softmax has no bias (a given one is ignored with a warning).");
-        var normalize = new Option<bool>("--normalize") { Description = "L2-normalise every embedding row before selection (without it, rows must have norm 1 +- 0.01)." };
+        var normalize = new Option<bool>("--normalize") { Description = "L2-normalise every embedding row before selection (without it, every row's norm must be 1 within --norm-tolerance)." };
+        var normTolerance = CliOptions.Number("--norm-tolerance", "How far from 1 an embedding row's L2 norm may be without --normalize (Infinity: no check).", ActiveBatchSamplerOptions.DefaultNormTolerance);
         var output = new Option<string?>("--out") { HelpName = "file.npy", Description = "Output .npy of int64 indices in selection order (must not be one of the inputs)." };
         var demo = new Option<bool>("--demo") { Description = "Generate a super-batch with 20% mismatched captions, select, and compare with IID (table on stderr, JSON on stdout)." };
         var demoSize = CliOptions.Number("--demo-size", "Super-batch size B of the demo.", SelectDemo.DefaultSize);
         var command = new Command("select", "Select a sub-batch from cached student/reference embeddings (ACID/JEST joint sampling) and write its indices; prints one JSON summary line.")
         {
             studentImage, studentText, referenceImage, referenceText, batchSize, filterRatio, chunks, scoring, loss, temperature, mode, sampler,
-            normalization, seed, studentScale, studentBias, referenceScale, referenceBias, normalize, output, demo, demoSize,
+            normalization, percentilePower, seed, studentScale, studentBias, referenceScale, referenceBias, normalize, normTolerance, output, demo, demoSize,
         };
         command.SetAction(parse => CommandRunner.Run(
             () => Execute(
@@ -112,6 +113,8 @@ public static class SelectCommand
                     ReferenceScale = parse.GetValue(referenceScale),
                     ReferenceBias = parse.GetValue(referenceBias),
                     Normalize = parse.GetValue(normalize),
+                    NormTolerance = parse.GetValue(normTolerance),
+                    PercentilePower = parse.GetValue(percentilePower),
                     Out = parse.GetValue(output),
                     Demo = parse.GetValue(demo),
                     DemoSize = parse.GetValue(demoSize),
@@ -159,8 +162,8 @@ public static class SelectCommand
         ]);
 
         bool softmax = options.Loss == ContrastiveKind.Softmax;
-        Matrix si = ReadEmbeddings(args.StudentImage, "--student-image", args.Normalize);
-        Matrix st = ReadEmbeddings(args.StudentText, "--student-text", args.Normalize);
+        Matrix si = ReadEmbeddings(args.StudentImage, "--student-image", args.Normalize, args.NormTolerance);
+        Matrix st = ReadEmbeddings(args.StudentText, "--student-text", args.Normalize, args.NormTolerance);
         if (si.Rows != st.Rows || si.Columns != st.Columns)
         {
             throw new CliException($"--student-text is {st.Rows}x{st.Columns} but --student-image is {si.Rows}x{si.Columns}; they must have the same shape");
@@ -180,8 +183,8 @@ public static class SelectCommand
         double referenceBound = 0;
         if (args.ReferenceImage is not null)
         {
-            Matrix ri = ReadEmbeddings(args.ReferenceImage, "--reference-image", args.Normalize);
-            Matrix rt = ReadEmbeddings(args.ReferenceText!, "--reference-text", args.Normalize);
+            Matrix ri = ReadEmbeddings(args.ReferenceImage, "--reference-image", args.Normalize, args.NormTolerance);
+            Matrix rt = ReadEmbeddings(args.ReferenceText!, "--reference-text", args.Normalize, args.NormTolerance);
             if (ri.Rows != rt.Rows || ri.Columns != rt.Columns)
             {
                 throw new CliException($"--reference-text is {rt.Rows}x{rt.Columns} but --reference-image is {ri.Rows}x{ri.Columns}; they must have the same shape");
@@ -251,7 +254,7 @@ public static class SelectCommand
 
     private static void CheckTemperature(ActiveBatchSamplerOptions options, double bound)
     {
-        if (options.Sampler is SamplerKind.Uniform or SamplerKind.TopK)
+        if (options.Sampler is SamplerKind.Uniform or SamplerKind.TopK or SamplerKind.LossPercentile)
         {
             return; // tau is not used
         }
@@ -289,6 +292,16 @@ public static class SelectCommand
             throw new CliException($"--temperature must be a finite number greater than 0 (10 is the default; larger filters harder; was {Format(args.Temperature)})");
         }
 
+        if (double.IsNaN(args.NormTolerance) || args.NormTolerance <= 0)
+        {
+            throw new CliException($"--norm-tolerance must be a number greater than 0 (1e-3 is the default; Infinity turns the check off; was {Format(args.NormTolerance)})");
+        }
+
+        if (!double.IsFinite(args.PercentilePower) || args.PercentilePower <= 0)
+        {
+            throw new CliException($"--percentile-power must be a finite number greater than 0 (Selective-Backprop's beta: 1, 2 or 3 in its paper, 3 by default; was {Format(args.PercentilePower)})");
+        }
+
         var options = new ActiveBatchSamplerOptions
         {
             BatchSize = args.BatchSize,
@@ -322,6 +335,7 @@ public static class SelectCommand
                 "independent" => SamplerKind.Independent,
                 "topk" => SamplerKind.TopK,
                 "uniform" => SamplerKind.Uniform,
+                "loss-percentile" => SamplerKind.LossPercentile,
                 _ => throw new CliException($"--sampler must be one of {string.Join(", ", SamplerValues)} (was '{args.Sampler}')"),
             },
             Normalization = args.Normalization switch
@@ -330,6 +344,8 @@ public static class SelectCommand
                 "mean" => ScoreNormalization.PerTermMean,
                 _ => throw new CliException($"--normalization must be one of {string.Join(", ", NormalizationValues)} (was '{args.Normalization}')"),
             },
+            PercentilePower = args.PercentilePower,
+            NormTolerance = args.NormTolerance,
             Seed = args.Seed,
         };
         return options;
@@ -369,10 +385,10 @@ public static class SelectCommand
 
     /// <summary>
     /// Reads one embedding file and checks every row: finite, and (without <paramref name="normalize"/>) of L2 norm
-    /// 1 within <see cref="NormTolerance"/>; with it, the rows are normalised in place. Errors name the file, the
-    /// option and the row.
+    /// 1 within <paramref name="tolerance"/> (the sampler's own check, done here so the error names the file and the
+    /// option); with it, the rows are normalised in place. Errors name the file, the option and the row.
     /// </summary>
-    private static Matrix ReadEmbeddings(string path, string option, bool normalize)
+    private static Matrix ReadEmbeddings(string path, string option, bool normalize, double tolerance)
     {
         Matrix m = Npy.ReadMatrix(path);
         if (m.Rows == 0 || m.Columns == 0)
@@ -401,9 +417,9 @@ public static class SelectCommand
             }
 
             double norm = Math.Sqrt(sum);
-            if (!(Math.Abs(norm - 1) <= NormTolerance))
+            if (!(Math.Abs(norm - 1) <= tolerance))
             {
-                throw new CliException($"{path}: row {r} has L2 norm {Format(norm)}, not 1 ({option}); the embeddings must be L2-normalised: pass --normalize to normalise every row");
+                throw new CliException($"{path}: row {r} has L2 norm {Format(norm)}, not 1 within --norm-tolerance {Format(tolerance)} ({option}); the embeddings must be L2-normalised: pass --normalize to normalise every row");
             }
         }
 

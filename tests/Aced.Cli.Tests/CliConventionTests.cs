@@ -96,7 +96,7 @@ public sealed class CliConventionTests : IDisposable
         Assert.Equal(0, code);
         Assert.Contains("<learnability|easy-ref|hard|easy>", help, StringComparison.Ordinal);
         Assert.Contains("[default: learnability]", help, StringComparison.Ordinal);
-        Assert.Contains("<joint|independent|topk|uniform>", help, StringComparison.Ordinal);
+        Assert.Contains("<joint|independent|topk|uniform|loss-percentile>", help, StringComparison.Ordinal);
         Assert.Contains("<sigmoid|softmax|pair>", help, StringComparison.Ordinal);
         Assert.Contains("<sum|mean>", help, StringComparison.Ordinal);
         Assert.Contains("[default: 10]", help, StringComparison.Ordinal); // --temperature

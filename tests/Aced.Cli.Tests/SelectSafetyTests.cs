@@ -188,6 +188,41 @@ public sealed class SelectSafetyTests : IDisposable
     }
 
     [Fact]
+    public void Select_NormTolerance_IsTheSamplersAndCanBeWidened()
+    {
+        // Rows of norm 1.005 (a half-precision cache, say): outside the default 1e-3, inside --norm-tolerance 0.01.
+        string[] files = WriteBatch(100);
+        Matrix m = Npy.ReadMatrix(files[0]);
+        foreach (ref float v in m.Data.AsSpan())
+        {
+            v *= 1.005f;
+        }
+
+        Npy.Write(files[0], m);
+        string output = Path.Combine(_dir, "o.npy");
+
+        (int code, string stdout, string stderr) = Select(files, output);
+        CliConventionTests.AssertOneLineUsageError(code, stdout, stderr);
+        Assert.Contains("--norm-tolerance", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = Select(files, output, "--norm-tolerance", "0.01");
+        Assert.True(code == 0, stderr);
+    }
+
+    [Fact]
+    public void Select_LossPercentileSampler_SelectsBDistinctRows()
+    {
+        string[] files = WriteBatch(100);
+        string output = Path.Combine(_dir, "sb.npy");
+
+        (int code, _, string stderr) = Select(files, output, "--sampler", "loss-percentile", "--scoring", "hard", "--percentile-power", "2", "--temperature", "1e308");
+
+        Assert.True(code == 0, stderr); // the temperature is not used by this sampler, so it is not checked
+        long[] indices = Npy.ReadInt64(output);
+        Assert.Equal(20, indices.Distinct().Count());
+    }
+
+    [Fact]
     public void Select_Normalize_SelectsAsOnTheNormalisedEmbeddings()
     {
         // Scale every row by its own factor in (0.5, 50): the direction is kept, the norm is not 1.
