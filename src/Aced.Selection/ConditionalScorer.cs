@@ -267,7 +267,7 @@ internal sealed class ConditionalScorer
                 PositiveLogit[x] = logit;
                 double value = loss switch
                 {
-                    ScoreLoss.Sigmoid => SelectionKernels.Softplus(-(double)logit),
+                    ScoreLoss.Sigmoid => StableMath.Softplus(-(double)logit),
                     ScoreLoss.Softmax => -(double)logit,
                     _ => -(double)dot,
                 };
