@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using Aced.Core;
 using Aced.Losses;
+using Aced.Models;
 using Aced.Pipeline.Data;
 
 namespace Aced.Pipeline.Training;
@@ -258,5 +259,5 @@ public sealed record TrainOptions
         return list;
     }
 
-    private static bool IsSize(string size) => size.ToUpperInvariant() is "MU" or "TI" or "S" or "B";
+    private static bool IsSize(string size) => ModelSizes.TryParse(size, out _);
 }

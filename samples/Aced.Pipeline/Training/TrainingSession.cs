@@ -441,7 +441,7 @@ internal sealed class TrainingSession
         if (_studentImage is not null && _studentText is not null)
         {
             _model.EncodeImages(_superImages, _studentImage, 256);
-            _model.EncodeTexts(_superTokens, _superBatch, _studentText, 256);
+            _model.EncodeTexts(_superTokens, _studentText, 256);
             student = new ModelEmbeddings(_studentImage, _studentText, _model.Logits);
         }
 
@@ -643,7 +643,7 @@ internal sealed class TrainingSession
     }
 
     internal static TwoTowerConfig ModelConfig(TrainOptions options, string size, int vocabulary, int imageSize, int patch) =>
-        TwoTowerConfig.Preset(size, vocabulary, options.ContextLength, imageSize, patch, options.EmbeddingDimension) with
+        TwoTowerConfig.Preset(ModelSizes.Parse(size), vocabulary, options.ContextLength, imageSize, patch, options.EmbeddingDimension) with
         {
             Kind = options.Loss,
         };
@@ -708,7 +708,7 @@ internal sealed class TrainingSession
             }
 
             Model.EncodeImages(images, _image, 256);
-            Model.EncodeTexts(tokens, n, _text, 256);
+            Model.EncodeTexts(tokens, _text, 256);
             return new ModelEmbeddings(_image, _text, Model.Logits);
         }
 
