@@ -163,7 +163,7 @@ public static class TrainCommand
                 result = Trainer.Run(options, new PlainProgress(stderr), cancellation.Token);
             }
 
-            stdout.WriteLine(JsonSerializer.Serialize(result, TrainingRun.s_json));
+            stdout.WriteLine(JsonSerializer.Serialize(result, TrainingRun.s_jsonLine));
             return result.Completed ? 0 : Interrupted;
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
