@@ -52,7 +52,7 @@ public static class DataCommand
             packages.Add(new { name = p.Name, version = p.Version, file = p.File, bytes = p.Bytes, integrity = p.Integrity });
         }
 
-        stdout.WriteLine(JsonSerializer.Serialize(new { command = "data fetch", dataset = "emoji", folder = result.Folder, downloaded = result.Downloaded, packages }));
+        stdout.WriteLine(CliJson.Serialize(new { command = "data fetch", dataset = "emoji", folder = result.Folder, downloaded = result.Downloaded, packages }));
         return 0;
     }
 
@@ -174,7 +174,7 @@ public static class DataCommand
             WriteTable(roles, stderr);
         }
 
-        stdout.WriteLine(JsonSerializer.Serialize(summary));
+        stdout.WriteLine(CliJson.Serialize(summary));
         return 0;
     }
 

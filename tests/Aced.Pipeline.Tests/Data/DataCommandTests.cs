@@ -1,5 +1,4 @@
 using System;
-using System.CommandLine;
 using System.IO;
 using System.Text.Json;
 using Aced.Cli;
@@ -13,7 +12,7 @@ public class DataCommandTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = Program.BuildRoot().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        int code = CommandRunner.Invoke(Program.BuildRoot(), args, output, error);
         return (code, output.ToString(), error.ToString());
     }
 
