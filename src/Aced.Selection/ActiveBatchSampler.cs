@@ -384,11 +384,12 @@ public sealed class ActiveBatchSampler
             }
         }
 
-        // ESS = (sum w)^2 / sum w^2 with w = exp(tau * (s - max)).
+        // ESS = (sum w)^2 / sum w^2 with w = exp(tau * (s - max)), or the percentile weights exp(beta log CDF).
+        bool percentile = _options.Sampler == SamplerKind.LossPercentile;
         double sumW = 0, sumW2 = 0;
         for (int x = 0; x < count; x++)
         {
-            double w = Math.Exp(tau * (s[x] - max));
+            double w = percentile ? Math.Exp(_logits[x]) : Math.Exp(tau * (s[x] - max));
             sumW += w;
             sumW2 += w * w;
         }
