@@ -94,13 +94,50 @@ internal sealed class ConditionalScorer
 
         _student.Pack(members, _members);
         _reference.Pack(members, _members);
+        Update(members.Length);
+    }
+
+    /// <summary>
+    /// Number of floats per member row in <see cref="AddMemberRows"/>: the image and text embedding of every model
+    /// the scoring uses (student first), 0 when the loss keeps no member embeddings.
+    /// </summary>
+    public int MemberRowLength => _student.RowLength + _reference.RowLength;
+
+    /// <summary>
+    /// Adds <paramref name="count"/> members given by their embeddings rather than their indices (the members of a
+    /// sharded selection live on other ranks): row i of <paramref name="rows"/> is
+    /// <c>[student image, student text, reference image, reference text]</c> of the models in use
+    /// (<see cref="MemberRowLength"/> floats). Same update as <see cref="AddMembers"/>.
+    /// </summary>
+    public void AddMemberRows(ReadOnlySpan<float> rows, int count)
+    {
+        if (count == 0)
+        {
+            return;
+        }
+
+        int length = MemberRowLength;
+        _student.PackRows(rows, length, 0, count, _members);
+        _reference.PackRows(rows, length, _student.RowLength, count, _members);
+        Update(count);
+    }
+
+    /// <summary>Writes candidate <paramref name="index"/>'s member row (the layout of <see cref="AddMemberRows"/>) to <paramref name="destination"/>.</summary>
+    public void CopyMemberRow(int index, Span<float> destination)
+    {
+        int at = _student.CopyRow(index, destination);
+        _reference.CopyRow(index, destination.Slice(at));
+    }
+
+    private void Update(int count)
+    {
         int start = _members;
-        _members += members.Length;
+        _members += count;
         switch (_loss)
         {
             case SelectionLoss.Sigmoid:
-                _student.AddSigmoidPairs(_accumulator, start, members.Length);
-                _reference.AddSigmoidPairs(_accumulator, start, members.Length);
+                _student.AddSigmoidPairs(_accumulator, start, count);
+                _reference.AddSigmoidPairs(_accumulator, start, count);
                 break;
             case SelectionLoss.Softmax:
                 _accumulator.AsSpan(0, _count).Clear();
@@ -217,6 +254,7 @@ internal sealed class ConditionalScorer
         {
             Embeddings = embeddings;
             Weight = weight;
+            KeepsRows = Active && loss != SelectionLoss.PairSimilarity && capacity > 0;
             if (!Active)
             {
                 return;
@@ -282,6 +320,41 @@ internal sealed class ConditionalScorer
             {
                 Embeddings.Image.Row(members[i]).CopyTo(MemberImage.AsSpan((start + i) * d, d));
                 Embeddings.Text.Row(members[i]).CopyTo(MemberText.AsSpan((start + i) * d, d));
+            }
+        }
+
+        /// <summary>Floats of this model in a member row: image and text, or 0 when inactive or no member rows are kept.</summary>
+        public int RowLength => KeepsRows ? 2 * Embeddings.Dimension : 0;
+
+        /// <summary>True when this selection keeps the members' embeddings (an active model, a pairwise loss, room for members).</summary>
+        public bool KeepsRows;
+
+        public int CopyRow(int index, Span<float> destination)
+        {
+            if (RowLength == 0)
+            {
+                return 0;
+            }
+
+            int d = Embeddings.Dimension;
+            Embeddings.Image.Row(index).CopyTo(destination.Slice(0, d));
+            Embeddings.Text.Row(index).CopyTo(destination.Slice(d, d));
+            return 2 * d;
+        }
+
+        public void PackRows(ReadOnlySpan<float> rows, int rowLength, int offset, int count, int start)
+        {
+            if (RowLength == 0)
+            {
+                return;
+            }
+
+            int d = Embeddings.Dimension;
+            for (int i = 0; i < count; i++)
+            {
+                ReadOnlySpan<float> row = rows.Slice((i * rowLength) + offset, 2 * d);
+                row.Slice(0, d).CopyTo(MemberImage.AsSpan((start + i) * d, d));
+                row.Slice(d, d).CopyTo(MemberText.AsSpan((start + i) * d, d));
             }
         }
 
