@@ -55,11 +55,21 @@ using (mpi)
     int failures = 0;
     for (int step = 0; step < steps; step++)
     {
-        // 1. Load and embed this rank's shard only.
-        SuperBatch shard = Embed(student, reference, config, step, offset, count);
+        // 1. Load and embed this rank's shard only (none when there are more ranks than examples: every rank then
+        //    reports the same error).
+        SuperBatch? shard = count == 0 ? null : Embed(student, reference, config, step, offset, count);
 
         // 2. Select jointly over all ranks: the same global indices everywhere.
-        SelectionResult chosen = sampler.Sample(shard, step);
+        SelectionResult chosen;
+        try
+        {
+            chosen = sampler.Sample(shard, step);
+        }
+        catch (Exception e) when (e is ArgumentException or CollectiveException)
+        {
+            Console.Error.WriteLine($"aced-mpi-sample: error: rank {rank}: {e.Message}");
+            return 2;
+        }
 
         // 3. Train on the chosen examples this rank owns (the gradient all-reduce of data-parallel training
         //    belongs to the training framework and is not shown).
