@@ -39,6 +39,7 @@ public static class SelectCommand
         public string? Out { get; init; }
         public bool Demo { get; init; }
         public int DemoSize { get; init; } = SelectDemo.DefaultSize;
+        public bool Distributed { get; init; }
     }
 
     public static Command Create(TextWriter? stdout = null, TextWriter? stderr = null)
@@ -64,10 +65,11 @@ public static class SelectCommand
         var output = new Option<string?>("--out") { Description = "Output .npy of int64 indices in selection order." };
         var demo = new Option<bool>("--demo") { Description = "Generate a super-batch with 20% mismatched captions, select, and compare with IID." };
         var demoSize = new Option<int>("--demo-size") { Description = "Super-batch size B of the demo.", DefaultValueFactory = _ => SelectDemo.DefaultSize };
+        var distributed = new Option<bool>("--distributed") { Description = "Run under mpiexec (MPICH): each rank reads its rows and the ranks select together; rank 0 writes --out (see DistributedSelect)." };
         var command = new Command("select", "Select a sub-batch from cached student/reference embeddings (ACID/JEST joint sampling) and write its indices.")
         {
             studentImage, studentText, referenceImage, referenceText, batchSize, filterRatio, chunks, scoring, loss, temperature, mode, sampler,
-            normalization, seed, studentScale, studentBias, referenceScale, referenceBias, output, demo, demoSize,
+            normalization, seed, studentScale, studentBias, referenceScale, referenceBias, output, demo, demoSize, distributed,
         };
         command.SetAction(parse => CommandRunner.Run(
             () => Execute(
@@ -94,6 +96,7 @@ public static class SelectCommand
                     Out = parse.GetValue(output),
                     Demo = parse.GetValue(demo),
                     DemoSize = parse.GetValue(demoSize),
+                    Distributed = parse.GetValue(distributed),
                 },
                 stdout ?? Console.Out),
             stderr));
@@ -105,6 +108,11 @@ public static class SelectCommand
     {
         ArgumentNullException.ThrowIfNull(args);
         ActiveBatchSamplerOptions options = BuildOptions(args);
+        if (args.Distributed)
+        {
+            return DistributedSelect.Run(args, options, stdout);
+        }
+
         if (args.Demo)
         {
             return SelectDemo.Run(args, options, stdout);
@@ -316,7 +324,7 @@ public static class SelectCommand
         return m;
     }
 
-    private static float CheckScale(float scale, string option)
+    internal static float CheckScale(float scale, string option)
     {
         if (!float.IsFinite(scale) || scale <= 0f)
         {
@@ -326,7 +334,7 @@ public static class SelectCommand
         return scale;
     }
 
-    private static float CheckBias(float bias, string option)
+    internal static float CheckBias(float bias, string option)
     {
         if (!float.IsFinite(bias))
         {
@@ -336,9 +344,9 @@ public static class SelectCommand
         return bias;
     }
 
-    private static float DefaultScale(bool softmax) => softmax ? 1f / 0.07f : 10f;
+    internal static float DefaultScale(bool softmax) => softmax ? 1f / 0.07f : 10f;
 
-    private static float DefaultBias(bool softmax) => softmax ? 0f : -10f;
+    internal static float DefaultBias(bool softmax) => softmax ? 0f : -10f;
 
     private static string OptionName(string? parameter) => parameter switch
     {
