@@ -80,7 +80,7 @@ public static class DistributedSelect
         long start = Stopwatch.GetTimestamp();
         int rank = collectives.Rank;
         int size = collectives.Size;
-        bool softmax = options.Loss == SelectionLoss.Softmax;
+        bool softmax = options.Loss == ContrastiveKind.Softmax;
         SuperBatch? shard = null;
         Exception? failure = null;
         int total = 0;
@@ -94,13 +94,13 @@ public static class DistributedSelect
             {
                 Matrix si = ReadRows(args.StudentImage!, "--student-image", total, -1, offset, count);
                 Matrix st = ReadRows(args.StudentText!, "--student-text", total, si.Columns, offset, count);
-                var student = new ModelEmbeddings(si, st, SelectCommand.CheckScale(args.StudentScale ?? SelectCommand.DefaultScale(softmax), "--student-scale"), SelectCommand.CheckBias(args.StudentBias ?? SelectCommand.DefaultBias(softmax), "--student-bias"));
+                var student = new ModelEmbeddings(si, st, new LogitParameters(SelectCommand.CheckScale(args.StudentScale ?? SelectCommand.DefaultScale(softmax), "--student-scale"), SelectCommand.CheckBias(args.StudentBias ?? SelectCommand.DefaultBias(softmax), "--student-bias")));
                 ModelEmbeddings reference = default;
                 if (args.ReferenceImage is not null)
                 {
                     Matrix ri = ReadRows(args.ReferenceImage, "--reference-image", total, -1, offset, count);
                     Matrix rt = ReadRows(args.ReferenceText!, "--reference-text", total, ri.Columns, offset, count);
-                    reference = new ModelEmbeddings(ri, rt, SelectCommand.CheckScale(args.ReferenceScale ?? SelectCommand.DefaultScale(softmax), "--reference-scale"), SelectCommand.CheckBias(args.ReferenceBias ?? SelectCommand.DefaultBias(softmax), "--reference-bias"));
+                    reference = new ModelEmbeddings(ri, rt, new LogitParameters(SelectCommand.CheckScale(args.ReferenceScale ?? SelectCommand.DefaultScale(softmax), "--reference-scale"), SelectCommand.CheckBias(args.ReferenceBias ?? SelectCommand.DefaultBias(softmax), "--reference-bias")));
                 }
 
                 shard = new SuperBatch(student, reference);

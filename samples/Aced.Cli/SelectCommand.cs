@@ -133,7 +133,7 @@ public static class SelectCommand
             throw new CliException("give both --reference-image and --reference-text, or neither");
         }
 
-        bool softmax = options.Loss == SelectionLoss.Softmax;
+        bool softmax = options.Loss == ContrastiveKind.Softmax;
         Matrix si = ReadEmbeddings(args.StudentImage, "--student-image");
         Matrix st = ReadEmbeddings(args.StudentText, "--student-text");
         if (si.Rows != st.Rows || si.Columns != st.Columns)
@@ -141,7 +141,7 @@ public static class SelectCommand
             throw new CliException($"--student-text is {st.Rows}x{st.Columns} but --student-image is {si.Rows}x{si.Columns}; they must have the same shape");
         }
 
-        var student = new ModelEmbeddings(si, st, CheckScale(args.StudentScale ?? DefaultScale(softmax), "--student-scale"), CheckBias(args.StudentBias ?? DefaultBias(softmax), "--student-bias"));
+        var student = new ModelEmbeddings(si, st, new LogitParameters(CheckScale(args.StudentScale ?? DefaultScale(softmax), "--student-scale"), CheckBias(args.StudentBias ?? DefaultBias(softmax), "--student-bias")));
         ModelEmbeddings reference = default;
         if (args.ReferenceImage is not null)
         {
@@ -157,7 +157,7 @@ public static class SelectCommand
                 throw new CliException($"the reference embeddings have {ri.Rows} rows but the student's have {si.Rows}; both must embed the same super-batch in the same order");
             }
 
-            reference = new ModelEmbeddings(ri, rt, CheckScale(args.ReferenceScale ?? DefaultScale(softmax), "--reference-scale"), CheckBias(args.ReferenceBias ?? DefaultBias(softmax), "--reference-bias"));
+            reference = new ModelEmbeddings(ri, rt, new LogitParameters(CheckScale(args.ReferenceScale ?? DefaultScale(softmax), "--reference-scale"), CheckBias(args.ReferenceBias ?? DefaultBias(softmax), "--reference-bias")));
         }
         else if (options.Sampler != SamplerKind.Uniform && options.Scoring is ScoringMethod.Learnability or ScoringMethod.EasyReference)
         {
@@ -242,11 +242,11 @@ public static class SelectCommand
             },
             Loss = args.Loss switch
             {
-                "sigmoid" => SelectionLoss.Sigmoid,
-                "softmax" => SelectionLoss.Softmax,
-                "pair" => SelectionLoss.PairSimilarity,
+                "sigmoid" or "pair" => ContrastiveKind.Sigmoid,
+                "softmax" => ContrastiveKind.Softmax,
                 _ => throw new CliException($"--loss must be sigmoid, softmax or pair (was '{args.Loss}')"),
             },
+            PairSimilarityProxy = args.Loss == "pair",
             Greedy = args.Mode switch
             {
                 "sample" => false,
@@ -344,9 +344,9 @@ public static class SelectCommand
         return bias;
     }
 
-    internal static float DefaultScale(bool softmax) => softmax ? 1f / 0.07f : 10f;
+    internal static float DefaultScale(bool softmax) => LogitParameters.Initial(softmax ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid).Scale;
 
-    internal static float DefaultBias(bool softmax) => softmax ? 0f : -10f;
+    internal static float DefaultBias(bool softmax) => LogitParameters.Initial(softmax ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid).Bias;
 
     private static string OptionName(string? parameter) => parameter switch
     {

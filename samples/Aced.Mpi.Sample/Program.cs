@@ -123,8 +123,8 @@ static SuperBatch EmbedWhole(TwoTowerModel student, TwoTowerModel reference, Two
     }
 
     return new SuperBatch(
-        new ModelEmbeddings(parts[0], parts[1], student.Scale, student.Bias.Value[0]),
-        new ModelEmbeddings(parts[2], parts[3], reference.Scale, reference.Bias.Value[0]));
+        new ModelEmbeddings(parts[0], parts[1], student.Logits),
+        new ModelEmbeddings(parts[2], parts[3], reference.Logits));
 }
 
 static ModelEmbeddings Encode(TwoTowerModel model, Matrix images, int[] tokens, int count)
@@ -133,7 +133,7 @@ static ModelEmbeddings Encode(TwoTowerModel model, Matrix images, int[] tokens, 
     var text = new Matrix(count, model.EmbeddingDimension);
     model.EncodeImages(images, image);
     model.EncodeTexts(tokens, count, text);
-    return new ModelEmbeddings(image, text, model.Scale, model.Bias.Value[0]);
+    return new ModelEmbeddings(image, text, model.Logits);
 }
 
 // Synthetic example i of step t: pixels and caption tokens that depend only on (t, i), so any rank can load any row.

@@ -105,13 +105,13 @@ public sealed class ActiveBatchSampler
         Span<bool> isMember = _isMember.AsSpan(0, count);
         isMember.Clear();
 
-        int capacity = _options.Loss == SelectionLoss.PairSimilarity || chunks == 1 ? 0 : b;
+        int capacity = _options.ScoreLoss == ScoreLoss.PairSimilarity || chunks == 1 ? 0 : b;
         bool studentVerified = false, referenceVerified = false;
         if (haveScores)
         {
             // The independent scores read every embedding once; their finite dot products double as the NaN/Inf
             // check, so only a model they did not cover (or a failed check, to name the row) is scanned again.
-            _scorer.Begin(superBatch, _options.Scoring, _options.Loss, capacity);
+            _scorer.Begin(superBatch, _options.Scoring, _options.ScoreLoss, capacity);
             studentVerified = _scorer.StudentVerifiedFinite;
             referenceVerified = _scorer.ReferenceVerifiedFinite;
         }
@@ -213,9 +213,9 @@ public sealed class ActiveBatchSampler
     /// </summary>
     internal static double ChunkFactor(ActiveBatchSamplerOptions options, int filled, double tau)
     {
-        int termsPerMember = options.Loss == SelectionLoss.Sigmoid ? 2 : 1;
+        int termsPerMember = options.ScoreLoss == ScoreLoss.Sigmoid ? 2 : 1;
         double divisor = options.Normalization == ScoreNormalization.PerTermMean ? 1 + (termsPerMember * (double)filled) : 1;
-        if (options.Loss == SelectionLoss.PairSimilarity)
+        if (options.ScoreLoss == ScoreLoss.PairSimilarity)
         {
             divisor = 1;
         }

@@ -63,7 +63,7 @@ public sealed class FiniteCheckTests
                 }
             }
 
-            var batch = new SuperBatch(new ModelEmbeddings(views[0], views[1], 10, -10), new ModelEmbeddings(views[2], views[3], 10, -10));
+            var batch = new SuperBatch(new ModelEmbeddings(views[0], views[1], LogitParameters.SigmoidDefault), new ModelEmbeddings(views[2], views[3], LogitParameters.SigmoidDefault));
             var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 8, Chunks = 2 });
             Assert.Equal(8, sampler.Sample(batch).Count);
 
@@ -81,7 +81,7 @@ public sealed class FiniteCheckTests
     [InlineData(SamplerKind.Independent, ScoringMethod.Learnability, true)]
     public void Sample_NonFiniteInAnyPresentModel_ThrowsWhetherOrNotItIsScored(SamplerKind sampler, ScoringMethod scoring, bool inReference)
     {
-        SuperBatch batch = TestData.Batch(40, 12, 4, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(40, 12, 4, ContrastiveKind.Sigmoid);
         var options = new ActiveBatchSamplerOptions { BatchSize = 6, Chunks = 3, Sampler = sampler, Scoring = scoring };
         Assert.Equal(6, new ActiveBatchSampler(options).Sample(batch).Count);
         ModelEmbeddings model = inReference ? batch.Reference : batch.Student;

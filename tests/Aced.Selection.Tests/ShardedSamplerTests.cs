@@ -12,6 +12,8 @@ public class ShardedSamplerTests
     private const int Count = 203;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
+    private static readonly (ContrastiveKind Loss, bool Proxy)[] Losses = { (ContrastiveKind.Sigmoid, false), (ContrastiveKind.Softmax, false), (ContrastiveKind.Sigmoid, true) };
+
     public static IEnumerable<object[]> Ranks()
     {
         yield return new object[] { 1 };
@@ -24,7 +26,7 @@ public class ShardedSamplerTests
     [MemberData(nameof(Ranks))]
     public void Sample_JointEveryScoringLossAndNormalization_SameIndicesAsSingleProcess(int ranks)
     {
-        foreach (SelectionLoss loss in new[] { SelectionLoss.Sigmoid, SelectionLoss.Softmax, SelectionLoss.PairSimilarity })
+        foreach ((ContrastiveKind loss, bool proxy) in Losses)
         {
             SuperBatch batch = TestData.Batch(Count, 12, 5, loss);
             foreach (ScoringMethod scoring in new[] { ScoringMethod.Learnability, ScoringMethod.EasyReference, ScoringMethod.Hard, ScoringMethod.Easy })
@@ -39,12 +41,13 @@ public class ShardedSamplerTests
                             Chunks = 4,
                             Scoring = scoring,
                             Loss = loss,
+                            PairSimilarityProxy = proxy,
                             Greedy = greedy,
                             Normalization = normalization,
                             Temperature = normalization == ScoreNormalization.Sum ? 1 : 30,
                             Seed = 17,
                         };
-                        AssertSameAsSingleProcess(batch, options, ranks, step: 3, $"{loss} {scoring} greedy={greedy} {normalization}");
+                        AssertSameAsSingleProcess(batch, options, ranks, step: 3, $"{loss} proxy={proxy} {scoring} greedy={greedy} {normalization}");
                     }
                 }
             }
@@ -55,15 +58,15 @@ public class ShardedSamplerTests
     [MemberData(nameof(Ranks))]
     public void Sample_IndependentTopKAndUniform_SameIndicesAsSingleProcess(int ranks)
     {
-        foreach (SelectionLoss loss in new[] { SelectionLoss.Sigmoid, SelectionLoss.Softmax, SelectionLoss.PairSimilarity })
+        foreach ((ContrastiveKind loss, bool proxy) in Losses)
         {
             SuperBatch batch = TestData.Batch(Count, 10, 9, loss);
             foreach (SamplerKind sampler in new[] { SamplerKind.Independent, SamplerKind.TopK, SamplerKind.Uniform })
             {
                 foreach (ScoringMethod scoring in new[] { ScoringMethod.Learnability, ScoringMethod.Hard })
                 {
-                    var options = new ActiveBatchSamplerOptions { FilterRatio = 0.75, Sampler = sampler, Scoring = scoring, Loss = loss, Temperature = 2, Seed = 4 };
-                    AssertSameAsSingleProcess(batch, options, ranks, step: 11, $"{loss} {sampler} {scoring}");
+                    var options = new ActiveBatchSamplerOptions { FilterRatio = 0.75, Sampler = sampler, Scoring = scoring, Loss = loss, PairSimilarityProxy = proxy, Temperature = 2, Seed = 4 };
+                    AssertSameAsSingleProcess(batch, options, ranks, step: 11, $"{loss} proxy={proxy} {sampler} {scoring}");
                 }
             }
         }
@@ -73,7 +76,7 @@ public class ShardedSamplerTests
     public void Sample_DefaultOptionsLargerBatch_SameIndicesAsSingleProcessOverSteps()
     {
         // Default options (joint, 16 chunks, learnability, sigmoid, tau 10) over more than one Gumbel block per rank.
-        SuperBatch batch = TestData.Batch(1100, 24, 21, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(1100, 24, 21, ContrastiveKind.Sigmoid);
         var options = new ActiveBatchSamplerOptions { Seed = 99 };
         for (long step = 0; step < 2; step++)
         {
@@ -84,7 +87,7 @@ public class ShardedSamplerTests
     [Fact]
     public void Sample_Diagnostics_MatchSingleProcessAndCountBytes()
     {
-        SuperBatch batch = TestData.Batch(Count, 12, 5, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(Count, 12, 5, ContrastiveKind.Sigmoid);
         var options = new ActiveBatchSamplerOptions { BatchSize = 40, Chunks = 4, Seed = 2 };
         SelectionResult expected = new ActiveBatchSampler(options).Sample(batch, 0);
         (SelectionResult[] results, ShardStatistics[] stats) = RunSharded(batch, options, 3, 0);
@@ -123,7 +126,7 @@ public class ShardedSamplerTests
     [Fact]
     public void Sample_RanksWithDifferentSeeds_ThrowsOnEveryRankNamingSeed()
     {
-        SuperBatch batch = TestData.Batch(60, 8, 3, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(60, 8, 3, ContrastiveKind.Sigmoid);
         Exception?[] errors = RunExpectingErrors(batch, 3, r => new ActiveBatchSamplerOptions { BatchSize = 10, Chunks = 2, Seed = r == 2 ? 8UL : 7UL }, null);
         foreach (Exception? e in errors)
         {
@@ -135,11 +138,11 @@ public class ShardedSamplerTests
     [Fact]
     public void Sample_RanksWithDifferentOptionsOrDimensions_ThrowsOnEveryRank()
     {
-        SuperBatch batch = TestData.Batch(60, 8, 3, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(60, 8, 3, ContrastiveKind.Sigmoid);
         Exception?[] errors = RunExpectingErrors(batch, 2, r => new ActiveBatchSamplerOptions { BatchSize = 10, Chunks = r == 0 ? 2 : 5 }, null);
         Assert.All(errors, e => Assert.Contains("rank 1 has Chunks = 5 but rank 0 has 2", e!.Message));
 
-        SuperBatch other = TestData.Batch(60, 9, 3, SelectionLoss.Sigmoid);
+        SuperBatch other = TestData.Batch(60, 9, 3, ContrastiveKind.Sigmoid);
         errors = RunExpectingErrors(batch, 2, r => new ActiveBatchSamplerOptions { BatchSize = 10, Chunks = 2 }, r => r == 1 ? Shard(other, 30, 30) : Shard(batch, 0, 30));
         Assert.All(errors, e => Assert.Contains("rank 1 has student dimension = 9 but rank 0 has 8", e!.Message));
     }
@@ -147,7 +150,7 @@ public class ShardedSamplerTests
     [Fact]
     public void Sample_RankWithNoCandidates_ThrowsOnEveryRankNamingIt()
     {
-        SuperBatch batch = TestData.Batch(60, 8, 3, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(60, 8, 3, ContrastiveKind.Sigmoid);
         Exception?[] errors = RunExpectingErrors(batch, 3, r => new ActiveBatchSamplerOptions { BatchSize = 10, Chunks = 2 }, r => r == 1 ? null : Shard(batch, r * 20, 20));
         Assert.All(errors, e => Assert.Contains("rank(s) 1 of 3 have no candidates", e!.Message));
     }
@@ -155,7 +158,7 @@ public class ShardedSamplerTests
     [Fact]
     public void Sample_NonFiniteEmbeddingOnOneRank_OriginalErrorThereCollectiveErrorElsewhere()
     {
-        SuperBatch batch = TestData.Batch(60, 8, 3, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(60, 8, 3, ContrastiveKind.Sigmoid);
         SuperBatch bad = Shard(batch, 20, 20);
         bad.Student.Image[4, 2] = float.NaN;
         Exception?[] errors = RunExpectingErrors(batch, 3, r => new ActiveBatchSamplerOptions { BatchSize = 10, Chunks = 2 }, r => r == 1 ? bad : Shard(batch, r * 20, 20));
@@ -172,7 +175,7 @@ public class ShardedSamplerTests
     [Fact]
     public void Sample_RankThatDies_OthersTimeOutNamingIt()
     {
-        SuperBatch batch = TestData.Batch(60, 8, 3, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(60, 8, 3, ContrastiveKind.Sigmoid);
         InProcessCollectives[] group = InProcessCollectives.Create(3, TimeSpan.FromSeconds(1));
         var errors = new Exception?[3];
         var threads = new Thread[3];
@@ -337,7 +340,7 @@ public class ShardedSamplerTests
     /// <summary>A copy of rows [start, start + count) into arrays of their own, as a rank would hold them.</summary>
     private static SuperBatch Shard(SuperBatch batch, int start, int count)
     {
-        ModelEmbeddings Copy(ModelEmbeddings m) => m.IsEmpty ? default : new ModelEmbeddings(m.Image.RowRange(start, count).ToMatrix(), m.Text.RowRange(start, count).ToMatrix(), m.Scale, m.Bias);
+        ModelEmbeddings Copy(ModelEmbeddings m) => m.IsEmpty ? default : new ModelEmbeddings(m.Image.RowRange(start, count).ToMatrix(), m.Text.RowRange(start, count).ToMatrix(), m.Logits);
         return new SuperBatch(Copy(batch.Student), Copy(batch.Reference));
     }
 

@@ -42,7 +42,7 @@ public sealed class ShardedBatchSampler
     {
         "shard size", "student present", "student dimension", "student logit scale", "student logit bias",
         "reference present", "reference dimension", "reference logit scale", "reference logit bias",
-        "Sampler", "Scoring", "Loss", "Chunks", "Greedy", "Normalization", "Temperature", "Seed (high word)",
+        "Sampler", "Scoring", "Loss (or PairSimilarityProxy)", "Chunks", "Greedy", "Normalization", "Temperature", "Seed (high word)",
         "Seed (low word)", "BatchSize", "FilterRatio", "step",
     };
 
@@ -134,7 +134,7 @@ public sealed class ShardedBatchSampler
         (double ws, double wr) = ConditionalScorer.Weights(_options.Scoring);
         bool haveScores = _options.Sampler != SamplerKind.Uniform || ((ws == 0 || shard!.HasStudent) && (wr == 0 || shard!.HasReference));
         int chunks = _options.Sampler == SamplerKind.Joint ? _options.Chunks : 1;
-        int capacity = _options.Loss == SelectionLoss.PairSimilarity || chunks == 1 ? 0 : b;
+        int capacity = _options.ScoreLoss == ScoreLoss.PairSimilarity || chunks == 1 ? 0 : b;
         Prepare(n, b, size);
 
         Exception? failure = null;
@@ -148,7 +148,7 @@ public sealed class ShardedBatchSampler
             bool studentVerified = false, referenceVerified = false;
             if (haveScores)
             {
-                _scorer.Begin(shard!, _options.Scoring, _options.Loss, capacity);
+                _scorer.Begin(shard!, _options.Scoring, _options.ScoreLoss, capacity);
                 studentVerified = _scorer.StudentVerifiedFinite;
                 referenceVerified = _scorer.ReferenceVerifiedFinite;
             }
@@ -507,7 +507,7 @@ public sealed class ShardedBatchSampler
         h[8] = reference ? shard!.Reference.Bias : 0;
         h[9] = (int)_options.Sampler;
         h[10] = (int)_options.Scoring;
-        h[11] = (int)_options.Loss;
+        h[11] = (int)_options.ScoreLoss;
         h[12] = _options.Chunks;
         h[13] = _options.Greedy ? 1 : 0;
         h[14] = (int)_options.Normalization;
