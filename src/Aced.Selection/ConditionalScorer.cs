@@ -41,6 +41,12 @@ internal sealed class ConditionalScorer
     private double[] _sum2 = Array.Empty<double>();
     private double[] _softplus2 = Array.Empty<double>();
 
+    /// <summary>
+    /// When set (sharded selection), the softmax members' own log-sum-exps are computed for this rank's slice of the
+    /// members only and the other slices are gathered from the other ranks.
+    /// </summary>
+    public IMemberSlices? MemberSlices { get; set; }
+
     /// <summary>Number of members added since <see cref="Begin"/>.</summary>
     public int MemberCount => _members;
 
@@ -193,16 +199,23 @@ internal sealed class ConditionalScorer
         MatrixView memberImage = new(model.MemberImage, k, e.Dimension);
         MatrixView memberText = new(model.MemberText, k, e.Dimension);
 
-        // Members' own log-sum-exps over the members: R_m (rows of l over member texts), C_m (columns).
-        Reset(_max1, _sum1, k);
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberImage, memberText, new RowLogSumExpEpilogue(_max1, _sum1, e.Bias));
-        Reset(_max2, _sum2, k);
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberText, memberImage, new RowLogSumExpEpilogue(_max2, _sum2, e.Bias));
-        for (int m = 0; m < k; m++)
+        // Members' own log-sum-exps over the members: R_m (rows of l over member texts), C_m (columns). A sharded
+        // selection computes a slice of the members on each rank and gathers the others' slices.
+        (int first, int rows) = MemberSlices?.Slice(k) ?? (0, k);
+        if (rows > 0)
         {
-            model.MemberRowLse[m] = (float)(_max1[m] + Math.Log(_sum1[m]));
-            model.MemberColumnLse[m] = (float)(_max2[m] + Math.Log(_sum2[m]));
+            Reset(_max1, _sum1, rows);
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberImage.RowRange(first, rows), memberText, new RowLogSumExpEpilogue(_max1, _sum1, e.Bias));
+            Reset(_max2, _sum2, rows);
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberText.RowRange(first, rows), memberImage, new RowLogSumExpEpilogue(_max2, _sum2, e.Bias));
+            for (int m = 0; m < rows; m++)
+            {
+                model.MemberRowLse[first + m] = (float)(_max1[m] + Math.Log(_sum1[m]));
+                model.MemberColumnLse[first + m] = (float)(_max2[m] + Math.Log(_sum2[m]));
+            }
         }
+
+        MemberSlices?.Gather(model.MemberRowLse.AsSpan(0, k), model.MemberColumnLse.AsSpan(0, k));
 
         // Candidates against all members: l_xm (x as image) and l_mx (x as text).
         Reset(_max1, _sum1, _count);
@@ -374,4 +387,14 @@ internal sealed class ConditionalScorer
             Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, Embeddings.Scale, Embeddings.Text, newImage, new SoftplusRowSumEpilogue(accumulator, Embeddings.Bias, Weight));
         }
     }
+}
+
+/// <summary>Splits per-member work across the ranks of a sharded selection.</summary>
+internal interface IMemberSlices
+{
+    /// <summary>The members [first, first + count) of <paramref name="members"/> this rank computes.</summary>
+    (int First, int Count) Slice(int members);
+
+    /// <summary>Fills both spans (one value per member) from every rank's slice.</summary>
+    void Gather(Span<float> rowValues, Span<float> columnValues);
 }

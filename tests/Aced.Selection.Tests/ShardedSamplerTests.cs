@@ -85,6 +85,15 @@ public class ShardedSamplerTests
     }
 
     [Fact]
+    public void Sample_SoftmaxFewerMembersThanRanks_SameIndicesAsSingleProcess()
+    {
+        // One member per chunk and five ranks: most ranks have an empty slice of the members' log-sum-exps.
+        SuperBatch batch = TestData.Batch(47, 8, 13, ContrastiveKind.Softmax);
+        var options = new ActiveBatchSamplerOptions { BatchSize = 6, Chunks = 6, Loss = ContrastiveKind.Softmax, Temperature = 3, Seed = 8 };
+        AssertSameAsSingleProcess(batch, options, 5, 0, "softmax b = 6, n = 6");
+    }
+
+    [Fact]
     public void Sample_Diagnostics_MatchSingleProcessAndCountBytes()
     {
         SuperBatch batch = TestData.Batch(Count, 12, 5, ContrastiveKind.Sigmoid);

@@ -81,6 +81,7 @@ public sealed class ShardedBatchSampler
         _options = options.Clone();
         _options.Validate();
         _collectives = collectives;
+        _scorer.MemberSlices = new MemberSliceSharing(this);
     }
 
     /// <summary>A copy of the options in use.</summary>
@@ -713,6 +714,23 @@ public sealed class ShardedBatchSampler
         Account(t, bytes, bytes * (_collectives.Size - 1));
     }
 
+    /// <summary>The collectives of this rank.</summary>
+    internal ICollectives Collectives => _collectives;
+
+    /// <summary>A counted variable all-gather (used by the member slices of the softmax scorer).</summary>
+    internal void GatherVariable(ReadOnlySpan<float> local, ReadOnlySpan<int> counts, Span<float> destination)
+    {
+        long t = Stopwatch.GetTimestamp();
+        _collectives.AllGatherVariable(local, counts, destination);
+        int total = 0;
+        for (int r = 0; r < counts.Length; r++)
+        {
+            total += counts[r];
+        }
+
+        Account(t, local.Length * sizeof(float), (total - local.Length) * sizeof(float));
+    }
+
     private void Reduce(Span<double> values, ReduceOperation operation)
     {
         long t = Stopwatch.GetTimestamp();
@@ -727,6 +745,51 @@ public sealed class ShardedBatchSampler
         _statistics.BytesReceived += received;
         _statistics.Collectives++;
         _statistics.CollectiveSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+}
+
+/// <summary>Even contiguous slices of the members per rank; the slices' values are all-gathered.</summary>
+internal sealed class MemberSliceSharing : IMemberSlices
+{
+    private readonly ShardedBatchSampler _owner;
+    private float[] _local = Array.Empty<float>();
+    private float[] _all = Array.Empty<float>();
+    private int[] _counts = Array.Empty<int>();
+
+    public MemberSliceSharing(ShardedBatchSampler owner) => _owner = owner;
+
+    public (int First, int Count) Slice(int members)
+    {
+        ICollectives c = _owner.Collectives;
+        int first = (int)((long)members * c.Rank / c.Size);
+        return (first, (int)((long)members * (c.Rank + 1) / c.Size) - first);
+    }
+
+    public void Gather(Span<float> rowValues, Span<float> columnValues)
+    {
+        ICollectives c = _owner.Collectives;
+        int members = rowValues.Length;
+        ConditionalScorer.Grow(ref _counts, c.Size);
+        for (int r = 0; r < c.Size; r++)
+        {
+            _counts[r] = 2 * (int)(((long)members * (r + 1) / c.Size) - ((long)members * r / c.Size));
+        }
+
+        (int first, int count) = Slice(members);
+        ConditionalScorer.Grow(ref _local, 2 * count);
+        ConditionalScorer.Grow(ref _all, 2 * members);
+        rowValues.Slice(first, count).CopyTo(_local);
+        columnValues.Slice(first, count).CopyTo(_local.AsSpan(count));
+        _owner.GatherVariable(_local.AsSpan(0, 2 * count), _counts.AsSpan(0, c.Size), _all.AsSpan(0, 2 * members));
+        int at = 0;
+        for (int r = 0; r < c.Size; r++)
+        {
+            int n = _counts[r] / 2;
+            int start = (int)((long)members * r / c.Size);
+            _all.AsSpan(at, n).CopyTo(rowValues.Slice(start, n));
+            _all.AsSpan(at + n, n).CopyTo(columnValues.Slice(start, n));
+            at += 2 * n;
+        }
     }
 }
 
