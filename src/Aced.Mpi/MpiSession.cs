@@ -47,7 +47,20 @@ public sealed class MpiSession : IDisposable
             throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "must be positive (e.g. 120 seconds)");
         }
 
-        return new MpiSession(new MPI.Environment(ref args), limit);
+        // MPI_Init waits for every rank; a rank that dies before it would leave the others waiting forever.
+        using var watchdog = new System.Threading.Timer(
+            _ =>
+            {
+                Console.Error.WriteLine($"aced: error: MPI initialisation did not complete within {limit.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} s (another rank failed to start); exiting");
+                Console.Error.Flush();
+                System.Environment.Exit(3);
+            },
+            null,
+            limit,
+            System.Threading.Timeout.InfiniteTimeSpan);
+        var environment = new MPI.Environment(ref args);
+        watchdog.Change(System.Threading.Timeout.Infinite, System.Threading.Timeout.Infinite);
+        return new MpiSession(environment, limit);
     }
 
     /// <summary>Stops the collectives' watchdog and finalises MPI.</summary>

@@ -94,6 +94,26 @@ public class ShardedSamplerTests
     }
 
     [Fact]
+    public void Sample_AllScoresTied_BreaksTiesTowardsTheLowerGlobalIndexLikeSingleProcess()
+    {
+        // Identical rows: every score ties, so greedy and top-k must pick 0..b-1 across the rank boundaries.
+        var image = new Matrix(40, 4);
+        var text = new Matrix(40, 4);
+        for (int i = 0; i < 40; i++)
+        {
+            image[i, 0] = 1;
+            text[i, 0] = 1;
+        }
+
+        var batch = new SuperBatch(new ModelEmbeddings(image, text, new LogitParameters(10, -10)));
+        foreach (SamplerKind sampler in new[] { SamplerKind.Joint, SamplerKind.TopK })
+        {
+            var options = new ActiveBatchSamplerOptions { BatchSize = 12, Chunks = 3, Greedy = true, Sampler = sampler, Scoring = ScoringMethod.Hard };
+            AssertSameAsSingleProcess(batch, options, 3, 0, $"ties {sampler}");
+        }
+    }
+
+    [Fact]
     public void Sample_Diagnostics_MatchSingleProcessAndCountBytes()
     {
         SuperBatch batch = TestData.Batch(Count, 12, 5, ContrastiveKind.Sigmoid);

@@ -19,10 +19,12 @@ namespace Aced.Selection.Distributed;
 /// Gumbel variate of global candidate x read at the same position of the counter-based stream as the single-process
 /// sampler reads it, and the logits shifted by the global maximum), the ranks all-gather the W·c proposals and all
 /// keep the same global top c. The new members' embeddings (c rows of 2d floats per model) are all-gathered so every
-/// rank updates its candidates' conditional scores; each rank recomputes the members' own log-sum-exps for softmax
-/// (the members are replicated, so no extra reduction is needed).</para>
+/// rank updates its candidates' conditional scores. For softmax each rank computes the members' own log-sum-exps for
+/// its slice of the members and the slices are all-gathered (2 floats per member and model), so that O(k²·d) work
+/// is split too.</para>
 /// <para><b>Cost per chunk</b>: communication O(W·c + c·d) (one all-reduce of 2 doubles, one all-gather of 3c doubles
-/// per rank, one all-gather of the c new members' rows); compute O(n·c·d) per rank; memory O(n·d + b·d).
+/// per rank, one all-gather of the c new members' rows; softmax adds one all-gather of the members' log-sum-exps per
+/// model); compute O(n·c·d) per rank (softmax O(n·k·d + k²·d/W) at k members); memory O(n·d + b·d).
 /// The uniform sampler draws on every rank (O(B) integers of scratch) and exchanges only the b scores.</para>
 /// <para><b>Errors</b>: before any work the ranks compare their options, seed, step, model dimensions, logit scales
 /// and biases, and shard sizes; a mismatch or an empty shard throws <see cref="ArgumentException"/> with the same
@@ -62,8 +64,6 @@ public sealed class ShardedBatchSampler
     private bool[] _isMember = Array.Empty<bool>();
     private double[] _proposal = Array.Empty<double>();
     private double[] _proposals = Array.Empty<double>();
-    private ulong[] _order = Array.Empty<ulong>();
-    private int[] _orderSlot = Array.Empty<int>();
     private float[] _rows = Array.Empty<float>();
     private float[] _gatheredRows = Array.Empty<float>();
     private float[] _orderedRows = Array.Empty<float>();
@@ -311,25 +311,42 @@ public sealed class ShardedBatchSampler
         Span<double> proposals = _proposals.AsSpan(0, 3 * c * size);
         Gather<double>(proposal, proposals);
 
-        // Order all proposals by (key descending, index ascending) — the tie rule of Sampling.TopK — through one
-        // sortable 64-bit code per proposal: the key's order-preserving bits above, the complemented index below.
-        int count = c * size;
-        Span<ulong> order = _order.AsSpan(0, count);
-        Span<int> slot = _orderSlot.AsSpan(0, count);
-        for (int p = 0; p < count; p++)
-        {
-            double index = proposals[(3 * p) + 1];
-            float key = (float)proposals[3 * p];
-            order[p] = index < 0 ? 0 : ((ulong)OrderedBits(key) << 32) | (uint)(int.MaxValue - (int)index);
-            slot[p] = p;
-        }
-
-        order.Sort(slot);
+        // Every rank's proposals are sorted by (key descending, index ascending), the order of Sampling.TopK, with
+        // padding (index -1) last: a W-way merge of the heads gives the global top c in O(c·W).
+        Span<int> cursor = _cursor.AsSpan(0, size);
+        cursor.Clear();
         for (int i = 0; i < c; i++)
         {
-            int p = slot[count - 1 - i];
-            chunk[i] = (int)proposals[(3 * p) + 1];
-            chunkScores[i] = (float)proposals[(3 * p) + 2];
+            int best = -1;
+            float bestKey = 0;
+            double bestIndex = 0;
+            for (int r = 0; r < size; r++)
+            {
+                if (cursor[r] >= c)
+                {
+                    continue;
+                }
+
+                int p = (r * c) + cursor[r];
+                double index = proposals[(3 * p) + 1];
+                if (index < 0)
+                {
+                    continue;
+                }
+
+                float key = (float)proposals[3 * p];
+                if (best < 0 || key > bestKey || (key == bestKey && index < bestIndex))
+                {
+                    best = r;
+                    bestKey = key;
+                    bestIndex = index;
+                }
+            }
+
+            int chosenSlot = (best * c) + cursor[best];
+            cursor[best]++;
+            chunk[i] = (int)proposals[(3 * chosenSlot) + 1];
+            chunkScores[i] = (float)proposals[(3 * chosenSlot) + 2];
         }
     }
 
@@ -371,17 +388,6 @@ public sealed class ShardedBatchSampler
         // Double i uses 32-bit words 2i and 2i + 1: block i / 2, words 0-1 (even i) or 2-3 (odd i).
         ulong block = (ulong)index / 2;
         return (index & 1) == 0 ? new CounterRng(new RngState(seed, stream, block, 4)) : new CounterRng(new RngState(seed, stream, block + 1, 2));
-    }
-
-    private static uint OrderedBits(float key)
-    {
-        if (key == 0)
-        {
-            key = 0; // -0 and +0 tie, as in Sampling.TopK.
-        }
-
-        uint bits = BitConverter.SingleToUInt32Bits(key);
-        return (bits & 0x8000_0000u) != 0 ? ~bits : bits | 0x8000_0000u;
     }
 
     /// <summary>All-gathers the embeddings of the chunk's members (owned by different ranks) in chunk order and adds them to the scorer.</summary>
@@ -697,8 +703,6 @@ public sealed class ShardedBatchSampler
         ConditionalScorer.Grow(ref _isMember, n);
         ConditionalScorer.Grow(ref _proposal, 3 * b);
         ConditionalScorer.Grow(ref _proposals, 3 * b * size);
-        ConditionalScorer.Grow(ref _order, b * size);
-        ConditionalScorer.Grow(ref _orderSlot, b * size);
         ConditionalScorer.Grow(ref _cursor, size);
         ConditionalScorer.Grow(ref _displacement, size);
         ConditionalScorer.Grow(ref _result.IndexBuffer, b);
