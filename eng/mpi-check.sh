@@ -79,6 +79,7 @@ joint-sigmoid-easyref-mean --scoring easy-ref --normalization mean --temperature
 independent-pair --sampler independent --loss pair --seed 9
 topk-softmax --sampler topk --loss softmax
 uniform --sampler uniform --seed 5
+percentile-normalize --sampler loss-percentile --percentile-power 2 --normalize --seed 6
 CASES
 
 echo "mpi-check: $checked comparisons, $failed failed"

@@ -21,7 +21,7 @@ namespace Aced.Cli;
 public static class DistributedSelect
 {
     /// <summary>Runs the distributed selection on this rank.</summary>
-    public static int Run(SelectCommand.Arguments args, ActiveBatchSamplerOptions options, TextWriter stdout)
+    public static int Run(SelectCommand.Arguments args, ActiveBatchSamplerOptions options, TextWriter stdout, TextWriter? stderr = null)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
@@ -45,6 +45,12 @@ public static class DistributedSelect
             throw new CliException("give both --reference-image and --reference-text, or neither");
         }
 
+        OutputGuard.EnsureNotAnInput("--out", args.Out,
+        [
+            new("--student-image", args.StudentImage), new("--student-text", args.StudentText),
+            new("--reference-image", args.ReferenceImage!), new("--reference-text", args.ReferenceText!),
+        ]);
+
         if (args.ReferenceImage is null && options.Sampler != SamplerKind.Uniform && options.Scoring is ScoringMethod.Learnability or ScoringMethod.EasyReference)
         {
             throw new CliException($"--scoring {args.Scoring} needs --reference-image and --reference-text (or use --scoring hard|easy)");
@@ -63,7 +69,7 @@ public static class DistributedSelect
 
         using (session)
         {
-            return RunRank(args, options, session.Collectives, stdout);
+            return RunRank(args, options, session.Collectives, stdout, stderr);
         }
     }
 
@@ -71,12 +77,18 @@ public static class DistributedSelect
     public static int RunRank(SelectCommand.Arguments args, ICollectives collectives, TextWriter stdout)
     {
         ArgumentNullException.ThrowIfNull(args);
-        return RunRank(args, SelectCommand.BuildOptions(args), collectives, stdout);
+        return RunRank(args, SelectCommand.BuildOptions(args), collectives, stdout, null);
     }
 
     /// <summary>The body of one rank over any <see cref="ICollectives"/> (MPI, or in-process ranks in tests).</summary>
-    public static int RunRank(SelectCommand.Arguments args, ActiveBatchSamplerOptions options, ICollectives collectives, TextWriter stdout)
+    public static int RunRank(SelectCommand.Arguments args, ActiveBatchSamplerOptions options, ICollectives collectives, TextWriter stdout, TextWriter? stderr)
     {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(collectives);
+
+        // Warnings (e.g. an ignored softmax bias) once, from rank 0.
+        TextWriter warnings = collectives.Rank == 0 ? stderr ?? TextWriter.Null : TextWriter.Null;
         long start = Stopwatch.GetTimestamp();
         int rank = collectives.Rank;
         int size = collectives.Size;
@@ -90,17 +102,41 @@ public static class DistributedSelect
             total = header.Shape[0];
             int offset = (int)((long)total * rank / size);
             int count = (int)((long)total * (rank + 1) / size) - offset;
+
+            // The option checks of `aced select` (same messages), on every rank.
+            int b = SelectCommand.ResolveBatchSize(args, options, total);
+            float studentScale = SelectCommand.CheckScale(args.StudentScale ?? SelectCommand.DefaultScale(softmax), "--student-scale");
+            float studentBias = SelectCommand.ResolveBias(args.StudentBias, softmax, "--student-bias", warnings);
+            double bound = SelectCommand.ScoreBound(studentScale, studentBias, b, total);
+            float referenceScale = 1, referenceBias = 0;
+            if (args.ReferenceImage is not null)
+            {
+                referenceScale = SelectCommand.CheckScale(args.ReferenceScale ?? SelectCommand.DefaultScale(softmax), "--reference-scale");
+                referenceBias = SelectCommand.ResolveBias(args.ReferenceBias, softmax, "--reference-bias", warnings);
+                bound += SelectCommand.ScoreBound(referenceScale, referenceBias, b, total);
+            }
+
+            if (bound >= float.MaxValue)
+            {
+                throw new CliException("--student-scale/--student-bias/--reference-scale/--reference-bias are too large: the selection scores overflow float32; use a moderate scale a = exp(t) (e.g. a <= 1e4) and bias");
+            }
+
+            SelectCommand.CheckTemperature(options, bound);
             if (count > 0)
             {
                 Matrix si = ReadRows(args.StudentImage!, "--student-image", total, -1, offset, count);
                 Matrix st = ReadRows(args.StudentText!, "--student-text", total, si.Columns, offset, count);
-                var student = new ModelEmbeddings(si, st, new LogitParameters(SelectCommand.CheckScale(args.StudentScale ?? SelectCommand.DefaultScale(softmax), "--student-scale"), SelectCommand.CheckBias(args.StudentBias ?? SelectCommand.DefaultBias(softmax), "--student-bias")));
+                SelectCommand.CheckRows(si, args.StudentImage!, "--student-image", args.Normalize, args.NormTolerance, offset);
+                SelectCommand.CheckRows(st, args.StudentText!, "--student-text", args.Normalize, args.NormTolerance, offset);
+                var student = new ModelEmbeddings(si, st, new LogitParameters(studentScale, studentBias));
                 ModelEmbeddings reference = default;
                 if (args.ReferenceImage is not null)
                 {
                     Matrix ri = ReadRows(args.ReferenceImage, "--reference-image", total, -1, offset, count);
                     Matrix rt = ReadRows(args.ReferenceText!, "--reference-text", total, ri.Columns, offset, count);
-                    reference = new ModelEmbeddings(ri, rt, new LogitParameters(SelectCommand.CheckScale(args.ReferenceScale ?? SelectCommand.DefaultScale(softmax), "--reference-scale"), SelectCommand.CheckBias(args.ReferenceBias ?? SelectCommand.DefaultBias(softmax), "--reference-bias")));
+                    SelectCommand.CheckRows(ri, args.ReferenceImage, "--reference-image", args.Normalize, args.NormTolerance, offset);
+                    SelectCommand.CheckRows(rt, args.ReferenceText!, "--reference-text", args.Normalize, args.NormTolerance, offset);
+                    reference = new ModelEmbeddings(ri, rt, new LogitParameters(referenceScale, referenceBias));
                 }
 
                 shard = new SuperBatch(student, reference);
@@ -127,7 +163,6 @@ public static class DistributedSelect
         }
 
         double readSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        SelectCommand.ResolveBatchSize(options, total);
         var sampler = new ShardedBatchSampler(options, collectives);
         SelectionResult result;
         try

@@ -47,7 +47,7 @@ using (mpi)
     int count = (int)((long)superBatch * (rank + 1) / size) - offset;
 
     // Identical replicas on every rank (same seeds); the reference is a second, independently initialised model.
-    TwoTowerConfig config = TwoTowerConfig.Preset("Mu", vocabularySize: 256, contextLength: 8, imageSize: 8, patchSize: 4, embeddingDimension: 32);
+    TwoTowerConfig config = TwoTowerConfig.Preset(ModelSize.Mu, vocabularySize: 256, contextLength: 8, imageSize: 8, patchSize: 4, embeddingDimension: 32);
     var student = new TwoTowerModel(config, seed: 1);
     var reference = new TwoTowerModel(config, seed: 2);
     var options = new ActiveBatchSamplerOptions { FilterRatio = 0.8, Chunks = 8, Seed = 7 };
@@ -132,7 +132,7 @@ static ModelEmbeddings Encode(TwoTowerModel model, Matrix images, int[] tokens, 
     var image = new Matrix(count, model.EmbeddingDimension);
     var text = new Matrix(count, model.EmbeddingDimension);
     model.EncodeImages(images, image);
-    model.EncodeTexts(tokens, count, text);
+    model.EncodeTexts(tokens, text);
     return new ModelEmbeddings(image, text, model.Logits);
 }
 

@@ -56,12 +56,12 @@ public class ShardedSamplerTests
 
     [Theory]
     [MemberData(nameof(Ranks))]
-    public void Sample_IndependentTopKAndUniform_SameIndicesAsSingleProcess(int ranks)
+    public void Sample_IndependentTopKUniformAndPercentile_SameIndicesAsSingleProcess(int ranks)
     {
         foreach ((ContrastiveKind loss, bool proxy) in Losses)
         {
             SuperBatch batch = TestData.Batch(Count, 10, 9, loss);
-            foreach (SamplerKind sampler in new[] { SamplerKind.Independent, SamplerKind.TopK, SamplerKind.Uniform })
+            foreach (SamplerKind sampler in new[] { SamplerKind.Independent, SamplerKind.TopK, SamplerKind.Uniform, SamplerKind.LossPercentile })
             {
                 foreach (ScoringMethod scoring in new[] { ScoringMethod.Learnability, ScoringMethod.Hard })
                 {

@@ -38,14 +38,14 @@ namespace Aced.Selection.Distributed;
 public sealed class ShardedBatchSampler
 {
     private const int GumbelChunk = 256;
-    private const int HeaderFields = 21;
+    private const int HeaderFields = 23;
 
     private static readonly string[] FieldNames =
     {
         "shard size", "student present", "student dimension", "student logit scale", "student logit bias",
         "reference present", "reference dimension", "reference logit scale", "reference logit bias",
         "Sampler", "Scoring", "Loss (or PairSimilarityProxy)", "Chunks", "Greedy", "Normalization", "Temperature", "Seed (high word)",
-        "Seed (low word)", "BatchSize", "FilterRatio", "step",
+        "Seed (low word)", "BatchSize", "FilterRatio", "step", "PercentilePower", "NormTolerance",
     };
 
     private readonly ActiveBatchSamplerOptions _options;
@@ -71,6 +71,7 @@ public sealed class ShardedBatchSampler
     private int[] _cursor = Array.Empty<int>();
     private int[] _displacement = Array.Empty<int>();
     private double[] _reduce = new double[8];
+    private double[] _allScores = Array.Empty<double>();
 
     /// <summary>Creates the sampler of this rank; every rank must pass the same options.</summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is invalid (the message names it).</exception>
@@ -149,19 +150,19 @@ public sealed class ShardedBatchSampler
             bool studentVerified = false, referenceVerified = false;
             if (haveScores)
             {
-                _scorer.Begin(shard!, _options.Scoring, _options.ScoreLoss, capacity);
+                _scorer.Begin(shard!, _options.Scoring, _options.ScoreLoss, capacity, _options.NormTolerance);
                 studentVerified = _scorer.StudentVerifiedFinite;
                 referenceVerified = _scorer.ReferenceVerifiedFinite;
             }
 
             if (shard!.HasStudent && !studentVerified)
             {
-                shard.Student.EnsureFinite("superBatch.Student");
+                shard.Student.EnsureFiniteAndUnitNorm("superBatch.Student", "student", _options.NormTolerance);
             }
 
             if (shard.HasReference && !referenceVerified)
             {
-                shard.Reference.EnsureFinite("superBatch.Reference");
+                shard.Reference.EnsureFiniteAndUnitNorm("superBatch.Reference", "reference", _options.NormTolerance);
             }
         }
         catch (ArgumentException e)
@@ -190,6 +191,14 @@ public sealed class ShardedBatchSampler
                     Span<float> logits = _logits.AsSpan(0, n);
                     bool finite = ActiveBatchSampler.ChunkLogits(_scorer.Independent, default, factor, logits);
                     DrawChunk(logits, _scorer.Independent, default, finite, factor, top, 0, total, offset, step, chosen, chosenScores);
+                    break;
+                }
+
+            case SamplerKind.LossPercentile:
+                {
+                    Span<float> logits = _logits.AsSpan(0, n);
+                    PercentileLogits(logits, total);
+                    DrawChunk(logits, _scorer.Independent, default, true, 1.0, false, 0, total, offset, step, chosen, chosenScores);
                     break;
                 }
 
@@ -469,6 +478,50 @@ public sealed class ShardedBatchSampler
         return lo;
     }
 
+    /// <summary>
+    /// Selective-Backprop's log weights <c>beta · log CDF(s_x)</c> of this rank's candidates, CDF over all B scores
+    /// (ties share the largest rank): the independent scores are all-gathered once (B doubles) and sorted.
+    /// </summary>
+    private void PercentileLogits(Span<float> logits, int total)
+    {
+        int size = _collectives.Size;
+        int n = logits.Length;
+        ConditionalScorer.Grow(ref _allScores, total);
+        Span<int> counts = _counts.AsSpan(0, size);
+        for (int r = 0; r < size; r++)
+        {
+            counts[r] = (r + 1 < size ? _offsets[r + 1] : total) - _offsets[r];
+        }
+
+        Span<double> all = _allScores.AsSpan(0, total);
+        long t = Stopwatch.GetTimestamp();
+        _collectives.AllGatherVariable(_scorer.Independent, counts, all);
+        Account(t, n * sizeof(double), (total - n) * sizeof(double));
+        all.Sort();
+        double beta = _options.PercentilePower;
+        ReadOnlySpan<double> independent = _scorer.Independent;
+        for (int x = 0; x < n; x++)
+        {
+            // Number of scores <= s_x: the first index whose score is greater.
+            double v = independent[x];
+            int lo = 0, hi = total;
+            while (lo < hi)
+            {
+                int mid = (lo + hi) >>> 1;
+                if (all[mid] <= v)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid;
+                }
+            }
+
+            logits[x] = (float)(beta * Math.Log(lo / (double)total));
+        }
+    }
+
     private void SampleUniform(int total, int b, int offset, bool haveScores, ref CounterRng rng, Span<int> chosen, Span<float> chosenScores)
     {
         ConditionalScorer.Grow(ref _intScratch, total);
@@ -524,6 +577,8 @@ public sealed class ShardedBatchSampler
         h[18] = _options.BatchSize ?? -1;
         h[19] = _options.FilterRatio;
         h[20] = step;
+        h[21] = _options.PercentilePower;
+        h[22] = _options.NormTolerance;
         Span<double> all = _header.AsSpan(0, HeaderFields * size);
         Gather<double>(h, all);
 
@@ -665,11 +720,12 @@ public sealed class ShardedBatchSampler
         max = r[0];
         min = -r[1];
 
-        // ESS = (sum w)^2 / sum w^2 with w = exp(tau * (s - max)), max over all ranks.
+        // ESS = (sum w)^2 / sum w^2 with w = exp(tau * (s - max)), max over all ranks, or the percentile weights.
+        bool percentile = _options.Sampler == SamplerKind.LossPercentile;
         double sumW = 0, sumW2 = 0;
         for (int x = 0; x < n; x++)
         {
-            double w = Math.Exp(tau * (s[x] - max));
+            double w = percentile ? Math.Exp(_logits[x]) : Math.Exp(tau * (s[x] - max));
             sumW += w;
             sumW2 += w * w;
         }
