@@ -52,7 +52,7 @@ public static class DataCommand
             packages.Add(new { name = p.Name, version = p.Version, file = p.File, bytes = p.Bytes, integrity = p.Integrity });
         }
 
-        stdout.WriteLine(JsonSerializer.Serialize(new { command = "data fetch", dataset = "emoji", folder = result.Folder, downloaded = result.Downloaded, packages }));
+        stdout.WriteLine(CliJson.Serialize(new { command = "data fetch", dataset = "emoji", folder = result.Folder, downloaded = result.Downloaded, packages }));
         return 0;
     }
 
@@ -60,6 +60,7 @@ public static class DataCommand
     public static int ExecuteInfo(InfoArguments arguments, TextWriter stdout, TextWriter stderr)
     {
         ArgumentNullException.ThrowIfNull(arguments);
+        string? lastStage = null;
         var options = new DataOptions
         {
             Seed = arguments.Seed,
@@ -69,8 +70,10 @@ public static class DataCommand
             SkipBad = arguments.SkipBad,
             Progress = p =>
             {
-                if (p.Total == 0 || p.Done == p.Total)
+                // One line per stage (loading takes seconds, not minutes: no live bar needed).
+                if (p.Stage != lastStage)
                 {
+                    lastStage = p.Stage;
                     stderr.WriteLine($"aced: data: {p.Stage}");
                 }
             },
@@ -174,7 +177,7 @@ public static class DataCommand
             WriteTable(roles, stderr);
         }
 
-        stdout.WriteLine(JsonSerializer.Serialize(summary));
+        stdout.WriteLine(CliJson.Serialize(summary));
         return 0;
     }
 
