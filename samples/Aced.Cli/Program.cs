@@ -15,6 +15,7 @@ public static class Program
         root.Subcommands.Add(LossCommand.Create());
         root.Subcommands.Add(SelectCommand.Create());
         root.Subcommands.Add(DataCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
         return root;
     }
 }
