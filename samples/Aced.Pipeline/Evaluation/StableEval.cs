@@ -23,6 +23,9 @@ public sealed class StableSuite
     /// <summary>Data-set specification the suite was measured on.</summary>
     public string Dataset { get; init; } = "";
 
+    /// <summary>Where the suite came from (which runs measured the stds), for the report.</summary>
+    public string Source { get; set; } = "";
+
     /// <summary>Runs per configuration group (seeds).</summary>
     public int Seeds { get; init; }
 
