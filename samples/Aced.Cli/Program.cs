@@ -13,6 +13,7 @@ public static class Program
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(LossCommand.Create());
         root.Subcommands.Add(SelectCommand.Create());
+        root.Subcommands.Add(DataCommand.Create());
         return root;
     }
 }

@@ -34,7 +34,16 @@ public static class DatasetCatalog
             return ShapesDataset.Load(options);
         }
 
-        cancellationToken.ThrowIfCancellationRequested();
+        if (spec == "emoji")
+        {
+            return EmojiDataset.Load(options, report, cancellationToken);
+        }
+
+        if (spec.StartsWith("folder:", StringComparison.Ordinal) && spec.Length > "folder:".Length)
+        {
+            return FolderDataset.Load(spec["folder:".Length..], options, report, cancellationToken);
+        }
+
         throw new ArgumentException($"Unknown data set '{spec}': expected {SpecHelp}.", nameof(spec));
     }
 }

@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using Aced.Core;
+using Aced.Pipeline.Data;
 
 namespace Aced.Pipeline.Training;
 
@@ -12,16 +14,6 @@ public enum TrainingRole
 
     /// <summary>A reference/teacher trained IID on the reference split (or on the held-out split with <see cref="TrainOptions.Holdout"/>).</summary>
     Reference = 1,
-}
-
-/// <summary>The contrastive loss of the student (and of the selection scores).</summary>
-public enum TrainLossKind
-{
-    /// <summary>SigLIP sigmoid loss (default).</summary>
-    Sigmoid = 0,
-
-    /// <summary>CLIP softmax loss.</summary>
-    Softmax = 1,
 }
 
 /// <summary>A bad training configuration, found before any training: <see cref="Option"/> names the option to fix.</summary>
@@ -53,6 +45,9 @@ public sealed record TrainOptions
     /// <summary>Data-set specification: "shapes", "emoji" or "folder:PATH".</summary>
     public string Dataset { get; init; } = "shapes";
 
+    /// <summary>Options of the data set (image size, data seed, noise, split sizes, cache, bad-data policy).</summary>
+    public DataOptions Data { get; init; } = new();
+
     /// <summary>Reference or student.</summary>
     public TrainingRole Role { get; init; } = TrainingRole.Student;
 
@@ -71,10 +66,10 @@ public sealed record TrainOptions
     /// <summary>Filter ratio f (super-batch B = b / (1 - f)); null = the method's default (0.8, Bad-Students 0.5).</summary>
     public double? FilterRatio { get; init; }
 
-    /// <summary>Chunks n of the joint sampler; null = the preset's (16, capped at b).</summary>
+    /// <summary>Chunks n of the joint sampler; null = the preset's (16, capped at b). Ignored by methods that draw uniformly.</summary>
     public int? Chunks { get; init; }
 
-    /// <summary>Selection temperature tau; null = the preset's (10, JEST 1).</summary>
+    /// <summary>Selection temperature tau; null = the preset's (10, JEST 1). Ignored by methods that draw uniformly.</summary>
     public double? Temperature { get; init; }
 
     /// <summary>Distillation weight lambda; null = the preset's (2 where it distils).</summary>
@@ -95,8 +90,8 @@ public sealed record TrainOptions
     /// <summary>Save a checkpoint every this many steps (0 = only at the end).</summary>
     public int CheckpointEvery { get; init; } = 50;
 
-    /// <summary>The contrastive loss.</summary>
-    public TrainLossKind Loss { get; init; } = TrainLossKind.Sigmoid;
+    /// <summary>The contrastive loss of the student and of the selection scores (sigmoid by default).</summary>
+    public ContrastiveKind Loss { get; init; } = ContrastiveKind.Sigmoid;
 
     /// <summary>Run directory.</summary>
     public string OutDir { get; init; } = "";
@@ -252,11 +247,6 @@ public sealed record TrainOptions
                 if (Lambda is not null && !method.Distils)
                 {
                     list.Add(new("--lambda", $"method {method.Name} has no distillation loss (lambda = 0 by definition)"));
-                }
-
-                if ((Temperature is not null || Chunks is not null) && !method.Selects)
-                {
-                    list.Add(new(Temperature is not null ? "--temperature" : "--chunks", $"method {method.Name} draws its batches uniformly; there is no selection to configure"));
                 }
             }
         }

@@ -28,6 +28,20 @@ namespace Aced.Pipeline.Training;
 /// </summary>
 public static class Trainer
 {
+    /// <summary>
+    /// Loads <see cref="TrainOptions.Dataset"/> with <see cref="TrainOptions.Data"/> (<see cref="DatasetCatalog.Load"/>),
+    /// then runs (or resumes) the training described by <paramref name="options"/>.
+    /// </summary>
+    /// <exception cref="TrainingConfigurationException">A bad option, a missing reference or checkpoint, an existing run without --resume.</exception>
+    /// <exception cref="DataException">The data set is missing or bad.</exception>
+    public static TrainResult Run(TrainOptions options, ITrainingObserver? observer = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        DatasetSplits data = DatasetCatalog.Load(options.Dataset, options.Data, report: null, cancellationToken);
+        return Run(options, data, observer, cancellationToken);
+    }
+
     /// <summary>Runs (or resumes) the training described by <paramref name="options"/> on <paramref name="data"/>.</summary>
     /// <param name="options">The configuration; every problem is reported before any training.</param>
     /// <param name="data">The splits of <see cref="TrainOptions.Dataset"/> (the reference trains on ReferenceTrain or Holdout, a student on StudentTrain).</param>

@@ -10,7 +10,7 @@ namespace Aced.Pipeline.Training;
 
 /// <summary>
 /// A data set prepared for a model: images as rows of HWC floats (the towers' input layout), captions tokenized
-/// once, and the data set's fingerprint (SHA-256 of size, ids, captions and pixels).
+/// once.
 /// </summary>
 internal sealed class TrainingPool
 {
@@ -45,32 +45,8 @@ internal sealed class TrainingPool
     /// <summary>Copies the pixel rows and token rows of <paramref name="indices"/> into the destinations, in order.</summary>
     public void Gather(ReadOnlySpan<int> indices, MatrixView images, Span<int> tokens)
     {
-        RowGather.Rows(Images, indices, images);
-        int t = ContextLength;
-        for (int i = 0; i < indices.Length; i++)
-        {
-            Tokens.AsSpan(indices[i] * t, t).CopyTo(tokens.Slice(i * t, t));
-        }
-    }
-
-    /// <summary>SHA-256 (hex) of the image size, count, ids, captions and pixels of <paramref name="dataset"/>.</summary>
-    public static string Fingerprint(ImageTextDataset dataset)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        Span<byte> header = stackalloc byte[8];
-        BitConverter.TryWriteBytes(header, dataset.ImageSize);
-        BitConverter.TryWriteBytes(header.Slice(4), dataset.Count);
-        hash.AppendData(header);
-        for (int i = 0; i < dataset.Count; i++)
-        {
-            hash.AppendData(Encoding.UTF8.GetBytes(dataset.Ids[i]));
-            hash.AppendData([0]);
-            hash.AppendData(Encoding.UTF8.GetBytes(dataset.Captions[i]));
-            hash.AppendData([0]);
-        }
-
-        hash.AppendData(MemoryMarshal.AsBytes(dataset.Pixels.AsSpan()));
-        return Convert.ToHexStringLower(hash.GetHashAndReset());
+        RowGather.Gather(Images, indices, images);
+        RowGather.Gather<int>(Tokens, ContextLength, indices, tokens.Slice(0, indices.Length * ContextLength));
     }
 
     private static void ChwToHwc(ReadOnlySpan<float> chw, Span<float> hwc, int s)
@@ -85,14 +61,3 @@ internal sealed class TrainingPool
     }
 }
 
-/// <summary>Row gather until Core's lands with the hardening branch (then this forwards to it).</summary>
-internal static class RowGather
-{
-    public static void Rows(MatrixView source, ReadOnlySpan<int> indices, MatrixView destination)
-    {
-        for (int i = 0; i < indices.Length; i++)
-        {
-            source.Row(indices[i]).CopyTo(destination.Row(i));
-        }
-    }
-}

@@ -8,6 +8,7 @@ using System.Text.Json.Serialization;
 using Aced.Models;
 using Aced.Models.Checkpoints;
 using Aced.Models.Text;
+using Aced.Pipeline.Data;
 
 namespace Aced.Pipeline.Training;
 
@@ -20,7 +21,7 @@ public sealed class TrainingRun
     internal static readonly JsonSerializerOptions s_json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower), new DataOptionsJsonConverter() },
         IgnoreReadOnlyProperties = true,
         WriteIndented = true,
     };

@@ -223,7 +223,7 @@ internal sealed class TrainingSession
         }
 
         var pool = new TrainingPool(dataset, tokenizer, options.ContextLength);
-        string fingerprint = TrainingPool.Fingerprint(dataset);
+        string fingerprint = dataset.Fingerprint;
         var embeddings = new List<ReferenceEmbeddings>();
         foreach (TrainingRun reference in references)
         {
@@ -380,8 +380,8 @@ internal sealed class TrainingSession
 
         for (int k = 0; k < _teachers.Length; k++)
         {
-            RowGather.Rows(_referenceEmbeddings[k].Image, kdIndices, _teacherImage[k]);
-            RowGather.Rows(_referenceEmbeddings[k].Text, kdIndices, _teacherText[k]);
+            RowGather.Gather(_referenceEmbeddings[k].Image, kdIndices, _teacherImage[k]);
+            RowGather.Gather(_referenceEmbeddings[k].Text, kdIndices, _teacherText[k]);
             _teachers[k] = new TeacherEmbeddings(_teacherImage[k], _teacherText[k], new LogitParameters(_referenceEmbeddings[k].Scale, _referenceEmbeddings[k].Bias));
         }
 
@@ -444,8 +444,8 @@ internal sealed class TrainingSession
         if (_referenceImage is not null && _referenceText is not null)
         {
             ReferenceEmbeddings cache = _referenceEmbeddings[0];
-            RowGather.Rows(cache.Image, _superIndices, _referenceImage);
-            RowGather.Rows(cache.Text, _superIndices, _referenceText);
+            RowGather.Gather(cache.Image, _superIndices, _referenceImage);
+            RowGather.Gather(cache.Text, _superIndices, _referenceText);
             reference = new ModelEmbeddings(_referenceImage, _referenceText, cache.Scale, cache.Bias);
         }
 
@@ -627,19 +627,16 @@ internal sealed class TrainingSession
             selection.Temperature = tau;
         }
 
-        if (selection.Loss != SelectionLoss.PairSimilarity)
-        {
-            selection.Loss = options.Loss == TrainLossKind.Softmax ? SelectionLoss.Softmax : SelectionLoss.Sigmoid;
-        }
+        selection.Loss = options.Loss;
 
         return new ActiveBatchSampler(selection);
     }
 
     private static (CombinedObjective Main, CombinedObjective? DistillationOnly) CreateObjectives(TrainOptions options, MethodDefinition method)
     {
-        Losses.ContrastiveKind contrastive = options.Loss == TrainLossKind.Softmax ? Losses.ContrastiveKind.Softmax : Losses.ContrastiveKind.Sigmoid;
+        ContrastiveKind contrastive = options.Loss;
         float lambda = method.Distils ? (float)(options.Lambda ?? method.Preset.Lambda) : 0f;
-        CombinedObjectiveOptions Weights(Losses.ContrastiveKind kind) => new()
+        CombinedObjectiveOptions Weights(ContrastiveKind? kind) => new()
         {
             Contrastive = kind,
             SoftmaxDistillationWeight = lambda * method.SoftmaxShare,
@@ -649,7 +646,7 @@ internal sealed class TrainingSession
 
         if (method.Preset.DistillationBatch == BatchSource.Uniform || method.Preset.DistillationBatch == BatchSource.Selected)
         {
-            return (new CombinedObjective(new CombinedObjectiveOptions { Contrastive = contrastive }), new CombinedObjective(Weights(Losses.ContrastiveKind.None)));
+            return (new CombinedObjective(new CombinedObjectiveOptions { Contrastive = contrastive }), new CombinedObjective(Weights(null)));
         }
 
         return (new CombinedObjective(Weights(contrastive)), null);
@@ -658,7 +655,7 @@ internal sealed class TrainingSession
     internal static TwoTowerConfig ModelConfig(TrainOptions options, string size, int vocabulary, int imageSize, int patch) =>
         TwoTowerConfig.Preset(size, vocabulary, options.ContextLength, imageSize, patch, options.EmbeddingDimension) with
         {
-            Kind = options.Loss == TrainLossKind.Softmax ? Models.ContrastiveKind.Softmax : Models.ContrastiveKind.Sigmoid,
+            Kind = options.Loss,
         };
 
     private static void CheckReference(TrainOptions options, MethodDefinition method, ImageTextDataset dataset, TrainingRun reference)
@@ -692,8 +689,8 @@ internal sealed class TrainingSession
     {
         private readonly AdamW _optimizer;
         private readonly ILearningRateSchedule _schedule;
-        private readonly CombinedObjective _sigmoid = new(new CombinedObjectiveOptions { Contrastive = Losses.ContrastiveKind.Sigmoid });
-        private readonly CombinedObjective _softmax = new(new CombinedObjectiveOptions { Contrastive = Losses.ContrastiveKind.Softmax });
+        private readonly CombinedObjective _sigmoid = new(new CombinedObjectiveOptions { Contrastive = ContrastiveKind.Sigmoid });
+        private readonly CombinedObjective _softmax = new(new CombinedObjectiveOptions { Contrastive = ContrastiveKind.Softmax });
         private Matrix _image = new(1, 1);
         private Matrix _text = new(1, 1);
         private Matrix _gradImage = new(1, 1);
@@ -725,7 +722,7 @@ internal sealed class TrainingSession
             return new ModelEmbeddings(_image, _text, Model.Scale, Model.Bias.Value[0]);
         }
 
-        public void TrainStep(MatrixView images, ReadOnlySpan<int> tokens, TrainLossKind loss)
+        public void TrainStep(MatrixView images, ReadOnlySpan<int> tokens, ContrastiveKind loss)
         {
             int n = images.Rows;
             if (_gradImage.Rows != n)
@@ -736,7 +733,7 @@ internal sealed class TrainingSession
 
             Model.ZeroGradients();
             (MatrixView zi, MatrixView zt) = Model.Forward(images, tokens);
-            CombinedObjective objective = loss == TrainLossKind.Softmax ? _softmax : _sigmoid;
+            CombinedObjective objective = loss == ContrastiveKind.Softmax ? _softmax : _sigmoid;
             CombinedResult r = objective.Compute(zi, zt, LogitParameters.FromLogScale(Model.LogScale.Value[0], Model.Bias.Value[0]), ReadOnlySpan<TeacherEmbeddings>.Empty, default, new EmbeddingGradients(_gradImage, _gradText));
             Model.Backward(_gradImage, _gradText, (float)r.LogScaleGradient, (float)r.BiasGradient);
             _optimizer.Update(_schedule);
