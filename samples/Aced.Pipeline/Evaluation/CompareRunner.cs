@@ -38,7 +38,7 @@ public static class CompareRunner
     /// <summary>Runs the grid.</summary>
     /// <exception cref="TrainingConfigurationException">A bad option or arm (before any training).</exception>
     /// <exception cref="OperationCanceledException">Cancelled (finished cells and checkpoints are kept; rerun resumes).</exception>
-    public static CompareResults Run(CompareOptions options, ICompareObserver observer, CancellationToken cancellationToken = default)
+    public static CompareResults Run(CompareGridOptions options, ICompareObserver observer, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(observer);
@@ -115,7 +115,7 @@ public static class CompareRunner
         AtomicFile.WriteAllText(Path.Combine(outDir, "report.html"), HtmlReport.Render(results));
     }
 
-    private static List<CompareArm> ParseArms(CompareOptions options)
+    private static List<CompareArm> ParseArms(CompareGridOptions options)
     {
         List<CompareArm> arms;
         try
@@ -138,7 +138,7 @@ public static class CompareRunner
         return arms;
     }
 
-    private static void FillSettings(Dictionary<string, string> settings, CompareOptions o, DatasetSplits data)
+    private static void FillSettings(Dictionary<string, string> settings, CompareGridOptions o, DatasetSplits data)
     {
         string I(double v) => v.ToString(CultureInfo.InvariantCulture);
         settings["data set"] = o.Dataset;
@@ -160,19 +160,37 @@ public static class CompareRunner
         settings["checkpoint evaluated every"] = o.EvalEvery == 0 ? "final only" : $"{I(o.EvalEvery)} steps";
     }
 
-    private static DatasetSplits CleanSplits(CompareOptions options, CancellationToken ct)
+    private static DatasetSplits CleanSplits(CompareGridOptions options, CancellationToken ct)
     {
-        DatasetSplits s = DatasetCatalog.Load(options.Dataset, options.Data with { NoiseRate = 0, AttributeNoiseRate = 0 }, null, ct);
+        DatasetSplits s = DatasetCatalog.Load(options.Dataset, CleanData(options.Data), null, ct);
         // A distinct split name keeps the reference's embedding cache of the clean pool apart from the noisy one's.
         ImageTextDataset p = s.StudentTrain;
         var pool = new ImageTextDataset(p.Name + "-clean", p.ImageSize, p.Pixels, p.Captions, p.Ids, p.CaptionCorrupted, p.Tasks);
         return s with { StudentTrain = pool };
     }
 
+    /// <summary>The same data options without caption noise.</summary>
+    internal static DataOptions CleanData(DataOptions d) => new()
+    {
+        ImageSize = d.ImageSize,
+        Seed = d.Seed,
+        NoiseRate = 0,
+        AttributeNoiseRate = 0,
+        ReferenceTrainSize = d.ReferenceTrainSize,
+        StudentTrainSize = d.StudentTrainSize,
+        HoldoutSize = d.HoldoutSize,
+        EvaluationSize = d.EvaluationSize,
+        CacheDirectory = d.CacheDirectory,
+        SkipBad = d.SkipBad,
+        MaxImageBytes = d.MaxImageBytes,
+        MaxImageSide = d.MaxImageSide,
+        Progress = d.Progress,
+    };
+
     private static string CellDirectory(string outDir, CompareArm arm, int seed) =>
         Path.Combine(outDir, "runs", arm.DirectoryName, $"seed-{seed.ToString(CultureInfo.InvariantCulture)}");
 
-    private static string EnsureReference(CompareOptions o, string? size, string outDir, DatasetSplits data, Dictionary<string, string> cache, CompareResults results, ICompareObserver observer, CancellationToken ct)
+    private static string EnsureReference(CompareGridOptions o, string? size, string outDir, DatasetSplits data, Dictionary<string, string> cache, CompareResults results, ICompareObserver observer, CancellationToken ct)
     {
         string key = size ?? "";
         if (cache.TryGetValue(key, out string? known))
@@ -198,6 +216,7 @@ public static class CompareRunner
             var train = new TrainOptions
             {
                 Dataset = o.Dataset,
+                Data = o.Data,
                 Role = TrainingRole.Reference,
                 Size = size ?? o.ReferenceSize,
                 Steps = o.ReferenceSteps,
@@ -230,7 +249,7 @@ public static class CompareRunner
         values.TryGetValue(task, out double v) ? (100 * v).ToString("0.0", CultureInfo.InvariantCulture) : "-";
 
     /// <summary>IID steps whose FLOPs equal <c>Steps</c> steps of the grid's first selecting arm (per-step FLOPs from the runs' config.json).</summary>
-    private static int MatchedSteps(CompareOptions o, List<CompareArm> arms, string outDir, CompareArm arm)
+    private static int MatchedSteps(CompareGridOptions o, List<CompareArm> arms, string outDir, CompareArm arm)
     {
         CompareArm? selecting = null;
         CompareArm? self = null;
@@ -269,7 +288,7 @@ public static class CompareRunner
         return node?.GetValue<double>() ?? throw new InvalidDataException($"{path}: has no flops_per_step.total");
     }
 
-    private static CellRecord RunCell(CompareOptions o, CompareArm arm, int seed, int steps, string? reference, DatasetSplits data, string outDir, ICompareObserver observer, CancellationToken ct)
+    private static CellRecord RunCell(CompareGridOptions o, CompareArm arm, int seed, int steps, string? reference, DatasetSplits data, string outDir, ICompareObserver observer, CancellationToken ct)
     {
         string dir = CellDirectory(outDir, arm, seed);
         string cellPath = Path.Combine(dir, CellFile);
@@ -294,6 +313,7 @@ public static class CompareRunner
             var train = new TrainOptions
             {
                 Dataset = o.Dataset,
+                Data = arm.CleanPool ? CleanData(o.Data) : o.Data,
                 Role = TrainingRole.Student,
                 Method = arm.Method,
                 Size = o.StudentSize,

@@ -46,6 +46,7 @@ public sealed class StableSuite
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     /// <summary>The average of the suite's tasks in <paramref name="values"/> (the <c>stable_average</c> task).</summary>

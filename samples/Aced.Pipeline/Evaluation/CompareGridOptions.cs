@@ -10,7 +10,7 @@ namespace Aced.Pipeline.Evaluation;
 /// job: shapes with caption noise, the five methods of the paper's main comparison, 3 seeds, a few minutes on
 /// 2 cores.
 /// </summary>
-public sealed record CompareOptions
+public sealed record CompareGridOptions
 {
     /// <summary>The methods of the default grid.</summary>
     public static readonly IReadOnlyList<string> DefaultMethods = ["iid", "softmax-kd", "i-acid", "h-acid", "aced-acidistill"];
