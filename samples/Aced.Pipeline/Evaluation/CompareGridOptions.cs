@@ -69,6 +69,13 @@ public sealed record CompareGridOptions
     /// <summary>Data options (noise rate, image size, split sizes, cache).</summary>
     public DataOptions Data { get; init; } = new();
 
+    /// <summary>
+    /// The template of every training run: its model and tokenizer settings (context length, vocabulary,
+    /// embedding width, patch size, chunks, proxy size, loss) are kept; data set, role, method, size, steps,
+    /// batch, seed, references, checkpoints and output are set per run by the grid.
+    /// </summary>
+    public TrainOptions Base { get; init; } = new();
+
     /// <summary>Checks the options; throws naming the option.</summary>
     /// <exception cref="TrainingConfigurationException">A bad value (names the option).</exception>
     public void Validate()

@@ -213,7 +213,7 @@ public static class CompareRunner
                 Directory.Delete(dir, recursive: true);
             }
 
-            var train = new TrainOptions
+            var train = o.Base with
             {
                 Dataset = o.Dataset,
                 Data = o.Data,
@@ -310,7 +310,7 @@ public static class CompareRunner
                 Directory.Delete(dir, recursive: true);
             }
 
-            var train = new TrainOptions
+            var train = o.Base with
             {
                 Dataset = o.Dataset,
                 Data = arm.CleanPool ? CleanData(o.Data) : o.Data,
