@@ -25,7 +25,7 @@ public sealed record CompareGridOptions
     public int Seeds { get; init; } = 3;
 
     /// <summary>Student steps per cell.</summary>
-    public int Steps { get; init; } = 60;
+    public int Steps { get; init; } = 50;
 
     /// <summary>Student sub-batch size b.</summary>
     public int BatchSize { get; init; } = 64;
@@ -49,7 +49,7 @@ public sealed record CompareGridOptions
     public double? LearningRate { get; init; }
 
     /// <summary>Evaluate a checkpoint every this many steps for the learning curves (0 = only the final model).</summary>
-    public int EvalEvery { get; init; } = 15;
+    public int EvalEvery { get; init; } = 25;
 
     /// <summary>One-factor filter-ratio sweep over the selecting methods (Figure 10, left).</summary>
     public IReadOnlyList<double> FilterRatios { get; init; } = [];

@@ -248,16 +248,25 @@ public static class CompareRunner
     private static string Pct(IReadOnlyDictionary<string, double> values, string task) =>
         values.TryGetValue(task, out double v) ? (100 * v).ToString("0.0", CultureInfo.InvariantCulture) : "-";
 
-    /// <summary>IID steps whose FLOPs equal <c>Steps</c> steps of the grid's first selecting arm (per-step FLOPs from the runs' config.json).</summary>
+    /// <summary>
+    /// Steps of a matched-compute arm: <c>Steps</c> x (largest per-step FLOPs among the grid's plain selecting
+    /// arms) / (per-step FLOPs of the plain arm of the same method), read from the seed-1 runs' config.json.
+    /// I-ACID with a cached reference costs an IID step, so the match is to the costliest selecting arm (H-ACID,
+    /// ACED: the student's scoring pass over the super-batch).
+    /// </summary>
     private static int MatchedSteps(CompareGridOptions o, List<CompareArm> arms, string outDir, CompareArm arm)
     {
-        CompareArm? selecting = null;
+        double target = 0;
         CompareArm? self = null;
         foreach (CompareArm a in arms)
         {
-            if (selecting is null && !a.MatchedCompute && CompareArm.SelectingMethods.Contains(a.Method) && !a.CleanPool)
+            if (!a.MatchedCompute && !a.CleanPool && CompareArm.SelectingMethods.Contains(a.Method))
             {
-                selecting = a;
+                string config = Path.Combine(CellDirectory(outDir, a, 1), RunFiles.Config);
+                if (File.Exists(config))
+                {
+                    target = Math.Max(target, FlopsPerStep(CellDirectory(outDir, a, 1)));
+                }
             }
 
             if (self is null && !a.MatchedCompute && a.Method == arm.Method && a.CleanPool == arm.CleanPool)
@@ -266,12 +275,11 @@ public static class CompareRunner
             }
         }
 
-        if (selecting is null || self is null)
+        if (target == 0 || self is null)
         {
-            throw new TrainingConfigurationException("--methods", $"arm '{arm.Spec}' needs a selecting arm (e.g. h-acid) and a plain '{arm.Method}' arm in the grid to match their compute");
+            throw new TrainingConfigurationException("--methods", $"arm '{arm.Spec}' needs a finished selecting arm (e.g. h-acid) and a plain '{arm.Method}' arm in the grid to match their compute");
         }
 
-        double target = FlopsPerStep(CellDirectory(outDir, selecting, 1));
         double own = FlopsPerStep(CellDirectory(outDir, self, 1));
         return Math.Max(1, (int)Math.Round(o.Steps * target / own));
     }
