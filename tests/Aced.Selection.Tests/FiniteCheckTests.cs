@@ -60,10 +60,13 @@ public sealed class FiniteCheckTests
                     {
                         views[v][i, j] = rng.NextNormal() / 8;
                     }
+
+                    float norm = System.Numerics.Tensors.TensorPrimitives.Norm(views[v].Row(i));
+                    System.Numerics.Tensors.TensorPrimitives.Divide(views[v].Row(i), norm, views[v].Row(i));
                 }
             }
 
-            var batch = new SuperBatch(new ModelEmbeddings(views[0], views[1], 10, -10), new ModelEmbeddings(views[2], views[3], 10, -10));
+            var batch = new SuperBatch(new ModelEmbeddings(views[0], views[1], LogitParameters.SigmoidDefault), new ModelEmbeddings(views[2], views[3], LogitParameters.SigmoidDefault));
             var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 8, Chunks = 2 });
             Assert.Equal(8, sampler.Sample(batch).Count);
 
