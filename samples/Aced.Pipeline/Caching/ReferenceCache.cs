@@ -14,12 +14,11 @@ namespace Aced.Pipeline.Caching;
 /// <summary>A reference model's embeddings of a whole training pool (rows in pool order) with its logit scale and bias.</summary>
 /// <param name="Image">Pool size x d image embeddings (L2-normalised).</param>
 /// <param name="Text">Pool size x d text embeddings (L2-normalised).</param>
-/// <param name="Scale">The reference's logit scale a.</param>
-/// <param name="Bias">The reference's logit bias c.</param>
+/// <param name="Logits">The reference's logit scale a and bias c.</param>
 /// <param name="Directory">The cache directory.</param>
 /// <param name="Reused">True when read from an existing cache, false when computed by this call.</param>
 /// <param name="Flops">The one-off cost of computing the cache: the reference's forward over the pool.</param>
-public sealed record ReferenceEmbeddings(Matrix Image, Matrix Text, float Scale, float Bias, string Directory, bool Reused, double Flops);
+public sealed record ReferenceEmbeddings(Matrix Image, Matrix Text, LogitParameters Logits, string Directory, bool Reused, double Flops);
 
 /// <summary>
 /// The cache of a reference's embeddings of a training pool: REF_DIR/reference-cache/NAME/{image.npy, text.npy,
@@ -102,10 +101,8 @@ public static class ReferenceCache
 
         Matrix image = Npy.ReadMatrix(imagePath);
         Matrix text = Npy.ReadMatrix(textPath);
-        float scale = reference.Model.Scale;
-        float bias = reference.Model.Bias.Value[0];
         double flops = manifest["flops"]?.GetValue<double>() ?? 0;
-        return new ReferenceEmbeddings(image, text, scale, bias, dir, Reused: true, flops);
+        return new ReferenceEmbeddings(image, text, reference.Model.Logits, dir, Reused: true, flops);
     }
 
     private static ReferenceEmbeddings Compute(string dir, TrainingRun reference, ImageTextDataset dataset, string fingerprint, string modelHash, string tokenizerHash, CancellationToken cancellationToken)
@@ -154,7 +151,7 @@ public static class ReferenceCache
             ["created_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         };
         RunFiles.WriteAllText(Path.Combine(dir, ManifestFile), manifest.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-        return new ReferenceEmbeddings(image, text, model.Scale, model.Bias.Value[0], dir, Reused: false, flops);
+        return new ReferenceEmbeddings(image, text, model.Logits, dir, Reused: false, flops);
     }
 
     private static string Short(string hash) => hash.Length > 12 ? hash[..12] : hash;

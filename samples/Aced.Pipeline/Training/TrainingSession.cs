@@ -382,22 +382,22 @@ internal sealed class TrainingSession
         {
             RowGather.Gather(_referenceEmbeddings[k].Image, kdIndices, _teacherImage[k]);
             RowGather.Gather(_referenceEmbeddings[k].Text, kdIndices, _teacherText[k]);
-            _teachers[k] = new TeacherEmbeddings(_teacherImage[k], _teacherText[k], new LogitParameters(_referenceEmbeddings[k].Scale, _referenceEmbeddings[k].Bias));
+            _teachers[k] = new TeacherEmbeddings(_teacherImage[k], _teacherText[k], _referenceEmbeddings[k].Logits);
         }
 
         _pool.Gather(_batchIndices, _batchImages, _batchTokens);
         _model.ZeroGradients();
         (MatrixView zi, MatrixView zt) = _model.Forward(_batchImages, _batchTokens);
-        var logits = LogitParameters.FromLogScale(_model.LogScale.Value[0], _model.Bias.Value[0]);
-        double loss, contrastive, distillation, dt, dc;
+        LogitParameters logits = _model.Logits;
+        double loss, contrastive, distillation;
+        LogitGradients logitGradients;
         if (_distillationOnly is null)
         {
             CombinedResult r = _objective.Compute(zi, zt, logits, _teachers, default, new EmbeddingGradients(_gradImage, _gradText));
             loss = r.Total;
             contrastive = r.Contrastive;
             distillation = r.SoftmaxDistillation + r.SigmoidDistillation + r.FeatureMatching;
-            dt = r.LogScaleGradient;
-            dc = r.BiasGradient;
+            logitGradients = r.LogitGradients;
         }
         else
         {
@@ -406,11 +406,10 @@ internal sealed class TrainingSession
             loss = ce.Total + kd.Total;
             contrastive = ce.Contrastive;
             distillation = kd.SoftmaxDistillation + kd.SigmoidDistillation + kd.FeatureMatching;
-            dt = ce.LogScaleGradient + kd.LogScaleGradient;
-            dc = ce.BiasGradient + kd.BiasGradient;
+            logitGradients = ce.LogitGradients + kd.LogitGradients;
         }
 
-        _model.Backward(_gradImage, _gradText, (float)dt, (float)dc);
+        _model.Backward(_gradImage, _gradText, logitGradients);
         float lr = _optimizer.Update(_schedule);
         _model.ClampLogScale();
 
@@ -438,7 +437,7 @@ internal sealed class TrainingSession
         {
             _model.EncodeImages(_superImages, _studentImage, 256);
             _model.EncodeTexts(_superTokens, _superBatch, _studentText, 256);
-            student = new ModelEmbeddings(_studentImage, _studentText, _model.Scale, _model.Bias.Value[0]);
+            student = new ModelEmbeddings(_studentImage, _studentText, _model.Logits);
         }
 
         if (_referenceImage is not null && _referenceText is not null)
@@ -446,7 +445,7 @@ internal sealed class TrainingSession
             ReferenceEmbeddings cache = _referenceEmbeddings[0];
             RowGather.Gather(cache.Image, _superIndices, _referenceImage);
             RowGather.Gather(cache.Text, _superIndices, _referenceText);
-            reference = new ModelEmbeddings(_referenceImage, _referenceText, cache.Scale, cache.Bias);
+            reference = new ModelEmbeddings(_referenceImage, _referenceText, cache.Logits);
         }
 
         return new SuperBatch(student, reference);
@@ -719,7 +718,7 @@ internal sealed class TrainingSession
 
             Model.EncodeImages(images, _image, 256);
             Model.EncodeTexts(tokens, n, _text, 256);
-            return new ModelEmbeddings(_image, _text, Model.Scale, Model.Bias.Value[0]);
+            return new ModelEmbeddings(_image, _text, Model.Logits);
         }
 
         public void TrainStep(MatrixView images, ReadOnlySpan<int> tokens, ContrastiveKind loss)
@@ -734,8 +733,8 @@ internal sealed class TrainingSession
             Model.ZeroGradients();
             (MatrixView zi, MatrixView zt) = Model.Forward(images, tokens);
             CombinedObjective objective = loss == ContrastiveKind.Softmax ? _softmax : _sigmoid;
-            CombinedResult r = objective.Compute(zi, zt, LogitParameters.FromLogScale(Model.LogScale.Value[0], Model.Bias.Value[0]), ReadOnlySpan<TeacherEmbeddings>.Empty, default, new EmbeddingGradients(_gradImage, _gradText));
-            Model.Backward(_gradImage, _gradText, (float)r.LogScaleGradient, (float)r.BiasGradient);
+            CombinedResult r = objective.Compute(zi, zt, Model.Logits, ReadOnlySpan<TeacherEmbeddings>.Empty, default, new EmbeddingGradients(_gradImage, _gradText));
+            Model.Backward(_gradImage, _gradText, r.LogitGradients);
             _optimizer.Update(_schedule);
             Model.ClampLogScale();
         }
