@@ -34,7 +34,7 @@ internal static class ImageDecoder
         ImageInfo? info;
         try
         {
-            using var stream = new MemoryStream(buffer, writable: false);
+            using var stream = new ClampedMemoryStream(buffer);
             info = ImageInfo.FromStream(stream);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -57,7 +57,8 @@ internal static class ImageDecoder
         ImageResult image;
         try
         {
-            image = ImageResult.FromMemory(buffer, ColorComponents.RedGreenBlueAlpha);
+            using var stream = new ClampedMemoryStream(buffer);
+            image = ImageResult.FromStream(stream, ColorComponents.RedGreenBlueAlpha);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -152,6 +153,28 @@ internal static class ImageDecoder
                 destination[plane + d] = Math.Clamp((2f * g) - 1f, -1f, 1f);
                 destination[(2 * plane) + d] = Math.Clamp((2f * b) - 1f, -1f, 1f);
             }
+        }
+    }
+
+    // StbImageSharp skips segments with Stream.Seek and detects the end as Position == Length; a segment length
+    // pointing past the end of a truncated file would otherwise leave Position beyond Length and loop forever
+    // (seen with a truncated JPEG). Clamping seeks to the end makes every such file fail with an error instead.
+    private sealed class ClampedMemoryStream : MemoryStream
+    {
+        public ClampedMemoryStream(byte[] buffer)
+            : base(buffer, writable: false)
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin loc)
+        {
+            long target = loc switch
+            {
+                SeekOrigin.Begin => offset,
+                SeekOrigin.Current => Position + offset,
+                _ => Length + offset,
+            };
+            return base.Seek(Math.Clamp(target, 0, Length), SeekOrigin.Begin);
         }
     }
 
