@@ -133,6 +133,11 @@ public static class CompareCommand
             Ansi = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected ? AnsiSupport.Detect : AnsiSupport.No,
             ColorSystem = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
         });
+        if (!(ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected))
+        {
+            console.Profile.Width = 160; // redirected output: no wrapping of arm labels
+        }
+
         console.Write(table);
         stdout.WriteLine($"stable_average = mean of {results.Suite.Tasks.Count} StableEval task(s): {string.Join(", ", results.Suite.Tasks)}");
         foreach (CellRecord c in results.Cells)
