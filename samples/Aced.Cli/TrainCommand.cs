@@ -6,6 +6,7 @@ using System.IO;
 using System.Text.Json;
 using System.Threading;
 using Aced.Core;
+using Aced.Losses;
 using Aced.Pipeline.Data;
 using Aced.Pipeline.Training;
 using Spectre.Console;
@@ -41,6 +42,7 @@ public static class TrainCommand
         var lambda = new Option<double?>("--lambda") { Description = "Distillation weight lambda (default 2 for methods that distil)." };
         var learningRate = new Option<double>("--lr") { Description = "Peak learning rate (rsqrt schedule, 10% warm-up and cool-down).", DefaultValueFactory = _ => new TrainOptions().LearningRate };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Checkpoint every N steps (0 = only at the end).", DefaultValueFactory = _ => new TrainOptions().CheckpointEvery };
+        var ensemble = new Option<string>("--ensemble") { Description = "Several --reference teachers: mean-of-losses (Eq. 18) | mean-of-logits.", DefaultValueFactory = _ => "mean-of-losses" };
         var loss = new Option<string>("--loss") { Description = "Contrastive loss: sigmoid | softmax.", DefaultValueFactory = _ => "sigmoid" };
         var contextLength = new Option<int>("--context-length") { Description = "Tokens per caption.", DefaultValueFactory = _ => new TrainOptions().ContextLength };
         var vocabulary = new Option<int>("--vocab-size") { Description = "BPE vocabulary size (trained on the training captions).", DefaultValueFactory = _ => new TrainOptions().VocabularySize };
@@ -53,7 +55,7 @@ public static class TrainCommand
         var command = new Command("train", "Train a reference (--role reference) or a student (--method M) on an image-text data set.")
         {
             dataset, role, method, reference, size, holdout, steps, output, seed, resume, batchSize, filterRatio, chunks, temperature, lambda,
-            learningRate, checkpointEvery, loss, contextLength, vocabulary, proxySize, imageSize, dataSeed, noiseRate, cache, skipBad,
+            learningRate, checkpointEvery, ensemble, loss, contextLength, vocabulary, proxySize, imageSize, dataSeed, noiseRate, cache, skipBad,
         };
         command.SetAction(parse => CommandRunner.Run(
             () =>
@@ -70,6 +72,7 @@ public static class TrainCommand
                 LearningRate = parse.GetValue(learningRate),
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 Loss = ParseLoss(parse.GetValue(loss)!),
+                Ensemble = ParseEnsemble(parse.GetValue(ensemble)!),
                 ContextLength = parse.GetValue(contextLength),
                 VocabularySize = parse.GetValue(vocabulary),
                 ProxySize = parse.GetValue(proxySize)!,
@@ -163,6 +166,11 @@ public static class TrainCommand
             stdout.WriteLine(JsonSerializer.Serialize(result, TrainingRun.s_json));
             return result.Completed ? 0 : Interrupted;
         }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            stderr.WriteLine("aced: interrupted before the first step; nothing to resume");
+            return Interrupted;
+        }
         finally
         {
             Console.CancelKeyPress -= onCancel;
@@ -189,6 +197,13 @@ public static class TrainCommand
         "sigmoid" => ContrastiveKind.Sigmoid,
         "softmax" => ContrastiveKind.Softmax,
         _ => throw new CliException($"--loss must be sigmoid or softmax (was '{value}')"),
+    };
+
+    private static TeacherEnsemble ParseEnsemble(string value) => value.ToLowerInvariant() switch
+    {
+        "mean-of-losses" => TeacherEnsemble.MeanOfLosses,
+        "mean-of-logits" => TeacherEnsemble.MeanOfLogits,
+        _ => throw new CliException($"--ensemble must be mean-of-losses or mean-of-logits (was '{value}')"),
     };
 
     private static string Line(StepMetrics m) => string.Create(

@@ -123,7 +123,7 @@ public static class ReferenceCache
             cancellationToken.ThrowIfCancellationRequested();
             int n = Math.Min(block, pool.Count - start);
             model.EncodeImages(pool.Images.RowRange(start, n), image.RowRange(start, n), block);
-            model.EncodeTexts(pool.Tokens.AsSpan(start * pool.ContextLength, n * pool.ContextLength), n, text.RowRange(start, n), block);
+            model.EncodeTexts(pool.Tokens.AsSpan(start * pool.ContextLength, n * pool.ContextLength), text.RowRange(start, n), block);
         }
 
         Directory.CreateDirectory(dir);

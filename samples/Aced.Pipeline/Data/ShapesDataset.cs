@@ -79,13 +79,14 @@ public static class ShapesDataset
         bool plural = scene.Count > 1;
         string noun = plural ? Plural(shape) : shape;
         string count = plural ? s_countWords[scene.Count - 1] : "a";
+        string countBeforeColour = plural ? count : Article(colour);
         return scene.Template switch
         {
             0 => $"{count} {size} {colour} {noun} {position}",
-            1 => $"{position}: {count} {colour} {noun}",
+            1 => $"{position}: {countBeforeColour} {colour} {noun}",
             2 => $"there {(plural ? "are" : "is")} {count} {size} {colour} {noun} {position}",
-            3 => $"a picture of {count} {colour} {noun} {position}",
-            4 => $"{count} {colour} {noun}, {size}, {position}",
+            3 => $"a picture of {countBeforeColour} {colour} {noun} {position}",
+            4 => $"{countBeforeColour} {colour} {noun}, {size}, {position}",
             _ => $"{size} {colour} {noun} {position}, {(plural ? s_countWords[scene.Count - 1] : "just one")} of them",
         };
     }
@@ -132,6 +133,8 @@ public static class ShapesDataset
             destination[p] = (2f * (background + (c * (r - background)))) - 1f;
         }
     }
+
+    private static string Article(string word) => "aeiou".Contains(word[0], StringComparison.Ordinal) ? "an" : "a";
 
     internal static string Plural(string shape) => shape == "cross" ? "crosses" : shape + "s";
 

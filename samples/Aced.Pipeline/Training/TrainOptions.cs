@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using Aced.Core;
+using Aced.Losses;
+using Aced.Models;
 using Aced.Pipeline.Data;
 
 namespace Aced.Pipeline.Training;
@@ -83,6 +85,9 @@ public sealed record TrainOptions
 
     /// <summary>Reference/teacher run directories (the first scores the selection; all teach the distillation, Eq. 18).</summary>
     public IReadOnlyList<string> ReferenceDirs { get; init; } = [];
+
+    /// <summary>How several references combine in the distillation loss (Eq. 18 mean of per-teacher losses by default, or the mean of teacher logits).</summary>
+    public TeacherEnsemble Ensemble { get; init; } = TeacherEnsemble.MeanOfLosses;
 
     /// <summary>Reference role only: train on the held-out split (RHO-loss's reference).</summary>
     public bool Holdout { get; init; }
@@ -254,5 +259,5 @@ public sealed record TrainOptions
         return list;
     }
 
-    private static bool IsSize(string size) => size.ToUpperInvariant() is "MU" or "TI" or "S" or "B";
+    private static bool IsSize(string size) => ModelSizes.TryParse(size, out _);
 }

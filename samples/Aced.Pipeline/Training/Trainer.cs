@@ -1,21 +1,7 @@
 using System;
-using System.Collections.Generic;
-using System.Diagnostics;
-using System.Globalization;
-using System.IO;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using System.Threading;
-using Aced.Core;
-using Aced.Losses;
-using Aced.Models;
-using Aced.Models.Checkpoints;
-using Aced.Models.Text;
-using Aced.Models.Training;
 using Aced.Pipeline.Caching;
+using System.Threading;
 using Aced.Pipeline.Data;
-using Aced.Selection;
 
 namespace Aced.Pipeline.Training;
 

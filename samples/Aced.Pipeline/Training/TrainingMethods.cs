@@ -35,7 +35,7 @@ public sealed record MethodDefinition(string Name, TrainingMethod Method, float 
     public bool NeedsStudentScores => !UsesOnlineProxies && Preset.NeedsStudentEmbeddings;
 
     /// <summary>True for RHO-loss, whose reference is trained on the held-out split (<c>--role reference --holdout</c>).</summary>
-    public bool NeedsHoldoutReference => Method == TrainingMethod.RhoLoss;
+    public bool NeedsHoldoutReference => Preset.NeedsHoldoutReference;
 }
 
 /// <summary>The method names of the command contract and their definitions.</summary>

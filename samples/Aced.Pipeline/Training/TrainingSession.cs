@@ -23,6 +23,7 @@ namespace Aced.Pipeline.Training;
 internal sealed class TrainingSession
 {
     private const ulong KdStream = 0x4B44;
+    private const ulong CeStream = 0x4345;
     private const ulong SelectionSeedSalt = 0x5E1EC7;
     private const ulong ProxySeedSalt = 0x9B0C;
     private const ulong OnlineReferenceSeedSalt = 0x0E1F;
@@ -62,6 +63,8 @@ internal sealed class TrainingSession
     private readonly Matrix? _referenceImage;
     private readonly Matrix? _referenceText;
     private readonly int[] _kdPositions;
+    private readonly int[] _cePositions;
+    private readonly SuperBatch _selectionBatch;
     private readonly int[] _uniformScratch;
     private readonly int[] _batchIndices;
     private readonly Matrix _batchImages;
@@ -117,6 +120,8 @@ internal sealed class TrainingSession
         }
 
         _kdPositions = new int[_b];
+        _cePositions = new int[_b];
+        _selectionBatch = SuperBatch.OfSize(superBatch);
         _uniformScratch = new int[superBatch];
         _batchIndices = new int[_trained];
         _batchImages = new Matrix(_trained, pool.Images.Columns);
@@ -146,9 +151,8 @@ internal sealed class TrainingSession
 
         string runDir = Path.GetFullPath(options.OutDir);
         double f = ResolveFilterRatio(options, method);
-        int superBatch = method.Selects || method.Preset.DistillationBatch == BatchSource.Uniform
-            ? (int)Math.Round(options.BatchSize / (1 - f))
-            : options.BatchSize;
+        // Every method draws B = b / (1 - f) per step (the preset's f unless overridden), so all see the same data.
+        int superBatch = options.FilterRatio is null ? method.Preset.SuperBatchSize(options.BatchSize) : (int)Math.Round(options.BatchSize / (1 - f));
         if (superBatch > dataset.Count)
         {
             throw new TrainingConfigurationException("--batch-size", $"the super-batch B = {superBatch} (b = {options.BatchSize}, f = {f.ToString(CultureInfo.InvariantCulture)}) exceeds the {dataset.Count} examples of '{dataset.Name}'; use a smaller --batch-size or --filter-ratio");
@@ -346,7 +350,9 @@ internal sealed class TrainingSession
         }
         else
         {
-            cePositions = Identity(b);
+            var rng = new CounterRng(Derive(_options.Seed, CeStream), unchecked((ulong)step));
+            Sampling.UniformWithoutReplacement(_superBatch, b, ref rng, _cePositions, _uniformScratch);
+            cePositions = _cePositions;
         }
 
         for (int i = 0; i < b; i++)
@@ -428,15 +434,14 @@ internal sealed class TrainingSession
         ModelEmbeddings student = default, reference = default;
         if (_proxy is not null && _onlineReference is not null)
         {
-            student = _proxy.Encode(_superImages, _superTokens);
-            reference = _onlineReference.Encode(_superImages, _superTokens);
-            return new SuperBatch(student, reference);
+            _selectionBatch.Update(_proxy.Encode(_superImages, _superTokens), _onlineReference.Encode(_superImages, _superTokens));
+            return _selectionBatch;
         }
 
         if (_studentImage is not null && _studentText is not null)
         {
             _model.EncodeImages(_superImages, _studentImage, 256);
-            _model.EncodeTexts(_superTokens, _superBatch, _studentText, 256);
+            _model.EncodeTexts(_superTokens, _studentText, 256);
             student = new ModelEmbeddings(_studentImage, _studentText, _model.Logits);
         }
 
@@ -448,23 +453,8 @@ internal sealed class TrainingSession
             reference = new ModelEmbeddings(_referenceImage, _referenceText, cache.Logits);
         }
 
-        return new SuperBatch(student, reference);
-    }
-
-    private int[]? _identity;
-
-    private ReadOnlySpan<int> Identity(int count)
-    {
-        if (_identity is null)
-        {
-            _identity = new int[count];
-            for (int i = 0; i < count; i++)
-            {
-                _identity[i] = i;
-            }
-        }
-
-        return _identity;
+        _selectionBatch.Update(student, reference);
+        return _selectionBatch;
     }
 
     private string SaveCheckpoint(string path, long step, double seconds)
@@ -638,6 +628,7 @@ internal sealed class TrainingSession
         CombinedObjectiveOptions Weights(ContrastiveKind? kind) => new()
         {
             Contrastive = kind,
+            Ensemble = options.Ensemble,
             SoftmaxDistillationWeight = lambda * method.SoftmaxShare,
             SigmoidDistillationWeight = lambda * method.SigmoidShare,
             FeatureMatchingWeight = lambda * method.FeatureShare,
@@ -652,7 +643,7 @@ internal sealed class TrainingSession
     }
 
     internal static TwoTowerConfig ModelConfig(TrainOptions options, string size, int vocabulary, int imageSize, int patch) =>
-        TwoTowerConfig.Preset(size, vocabulary, options.ContextLength, imageSize, patch, options.EmbeddingDimension) with
+        TwoTowerConfig.Preset(ModelSizes.Parse(size), vocabulary, options.ContextLength, imageSize, patch, options.EmbeddingDimension) with
         {
             Kind = options.Loss,
         };
@@ -664,7 +655,7 @@ internal sealed class TrainingSession
             throw new TrainingConfigurationException("--reference", $"'{reference.RunDirectory}' is a student run ({reference.Options.Method}); pass a run trained with --role reference");
         }
 
-        if (method.NeedsHoldoutReference && !reference.Options.Holdout)
+        if (method.Preset.NeedsHoldoutReference && !reference.Options.Holdout)
         {
             throw new TrainingConfigurationException("--reference", $"{method.Name} needs a reference trained on the held-out split; train one with `aced train --role reference --holdout` (the one in '{reference.RunDirectory}' was not)");
         }
@@ -717,7 +708,7 @@ internal sealed class TrainingSession
             }
 
             Model.EncodeImages(images, _image, 256);
-            Model.EncodeTexts(tokens, n, _text, 256);
+            Model.EncodeTexts(tokens, _text, 256);
             return new ModelEmbeddings(_image, _text, Model.Logits);
         }
 

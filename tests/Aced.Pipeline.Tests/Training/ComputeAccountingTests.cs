@@ -23,7 +23,7 @@ public sealed class ComputeAccountingTests : IClassFixture<TrainingFixture>
     [Fact]
     public void PairForwardFlops_TinyMuConfig_EqualsHandCount()
     {
-        TwoTowerConfig config = TwoTowerConfig.Preset("Mu", vocabularySize: 300, contextLength: 12, imageSize: 16, patchSize: 4, embeddingDimension: 32);
+        TwoTowerConfig config = TwoTowerConfig.Preset(ModelSize.Mu, vocabularySize: 300, contextLength: 12, imageSize: 16, patchSize: 4, embeddingDimension: 32);
         const double d = 48, mlp = 192, e = 32;
         double block(double t) => (t * ((4 * d * d) + (2 * d * mlp))) + (2 * t * t * d);
         double image = 2 * ((16 * 48 * d) + (2 * block(16)) + (d * e));
@@ -35,7 +35,7 @@ public sealed class ComputeAccountingTests : IClassFixture<TrainingFixture>
     [Fact]
     public void PerStep_AcidAtF08_CostsEightThirdsOfIidAndAppendixJCountsSevenThirds()
     {
-        TwoTowerConfig config = TwoTowerConfig.Preset("Mu", 300, 12, 16, 4, 32);
+        TwoTowerConfig config = TwoTowerConfig.Preset(ModelSize.Mu, 300, 12, 16, 4, 32);
         double f = ComputeAccounting.PairForwardFlops(config);
         const int b = 64;
         const int superBatch = 320; // b / (1 - 0.8)

@@ -48,4 +48,33 @@ public sealed class LearningTests : IClassFixture<TrainingFixture>
 
         return sum / count;
     }
+
+    /// <summary>
+    /// Half the student pool's captions are swapped: IID keeps about half of them, while selection guided by a
+    /// reference that has learned the clean split keeps far fewer. Catches misaligned reference rows (a cache row
+    /// gathered for the wrong example makes the scores noise) and a sign error in the scores.
+    /// </summary>
+    [Theory]
+    [InlineData("i-acid")]
+    [InlineData("h-acid")]
+    public void Run_ReferenceGuidedSelection_KeepsFewerCorruptedCaptionsThanIid(string method)
+    {
+        double iid = MeanCorrupted(Trainer.Run(TrainingFixture.Options(_fixture.NewDirectory("noise-iid")) with { Steps = 12 }, _fixture.Data));
+        double selected = MeanCorrupted(Trainer.Run(TrainingFixture.Options(_fixture.NewDirectory("noise-" + method)) with { Method = method, Steps = 12, ReferenceDirs = [_fixture.Reference] }, _fixture.Data));
+
+        Assert.InRange(iid, 0.3, 0.8);
+        Assert.True(selected < 0.5 * iid, $"{method} kept {selected:P0} corrupted captions, IID {iid:P0}");
+    }
+
+    private static double MeanCorrupted(TrainResult result)
+    {
+        string[] lines = File.ReadAllLines(result.MetricsPath);
+        double sum = 0;
+        foreach (string line in lines)
+        {
+            sum += JsonNode.Parse(line)!["corrupted_fraction"]!.GetValue<double>();
+        }
+
+        return sum / lines.Length;
+    }
 }

@@ -59,7 +59,7 @@ public sealed class ReferenceCacheTests : IClassFixture<TrainingFixture>
         var liveImage = new Aced.Core.Matrix(1, run.Model.EmbeddingDimension);
         var liveText = new Aced.Core.Matrix(1, run.Model.EmbeddingDimension);
         run.Model.EncodeImages(image, liveImage);
-        run.Model.EncodeTexts(run.Tokenizer.Encode(pool.Captions[7], run.Model.TextEncoder.ContextLength), 1, liveText);
+        run.Model.EncodeTexts(run.Tokenizer.Encode(pool.Captions[7], run.Model.TextEncoder.ContextLength), liveText);
 
         Assert.Equal(liveImage.Data, cached.Image.Row(7).ToArray());
         Assert.Equal(liveText.Data, cached.Text.Row(7).ToArray());

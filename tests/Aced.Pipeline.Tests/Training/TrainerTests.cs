@@ -57,4 +57,25 @@ public sealed class TrainerTests : IClassFixture<TrainingFixture>
             Assert.InRange(fraction, 0, 1);
         }
     }
+
+    [Fact]
+    public void Run_TwoTeachers_BothEnsembleReadingsTrainAndDiffer()
+    {
+        TrainOptions Options(string dir, Aced.Losses.TeacherEnsemble ensemble) => TrainingFixture.Options(dir) with
+        {
+            Method = "softmax-kd",
+            Steps = 2,
+            ReferenceDirs = [_fixture.Reference, _fixture.HoldoutReference],
+            Ensemble = ensemble,
+        };
+
+        TrainResult losses = Trainer.Run(Options(_fixture.NewDirectory("ens-losses"), Aced.Losses.TeacherEnsemble.MeanOfLosses), _fixture.Data);
+        TrainResult logits = Trainer.Run(Options(_fixture.NewDirectory("ens-logits"), Aced.Losses.TeacherEnsemble.MeanOfLogits), _fixture.Data);
+        TrainResult single = Trainer.Run(TrainingFixture.Options(_fixture.NewDirectory("ens-one")) with { Method = "softmax-kd", Steps = 2, ReferenceDirs = [_fixture.Reference] }, _fixture.Data);
+
+        Assert.True(double.IsFinite(losses.FinalLoss) && double.IsFinite(logits.FinalLoss));
+        Assert.NotEqual(losses.FinalLoss, logits.FinalLoss);
+        Assert.NotEqual(single.FinalLoss, losses.FinalLoss);
+        Assert.Equal(2, losses.ReferenceCaches.Count);
+    }
 }

@@ -15,7 +15,7 @@ public sealed class TrainingFixture : IDisposable
         Data = DatasetCatalog.Load("shapes", TinyData);
         Reference = Path.Combine(Root, "reference");
         HoldoutReference = Path.Combine(Root, "reference-holdout");
-        Trainer.Run(Options(Reference) with { Role = TrainingRole.Reference, Steps = 12 }, Data);
+        Trainer.Run(Options(Reference) with { Role = TrainingRole.Reference, Steps = 300 }, Data);
         Trainer.Run(Options(HoldoutReference) with { Role = TrainingRole.Reference, Holdout = true, Steps = 6 }, Data);
     }
 
