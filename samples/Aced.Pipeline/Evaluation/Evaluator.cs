@@ -139,7 +139,7 @@ public sealed class Evaluator
         int context = _model.TextEncoder.ContextLength;
         int[] tokens = _tokenizer.EncodeBatch(texts, context);
         var destination = new Matrix(texts.Count, _model.EmbeddingDimension);
-        _model.EncodeTexts(tokens, texts.Count, destination);
+        _model.EncodeTexts(tokens, destination);
         return destination;
     }
 

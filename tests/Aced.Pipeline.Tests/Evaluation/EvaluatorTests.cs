@@ -40,7 +40,7 @@ public class EvaluatorTests
     private static (TwoTowerModel Model, Tokenizer Tokenizer) TinyModel(IEnumerable<string> corpus)
     {
         Tokenizer tokenizer = WordTokenizer.Train(corpus, 64);
-        TwoTowerConfig config = TwoTowerConfig.Preset("Mu", vocabularySize: tokenizer.VocabularySize, contextLength: 8, imageSize: 8, patchSize: 4, embeddingDimension: 16);
+        TwoTowerConfig config = TwoTowerConfig.Preset(ModelSize.Mu, vocabularySize: tokenizer.VocabularySize, contextLength: 8, imageSize: 8, patchSize: 4, embeddingDimension: 16);
         return (new TwoTowerModel(config, 7), tokenizer);
     }
 
