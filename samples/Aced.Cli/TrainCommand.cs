@@ -34,6 +34,8 @@ public static class TrainCommand
         var steps = new Option<int?>("--steps") { Description = "Optimizer steps." };
         var output = new Option<string?>("--out") { Description = "Run directory (config.json, metrics.jsonl, checkpoints/, final.ckpt, final.json)." };
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialisation, data order and sampling.", DefaultValueFactory = _ => 1UL };
+        var initSeed = new Option<ulong?>("--init-seed") { Description = "Seed of the model initialisation only (default: --seed); vary it with --seed fixed for the same data order and a different initialisation." };
+        var initBias = new Option<double?>("--init-bias") { Description = "Initial sigmoid logit bias c (default: the batch prior -ln(b - 1), -4.14 at b = 64; SigLIP's -10 suits 32k batches)." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last checkpoint (same options)." };
         var batchSize = new Option<int>("--batch-size") { Description = "Sub-batch size b.", DefaultValueFactory = _ => new TrainOptions().BatchSize };
         var filterRatio = new Option<double?>("--filter-ratio") { Description = "Filter ratio f in [0, 1): super-batch B = b / (1 - f) (default: the method's, 0.8)." };
@@ -55,7 +57,7 @@ public static class TrainCommand
         var command = new Command("train", "Train a reference (--role reference) or a student (--method M) on an image-text data set.")
         {
             dataset, role, method, reference, size, holdout, steps, output, seed, resume, batchSize, filterRatio, chunks, temperature, lambda,
-            learningRate, checkpointEvery, ensemble, loss, contextLength, vocabulary, proxySize, imageSize, dataSeed, noiseRate, cache, skipBad,
+            learningRate, checkpointEvery, ensemble, initSeed, initBias, loss, contextLength, vocabulary, proxySize, imageSize, dataSeed, noiseRate, cache, skipBad,
         };
         command.SetAction(parse => CommandRunner.Run(
             () =>
@@ -70,6 +72,8 @@ public static class TrainCommand
                 Temperature = parse.GetValue(temperature),
                 Lambda = parse.GetValue(lambda),
                 LearningRate = parse.GetValue(learningRate),
+                InitSeed = parse.GetValue(initSeed),
+                InitialBias = parse.GetValue(initBias),
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 Loss = ParseLoss(parse.GetValue(loss)!),
                 Ensemble = ParseEnsemble(parse.GetValue(ensemble)!),

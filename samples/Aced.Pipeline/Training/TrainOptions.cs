@@ -77,8 +77,30 @@ public sealed record TrainOptions
     /// <summary>Distillation weight lambda; null = the preset's (2 where it distils).</summary>
     public double? Lambda { get; init; }
 
-    /// <summary>Seed of initialisation, data order and sampling.</summary>
+    /// <summary>Seed of data order and sampling, and of initialisation unless <see cref="InitSeed"/> is set.</summary>
     public ulong Seed { get; init; } = 1;
+
+    /// <summary>
+    /// Seed of the model initialisation (and of the Bad-Students proxies); null = <see cref="Seed"/>. StableEval varies
+    /// it with <see cref="Seed"/> fixed: same data order, different initialisation.
+    /// </summary>
+    public ulong? InitSeed { get; init; }
+
+    /// <summary>
+    /// Initial logit bias c of the sigmoid loss; null = the batch prior <c>-ln(b - 1)</c> (see <see cref="PriorBias"/>).
+    /// SigLIP's c = -10 is the prior of a 32k batch; at b = 64 it makes every pair look negative, and the fastest way
+    /// down is to pull all embeddings together (the collapsed plateau at loss b H(1/b)). Ignored by the softmax loss.
+    /// </summary>
+    public double? InitialBias { get; init; }
+
+    /// <summary>The initialisation seed this run uses.</summary>
+    public ulong ResolvedInitSeed => InitSeed ?? Seed;
+
+    /// <summary>
+    /// The logit bias at which a pair of unrelated (cosine 0) embeddings has the prior probability 1/b of being the
+    /// positive in a sigmoid batch of <paramref name="batchSize"/>: <c>c = ln(1 / (b - 1))</c>.
+    /// </summary>
+    public static double PriorBias(int batchSize) => -Math.Log(Math.Max(batchSize - 1, 1));
 
     /// <summary>Peak learning rate (rsqrt schedule, 10% warm-up and cool-down).</summary>
     public double LearningRate { get; init; } = 2e-3;
@@ -177,6 +199,11 @@ public sealed record TrainOptions
         if (Lambda is double lambda && (!double.IsFinite(lambda) || lambda <= 0))
         {
             list.Add(new("--lambda", $"must be finite and positive (was {lambda.ToString(CultureInfo.InvariantCulture)})"));
+        }
+
+        if (InitialBias is double c && (!double.IsFinite(c) || Math.Abs(c) > 100))
+        {
+            list.Add(new("--init-bias", $"must be finite and within [-100, 100] (was {c.ToString(CultureInfo.InvariantCulture)})"));
         }
 
         if (!double.IsFinite(LearningRate) || LearningRate <= 0 || LearningRate > 1)

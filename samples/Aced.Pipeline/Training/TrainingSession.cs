@@ -222,7 +222,8 @@ internal sealed class TrainingSession
         {
             tokenizer = BpeTokenizer.Train(dataset.Captions, options.VocabularySize);
             TwoTowerConfig config = ModelConfig(options, options.ResolvedSize, tokenizer.VocabularySize, dataset.ImageSize, patch);
-            model = new TwoTowerModel(config, options.Seed);
+            model = new TwoTowerModel(config, options.ResolvedInitSeed);
+            InitialiseBias(model, options, options.BatchSize);
             optimizer = new AdamW(model.Parameters);
         }
 
@@ -242,8 +243,10 @@ internal sealed class TrainingSession
         if (method.UsesOnlineProxies)
         {
             TwoTowerConfig proxyConfig = ModelConfig(options, options.ProxySize, tokenizer.VocabularySize, dataset.ImageSize, patch);
-            proxy = new ProxyModel("proxy", proxyConfig, Derive(options.Seed, ProxySeedSalt), (float)options.LearningRate, options.Steps);
-            onlineReference = new ProxyModel("online-reference", proxyConfig, Derive(options.Seed, OnlineReferenceSeedSalt), 2f * (float)options.LearningRate, options.Steps);
+            proxy = new ProxyModel("proxy", proxyConfig, Derive(options.ResolvedInitSeed, ProxySeedSalt), (float)options.LearningRate, options.Steps);
+            onlineReference = new ProxyModel("online-reference", proxyConfig, Derive(options.ResolvedInitSeed, OnlineReferenceSeedSalt), 2f * (float)options.LearningRate, options.Steps);
+            InitialiseBias(proxy.Model, options, options.BatchSize);
+            InitialiseBias(onlineReference.Model, options, superBatch);
             if (resumeCheckpoint is not null)
             {
                 proxy.Load(RunFiles.CompanionPath(resumeCheckpoint, proxy.Name));
@@ -669,6 +672,15 @@ internal sealed class TrainingSession
         if (method.FeatureShare > 0 && reference.Model.EmbeddingDimension != options.EmbeddingDimension)
         {
             throw new TrainingConfigurationException("--embedding-dim", $"feature matching needs the student's embedding width ({options.EmbeddingDimension}) to equal the teacher's ({reference.Model.EmbeddingDimension} in '{reference.RunDirectory}')");
+        }
+    }
+
+    /// <summary>A fresh sigmoid model's logit bias: the option, or the prior of its training batch (<see cref="TrainOptions.PriorBias"/>).</summary>
+    internal static void InitialiseBias(TwoTowerModel model, TrainOptions options, int batchSize)
+    {
+        if (options.Loss == ContrastiveKind.Sigmoid)
+        {
+            model.Bias.Value[0] = (float)(options.InitialBias ?? TrainOptions.PriorBias(batchSize));
         }
     }
 
