@@ -78,8 +78,9 @@ public static class LossCommand
 
         bool sigmoidKind = kind is "sigmoid" or "sigmoid-kd";
         bool distillation = kind is "softmax-kd" or "sigmoid-kd" or "feature-match";
-        float defaultScale = sigmoidKind ? 10f : 1f / 0.07f;
-        float defaultBias = sigmoidKind ? -10f : 0f;
+        LogitParameters initial = LogitParameters.Initial(sigmoidKind ? ContrastiveKind.Sigmoid : ContrastiveKind.Softmax);
+        float defaultScale = initial.Scale;
+        float defaultBias = initial.Bias;
         LogitParameters student = Parameters(request.Scale ?? defaultScale, request.Bias ?? defaultBias, "--scale", "--bias");
 
         Matrix image = Read(request.Image, "--image");

@@ -125,7 +125,7 @@ public static class SelectCommand
             throw new CliException("give both --reference-image and --reference-text, or neither");
         }
 
-        bool softmax = options.Loss == SelectionLoss.Softmax;
+        bool softmax = options.Loss == ContrastiveKind.Softmax;
         Matrix si = ReadEmbeddings(args.StudentImage, "--student-image");
         Matrix st = ReadEmbeddings(args.StudentText, "--student-text");
         if (si.Rows != st.Rows || si.Columns != st.Columns)
@@ -234,11 +234,11 @@ public static class SelectCommand
             },
             Loss = args.Loss switch
             {
-                "sigmoid" => SelectionLoss.Sigmoid,
-                "softmax" => SelectionLoss.Softmax,
-                "pair" => SelectionLoss.PairSimilarity,
+                "sigmoid" or "pair" => ContrastiveKind.Sigmoid,
+                "softmax" => ContrastiveKind.Softmax,
                 _ => throw new CliException($"--loss must be sigmoid, softmax or pair (was '{args.Loss}')"),
             },
+            PairSimilarityProxy = args.Loss == "pair",
             Greedy = args.Mode switch
             {
                 "sample" => false,
@@ -336,9 +336,9 @@ public static class SelectCommand
         return bias;
     }
 
-    private static float DefaultScale(bool softmax) => softmax ? 1f / 0.07f : 10f;
+    private static float DefaultScale(bool softmax) => LogitParameters.Initial(softmax ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid).Scale;
 
-    private static float DefaultBias(bool softmax) => softmax ? 0f : -10f;
+    private static float DefaultBias(bool softmax) => LogitParameters.Initial(softmax ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid).Bias;
 
     private static string OptionName(string? parameter) => parameter switch
     {

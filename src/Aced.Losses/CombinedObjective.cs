@@ -3,19 +3,6 @@ using Aced.Core;
 
 namespace Aced.Losses;
 
-/// <summary>The contrastive term of a <see cref="CombinedObjective"/>.</summary>
-public enum ContrastiveKind
-{
-    /// <summary>SigLIP sigmoid loss (<see cref="SigmoidContrastiveLoss"/>).</summary>
-    Sigmoid = 0,
-
-    /// <summary>CLIP softmax loss (<see cref="SoftmaxContrastiveLoss"/>).</summary>
-    Softmax = 1,
-
-    /// <summary>No contrastive term (distillation only).</summary>
-    None = 2,
-}
-
 /// <summary>Weights of the terms of Eq. 17.</summary>
 public sealed class CombinedObjectiveOptions
 {
@@ -23,8 +10,23 @@ public sealed class CombinedObjectiveOptions
     private float _sigmoidDistillationWeight;
     private float _featureMatchingWeight;
 
-    /// <summary>The contrastive term (default sigmoid).</summary>
-    public ContrastiveKind Contrastive { get; set; } = ContrastiveKind.Sigmoid;
+    private ContrastiveKind? _contrastive = ContrastiveKind.Sigmoid;
+
+    /// <summary>The contrastive term <c>L_con</c> (default <see cref="ContrastiveKind.Sigmoid"/>); null for none (distillation only).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not null and not a defined <see cref="ContrastiveKind"/>.</exception>
+    public ContrastiveKind? Contrastive
+    {
+        get => _contrastive;
+        set
+        {
+            if (value is ContrastiveKind kind && !Enum.IsDefined(kind))
+            {
+                Guard.ThrowOutOfRange(nameof(Contrastive), kind, "is not a defined ContrastiveKind (Sigmoid, Softmax, or null for no contrastive term)");
+            }
+
+            _contrastive = value;
+        }
+    }
 
     /// <summary><c>lambda_smax</c> (default 0).</summary>
     /// <exception cref="ArgumentOutOfRangeException">Negative or not finite.</exception>
@@ -136,9 +138,9 @@ public sealed class CombinedObjective
     {
         bool first = !gradients.Accumulate;
         double total = 0, con = 0, smax = 0, sig = 0, fm = 0, da = 0, dc = 0;
-        if (Options.Contrastive != ContrastiveKind.None)
+        if (Options.Contrastive is ContrastiveKind kind)
         {
-            LossResult r = Options.Contrastive == ContrastiveKind.Sigmoid
+            LossResult r = kind == ContrastiveKind.Sigmoid
                 ? _sigmoid.Compute(image, text, logits, Part(gradients, 1f, first))
                 : _softmax.Compute(image, text, logits, Part(gradients, 1f, first));
             first = false;

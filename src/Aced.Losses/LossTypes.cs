@@ -4,54 +4,6 @@ using Aced.Core;
 namespace Aced.Losses;
 
 /// <summary>
-/// The logit parameters of one two-tower model: logits are <c>l_ij = Scale * &lt;img_i, txt_j&gt; + Bias</c>
-/// with <c>Scale = a = exp(t)</c> for the learnable log-scale <c>t</c> (open_clip's <c>logit_scale</c>,
-/// big_vision's <c>t</c>) and the bias <c>c</c> (SigLIP's <c>b</c>).
-/// </summary>
-public readonly struct LogitParameters
-{
-    /// <summary>Creates parameters from the scale <c>a</c> itself and the bias <c>c</c>.</summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="scale"/> is not a finite positive number, or <paramref name="bias"/> is not finite.</exception>
-    public LogitParameters(float scale, float bias = 0f)
-    {
-        if (!(scale > 0f) || !float.IsFinite(scale))
-        {
-            Guard.ThrowOutOfRange(nameof(scale), scale, "must be a finite number greater than zero (it is a = exp(t); pass FromLogScale for t)");
-        }
-
-        Guard.Finite(bias);
-        Scale = scale;
-        Bias = bias;
-    }
-
-    /// <summary>Creates parameters from the log-scale <c>t</c> (<c>a = exp(t)</c>) and the bias <c>c</c>.</summary>
-    /// <exception cref="ArgumentOutOfRangeException"><c>exp(t)</c> is not a finite positive float, or <paramref name="bias"/> is not finite.</exception>
-    public static LogitParameters FromLogScale(float logScale, float bias = 0f)
-    {
-        Guard.Finite(logScale);
-        return new LogitParameters(MathF.Exp(logScale), bias);
-    }
-
-    /// <summary>SigLIP's initialisation: <c>a = 10</c> (<c>t = log 10</c>), <c>c = -10</c>.</summary>
-    public static LogitParameters SigmoidDefault => new(10f, -10f);
-
-    /// <summary>CLIP's initialisation: <c>a = 1/0.07</c>, no bias.</summary>
-    public static LogitParameters SoftmaxDefault => new(1f / 0.07f, 0f);
-
-    /// <summary>The multiplicative scale <c>a</c> (the inverse temperature).</summary>
-    public float Scale { get; }
-
-    /// <summary>The additive bias <c>c</c>.</summary>
-    public float Bias { get; }
-
-    /// <summary>The log-scale <c>t = log a</c>.</summary>
-    public float LogScale => MathF.Log(Scale);
-
-    /// <inheritdoc/>
-    public override string ToString() => $"a={Scale}, c={Bias}";
-}
-
-/// <summary>
 /// Where to write the gradients of a loss with respect to the (normalised) image and text embeddings.
 /// Either view may be empty (default) when that gradient is not needed. With <see cref="Accumulate"/>
 /// the views receive <c>+= Weight * dL/dz</c>, otherwise they are overwritten with <c>Weight * dL/dz</c>;

@@ -4,16 +4,6 @@ using Aced.Core;
 
 namespace Aced.Models;
 
-/// <summary>Which contrastive objective a <see cref="TwoTowerModel"/> is initialised for.</summary>
-public enum ContrastiveKind
-{
-    /// <summary>SigLIP sigmoid loss: <c>t = ln 10</c>, <c>c = -10</c>.</summary>
-    Sigmoid,
-
-    /// <summary>CLIP softmax loss: <c>t = ln(1/0.07)</c>, <c>c = 0</c> (the bias receives no gradient from that loss).</summary>
-    Softmax,
-}
-
 /// <summary>Shape of a <see cref="TwoTowerModel"/> built from this package's towers.</summary>
 public sealed record TwoTowerConfig
 {
@@ -99,8 +89,9 @@ public sealed class TwoTowerModel
     /// <summary>Wraps user-provided towers (whose embedding widths must agree).</summary>
     /// <param name="image">Image tower.</param>
     /// <param name="text">Text tower.</param>
-    /// <param name="kind">Objective that decides the initial <c>t</c> and <c>c</c>.</param>
+    /// <param name="kind">Objective that decides the initial <c>t</c> and <c>c</c> (<see cref="LogitParameters.Initial(ContrastiveKind)"/>).</param>
     /// <exception cref="ArgumentException">Embedding widths differ or parameter names collide.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="kind"/> is not defined.</exception>
     public TwoTowerModel(IImageEncoder image, ITextEncoder text, ContrastiveKind kind = ContrastiveKind.Sigmoid)
     {
         ArgumentNullException.ThrowIfNull(image);
@@ -114,8 +105,9 @@ public sealed class TwoTowerModel
         Kind = kind;
         LogScale = new Parameter("logit.scale", [1], ParameterKind.Scalar);
         Bias = new Parameter("logit.bias", [1], ParameterKind.Scalar);
-        LogScale.Value[0] = kind == ContrastiveKind.Sigmoid ? MathF.Log(10f) : MathF.Log(1f / 0.07f);
-        Bias.Value[0] = kind == ContrastiveKind.Sigmoid ? -10f : 0f;
+        LogitParameters initial = LogitParameters.Initial(kind);
+        LogScale.Value[0] = initial.LogScale;
+        Bias.Value[0] = initial.Bias;
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (Parameter p in image.Parameters)
         {

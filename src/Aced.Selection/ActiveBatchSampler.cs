@@ -105,13 +105,13 @@ public sealed class ActiveBatchSampler
         Span<bool> isMember = _isMember.AsSpan(0, count);
         isMember.Clear();
 
-        int capacity = _options.Loss == SelectionLoss.PairSimilarity || chunks == 1 ? 0 : b;
+        int capacity = _options.ScoreLoss == ScoreLoss.PairSimilarity || chunks == 1 ? 0 : b;
         bool studentVerified = false, referenceVerified = false;
         if (haveScores)
         {
             // The independent scores read every embedding once; their finite dot products double as the NaN/Inf
             // check, so only a model they did not cover (or a failed check, to name the row) is scanned again.
-            _scorer.Begin(superBatch, _options.Scoring, _options.Loss, capacity);
+            _scorer.Begin(superBatch, _options.Scoring, _options.ScoreLoss, capacity);
             studentVerified = _scorer.StudentVerifiedFinite;
             referenceVerified = _scorer.ReferenceVerifiedFinite;
         }
@@ -164,13 +164,13 @@ public sealed class ActiveBatchSampler
     private void SampleJoint(int b, int chunks, double tau, ref CounterRng rng, Span<int> chosen, Span<float> chosenScores, Span<float> logits, Span<double> conditional, Span<bool> isMember)
     {
         int filled = 0;
-        int termsPerMember = _options.Loss == SelectionLoss.Sigmoid ? 2 : 1;
+        int termsPerMember = _options.ScoreLoss == ScoreLoss.Sigmoid ? 2 : 1;
         for (int k = 0; k < chunks; k++)
         {
             int size = ActiveBatchSamplerOptions.ChunkSize(b, chunks, k);
             _scorer.Conditional(conditional);
             double divisor = _options.Normalization == ScoreNormalization.PerTermMean ? 1 + (termsPerMember * (double)filled) : 1;
-            if (_options.Loss == SelectionLoss.PairSimilarity)
+            if (_options.ScoreLoss == ScoreLoss.PairSimilarity)
             {
                 divisor = 1;
             }

@@ -41,8 +41,15 @@ public sealed class ActiveBatchSamplerOptions
     /// <summary>How scores are formed from the two models' losses (default learnability).</summary>
     public ScoringMethod Scoring { get; set; } = ScoringMethod.Learnability;
 
-    /// <summary>Which loss defines the scores (default sigmoid).</summary>
-    public SelectionLoss Loss { get; set; } = SelectionLoss.Sigmoid;
+    /// <summary>Which contrastive loss defines the scores (default sigmoid); ignored when <see cref="PairSimilarityProxy"/> is set.</summary>
+    public ContrastiveKind Loss { get; set; } = ContrastiveKind.Sigmoid;
+
+    /// <summary>
+    /// Score with the cheap ActiveCLIP proxy of Bad-Students instead of <see cref="Loss"/>: <c>L(x) = -&lt;img_x, txt_x&gt;</c>,
+    /// the negated similarity of the positive pair only (no scale, bias or negatives). Additive over a batch, so the
+    /// joint sampler reduces to independent sampling. Default false.
+    /// </summary>
+    public bool PairSimilarityProxy { get; set; }
 
     /// <summary>Which sampler draws the sub-batch (default joint).</summary>
     public SamplerKind Sampler { get; set; } = SamplerKind.Joint;
@@ -55,6 +62,9 @@ public sealed class ActiveBatchSamplerOptions
 
     /// <summary>Seed of the random stream; step t draws from stream t of this seed (default 0).</summary>
     public ulong Seed { get; set; }
+
+    /// <summary>The per-model loss of the scores: <see cref="Loss"/>, or the pair-similarity proxy.</summary>
+    internal ScoreLoss ScoreLoss => PairSimilarityProxy ? ScoreLoss.PairSimilarity : (ScoreLoss)Loss;
 
     /// <summary>A copy of these options.</summary>
     public ActiveBatchSamplerOptions Clone() => (ActiveBatchSamplerOptions)MemberwiseClone();
@@ -95,7 +105,7 @@ public sealed class ActiveBatchSamplerOptions
 
         if (!Enum.IsDefined(Loss))
         {
-            Guard.ThrowOutOfRange(nameof(Loss), Loss, "is not a defined SelectionLoss");
+            Guard.ThrowOutOfRange(nameof(Loss), Loss, "is not a defined ContrastiveKind (Sigmoid or Softmax)");
         }
 
         if (!Enum.IsDefined(Sampler))

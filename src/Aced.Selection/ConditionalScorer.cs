@@ -29,7 +29,7 @@ internal sealed class ConditionalScorer
 {
     private readonly ModelWork _student = new();
     private readonly ModelWork _reference = new();
-    private SelectionLoss _loss;
+    private ScoreLoss _loss;
     private int _count;
     private int _members;
     private double[] _independent = Array.Empty<double>();
@@ -48,7 +48,7 @@ internal sealed class ConditionalScorer
     public ReadOnlySpan<double> Independent => _independent.AsSpan(0, _count);
 
     /// <summary>Starts a new selection over <paramref name="batch"/> with room for <paramref name="capacity"/> members.</summary>
-    public void Begin(SuperBatch batch, ScoringMethod scoring, SelectionLoss loss, int capacity)
+    public void Begin(SuperBatch batch, ScoringMethod scoring, ScoreLoss loss, int capacity)
     {
         (double ws, double wr) = Weights(scoring);
         _loss = loss;
@@ -58,7 +58,7 @@ internal sealed class ConditionalScorer
         Grow(ref _accumulator, _count);
         _independent.AsSpan(0, _count).Clear();
         _accumulator.AsSpan(0, _count).Clear();
-        if (loss == SelectionLoss.Softmax)
+        if (loss == ScoreLoss.Softmax)
         {
             Grow(ref _max1, Math.Max(_count, capacity));
             Grow(ref _sum1, Math.Max(_count, capacity));
@@ -98,11 +98,11 @@ internal sealed class ConditionalScorer
         _members += members.Length;
         switch (_loss)
         {
-            case SelectionLoss.Sigmoid:
+            case ScoreLoss.Sigmoid:
                 _student.AddSigmoidPairs(_accumulator, start, members.Length);
                 _reference.AddSigmoidPairs(_accumulator, start, members.Length);
                 break;
-            case SelectionLoss.Softmax:
+            case ScoreLoss.Softmax:
                 _accumulator.AsSpan(0, _count).Clear();
                 AddSoftmax(_student);
                 AddSoftmax(_reference);
@@ -116,13 +116,13 @@ internal sealed class ConditionalScorer
     public void Conditional(Span<double> destination)
     {
         ReadOnlySpan<double> independent = Independent;
-        if (_members == 0 || _loss == SelectionLoss.PairSimilarity)
+        if (_members == 0 || _loss == ScoreLoss.PairSimilarity)
         {
             independent.CopyTo(destination);
             return;
         }
 
-        if (_loss == SelectionLoss.Softmax)
+        if (_loss == ScoreLoss.Softmax)
         {
             _accumulator.AsSpan(0, _count).CopyTo(destination);
             return;
@@ -213,7 +213,7 @@ internal sealed class ConditionalScorer
 
         public bool Active => !Embeddings.IsEmpty;
 
-        public void Begin(ModelEmbeddings embeddings, double weight, int capacity, SelectionLoss loss)
+        public void Begin(ModelEmbeddings embeddings, double weight, int capacity, ScoreLoss loss)
         {
             Embeddings = embeddings;
             Weight = weight;
@@ -223,13 +223,13 @@ internal sealed class ConditionalScorer
             }
 
             int d = embeddings.Dimension;
-            if (loss != SelectionLoss.PairSimilarity)
+            if (loss != ScoreLoss.PairSimilarity)
             {
                 Grow(ref MemberImage, capacity * d);
                 Grow(ref MemberText, capacity * d);
             }
 
-            if (loss == SelectionLoss.Softmax)
+            if (loss == ScoreLoss.Softmax)
             {
                 Grow(ref MemberRowLse, capacity);
                 Grow(ref MemberColumnLse, capacity);
@@ -239,7 +239,7 @@ internal sealed class ConditionalScorer
         }
 
         /// <summary>Adds the weighted independent scores; returns true when the model is active and every dot product was finite.</summary>
-        public bool AddIndependent(double[] independent, SelectionLoss loss)
+        public bool AddIndependent(double[] independent, ScoreLoss loss)
         {
             if (!Active)
             {
@@ -260,8 +260,8 @@ internal sealed class ConditionalScorer
                 PositiveLogit[x] = logit;
                 double value = loss switch
                 {
-                    SelectionLoss.Sigmoid => SelectionKernels.Softplus(-(double)logit),
-                    SelectionLoss.Softmax => -(double)logit,
+                    ScoreLoss.Sigmoid => SelectionKernels.Softplus(-(double)logit),
+                    ScoreLoss.Softmax => -(double)logit,
                     _ => -(double)dot,
                 };
                 independent[x] += Weight * value;

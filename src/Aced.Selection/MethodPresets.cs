@@ -121,7 +121,7 @@ public sealed class MethodPreset
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="method"/> is not defined.</exception>
     public static MethodPreset For(TrainingMethod method)
     {
-        var hAcid = new ActiveBatchSamplerOptions { Scoring = ScoringMethod.Learnability, Loss = SelectionLoss.Sigmoid, Sampler = SamplerKind.Joint };
+        var hAcid = new ActiveBatchSamplerOptions { Scoring = ScoringMethod.Learnability, Loss = ContrastiveKind.Sigmoid, Sampler = SamplerKind.Joint };
         return method switch
         {
             TrainingMethod.IidBaseline => new(method, "IID-Baseline", 0, BatchSource.Uniform, BatchSource.None, null, false),
@@ -130,7 +130,7 @@ public sealed class MethodPreset
             TrainingMethod.HAcid => new(method, "H-ACID", 0, BatchSource.Selected, BatchSource.None, hAcid, false),
             TrainingMethod.AcedIIDistill => new(method, "ACED-IIDistill", DefaultLambda, BatchSource.Selected, BatchSource.Uniform, hAcid, false),
             TrainingMethod.AcedAcidDistill => new(method, "ACED-ACIDistill", DefaultLambda, BatchSource.Selected, BatchSource.SameAsContrastive, hAcid, false),
-            TrainingMethod.BadStudents => new(method, "Bad-Students", 0, BatchSource.Selected, BatchSource.None, new ActiveBatchSamplerOptions { Scoring = ScoringMethod.Learnability, Loss = SelectionLoss.PairSimilarity, Sampler = SamplerKind.Independent }, true),
+            TrainingMethod.BadStudents => new(method, "Bad-Students", 0, BatchSource.Selected, BatchSource.None, new ActiveBatchSamplerOptions { Scoring = ScoringMethod.Learnability, PairSimilarityProxy = true, Sampler = SamplerKind.Independent }, true),
             TrainingMethod.SelectiveBackprop => new(method, "Selective-Backprop", 0, BatchSource.Selected, BatchSource.None, new ActiveBatchSamplerOptions { Scoring = ScoringMethod.Hard, Sampler = SamplerKind.TopK }, false),
             TrainingMethod.RhoLoss => new(method, "RHO-loss", 0, BatchSource.Selected, BatchSource.None, new ActiveBatchSamplerOptions { Scoring = ScoringMethod.Learnability, Sampler = SamplerKind.TopK }, false),
             TrainingMethod.Jest => new(method, "JEST", 0, BatchSource.Selected, BatchSource.None, new ActiveBatchSamplerOptions { Scoring = ScoringMethod.Learnability, Sampler = SamplerKind.Joint, Temperature = 1 }, false),

@@ -6,7 +6,8 @@ namespace Aced.Selection;
 /// <summary>
 /// Scores of examples and batches from student and reference embeddings: easy-reference <c>-L(ref)</c>,
 /// hard <c>L(student)</c>, easy <c>-L(student)</c> and learnability <c>L(student) - L(ref)</c>, for the
-/// sigmoid and softmax losses and the ActiveCLIP pair-similarity proxy (see <see cref="SelectionLoss"/>).
+/// sigmoid and softmax losses (<see cref="ContrastiveKind"/>) and the ActiveCLIP pair-similarity proxy (the overloads
+/// taking <see cref="ActiveBatchSamplerOptions"/> score exactly as a sampler with those options does, proxy included).
 /// Batch losses here are sums over the batch's examples (the JEST convention), not means.
 /// </summary>
 public static class Scorers
@@ -16,7 +17,18 @@ public static class Scorers
     /// precision in O(|M|^2 d). Meant for small batches, checks and diagnostics; the samplers never call it.
     /// </summary>
     /// <exception cref="ArgumentException">A model the scoring needs is absent, or an index is out of range or repeated.</exception>
-    public static double BatchScore(SuperBatch superBatch, ScoringMethod scoring, SelectionLoss loss, ReadOnlySpan<int> members)
+    public static double BatchScore(SuperBatch superBatch, ScoringMethod scoring, ContrastiveKind loss, ReadOnlySpan<int> members) =>
+        BatchScore(superBatch, scoring, Checked(loss), members);
+
+    /// <summary>The exact score <c>s(M)</c> of <paramref name="members"/> as a sampler with <paramref name="options"/> scores it (its scoring, loss and pair-similarity proxy).</summary>
+    /// <exception cref="ArgumentException">A model the scoring needs is absent, or an index is out of range or repeated.</exception>
+    public static double BatchScore(SuperBatch superBatch, ActiveBatchSamplerOptions options, ReadOnlySpan<int> members)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return BatchScore(superBatch, options.Scoring, options.ScoreLoss, members);
+    }
+
+    private static double BatchScore(SuperBatch superBatch, ScoringMethod scoring, ScoreLoss loss, ReadOnlySpan<int> members)
     {
         ArgumentNullException.ThrowIfNull(superBatch);
         EnsureModels(superBatch, scoring);
@@ -39,9 +51,18 @@ public static class Scorers
     /// <summary>
     /// The exact loss <c>L(M)</c> of one model on the batch <paramref name="members"/> (sum over examples),
     /// in double precision, O(|M|^2 d): sigmoid <c>sum_{i,j} softplus(-y_ij l_ij)</c>; softmax
-    /// <c>sum_i (1/2)(LSE_j l_ij + LSE_j l_ji - 2 l_ii)</c>; pair similarity <c>-sum_i &lt;img_i, txt_i&gt;</c>.
+    /// <c>sum_i (1/2)(LSE_j l_ij + LSE_j l_ji - 2 l_ii)</c> (the proxy is <see cref="PairSimilarityLoss"/>).
     /// </summary>
-    public static double BatchLoss(ModelEmbeddings model, SelectionLoss loss, ReadOnlySpan<int> members)
+    /// <exception cref="ArgumentException"><paramref name="model"/> is absent, or an index is out of range or repeated.</exception>
+    public static double BatchLoss(ModelEmbeddings model, ContrastiveKind loss, ReadOnlySpan<int> members) =>
+        BatchLoss(model, Checked(loss), members);
+
+    /// <summary>The pair-similarity proxy loss <c>-sum_{i in M} &lt;img_i, txt_i&gt;</c> of one model (Bad-Students' ActiveCLIP score), in double precision.</summary>
+    /// <exception cref="ArgumentException"><paramref name="model"/> is absent, or an index is out of range or repeated.</exception>
+    public static double PairSimilarityLoss(ModelEmbeddings model, ReadOnlySpan<int> members) =>
+        BatchLoss(model, ScoreLoss.PairSimilarity, members);
+
+    private static double BatchLoss(ModelEmbeddings model, ScoreLoss loss, ReadOnlySpan<int> members)
     {
         if (model.IsEmpty)
         {
@@ -51,7 +72,7 @@ public static class Scorers
         EnsureMembers(model.Count, members);
         int k = members.Length;
         double total = 0;
-        if (loss == SelectionLoss.PairSimilarity)
+        if (loss == ScoreLoss.PairSimilarity)
         {
             for (int i = 0; i < k; i++)
             {
@@ -64,7 +85,7 @@ public static class Scorers
         for (int i = 0; i < k; i++)
         {
             double lii = Logit(model, members[i], members[i]);
-            if (loss == SelectionLoss.Sigmoid)
+            if (loss == ScoreLoss.Sigmoid)
             {
                 for (int j = 0; j < k; j++)
                 {
@@ -104,8 +125,16 @@ public static class Scorers
     /// stands in), pair similarity <c>-&lt;img_x, txt_x&gt;</c>. O(B·d); allocates a scorer.
     /// </summary>
     /// <exception cref="ArgumentException">A model the scoring needs is absent, or <paramref name="destination"/> is shorter than B.</exception>
-    public static void IndependentScores(SuperBatch superBatch, ScoringMethod scoring, SelectionLoss loss, Span<float> destination) =>
-        ConditionalScores(superBatch, scoring, loss, ReadOnlySpan<int>.Empty, destination);
+    public static void IndependentScores(SuperBatch superBatch, ScoringMethod scoring, ContrastiveKind loss, Span<float> destination) =>
+        ConditionalScores(superBatch, scoring, Checked(loss), ReadOnlySpan<int>.Empty, destination);
+
+    /// <summary>As <see cref="IndependentScores(SuperBatch, ScoringMethod, ContrastiveKind, Span{float})"/> with the scoring, loss and pair-similarity proxy of <paramref name="options"/>.</summary>
+    /// <exception cref="ArgumentException">A model the scoring needs is absent, or <paramref name="destination"/> is shorter than B.</exception>
+    public static void IndependentScores(SuperBatch superBatch, ActiveBatchSamplerOptions options, Span<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ConditionalScores(superBatch, options.Scoring, options.ScoreLoss, ReadOnlySpan<int>.Empty, destination);
+    }
 
     /// <summary>
     /// Writes, for every example x of the super-batch, the conditional score <c>s(M u {x}) - s(M)</c> given the
@@ -114,7 +143,18 @@ public static class Scorers
     /// meaningless. Allocates a scorer; the sampler keeps one.
     /// </summary>
     /// <exception cref="ArgumentException">A model the scoring needs is absent, an index is out of range or repeated, or <paramref name="destination"/> is shorter than B.</exception>
-    public static void ConditionalScores(SuperBatch superBatch, ScoringMethod scoring, SelectionLoss loss, ReadOnlySpan<int> members, Span<float> destination)
+    public static void ConditionalScores(SuperBatch superBatch, ScoringMethod scoring, ContrastiveKind loss, ReadOnlySpan<int> members, Span<float> destination) =>
+        ConditionalScores(superBatch, scoring, Checked(loss), members, destination);
+
+    /// <summary>As <see cref="ConditionalScores(SuperBatch, ScoringMethod, ContrastiveKind, ReadOnlySpan{int}, Span{float})"/> with the scoring, loss and pair-similarity proxy of <paramref name="options"/>.</summary>
+    /// <exception cref="ArgumentException">A model the scoring needs is absent, an index is out of range or repeated, or <paramref name="destination"/> is shorter than B.</exception>
+    public static void ConditionalScores(SuperBatch superBatch, ActiveBatchSamplerOptions options, ReadOnlySpan<int> members, Span<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ConditionalScores(superBatch, options.Scoring, options.ScoreLoss, members, destination);
+    }
+
+    private static void ConditionalScores(SuperBatch superBatch, ScoringMethod scoring, ScoreLoss loss, ReadOnlySpan<int> members, Span<float> destination)
     {
         ArgumentNullException.ThrowIfNull(superBatch);
         EnsureModels(superBatch, scoring);
@@ -133,6 +173,16 @@ public static class Scorers
         {
             destination[i] = (float)scores[i];
         }
+    }
+
+    private static ScoreLoss Checked(ContrastiveKind loss)
+    {
+        if (!Enum.IsDefined(loss))
+        {
+            Guard.ThrowOutOfRange(nameof(loss), loss, "is not a defined ContrastiveKind (Sigmoid or Softmax)");
+        }
+
+        return (ScoreLoss)loss;
     }
 
     /// <summary>Throws unless the models that <paramref name="scoring"/> needs are present.</summary>

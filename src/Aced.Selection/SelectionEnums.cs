@@ -1,8 +1,11 @@
+using Aced.Core;
+
 namespace Aced.Selection;
 
 /// <summary>
 /// How an example (or a batch) is scored from the losses of the student and the reference model.
-/// With <c>L(.|model)</c> the contrastive loss of the chosen <see cref="SelectionLoss"/>:
+/// With <c>L(.|model)</c> the contrastive loss of the chosen <see cref="ActiveBatchSamplerOptions.Loss"/> (or the
+/// pair-similarity proxy, <see cref="ActiveBatchSamplerOptions.PairSimilarityProxy"/>):
 /// </summary>
 public enum ScoringMethod
 {
@@ -19,20 +22,23 @@ public enum ScoringMethod
     Easy = 3,
 }
 
-/// <summary>The loss whose values (or changes) define the scores.</summary>
-public enum SelectionLoss
+/// <summary>
+/// The per-model loss the scores are made of (internal): the sampler's <see cref="ActiveBatchSamplerOptions.Loss"/>,
+/// or the pair-similarity proxy when <see cref="ActiveBatchSamplerOptions.PairSimilarityProxy"/> is set.
+/// </summary>
+internal enum ScoreLoss
 {
     /// <summary>
     /// SigLIP sigmoid loss, summed over pairs: <c>L(M) = sum_{i,j in M} softplus(-y_ij * l_ij)</c> with
     /// <c>y_ii = +1</c>, <c>y_ij = -1</c> otherwise and <c>l_ij = a * &lt;img_i, txt_j&gt; + c</c>.
     /// </summary>
-    Sigmoid = 0,
+    Sigmoid = ContrastiveKind.Sigmoid,
 
     /// <summary>
     /// CLIP softmax loss, summed over examples: <c>L(M) = sum_{i in M} (1/2)(-log p_ii^{i-&gt;t} - log p_ii^{t-&gt;i})</c>
     /// with both softmaxes over the members of M.
     /// </summary>
-    Softmax = 1,
+    Softmax = ContrastiveKind.Softmax,
 
     /// <summary>
     /// The cheap ActiveCLIP proxy score of Bad-Students: <c>L(x) = -&lt;img_x, txt_x&gt;</c>, the negated

@@ -118,7 +118,7 @@ public class FeatureMatchingAndCombinedTests
         (Matrix img, Matrix txt) = TestData.Pair(4, 3, 35);
         var gI = new Matrix(4, 3);
         System.Array.Fill(gI.Data, 5f);
-        CombinedResult r = new CombinedObjective(new CombinedObjectiveOptions { Contrastive = ContrastiveKind.None }).Compute(img, txt, new LogitParameters(10f, -10f), System.ReadOnlySpan<TeacherEmbeddings>.Empty, default, new EmbeddingGradients(gI, default));
+        CombinedResult r = new CombinedObjective(new CombinedObjectiveOptions { Contrastive = null }).Compute(img, txt, new LogitParameters(10f, -10f), System.ReadOnlySpan<TeacherEmbeddings>.Empty, default, new EmbeddingGradients(gI, default));
         Assert.Equal(0, r.Total);
         Assert.All(gI.Data, v => Assert.Equal(0f, v));
     }

@@ -1,4 +1,5 @@
 using System;
+using Aced.Core;
 using Aced.Losses.Internal;
 
 namespace Aced.Losses.Tests;

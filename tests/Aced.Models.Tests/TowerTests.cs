@@ -107,6 +107,22 @@ public class TowerTests
         Assert.Equal(0f, clip.LogScale.Value[0]);
     }
 
+    [Theory]
+    [InlineData(ContrastiveKind.Sigmoid)]
+    [InlineData(ContrastiveKind.Softmax)]
+    public void TwoTowerModel_Init_ComesFromTheOneCoreSource(ContrastiveKind kind)
+    {
+        var model = new TwoTowerModel(TestData.TinyConfig() with { Kind = kind }, 1);
+        LogitParameters initial = LogitParameters.Initial(kind);
+        Assert.Equal(initial.LogScale, model.LogScale.Value[0]);
+        Assert.Equal(initial.Bias, model.Bias.Value[0]);
+        Assert.Equal(typeof(ContrastiveKind), typeof(TwoTowerConfig).GetProperty(nameof(TwoTowerConfig.Kind))!.PropertyType);
+        foreach (Type t in typeof(TwoTowerModel).Assembly.GetExportedTypes())
+        {
+            Assert.NotEqual(nameof(ContrastiveKind), t.Name);
+        }
+    }
+
     [Fact]
     public void TwoTowerModel_EmbeddingsAreUnitNorm_AndEncodeMatchesForward()
     {

@@ -13,11 +13,11 @@ namespace Aced.Selection.Tests;
 public class CrossLibraryTests
 {
     [Theory]
-    [InlineData(SelectionLoss.Sigmoid, 10f, -10f)]
-    [InlineData(SelectionLoss.Sigmoid, 3f, 1.5f)]
-    [InlineData(SelectionLoss.Softmax, 14.285714f, 0f)]
-    [InlineData(SelectionLoss.Softmax, 8f, 0.5f)]
-    public void BatchLoss_Members_EqualsBatchSizeTimesLossesLibrary(SelectionLoss loss, float a, float c)
+    [InlineData(ContrastiveKind.Sigmoid, 10f, -10f)]
+    [InlineData(ContrastiveKind.Sigmoid, 3f, 1.5f)]
+    [InlineData(ContrastiveKind.Softmax, 14.285714f, 0f)]
+    [InlineData(ContrastiveKind.Softmax, 8f, 0.5f)]
+    public void BatchLoss_Members_EqualsBatchSizeTimesLossesLibrary(ContrastiveKind loss, float a, float c)
     {
         ModelEmbeddings model = TestData.Model(23, 6, 91, a, c);
         int[] members = { 17, 2, 9, 21, 4, 13, 0 };
@@ -31,7 +31,7 @@ public class CrossLibraryTests
         }
 
         var parameters = new LogitParameters(a, c);
-        double library = loss == SelectionLoss.Sigmoid
+        double library = loss == ContrastiveKind.Sigmoid
             ? new SigmoidContrastiveLoss().Compute(image, text, parameters).Loss
             : new SoftmaxContrastiveLoss().Compute(image, text, parameters).Loss;
 

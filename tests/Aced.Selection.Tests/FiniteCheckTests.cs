@@ -81,7 +81,7 @@ public sealed class FiniteCheckTests
     [InlineData(SamplerKind.Independent, ScoringMethod.Learnability, true)]
     public void Sample_NonFiniteInAnyPresentModel_ThrowsWhetherOrNotItIsScored(SamplerKind sampler, ScoringMethod scoring, bool inReference)
     {
-        SuperBatch batch = TestData.Batch(40, 12, 4, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(40, 12, 4, ContrastiveKind.Sigmoid);
         var options = new ActiveBatchSamplerOptions { BatchSize = 6, Chunks = 3, Sampler = sampler, Scoring = scoring };
         Assert.Equal(6, new ActiveBatchSampler(options).Sample(batch).Count);
         ModelEmbeddings model = inReference ? batch.Reference : batch.Student;

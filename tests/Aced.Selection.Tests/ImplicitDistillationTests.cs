@@ -90,9 +90,9 @@ public class ImplicitDistillationTests
         // With the library's sigmoid easy-reference independent score s(x) = log sigma(l_ref,xx), the first-chunk
         // distribution at tau = 1 is a(x) = p(x)/Z with p = sigma(l_ref,xx), and the expected student positive
         // loss is (1/Z) sum_x KD[p(x) y(x); q(x)] with y = 1 and q = sigma(l_student,xx).
-        SuperBatch batch = TestData.Batch(40, 6, 17, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(40, 6, 17, ContrastiveKind.Sigmoid);
         float[] s = new float[40];
-        Scorers.IndependentScores(batch, ScoringMethod.EasyReference, SelectionLoss.Sigmoid, s);
+        Scorers.IndependentScores(batch, ScoringMethod.EasyReference, ContrastiveKind.Sigmoid, s);
         double[] a = new double[40];
         SelectionDistribution.Probabilities(s.Select(v => (double)v).ToArray(), 1.0, a);
         double[] p = Enumerable.Range(0, 40).Select(x => Sigmoid(ScorerTests.PositiveLogit(batch.Reference, x))).ToArray();

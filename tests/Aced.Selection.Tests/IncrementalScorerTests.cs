@@ -8,18 +8,18 @@ namespace Aced.Selection.Tests;
 public class IncrementalScorerTests
 {
     [Theory]
-    [InlineData(SelectionLoss.Sigmoid, 41, 6, new[] { 3, 9, 1, 7 })]
-    [InlineData(SelectionLoss.Softmax, 41, 6, new[] { 3, 9, 1, 7 })]
-    [InlineData(SelectionLoss.Sigmoid, 333, 10, new[] { 17, 150, 110 })]
-    [InlineData(SelectionLoss.Softmax, 333, 10, new[] { 17, 150, 110 })]
-    public void AddMembers_InSeveralChunks_EqualsBruteForceAfterEveryChunk(SelectionLoss loss, int count, int dim, int[] chunkSizes)
+    [InlineData(ContrastiveKind.Sigmoid, 41, 6, new[] { 3, 9, 1, 7 })]
+    [InlineData(ContrastiveKind.Softmax, 41, 6, new[] { 3, 9, 1, 7 })]
+    [InlineData(ContrastiveKind.Sigmoid, 333, 10, new[] { 17, 150, 110 })]
+    [InlineData(ContrastiveKind.Softmax, 333, 10, new[] { 17, 150, 110 })]
+    public void AddMembers_InSeveralChunks_EqualsBruteForceAfterEveryChunk(ContrastiveKind loss, int count, int dim, int[] chunkSizes)
     {
         // Chunk by chunk, as the joint sampler does; large chunks exercise the 512-bit, 256-bit and tail paths
         // and the 16-factor product blocks of the softplus sums.
         SuperBatch batch = TestData.Batch(count, dim, 77, loss);
         int[] order = TestData.Distinct(count, chunkSizes.Sum(), 5);
         var scorer = new ConditionalScorer();
-        scorer.Begin(batch, ScoringMethod.Learnability, loss, order.Length);
+        scorer.Begin(batch, ScoringMethod.Learnability, (ScoreLoss)loss, order.Length);
         double[] scores = new double[count];
         int filled = 0;
         foreach (int size in chunkSizes)

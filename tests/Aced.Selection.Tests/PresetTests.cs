@@ -1,3 +1,4 @@
+using Aced.Core;
 using System;
 using System.Linq;
 using Aced.Selection;
@@ -34,7 +35,7 @@ public class PresetTests
         }
 
         ActiveBatchSamplerOptions bad = MethodPreset.For(TrainingMethod.BadStudents).Selection!;
-        Assert.Equal((ScoringMethod.Learnability, SelectionLoss.PairSimilarity, SamplerKind.Independent), (bad.Scoring, bad.Loss, bad.Sampler));
+        Assert.Equal((ScoringMethod.Learnability, true, SamplerKind.Independent), (bad.Scoring, bad.PairSimilarityProxy, bad.Sampler));
         Assert.True(MethodPreset.For(TrainingMethod.BadStudents).UsesOnlineProxy);
         Assert.Equal((ScoringMethod.Hard, SamplerKind.TopK), (MethodPreset.For(TrainingMethod.SelectiveBackprop).Selection!.Scoring, MethodPreset.For(TrainingMethod.SelectiveBackprop).Selection!.Sampler));
         Assert.False(MethodPreset.For(TrainingMethod.SelectiveBackprop).NeedsReferenceEmbeddings);
@@ -48,7 +49,7 @@ public class PresetTests
     [Fact]
     public void Selector_EveryMethod_DrawsValidBatches()
     {
-        SuperBatch batch = TestData.Batch(200, 8, 3, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(200, 8, 3, ContrastiveKind.Sigmoid);
         foreach (TrainingMethod method in Enum.GetValues<TrainingMethod>())
         {
             MethodSelector selector = MethodPreset.For(method).CreateSelector(40, 5);
@@ -74,7 +75,7 @@ public class PresetTests
         Assert.Equal(0.5, MethodPreset.For(TrainingMethod.AcedAcidDistill).WithLambda(0.5).Lambda);
         Assert.Throws<ArgumentOutOfRangeException>(() => MethodPreset.For(TrainingMethod.HAcid).WithLambda(1));
         Assert.Throws<ArgumentOutOfRangeException>(() => MethodPreset.For(TrainingMethod.SoftmaxKd).WithLambda(0));
-        Assert.Equal(SelectionLoss.Softmax, MethodPreset.For(TrainingMethod.HAcid).WithSelection(o => o.Loss = SelectionLoss.Softmax).Selection!.Loss);
+        Assert.Equal(ContrastiveKind.Softmax, MethodPreset.For(TrainingMethod.HAcid).WithSelection(o => o.Loss = ContrastiveKind.Softmax).Selection!.Loss);
         Assert.Throws<InvalidOperationException>(() => MethodPreset.For(TrainingMethod.IidBaseline).WithSelection(o => o.Temperature = 2));
         Assert.Throws<ArgumentOutOfRangeException>(() => MethodPreset.For(TrainingMethod.HAcid).WithSelection(o => o.Temperature = -1));
     }

@@ -1,3 +1,4 @@
+using Aced.Core;
 using System;
 using Aced.Selection;
 
@@ -6,16 +7,16 @@ namespace Aced.Selection.Tests;
 public class ReuseTests
 {
     [Theory]
-    [InlineData(SelectionLoss.Sigmoid, SamplerKind.Joint)]
-    [InlineData(SelectionLoss.Softmax, SamplerKind.Joint)]
-    [InlineData(SelectionLoss.PairSimilarity, SamplerKind.Joint)]
-    [InlineData(SelectionLoss.Sigmoid, SamplerKind.Independent)]
-    [InlineData(SelectionLoss.Softmax, SamplerKind.TopK)]
-    public void Sample_AfterLargerThenSmallerBatches_EqualsFreshSampler(SelectionLoss loss, SamplerKind sampler)
+    [InlineData(ContrastiveKind.Sigmoid, false, SamplerKind.Joint)]
+    [InlineData(ContrastiveKind.Softmax, false, SamplerKind.Joint)]
+    [InlineData(ContrastiveKind.Sigmoid, true, SamplerKind.Joint)]
+    [InlineData(ContrastiveKind.Sigmoid, false, SamplerKind.Independent)]
+    [InlineData(ContrastiveKind.Softmax, false, SamplerKind.TopK)]
+    public void Sample_AfterLargerThenSmallerBatches_EqualsFreshSampler(ContrastiveKind loss, bool pairSimilarity, SamplerKind sampler)
     {
         // One instance sees a large super-batch (B = 61, d = 9, b = 12), then smaller ones with other d and b:
         // grown workspaces must carry no stale state (members, log-sum-exps, positive logits) into later calls.
-        var options = new ActiveBatchSamplerOptions { FilterRatio = 0.8, Chunks = 3, Loss = loss, Sampler = sampler, Seed = 11 };
+        var options = new ActiveBatchSamplerOptions { FilterRatio = 0.8, Chunks = 3, Loss = loss, PairSimilarityProxy = pairSimilarity, Sampler = sampler, Seed = 11 };
         var reused = new ActiveBatchSampler(options);
         SuperBatch large = TestData.Batch(61, 9, 5, loss);
         SuperBatch small = TestData.Batch(23, 4, 6, loss);

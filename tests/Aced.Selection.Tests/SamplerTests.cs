@@ -15,7 +15,7 @@ public class SamplerTests
     [Fact]
     public void Sample_IndependentOneDraw_FrequenciesMatchExpTauScore()
     {
-        SuperBatch batch = TestData.Batch(8, 4, 11, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(8, 4, 11, ContrastiveKind.Sigmoid);
         const double tau = 0.7;
         double[] p = Distribution(batch, ScoringMethod.Learnability, tau);
         var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 1, Chunks = 1, Temperature = tau, Sampler = SamplerKind.Independent, Seed = 42 });
@@ -26,7 +26,7 @@ public class SamplerTests
     [Fact]
     public void Sample_JointFirstChunk_FrequenciesMatchExpTauIndependentScore()
     {
-        SuperBatch batch = TestData.Batch(8, 4, 12, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(8, 4, 12, ContrastiveKind.Sigmoid);
         const double tau = 0.5;
         double[] p = Distribution(batch, ScoringMethod.Hard, tau);
         var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 3, Chunks = 3, Temperature = tau, Scoring = ScoringMethod.Hard, Seed = 7 });
@@ -37,7 +37,7 @@ public class SamplerTests
     [Fact]
     public void Sample_GumbelTopKChunkOfTwo_OrderedPairsFollowPlackettLuce()
     {
-        SuperBatch batch = TestData.Batch(5, 4, 13, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(5, 4, 13, ContrastiveKind.Sigmoid);
         const double tau = 0.4;
         double[] p = Distribution(batch, ScoringMethod.Learnability, tau);
         var pairs = new List<(int, int)>();
@@ -67,18 +67,18 @@ public class SamplerTests
     public void ChiSquare_WrongDistribution_IsRejected()
     {
         // The statistic has power: sampling at tau = 0.7 but testing against tau = 0.35 fails.
-        SuperBatch batch = TestData.Batch(8, 4, 11, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(8, 4, 11, ContrastiveKind.Sigmoid);
         double[] wrong = Distribution(batch, ScoringMethod.Learnability, 0.35);
         var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 1, Chunks = 1, Temperature = 0.7, Sampler = SamplerKind.Independent, Seed = 42 });
         Assert.True(ChiSquare(wrong, 20000, () => sampler.Sample(batch).Indices[0]) > ChiSquare7);
     }
 
     [Theory]
-    [InlineData(SelectionLoss.Sigmoid, ScoringMethod.Learnability)]
-    [InlineData(SelectionLoss.Sigmoid, ScoringMethod.EasyReference)]
-    [InlineData(SelectionLoss.Softmax, ScoringMethod.Learnability)]
-    [InlineData(SelectionLoss.Softmax, ScoringMethod.Hard)]
-    public void Sample_GreedyOneExamplePerChunk_EqualsExhaustiveSequentialGreedy(SelectionLoss loss, ScoringMethod scoring)
+    [InlineData(ContrastiveKind.Sigmoid, ScoringMethod.Learnability)]
+    [InlineData(ContrastiveKind.Sigmoid, ScoringMethod.EasyReference)]
+    [InlineData(ContrastiveKind.Softmax, ScoringMethod.Learnability)]
+    [InlineData(ContrastiveKind.Softmax, ScoringMethod.Hard)]
+    public void Sample_GreedyOneExamplePerChunk_EqualsExhaustiveSequentialGreedy(ContrastiveKind loss, ScoringMethod scoring)
     {
         // With n = b, greedy joint selection is the sequential argmax of s(M u {x}); check it against an
         // exhaustive search over the remaining candidates with the exact batch score.
@@ -117,8 +117,9 @@ public class SamplerTests
     public void Sample_GreedyWholeBatchInOneChunkOfAdditiveScore_IsExhaustiveBestSubset()
     {
         // Pair similarity is additive, so the best subset of size b (exhaustive over all C(8,3)) is greedy's.
-        SuperBatch batch = TestData.Batch(8, 5, 4, SelectionLoss.PairSimilarity);
-        var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 3, Chunks = 3, Greedy = true, Loss = SelectionLoss.PairSimilarity });
+        SuperBatch batch = TestData.Batch(8, 5, 4, ContrastiveKind.Sigmoid);
+        var options = new ActiveBatchSamplerOptions { BatchSize = 3, Chunks = 3, Greedy = true, PairSimilarityProxy = true };
+        var sampler = new ActiveBatchSampler(options);
         int[] chosen = sampler.Sample(batch).ToArray().OrderBy(i => i).ToArray();
         int[] best = Array.Empty<int>();
         double bestScore = double.NegativeInfinity;
@@ -128,7 +129,7 @@ public class SamplerTests
             {
                 for (int k = j + 1; k < 8; k++)
                 {
-                    double s = Scorers.BatchScore(batch, ScoringMethod.Learnability, SelectionLoss.PairSimilarity, new[] { i, j, k });
+                    double s = Scorers.BatchScore(batch, options, new[] { i, j, k });
                     if (s > bestScore)
                     {
                         bestScore = s;
@@ -144,7 +145,7 @@ public class SamplerTests
     [Fact]
     public void Sample_SameSeedAnyThreadCount_SameSelection_DifferentSeedsDiffer()
     {
-        SuperBatch batch = TestData.Batch(700, 48, 5, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(700, 48, 5, ContrastiveKind.Sigmoid);
         int saved = GemmControl.MaxDegreeOfParallelism;
         try
         {
@@ -168,7 +169,7 @@ public class SamplerTests
     [Fact]
     public void Sample_StepCounter_AdvancesAndExplicitStepReproduces()
     {
-        SuperBatch batch = TestData.Batch(60, 8, 5, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(60, 8, 5, ContrastiveKind.Sigmoid);
         var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 12, Chunks = 4, Seed = 1 });
         int[] step0 = sampler.Sample(batch).ToArray();
         int[] step1 = sampler.Sample(batch).ToArray();
@@ -179,16 +180,16 @@ public class SamplerTests
     }
 
     [Theory]
-    [InlineData(SamplerKind.Joint, SelectionLoss.Sigmoid)]
-    [InlineData(SamplerKind.Joint, SelectionLoss.Softmax)]
-    [InlineData(SamplerKind.Joint, SelectionLoss.PairSimilarity)]
-    [InlineData(SamplerKind.Independent, SelectionLoss.Sigmoid)]
-    [InlineData(SamplerKind.TopK, SelectionLoss.Sigmoid)]
-    [InlineData(SamplerKind.Uniform, SelectionLoss.Sigmoid)]
-    public void Sample_AnySampler_ReturnsDistinctValidIndicesWithDiagnostics(SamplerKind kind, SelectionLoss loss)
+    [InlineData(SamplerKind.Joint, ContrastiveKind.Sigmoid, false)]
+    [InlineData(SamplerKind.Joint, ContrastiveKind.Softmax, false)]
+    [InlineData(SamplerKind.Joint, ContrastiveKind.Sigmoid, true)]
+    [InlineData(SamplerKind.Independent, ContrastiveKind.Sigmoid, false)]
+    [InlineData(SamplerKind.TopK, ContrastiveKind.Sigmoid, false)]
+    [InlineData(SamplerKind.Uniform, ContrastiveKind.Sigmoid, false)]
+    public void Sample_AnySampler_ReturnsDistinctValidIndicesWithDiagnostics(SamplerKind kind, ContrastiveKind loss, bool pairSimilarity)
     {
         SuperBatch batch = TestData.Batch(101, 12, 6, loss);
-        var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { FilterRatio = 0.75, Chunks = 7, Sampler = kind, Loss = loss, Seed = 2 });
+        var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { FilterRatio = 0.75, Chunks = 7, Sampler = kind, Loss = loss, PairSimilarityProxy = pairSimilarity, Seed = 2 });
         SelectionResult result = sampler.Sample(batch);
         Assert.Equal(25, result.Count);
         Assert.Equal(25, result.Indices.ToArray().Distinct().Count());
@@ -205,9 +206,9 @@ public class SamplerTests
     [Fact]
     public void Sample_TopK_ChoosesLargestIndependentScores()
     {
-        SuperBatch batch = TestData.Batch(50, 6, 8, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(50, 6, 8, ContrastiveKind.Sigmoid);
         float[] s = new float[50];
-        Scorers.IndependentScores(batch, ScoringMethod.Learnability, SelectionLoss.Sigmoid, s);
+        Scorers.IndependentScores(batch, ScoringMethod.Learnability, ContrastiveKind.Sigmoid, s);
         int[] expected = Enumerable.Range(0, 50).OrderByDescending(i => s[i]).Take(10).ToArray();
         var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 10, Sampler = SamplerKind.TopK });
         Assert.Equal(expected, sampler.Sample(batch).ToArray());
@@ -265,12 +266,12 @@ public class SamplerTests
     [Fact]
     public void Sample_SteadyState_AllocatesNothing()
     {
-        SuperBatch batch = TestData.Batch(300, 16, 5, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(300, 16, 5, ContrastiveKind.Sigmoid);
         int saved = GemmControl.MaxDegreeOfParallelism;
         try
         {
             GemmControl.MaxDegreeOfParallelism = 1;
-            foreach (SelectionLoss loss in new[] { SelectionLoss.Sigmoid, SelectionLoss.Softmax })
+            foreach (ContrastiveKind loss in new[] { ContrastiveKind.Sigmoid, ContrastiveKind.Softmax })
             {
                 var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 60, Chunks = 6, Loss = loss });
                 sampler.Sample(batch);
@@ -314,7 +315,7 @@ public class SamplerTests
     private static double[] Distribution(SuperBatch batch, ScoringMethod scoring, double tau)
     {
         float[] s = new float[batch.Count];
-        Scorers.IndependentScores(batch, scoring, SelectionLoss.Sigmoid, s);
+        Scorers.IndependentScores(batch, scoring, ContrastiveKind.Sigmoid, s);
         double[] p = new double[s.Length];
         SelectionDistribution.Probabilities(s.Select(v => (double)v).ToArray(), tau, p);
         return p;

@@ -9,12 +9,12 @@ namespace Aced.Selection.Tests;
 
 public class ScorerTests
 {
-    public static TheoryData<ScoringMethod, SelectionLoss> AllScorers()
+    public static TheoryData<ScoringMethod, ContrastiveKind> AllScorers()
     {
-        var data = new TheoryData<ScoringMethod, SelectionLoss>();
+        var data = new TheoryData<ScoringMethod, ContrastiveKind>();
         foreach (ScoringMethod s in Enum.GetValues<ScoringMethod>())
         {
-            foreach (SelectionLoss l in Enum.GetValues<SelectionLoss>())
+            foreach (ContrastiveKind l in Enum.GetValues<ContrastiveKind>())
             {
                 data.Add(s, l);
             }
@@ -25,7 +25,7 @@ public class ScorerTests
 
     [Theory]
     [MemberData(nameof(AllScorers))]
-    public void ConditionalScores_SmallSuperBatch_EqualBruteForceDifference(ScoringMethod scoring, SelectionLoss loss)
+    public void ConditionalScores_SmallSuperBatch_EqualBruteForceDifference(ScoringMethod scoring, ContrastiveKind loss)
     {
         // Incremental fused engine vs s(M u {x}) - s(M) computed directly in double.
         foreach ((int count, int dim, int members) in new[] { (13, 7, 1), (17, 5, 4), (31, 9, 11) })
@@ -61,7 +61,7 @@ public class ScorerTests
             .ToArbitrary();
         Prop.ForAll(arb, t =>
         {
-            var loss = (SelectionLoss)t.Loss;
+            var loss = (ContrastiveKind)t.Loss;
             var scoring = (ScoringMethod)t.Scoring;
             SuperBatch batch = TestData.Batch(t.Count, t.Dim, (ulong)t.Seed, loss);
             int[] m = TestData.Distinct(t.Count, t.Members, (ulong)t.Seed + 1);
@@ -91,12 +91,12 @@ public class ScorerTests
     [InlineData(ScoringMethod.Easy)]
     public void IndependentScores_Sigmoid_EqualSingleExampleBatchScore(ScoringMethod scoring)
     {
-        SuperBatch batch = TestData.Batch(19, 6, 5, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(19, 6, 5, ContrastiveKind.Sigmoid);
         float[] scores = new float[19];
-        Scorers.IndependentScores(batch, scoring, SelectionLoss.Sigmoid, scores);
+        Scorers.IndependentScores(batch, scoring, ContrastiveKind.Sigmoid, scores);
         for (int x = 0; x < 19; x++)
         {
-            AssertClose(Scorers.BatchScore(batch, scoring, SelectionLoss.Sigmoid, new[] { x }), scores[x], 1e-5, $"x={x}");
+            AssertClose(Scorers.BatchScore(batch, scoring, ContrastiveKind.Sigmoid, new[] { x }), scores[x], 1e-5, $"x={x}");
         }
     }
 
@@ -104,10 +104,10 @@ public class ScorerTests
     public void IndependentScores_Softmax_ArePositiveLogitConvention()
     {
         // A one-example softmax batch has loss 0; the documented independent score is -l_xx per model.
-        SuperBatch batch = TestData.Batch(11, 5, 9, SelectionLoss.Softmax);
-        Assert.Equal(0, Scorers.BatchScore(batch, ScoringMethod.Learnability, SelectionLoss.Softmax, new[] { 3 }), 9);
+        SuperBatch batch = TestData.Batch(11, 5, 9, ContrastiveKind.Softmax);
+        Assert.Equal(0, Scorers.BatchScore(batch, ScoringMethod.Learnability, ContrastiveKind.Softmax, new[] { 3 }), 9);
         float[] scores = new float[11];
-        Scorers.IndependentScores(batch, ScoringMethod.Learnability, SelectionLoss.Softmax, scores);
+        Scorers.IndependentScores(batch, ScoringMethod.Learnability, ContrastiveKind.Softmax, scores);
         for (int x = 0; x < 11; x++)
         {
             double expected = -PositiveLogit(batch.Student, x) + PositiveLogit(batch.Reference, x);
@@ -118,9 +118,9 @@ public class ScorerTests
     [Fact]
     public void BatchScore_Learnability_IsStudentLossMinusReferenceLoss()
     {
-        SuperBatch batch = TestData.Batch(10, 4, 2, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(10, 4, 2, ContrastiveKind.Sigmoid);
         int[] m = { 1, 4, 7 };
-        foreach (SelectionLoss loss in Enum.GetValues<SelectionLoss>())
+        foreach (ContrastiveKind loss in Enum.GetValues<ContrastiveKind>())
         {
             double s = Scorers.BatchLoss(batch.Student, loss, m);
             double r = Scorers.BatchLoss(batch.Reference, loss, m);
@@ -139,7 +139,7 @@ public class ScorerTests
         double l01 = Logit(model, 0, 1), l10 = Logit(model, 1, 0);
         static double Lse(double a, double b) => Math.Max(a, b) + Math.Log(Math.Exp(a - Math.Max(a, b)) + Math.Exp(b - Math.Max(a, b)));
         double expected = (0.5 * (Lse(l00, l01) - l00 + Lse(l00, l10) - l00)) + (0.5 * (Lse(l10, l11) - l11 + Lse(l01, l11) - l11));
-        Assert.Equal(expected, Scorers.BatchLoss(model, SelectionLoss.Softmax, new[] { 0, 1 }), 9);
+        Assert.Equal(expected, Scorers.BatchLoss(model, ContrastiveKind.Softmax, new[] { 0, 1 }), 9);
     }
 
     [Fact]
@@ -149,7 +149,7 @@ public class ScorerTests
         ModelEmbeddings s = TestData.Model(15, 4, 1, 1000f, -5f);
         ModelEmbeddings r = TestData.Model(15, 4, 2, 1000f, 3f);
         var batch = new SuperBatch(s, r);
-        foreach (SelectionLoss loss in new[] { SelectionLoss.Sigmoid, SelectionLoss.Softmax })
+        foreach (ContrastiveKind loss in new[] { ContrastiveKind.Sigmoid, ContrastiveKind.Softmax })
         {
             float[] fast = new float[15];
             int[] m = { 2, 5, 9 };

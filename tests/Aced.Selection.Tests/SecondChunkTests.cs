@@ -1,3 +1,4 @@
+using Aced.Core;
 using System;
 using System.Linq;
 using Aced.Selection;
@@ -9,11 +10,11 @@ public class SecondChunkTests
     private const double ChiSquare4 = 18.467; // p = 0.001, df = 4
 
     [Theory]
-    [InlineData(ScoreNormalization.Sum, SelectionLoss.Sigmoid, 1.0)]
-    [InlineData(ScoreNormalization.PerTermMean, SelectionLoss.Sigmoid, 3.0)]
-    [InlineData(ScoreNormalization.Sum, SelectionLoss.Softmax, 1.0)]
-    [InlineData(ScoreNormalization.PerTermMean, SelectionLoss.Softmax, 2.0)]
-    public void Sample_SecondChunk_FollowsExpTauConditionalScoreOverDivisor(ScoreNormalization normalization, SelectionLoss loss, double divisor)
+    [InlineData(ScoreNormalization.Sum, ContrastiveKind.Sigmoid, 1.0)]
+    [InlineData(ScoreNormalization.PerTermMean, ContrastiveKind.Sigmoid, 3.0)]
+    [InlineData(ScoreNormalization.Sum, ContrastiveKind.Softmax, 1.0)]
+    [InlineData(ScoreNormalization.PerTermMean, ContrastiveKind.Softmax, 2.0)]
+    public void Sample_SecondChunk_FollowsExpTauConditionalScoreOverDivisor(ScoreNormalization normalization, ContrastiveKind loss, double divisor)
     {
         // B = 6, b = 2, n = 2: given the first pick f, the second pick x != f has probability
         // exp(tau * c_f(x) / divisor) / Z with c_f(x) = s({f, x}) - s({f}) (divisor 1 + 2k sigmoid, 1 + k softmax, k = 1).

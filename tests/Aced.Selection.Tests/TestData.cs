@@ -27,9 +27,9 @@ internal static class TestData
         return new ModelEmbeddings(image, text, scale, bias);
     }
 
-    public static SuperBatch Batch(int count, int dim, ulong seed, SelectionLoss loss)
+    public static SuperBatch Batch(int count, int dim, ulong seed, ContrastiveKind loss)
     {
-        (float a, float c) = loss == SelectionLoss.Softmax ? (8f, 0.5f) : (10f, -10f);
+        (float a, float c) = loss == ContrastiveKind.Softmax ? (8f, 0.5f) : (10f, -10f);
         ModelEmbeddings student = Model(count, dim, seed, a, c, 1.2f);
         ModelEmbeddings reference = Model(count, dim + 2, seed + 1000, a * 1.3f, c * 0.8f, 0.5f);
         return new SuperBatch(student, reference);

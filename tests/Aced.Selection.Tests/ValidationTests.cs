@@ -34,14 +34,14 @@ public class ValidationTests
         Assert.Equal("Chunks", Assert.Throws<ArgumentOutOfRangeException>(() => new ActiveBatchSampler(new ActiveBatchSamplerOptions { Chunks = 0 })).ParamName);
         Assert.Equal("Chunks", Assert.Throws<ArgumentOutOfRangeException>(() => new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 4, Chunks = 5 })).ParamName);
         var derived = new ActiveBatchSampler(new ActiveBatchSamplerOptions { FilterRatio = 0.9, Chunks = 16 });
-        Assert.Equal("Chunks", Assert.Throws<ArgumentOutOfRangeException>(() => derived.Sample(TestData.Batch(50, 4, 1, SelectionLoss.Sigmoid))).ParamName);
+        Assert.Equal("Chunks", Assert.Throws<ArgumentOutOfRangeException>(() => derived.Sample(TestData.Batch(50, 4, 1, ContrastiveKind.Sigmoid))).ParamName);
     }
 
     [Fact]
     public void Sample_SuperBatchSmallerThanBatch_ThrowsNamingBatchSize()
     {
         var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 40, Chunks = 4 });
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => sampler.Sample(TestData.Batch(30, 4, 1, SelectionLoss.Sigmoid)));
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => sampler.Sample(TestData.Batch(30, 4, 1, ContrastiveKind.Sigmoid)));
         Assert.Equal("BatchSize", ex.ParamName);
         Assert.Equal("BatchSize", Assert.Throws<ArgumentOutOfRangeException>(() => new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 0 })).ParamName);
     }
@@ -72,7 +72,7 @@ public class ValidationTests
     [InlineData(float.PositiveInfinity)]
     public void Sample_NonFiniteEmbedding_ThrowsNamingModelAndRow(float bad)
     {
-        SuperBatch batch = TestData.Batch(20, 4, 1, SelectionLoss.Sigmoid);
+        SuperBatch batch = TestData.Batch(20, 4, 1, ContrastiveKind.Sigmoid);
         batch.Reference.Text[7, 2] = bad;
         var ex = Assert.Throws<ArgumentException>(() => new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 4, Chunks = 2 }).Sample(batch));
         Assert.Equal("superBatch.Reference", ex.ParamName);
@@ -80,12 +80,12 @@ public class ValidationTests
     }
 
     [Theory]
-    [InlineData(SelectionLoss.Sigmoid, SamplerKind.Joint, 3e38f, 3e38f)]
-    [InlineData(SelectionLoss.Sigmoid, SamplerKind.Joint, 3e38f, -10f)]
-    [InlineData(SelectionLoss.Softmax, SamplerKind.Joint, 3e38f, 0f)]
-    [InlineData(SelectionLoss.Softmax, SamplerKind.TopK, 3e38f, 3e38f)]
-    [InlineData(SelectionLoss.Sigmoid, SamplerKind.Independent, 3e38f, -3e38f)]
-    public void Sample_ScaleOrBiasOverflowingScores_ThrowsNamingSuperBatchAndCause(SelectionLoss loss, SamplerKind sampler, float scale, float bias)
+    [InlineData(ContrastiveKind.Sigmoid, SamplerKind.Joint, 3e38f, 3e38f)]
+    [InlineData(ContrastiveKind.Sigmoid, SamplerKind.Joint, 3e38f, -10f)]
+    [InlineData(ContrastiveKind.Softmax, SamplerKind.Joint, 3e38f, 0f)]
+    [InlineData(ContrastiveKind.Softmax, SamplerKind.TopK, 3e38f, 3e38f)]
+    [InlineData(ContrastiveKind.Sigmoid, SamplerKind.Independent, 3e38f, -3e38f)]
+    public void Sample_ScaleOrBiasOverflowingScores_ThrowsNamingSuperBatchAndCause(ContrastiveKind loss, SamplerKind sampler, float scale, float bias)
     {
         // Finite embeddings and a finite (but absurd) scale/bias: the scores overflow. This used to surface as
         // "logits: has a non-finite value" from an internal buffer the caller never passed.
@@ -112,9 +112,9 @@ public class ValidationTests
     [Fact]
     public void Scorers_RepeatedOrOutOfRangeMembers_Throw()
     {
-        SuperBatch batch = TestData.Batch(8, 3, 1, SelectionLoss.Sigmoid);
-        Assert.Throws<ArgumentException>(() => Scorers.BatchScore(batch, ScoringMethod.Hard, SelectionLoss.Sigmoid, new[] { 1, 1 }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Scorers.BatchScore(batch, ScoringMethod.Hard, SelectionLoss.Sigmoid, new[] { 8 }));
-        Assert.Throws<ArgumentException>(() => Scorers.ConditionalScores(batch, ScoringMethod.Hard, SelectionLoss.Sigmoid, new[] { 1 }, new float[7]));
+        SuperBatch batch = TestData.Batch(8, 3, 1, ContrastiveKind.Sigmoid);
+        Assert.Throws<ArgumentException>(() => Scorers.BatchScore(batch, ScoringMethod.Hard, ContrastiveKind.Sigmoid, new[] { 1, 1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Scorers.BatchScore(batch, ScoringMethod.Hard, ContrastiveKind.Sigmoid, new[] { 8 }));
+        Assert.Throws<ArgumentException>(() => Scorers.ConditionalScores(batch, ScoringMethod.Hard, ContrastiveKind.Sigmoid, new[] { 1 }, new float[7]));
     }
 }

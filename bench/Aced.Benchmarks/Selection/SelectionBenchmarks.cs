@@ -54,9 +54,9 @@ public class SelectionBenchmarks
     public void Setup()
     {
         _batch = new SuperBatch(Embeddings(Size.SuperBatch, Size.Dimension, 1, 1.5f), Embeddings(Size.SuperBatch, Size.Dimension, 2, 0.5f));
-        _joint = Sampler(SamplerKind.Joint, SelectionLoss.Sigmoid);
-        _independent = Sampler(SamplerKind.Independent, SelectionLoss.Sigmoid);
-        _uniform = Sampler(SamplerKind.Uniform, SelectionLoss.Sigmoid);
+        _joint = Sampler(SamplerKind.Joint, ContrastiveKind.Sigmoid);
+        _independent = Sampler(SamplerKind.Independent, ContrastiveKind.Sigmoid);
+        _uniform = Sampler(SamplerKind.Uniform, ContrastiveKind.Sigmoid);
         _square = Embeddings(1024, 1024, 3, 1f).Image.ToMatrix();
         _squareProduct = new Matrix(1024, 1024);
     }
@@ -99,7 +99,7 @@ public class SelectionBenchmarks
         return _squareProduct.Data[^1];
     }
 
-    private ActiveBatchSampler Sampler(SamplerKind kind, SelectionLoss loss) =>
+    private ActiveBatchSampler Sampler(SamplerKind kind, ContrastiveKind loss) =>
         new(new ActiveBatchSamplerOptions { BatchSize = Size.Batch, Chunks = Size.Chunks, Sampler = kind, Loss = loss, Seed = 1 });
 
     internal static ModelEmbeddings Embeddings(int count, int dim, ulong seed, float noise)
@@ -196,7 +196,7 @@ public class SoftmaxSelectionBenchmarks
     {
         _batch = new SuperBatch(SelectionBenchmarks.Embeddings(Size.SuperBatch, Size.Dimension, 1, 1.5f), SelectionBenchmarks.Embeddings(Size.SuperBatch, Size.Dimension, 2, 0.5f));
         _uniform = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = Size.Batch, Sampler = SamplerKind.Uniform });
-        _joint = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = Size.Batch, Chunks = Size.Chunks, Loss = SelectionLoss.Softmax, Seed = 1 });
+        _joint = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = Size.Batch, Chunks = Size.Chunks, Loss = ContrastiveKind.Softmax, Seed = 1 });
     }
 
     /// <summary>IID baseline.</summary>
