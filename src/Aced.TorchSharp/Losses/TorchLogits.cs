@@ -1,5 +1,5 @@
 using System;
-using Aced.Losses;
+using Aced.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 

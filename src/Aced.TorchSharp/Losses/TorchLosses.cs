@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using Aced.Core;
 using Aced.Losses;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -16,12 +16,12 @@ namespace Aced.TorchSharp.Selection;
 internal sealed class TensorConditionalScorer
 {
     private readonly List<ModelState> _models = new();
-    private readonly SelectionLoss _loss;
+    private readonly TensorScoreLoss _loss;
     private readonly int _blockColumns;
     private int _members;
 
     /// <summary>Creates the scorer and computes the independent scores (all tensors belong to the caller's dispose scope).</summary>
-    public TensorConditionalScorer(TorchSuperBatch batch, ScoringMethod scoring, SelectionLoss loss, int blockColumns)
+    public TensorConditionalScorer(TorchSuperBatch batch, ScoringMethod scoring, TensorScoreLoss loss, int blockColumns)
     {
         _loss = loss;
         _blockColumns = Math.Max(1, blockColumns);
@@ -47,8 +47,8 @@ internal sealed class TensorConditionalScorer
             model.Positive = logit.to_type(ScalarType.Float64).MoveToOuterDisposeScope();
             Tensor value = loss switch
             {
-                SelectionLoss.Sigmoid => Softplus64(model.Positive.neg()),
-                SelectionLoss.Softmax => model.Positive.neg(),
+                TensorScoreLoss.Sigmoid => Softplus64(model.Positive.neg()),
+                TensorScoreLoss.Softmax => model.Positive.neg(),
                 _ => dot.to_type(ScalarType.Float64).neg(),
             };
             Independent.add_(value, model.Weight);
@@ -64,19 +64,19 @@ internal sealed class TensorConditionalScorer
     /// <summary>Writes nothing; returns the conditional score tensor (float64, B) of the current member set.</summary>
     public Tensor Conditional()
     {
-        if (_members == 0 || _loss == SelectionLoss.PairSimilarity)
+        if (_members == 0 || _loss == TensorScoreLoss.PairSimilarity)
         {
             return Independent;
         }
 
-        return _loss == SelectionLoss.Softmax ? Accumulator : Independent.add(Accumulator);
+        return _loss == TensorScoreLoss.Softmax ? Accumulator : Independent.add(Accumulator);
     }
 
     /// <summary>Adds the chosen members (an int64 index tensor on the device) and updates the sums.</summary>
     public void AddMembers(Tensor members)
     {
         long count = members.shape[0];
-        if (count == 0 || _loss == SelectionLoss.PairSimilarity)
+        if (count == 0 || _loss == TensorScoreLoss.PairSimilarity)
         {
             _members += (int)count;
             return;
@@ -87,7 +87,7 @@ internal sealed class TensorConditionalScorer
             using var scope = torch.NewDisposeScope();
             Tensor newImage = model.Embeddings.Image.index_select(0, members);
             Tensor newText = model.Embeddings.Text.index_select(0, members);
-            if (_loss == SelectionLoss.Sigmoid)
+            if (_loss == TensorScoreLoss.Sigmoid)
             {
                 // sum_m softplus(l_xm) (x as image against the new texts) + softplus(l_mx) (x as text).
                 Accumulator.add_(SoftplusRowSums(model, model.Embeddings.Image, newText), model.Weight);
@@ -100,7 +100,7 @@ internal sealed class TensorConditionalScorer
         }
 
         _members += (int)count;
-        if (_loss == SelectionLoss.Softmax)
+        if (_loss == TensorScoreLoss.Softmax)
         {
             Accumulator.zero_();
             foreach (ModelState model in _models)

@@ -46,6 +46,9 @@ public sealed class TorchActiveBatchSampler
     {
     }
 
+    /// <summary>The loss behind the scores: the pair-similarity proxy when set, else the contrastive kind.</summary>
+    private TensorScoreLoss ScoreLoss => _options.PairSimilarityProxy ? TensorScoreLoss.PairSimilarity : (TensorScoreLoss)_options.Loss;
+
     /// <summary>A copy of the options in use.</summary>
     public ActiveBatchSamplerOptions Options => _options.Clone();
 
@@ -88,7 +91,7 @@ public sealed class TorchActiveBatchSampler
         int block = (b + chunks - 1) / chunks;
         Device device = superBatch.Device;
         using var scope = torch.NewDisposeScope();
-        TensorConditionalScorer? scorer = haveScores ? new TensorConditionalScorer(superBatch, _options.Scoring, _options.Loss, block) : null;
+        TensorConditionalScorer? scorer = haveScores ? new TensorConditionalScorer(superBatch, _options.Scoring, ScoreLoss, block) : null;
         Tensor overflow = torch.zeros(1, dtype: ScalarType.Bool, device: device);
         Tensor indices;
         Tensor scores;
@@ -140,14 +143,14 @@ public sealed class TorchActiveBatchSampler
         var chunkIndices = new Tensor[chunks];
         var chunkScores = new Tensor[chunks];
         int filled = 0;
-        int termsPerMember = _options.Loss == SelectionLoss.Sigmoid ? 2 : 1;
+        int termsPerMember = ScoreLoss == TensorScoreLoss.Sigmoid ? 2 : 1;
         for (int k = 0; k < chunks; k++)
         {
             int size = ActiveBatchSamplerOptions.ChunkSize(b, chunks, k);
             using (var chunkScope = torch.NewDisposeScope())
             {
                 Tensor conditional = scorer.Conditional();
-                double divisor = _options.Normalization == ScoreNormalization.PerTermMean && _options.Loss != SelectionLoss.PairSimilarity
+                double divisor = _options.Normalization == ScoreNormalization.PerTermMean && ScoreLoss != TensorScoreLoss.PairSimilarity
                     ? 1 + (termsPerMember * (double)filled)
                     : 1;
                 Tensor logits = ToLogits(conditional, _options.Temperature / divisor, isMember, overflow);
@@ -328,4 +331,12 @@ public sealed class TorchSelectionResult : IDisposable
         Scores.Dispose();
         IndependentScores?.Dispose();
     }
+}
+
+/// <summary>The loss behind the selection scores (Aced.Selection's internal ScoreLoss).</summary>
+internal enum TensorScoreLoss
+{
+    Sigmoid = ContrastiveKind.Sigmoid,
+    Softmax = ContrastiveKind.Softmax,
+    PairSimilarity = 2,
 }

@@ -16,7 +16,7 @@ public sealed class SamplerParityTests
 
     public static IEnumerable<object[]> JointCases()
     {
-        foreach (SelectionLoss loss in new[] { SelectionLoss.Sigmoid, SelectionLoss.Softmax, SelectionLoss.PairSimilarity })
+        foreach (string loss in new[] { "sigmoid", "softmax", "pair" })
         {
             foreach (ScoringMethod scoring in new[] { ScoringMethod.Learnability, ScoringMethod.EasyReference, ScoringMethod.Hard, ScoringMethod.Easy })
             {
@@ -33,7 +33,7 @@ public sealed class SamplerParityTests
     {
         foreach (SamplerKind sampler in new[] { SamplerKind.Independent, SamplerKind.TopK, SamplerKind.Uniform })
         {
-            foreach (SelectionLoss loss in new[] { SelectionLoss.Sigmoid, SelectionLoss.Softmax, SelectionLoss.PairSimilarity })
+            foreach (string loss in new[] { "sigmoid", "softmax", "pair" })
             {
                 yield return new object[] { sampler, loss, ScoringMethod.Learnability };
                 yield return new object[] { sampler, loss, ScoringMethod.Easy };
@@ -43,13 +43,14 @@ public sealed class SamplerParityTests
 
     [Theory]
     [MemberData(nameof(JointCases))]
-    public void Joint_SameSeed_SameIndicesAsManaged(SelectionLoss loss, ScoringMethod scoring, ScoreNormalization normalization, bool greedy)
+    public void Joint_SameSeed_SameIndicesAsManaged(string loss, ScoringMethod scoring, ScoreNormalization normalization, bool greedy)
     {
         var options = new ActiveBatchSamplerOptions
         {
             BatchSize = 30,
             Chunks = 4,
-            Loss = loss,
+            Loss = loss == "softmax" ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid,
+            PairSimilarityProxy = loss == "pair",
             Scoring = scoring,
             Normalization = normalization,
             Greedy = greedy,
@@ -57,23 +58,24 @@ public sealed class SamplerParityTests
             Seed = 1234,
         };
 
-        AssertSameSelection(options, step: 7, seed: 100 + (int)loss);
+        AssertSameSelection(options, step: 7, seed: 100 + loss.Length);
     }
 
     [Theory]
     [MemberData(nameof(SimpleCases))]
-    public void OtherSamplers_SameSeed_SameIndicesAsManaged(SamplerKind sampler, SelectionLoss loss, ScoringMethod scoring)
+    public void OtherSamplers_SameSeed_SameIndicesAsManaged(SamplerKind sampler, string loss, ScoringMethod scoring)
     {
         var options = new ActiveBatchSamplerOptions
         {
             BatchSize = 40,
-            Loss = loss,
+            Loss = loss == "softmax" ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid,
+            PairSimilarityProxy = loss == "pair",
             Scoring = scoring,
             Sampler = sampler,
             Seed = 99,
         };
 
-        AssertSameSelection(options, step: 3, seed: 200 + (int)loss);
+        AssertSameSelection(options, step: 3, seed: 200 + loss.Length);
     }
 
     [Fact]
@@ -149,7 +151,7 @@ public sealed class SamplerParityTests
     {
         using Tensor image = torch.ones(20, 4);
         var batch = new TorchSuperBatch(new TorchModelEmbeddings(image, image, 1e37f, 0f));
-        var sampler = new TorchActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 4, Chunks = 2, Scoring = ScoringMethod.Hard, Loss = SelectionLoss.Softmax });
+        var sampler = new TorchActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 4, Chunks = 2, Scoring = ScoringMethod.Hard, Loss = ContrastiveKind.Softmax });
         var e = Assert.Throws<ArgumentException>(() => sampler.Sample(batch, 0));
         Assert.Equal("superBatch", e.ParamName);
     }
