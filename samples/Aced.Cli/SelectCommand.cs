@@ -133,7 +133,7 @@ public static class SelectCommand
             throw new CliException($"--student-text is {st.Rows}x{st.Columns} but --student-image is {si.Rows}x{si.Columns}; they must have the same shape");
         }
 
-        var student = new ModelEmbeddings(si, st, CheckScale(args.StudentScale ?? DefaultScale(softmax), "--student-scale"), CheckBias(args.StudentBias ?? DefaultBias(softmax), "--student-bias"));
+        var student = new ModelEmbeddings(si, st, new LogitParameters(CheckScale(args.StudentScale ?? DefaultScale(softmax), "--student-scale"), CheckBias(args.StudentBias ?? DefaultBias(softmax), "--student-bias")));
         ModelEmbeddings reference = default;
         if (args.ReferenceImage is not null)
         {
@@ -149,7 +149,7 @@ public static class SelectCommand
                 throw new CliException($"the reference embeddings have {ri.Rows} rows but the student's have {si.Rows}; both must embed the same super-batch in the same order");
             }
 
-            reference = new ModelEmbeddings(ri, rt, CheckScale(args.ReferenceScale ?? DefaultScale(softmax), "--reference-scale"), CheckBias(args.ReferenceBias ?? DefaultBias(softmax), "--reference-bias"));
+            reference = new ModelEmbeddings(ri, rt, new LogitParameters(CheckScale(args.ReferenceScale ?? DefaultScale(softmax), "--reference-scale"), CheckBias(args.ReferenceBias ?? DefaultBias(softmax), "--reference-bias")));
         }
         else if (options.Sampler != SamplerKind.Uniform && options.Scoring is ScoringMethod.Learnability or ScoringMethod.EasyReference)
         {

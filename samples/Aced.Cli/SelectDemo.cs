@@ -162,7 +162,7 @@ public static class SelectDemo
             var norms = new float[count];
             StableMath.L2NormalizeRows(image, image, norms);
             StableMath.L2NormalizeRows(text, text, norms);
-            return new ModelEmbeddings(image, text, scale, bias);
+            return new ModelEmbeddings(image, text, new LogitParameters(scale, bias));
         }
 
         ModelEmbeddings reference = Embed(ReferenceNoise, 1, 10f, -10f);

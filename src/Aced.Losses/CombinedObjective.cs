@@ -90,6 +90,9 @@ public readonly struct CombinedResult
 
     /// <summary><c>dTotal/dc</c> for the student's bias.</summary>
     public double BiasGradient { get; }
+
+    /// <summary>The three scalar gradients of the total as one value, ready for <c>TwoTowerModel.Backward(imageGradient, textGradient, logitGradients)</c>.</summary>
+    public LogitGradients LogitGradients => new(ScaleGradient, LogScaleGradient, BiasGradient);
 }
 
 /// <summary>

@@ -72,6 +72,9 @@ public readonly struct LossResult
     /// <summary><c>dL/dc</c>, with <c>c</c> the bias.</summary>
     public double BiasGradient { get; }
 
+    /// <summary>The three scalar gradients as one value, ready for <c>TwoTowerModel.Backward(imageGradient, textGradient, logitGradients)</c>.</summary>
+    public LogitGradients LogitGradients => new(ScaleGradient, LogScaleGradient, BiasGradient);
+
     /// <inheritdoc/>
     public override string ToString() => $"loss={Loss}, dL/da={ScaleGradient}, dL/dt={LogScaleGradient}, dL/dc={BiasGradient}";
 }
@@ -109,6 +112,9 @@ public readonly struct DistillationResult
 
     /// <summary><c>dL/dc_s</c> for the student's bias.</summary>
     public double BiasGradient { get; }
+
+    /// <summary>The student's three scalar gradients as one value, ready for <c>TwoTowerModel.Backward(imageGradient, textGradient, logitGradients)</c>.</summary>
+    public LogitGradients LogitGradients => new(ScaleGradient, LogScaleGradient, BiasGradient);
 
     /// <inheritdoc/>
     public override string ToString() => $"loss={Loss}, teacherEntropy={TeacherEntropy}, dL/da={ScaleGradient}, dL/dc={BiasGradient}";

@@ -50,8 +50,11 @@ public sealed record TwoTowerConfig
 /// Two-tower contrastive model: <c>z_img = f_img(I)/||f_img(I)||</c>, <c>z_txt = f_txt(T)/||f_txt(T)||</c>, and
 /// learnable scalars <c>t</c> (log-scale, logits use <c>a = exp(t)</c>) and <c>c</c> (bias), so a loss forms
 /// <c>l_ij = exp(t) &lt;z_img_i, z_txt_j&gt; + c</c>. The loss itself lives outside (Aced.Losses, or your own):
-/// <see cref="Forward"/> returns the normalised embeddings; <see cref="Backward"/> takes dL/dz for both towers and
-/// dL/dt, dL/dc, and accumulates every parameter gradient.
+/// <see cref="Forward"/> returns the normalised embeddings, <see cref="Logits"/> the current <c>(a, t, c)</c> for the
+/// loss, and <see cref="Backward(MatrixView, MatrixView, LogitGradients)"/> takes dL/dz for both towers and the loss's
+/// <see cref="LogitGradients"/> and accumulates every parameter gradient. A training step is
+/// <c>ZeroGradients -&gt; Forward -&gt; loss.Compute(z_img, z_txt, Logits, gradients) -&gt; Backward -&gt; AdamW.Update -&gt; ClampLogScale</c>
+/// (the package README shows it in full).
 /// </summary>
 /// <remarks>
 /// An instance is not thread-safe: one training or encoding loop per model (each call parallelises internally over
@@ -75,6 +78,9 @@ public sealed class TwoTowerModel
     private float[] _dTextRaw = [];
     private MatrixView _imageRaw;
     private MatrixView _textRaw;
+    private IImageEncoder? _inferenceImage;
+    private ITextEncoder? _inferenceText;
+    private bool _activationsOverwritten;
 
     /// <summary>Builds both towers of <paramref name="config"/> from <paramref name="seed"/> (image and text use separate parameter streams).</summary>
     /// <param name="config">Model shape; validated.</param>
@@ -151,6 +157,13 @@ public sealed class TwoTowerModel
     public float Scale => MathF.Exp(LogScale.Value[0]);
 
     /// <summary>
+    /// The current logit parameters (<c>t</c> and <c>c</c> as they are now, <c>a = exp(t)</c>): pass them to a loss of
+    /// Aced.Losses or to an Aced.Selection <c>ModelEmbeddings</c>. A snapshot: read it again after every optimizer step.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><c>t</c> or <c>c</c> is not finite (a diverged model).</exception>
+    public LogitParameters Logits => LogitParameters.FromLogScale(LogScale.Value[0], Bias.Value[0]);
+
+    /// <summary>
     /// Encodes a batch of pairs; returns L2-normalised image and text embeddings (batch x EmbeddingDimension), views
     /// into model buffers valid until the next call.
     /// </summary>
@@ -167,6 +180,7 @@ public sealed class TwoTowerModel
         }
         EnsureCapacity(batch);
         _batch = batch;
+        _activationsOverwritten = false;
         _imageRaw = ImageEncoder.Forward(images);
         _textRaw = TextEncoder.Forward(tokens, batch);
         MatrixView zi = View(_imageNormalized, batch);
@@ -181,12 +195,20 @@ public sealed class TwoTowerModel
     /// <see cref="Forward"/>), dL/dt and dL/dc; accumulates (+=) into every parameter's gradient.
     /// </summary>
     /// <exception cref="ArgumentException">Gradient shapes differ from the last forward, or a value is not finite.</exception>
-    /// <exception cref="InvalidOperationException">No forward pass has run.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// No forward pass has run, or a user tower without an inference twin ran an encode-only call after the last
+    /// <see cref="Forward"/> (its saved activations were overwritten; call <see cref="Forward"/> again).
+    /// </exception>
     public void Backward(MatrixView imageGradient, MatrixView textGradient, float logScaleGradient, float biasGradient)
     {
         if (_batch == 0)
         {
             throw new InvalidOperationException("Call Forward before Backward.");
+        }
+
+        if (_activationsOverwritten)
+        {
+            throw new InvalidOperationException("EncodeImages/EncodeTexts ran after Forward on a user tower that shares its activation buffers with training, so the activations Backward needs were overwritten; call Forward again before Backward (or encode before Forward).");
         }
 
         Guard.Finite(logScaleGradient);
@@ -210,6 +232,27 @@ public sealed class TwoTowerModel
         Bias.Gradient[0] += biasGradient;
     }
 
+    /// <summary>
+    /// Back-propagates a loss result: dL/dz_img and dL/dz_txt (the gradient views the loss wrote, for the embeddings of
+    /// the last <see cref="Forward"/>) and the loss's <see cref="LogitGradients"/> (<c>LossResult.LogitGradients</c>,
+    /// <c>CombinedResult.LogitGradients</c>, ...), of which <c>t</c> receives <see cref="LogitGradients.LogScale"/> and
+    /// <c>c</c> receives <see cref="LogitGradients.Bias"/>. Accumulates (+=) into every parameter's gradient.
+    /// </summary>
+    /// <exception cref="ArgumentException">Gradient shapes differ from the last forward.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A scalar gradient is not finite in single precision.</exception>
+    /// <exception cref="InvalidOperationException">As <see cref="Backward(MatrixView, MatrixView, float, float)"/>.</exception>
+    public void Backward(MatrixView imageGradient, MatrixView textGradient, LogitGradients logitGradients)
+    {
+        float dt = (float)logitGradients.LogScale;
+        float dc = (float)logitGradients.Bias;
+        if (!float.IsFinite(dt) || !float.IsFinite(dc))
+        {
+            Guard.ThrowOutOfRange(nameof(logitGradients), logitGradients, "must hold a dL/dt and dL/dc that are finite in single precision; the loss diverged (lower the learning rate or check the inputs)");
+        }
+
+        Backward(imageGradient, textGradient, dt, dc);
+    }
+
     /// <summary>Sets every parameter gradient to zero.</summary>
     public void ZeroGradients()
     {
@@ -226,20 +269,29 @@ public sealed class TwoTowerModel
     /// Encode-only: L2-normalised image embeddings for every row of <paramref name="images"/>, computed in batches of
     /// <paramref name="batchSize"/> (no gradient buffers are allocated), written to <paramref name="destination"/>.
     /// </summary>
+    /// <remarks>
+    /// Runs on inference buffers separate from the training activations (this package's towers build an inference
+    /// twin over the same parameters on first use), so it may be called between <see cref="Forward"/> and
+    /// <see cref="Backward(MatrixView, MatrixView, float, float)"/> without changing the gradients. A user tower
+    /// (<see cref="IImageEncoder"/>) has only one set of buffers: then the encode overwrites the training activations
+    /// and the next <c>Backward</c> throws instead of returning wrong gradients.
+    /// </remarks>
     /// <exception cref="ArgumentException">Destination shape is not images.Rows x EmbeddingDimension.</exception>
     public void EncodeImages(MatrixView images, MatrixView destination, int batchSize = 256)
     {
         Guard.Positive(batchSize);
         destination.EnsureShape(images.Rows, EmbeddingDimension, nameof(destination));
+        IImageEncoder encoder = InferenceImageEncoder();
         for (int start = 0; start < images.Rows; start += batchSize)
         {
             int count = Math.Min(batchSize, images.Rows - start);
-            MatrixView raw = ImageEncoder.Forward(images.RowRange(start, count));
+            MatrixView raw = encoder.Forward(images.RowRange(start, count));
             NormalizeInto(raw, destination.RowRange(start, count));
         }
     }
 
     /// <summary>Encode-only: L2-normalised text embeddings of <paramref name="count"/> captions, in batches.</summary>
+    /// <remarks>Uses inference buffers as <see cref="EncodeImages"/> does.</remarks>
     /// <exception cref="ArgumentException">Token count or destination shape is wrong.</exception>
     public void EncodeTexts(ReadOnlySpan<int> tokens, int count, MatrixView destination, int batchSize = 256)
     {
@@ -250,12 +302,35 @@ public sealed class TwoTowerModel
             Guard.ThrowArgument(nameof(tokens), $"has {tokens.Length} ids but {count} captions need {count * t}");
         }
         destination.EnsureShape(count, EmbeddingDimension, nameof(destination));
+        ITextEncoder encoder = InferenceTextEncoder();
         for (int start = 0; start < count; start += batchSize)
         {
             int n = Math.Min(batchSize, count - start);
-            MatrixView raw = TextEncoder.Forward(tokens.Slice(start * t, n * t), n);
+            MatrixView raw = encoder.Forward(tokens.Slice(start * t, n * t), n);
             NormalizeInto(raw, destination.RowRange(start, n));
         }
+    }
+
+    private IImageEncoder InferenceImageEncoder()
+    {
+        if (_inferenceImage is null && ImageEncoder is IInferenceTwin<IImageEncoder> twin)
+        {
+            _inferenceImage = twin.CreateInferenceTwin();
+        }
+
+        _activationsOverwritten |= _inferenceImage is null && _batch > 0;
+        return _inferenceImage ?? ImageEncoder;
+    }
+
+    private ITextEncoder InferenceTextEncoder()
+    {
+        if (_inferenceText is null && TextEncoder is IInferenceTwin<ITextEncoder> twin)
+        {
+            _inferenceText = twin.CreateInferenceTwin();
+        }
+
+        _activationsOverwritten |= _inferenceText is null && _batch > 0;
+        return _inferenceText ?? TextEncoder;
     }
 
     private static void NormalizeInto(MatrixView raw, MatrixView destination)

@@ -10,14 +10,17 @@ namespace Aced.Selection;
 /// </summary>
 public readonly struct ModelEmbeddings
 {
-    /// <summary>Wraps image and text embeddings (B x d each) with the model's logit scale and bias.</summary>
+    /// <summary>Wraps image and text embeddings (B x d each) with the model's logit parameters.</summary>
     /// <param name="image">Image embeddings, one row per example.</param>
     /// <param name="text">Text embeddings, one row per example, same shape as <paramref name="image"/>.</param>
-    /// <param name="scale">Logit scale <c>a = exp(t)</c>; finite and positive.</param>
-    /// <param name="bias">Logit bias <c>c</c> (0 for CLIP); finite.</param>
+    /// <param name="logits">
+    /// The model's scale <c>a = exp(t)</c> and bias <c>c</c>: <c>model.Logits</c> for a live <c>TwoTowerModel</c>,
+    /// <c>LogitParameters.FromLogScale(t, c)</c> from a log-scale, <c>new LogitParameters(a, c)</c> from a scale, or
+    /// <c>LogitParameters.Initial(kind)</c>.
+    /// </param>
     /// <exception cref="ArgumentException">The shapes differ or the views are empty.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="scale"/> is not positive and finite, or <paramref name="bias"/> is not finite.</exception>
-    public ModelEmbeddings(MatrixView image, MatrixView text, float scale, float bias)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="logits"/> is the default (unset) value.</exception>
+    public ModelEmbeddings(MatrixView image, MatrixView text, LogitParameters logits)
     {
         if (image.Array is null || text.Array is null || image.Rows == 0 || image.Columns == 0)
         {
@@ -29,16 +32,10 @@ public readonly struct ModelEmbeddings
             Guard.ThrowArgument(nameof(text), $"has shape {text.Rows}x{text.Columns} but the image embeddings are {image.Rows}x{image.Columns}; image and text rows must pair up with the same dimension");
         }
 
-        if (!float.IsFinite(scale) || scale <= 0f)
-        {
-            Guard.ThrowOutOfRange(nameof(scale), scale, "must be a finite positive logit scale a = exp(t)");
-        }
-
-        Guard.Finite(bias);
+        CheckLogits(logits);
         Image = image;
         Text = text;
-        Scale = scale;
-        Bias = bias;
+        Logits = logits;
     }
 
     /// <summary>Image embeddings (B x d).</summary>
@@ -47,11 +44,14 @@ public readonly struct ModelEmbeddings
     /// <summary>Text embeddings (B x d).</summary>
     public MatrixView Text { get; }
 
-    /// <summary>Logit scale <c>a</c>.</summary>
-    public float Scale { get; }
+    /// <summary>The model's logit parameters <c>(a, t, c)</c>.</summary>
+    public LogitParameters Logits { get; }
 
-    /// <summary>Logit bias <c>c</c>.</summary>
-    public float Bias { get; }
+    /// <summary>Logit scale <c>a</c> (<see cref="Logits"/>.Scale).</summary>
+    public float Scale => Logits.Scale;
+
+    /// <summary>Logit bias <c>c</c> (<see cref="Logits"/>.Bias).</summary>
+    public float Bias => Logits.Bias;
 
     /// <summary>Number of examples B.</summary>
     public int Count => Image.Rows;
@@ -61,6 +61,26 @@ public readonly struct ModelEmbeddings
 
     /// <summary>True for the default (absent) value.</summary>
     public bool IsEmpty => Image.Array is null;
+
+    /// <summary>These embeddings with other logit parameters (a copy of the struct; nothing is allocated or copied).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="logits"/> is the default (unset) value.</exception>
+    public ModelEmbeddings WithLogits(LogitParameters logits)
+    {
+        if (IsEmpty)
+        {
+            throw new InvalidOperationException("These embeddings are absent (default); construct them with image and text views first.");
+        }
+
+        return new ModelEmbeddings(Image, Text, logits);
+    }
+
+    private static void CheckLogits(LogitParameters logits)
+    {
+        if (logits.IsDefault)
+        {
+            Guard.ThrowOutOfRange(nameof(logits), logits, "is the default value (scale 0); pass model.Logits, LogitParameters.FromLogScale(t, c), new LogitParameters(a, c) or LogitParameters.Initial(kind)");
+        }
+    }
 
     /// <summary>Throws naming <paramref name="name"/> if any embedding is NaN or infinite.</summary>
     internal void EnsureFinite(string name)
@@ -136,27 +156,26 @@ public sealed class SuperBatch
 
     /// <summary>
     /// Creates a super-batch over flat row-major arrays (B x d each) without copying.
-    /// Pass null reference arrays when no reference model is used.
+    /// Pass null reference arrays (and no <c>referenceLogits</c>) when no reference model is used.
     /// </summary>
     /// <exception cref="ArgumentException">An array length is not a multiple of its dimension, or the shapes disagree.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The logit parameters of a model that is present are the default (unset) value.</exception>
     public static SuperBatch FromArrays(
         int count,
         float[] studentImage,
         float[] studentText,
         int studentDimension,
-        float studentScale,
-        float studentBias,
+        LogitParameters studentLogits,
         float[]? referenceImage = null,
         float[]? referenceText = null,
         int referenceDimension = 0,
-        float referenceScale = 1f,
-        float referenceBias = 0f)
+        LogitParameters referenceLogits = default)
     {
         ArgumentNullException.ThrowIfNull(studentImage);
         ArgumentNullException.ThrowIfNull(studentText);
         Guard.Positive(count);
         Guard.Positive(studentDimension);
-        var student = new ModelEmbeddings(View(studentImage, count, studentDimension, nameof(studentImage)), View(studentText, count, studentDimension, nameof(studentText)), studentScale, studentBias);
+        var student = new ModelEmbeddings(View(studentImage, count, studentDimension, nameof(studentImage)), View(studentText, count, studentDimension, nameof(studentText)), studentLogits);
         if (referenceImage is null && referenceText is null)
         {
             return new SuperBatch(student);
@@ -168,7 +187,7 @@ public sealed class SuperBatch
         }
 
         Guard.Positive(referenceDimension);
-        var reference = new ModelEmbeddings(View(referenceImage, count, referenceDimension, nameof(referenceImage)), View(referenceText, count, referenceDimension, nameof(referenceText)), referenceScale, referenceBias);
+        var reference = new ModelEmbeddings(View(referenceImage, count, referenceDimension, nameof(referenceImage)), View(referenceText, count, referenceDimension, nameof(referenceText)), referenceLogits);
         return new SuperBatch(student, reference);
     }
 

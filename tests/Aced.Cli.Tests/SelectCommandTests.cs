@@ -212,6 +212,6 @@ public sealed class SelectCommandTests : IDisposable
     }
 
     private static SuperBatch Reload(string[] files) => new(
-        new ModelEmbeddings(Npy.ReadMatrix(files[0]), Npy.ReadMatrix(files[1]), 10f, -10f),
-        new ModelEmbeddings(Npy.ReadMatrix(files[2]), Npy.ReadMatrix(files[3]), 10f, -10f));
+        new ModelEmbeddings(Npy.ReadMatrix(files[0]), Npy.ReadMatrix(files[1]), LogitParameters.SigmoidDefault),
+        new ModelEmbeddings(Npy.ReadMatrix(files[2]), Npy.ReadMatrix(files[3]), LogitParameters.SigmoidDefault));
 }

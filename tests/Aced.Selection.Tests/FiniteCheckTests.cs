@@ -63,7 +63,7 @@ public sealed class FiniteCheckTests
                 }
             }
 
-            var batch = new SuperBatch(new ModelEmbeddings(views[0], views[1], 10, -10), new ModelEmbeddings(views[2], views[3], 10, -10));
+            var batch = new SuperBatch(new ModelEmbeddings(views[0], views[1], LogitParameters.SigmoidDefault), new ModelEmbeddings(views[2], views[3], LogitParameters.SigmoidDefault));
             var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 8, Chunks = 2 });
             Assert.Equal(8, sampler.Sample(batch).Count);
 

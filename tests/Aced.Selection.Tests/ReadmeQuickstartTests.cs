@@ -25,12 +25,12 @@ public sealed class ReadmeQuickstartTests
     {
         Matrix studentImage = RandomUnitRows(320, 16, 1), studentText = RandomUnitRows(320, 16, 2);
         Matrix referenceImage = RandomUnitRows(320, 24, 3), referenceText = RandomUnitRows(320, 24, 4);
-        float studentScale = 10f, studentBias = -10f;
+        LogitParameters studentLogits = LogitParameters.FromLogScale(2.302585f, -10f); // e.g. model.Logits of a live student
 
         var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 64, Seed = 42 });
         var superBatch = new SuperBatch(
-            new ModelEmbeddings(studentImage, studentText, scale: studentScale, bias: studentBias),
-            new ModelEmbeddings(referenceImage, referenceText, scale: 10f, bias: -10f));
+            new ModelEmbeddings(studentImage, studentText, studentLogits),
+            new ModelEmbeddings(referenceImage, referenceText, LogitParameters.Initial(ContrastiveKind.Sigmoid)));
 
         SelectionResult chosen = sampler.Sample(superBatch);
         int[] rows = chosen.Indices.ToArray();

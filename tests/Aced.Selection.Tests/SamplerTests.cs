@@ -239,7 +239,7 @@ public class SamplerTests
         // Every example identical: all scores tie.
         float[] row = { 0.6f, 0.8f };
         float[] image = Enumerable.Range(0, 20).SelectMany(_ => row).ToArray();
-        var model = new ModelEmbeddings(new MatrixView(image, 20, 2), new MatrixView((float[])image.Clone(), 20, 2), 10f, -10f);
+        var model = new ModelEmbeddings(new MatrixView(image, 20, 2), new MatrixView((float[])image.Clone(), 20, 2), LogitParameters.SigmoidDefault);
         var batch = new SuperBatch(model, model);
         int[] greedy = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 5, Chunks = 1, Greedy = true }).Sample(batch).ToArray();
         Assert.Equal(new[] { 0, 1, 2, 3, 4 }, greedy);
@@ -306,7 +306,7 @@ public class SamplerTests
             reference.Text.Row(picks[(k + 1) % picks.Length]).CopyTo(text.AsSpan(picks[k] * dim, dim));
         }
 
-        var refModel = new ModelEmbeddings(reference.Image, new MatrixView(text, count, dim), 10f, -10f);
+        var refModel = new ModelEmbeddings(reference.Image, new MatrixView(text, count, dim), LogitParameters.SigmoidDefault);
         ModelEmbeddings student = TestData.Model(count, dim, 200, 10f, -10f, 3f);
         _ = rng;
         return (new SuperBatch(student, refModel), corrupted);

@@ -24,7 +24,7 @@ internal static class TestData
 
         Normalize(image);
         Normalize(text);
-        return new ModelEmbeddings(image, text, scale, bias);
+        return new ModelEmbeddings(image, text, new LogitParameters(scale, bias));
     }
 
     public static SuperBatch Batch(int count, int dim, ulong seed, ContrastiveKind loss)

@@ -52,17 +52,16 @@ public class ValidationTests
         ModelEmbeddings s = TestData.Model(10, 4, 1, 10, -10);
         ModelEmbeddings r = TestData.Model(11, 4, 2, 10, -10);
         Assert.Equal("reference", Assert.Throws<ArgumentException>(() => new SuperBatch(s, r)).ParamName);
-        Assert.Equal("text", Assert.Throws<ArgumentException>(() => new ModelEmbeddings(s.Image, new MatrixView(new float[50], 10, 5), 10, -10)).ParamName);
-        Assert.Equal("scale", Assert.Throws<ArgumentOutOfRangeException>(() => new ModelEmbeddings(s.Image, s.Text, 0f, -10)).ParamName);
-        Assert.Equal("bias", Assert.Throws<ArgumentOutOfRangeException>(() => new ModelEmbeddings(s.Image, s.Text, 1f, float.NaN)).ParamName);
-        Assert.Equal("studentText", Assert.Throws<ArgumentException>(() => SuperBatch.FromArrays(10, new float[40], new float[39], 4, 10, -10)).ParamName);
-        Assert.Equal("referenceText", Assert.Throws<ArgumentException>(() => SuperBatch.FromArrays(10, new float[40], new float[40], 4, 10, -10, new float[40])).ParamName);
+        Assert.Equal("text", Assert.Throws<ArgumentException>(() => new ModelEmbeddings(s.Image, new MatrixView(new float[50], 10, 5), new LogitParameters(10, -10))).ParamName);
+        Assert.Equal("logits", Assert.Throws<ArgumentOutOfRangeException>(() => new ModelEmbeddings(s.Image, s.Text, default)).ParamName);
+        Assert.Equal("studentText", Assert.Throws<ArgumentException>(() => SuperBatch.FromArrays(10, new float[40], new float[39], 4, LogitParameters.SigmoidDefault)).ParamName);
+        Assert.Equal("referenceText", Assert.Throws<ArgumentException>(() => SuperBatch.FromArrays(10, new float[40], new float[40], 4, LogitParameters.SigmoidDefault, new float[40])).ParamName);
     }
 
     [Fact]
     public void SuperBatch_DifferentDimensionsPerModel_AreAllowed()
     {
-        SuperBatch batch = SuperBatch.FromArrays(6, new float[24], new float[24], 4, 10, -10, new float[48], new float[48], 8, 20, -5);
+        SuperBatch batch = SuperBatch.FromArrays(6, new float[24], new float[24], 4, LogitParameters.SigmoidDefault, new float[48], new float[48], 8, new LogitParameters(20, -5));
         Assert.Equal(6, batch.Count);
         Assert.Equal(8, batch.Reference.Dimension);
     }

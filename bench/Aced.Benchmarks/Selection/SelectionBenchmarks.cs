@@ -117,7 +117,7 @@ public class SelectionBenchmarks
         float[] norms = new float[count];
         StableMath.L2NormalizeRows(image, image, norms);
         StableMath.L2NormalizeRows(text, text, norms);
-        return new ModelEmbeddings(image, text, 10f, -10f);
+        return new ModelEmbeddings(image, text, LogitParameters.SigmoidDefault);
     }
 
     internal sealed class Config : ManualConfig

@@ -26,11 +26,27 @@ internal enum InitKind
 /// </summary>
 internal sealed class ParameterBuilder
 {
+    private readonly IReadOnlyList<Parameter>? _shared;
+    private int _next;
+
     public ParameterBuilder(ulong seed, List<Parameter> parameters)
     {
         Seed = seed;
         Parameters = parameters;
     }
+
+    private ParameterBuilder(IReadOnlyList<Parameter> shared, List<Parameter> parameters)
+    {
+        _shared = shared;
+        Parameters = parameters;
+    }
+
+    /// <summary>
+    /// A builder that creates nothing: every <see cref="Add"/> returns the next parameter of <paramref name="shared"/>
+    /// (checked by name and shape), so a second layer stack built with it shares every value and gradient array with
+    /// the first while owning its own activation buffers (the inference twin of a tower).
+    /// </summary>
+    public static ParameterBuilder Sharing(IReadOnlyList<Parameter> shared, List<Parameter> parameters) => new(shared, parameters);
 
     public ulong Seed { get; }
 
@@ -39,6 +55,11 @@ internal sealed class ParameterBuilder
     /// <summary>Adds a parameter with an initialiser; for Xavier the fan-in/out default to the first and last dimension.</summary>
     public Parameter Add(string name, int[] shape, ParameterKind kind, InitKind init, float std = 0f, int fanIn = 0, int fanOut = 0)
     {
+        if (_shared is not null)
+        {
+            return Share(name, shape);
+        }
+
         foreach (Parameter existing in Parameters)
         {
             if (existing.Name == name)
@@ -76,6 +97,19 @@ internal sealed class ParameterBuilder
                 break;
         }
 
+        Parameters.Add(p);
+        return p;
+    }
+
+    private Parameter Share(string name, int[] shape)
+    {
+        Parameter p = _next < _shared!.Count ? _shared[_next] : throw new InvalidOperationException($"The shared parameter list has no entry for '{name}'.");
+        if (p.Name != name || !p.Shape.AsSpan().SequenceEqual(shape))
+        {
+            throw new InvalidOperationException($"Shared parameter {_next} is '{p.Name}', expected '{name}' of the same shape.");
+        }
+
+        _next++;
         Parameters.Add(p);
         return p;
     }

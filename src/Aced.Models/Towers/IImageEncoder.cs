@@ -58,3 +58,14 @@ public interface ITextEncoder
     /// <summary>Back-propagates embedding gradients of the last <see cref="Forward"/>; accumulates parameter gradients.</summary>
     void Backward(MatrixView embeddingGradient);
 }
+
+/// <summary>
+/// A tower that can build an inference twin: the same parameters with separate activation buffers. The
+/// encode-only paths of <see cref="TwoTowerModel"/> run on the twin so they never overwrite the activations a
+/// pending <see cref="TwoTowerModel.Backward(MatrixView, MatrixView, float, float)"/> needs.
+/// </summary>
+internal interface IInferenceTwin<out T>
+{
+    /// <summary>Creates the twin (cheap: buffers are allocated on its first forward).</summary>
+    T CreateInferenceTwin();
+}

@@ -16,9 +16,10 @@ namespace Aced.Models;
 /// kernels Glorot-uniform, biases zero, layer-norm scale one and shift zero; one <see cref="CounterRng"/> stream per
 /// tensor.
 /// </remarks>
-public sealed class TextTransformer : ITextEncoder
+public sealed class TextTransformer : ITextEncoder, IInferenceTwin<ITextEncoder>
 {
     private readonly List<Parameter> _parameters = [];
+    private readonly string _prefix;
     private readonly Parameter _tokenEmbedding;
     private readonly Parameter _position;
     private readonly TransformerEncoder _encoder;
@@ -34,16 +35,29 @@ public sealed class TextTransformer : ITextEncoder
     /// <param name="prefix">Prefix of every parameter name.</param>
     /// <exception cref="ArgumentException">Invalid config.</exception>
     public TextTransformer(TextTransformerConfig config, ulong seed, string prefix = "text")
+        : this(config, seed, prefix, null)
+    {
+    }
+
+    private TextTransformer(TextTransformerConfig config, ulong seed, string prefix, IReadOnlyList<Parameter>? shared)
     {
         ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(prefix);
         Config = config.Validated();
-        var builder = new ParameterBuilder(seed, _parameters);
+        _prefix = prefix;
+        ParameterBuilder builder = shared is null ? new ParameterBuilder(seed, _parameters) : ParameterBuilder.Sharing(shared, _parameters);
         int d = config.Width;
         _tokenEmbedding = builder.Add($"{prefix}.token", [config.VocabularySize, d], ParameterKind.Embedding, InitKind.Normal, std: 1f / MathF.Sqrt(d));
         _position = builder.Add($"{prefix}.position", [config.ContextLength, d], ParameterKind.Embedding, InitKind.Normal, std: 1f / MathF.Sqrt(d));
         _encoder = new TransformerEncoder(prefix, d, config.Depth, config.Heads, config.MlpWidth, config.ContextLength, config.Causal, builder);
         _head = new PooledProjectionHead(prefix, config.Pooling, d, config.Heads, config.EmbeddingDimension, builder);
     }
+
+    /// <summary>
+    /// A tower over the same <see cref="Parameter"/> objects (values and gradients shared) with its own activation
+    /// buffers, so encoding with it leaves this tower's saved activations intact.
+    /// </summary>
+    ITextEncoder IInferenceTwin<ITextEncoder>.CreateInferenceTwin() => new TextTransformer(Config, 0, _prefix, _parameters);
 
     /// <summary>The tower's shape.</summary>
     public TextTransformerConfig Config { get; }

@@ -17,9 +17,10 @@ namespace Aced.Models;
 /// Q, K, V), biases zero, layer-norm scale one and shift zero, position embedding normal with std 1/sqrt(D), patch
 /// embedding Glorot-uniform over (patch pixels, D). Each tensor draws from its own <see cref="CounterRng"/> stream.
 /// </remarks>
-public sealed class VisionTransformer : IImageEncoder
+public sealed class VisionTransformer : IImageEncoder, IInferenceTwin<IImageEncoder>
 {
     private readonly List<Parameter> _parameters = [];
+    private readonly string _prefix;
     private readonly Parameter _patchWeight;
     private readonly Parameter _patchBias;
     private readonly Parameter _position;
@@ -36,10 +37,17 @@ public sealed class VisionTransformer : IImageEncoder
     /// <param name="prefix">Prefix of every parameter name.</param>
     /// <exception cref="ArgumentException">Invalid config.</exception>
     public VisionTransformer(VisionTransformerConfig config, ulong seed, string prefix = "image")
+        : this(config, seed, prefix, null)
+    {
+    }
+
+    private VisionTransformer(VisionTransformerConfig config, ulong seed, string prefix, IReadOnlyList<Parameter>? shared)
     {
         ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(prefix);
         Config = config.Validated();
-        var builder = new ParameterBuilder(seed, _parameters);
+        _prefix = prefix;
+        ParameterBuilder builder = shared is null ? new ParameterBuilder(seed, _parameters) : ParameterBuilder.Sharing(shared, _parameters);
         int d = config.Width;
         int patchLength = config.PatchSize * config.PatchSize * config.Channels;
         _patchWeight = builder.Add($"{prefix}.patch.weight", [patchLength, d], ParameterKind.Weight, InitKind.XavierUniform);
@@ -48,6 +56,12 @@ public sealed class VisionTransformer : IImageEncoder
         _encoder = new TransformerEncoder(prefix, d, config.Depth, config.Heads, config.MlpWidth, config.Tokens, causal: false, builder);
         _head = new PooledProjectionHead(prefix, config.Pooling, d, config.Heads, config.EmbeddingDimension, builder);
     }
+
+    /// <summary>
+    /// A tower over the same <see cref="Parameter"/> objects (values and gradients shared) with its own activation
+    /// buffers, so encoding with it leaves this tower's saved activations intact.
+    /// </summary>
+    IImageEncoder IInferenceTwin<IImageEncoder>.CreateInferenceTwin() => new VisionTransformer(Config, 0, _prefix, _parameters);
 
     /// <summary>The tower's shape.</summary>
     public VisionTransformerConfig Config { get; }
