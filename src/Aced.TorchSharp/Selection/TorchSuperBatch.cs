@@ -1,4 +1,5 @@
 using System;
+using Aced.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,12 +15,10 @@ public sealed class TorchModelEmbeddings
     /// <summary>Creates model embeddings.</summary>
     /// <param name="image">Image embeddings, B x d, floating point (normally L2-normalised rows).</param>
     /// <param name="text">Text embeddings, B x d, on the same device, row i paired with image row i.</param>
-    /// <param name="scale">The logit scale <c>a = exp(t)</c>, finite and positive.</param>
-    /// <param name="bias">The logit bias <c>c</c>, finite.</param>
+    /// <param name="logits">The model's logit parameters (scale <c>a = exp(t)</c> and bias <c>c</c>).</param>
     /// <exception cref="ArgumentNullException">A tensor is null.</exception>
     /// <exception cref="ArgumentException">A tensor is not a non-empty floating-point matrix, the shapes or devices differ.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="scale"/> or <paramref name="bias"/> is invalid.</exception>
-    public TorchModelEmbeddings(Tensor image, Tensor text, float scale, float bias)
+    public TorchModelEmbeddings(Tensor image, Tensor text, LogitParameters logits)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(text);
@@ -38,20 +37,9 @@ public sealed class TorchModelEmbeddings
             throw new ArgumentException($"is on {text.device} but the image embeddings are on {image.device}; move both to one device", nameof(text));
         }
 
-        if (!float.IsFinite(scale) || scale <= 0f)
-        {
-            throw new ArgumentOutOfRangeException(nameof(scale), scale, "must be a finite positive logit scale a = exp(t)");
-        }
-
-        if (!float.IsFinite(bias))
-        {
-            throw new ArgumentOutOfRangeException(nameof(bias), bias, "must be finite");
-        }
-
         Image = image;
         Text = text;
-        Scale = scale;
-        Bias = bias;
+        Logits = logits;
     }
 
     /// <summary>Image embeddings, B x d.</summary>
@@ -60,11 +48,14 @@ public sealed class TorchModelEmbeddings
     /// <summary>Text embeddings, B x d.</summary>
     public Tensor Text { get; }
 
+    /// <summary>The model's logit parameters.</summary>
+    public LogitParameters Logits { get; }
+
     /// <summary>The logit scale <c>a</c>.</summary>
-    public float Scale { get; }
+    public float Scale => Logits.Scale;
 
     /// <summary>The logit bias <c>c</c>.</summary>
-    public float Bias { get; }
+    public float Bias => Logits.Bias;
 
     /// <summary>B, the number of examples.</summary>
     public int Count => (int)Image.shape[0];

@@ -128,7 +128,7 @@ public sealed class SamplerParityTests
     public void Sample_MissingReferenceForLearnability_ThrowsNamingScoring()
     {
         using Tensor image = torch.randn(20, 4);
-        var batch = new TorchSuperBatch(new TorchModelEmbeddings(image, image, 10f, -10f));
+        var batch = new TorchSuperBatch(new TorchModelEmbeddings(image, image, new LogitParameters(10f, -10f)));
         var sampler = new TorchActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 4, Chunks = 2 });
         var e = Assert.Throws<ArgumentException>(() => sampler.Sample(batch, 0));
         Assert.Equal("Scoring", e.ParamName);
@@ -140,7 +140,7 @@ public sealed class SamplerParityTests
         using Tensor image = torch.randn(20, 4);
         using Tensor text = torch.randn(20, 4);
         text[3, 1] = torch.tensor(float.NaN);
-        var batch = new TorchSuperBatch(new TorchModelEmbeddings(image, text, 10f, -10f));
+        var batch = new TorchSuperBatch(new TorchModelEmbeddings(image, text, new LogitParameters(10f, -10f)));
         var sampler = new TorchActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 4, Chunks = 2, Scoring = ScoringMethod.Hard });
         var e = Assert.Throws<ArgumentException>(() => sampler.Sample(batch, 0));
         Assert.Equal("superBatch.Student", e.ParamName);
@@ -150,7 +150,7 @@ public sealed class SamplerParityTests
     public void Sample_OverflowingScale_ThrowsNamingSuperBatch()
     {
         using Tensor image = torch.ones(20, 4);
-        var batch = new TorchSuperBatch(new TorchModelEmbeddings(image, image, 1e37f, 0f));
+        var batch = new TorchSuperBatch(new TorchModelEmbeddings(image, image, new LogitParameters(1e37f, 0f)));
         var sampler = new TorchActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 4, Chunks = 2, Scoring = ScoringMethod.Hard, Loss = ContrastiveKind.Softmax });
         var e = Assert.Throws<ArgumentException>(() => sampler.Sample(batch, 0));
         Assert.Equal("superBatch", e.ParamName);
@@ -200,16 +200,16 @@ public sealed class SamplerParityTests
         }
 
         var managed = new SuperBatch(
-            new ModelEmbeddings(si, st, 10f, -10f),
-            new ModelEmbeddings(ri, rt, 20f, -5f));
+            new ModelEmbeddings(si, st, new LogitParameters(10f, -10f)),
+            new ModelEmbeddings(ri, rt, new LogitParameters(20f, -5f)));
         Tensor[] owned =
         {
             TestData.ToTensor(si, ScalarType.Float32), TestData.ToTensor(st, ScalarType.Float32),
             TestData.ToTensor(ri, ScalarType.Float32), TestData.ToTensor(rt, ScalarType.Float32),
         };
         var tensors = new TorchSuperBatch(
-            new TorchModelEmbeddings(owned[0], owned[1], 10f, -10f),
-            new TorchModelEmbeddings(owned[2], owned[3], 20f, -5f));
+            new TorchModelEmbeddings(owned[0], owned[1], new LogitParameters(10f, -10f)),
+            new TorchModelEmbeddings(owned[2], owned[3], new LogitParameters(20f, -5f)));
         return (managed, tensors, owned);
     }
 
