@@ -1,7 +1,6 @@
 using System;
 using System.CommandLine;
 using System.Diagnostics;
-using System.Text.Json;
 using Aced.Core;
 
 namespace Aced.Cli;
@@ -11,14 +10,14 @@ public static class InfoCommand
 {
     public static Command Create()
     {
-        var size = new Option<int>("--size") { Description = "Square GEMM size used for the throughput check.", DefaultValueFactory = _ => 1024 };
-        var repeats = new Option<int>("--repeats") { Description = "Timed repetitions (the best is reported).", DefaultValueFactory = _ => 3 };
+        var size = CliOptions.Number("--size", "Square GEMM size used for the throughput check, in [1, 8192].", 1024);
+        var repeats = CliOptions.Number("--repeats", "Timed repetitions (the best is reported).", 3);
         var command = new Command("info", "Describe the SGEMM provider and measure its GFLOP/s on this machine.") { size, repeats };
-        command.SetAction(parse => CommandRunner.Run(() => Execute(parse.GetValue(size), parse.GetValue(repeats))));
+        command.SetAction(parse => CommandRunner.Run(() => Execute(parse.GetValue(size), parse.GetValue(repeats), parse.InvocationConfiguration.Output), parse.InvocationConfiguration.Error));
         return command;
     }
 
-    private static int Execute(int n, int repeats)
+    private static int Execute(int n, int repeats, System.IO.TextWriter stdout)
     {
         if (n < 1 || n > 8192)
         {
@@ -57,7 +56,7 @@ public static class InfoCommand
             seconds = best,
             gflops,
         };
-        Console.WriteLine(JsonSerializer.Serialize(summary));
+        stdout.WriteLine(CliJson.Serialize(summary));
         return 0;
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.CommandLine;
 using System.Globalization;
 using System.IO;
@@ -18,22 +19,24 @@ public static class LossCommand
     /// <summary>The accepted <c>--kind</c> values.</summary>
     public static readonly string[] Kinds = ["sigmoid", "softmax", "softmax-kd", "sigmoid-kd", "feature-match"];
 
+    /// <summary>The files <c>--grad-dir</c> receives: dL/d image, dL/d text, and dL/dP for feature matching with a projection.</summary>
+    public static readonly string[] GradientFiles = ["image.npy", "text.npy", "projection.npy"];
+
     public static Command Create()
     {
-        var kind = new Option<string>("--kind") { Description = "Objective: sigmoid | softmax | softmax-kd | sigmoid-kd | feature-match.", Required = true };
-        kind.AcceptOnlyFromAmong(Kinds);
-        var image = new Option<string>("--image") { Description = "Student image embeddings, float32 .npy, b x d (rows = examples).", Required = true };
-        var text = new Option<string>("--text") { Description = "Student text embeddings, float32 .npy, b x d.", Required = true };
-        var scale = new Option<float?>("--scale") { Description = "Student scale a (not log a). Default: 10 for sigmoid kinds, 1/0.07 for softmax kinds." };
-        var bias = new Option<float?>("--bias") { Description = "Student bias c. Default: -10 for sigmoid kinds, 0 otherwise." };
-        var teacherImage = new Option<string?>("--teacher-image") { Description = "Teacher image embeddings (.npy, b x d_t) for the distillation kinds." };
-        var teacherText = new Option<string?>("--teacher-text") { Description = "Teacher text embeddings (.npy, b x d_t) for the distillation kinds." };
-        var teacherScale = new Option<float?>("--teacher-scale") { Description = "Teacher scale a_t. Default: as --scale's default." };
-        var teacherBias = new Option<float?>("--teacher-bias") { Description = "Teacher bias c_t. Default: as --bias's default." };
-        var projection = new Option<string?>("--projection") { Description = "Feature-matching head P (.npy, d x d_t); required when d != d_t." };
+        var kind = CliOptions.RequiredChoice("--kind", "Objective: sigmoid (SigLIP), softmax (CLIP), their distillation from --teacher-image/--teacher-text (softmax-kd, sigmoid-kd), or feature-match.", Kinds);
+        var image = new Option<string>("--image") { HelpName = "file.npy", Description = "Student image embeddings, float32 .npy, b x d (rows = examples).", Required = true };
+        var text = new Option<string>("--text") { HelpName = "file.npy", Description = "Student text embeddings, float32 .npy, b x d.", Required = true };
+        var scale = CliOptions.OptionalNumber<float>("--scale", "Student scale a (not log a). Default: 10 for sigmoid kinds, 1/0.07 for softmax kinds.");
+        var bias = CliOptions.OptionalNumber<float>("--bias", "Student bias c of the sigmoid kinds. Default: -10. The other kinds have no bias (a given one is ignored with a warning).");
+        var teacherImage = new Option<string?>("--teacher-image") { HelpName = "file.npy", Description = "Teacher image embeddings (.npy, b x d_t) for the distillation kinds." };
+        var teacherText = new Option<string?>("--teacher-text") { HelpName = "file.npy", Description = "Teacher text embeddings (.npy, b x d_t) for the distillation kinds." };
+        var teacherScale = CliOptions.OptionalNumber<float>("--teacher-scale", "Teacher scale a_t. Default: as --scale's default.");
+        var teacherBias = CliOptions.OptionalNumber<float>("--teacher-bias", "Teacher bias c_t of sigmoid-kd. Default: -10 (ignored with a warning by the other kinds).");
+        var projection = new Option<string?>("--projection") { HelpName = "file.npy", Description = "Feature-matching head P (.npy, d x d_t); required when d != d_t." };
         var normalize = new Option<bool>("--normalize") { Description = "L2-normalise every input's rows first; gradients are then w.r.t. the raw rows." };
         var perExample = new Option<bool>("--per-example") { Description = "Also print per-example values." };
-        var gradDir = new Option<string?>("--grad-dir") { Description = "Write image.npy, text.npy (and projection.npy) gradients into this directory." };
+        var gradDir = new Option<string?>("--grad-dir") { HelpName = "directory", Description = "Write image.npy, text.npy (and projection.npy) gradients into this directory, all or none (existing files are replaced only when every new one is written)." };
         var command = new Command("loss", "Evaluate a contrastive or distillation loss and its gradients on .npy embeddings. Prints one JSON object: "
             + "kind, loss (batch mean), [teacher_entropy, kl for the KD kinds], batch, scale, bias, "
             + "[per_example (image-anchored for the sigmoid kinds) and per_example_text with --per-example], "
@@ -59,17 +62,19 @@ public static class LossCommand
                     PerExample = parse.GetValue(perExample),
                     GradDir = parse.GetValue(gradDir),
                 },
-                parse.InvocationConfiguration.Output),
+                parse.InvocationConfiguration.Output,
+                parse.InvocationConfiguration.Error),
             parse.InvocationConfiguration.Error));
         return command;
     }
 
     /// <summary>Runs the command: reads and validates every input, computes, then prints and writes. Returns 0.</summary>
     /// <exception cref="CliException">A file is missing or malformed, shapes disagree, a value is not finite, or an option is invalid.</exception>
-    public static int Execute(LossRequest request, TextWriter stdout)
+    public static int Execute(LossRequest request, TextWriter stdout, TextWriter? stderr = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(stdout);
+        stderr ??= TextWriter.Null;
         string kind = request.Kind;
         if (Array.IndexOf(Kinds, kind) < 0)
         {
@@ -81,7 +86,20 @@ public static class LossCommand
         LogitParameters initial = LogitParameters.Initial(sigmoidKind ? ContrastiveKind.Sigmoid : ContrastiveKind.Softmax);
         float defaultScale = initial.Scale;
         float defaultBias = initial.Bias;
-        LogitParameters student = Parameters(request.Scale ?? defaultScale, request.Bias ?? defaultBias, "--scale", "--bias");
+        LogitParameters student = Parameters(request.Scale ?? defaultScale, Bias(request.Bias, sigmoidKind, kind, "--bias", stderr) ?? defaultBias, "--scale", "--bias");
+        if (request.GradDir is not null)
+        {
+            var inputs = new[]
+            {
+                new OutputGuard.Input("--image", request.Image), new OutputGuard.Input("--text", request.Text),
+                new OutputGuard.Input("--teacher-image", request.TeacherImage!), new OutputGuard.Input("--teacher-text", request.TeacherText!),
+                new OutputGuard.Input("--projection", request.Projection!),
+            };
+            foreach (string name in GradientFiles)
+            {
+                OutputGuard.EnsureNotAnInput("--grad-dir", Path.Combine(request.GradDir, name), inputs);
+            }
+        }
 
         Matrix image = Read(request.Image, "--image");
         Matrix text = Read(request.Text, "--text");
@@ -104,7 +122,7 @@ public static class LossCommand
                 throw new CliException($"{request.TeacherImage}: has {teacherImage.Rows} rows but {request.Image} has {image.Rows}; teacher and student must embed the same examples in the same order");
             }
 
-            teacherLogits = Parameters(request.TeacherScale ?? defaultScale, request.TeacherBias ?? defaultBias, "--teacher-scale", "--teacher-bias");
+            teacherLogits = Parameters(request.TeacherScale ?? defaultScale, Bias(request.TeacherBias, sigmoidKind, kind, "--teacher-bias", stderr) ?? defaultBias, "--teacher-scale", "--teacher-bias");
         }
         else if (request.TeacherImage is not null || request.TeacherText is not null)
         {
@@ -129,6 +147,13 @@ public static class LossCommand
             throw new CliException($"{request.TeacherImage}: has dimension {teacherImage.Columns} but {request.Image} has {image.Columns}; pass --projection P.npy ({image.Columns}x{teacherImage.Columns})");
         }
 
+        var magnitudes = new List<(string Option, string Path, Matrix Value)> { ("--image", request.Image, image), ("--text", request.Text, text) };
+        if (teacherImage is not null)
+        {
+            magnitudes.Add(("--teacher-image", request.TeacherImage!, teacherImage));
+            magnitudes.Add(("--teacher-text", request.TeacherText!, teacherText!));
+        }
+
         // Normalise (the student keeps its normalizers for the backward pass).
         var imageNormalizer = new EmbeddingNormalizer();
         var textNormalizer = new EmbeddingNormalizer();
@@ -144,6 +169,13 @@ public static class LossCommand
                 tImage = new EmbeddingNormalizer().Normalize(teacherImage);
                 tText = new EmbeddingNormalizer().Normalize(teacherText!);
             }
+        }
+
+        // The logits must stay within what Aced.Losses accepts; name the file and row, or the scale, that breaks it.
+        CheckLogitRange(studentImage, request.Image, "--image", studentText, request.Text, "--text", student, "--scale", "--bias");
+        if (teacherImage is not null)
+        {
+            CheckLogitRange(tImage, request.TeacherImage!, "--teacher-image", tText, request.TeacherText!, "--teacher-text", teacherLogits, "--teacher-scale", "--teacher-bias");
         }
 
         int b = image.Rows, d = image.Columns;
@@ -203,23 +235,27 @@ public static class LossCommand
             textNormalizer.Backward(gradText, gradText);
         }
 
-        EnsureFinite(loss, dScale, dBias, gradImage, gradText, gradProjection);
+        EnsureFinite(loss, dScale, dBias, gradImage, gradText, gradProjection, magnitudes);
 
         // Everything is computed and valid: now write, then print.
         if (wantGrads)
         {
-            string dir = request.GradDir!;
-            if (File.Exists(dir))
+            var entries = new List<FileSetWriter.Entry>
             {
-                throw new CliException($"{dir}: --grad-dir names an existing file; pass a directory");
+                new(GradientFiles[0], path => Npy.Write(path, gradImage)),
+                new(GradientFiles[1], path => Npy.Write(path, gradText)),
+            };
+            if (gradProjection is not null)
+            {
+                entries.Add(new(GradientFiles[2], path => Npy.Write(path, gradProjection)));
             }
 
-            WriteGradients(dir, gradImage, gradText, gradProjection);
+            FileSetWriter.Write("--grad-dir", request.GradDir!, entries);
         }
 
         using (var buffer = new MemoryStream())
         {
-            using (var json = new Utf8JsonWriter(buffer))
+            using (var json = new Utf8JsonWriter(buffer, CliJson.WriterOptions))
             {
                 json.WriteStartObject();
                 json.WriteString("kind", kind);
@@ -255,66 +291,6 @@ public static class LossCommand
 
         return 0;
     }
-
-    /// <summary>
-    /// Writes the gradient files all or nothing: each write is atomic, and when one fails the files this call already
-    /// wrote are removed (and the directory too when this call created it), so a failure never leaves a partial set.
-    /// </summary>
-    private static void WriteGradients(string dir, Matrix gradImage, Matrix gradText, Matrix? gradProjection)
-    {
-        bool created = !Directory.Exists(dir);
-        Directory.CreateDirectory(dir);
-        string[] paths = [Path.Combine(dir, "image.npy"), Path.Combine(dir, "text.npy"), Path.Combine(dir, "projection.npy")];
-        int written = 0;
-        try
-        {
-            Npy.Write(paths[0], gradImage);
-            written++;
-            Npy.Write(paths[1], gradText);
-            written++;
-            if (gradProjection is not null)
-            {
-                Npy.Write(paths[2], gradProjection);
-                written++;
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            for (int i = 0; i < written; i++)
-            {
-                TryDelete(paths[i]);
-            }
-
-            if (created)
-            {
-                try
-                {
-                    Directory.Delete(dir, recursive: false);
-                }
-                catch (IOException)
-                {
-                }
-            }
-
-            throw new CliException($"{dir}: cannot write the gradients ({OneLine(ex.Message)}); nothing was written (--grad-dir)", ex);
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-    }
-
-    private static string OneLine(string message) => message.Replace('\n', ' ').Replace("\r", string.Empty, StringComparison.Ordinal);
 
     private static void WriteArray(Utf8JsonWriter json, string name, float[] values)
     {
@@ -382,14 +358,106 @@ public static class LossCommand
         }
     }
 
-    private static void EnsureFinite(double loss, double dScale, double dBias, Matrix gradImage, Matrix gradText, Matrix? gradProjection)
+    /// <summary>
+    /// A bias given to a kind that has none (softmax, softmax-kd, feature-match are shift-invariant or bias-free) is
+    /// ignored with a warning instead of being validated; returns the bias to use (null = the default).
+    /// </summary>
+    private static float? Bias(float? bias, bool sigmoidKind, string kind, string option, TextWriter stderr)
     {
-        if (!double.IsFinite(loss) || !double.IsFinite(dScale) || !double.IsFinite(dBias)
-            || Guard.IndexOfNonFinite(gradImage.Data) >= 0 || Guard.IndexOfNonFinite(gradText.Data) >= 0
-            || (gradProjection is not null && Guard.IndexOfNonFinite(gradProjection.Data) >= 0))
+        if (sigmoidKind || bias is null)
         {
-            throw new CliException("the result overflowed float32 (embeddings or scale too large); normalise the inputs (--normalize) or lower --scale");
+            return bias;
         }
+
+        if (bias.Value != 0f)
+        {
+            CommandRunner.Warn(stderr, $"{option} {bias.Value.ToString(CultureInfo.InvariantCulture)} is ignored with --kind {kind}: it has no bias");
+        }
+
+        return 0f;
+    }
+
+    /// <summary>The row of largest L2 norm of <paramref name="m"/> (computed in double, so it never overflows).</summary>
+    private static (int Row, double Norm) LargestRow(MatrixView m)
+    {
+        int best = 0;
+        double bestNorm = -1;
+        for (int r = 0; r < m.Rows; r++)
+        {
+            double sum = 0;
+            foreach (float v in m.Row(r))
+            {
+                sum += (double)v * v;
+            }
+
+            if (sum > bestNorm)
+            {
+                (best, bestNorm) = (r, sum);
+            }
+        }
+
+        return (best, Math.Sqrt(bestNorm));
+    }
+
+    /// <summary>
+    /// Refuses, before computing, logits beyond what Aced.Losses accepts: a max(|x_i| |y_j|, |x_i|, |y_j|) + |c| must
+    /// not exceed <see cref="LogitLimit"/>. Blames the file and row of the largest embedding when it is not of embedding
+    /// size (norm &gt; <see cref="LargeNorm"/>), else the scale and bias options.
+    /// </summary>
+    private static void CheckLogitRange(MatrixView image, string imagePath, string imageOption, MatrixView text, string textPath, string textOption, LogitParameters logits, string scaleOption, string biasOption)
+    {
+        (int imageRow, double imageNorm) = LargestRow(image);
+        (int textRow, double textNorm) = LargestRow(text);
+        double reach = Math.Max(imageNorm * textNorm, Math.Max(imageNorm, textNorm));
+        double bound = ((double)logits.Scale * reach) + Math.Abs((double)logits.Bias);
+        if (bound <= LogitLimit)
+        {
+            return;
+        }
+
+        if (Math.Max(imageNorm, textNorm) > LargeNorm)
+        {
+            (string path, string option, int row, double norm) = imageNorm >= textNorm ? (imagePath, imageOption, imageRow, imageNorm) : (textPath, textOption, textRow, textNorm);
+            throw new CliException($"{path}: row {row} has L2 norm {Format(norm)} ({option}), so the logits a (x . y) + c reach {Format(bound)}, beyond the supported {Format(LogitLimit)}; normalise the rows (--normalize) or fix the file");
+        }
+
+        throw new CliException($"{scaleOption} {Format(logits.Scale)} / {biasOption} {Format(logits.Bias)} give logits up to {Format(bound)}, beyond the supported {Format(LogitLimit)}; use a scale a = exp(t) and a bias of moderate size (e.g. a <= 1e4)");
+    }
+
+    /// <summary>The largest logit magnitude the Aced.Losses objectives accept (their input check uses the same bound).</summary>
+    private const double LogitLimit = 1e30;
+
+    /// <summary>Embedding rows with a larger L2 norm than this are not embeddings of usual size (they are blamed first).</summary>
+    private const double LargeNorm = 1e3;
+
+    private static string Format(double value) => value.ToString("G6", CultureInfo.InvariantCulture);
+
+    private static void EnsureFinite(double loss, double dScale, double dBias, Matrix gradImage, Matrix gradText, Matrix? gradProjection, List<(string Option, string Path, Matrix Value)> inputs)
+    {
+        if (double.IsFinite(loss) && double.IsFinite(dScale) && double.IsFinite(dBias)
+            && Guard.IndexOfNonFinite(gradImage.Data) < 0 && Guard.IndexOfNonFinite(gradText.Data) < 0
+            && (gradProjection is null || Guard.IndexOfNonFinite(gradProjection.Data) < 0))
+        {
+            return;
+        }
+
+        // Name the input with the largest row: the likely cause.
+        (string option, string path, int row, double norm) = (string.Empty, string.Empty, 0, -1.0);
+        foreach ((string o, string p, Matrix m) in inputs)
+        {
+            (int r, double n) = LargestRow(m);
+            if (n > norm)
+            {
+                (option, path, row, norm) = (o, p, r, n);
+            }
+        }
+
+        if (norm > LargeNorm)
+        {
+            throw new CliException($"{path}: row {row} has L2 norm {Format(norm)} ({option}) and the result overflowed float32; normalise the rows (--normalize) or fix the file");
+        }
+
+        throw new CliException("the result overflowed float32 with embeddings of moderate size; lower --scale (or --teacher-scale)");
     }
 }
 

@@ -4,7 +4,8 @@ namespace Aced.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+    /// <summary>Runs <c>aced</c>: parse errors and user errors are one line on stderr and exit code 2 (see <see cref="CommandRunner"/>).</summary>
+    public static int Main(string[] args) => CommandRunner.Invoke(BuildRoot(), args);
 
     /// <summary>The root command with every subcommand registered (used by tests too).</summary>
     public static RootCommand BuildRoot()

@@ -36,38 +36,59 @@ public static class SelectCommand
         public float? StudentBias { get; init; }
         public float? ReferenceScale { get; init; }
         public float? ReferenceBias { get; init; }
+        public bool Normalize { get; init; }
+        public double NormTolerance { get; init; } = ActiveBatchSamplerOptions.DefaultNormTolerance;
+        public double PercentilePower { get; init; } = ActiveBatchSamplerOptions.DefaultPercentilePower;
         public string? Out { get; init; }
         public bool Demo { get; init; }
         public int DemoSize { get; init; } = SelectDemo.DefaultSize;
     }
 
+    /// <summary>The <c>--scoring</c> values.</summary>
+    public static readonly string[] ScoringValues = ["learnability", "easy-ref", "hard", "easy"];
+
+    /// <summary>The <c>--loss</c> values.</summary>
+    public static readonly string[] LossValues = ["sigmoid", "softmax", "pair"];
+
+    /// <summary>The <c>--mode</c> values.</summary>
+    public static readonly string[] ModeValues = ["sample", "greedy"];
+
+    /// <summary>The <c>--sampler</c> values.</summary>
+    public static readonly string[] SamplerValues = ["joint", "independent", "topk", "uniform", "loss-percentile"];
+
+    /// <summary>The <c>--normalization</c> values.</summary>
+    public static readonly string[] NormalizationValues = ["sum", "mean"];
+
     public static Command Create(TextWriter? stdout = null, TextWriter? stderr = null)
     {
-        var studentImage = new Option<string?>("--student-image") { Description = "Student image embeddings, B x d float32 .npy (rows L2-normalised; used as given)." };
-        var studentText = new Option<string?>("--student-text") { Description = "Student text embeddings, B x d float32 .npy." };
-        var referenceImage = new Option<string?>("--reference-image") { Description = "Reference image embeddings, B x d' float32 .npy (needed by learnability and easy-ref)." };
-        var referenceText = new Option<string?>("--reference-text") { Description = "Reference text embeddings, B x d' float32 .npy." };
-        var batchSize = new Option<int?>("--batch-size") { Description = "Sub-batch size b (or give --filter-ratio)." };
-        var filterRatio = new Option<double?>("--filter-ratio") { Description = "Filtering ratio f = 1 - b/B in (0, 1); default 0.8 when --batch-size is absent." };
-        var chunks = new Option<int>("--chunks") { Description = "Chunks n of the joint sampler.", DefaultValueFactory = _ => ActiveBatchSamplerOptions.DefaultChunks };
-        var scoring = new Option<string>("--scoring") { Description = "learnability | easy-ref | hard | easy.", DefaultValueFactory = _ => "learnability" };
-        var loss = new Option<string>("--loss") { Description = "sigmoid | softmax | pair (ActiveCLIP pair similarity).", DefaultValueFactory = _ => "sigmoid" };
-        var temperature = new Option<double>("--temperature") { Description = "Temperature tau: draws proportional to exp(tau * score).", DefaultValueFactory = _ => ActiveBatchSamplerOptions.DefaultTemperature };
-        var mode = new Option<string>("--mode") { Description = "sample | greedy.", DefaultValueFactory = _ => "sample" };
-        var sampler = new Option<string>("--sampler") { Description = "joint | independent | topk | uniform.", DefaultValueFactory = _ => "joint" };
-        var normalization = new Option<string>("--normalization") { Description = "sum (raw JEST sum) | mean (per-term mean).", DefaultValueFactory = _ => "sum" };
-        var seed = new Option<ulong>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 0UL };
-        var studentScale = new Option<float?>("--student-scale") { Description = "Student logit scale a (default 10 for sigmoid, 1/0.07 for softmax)." };
-        var studentBias = new Option<float?>("--student-bias") { Description = "Student logit bias c (default -10 for sigmoid, 0 for softmax)." };
-        var referenceScale = new Option<float?>("--reference-scale") { Description = "Reference logit scale a." };
-        var referenceBias = new Option<float?>("--reference-bias") { Description = "Reference logit bias c." };
-        var output = new Option<string?>("--out") { Description = "Output .npy of int64 indices in selection order." };
-        var demo = new Option<bool>("--demo") { Description = "Generate a super-batch with 20% mismatched captions, select, and compare with IID." };
-        var demoSize = new Option<int>("--demo-size") { Description = "Super-batch size B of the demo.", DefaultValueFactory = _ => SelectDemo.DefaultSize };
-        var command = new Command("select", "Select a sub-batch from cached student/reference embeddings (ACID/JEST joint sampling) and write its indices.")
+        var studentImage = new Option<string?>("--student-image") { HelpName = "file.npy", Description = "Student image embeddings, B x d float32 .npy; rows L2-normalised (or pass --normalize)." };
+        var studentText = new Option<string?>("--student-text") { HelpName = "file.npy", Description = "Student text embeddings, B x d float32 .npy." };
+        var referenceImage = new Option<string?>("--reference-image") { HelpName = "file.npy", Description = "Reference image embeddings, B x d' float32 .npy (needed by learnability and easy-ref)." };
+        var referenceText = new Option<string?>("--reference-text") { HelpName = "file.npy", Description = "Reference text embeddings, B x d' float32 .npy." };
+        var batchSize = CliOptions.OptionalNumber<int>("--batch-size", "Sub-batch size b (or give --filter-ratio).");
+        var filterRatio = CliOptions.OptionalNumber<double>("--filter-ratio", "Filtering ratio f = 1 - b/B in (0, 1); default 0.8 when --batch-size is absent.");
+        var chunks = CliOptions.Number("--chunks", "Chunks n of the joint sampler.", ActiveBatchSamplerOptions.DefaultChunks);
+        var scoring = CliOptions.Choice("--scoring", "Score: learnability = student loss - reference loss (ACID/JEST); easy-ref = - reference loss; hard = student loss; easy = - student loss.", "learnability", ScoringValues);
+        var loss = CliOptions.Choice("--loss", "Loss the scores are computed with (pair = ActiveCLIP pair similarity).", "sigmoid", LossValues);
+        var temperature = CliOptions.Number("--temperature", "Temperature tau: draws proportional to exp(tau * score).", ActiveBatchSamplerOptions.DefaultTemperature);
+        var mode = CliOptions.Choice("--mode", "Draw each chunk by sampling or take its top scores.", "sample", ModeValues);
+        var sampler = CliOptions.Choice("--sampler", "Sampler: joint (JEST/ACID chunks), independent, topk (deterministic), uniform (IID) or loss-percentile (Selective-Backprop: accept with probability percentile^beta).", "joint", SamplerValues);
+        var percentilePower = CliOptions.Number("--percentile-power", "Selective-Backprop's beta for --sampler loss-percentile.", ActiveBatchSamplerOptions.DefaultPercentilePower);
+        var normalization = CliOptions.Choice("--normalization", "Joint score: sum (raw JEST sum) or mean (per-term mean).", "sum", NormalizationValues);
+        var seed = CliOptions.Number("--seed", "Random seed.", 0UL);
+        var studentScale = CliOptions.OptionalNumber<float>("--student-scale", "Student logit scale a = exp(t). Default: 10 for sigmoid and pair, 1/0.07 for softmax.");
+        var studentBias = CliOptions.OptionalNumber<float>("--student-bias", "Student logit bias c. Default: -10 for sigmoid and pair; softmax has no bias (a given one is ignored with a warning).");
+        var referenceScale = CliOptions.OptionalNumber<float>("--reference-scale", "Reference logit scale a = exp(t). Default: 10 for sigmoid and pair, 1/0.07 for softmax.");
+        var referenceBias = CliOptions.OptionalNumber<float>("--reference-bias", "Reference logit bias c. Default: -10 for sigmoid and pair; softmax has no bias (a given one is ignored with a warning).");
+        var normalize = new Option<bool>("--normalize") { Description = "L2-normalise every embedding row before selection (without it, every row's norm must be 1 within --norm-tolerance)." };
+        var normTolerance = CliOptions.Number("--norm-tolerance", "How far from 1 an embedding row's L2 norm may be without --normalize (Infinity: no check).", ActiveBatchSamplerOptions.DefaultNormTolerance);
+        var output = new Option<string?>("--out") { HelpName = "file.npy", Description = "Output .npy of int64 indices in selection order (must not be one of the inputs)." };
+        var demo = new Option<bool>("--demo") { Description = "Generate a super-batch with 20% mismatched captions, select, and compare with IID (table on stderr, JSON on stdout)." };
+        var demoSize = CliOptions.Number("--demo-size", "Super-batch size B of the demo.", SelectDemo.DefaultSize);
+        var command = new Command("select", "Select a sub-batch from cached student/reference embeddings (ACID/JEST joint sampling) and write its indices; prints one JSON summary line.")
         {
             studentImage, studentText, referenceImage, referenceText, batchSize, filterRatio, chunks, scoring, loss, temperature, mode, sampler,
-            normalization, seed, studentScale, studentBias, referenceScale, referenceBias, output, demo, demoSize,
+            normalization, percentilePower, seed, studentScale, studentBias, referenceScale, referenceBias, normalize, normTolerance, output, demo, demoSize,
         };
         command.SetAction(parse => CommandRunner.Run(
             () => Execute(
@@ -91,23 +112,32 @@ public static class SelectCommand
                     StudentBias = parse.GetValue(studentBias),
                     ReferenceScale = parse.GetValue(referenceScale),
                     ReferenceBias = parse.GetValue(referenceBias),
+                    Normalize = parse.GetValue(normalize),
+                    NormTolerance = parse.GetValue(normTolerance),
+                    PercentilePower = parse.GetValue(percentilePower),
                     Out = parse.GetValue(output),
                     Demo = parse.GetValue(demo),
                     DemoSize = parse.GetValue(demoSize),
                 },
-                stdout ?? Console.Out),
-            stderr));
+                stdout ?? parse.InvocationConfiguration.Output,
+                stderr ?? parse.InvocationConfiguration.Error),
+            stderr ?? parse.InvocationConfiguration.Error));
         return command;
     }
 
-    /// <summary>Runs a selection (or the demo) and writes the summary to <paramref name="stdout"/>. Throws <see cref="CliException"/> for user errors.</summary>
-    public static int Execute(Arguments args, TextWriter stdout)
+    /// <summary>
+    /// Runs a selection (or the demo), writes the indices and the JSON summary to <paramref name="stdout"/>; warnings
+    /// go to <paramref name="stderr"/>. Throws <see cref="CliException"/> for user errors, before anything is written.
+    /// </summary>
+    public static int Execute(Arguments args, TextWriter stdout, TextWriter? stderr = null)
     {
         ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdout);
+        stderr ??= TextWriter.Null;
         ActiveBatchSamplerOptions options = BuildOptions(args);
         if (args.Demo)
         {
-            return SelectDemo.Run(args, options, stdout);
+            return SelectDemo.Run(args, options, stdout, stderr);
         }
 
         if (args.StudentImage is null || args.StudentText is null)
@@ -125,20 +155,36 @@ public static class SelectCommand
             throw new CliException("give both --reference-image and --reference-text, or neither");
         }
 
+        OutputGuard.EnsureNotAnInput("--out", args.Out,
+        [
+            new("--student-image", args.StudentImage), new("--student-text", args.StudentText),
+            new("--reference-image", args.ReferenceImage!), new("--reference-text", args.ReferenceText!),
+        ]);
+
         bool softmax = options.Loss == ContrastiveKind.Softmax;
-        Matrix si = ReadEmbeddings(args.StudentImage, "--student-image");
-        Matrix st = ReadEmbeddings(args.StudentText, "--student-text");
+        Matrix si = ReadEmbeddings(args.StudentImage, "--student-image", args.Normalize, args.NormTolerance);
+        Matrix st = ReadEmbeddings(args.StudentText, "--student-text", args.Normalize, args.NormTolerance);
         if (si.Rows != st.Rows || si.Columns != st.Columns)
         {
             throw new CliException($"--student-text is {st.Rows}x{st.Columns} but --student-image is {si.Rows}x{si.Columns}; they must have the same shape");
         }
 
-        var student = new ModelEmbeddings(si, st, new LogitParameters(CheckScale(args.StudentScale ?? DefaultScale(softmax), "--student-scale"), CheckBias(args.StudentBias ?? DefaultBias(softmax), "--student-bias")));
+        int b = ResolveBatchSize(args, options, si.Rows);
+        float studentScale = CheckScale(args.StudentScale ?? DefaultScale(softmax), "--student-scale");
+        float studentBias = ResolveBias(args.StudentBias, softmax, "--student-bias", stderr);
+        var student = new ModelEmbeddings(si, st, new LogitParameters(studentScale, studentBias));
+        double studentBound = ScoreBound(studentScale, studentBias, b, si.Rows);
+        if (studentBound >= float.MaxValue)
+        {
+            throw new CliException($"--student-scale {Format(studentScale)} and --student-bias {Format(studentBias)} are too large: the selection scores overflow float32; use a moderate scale a = exp(t) (e.g. a <= 1e4) and bias");
+        }
+
         ModelEmbeddings reference = default;
+        double referenceBound = 0;
         if (args.ReferenceImage is not null)
         {
-            Matrix ri = ReadEmbeddings(args.ReferenceImage, "--reference-image");
-            Matrix rt = ReadEmbeddings(args.ReferenceText!, "--reference-text");
+            Matrix ri = ReadEmbeddings(args.ReferenceImage, "--reference-image", args.Normalize, args.NormTolerance);
+            Matrix rt = ReadEmbeddings(args.ReferenceText!, "--reference-text", args.Normalize, args.NormTolerance);
             if (ri.Rows != rt.Rows || ri.Columns != rt.Columns)
             {
                 throw new CliException($"--reference-text is {rt.Rows}x{rt.Columns} but --reference-image is {ri.Rows}x{ri.Columns}; they must have the same shape");
@@ -149,16 +195,24 @@ public static class SelectCommand
                 throw new CliException($"the reference embeddings have {ri.Rows} rows but the student's have {si.Rows}; both must embed the same super-batch in the same order");
             }
 
-            reference = new ModelEmbeddings(ri, rt, new LogitParameters(CheckScale(args.ReferenceScale ?? DefaultScale(softmax), "--reference-scale"), CheckBias(args.ReferenceBias ?? DefaultBias(softmax), "--reference-bias")));
+            float referenceScale = CheckScale(args.ReferenceScale ?? DefaultScale(softmax), "--reference-scale");
+            float referenceBias = ResolveBias(args.ReferenceBias, softmax, "--reference-bias", stderr);
+            reference = new ModelEmbeddings(ri, rt, new LogitParameters(referenceScale, referenceBias));
+            referenceBound = ScoreBound(referenceScale, referenceBias, b, si.Rows);
+            if (referenceBound >= float.MaxValue)
+            {
+                throw new CliException($"--reference-scale {Format(referenceScale)} and --reference-bias {Format(referenceBias)} are too large: the selection scores overflow float32; use a moderate scale a = exp(t) (e.g. a <= 1e4) and bias");
+            }
         }
         else if (options.Sampler != SamplerKind.Uniform && options.Scoring is ScoringMethod.Learnability or ScoringMethod.EasyReference)
         {
             throw new CliException($"--scoring {args.Scoring} needs --reference-image and --reference-text (or use --scoring hard|easy)");
         }
 
+        CheckTemperature(options, studentBound + referenceBound);
         var batch = new SuperBatch(student, reference);
         var sampler = new ActiveBatchSampler(options);
-        SelectionResult result = SampleOrExplain(sampler, batch);
+        SelectionResult result = sampler.Sample(batch, 0);
         long[] indices = new long[result.Count];
         for (int i = 0; i < indices.Length; i++)
         {
@@ -170,44 +224,44 @@ public static class SelectCommand
         return 0;
     }
 
-    /// <summary>The sub-batch size for B examples, with errors naming command-line options.</summary>
-    internal static int ResolveBatchSize(ActiveBatchSamplerOptions options, int count)
+    /// <summary>
+    /// b for a super-batch of <paramref name="count"/> rows (b = --batch-size, or round(B (1 - f)) and at least 1), with
+    /// b &lt;= B and, for the joint sampler, --chunks &lt;= b checked here so the errors name the options.
+    /// </summary>
+    internal static int ResolveBatchSize(Arguments args, ActiveBatchSamplerOptions options, int count)
     {
-        try
+        int b = options.BatchSize ?? Math.Max(1, (int)Math.Round(count * (1 - options.FilterRatio)));
+        if (b > count)
         {
-            return options.ResolveBatchSize(count);
+            throw new CliException($"--batch-size {b} exceeds the super-batch size B = {count} (the rows of the embeddings); give a smaller --batch-size or a larger super-batch");
         }
-        catch (ArgumentOutOfRangeException ex)
+
+        if (options.Sampler == SamplerKind.Joint && options.Chunks > b)
         {
-            throw new CliException($"{OptionName(ex.ParamName)} {Describe(ex)}");
+            string from = args.BatchSize is null ? $" (from --filter-ratio {Format(options.FilterRatio)})" : string.Empty;
+            throw new CliException($"--chunks {options.Chunks} exceeds the sub-batch size b = {b}{from}; use at most b chunks");
         }
+
+        return b;
     }
 
-    /// <summary>Runs the sampler at step 0 and turns its argument errors into messages that name command-line options.</summary>
-    internal static SelectionResult SampleOrExplain(ActiveBatchSampler sampler, SuperBatch batch)
+    /// <summary>
+    /// An upper bound on |score| of one model for L2-normalised rows (|cos| &lt;= 1): at most 2 + 4b loss terms, each
+    /// at most 2 (a + |c|) + ln(B + 1) + 1. Loose, but finite exactly when the scale and bias are sane.
+    /// </summary>
+    internal static double ScoreBound(float scale, float bias, int b, int count) =>
+        (2.0 + (4.0 * b)) * ((2.0 * ((double)scale + Math.Abs((double)bias))) + Math.Log(count + 1.0) + 1.0);
+
+    private static void CheckTemperature(ActiveBatchSamplerOptions options, double bound)
     {
-        try
+        if (options.Sampler is SamplerKind.Uniform or SamplerKind.TopK or SamplerKind.LossPercentile)
         {
-            return sampler.Sample(batch, 0);
+            return; // tau is not used
         }
-        catch (ArgumentOutOfRangeException ex)
+
+        if (options.Temperature * bound >= float.MaxValue)
         {
-            throw new CliException($"{OptionName(ex.ParamName)} {Describe(ex)}");
-        }
-        catch (ArgumentException ex) when (ex.ParamName is "superBatch" && ex is not ArgumentOutOfRangeException)
-        {
-            string message = ex.Message.Split('\n')[0];
-            int paren = message.LastIndexOf(" (Parameter", StringComparison.Ordinal);
-            message = paren > 0 ? message[..paren] : message;
-            throw new CliException($"--student-scale/--student-bias/--reference-scale/--reference-bias: {message["superBatch: ".Length..]}");
-        }
-        catch (ArgumentException ex) when (ex.ParamName is "superBatch.Student" or "superBatch.Reference")
-        {
-            string which = ex.ParamName == "superBatch.Student" ? "--student-image/--student-text" : "--reference-image/--reference-text";
-            string message = ex.Message.Split('\n')[0];
-            int paren = message.LastIndexOf(" (Parameter", StringComparison.Ordinal);
-            message = paren > 0 ? message[..paren] : message;
-            throw new CliException($"{which}: {message[(ex.ParamName.Length + 2)..]}");
+            throw new CliException(string.Create(CultureInfo.InvariantCulture, $"--temperature {options.Temperature:G6} is too large: tau times the largest possible score ({bound:G3}) overflows float32 logits; use at most {float.MaxValue / bound:G3} (10 is the default)"));
         }
     }
 
@@ -216,6 +270,36 @@ public static class SelectCommand
         if (args.BatchSize is not null && args.FilterRatio is not null)
         {
             throw new CliException("give --batch-size or --filter-ratio, not both (b = B * (1 - f))");
+        }
+
+        if (args.BatchSize is int size && size < 1)
+        {
+            throw new CliException($"--batch-size must be at least 1 (was {size})");
+        }
+
+        if (args.FilterRatio is double f && !(f > 0 && f < 1))
+        {
+            throw new CliException($"--filter-ratio must lie strictly between 0 and 1 (f = 1 - b/B; 0.8 keeps one in five; was {Format(f)})");
+        }
+
+        if (args.Chunks < 1)
+        {
+            throw new CliException($"--chunks must be at least 1 (1 = independent sampling; was {args.Chunks})");
+        }
+
+        if (!double.IsFinite(args.Temperature) || args.Temperature <= 0)
+        {
+            throw new CliException($"--temperature must be a finite number greater than 0 (10 is the default; larger filters harder; was {Format(args.Temperature)})");
+        }
+
+        if (double.IsNaN(args.NormTolerance) || args.NormTolerance <= 0)
+        {
+            throw new CliException($"--norm-tolerance must be a number greater than 0 (1e-3 is the default; Infinity turns the check off; was {Format(args.NormTolerance)})");
+        }
+
+        if (!double.IsFinite(args.PercentilePower) || args.PercentilePower <= 0)
+        {
+            throw new CliException($"--percentile-power must be a finite number greater than 0 (Selective-Backprop's beta: 1, 2 or 3 in its paper, 3 by default; was {Format(args.PercentilePower)})");
         }
 
         var options = new ActiveBatchSamplerOptions
@@ -230,20 +314,20 @@ public static class SelectCommand
                 "easy-ref" => ScoringMethod.EasyReference,
                 "hard" => ScoringMethod.Hard,
                 "easy" => ScoringMethod.Easy,
-                _ => throw new CliException($"--scoring must be learnability, easy-ref, hard or easy (was '{args.Scoring}')"),
+                _ => throw new CliException($"--scoring must be one of {string.Join(", ", ScoringValues)} (was '{args.Scoring}')"),
             },
             Loss = args.Loss switch
             {
                 "sigmoid" or "pair" => ContrastiveKind.Sigmoid,
                 "softmax" => ContrastiveKind.Softmax,
-                _ => throw new CliException($"--loss must be sigmoid, softmax or pair (was '{args.Loss}')"),
+                _ => throw new CliException($"--loss must be one of {string.Join(", ", LossValues)} (was '{args.Loss}')"),
             },
             PairSimilarityProxy = args.Loss == "pair",
             Greedy = args.Mode switch
             {
                 "sample" => false,
                 "greedy" => true,
-                _ => throw new CliException($"--mode must be sample or greedy (was '{args.Mode}')"),
+                _ => throw new CliException($"--mode must be one of {string.Join(", ", ModeValues)} (was '{args.Mode}')"),
             },
             Sampler = args.Sampler switch
             {
@@ -251,25 +335,19 @@ public static class SelectCommand
                 "independent" => SamplerKind.Independent,
                 "topk" => SamplerKind.TopK,
                 "uniform" => SamplerKind.Uniform,
-                _ => throw new CliException($"--sampler must be joint, independent, topk or uniform (was '{args.Sampler}')"),
+                "loss-percentile" => SamplerKind.LossPercentile,
+                _ => throw new CliException($"--sampler must be one of {string.Join(", ", SamplerValues)} (was '{args.Sampler}')"),
             },
             Normalization = args.Normalization switch
             {
                 "sum" => ScoreNormalization.Sum,
                 "mean" => ScoreNormalization.PerTermMean,
-                _ => throw new CliException($"--normalization must be sum or mean (was '{args.Normalization}')"),
+                _ => throw new CliException($"--normalization must be one of {string.Join(", ", NormalizationValues)} (was '{args.Normalization}')"),
             },
+            PercentilePower = args.PercentilePower,
+            NormTolerance = args.NormTolerance,
             Seed = args.Seed,
         };
-        try
-        {
-            options.Validate();
-        }
-        catch (ArgumentOutOfRangeException ex)
-        {
-            throw new CliException($"{OptionName(ex.ParamName)} {Describe(ex)}");
-        }
-
         return options;
     }
 
@@ -300,12 +378,17 @@ public static class SelectCommand
             effectiveSampleSize = d.EffectiveSampleSize,
             output,
         };
-        return JsonSerializer.Serialize(summary);
+        return CliJson.Serialize(summary);
     }
 
     internal static double? Finite(double value) => double.IsFinite(value) ? value : null;
 
-    private static Matrix ReadEmbeddings(string path, string option)
+    /// <summary>
+    /// Reads one embedding file and checks every row: finite, and (without <paramref name="normalize"/>) of L2 norm
+    /// 1 within <paramref name="tolerance"/> (the sampler's own check, done here so the error names the file and the
+    /// option); with it, the rows are normalised in place. Errors name the file, the option and the row.
+    /// </summary>
+    private static Matrix ReadEmbeddings(string path, string option, bool normalize, double tolerance)
     {
         Matrix m = Npy.ReadMatrix(path);
         if (m.Rows == 0 || m.Columns == 0)
@@ -313,8 +396,52 @@ public static class SelectCommand
             throw new CliException($"{path}: is empty ({m.Rows}x{m.Columns}); {option} needs at least one row (example) and one column");
         }
 
+        int bad = Guard.IndexOfNonFinite(m.Data);
+        if (bad >= 0)
+        {
+            throw new CliException($"{path}: contains a non-finite value ({Format(m.Data[bad])}) at row {bad / m.Columns}, column {bad % m.Columns} ({option}); repair or drop that example");
+        }
+
+        if (normalize)
+        {
+            StableMath.L2NormalizeRows(m, m, new float[m.Rows]);
+            return m;
+        }
+
+        for (int r = 0; r < m.Rows; r++)
+        {
+            double sum = 0;
+            foreach (float v in m.Row(r))
+            {
+                sum += (double)v * v;
+            }
+
+            double norm = Math.Sqrt(sum);
+            if (!(Math.Abs(norm - 1) <= tolerance))
+            {
+                throw new CliException($"{path}: row {r} has L2 norm {Format(norm)}, not 1 within --norm-tolerance {Format(tolerance)} ({option}); the embeddings must be L2-normalised: pass --normalize to normalise every row");
+            }
+        }
+
         return m;
     }
+
+    private static float ResolveBias(float? bias, bool softmax, string option, TextWriter stderr)
+    {
+        if (softmax)
+        {
+            if (bias is float given && given != 0f)
+            {
+                CommandRunner.Warn(stderr, $"{option} {Format(given)} is ignored with --loss softmax: softmax is shift-invariant and has no bias");
+            }
+
+            return 0f;
+        }
+
+        return CheckBias(bias ?? DefaultBias(softmax), option);
+    }
+
+    private static string Format(double value) => value.ToString("G6", CultureInfo.InvariantCulture);
 
     private static float CheckScale(float scale, string option)
     {
@@ -339,24 +466,4 @@ public static class SelectCommand
     private static float DefaultScale(bool softmax) => LogitParameters.Initial(softmax ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid).Scale;
 
     private static float DefaultBias(bool softmax) => LogitParameters.Initial(softmax ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid).Bias;
-
-    private static string OptionName(string? parameter) => parameter switch
-    {
-        nameof(ActiveBatchSamplerOptions.BatchSize) => "--batch-size",
-        nameof(ActiveBatchSamplerOptions.FilterRatio) => "--filter-ratio",
-        nameof(ActiveBatchSamplerOptions.Chunks) => "--chunks",
-        nameof(ActiveBatchSamplerOptions.Temperature) => "--temperature",
-        _ => "--" + (parameter ?? "option").ToLower(CultureInfo.InvariantCulture),
-    };
-
-    private static string Describe(ArgumentOutOfRangeException ex)
-    {
-        // "Name must ... (was v)." -> "must ... (was v)"
-        string message = ex.Message.Split('\n')[0];
-        int space = message.IndexOf(' ', StringComparison.Ordinal);
-        string text = space > 0 ? message[(space + 1)..] : message;
-        int paren = text.LastIndexOf(" (Parameter", StringComparison.Ordinal);
-        text = (paren > 0 ? text[..paren] : text).TrimEnd('.');
-        return text.Replace("BatchSize", "--batch-size", StringComparison.Ordinal).Replace("FilterRatio", "--filter-ratio", StringComparison.Ordinal);
-    }
 }

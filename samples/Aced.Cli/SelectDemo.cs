@@ -1,7 +1,6 @@
 using System;
 using System.Globalization;
 using System.IO;
-using System.Text.Json;
 using Aced.Core;
 using Aced.Selection;
 using Spectre.Console;
@@ -23,7 +22,8 @@ public static class SelectDemo
     private const float ReferenceNoise = 0.5f;
     private const float StudentNoise = 1.5f;
 
-    public static int Run(SelectCommand.Arguments args, ActiveBatchSamplerOptions options, TextWriter stdout)
+    /// <summary>Runs the demo: the comparison table goes to <paramref name="stderr"/> (for people), one JSON summary line to <paramref name="stdout"/> (for programs).</summary>
+    public static int Run(SelectCommand.Arguments args, ActiveBatchSamplerOptions options, TextWriter stdout, TextWriter stderr)
     {
         if (args.DemoSize < 50 || args.DemoSize > 200_000)
         {
@@ -31,7 +31,7 @@ public static class SelectDemo
         }
 
         (SuperBatch batch, bool[] mismatched) = Generate(args.DemoSize, args.Seed);
-        int b = SelectCommand.ResolveBatchSize(options, batch.Count);
+        int b = SelectCommand.ResolveBatchSize(args, options, batch.Count);
         var rows = new (string Name, string Description, ActiveBatchSamplerOptions Options)[]
         {
             ("IID", "uniform, no model", With(options, SamplerKind.Uniform, options.Scoring)),
@@ -55,7 +55,7 @@ public static class SelectDemo
         for (int r = 0; r < rows.Length; r++)
         {
             var sampler = new ActiveBatchSampler(rows[r].Options);
-            SelectionResult result = SelectCommand.SampleOrExplain(sampler, batch);
+            SelectionResult result = sampler.Sample(batch, 0);
             int bad = 0;
             foreach (int i in result.Indices)
             {
@@ -83,7 +83,7 @@ public static class SelectDemo
             }
         }
 
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stderr), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
         console.Profile.Width = 100;
         console.Write(table);
         console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"IID keeps about {MismatchedFraction:P0} mismatched pairs; the reference-guided joint selection keeps {kept[3]:P1}."));
@@ -109,7 +109,7 @@ public static class SelectDemo
             effectiveSampleSize = d.EffectiveSampleSize,
             output = args.Out,
         };
-        stdout.WriteLine(JsonSerializer.Serialize(summary));
+        stdout.WriteLine(CliJson.Serialize(summary));
         return 0;
     }
 

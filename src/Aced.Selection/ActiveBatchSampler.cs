@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.Threading;
 using Aced.Core;
 
 namespace Aced.Selection;
@@ -27,7 +28,8 @@ namespace Aced.Selection;
 /// step give the same selection whatever <see cref="GemmControl.MaxDegreeOfParallelism"/> is.</para>
 /// <para><b>Reuse</b>: one instance per training loop; workspaces grow to the largest super-batch seen and are
 /// reused, so steady-state calls allocate nothing. The returned <see cref="SelectionResult"/> is overwritten by
-/// the next call. Not thread-safe.</para>
+/// the next call. Not thread-safe: a call while another thread is inside <c>Sample</c> on the same instance throws
+/// <see cref="InvalidOperationException"/> (a cheap interlocked flag) instead of returning a corrupted selection.</para>
 /// </remarks>
 public sealed class ActiveBatchSampler
 {
@@ -39,6 +41,7 @@ public sealed class ActiveBatchSampler
     private float[] _scratch = Array.Empty<float>();
     private int[] _intScratch = Array.Empty<int>();
     private bool[] _isMember = Array.Empty<bool>();
+    private int _inUse;
 
     /// <summary>Creates a sampler; the options are copied and validated.</summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is invalid (the message names it).</exception>
@@ -65,18 +68,54 @@ public sealed class ActiveBatchSampler
     /// <inheritdoc cref="Sample(SuperBatch, long)"/>
     public SelectionResult Sample(SuperBatch superBatch)
     {
-        SelectionResult result = Sample(superBatch, Step);
-        Step++;
-        return result;
+        Enter();
+        try
+        {
+            SelectionResult result = SampleCore(superBatch, Step);
+            Step++;
+            return result;
+        }
+        finally
+        {
+            Volatile.Write(ref _inUse, 0);
+        }
     }
 
     /// <summary>Selects a sub-batch from <paramref name="superBatch"/> using the random stream of <paramref name="step"/>.</summary>
     /// <returns>The chosen indices in selection order, their scores and diagnostics (overwritten by the next call).</returns>
     /// <exception cref="ArgumentException">
-    /// The super-batch lacks a model the scoring needs, contains NaN or infinity, its logit scale or bias is so large
+    /// The super-batch lacks a model the scoring needs, contains NaN or infinity or a row whose L2 norm is not 1 within <see cref="ActiveBatchSamplerOptions.NormTolerance"/> (the message names the model, the tower and the row), its logit scale or bias is so large
     /// that the scores overflow (parameter name <c>superBatch</c>), B &lt; b, or Chunks &gt; b.
     /// </exception>
+    /// <exception cref="InvalidOperationException">Another thread is inside <c>Sample</c> on this instance.</exception>
     public SelectionResult Sample(SuperBatch superBatch, long step)
+    {
+        Enter();
+        try
+        {
+            return SampleCore(superBatch, step);
+        }
+        finally
+        {
+            Volatile.Write(ref _inUse, 0);
+        }
+    }
+
+    /// <summary>Test seam: runs inside <c>Sample</c> after the instance is taken, so a test can hold it there.</summary>
+    internal Action? InsideSampleHook { get; set; }
+
+    /// <summary>Takes the instance for one call, or throws if another thread holds it (as .NET collections detect misuse).</summary>
+    private void Enter()
+    {
+        if (Interlocked.Exchange(ref _inUse, 1) != 0)
+        {
+            throw new InvalidOperationException("This ActiveBatchSampler is already sampling on another thread; it is not thread-safe. Use one instance per thread (or serialise the calls).");
+        }
+
+        InsideSampleHook?.Invoke();
+    }
+
+    private SelectionResult SampleCore(SuperBatch superBatch, long step)
     {
         ArgumentNullException.ThrowIfNull(superBatch);
         long start = Stopwatch.GetTimestamp();
@@ -111,19 +150,19 @@ public sealed class ActiveBatchSampler
         {
             // The independent scores read every embedding once; their finite dot products double as the NaN/Inf
             // check, so only a model they did not cover (or a failed check, to name the row) is scanned again.
-            _scorer.Begin(superBatch, _options.Scoring, _options.ScoreLoss, capacity);
+            _scorer.Begin(superBatch, _options.Scoring, _options.ScoreLoss, capacity, _options.NormTolerance);
             studentVerified = _scorer.StudentVerifiedFinite;
             referenceVerified = _scorer.ReferenceVerifiedFinite;
         }
 
         if (superBatch.HasStudent && !studentVerified)
         {
-            superBatch.Student.EnsureFinite("superBatch.Student");
+            superBatch.Student.EnsureFiniteAndUnitNorm("superBatch.Student", "student", _options.NormTolerance);
         }
 
         if (superBatch.HasReference && !referenceVerified)
         {
-            superBatch.Reference.EnsureFinite("superBatch.Reference");
+            superBatch.Reference.EnsureFiniteAndUnitNorm("superBatch.Reference", "reference", _options.NormTolerance);
         }
 
         switch (_options.Sampler)
@@ -139,6 +178,11 @@ public sealed class ActiveBatchSampler
             case SamplerKind.TopK:
                 CopyIndependent(logits, 1.0);
                 Sampling.TopK(logits, b, chosen, _scratch);
+                FillScores(chosen, chosenScores);
+                break;
+            case SamplerKind.LossPercentile:
+                PercentileLogits(logits, _options.PercentilePower);
+                Sampling.GumbelTopK(logits, b, ref rng, chosen, _scratch);
                 FillScores(chosen, chosenScores);
                 break;
             case SamplerKind.Independent:
@@ -164,12 +208,12 @@ public sealed class ActiveBatchSampler
     private void SampleJoint(int b, int chunks, double tau, ref CounterRng rng, Span<int> chosen, Span<float> chosenScores, Span<float> logits, Span<double> conditional, Span<bool> isMember)
     {
         int filled = 0;
-        int termsPerMember = _options.ScoreLoss == ScoreLoss.Sigmoid ? 2 : 1;
         for (int k = 0; k < chunks; k++)
         {
             int size = ActiveBatchSamplerOptions.ChunkSize(b, chunks, k);
             _scorer.Conditional(conditional);
-            double divisor = _options.Normalization == ScoreNormalization.PerTermMean ? 1 + (termsPerMember * (double)filled) : 1;
+            // Per-term mean: one unit for every loss, the example; 1 + k with k members (see ScoreNormalization).
+            double divisor = _options.Normalization == ScoreNormalization.PerTermMean ? 1 + (double)filled : 1;
             if (_options.ScoreLoss == ScoreLoss.PairSimilarity)
             {
                 divisor = 1;
@@ -210,6 +254,42 @@ public sealed class ActiveBatchSampler
             {
                 _scorer.AddMembers(chunk);
             }
+        }
+    }
+
+    /// <summary>
+    /// Selective-Backprop weights in log space: <c>beta * log CDF(s_x)</c>, CDF the fraction of scores &lt;= s_x
+    /// (ties share the largest rank of their group). Sorts a copy of the scores with their indices in the sampler's
+    /// scratch buffers: O(B log B), no allocation.
+    /// </summary>
+    private void PercentileLogits(Span<float> logits, double beta)
+    {
+        int count = logits.Length;
+        Span<double> sorted = _conditional.AsSpan(0, count);
+        Span<int> order = _intScratch.AsSpan(0, count);
+        _scorer.Independent.CopyTo(sorted);
+        for (int x = 0; x < count; x++)
+        {
+            order[x] = x;
+        }
+
+        sorted.Sort(order);
+        int start = 0;
+        while (start < count)
+        {
+            int end = start;
+            while (end + 1 < count && sorted[end + 1] == sorted[start])
+            {
+                end++;
+            }
+
+            float logit = (float)(beta * Math.Log((end + 1) / (double)count));
+            for (int i = start; i <= end; i++)
+            {
+                logits[order[i]] = logit;
+            }
+
+            start = end + 1;
         }
     }
 

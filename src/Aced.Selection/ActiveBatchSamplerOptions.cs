@@ -19,6 +19,16 @@ public sealed class ActiveBatchSamplerOptions
     /// <summary>Default <see cref="Temperature"/>.</summary>
     public const double DefaultTemperature = 10;
 
+    /// <summary>Default <see cref="NormTolerance"/>: every embedding row must have L2 norm in [0.999, 1.001].</summary>
+    public const double DefaultNormTolerance = 1e-3;
+
+    /// <summary>
+    /// Default <see cref="PercentilePower"/> (beta = 3). Jiang et al. (2019) run Selective-Backprop with beta in
+    /// {1, 2, 3}; a uniform percentile gives an expected acceptance of <c>1 / (1 + beta)</c>, so 3 (25%) is their
+    /// setting closest to the ACED filtering ratio f = 0.8 (20% kept).
+    /// </summary>
+    public const double DefaultPercentilePower = 3;
+
     /// <summary>
     /// Sub-batch size b. When null (default) it follows from <see cref="FilterRatio"/> and the super-batch size:
     /// <c>b = max(1, round(B * (1 - f)))</c>. When set, it wins and the reported filter ratio is <c>1 - b/B</c>.
@@ -54,11 +64,26 @@ public sealed class ActiveBatchSamplerOptions
     /// <summary>Which sampler draws the sub-batch (default joint).</summary>
     public SamplerKind Sampler { get; set; } = SamplerKind.Joint;
 
+    /// <summary>
+    /// <see cref="SamplerKind.LossPercentile"/> only: the selectivity beta &gt; 0 of Selective-Backprop; a candidate's
+    /// weight is its score percentile to the power beta (default <see cref="DefaultPercentilePower"/>).
+    /// </summary>
+    public double PercentilePower { get; set; } = DefaultPercentilePower;
+
     /// <summary>Joint sampler only: take each chunk as the top conditional scores instead of sampling (default false).</summary>
     public bool Greedy { get; set; }
 
-    /// <summary>Joint sampler only: raw JEST sum (default) or per-term mean of the conditional score.</summary>
+    /// <summary>Joint sampler only: raw JEST sum (default) or per-example mean of the conditional score (divided by 1 + k for k members chosen).</summary>
     public ScoreNormalization Normalization { get; set; } = ScoreNormalization.Sum;
+
+    /// <summary>
+    /// How far from 1 the L2 norm of every embedding row may be: <c>|‖row‖ - 1| &lt;= NormTolerance</c> (default 1e-3,
+    /// loose enough for float16 caches). The selection formulas assume L2-normalised embeddings, so each
+    /// <c>Sample</c> checks every image and text row of every model present, in the same pass as the NaN/infinity
+    /// check, and throws naming the model, the tower and the row. <see cref="double.PositiveInfinity"/> turns the
+    /// norm check off (the finite check stays).
+    /// </summary>
+    public double NormTolerance { get; set; } = DefaultNormTolerance;
 
     /// <summary>Seed of the random stream; step t draws from stream t of this seed (default 0).</summary>
     public ulong Seed { get; set; }
@@ -96,6 +121,16 @@ public sealed class ActiveBatchSamplerOptions
         if (!double.IsFinite(Temperature) || Temperature <= 0)
         {
             Guard.ThrowOutOfRange(nameof(Temperature), Temperature, "must be a finite positive number (10 is the default; larger filters harder)");
+        }
+
+        if (double.IsNaN(NormTolerance) || NormTolerance <= 0)
+        {
+            Guard.ThrowOutOfRange(nameof(NormTolerance), NormTolerance, "must be positive (1e-3 is the default; PositiveInfinity turns the norm check off)");
+        }
+
+        if (!double.IsFinite(PercentilePower) || PercentilePower <= 0)
+        {
+            Guard.ThrowOutOfRange(nameof(PercentilePower), PercentilePower, "must be a finite positive number (Selective-Backprop's beta; 1, 2 or 3 in its paper, 3 by default)");
         }
 
         if (!Enum.IsDefined(Scoring))

@@ -47,8 +47,12 @@ internal sealed class ConditionalScorer
     /// <summary>Independent score of every candidate (valid after <see cref="Begin"/>).</summary>
     public ReadOnlySpan<double> Independent => _independent.AsSpan(0, _count);
 
-    /// <summary>Starts a new selection over <paramref name="batch"/> with room for <paramref name="capacity"/> members.</summary>
-    public void Begin(SuperBatch batch, ScoringMethod scoring, ScoreLoss loss, int capacity)
+    /// <summary>
+    /// Starts a new selection over <paramref name="batch"/> with room for <paramref name="capacity"/> members. With a
+    /// finite <paramref name="normTolerance"/> the same pass also checks that every row of a scored model has L2 norm
+    /// within it of 1 (see <see cref="StudentVerifiedFinite"/>).
+    /// </summary>
+    public void Begin(SuperBatch batch, ScoringMethod scoring, ScoreLoss loss, int capacity, double normTolerance = double.PositiveInfinity)
     {
         (double ws, double wr) = Weights(scoring);
         _loss = loss;
@@ -70,14 +74,14 @@ internal sealed class ConditionalScorer
 
         _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, loss);
         _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, loss);
-        StudentVerifiedFinite = _student.AddIndependent(_independent, loss);
-        ReferenceVerifiedFinite = _reference.AddIndependent(_independent, loss);
+        StudentVerifiedFinite = _student.AddIndependent(_independent, loss, normTolerance);
+        ReferenceVerifiedFinite = _reference.AddIndependent(_independent, loss, normTolerance);
     }
 
     /// <summary>
     /// True when <see cref="Begin"/> scored the student and every positive-pair dot product was finite, which proves
-    /// every student embedding finite (a NaN or infinity in a row makes that row's dot product NaN or infinite), so
-    /// the separate finite check can be skipped.
+    /// every student embedding finite (a NaN or infinity in a row makes that row's dot product NaN or infinite), and,
+    /// when a norm tolerance was given, every row's L2 norm was within it of 1, so the separate check can be skipped.
     /// </summary>
     public bool StudentVerifiedFinite { get; private set; }
 
@@ -238,8 +242,11 @@ internal sealed class ConditionalScorer
             Grow(ref PositiveLogit, embeddings.Count);
         }
 
-        /// <summary>Adds the weighted independent scores; returns true when the model is active and every dot product was finite.</summary>
-        public bool AddIndependent(double[] independent, ScoreLoss loss)
+        /// <summary>
+        /// Adds the weighted independent scores; returns true when the model is active, every dot product was finite and
+        /// (for a finite <paramref name="normTolerance"/>) every row had unit L2 norm within the tolerance.
+        /// </summary>
+        public bool AddIndependent(double[] independent, ScoreLoss loss, double normTolerance)
         {
             if (!Active)
             {
@@ -247,7 +254,7 @@ internal sealed class ConditionalScorer
             }
 
             bool finite = true;
-
+            bool checkNorms = !double.IsPositiveInfinity(normTolerance);
             MatrixView image = Embeddings.Image;
             MatrixView text = Embeddings.Text;
             float a = Embeddings.Scale;
@@ -255,12 +262,12 @@ internal sealed class ConditionalScorer
             for (int x = 0; x < image.Rows; x++)
             {
                 float dot = System.Numerics.Tensors.TensorPrimitives.Dot(image.Row(x), text.Row(x));
-                finite &= float.IsFinite(dot);
+                finite &= float.IsFinite(dot) && (!checkNorms || (ModelEmbeddings.IsUnitNorm(image.Row(x), normTolerance) && ModelEmbeddings.IsUnitNorm(text.Row(x), normTolerance)));
                 float logit = (a * dot) + c;
                 PositiveLogit[x] = logit;
                 double value = loss switch
                 {
-                    ScoreLoss.Sigmoid => SelectionKernels.Softplus(-(double)logit),
+                    ScoreLoss.Sigmoid => StableMath.Softplus(-(double)logit),
                     ScoreLoss.Softmax => -(double)logit,
                     _ => -(double)dot,
                 };

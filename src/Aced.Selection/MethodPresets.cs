@@ -24,13 +24,24 @@ public enum TrainingMethod
     /// <summary>ACED-ACIDistill: contrastive and distillation loss on the same H-ACID batch (the paper's ACED).</summary>
     AcedAcidDistill = 5,
 
-    /// <summary>Bad-Students (Table 6): ActiveCLIP learnability from small proxies (an online student proxy and a small reference), independent prioritised sampling.</summary>
+    /// <summary>
+    /// Bad-Students (Table 6; Evans et al. 2024, ActiveCLIP): learnability from small proxies (an online student proxy
+    /// and a small reference) with the pair-similarity proxy score, drawn without replacement from
+    /// <c>softmax(s)</c> (temperature 1) at a 50% filtering ratio (the super-batch is 2b).
+    /// </summary>
     BadStudents = 6,
 
-    /// <summary>Selective-Backprop (Table 6): top-b of the student's own loss, no reference.</summary>
+    /// <summary>
+    /// Selective-Backprop (Table 6; Jiang et al. 2019): the student's own loss, no reference, selected
+    /// probabilistically by loss percentile to the power beta (<see cref="SamplerKind.LossPercentile"/>, beta = 3);
+    /// <see cref="SamplerKind.TopK"/> through <see cref="MethodPreset.WithSelection"/> gives the deterministic variant.
+    /// </summary>
     SelectiveBackprop = 7,
 
-    /// <summary>RHO-loss (Table 6): top-b of the reducible holdout loss (learnability against a reference of similar size).</summary>
+    /// <summary>
+    /// RHO-loss (Table 6; Mindermann et al. 2022): top-b of the reducible holdout loss, learnability against a
+    /// reference model trained on held-out data (not on the training pool); see <see cref="MethodPreset.NeedsHoldoutReference"/>.
+    /// </summary>
     RhoLoss = 8,
 
     /// <summary>JEST (Table 6): learnability joint selection at temperature 1 (JEST's Algorithm 1).</summary>
@@ -105,6 +116,12 @@ public sealed class MethodPreset
     /// <summary>True when the selection needs student (or proxy) embeddings of the whole super-batch.</summary>
     public bool NeedsStudentEmbeddings => SelectionTemplate is not null && ConditionalScorer.Weights(SelectionTemplate.Scoring).Student != 0;
 
+    /// <summary>
+    /// True for RHO-loss: its reducible holdout loss needs a reference trained on held-out data (a split disjoint from
+    /// the training pool), not the general pretrained reference of ACID; the reference pipeline trains one.
+    /// </summary>
+    public bool NeedsHoldoutReference => Method == TrainingMethod.RhoLoss;
+
     /// <summary>True when teacher logits must be computed for the distillation batch.</summary>
     public bool NeedsTeacher => DistillationBatch != BatchSource.None;
 
@@ -115,6 +132,19 @@ public sealed class MethodPreset
     {
         Guard.Positive(batchSize);
         return DistillationBatch == BatchSource.Uniform || DistillationBatch == BatchSource.Selected ? 2 * batchSize : batchSize;
+    }
+
+    /// <summary>
+    /// The super-batch size B to draw for a sub-batch of <paramref name="batchSize"/>: <c>round(b / (1 - f))</c> with
+    /// the preset's filtering ratio f (0.8 by default, so B = 5b; 0.5 for Bad-Students, so B = 2b). Presets that select
+    /// nothing use the default 0.8 so that every method sees the same data per step.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is below 1.</exception>
+    public int SuperBatchSize(int batchSize)
+    {
+        Guard.Positive(batchSize);
+        double f = SelectionTemplate?.FilterRatio ?? ActiveBatchSamplerOptions.DefaultFilterRatio;
+        return (int)Math.Round(batchSize / (1 - f));
     }
 
     /// <summary>The preset of <paramref name="method"/> with the paper's defaults (tau = 10, n = 16, f = 0.8, lambda = 2 where used).</summary>
@@ -130,8 +160,8 @@ public sealed class MethodPreset
             TrainingMethod.HAcid => new(method, "H-ACID", 0, BatchSource.Selected, BatchSource.None, hAcid, false),
             TrainingMethod.AcedIIDistill => new(method, "ACED-IIDistill", DefaultLambda, BatchSource.Selected, BatchSource.Uniform, hAcid, false),
             TrainingMethod.AcedAcidDistill => new(method, "ACED-ACIDistill", DefaultLambda, BatchSource.Selected, BatchSource.SameAsContrastive, hAcid, false),
-            TrainingMethod.BadStudents => new(method, "Bad-Students", 0, BatchSource.Selected, BatchSource.None, new ActiveBatchSamplerOptions { Scoring = ScoringMethod.Learnability, PairSimilarityProxy = true, Sampler = SamplerKind.Independent }, true),
-            TrainingMethod.SelectiveBackprop => new(method, "Selective-Backprop", 0, BatchSource.Selected, BatchSource.None, new ActiveBatchSamplerOptions { Scoring = ScoringMethod.Hard, Sampler = SamplerKind.TopK }, false),
+            TrainingMethod.BadStudents => new(method, "Bad-Students", 0, BatchSource.Selected, BatchSource.None, new ActiveBatchSamplerOptions { Scoring = ScoringMethod.Learnability, PairSimilarityProxy = true, Sampler = SamplerKind.Independent, Temperature = 1, FilterRatio = 0.5 }, true),
+            TrainingMethod.SelectiveBackprop => new(method, "Selective-Backprop", 0, BatchSource.Selected, BatchSource.None, new ActiveBatchSamplerOptions { Scoring = ScoringMethod.Hard, Sampler = SamplerKind.LossPercentile }, false),
             TrainingMethod.RhoLoss => new(method, "RHO-loss", 0, BatchSource.Selected, BatchSource.None, new ActiveBatchSamplerOptions { Scoring = ScoringMethod.Learnability, Sampler = SamplerKind.TopK }, false),
             TrainingMethod.Jest => new(method, "JEST", 0, BatchSource.Selected, BatchSource.None, new ActiveBatchSamplerOptions { Scoring = ScoringMethod.Learnability, Sampler = SamplerKind.Joint, Temperature = 1 }, false),
             _ => throw new ArgumentOutOfRangeException(nameof(method), method, "is not a defined TrainingMethod"),

@@ -90,7 +90,7 @@ public static class Scorers
                 for (int j = 0; j < k; j++)
                 {
                     double l = Logit(model, members[i], members[j]);
-                    total += SelectionKernels.Softplus(i == j ? -l : l);
+                    total += StableMath.Softplus(i == j ? -l : l);
                 }
             }
             else

@@ -9,6 +9,13 @@ namespace Aced.Selection;
 /// of the independent sampler and of the first chunk's first pick of the joint sampler; later picks of a
 /// Gumbel-top-k draw follow Plackett–Luce (renormalised over the remaining items).
 /// </summary>
+/// <remarks>
+/// Implicit distillation (ACED paper Eq. 4/8): with the easy-reference score <c>s(x) = log p(x)</c>, p the
+/// reference's probability of the correct label, <c>a(x) = p(x)/Z</c> at <c>tau = 1</c> only, and then
+/// <c>E_a[L_student] = (1/Z) sum_x KD[p(x) y(x); q(x)]</c>; at other temperatures <c>a(x) ∝ p(x)^tau</c> (at the
+/// ACED default tau = 10 the distilled target is sharpened). For soft labels the KD expression bounds the expected
+/// loss from above (<c>≤</c>; the paper's Eq. 10 prints <c>≥</c>, which is the wrong direction).
+/// </remarks>
 public static class SelectionDistribution
 {
     /// <summary>Writes <c>exp(tau * s_x) / Z</c> to <paramref name="destination"/>.</summary>

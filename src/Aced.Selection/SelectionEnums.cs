@@ -57,11 +57,24 @@ public enum SamplerKind
     /// <summary>Independent prioritised sampling without replacement, probability proportional to <c>exp(tau * score)</c> (Gumbel-top-k).</summary>
     Independent = 1,
 
-    /// <summary>Deterministic top-b of the independent scores (RHO-loss, Selective-Backprop).</summary>
+    /// <summary>Deterministic top-b of the independent scores (RHO-loss; the deterministic variant of Selective-Backprop).</summary>
     TopK = 2,
 
     /// <summary>Uniform sampling without replacement (the IID baseline). Scores are reported but not used.</summary>
     Uniform = 3,
+
+    /// <summary>
+    /// Selective-Backprop (Jiang et al. 2019, "Accelerating Deep Learning by Focusing on the Biggest Losers"):
+    /// probabilistic selection by loss percentile. Each candidate's weight is <c>CDF(s_x)^beta</c>, where
+    /// <c>CDF(s_x)</c> is the fraction of the super-batch's independent scores <c>&lt;= s_x</c> (its percentile; ties
+    /// share one) and beta is <see cref="ActiveBatchSamplerOptions.PercentilePower"/>; b examples are drawn without
+    /// replacement with probability proportional to the weights (Gumbel-top-k on <c>beta * log CDF</c>). The paper
+    /// accepts each example independently with probability <c>CDF^beta</c> over a history of recent losses until a
+    /// batch is full; with a fixed sub-batch from one super-batch, the super-batch is the history. Only ranks matter,
+    /// so <see cref="ActiveBatchSamplerOptions.Temperature"/> is not used. For the deterministic variant use
+    /// <see cref="TopK"/>.
+    /// </summary>
+    LossPercentile = 4,
 }
 
 /// <summary>How the joint sampler normalises a conditional score before multiplying by the temperature.</summary>
@@ -71,9 +84,11 @@ public enum ScoreNormalization
     Sum = 0,
 
     /// <summary>
-    /// A per-term mean: the conditional score divided by the number of loss terms the candidate touches given
-    /// k members (<c>1 + 2k</c> for sigmoid, <c>1 + k</c> for softmax). Needs a much larger temperature
-    /// (about 100) to filter as hard as <see cref="Sum"/>.
+    /// A per-example mean: given k members chosen so far, the conditional score is divided by <c>1 + k</c>, the
+    /// number of examples in the batch the candidate would join, for sigmoid and softmax alike. That equals scoring
+    /// with the paper's mean batch loss rather than the JEST sum (one unit, the example: a sigmoid candidate touches
+    /// <c>1 + 2k</c> pair terms, but the mean batch loss divides by the batch size). Needs a much larger temperature
+    /// (about 100) to filter as hard as <see cref="Sum"/>. Pair similarity is additive and is never divided.
     /// </summary>
     PerTermMean = 1,
 }

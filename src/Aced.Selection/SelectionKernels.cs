@@ -72,7 +72,7 @@ internal static class SelectionKernels
             }
 
             // The few tail elements in double precision.
-            total += Softplus(v);
+            total += StableMath.Softplus((double)v);
         }
 
         return total;
@@ -213,9 +213,6 @@ internal static class SelectionKernels
 
         return true;
     }
-
-    /// <summary>Stable softplus in double.</summary>
-    public static double Softplus(double x) => Math.Max(x, 0) + Math.Log(1 + Math.Exp(-Math.Abs(x)));
 }
 
 /// <summary>Epilogue adding <c>weight * sum_j softplus(P_ij + bias)</c> to <c>accumulator[i]</c> for each row i of the product.</summary>

@@ -82,46 +82,45 @@ public readonly struct ModelEmbeddings
         }
     }
 
-    /// <summary>Throws naming <paramref name="name"/> if any embedding is NaN or infinite.</summary>
-    internal void EnsureFinite(string name)
+    /// <summary>
+    /// Throws naming <paramref name="name"/> (e.g. <c>superBatch.Student</c>), the model, the tower and the row if an
+    /// embedding is NaN or infinite or a row's L2 norm differs from 1 by more than <paramref name="normTolerance"/>
+    /// (<see cref="double.PositiveInfinity"/>: finite check only). One pass: a row's sum of squares is finite and
+    /// near 1 exactly when it passes; the cause is located only for a failing row.
+    /// </summary>
+    internal void EnsureFiniteAndUnitNorm(string name, string model, double normTolerance)
     {
-        // One vectorised pass over each matrix (contiguous storage is scanned as a single span); the exact row is
-        // located only when the fast test fails.
-        if (AllFinite(Image) && AllFinite(Text))
+        for (int r = 0; r < Image.Rows; r++)
+        {
+            CheckRow(Image.Row(r), normTolerance, name, model, "image", r);
+            CheckRow(Text.Row(r), normTolerance, name, model, "text", r);
+        }
+    }
+
+    /// <summary>True when <paramref name="row"/>'s L2 norm is within <paramref name="tolerance"/> of 1 (NaN: false).</summary>
+    internal static bool IsUnitNorm(ReadOnlySpan<float> row, double tolerance) =>
+        Math.Abs(Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.SumOfSquares(row)) - 1) <= tolerance;
+
+    private static void CheckRow(ReadOnlySpan<float> row, double tolerance, string name, string model, string tower, int r)
+    {
+        float squares = System.Numerics.Tensors.TensorPrimitives.SumOfSquares(row);
+        double norm = Math.Sqrt(squares);
+        if (float.IsFinite(squares) && Math.Abs(norm - 1) <= tolerance)
         {
             return;
         }
 
-        for (int r = 0; r < Image.Rows; r++)
+        if (Guard.IndexOfNonFinite(row) >= 0)
         {
-            if (Guard.IndexOfNonFinite(Image.Row(r)) >= 0)
-            {
-                Guard.ThrowArgument(name, $"image embedding row {r} contains NaN or infinity; repair or drop that example before selection");
-            }
-
-            if (Guard.IndexOfNonFinite(Text.Row(r)) >= 0)
-            {
-                Guard.ThrowArgument(name, $"text embedding row {r} contains NaN or infinity; repair or drop that example before selection");
-            }
-        }
-    }
-
-    private static bool AllFinite(MatrixView m)
-    {
-        if (m.Stride == m.Columns || m.Rows == 1)
-        {
-            return SelectionKernels.AllFinite(m.Span.Slice(0, m.Rows * m.Columns));
+            Guard.ThrowArgument(name, $"{model} {tower} embedding row {r} contains NaN or infinity; repair or drop that example before selection");
         }
 
-        for (int r = 0; r < m.Rows; r++)
+        if (!(Math.Abs(norm - 1) <= tolerance))
         {
-            if (!SelectionKernels.AllFinite(m.Row(r)))
-            {
-                return false;
-            }
+            string shown = norm.ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
+            string within = tolerance.ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
+            Guard.ThrowArgument(name, $"{model} {tower} embedding row {r} has L2 norm {shown}, not 1 (within NormTolerance {within}); the selection assumes L2-normalised embeddings: normalise every row (StableMath.L2NormalizeRows) or raise ActiveBatchSamplerOptions.NormTolerance");
         }
-
-        return true;
     }
 }
 
@@ -132,17 +131,55 @@ public readonly struct ModelEmbeddings
 /// only during <see cref="ActiveBatchSampler.Sample(SuperBatch)"/>, so the arrays may be refilled and
 /// the same <see cref="SuperBatch"/> reused every step.
 /// </summary>
+/// <remarks>
+/// <para><b>Reuse every step</b>: refill the embedding arrays in place, and when a trainable student's scale or bias
+/// changed (after every optimizer step) call <see cref="UpdateStudentLogits"/> with <c>model.Logits</c>; swap the
+/// views themselves (other arrays, another B) with <see cref="Update"/>. Neither allocates.</para>
+/// <para><b>No embeddings</b>: a uniform draw (the IID baseline, <see cref="SamplerKind.Uniform"/>) needs only B;
+/// <see cref="OfSize"/> makes such a super-batch. Every <see cref="MethodPreset"/> works with a super-batch holding
+/// exactly the models its <see cref="MethodPreset.NeedsStudentEmbeddings"/> and
+/// <see cref="MethodPreset.NeedsReferenceEmbeddings"/> ask for.</para>
+/// </remarks>
 public sealed class SuperBatch
 {
+    private int _count;
+
     /// <summary>Creates a super-batch from the student's and (optionally) the reference's embeddings.</summary>
     /// <param name="student">Student embeddings (may be <c>default</c> when the scoring needs only the reference).</param>
     /// <param name="reference">Reference embeddings (may be <c>default</c> when the scoring needs only the student).</param>
-    /// <exception cref="ArgumentException">Both are absent, or their row counts differ.</exception>
+    /// <exception cref="ArgumentException">Both are absent (use <see cref="OfSize"/> for a super-batch without embeddings), or their row counts differ.</exception>
     public SuperBatch(ModelEmbeddings student, ModelEmbeddings reference = default)
+    {
+        Update(student, reference);
+    }
+
+    private SuperBatch(int count)
+    {
+        _count = count;
+    }
+
+    /// <summary>
+    /// A super-batch of <paramref name="count"/> candidates without embeddings: enough for uniform draws (the IID
+    /// baseline and Softmax-KD presets, <see cref="SamplerKind.Uniform"/>); a sampler that scores throws naming the
+    /// missing model.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is below 1.</exception>
+    public static SuperBatch OfSize(int count)
+    {
+        Guard.Positive(count);
+        return new SuperBatch(count);
+    }
+
+    /// <summary>
+    /// Replaces both models' embeddings (new views, another B, or a model added or dropped) with the constructor's
+    /// checks; the super-batch is unchanged when they fail. Allocation-free.
+    /// </summary>
+    /// <exception cref="ArgumentException">Both are absent, or their row counts differ.</exception>
+    public void Update(ModelEmbeddings student, ModelEmbeddings reference = default)
     {
         if (student.IsEmpty && reference.IsEmpty)
         {
-            Guard.ThrowArgument(nameof(student), "and reference are both absent; give the embeddings of at least one model");
+            Guard.ThrowArgument(nameof(student), "and reference are both absent; give the embeddings of at least one model (or use SuperBatch.OfSize for a uniform draw without embeddings)");
         }
 
         if (!student.IsEmpty && !reference.IsEmpty && student.Count != reference.Count)
@@ -152,6 +189,36 @@ public sealed class SuperBatch
 
         Student = student;
         Reference = reference;
+        _count = student.IsEmpty ? reference.Count : student.Count;
+    }
+
+    /// <summary>
+    /// Sets the student's logit parameters (a trainable student's <c>model.Logits</c> after each optimizer step),
+    /// keeping its embedding views. Allocation-free.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The super-batch has no student embeddings.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="logits"/> is the default (unset) value.</exception>
+    public void UpdateStudentLogits(LogitParameters logits)
+    {
+        if (!HasStudent)
+        {
+            throw new InvalidOperationException("This super-batch has no student embeddings; add them with Update(student, reference) first.");
+        }
+
+        Student = Student.WithLogits(logits);
+    }
+
+    /// <summary>Sets the reference's logit parameters, keeping its embedding views. Allocation-free.</summary>
+    /// <exception cref="InvalidOperationException">The super-batch has no reference embeddings.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="logits"/> is the default (unset) value.</exception>
+    public void UpdateReferenceLogits(LogitParameters logits)
+    {
+        if (!HasReference)
+        {
+            throw new InvalidOperationException("This super-batch has no reference embeddings; add them with Update(student, reference) first.");
+        }
+
+        Reference = Reference.WithLogits(logits);
     }
 
     /// <summary>
@@ -192,10 +259,10 @@ public sealed class SuperBatch
     }
 
     /// <summary>The student's embeddings (empty when absent).</summary>
-    public ModelEmbeddings Student { get; }
+    public ModelEmbeddings Student { get; private set; }
 
     /// <summary>The reference's embeddings (empty when absent).</summary>
-    public ModelEmbeddings Reference { get; }
+    public ModelEmbeddings Reference { get; private set; }
 
     /// <summary>True when student embeddings are present.</summary>
     public bool HasStudent => !Student.IsEmpty;
@@ -204,7 +271,7 @@ public sealed class SuperBatch
     public bool HasReference => !Reference.IsEmpty;
 
     /// <summary>The super-batch size B.</summary>
-    public int Count => HasStudent ? Student.Count : Reference.Count;
+    public int Count => _count;
 
     private static MatrixView View(float[] array, int count, int dimension, string name)
     {

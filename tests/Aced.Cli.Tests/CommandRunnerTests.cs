@@ -56,7 +56,7 @@ public sealed class CommandRunnerTests
     public void Info_InvalidSize_ExitsWithUsageError()
     {
         // Parsing and validation only: the command fails before any work or output.
-        int code = Program.BuildRoot().Parse(new[] { "info", "--size", "0" }).Invoke();
+        int code = CommandRunner.Invoke(Program.BuildRoot(), new[] { "info", "--size", "0" }, new StringWriter(), new StringWriter());
 
         Assert.Equal(2, code);
     }

@@ -53,7 +53,7 @@ public sealed class LossCommandTests : IDisposable
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = Program.BuildRoot().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        int code = CommandRunner.Invoke(Program.BuildRoot(), args, output, error);
         return (code, output.ToString(), error.ToString());
     }
 

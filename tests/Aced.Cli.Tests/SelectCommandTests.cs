@@ -129,7 +129,7 @@ public sealed class SelectCommandTests : IDisposable
             System.Globalization.CultureInfo.CurrentCulture = comma;
             (int code, string stdout, string stderr) = Invoke("select", "--demo", "--demo-size", "200", "--chunks", "4");
             Assert.True(code == 0, stderr);
-            string sentence = stdout.Split('\n').First(l => l.StartsWith("IID keeps", StringComparison.Ordinal));
+            string sentence = stderr.Split('\n').First(l => l.StartsWith("IID keeps", StringComparison.Ordinal));
             Assert.Contains("20%", sentence.Replace(" ", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
             Assert.DoesNotContain(",", sentence.Split(';')[1], StringComparison.Ordinal);
         }
@@ -145,13 +145,16 @@ public sealed class SelectCommandTests : IDisposable
         string output = Path.Combine(_dir, "demo.npy");
         (int code, string stdout, string stderr) = Invoke("select", "--demo", "--demo-size", "1000", "--chunks", "8", "--out", output);
         Assert.True(code == 0, stderr);
-        string jsonLine = stdout.TrimEnd().Split('\n').Last();
-        using JsonDocument json = JsonDocument.Parse(jsonLine);
+        // stdout is exactly one JSON document (the table is on stderr), so `aced select --demo | jq` works.
+        Assert.Single(stdout.TrimEnd().Split('\n'));
+        using JsonDocument json = JsonDocument.Parse(stdout);
         double iid = json.RootElement.GetProperty("keptMismatchedIid").GetDouble();
         double learn = json.RootElement.GetProperty("keptMismatchedLearnability").GetDouble();
         Assert.InRange(iid, 0.12, 0.28);
         Assert.True(learn < 0.05, $"learnability kept {learn:P1} mismatched pairs");
-        Assert.Contains("Learnability", stdout, StringComparison.Ordinal);
+        Assert.Contains("Learnability", stderr, StringComparison.Ordinal);
+        Assert.Contains("mismatched kept", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("mismatched kept", stdout, StringComparison.Ordinal);
         Assert.Equal(200, Npy.ReadInt64(output).Length);
     }
 
@@ -195,8 +198,7 @@ public sealed class SelectCommandTests : IDisposable
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var root = new System.CommandLine.RootCommand { SelectCommand.Create(stdout, stderr) };
-        int code = root.Parse(args).Invoke(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+        int code = CommandRunner.Invoke(Program.BuildRoot(), args, stdout, stderr);
         return (code, stdout.ToString(), stderr.ToString());
     }
 

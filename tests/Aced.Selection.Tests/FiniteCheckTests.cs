@@ -60,6 +60,9 @@ public sealed class FiniteCheckTests
                     {
                         views[v][i, j] = rng.NextNormal() / 8;
                     }
+
+                    float norm = System.Numerics.Tensors.TensorPrimitives.Norm(views[v].Row(i));
+                    System.Numerics.Tensors.TensorPrimitives.Divide(views[v].Row(i), norm, views[v].Row(i));
                 }
             }
 

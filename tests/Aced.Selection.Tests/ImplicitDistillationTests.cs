@@ -10,7 +10,8 @@ namespace Aced.Selection.Tests;
 /// <summary>
 /// The implicit-distillation identities of the ACED paper (Eq. 4/8, 5/9, 10-11) as properties of the
 /// selection distribution <c>a(x) = exp(tau * s(x)) / Z</c> that <see cref="SelectionDistribution"/> computes
-/// and the samplers draw from (the chi-square tests tie the two together).
+/// and the samplers draw from; <see cref="ImplicitDistillationSamplerTests"/> checks the same identities through the
+/// real scorer and sampler.
 /// </summary>
 public class ImplicitDistillationTests
 {

@@ -61,8 +61,8 @@ public class IncrementalScorerTests
             double expected = 0, expectedShifted = 0;
             for (int i = 0; i < n; i++)
             {
-                expected += SelectionKernels.Softplus(x[i] - 2.5);
-                expectedShifted += SelectionKernels.Softplus((double)x[i] - 2.5 - shift[i]);
+                expected += StableMath.Softplus(x[i] - 2.5);
+                expectedShifted += StableMath.Softplus((double)x[i] - 2.5 - shift[i]);
             }
 
             ScorerTests.AssertClose(expected, SelectionKernels.SoftplusSum(x, -2.5f), 1e-5, $"n={n}");

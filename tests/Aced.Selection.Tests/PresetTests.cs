@@ -37,7 +37,7 @@ public class PresetTests
         ActiveBatchSamplerOptions bad = MethodPreset.For(TrainingMethod.BadStudents).Selection!;
         Assert.Equal((ScoringMethod.Learnability, true, SamplerKind.Independent), (bad.Scoring, bad.PairSimilarityProxy, bad.Sampler));
         Assert.True(MethodPreset.For(TrainingMethod.BadStudents).UsesOnlineProxy);
-        Assert.Equal((ScoringMethod.Hard, SamplerKind.TopK), (MethodPreset.For(TrainingMethod.SelectiveBackprop).Selection!.Scoring, MethodPreset.For(TrainingMethod.SelectiveBackprop).Selection!.Sampler));
+        Assert.Equal((ScoringMethod.Hard, SamplerKind.LossPercentile), (MethodPreset.For(TrainingMethod.SelectiveBackprop).Selection!.Scoring, MethodPreset.For(TrainingMethod.SelectiveBackprop).Selection!.Sampler));
         Assert.False(MethodPreset.For(TrainingMethod.SelectiveBackprop).NeedsReferenceEmbeddings);
         Assert.Equal((ScoringMethod.Learnability, SamplerKind.TopK), (MethodPreset.For(TrainingMethod.RhoLoss).Selection!.Scoring, MethodPreset.For(TrainingMethod.RhoLoss).Selection!.Sampler));
         Assert.Equal(1.0, MethodPreset.For(TrainingMethod.Jest).Selection!.Temperature);

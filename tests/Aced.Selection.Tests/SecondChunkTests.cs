@@ -11,13 +11,13 @@ public class SecondChunkTests
 
     [Theory]
     [InlineData(ScoreNormalization.Sum, ContrastiveKind.Sigmoid, 1.0)]
-    [InlineData(ScoreNormalization.PerTermMean, ContrastiveKind.Sigmoid, 3.0)]
+    [InlineData(ScoreNormalization.PerTermMean, ContrastiveKind.Sigmoid, 2.0)]
     [InlineData(ScoreNormalization.Sum, ContrastiveKind.Softmax, 1.0)]
     [InlineData(ScoreNormalization.PerTermMean, ContrastiveKind.Softmax, 2.0)]
     public void Sample_SecondChunk_FollowsExpTauConditionalScoreOverDivisor(ScoreNormalization normalization, ContrastiveKind loss, double divisor)
     {
         // B = 6, b = 2, n = 2: given the first pick f, the second pick x != f has probability
-        // exp(tau * c_f(x) / divisor) / Z with c_f(x) = s({f, x}) - s({f}) (divisor 1 + 2k sigmoid, 1 + k softmax, k = 1).
+        // exp(tau * c_f(x) / divisor) / Z with c_f(x) = s({f, x}) - s({f}) (per-term mean: divisor 1 + k for sigmoid and softmax alike, k = 1).
         SuperBatch batch = TestData.Batch(6, 3, 31, loss);
         const double tau = 0.3;
         var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 2, Chunks = 2, Temperature = tau, Loss = loss, Normalization = normalization, Seed = 17 });

@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Numerics.Tensors;
@@ -52,9 +53,11 @@ public sealed record NpyHeader(NpyDType DType, int[] Shape, long DataOffset)
 }
 
 /// <summary>
-/// Reads and writes NumPy <c>.npy</c> files (format versions 1.0, 2.0 and 3.0): float32, float64, int32 and int64,
-/// little-endian, C order, 1-D and 2-D — the interchange format for embeddings cached by PyTorch or JAX and for
-/// Aced's outputs. Malformed, truncated, big-endian, Fortran-order or unknown-dtype files fail with an
+/// Reads and writes NumPy <c>.npy</c> files (format versions 1.0, 2.0 and 3.0 exactly, as NumPy's format
+/// specification defines them): float32, float64, int32 and int64, little-endian, C order, 1-D and 2-D — the
+/// interchange format for embeddings cached by PyTorch or JAX and for Aced's outputs. The header must be one Python
+/// dictionary with exactly the keys <c>descr</c>, <c>fortran_order</c> and <c>shape</c>, each once (NumPy itself
+/// would keep the last of a repeated key). Malformed, truncated, big-endian, Fortran-order or unknown-dtype files fail with an
 /// <see cref="InvalidDataException"/> whose message starts with the file name and says why. Writes are atomic:
 /// the data goes to a temporary file in the same directory that is flushed and then renamed over the target,
 /// so a reader never sees a half-written file and a failed write leaves the old file intact. Because the target is
@@ -179,6 +182,11 @@ public static class Npy
         }
 
         byte major = prefix[6];
+        if (major is < 1 or > 3 || prefix[7] != 0)
+        {
+            throw Invalid(source, $"uses .npy format version {major}.{prefix[7]}, which is not supported (NumPy's format specification defines 1.0, 2.0 and 3.0)");
+        }
+
         int headerLength;
         long dataOffset;
         if (major == 1)
@@ -203,7 +211,7 @@ public static class Npy
         }
         else
         {
-            throw Invalid(source, $"uses .npy format version {major}.{prefix[7]}, which is not supported (1.x, 2.x and 3.x are)");
+            throw Invalid(source, $"uses .npy format version {major}.{prefix[7]}, which is not supported (NumPy's format specification defines 1.0, 2.0 and 3.0)");
         }
 
         byte[] headerBytes = new byte[headerLength];
@@ -340,11 +348,12 @@ public static class Npy
 
     private static NpyHeader ParseHeader(string text, string source, long dataOffset)
     {
-        string descrText = ExtractValue(text, "descr", source).Trim();
+        Dictionary<string, string> entries = ParseDictionary(text, source);
+        string descrText = Value(entries, "descr", source);
         bool quoted = descrText.Length >= 2 && (descrText[0] == '\'' || descrText[0] == '"') && descrText[^1] == descrText[0];
         string descr = quoted ? descrText.Substring(1, descrText.Length - 2) : descrText;
-        string fortran = ExtractValue(text, "fortran_order", source).Trim();
-        string shapeText = ExtractValue(text, "shape", source).Trim();
+        string fortran = Value(entries, "fortran_order", source);
+        string shapeText = Value(entries, "shape", source);
 
         if (fortran == "True")
         {
@@ -404,58 +413,118 @@ public static class Npy
         return new NpyHeader(dtype, shape, dataOffset);
     }
 
-    private static string ExtractValue(string text, string key, string source)
+    private static string Value(Dictionary<string, string> entries, string key, string source) =>
+        entries.TryGetValue(key, out string? value) ? value : throw Invalid(source, $"has a malformed header without a '{key}' entry");
+
+    /// <summary>
+    /// Splits the header's Python dictionary literal into raw values by key, as strict as NumPy's reader: the header
+    /// is one dictionary (trailing white space allowed), keys are quoted strings, each key appears once (NumPy's
+    /// <c>literal_eval</c> would silently keep the last), and the keys are exactly <c>descr</c>,
+    /// <c>fortran_order</c> and <c>shape</c>. Values are quoted strings, parenthesised tuples or bare words.
+    /// </summary>
+    private static Dictionary<string, string> ParseDictionary(string text, string source)
     {
-        int keyAt = text.IndexOf($"'{key}'", StringComparison.Ordinal);
-        if (keyAt < 0)
+        var entries = new Dictionary<string, string>(3, StringComparer.Ordinal);
+        string body = text.Trim();
+        if (body.Length < 2 || body[0] != '{' || body[^1] != '}')
         {
-            keyAt = text.IndexOf($"\"{key}\"", StringComparison.Ordinal);
+            throw Invalid(source, "has a malformed header: it is not one Python dictionary literal");
         }
 
-        if (keyAt < 0)
+        int i = 1;
+        int end = body.Length - 1;
+        while (true)
         {
-            throw Invalid(source, $"has a malformed header without a '{key}' entry");
-        }
-
-        int colon = text.IndexOf(':', keyAt + key.Length + 2);
-        if (colon < 0)
-        {
-            throw Invalid(source, $"has a malformed header near '{key}'");
-        }
-
-        int start = colon + 1;
-        int end;
-        string rest = text.Substring(start).TrimStart();
-        start = text.Length - rest.Length;
-        if (rest.StartsWith('('))
-        {
-            end = text.IndexOf(')', start);
-            if (end < 0)
+            i = SkipSpace(body, i, end);
+            if (i == end)
             {
-                throw Invalid(source, "has a malformed header: unterminated shape tuple");
+                break;
             }
 
-            return text.Substring(start, end - start + 1);
-        }
-
-        if (rest.StartsWith('\'') || rest.StartsWith('"'))
-        {
-            end = text.IndexOf(rest[0], start + 1);
-            if (end < 0)
+            if (body[i] != '\'' && body[i] != '"')
             {
-                throw Invalid(source, $"has a malformed header: unterminated string for '{key}'");
+                throw Invalid(source, $"has a malformed header: expected a quoted key at position {i}");
             }
 
-            return text.Substring(start, end - start + 1);
+            int keyEnd = body.IndexOf(body[i], i + 1);
+            if (keyEnd < 0 || keyEnd >= end)
+            {
+                throw Invalid(source, "has a malformed header: unterminated key");
+            }
+
+            string key = body.Substring(i + 1, keyEnd - i - 1);
+            i = SkipSpace(body, keyEnd + 1, end);
+            if (i == end || body[i] != ':')
+            {
+                throw Invalid(source, $"has a malformed header: expected ':' after '{key}'");
+            }
+
+            i = SkipSpace(body, i + 1, end);
+            int valueStart = i;
+            if (i < end && (body[i] == '\'' || body[i] == '"'))
+            {
+                int close = body.IndexOf(body[i], i + 1);
+                if (close < 0 || close >= end)
+                {
+                    throw Invalid(source, $"has a malformed header: unterminated string for '{key}'");
+                }
+
+                i = close + 1;
+            }
+            else if (i < end && body[i] == '(')
+            {
+                int close = body.IndexOf(')', i);
+                if (close < 0 || close >= end)
+                {
+                    throw Invalid(source, "has a malformed header: unterminated shape tuple");
+                }
+
+                i = close + 1;
+            }
+            else
+            {
+                while (i < end && body[i] != ',' && !char.IsWhiteSpace(body[i]))
+                {
+                    i++;
+                }
+            }
+
+            string value = body.Substring(valueStart, i - valueStart);
+            if (key is not ("descr" or "fortran_order" or "shape"))
+            {
+                throw Invalid(source, $"has a header key '{key}'; a .npy header holds exactly 'descr', 'fortran_order' and 'shape'");
+            }
+
+            if (!entries.TryAdd(key, value))
+            {
+                throw Invalid(source, $"has a malformed header: the key '{key}' appears more than once");
+            }
+
+            i = SkipSpace(body, i, end);
+            if (i == end)
+            {
+                break;
+            }
+
+            if (body[i] != ',')
+            {
+                throw Invalid(source, $"has a malformed header: expected ',' or '}}' after the value of '{key}'");
+            }
+
+            i++;
         }
 
-        end = start;
-        while (end < text.Length && text[end] != ',' && text[end] != '}')
+        return entries;
+    }
+
+    private static int SkipSpace(string text, int i, int end)
+    {
+        while (i < end && char.IsWhiteSpace(text[i]))
         {
-            end++;
+            i++;
         }
 
-        return text.Substring(start, end - start);
+        return i;
     }
 
     private static float[] ReadFloats(Stream stream, NpyHeader header, string path, bool allowFloat64)

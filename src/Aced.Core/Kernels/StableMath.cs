@@ -38,6 +38,29 @@ public static partial class StableMath
     public static float Softplus(float x) => VectorMath.Softplus(x, out _);
 
     /// <summary>
+    /// <c>softplus(x) = log(1 + exp(x))</c> in double precision, as <c>max(x, 0) + log1p(exp(-|x|))</c> with an
+    /// accurate log1p, so the result keeps full relative accuracy where the naive <c>log(1 + exp(x))</c> rounds
+    /// <c>1 + exp(x)</c> to 1 and returns 0 (x &lt; -36.7): <c>Softplus(-100.0) = exp(-100)</c>; it is 0 only where
+    /// <c>exp(x)</c> underflows double (x &lt; -745.1). +Inf gives +Inf, -Inf gives 0, NaN gives NaN.
+    /// </summary>
+    public static double Softplus(double x)
+    {
+        double e = Math.Exp(-Math.Abs(x));
+        return Math.Max(x, 0) + Log1p(e);
+    }
+
+    /// <summary>
+    /// <c>log(1 + u)</c> for <c>u &gt;= 0</c> to within a few ulps (Goldberg's formula,
+    /// <c>log(w) * u / (w - 1)</c> with <c>w = 1 + u</c> rounded, which cancels the rounding of w; <c>u</c> itself
+    /// when w rounds to 1). .NET's <c>double.LogP1</c> is <c>log(1 + u)</c> evaluated naively and loses it.
+    /// </summary>
+    private static double Log1p(double u)
+    {
+        double w = 1 + u;
+        return w == 1 ? u : Math.Log(w) * u / (w - 1);
+    }
+
+    /// <summary>
     /// <c>log sigmoid(x) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|))</c>. Exact at the extremes:
     /// <c>LogSigmoid(100) = -exp(-100)</c>, <c>LogSigmoid(-1e4) = -1e4</c>; NaN gives NaN.
     /// </summary>

@@ -31,9 +31,16 @@ public sealed record CheckpointInfo(long Step, RngState? Rng, Tokenizer? Tokeniz
 /// of UTF-8 JSON (config, step, RNG state, tokenizer JSON, optimizer options and step, and a tensor table of
 /// name, shape, offset and length in floats); the float32 payload; a 32-byte SHA-256 of everything before it.
 /// Saving writes a temporary file in the same directory, flushes it to disk and renames it over the target, so a
-/// crash never leaves a half-written checkpoint. Loading verifies magic, version, lengths, checksum, tensor table and
-/// every name and shape against the model (and optimizer) before changing anything; any failure throws
-/// <see cref="InvalidDataException"/> whose message starts with the path, and leaves the model untouched.
+/// crash never leaves a half-written checkpoint. Loading verifies the whole file before changing anything: magic,
+/// version, lengths, checksum; every tensor-table entry (each dimension at least 1, the product of the dimensions,
+/// checked for overflow, equal to the length, offsets contiguous in table order and inside the payload, names
+/// unique); the optimizer step (zero or greater); the tokenizer (see <see cref="BpeTokenizer.MaxTokenBytes"/>); and
+/// every name and shape against the model (and optimizer): each tensor is a parameter or an AdamW moment of one, and
+/// a file with optimizer state holds both moments of every parameter. Any failure throws
+/// <see cref="InvalidDataException"/> whose message starts with the path, and leaves the model and optimizer untouched.
+/// The SHA-256 detects accidental corruption (a flipped bit, a truncated copy), not tampering: anyone can edit the
+/// header and recompute it, which is why every field is validated on its own as well. Load checkpoints only from
+/// sources you trust.
 /// </remarks>
 public static class Checkpoint
 {
@@ -180,6 +187,7 @@ public static class Checkpoint
             throw new InvalidDataException(fail + $"the checkpoint was written for a {parsed.Kind} model, not {model.Kind}.");
         }
 
+        CheckNames(parsed, model, fail);
         int expected = model.Parameters.Count + (optimizer is null ? 0 : 2 * optimizer.Parameters.Count);
         var targets = new List<(Entry Entry, float[] Destination)>(expected);
         foreach (Parameter p in model.Parameters)
@@ -202,20 +210,6 @@ public static class Checkpoint
             }
         }
 
-        int modelTensorsInFile = 0;
-        foreach (Entry e in parsed.Entries.Values)
-        {
-            if (!e.Name.StartsWith("adamw.", StringComparison.Ordinal))
-            {
-                modelTensorsInFile++;
-            }
-        }
-
-        if (modelTensorsInFile != model.Parameters.Count)
-        {
-            throw new InvalidDataException(fail + $"the checkpoint holds {modelTensorsInFile} model tensors but the model has {model.Parameters.Count}.");
-        }
-
         // Verified: apply.
         ReadOnlySpan<byte> payload = parsed.Bytes.AsSpan(parsed.PayloadStart);
         foreach ((Entry entry, float[] destination) in targets)
@@ -236,6 +230,53 @@ public static class Checkpoint
 
         optimizer?.RestoreStep(parsed.OptimizerStep!.Value);
         return parsed.Info;
+    }
+
+    /// <summary>
+    /// Every tensor in the file must be a model parameter or an AdamW moment of one, with the parameter's shape; a
+    /// file with optimizer state holds both moments of every parameter, a file without holds none.
+    /// </summary>
+    private static void CheckNames(Parsed parsed, TwoTowerModel model, string fail)
+    {
+        var parameters = new Dictionary<string, Parameter>(model.Parameters.Count, StringComparer.Ordinal);
+        foreach (Parameter p in model.Parameters)
+        {
+            parameters[p.Name] = p;
+        }
+
+        int modelTensors = 0;
+        int moments = 0;
+        foreach (Entry e in parsed.Entries.Values)
+        {
+            string name = e.Name;
+            if (name.StartsWith(MomentPrefix1, StringComparison.Ordinal) || name.StartsWith(MomentPrefix2, StringComparison.Ordinal))
+            {
+                name = name.Substring(MomentPrefix1.Length);
+                moments++;
+            }
+            else
+            {
+                modelTensors++;
+            }
+
+            if (!parameters.TryGetValue(name, out Parameter? p))
+            {
+                throw new InvalidDataException(fail + $"tensor '{e.Name}' in the checkpoint is neither a parameter of this model nor an AdamW moment of one.");
+            }
+
+            Find(parsed, e.Name, p.Shape, fail);
+        }
+
+        if (modelTensors != model.Parameters.Count)
+        {
+            throw new InvalidDataException(fail + $"the checkpoint holds {modelTensors} model tensors but the model has {model.Parameters.Count}.");
+        }
+
+        int expectedMoments = parsed.OptimizerStep is null ? 0 : 2 * model.Parameters.Count;
+        if (moments != expectedMoments)
+        {
+            throw new InvalidDataException(fail + $"the checkpoint holds {moments} AdamW moment tensors but {expectedMoments} are expected (two per parameter when optimizer state is saved, none otherwise).");
+        }
     }
 
     private static Entry Find(Parsed parsed, string name, int[] shape, string fail)
@@ -309,27 +350,11 @@ public static class Checkpoint
             long expectedOffset = 0;
             foreach (JsonNode? node in header["tensors"]!.AsArray())
             {
-                string name = node!["name"]!.GetValue<string>();
-                JsonArray dims = node["shape"]!.AsArray();
-                int[] shape = new int[dims.Count];
-                long count = 1;
-                for (int i = 0; i < shape.Length; i++)
+                Entry entry = ReadEntry(node!, expectedOffset, payloadFloats);
+                expectedOffset += entry.Length;
+                if (!entries.TryAdd(entry.Name, entry))
                 {
-                    shape[i] = dims[i]!.GetValue<int>();
-                    count *= shape[i];
-                }
-
-                long offset = node["offset"]!.GetValue<long>();
-                int length = node["length"]!.GetValue<int>();
-                if (count != length || offset != expectedOffset || offset + length > payloadFloats)
-                {
-                    throw new InvalidDataException($"tensor '{name}' has an inconsistent entry (shape, offset or length)");
-                }
-
-                expectedOffset += length;
-                if (!entries.TryAdd(name, new Entry(name, shape, offset, length)))
-                {
-                    throw new InvalidDataException($"tensor '{name}' appears twice");
+                    throw new InvalidDataException($"tensor '{entry.Name}' appears twice");
                 }
             }
 
@@ -346,6 +371,11 @@ public static class Checkpoint
                 : null;
             Tokenizer? tokenizer = header["tokenizer"] is JsonNode t ? Tokenizer.FromJson(t.GetValue<string>()) : null;
             long? optimizerStep = header["optimizer"] is JsonNode o ? o["step"]!.GetValue<long>() : null;
+            if (optimizerStep < 0)
+            {
+                throw new InvalidDataException($"the optimizer step is {optimizerStep}; it must be zero or greater");
+            }
+
             var info = new CheckpointInfo(step, rng, tokenizer, config, optimizerStep is not null);
             return new Parsed(bytes, payloadStart, entries, info, kind, optimizerStep);
         }
@@ -353,6 +383,58 @@ public static class Checkpoint
         {
             throw new InvalidDataException(fail + "the checkpoint header is malformed: " + ex.Message, ex);
         }
+    }
+
+    /// <summary>
+    /// Reads one tensor-table entry and checks it on its own: every dimension at least 1, the product of the
+    /// dimensions (checked for overflow) equal to the length, the offset exactly where the previous tensor ended and
+    /// the tensor inside the payload.
+    /// </summary>
+    private static Entry ReadEntry(JsonNode node, long expectedOffset, long payloadFloats)
+    {
+        string name = node["name"]!.GetValue<string>();
+        JsonArray dims = node["shape"]!.AsArray();
+        if (dims.Count == 0)
+        {
+            throw new InvalidDataException($"tensor '{name}' has an empty shape");
+        }
+
+        int[] shape = new int[dims.Count];
+        long count = 1;
+        for (int i = 0; i < shape.Length; i++)
+        {
+            shape[i] = dims[i]!.GetValue<int>();
+            if (shape[i] < 1)
+            {
+                throw new InvalidDataException($"tensor '{name}' has dimension {i} = {shape[i]} in its shape; every dimension must be at least 1");
+            }
+
+            // Every factor is at least 1, so the running product only grows: stop before it can overflow.
+            count *= shape[i];
+            if (count > Array.MaxLength)
+            {
+                throw new InvalidDataException($"tensor '{name}' has a shape with more elements than one array can hold ({Array.MaxLength})");
+            }
+        }
+
+        long offset = node["offset"]!.GetValue<long>();
+        int length = node["length"]!.GetValue<int>();
+        if (count != length)
+        {
+            throw new InvalidDataException($"tensor '{name}' has length {length} but its shape holds {count} elements");
+        }
+
+        if (offset != expectedOffset)
+        {
+            throw new InvalidDataException($"tensor '{name}' starts at offset {offset} but the previous tensor ends at {expectedOffset}; tensors must be stored contiguously in table order");
+        }
+
+        if (length > payloadFloats - offset)
+        {
+            throw new InvalidDataException($"tensor '{name}' (offset {offset}, length {length}) extends past the payload of {payloadFloats} floats");
+        }
+
+        return new Entry(name, shape, offset, length);
     }
 
     private static bool ConfigEquals(TwoTowerConfig a, TwoTowerConfig b) => a.Kind == b.Kind && a.Image == b.Image && a.Text == b.Text;

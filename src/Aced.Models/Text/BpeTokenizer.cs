@@ -24,6 +24,19 @@ public sealed class BpeTokenizer : Tokenizer
     /// <summary>Id of the first byte token.</summary>
     public const int ByteOffset = SpecialCount;
 
+    /// <summary>
+    /// Longest token, in UTF-8 bytes, that a tokenizer may hold (1024). Loading rejects merges that build a longer
+    /// token, and <see cref="Train"/> never learns one, so a few hostile merges that each double a token cannot
+    /// allocate gigabytes.
+    /// </summary>
+    public const int MaxTokenBytes = 1024;
+
+    /// <summary>
+    /// Largest total size, in bytes, of all token byte strings (16 MiB; a 50,000-merge GPT-2 vocabulary needs about
+    /// 0.4 MB). Loading rejects a vocabulary over it; <see cref="Train"/> stops before reaching it.
+    /// </summary>
+    public const int MaxVocabularyBytes = 16 << 20;
+
     private readonly (int Left, int Right)[] _merges;
     private readonly Dictionary<(int, int), int> _rank;
     private readonly byte[][] _bytes;
@@ -39,6 +52,7 @@ public sealed class BpeTokenizer : Tokenizer
             _bytes[ByteOffset + b] = [(byte)b];
         }
 
+        long totalBytes = 256;
         for (int i = 0; i < merges.Length; i++)
         {
             (int l, int r) = merges[i];
@@ -51,6 +65,19 @@ public sealed class BpeTokenizer : Tokenizer
             if (!_rank.TryAdd((l, r), i))
             {
                 throw new InvalidDataException($"BPE merge {i} ({l}, {r}) is a duplicate.");
+            }
+
+            // Check the bounds before allocating the merged token.
+            int length = _bytes[l].Length + _bytes[r].Length;
+            if (length > MaxTokenBytes)
+            {
+                throw new InvalidDataException($"BPE merge {i} ({l}, {r}) builds a token of {length} bytes, over {nameof(MaxTokenBytes)} ({MaxTokenBytes}).");
+            }
+
+            totalBytes += length;
+            if (totalBytes > MaxVocabularyBytes)
+            {
+                throw new InvalidDataException($"BPE merge {i} ({l}, {r}) brings the vocabulary to {totalBytes} bytes of tokens, over {nameof(MaxVocabularyBytes)} ({MaxVocabularyBytes}).");
             }
 
             _bytes[id] = [.. _bytes[l], .. _bytes[r]];
@@ -126,12 +153,18 @@ public sealed class BpeTokenizer : Tokenizer
         }
 
         var affected = new List<int>();
+        long totalBytes = 256;
         while (ByteOffset + 256 + merges.Count < vocabularySize)
         {
             (int, int) best = default;
             long bestCount = 0;
             foreach (KeyValuePair<(int, int), long> kv in pairCounts)
             {
+                if (bytes[kv.Key.Item1].Length + bytes[kv.Key.Item2].Length > MaxTokenBytes)
+                {
+                    continue;
+                }
+
                 if (kv.Value > bestCount || (kv.Value == bestCount && kv.Value > 0 && ComparePair(bytes, kv.Key, best) < 0))
                 {
                     best = kv.Key;
@@ -139,10 +172,13 @@ public sealed class BpeTokenizer : Tokenizer
                 }
             }
 
-            if (bestCount < minFrequency)
+            int mergedLength = bestCount == 0 ? 0 : bytes[best.Item1].Length + bytes[best.Item2].Length;
+            if (bestCount < minFrequency || totalBytes + mergedLength > MaxVocabularyBytes)
             {
                 break;
             }
+
+            totalBytes += mergedLength;
 
             int newId = bytes.Count;
             merges.Add(best);

@@ -101,28 +101,51 @@ public abstract class Tokenizer
     public void Save(string path) => File.WriteAllText(path, ToJson(), new UTF8Encoding(false));
 
     /// <summary>Reads a tokenizer written by <see cref="ToJson"/> (BPE or word-level).</summary>
-    /// <exception cref="InvalidDataException">Malformed JSON or unknown type.</exception>
+    /// <remarks>
+    /// The root must be a JSON object with a string <c>type</c> (<c>"bpe"</c> or <c>"word"</c>); no object anywhere
+    /// may repeat a property name. A BPE tokenizer must also respect <see cref="BpeTokenizer.MaxTokenBytes"/> and
+    /// <see cref="BpeTokenizer.MaxVocabularyBytes"/>, checked before any token is built, so hostile input cannot
+    /// exhaust memory.
+    /// </remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="json"/> is null.</exception>
+    /// <exception cref="InvalidDataException">
+    /// Malformed JSON, a root that is not an object, a missing or non-string or unknown type, a repeated property
+    /// name, a field of the wrong kind, or a vocabulary over the bounds.
+    /// </exception>
     public static Tokenizer FromJson(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        JsonNode root;
         try
         {
-            root = JsonNode.Parse(json) ?? throw new InvalidDataException("Tokenizer JSON is empty.");
+            JsonNode? parsed = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false });
+            if (parsed is not JsonObject root)
+            {
+                throw new InvalidDataException($"Tokenizer JSON must be an object with a 'type' field, not {Describe(parsed)}.");
+            }
+
+            string? type = root["type"] is JsonValue v && v.TryGetValue(out string? text) ? text : null;
+            return type switch
+            {
+                "bpe" => BpeTokenizer.FromJsonNode(root),
+                "word" => WordTokenizer.FromJsonNode(root),
+                null => throw new InvalidDataException("Tokenizer JSON lacks a string 'type' field ('bpe' or 'word')."),
+                _ => throw new InvalidDataException($"Tokenizer JSON has type '{type}'; expected 'bpe' or 'word'."),
+            };
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException or FormatException or NullReferenceException)
         {
+            // System.Text.Json reports a wrong node kind as InvalidOperationException and a repeated key as
+            // ArgumentException (lazily, when the object is first read): both are malformed data here.
             throw new InvalidDataException("Tokenizer JSON is malformed: " + ex.Message, ex);
         }
-
-        string? type = root["type"]?.GetValue<string>();
-        return type switch
-        {
-            "bpe" => BpeTokenizer.FromJsonNode(root),
-            "word" => WordTokenizer.FromJsonNode(root),
-            _ => throw new InvalidDataException($"Tokenizer JSON has type '{type}'; expected 'bpe' or 'word'."),
-        };
     }
+
+    private static string Describe(JsonNode? node) => node switch
+    {
+        null => "null",
+        JsonArray => "an array",
+        _ => "a " + node.GetValueKind().ToString().ToLowerInvariant(),
+    };
 
     /// <summary>Reads a tokenizer file written by <see cref="Save"/>.</summary>
     public static Tokenizer Load(string path) => FromJson(File.ReadAllText(path));

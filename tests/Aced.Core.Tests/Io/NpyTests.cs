@@ -289,6 +289,70 @@ public sealed class NpyTests : IDisposable
         Assert.Contains("version 9", ex.Message);
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 7)]
+    [InlineData(3, 1)]
+    [InlineData(0, 0)]
+    [InlineData(4, 0)]
+    public void ReadHeader_VersionOutsideNumpySpec_IsRejected(int major, int minor)
+    {
+        // NumPy's format spec defines exactly 1.0, 2.0 and 3.0.
+        string path = PathOf($"v{major}{minor}.npy");
+        byte[] bytes = NumpyFile("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", Floats(1), major: major is 2 or 3 ? major : 1);
+        bytes[6] = (byte)major;
+        bytes[7] = (byte)minor;
+        File.WriteAllBytes(path, bytes);
+
+        var ex = Assert.Throws<InvalidDataException>(() => Npy.ReadHeader(path));
+
+        Assert.Contains($"version {major}.{minor}", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ReadVector_Versions1To3Minor0_AreRead(int major)
+    {
+        string path = PathOf($"ok{major}.npy");
+        File.WriteAllBytes(path, NumpyFile("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", Floats(4, 5), major: major));
+
+        Assert.Equal(new[] { 4f, 5f }, Npy.ReadVector(path));
+    }
+
+    [Theory]
+    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'shape': (2,), }", "'shape'")]
+    [InlineData("{'descr': '<f4', 'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", "'descr'")]
+    [InlineData("{'descr': '<f4', 'fortran_order': False, 'fortran_order': True, 'shape': (1,), }", "'fortran_order'")]
+    [InlineData("{'descr': '<f4', \"shape\": (2,), 'fortran_order': False, 'shape': (1,), }", "'shape'")]
+    public void ReadHeader_RepeatedKey_IsRejected(string dict, string key)
+    {
+        // NumPy's literal_eval keeps the last value; reading the first silently would read another array.
+        string path = PathOf("dup.npy");
+        File.WriteAllBytes(path, NumpyFile(dict, Floats(1, 2)));
+
+        var ex = Assert.Throws<InvalidDataException>(() => Npy.ReadHeader(path));
+
+        Assert.Contains("more than once", ex.Message);
+        Assert.Contains(key, ex.Message);
+    }
+
+    [Theory]
+    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'extra': 1, }", "'extra'")]
+    [InlineData("'descr': '<f4', 'fortran_order': False, 'shape': (1,)", "dictionary")]
+    [InlineData("{'descr': '<f4', 'fortran_order': False 'shape': (1,), }", "malformed")]
+    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), } trailing", "dictionary")]
+    public void ReadHeader_NotExactlyTheThreeKeys_IsRejected(string dict, string expected)
+    {
+        string path = PathOf("keys.npy");
+        File.WriteAllBytes(path, NumpyFile(dict, Floats(1)));
+
+        var ex = Assert.Throws<InvalidDataException>(() => Npy.ReadHeader(path));
+
+        Assert.Contains(expected, ex.Message);
+    }
+
     [Fact]
     public void ReadMatrix_MissingFile_ThrowsFileNotFoundNamingPath()
     {
