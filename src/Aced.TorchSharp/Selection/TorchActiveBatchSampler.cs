@@ -83,8 +83,8 @@ public sealed class TorchActiveBatchSampler
             EnsureModels(superBatch, ws, wr);
         }
 
-        EnsureFinite(superBatch.Student, "superBatch.Student");
-        EnsureFinite(superBatch.Reference, "superBatch.Reference");
+        EnsureFiniteAndUnitNorm(superBatch.Student, "superBatch.Student", "student", _options.NormTolerance);
+        EnsureFiniteAndUnitNorm(superBatch.Reference, "superBatch.Reference", "reference", _options.NormTolerance);
 
         var rng = new CounterRng(_options.Seed, unchecked((ulong)step));
         int chunks = _options.Sampler == SamplerKind.Joint ? _options.Chunks : 1;
@@ -107,6 +107,14 @@ public sealed class TorchActiveBatchSampler
             {
                 Tensor logits = ToLogits(scorer!.Independent, 1.0, null, overflow);
                 indices = Descending(logits, b);
+                scores = scorer.Independent.index_select(0, indices).to_type(ScalarType.Float32);
+                break;
+            }
+
+            case SamplerKind.LossPercentile:
+            {
+                Tensor logits = PercentileLogits(scorer!.Independent, _options.PercentilePower);
+                indices = Descending(GumbelKeys(logits, ref rng), b);
                 scores = scorer.Independent.index_select(0, indices).to_type(ScalarType.Float32);
                 break;
             }
@@ -143,15 +151,15 @@ public sealed class TorchActiveBatchSampler
         var chunkIndices = new Tensor[chunks];
         var chunkScores = new Tensor[chunks];
         int filled = 0;
-        int termsPerMember = ScoreLoss == TensorScoreLoss.Sigmoid ? 2 : 1;
         for (int k = 0; k < chunks; k++)
         {
             int size = ActiveBatchSamplerOptions.ChunkSize(b, chunks, k);
             using (var chunkScope = torch.NewDisposeScope())
             {
                 Tensor conditional = scorer.Conditional();
+                // Per-example mean: 1 + k with k members, for every loss (pair similarity is never divided).
                 double divisor = _options.Normalization == ScoreNormalization.PerTermMean && ScoreLoss != TensorScoreLoss.PairSimilarity
-                    ? 1 + (termsPerMember * (double)filled)
+                    ? 1 + (double)filled
                     : 1;
                 Tensor logits = ToLogits(conditional, _options.Temperature / divisor, isMember, overflow);
                 Tensor keys = _options.Greedy ? logits : GumbelKeys(logits, ref rng);
@@ -185,6 +193,18 @@ public sealed class TorchActiveBatchSampler
 
         overflow.logical_or_(bad.any().reshape(1));
         return logits;
+    }
+
+    /// <summary>
+    /// Selective-Backprop weights in log space as the managed sampler: <c>(float)(beta * log CDF(s_x))</c> with CDF the
+    /// fraction of scores &lt;= s_x (ties share the largest rank of their group).
+    /// </summary>
+    private static Tensor PercentileLogits(Tensor scores, double beta)
+    {
+        long count = scores.shape[0];
+        (Tensor sorted, Tensor _) = scores.sort(0);
+        Tensor ranks = torch.searchsorted(sorted, scores, right: true).to_type(ScalarType.Float64);
+        return ranks.div((double)count).log().mul(beta).to_type(ScalarType.Float32);
     }
 
     /// <summary>
@@ -261,23 +281,44 @@ public sealed class TorchActiveBatchSampler
         }
     }
 
-    private static void EnsureFinite(TorchModelEmbeddings? model, string name)
+    /// <summary>
+    /// As the managed sampler: every row finite and (for a finite tolerance) of L2 norm within the tolerance of 1;
+    /// one device-to-host synchronisation per model, the row is located only on failure.
+    /// </summary>
+    private static void EnsureFiniteAndUnitNorm(TorchModelEmbeddings? model, string name, string label, double tolerance)
     {
         if (model is null)
         {
             return;
         }
 
+        CheckRows(model.Image, name, label, "image", tolerance);
+        CheckRows(model.Text, name, label, "text", tolerance);
+    }
+
+    private static void CheckRows(Tensor rows, string name, string model, string tower, double tolerance)
+    {
         using var scope = torch.NewDisposeScope();
-        if (!model.Image.isfinite().all().item<bool>())
+        Tensor norms = rows.to_type(ScalarType.Float64).square().sum(1).sqrt();
+        Tensor bad = norms.isfinite().logical_not();
+        if (!double.IsPositiveInfinity(tolerance))
         {
-            throw new ArgumentException("the image embeddings contain NaN or infinity; repair or drop those examples before selection", name);
+            bad = bad.logical_or(norms.sub(1.0).abs().gt(tolerance));
         }
 
-        if (!model.Text.isfinite().all().item<bool>())
+        if (!bad.any().item<bool>())
         {
-            throw new ArgumentException("the text embeddings contain NaN or infinity; repair or drop those examples before selection", name);
+            return;
         }
+
+        long r = bad.to_type(ScalarType.Int64).argmax().item<long>();
+        double norm = norms[r].item<double>();
+        if (!double.IsFinite(norm))
+        {
+            throw new ArgumentException($"{model} {tower} embedding row {r} contains NaN or infinity; repair or drop that example before selection", name);
+        }
+
+        throw new ArgumentException($"{model} {tower} embedding row {r} has L2 norm {norm.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)}, not 1 (within NormTolerance {tolerance.ToString(System.Globalization.CultureInfo.InvariantCulture)}); the selection assumes L2-normalised embeddings: normalise every row (torch.nn.functional.normalize) or raise ActiveBatchSamplerOptions.NormTolerance", name);
     }
 
     private static ActiveBatchSamplerOptions PresetOptions(MethodPreset preset, int batchSize, ulong seed)

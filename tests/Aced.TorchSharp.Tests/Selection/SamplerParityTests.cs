@@ -31,7 +31,7 @@ public sealed class SamplerParityTests
 
     public static IEnumerable<object[]> SimpleCases()
     {
-        foreach (SamplerKind sampler in new[] { SamplerKind.Independent, SamplerKind.TopK, SamplerKind.Uniform })
+        foreach (SamplerKind sampler in new[] { SamplerKind.Independent, SamplerKind.TopK, SamplerKind.Uniform, SamplerKind.LossPercentile })
         {
             foreach (string loss in new[] { "sigmoid", "softmax", "pair" })
             {
@@ -137,20 +137,37 @@ public sealed class SamplerParityTests
     [Fact]
     public void Sample_NaNEmbedding_ThrowsNamingTheModel()
     {
-        using Tensor image = torch.randn(20, 4);
-        using Tensor text = torch.randn(20, 4);
+        using Tensor image = torch.nn.functional.normalize(torch.randn(20, 4));
+        using Tensor text = torch.nn.functional.normalize(torch.randn(20, 4));
         text[3, 1] = torch.tensor(float.NaN);
         var batch = new TorchSuperBatch(new TorchModelEmbeddings(image, text, new LogitParameters(10f, -10f)));
         var sampler = new TorchActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 4, Chunks = 2, Scoring = ScoringMethod.Hard });
         var e = Assert.Throws<ArgumentException>(() => sampler.Sample(batch, 0));
         Assert.Equal("superBatch.Student", e.ParamName);
+        Assert.Contains("student text embedding row 3 contains NaN", e.Message);
+    }
+
+    [Fact]
+    public void Sample_RowNotUnitNorm_ThrowsNamingModelTowerAndRow()
+    {
+        using Tensor image = torch.nn.functional.normalize(torch.randn(20, 4));
+        using Tensor text = torch.nn.functional.normalize(torch.randn(20, 4));
+        text[5] = text[5].mul(1.01);
+        var batch = new TorchSuperBatch(new TorchModelEmbeddings(image, text, new LogitParameters(10f, -10f)));
+        var sampler = new TorchActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 4, Chunks = 2, Scoring = ScoringMethod.Hard });
+        var e = Assert.Throws<ArgumentException>(() => sampler.Sample(batch, 0));
+        Assert.Contains("student text embedding row 5 has L2 norm", e.Message);
+
+        var relaxed = new TorchActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 4, Chunks = 2, Scoring = ScoringMethod.Hard, NormTolerance = 0.05 });
+        using TorchSelectionResult result = relaxed.Sample(batch, 0);
+        Assert.Equal(4, result.Count);
     }
 
     [Fact]
     public void Sample_OverflowingScale_ThrowsNamingSuperBatch()
     {
-        using Tensor image = torch.ones(20, 4);
-        var batch = new TorchSuperBatch(new TorchModelEmbeddings(image, image, new LogitParameters(1e37f, 0f)));
+        using Tensor image = torch.full(20, 4, 0.5f);
+        var batch = new TorchSuperBatch(new TorchModelEmbeddings(image, image, new LogitParameters(1e38f, 0f)));
         var sampler = new TorchActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 4, Chunks = 2, Scoring = ScoringMethod.Hard, Loss = ContrastiveKind.Softmax });
         var e = Assert.Throws<ArgumentException>(() => sampler.Sample(batch, 0));
         Assert.Equal("superBatch", e.ParamName);
@@ -196,6 +213,17 @@ public sealed class SamplerParityTests
             for (int j = 0; j < StudentDim; j++)
             {
                 st[i, j] = (0.5f * st[i, j]) + (0.5f * si[i, j]);
+            }
+
+            float norm = 0;
+            for (int j = 0; j < StudentDim; j++)
+            {
+                norm += st[i, j] * st[i, j];
+            }
+
+            for (int j = 0; j < StudentDim; j++)
+            {
+                st[i, j] /= MathF.Sqrt(norm);
             }
         }
 
