@@ -42,6 +42,9 @@ public static class SelectCommand
         public float? ReferenceBias { get; init; }
         public string? Out { get; init; }
         public string Device { get; init; } = "cpu";
+        public double NormTolerance { get; init; } = ActiveBatchSamplerOptions.DefaultNormTolerance;
+        public double PercentilePower { get; init; } = ActiveBatchSamplerOptions.DefaultPercentilePower;
+        public bool Normalize { get; init; }
     }
 
     public static Command Create(TextWriter? stdout = null, TextWriter? stderr = null)
@@ -57,7 +60,7 @@ public static class SelectCommand
         var loss = new Option<string>("--loss") { Description = "sigmoid | softmax | pair.", DefaultValueFactory = _ => "sigmoid" };
         var temperature = new Option<double>("--temperature") { Description = "Temperature tau.", DefaultValueFactory = _ => ActiveBatchSamplerOptions.DefaultTemperature };
         var mode = new Option<string>("--mode") { Description = "sample | greedy.", DefaultValueFactory = _ => "sample" };
-        var sampler = new Option<string>("--sampler") { Description = "joint | independent | topk | uniform.", DefaultValueFactory = _ => "joint" };
+        var sampler = new Option<string>("--sampler") { Description = "joint | independent | topk | uniform | loss-percentile.", DefaultValueFactory = _ => "joint" };
         var normalization = new Option<string>("--normalization") { Description = "sum | mean.", DefaultValueFactory = _ => "sum" };
         var seed = new Option<ulong>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 0UL };
         var studentScale = new Option<float?>("--student-scale") { Description = "Student logit scale a." };
@@ -66,10 +69,13 @@ public static class SelectCommand
         var referenceBias = new Option<float?>("--reference-bias") { Description = "Reference logit bias c." };
         var output = new Option<string?>("--out") { Description = "Output .npy of int64 indices in selection order." };
         var device = new Option<string>("--device") { Description = "cpu | cuda (or cuda:N).", DefaultValueFactory = _ => "cpu" };
+        var percentilePower = new Option<double>("--percentile-power") { Description = "Selective-Backprop's beta for --sampler loss-percentile.", DefaultValueFactory = _ => ActiveBatchSamplerOptions.DefaultPercentilePower };
+        var normalize = new Option<bool>("--normalize") { Description = "L2-normalise every embedding row before selection (without it, every row's norm must be 1 within --norm-tolerance)." };
+        var normTolerance = new Option<double>("--norm-tolerance") { Description = "How far from 1 an embedding row's L2 norm may be without --normalize (Infinity: no check).", DefaultValueFactory = _ => ActiveBatchSamplerOptions.DefaultNormTolerance };
         var command = new Command("select", "Select a sub-batch from cached embeddings on a torch device and write its indices.")
         {
             studentImage, studentText, referenceImage, referenceText, batchSize, filterRatio, chunks, scoring, loss, temperature, mode, sampler,
-            normalization, seed, studentScale, studentBias, referenceScale, referenceBias, output, device,
+            normalization, percentilePower, seed, studentScale, studentBias, referenceScale, referenceBias, normalize, normTolerance, output, device,
         };
         command.SetAction(parse => Program.Run(
             () => Execute(
@@ -95,6 +101,9 @@ public static class SelectCommand
                     ReferenceBias = parse.GetValue(referenceBias),
                     Out = parse.GetValue(output),
                     Device = parse.GetValue(device)!,
+                    PercentilePower = parse.GetValue(percentilePower),
+                    Normalize = parse.GetValue(normalize),
+                    NormTolerance = parse.GetValue(normTolerance),
                 },
                 stdout ?? Console.Out),
             stderr));
@@ -124,11 +133,11 @@ public static class SelectCommand
         bool softmax = options.Loss == ContrastiveKind.Softmax;
         LogitParameters initial = LogitParameters.Initial(softmax ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid);
         using var scope = torch.NewDisposeScope();
-        TorchModelEmbeddings student = Read(args.StudentImage, "--student-image", args.StudentText, "--student-text", Logits(args.StudentScale ?? initial.Scale, "--student-scale", args.StudentBias ?? initial.Bias, "--student-bias"), device);
+        TorchModelEmbeddings student = Read(args.StudentImage, "--student-image", args.StudentText, "--student-text", Logits(args.StudentScale ?? initial.Scale, "--student-scale", args.StudentBias ?? initial.Bias, "--student-bias"), device, args.Normalize);
         TorchModelEmbeddings? reference = null;
         if (args.ReferenceImage is not null)
         {
-            reference = Read(args.ReferenceImage, "--reference-image", args.ReferenceText!, "--reference-text", Logits(args.ReferenceScale ?? initial.Scale, "--reference-scale", args.ReferenceBias ?? initial.Bias, "--reference-bias"), device);
+            reference = Read(args.ReferenceImage, "--reference-image", args.ReferenceText!, "--reference-text", Logits(args.ReferenceScale ?? initial.Scale, "--reference-scale", args.ReferenceBias ?? initial.Bias, "--reference-bias"), device, args.Normalize);
             if (reference.Count != student.Count)
             {
                 throw new UsageException($"the reference embeddings have {reference.Count} rows but the student's have {student.Count}; both must embed the same super-batch in the same order");
@@ -206,7 +215,8 @@ public static class SelectCommand
                 "independent" => SamplerKind.Independent,
                 "topk" => SamplerKind.TopK,
                 "uniform" => SamplerKind.Uniform,
-                _ => throw new UsageException($"--sampler must be joint, independent, topk or uniform (was '{args.Sampler}')"),
+                "loss-percentile" => SamplerKind.LossPercentile,
+                _ => throw new UsageException($"--sampler must be joint, independent, topk, uniform or loss-percentile (was '{args.Sampler}')"),
             },
             Normalization = args.Normalization switch
             {
@@ -215,6 +225,8 @@ public static class SelectCommand
                 _ => throw new UsageException($"--normalization must be sum or mean (was '{args.Normalization}')"),
             },
             Seed = args.Seed,
+            PercentilePower = args.PercentilePower,
+            NormTolerance = args.NormTolerance,
         };
         try
         {
@@ -222,7 +234,15 @@ public static class SelectCommand
         }
         catch (ArgumentOutOfRangeException ex)
         {
-            throw new UsageException($"--{ex.ParamName?.ToLowerInvariant()}: {ex.Message.Split('\n')[0]}");
+            string option = ex.ParamName switch
+            {
+                nameof(ActiveBatchSamplerOptions.NormTolerance) => "--norm-tolerance",
+                nameof(ActiveBatchSamplerOptions.PercentilePower) => "--percentile-power",
+                nameof(ActiveBatchSamplerOptions.BatchSize) => "--batch-size",
+                nameof(ActiveBatchSamplerOptions.FilterRatio) => "--filter-ratio",
+                _ => "--" + ex.ParamName?.ToLowerInvariant(),
+            };
+            throw new UsageException($"{option}: {ex.Message.Split('\n')[0]}");
         }
 
         return options;
@@ -263,10 +283,16 @@ public static class SelectCommand
         return new LogitParameters(scale, bias);
     }
 
-    private static TorchModelEmbeddings Read(string imagePath, string imageOption, string textPath, string textOption, LogitParameters logits, Device device)
+    private static TorchModelEmbeddings Read(string imagePath, string imageOption, string textPath, string textOption, LogitParameters logits, Device device, bool normalize)
     {
         Tensor image = ReadMatrix(imagePath, imageOption, device);
         Tensor text = ReadMatrix(textPath, textOption, device);
+        if (normalize)
+        {
+            image = torch.nn.functional.normalize(image, dim: 1);
+            text = torch.nn.functional.normalize(text, dim: 1);
+        }
+
         if (image.shape[0] != text.shape[0] || image.shape[1] != text.shape[1])
         {
             throw new UsageException($"{textOption} is {text.shape[0]}x{text.shape[1]} but {imageOption} is {image.shape[0]}x{image.shape[1]}; they must have the same shape");

@@ -29,6 +29,7 @@ public sealed class SelectCommandTests : IDisposable
     [InlineData("softmax", "greedy", "joint", "mean")]
     [InlineData("pair", "sample", "independent", "sum")]
     [InlineData("sigmoid", "sample", "topk", "sum")]
+    [InlineData("softmax", "sample", "loss-percentile", "sum")]
     public void Execute_SameInputsAndFlags_SameIndicesAsAcedSelect(string loss, string mode, string sampler, string normalization)
     {
         var cli = new CliSelect.Arguments
