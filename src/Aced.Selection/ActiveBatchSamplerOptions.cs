@@ -96,7 +96,7 @@ public sealed class ActiveBatchSamplerOptions
 
     /// <summary>Throws naming the first invalid option.</summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is outside its documented range.</exception>
-    public void Validate()
+    internal void Validate()
     {
         if (BatchSize is int b && b < 1)
         {
@@ -156,7 +156,7 @@ public sealed class ActiveBatchSamplerOptions
 
     /// <summary>The sub-batch size for a super-batch of <paramref name="superBatchSize"/> examples.</summary>
     /// <exception cref="ArgumentOutOfRangeException">B &lt; b, or n &gt; b for the joint sampler.</exception>
-    public int ResolveBatchSize(int superBatchSize)
+    internal int ResolveBatchSize(int superBatchSize)
     {
         int b = BatchSize ?? Math.Max(1, (int)Math.Round(superBatchSize * (1 - FilterRatio)));
         if (superBatchSize < b)
@@ -173,5 +173,5 @@ public sealed class ActiveBatchSamplerOptions
     }
 
     /// <summary>Size of chunk <paramref name="chunk"/> of n when splitting b: <c>b / n</c>, plus one for the first <c>b mod n</c> chunks.</summary>
-    public static int ChunkSize(int batchSize, int chunks, int chunk) => (batchSize / chunks) + (chunk < batchSize % chunks ? 1 : 0);
+    internal static int ChunkSize(int batchSize, int chunks, int chunk) => (batchSize / chunks) + (chunk < batchSize % chunks ? 1 : 0);
 }

@@ -41,6 +41,12 @@ internal sealed class ConditionalScorer
     private double[] _sum2 = Array.Empty<double>();
     private double[] _softplus2 = Array.Empty<double>();
 
+    /// <summary>
+    /// When set (sharded selection), the softmax members' own log-sum-exps are computed for this rank's slice of the
+    /// members only and the other slices are gathered from the other ranks.
+    /// </summary>
+    public IMemberSlices? MemberSlices { get; set; }
+
     /// <summary>Number of members added since <see cref="Begin"/>.</summary>
     public int MemberCount => _members;
 
@@ -98,13 +104,50 @@ internal sealed class ConditionalScorer
 
         _student.Pack(members, _members);
         _reference.Pack(members, _members);
+        Update(members.Length);
+    }
+
+    /// <summary>
+    /// Number of floats per member row in <see cref="AddMemberRows"/>: the image and text embedding of every model
+    /// the scoring uses (student first), 0 when the loss keeps no member embeddings.
+    /// </summary>
+    public int MemberRowLength => _student.RowLength + _reference.RowLength;
+
+    /// <summary>
+    /// Adds <paramref name="count"/> members given by their embeddings rather than their indices (the members of a
+    /// sharded selection live on other ranks): row i of <paramref name="rows"/> is
+    /// <c>[student image, student text, reference image, reference text]</c> of the models in use
+    /// (<see cref="MemberRowLength"/> floats). Same update as <see cref="AddMembers"/>.
+    /// </summary>
+    public void AddMemberRows(ReadOnlySpan<float> rows, int count)
+    {
+        if (count == 0)
+        {
+            return;
+        }
+
+        int length = MemberRowLength;
+        _student.PackRows(rows, length, 0, count, _members);
+        _reference.PackRows(rows, length, _student.RowLength, count, _members);
+        Update(count);
+    }
+
+    /// <summary>Writes candidate <paramref name="index"/>'s member row (the layout of <see cref="AddMemberRows"/>) to <paramref name="destination"/>.</summary>
+    public void CopyMemberRow(int index, Span<float> destination)
+    {
+        int at = _student.CopyRow(index, destination);
+        _reference.CopyRow(index, destination.Slice(at));
+    }
+
+    private void Update(int count)
+    {
         int start = _members;
-        _members += members.Length;
+        _members += count;
         switch (_loss)
         {
             case ScoreLoss.Sigmoid:
-                _student.AddSigmoidPairs(_accumulator, start, members.Length);
-                _reference.AddSigmoidPairs(_accumulator, start, members.Length);
+                _student.AddSigmoidPairs(_accumulator, start, count);
+                _reference.AddSigmoidPairs(_accumulator, start, count);
                 break;
             case ScoreLoss.Softmax:
                 _accumulator.AsSpan(0, _count).Clear();
@@ -160,16 +203,23 @@ internal sealed class ConditionalScorer
         MatrixView memberImage = new(model.MemberImage, k, e.Dimension);
         MatrixView memberText = new(model.MemberText, k, e.Dimension);
 
-        // Members' own log-sum-exps over the members: R_m (rows of l over member texts), C_m (columns).
-        Reset(_max1, _sum1, k);
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberImage, memberText, new RowLogSumExpEpilogue(_max1, _sum1, e.Bias));
-        Reset(_max2, _sum2, k);
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberText, memberImage, new RowLogSumExpEpilogue(_max2, _sum2, e.Bias));
-        for (int m = 0; m < k; m++)
+        // Members' own log-sum-exps over the members: R_m (rows of l over member texts), C_m (columns). A sharded
+        // selection computes a slice of the members on each rank and gathers the others' slices.
+        (int first, int rows) = MemberSlices?.Slice(k) ?? (0, k);
+        if (rows > 0)
         {
-            model.MemberRowLse[m] = (float)(_max1[m] + Math.Log(_sum1[m]));
-            model.MemberColumnLse[m] = (float)(_max2[m] + Math.Log(_sum2[m]));
+            Reset(_max1, _sum1, rows);
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberImage.RowRange(first, rows), memberText, new RowLogSumExpEpilogue(_max1, _sum1, e.Bias));
+            Reset(_max2, _sum2, rows);
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberText.RowRange(first, rows), memberImage, new RowLogSumExpEpilogue(_max2, _sum2, e.Bias));
+            for (int m = 0; m < rows; m++)
+            {
+                model.MemberRowLse[first + m] = (float)(_max1[m] + Math.Log(_sum1[m]));
+                model.MemberColumnLse[first + m] = (float)(_max2[m] + Math.Log(_sum2[m]));
+            }
         }
+
+        MemberSlices?.Gather(model.MemberRowLse.AsSpan(0, k), model.MemberColumnLse.AsSpan(0, k));
 
         // Candidates against all members: l_xm (x as image) and l_mx (x as text).
         Reset(_max1, _sum1, _count);
@@ -221,6 +271,7 @@ internal sealed class ConditionalScorer
         {
             Embeddings = embeddings;
             Weight = weight;
+            KeepsRows = Active && loss != ScoreLoss.PairSimilarity && capacity > 0;
             if (!Active)
             {
                 return;
@@ -292,6 +343,41 @@ internal sealed class ConditionalScorer
             }
         }
 
+        /// <summary>Floats of this model in a member row: image and text, or 0 when inactive or no member rows are kept.</summary>
+        public int RowLength => KeepsRows ? 2 * Embeddings.Dimension : 0;
+
+        /// <summary>True when this selection keeps the members' embeddings (an active model, a pairwise loss, room for members).</summary>
+        public bool KeepsRows;
+
+        public int CopyRow(int index, Span<float> destination)
+        {
+            if (RowLength == 0)
+            {
+                return 0;
+            }
+
+            int d = Embeddings.Dimension;
+            Embeddings.Image.Row(index).CopyTo(destination.Slice(0, d));
+            Embeddings.Text.Row(index).CopyTo(destination.Slice(d, d));
+            return 2 * d;
+        }
+
+        public void PackRows(ReadOnlySpan<float> rows, int rowLength, int offset, int count, int start)
+        {
+            if (RowLength == 0)
+            {
+                return;
+            }
+
+            int d = Embeddings.Dimension;
+            for (int i = 0; i < count; i++)
+            {
+                ReadOnlySpan<float> row = rows.Slice((i * rowLength) + offset, 2 * d);
+                row.Slice(0, d).CopyTo(MemberImage.AsSpan((start + i) * d, d));
+                row.Slice(d, d).CopyTo(MemberText.AsSpan((start + i) * d, d));
+            }
+        }
+
         public void AddSigmoidPairs(double[] accumulator, int start, int count)
         {
             if (!Active)
@@ -308,4 +394,14 @@ internal sealed class ConditionalScorer
             Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, Embeddings.Scale, Embeddings.Text, newImage, new SoftplusRowSumEpilogue(accumulator, Embeddings.Bias, Weight));
         }
     }
+}
+
+/// <summary>Splits per-member work across the ranks of a sharded selection.</summary>
+internal interface IMemberSlices
+{
+    /// <summary>The members [first, first + count) of <paramref name="members"/> this rank computes.</summary>
+    (int First, int Count) Slice(int members);
+
+    /// <summary>Fills both spans (one value per member) from every rank's slice.</summary>
+    void Gather(Span<float> rowValues, Span<float> columnValues);
 }
