@@ -230,7 +230,8 @@ public static class SelectCommand
         };
         try
         {
-            options.Validate();
+            // The sampler validates the options when it is built (the same rules as ActiveBatchSampler).
+            _ = new TorchActiveBatchSampler(options);
         }
         catch (ArgumentOutOfRangeException ex)
         {

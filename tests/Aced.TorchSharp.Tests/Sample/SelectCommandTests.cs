@@ -76,5 +76,16 @@ public sealed class SelectCommandTests : IDisposable
         Assert.Contains("--device", stderr.ToString());
     }
 
+    [Fact]
+    public void Run_ZeroNormTolerance_NamesTheOption()
+    {
+        var stderr = new StringWriter();
+        int code = Aced.TorchSharp.Sample.Program.Run(
+            () => TorchSelect.Execute(new TorchSelect.Arguments { StudentImage = PathOf("si.npy"), StudentText = PathOf("st.npy"), Scoring = "hard", Out = PathOf("x.npy"), NormTolerance = 0 }, new StringWriter()),
+            stderr);
+        Assert.Equal(2, code);
+        Assert.StartsWith("aced-torch: error: --norm-tolerance", stderr.ToString());
+    }
+
     private string PathOf(string name) => Path.Combine(_directory, name);
 }
