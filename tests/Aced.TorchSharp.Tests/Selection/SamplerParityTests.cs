@@ -78,6 +78,19 @@ public sealed class SamplerParityTests
         AssertSameSelection(options, step: 3, seed: 200 + loss.Length);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Joint_LargerSuperBatch_SameIndicesAsManaged(bool greedy)
+    {
+        (SuperBatch managed, TorchSuperBatch tensors, Tensor[] owned) = Batches(2048, 600);
+        var options = new ActiveBatchSamplerOptions { BatchSize = 410, Chunks = 16, Greedy = greedy, Seed = 21 };
+        int[] expected = new ActiveBatchSampler(options).Sample(managed, 4).ToArray();
+        using TorchSelectionResult actual = new TorchActiveBatchSampler(options).Sample(tensors, 4);
+        Assert.Equal(ToLongs(expected), actual.ToArray());
+        Dispose(owned);
+    }
+
     [Fact]
     public void Joint_ChunksNotDividingBatch_UnevenChunksMatchManaged()
     {
