@@ -16,8 +16,12 @@ namespace Aced.Selection;
 /// member log-sum-exps <c>Rx = LSE_{m in M} l_xm</c>, <c>Cx = LSE_{m in M} l_mx</c>,
 /// <c>s(M u {x}) - s(M) = sum_models w * [-l_xx + (1/2)(LAE(Rx, l_xx) + LAE(Cx, l_xx))
 /// + (1/2) sum_{m in M} (softplus(l_mx - R_m) + softplus(l_xm - C_m))]</c> (LAE = log-add-exp). The last sum
-/// depends on every member's current log-sum-exp, so each chunk recomputes it over all members:
-/// O(B·|M|·d) per chunk.</item>
+/// depends on every member's current log-sum-exp, so each chunk re-evaluates it over all members; but the logits
+/// <c>l_xm</c>, <c>l_mx</c> never change once computed, so they are kept in a logit cache (B x b floats per direction
+/// and model, within a byte budget): a chunk N computes only its own logits with two products per model,
+/// O(B·|N|·d), folds them into each candidate's running <c>Rx</c>, <c>Cx</c> (whose values at the members are the
+/// members' <c>R_m</c>, <c>C_m</c>), then passes once over the cached rows, O(B·|M|) element-wise work. Rows beyond
+/// the budget are recomputed from the packed members each chunk: O(B·|M|·d).</item>
 /// <item>Pair similarity: additive, the conditional score is the independent score.</item>
 /// </list>
 /// With no members the score is the independent score: sigmoid <c>softplus(-l_xx)</c>, softmax <c>-l_xx</c>
@@ -40,6 +44,9 @@ internal sealed class ConditionalScorer
     private double[] _max2 = Array.Empty<double>();
     private double[] _sum2 = Array.Empty<double>();
     private double[] _softplus2 = Array.Empty<double>();
+    private int[] _memberIndex = Array.Empty<int>();
+    private int _capacity;
+    private int _cachedRows;
 
     /// <summary>Number of members added since <see cref="Begin"/>.</summary>
     public int MemberCount => _members;
@@ -50,9 +57,10 @@ internal sealed class ConditionalScorer
     /// <summary>
     /// Starts a new selection over <paramref name="batch"/> with room for <paramref name="capacity"/> members. With a
     /// finite <paramref name="normTolerance"/> the same pass also checks that every row of a scored model has L2 norm
-    /// within it of 1 (see <see cref="StudentVerifiedFinite"/>).
+    /// within it of 1 (see <see cref="StudentVerifiedFinite"/>). Softmax keeps a logit cache within
+    /// <paramref name="cacheBytes"/> (see <see cref="ActiveBatchSamplerOptions.SoftmaxLogitCacheBytes"/>).
     /// </summary>
-    public void Begin(SuperBatch batch, ScoringMethod scoring, ScoreLoss loss, int capacity, double normTolerance = double.PositiveInfinity)
+    public void Begin(SuperBatch batch, ScoringMethod scoring, ScoreLoss loss, int capacity, double normTolerance = double.PositiveInfinity, long cacheBytes = ActiveBatchSamplerOptions.DefaultSoftmaxLogitCacheBytes)
     {
         (double ws, double wr) = Weights(scoring);
         _loss = loss;
@@ -72,8 +80,19 @@ internal sealed class ConditionalScorer
             Grow(ref _softplus2, _count);
         }
 
-        _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, loss);
-        _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, loss);
+        _capacity = capacity;
+        _cachedRows = 0;
+        int models = (ws == 0 ? 0 : 1) + (wr == 0 ? 0 : 1);
+        if (loss == ScoreLoss.Softmax && capacity > 0 && models > 0)
+        {
+            // Two directions per scored model, one float per (candidate, member) each.
+            long bytesPerRow = 2L * models * capacity * sizeof(float);
+            _cachedRows = (int)Math.Min(Math.Min(_count, cacheBytes / bytesPerRow), Array.MaxLength / capacity);
+            Grow(ref _memberIndex, capacity);
+        }
+
+        _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, loss, _cachedRows);
+        _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, loss, _cachedRows);
         StudentVerifiedFinite = _student.AddIndependent(_independent, loss, normTolerance);
         ReferenceVerifiedFinite = _reference.AddIndependent(_independent, loss, normTolerance);
     }
@@ -99,6 +118,11 @@ internal sealed class ConditionalScorer
         _student.Pack(members, _members);
         _reference.Pack(members, _members);
         int start = _members;
+        if (_loss == ScoreLoss.Softmax)
+        {
+            members.CopyTo(_memberIndex.AsSpan(start));
+        }
+
         _members += members.Length;
         switch (_loss)
         {
@@ -108,8 +132,8 @@ internal sealed class ConditionalScorer
                 break;
             case ScoreLoss.Softmax:
                 _accumulator.AsSpan(0, _count).Clear();
-                AddSoftmax(_student);
-                AddSoftmax(_reference);
+                AddSoftmax(_student, start);
+                AddSoftmax(_reference, start);
                 break;
             default:
                 break;
@@ -148,7 +172,7 @@ internal sealed class ConditionalScorer
         _ => throw new ArgumentOutOfRangeException(nameof(scoring), scoring, "is not a defined ScoringMethod"),
     };
 
-    private void AddSoftmax(ModelWork model)
+    private void AddSoftmax(ModelWork model, int start)
     {
         if (!model.Active)
         {
@@ -156,37 +180,153 @@ internal sealed class ConditionalScorer
         }
 
         int k = _members;
+        int cached = _cachedRows;
         ModelEmbeddings e = model.Embeddings;
-        MatrixView memberImage = new(model.MemberImage, k, e.Dimension);
-        MatrixView memberText = new(model.MemberText, k, e.Dimension);
-
-        // Members' own log-sum-exps over the members: R_m (rows of l over member texts), C_m (columns).
-        Reset(_max1, _sum1, k);
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberImage, memberText, new RowLogSumExpEpilogue(_max1, _sum1, e.Bias));
-        Reset(_max2, _sum2, k);
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberText, memberImage, new RowLogSumExpEpilogue(_max2, _sum2, e.Bias));
-        for (int m = 0; m < k; m++)
+        int d = e.Dimension;
+        MatrixView memberImage = new(model.MemberImage, k, d);
+        MatrixView memberText = new(model.MemberText, k, d);
+        if (cached > 0)
         {
-            model.MemberRowLse[m] = (float)(_max1[m] + Math.Log(_sum1[m]));
-            model.MemberColumnLse[m] = (float)(_max2[m] + Math.Log(_sum2[m]));
+            // The new members' logits for the cached rows: l_xm (x as image) and l_mx (x as text), then fold them
+            // into every cached candidate's running Rx = LSE_m l_xm and Cx = LSE_m l_mx.
+            int c = k - start;
+            MatrixView newImage = new(model.MemberImage, start * d, c, d, d);
+            MatrixView newText = new(model.MemberText, start * d, c, d, d);
+            Gemm.Multiply(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, 0f, new MatrixView(model.RowCache, start, cached, c, _capacity));
+            Gemm.Multiply(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, 0f, new MatrixView(model.ColumnCache, start, cached, c, _capacity));
+            ParallelPartition.Run(PartitionCount(cached), new CachedLogSumExpBody(model, _capacity, start, k, cached));
         }
 
-        // Candidates against all members: l_xm (x as image) and l_mx (x as text).
-        Reset(_max1, _sum1, _count);
-        Reset(_max2, _sum2, _count);
-        _softplus1.AsSpan(0, _count).Clear();
-        _softplus2.AsSpan(0, _count).Clear();
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image, memberText, new SoftmaxConditionalEpilogue(_max1, _sum1, _softplus1, model.MemberColumnLse, e.Bias));
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text, memberImage, new SoftmaxConditionalEpilogue(_max2, _sum2, _softplus2, model.MemberRowLse, e.Bias));
+        if (cached == _count)
+        {
+            // Every member is a cached candidate: its R_m, C_m are its running Rx, Cx (x in M includes l_mm).
+            for (int m = 0; m < k; m++)
+            {
+                int x = _memberIndex[m];
+                model.MemberRowLse[m] = (float)(model.RowMax[x] + Math.Log(model.RowSum[x]));
+                model.MemberColumnLse[m] = (float)(model.ColumnMax[x] + Math.Log(model.ColumnSum[x]));
+            }
+        }
+        else
+        {
+            // Members' own log-sum-exps over the members: R_m (rows of l over member texts), C_m (columns).
+            Reset(_max1, _sum1, k);
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberImage, memberText, new RowLogSumExpEpilogue(_max1, _sum1, e.Bias));
+            Reset(_max2, _sum2, k);
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberText, memberImage, new RowLogSumExpEpilogue(_max2, _sum2, e.Bias));
+            for (int m = 0; m < k; m++)
+            {
+                model.MemberRowLse[m] = (float)(_max1[m] + Math.Log(_sum1[m]));
+                model.MemberColumnLse[m] = (float)(_max2[m] + Math.Log(_sum2[m]));
+            }
+        }
+
+        if (cached > 0)
+        {
+            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(model, _accumulator, _capacity, k, cached));
+        }
+
+        int rest = _count - cached;
+        if (rest == 0)
+        {
+            return;
+        }
+
+        // Rows beyond the cache: candidates against all members, recomputed, l_xm (x as image) and l_mx (x as text).
+        Reset(_max1, _sum1, rest);
+        Reset(_max2, _sum2, rest);
+        _softplus1.AsSpan(0, rest).Clear();
+        _softplus2.AsSpan(0, rest).Clear();
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(cached, rest), memberText, new SoftmaxConditionalEpilogue(_max1, _sum1, _softplus1, model.MemberColumnLse, e.Bias));
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(cached, rest), memberImage, new SoftmaxConditionalEpilogue(_max2, _sum2, _softplus2, model.MemberRowLse, e.Bias));
         double w = model.Weight;
         float[] positive = model.PositiveLogit;
-        for (int x = 0; x < _count; x++)
+        for (int i = 0; i < rest; i++)
         {
-            double lxx = positive[x];
-            double rowLse = _max1[x] + Math.Log(_sum1[x]);
-            double columnLse = _max2[x] + Math.Log(_sum2[x]);
-            double delta = -lxx + (0.5 * (SelectionKernels.LogAddExp(rowLse, lxx) + SelectionKernels.LogAddExp(columnLse, lxx))) + (0.5 * (_softplus1[x] + _softplus2[x]));
-            _accumulator[x] += w * delta;
+            int x = cached + i;
+            double rowLse = _max1[i] + Math.Log(_sum1[i]);
+            double columnLse = _max2[i] + Math.Log(_sum2[i]);
+            _accumulator[x] += w * SoftmaxDelta(positive[x], rowLse, columnLse, _softplus1[i] + _softplus2[i]);
+        }
+    }
+
+    /// <summary>Row bands of the element-wise passes over the cache: a function of the row count only.</summary>
+    private static int PartitionCount(int rows) => (rows + CacheBand - 1) / CacheBand;
+
+    private const int CacheBand = 64;
+
+    /// <summary>The softmax change of one model's batch loss when x joins: <c>-l_xx + (LAE(Rx, l_xx) + LAE(Cx, l_xx) + softplus terms) / 2</c>.</summary>
+    private static double SoftmaxDelta(double lxx, double rowLse, double columnLse, double softplusTerms) =>
+        -lxx + (0.5 * (SelectionKernels.LogAddExp(rowLse, lxx) + SelectionKernels.LogAddExp(columnLse, lxx))) + (0.5 * softplusTerms);
+
+    /// <summary>Folds the new members' cached logits (columns [start, end)) into each cached row's running log-sum-exps.</summary>
+    private readonly struct CachedLogSumExpBody : IPartitionBody
+    {
+        private readonly ModelWork _model;
+        private readonly int _stride;
+        private readonly int _start;
+        private readonly int _end;
+        private readonly int _rows;
+
+        public CachedLogSumExpBody(ModelWork model, int stride, int start, int end, int rows)
+        {
+            _model = model;
+            _stride = stride;
+            _start = start;
+            _end = end;
+            _rows = rows;
+        }
+
+        public void Execute(int partition)
+        {
+            ModelWork m = _model;
+            float bias = m.Embeddings.Bias;
+            int last = Math.Min(_rows, (partition + 1) * CacheBand);
+            for (int x = partition * CacheBand; x < last; x++)
+            {
+                long offset = ((long)x * _stride) + _start;
+                SelectionKernels.AccumulateLogSumExp(m.RowCache.AsSpan((int)offset, _end - _start), bias, ref m.RowMax[x], ref m.RowSum[x]);
+                SelectionKernels.AccumulateLogSumExp(m.ColumnCache.AsSpan((int)offset, _end - _start), bias, ref m.ColumnMax[x], ref m.ColumnSum[x]);
+            }
+        }
+    }
+
+    /// <summary>Adds each cached row's softmax conditional score over all k members to the accumulator.</summary>
+    private readonly struct CachedSoftmaxBody : IPartitionBody
+    {
+        private readonly ModelWork _model;
+        private readonly double[] _accumulator;
+        private readonly int _stride;
+        private readonly int _members;
+        private readonly int _rows;
+
+        public CachedSoftmaxBody(ModelWork model, double[] accumulator, int stride, int members, int rows)
+        {
+            _model = model;
+            _accumulator = accumulator;
+            _stride = stride;
+            _members = members;
+            _rows = rows;
+        }
+
+        public void Execute(int partition)
+        {
+            ModelWork m = _model;
+            float bias = m.Embeddings.Bias;
+            double w = m.Weight;
+            int k = _members;
+            ReadOnlySpan<float> rowShift = m.MemberRowLse.AsSpan(0, k);
+            ReadOnlySpan<float> columnShift = m.MemberColumnLse.AsSpan(0, k);
+            int last = Math.Min(_rows, (partition + 1) * CacheBand);
+            for (int x = partition * CacheBand; x < last; x++)
+            {
+                int offset = x * _stride;
+                double softplus = SelectionKernels.SoftplusSumShifted(m.RowCache.AsSpan(offset, k), bias, columnShift)
+                    + SelectionKernels.SoftplusSumShifted(m.ColumnCache.AsSpan(offset, k), bias, rowShift);
+                double rowLse = m.RowMax[x] + Math.Log(m.RowSum[x]);
+                double columnLse = m.ColumnMax[x] + Math.Log(m.ColumnSum[x]);
+                _accumulator[x] += w * SoftmaxDelta(m.PositiveLogit[x], rowLse, columnLse, softplus);
+            }
         }
     }
 
@@ -215,9 +355,24 @@ internal sealed class ConditionalScorer
         public float[] MemberRowLse = Array.Empty<float>();
         public float[] MemberColumnLse = Array.Empty<float>();
 
+        /// <summary>Logit cache, row x: <c>l_xm</c> (x as image, member m's text) for m in [0, k); stride = capacity.</summary>
+        public float[] RowCache = Array.Empty<float>();
+
+        /// <summary>Logit cache, row x: <c>l_mx</c> (member m's image, x as text) for m in [0, k); stride = capacity.</summary>
+        public float[] ColumnCache = Array.Empty<float>();
+
+        /// <summary>Running (max, sum of exp) of the cached rows: Rx = LSE_m l_xm and Cx = LSE_m l_mx.</summary>
+        public double[] RowMax = Array.Empty<double>();
+
+        public double[] RowSum = Array.Empty<double>();
+
+        public double[] ColumnMax = Array.Empty<double>();
+
+        public double[] ColumnSum = Array.Empty<double>();
+
         public bool Active => !Embeddings.IsEmpty;
 
-        public void Begin(ModelEmbeddings embeddings, double weight, int capacity, ScoreLoss loss)
+        public void Begin(ModelEmbeddings embeddings, double weight, int capacity, ScoreLoss loss, int cachedRows)
         {
             Embeddings = embeddings;
             Weight = weight;
@@ -237,6 +392,19 @@ internal sealed class ConditionalScorer
             {
                 Grow(ref MemberRowLse, capacity);
                 Grow(ref MemberColumnLse, capacity);
+                if (cachedRows > 0)
+                {
+                    Grow(ref RowCache, cachedRows * capacity);
+                    Grow(ref ColumnCache, cachedRows * capacity);
+                    Grow(ref RowMax, cachedRows);
+                    Grow(ref RowSum, cachedRows);
+                    Grow(ref ColumnMax, cachedRows);
+                    Grow(ref ColumnSum, cachedRows);
+                    RowMax.AsSpan(0, cachedRows).Fill(double.NegativeInfinity);
+                    RowSum.AsSpan(0, cachedRows).Clear();
+                    ColumnMax.AsSpan(0, cachedRows).Fill(double.NegativeInfinity);
+                    ColumnSum.AsSpan(0, cachedRows).Clear();
+                }
             }
 
             Grow(ref PositiveLogit, embeddings.Count);
