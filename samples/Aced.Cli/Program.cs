@@ -14,6 +14,8 @@ public static class Program
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(LossCommand.Create());
         root.Subcommands.Add(SelectCommand.Create());
+        root.Subcommands.Add(DataCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
         return root;
     }
 }

@@ -42,6 +42,7 @@ public static class SelectCommand
         public string? Out { get; init; }
         public bool Demo { get; init; }
         public int DemoSize { get; init; } = SelectDemo.DefaultSize;
+        public bool Distributed { get; init; }
     }
 
     /// <summary>The <c>--scoring</c> values.</summary>
@@ -85,10 +86,11 @@ public static class SelectCommand
         var output = new Option<string?>("--out") { HelpName = "file.npy", Description = "Output .npy of int64 indices in selection order (must not be one of the inputs)." };
         var demo = new Option<bool>("--demo") { Description = "Generate a super-batch with 20% mismatched captions, select, and compare with IID (table on stderr, JSON on stdout)." };
         var demoSize = CliOptions.Number("--demo-size", "Super-batch size B of the demo.", SelectDemo.DefaultSize);
+        var distributed = new Option<bool>("--distributed") { Description = "Run under mpiexec (MPICH): each rank reads its rows and the ranks select together; rank 0 writes --out." };
         var command = new Command("select", "Select a sub-batch from cached student/reference embeddings (ACID/JEST joint sampling) and write its indices; prints one JSON summary line.")
         {
             studentImage, studentText, referenceImage, referenceText, batchSize, filterRatio, chunks, scoring, loss, temperature, mode, sampler,
-            normalization, percentilePower, seed, studentScale, studentBias, referenceScale, referenceBias, normalize, normTolerance, output, demo, demoSize,
+            normalization, percentilePower, seed, studentScale, studentBias, referenceScale, referenceBias, normalize, normTolerance, output, demo, demoSize, distributed,
         };
         command.SetAction(parse => CommandRunner.Run(
             () => Execute(
@@ -118,6 +120,7 @@ public static class SelectCommand
                     Out = parse.GetValue(output),
                     Demo = parse.GetValue(demo),
                     DemoSize = parse.GetValue(demoSize),
+                    Distributed = parse.GetValue(distributed),
                 },
                 stdout ?? parse.InvocationConfiguration.Output,
                 stderr ?? parse.InvocationConfiguration.Error),
@@ -135,6 +138,11 @@ public static class SelectCommand
         ArgumentNullException.ThrowIfNull(stdout);
         stderr ??= TextWriter.Null;
         ActiveBatchSamplerOptions options = BuildOptions(args);
+        if (args.Distributed)
+        {
+            return DistributedSelect.Run(args, options, stdout, stderr);
+        }
+
         if (args.Demo)
         {
             return SelectDemo.Run(args, options, stdout, stderr);
@@ -252,7 +260,7 @@ public static class SelectCommand
     internal static double ScoreBound(float scale, float bias, int b, int count) =>
         (2.0 + (4.0 * b)) * ((2.0 * ((double)scale + Math.Abs((double)bias))) + Math.Log(count + 1.0) + 1.0);
 
-    private static void CheckTemperature(ActiveBatchSamplerOptions options, double bound)
+    internal static void CheckTemperature(ActiveBatchSamplerOptions options, double bound)
     {
         if (options.Sampler is SamplerKind.Uniform or SamplerKind.TopK or SamplerKind.LossPercentile)
         {
@@ -396,16 +404,23 @@ public static class SelectCommand
             throw new CliException($"{path}: is empty ({m.Rows}x{m.Columns}); {option} needs at least one row (example) and one column");
         }
 
+        CheckRows(m, path, option, normalize, tolerance, 0);
+        return m;
+    }
+
+    /// <summary>The row checks of <see cref="ReadEmbeddings"/> on rows read elsewhere (rows numbered from <paramref name="firstRow"/>).</summary>
+    internal static void CheckRows(Matrix m, string path, string option, bool normalize, double tolerance, int firstRow)
+    {
         int bad = Guard.IndexOfNonFinite(m.Data);
         if (bad >= 0)
         {
-            throw new CliException($"{path}: contains a non-finite value ({Format(m.Data[bad])}) at row {bad / m.Columns}, column {bad % m.Columns} ({option}); repair or drop that example");
+            throw new CliException($"{path}: contains a non-finite value ({Format(m.Data[bad])}) at row {firstRow + (bad / m.Columns)}, column {bad % m.Columns} ({option}); repair or drop that example");
         }
 
         if (normalize)
         {
             StableMath.L2NormalizeRows(m, m, new float[m.Rows]);
-            return m;
+            return;
         }
 
         for (int r = 0; r < m.Rows; r++)
@@ -419,14 +434,12 @@ public static class SelectCommand
             double norm = Math.Sqrt(sum);
             if (!(Math.Abs(norm - 1) <= tolerance))
             {
-                throw new CliException($"{path}: row {r} has L2 norm {Format(norm)}, not 1 within --norm-tolerance {Format(tolerance)} ({option}); the embeddings must be L2-normalised: pass --normalize to normalise every row");
+                throw new CliException($"{path}: row {firstRow + r} has L2 norm {Format(norm)}, not 1 within --norm-tolerance {Format(tolerance)} ({option}); the embeddings must be L2-normalised: pass --normalize to normalise every row");
             }
         }
-
-        return m;
     }
 
-    private static float ResolveBias(float? bias, bool softmax, string option, TextWriter stderr)
+    internal static float ResolveBias(float? bias, bool softmax, string option, TextWriter stderr)
     {
         if (softmax)
         {
@@ -441,9 +454,9 @@ public static class SelectCommand
         return CheckBias(bias ?? DefaultBias(softmax), option);
     }
 
-    private static string Format(double value) => value.ToString("G6", CultureInfo.InvariantCulture);
+    internal static string Format(double value) => value.ToString("G6", CultureInfo.InvariantCulture);
 
-    private static float CheckScale(float scale, string option)
+    internal static float CheckScale(float scale, string option)
     {
         if (!float.IsFinite(scale) || scale <= 0f)
         {
@@ -463,7 +476,7 @@ public static class SelectCommand
         return bias;
     }
 
-    private static float DefaultScale(bool softmax) => LogitParameters.Initial(softmax ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid).Scale;
+    internal static float DefaultScale(bool softmax) => LogitParameters.Initial(softmax ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid).Scale;
 
     private static float DefaultBias(bool softmax) => LogitParameters.Initial(softmax ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid).Bias;
 }

@@ -9,7 +9,7 @@ namespace Aced.Core;
 /// argument and says what would fix it; the throwing paths live in <c>[DoesNotReturn]</c> helpers so
 /// the checks themselves stay small enough to inline.
 /// </summary>
-public static class Guard
+internal static class Guard
 {
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> unless <paramref name="value"/> &gt;= 0.</summary>
     public static void NonNegative(int value, [CallerArgumentExpression(nameof(value))] string? name = null)

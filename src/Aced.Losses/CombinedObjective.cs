@@ -1,5 +1,6 @@
 using System;
 using Aced.Core;
+using Aced.Losses.Internal;
 
 namespace Aced.Losses;
 
@@ -11,6 +12,7 @@ public sealed class CombinedObjectiveOptions
     private float _featureMatchingWeight;
 
     private ContrastiveKind? _contrastive = ContrastiveKind.Sigmoid;
+    private TeacherEnsemble _ensemble;
 
     /// <summary>The contrastive term <c>L_con</c> (default <see cref="ContrastiveKind.Sigmoid"/>); null for none (distillation only).</summary>
     /// <exception cref="ArgumentOutOfRangeException">Not null and not a defined <see cref="ContrastiveKind"/>.</exception>
@@ -27,6 +29,14 @@ public sealed class CombinedObjectiveOptions
             _contrastive = value;
         }
     }
+
+    /// <summary>
+    /// How the logit-based distillation terms combine several teachers (default <see cref="TeacherEnsemble.MeanOfLosses"/>,
+    /// Eq. 18; <see cref="TeacherEnsemble.MeanOfLogits"/> distils from the averaged teacher logits). Feature matching
+    /// always averages its per-teacher values.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to an undefined value.</exception>
+    public TeacherEnsemble Ensemble { get => _ensemble; set => _ensemble = TeacherLogits.Checked(value); }
 
     /// <summary><c>lambda_smax</c> (default 0).</summary>
     /// <exception cref="ArgumentOutOfRangeException">Negative or not finite.</exception>
@@ -101,7 +111,9 @@ public readonly struct CombinedResult
 /// L = L_con + lambda_smax L_smax-dist + lambda_sig L_sig-dist + lambda_fm L_fm-dist
 /// </code>
 /// The student's single <c>(a, c)</c> enters every logit-based term (the softmax terms ignore <c>c</c>).
-/// With K teachers, each distillation term is the average of its K per-teacher values. Terms with weight 0 are
+/// With K teachers, each distillation term is the average of its K per-teacher values (or, with
+/// <see cref="CombinedObjectiveOptions.Ensemble"/> = <see cref="TeacherEnsemble.MeanOfLogits"/>, the logit-based terms
+/// distil from the averaged teacher logits). Terms with weight 0 are
 /// skipped. Embedding gradients of all terms are summed into the caller's views without extra b x d buffers.
 /// Reusable across batches of any size; not thread-safe (one instance per thread).
 /// </summary>
@@ -156,6 +168,7 @@ public sealed class CombinedObjective
         if (Options.SoftmaxDistillationWeight > 0f)
         {
             float w = Options.SoftmaxDistillationWeight;
+            _softmaxKd.Ensemble = Options.Ensemble;
             DistillationResult r = _softmaxKd.Compute(image, text, logits, teachers, Part(gradients, w, first));
             first = false;
             smax = r.Loss;
@@ -167,6 +180,7 @@ public sealed class CombinedObjective
         if (Options.SigmoidDistillationWeight > 0f)
         {
             float w = Options.SigmoidDistillationWeight;
+            _sigmoidKd.Ensemble = Options.Ensemble;
             DistillationResult r = _sigmoidKd.Compute(image, text, logits, teachers, Part(gradients, w, first));
             first = false;
             sig = r.Loss;

@@ -14,12 +14,15 @@ namespace Aced.Losses;
 /// loss is the binary cross-entropy of all b^2 pairs divided by b (the SigLIP normalisation of Eq. 7).
 /// Per-example values: image-anchored row sums and text-anchored column sums; each sums to <c>b * L</c>.
 /// The teacher's binary entropy (same normalisation) is returned, so <c>KL = Loss - TeacherEntropy</c>.
-/// With K teachers the loss is the average of the K per-teacher losses (targets <c>mean_k sigmoid(T^k)</c>).
+/// With K teachers the loss is by default the average of the K per-teacher losses (targets <c>mean_k sigmoid(T^k)</c>,
+/// Eq. 18); with <see cref="Ensemble"/> = <see cref="TeacherEnsemble.MeanOfLogits"/> it is the loss against one teacher
+/// whose logits are the mean of the K teachers' logits (targets <c>sigmoid(mean_k T^k)</c>).
 /// </summary>
 /// <remarks>
 /// <para>Gradients w.r.t. the student: <c>G_ij = dL/dS_ij = (sigmoid(S_ij) - mean_k sigmoid(T^k_ij)) / b</c>;
 /// <c>dL/dimg_s = a_s G txt_s</c>, <c>dL/dtxt_s = a_s G^T img_s</c>, <c>dL/da_s = sum G_ij &lt;img_s_i, txt_s_j&gt;</c>,
-/// <c>dL/dc_s = sum G_ij</c>. Teachers are constants.</para>
+/// <c>dL/dc_s = sum G_ij</c>, with the target <c>sigmoid(mean_k T^k_ij)</c> in place of the mean for
+/// <see cref="TeacherEnsemble.MeanOfLogits"/>. Teachers are constants.</para>
 /// <para>Cost: (3 + K) b x b x d products through <see cref="Gemm"/> and two fused passes; memory: two r x b
 /// buffers (three for K &gt; 1). Deterministic for any thread count; not thread-safe; no steady-state allocation.</para>
 /// </remarks>
@@ -40,6 +43,7 @@ public sealed class SigmoidDistillationLoss : IPartitionedWork
     private bool _accumulateTargets;
     private bool _withColumns;
     private float _gScale;
+    private TeacherEnsemble _ensemble;
     private double[] _rowLoss = Array.Empty<double>();
     private double[] _rowH = Array.Empty<double>();
     private double[] _rowGs = Array.Empty<double>();
@@ -59,6 +63,10 @@ public sealed class SigmoidDistillationLoss : IPartitionedWork
 
     /// <summary>The workspace policy.</summary>
     public LossWorkspaceOptions Options => _engine.Options;
+
+    /// <summary>How several teachers are combined (default <see cref="TeacherEnsemble.MeanOfLosses"/>, Eq. 18).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to an undefined value.</exception>
+    public TeacherEnsemble Ensemble { get => _ensemble; set => _ensemble = TeacherLogits.Checked(value); }
 
     /// <summary>Single-teacher distillation; see <see cref="Compute(MatrixView, MatrixView, LogitParameters, ReadOnlySpan{TeacherEmbeddings}, EmbeddingGradients, Span{float}, Span{float})"/>.</summary>
     public DistillationResult Compute(MatrixView image, MatrixView text, LogitParameters logits, TeacherEmbeddings teacher, EmbeddingGradients gradients = default, Span<float> imageAnchored = default, Span<float> textAnchored = default) =>
@@ -83,7 +91,9 @@ public sealed class SigmoidDistillationLoss : IPartitionedWork
         InputCheck.PerExample(imageAnchored, b, nameof(imageAnchored));
         InputCheck.PerExample(textAnchored, b, nameof(textAnchored));
 
-        int k = teachers.Length;
+        // A mean-of-logits ensemble is one teacher with the averaged logits.
+        bool meanOfLogits = _ensemble == TeacherEnsemble.MeanOfLogits && teachers.Length > 1;
+        int k = meanOfLogits ? 1 : teachers.Length;
         _scale = logits.Scale;
         _bias = logits.Bias;
         _gScale = 1f / b;
@@ -109,10 +119,19 @@ public sealed class SigmoidDistillationLoss : IPartitionedWork
             Array.Clear(_rowH, 0, rows);
             for (int t = 0; t < k; t++)
             {
-                TeacherEmbeddings teacher = teachers[t];
-                Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, teacher.Image.RowRange(r0, rows), teacher.Text, 0f, _teacher);
-                _teacherScale = teacher.Logits.Scale;
-                _teacherBias = teacher.Logits.Bias;
+                if (meanOfLogits)
+                {
+                    _teacherBias = TeacherLogits.MeanInto(teachers, imageAnchored: true, r0, rows, _teacher);
+                    _teacherScale = 1f;
+                }
+                else
+                {
+                    TeacherEmbeddings teacher = teachers[t];
+                    Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, teacher.Image.RowRange(r0, rows), teacher.Text, 0f, _teacher);
+                    _teacherScale = teacher.Logits.Scale;
+                    _teacherBias = teacher.Logits.Bias;
+                }
+
                 _accumulateTargets = t > 0;
                 _teacherPass = true;
                 PartitionWork.Run(this, _partitions);

@@ -15,8 +15,10 @@ namespace Aced.Losses;
 /// Each side uses its own scale as inverse temperature. The loss is a cross-entropy, not a KL divergence;
 /// the teacher's entropy (the same average of <c>H(softmax(T_i.))</c> and <c>H(softmax(T_.j))</c>) is returned
 /// too, so <c>KL = Loss - TeacherEntropy</c>. The biases cancel in every softmax (Eq. 12 has none); they
-/// are accepted for a uniform API and the returned bias gradient is exactly 0. With K teachers the loss is the average of the K per-teacher losses (Eq. 18),
-/// which equals the cross-entropy against the averaged teacher distributions.
+/// are accepted for a uniform API and the returned bias gradient is exactly 0. With K teachers the loss is by default
+/// the average of the K per-teacher losses (Eq. 18), which equals the cross-entropy against the averaged teacher
+/// distributions; with <see cref="Ensemble"/> = <see cref="TeacherEnsemble.MeanOfLogits"/> it is the cross-entropy
+/// against the softmaxes of the averaged teacher logits <c>mean_k T^k</c> (the paper's prose).
 /// </summary>
 /// <remarks>
 /// <para>Gradients w.r.t. the student: <c>G_ij = dL/dS_ij = (softmax_row(S)_ij - Pbar_row_ij + softmax_col(S)_ij - Pbar_col_ij) / (2b)</c>,
@@ -46,6 +48,7 @@ public sealed class SoftmaxDistillationLoss : IPartitionedWork
     private float _teacherWeight;
     private bool _accumulateTargets;
     private float _gScale;
+    private TeacherEnsemble _ensemble;
     private double[] _rowCe = Array.Empty<double>();
     private double[] _rowH = Array.Empty<double>();
     private double[] _rowGs = Array.Empty<double>();
@@ -86,6 +89,10 @@ public sealed class SoftmaxDistillationLoss : IPartitionedWork
     /// <summary>The workspace policy.</summary>
     public LossWorkspaceOptions Options => _engine.Options;
 
+    /// <summary>How several teachers are combined (default <see cref="TeacherEnsemble.MeanOfLosses"/>, Eq. 18).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to an undefined value.</exception>
+    public TeacherEnsemble Ensemble { get => _ensemble; set => _ensemble = TeacherLogits.Checked(value); }
+
     /// <summary>Single-teacher distillation; see <see cref="Compute(MatrixView, MatrixView, LogitParameters, ReadOnlySpan{TeacherEmbeddings}, EmbeddingGradients, Span{float}, Span{float}, Span{float})"/>.</summary>
     public DistillationResult Compute(MatrixView image, MatrixView text, LogitParameters logits, TeacherEmbeddings teacher, EmbeddingGradients gradients = default, Span<float> perExample = default) =>
         Compute(image, text, logits, new ReadOnlySpan<TeacherEmbeddings>(in teacher), gradients, perExample);
@@ -114,7 +121,9 @@ public sealed class SoftmaxDistillationLoss : IPartitionedWork
         InputCheck.PerExample(imageToText, b, nameof(imageToText));
         InputCheck.PerExample(textToImage, b, nameof(textToImage));
 
-        int k = teachers.Length;
+        // A mean-of-logits ensemble is one teacher with the averaged logits.
+        bool meanOfLogits = _ensemble == TeacherEnsemble.MeanOfLogits && teachers.Length > 1;
+        int k = meanOfLogits ? 1 : teachers.Length;
         _scale = logits.Scale;
         _bias = logits.Bias;
         _gScale = 1f / (2f * b);
@@ -123,8 +132,8 @@ public sealed class SoftmaxDistillationLoss : IPartitionedWork
         double[] ceImage = _engine.Rows(4, b);
         double[] ceText = _engine.Rows(5, b);
         (double gs, double g, double entropy) = chunkRows == b
-            ? Full(image, text, teachers, gradients, ceImage, ceText)
-            : Directions(image, text, teachers, gradients, chunkRows, ceImage, ceText);
+            ? Full(image, text, teachers, k, gradients, ceImage, ceText)
+            : Directions(image, text, teachers, k, gradients, chunkRows, ceImage, ceText);
 
         double total = 0;
         for (int i = 0; i < b; i++)
@@ -153,10 +162,10 @@ public sealed class SoftmaxDistillationLoss : IPartitionedWork
         return new DistillationResult(total / b, entropy / (2.0 * b), gs, _scale * gs, 0.0);
     }
 
-    private (double Gs, double G, double Entropy) Directions(MatrixView image, MatrixView text, ReadOnlySpan<TeacherEmbeddings> teachers, EmbeddingGradients gradients, int chunkRows, double[] ceImage, double[] ceText)
+    // k: teachers to pass over, the ensemble size or 1 for a mean-of-logits ensemble.
+    private (double Gs, double G, double Entropy) Directions(MatrixView image, MatrixView text, ReadOnlySpan<TeacherEmbeddings> teachers, int k, EmbeddingGradients gradients, int chunkRows, double[] ceImage, double[] ceText)
     {
         int b = image.Rows;
-        int k = teachers.Length;
         _rowCe = _engine.Rows(0, chunkRows);
         _rowH = _engine.Rows(1, chunkRows);
         _rowGs = _engine.Rows(2, chunkRows);
@@ -183,12 +192,21 @@ public sealed class SoftmaxDistillationLoss : IPartitionedWork
 
                 for (int t = 0; t < k; t++)
                 {
-                    TeacherEmbeddings teacher = teachers[t];
-                    MatrixView tAnchor = direction == 0 ? teacher.Image : teacher.Text;
-                    MatrixView tOther = direction == 0 ? teacher.Text : teacher.Image;
-                    Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, tAnchor.RowRange(r0, rows), tOther, 0f, _teacher);
-                    _teacherScale = teacher.Logits.Scale;
-                    _teacherBias = teacher.Logits.Bias;
+                    if (k < teachers.Length)
+                    {
+                        _teacherBias = TeacherLogits.MeanInto(teachers, direction == 0, r0, rows, _teacher);
+                        _teacherScale = 1f;
+                    }
+                    else
+                    {
+                        TeacherEmbeddings teacher = teachers[t];
+                        MatrixView tAnchor = direction == 0 ? teacher.Image : teacher.Text;
+                        MatrixView tOther = direction == 0 ? teacher.Text : teacher.Image;
+                        Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, tAnchor.RowRange(r0, rows), tOther, 0f, _teacher);
+                        _teacherScale = teacher.Logits.Scale;
+                        _teacherBias = teacher.Logits.Bias;
+                    }
+
                     _accumulateTargets = t > 0;
                     _pass = Pass.DirectionTeacher;
                     PartitionWork.Run(this, _partitions);
@@ -222,10 +240,10 @@ public sealed class SoftmaxDistillationLoss : IPartitionedWork
         return (gs, g, entropy);
     }
 
-    private (double Gs, double G, double Entropy) Full(MatrixView image, MatrixView text, ReadOnlySpan<TeacherEmbeddings> teachers, EmbeddingGradients gradients, double[] ceImage, double[] ceText)
+    // k: teachers to pass over, the ensemble size or 1 for a mean-of-logits ensemble.
+    private (double Gs, double G, double Entropy) Full(MatrixView image, MatrixView text, ReadOnlySpan<TeacherEmbeddings> teachers, int k, EmbeddingGradients gradients, double[] ceImage, double[] ceText)
     {
         int b = image.Rows;
-        int k = teachers.Length;
         _student = _engine.Buffer(0, b, b);
         _teacher = _engine.Buffer(1, b, b);
         _targets = k == 1 ? _teacher : _engine.Buffer(2, b, b);
@@ -252,10 +270,19 @@ public sealed class SoftmaxDistillationLoss : IPartitionedWork
         _engine.ColumnPartials(_partitions, b);
         for (int t = 0; t < k; t++)
         {
-            TeacherEmbeddings teacher = teachers[t];
-            Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, teacher.Image, teacher.Text, 0f, _teacher);
-            _teacherScale = teacher.Logits.Scale;
-            _teacherBias = teacher.Logits.Bias;
+            if (k < teachers.Length)
+            {
+                _teacherBias = TeacherLogits.MeanInto(teachers, imageAnchored: true, 0, b, _teacher);
+                _teacherScale = 1f;
+            }
+            else
+            {
+                TeacherEmbeddings teacher = teachers[t];
+                Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, teacher.Image, teacher.Text, 0f, _teacher);
+                _teacherScale = teacher.Logits.Scale;
+                _teacherBias = teacher.Logits.Bias;
+            }
+
             (_separableT, _pivotT) = LogSumExps(_teacher, _teacherScale, _teacherBias, _rowLseT, _colShiftT, _colFactorT);
             _accumulateTargets = t > 0;
             _pass = Pass.TeacherBoth;

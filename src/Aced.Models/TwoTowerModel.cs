@@ -17,14 +17,15 @@ public sealed record TwoTowerConfig
     public ContrastiveKind Kind { get; init; } = ContrastiveKind.Sigmoid;
 
     /// <summary>Both towers at the same size preset (Mu, Ti, S, B) with a shared embedding width.</summary>
-    /// <param name="size">Mu, Ti, S or B.</param>
+    /// <param name="size">The preset (<see cref="ModelSizes.Parse"/> reads it from text).</param>
     /// <param name="vocabularySize">Text vocabulary size.</param>
     /// <param name="contextLength">Tokens per caption.</param>
     /// <param name="imageSize">Image side.</param>
     /// <param name="patchSize">Patch side.</param>
     /// <param name="embeddingDimension">Shared embedding width.</param>
-    /// <exception cref="ArgumentException">Unknown preset or invalid sizes.</exception>
-    public static TwoTowerConfig Preset(string size, int vocabularySize = 4096, int contextLength = 32, int imageSize = 32, int patchSize = 4, int embeddingDimension = 128) => new()
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not defined.</exception>
+    /// <exception cref="ArgumentException">Invalid sizes.</exception>
+    public static TwoTowerConfig Preset(ModelSize size, int vocabularySize = 4096, int contextLength = 32, int imageSize = 32, int patchSize = 4, int embeddingDimension = 128) => new()
     {
         Image = VisionTransformerConfig.Preset(size, imageSize, patchSize, embeddingDimension),
         Text = TextTransformerConfig.Preset(size, vocabularySize, contextLength, embeddingDimension),
@@ -290,17 +291,23 @@ public sealed class TwoTowerModel
         }
     }
 
-    /// <summary>Encode-only: L2-normalised text embeddings of <paramref name="count"/> captions, in batches.</summary>
+    /// <summary>
+    /// Encode-only: L2-normalised text embeddings of the captions in <paramref name="tokens"/> (captions x
+    /// ContextLength ids, flat), one row of <paramref name="destination"/> each, computed in batches of
+    /// <paramref name="batchSize"/>.
+    /// </summary>
     /// <remarks>Uses inference buffers as <see cref="EncodeImages"/> does.</remarks>
-    /// <exception cref="ArgumentException">Token count or destination shape is wrong.</exception>
-    public void EncodeTexts(ReadOnlySpan<int> tokens, int count, MatrixView destination, int batchSize = 256)
+    /// <exception cref="ArgumentException">The id count is not a whole number of captions, or the destination is not captions x EmbeddingDimension.</exception>
+    public void EncodeTexts(ReadOnlySpan<int> tokens, MatrixView destination, int batchSize = 256)
     {
         Guard.Positive(batchSize);
         int t = TextEncoder.ContextLength;
-        if (!(tokens.Length == count * t))
+        if (tokens.Length % t != 0)
         {
-            Guard.ThrowArgument(nameof(tokens), $"has {tokens.Length} ids but {count} captions need {count * t}");
+            Guard.ThrowArgument(nameof(tokens), $"has {tokens.Length} ids, not a whole number of captions of ContextLength {t}");
         }
+
+        int count = tokens.Length / t;
         destination.EnsureShape(count, EmbeddingDimension, nameof(destination));
         ITextEncoder encoder = InferenceTextEncoder();
         for (int start = 0; start < count; start += batchSize)

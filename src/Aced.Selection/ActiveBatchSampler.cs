@@ -214,23 +214,8 @@ public sealed class ActiveBatchSampler
         {
             int size = ActiveBatchSamplerOptions.ChunkSize(b, chunks, k);
             _scorer.Conditional(conditional);
-            // Per-term mean: one unit for every loss, the example; 1 + k with k members (see ScoreNormalization).
-            double divisor = _options.Normalization == ScoreNormalization.PerTermMean ? 1 + (double)filled : 1;
-            if (_options.ScoreLoss == ScoreLoss.PairSimilarity)
-            {
-                divisor = 1;
-            }
-
-            double factor = tau / divisor;
-            bool finite = true;
-            for (int x = 0; x < logits.Length; x++)
-            {
-                float value = (float)(factor * conditional[x]);
-                finite &= isMember[x] || float.IsFinite(value);
-                logits[x] = isMember[x] ? float.NegativeInfinity : value;
-            }
-
-            if (!finite)
+            double factor = ChunkFactor(_options, filled, tau);
+            if (!ChunkLogits(conditional, isMember, factor, logits))
             {
                 ThrowOverflow(logits, isMember, tau);
             }
@@ -297,26 +282,63 @@ public sealed class ActiveBatchSampler
 
     private void CopyIndependent(Span<float> logits, double factor)
     {
-        ReadOnlySpan<double> independent = _scorer.Independent;
-        bool finite = true;
-        for (int x = 0; x < logits.Length; x++)
-        {
-            float value = (float)(factor * independent[x]);
-            finite &= float.IsFinite(value);
-            logits[x] = value;
-        }
-
-        if (!finite)
+        if (!ChunkLogits(_scorer.Independent, default, factor, logits))
         {
             ThrowOverflow(logits, default, factor);
         }
     }
 
     /// <summary>
+    /// The factor multiplying the raw conditional score of a joint-sampler chunk given <paramref name="filled"/>
+    /// members: the temperature, divided by the number of loss terms under <see cref="ScoreNormalization.PerTermMean"/>.
+    /// Shared with the sharded sampler so both draw from the same logits.
+    /// </summary>
+    internal static double ChunkFactor(ActiveBatchSamplerOptions options, int filled, double tau)
+    {
+        // Per-term mean: one unit for every loss, the example; 1 + k with k members (see ScoreNormalization).
+        double divisor = options.Normalization == ScoreNormalization.PerTermMean ? 1 + (double)filled : 1;
+        if (options.ScoreLoss == ScoreLoss.PairSimilarity)
+        {
+            divisor = 1;
+        }
+
+        return tau / divisor;
+    }
+
+    /// <summary>
+    /// Writes <c>(float)(factor * score)</c> to <paramref name="logits"/>, negative infinity for members (when
+    /// <paramref name="isMember"/> is not empty); returns false when a non-member's logit overflows.
+    /// </summary>
+    internal static bool ChunkLogits(ReadOnlySpan<double> scores, ReadOnlySpan<bool> isMember, double factor, Span<float> logits)
+    {
+        bool finite = true;
+        if (isMember.IsEmpty)
+        {
+            for (int x = 0; x < logits.Length; x++)
+            {
+                float value = (float)(factor * scores[x]);
+                finite &= float.IsFinite(value);
+                logits[x] = value;
+            }
+
+            return finite;
+        }
+
+        for (int x = 0; x < logits.Length; x++)
+        {
+            float value = (float)(factor * scores[x]);
+            finite &= isMember[x] || float.IsFinite(value);
+            logits[x] = isMember[x] ? float.NegativeInfinity : value;
+        }
+
+        return finite;
+    }
+
+    /// <summary>
     /// Finite embeddings with a huge (but finite) logit scale or bias overflow the float32 logits or the scores; name
     /// the cause instead of letting the draw fail on an internal buffer.
     /// </summary>
-    private static void ThrowOverflow(ReadOnlySpan<float> logits, ReadOnlySpan<bool> isMember, double factor)
+    internal static void ThrowOverflow(ReadOnlySpan<float> logits, ReadOnlySpan<bool> isMember, double factor)
     {
         int x = 0;
         while (x < logits.Length && ((!isMember.IsEmpty && isMember[x]) || float.IsFinite(logits[x])))
@@ -386,11 +408,12 @@ public sealed class ActiveBatchSampler
             }
         }
 
-        // ESS = (sum w)^2 / sum w^2 with w = exp(tau * (s - max)).
+        // ESS = (sum w)^2 / sum w^2 with w = exp(tau * (s - max)), or the percentile weights exp(beta log CDF).
+        bool percentile = _options.Sampler == SamplerKind.LossPercentile;
         double sumW = 0, sumW2 = 0;
         for (int x = 0; x < count; x++)
         {
-            double w = Math.Exp(tau * (s[x] - max));
+            double w = percentile ? Math.Exp(_logits[x]) : Math.Exp(tau * (s[x] - max));
             sumW += w;
             sumW2 += w * w;
         }

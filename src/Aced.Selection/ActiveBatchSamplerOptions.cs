@@ -100,8 +100,8 @@ public sealed class ActiveBatchSamplerOptions
     /// keeps them (float32, B rows x b members, both directions, per scored model: <c>16·B·b</c> bytes for
     /// learnability, <c>8·B·b</c> for one model) so a chunk computes only the new members' logits, O(B·|chunk|·d),
     /// instead of all members', O(B·|M|·d). When the whole cache does not fit, the first rows that fit are cached and
-    /// the rest recomputed (the previous cost for those rows). Scores agree with the uncached path up to float
-    /// rounding (the sums run in a different order); never a B x B matrix.
+    /// the rest recomputed (the previous cost for those rows). The scores are bit-identical with any budget (the cached
+    /// logits are the fused product's, folded in the same column tiles); never a B x B matrix.
     /// </summary>
     public long SoftmaxLogitCacheBytes { get; set; } = DefaultSoftmaxLogitCacheBytes;
 
@@ -110,7 +110,7 @@ public sealed class ActiveBatchSamplerOptions
 
     /// <summary>Throws naming the first invalid option.</summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is outside its documented range.</exception>
-    public void Validate()
+    internal void Validate()
     {
         if (BatchSize is int b && b < 1)
         {
@@ -175,7 +175,7 @@ public sealed class ActiveBatchSamplerOptions
 
     /// <summary>The sub-batch size for a super-batch of <paramref name="superBatchSize"/> examples.</summary>
     /// <exception cref="ArgumentOutOfRangeException">B &lt; b, or n &gt; b for the joint sampler.</exception>
-    public int ResolveBatchSize(int superBatchSize)
+    internal int ResolveBatchSize(int superBatchSize)
     {
         int b = BatchSize ?? Math.Max(1, (int)Math.Round(superBatchSize * (1 - FilterRatio)));
         if (superBatchSize < b)
@@ -192,5 +192,5 @@ public sealed class ActiveBatchSamplerOptions
     }
 
     /// <summary>Size of chunk <paramref name="chunk"/> of n when splitting b: <c>b / n</c>, plus one for the first <c>b mod n</c> chunks.</summary>
-    public static int ChunkSize(int batchSize, int chunks, int chunk) => (batchSize / chunks) + (chunk < batchSize % chunks ? 1 : 0);
+    internal static int ChunkSize(int batchSize, int chunks, int chunk) => (batchSize / chunks) + (chunk < batchSize % chunks ? 1 : 0);
 }

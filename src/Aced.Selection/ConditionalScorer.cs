@@ -19,9 +19,10 @@ namespace Aced.Selection;
 /// depends on every member's current log-sum-exp, so each chunk re-evaluates it over all members; but the logits
 /// <c>l_xm</c>, <c>l_mx</c> never change once computed, so they are kept in a logit cache (B x b floats per direction
 /// and model, within a byte budget): a chunk N computes only its own logits with two products per model,
-/// O(B·|N|·d), folds them into each candidate's running <c>Rx</c>, <c>Cx</c> (whose values at the members are the
-/// members' <c>R_m</c>, <c>C_m</c>), then passes once over the cached rows, O(B·|M|) element-wise work. Rows beyond
-/// the budget are recomputed from the packed members each chunk: O(B·|M|·d).</item>
+/// O(B·|N|·d); the members' <c>R_m</c>, <c>C_m</c> are read off the members' own cached rows (O(|M|^2) per chunk)
+/// and one pass over the cached rows gives every <c>Rx</c>, <c>Cx</c> and softplus sum, O(B·|M|) element-wise work,
+/// folding each row in the column tiles of the fused product over all members, so the bits equal the recompute path.
+/// Rows beyond the budget are recomputed from the packed members each chunk: O(B·|M|·d).</item>
 /// <item>Pair similarity: additive, the conditional score is the independent score.</item>
 /// </list>
 /// With no members the score is the independent score: sigmoid <c>softplus(-l_xx)</c>, softmax <c>-l_xx</c>
@@ -47,6 +48,13 @@ internal sealed class ConditionalScorer
     private int[] _memberIndex = Array.Empty<int>();
     private int _capacity;
     private int _cachedRows;
+    private bool _membersIndexed;
+
+    /// <summary>
+    /// When set (sharded selection), the softmax members' own log-sum-exps are computed for this rank's slice of the
+    /// members only and the other slices are gathered from the other ranks.
+    /// </summary>
+    public IMemberSlices? MemberSlices { get; set; }
 
     /// <summary>Number of members added since <see cref="Begin"/>.</summary>
     public int MemberCount => _members;
@@ -66,6 +74,7 @@ internal sealed class ConditionalScorer
         _loss = loss;
         _count = batch.Count;
         _members = 0;
+        _membersIndexed = true;
         Grow(ref _independent, _count);
         Grow(ref _accumulator, _count);
         _independent.AsSpan(0, _count).Clear();
@@ -117,18 +126,67 @@ internal sealed class ConditionalScorer
 
         _student.Pack(members, _members);
         _reference.Pack(members, _members);
+        Update(members, members.Length);
+    }
+
+    /// <summary>
+    /// Number of floats per member row in <see cref="AddMemberRows"/>: the image and text embedding of every model
+    /// the scoring uses (student first), 0 when the loss keeps no member embeddings.
+    /// </summary>
+    public int MemberRowLength => _student.RowLength + _reference.RowLength;
+
+    /// <summary>
+    /// Adds <paramref name="count"/> members given by their embeddings rather than their indices (the members of a
+    /// sharded selection live on other ranks): row i of <paramref name="rows"/> is
+    /// <c>[student image, student text, reference image, reference text]</c> of the models in use
+    /// (<see cref="MemberRowLength"/> floats). Same update as <see cref="AddMembers"/>.
+    /// </summary>
+    public void AddMemberRows(ReadOnlySpan<float> rows, int count)
+    {
+        if (count == 0)
+        {
+            return;
+        }
+
+        int length = MemberRowLength;
+        _student.PackRows(rows, length, 0, count, _members);
+        _reference.PackRows(rows, length, _student.RowLength, count, _members);
+        Update(ReadOnlySpan<int>.Empty, count);
+    }
+
+    /// <summary>Writes candidate <paramref name="index"/>'s member row (the layout of <see cref="AddMemberRows"/>) to <paramref name="destination"/>.</summary>
+    public void CopyMemberRow(int index, Span<float> destination)
+    {
+        int at = _student.CopyRow(index, destination);
+        _reference.CopyRow(index, destination.Slice(at));
+    }
+
+    /// <summary>
+    /// Updates the running sums for the <paramref name="count"/> members just packed; <paramref name="indices"/> are
+    /// their candidate indices, or empty when they were given as rows (then the softmax members' log-sum-exps cannot
+    /// be read off the logit cache and are recomputed).
+    /// </summary>
+    private void Update(ReadOnlySpan<int> indices, int count)
+    {
         int start = _members;
         if (_loss == ScoreLoss.Softmax)
         {
-            members.CopyTo(_memberIndex.AsSpan(start));
+            if (indices.IsEmpty)
+            {
+                _membersIndexed = false;
+            }
+            else
+            {
+                indices.CopyTo(_memberIndex.AsSpan(start));
+            }
         }
 
-        _members += members.Length;
+        _members += count;
         switch (_loss)
         {
             case ScoreLoss.Sigmoid:
-                _student.AddSigmoidPairs(_accumulator, start, members.Length);
-                _reference.AddSigmoidPairs(_accumulator, start, members.Length);
+                _student.AddSigmoidPairs(_accumulator, start, count);
+                _reference.AddSigmoidPairs(_accumulator, start, count);
                 break;
             case ScoreLoss.Softmax:
                 _accumulator.AsSpan(0, _count).Clear();
@@ -187,43 +245,47 @@ internal sealed class ConditionalScorer
         MatrixView memberText = new(model.MemberText, k, d);
         if (cached > 0)
         {
-            // The new members' logits for the cached rows: l_xm (x as image) and l_mx (x as text), then fold them
-            // into every cached candidate's running Rx = LSE_m l_xm and Cx = LSE_m l_mx.
+            // The new members' logits for the cached rows: l_xm (x as image) and l_mx (x as text).
             int c = k - start;
             MatrixView newImage = new(model.MemberImage, start * d, c, d, d);
             MatrixView newText = new(model.MemberText, start * d, c, d, d);
             Gemm.Multiply(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, 0f, new MatrixView(model.RowCache, start, cached, c, _capacity));
             Gemm.Multiply(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, 0f, new MatrixView(model.ColumnCache, start, cached, c, _capacity));
-            ParallelPartition.Run(PartitionCount(cached), new CachedLogSumExpBody(model, _capacity, start, k, cached));
         }
 
-        if (cached == _count)
+        // The element-wise passes fold each row in the column tiles the fused product over all k members would hand
+        // its epilogue, so the cached path gives the same bits as the recompute path (and as a sharded selection).
+        int tile = new GemmPlan(1, k, 1, epilogue: true).Nc;
+
+        if (cached == _count && _membersIndexed && MemberSlices is null)
         {
-            // Every member is a cached candidate: its R_m, C_m are its running Rx, Cx (x in M includes l_mm).
-            for (int m = 0; m < k; m++)
-            {
-                int x = _memberIndex[m];
-                model.MemberRowLse[m] = (float)(model.RowMax[x] + Math.Log(model.RowSum[x]));
-                model.MemberColumnLse[m] = (float)(model.ColumnMax[x] + Math.Log(model.ColumnSum[x]));
-            }
+            // Every member is a cached candidate: R_m = LSE_j l_mj is member m's own cached row (x in M includes l_mm).
+            ParallelPartition.Run(PartitionCount(k), new MemberLogSumExpBody(model, _memberIndex, _capacity, k, tile));
         }
         else
         {
-            // Members' own log-sum-exps over the members: R_m (rows of l over member texts), C_m (columns).
-            Reset(_max1, _sum1, k);
-            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberImage, memberText, new RowLogSumExpEpilogue(_max1, _sum1, e.Bias));
-            Reset(_max2, _sum2, k);
-            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberText, memberImage, new RowLogSumExpEpilogue(_max2, _sum2, e.Bias));
-            for (int m = 0; m < k; m++)
+            // Members' own log-sum-exps over the members: R_m (rows of l over member texts), C_m (columns). A sharded
+            // selection computes a slice of the members on each rank and gathers the others' slices.
+            (int first, int rows) = MemberSlices?.Slice(k) ?? (0, k);
+            if (rows > 0)
             {
-                model.MemberRowLse[m] = (float)(_max1[m] + Math.Log(_sum1[m]));
-                model.MemberColumnLse[m] = (float)(_max2[m] + Math.Log(_sum2[m]));
+                Reset(_max1, _sum1, rows);
+                Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberImage.RowRange(first, rows), memberText, new RowLogSumExpEpilogue(_max1, _sum1, e.Bias));
+                Reset(_max2, _sum2, rows);
+                Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberText.RowRange(first, rows), memberImage, new RowLogSumExpEpilogue(_max2, _sum2, e.Bias));
+                for (int m = 0; m < rows; m++)
+                {
+                    model.MemberRowLse[first + m] = (float)(_max1[m] + Math.Log(_sum1[m]));
+                    model.MemberColumnLse[first + m] = (float)(_max2[m] + Math.Log(_sum2[m]));
+                }
             }
+
+            MemberSlices?.Gather(model.MemberRowLse.AsSpan(0, k), model.MemberColumnLse.AsSpan(0, k));
         }
 
         if (cached > 0)
         {
-            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(model, _accumulator, _capacity, k, cached));
+            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(model, _accumulator, _capacity, k, cached, tile));
         }
 
         int rest = _count - cached;
@@ -259,39 +321,51 @@ internal sealed class ConditionalScorer
     private static double SoftmaxDelta(double lxx, double rowLse, double columnLse, double softplusTerms) =>
         -lxx + (0.5 * (SelectionKernels.LogAddExp(rowLse, lxx) + SelectionKernels.LogAddExp(columnLse, lxx))) + (0.5 * softplusTerms);
 
-    /// <summary>Folds the new members' cached logits (columns [start, end)) into each cached row's running log-sum-exps.</summary>
-    private readonly struct CachedLogSumExpBody : IPartitionBody
+    /// <summary>Each member's own log-sum-exps over the members, <c>R_m</c> and <c>C_m</c>, from its cached rows.</summary>
+    private readonly struct MemberLogSumExpBody : IPartitionBody
     {
         private readonly ModelWork _model;
+        private readonly int[] _memberIndex;
         private readonly int _stride;
-        private readonly int _start;
-        private readonly int _end;
-        private readonly int _rows;
+        private readonly int _members;
+        private readonly int _tile;
 
-        public CachedLogSumExpBody(ModelWork model, int stride, int start, int end, int rows)
+        public MemberLogSumExpBody(ModelWork model, int[] memberIndex, int stride, int members, int tile)
         {
             _model = model;
+            _memberIndex = memberIndex;
             _stride = stride;
-            _start = start;
-            _end = end;
-            _rows = rows;
+            _members = members;
+            _tile = tile;
         }
 
         public void Execute(int partition)
         {
-            ModelWork m = _model;
-            float bias = m.Embeddings.Bias;
-            int last = Math.Min(_rows, (partition + 1) * CacheBand);
-            for (int x = partition * CacheBand; x < last; x++)
+            ModelWork w = _model;
+            float bias = w.Embeddings.Bias;
+            int k = _members;
+            int last = Math.Min(k, (partition + 1) * CacheBand);
+            for (int m = partition * CacheBand; m < last; m++)
             {
-                long offset = ((long)x * _stride) + _start;
-                SelectionKernels.AccumulateLogSumExp(m.RowCache.AsSpan((int)offset, _end - _start), bias, ref m.RowMax[x], ref m.RowSum[x]);
-                SelectionKernels.AccumulateLogSumExp(m.ColumnCache.AsSpan((int)offset, _end - _start), bias, ref m.ColumnMax[x], ref m.ColumnSum[x]);
+                int offset = _memberIndex[m] * _stride;
+                double rowMax = double.NegativeInfinity, rowSum = 0, columnMax = double.NegativeInfinity, columnSum = 0;
+                for (int j0 = 0; j0 < k; j0 += _tile)
+                {
+                    int width = Math.Min(_tile, k - j0);
+                    SelectionKernels.AccumulateLogSumExp(w.RowCache.AsSpan(offset + j0, width), bias, ref rowMax, ref rowSum);
+                    SelectionKernels.AccumulateLogSumExp(w.ColumnCache.AsSpan(offset + j0, width), bias, ref columnMax, ref columnSum);
+                }
+
+                w.MemberRowLse[m] = (float)(rowMax + Math.Log(rowSum));
+                w.MemberColumnLse[m] = (float)(columnMax + Math.Log(columnSum));
             }
         }
     }
 
-    /// <summary>Adds each cached row's softmax conditional score over all k members to the accumulator.</summary>
+    /// <summary>
+    /// Adds each cached row's softmax conditional score over all k members to the accumulator: per column tile, the
+    /// row's running log-sum-exp and shifted softplus sum, as <see cref="SoftmaxConditionalEpilogue"/> does.
+    /// </summary>
     private readonly struct CachedSoftmaxBody : IPartitionBody
     {
         private readonly ModelWork _model;
@@ -299,33 +373,45 @@ internal sealed class ConditionalScorer
         private readonly int _stride;
         private readonly int _members;
         private readonly int _rows;
+        private readonly int _tile;
 
-        public CachedSoftmaxBody(ModelWork model, double[] accumulator, int stride, int members, int rows)
+        public CachedSoftmaxBody(ModelWork model, double[] accumulator, int stride, int members, int rows, int tile)
         {
             _model = model;
             _accumulator = accumulator;
             _stride = stride;
             _members = members;
             _rows = rows;
+            _tile = tile;
         }
 
         public void Execute(int partition)
         {
-            ModelWork m = _model;
-            float bias = m.Embeddings.Bias;
-            double w = m.Weight;
+            ModelWork w = _model;
+            float bias = w.Embeddings.Bias;
             int k = _members;
-            ReadOnlySpan<float> rowShift = m.MemberRowLse.AsSpan(0, k);
-            ReadOnlySpan<float> columnShift = m.MemberColumnLse.AsSpan(0, k);
+            ReadOnlySpan<float> rowShift = w.MemberRowLse.AsSpan(0, k);
+            ReadOnlySpan<float> columnShift = w.MemberColumnLse.AsSpan(0, k);
             int last = Math.Min(_rows, (partition + 1) * CacheBand);
             for (int x = partition * CacheBand; x < last; x++)
             {
                 int offset = x * _stride;
-                double softplus = SelectionKernels.SoftplusSumShifted(m.RowCache.AsSpan(offset, k), bias, columnShift)
-                    + SelectionKernels.SoftplusSumShifted(m.ColumnCache.AsSpan(offset, k), bias, rowShift);
-                double rowLse = m.RowMax[x] + Math.Log(m.RowSum[x]);
-                double columnLse = m.ColumnMax[x] + Math.Log(m.ColumnSum[x]);
-                _accumulator[x] += w * SoftmaxDelta(m.PositiveLogit[x], rowLse, columnLse, softplus);
+                double rowMax = double.NegativeInfinity, rowSum = 0, columnMax = double.NegativeInfinity, columnSum = 0;
+                double softplus1 = 0, softplus2 = 0;
+                for (int j0 = 0; j0 < k; j0 += _tile)
+                {
+                    int width = Math.Min(_tile, k - j0);
+                    ReadOnlySpan<float> row = w.RowCache.AsSpan(offset + j0, width);
+                    SelectionKernels.AccumulateLogSumExp(row, bias, ref rowMax, ref rowSum);
+                    softplus1 += SelectionKernels.SoftplusSumShifted(row, bias, columnShift.Slice(j0, width));
+                    ReadOnlySpan<float> column = w.ColumnCache.AsSpan(offset + j0, width);
+                    SelectionKernels.AccumulateLogSumExp(column, bias, ref columnMax, ref columnSum);
+                    softplus2 += SelectionKernels.SoftplusSumShifted(column, bias, rowShift.Slice(j0, width));
+                }
+
+                double rowLse = rowMax + Math.Log(rowSum);
+                double columnLse = columnMax + Math.Log(columnSum);
+                _accumulator[x] += w.Weight * SoftmaxDelta(w.PositiveLogit[x], rowLse, columnLse, softplus1 + softplus2);
             }
         }
     }
@@ -361,21 +447,13 @@ internal sealed class ConditionalScorer
         /// <summary>Logit cache, row x: <c>l_mx</c> (member m's image, x as text) for m in [0, k); stride = capacity.</summary>
         public float[] ColumnCache = Array.Empty<float>();
 
-        /// <summary>Running (max, sum of exp) of the cached rows: Rx = LSE_m l_xm and Cx = LSE_m l_mx.</summary>
-        public double[] RowMax = Array.Empty<double>();
-
-        public double[] RowSum = Array.Empty<double>();
-
-        public double[] ColumnMax = Array.Empty<double>();
-
-        public double[] ColumnSum = Array.Empty<double>();
-
         public bool Active => !Embeddings.IsEmpty;
 
         public void Begin(ModelEmbeddings embeddings, double weight, int capacity, ScoreLoss loss, int cachedRows)
         {
             Embeddings = embeddings;
             Weight = weight;
+            KeepsRows = Active && loss != ScoreLoss.PairSimilarity && capacity > 0;
             if (!Active)
             {
                 return;
@@ -396,14 +474,6 @@ internal sealed class ConditionalScorer
                 {
                     Grow(ref RowCache, cachedRows * capacity);
                     Grow(ref ColumnCache, cachedRows * capacity);
-                    Grow(ref RowMax, cachedRows);
-                    Grow(ref RowSum, cachedRows);
-                    Grow(ref ColumnMax, cachedRows);
-                    Grow(ref ColumnSum, cachedRows);
-                    RowMax.AsSpan(0, cachedRows).Fill(double.NegativeInfinity);
-                    RowSum.AsSpan(0, cachedRows).Clear();
-                    ColumnMax.AsSpan(0, cachedRows).Fill(double.NegativeInfinity);
-                    ColumnSum.AsSpan(0, cachedRows).Clear();
                 }
             }
 
@@ -460,6 +530,41 @@ internal sealed class ConditionalScorer
             }
         }
 
+        /// <summary>Floats of this model in a member row: image and text, or 0 when inactive or no member rows are kept.</summary>
+        public int RowLength => KeepsRows ? 2 * Embeddings.Dimension : 0;
+
+        /// <summary>True when this selection keeps the members' embeddings (an active model, a pairwise loss, room for members).</summary>
+        public bool KeepsRows;
+
+        public int CopyRow(int index, Span<float> destination)
+        {
+            if (RowLength == 0)
+            {
+                return 0;
+            }
+
+            int d = Embeddings.Dimension;
+            Embeddings.Image.Row(index).CopyTo(destination.Slice(0, d));
+            Embeddings.Text.Row(index).CopyTo(destination.Slice(d, d));
+            return 2 * d;
+        }
+
+        public void PackRows(ReadOnlySpan<float> rows, int rowLength, int offset, int count, int start)
+        {
+            if (RowLength == 0)
+            {
+                return;
+            }
+
+            int d = Embeddings.Dimension;
+            for (int i = 0; i < count; i++)
+            {
+                ReadOnlySpan<float> row = rows.Slice((i * rowLength) + offset, 2 * d);
+                row.Slice(0, d).CopyTo(MemberImage.AsSpan((start + i) * d, d));
+                row.Slice(d, d).CopyTo(MemberText.AsSpan((start + i) * d, d));
+            }
+        }
+
         public void AddSigmoidPairs(double[] accumulator, int start, int count)
         {
             if (!Active)
@@ -476,4 +581,14 @@ internal sealed class ConditionalScorer
             Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, Embeddings.Scale, Embeddings.Text, newImage, new SoftplusRowSumEpilogue(accumulator, Embeddings.Bias, Weight));
         }
     }
+}
+
+/// <summary>Splits per-member work across the ranks of a sharded selection.</summary>
+internal interface IMemberSlices
+{
+    /// <summary>The members [first, first + count) of <paramref name="members"/> this rank computes.</summary>
+    (int First, int Count) Slice(int members);
+
+    /// <summary>Fills both spans (one value per member) from every rank's slice.</summary>
+    void Gather(Span<float> rowValues, Span<float> columnValues);
 }

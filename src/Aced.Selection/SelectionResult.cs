@@ -74,7 +74,7 @@ public sealed class SelectionDiagnostics
     /// <summary>
     /// Effective sample size <c>1 / sum_x w_x^2</c> of the independent selection distribution
     /// <c>w_x = exp(tau * s_x) / Z</c> over the super-batch: B for uniform weights, 1 when one example dominates.
-    /// (B for the uniform sampler.)
+    /// (B for the uniform sampler; <c>w_x ∝ CDF(s_x)^beta</c> for <see cref="SamplerKind.LossPercentile"/>.)
     /// </summary>
     public double EffectiveSampleSize { get; internal set; }
 

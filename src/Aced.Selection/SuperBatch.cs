@@ -64,6 +64,7 @@ public readonly struct ModelEmbeddings
 
     /// <summary>These embeddings with other logit parameters (a copy of the struct; nothing is allocated or copied).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="logits"/> is the default (unset) value.</exception>
+    /// <exception cref="InvalidOperationException">These embeddings are the default (absent) value.</exception>
     public ModelEmbeddings WithLogits(LogitParameters logits)
     {
         if (IsEmpty)

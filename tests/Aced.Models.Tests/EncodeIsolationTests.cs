@@ -41,7 +41,7 @@ public class EncodeIsolationTests
         float[][] actual = Gradients(model, images, tokens, () =>
         {
             model.EncodeImages(otherImages, ei, batchSize: 4);
-            model.EncodeTexts(otherTokens, 9, et, batchSize: 5);
+            model.EncodeTexts(otherTokens, et, batchSize: 5);
         });
 
         for (int p = 0; p < expected.Length; p++)

@@ -141,7 +141,7 @@ public class TowerTests
         var ei = new Matrix(5, model.EmbeddingDimension);
         var et = new Matrix(5, model.EmbeddingDimension);
         model.EncodeImages(images, ei, batchSize: 2);
-        model.EncodeTexts(tokens, 5, et, batchSize: 3);
+        model.EncodeTexts(tokens, et, batchSize: 3);
         for (int i = 0; i < fi.Data.Length; i++)
         {
             Assert.Equal(fi.Data[i], ei.Data[i], 6);
@@ -162,24 +162,25 @@ public class TowerTests
         Assert.Equal("tokens", Assert.Throws<ArgumentException>(() => model.TextEncoder.Forward([1, 2], 1)).ParamName);
         Assert.ThrowsAny<ArgumentException>(() => new VisionTransformer(new VisionTransformerConfig { ImageSize = 10, PatchSize = 4 }, 1));
         Assert.ThrowsAny<ArgumentException>(() => new TextTransformer(new TextTransformerConfig { Width = 10, Heads = 3 }, 1));
-        Assert.ThrowsAny<ArgumentException>(() => VisionTransformerConfig.Preset("XL"));
+        Assert.Equal("--size", Assert.Throws<ArgumentException>(() => ModelSizes.Parse("XL", "--size")).ParamName);
+        Assert.Equal("size", Assert.Throws<ArgumentOutOfRangeException>(() => VisionTransformerConfig.Preset((ModelSize)9)).ParamName);
         Assert.Throws<InvalidOperationException>(() => new VisionTransformer(TestData.TinyConfig().Image, 1).Backward(new Matrix(1, 6)));
     }
 
     [Fact]
     public void Presets_KeepFamilyRatios_AndReferenceShapeIsS()
     {
-        foreach (string size in new[] { "Mu", "Ti", "S", "B" })
+        foreach (ModelSize size in Enum.GetValues<ModelSize>())
         {
             VisionTransformerConfig v = VisionTransformerConfig.Preset(size);
             Assert.Equal(4 * v.Width, v.MlpWidth);
             Assert.True(v.ParameterCount() > 0 && v.ForwardFlops() > 0);
         }
 
-        VisionTransformerConfig s = VisionTransformerConfig.Preset("S");
+        VisionTransformerConfig s = VisionTransformerConfig.Preset(ModelSize.S);
         Assert.Equal((128, 4, 4, 512, 64), (s.Width, s.Depth, s.Heads, s.MlpWidth, s.Tokens));
-        Assert.Equal(2 * VisionTransformerConfig.Preset("Ti").Width, s.Width);
-        Assert.Equal(2 * s.Width, VisionTransformerConfig.Preset("B").Width);
+        Assert.Equal(2 * VisionTransformerConfig.Preset(ModelSize.Ti).Width, s.Width);
+        Assert.Equal(2 * s.Width, VisionTransformerConfig.Preset(ModelSize.B).Width);
     }
 
     [Fact]
@@ -217,7 +218,7 @@ public class PresetTableTests
     [InlineData("B", 3_221_000, 421.1e6, 4_249_000, 205.6e6)]
     public void Presets_MatchTheDocumentedTable(string size, long imageParams, double imageFlops, long textParams, double textFlops)
     {
-        TwoTowerConfig c = TwoTowerConfig.Preset(size);
+        TwoTowerConfig c = TwoTowerConfig.Preset(ModelSizes.Parse(size));
         Assert.InRange(c.Image.ParameterCount(), imageParams - 1000, imageParams + 1000);
         Assert.InRange(c.Text.ParameterCount(), textParams - 1000, textParams + 1000);
         Assert.InRange(c.Image.ForwardFlops(), imageFlops * 0.995, imageFlops * 1.005);

@@ -30,6 +30,9 @@ public class BaselinePresetTests
             counts[sampler.Sample(batch).Indices[0]]++;
         }
 
+        double ess = 1 / expected.Sum(p => p * p);
+        Assert.Equal(ess, sampler.Sample(batch).Diagnostics.EffectiveSampleSize, 4);
+
         double chi = 0;
         for (int x = 0; x < 8; x++)
         {

@@ -60,3 +60,17 @@ public class OneContrastiveKindTests
         Assert.NotEqual(expected, Scorers.BatchScore(batch, ScoringMethod.Learnability, ContrastiveKind.Sigmoid, members));
     }
 }
+
+/// <summary>Issue 8 item 20: the options' helpers are not public API.</summary>
+public class OptionsSurfaceTests
+{
+    [Theory]
+    [InlineData("Validate")]
+    [InlineData("ResolveBatchSize")]
+    [InlineData("ChunkSize")]
+    public void ActiveBatchSamplerOptions_Helper_IsNotPublic(string name)
+    {
+        Assert.Null(typeof(ActiveBatchSamplerOptions).GetMethod(name, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Static));
+        Assert.NotNull(typeof(ActiveBatchSamplerOptions).GetMethod(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Static));
+    }
+}

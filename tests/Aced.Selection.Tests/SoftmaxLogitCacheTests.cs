@@ -6,7 +6,8 @@ namespace Aced.Selection.Tests;
 
 /// <summary>
 /// The softmax logit cache (<see cref="ActiveBatchSamplerOptions.SoftmaxLogitCacheBytes"/>) must change only the cost:
-/// full, partial and no cache give the brute-force conditional scores and the same selections.
+/// full, partial and no cache give the brute-force conditional scores, bit for bit the same as each other, and the same
+/// selections.
 /// </summary>
 public class SoftmaxLogitCacheTests
 {
@@ -20,7 +21,19 @@ public class SoftmaxLogitCacheTests
     [InlineData(333)]      // every row
     public void AddMembers_CachedRowsAnyBudget_EqualBruteForceAndUncached(int cachedRows)
     {
-        const int count = 333, dim = 10;
+        AssertCachedEqualsUncached(cachedRows, 10);
+    }
+
+    [Fact]
+    public void AddMembers_DimensionAboveOneKBlock_CachedEqualsUncached()
+    {
+        // d > 384: the products run in two k blocks; the cache must still hold the fused product's exact logits.
+        AssertCachedEqualsUncached(333, 400);
+    }
+
+    private static void AssertCachedEqualsUncached(int cachedRows, int dim)
+    {
+        const int count = 333;
         int[] chunkSizes = { 17, 70, 40, 50 };
         SuperBatch batch = TestData.Batch(count, dim, 77, ContrastiveKind.Softmax);
         int[] order = TestData.Distinct(count, chunkSizes.Sum(), 5);
@@ -44,7 +57,8 @@ public class SoftmaxLogitCacheTests
             {
                 if (!members.Contains(x))
                 {
-                    ScorerTests.AssertClose(plainScores[x], scores[x], 2e-5, $"cached rows {cachedRows}, {filled} members, x={x}");
+                    // Same logits, same column tiles, same summation order: the same bits.
+                    Assert.True(plainScores[x].Equals(scores[x]), $"cached rows {cachedRows}, {filled} members, x={x}: {scores[x]} vs uncached {plainScores[x]}");
                 }
             }
 
@@ -72,6 +86,7 @@ public class SoftmaxLogitCacheTests
     {
         SuperBatch batch = TestData.Batch(600, 24, 11, ContrastiveKind.Softmax);
         int[][] runs = new int[3][];
+        float[][] scores = new float[3][];
         long[] budgets = { ActiveBatchSamplerOptions.DefaultSoftmaxLogitCacheBytes, 250 * RowBytes(120), 0 };
         for (int i = 0; i < budgets.Length; i++)
         {
@@ -85,11 +100,15 @@ public class SoftmaxLogitCacheTests
                 Seed = 4,
                 SoftmaxLogitCacheBytes = budgets[i],
             };
-            runs[i] = new ActiveBatchSampler(options).Sample(batch, 2).ToArray();
+            SelectionResult result = new ActiveBatchSampler(options).Sample(batch, 2);
+            runs[i] = result.ToArray();
+            scores[i] = result.Scores.ToArray();
         }
 
         Assert.Equal(runs[2], runs[0]);
         Assert.Equal(runs[2], runs[1]);
+        Assert.Equal(scores[2], scores[0]);
+        Assert.Equal(scores[2], scores[1]);
     }
 
     [Fact]

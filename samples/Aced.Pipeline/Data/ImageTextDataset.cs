@@ -77,6 +77,14 @@ public sealed class ImageTextDataset
 
     /// <summary>The image of example <paramref name="index"/>.</summary>
     public ReadOnlySpan<float> Image(int index) => Pixels.AsSpan(index * ImageFloats, ImageFloats);
+
+    /// <summary>
+    /// <see cref="DatasetFingerprint.Compute(ImageTextDataset)"/> of this data set, computed on first use and kept
+    /// (the data set is treated as immutable: do not modify <see cref="Pixels"/>, <see cref="Captions"/> or <see cref="Ids"/>).
+    /// </summary>
+    public string Fingerprint => _fingerprint ??= DatasetFingerprint.Compute(this);
+
+    private string? _fingerprint;
 }
 
 /// <summary>
@@ -84,4 +92,8 @@ public sealed class ImageTextDataset
 /// student pool (with injected caption noise), a held-out split for RHO-loss's reference, and the
 /// evaluation split(s) (never trained on).
 /// </summary>
-public sealed record DatasetSplits(ImageTextDataset ReferenceTrain, ImageTextDataset StudentTrain, ImageTextDataset Holdout, IReadOnlyList<ImageTextDataset> Evaluation);
+public sealed record DatasetSplits(ImageTextDataset ReferenceTrain, ImageTextDataset StudentTrain, ImageTextDataset Holdout, IReadOnlyList<ImageTextDataset> Evaluation)
+{
+    /// <summary><see cref="DatasetFingerprint.Compute(DatasetSplits)"/>: one hash of every split.</summary>
+    public string Fingerprint => DatasetFingerprint.Compute(this);
+}

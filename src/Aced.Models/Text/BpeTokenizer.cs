@@ -92,7 +92,7 @@ public sealed class BpeTokenizer : Tokenizer
 
     /// <summary>Learns merges from a caption corpus.</summary>
     /// <param name="corpus">Captions.</param>
-    /// <param name="vocabularySize">Target vocabulary size including the 3 specials and 256 bytes (at least 259).</param>
+    /// <param name="vocabularySize">Largest vocabulary including the 3 specials and 256 bytes (at least 259); smaller when no pair reaches <paramref name="minFrequency"/> (as <see cref="WordTokenizer.Train"/>).</param>
     /// <param name="lowercase">Lower-case text before tokenisation.</param>
     /// <param name="minFrequency">Smallest pair count still merged (at least 1).</param>
     /// <exception cref="ArgumentOutOfRangeException">Vocabulary below 259 or minFrequency below 1.</exception>

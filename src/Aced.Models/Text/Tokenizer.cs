@@ -78,10 +78,53 @@ public abstract class Tokenizer
         return 2 + keep;
     }
 
-    /// <summary>Encodes many captions into one flat array of <c>texts.Count x maxTokens</c> ids.</summary>
+    /// <summary>Encodes many captions into one flat array of <c>texts.Length x maxTokens</c> ids (an array, a span or a list's <c>CollectionsMarshal.AsSpan</c>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxTokens"/> is below 2.</exception>
+    /// <exception cref="ArgumentNullException">A caption is null.</exception>
+    public int[] EncodeBatch(ReadOnlySpan<string> texts, int maxTokens = DefaultMaxTokens)
+    {
+        if (maxTokens < 2)
+        {
+            Guard.ThrowOutOfRange(nameof(maxTokens), maxTokens, "must be at least 2 ([CLS] and [EOS])");
+        }
+
+        int[] ids = new int[texts.Length * maxTokens];
+        EncodeBatch(texts, maxTokens, ids);
+        return ids;
+    }
+
+    /// <summary>Encodes many captions into <paramref name="destination"/>: caption i fills ids <c>[i maxTokens, (i + 1) maxTokens)</c>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxTokens"/> is below 2.</exception>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> does not hold exactly <c>texts.Length x maxTokens</c> ids.</exception>
+    /// <exception cref="ArgumentNullException">A caption is null.</exception>
+    public void EncodeBatch(ReadOnlySpan<string> texts, int maxTokens, Span<int> destination)
+    {
+        if (maxTokens < 2)
+        {
+            Guard.ThrowOutOfRange(nameof(maxTokens), maxTokens, "must be at least 2 ([CLS] and [EOS])");
+        }
+
+        if ((long)texts.Length * maxTokens != destination.Length)
+        {
+            Guard.ThrowArgument(nameof(destination), $"holds {destination.Length} ids but {texts.Length} captions of {maxTokens} need {(long)texts.Length * maxTokens}");
+        }
+
+        for (int i = 0; i < texts.Length; i++)
+        {
+            Encode(texts[i], destination.Slice(i * maxTokens, maxTokens));
+        }
+    }
+
+    /// <summary>Encodes a list of captions (any <see cref="IReadOnlyList{T}"/>) into one flat array of <c>texts.Count x maxTokens</c> ids.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxTokens"/> is below 2.</exception>
     public int[] EncodeBatch(IReadOnlyList<string> texts, int maxTokens = DefaultMaxTokens)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        if (maxTokens < 2)
+        {
+            Guard.ThrowOutOfRange(nameof(maxTokens), maxTokens, "must be at least 2 ([CLS] and [EOS])");
+        }
+
         int[] ids = new int[texts.Count * maxTokens];
         for (int i = 0; i < texts.Count; i++)
         {

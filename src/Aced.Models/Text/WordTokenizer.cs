@@ -39,15 +39,15 @@ public sealed class WordTokenizer : Tokenizer
 
     /// <summary>Builds the vocabulary from a corpus.</summary>
     /// <param name="corpus">Captions.</param>
-    /// <param name="maxVocabularySize">Largest vocabulary including specials and [UNK] (at least 5).</param>
+    /// <param name="vocabularySize">Largest vocabulary including specials and [UNK] (at least 5); smaller when the corpus has fewer distinct words.</param>
     /// <param name="lowercase">Lower-case text first.</param>
-    /// <exception cref="ArgumentOutOfRangeException">maxVocabularySize below 5.</exception>
-    public static WordTokenizer Train(IEnumerable<string> corpus, int maxVocabularySize, bool lowercase = true)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="vocabularySize"/> below 5.</exception>
+    public static WordTokenizer Train(IEnumerable<string> corpus, int vocabularySize, bool lowercase = true)
     {
         ArgumentNullException.ThrowIfNull(corpus);
-        if (maxVocabularySize < UnkId + 2)
+        if (vocabularySize < UnkId + 2)
         {
-            Guard.ThrowOutOfRange(nameof(maxVocabularySize), maxVocabularySize, $"must be at least {UnkId + 2}");
+            Guard.ThrowOutOfRange(nameof(vocabularySize), vocabularySize, $"must be at least {UnkId + 2}");
         }
 
         var probe = new WordTokenizer([], lowercase);
@@ -62,7 +62,7 @@ public sealed class WordTokenizer : Tokenizer
 
         var entries = new List<KeyValuePair<string, long>>(counts);
         entries.Sort((a, b) => a.Value != b.Value ? b.Value.CompareTo(a.Value) : string.CompareOrdinal(a.Key, b.Key));
-        int keep = Math.Min(entries.Count, maxVocabularySize - UnkId - 1);
+        int keep = Math.Min(entries.Count, vocabularySize - UnkId - 1);
         string[] words = new string[keep];
         for (int i = 0; i < keep; i++)
         {

@@ -44,16 +44,17 @@ public sealed record VisionTransformerConfig
 
     /// <summary>
     /// CPU-scale presets keeping the ViT family ratios (MLP = 4 D, head width fixed, Ti:S:B widths 1:2:4):
-    /// Mu (D 48, depth 2, 3 heads), Ti (64, 4, 2), S (128, 4, 4), B (256, 4, 8). Case-insensitive.
+    /// Mu (D 48, depth 2, 3 heads), Ti (64, 4, 2), S (128, 4, 4), B (256, 4, 8). From text: <see cref="ModelSizes.Parse"/>.
     /// </summary>
-    /// <param name="size">Mu, Ti, S or B.</param>
+    /// <param name="size">The preset.</param>
     /// <param name="imageSize">Image side in pixels.</param>
     /// <param name="patchSize">Patch side in pixels.</param>
     /// <param name="embeddingDimension">Output embedding width.</param>
-    /// <exception cref="ArgumentException">Unknown preset name.</exception>
-    public static VisionTransformerConfig Preset(string size, int imageSize = 32, int patchSize = 4, int embeddingDimension = 128)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not defined.</exception>
+    /// <exception cref="ArgumentException">The sizes give an invalid shape.</exception>
+    public static VisionTransformerConfig Preset(ModelSize size, int imageSize = 32, int patchSize = 4, int embeddingDimension = 128)
     {
-        (int width, int depth, int heads) = PresetShape(size);
+        (int width, int depth, int heads) = ModelSizes.Shape(size);
         return new VisionTransformerConfig
         {
             ImageSize = imageSize,
@@ -93,14 +94,6 @@ public sealed record VisionTransformerConfig
     public double ForwardFlops() =>
         2.0 * (((double)Tokens * PatchSize * PatchSize * Channels * Width) + TowerShape.StackMacs(Width, Depth, MlpWidth, Tokens) + TowerShape.PoolingMacs(Pooling, Width, Tokens) + ((double)Width * EmbeddingDimension));
 
-    internal static (int Width, int Depth, int Heads) PresetShape(string size) => size.ToUpperInvariant() switch
-    {
-        "MU" => (48, 2, 3),
-        "TI" => (64, 4, 2),
-        "S" => (128, 4, 4),
-        "B" => (256, 4, 8),
-        _ => throw new ArgumentException($"Unknown size preset '{size}'; use Mu, Ti, S or B.", nameof(size)),
-    };
 }
 
 /// <summary>
@@ -140,14 +133,15 @@ public sealed record TextTransformerConfig
     public int PadId { get; init; }
 
     /// <summary>CPU-scale presets with the same widths, depths and heads as <see cref="VisionTransformerConfig.Preset"/>.</summary>
-    /// <param name="size">Mu, Ti, S or B.</param>
+    /// <param name="size">The preset.</param>
     /// <param name="vocabularySize">Vocabulary size.</param>
     /// <param name="contextLength">Tokens per caption.</param>
     /// <param name="embeddingDimension">Output embedding width.</param>
-    /// <exception cref="ArgumentException">Unknown preset name.</exception>
-    public static TextTransformerConfig Preset(string size, int vocabularySize = 4096, int contextLength = 32, int embeddingDimension = 128)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not defined.</exception>
+    /// <exception cref="ArgumentException">The sizes give an invalid shape.</exception>
+    public static TextTransformerConfig Preset(ModelSize size, int vocabularySize = 4096, int contextLength = 32, int embeddingDimension = 128)
     {
-        (int width, int depth, int heads) = VisionTransformerConfig.PresetShape(size);
+        (int width, int depth, int heads) = ModelSizes.Shape(size);
         return new TextTransformerConfig
         {
             VocabularySize = vocabularySize,

@@ -1,0 +1,97 @@
+using System;
+using System.CommandLine;
+using System.IO;
+using System.Text.Json.Nodes;
+using Aced.Cli;
+using Aced.Pipeline.Training;
+
+namespace Aced.Pipeline.Tests.Training;
+
+public sealed class TrainCommandTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "aced-train-cli-" + Guid.NewGuid().ToString("N"));
+
+    public TrainCommandTests()
+    {
+        Directory.CreateDirectory(_dir);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Theory]
+    [InlineData("--method", "--method nope", "unknown method 'nope'")]
+    [InlineData("--filter-ratio", "--method h-acid --reference R --filter-ratio 1.5", "[0, 1)")]
+    [InlineData("--reference", "--method h-acid", "needs a reference")]
+    [InlineData("--reference", "--method rho-loss", "--holdout")]
+    [InlineData("--reference", "--method i-acid --reference MISSING", "does not exist")]
+    [InlineData("--steps", "--method iid --steps 0", "at least 1")]
+    [InlineData("--role", "--role teacher", "student or reference")]
+    [InlineData("--loss", "--method iid --loss hinge", "sigmoid or softmax")]
+    [InlineData("--method", "--role reference --method iid", "drop --method")]
+    public void Train_BadConfiguration_ExitTwoWithOneLineNamingTheOption(string option, string arguments, string fragment)
+    {
+        string outDir = Path.Combine(_dir, "run");
+        string[] extra = arguments.Replace("MISSING", Path.Combine(_dir, "missing"), StringComparison.Ordinal).Split(' ');
+        string[] steps = arguments.Contains("--steps", StringComparison.Ordinal) ? [] : ["--steps", "2"];
+        string[] args = ["train", "--dataset", "shapes", "--out", outDir, .. steps, .. extra];
+
+        (int code, string stdout, string stderr) = Invoke(args);
+
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, stdout);
+        string[] lines = stderr.TrimEnd('\n').Split('\n');
+        Assert.Single(lines);
+        Assert.StartsWith("aced: error: ", lines[0], StringComparison.Ordinal);
+        Assert.Contains(option, lines[0], StringComparison.Ordinal);
+        Assert.Contains(fragment, lines[0], StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public void Train_ReferenceThenStudentThenOtherData_RunsReusesAndRefusesTheCache()
+    {
+        string reference = Path.Combine(_dir, "ref");
+        string[] tiny = ["--image-size", "16", "--size", "Mu", "--batch-size", "16", "--vocab-size", "300", "--context-length", "12"];
+
+        (int code, string stdout, string stderr) = Invoke(["train", "--dataset", "shapes", "--role", "reference", "--steps", "2", "--out", reference, .. tiny]);
+        Assert.True(code == 0, stderr);
+        JsonObject result = JsonNode.Parse(stdout)!.AsObject();
+        Assert.True(result["completed"]!.GetValue<bool>());
+        Assert.Equal(2, result["steps"]!.GetValue<long>());
+        Assert.True(File.Exists(Path.Combine(reference, RunFiles.FinalCheckpoint)));
+
+        string student = Path.Combine(_dir, "student");
+        (code, stdout, stderr) = Invoke(["train", "--dataset", "shapes", "--method", "i-acid", "--reference", reference, "--steps", "1", "--out", student, .. tiny]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("computed once and cached", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = Invoke(["train", "--dataset", "shapes", "--method", "i-acid", "--reference", reference, "--steps", "1", "--out", student + "2", .. tiny]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("reused", stderr, StringComparison.Ordinal);
+
+        (code, stdout, stderr) = Invoke(["train", "--dataset", "shapes", "--method", "i-acid", "--reference", reference, "--steps", "1", "--out", student + "3", "--noise-rate", "0.2", .. tiny]);
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+        Assert.Contains("other data", stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(student + "3"));
+    }
+
+    private static (int Code, string Stdout, string Stderr) Invoke(string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var root = new RootCommand { TrainCommand.Create(stdout, stderr) };
+        int code = root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+}
