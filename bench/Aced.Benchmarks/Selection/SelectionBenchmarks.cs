@@ -186,6 +186,8 @@ public class SoftmaxSelectionBenchmarks
     private ActiveBatchSampler _joint = null!;
     private ActiveBatchSampler _jointLargeCache = null!;
     private ActiveBatchSampler _jointNoCache = null!;
+    private float[] _cache = null!;
+    private float[] _shift = null!;
 
     [ParamsSource(nameof(Sizes))]
     public SelectionSize Size { get; set; }
@@ -207,6 +209,18 @@ public class SoftmaxSelectionBenchmarks
         _joint = Sampler(ContrastiveKind.Softmax, ActiveBatchSamplerOptions.DefaultSoftmaxLogitCacheBytes);
         _jointLargeCache = Sampler(ContrastiveKind.Softmax, 2L << 30);
         _jointNoCache = Sampler(ContrastiveKind.Softmax, 0);
+        var rng = new CounterRng(3);
+        _cache = new float[Size.SuperBatch * Size.Batch];
+        for (int i = 0; i < _cache.Length; i++)
+        {
+            _cache[i] = 10f * rng.NextNormal();
+        }
+
+        _shift = new float[Size.Batch];
+        for (int i = 0; i < _shift.Length; i++)
+        {
+            _shift[i] = 2f * rng.NextNormal();
+        }
     }
 
     /// <summary>Joint learnability selection with the sigmoid loss: the yardstick.</summary>
@@ -224,6 +238,42 @@ public class SoftmaxSelectionBenchmarks
     /// <summary>The same without the logit cache (the previous algorithm).</summary>
     [Benchmark]
     public int JointLearnabilitySoftmaxNoCache() => _jointNoCache.Sample(_batch, 0).Indices[0];
+
+    /// <summary>
+    /// Profile: the cached softmax path's element-wise work alone, on random logits of the cache's shape (B x b):
+    /// per chunk after the first, every row's log-sum-exp and shifted softplus sum over the k members so far, in the
+    /// fused product's column tiles, for 2 directions x 2 models, serially on one thread.
+    /// </summary>
+    [Benchmark]
+    public double SoftmaxElementwiseOnlyOneThread()
+    {
+        int b = Size.Batch, n = Size.Chunks;
+        double total = 0;
+        for (int chunk = 1; chunk < n; chunk++)
+        {
+            int k = chunk * (b / n);
+            int tile = new Aced.Core.GemmPlan(1, k, 1, epilogue: true).Nc;
+            ReadOnlySpan<float> shift = _shift.AsSpan(0, k);
+            for (int pass = 0; pass < 4; pass++)
+            {
+                for (int x = 0; x < Size.SuperBatch; x++)
+                {
+                    double max = double.NegativeInfinity, sum = 0, softplus = 0;
+                    for (int j0 = 0; j0 < k; j0 += tile)
+                    {
+                        int width = Math.Min(tile, k - j0);
+                        ReadOnlySpan<float> row = _cache.AsSpan((x * b) + j0, width);
+                        SelectionKernels.AccumulateLogSumExp(row, -10f, ref max, ref sum);
+                        softplus += SelectionKernels.SoftplusSumShifted(row, -10f, shift.Slice(j0, width));
+                    }
+
+                    total += softplus + max + sum;
+                }
+            }
+        }
+
+        return total;
+    }
 
     private ActiveBatchSampler Sampler(ContrastiveKind loss, long cacheBytes) =>
         new(new ActiveBatchSamplerOptions { BatchSize = Size.Batch, Chunks = Size.Chunks, Loss = loss, Seed = 1, SoftmaxLogitCacheBytes = cacheBytes });
