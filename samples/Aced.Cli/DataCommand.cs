@@ -60,45 +60,9 @@ public static class DataCommand
     public static int ExecuteInfo(InfoArguments arguments, TextWriter stdout, TextWriter stderr)
     {
         ArgumentNullException.ThrowIfNull(arguments);
-        string? lastStage = null;
-        var options = new DataOptions
-        {
-            Seed = arguments.Seed,
-            ImageSize = arguments.ImageSize,
-            NoiseRate = arguments.NoiseRate,
-            CacheDirectory = arguments.Cache,
-            SkipBad = arguments.SkipBad,
-            Progress = p =>
-            {
-                // One line per stage (loading takes seconds, not minutes: no live bar needed).
-                if (p.Stage != lastStage)
-                {
-                    lastStage = p.Stage;
-                    stderr.WriteLine($"aced: data: {p.Stage}");
-                }
-            },
-        };
+        DataOptions options = ToOptions(arguments, stderr);
         var report = new DataLoadReport();
-        DatasetSplits splits;
-        try
-        {
-            splits = DatasetCatalog.Load(arguments.Dataset, options, report);
-        }
-        catch (ArgumentOutOfRangeException ex)
-        {
-            string message = ex.Message.Split(" (Parameter", 2)[0];
-            if (ex.ParamName is not null)
-            {
-                message = message.Replace(ex.ParamName, OptionName(ex.ParamName), StringComparison.Ordinal);
-            }
-
-            throw new CliException($"{message.TrimEnd('.')} (was {ex.ActualValue})", ex);
-        }
-        catch (ArgumentException ex) when (ex.ParamName == "spec")
-        {
-            throw new CliException($"--dataset: unknown data set '{arguments.Dataset}'; expected {DatasetCatalog.SpecHelp}", ex);
-        }
-
+        DatasetSplits splits = Load(arguments.Dataset, options, report);
         foreach (string message in report.Messages)
         {
             stderr.WriteLine($"aced: data: skipped: {message}");
@@ -118,47 +82,7 @@ public static class DataCommand
         var splitInfo = new List<object>();
         foreach ((string role, ImageTextDataset data) in roles)
         {
-            int corrupted = 0;
-            foreach (bool c in data.CaptionCorrupted)
-            {
-                corrupted += c ? 1 : 0;
-            }
-
-            var tasks = new List<object>();
-            foreach (LabelTask task in data.Tasks)
-            {
-                var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-                foreach (string className in task.ClassNames)
-                {
-                    counts[className] = 0;
-                }
-
-                int unlabelled = 0;
-                foreach (int label in task.Labels)
-                {
-                    if (label < 0)
-                    {
-                        unlabelled++;
-                    }
-                    else
-                    {
-                        counts[task.ClassNames[label]]++;
-                    }
-                }
-
-                tasks.Add(new { name = task.Name, classes = task.ClassNames.Count, unlabelled, class_counts = counts, prompts = task.PromptTemplates });
-            }
-
-            splitInfo.Add(new
-            {
-                role,
-                name = data.Name,
-                count = data.Count,
-                corrupted_captions = corrupted,
-                noise_rate = data.Count == 0 ? 0.0 : (double)corrupted / data.Count,
-                fingerprint = data.Fingerprint,
-                tasks,
-            });
+            splitInfo.Add(DescribeSplit(role, data));
         }
 
         var summary = new
@@ -179,6 +103,110 @@ public static class DataCommand
 
         stdout.WriteLine(CliJson.Serialize(summary));
         return 0;
+    }
+
+    /// <summary>
+    /// Loads <paramref name="dataset"/> for a command: an option out of range or an unknown specification becomes a
+    /// <see cref="CliException"/> naming the command-line option; bad data stay <see cref="DataException"/>s (exit 2).
+    /// </summary>
+    public static DatasetSplits Load(string dataset, DataOptions options, DataLoadReport report)
+    {
+        try
+        {
+            return DatasetCatalog.Load(dataset, options, report);
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            string range = ex.ParamName switch
+            {
+                nameof(DataOptions.ImageSize) => $"--image-size must be in [{DataOptions.MinImageSize}, {DataOptions.MaxImageSize}]",
+                nameof(DataOptions.NoiseRate) => "--noise-rate must be in [0, 1]",
+                _ => ex.Message,
+            };
+            throw new CliException($"{range} (was {ex.ActualValue})", ex);
+        }
+        catch (ArgumentException ex) when (ex.ParamName == "spec")
+        {
+            throw new CliException($"--dataset: unknown data set '{dataset}'; expected {DatasetCatalog.SpecHelp}", ex);
+        }
+    }
+
+    private static DataOptions ToOptions(InfoArguments arguments, TextWriter stderr)
+    {
+        string? lastStage = null;
+        return new DataOptions
+        {
+            Seed = arguments.Seed,
+            ImageSize = arguments.ImageSize,
+            NoiseRate = arguments.NoiseRate,
+            CacheDirectory = arguments.Cache,
+            SkipBad = arguments.SkipBad,
+            Progress = p =>
+            {
+                // One line per stage (loading takes seconds, not minutes: no live bar needed).
+                if (p.Stage != lastStage)
+                {
+                    lastStage = p.Stage;
+                    stderr.WriteLine($"aced: data: {p.Stage}");
+                }
+            },
+        };
+    }
+
+    private static object DescribeSplit(string role, ImageTextDataset data)
+    {
+        int corrupted = CountCorrupted(data);
+        var tasks = new List<object>();
+        foreach (LabelTask task in data.Tasks)
+        {
+            tasks.Add(DescribeTask(task));
+        }
+
+        return new
+        {
+            role,
+            name = data.Name,
+            count = data.Count,
+            corrupted_captions = corrupted,
+            noise_rate = data.Count == 0 ? 0.0 : (double)corrupted / data.Count,
+            fingerprint = data.Fingerprint,
+            tasks,
+        };
+    }
+
+    private static object DescribeTask(LabelTask task)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (string className in task.ClassNames)
+        {
+            counts[className] = 0;
+        }
+
+        int unlabelled = 0;
+        foreach (int label in task.Labels)
+        {
+            if (label < 0)
+            {
+                unlabelled++;
+            }
+            else
+            {
+                counts[task.ClassNames[label]]++;
+            }
+        }
+
+        return new { name = task.Name, classes = task.ClassNames.Count, unlabelled, class_counts = counts, prompts = task.PromptTemplates };
+    }
+
+    private static int CountCorrupted(ImageTextDataset data)
+    {
+        int corrupted = 0;
+        foreach (bool c in data.CaptionCorrupted)
+        {
+            corrupted += c ? 1 : 0;
+        }
+
+        return corrupted;
     }
 
     private static Command CreateFetch()
@@ -228,24 +256,12 @@ public static class DataCommand
         return command;
     }
 
-    private static string OptionName(string? parameter) => parameter switch
-    {
-        nameof(DataOptions.ImageSize) => "--image-size",
-        nameof(DataOptions.NoiseRate) => "--noise-rate",
-        _ => parameter ?? "an option",
-    };
-
     private static void WriteTable(List<(string Role, ImageTextDataset Data)> roles, TextWriter stderr)
     {
         var table = new Table().AddColumns("split", "name", "examples", "corrupted", "tasks", "fingerprint");
         foreach ((string role, ImageTextDataset data) in roles)
         {
-            int corrupted = 0;
-            foreach (bool c in data.CaptionCorrupted)
-            {
-                corrupted += c ? 1 : 0;
-            }
-
+            int corrupted = CountCorrupted(data);
             var tasks = new List<string>();
             foreach (LabelTask task in data.Tasks)
             {

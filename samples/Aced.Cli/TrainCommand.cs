@@ -153,17 +153,24 @@ public static class TrainCommand
         Console.CancelKeyPress += onCancel;
         try
         {
+            var report = new DataLoadReport();
+            DatasetSplits data = DataCommand.Load(options.Dataset, options.Data, report);
+            if (report.Skipped > 0)
+            {
+                stderr.WriteLine($"aced: warning: skipped {report.Skipped} bad data item(s) (--skip-bad); first: {report.Messages[0]}");
+            }
+
             TrainResult result;
             if (!Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error))
             {
-                result = RunWithProgressBar(options, cancellation.Token);
+                result = RunWithProgressBar(options, data, cancellation.Token);
             }
             else
             {
-                result = Trainer.Run(options, new PlainProgress(stderr), cancellation.Token);
+                result = Trainer.Run(options, data, new PlainProgress(stderr), cancellation.Token);
             }
 
-            stdout.WriteLine(JsonSerializer.Serialize(result, TrainingRun.s_json));
+            stdout.WriteLine(JsonSerializer.Serialize(result, TrainingRun.s_jsonLine));
             return result.Completed ? 0 : Interrupted;
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
@@ -177,7 +184,7 @@ public static class TrainCommand
         }
     }
 
-    private static TrainResult RunWithProgressBar(TrainOptions options, CancellationToken cancellationToken)
+    private static TrainResult RunWithProgressBar(TrainOptions options, DatasetSplits data, CancellationToken cancellationToken)
     {
         IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         TrainResult? result = null;
@@ -187,7 +194,7 @@ public static class TrainCommand
             .Start(context =>
             {
                 var observer = new BarProgress(console, context);
-                result = Trainer.Run(options, observer, cancellationToken);
+                result = Trainer.Run(options, data, observer, cancellationToken);
             });
         return result!;
     }

@@ -30,7 +30,13 @@ public sealed class DataOptions
     /// <summary>Default upper bound on an image's width and height.</summary>
     public const int DefaultMaxImageSide = 8192;
 
-    /// <summary>Side S of the square images (CHW 3 x S x S). Default 32; must be in [4, 512].</summary>
+    /// <summary>Smallest accepted <see cref="ImageSize"/>.</summary>
+    public const int MinImageSize = 4;
+
+    /// <summary>Largest accepted <see cref="ImageSize"/>.</summary>
+    public const int MaxImageSize = 512;
+
+    /// <summary>Side S of the square images (CHW 3 x S x S). Default 32; must be in [<see cref="MinImageSize"/>, <see cref="MaxImageSize"/>].</summary>
     public int ImageSize { get; init; } = DefaultImageSize;
 
     /// <summary>Seed of every random draw (shapes rendering, noise, templates). Same seed, same data.</summary>
@@ -104,9 +110,9 @@ public sealed class DataOptions
     /// <exception cref="ArgumentOutOfRangeException">An option is outside its range; the message names it.</exception>
     public void Validate()
     {
-        if (ImageSize < 4 || ImageSize > 512)
+        if (ImageSize < MinImageSize || ImageSize > MaxImageSize)
         {
-            throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, $"{nameof(ImageSize)} must be in [4, 512].");
+            throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, $"{nameof(ImageSize)} must be in [{MinImageSize}, {MaxImageSize}].");
         }
 
         CheckRate(NoiseRate, nameof(NoiseRate));

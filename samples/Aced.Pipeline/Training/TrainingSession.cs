@@ -582,7 +582,7 @@ internal sealed class TrainingSession
             ["pair_forward_flops"] = ComputeAccounting.PairForwardFlops(_model.Config),
             ["references"] = references,
         };
-        return config.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        return config.ToJsonString(TrainingRun.s_json);
     }
 
     private string Describe() =>

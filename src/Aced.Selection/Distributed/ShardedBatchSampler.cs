@@ -25,7 +25,8 @@ namespace Aced.Selection.Distributed;
 /// <para><b>Cost per chunk</b>: communication O(W·c + c·d) (one all-reduce of 2 doubles, one all-gather of 3c doubles
 /// per rank, one all-gather of the c new members' rows; softmax adds one all-gather of the members' log-sum-exps per
 /// model); compute O(n·c·d) per rank (softmax O(n·k·d + k²·d/W) at k members); memory O(n·d + b·d).
-/// The uniform sampler draws on every rank (O(B) integers of scratch) and exchanges only the b scores.</para>
+/// The uniform sampler draws on every rank (O(B) integers of scratch) and exchanges only the b scores; the
+/// loss-percentile sampler all-gathers the B independent scores once (the percentiles are global ranks).</para>
 /// <para><b>Errors</b>: before any work the ranks compare their options, seed, step, model dimensions, logit scales
 /// and biases, and shard sizes; a mismatch or an empty shard throws <see cref="ArgumentException"/> with the same
 /// message on every rank. An error on one rank during scoring (NaN embeddings, overflowing logits) is reported to

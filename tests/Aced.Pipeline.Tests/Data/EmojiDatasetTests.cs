@@ -173,6 +173,42 @@ public class EmojiDatasetTests
     }
 
     [Fact]
+    public void Load_ArchiveWithSymbolicLink_Rejected_SkipBadCountsIt()
+    {
+        using var fixture = new EmojiFixture(count: 12);
+        string twitter = fixture.ArchivePath("emoji-datasource-twitter");
+        string rewritten = twitter + ".new";
+        using (var input = new System.Formats.Tar.TarReader(new System.IO.Compression.GZipStream(File.OpenRead(twitter), System.IO.Compression.CompressionMode.Decompress)))
+        using (FileStream file = File.Create(rewritten))
+        using (var gzip = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionLevel.Fastest))
+        using (var output = new System.Formats.Tar.TarWriter(gzip, System.Formats.Tar.TarEntryFormat.Pax))
+        {
+            System.Formats.Tar.TarEntry? entry;
+            while ((entry = input.GetNextEntry(copyData: true)) is not null)
+            {
+                output.WriteEntry(entry);
+            }
+
+            output.WriteEntry(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.SymbolicLink, "package/img/twitter/64/link.png") { LinkName = "../../../../etc/passwd" });
+        }
+
+        File.Move(rewritten, twitter, overwrite: true);
+        var packages = new List<EmojiPackage>();
+        foreach (EmojiPackage p in fixture.Packages)
+        {
+            packages.Add(p.Name == "emoji-datasource-twitter" ? p with { Integrity = EmojiManifest.Integrity(twitter), Bytes = new FileInfo(twitter).Length } : p);
+        }
+
+        EmojiManifest.Write(fixture.Folder, packages);
+        var ex = Assert.Throws<DataException>(() => DatasetCatalog.Load("emoji", Options(fixture)));
+        Assert.Contains("links are not accepted", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith("package/img/twitter/64/link.png", ex.FilePath, StringComparison.Ordinal);
+        var report = new DataLoadReport();
+        DatasetCatalog.Load("emoji", Options(fixture, skipBad: true), report);
+        Assert.Equal(1, report.Skipped);
+    }
+
+    [Fact]
     public void Load_ArchiveNotGzip_ClearError()
     {
         using var fixture = new EmojiFixture(count: 6);

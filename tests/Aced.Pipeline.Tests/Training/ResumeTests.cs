@@ -92,6 +92,21 @@ public sealed class ResumeTests : IClassFixture<TrainingFixture>
     }
 
     [Fact]
+    public void Run_ReferenceWithoutCheckpoint_RefusedNamingReference()
+    {
+        string reference = _fixture.NewDirectory("ref-no-ckpt");
+        Directory.CreateDirectory(reference);
+        File.Copy(Path.Combine(_fixture.Reference, RunFiles.Config), Path.Combine(reference, RunFiles.Config));
+        string dir = _fixture.NewDirectory("student-no-ref");
+
+        var ex = Assert.Throws<TrainingConfigurationException>(() => Trainer.Run(TrainingFixture.Options(dir) with { Method = "h-acid", ReferenceDirs = [reference] }, _fixture.Data));
+
+        Assert.Equal("--reference", ex.Option);
+        Assert.Contains("no final.ckpt", ex.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir));
+    }
+
+    [Fact]
     public void Load_FinishedRun_ModelEncodesLikeTheTrainedOne()
     {
         string dir = _fixture.NewDirectory("load");

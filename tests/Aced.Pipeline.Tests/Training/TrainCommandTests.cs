@@ -37,12 +37,15 @@ public sealed class TrainCommandTests : IDisposable
     [InlineData("--role", "--role teacher", "student or reference")]
     [InlineData("--loss", "--method iid --loss hinge", "sigmoid or softmax")]
     [InlineData("--method", "--role reference --method iid", "drop --method")]
+    [InlineData("--image-size", "--method iid --image-size 2", "must be in")]
+    [InlineData("--dataset", "--method iid --dataset nope", "unknown data set")]
     public void Train_BadConfiguration_ExitTwoWithOneLineNamingTheOption(string option, string arguments, string fragment)
     {
         string outDir = Path.Combine(_dir, "run");
         string[] extra = arguments.Replace("MISSING", Path.Combine(_dir, "missing"), StringComparison.Ordinal).Split(' ');
         string[] steps = arguments.Contains("--steps", StringComparison.Ordinal) ? [] : ["--steps", "2"];
-        string[] args = ["train", "--dataset", "shapes", "--out", outDir, .. steps, .. extra];
+        string[] dataset = arguments.Contains("--dataset", StringComparison.Ordinal) ? [] : ["--dataset", "shapes"];
+        string[] args = ["train", "--out", outDir, .. dataset, .. steps, .. extra];
 
         (int code, string stdout, string stderr) = Invoke(args);
 
