@@ -100,8 +100,9 @@ public sealed class ActiveBatchSamplerOptions
     /// keeps them (float32, B rows x b members, both directions, per scored model: <c>16·B·b</c> bytes for
     /// learnability, <c>8·B·b</c> for one model) so a chunk computes only the new members' logits, O(B·|chunk|·d),
     /// instead of all members', O(B·|M|·d). When the whole cache does not fit, the first rows that fit are cached and
-    /// the rest recomputed (the previous cost for those rows). The scores are bit-identical with any budget (the cached
-    /// logits are the fused product's, folded in the same column tiles); never a B x B matrix.
+    /// the rest recomputed (the previous cost for those rows). With the managed GEMM provider the scores are bit-identical
+    /// with any budget (the cached logits are the fused product's, folded in the same column tiles); never a B x B
+    /// matrix.
     /// </summary>
     public long SoftmaxLogitCacheBytes { get; set; } = DefaultSoftmaxLogitCacheBytes;
 

@@ -253,8 +253,9 @@ internal sealed class ConditionalScorer
             Gemm.Multiply(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, 0f, new MatrixView(model.ColumnCache, start, cached, c, _capacity));
         }
 
-        // The element-wise passes fold each row in the column tiles the fused product over all k members would hand
-        // its epilogue, so the cached path gives the same bits as the recompute path (and as a sharded selection).
+        // The element-wise passes fold each row in the column tiles the managed provider's fused product over all k
+        // members hands its epilogue, so the cached path gives the same bits as the recompute path (and as a sharded
+        // selection); another provider may tile differently and then agrees up to summation order.
         int tile = new GemmPlan(1, k, 1, epilogue: true).Nc;
 
         if (cached == _count && _membersIndexed && MemberSlices is null)
