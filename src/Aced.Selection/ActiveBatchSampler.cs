@@ -18,8 +18,10 @@ namespace Aced.Selection;
 /// <see cref="ActiveBatchSamplerOptions.Greedy"/>. Chosen members get logit negative infinity and are never
 /// drawn again. When n does not divide b, the first <c>b mod n</c> chunks take one extra example.</para>
 /// <para><b>Cost</b>: sigmoid O(B·b·d) time (four fused products per chunk for learnability,
-/// <c>8·B·b·d·(n-1)/n</c> flops), softmax O(B·b·d·n/2) because every member's log-sum-exp changes as the
-/// batch grows; extra memory O(B + b·d) either way, never a B x B matrix.</para>
+/// <c>8·B·b·d·(n-1)/n</c> flops), softmax the same products plus O(B·b·n/2) element-wise work, because every
+/// member's log-sum-exp changes as the batch grows, with a logit cache of up to B x b floats per direction and model
+/// bounded by <see cref="ActiveBatchSamplerOptions.SoftmaxLogitCacheBytes"/> (rows beyond it cost O(B·b·d·n/2) as
+/// without the cache); otherwise extra memory O(B + b·d), never a B x B matrix.</para>
 /// <para><b>Ties</b>: equal scores are equally likely under sampling (the Gumbel noise breaks ties); greedy and
 /// top-k break exact ties towards the lower index, so all-equal scores select indices 0..b-1.</para>
 /// <para><b>Determinism</b>: step t draws from <c>new CounterRng(Seed, t)</c>. <see cref="Sample(SuperBatch)"/>
@@ -150,7 +152,7 @@ public sealed class ActiveBatchSampler
         {
             // The independent scores read every embedding once; their finite dot products double as the NaN/Inf
             // check, so only a model they did not cover (or a failed check, to name the row) is scanned again.
-            _scorer.Begin(superBatch, _options.Scoring, _options.ScoreLoss, capacity, _options.NormTolerance);
+            _scorer.Begin(superBatch, _options.Scoring, _options.ScoreLoss, capacity, _options.NormTolerance, _options.SoftmaxLogitCacheBytes);
             studentVerified = _scorer.StudentVerifiedFinite;
             referenceVerified = _scorer.ReferenceVerifiedFinite;
         }
