@@ -48,6 +48,9 @@ internal sealed class ConditionalScorer
     private int[] _memberIndex = Array.Empty<int>();
     private int _capacity;
     private int _cachedRows;
+
+    /// <summary>Rows whose softmax member logits the current selection caches (0 for sigmoid or a zero budget).</summary>
+    internal int CachedRows => _cachedRows;
     private bool _membersIndexed;
 
     /// <summary>

@@ -52,6 +52,9 @@ public sealed class ShardedBatchSampler
     private readonly ActiveBatchSamplerOptions _options;
     private readonly ICollectives _collectives;
     private readonly ConditionalScorer _scorer = new();
+
+    /// <summary>The scorer of the last selection (tests inspect its softmax cache).</summary>
+    internal ConditionalScorer Scorer => _scorer;
     private readonly SelectionResult _result = new();
     private readonly ShardStatistics _statistics = new();
     private double[] _header = Array.Empty<double>();
@@ -151,7 +154,7 @@ public sealed class ShardedBatchSampler
             bool studentVerified = false, referenceVerified = false;
             if (haveScores)
             {
-                _scorer.Begin(shard!, _options.Scoring, _options.ScoreLoss, capacity, _options.NormTolerance);
+                _scorer.Begin(shard!, _options.Scoring, _options.ScoreLoss, capacity, _options.NormTolerance, _options.SoftmaxLogitCacheBytes);
                 studentVerified = _scorer.StudentVerifiedFinite;
                 referenceVerified = _scorer.ReferenceVerifiedFinite;
             }
