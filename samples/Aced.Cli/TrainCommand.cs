@@ -37,6 +37,7 @@ public static class TrainCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialisation, data order and sampling.", DefaultValueFactory = _ => 1UL };
         var initSeed = new Option<ulong?>("--init-seed") { Description = "Seed of the model initialisation only (default: --seed); vary it with --seed fixed for the same data order and a different initialisation." };
         var initBias = new Option<double?>("--init-bias") { Description = "Initial sigmoid logit bias c (default: the batch prior -ln(b - 1), -4.14 at b = 64; SigLIP's -10 suits 32k batches)." };
+        var referenceMode = new Option<string>("--reference-mode") { Description = "cached (the reference's embeddings of the pool computed once, default) | live (computed per step for the super-batch; cost counted per step).", DefaultValueFactory = _ => "cached" };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last checkpoint (same options)." };
         var batchSize = new Option<int>("--batch-size") { Description = "Sub-batch size b.", DefaultValueFactory = _ => new TrainOptions().BatchSize };
         var filterRatio = new Option<double?>("--filter-ratio") { Description = "Filter ratio f in [0, 1): super-batch B = b / (1 - f) (default: the method's, 0.8)." };
@@ -58,7 +59,7 @@ public static class TrainCommand
         var command = new Command("train", "Train a reference (--role reference) or a student (--method M) on an image-text data set.")
         {
             dataset, role, method, reference, size, holdout, steps, output, seed, resume, batchSize, filterRatio, chunks, temperature, lambda,
-            learningRate, checkpointEvery, ensemble, initSeed, initBias, loss, contextLength, vocabulary, proxySize, imageSize, dataSeed, noiseRate, cache, skipBad,
+            learningRate, checkpointEvery, ensemble, initSeed, initBias, referenceMode, loss, contextLength, vocabulary, proxySize, imageSize, dataSeed, noiseRate, cache, skipBad,
         };
         command.SetAction(parse => CommandRunner.Run(
             () =>
@@ -74,6 +75,7 @@ public static class TrainCommand
                 Lambda = parse.GetValue(lambda),
                 LearningRate = parse.GetValue(learningRate),
                 InitSeed = parse.GetValue(initSeed),
+                ReferenceMode = ParseReferenceMode(parse.GetValue(referenceMode)!),
                 InitialBias = parse.GetValue(initBias),
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 Loss = ParseLoss(parse.GetValue(loss)!),
@@ -96,6 +98,13 @@ public static class TrainCommand
             stderr));
         return command;
     }
+
+    private static ReferenceMode ParseReferenceMode(string value) => value.ToLowerInvariant() switch
+    {
+        "cached" => ReferenceMode.Cached,
+        "live" => ReferenceMode.Live,
+        _ => throw new CliException($"--reference-mode must be cached or live (was '{value}')"),
+    };
 
     /// <summary>Data loading quicker than this prints nothing (shapes); longer loading (emoji: ~10 s) prints its stages.</summary>
     public static readonly TimeSpan DataProgressQuietPeriod = TimeSpan.FromSeconds(1);

@@ -18,6 +18,16 @@ public enum TrainingRole
     Reference = 1,
 }
 
+/// <summary>Where a student's reference/teacher embeddings come from.</summary>
+public enum ReferenceMode
+{
+    /// <summary>Computed once for the whole pool and cached as .npy beside the reference (its cost is one-off).</summary>
+    Cached = 0,
+
+    /// <summary>Computed per step for the super-batch by the reference's forward (its cost counted per step, Appendix J).</summary>
+    Live = 1,
+}
+
 /// <summary>A bad training configuration, found before any training: <see cref="Option"/> names the option to fix.</summary>
 public sealed class TrainingConfigurationException : ArgumentException
 {
@@ -110,6 +120,9 @@ public sealed record TrainOptions
 
     /// <summary>How several references combine in the distillation loss (Eq. 18 mean of per-teacher losses by default, or the mean of teacher logits).</summary>
     public TeacherEnsemble Ensemble { get; init; } = TeacherEnsemble.MeanOfLosses;
+
+    /// <summary>Reference embeddings: cached once (default) or computed live per step.</summary>
+    public ReferenceMode ReferenceMode { get; init; } = ReferenceMode.Cached;
 
     /// <summary>Reference role only: train on the held-out split (RHO-loss's reference).</summary>
     public bool Holdout { get; init; }
@@ -269,6 +282,11 @@ public sealed record TrainOptions
                 if (method.NeedsReference && ReferenceDirs.Count == 0)
                 {
                     list.Add(new("--reference", $"method {method.Name} needs a reference: train one with `aced train --role reference{(method.NeedsHoldoutReference ? " --holdout" : string.Empty)} --out REF` and pass --reference REF"));
+                }
+
+                if (ReferenceMode == ReferenceMode.Live && ReferenceDirs.Count == 0)
+                {
+                    list.Add(new("--reference-mode", $"live computes a reference's embeddings per step; method {method.Name} has no --reference (drop --reference-mode)"));
                 }
 
                 if (!method.NeedsReference && ReferenceDirs.Count > 0)

@@ -27,6 +27,7 @@ internal sealed class TrainingSession
     private const ulong SelectionSeedSalt = 0x5E1EC7;
     private const ulong ProxySeedSalt = 0x9B0C;
     private const ulong OnlineReferenceSeedSalt = 0x0E1F;
+    private const int LiveBlock = 256;
 
     private readonly TrainOptions _options;
     private readonly MethodDefinition _method;
@@ -74,6 +75,11 @@ internal sealed class TrainingSession
     private readonly Matrix[] _teacherImage;
     private readonly Matrix[] _teacherText;
     private readonly TeacherEmbeddings[] _teachers;
+    private readonly TrainingPool[] _livePools;
+    private readonly Matrix _liveImages;
+    private readonly int[] _liveTokens;
+    private readonly Matrix[] _liveImage;
+    private readonly Matrix[] _liveText;
 
     private TrainingSession(TrainOptions options, MethodDefinition method, ITrainingObserver observer, string runDir, TrainingPool pool, Tokenizer tokenizer, TwoTowerModel model, AdamW optimizer, List<TrainingRun> references, List<ReferenceEmbeddings> referenceEmbeddings, int superBatch, long startStep, double startSeconds, string fingerprint, ProxyModel? proxy, ProxyModel? onlineReference)
     {
@@ -99,7 +105,37 @@ internal sealed class TrainingSession
         _onlineReference = onlineReference;
         _order = new DataOrder(pool.Count, options.Seed);
         _sampler = CreateSampler(options, method, _b);
-        _stepFlops = ComputeAccounting.PerStep(model.Config!, _trained, superBatch, method.NeedsStudentScores, proxy?.Model.Config, _b);
+        StepFlops flops = ComputeAccounting.PerStep(model.Config!, _trained, superBatch, method.NeedsStudentScores, proxy?.Model.Config, _b);
+        _livePools = [];
+        _liveImages = new Matrix(1, 1);
+        _liveTokens = [];
+        _liveImage = [];
+        _liveText = [];
+        if (options.ReferenceMode == ReferenceMode.Live)
+        {
+            // Each reference reads the pool through its own tokenizer; its embeddings of the super-batch are written
+            // into pool-sized matrices at the examples' rows, so selection and distillation read them as from a cache.
+            _livePools = new TrainingPool[references.Count];
+            _liveImage = new Matrix[references.Count];
+            _liveText = new Matrix[references.Count];
+            int maxContext = 1;
+            double referenceFlops = 0;
+            for (int k = 0; k < references.Count; k++)
+            {
+                TwoTowerConfig config = references[k].Model.Config!;
+                _livePools[k] = new TrainingPool(pool.Dataset, references[k].Tokenizer, config.Text.ContextLength);
+                maxContext = Math.Max(maxContext, config.Text.ContextLength);
+                _liveImage[k] = new Matrix(superBatch, references[k].Model.EmbeddingDimension);
+                _liveText[k] = new Matrix(superBatch, references[k].Model.EmbeddingDimension);
+                referenceFlops += ComputeAccounting.PairForwardFlops(config) * superBatch;
+            }
+
+            _liveImages = new Matrix(superBatch, pool.Images.Columns);
+            _liveTokens = new int[superBatch * maxContext];
+            flops = flops with { Reference = referenceFlops };
+        }
+
+        _stepFlops = flops;
         (_objective, _distillationOnly) = CreateObjectives(options, method);
 
         int d = model.EmbeddingDimension;
@@ -232,6 +268,13 @@ internal sealed class TrainingSession
         var embeddings = new List<ReferenceEmbeddings>();
         foreach (TrainingRun reference in references)
         {
+            if (options.ReferenceMode == ReferenceMode.Live)
+            {
+                int width = reference.Model.EmbeddingDimension;
+                embeddings.Add(new ReferenceEmbeddings(new Matrix(dataset.Count, width), new Matrix(dataset.Count, width), reference.Model.Logits, "live", Reused: false, Flops: 0));
+                continue;
+            }
+
             ReferenceEmbeddings cached = ReferenceCache.GetOrCompute(reference, dataset, fingerprint, cancellationToken);
             observer.OnMessage(cached.Reused
                 ? $"reference embeddings reused from {cached.Directory}"
@@ -320,8 +363,11 @@ internal sealed class TrainingSession
         var caches = new List<string>();
         foreach (ReferenceEmbeddings e in _referenceEmbeddings)
         {
-            cacheFlops += e.Flops;
-            caches.Add(e.Directory);
+            if (_options.ReferenceMode == ReferenceMode.Cached)
+            {
+                cacheFlops += e.Flops;
+                caches.Add(e.Directory);
+            }
         }
 
         var result = new TrainResult(_runDir, completed, step, lastLoss, step * (long)_trained, step * _stepFlops.Total, cacheFlops, seconds, checkpoint, Path.Combine(_runDir, RunFiles.Config), metricsPath, caches);
@@ -338,6 +384,7 @@ internal sealed class TrainingSession
         int b = _b;
         int t = _options.ContextLength;
         _order.Fill(step, _superIndices);
+        EncodeLiveReferences();
         ReadOnlySpan<int> cePositions;
         bool needSuperInputs = _method.NeedsStudentScores || _proxy is not null;
         if (needSuperInputs)
@@ -430,6 +477,33 @@ internal sealed class TrainingSession
         }
 
         return (loss, contrastive, distillation, lr, (double)corrupted / b);
+    }
+
+    /// <summary>Live reference mode: every reference embeds this step's super-batch (B rows) into its pool-row matrices.</summary>
+    private void EncodeLiveReferences()
+    {
+        for (int k = 0; k < _livePools.Length; k++)
+        {
+            TrainingPool refPool = _livePools[k];
+            TwoTowerModel reference = _references[k].Model;
+            int n = _superIndices.Length;
+            int context = refPool.ContextLength;
+            refPool.Gather(_superIndices, _liveImages, _liveTokens.AsSpan(0, n * context));
+            ReferenceEmbeddings target = _referenceEmbeddings[k];
+            reference.EncodeImages(_liveImages, _liveImage[k], LiveBlock);
+            reference.EncodeTexts(_liveTokens.AsSpan(0, n * context), _liveText[k], LiveBlock);
+            ScatterRows(_liveImage[k], _superIndices, target.Image);
+            ScatterRows(_liveText[k], _superIndices, target.Text);
+        }
+    }
+
+    /// <summary>destination[indices[i]] = source[i] for every row i.</summary>
+    private static void ScatterRows(Matrix source, ReadOnlySpan<int> indices, Matrix destination)
+    {
+        for (int i = 0; i < indices.Length; i++)
+        {
+            source.Row(i).CopyTo(destination.Row(indices[i]));
+        }
     }
 
     private SuperBatch BuildSuperBatch()
