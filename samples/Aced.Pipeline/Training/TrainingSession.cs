@@ -28,6 +28,7 @@ internal sealed class TrainingSession
     private const ulong ProxySeedSalt = 0x9B0C;
     private const ulong OnlineReferenceSeedSalt = 0x0E1F;
     private const int LiveBlock = 256;
+    internal const ulong HeadSeedSalt = 0xF3;
 
     private readonly TrainOptions _options;
     private readonly MethodDefinition _method;
@@ -51,6 +52,7 @@ internal sealed class TrainingSession
     private readonly CombinedObjective? _distillationOnly;
     private readonly ProxyModel? _proxy;
     private readonly ProxyModel? _onlineReference;
+    private readonly FeatureMatchingHead? _head;
     private readonly long _startStep;
     private readonly double _startSeconds;
     private readonly string _fingerprint;
@@ -81,8 +83,9 @@ internal sealed class TrainingSession
     private readonly Matrix[] _liveImage;
     private readonly Matrix[] _liveText;
 
-    private TrainingSession(TrainOptions options, MethodDefinition method, ITrainingObserver observer, string runDir, TrainingPool pool, Tokenizer tokenizer, TwoTowerModel model, AdamW optimizer, List<TrainingRun> references, List<ReferenceEmbeddings> referenceEmbeddings, int superBatch, long startStep, double startSeconds, string fingerprint, ProxyModel? proxy, ProxyModel? onlineReference)
+    private TrainingSession(TrainOptions options, MethodDefinition method, ITrainingObserver observer, string runDir, TrainingPool pool, Tokenizer tokenizer, TwoTowerModel model, AdamW optimizer, List<TrainingRun> references, List<ReferenceEmbeddings> referenceEmbeddings, int superBatch, long startStep, double startSeconds, string fingerprint, ProxyModel? proxy, ProxyModel? onlineReference, FeatureMatchingHead? head)
     {
+        _head = head;
         _options = options;
         _method = method;
         _preset = method.Preset;
@@ -297,7 +300,18 @@ internal sealed class TrainingSession
             }
         }
 
-        var session = new TrainingSession(options, method, observer, runDir, pool, tokenizer, model, optimizer, references, embeddings, superBatch, startStep, startSeconds, fingerprint, proxy, onlineReference);
+        // Eq. 16: a learnable head when the student's width differs from the teachers'.
+        FeatureMatchingHead? head = null;
+        if (method.FeatureShare > 0 && references.Count > 0 && references[0].Model.EmbeddingDimension != model.EmbeddingDimension)
+        {
+            head = new FeatureMatchingHead(model.EmbeddingDimension, references[0].Model.EmbeddingDimension, Derive(options.ResolvedInitSeed, HeadSeedSalt));
+            if (resumeCheckpoint is not null)
+            {
+                head.Load(resumeCheckpoint);
+            }
+        }
+
+        var session = new TrainingSession(options, method, observer, runDir, pool, tokenizer, model, optimizer, references, embeddings, superBatch, startStep, startSeconds, fingerprint, proxy, onlineReference, head);
         if (resumeCheckpoint is null)
         {
             Directory.CreateDirectory(runDir);
@@ -449,7 +463,7 @@ internal sealed class TrainingSession
         LogitGradients logitGradients;
         if (_distillationOnly is null)
         {
-            CombinedResult r = _objective.Compute(zi, zt, logits, _teachers, default, new EmbeddingGradients(_gradImage, _gradText));
+            CombinedResult r = _objective.Compute(zi, zt, logits, _teachers, _head?.Projection ?? default, new EmbeddingGradients(_gradImage, _gradText), _head?.Gradient ?? default);
             loss = r.Total;
             contrastive = r.Contrastive;
             distillation = r.SoftmaxDistillation + r.SigmoidDistillation + r.FeatureMatching;
@@ -458,7 +472,7 @@ internal sealed class TrainingSession
         else
         {
             CombinedResult ce = _objective.Compute(zi.RowRange(0, b), zt.RowRange(0, b), logits, ReadOnlySpan<TeacherEmbeddings>.Empty, default, new EmbeddingGradients(_gradImage.RowRange(0, b), _gradText.RowRange(0, b)));
-            CombinedResult kd = _distillationOnly.Compute(zi.RowRange(b, b), zt.RowRange(b, b), logits, _teachers, default, new EmbeddingGradients(_gradImage.RowRange(b, b), _gradText.RowRange(b, b)));
+            CombinedResult kd = _distillationOnly.Compute(zi.RowRange(b, b), zt.RowRange(b, b), logits, _teachers, _head?.Projection ?? default, new EmbeddingGradients(_gradImage.RowRange(b, b), _gradText.RowRange(b, b)), _head?.Gradient ?? default);
             loss = ce.Total + kd.Total;
             contrastive = ce.Contrastive;
             distillation = kd.SoftmaxDistillation + kd.SigmoidDistillation + kd.FeatureMatching;
@@ -467,6 +481,7 @@ internal sealed class TrainingSession
 
         _model.Backward(_gradImage, _gradText, logitGradients);
         float lr = _optimizer.Update(_schedule);
+        _head?.Update(_schedule);
         _model.ClampLogScale();
 
         if (_proxy is not null && _onlineReference is not null)
@@ -539,6 +554,7 @@ internal sealed class TrainingSession
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         _proxy?.Save(RunFiles.CompanionPath(path, _proxy.Name), step, _tokenizer);
         _onlineReference?.Save(RunFiles.CompanionPath(path, _onlineReference.Name), step, _tokenizer);
+        _head?.Save(path);
         RunFiles.WriteAllText(RunFiles.StatePath(path), new JsonObject { ["step"] = step, ["seconds"] = seconds }.ToJsonString());
         Checkpoint.Save(path, _model, _optimizer, step, rng: null, _tokenizer);
         _observer.OnMessage($"checkpoint {path}");
@@ -743,9 +759,9 @@ internal sealed class TrainingSession
             throw new TrainingConfigurationException("--reference", $"the reference in '{reference.RunDirectory}' takes {config.Image.ImageSize}x{config.Image.ImageSize} images but '{dataset.Name}' has {dataset.ImageSize}x{dataset.ImageSize}; train the reference on the same data set");
         }
 
-        if (method.FeatureShare > 0 && reference.Model.EmbeddingDimension != options.EmbeddingDimension)
+        if (method.FeatureShare > 0 && options.ReferenceDirs.Count > 1 && reference.Model.EmbeddingDimension != TrainingRun.Load(options.ReferenceDirs[0], "--reference").Model.EmbeddingDimension)
         {
-            throw new TrainingConfigurationException("--embedding-dim", $"feature matching needs the student's embedding width ({options.EmbeddingDimension}) to equal the teacher's ({reference.Model.EmbeddingDimension} in '{reference.RunDirectory}')");
+            throw new TrainingConfigurationException("--reference", $"feature matching projects the student onto one teacher width; the teachers differ in width ('{reference.RunDirectory}' has {reference.Model.EmbeddingDimension}); use teachers of one width");
         }
     }
 
