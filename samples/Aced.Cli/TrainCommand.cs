@@ -90,7 +90,8 @@ public static class TrainCommand
                     NoiseRate = parse.GetValue(noiseRate),
                     CacheDirectory = parse.GetValue(cache),
                     SkipBad = parse.GetValue(skipBad),
-                    Progress = DataProgressLines(stderr ?? Console.Error, DataProgressQuietPeriod),
+                    // On a terminal only: redirected stderr (scripts, tests) keeps the one-line error contract.
+                    Progress = stderr is null && !Console.IsErrorRedirected ? DataProgressLines(Console.Error, DataProgressQuietPeriod) : null,
                 },
             };
             return Execute(options, stdout ?? Console.Out, stderr ?? Console.Error);
@@ -106,7 +107,7 @@ public static class TrainCommand
         _ => throw new CliException($"--reference-mode must be cached or live (was '{value}')"),
     };
 
-    /// <summary>Data loading quicker than this prints nothing (shapes); longer loading (emoji: ~10 s) prints its stages.</summary>
+    /// <summary>Data loading quicker than this prints nothing (shapes); longer loading (emoji: ~10 s) prints its stages (on a terminal).</summary>
     public static readonly TimeSpan DataProgressQuietPeriod = TimeSpan.FromSeconds(1);
 
     /// <summary>
