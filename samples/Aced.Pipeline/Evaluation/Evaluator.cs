@@ -130,7 +130,8 @@ public sealed class Evaluator
         }
 
         var images = new Matrix(split.Count, _model.EmbeddingDimension);
-        _model.EncodeImages(new MatrixView(split.Pixels, split.Count, split.ImageFloats), images);
+        // The data set stores CHW; the towers take the trainer's layout (ModelInput), as the reference cache does.
+        _model.EncodeImages(Training.ModelInput.ToModelLayout(split), images);
         return (images, EncodeTexts(split.Captions));
     }
 

@@ -45,6 +45,24 @@ public class EvaluatorTests
     }
 
     [Fact]
+    public void EncodePairs_Images_UseTheModelsLayoutLikeTheTrainer()
+    {
+        // The data set stores CHW; the towers take the layout ModelInput produces (the trainer and the reference
+        // cache encode through it). Evaluating on raw CHW rows scrambled every patch: every metric sat at chance.
+        ImageTextDataset split = TinySplit("toy/heldout", 6, 8, 3);
+        (TwoTowerModel model, Tokenizer tokenizer) = TinyModel(split.Captions);
+        Matrix evaluated = new Evaluator(model, tokenizer).EncodePairs(split).Images;
+
+        var expected = new Matrix(split.Count, model.EmbeddingDimension);
+        model.EncodeImages(Aced.Pipeline.Training.ModelInput.ToModelLayout(split), expected);
+        var raw = new Matrix(split.Count, model.EmbeddingDimension);
+        model.EncodeImages(new MatrixView(split.Pixels, split.Count, split.ImageFloats), raw);
+
+        Assert.Equal(expected.Data, evaluated.Data);
+        Assert.NotEqual(raw.Data, evaluated.Data);
+    }
+
+    [Fact]
     public void Evaluate_OneSplit_NamesEveryTaskAndAgreesWithMetrics()
     {
         ImageTextDataset split = TinySplit("toy/heldout", 10, 8, 1);
