@@ -213,14 +213,30 @@ public static class FolderDataset
         }
     }
 
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     private static List<Line> ReadLines(string root, string captionsPath, DataOptions options, DataLoadReport report)
     {
         var lines = new List<Line>();
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         string rootWithSeparator = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
         int number = 0;
-        foreach (string text in File.ReadLines(captionsPath))
+        using IEnumerator<string> reader = File.ReadLines(captionsPath, StrictUtf8).GetEnumerator();
+        while (true)
         {
+            try
+            {
+                if (!reader.MoveNext())
+                {
+                    break;
+                }
+            }
+            catch (DecoderFallbackException ex)
+            {
+                throw new DataException(captionsPath, "is not valid UTF-8; save the file as UTF-8.", number + 1, ex);
+            }
+
+            string text = reader.Current;
             number++;
             if (string.IsNullOrWhiteSpace(text))
             {

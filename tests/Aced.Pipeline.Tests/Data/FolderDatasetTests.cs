@@ -206,6 +206,21 @@ public sealed class FolderDatasetTests : IDisposable
     }
 
     [Fact]
+    public void Load_CaptionsNotUtf8_NamesTheFile_NotSilentlyMangled()
+    {
+        List<string> lines = WriteGood(5);
+        WriteCaptions(lines);
+        using (var stream = new FileStream(Path.Combine(_root, FolderDataset.CaptionsFile), FileMode.Append))
+        {
+            stream.Write([.. TestFiles.Utf8("{\"image\": \"img00.png\", \"caption\": \"caf"), 0xE9, .. TestFiles.Utf8("\"}\n")]);
+        }
+
+        var ex = Assert.Throws<DataException>(() => Load(Options(skipBad: true)));
+        Assert.Equal(Path.Combine(_root, FolderDataset.CaptionsFile), ex.FilePath);
+        Assert.Contains("UTF-8", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Load_ImageAboveMaxBytes_RejectedBeforeReading()
     {
         List<string> lines = WriteGood(4);
