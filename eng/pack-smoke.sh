@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Packs the four libraries and the aced tool into artifacts/, then proves that a fresh consumer
+# Packs the six libraries and the aced tool into artifacts/, then proves that a fresh consumer
 # project restores Aced.Core (and its dependency) from that folder and runs a GEMM with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 rm -rf artifacts
 dotnet pack Aced.sln -c Release -o artifacts --nologo -v quiet
-for id in Aced.Core Aced.Losses Aced.Selection Aced.Models Aced.Cli; do
+for id in Aced.Core Aced.Losses Aced.Selection Aced.Models Aced.TorchSharp Aced.Mpi Aced.Cli; do
   ls artifacts/$id.*.nupkg >/dev/null || { echo "missing package $id in artifacts/"; exit 1; }
   ls artifacts/$id.*.snupkg >/dev/null || { echo "missing symbol package $id.*.snupkg in artifacts/"; exit 1; }
-  unzip -l artifacts/$id.*[0-9].nupkg | grep -q ' README.md$' || { echo "$id: the package has no README.md"; exit 1; }
-  unzip -p artifacts/$id.*[0-9].nupkg "$id.nuspec" | grep -q '<tags>' || { echo "$id: the package has no tags"; exit 1; }
+  unzip -l artifacts/$id.*[0-9].nupkg | grep ' README.md$' >/dev/null || { echo "$id: the package has no README.md"; exit 1; }
+  unzip -p artifacts/$id.*[0-9].nupkg "$id.nuspec" | grep '<tags>' >/dev/null || { echo "$id: the package has no tags"; exit 1; }
 done
 version=$(ls artifacts/Aced.Core.*.nupkg | sed -E 's/.*Aced\.Core\.(.*)\.nupkg/\1/')
 work=$(mktemp -d)

@@ -16,6 +16,9 @@ public static class Program
         root.Subcommands.Add(SelectCommand.Create());
         root.Subcommands.Add(DataCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(StableEvalCommand.Create());
+        root.Subcommands.Add(CompareCommand.Create());
         return root;
     }
 }

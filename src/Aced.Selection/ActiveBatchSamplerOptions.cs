@@ -22,6 +22,9 @@ public sealed class ActiveBatchSamplerOptions
     /// <summary>Default <see cref="NormTolerance"/>: every embedding row must have L2 norm in [0.999, 1.001].</summary>
     public const double DefaultNormTolerance = 1e-3;
 
+    /// <summary>Default <see cref="SoftmaxLogitCacheBytes"/>: 256 MiB.</summary>
+    public const long DefaultSoftmaxLogitCacheBytes = 256L * 1024 * 1024;
+
     /// <summary>
     /// Default <see cref="PercentilePower"/> (beta = 3). Jiang et al. (2019) run Selective-Backprop with beta in
     /// {1, 2, 3}; a uniform percentile gives an expected acceptance of <c>1 / (1 + beta)</c>, so 3 (25%) is their
@@ -91,6 +94,18 @@ public sealed class ActiveBatchSamplerOptions
     /// <summary>The per-model loss of the scores: <see cref="Loss"/>, or the pair-similarity proxy.</summary>
     internal ScoreLoss ScoreLoss => PairSimilarityProxy ? ScoreLoss.PairSimilarity : (ScoreLoss)Loss;
 
+    /// <summary>
+    /// Memory budget in bytes of the softmax joint sampler's logit cache (default 256 MiB; 0 turns the cache off).
+    /// The softmax conditional score needs, every chunk, each candidate's logits against all members so far; the cache
+    /// keeps them (float32, B rows x b members, both directions, per scored model: <c>16·B·b</c> bytes for
+    /// learnability, <c>8·B·b</c> for one model) so a chunk computes only the new members' logits, O(B·|chunk|·d),
+    /// instead of all members', O(B·|M|·d). When the whole cache does not fit, the first rows that fit are cached and
+    /// the rest recomputed (the previous cost for those rows). With the managed GEMM provider the scores are bit-identical
+    /// with any budget (the cached logits are the fused product's, folded in the same column tiles); never a B x B
+    /// matrix.
+    /// </summary>
+    public long SoftmaxLogitCacheBytes { get; set; } = DefaultSoftmaxLogitCacheBytes;
+
     /// <summary>A copy of these options.</summary>
     public ActiveBatchSamplerOptions Clone() => (ActiveBatchSamplerOptions)MemberwiseClone();
 
@@ -131,6 +146,11 @@ public sealed class ActiveBatchSamplerOptions
         if (!double.IsFinite(PercentilePower) || PercentilePower <= 0)
         {
             Guard.ThrowOutOfRange(nameof(PercentilePower), PercentilePower, "must be a finite positive number (Selective-Backprop's beta; 1, 2 or 3 in its paper, 3 by default)");
+        }
+
+        if (SoftmaxLogitCacheBytes < 0)
+        {
+            Guard.ThrowOutOfRange(nameof(SoftmaxLogitCacheBytes), SoftmaxLogitCacheBytes, "must be >= 0 (bytes; 0 turns the softmax logit cache off, 256 MiB is the default)");
         }
 
         if (!Enum.IsDefined(Scoring))

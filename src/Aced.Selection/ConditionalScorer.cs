@@ -16,8 +16,13 @@ namespace Aced.Selection;
 /// member log-sum-exps <c>Rx = LSE_{m in M} l_xm</c>, <c>Cx = LSE_{m in M} l_mx</c>,
 /// <c>s(M u {x}) - s(M) = sum_models w * [-l_xx + (1/2)(LAE(Rx, l_xx) + LAE(Cx, l_xx))
 /// + (1/2) sum_{m in M} (softplus(l_mx - R_m) + softplus(l_xm - C_m))]</c> (LAE = log-add-exp). The last sum
-/// depends on every member's current log-sum-exp, so each chunk recomputes it over all members:
-/// O(B·|M|·d) per chunk.</item>
+/// depends on every member's current log-sum-exp, so each chunk re-evaluates it over all members; but the logits
+/// <c>l_xm</c>, <c>l_mx</c> never change once computed, so they are kept in a logit cache (B x b floats per direction
+/// and model, within a byte budget): a chunk N computes only its own logits with two products per model,
+/// O(B·|N|·d); the members' <c>R_m</c>, <c>C_m</c> are read off the members' own cached rows (O(|M|^2) per chunk)
+/// and one pass over the cached rows gives every <c>Rx</c>, <c>Cx</c> and softplus sum, O(B·|M|) element-wise work,
+/// folding each row in the column tiles of the fused product over all members, so the bits equal the recompute path.
+/// Rows beyond the budget are recomputed from the packed members each chunk: O(B·|M|·d).</item>
 /// <item>Pair similarity: additive, the conditional score is the independent score.</item>
 /// </list>
 /// With no members the score is the independent score: sigmoid <c>softplus(-l_xx)</c>, softmax <c>-l_xx</c>
@@ -40,6 +45,13 @@ internal sealed class ConditionalScorer
     private double[] _max2 = Array.Empty<double>();
     private double[] _sum2 = Array.Empty<double>();
     private double[] _softplus2 = Array.Empty<double>();
+    private int[] _memberIndex = Array.Empty<int>();
+    private int _capacity;
+    private int _cachedRows;
+
+    /// <summary>Rows whose softmax member logits the current selection caches (0 for sigmoid or a zero budget).</summary>
+    internal int CachedRows => _cachedRows;
+    private bool _membersIndexed;
 
     /// <summary>
     /// When set (sharded selection), the softmax members' own log-sum-exps are computed for this rank's slice of the
@@ -56,14 +68,16 @@ internal sealed class ConditionalScorer
     /// <summary>
     /// Starts a new selection over <paramref name="batch"/> with room for <paramref name="capacity"/> members. With a
     /// finite <paramref name="normTolerance"/> the same pass also checks that every row of a scored model has L2 norm
-    /// within it of 1 (see <see cref="StudentVerifiedFinite"/>).
+    /// within it of 1 (see <see cref="StudentVerifiedFinite"/>). Softmax keeps a logit cache within
+    /// <paramref name="cacheBytes"/> (see <see cref="ActiveBatchSamplerOptions.SoftmaxLogitCacheBytes"/>).
     /// </summary>
-    public void Begin(SuperBatch batch, ScoringMethod scoring, ScoreLoss loss, int capacity, double normTolerance = double.PositiveInfinity)
+    public void Begin(SuperBatch batch, ScoringMethod scoring, ScoreLoss loss, int capacity, double normTolerance = double.PositiveInfinity, long cacheBytes = ActiveBatchSamplerOptions.DefaultSoftmaxLogitCacheBytes)
     {
         (double ws, double wr) = Weights(scoring);
         _loss = loss;
         _count = batch.Count;
         _members = 0;
+        _membersIndexed = true;
         Grow(ref _independent, _count);
         Grow(ref _accumulator, _count);
         _independent.AsSpan(0, _count).Clear();
@@ -78,8 +92,19 @@ internal sealed class ConditionalScorer
             Grow(ref _softplus2, _count);
         }
 
-        _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, loss);
-        _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, loss);
+        _capacity = capacity;
+        _cachedRows = 0;
+        int models = (ws == 0 ? 0 : 1) + (wr == 0 ? 0 : 1);
+        if (loss == ScoreLoss.Softmax && capacity > 0 && models > 0)
+        {
+            // Two directions per scored model, one float per (candidate, member) each.
+            long bytesPerRow = 2L * models * capacity * sizeof(float);
+            _cachedRows = (int)Math.Min(Math.Min(_count, cacheBytes / bytesPerRow), Array.MaxLength / capacity);
+            Grow(ref _memberIndex, capacity);
+        }
+
+        _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, loss, _cachedRows);
+        _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, loss, _cachedRows);
         StudentVerifiedFinite = _student.AddIndependent(_independent, loss, normTolerance);
         ReferenceVerifiedFinite = _reference.AddIndependent(_independent, loss, normTolerance);
     }
@@ -104,7 +129,7 @@ internal sealed class ConditionalScorer
 
         _student.Pack(members, _members);
         _reference.Pack(members, _members);
-        Update(members.Length);
+        Update(members, members.Length);
     }
 
     /// <summary>
@@ -129,7 +154,7 @@ internal sealed class ConditionalScorer
         int length = MemberRowLength;
         _student.PackRows(rows, length, 0, count, _members);
         _reference.PackRows(rows, length, _student.RowLength, count, _members);
-        Update(count);
+        Update(ReadOnlySpan<int>.Empty, count);
     }
 
     /// <summary>Writes candidate <paramref name="index"/>'s member row (the layout of <see cref="AddMemberRows"/>) to <paramref name="destination"/>.</summary>
@@ -139,9 +164,26 @@ internal sealed class ConditionalScorer
         _reference.CopyRow(index, destination.Slice(at));
     }
 
-    private void Update(int count)
+    /// <summary>
+    /// Updates the running sums for the <paramref name="count"/> members just packed; <paramref name="indices"/> are
+    /// their candidate indices, or empty when they were given as rows (then the softmax members' log-sum-exps cannot
+    /// be read off the logit cache and are recomputed).
+    /// </summary>
+    private void Update(ReadOnlySpan<int> indices, int count)
     {
         int start = _members;
+        if (_loss == ScoreLoss.Softmax)
+        {
+            if (indices.IsEmpty)
+            {
+                _membersIndexed = false;
+            }
+            else
+            {
+                indices.CopyTo(_memberIndex.AsSpan(start));
+            }
+        }
+
         _members += count;
         switch (_loss)
         {
@@ -151,8 +193,8 @@ internal sealed class ConditionalScorer
                 break;
             case ScoreLoss.Softmax:
                 _accumulator.AsSpan(0, _count).Clear();
-                AddSoftmax(_student);
-                AddSoftmax(_reference);
+                AddSoftmax(_student, start);
+                AddSoftmax(_reference, start);
                 break;
             default:
                 break;
@@ -191,7 +233,7 @@ internal sealed class ConditionalScorer
         _ => throw new ArgumentOutOfRangeException(nameof(scoring), scoring, "is not a defined ScoringMethod"),
     };
 
-    private void AddSoftmax(ModelWork model)
+    private void AddSoftmax(ModelWork model, int start)
     {
         if (!model.Active)
         {
@@ -199,44 +241,182 @@ internal sealed class ConditionalScorer
         }
 
         int k = _members;
+        int cached = _cachedRows;
         ModelEmbeddings e = model.Embeddings;
-        MatrixView memberImage = new(model.MemberImage, k, e.Dimension);
-        MatrixView memberText = new(model.MemberText, k, e.Dimension);
-
-        // Members' own log-sum-exps over the members: R_m (rows of l over member texts), C_m (columns). A sharded
-        // selection computes a slice of the members on each rank and gathers the others' slices.
-        (int first, int rows) = MemberSlices?.Slice(k) ?? (0, k);
-        if (rows > 0)
+        int d = e.Dimension;
+        MatrixView memberImage = new(model.MemberImage, k, d);
+        MatrixView memberText = new(model.MemberText, k, d);
+        if (cached > 0)
         {
-            Reset(_max1, _sum1, rows);
-            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberImage.RowRange(first, rows), memberText, new RowLogSumExpEpilogue(_max1, _sum1, e.Bias));
-            Reset(_max2, _sum2, rows);
-            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberText.RowRange(first, rows), memberImage, new RowLogSumExpEpilogue(_max2, _sum2, e.Bias));
-            for (int m = 0; m < rows; m++)
-            {
-                model.MemberRowLse[first + m] = (float)(_max1[m] + Math.Log(_sum1[m]));
-                model.MemberColumnLse[first + m] = (float)(_max2[m] + Math.Log(_sum2[m]));
-            }
+            // The new members' logits for the cached rows: l_xm (x as image) and l_mx (x as text).
+            int c = k - start;
+            MatrixView newImage = new(model.MemberImage, start * d, c, d, d);
+            MatrixView newText = new(model.MemberText, start * d, c, d, d);
+            Gemm.Multiply(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, 0f, new MatrixView(model.RowCache, start, cached, c, _capacity));
+            Gemm.Multiply(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, 0f, new MatrixView(model.ColumnCache, start, cached, c, _capacity));
         }
 
-        MemberSlices?.Gather(model.MemberRowLse.AsSpan(0, k), model.MemberColumnLse.AsSpan(0, k));
+        // The element-wise passes fold each row in the column tiles the managed provider's fused product over all k
+        // members hands its epilogue, so the cached path gives the same bits as the recompute path (and as a sharded
+        // selection); another provider may tile differently and then agrees up to summation order.
+        int tile = new GemmPlan(1, k, 1, epilogue: true).Nc;
 
-        // Candidates against all members: l_xm (x as image) and l_mx (x as text).
-        Reset(_max1, _sum1, _count);
-        Reset(_max2, _sum2, _count);
-        _softplus1.AsSpan(0, _count).Clear();
-        _softplus2.AsSpan(0, _count).Clear();
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image, memberText, new SoftmaxConditionalEpilogue(_max1, _sum1, _softplus1, model.MemberColumnLse, e.Bias));
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text, memberImage, new SoftmaxConditionalEpilogue(_max2, _sum2, _softplus2, model.MemberRowLse, e.Bias));
+        if (cached == _count && _membersIndexed && MemberSlices is null)
+        {
+            // Every member is a cached candidate: R_m = LSE_j l_mj is member m's own cached row (x in M includes l_mm).
+            ParallelPartition.Run(PartitionCount(k), new MemberLogSumExpBody(model, _memberIndex, _capacity, k, tile));
+        }
+        else
+        {
+            // Members' own log-sum-exps over the members: R_m (rows of l over member texts), C_m (columns). A sharded
+            // selection computes a slice of the members on each rank and gathers the others' slices.
+            (int first, int rows) = MemberSlices?.Slice(k) ?? (0, k);
+            if (rows > 0)
+            {
+                Reset(_max1, _sum1, rows);
+                Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberImage.RowRange(first, rows), memberText, new RowLogSumExpEpilogue(_max1, _sum1, e.Bias));
+                Reset(_max2, _sum2, rows);
+                Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberText.RowRange(first, rows), memberImage, new RowLogSumExpEpilogue(_max2, _sum2, e.Bias));
+                for (int m = 0; m < rows; m++)
+                {
+                    model.MemberRowLse[first + m] = (float)(_max1[m] + Math.Log(_sum1[m]));
+                    model.MemberColumnLse[first + m] = (float)(_max2[m] + Math.Log(_sum2[m]));
+                }
+            }
+
+            MemberSlices?.Gather(model.MemberRowLse.AsSpan(0, k), model.MemberColumnLse.AsSpan(0, k));
+        }
+
+        if (cached > 0)
+        {
+            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(model, _accumulator, _capacity, k, cached, tile));
+        }
+
+        int rest = _count - cached;
+        if (rest == 0)
+        {
+            return;
+        }
+
+        // Rows beyond the cache: candidates against all members, recomputed, l_xm (x as image) and l_mx (x as text).
+        Reset(_max1, _sum1, rest);
+        Reset(_max2, _sum2, rest);
+        _softplus1.AsSpan(0, rest).Clear();
+        _softplus2.AsSpan(0, rest).Clear();
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(cached, rest), memberText, new SoftmaxConditionalEpilogue(_max1, _sum1, _softplus1, model.MemberColumnLse, e.Bias));
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(cached, rest), memberImage, new SoftmaxConditionalEpilogue(_max2, _sum2, _softplus2, model.MemberRowLse, e.Bias));
         double w = model.Weight;
         float[] positive = model.PositiveLogit;
-        for (int x = 0; x < _count; x++)
+        for (int i = 0; i < rest; i++)
         {
-            double lxx = positive[x];
-            double rowLse = _max1[x] + Math.Log(_sum1[x]);
-            double columnLse = _max2[x] + Math.Log(_sum2[x]);
-            double delta = -lxx + (0.5 * (SelectionKernels.LogAddExp(rowLse, lxx) + SelectionKernels.LogAddExp(columnLse, lxx))) + (0.5 * (_softplus1[x] + _softplus2[x]));
-            _accumulator[x] += w * delta;
+            int x = cached + i;
+            double rowLse = _max1[i] + Math.Log(_sum1[i]);
+            double columnLse = _max2[i] + Math.Log(_sum2[i]);
+            _accumulator[x] += w * SoftmaxDelta(positive[x], rowLse, columnLse, _softplus1[i] + _softplus2[i]);
+        }
+    }
+
+    /// <summary>Row bands of the element-wise passes over the cache: a function of the row count only.</summary>
+    private static int PartitionCount(int rows) => (rows + CacheBand - 1) / CacheBand;
+
+    private const int CacheBand = 64;
+
+    /// <summary>The softmax change of one model's batch loss when x joins: <c>-l_xx + (LAE(Rx, l_xx) + LAE(Cx, l_xx) + softplus terms) / 2</c>.</summary>
+    private static double SoftmaxDelta(double lxx, double rowLse, double columnLse, double softplusTerms) =>
+        -lxx + (0.5 * (SelectionKernels.LogAddExp(rowLse, lxx) + SelectionKernels.LogAddExp(columnLse, lxx))) + (0.5 * softplusTerms);
+
+    /// <summary>Each member's own log-sum-exps over the members, <c>R_m</c> and <c>C_m</c>, from its cached rows.</summary>
+    private readonly struct MemberLogSumExpBody : IPartitionBody
+    {
+        private readonly ModelWork _model;
+        private readonly int[] _memberIndex;
+        private readonly int _stride;
+        private readonly int _members;
+        private readonly int _tile;
+
+        public MemberLogSumExpBody(ModelWork model, int[] memberIndex, int stride, int members, int tile)
+        {
+            _model = model;
+            _memberIndex = memberIndex;
+            _stride = stride;
+            _members = members;
+            _tile = tile;
+        }
+
+        public void Execute(int partition)
+        {
+            ModelWork w = _model;
+            float bias = w.Embeddings.Bias;
+            int k = _members;
+            int last = Math.Min(k, (partition + 1) * CacheBand);
+            for (int m = partition * CacheBand; m < last; m++)
+            {
+                int offset = _memberIndex[m] * _stride;
+                double rowMax = double.NegativeInfinity, rowSum = 0, columnMax = double.NegativeInfinity, columnSum = 0;
+                for (int j0 = 0; j0 < k; j0 += _tile)
+                {
+                    int width = Math.Min(_tile, k - j0);
+                    SelectionKernels.AccumulateLogSumExp(w.RowCache.AsSpan(offset + j0, width), bias, ref rowMax, ref rowSum);
+                    SelectionKernels.AccumulateLogSumExp(w.ColumnCache.AsSpan(offset + j0, width), bias, ref columnMax, ref columnSum);
+                }
+
+                w.MemberRowLse[m] = (float)(rowMax + Math.Log(rowSum));
+                w.MemberColumnLse[m] = (float)(columnMax + Math.Log(columnSum));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds each cached row's softmax conditional score over all k members to the accumulator: per column tile, the
+    /// row's running log-sum-exp and shifted softplus sum, as <see cref="SoftmaxConditionalEpilogue"/> does.
+    /// </summary>
+    private readonly struct CachedSoftmaxBody : IPartitionBody
+    {
+        private readonly ModelWork _model;
+        private readonly double[] _accumulator;
+        private readonly int _stride;
+        private readonly int _members;
+        private readonly int _rows;
+        private readonly int _tile;
+
+        public CachedSoftmaxBody(ModelWork model, double[] accumulator, int stride, int members, int rows, int tile)
+        {
+            _model = model;
+            _accumulator = accumulator;
+            _stride = stride;
+            _members = members;
+            _rows = rows;
+            _tile = tile;
+        }
+
+        public void Execute(int partition)
+        {
+            ModelWork w = _model;
+            float bias = w.Embeddings.Bias;
+            int k = _members;
+            ReadOnlySpan<float> rowShift = w.MemberRowLse.AsSpan(0, k);
+            ReadOnlySpan<float> columnShift = w.MemberColumnLse.AsSpan(0, k);
+            int last = Math.Min(_rows, (partition + 1) * CacheBand);
+            for (int x = partition * CacheBand; x < last; x++)
+            {
+                int offset = x * _stride;
+                double rowMax = double.NegativeInfinity, rowSum = 0, columnMax = double.NegativeInfinity, columnSum = 0;
+                double softplus1 = 0, softplus2 = 0;
+                for (int j0 = 0; j0 < k; j0 += _tile)
+                {
+                    int width = Math.Min(_tile, k - j0);
+                    ReadOnlySpan<float> row = w.RowCache.AsSpan(offset + j0, width);
+                    SelectionKernels.AccumulateLogSumExp(row, bias, ref rowMax, ref rowSum);
+                    softplus1 += SelectionKernels.SoftplusSumShifted(row, bias, columnShift.Slice(j0, width));
+                    ReadOnlySpan<float> column = w.ColumnCache.AsSpan(offset + j0, width);
+                    SelectionKernels.AccumulateLogSumExp(column, bias, ref columnMax, ref columnSum);
+                    softplus2 += SelectionKernels.SoftplusSumShifted(column, bias, rowShift.Slice(j0, width));
+                }
+
+                double rowLse = rowMax + Math.Log(rowSum);
+                double columnLse = columnMax + Math.Log(columnSum);
+                _accumulator[x] += w.Weight * SoftmaxDelta(w.PositiveLogit[x], rowLse, columnLse, softplus1 + softplus2);
+            }
         }
     }
 
@@ -265,9 +445,15 @@ internal sealed class ConditionalScorer
         public float[] MemberRowLse = Array.Empty<float>();
         public float[] MemberColumnLse = Array.Empty<float>();
 
+        /// <summary>Logit cache, row x: <c>l_xm</c> (x as image, member m's text) for m in [0, k); stride = capacity.</summary>
+        public float[] RowCache = Array.Empty<float>();
+
+        /// <summary>Logit cache, row x: <c>l_mx</c> (member m's image, x as text) for m in [0, k); stride = capacity.</summary>
+        public float[] ColumnCache = Array.Empty<float>();
+
         public bool Active => !Embeddings.IsEmpty;
 
-        public void Begin(ModelEmbeddings embeddings, double weight, int capacity, ScoreLoss loss)
+        public void Begin(ModelEmbeddings embeddings, double weight, int capacity, ScoreLoss loss, int cachedRows)
         {
             Embeddings = embeddings;
             Weight = weight;
@@ -288,6 +474,11 @@ internal sealed class ConditionalScorer
             {
                 Grow(ref MemberRowLse, capacity);
                 Grow(ref MemberColumnLse, capacity);
+                if (cachedRows > 0)
+                {
+                    Grow(ref RowCache, cachedRows * capacity);
+                    Grow(ref ColumnCache, cachedRows * capacity);
+                }
             }
 
             Grow(ref PositiveLogit, embeddings.Count);

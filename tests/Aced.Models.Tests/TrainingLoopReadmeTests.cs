@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Runtime.CompilerServices;
 using Aced.Core;
 using Aced.Losses;
 using Aced.Models.Training;
@@ -54,8 +53,10 @@ public class TrainingLoopReadmeTests
     [Fact]
     public void Readme_TrainingStep_IsTheTestedCode()
     {
-        string[] tested = Block(File.ReadAllLines(ThisFile()));
-        string readme = Path.Combine(Path.GetDirectoryName(ThisFile())!, "..", "..", "src", "Aced.Models", "README.md");
+        // Found from the test binary, not [CallerFilePath]: CI builds map source paths to "/_/" (deterministic builds).
+        string root = RepositoryRoot();
+        string[] tested = Block(File.ReadAllLines(Path.Combine(root, "tests", "Aced.Models.Tests", "TrainingLoopReadmeTests.cs")));
+        string readme = Path.Combine(root, "src", "Aced.Models", "README.md");
         string[] documented = Block(File.ReadAllLines(readme));
         Assert.True(tested.Length >= 6);
         Assert.Equal(tested, documented);
@@ -126,5 +127,16 @@ public class TrainingLoopReadmeTests
         throw new InvalidDataException("training-step markers not found");
     }
 
-    private static string ThisFile([CallerFilePath] string path = "") => path;
+    private static string RepositoryRoot()
+    {
+        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Aced.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Aced.sln not found above " + AppContext.BaseDirectory);
+    }
 }

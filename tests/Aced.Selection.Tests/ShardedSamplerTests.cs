@@ -306,6 +306,33 @@ public class ShardedSamplerTests
         }
     }
 
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(4096L)]
+    public void Sample_SoftmaxLogitCacheBudget_HonouredOnEveryRank(long budget)
+    {
+        SuperBatch batch = TestData.Batch(Count, 12, 5, ContrastiveKind.Softmax);
+        var options = new ActiveBatchSamplerOptions { BatchSize = 41, Chunks = 4, Loss = ContrastiveKind.Softmax, Seed = 3, SoftmaxLogitCacheBytes = budget };
+        var single = new ActiveBatchSampler(options);
+        int[] expected = single.Sample(batch, 1).ToArray();
+        InProcessCollectives[] group = InProcessCollectives.Create(2, Timeout);
+        var cached = new int[2];
+        var results = new int[2][];
+        RunRanks(2, r =>
+        {
+            (int start, int count) = Range(batch.Count, 2, r);
+            var sampler = new ShardedBatchSampler(options, group[r]);
+            results[r] = sampler.Sample(Shard(batch, start, count), 1).ToArray();
+            cached[r] = sampler.Scorer.CachedRows;
+        });
+        for (int r = 0; r < 2; r++)
+        {
+            Assert.Equal(expected, results[r]);
+            // Each cached row holds at most 2 directions x 2 models x 41 member logits (4 bytes each).
+            Assert.True((long)cached[r] * 4 * 41 <= budget, $"rank {r} cached {cached[r]} rows over a budget of {budget} bytes");
+        }
+    }
+
     private static void AssertSameAsSingleProcess(SuperBatch batch, ActiveBatchSamplerOptions options, int ranks, long step, string label)
     {
         SelectionResult expected = new ActiveBatchSampler(options).Sample(batch, step);

@@ -171,39 +171,110 @@ public class SelectionBenchmarks
 }
 
 /// <summary>
-/// Learnability with the softmax loss: O(B*b*d*n/2) because every member's log-sum-exp changes as the batch
-/// grows, so each chunk revisits all members. Small sizes only (about 8x the sigmoid work at n = 16).
+/// Learnability with the softmax loss against the sigmoid joint selection of the same size in the same run (the
+/// yardstick, ratio 1): with the logit cache (default budget, 256 MiB) and without it (budget 0, every chunk
+/// recomputes all members' logits, O(B*b*d*n/2)). The 20480 size runs only with <c>ACED_SELECTION_FULL=1</c>; its
+/// learnability cache needs 16*B*b = 1.34 GB, so the default budget caches a fifth of the rows and the 2 GiB case
+/// all of them.
 /// </summary>
 [MemoryDiagnoser]
 [Config(typeof(SelectionBenchmarks.Config))]
 public class SoftmaxSelectionBenchmarks
 {
     private SuperBatch _batch = null!;
-    private ActiveBatchSampler _uniform = null!;
+    private ActiveBatchSampler _sigmoid = null!;
     private ActiveBatchSampler _joint = null!;
+    private ActiveBatchSampler _jointLargeCache = null!;
+    private ActiveBatchSampler _jointNoCache = null!;
+    private float[] _cache = null!;
+    private float[] _shift = null!;
 
     [ParamsSource(nameof(Sizes))]
     public SelectionSize Size { get; set; }
 
     public static IEnumerable<SelectionSize> Sizes()
     {
-        yield return new SelectionSize(5119, 1023, 255, 16);
         yield return new SelectionSize(5120, 1024, 256, 16);
+        if (Environment.GetEnvironmentVariable("ACED_SELECTION_FULL") == "1")
+        {
+            yield return new SelectionSize(20480, 4096, 256, 16);
+        }
     }
 
     [GlobalSetup]
     public void Setup()
     {
         _batch = new SuperBatch(SelectionBenchmarks.Embeddings(Size.SuperBatch, Size.Dimension, 1, 1.5f), SelectionBenchmarks.Embeddings(Size.SuperBatch, Size.Dimension, 2, 0.5f));
-        _uniform = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = Size.Batch, Sampler = SamplerKind.Uniform });
-        _joint = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = Size.Batch, Chunks = Size.Chunks, Loss = ContrastiveKind.Softmax, Seed = 1 });
+        _sigmoid = Sampler(ContrastiveKind.Sigmoid, ActiveBatchSamplerOptions.DefaultSoftmaxLogitCacheBytes);
+        _joint = Sampler(ContrastiveKind.Softmax, ActiveBatchSamplerOptions.DefaultSoftmaxLogitCacheBytes);
+        _jointLargeCache = Sampler(ContrastiveKind.Softmax, 2L << 30);
+        _jointNoCache = Sampler(ContrastiveKind.Softmax, 0);
+        var rng = new CounterRng(3);
+        _cache = new float[Size.SuperBatch * Size.Batch];
+        for (int i = 0; i < _cache.Length; i++)
+        {
+            _cache[i] = 10f * rng.NextNormal();
+        }
+
+        _shift = new float[Size.Batch];
+        for (int i = 0; i < _shift.Length; i++)
+        {
+            _shift[i] = 2f * rng.NextNormal();
+        }
     }
 
-    /// <summary>IID baseline.</summary>
+    /// <summary>Joint learnability selection with the sigmoid loss: the yardstick.</summary>
     [Benchmark(Baseline = true)]
-    public int Uniform() => _uniform.Sample(_batch, 0).Indices[0];
+    public int JointLearnabilitySigmoid() => _sigmoid.Sample(_batch, 0).Indices[0];
 
-    /// <summary>Joint learnability selection with the softmax loss.</summary>
+    /// <summary>Joint learnability selection with the softmax loss, default logit cache budget (256 MiB).</summary>
     [Benchmark]
     public int JointLearnabilitySoftmax() => _joint.Sample(_batch, 0).Indices[0];
+
+    /// <summary>The same with a 2 GiB logit cache budget (every row cached at both sizes).</summary>
+    [Benchmark]
+    public int JointLearnabilitySoftmaxCache2GiB() => _jointLargeCache.Sample(_batch, 0).Indices[0];
+
+    /// <summary>The same without the logit cache (the previous algorithm).</summary>
+    [Benchmark]
+    public int JointLearnabilitySoftmaxNoCache() => _jointNoCache.Sample(_batch, 0).Indices[0];
+
+    /// <summary>
+    /// Profile: the cached softmax path's element-wise work alone, on random logits of the cache's shape (B x b):
+    /// per chunk after the first, every row's log-sum-exp and shifted softplus sum over the k members so far, in the
+    /// fused product's column tiles, for 2 directions x 2 models, serially on one thread.
+    /// </summary>
+    [Benchmark]
+    public double SoftmaxElementwiseOnlyOneThread()
+    {
+        int b = Size.Batch, n = Size.Chunks;
+        double total = 0;
+        for (int chunk = 1; chunk < n; chunk++)
+        {
+            int k = chunk * (b / n);
+            int tile = new Aced.Core.GemmPlan(1, k, 1, epilogue: true).Nc;
+            ReadOnlySpan<float> shift = _shift.AsSpan(0, k);
+            for (int pass = 0; pass < 4; pass++)
+            {
+                for (int x = 0; x < Size.SuperBatch; x++)
+                {
+                    double max = double.NegativeInfinity, sum = 0, softplus = 0;
+                    for (int j0 = 0; j0 < k; j0 += tile)
+                    {
+                        int width = Math.Min(tile, k - j0);
+                        ReadOnlySpan<float> row = _cache.AsSpan((x * b) + j0, width);
+                        SelectionKernels.AccumulateLogSumExp(row, -10f, ref max, ref sum);
+                        softplus += SelectionKernels.SoftplusSumShifted(row, -10f, shift.Slice(j0, width));
+                    }
+
+                    total += softplus + max + sum;
+                }
+            }
+        }
+
+        return total;
+    }
+
+    private ActiveBatchSampler Sampler(ContrastiveKind loss, long cacheBytes) =>
+        new(new ActiveBatchSamplerOptions { BatchSize = Size.Batch, Chunks = Size.Chunks, Loss = loss, Seed = 1, SoftmaxLogitCacheBytes = cacheBytes });
 }

@@ -150,7 +150,7 @@ public static class ReferenceCache
             ["flops"] = flops,
             ["created_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         };
-        RunFiles.WriteAllText(Path.Combine(dir, ManifestFile), manifest.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        RunFiles.WriteAllText(Path.Combine(dir, ManifestFile), manifest.ToJsonString(TrainingRun.s_json));
         return new ReferenceEmbeddings(image, text, model.Logits, dir, Reused: false, flops);
     }
 

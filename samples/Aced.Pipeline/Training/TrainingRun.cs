@@ -24,7 +24,11 @@ public sealed class TrainingRun
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower), new DataOptionsJsonConverter() },
         IgnoreReadOnlyProperties = true,
         WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
+
+    /// <summary>The same settings on one line (the CLI's stdout).</summary>
+    internal static readonly JsonSerializerOptions s_jsonLine = new(s_json) { WriteIndented = false };
 
     private TrainingRun(string runDir, TrainOptions options, JsonObject config, TwoTowerModel model, Tokenizer tokenizer, string checkpointPath, long step)
     {

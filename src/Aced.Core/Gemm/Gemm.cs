@@ -60,42 +60,71 @@ public static class Gemm
             return;
         }
 
-        if (GemmControl.Provider is ManagedGemmProvider managed)
+        IGemmProvider provider = GemmControl.Provider;
+        if (provider is IGemmEpilogueProvider fused)
         {
-            managed.SgemmWithEpilogue(transA, transB, m, n, k, alpha, a, b, epilogue);
+            fused.SgemmWithEpilogue(transA, transB, alpha, a, b, epilogue);
             return;
         }
 
-        EpilogueByTiles(GemmControl.Provider, transA, transB, m, n, k, alpha, a, b, epilogue);
+        EpilogueByBlocks(provider, transA, transB, m, n, k, alpha, a, b, epilogue);
     }
 
+    /// <summary>Floats of the scratch block the generic epilogue path computes per provider call (4 MiB).</summary>
+    internal const int EpilogueBlockFloats = 1 << 20;
+
     /// <summary>
-    /// Generic epilogue path for any provider: computes each tile with <paramref name="provider"/> into
-    /// pooled scratch and applies the epilogue, serially, in the documented tile order.
+    /// Generic epilogue path for a provider without <see cref="IGemmEpilogueProvider"/>: computes blocks of P of up to
+    /// <see cref="EpilogueBlockFloats"/> (whole 64-row bands, all n columns when they fit) with one
+    /// <see cref="IGemmProvider.Sgemm"/> call each into pooled scratch, then hands the epilogue its 64 x 256 tiles
+    /// (each copied to a tile buffer of its own), serially, in the documented order. A GPU or native provider so gets a few large calls per product
+    /// (one for m x n &lt;= 2^20) instead of one per tile.
     /// </summary>
-    internal static void EpilogueByTiles<TEpilogue>(IGemmProvider provider, Transpose transA, Transpose transB, int m, int n, int k, float alpha, MatrixView a, MatrixView b, TEpilogue epilogue)
+    internal static void EpilogueByBlocks<TEpilogue>(IGemmProvider provider, Transpose transA, Transpose transB, int m, int n, int k, float alpha, MatrixView a, MatrixView b, TEpilogue epilogue)
         where TEpilogue : IGemmEpilogue
     {
+        int maxColumns = EpilogueBlockFloats / EpilogueRowBand / EpilogueColumnBlock * EpilogueColumnBlock;
+        int blockColumns = Math.Min(n, maxColumns);
+        int blockRows = Math.Max(EpilogueRowBand, EpilogueBlockFloats / blockColumns / EpilogueRowBand * EpilogueRowBand);
+        blockRows = Math.Min(blockRows, (m + EpilogueRowBand - 1) / EpilogueRowBand * EpilogueRowBand);
+        float[] block = ArrayPool<float>.Shared.Rent(blockRows * blockColumns);
         float[] tile = ArrayPool<float>.Shared.Rent(EpilogueRowBand * EpilogueColumnBlock);
         try
         {
-            for (int i0 = 0; i0 < m; i0 += EpilogueRowBand)
+            for (int i0 = 0; i0 < m; i0 += blockRows)
             {
-                int rows = Math.Min(EpilogueRowBand, m - i0);
+                int rows = Math.Min(blockRows, m - i0);
                 MatrixView aBand = transA == Transpose.None ? a.RowRange(i0, rows) : a.ColumnRange(i0, rows);
-                for (int j0 = 0; j0 < n; j0 += EpilogueColumnBlock)
+                for (int j0 = 0; j0 < n; j0 += blockColumns)
                 {
-                    int cols = Math.Min(EpilogueColumnBlock, n - j0);
+                    int cols = Math.Min(blockColumns, n - j0);
                     MatrixView bBlock = transB == Transpose.None ? b.ColumnRange(j0, cols) : b.RowRange(j0, cols);
-                    Span<float> tileSpan = tile.AsSpan(0, rows * cols);
-                    provider.Sgemm(transA, transB, rows, cols, k, alpha, aBand.Span, aBand.Stride, bBlock.Span, bBlock.Stride, 0f, tileSpan, cols);
-                    epilogue.Apply(i0, j0, rows, cols, tileSpan, cols);
+                    Span<float> blockSpan = block.AsSpan(0, rows * cols);
+                    provider.Sgemm(transA, transB, rows, cols, k, alpha, aBand.Span, aBand.Stride, bBlock.Span, bBlock.Stride, 0f, blockSpan, cols);
+                    for (int r0 = 0; r0 < rows; r0 += EpilogueRowBand)
+                    {
+                        int tileRows = Math.Min(EpilogueRowBand, rows - r0);
+                        for (int c0 = 0; c0 < cols; c0 += EpilogueColumnBlock)
+                        {
+                            int tileColumns = Math.Min(EpilogueColumnBlock, cols - c0);
+
+                            // A tile of its own: the epilogue may overwrite its tile, never its neighbours.
+                            Span<float> tileSpan = tile.AsSpan(0, tileRows * tileColumns);
+                            for (int r = 0; r < tileRows; r++)
+                            {
+                                blockSpan.Slice(((r0 + r) * cols) + c0, tileColumns).CopyTo(tileSpan.Slice(r * tileColumns, tileColumns));
+                            }
+
+                            epilogue.Apply(i0 + r0, j0 + c0, tileRows, tileColumns, tileSpan, tileColumns);
+                        }
+                    }
                 }
             }
         }
         finally
         {
             ArrayPool<float>.Shared.Return(tile);
+            ArrayPool<float>.Shared.Return(block);
         }
     }
 

@@ -12,13 +12,44 @@ public static class GemmControl
     private static int s_maxDegreeOfParallelism = Environment.ProcessorCount;
     private static double s_parallelThreshold = 1 << 23;
 
-    /// <summary>The provider used by <see cref="Gemm"/>. Defaults to <see cref="ManagedGemmProvider.Instance"/>.</summary>
+    /// <summary>
+    /// The provider used by every product in Aced (library-wide). Defaults to <see cref="ManagedGemmProvider.Instance"/>.
+    /// A provider that implements <see cref="IGemmEpilogueProvider"/> also runs the fused products; one that does not
+    /// gets them as a few large <see cref="IGemmProvider.Sgemm"/> calls.
+    /// </summary>
     /// <exception cref="ArgumentNullException">Set to null.</exception>
+    /// <exception cref="ArgumentException">Set to a provider whose <see cref="IGemmProvider.IsAvailable"/> is false (use <see cref="TryUseProvider"/> to fall back quietly).</exception>
     public static IGemmProvider Provider
     {
         get => s_provider;
-        set => s_provider = value ?? throw new ArgumentNullException(nameof(value));
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (!value.IsAvailable)
+            {
+                Guard.ThrowArgument(nameof(value), $"the GEMM provider '{value.Name}' is not available in this process (IsAvailable is false); install its native library or device, or keep the managed provider (GemmControl.UseManaged())");
+            }
+
+            s_provider = value;
+        }
     }
+
+    /// <summary>Installs <paramref name="provider"/> if it is available; otherwise keeps the current provider and returns false.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="provider"/> is null.</exception>
+    public static bool TryUseProvider(IGemmProvider provider)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        if (!provider.IsAvailable)
+        {
+            return false;
+        }
+
+        s_provider = provider;
+        return true;
+    }
+
+    /// <summary>Installs the managed provider (<see cref="ManagedGemmProvider.Instance"/>), always available.</summary>
+    public static void UseManaged() => s_provider = ManagedGemmProvider.Instance;
 
     /// <summary>
     /// Upper bound on the worker threads a single GEMM may use (default: the processor count).
@@ -57,7 +88,7 @@ public static class GemmControl
 
     /// <summary>One line describing the provider, SIMD width and parallelism, for logs and benchmark headers.</summary>
     public static string Describe() =>
-        $"{s_provider.Name}; MaxDegreeOfParallelism={s_maxDegreeOfParallelism}; ParallelThreshold={s_parallelThreshold:G4} flop; " +
+        $"{s_provider.Describe()}; FusedEpilogues={s_provider is IGemmEpilogueProvider}; MaxDegreeOfParallelism={s_maxDegreeOfParallelism}; ParallelThreshold={s_parallelThreshold:G4} flop; " +
         $"Vector512={System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}; " +
         $"Vector256={System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}; " +
         $"Fma={System.Runtime.Intrinsics.X86.Fma.IsSupported}; Processors={Environment.ProcessorCount}";

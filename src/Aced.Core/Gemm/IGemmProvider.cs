@@ -14,6 +14,16 @@ public interface IGemmProvider
     string Name { get; }
 
     /// <summary>
+    /// Whether the provider can run in this process (its native library loaded, its device present). Defaults to
+    /// true. <see cref="GemmControl.Provider"/> refuses an unavailable provider and
+    /// <see cref="GemmControl.TryUseProvider"/> returns false for it (Math.NET's <c>TryUseNative</c> pattern).
+    /// </summary>
+    bool IsAvailable => true;
+
+    /// <summary>One line for logs: the provider, its version and the hardware it runs on. Defaults to <see cref="Name"/>.</summary>
+    string Describe() => Name;
+
+    /// <summary>
     /// <c>C = alpha * op(A) * op(B) + beta * C</c>, where op(A) is m x k and op(B) is k x n.
     /// A is stored m x k (lda &gt;= k) when <paramref name="transA"/> is <see cref="Transpose.None"/>,
     /// otherwise k x m (lda &gt;= m); likewise B is k x n or n x k. C is m x n with ldc &gt;= n.
@@ -34,4 +44,23 @@ public interface IGemmProvider
         float beta,
         Span<float> c,
         int ldc);
+}
+
+/// <summary>
+/// Capability of a provider: fused products, <c>P = alpha * op(A) * op(B)</c> handed tile by tile to an
+/// <see cref="IGemmEpilogue"/> without storing P (the selection and loss engines' hot path). A provider that lacks it
+/// gets <see cref="Gemm.MultiplyWithEpilogue{TEpilogue}"/>'s generic path: a few large <see cref="IGemmProvider.Sgemm"/>
+/// calls (blocks of up to 2^20 elements) into scratch, then the tiles.
+/// </summary>
+public interface IGemmEpilogueProvider : IGemmProvider
+{
+    /// <summary>
+    /// Computes <c>P = alpha * op(A) * op(B)</c> (op(A) is m x k, op(B) is k x n, both non-empty in m and n) and
+    /// delivers it to <paramref name="epilogue"/> under the contract of <see cref="IGemmEpilogue"/>: tiles partition
+    /// P, each row band's tiles come from one thread in increasing column order, the partition depends only on m and
+    /// n. Called by <see cref="Gemm.MultiplyWithEpilogue{TEpilogue}"/> with validated operands.
+    /// </summary>
+    /// <typeparam name="TEpilogue">The epilogue type (a struct for zero-overhead dispatch).</typeparam>
+    void SgemmWithEpilogue<TEpilogue>(Transpose transA, Transpose transB, float alpha, MatrixView a, MatrixView b, TEpilogue epilogue)
+        where TEpilogue : IGemmEpilogue;
 }

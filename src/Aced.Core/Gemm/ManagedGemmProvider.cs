@@ -13,7 +13,7 @@ namespace Aced.Core;
 /// increasing k, in blocks of at most 384; the block partials are added into C in increasing block order.
 /// Steady-state calls allocate nothing: packing buffers are per thread and reused.
 /// </remarks>
-public sealed class ManagedGemmProvider : IGemmProvider
+public sealed class ManagedGemmProvider : IGemmEpilogueProvider
 {
     private ManagedGemmProvider()
     {
@@ -21,6 +21,24 @@ public sealed class ManagedGemmProvider : IGemmProvider
 
     /// <summary>The process-wide instance.</summary>
     public static ManagedGemmProvider Instance { get; } = new();
+
+    /// <inheritdoc/>
+    public bool IsAvailable => true;
+
+    /// <inheritdoc/>
+    public string Describe() =>
+        $"{Name}; Vector512={System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}; Vector256={System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}; " +
+        $"Fma={System.Runtime.Intrinsics.X86.Fma.IsSupported}; Processors={Environment.ProcessorCount}";
+
+    /// <inheritdoc/>
+    public void SgemmWithEpilogue<TEpilogue>(Transpose transA, Transpose transB, float alpha, MatrixView a, MatrixView b, TEpilogue epilogue)
+        where TEpilogue : IGemmEpilogue
+    {
+        int m = transA == Transpose.None ? a.Rows : a.Columns;
+        int k = transA == Transpose.None ? a.Columns : a.Rows;
+        int n = transB == Transpose.None ? b.Columns : b.Rows;
+        SgemmWithEpilogue(transA, transB, m, n, k, alpha, a, b, epilogue);
+    }
 
     /// <inheritdoc/>
     public string Name => $"Aced managed SGEMM ({GemmKernels.ActiveIsa}, {GemmPlan.MR}x{GemmPlan.NR} register tile)";

@@ -21,7 +21,8 @@ public sealed class ResumeTests : IClassFixture<TrainingFixture>
     [InlineData("iid")]
     [InlineData("aced-iidistill")]
     [InlineData("bad-students")]
-    public void Run_CancelledAfterFourOfEightThenResumed_EqualsUninterruptedBitForBit(string method)
+    [InlineData("softmax-fm-kd", 24)]
+    public void Run_CancelledAfterFourOfEightThenResumed_EqualsUninterruptedBitForBit(string method, int width = 32)
     {
         MethodDefinition definition = TrainingMethods.Get(method);
         TrainOptions Options(string dir) => TrainingFixture.Options(dir) with
@@ -30,6 +31,7 @@ public sealed class ResumeTests : IClassFixture<TrainingFixture>
             Steps = 8,
             CheckpointEvery = 3,
             ReferenceDirs = definition.NeedsReference ? [_fixture.Reference] : [],
+            EmbeddingDimension = width,
         };
 
         string straight = _fixture.NewDirectory("straight-" + method);
@@ -52,6 +54,11 @@ public sealed class ResumeTests : IClassFixture<TrainingFixture>
         Assert.Equal(full.SamplesSeen, resumed.SamplesSeen);
         AssertSameParameters(TrainingRun.Load(straight).Model, TrainingRun.Load(interrupted).Model);
         Assert.Equal(MetricsWithoutTime(straight), MetricsWithoutTime(interrupted));
+        if (width != 32)
+        {
+            // The feature-matching head (student 24 wide, teacher 32) is saved with the checkpoint and restored bit for bit.
+            Assert.Equal(File.ReadAllBytes(FeatureMatchingHead.PathOf(Path.Combine(straight, RunFiles.FinalCheckpoint))), File.ReadAllBytes(FeatureMatchingHead.PathOf(Path.Combine(interrupted, RunFiles.FinalCheckpoint))));
+        }
     }
 
     [Fact]
@@ -89,6 +96,21 @@ public sealed class ResumeTests : IClassFixture<TrainingFixture>
 
         Assert.Equal("--out", ex.Option);
         Assert.Equal(metrics, File.ReadAllText(Path.Combine(dir, RunFiles.Metrics)));
+    }
+
+    [Fact]
+    public void Run_ReferenceWithoutCheckpoint_RefusedNamingReference()
+    {
+        string reference = _fixture.NewDirectory("ref-no-ckpt");
+        Directory.CreateDirectory(reference);
+        File.Copy(Path.Combine(_fixture.Reference, RunFiles.Config), Path.Combine(reference, RunFiles.Config));
+        string dir = _fixture.NewDirectory("student-no-ref");
+
+        var ex = Assert.Throws<TrainingConfigurationException>(() => Trainer.Run(TrainingFixture.Options(dir) with { Method = "h-acid", ReferenceDirs = [reference] }, _fixture.Data));
+
+        Assert.Equal("--reference", ex.Option);
+        Assert.Contains("no final.ckpt", ex.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir));
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.IO;
 using System.Text.Json.Nodes;
 using Aced.Cli;
+using Aced.Pipeline.Data;
 using Aced.Pipeline.Training;
 
 namespace Aced.Pipeline.Tests.Training;
@@ -37,12 +38,15 @@ public sealed class TrainCommandTests : IDisposable
     [InlineData("--role", "--role teacher", "student or reference")]
     [InlineData("--loss", "--method iid --loss hinge", "sigmoid or softmax")]
     [InlineData("--method", "--role reference --method iid", "drop --method")]
+    [InlineData("--image-size", "--method iid --image-size 2", "must be in")]
+    [InlineData("--dataset", "--method iid --dataset nope", "unknown data set")]
     public void Train_BadConfiguration_ExitTwoWithOneLineNamingTheOption(string option, string arguments, string fragment)
     {
         string outDir = Path.Combine(_dir, "run");
         string[] extra = arguments.Replace("MISSING", Path.Combine(_dir, "missing"), StringComparison.Ordinal).Split(' ');
         string[] steps = arguments.Contains("--steps", StringComparison.Ordinal) ? [] : ["--steps", "2"];
-        string[] args = ["train", "--dataset", "shapes", "--out", outDir, .. steps, .. extra];
+        string[] dataset = arguments.Contains("--dataset", StringComparison.Ordinal) ? [] : ["--dataset", "shapes"];
+        string[] args = ["train", "--out", outDir, .. dataset, .. steps, .. extra];
 
         (int code, string stdout, string stderr) = Invoke(args);
 
@@ -84,6 +88,35 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Single(stderr.TrimEnd('\n').Split('\n'));
         Assert.Contains("other data", stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(student + "3"));
+    }
+
+    [Fact]
+    public void DataProgressLines_AfterTheQuietPeriod_OneLinePerStageAndQuarter()
+    {
+        var writer = new StringWriter();
+        Action<DataProgress> progress = TrainCommand.DataProgressLines(writer, TimeSpan.Zero);
+        for (int done = 0; done <= 100; done++)
+        {
+            progress(new DataProgress("decoding google", done, 100));
+        }
+
+        progress(new DataProgress("tokenizing", 0, 0));
+
+        string[] lines = writer.ToString().TrimEnd('\n').Split('\n');
+        Assert.Equal(6, lines.Length);
+        Assert.StartsWith("aced: data: decoding google 0%", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("aced: data: decoding google 50%", lines[2], StringComparison.Ordinal);
+        Assert.StartsWith("aced: data: decoding google 100%", lines[4], StringComparison.Ordinal);
+        Assert.StartsWith("aced: data: tokenizing (", lines[5], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DataProgressLines_WithinTheQuietPeriod_PrintsNothing()
+    {
+        var writer = new StringWriter();
+        Action<DataProgress> progress = TrainCommand.DataProgressLines(writer, TimeSpan.FromHours(1));
+        progress(new DataProgress("decoding", 1, 2));
+        Assert.Equal(string.Empty, writer.ToString());
     }
 
     private static (int Code, string Stdout, string Stderr) Invoke(string[] args)
