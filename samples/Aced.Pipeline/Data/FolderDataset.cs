@@ -171,6 +171,7 @@ public static class FolderDataset
 
     private static void LoadImage(Line line, string captionsPath, DataOptions options, Span<float> destination)
     {
+        RefuseSymbolicLinks(line, captionsPath);
         var info = new FileInfo(line.FullPath);
         if (!info.Exists)
         {
@@ -195,14 +196,47 @@ public static class FolderDataset
         ImageDecoder.Decode(bytes, line.FullPath, options, options.ImageSize, destination);
     }
 
+    // A symbolic link (file or folder) between the data folder and the image could point anywhere on the machine;
+    // the data set is the folder's own files, so links are refused (as in package archives), not followed.
+    private static void RefuseSymbolicLinks(Line line, string captionsPath)
+    {
+        string root = line.FullPath.Substring(0, line.FullPath.Length - line.Id.Length);
+        string current = root.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
+        foreach (string part in line.Id.Split('/'))
+        {
+            current = Path.Combine(current, part);
+            FileSystemInfo entry = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
+            if (entry.LinkTarget is not null)
+            {
+                throw new DataException(current, $"is a symbolic link (to '{entry.LinkTarget}'); links are not followed in a folder data set, copy the image into the folder instead (listed in {captionsPath} line {line.Number}).");
+            }
+        }
+    }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     private static List<Line> ReadLines(string root, string captionsPath, DataOptions options, DataLoadReport report)
     {
         var lines = new List<Line>();
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         string rootWithSeparator = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
         int number = 0;
-        foreach (string text in File.ReadLines(captionsPath))
+        using IEnumerator<string> reader = File.ReadLines(captionsPath, StrictUtf8).GetEnumerator();
+        while (true)
         {
+            try
+            {
+                if (!reader.MoveNext())
+                {
+                    break;
+                }
+            }
+            catch (DecoderFallbackException ex)
+            {
+                throw new DataException(captionsPath, "is not valid UTF-8; save the file as UTF-8.", number + 1, ex);
+            }
+
+            string text = reader.Current;
             number++;
             if (string.IsNullOrWhiteSpace(text))
             {

@@ -165,6 +165,61 @@ public sealed class FolderDatasetTests : IDisposable
         Assert.Equal(5, s.ReferenceTrain.Count + s.Holdout.Count + s.Evaluation[0].Count);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Load_SymbolicLinkToOutside_RefusedNamingIt_SkipBadCountsIt(bool linkDirectory)
+    {
+        List<string> lines = WriteGood(5);
+        string outside = TestFiles.TempDirectory();
+        try
+        {
+            File.WriteAllBytes(Path.Combine(outside, "secret.png"), TestFiles.SolidPng(6, 1, 2, 3));
+            string link;
+            if (linkDirectory)
+            {
+                link = Path.Combine(_root, "up");
+                Directory.CreateSymbolicLink(link, outside);
+                lines.Add("{\"image\": \"up/secret.png\", \"caption\": \"leak\"}");
+            }
+            else
+            {
+                link = Path.Combine(_root, "secret.png");
+                File.CreateSymbolicLink(link, Path.Combine(outside, "secret.png"));
+                lines.Add("{\"image\": \"secret.png\", \"caption\": \"leak\"}");
+            }
+
+            WriteCaptions(lines);
+            var ex = Assert.Throws<DataException>(() => Load(Options()));
+            Assert.Equal(link, ex.FilePath);
+            Assert.Contains("symbolic link", ex.Message, StringComparison.Ordinal);
+
+            var report = new DataLoadReport();
+            DatasetSplits s = Load(Options(skipBad: true), report);
+            Assert.Equal(1, report.Skipped);
+            Assert.Equal(5, s.ReferenceTrain.Count + s.Holdout.Count + s.Evaluation[0].Count);
+        }
+        finally
+        {
+            Directory.Delete(outside, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Load_CaptionsNotUtf8_NamesTheFile_NotSilentlyMangled()
+    {
+        List<string> lines = WriteGood(5);
+        WriteCaptions(lines);
+        using (var stream = new FileStream(Path.Combine(_root, FolderDataset.CaptionsFile), FileMode.Append))
+        {
+            stream.Write([.. TestFiles.Utf8("{\"image\": \"img00.png\", \"caption\": \"caf"), 0xE9, .. TestFiles.Utf8("\"}\n")]);
+        }
+
+        var ex = Assert.Throws<DataException>(() => Load(Options(skipBad: true)));
+        Assert.Equal(Path.Combine(_root, FolderDataset.CaptionsFile), ex.FilePath);
+        Assert.Contains("UTF-8", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Load_ImageAboveMaxBytes_RejectedBeforeReading()
     {
