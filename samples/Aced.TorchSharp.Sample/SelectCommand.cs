@@ -129,6 +129,7 @@ public static class SelectCommand
             throw new UsageException("give both --reference-image and --reference-text, or neither");
         }
 
+        EnsureNotAnInput(args.Out, ("--student-image", args.StudentImage), ("--student-text", args.StudentText), ("--reference-image", args.ReferenceImage), ("--reference-text", args.ReferenceText));
         Device device = ParseDevice(args.Device);
         bool softmax = options.Loss == ContrastiveKind.Softmax;
         LogitParameters initial = LogitParameters.Initial(softmax ? ContrastiveKind.Softmax : ContrastiveKind.Sigmoid);
@@ -146,6 +147,17 @@ public static class SelectCommand
         else if (options.Sampler != SamplerKind.Uniform && options.Scoring is ScoringMethod.Learnability or ScoringMethod.EasyReference)
         {
             throw new UsageException($"--scoring {args.Scoring} needs --reference-image and --reference-text (or use --scoring hard|easy)");
+        }
+
+        int b = options.BatchSize ?? Math.Max(1, (int)Math.Round(student.Count * (1 - options.FilterRatio)));
+        if (b > student.Count)
+        {
+            throw new UsageException($"--batch-size {b} exceeds the super-batch size B = {student.Count} (the rows of the embeddings); give a smaller --batch-size or a larger super-batch");
+        }
+
+        if (options.Sampler == SamplerKind.Joint && options.Chunks > b)
+        {
+            throw new UsageException($"--chunks {options.Chunks} exceeds the sub-batch size b = {b}; use at most b chunks");
         }
 
         var sampler = new TorchActiveBatchSampler(options);
@@ -247,6 +259,34 @@ public static class SelectCommand
         }
 
         return options;
+    }
+
+    /// <summary>
+    /// Refuses an output that is one of the inputs: the same path or a symbolic link resolving to it (the indices would
+    /// replace the embeddings). Hard links are not detected here (<c>aced select</c> also compares inodes).
+    /// </summary>
+    internal static void EnsureNotAnInput(string output, params (string Option, string? Path)[] inputs)
+    {
+        if (!File.Exists(output))
+        {
+            return;
+        }
+
+        string resolvedOutput = Resolved(output);
+        foreach ((string option, string? path) in inputs)
+        {
+            if (path is not null && File.Exists(path) && string.Equals(Resolved(path), resolvedOutput, StringComparison.Ordinal))
+            {
+                throw new UsageException($"--out {output} is the same file as {option} {path}; it would replace an input. Write the output to another path");
+            }
+        }
+    }
+
+    private static string Resolved(string path)
+    {
+        string full = Path.GetFullPath(path);
+        FileSystemInfo? target = File.ResolveLinkTarget(full, returnFinalTarget: true);
+        return target is null ? full : Path.GetFullPath(target.FullName);
     }
 
     internal static Device ParseDevice(string name)

@@ -375,57 +375,20 @@ public sealed class ActiveBatchSampler
     private void FillDiagnostics(long step, int count, int b, int chunks, bool haveScores, ReadOnlySpan<bool> isMember, long start)
     {
         SelectionDiagnostics d = _result.Diagnostics;
-        d.Step = step;
-        d.SuperBatchSize = count;
-        d.BatchSize = b;
-        d.FilterRatio = 1 - ((double)b / count);
-        d.Chunks = chunks;
+        ScoreMoments.FillHeader(d, step, count, b, chunks);
         if (!haveScores)
         {
-            d.ChosenMean = d.ChosenStandardDeviation = d.RejectedMean = d.RejectedStandardDeviation = d.ScoreMin = d.ScoreMax = double.NaN;
-            d.EffectiveSampleSize = count;
-            d.Seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            return;
+            ScoreMoments.FillUnscored(d, count);
         }
-
-        ReadOnlySpan<double> s = _scorer.Independent;
-        double tau = _options.Sampler == SamplerKind.Uniform ? 0 : _options.Temperature;
-        double sumC = 0, sumC2 = 0, sumR = 0, sumR2 = 0, min = double.PositiveInfinity, max = double.NegativeInfinity;
-        for (int x = 0; x < count; x++)
+        else
         {
-            double v = s[x];
-            min = Math.Min(min, v);
-            max = Math.Max(max, v);
-            if (isMember[x])
-            {
-                sumC += v;
-                sumC2 += v * v;
-            }
-            else
-            {
-                sumR += v;
-                sumR2 += v * v;
-            }
+            ReadOnlySpan<double> s = _scorer.Independent.Slice(0, count);
+            var moments = ScoreMoments.Of(s, isMember);
+            double tau = _options.Sampler == SamplerKind.Uniform ? 0 : _options.Temperature;
+            moments.AddWeights(s, _logits, _options.Sampler == SamplerKind.LossPercentile, tau);
+            moments.Fill(d, count, b);
         }
 
-        // ESS = (sum w)^2 / sum w^2 with w = exp(tau * (s - max)), or the percentile weights exp(beta log CDF).
-        bool percentile = _options.Sampler == SamplerKind.LossPercentile;
-        double sumW = 0, sumW2 = 0;
-        for (int x = 0; x < count; x++)
-        {
-            double w = percentile ? Math.Exp(_logits[x]) : Math.Exp(tau * (s[x] - max));
-            sumW += w;
-            sumW2 += w * w;
-        }
-
-        int rejected = count - b;
-        d.ChosenMean = sumC / b;
-        d.ChosenStandardDeviation = Math.Sqrt(Math.Max(0, (sumC2 / b) - (d.ChosenMean * d.ChosenMean)));
-        d.RejectedMean = rejected == 0 ? double.NaN : sumR / rejected;
-        d.RejectedStandardDeviation = rejected == 0 ? double.NaN : Math.Sqrt(Math.Max(0, (sumR2 / rejected) - (d.RejectedMean * d.RejectedMean)));
-        d.ScoreMin = min;
-        d.ScoreMax = max;
-        d.EffectiveSampleSize = sumW * sumW / sumW2;
         d.Seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 }

@@ -85,6 +85,11 @@ public sealed record CompareGridOptions
             throw new TrainingConfigurationException("--out", "is required: the directory for results, runs and the report");
         }
 
+        if (Dataset != "shapes" && Dataset != "emoji" && !(Dataset.StartsWith("folder:", StringComparison.Ordinal) && Dataset.Length > "folder:".Length))
+        {
+            throw new TrainingConfigurationException("--dataset", $"unknown data set '{Dataset}'; expected {DatasetCatalog.SpecHelp}");
+        }
+
         if (Seeds < 1)
         {
             throw new TrainingConfigurationException("--seeds", $"must be at least 1 (was {Seeds})");

@@ -44,6 +44,7 @@ public static class CompareRunner
         ArgumentNullException.ThrowIfNull(observer);
         options.Validate();
         List<CompareArm> arms = ParseArms(options);
+        ValidatePaths(options);
         StableSuite? givenSuite = options.SuitePath is null ? null : StableSuite.Load(options.SuitePath);
         string outDir = Path.GetFullPath(options.OutDir);
         Directory.CreateDirectory(outDir);
@@ -115,6 +116,36 @@ public static class CompareRunner
         AtomicFile.WriteAllText(Path.Combine(outDir, "report.html"), HtmlReport.Render(results));
     }
 
+    /// <summary>
+    /// Checks the paths before any data is loaded or cell trained, so a wrong path is one usage error and not a grid of
+    /// failed cells: --out must not be a file; --reference must be absent (trained there), or a run directory.
+    /// </summary>
+    private static void ValidatePaths(CompareGridOptions options)
+    {
+        if (File.Exists(options.OutDir))
+        {
+            throw new TrainingConfigurationException("--out", $"'{options.OutDir}' is a file; give a directory for results, runs and the report");
+        }
+
+        if (options.ReferenceDir is not string reference)
+        {
+            return;
+        }
+
+        if (File.Exists(reference))
+        {
+            throw new TrainingConfigurationException("--reference", $"'{reference}' is a file; give a reference run directory (aced train --role reference --out DIR), or a missing directory to train it there");
+        }
+
+        if (Directory.Exists(reference)
+            && !File.Exists(Path.Combine(reference, RunFiles.FinalCheckpoint))
+            && !File.Exists(Path.Combine(reference, RunFiles.Config))
+            && RunEvaluation.Checkpoints(reference).Count == 0)
+        {
+            throw new TrainingConfigurationException("--reference", $"'{reference}' is not a run directory; give a reference trained with aced train --role reference, or omit --reference");
+        }
+    }
+
     private static List<CompareArm> ParseArms(CompareGridOptions options)
     {
         List<CompareArm> arms;
@@ -124,7 +155,9 @@ public static class CompareRunner
         }
         catch (ArgumentException ex)
         {
-            throw new TrainingConfigurationException("--methods", ex.Message);
+            // The option is named by the exception; the parameter suffix (" (Parameter 'spec')") means nothing to a CLI user.
+            string message = ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", "", StringComparison.Ordinal);
+            throw new TrainingConfigurationException("--methods", message);
         }
 
         foreach (CompareArm arm in arms)

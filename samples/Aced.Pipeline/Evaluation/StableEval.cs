@@ -251,12 +251,26 @@ public static class StableEval
         return Math.Sqrt(sumVar) / n;
     }
 
-    /// <summary>Mean and sample standard deviation (n - 1 in the denominator; 0 for one value).</summary>
+    /// <summary>Mean and sample standard deviation (n - 1 in the denominator; exactly 0 for one value or equal values).</summary>
     public static (double Mean, double Std) MeanStd(ReadOnlySpan<double> values)
     {
         if (values.IsEmpty)
         {
             return (double.NaN, double.NaN);
+        }
+
+        // Equal values (a saturated or collapsed metric, e.g. mean per-class recall exactly 1/C on every seed) have std
+        // exactly 0: the floating-point mean of equal values need not equal them (3 x 0.2 sums to 0.6000000000000001),
+        // and the naive std would be ~1e-17, which StableEval would take for the most reliable task.
+        bool allEqual = true;
+        for (int i = 1; i < values.Length; i++)
+        {
+            allEqual &= values[i] == values[0];
+        }
+
+        if (allEqual)
+        {
+            return (values[0], 0);
         }
 
         double mean = 0;
@@ -266,10 +280,6 @@ public static class StableEval
         }
 
         mean /= values.Length;
-        if (values.Length == 1)
-        {
-            return (mean, 0);
-        }
 
         double ss = 0;
         foreach (double v in values)

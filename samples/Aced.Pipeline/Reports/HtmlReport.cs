@@ -201,7 +201,7 @@ public static class HtmlReport
 
         plot.XLabel(xLabel);
         plot.YLabel("StableEval average (%)");
-        plot.ShowLegend(Alignment.LowerRight);
+        plot.ShowLegend(Edge.Right); // outside the data area: an inner legend hid the final points
         return plot;
     }
 

@@ -683,73 +683,41 @@ public sealed class ShardedBatchSampler
     private void FillDiagnostics(long step, int total, int b, int chunks, bool haveScores, int n, long start)
     {
         SelectionDiagnostics d = _result.Diagnostics;
-        d.Step = step;
-        d.SuperBatchSize = total;
-        d.BatchSize = b;
-        d.FilterRatio = 1 - ((double)b / total);
-        d.Chunks = chunks;
+        ScoreMoments.FillHeader(d, step, total, b, chunks);
         if (!haveScores)
         {
-            d.ChosenMean = d.ChosenStandardDeviation = d.RejectedMean = d.RejectedStandardDeviation = d.ScoreMin = d.ScoreMax = double.NaN;
-            d.EffectiveSampleSize = total;
+            ScoreMoments.FillUnscored(d, total);
             d.Seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             return;
         }
 
-        ReadOnlySpan<double> s = _scorer.Independent;
-        ReadOnlySpan<bool> isMember = _isMember.AsSpan(0, n);
-        double tau = _options.Sampler == SamplerKind.Uniform ? 0 : _options.Temperature;
-        double sumC = 0, sumC2 = 0, sumR = 0, sumR2 = 0, min = double.PositiveInfinity, max = double.NegativeInfinity;
-        for (int x = 0; x < n; x++)
-        {
-            double v = s[x];
-            min = Math.Min(min, v);
-            max = Math.Max(max, v);
-            if (isMember[x])
-            {
-                sumC += v;
-                sumC2 += v * v;
-            }
-            else
-            {
-                sumR += v;
-                sumR2 += v * v;
-            }
-        }
-
+        ReadOnlySpan<double> s = _scorer.Independent.Slice(0, n);
+        var m = ScoreMoments.Of(s, _isMember.AsSpan(0, n));
         Span<double> r = _reduce.AsSpan(0, 2);
-        r[0] = max;
-        r[1] = -min;
+        r[0] = m.Max;
+        r[1] = -m.Min;
         Reduce(r, ReduceOperation.Max);
-        max = r[0];
-        min = -r[1];
+        m.Max = r[0];
+        m.Min = -r[1];
 
-        // ESS = (sum w)^2 / sum w^2 with w = exp(tau * (s - max)), max over all ranks, or the percentile weights.
-        bool percentile = _options.Sampler == SamplerKind.LossPercentile;
-        double sumW = 0, sumW2 = 0;
-        for (int x = 0; x < n; x++)
-        {
-            double w = percentile ? Math.Exp(_logits[x]) : Math.Exp(tau * (s[x] - max));
-            sumW += w;
-            sumW2 += w * w;
-        }
-
+        // The weights use the maximum over all ranks, so every rank's sums add up to the single-process ones.
+        double tau = _options.Sampler == SamplerKind.Uniform ? 0 : _options.Temperature;
+        m.AddWeights(s, _logits, _options.Sampler == SamplerKind.LossPercentile, tau);
         Span<double> sums = _reduce.AsSpan(0, 6);
-        sums[0] = sumC;
-        sums[1] = sumC2;
-        sums[2] = sumR;
-        sums[3] = sumR2;
-        sums[4] = sumW;
-        sums[5] = sumW2;
+        sums[0] = m.SumChosen;
+        sums[1] = m.SumChosenSquares;
+        sums[2] = m.SumRejected;
+        sums[3] = m.SumRejectedSquares;
+        sums[4] = m.SumWeights;
+        sums[5] = m.SumWeightSquares;
         Reduce(sums, ReduceOperation.Sum);
-        int rejected = total - b;
-        d.ChosenMean = sums[0] / b;
-        d.ChosenStandardDeviation = Math.Sqrt(Math.Max(0, (sums[1] / b) - (d.ChosenMean * d.ChosenMean)));
-        d.RejectedMean = rejected == 0 ? double.NaN : sums[2] / rejected;
-        d.RejectedStandardDeviation = rejected == 0 ? double.NaN : Math.Sqrt(Math.Max(0, (sums[3] / rejected) - (d.RejectedMean * d.RejectedMean)));
-        d.ScoreMin = min;
-        d.ScoreMax = max;
-        d.EffectiveSampleSize = sums[4] * sums[4] / sums[5];
+        m.SumChosen = sums[0];
+        m.SumChosenSquares = sums[1];
+        m.SumRejected = sums[2];
+        m.SumRejectedSquares = sums[3];
+        m.SumWeights = sums[4];
+        m.SumWeightSquares = sums[5];
+        m.Fill(d, total, b);
         d.Seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 

@@ -40,13 +40,53 @@ public sealed class CliTests : IDisposable
     [InlineData("--filter-ratios", "0.5,x", "--filter-ratios")]
     [InlineData("--filter-ratios", "1.5", "--filter-ratios")]
     [InlineData("--eval-every", "-1", "--eval-every")]
+    [InlineData("--dataset", "foo", "--dataset")]
+    [InlineData("--methods", "h-acid:tau=abc", "--methods")]
     public void Compare_BadOption_OneLineErrorNamingOptionExit2(string option, string value, string named)
     {
         string outDir = Path.Combine(_dir, "out");
         (int code, string stdout, string stderr) = Invoke("compare", option, value, "--out", outDir);
+        AssertUsageError(code, stdout, stderr, named);
+    }
+
+    [Fact]
+    public void Compare_ReferenceIsAFile_Exit2NamingReferenceBeforeAnyTraining()
+    {
+        string file = Path.Combine(_dir, "not-a-run.txt");
+        File.WriteAllText(file, "x");
+        string outDir = Path.Combine(_dir, "out");
+        (int code, string stdout, string stderr) = Invoke("compare", "--methods", "h-acid", "--seeds", "1", "--steps", "1", "--reference", file, "--out", outDir);
+        AssertUsageError(code, stdout, stderr, "--reference");
+        Assert.False(Directory.Exists(Path.Combine(outDir, "runs")), "no cell may start with a bad --reference");
+    }
+
+    [Fact]
+    public void Compare_ReferenceIsNotARunDirectory_Exit2NamingReference()
+    {
+        string notRun = Path.Combine(_dir, "docs");
+        Directory.CreateDirectory(notRun);
+        File.WriteAllText(Path.Combine(notRun, "keep.txt"), "user data");
+        string outDir = Path.Combine(_dir, "out");
+        (int code, string stdout, string stderr) = Invoke("compare", "--methods", "iid,h-acid", "--seeds", "1", "--steps", "1", "--reference", notRun, "--out", outDir);
+        AssertUsageError(code, stdout, stderr, "--reference");
+        Assert.True(File.Exists(Path.Combine(notRun, "keep.txt")));
+    }
+
+    [Fact]
+    public void Compare_OutIsAFile_Exit2NamingOut()
+    {
+        string file = Path.Combine(_dir, "a-file");
+        File.WriteAllText(file, "x");
+        (int code, string stdout, string stderr) = Invoke("compare", "--out", file);
+        AssertUsageError(code, stdout, stderr, "--out");
+    }
+
+    private static void AssertUsageError(int code, string stdout, string stderr, string named)
+    {
         Assert.Equal(2, code);
         Assert.StartsWith("aced: error: ", stderr, StringComparison.Ordinal);
         Assert.Contains(named, stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Parameter", stderr, StringComparison.Ordinal);
         Assert.Single(stderr.TrimEnd('\n').Split('\n'));
         Assert.Equal("", stdout);
     }

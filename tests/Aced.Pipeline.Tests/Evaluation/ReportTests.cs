@@ -74,6 +74,25 @@ public class ReportTests
         Assert.Contains("Per task (Figure 6)", html, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("plot-samples")]
+    [InlineData("plot-flops")]
+    public void Render_CurvePlots_LegendOutsideTheDataArea(string id)
+    {
+        // The legend must not hide the curves: a legend inside the data area covered the arms' final points (where
+        // the comparison is read) in the shapes report.
+        CompareResults r = ReportTestData.Make(["iid", "softmax-kd", "h-acid"], 3);
+        string html = HtmlReport.Render(r);
+        string svg = Regex.Match(html, $"<figure class=\"plot\" id=\"{id}\">\\s*(<svg.*?</svg>)", RegexOptions.Singleline).Groups[1].Value;
+        Match data = Regex.Match(svg, "<clipPath[^>]*>\\s*<rect x=\"([0-9.]+)\" y=\"([0-9.]+)\" width=\"([0-9.]+)\" height=\"([0-9.]+)\"");
+        Assert.True(data.Success, "data-area clip rectangle");
+        double dataRight = double.Parse(data.Groups[1].Value, CultureInfo.InvariantCulture) + double.Parse(data.Groups[3].Value, CultureInfo.InvariantCulture);
+        Match legend = Regex.Match(svg, "<rect fill=\"none\" stroke=\"black\"[^>]* x=\"([0-9.]+)\" y=\"([0-9.]+)\" width=\"([0-9.]+)\"");
+        Assert.True(legend.Success, "legend frame");
+        Assert.True(double.Parse(legend.Groups[1].Value, CultureInfo.InvariantCulture) >= dataRight, $"legend at x = {legend.Groups[1].Value} overlaps the data area ending at {dataRight}");
+        Assert.Contains("softmax-kd", svg, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void ArmCurve_ThreeSeeds_MeanAndStdPerCheckpoint()
     {

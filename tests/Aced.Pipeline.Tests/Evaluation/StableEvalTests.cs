@@ -79,6 +79,37 @@ public class StableEvalTests
         Assert.Equal(0.6, avg, 12);
     }
 
+    [Theory]
+    [InlineData(0.2)]   // 3 x 0.2 sums to 0.6000000000000001: the naive mean is not 0.2 and the naive std is ~3e-17
+    [InlineData(0.1)]
+    [InlineData(1.0 / 3)]
+    public void MeanStd_EqualValues_StdExactlyZero(double value)
+    {
+        (double mean, double std) = StableEval.MeanStd([value, value, value]);
+        Assert.Equal(0.0, std);
+        Assert.Equal(value, mean);
+    }
+
+    [Fact]
+    public void Select_EqualValuesAcrossSeeds_ConstantNotTheThreshold()
+    {
+        // A collapsed model's mean per-class recall is exactly 1/C for every seed (seen with 5 classes: 0.2, three seeds).
+        // Floating-point rounding must not turn it into the "most reliable task" with std ~1e-17, which would make the
+        // threshold ~0 and the suite that single degenerate task.
+        var group = new Dictionary<string, double[]>
+        {
+            ["eval/position/mpcr"] = [0.2, 0.2, 0.2],
+            ["i2t_r5"] = [0.600, 0.612, 0.624],
+            ["t2i_r5"] = [0.500, 0.513, 0.526],
+        };
+        StableSuite suite = StableEval.Select([group], "shapes");
+        Assert.Equal(["i2t_r5", "t2i_r5"], suite.Tasks);
+        Assert.Equal(0.012, suite.ThresholdStd, 9);
+        StableTask position = Assert.Single(suite.Candidates, static c => c.Name == "eval/position/mpcr");
+        Assert.False(position.Included);
+        Assert.Equal("constant across seeds", position.Reason);
+    }
+
     [Fact]
     public void Select_TwoGroups_AveragesPerGroupStds()
     {

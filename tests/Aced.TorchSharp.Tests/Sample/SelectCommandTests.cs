@@ -87,5 +87,51 @@ public sealed class SelectCommandTests : IDisposable
         Assert.StartsWith("aced-torch: error: --norm-tolerance", stderr.ToString());
     }
 
+    [Fact]
+    public void Run_OutIsAnInputOrALinkToOne_RefusedAndInputUntouched()
+    {
+        byte[] before = File.ReadAllBytes(PathOf("si.npy"));
+        File.CreateSymbolicLink(PathOf("link.npy"), PathOf("si.npy"));
+        foreach (string output in new[] { PathOf("si.npy"), PathOf("link.npy") })
+        {
+            var stderr = new StringWriter();
+            int code = Aced.TorchSharp.Sample.Program.Run(
+                () => TorchSelect.Execute(new TorchSelect.Arguments { StudentImage = PathOf("si.npy"), StudentText = PathOf("st.npy"), Scoring = "hard", Out = output }, new StringWriter()),
+                stderr);
+            Assert.Equal(2, code);
+            Assert.StartsWith("aced-torch: error: --out", stderr.ToString());
+            Assert.Contains("--student-image", stderr.ToString());
+            Assert.Equal(before, File.ReadAllBytes(PathOf("si.npy")));
+        }
+    }
+
+    [Fact]
+    public void Run_BatchSizeAboveSuperBatch_NamesTheOptionWithoutParameterSuffix()
+    {
+        var stderr = new StringWriter();
+        int code = Aced.TorchSharp.Sample.Program.Run(
+            () => TorchSelect.Execute(new TorchSelect.Arguments { StudentImage = PathOf("si.npy"), StudentText = PathOf("st.npy"), Scoring = "hard", BatchSize = 301, Out = PathOf("x.npy") }, new StringWriter()),
+            stderr);
+        Assert.Equal(2, code);
+        Assert.StartsWith("aced-torch: error: --batch-size 301 exceeds the super-batch size B = 300", stderr.ToString());
+        Assert.DoesNotContain("(Parameter", stderr.ToString());
+        Assert.False(File.Exists(PathOf("x.npy")));
+    }
+
+    [Theory]
+    [InlineData("select", "--bogus")]
+    [InlineData("select", "--batch-size", "abc")]
+    [InlineData("nope")]
+    public void Invoke_ParseError_OneLineErrorExitCode2(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = Aced.TorchSharp.Sample.Program.Invoke(args, stdout, stderr);
+        Assert.Equal(2, code);
+        Assert.StartsWith("aced-torch: error: ", stderr.ToString());
+        Assert.Single(stderr.ToString().TrimEnd('\n').Split('\n'));
+        Assert.Equal("", stdout.ToString());
+    }
+
     private string PathOf(string name) => Path.Combine(_directory, name);
 }
