@@ -80,6 +80,14 @@ public sealed class CpuCachesTests
     }
 
     [Fact]
+    public void Describe_ReportsTheBlockingInUse()
+    {
+        string text = ((IGemmProvider)ManagedGemmProvider.Instance).Describe();
+        Assert.Contains($"nc<={GemmPlan.NcPlain}", text);
+        Assert.Contains($"L2={CpuCaches.L2 / 1024} KiB", text);
+    }
+
+    [Fact]
     public void EpiloguePlan_DoesNotDependOnTheMachine()
     {
         // The epilogue's column tiles decide fold order (bits), so they stay at the fixed NcMax.
