@@ -10,11 +10,19 @@ namespace Aced.Core;
 /// <remarks>
 /// Register tile MR x NR = 8 x 32: 16 zmm accumulators + 2 zmm for the B row + 1 broadcast = 19 of the
 /// 32 AVX-512 registers, so the JIT never spills; each k step issues 16 FMAs against 2 vector loads and
-/// 8 broadcast loads, which keeps the (on Zen 4 double-pumped) FMA pipes the bottleneck.
-/// Cache blocking for this machine (AMD EPYC Zen 4: L1d 32 KiB, L2 1 MiB per core, L3 32 MiB):
-/// kc &lt;= 384 keeps an A micro-panel (8 x kc, 12 KiB) plus the streamed B micro-panel close to L1;
-/// the kc x nc slice of packed B (nc &lt;= 256: &lt;= 384 KiB) stays resident in L2 while all micro-panels
-/// of a C tile stream past it; mc &lt;= 128 keeps the C tile (128 KiB) in L2 as well.
+/// 8 broadcast loads, which keeps the (on Zen 4 double-pumped) FMA pipes the bottleneck. The AVX2 kernel reads
+/// the same packed panels as two 6 x 16 blocks and one 2 x 32 block (see <see cref="GemmIsa.Vector256"/>).
+/// <para>
+/// Cache blocking. kc &lt;= 384 is fixed on every machine: the k blocks are where each element's FMA chain is
+/// rounded into C, so kc decides the bits; a fixed kc keeps results identical across machines, ISAs and thread
+/// counts (an A micro-panel, 8 x kc = 12 KiB, plus the streamed B micro-panel stay close to a 32 KiB L1). The
+/// plain path's column block nc and row block mc do not change any bit, so they follow the L2 read from the
+/// machine (<see cref="CpuCaches"/>): the kc x nc slice of packed B takes 3/8 of L2 and stays resident while
+/// all micro-panels of a C tile stream past it, and the mc x nc C tile takes 1/8 of L2 (Zen 4, L2 1 MiB:
+/// nc = 256, mc = 128; Zen 3, 512 KiB: nc = 128, mc = 128; 256 KiB: nc = 64, mc = 128). The epilogue path's
+/// nc and band height stay fixed (256, 64) because an epilogue's per-row folds see its column tiles, so they
+/// too decide bits (the softmax selection's logit cache relies on this).
+/// </para>
 /// </remarks>
 internal readonly struct GemmPlan
 {
@@ -27,11 +35,17 @@ internal readonly struct GemmPlan
     /// <summary>Largest k block.</summary>
     public const int KcMax = 384;
 
-    /// <summary>Largest column block.</summary>
+    /// <summary>Largest column block of the epilogue path (fixed: it decides the epilogue's fold order).</summary>
     public const int NcMax = 256;
 
-    /// <summary>Largest row block of a plain C tile.</summary>
+    /// <summary>Largest row block of a plain C tile on the fallback L2 (1 MiB).</summary>
     public const int McMax = 128;
+
+    /// <summary>Largest column block of the plain path, from this machine's L2 (256 on a 1 MiB L2).</summary>
+    public static readonly int NcPlain = PlainColumnBlock(CpuCaches.L2);
+
+    /// <summary>Largest row block of the plain path, from this machine's L2 (128 on a 1 MiB L2).</summary>
+    public static readonly int McPlain = PlainRowBlock(CpuCaches.L2, NcPlain);
 
     /// <summary>Smallest row block used when splitting rows to create parallel work.</summary>
     public const int McMin = 32;
@@ -50,11 +64,11 @@ internal readonly struct GemmPlan
         KBlocks = k == 0 ? 1 : CeilDiv(k, KcMax);
         Kc = k == 0 ? 0 : CeilDiv(k, KBlocks);
 
-        int colTiles = Math.Max(1, CeilDiv(n, NcMax));
+        int colTiles = Math.Max(1, CeilDiv(n, epilogue ? NcMax : NcPlain));
         Nc = RoundUp(CeilDiv(n, colTiles), NR);
         ColTiles = Math.Max(1, CeilDiv(n, Nc));
 
-        int rowTiles = Math.Max(1, CeilDiv(m, epilogue ? McEpilogue : McMax));
+        int rowTiles = Math.Max(1, CeilDiv(m, epilogue ? McEpilogue : McPlain));
         if (!epilogue)
         {
             int wanted = CeilDiv(MinTiles, ColTiles);
@@ -89,6 +103,22 @@ internal readonly struct GemmPlan
 
     /// <summary>Floats of packed B for one column block (all of k, padded to <see cref="NR"/>).</summary>
     public long PackedBlockFloats => (long)K * Nc;
+
+    /// <summary>nc with the kc x nc packed-B slice in 3/8 of <paramref name="l2Bytes"/>, a multiple of NR in [64, 1024].</summary>
+    internal static int PlainColumnBlock(long l2Bytes)
+    {
+        long nc = l2Bytes * 3 / 8 / (KcMax * sizeof(float));
+        nc = nc / NR * NR;
+        return (int)Math.Clamp(nc, 64, 1024);
+    }
+
+    /// <summary>mc with the mc x nc C tile in 1/8 of <paramref name="l2Bytes"/>, a multiple of MR in [32, 512].</summary>
+    internal static int PlainRowBlock(long l2Bytes, int nc)
+    {
+        long mc = l2Bytes / 8 / ((long)nc * sizeof(float));
+        mc = mc / MR * MR;
+        return (int)Math.Clamp(mc, McMin, 512);
+    }
 
     public static int CeilDiv(int x, int y) => (int)(((long)x + y - 1) / y);
 

@@ -28,7 +28,8 @@ public sealed class ManagedGemmProvider : IGemmEpilogueProvider
     /// <inheritdoc/>
     public string Describe() =>
         $"{Name}; Vector512={System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}; Vector256={System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}; " +
-        $"Fma={System.Runtime.Intrinsics.X86.Fma.IsSupported}; Processors={Environment.ProcessorCount}";
+        $"Fma={System.Runtime.Intrinsics.X86.Fma.IsSupported}; Processors={Environment.ProcessorCount}; " +
+        $"L2={CpuCaches.L2 / 1024} KiB ({(CpuCaches.FromMachine ? "sysfs" : "fallback")}); kc<={GemmPlan.KcMax}, nc<={GemmPlan.NcPlain}, mc<={GemmPlan.McPlain}";
 
     /// <inheritdoc/>
     public void SgemmWithEpilogue<TEpilogue>(Transpose transA, Transpose transB, float alpha, MatrixView a, MatrixView b, TEpilogue epilogue)

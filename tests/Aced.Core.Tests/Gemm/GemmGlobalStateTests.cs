@@ -77,6 +77,54 @@ public sealed class GemmGlobalStateTests
         Assert.True(GemmWorkers.WorkerCount >= 2, "degree 3 should have started two pool threads");
     }
 
+    public static TheoryData<int> AvailableIsas()
+    {
+        var data = new TheoryData<int> { (int)GemmIsa.Vector256, (int)GemmIsa.Scalar, (int)GemmIsa.Vector256Quarters };
+        if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+        {
+            data.Add((int)GemmIsa.Vector512);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(AvailableIsas))]
+    public void Multiply_EveryIsa_RandomShapesMatchDoubleReference(int isaCode)
+    {
+        // The FsCheck SGEMM-vs-double property through each kernel, serial and through the worker pool.
+        WithSettings(1, double.MaxValue, (GemmIsa)isaCode, () => GemmCorrectnessTests.CheckProperty(maxTest: 60, maxSize: 70));
+        WithSettings(2, 0, (GemmIsa)isaCode, () => GemmCorrectnessTests.CheckProperty(maxTest: 20, maxSize: 70));
+    }
+
+    [Theory]
+    [MemberData(nameof(AvailableIsas))]
+    public void Multiply_TileEdgeShapes_BitIdenticalAcrossIsas(int isaCode)
+    {
+        // Rows around the 6 | 2 split of the AVX2 tile and the 8-row panel, columns around the 16 | 16 split
+        // and the 32-column panel, k around the k block (384): every element must be the same FMA chain.
+        int[] ms = { 1, 2, 5, 6, 7, 8, 9, 14, 15, 16, 22 };
+        int[] ns = { 1, 8, 15, 16, 17, 24, 31, 32, 33, 48, 65 };
+        int[] ks = { 0, 1, 7, 383, 385 };
+        var isa = (GemmIsa)isaCode;
+        int seed = 0;
+        foreach (int m in ms)
+        {
+            foreach (int n in ns)
+            {
+                int k = ks[seed % ks.Length];
+                Transpose ta = (seed & 1) == 0 ? Transpose.None : Transpose.Transposed;
+                Transpose tb = (seed & 2) == 0 ? Transpose.None : Transpose.Transposed;
+                float[] scalar = Array.Empty<float>();
+                float[] result = Array.Empty<float>();
+                WithSettings(1, double.MaxValue, GemmIsa.Scalar, () => scalar = RunPlain(ta, tb, m, n, k, seed));
+                WithSettings(1, double.MaxValue, isa, () => result = RunPlain(ta, tb, m, n, k, seed));
+                AssertBitIdentical(scalar, result, $"{isa} m={m} n={n} k={k} {ta}/{tb}");
+                seed++;
+            }
+        }
+    }
+
     [Fact]
     public void Multiply_ParallelOnSmallShapes_MatchesReference()
     {
@@ -87,9 +135,10 @@ public sealed class GemmGlobalStateTests
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
+    [InlineData(4)]
     public void Multiply_FallbackKernels_BitIdenticalToDefault(int isaCode)
     {
-        var isa = (GemmIsa)isaCode; // 2 = Vector256, 3 = scalar
+        var isa = (GemmIsa)isaCode; // 2 = Vector256 (6x16 + 2x32), 3 = scalar, 4 = Vector256 quarters (bench yardstick)
         float[] reference = Array.Empty<float>();
         WithSettings(2, 0, GemmIsa.Auto, () => reference = RunPlain(Transpose.None, Transpose.Transposed, 77, 131, 400, 3));
         float[] result = Array.Empty<float>();
