@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Text.Json;
@@ -34,6 +35,9 @@ public static class TrainCommand
         var steps = new Option<int?>("--steps") { Description = "Optimizer steps." };
         var output = new Option<string?>("--out") { Description = "Run directory (config.json, metrics.jsonl, checkpoints/, final.ckpt, final.json)." };
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialisation, data order and sampling.", DefaultValueFactory = _ => 1UL };
+        var initSeed = new Option<ulong?>("--init-seed") { Description = "Seed of the model initialisation only (default: --seed); vary it with --seed fixed for the same data order and a different initialisation." };
+        var initBias = new Option<double?>("--init-bias") { Description = "Initial sigmoid logit bias c (default: the batch prior -ln(b - 1), -4.14 at b = 64; SigLIP's -10 suits 32k batches)." };
+        var referenceMode = new Option<string>("--reference-mode") { Description = "cached (the reference's embeddings of the pool computed once, default) | live (computed per step for the super-batch; cost counted per step).", DefaultValueFactory = _ => "cached" };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last checkpoint (same options)." };
         var batchSize = new Option<int>("--batch-size") { Description = "Sub-batch size b.", DefaultValueFactory = _ => new TrainOptions().BatchSize };
         var filterRatio = new Option<double?>("--filter-ratio") { Description = "Filter ratio f in [0, 1): super-batch B = b / (1 - f) (default: the method's, 0.8)." };
@@ -55,7 +59,7 @@ public static class TrainCommand
         var command = new Command("train", "Train a reference (--role reference) or a student (--method M) on an image-text data set.")
         {
             dataset, role, method, reference, size, holdout, steps, output, seed, resume, batchSize, filterRatio, chunks, temperature, lambda,
-            learningRate, checkpointEvery, ensemble, loss, contextLength, vocabulary, proxySize, imageSize, dataSeed, noiseRate, cache, skipBad,
+            learningRate, checkpointEvery, ensemble, initSeed, initBias, referenceMode, loss, contextLength, vocabulary, proxySize, imageSize, dataSeed, noiseRate, cache, skipBad,
         };
         command.SetAction(parse => CommandRunner.Run(
             () =>
@@ -70,6 +74,9 @@ public static class TrainCommand
                 Temperature = parse.GetValue(temperature),
                 Lambda = parse.GetValue(lambda),
                 LearningRate = parse.GetValue(learningRate),
+                InitSeed = parse.GetValue(initSeed),
+                ReferenceMode = ParseReferenceMode(parse.GetValue(referenceMode)!),
+                InitialBias = parse.GetValue(initBias),
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 Loss = ParseLoss(parse.GetValue(loss)!),
                 Ensemble = ParseEnsemble(parse.GetValue(ensemble)!),
@@ -83,12 +90,56 @@ public static class TrainCommand
                     NoiseRate = parse.GetValue(noiseRate),
                     CacheDirectory = parse.GetValue(cache),
                     SkipBad = parse.GetValue(skipBad),
+                    // On a terminal only: redirected stderr (scripts, tests) keeps the one-line error contract.
+                    Progress = stderr is null && !Console.IsErrorRedirected ? DataProgressLines(Console.Error, DataProgressQuietPeriod) : null,
                 },
             };
             return Execute(options, stdout ?? Console.Out, stderr ?? Console.Error);
         },
             stderr));
         return command;
+    }
+
+    private static ReferenceMode ParseReferenceMode(string value) => value.ToLowerInvariant() switch
+    {
+        "cached" => ReferenceMode.Cached,
+        "live" => ReferenceMode.Live,
+        _ => throw new CliException($"--reference-mode must be cached or live (was '{value}')"),
+    };
+
+    /// <summary>Data loading quicker than this prints nothing (shapes); longer loading (emoji: ~10 s) prints its stages (on a terminal).</summary>
+    public static readonly TimeSpan DataProgressQuietPeriod = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Progress of data loading as plain stderr lines ("aced: data: STAGE 40% (4.2 s)"): nothing during the first
+    /// <paramref name="quietPeriod"/> (a quick load stays silent, so an error stays the only line), then one line per
+    /// stage and per further quarter of a stage.
+    /// </summary>
+    public static Action<DataProgress> DataProgressLines(TextWriter writer, TimeSpan quietPeriod)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        long started = Stopwatch.GetTimestamp();
+        string? lastStage = null;
+        int lastQuarter = -1;
+        return p =>
+        {
+            TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
+            if (elapsed < quietPeriod)
+            {
+                return;
+            }
+
+            int quarter = p.Total > 0 ? (int)(4 * Math.Clamp(p.Done, 0, p.Total) / p.Total) : 0;
+            if (p.Stage == lastStage && quarter == lastQuarter)
+            {
+                return;
+            }
+
+            lastStage = p.Stage;
+            lastQuarter = quarter;
+            string share = p.Total > 0 ? $" {100 * Math.Clamp(p.Done, 0, p.Total) / p.Total}%" : string.Empty;
+            writer.WriteLine($"aced: data: {p.Stage}{share} ({elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s)");
+        };
     }
 
     /// <summary>The options of the command contract; errors name the option.</summary>

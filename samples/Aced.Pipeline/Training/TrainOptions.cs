@@ -18,6 +18,16 @@ public enum TrainingRole
     Reference = 1,
 }
 
+/// <summary>Where a student's reference/teacher embeddings come from.</summary>
+public enum ReferenceMode
+{
+    /// <summary>Computed once for the whole pool and cached as .npy beside the reference (its cost is one-off).</summary>
+    Cached = 0,
+
+    /// <summary>Computed per step for the super-batch by the reference's forward (its cost counted per step, Appendix J).</summary>
+    Live = 1,
+}
+
 /// <summary>A bad training configuration, found before any training: <see cref="Option"/> names the option to fix.</summary>
 public sealed class TrainingConfigurationException : ArgumentException
 {
@@ -77,8 +87,30 @@ public sealed record TrainOptions
     /// <summary>Distillation weight lambda; null = the preset's (2 where it distils).</summary>
     public double? Lambda { get; init; }
 
-    /// <summary>Seed of initialisation, data order and sampling.</summary>
+    /// <summary>Seed of data order and sampling, and of initialisation unless <see cref="InitSeed"/> is set.</summary>
     public ulong Seed { get; init; } = 1;
+
+    /// <summary>
+    /// Seed of the model initialisation (and of the Bad-Students proxies); null = <see cref="Seed"/>. StableEval varies
+    /// it with <see cref="Seed"/> fixed: same data order, different initialisation.
+    /// </summary>
+    public ulong? InitSeed { get; init; }
+
+    /// <summary>
+    /// Initial logit bias c of the sigmoid loss; null = the batch prior <c>-ln(b - 1)</c> (see <see cref="PriorBias"/>).
+    /// SigLIP's c = -10 is the prior of a 32k batch; at b = 64 it makes every pair look negative, and the fastest way
+    /// down is to pull all embeddings together (the collapsed plateau at loss b H(1/b)). Ignored by the softmax loss.
+    /// </summary>
+    public double? InitialBias { get; init; }
+
+    /// <summary>The initialisation seed this run uses.</summary>
+    public ulong ResolvedInitSeed => InitSeed ?? Seed;
+
+    /// <summary>
+    /// The logit bias at which a pair of unrelated (cosine 0) embeddings has the prior probability 1/b of being the
+    /// positive in a sigmoid batch of <paramref name="batchSize"/>: <c>c = ln(1 / (b - 1))</c>.
+    /// </summary>
+    public static double PriorBias(int batchSize) => -Math.Log(Math.Max(batchSize - 1, 1));
 
     /// <summary>Peak learning rate (rsqrt schedule, 10% warm-up and cool-down).</summary>
     public double LearningRate { get; init; } = 2e-3;
@@ -88,6 +120,9 @@ public sealed record TrainOptions
 
     /// <summary>How several references combine in the distillation loss (Eq. 18 mean of per-teacher losses by default, or the mean of teacher logits).</summary>
     public TeacherEnsemble Ensemble { get; init; } = TeacherEnsemble.MeanOfLosses;
+
+    /// <summary>Reference embeddings: cached once (default) or computed live per step.</summary>
+    public ReferenceMode ReferenceMode { get; init; } = ReferenceMode.Cached;
 
     /// <summary>Reference role only: train on the held-out split (RHO-loss's reference).</summary>
     public bool Holdout { get; init; }
@@ -179,6 +214,11 @@ public sealed record TrainOptions
             list.Add(new("--lambda", $"must be finite and positive (was {lambda.ToString(CultureInfo.InvariantCulture)})"));
         }
 
+        if (InitialBias is double c && (!double.IsFinite(c) || Math.Abs(c) > 100))
+        {
+            list.Add(new("--init-bias", $"must be finite and within [-100, 100] (was {c.ToString(CultureInfo.InvariantCulture)})"));
+        }
+
         if (!double.IsFinite(LearningRate) || LearningRate <= 0 || LearningRate > 1)
         {
             list.Add(new("--lr", $"must lie in (0, 1] (was {LearningRate.ToString(CultureInfo.InvariantCulture)})"));
@@ -242,6 +282,11 @@ public sealed record TrainOptions
                 if (method.NeedsReference && ReferenceDirs.Count == 0)
                 {
                     list.Add(new("--reference", $"method {method.Name} needs a reference: train one with `aced train --role reference{(method.NeedsHoldoutReference ? " --holdout" : string.Empty)} --out REF` and pass --reference REF"));
+                }
+
+                if (ReferenceMode == ReferenceMode.Live && ReferenceDirs.Count == 0)
+                {
+                    list.Add(new("--reference-mode", $"live computes a reference's embeddings per step; method {method.Name} has no --reference (drop --reference-mode)"));
                 }
 
                 if (!method.NeedsReference && ReferenceDirs.Count > 0)

@@ -22,7 +22,7 @@ internal sealed class TrainingPool
         Images = new Matrix(dataset.Count, dataset.ImageFloats);
         for (int e = 0; e < dataset.Count; e++)
         {
-            ChwToHwc(dataset.Image(e), Images.Row(e), s);
+            ModelInput.ChwToHwc(dataset.Image(e), Images.Row(e), s);
         }
 
         Tokens = new int[dataset.Count * contextLength];
@@ -48,16 +48,4 @@ internal sealed class TrainingPool
         RowGather.Gather(Images, indices, images);
         RowGather.Gather<int>(Tokens, ContextLength, indices, tokens.Slice(0, indices.Length * ContextLength));
     }
-
-    private static void ChwToHwc(ReadOnlySpan<float> chw, Span<float> hwc, int s)
-    {
-        int plane = s * s;
-        for (int p = 0; p < plane; p++)
-        {
-            hwc[3 * p] = chw[p];
-            hwc[(3 * p) + 1] = chw[plane + p];
-            hwc[(3 * p) + 2] = chw[(2 * plane) + p];
-        }
-    }
 }
-

@@ -27,6 +27,8 @@ internal sealed class TrainingSession
     private const ulong SelectionSeedSalt = 0x5E1EC7;
     private const ulong ProxySeedSalt = 0x9B0C;
     private const ulong OnlineReferenceSeedSalt = 0x0E1F;
+    private const int LiveBlock = 256;
+    internal const ulong HeadSeedSalt = 0xF3;
 
     private readonly TrainOptions _options;
     private readonly MethodDefinition _method;
@@ -50,6 +52,7 @@ internal sealed class TrainingSession
     private readonly CombinedObjective? _distillationOnly;
     private readonly ProxyModel? _proxy;
     private readonly ProxyModel? _onlineReference;
+    private readonly FeatureMatchingHead? _head;
     private readonly long _startStep;
     private readonly double _startSeconds;
     private readonly string _fingerprint;
@@ -74,9 +77,15 @@ internal sealed class TrainingSession
     private readonly Matrix[] _teacherImage;
     private readonly Matrix[] _teacherText;
     private readonly TeacherEmbeddings[] _teachers;
+    private readonly TrainingPool[] _livePools;
+    private readonly Matrix _liveImages;
+    private readonly int[] _liveTokens;
+    private readonly Matrix[] _liveImage;
+    private readonly Matrix[] _liveText;
 
-    private TrainingSession(TrainOptions options, MethodDefinition method, ITrainingObserver observer, string runDir, TrainingPool pool, Tokenizer tokenizer, TwoTowerModel model, AdamW optimizer, List<TrainingRun> references, List<ReferenceEmbeddings> referenceEmbeddings, int superBatch, long startStep, double startSeconds, string fingerprint, ProxyModel? proxy, ProxyModel? onlineReference)
+    private TrainingSession(TrainOptions options, MethodDefinition method, ITrainingObserver observer, string runDir, TrainingPool pool, Tokenizer tokenizer, TwoTowerModel model, AdamW optimizer, List<TrainingRun> references, List<ReferenceEmbeddings> referenceEmbeddings, int superBatch, long startStep, double startSeconds, string fingerprint, ProxyModel? proxy, ProxyModel? onlineReference, FeatureMatchingHead? head)
     {
+        _head = head;
         _options = options;
         _method = method;
         _preset = method.Preset;
@@ -99,7 +108,37 @@ internal sealed class TrainingSession
         _onlineReference = onlineReference;
         _order = new DataOrder(pool.Count, options.Seed);
         _sampler = CreateSampler(options, method, _b);
-        _stepFlops = ComputeAccounting.PerStep(model.Config!, _trained, superBatch, method.NeedsStudentScores, proxy?.Model.Config, _b);
+        StepFlops flops = ComputeAccounting.PerStep(model.Config!, _trained, superBatch, method.NeedsStudentScores, proxy?.Model.Config, _b);
+        _livePools = [];
+        _liveImages = new Matrix(1, 1);
+        _liveTokens = [];
+        _liveImage = [];
+        _liveText = [];
+        if (options.ReferenceMode == ReferenceMode.Live)
+        {
+            // Each reference reads the pool through its own tokenizer; its embeddings of the super-batch are written
+            // into pool-sized matrices at the examples' rows, so selection and distillation read them as from a cache.
+            _livePools = new TrainingPool[references.Count];
+            _liveImage = new Matrix[references.Count];
+            _liveText = new Matrix[references.Count];
+            int maxContext = 1;
+            double referenceFlops = 0;
+            for (int k = 0; k < references.Count; k++)
+            {
+                TwoTowerConfig config = references[k].Model.Config!;
+                _livePools[k] = new TrainingPool(pool.Dataset, references[k].Tokenizer, config.Text.ContextLength);
+                maxContext = Math.Max(maxContext, config.Text.ContextLength);
+                _liveImage[k] = new Matrix(superBatch, references[k].Model.EmbeddingDimension);
+                _liveText[k] = new Matrix(superBatch, references[k].Model.EmbeddingDimension);
+                referenceFlops += ComputeAccounting.PairForwardFlops(config) * superBatch;
+            }
+
+            _liveImages = new Matrix(superBatch, pool.Images.Columns);
+            _liveTokens = new int[superBatch * maxContext];
+            flops = flops with { Reference = referenceFlops };
+        }
+
+        _stepFlops = flops;
         (_objective, _distillationOnly) = CreateObjectives(options, method);
 
         int d = model.EmbeddingDimension;
@@ -222,7 +261,8 @@ internal sealed class TrainingSession
         {
             tokenizer = BpeTokenizer.Train(dataset.Captions, options.VocabularySize);
             TwoTowerConfig config = ModelConfig(options, options.ResolvedSize, tokenizer.VocabularySize, dataset.ImageSize, patch);
-            model = new TwoTowerModel(config, options.Seed);
+            model = new TwoTowerModel(config, options.ResolvedInitSeed);
+            InitialiseBias(model, options, options.BatchSize);
             optimizer = new AdamW(model.Parameters);
         }
 
@@ -231,6 +271,13 @@ internal sealed class TrainingSession
         var embeddings = new List<ReferenceEmbeddings>();
         foreach (TrainingRun reference in references)
         {
+            if (options.ReferenceMode == ReferenceMode.Live)
+            {
+                int width = reference.Model.EmbeddingDimension;
+                embeddings.Add(new ReferenceEmbeddings(new Matrix(dataset.Count, width), new Matrix(dataset.Count, width), reference.Model.Logits, "live", Reused: false, Flops: 0));
+                continue;
+            }
+
             ReferenceEmbeddings cached = ReferenceCache.GetOrCompute(reference, dataset, fingerprint, cancellationToken);
             observer.OnMessage(cached.Reused
                 ? $"reference embeddings reused from {cached.Directory}"
@@ -242,8 +289,10 @@ internal sealed class TrainingSession
         if (method.UsesOnlineProxies)
         {
             TwoTowerConfig proxyConfig = ModelConfig(options, options.ProxySize, tokenizer.VocabularySize, dataset.ImageSize, patch);
-            proxy = new ProxyModel("proxy", proxyConfig, Derive(options.Seed, ProxySeedSalt), (float)options.LearningRate, options.Steps);
-            onlineReference = new ProxyModel("online-reference", proxyConfig, Derive(options.Seed, OnlineReferenceSeedSalt), 2f * (float)options.LearningRate, options.Steps);
+            proxy = new ProxyModel("proxy", proxyConfig, Derive(options.ResolvedInitSeed, ProxySeedSalt), (float)options.LearningRate, options.Steps);
+            onlineReference = new ProxyModel("online-reference", proxyConfig, Derive(options.ResolvedInitSeed, OnlineReferenceSeedSalt), 2f * (float)options.LearningRate, options.Steps);
+            InitialiseBias(proxy.Model, options, options.BatchSize);
+            InitialiseBias(onlineReference.Model, options, superBatch);
             if (resumeCheckpoint is not null)
             {
                 proxy.Load(RunFiles.CompanionPath(resumeCheckpoint, proxy.Name));
@@ -251,7 +300,18 @@ internal sealed class TrainingSession
             }
         }
 
-        var session = new TrainingSession(options, method, observer, runDir, pool, tokenizer, model, optimizer, references, embeddings, superBatch, startStep, startSeconds, fingerprint, proxy, onlineReference);
+        // Eq. 16: a learnable head when the student's width differs from the teachers'.
+        FeatureMatchingHead? head = null;
+        if (method.FeatureShare > 0 && references.Count > 0 && references[0].Model.EmbeddingDimension != model.EmbeddingDimension)
+        {
+            head = new FeatureMatchingHead(model.EmbeddingDimension, references[0].Model.EmbeddingDimension, Derive(options.ResolvedInitSeed, HeadSeedSalt));
+            if (resumeCheckpoint is not null)
+            {
+                head.Load(resumeCheckpoint);
+            }
+        }
+
+        var session = new TrainingSession(options, method, observer, runDir, pool, tokenizer, model, optimizer, references, embeddings, superBatch, startStep, startSeconds, fingerprint, proxy, onlineReference, head);
         if (resumeCheckpoint is null)
         {
             Directory.CreateDirectory(runDir);
@@ -317,8 +377,11 @@ internal sealed class TrainingSession
         var caches = new List<string>();
         foreach (ReferenceEmbeddings e in _referenceEmbeddings)
         {
-            cacheFlops += e.Flops;
-            caches.Add(e.Directory);
+            if (_options.ReferenceMode == ReferenceMode.Cached)
+            {
+                cacheFlops += e.Flops;
+                caches.Add(e.Directory);
+            }
         }
 
         var result = new TrainResult(_runDir, completed, step, lastLoss, step * (long)_trained, step * _stepFlops.Total, cacheFlops, seconds, checkpoint, Path.Combine(_runDir, RunFiles.Config), metricsPath, caches);
@@ -335,6 +398,7 @@ internal sealed class TrainingSession
         int b = _b;
         int t = _options.ContextLength;
         _order.Fill(step, _superIndices);
+        EncodeLiveReferences();
         ReadOnlySpan<int> cePositions;
         bool needSuperInputs = _method.NeedsStudentScores || _proxy is not null;
         if (needSuperInputs)
@@ -399,7 +463,7 @@ internal sealed class TrainingSession
         LogitGradients logitGradients;
         if (_distillationOnly is null)
         {
-            CombinedResult r = _objective.Compute(zi, zt, logits, _teachers, default, new EmbeddingGradients(_gradImage, _gradText));
+            CombinedResult r = _objective.Compute(zi, zt, logits, _teachers, _head?.Projection ?? default, new EmbeddingGradients(_gradImage, _gradText), _head?.Gradient ?? default);
             loss = r.Total;
             contrastive = r.Contrastive;
             distillation = r.SoftmaxDistillation + r.SigmoidDistillation + r.FeatureMatching;
@@ -408,7 +472,7 @@ internal sealed class TrainingSession
         else
         {
             CombinedResult ce = _objective.Compute(zi.RowRange(0, b), zt.RowRange(0, b), logits, ReadOnlySpan<TeacherEmbeddings>.Empty, default, new EmbeddingGradients(_gradImage.RowRange(0, b), _gradText.RowRange(0, b)));
-            CombinedResult kd = _distillationOnly.Compute(zi.RowRange(b, b), zt.RowRange(b, b), logits, _teachers, default, new EmbeddingGradients(_gradImage.RowRange(b, b), _gradText.RowRange(b, b)));
+            CombinedResult kd = _distillationOnly.Compute(zi.RowRange(b, b), zt.RowRange(b, b), logits, _teachers, _head?.Projection ?? default, new EmbeddingGradients(_gradImage.RowRange(b, b), _gradText.RowRange(b, b)), _head?.Gradient ?? default);
             loss = ce.Total + kd.Total;
             contrastive = ce.Contrastive;
             distillation = kd.SoftmaxDistillation + kd.SigmoidDistillation + kd.FeatureMatching;
@@ -417,6 +481,7 @@ internal sealed class TrainingSession
 
         _model.Backward(_gradImage, _gradText, logitGradients);
         float lr = _optimizer.Update(_schedule);
+        _head?.Update(_schedule);
         _model.ClampLogScale();
 
         if (_proxy is not null && _onlineReference is not null)
@@ -427,6 +492,33 @@ internal sealed class TrainingSession
         }
 
         return (loss, contrastive, distillation, lr, (double)corrupted / b);
+    }
+
+    /// <summary>Live reference mode: every reference embeds this step's super-batch (B rows) into its pool-row matrices.</summary>
+    private void EncodeLiveReferences()
+    {
+        for (int k = 0; k < _livePools.Length; k++)
+        {
+            TrainingPool refPool = _livePools[k];
+            TwoTowerModel reference = _references[k].Model;
+            int n = _superIndices.Length;
+            int context = refPool.ContextLength;
+            refPool.Gather(_superIndices, _liveImages, _liveTokens.AsSpan(0, n * context));
+            ReferenceEmbeddings target = _referenceEmbeddings[k];
+            reference.EncodeImages(_liveImages, _liveImage[k], LiveBlock);
+            reference.EncodeTexts(_liveTokens.AsSpan(0, n * context), _liveText[k], LiveBlock);
+            ScatterRows(_liveImage[k], _superIndices, target.Image);
+            ScatterRows(_liveText[k], _superIndices, target.Text);
+        }
+    }
+
+    /// <summary>destination[indices[i]] = source[i] for every row i.</summary>
+    private static void ScatterRows(Matrix source, ReadOnlySpan<int> indices, Matrix destination)
+    {
+        for (int i = 0; i < indices.Length; i++)
+        {
+            source.Row(i).CopyTo(destination.Row(indices[i]));
+        }
     }
 
     private SuperBatch BuildSuperBatch()
@@ -462,6 +554,7 @@ internal sealed class TrainingSession
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         _proxy?.Save(RunFiles.CompanionPath(path, _proxy.Name), step, _tokenizer);
         _onlineReference?.Save(RunFiles.CompanionPath(path, _onlineReference.Name), step, _tokenizer);
+        _head?.Save(path);
         RunFiles.WriteAllText(RunFiles.StatePath(path), new JsonObject { ["step"] = step, ["seconds"] = seconds }.ToJsonString());
         Checkpoint.Save(path, _model, _optimizer, step, rng: null, _tokenizer);
         _observer.OnMessage($"checkpoint {path}");
@@ -666,9 +759,18 @@ internal sealed class TrainingSession
             throw new TrainingConfigurationException("--reference", $"the reference in '{reference.RunDirectory}' takes {config.Image.ImageSize}x{config.Image.ImageSize} images but '{dataset.Name}' has {dataset.ImageSize}x{dataset.ImageSize}; train the reference on the same data set");
         }
 
-        if (method.FeatureShare > 0 && reference.Model.EmbeddingDimension != options.EmbeddingDimension)
+        if (method.FeatureShare > 0 && options.ReferenceDirs.Count > 1 && reference.Model.EmbeddingDimension != TrainingRun.Load(options.ReferenceDirs[0], "--reference").Model.EmbeddingDimension)
         {
-            throw new TrainingConfigurationException("--embedding-dim", $"feature matching needs the student's embedding width ({options.EmbeddingDimension}) to equal the teacher's ({reference.Model.EmbeddingDimension} in '{reference.RunDirectory}')");
+            throw new TrainingConfigurationException("--reference", $"feature matching projects the student onto one teacher width; the teachers differ in width ('{reference.RunDirectory}' has {reference.Model.EmbeddingDimension}); use teachers of one width");
+        }
+    }
+
+    /// <summary>A fresh sigmoid model's logit bias: the option, or the prior of its training batch (<see cref="TrainOptions.PriorBias"/>).</summary>
+    internal static void InitialiseBias(TwoTowerModel model, TrainOptions options, int batchSize)
+    {
+        if (options.Loss == ContrastiveKind.Sigmoid)
+        {
+            model.Bias.Value[0] = (float)(options.InitialBias ?? TrainOptions.PriorBias(batchSize));
         }
     }
 

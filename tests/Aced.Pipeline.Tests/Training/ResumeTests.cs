@@ -21,7 +21,8 @@ public sealed class ResumeTests : IClassFixture<TrainingFixture>
     [InlineData("iid")]
     [InlineData("aced-iidistill")]
     [InlineData("bad-students")]
-    public void Run_CancelledAfterFourOfEightThenResumed_EqualsUninterruptedBitForBit(string method)
+    [InlineData("softmax-fm-kd", 24)]
+    public void Run_CancelledAfterFourOfEightThenResumed_EqualsUninterruptedBitForBit(string method, int width = 32)
     {
         MethodDefinition definition = TrainingMethods.Get(method);
         TrainOptions Options(string dir) => TrainingFixture.Options(dir) with
@@ -30,6 +31,7 @@ public sealed class ResumeTests : IClassFixture<TrainingFixture>
             Steps = 8,
             CheckpointEvery = 3,
             ReferenceDirs = definition.NeedsReference ? [_fixture.Reference] : [],
+            EmbeddingDimension = width,
         };
 
         string straight = _fixture.NewDirectory("straight-" + method);
@@ -52,6 +54,11 @@ public sealed class ResumeTests : IClassFixture<TrainingFixture>
         Assert.Equal(full.SamplesSeen, resumed.SamplesSeen);
         AssertSameParameters(TrainingRun.Load(straight).Model, TrainingRun.Load(interrupted).Model);
         Assert.Equal(MetricsWithoutTime(straight), MetricsWithoutTime(interrupted));
+        if (width != 32)
+        {
+            // The feature-matching head (student 24 wide, teacher 32) is saved with the checkpoint and restored bit for bit.
+            Assert.Equal(File.ReadAllBytes(FeatureMatchingHead.PathOf(Path.Combine(straight, RunFiles.FinalCheckpoint))), File.ReadAllBytes(FeatureMatchingHead.PathOf(Path.Combine(interrupted, RunFiles.FinalCheckpoint))));
+        }
     }
 
     [Fact]

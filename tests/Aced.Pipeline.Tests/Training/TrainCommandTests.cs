@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.IO;
 using System.Text.Json.Nodes;
 using Aced.Cli;
+using Aced.Pipeline.Data;
 using Aced.Pipeline.Training;
 
 namespace Aced.Pipeline.Tests.Training;
@@ -87,6 +88,35 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Single(stderr.TrimEnd('\n').Split('\n'));
         Assert.Contains("other data", stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(student + "3"));
+    }
+
+    [Fact]
+    public void DataProgressLines_AfterTheQuietPeriod_OneLinePerStageAndQuarter()
+    {
+        var writer = new StringWriter();
+        Action<DataProgress> progress = TrainCommand.DataProgressLines(writer, TimeSpan.Zero);
+        for (int done = 0; done <= 100; done++)
+        {
+            progress(new DataProgress("decoding google", done, 100));
+        }
+
+        progress(new DataProgress("tokenizing", 0, 0));
+
+        string[] lines = writer.ToString().TrimEnd('\n').Split('\n');
+        Assert.Equal(6, lines.Length);
+        Assert.StartsWith("aced: data: decoding google 0%", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("aced: data: decoding google 50%", lines[2], StringComparison.Ordinal);
+        Assert.StartsWith("aced: data: decoding google 100%", lines[4], StringComparison.Ordinal);
+        Assert.StartsWith("aced: data: tokenizing (", lines[5], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DataProgressLines_WithinTheQuietPeriod_PrintsNothing()
+    {
+        var writer = new StringWriter();
+        Action<DataProgress> progress = TrainCommand.DataProgressLines(writer, TimeSpan.FromHours(1));
+        progress(new DataProgress("decoding", 1, 2));
+        Assert.Equal(string.Empty, writer.ToString());
     }
 
     private static (int Code, string Stdout, string Stderr) Invoke(string[] args)
