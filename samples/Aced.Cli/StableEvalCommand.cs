@@ -52,6 +52,7 @@ public static class StableEvalCommand
                     BatchSize = parse.GetValue(batch),
                     StudentSize = parse.GetValue(studentSize),
                     EvalEvery = 0,
+                    FixedDataOrder = true,
                     OutDir = workDir,
                     Data = new DataOptions { NoiseRate = parse.GetValue(noise), ImageSize = parse.GetValue(imageSize), CacheDirectory = parse.GetValue(cache) },
                 };

@@ -25,7 +25,7 @@ public sealed record CompareGridOptions
     public int Seeds { get; init; } = 3;
 
     /// <summary>Student steps per cell.</summary>
-    public int Steps { get; init; } = 50;
+    public int Steps { get; init; } = 150;
 
     /// <summary>Student sub-batch size b.</summary>
     public int BatchSize { get; init; } = 64;
@@ -40,7 +40,7 @@ public sealed record CompareGridOptions
     public string? ReferenceSize { get; init; }
 
     /// <summary>Steps of a reference trained by compare.</summary>
-    public int ReferenceSteps { get; init; } = 150;
+    public int ReferenceSteps { get; init; } = 300;
 
     /// <summary>Reference sub-batch size.</summary>
     public int ReferenceBatchSize { get; init; } = 64;
@@ -50,6 +50,13 @@ public sealed record CompareGridOptions
 
     /// <summary>Evaluate a checkpoint every this many steps for the learning curves (0 = only the final model).</summary>
     public int EvalEvery { get; init; } = 25;
+
+    /// <summary>
+    /// When true, every seed trains on the same data order (the data seed stays 1) and the seed only changes the
+    /// initialisation (<see cref="TrainOptions.InitSeed"/>): StableEval's protocol (paper Appendix A). When false
+    /// (default), a seed changes both, so seed stds include data-order variance.
+    /// </summary>
+    public bool FixedDataOrder { get; init; }
 
     /// <summary>One-factor filter-ratio sweep over the selecting methods (Figure 10, left).</summary>
     public IReadOnlyList<double> FilterRatios { get; init; } = [];

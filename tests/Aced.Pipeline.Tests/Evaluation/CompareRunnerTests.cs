@@ -219,6 +219,25 @@ public class CompareRunnerTests(TinyGridFixture grid) : IClassFixture<TinyGridFi
 public class CompareArmTests
 {
     [Fact]
+    public void Run_FixedDataOrder_SeedsChangeOnlyTheInitialisation()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "aced-compare-order-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            CompareGridOptions options = TinyGridFixture.Grid(dir) with { Methods = ["iid"], Steps = 2, EvalEvery = 0, FixedDataOrder = true };
+            CompareRunner.Run(options, new RecordingObserver());
+            TrainOptions first = TrainingRun.Load(Path.Combine(dir, "runs", "iid", "seed-1")).Options;
+            TrainOptions second = TrainingRun.Load(Path.Combine(dir, "runs", "iid", "seed-2")).Options;
+            Assert.Equal(first.Seed, second.Seed);
+            Assert.NotEqual(first.ResolvedInitSeed, second.ResolvedInitSeed);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Expand_Sweeps_OneFactorArmsForSelectingAndReferenceMethods()
     {
         List<CompareArm> arms = CompareArm.Expand(["iid", "h-acid", "iid:matched", "softmax-kd"], [0.5, 0.9], [1], ["S"]);
