@@ -1,8 +1,5 @@
 using System;
 using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using Aced.Core;
 
 namespace Aced.Losses.Internal;
@@ -12,31 +9,19 @@ namespace Aced.Losses.Internal;
 /// <c>l_j = a * s_j + c</c>. Each pass reads the row once (after a max pass where needed), writes the
 /// logit gradient <c>G_j = dL/dl_j</c> in place when asked, and returns its reductions in double.
 /// </summary>
+/// <remarks>
+/// Each pass is one operator struct (RowOperators.cs) run by Aced.Core's shared driver
+/// <see cref="StableMath.RowPass{TOperator}"/>: the widest accelerated vector width (512, 256, 128 bits) for the
+/// bulk of the row, one step of each narrower width, then scalars. Reductions accumulate in float lanes and are
+/// summed in double; their order depends on the row length and the machine's vector width only, never on threads.
+/// </remarks>
 internal static class RowKernels
 {
-    private static readonly int s_width = Vector256<float>.Count;
-
     /// <summary><c>log sum_j exp(a s_j + c)</c> (max-shifted; a &gt; 0).</summary>
     public static double LogSumExp(ReadOnlySpan<float> s, float a, float c)
     {
         float sMax = TensorPrimitives.Max(s);
-        ref float r = ref MemoryMarshal.GetReference(s);
-        int n = s.Length;
-        var va = Vector256.Create(a);
-        var vm = Vector256.Create(sMax);
-        Vector256<float> acc = Vector256<float>.Zero;
-        int j = 0;
-        for (; j <= n - s_width; j += s_width)
-        {
-            acc += VectorMath.Exp(va * (Vector256.LoadUnsafe(ref r, (nuint)j) - vm));
-        }
-
-        double sum = VectorMath.HorizontalSum(acc);
-        for (; j < n; j++)
-        {
-            sum += VectorMath.Exp(a * (Unsafe.Add(ref r, j) - sMax));
-        }
-
+        double sum = StableMath.SumInLanes(new ScaledExpShiftOperator(a, sMax), s);
         return ((double)a * sMax) + c + Math.Log(sum);
     }
 
@@ -47,51 +32,10 @@ internal static class RowKernels
     /// </summary>
     public static void SigmoidNegatives(Span<float> s, float a, float c, float gScale, Span<float> columns, ref double loss, ref double gs, ref double g)
     {
-        ref float r = ref MemoryMarshal.GetReference(s);
-        ref float col = ref MemoryMarshal.GetReference(columns);
-        bool withColumns = !columns.IsEmpty;
-        int n = s.Length;
-        var va = Vector256.Create(a);
-        var vc = Vector256.Create(c);
-        var vg = Vector256.Create(gScale);
-        Vector256<float> accLoss = Vector256<float>.Zero, accGs = Vector256<float>.Zero, accG = Vector256<float>.Zero;
-        int j = 0;
-        for (; j <= n - s_width; j += s_width)
-        {
-            Vector256<float> sv = Vector256.LoadUnsafe(ref r, (nuint)j);
-            Vector256<float> l = (va * sv) + vc;
-            Vector256<float> term = VectorMath.Softplus(l, out Vector256<float> e);
-            Vector256<float> grad = VectorMath.SigmoidFromE(l, e) * vg;
-            accLoss += term;
-            accGs += grad * sv;
-            accG += grad;
-            grad.StoreUnsafe(ref r, (nuint)j);
-            if (withColumns)
-            {
-                (Vector256.LoadUnsafe(ref col, (nuint)j) + term).StoreUnsafe(ref col, (nuint)j);
-            }
-        }
-
-        double sLoss = VectorMath.HorizontalSum(accLoss), sGs = VectorMath.HorizontalSum(accGs), sG = VectorMath.HorizontalSum(accG);
-        for (; j < n; j++)
-        {
-            float sv = Unsafe.Add(ref r, j);
-            float l = (a * sv) + c;
-            float term = VectorMath.Softplus(l, out float e);
-            float grad = VectorMath.SigmoidFromE(l, e) * gScale;
-            sLoss += term;
-            sGs += grad * sv;
-            sG += grad;
-            Unsafe.Add(ref r, j) = grad;
-            if (withColumns)
-            {
-                Unsafe.Add(ref col, j) += term;
-            }
-        }
-
-        loss += sLoss;
-        gs += sGs;
-        g += sG;
+        StableMath.RowSums sums = StableMath.RowPass(new SigmoidNegativesOperator(a, c, gScale), s, default, default, default, default, s, false, columns);
+        loss += sums.Sum0;
+        gs += sums.Sum1;
+        g += sums.Sum2;
     }
 
     /// <summary>
@@ -116,43 +60,9 @@ internal static class RowKernels
     /// </summary>
     public static void SoftmaxRowGradient(Span<float> s, int diag, float a, float c, double lse, float gScale, ref double gs, ref double g)
     {
-        ref float r = ref MemoryMarshal.GetReference(s);
-        int n = s.Length;
-        float shift = (float)(c - lse);
-        var va = Vector256.Create(a);
-        var vshift = Vector256.Create(shift);
-        var vg = Vector256.Create(gScale);
-        Vector256<float> accGs = Vector256<float>.Zero, accG = Vector256<float>.Zero;
         float sDiag = diag >= 0 ? s[diag] : 0f;
-        int j = 0;
-        for (; j <= n - s_width; j += s_width)
-        {
-            Vector256<float> sv = Vector256.LoadUnsafe(ref r, (nuint)j);
-            Vector256<float> grad = VectorMath.Exp((va * sv) + vshift) * vg;
-            accGs += grad * sv;
-            accG += grad;
-            grad.StoreUnsafe(ref r, (nuint)j);
-        }
-
-        double sGs = VectorMath.HorizontalSum(accGs), sG = VectorMath.HorizontalSum(accG);
-        for (; j < n; j++)
-        {
-            float sv = Unsafe.Add(ref r, j);
-            float grad = VectorMath.Exp((a * sv) + shift) * gScale;
-            sGs += grad * sv;
-            sG += grad;
-            Unsafe.Add(ref r, j) = grad;
-        }
-
-        if (diag >= 0)
-        {
-            s[diag] -= gScale;
-            sGs -= (double)gScale * sDiag;
-            sG -= gScale;
-        }
-
-        gs += sGs;
-        g += sG;
+        StableMath.RowSums sums = StableMath.RowPass(new SoftmaxRowGradientOperator(a, (float)(c - lse), gScale), s, default, default, default, default, s, false, default);
+        SubtractDiagonal(s, diag, sDiag, gScale, sums, ref gs, ref g);
     }
 
     /// <summary>
@@ -162,47 +72,9 @@ internal static class RowKernels
     /// </summary>
     public static void SoftmaxBothGradient(Span<float> s, ReadOnlySpan<float> colShift, int diag, float a, float c, double rowLse, float gScale, ref double gs, ref double g)
     {
-        ref float r = ref MemoryMarshal.GetReference(s);
-        ref float cs = ref MemoryMarshal.GetReference(colShift);
-        int n = s.Length;
-        float rowShift = (float)(c - rowLse);
-        var va = Vector256.Create(a);
-        var vrow = Vector256.Create(rowShift);
-        var vg = Vector256.Create(gScale);
-        Vector256<float> accGs = Vector256<float>.Zero, accG = Vector256<float>.Zero;
         float sDiag = diag >= 0 ? s[diag] : 0f;
-        int j = 0;
-        for (; j <= n - s_width; j += s_width)
-        {
-            Vector256<float> sv = Vector256.LoadUnsafe(ref r, (nuint)j);
-            Vector256<float> x = va * sv;
-            Vector256<float> grad = (VectorMath.Exp(x + vrow) + VectorMath.Exp(x + Vector256.LoadUnsafe(ref cs, (nuint)j))) * vg;
-            accGs += grad * sv;
-            accG += grad;
-            grad.StoreUnsafe(ref r, (nuint)j);
-        }
-
-        double sGs = VectorMath.HorizontalSum(accGs), sG = VectorMath.HorizontalSum(accG);
-        for (; j < n; j++)
-        {
-            float sv = Unsafe.Add(ref r, j);
-            float x = a * sv;
-            float grad = (VectorMath.Exp(x + rowShift) + VectorMath.Exp(x + Unsafe.Add(ref cs, j))) * gScale;
-            sGs += grad * sv;
-            sG += grad;
-            Unsafe.Add(ref r, j) = grad;
-        }
-
-        if (diag >= 0)
-        {
-            float twice = 2f * gScale;
-            s[diag] -= twice;
-            sGs -= (double)twice * sDiag;
-            sG -= twice;
-        }
-
-        gs += sGs;
-        g += sG;
+        StableMath.RowSums sums = StableMath.RowPass(new SoftmaxBothGradientOperator(a, (float)(c - rowLse), gScale), s, colShift, default, default, default, s, false, default);
+        SubtractDiagonal(s, diag, sDiag, 2f * gScale, sums, ref gs, ref g);
     }
 
     /// <summary>
@@ -212,40 +84,7 @@ internal static class RowKernels
     /// </summary>
     public static double SoftmaxTeacherRow(ReadOnlySpan<float> t, Span<float> m, float a, float c, double lse, float weight, bool accumulate)
     {
-        ref float tr = ref MemoryMarshal.GetReference(t);
-        ref float mr = ref MemoryMarshal.GetReference(m);
-        int n = t.Length;
-        float shift = (float)(c - lse);
-        var va = Vector256.Create(a);
-        var vshift = Vector256.Create(shift);
-        var vw = Vector256.Create(weight);
-        Vector256<float> accH = Vector256<float>.Zero;
-        int j = 0;
-        for (; j <= n - s_width; j += s_width)
-        {
-            Vector256<float> x = (va * Vector256.LoadUnsafe(ref tr, (nuint)j)) + vshift;
-            Vector256<float> p = VectorMath.Exp(x);
-            accH -= p * x;
-            Vector256<float> w = p * vw;
-            if (accumulate)
-            {
-                w += Vector256.LoadUnsafe(ref mr, (nuint)j);
-            }
-
-            w.StoreUnsafe(ref mr, (nuint)j);
-        }
-
-        double h = VectorMath.HorizontalSum(accH);
-        for (; j < n; j++)
-        {
-            float x = (a * Unsafe.Add(ref tr, j)) + shift;
-            float p = VectorMath.Exp(x);
-            h -= p * x;
-            float w = p * weight;
-            Unsafe.Add(ref mr, j) = accumulate ? Unsafe.Add(ref mr, j) + w : w;
-        }
-
-        return h;
+        return StableMath.RowPass(new SoftmaxTeacherRowOperator(a, (float)(c - lse), weight), t, default, default, default, default, m, accumulate, default).Sum0;
     }
 
     /// <summary>
@@ -255,43 +94,10 @@ internal static class RowKernels
     /// </summary>
     public static double SoftmaxStudentRow(Span<float> s, ReadOnlySpan<float> m, float a, float c, double lse, float gScale, ref double gs, ref double g)
     {
-        ref float r = ref MemoryMarshal.GetReference(s);
-        ref float mr = ref MemoryMarshal.GetReference(m);
-        int n = s.Length;
-        float shift = (float)(c - lse);
-        var va = Vector256.Create(a);
-        var vshift = Vector256.Create(shift);
-        var vg = Vector256.Create(gScale);
-        Vector256<float> accCe = Vector256<float>.Zero, accGs = Vector256<float>.Zero, accG = Vector256<float>.Zero;
-        int j = 0;
-        for (; j <= n - s_width; j += s_width)
-        {
-            Vector256<float> sv = Vector256.LoadUnsafe(ref r, (nuint)j);
-            Vector256<float> mv = Vector256.LoadUnsafe(ref mr, (nuint)j);
-            Vector256<float> x = (va * sv) + vshift;
-            accCe -= mv * x;
-            Vector256<float> grad = (VectorMath.Exp(x) - mv) * vg;
-            accGs += grad * sv;
-            accG += grad;
-            grad.StoreUnsafe(ref r, (nuint)j);
-        }
-
-        double ce = VectorMath.HorizontalSum(accCe), sGs = VectorMath.HorizontalSum(accGs), sG = VectorMath.HorizontalSum(accG);
-        for (; j < n; j++)
-        {
-            float sv = Unsafe.Add(ref r, j);
-            float mv = Unsafe.Add(ref mr, j);
-            float x = (a * sv) + shift;
-            ce -= mv * x;
-            float grad = (VectorMath.Exp(x) - mv) * gScale;
-            sGs += grad * sv;
-            sG += grad;
-            Unsafe.Add(ref r, j) = grad;
-        }
-
-        gs += sGs;
-        g += sG;
-        return ce;
+        StableMath.RowSums sums = StableMath.RowPass(new SoftmaxStudentRowOperator(a, (float)(c - lse), gScale), s, m, default, default, default, s, false, default);
+        gs += sums.Sum1;
+        g += sums.Sum2;
+        return sums.Sum0;
     }
 
     /// <summary>
@@ -301,41 +107,7 @@ internal static class RowKernels
     /// </summary>
     public static double SigmoidTeacherRow(ReadOnlySpan<float> t, Span<float> m, float a, float c, float weight, bool accumulate)
     {
-        ref float tr = ref MemoryMarshal.GetReference(t);
-        ref float mr = ref MemoryMarshal.GetReference(m);
-        int n = t.Length;
-        var va = Vector256.Create(a);
-        var vc = Vector256.Create(c);
-        var vw = Vector256.Create(weight);
-        Vector256<float> accH = Vector256<float>.Zero;
-        int j = 0;
-        for (; j <= n - s_width; j += s_width)
-        {
-            Vector256<float> l = (va * Vector256.LoadUnsafe(ref tr, (nuint)j)) + vc;
-            Vector256<float> sp = VectorMath.Softplus(l, out Vector256<float> e);
-            Vector256<float> p = VectorMath.SigmoidFromE(l, e);
-            accH += sp - (p * l);
-            Vector256<float> w = p * vw;
-            if (accumulate)
-            {
-                w += Vector256.LoadUnsafe(ref mr, (nuint)j);
-            }
-
-            w.StoreUnsafe(ref mr, (nuint)j);
-        }
-
-        double h = VectorMath.HorizontalSum(accH);
-        for (; j < n; j++)
-        {
-            float l = (a * Unsafe.Add(ref tr, j)) + c;
-            float sp = VectorMath.Softplus(l, out float e);
-            float p = VectorMath.SigmoidFromE(l, e);
-            h += sp - (p * l);
-            float w = p * weight;
-            Unsafe.Add(ref mr, j) = accumulate ? Unsafe.Add(ref mr, j) + w : w;
-        }
-
-        return h;
+        return StableMath.RowPass(new SigmoidTeacherRowOperator(a, c, weight), t, default, default, default, default, m, accumulate, default).Sum0;
     }
 
     /// <summary>
@@ -346,56 +118,10 @@ internal static class RowKernels
     /// </summary>
     public static double SigmoidStudentRow(Span<float> s, ReadOnlySpan<float> m, float a, float c, float gScale, Span<float> columns, ref double gs, ref double g)
     {
-        ref float r = ref MemoryMarshal.GetReference(s);
-        ref float mr = ref MemoryMarshal.GetReference(m);
-        ref float col = ref MemoryMarshal.GetReference(columns);
-        bool withColumns = !columns.IsEmpty;
-        int n = s.Length;
-        var va = Vector256.Create(a);
-        var vc = Vector256.Create(c);
-        var vg = Vector256.Create(gScale);
-        Vector256<float> accLoss = Vector256<float>.Zero, accGs = Vector256<float>.Zero, accG = Vector256<float>.Zero;
-        int j = 0;
-        for (; j <= n - s_width; j += s_width)
-        {
-            Vector256<float> sv = Vector256.LoadUnsafe(ref r, (nuint)j);
-            Vector256<float> mv = Vector256.LoadUnsafe(ref mr, (nuint)j);
-            Vector256<float> l = (va * sv) + vc;
-            Vector256<float> sp = VectorMath.Softplus(l, out Vector256<float> e);
-            Vector256<float> term = sp - (mv * l);
-            Vector256<float> grad = (VectorMath.SigmoidFromE(l, e) - mv) * vg;
-            accLoss += term;
-            accGs += grad * sv;
-            accG += grad;
-            grad.StoreUnsafe(ref r, (nuint)j);
-            if (withColumns)
-            {
-                (Vector256.LoadUnsafe(ref col, (nuint)j) + term).StoreUnsafe(ref col, (nuint)j);
-            }
-        }
-
-        double sLoss = VectorMath.HorizontalSum(accLoss), sGs = VectorMath.HorizontalSum(accGs), sG = VectorMath.HorizontalSum(accG);
-        for (; j < n; j++)
-        {
-            float sv = Unsafe.Add(ref r, j);
-            float mv = Unsafe.Add(ref mr, j);
-            float l = (a * sv) + c;
-            float sp = VectorMath.Softplus(l, out float e);
-            float term = sp - (mv * l);
-            float grad = (VectorMath.SigmoidFromE(l, e) - mv) * gScale;
-            sLoss += term;
-            sGs += grad * sv;
-            sG += grad;
-            Unsafe.Add(ref r, j) = grad;
-            if (withColumns)
-            {
-                Unsafe.Add(ref col, j) += term;
-            }
-        }
-
-        gs += sGs;
-        g += sG;
-        return sLoss;
+        StableMath.RowSums sums = StableMath.RowPass(new SigmoidStudentRowOperator(a, c, gScale), s, m, default, default, default, s, false, columns);
+        gs += sums.Sum1;
+        g += sums.Sum2;
+        return sums.Sum0;
     }
 
     /// <summary>
@@ -409,63 +135,11 @@ internal static class RowKernels
     /// </summary>
     public static double SoftmaxTeacherBoth(ReadOnlySpan<float> t, ReadOnlySpan<float> s, Span<float> m, ReadOnlySpan<float> colShiftT, ReadOnlySpan<float> colShiftS, float aT, float rowShiftT, float aS, float rowShiftS, float weight, bool accumulate, Span<float> columnCe, ReadOnlySpan<float> colFactorT, float rowFactorT, out double entropy)
     {
-        bool separable = !colFactorT.IsEmpty;
-        ref float cft = ref MemoryMarshal.GetReference(colFactorT);
-        var vrft = Vector256.Create(rowFactorT);
-        ref float tr = ref MemoryMarshal.GetReference(t);
-        ref float sr = ref MemoryMarshal.GetReference(s);
-        ref float mr = ref MemoryMarshal.GetReference(m);
-        ref float ct = ref MemoryMarshal.GetReference(colShiftT);
-        ref float cs = ref MemoryMarshal.GetReference(colShiftS);
-        ref float cc = ref MemoryMarshal.GetReference(columnCe);
-        int n = t.Length;
-        var vaT = Vector256.Create(aT);
-        var vaS = Vector256.Create(aS);
-        var vrT = Vector256.Create(rowShiftT);
-        var vrS = Vector256.Create(rowShiftS);
-        var vw = Vector256.Create(weight);
-        Vector256<float> accCe = Vector256<float>.Zero, accH = Vector256<float>.Zero;
-        int j = 0;
-        for (; j <= n - s_width; j += s_width)
-        {
-            Vector256<float> xt = vaT * Vector256.LoadUnsafe(ref tr, (nuint)j);
-            Vector256<float> xs = vaS * Vector256.LoadUnsafe(ref sr, (nuint)j);
-            Vector256<float> lpr = xt + vrT;
-            Vector256<float> lpc = xt + Vector256.LoadUnsafe(ref ct, (nuint)j);
-            Vector256<float> pr = VectorMath.Exp(lpr);
-            Vector256<float> pc = separable ? pr * vrft * Vector256.LoadUnsafe(ref cft, (nuint)j) : VectorMath.Exp(lpc);
-            Vector256<float> lqc = xs + Vector256.LoadUnsafe(ref cs, (nuint)j);
-            accCe -= pr * (xs + vrS);
-            accH -= (pr * lpr) + (pc * lpc);
-            (Vector256.LoadUnsafe(ref cc, (nuint)j) - (vw * pc * lqc)).StoreUnsafe(ref cc, (nuint)j);
-            Vector256<float> w = vw * (pr + pc);
-            if (accumulate)
-            {
-                w += Vector256.LoadUnsafe(ref mr, (nuint)j);
-            }
-
-            w.StoreUnsafe(ref mr, (nuint)j);
-        }
-
-        double ce = VectorMath.HorizontalSum(accCe), h = VectorMath.HorizontalSum(accH);
-        for (; j < n; j++)
-        {
-            float xt = aT * Unsafe.Add(ref tr, j);
-            float xs = aS * Unsafe.Add(ref sr, j);
-            float lpr = xt + rowShiftT;
-            float lpc = xt + Unsafe.Add(ref ct, j);
-            float pr = VectorMath.Exp(lpr);
-            float pc = separable ? pr * rowFactorT * Unsafe.Add(ref cft, j) : VectorMath.Exp(lpc);
-            float lqc = xs + Unsafe.Add(ref cs, j);
-            ce -= pr * (xs + rowShiftS);
-            h -= (pr * lpr) + (pc * lpc);
-            Unsafe.Add(ref cc, j) -= weight * pc * lqc;
-            float w = weight * (pr + pc);
-            Unsafe.Add(ref mr, j) = accumulate ? Unsafe.Add(ref mr, j) + w : w;
-        }
-
-        entropy = h;
-        return ce;
+        StableMath.RowSums sums = colFactorT.IsEmpty
+            ? StableMath.RowPass(new SoftmaxTeacherBothOperator(aT, rowShiftT, aS, rowShiftS, weight), t, s, colShiftT, colShiftS, default, m, accumulate, columnCe)
+            : StableMath.RowPass(new SoftmaxTeacherBothSeparableOperator(aT, rowShiftT, aS, rowShiftS, weight, rowFactorT), t, s, colShiftT, colShiftS, colFactorT, m, accumulate, columnCe);
+        entropy = sums.Sum1;
+        return sums.Sum0;
     }
 
     /// <summary>
@@ -476,47 +150,11 @@ internal static class RowKernels
     /// </summary>
     public static void SoftmaxStudentBoth(Span<float> s, ReadOnlySpan<float> m, ReadOnlySpan<float> colShift, float a, float rowShift, float gScale, ReadOnlySpan<float> colFactor, float rowFactor, ref double gs, ref double g)
     {
-        bool separable = !colFactor.IsEmpty;
-        ref float cf = ref MemoryMarshal.GetReference(colFactor);
-        var vrf = Vector256.Create(rowFactor);
-        ref float r = ref MemoryMarshal.GetReference(s);
-        ref float mr = ref MemoryMarshal.GetReference(m);
-        ref float cs = ref MemoryMarshal.GetReference(colShift);
-        int n = s.Length;
-        var va = Vector256.Create(a);
-        var vrow = Vector256.Create(rowShift);
-        var vg = Vector256.Create(gScale);
-        Vector256<float> accGs = Vector256<float>.Zero, accG = Vector256<float>.Zero;
-        int j = 0;
-        for (; j <= n - s_width; j += s_width)
-        {
-            Vector256<float> sv = Vector256.LoadUnsafe(ref r, (nuint)j);
-            Vector256<float> x = va * sv;
-            Vector256<float> e = VectorMath.Exp(x + vrow);
-            Vector256<float> q = separable
-                ? Vector256.MultiplyAddEstimate(e * vrf, Vector256.LoadUnsafe(ref cf, (nuint)j), e)
-                : e + VectorMath.Exp(x + Vector256.LoadUnsafe(ref cs, (nuint)j));
-            Vector256<float> grad = (q - Vector256.LoadUnsafe(ref mr, (nuint)j)) * vg;
-            accGs += grad * sv;
-            accG += grad;
-            grad.StoreUnsafe(ref r, (nuint)j);
-        }
-
-        double sGs = VectorMath.HorizontalSum(accGs), sG = VectorMath.HorizontalSum(accG);
-        for (; j < n; j++)
-        {
-            float sv = Unsafe.Add(ref r, j);
-            float x = a * sv;
-            float e = VectorMath.Exp(x + rowShift);
-            float q = separable ? MathF.FusedMultiplyAdd(e * rowFactor, Unsafe.Add(ref cf, j), e) : e + VectorMath.Exp(x + Unsafe.Add(ref cs, j));
-            float grad = (q - Unsafe.Add(ref mr, j)) * gScale;
-            sGs += grad * sv;
-            sG += grad;
-            Unsafe.Add(ref r, j) = grad;
-        }
-
-        gs += sGs;
-        g += sG;
+        StableMath.RowSums sums = colFactor.IsEmpty
+            ? StableMath.RowPass(new SoftmaxStudentBothOperator(a, rowShift, gScale), s, m, colShift, default, default, s, false, default)
+            : StableMath.RowPass(new SoftmaxStudentBothSeparableOperator(a, rowShift, rowFactor, gScale), s, m, colFactor, default, default, s, false, default);
+        gs += sums.Sum0;
+        g += sums.Sum1;
     }
 
     /// <summary>
@@ -526,44 +164,23 @@ internal static class RowKernels
     /// </summary>
     public static void SoftmaxBothGradientSeparable(Span<float> s, ReadOnlySpan<float> colFactor, int diag, float a, float c, double rowLse, float rowFactor, float gScale, ref double gs, ref double g)
     {
-        ref float r = ref MemoryMarshal.GetReference(s);
-        ref float cf = ref MemoryMarshal.GetReference(colFactor);
-        int n = s.Length;
-        float rowShift = (float)(c - rowLse);
-        var va = Vector256.Create(a);
-        var vrow = Vector256.Create(rowShift);
-        var vrf = Vector256.Create(rowFactor);
-        var vg = Vector256.Create(gScale);
-        Vector256<float> accGs = Vector256<float>.Zero, accG = Vector256<float>.Zero;
         float sDiag = diag >= 0 ? s[diag] : 0f;
-        int j = 0;
-        for (; j <= n - s_width; j += s_width)
-        {
-            Vector256<float> sv = Vector256.LoadUnsafe(ref r, (nuint)j);
-            Vector256<float> e = VectorMath.Exp((va * sv) + vrow);
-            Vector256<float> grad = Vector256.MultiplyAddEstimate(e * vrf, Vector256.LoadUnsafe(ref cf, (nuint)j), e) * vg;
-            accGs += grad * sv;
-            accG += grad;
-            grad.StoreUnsafe(ref r, (nuint)j);
-        }
+        StableMath.RowSums sums = StableMath.RowPass(new SoftmaxBothGradientSeparableOperator(a, (float)(c - rowLse), rowFactor, gScale), s, colFactor, default, default, default, s, false, default);
+        SubtractDiagonal(s, diag, sDiag, 2f * gScale, sums, ref gs, ref g);
+    }
 
-        double sGs = VectorMath.HorizontalSum(accGs), sG = VectorMath.HorizontalSum(accG);
-        for (; j < n; j++)
-        {
-            float sv = Unsafe.Add(ref r, j);
-            float e = VectorMath.Exp((a * sv) + rowShift);
-            float grad = MathF.FusedMultiplyAdd(e * rowFactor, Unsafe.Add(ref cf, j), e) * gScale;
-            sGs += grad * sv;
-            sG += grad;
-            Unsafe.Add(ref r, j) = grad;
-        }
-
+    /// <summary>
+    /// Removes the target's one-hot term from a softmax gradient row: <c>G[diag] -= unit</c> and the matching
+    /// <c>unit * s[diag]</c>, <c>unit</c> from the sums (Sum0 = sum G*s, Sum1 = sum G); adds the sums to the totals.
+    /// </summary>
+    private static void SubtractDiagonal(Span<float> s, int diag, float sDiag, float unit, StableMath.RowSums sums, ref double gs, ref double g)
+    {
+        double sGs = sums.Sum0, sG = sums.Sum1;
         if (diag >= 0)
         {
-            float twice = 2f * gScale;
-            s[diag] -= twice;
-            sGs -= (double)twice * sDiag;
-            sG -= twice;
+            s[diag] -= unit;
+            sGs -= (double)unit * sDiag;
+            sG -= unit;
         }
 
         gs += sGs;

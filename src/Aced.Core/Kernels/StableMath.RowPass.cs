@@ -1,0 +1,181 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Aced.Core;
+
+public static partial class StableMath
+{
+    /// <summary>
+    /// The body of a fused row pass (<see cref="RowPass{TOperator}"/>), in the TensorPrimitives operator style: maps
+    /// the element <c>p</c> of the primary row and up to four auxiliary elements <c>x, y, z, w</c> at the same
+    /// index to an output element, up to three reduction terms and one column term. The scalar and the
+    /// 128/256/512-bit overloads compute the same formula lane by lane (element-wise results are bit-identical
+    /// across widths when the formula only uses operations that are exact per lane, such as
+    /// <see cref="VectorMath"/>'s functions and <c>MultiplyAddEstimate</c> on FMA hardware).
+    /// </summary>
+    /// <remarks>
+    /// <see cref="Inputs"/> and <see cref="Sums"/> are constants of the implementing struct, so the JIT removes the
+    /// loads of auxiliary inputs the operator does not read (their spans may then be empty) and the accumulation of
+    /// reduction terms it does not produce (it must still assign them, e.g. to zero).
+    /// </remarks>
+    internal interface IRowOperator
+    {
+        /// <summary>How many auxiliary inputs (0 to 4) the operator reads: <c>x</c>, <c>y</c>, <c>z</c>, <c>w</c> in that order; the others are passed as zero.</summary>
+        int Inputs { get; }
+
+        /// <summary>How many reduction terms (0 to 3) the operator produces: <c>sum0</c>, <c>sum1</c>, <c>sum2</c> in that order.</summary>
+        int Sums { get; }
+
+        /// <summary>Scalar form (the tail of a row).</summary>
+        float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column);
+
+        /// <summary>128-bit form.</summary>
+        Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column);
+
+        /// <summary>256-bit form.</summary>
+        Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column);
+
+        /// <summary>512-bit form.</summary>
+        Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column);
+    }
+
+    /// <summary>The reductions of a <see cref="RowPass{TOperator}"/>, in double.</summary>
+    internal readonly struct RowSums
+    {
+        /// <summary>Creates the triple.</summary>
+        public RowSums(double sum0, double sum1, double sum2)
+        {
+            Sum0 = sum0;
+            Sum1 = sum1;
+            Sum2 = sum2;
+        }
+
+        /// <summary><c>sum_j sum0_j</c>.</summary>
+        public double Sum0 { get; }
+
+        /// <summary><c>sum_j sum1_j</c>.</summary>
+        public double Sum1 { get; }
+
+        /// <summary><c>sum_j sum2_j</c>.</summary>
+        public double Sum2 { get; }
+    }
+
+    /// <summary>
+    /// One fused pass over a row of <c>n = p.Length</c> elements: for each j, <c>out_j = op(p_j, x_j, y_j, z_j, w_j)</c>
+    /// is written to <paramref name="destination"/>[j] (added to it when <paramref name="accumulate"/>), the
+    /// operator's column term is added to <paramref name="columns"/>[j] when that span is not empty, and its
+    /// reduction terms are summed.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// The callers validate lengths: every span the operator reads, <paramref name="destination"/> and a non-empty
+    /// <paramref name="columns"/> hold at least n elements. <paramref name="destination"/> may be the very same span
+    /// as <paramref name="p"/> or an auxiliary input (every element is read before it is written); no span may
+    /// partly overlap another.
+    /// </para>
+    /// <para>
+    /// Widths: the widest accelerated vector for the bulk of the row, then one step of each narrower width, then
+    /// scalars. Reductions accumulate in float lanes per width, are summed horizontally in double
+    /// (<see cref="VectorMath.HorizontalSum(Vector512{float})"/>) and the scalar tail adds in double; the order is
+    /// fixed by n and the machine's vector width alone, never by threads.
+    /// </para>
+    /// </remarks>
+    internal static RowSums RowPass<TOperator>(TOperator op, ReadOnlySpan<float> p, ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> z, ReadOnlySpan<float> w, Span<float> destination, bool accumulate, Span<float> columns)
+        where TOperator : struct, IRowOperator
+    {
+        ref float rp = ref MemoryMarshal.GetReference(p);
+        ref float rx = ref MemoryMarshal.GetReference(x);
+        ref float ry = ref MemoryMarshal.GetReference(y);
+        ref float rz = ref MemoryMarshal.GetReference(z);
+        ref float rw = ref MemoryMarshal.GetReference(w);
+        ref float rd = ref MemoryMarshal.GetReference(destination);
+        ref float rc = ref MemoryMarshal.GetReference(columns);
+        bool withColumns = !columns.IsEmpty;
+        nuint n = (nuint)p.Length;
+        nuint i = 0;
+        double t0 = 0, t1 = 0, t2 = 0;
+        if (Vector256.IsHardwareAccelerated && i + 8 <= n)
+        {
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = Vector256<float>.Zero, a2 = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> vx = op.Inputs > 0 ? Vector256.LoadUnsafe(ref rx, i) : Vector256<float>.Zero;
+                Vector256<float> vy = op.Inputs > 1 ? Vector256.LoadUnsafe(ref ry, i) : Vector256<float>.Zero;
+                Vector256<float> vz = op.Inputs > 2 ? Vector256.LoadUnsafe(ref rz, i) : Vector256<float>.Zero;
+                Vector256<float> vw = op.Inputs > 3 ? Vector256.LoadUnsafe(ref rw, i) : Vector256<float>.Zero;
+                Vector256<float> result = op.Invoke(Vector256.LoadUnsafe(ref rp, i), vx, vy, vz, vw, out Vector256<float> s0, out Vector256<float> s1, out Vector256<float> s2, out Vector256<float> column);
+                a0 += s0;
+                a1 += s1;
+                a2 += s2;
+                if (accumulate)
+                {
+                    result += Vector256.LoadUnsafe(ref rd, i);
+                }
+
+                result.StoreUnsafe(ref rd, i);
+                if (withColumns)
+                {
+                    (Vector256.LoadUnsafe(ref rc, i) + column).StoreUnsafe(ref rc, i);
+                }
+            }
+
+            t0 += op.Sums > 0 ? VectorMath.HorizontalSum(a0) : 0;
+            t1 += op.Sums > 1 ? VectorMath.HorizontalSum(a1) : 0;
+            t2 += op.Sums > 2 ? VectorMath.HorizontalSum(a2) : 0;
+        }
+
+        for (; i < n; i++)
+        {
+            float sx = op.Inputs > 0 ? Unsafe.Add(ref rx, i) : 0f;
+            float sy = op.Inputs > 1 ? Unsafe.Add(ref ry, i) : 0f;
+            float sz = op.Inputs > 2 ? Unsafe.Add(ref rz, i) : 0f;
+            float sw = op.Inputs > 3 ? Unsafe.Add(ref rw, i) : 0f;
+            float result = op.Invoke(Unsafe.Add(ref rp, i), sx, sy, sz, sw, out float s0, out float s1, out float s2, out float column);
+            t0 += s0;
+            t1 += s1;
+            t2 += s2;
+            ref float d = ref Unsafe.Add(ref rd, i);
+            d = accumulate ? d + result : result;
+            if (withColumns)
+            {
+                Unsafe.Add(ref rc, i) += column;
+            }
+        }
+
+        return new RowSums(t0, t1, t2);
+    }
+
+    /// <summary>
+    /// <c>sum_i op(x[i])</c> with float lanes per vector width (summed horizontally in double) and the scalar tail
+    /// in double: faster than <see cref="Sum{TOperator}"/>'s double lanes and accurate enough for rows of
+    /// positive terms such as the exponentials of a max-shifted log-sum-exp (each lane holds a partial sum of at
+    /// most n / 8 terms). Same width order as <see cref="RowPass{TOperator}"/>.
+    /// </summary>
+    internal static double SumInLanes<TOperator>(TOperator op, ReadOnlySpan<float> x)
+        where TOperator : struct, IUnaryOperator
+    {
+        ref float src = ref MemoryMarshal.GetReference(x);
+        nuint n = (nuint)x.Length;
+        nuint i = 0;
+        double total = 0;
+        if (Vector256.IsHardwareAccelerated && i + 8 <= n)
+        {
+            Vector256<float> acc = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8)
+            {
+                acc += op.Invoke(Vector256.LoadUnsafe(ref src, i));
+            }
+
+            total += VectorMath.HorizontalSum(acc);
+        }
+
+        for (; i < n; i++)
+        {
+            total += op.Invoke(Unsafe.Add(ref src, i));
+        }
+
+        return total;
+    }
+}
