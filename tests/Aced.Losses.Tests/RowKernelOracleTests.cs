@@ -1,4 +1,6 @@
 using System;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 using Aced.Core;
 using Aced.Losses.Internal;
 
@@ -8,8 +10,10 @@ namespace Aced.Losses.Tests;
 /// Every RowKernels pass against <see cref="LegacyRowKernels"/> (the Vector256-only code before the operator +
 /// driver rewrite) for every row length 0..257, so each vector tail path (512, 256, 128 bits, scalar) runs.
 /// Element-wise outputs (gradients, targets, column terms) must be bit-identical: the per-element formulas did
-/// not change and <see cref="VectorMath"/> gives the same bits at every width. Row reductions are compared by
-/// <see cref="AssertSum"/>.
+/// not change and <see cref="VectorMath"/> gives the same bits at every width. Row reductions keep their float
+/// lanes but now use 16 of them on AVX-512 (the legacy code used 8), so their last bits differ: they are compared
+/// within the float-lane rounding bound (<see cref="AssertClose"/>). Commit c9993f5 ran this file with exact
+/// equality of the reductions too, with the new driver restricted to the legacy Vector256 + scalar widths.
 /// </summary>
 public class RowKernelOracleTests
 {
@@ -35,6 +39,7 @@ public class RowKernelOracleTests
         for (int n = 0; n <= MaxLength; n++)
         {
             float[] s0 = Row(n, 2), s1 = Copy(s0);
+            float[] input = Copy(s0);
             float[] c0 = withColumns ? Row(n, 3) : [], c1 = Copy(c0);
             double l0 = 0.5, gs0 = 0.25, g0 = -1, l1 = 0.5, gs1 = 0.25, g1 = -1;
             LegacyRowKernels.SigmoidNegatives(s0, A, C, GScale, c0, ref l0, ref gs0, ref g0);
@@ -42,8 +47,7 @@ public class RowKernelOracleTests
             AssertSame(s0, s1, n, "G");
             AssertSame(c0, c1, n, "columns");
             AssertSum(l0, l1, n, "loss");
-            AssertSum(gs0, gs1, n, "gs");
-            AssertSum(g0, g1, n, "g");
+            AssertGradientSums(gs0, gs1, g0, g1, input, s0, n);
         }
     }
 
@@ -53,14 +57,14 @@ public class RowKernelOracleTests
         for (int n = 0; n <= MaxLength; n++)
         {
             float[] s0 = Row(n, 4), s1 = Copy(s0);
+            float[] input = Copy(s0);
             int diag = n == 0 ? -1 : n / 3;
             double lse = n == 0 ? 0 : LegacyRowKernels.LogSumExp(s0, A, C);
             double gs0 = 0, g0 = 0, gs1 = 0, g1 = 0;
             LegacyRowKernels.SoftmaxRowGradient(s0, diag, A, C, lse, GScale, ref gs0, ref g0);
             RowKernels.SoftmaxRowGradient(s1, diag, A, C, lse, GScale, ref gs1, ref g1);
             AssertSame(s0, s1, n, "G");
-            AssertSum(gs0, gs1, n, "gs");
-            AssertSum(g0, g1, n, "g");
+            AssertGradientSums(gs0, gs1, g0, g1, input, s0, n);
         }
     }
 
@@ -71,6 +75,7 @@ public class RowKernelOracleTests
         for (int n = 0; n <= MaxLength; n++)
         {
             float[] s0 = Row(n, 5), s1 = Copy(s0);
+            float[] input = Copy(s0);
             float[] column = separable ? Row(n, 6, 0.5f, 1.5f) : Row(n, 6, -12f, -6f);
             int diag = n == 0 ? -1 : (2 * n) / 3;
             double rowLse = 8.25;
@@ -87,8 +92,7 @@ public class RowKernelOracleTests
             }
 
             AssertSame(s0, s1, n, "G");
-            AssertSum(gs0, gs1, n, "gs");
-            AssertSum(g0, g1, n, "g");
+            AssertGradientSums(gs0, gs1, g0, g1, input, s0, n);
         }
     }
 
@@ -121,6 +125,7 @@ public class RowKernelOracleTests
         for (int n = 1; n <= MaxLength; n++)
         {
             float[] s0 = Row(n, 9), s1 = Copy(s0);
+            float[] input = Copy(s0);
             float[] m = Row(n, 10, 0f, 2f / n);
             double lse = LegacyRowKernels.LogSumExp(s0, A, C);
             double gs0 = 0, g0 = 0, gs1 = 0, g1 = 0;
@@ -128,8 +133,7 @@ public class RowKernelOracleTests
             double ce1 = RowKernels.SoftmaxStudentRow(s1, m, A, C, lse, GScale, ref gs1, ref g1);
             AssertSame(s0, s1, n, "G");
             AssertSum(ce0, ce1, n, "ce");
-            AssertSum(gs0, gs1, n, "gs");
-            AssertSum(g0, g1, n, "g");
+            AssertGradientSums(gs0, gs1, g0, g1, input, s0, n);
         }
     }
 
@@ -155,6 +159,7 @@ public class RowKernelOracleTests
         for (int n = 0; n <= MaxLength; n++)
         {
             float[] s0 = Row(n, 13), s1 = Copy(s0);
+            float[] input = Copy(s0);
             float[] m = Row(n, 14, 0f, 1f);
             float[] c0 = withColumns ? Row(n, 15) : [], c1 = Copy(c0);
             double gs0 = 0, g0 = 0, gs1 = 0, g1 = 0;
@@ -163,8 +168,7 @@ public class RowKernelOracleTests
             AssertSame(s0, s1, n, "G");
             AssertSame(c0, c1, n, "columns");
             AssertSum(l0, l1, n, "loss");
-            AssertSum(gs0, gs1, n, "gs");
-            AssertSum(g0, g1, n, "g");
+            AssertGradientSums(gs0, gs1, g0, g1, input, s0, n);
         }
     }
 
@@ -178,7 +182,8 @@ public class RowKernelOracleTests
         for (int n = 0; n <= MaxLength; n++)
         {
             float[] t = Row(n, 16), s = Row(n, 17);
-            float[] shiftT = Row(n, 18, -12f, -6f), shiftS = Row(n, 19, -12f, -6f);
+            // Log-probabilities stay negative (aT t + shift <= -0.5), so every entropy and cross-entropy term is >= 0.
+            float[] shiftT = Row(n, 18, -14f, -8f), shiftS = Row(n, 19, -12f, -6f);
             float[] factor = separable ? Row(n, 20, 0.5f, 1.5f) : [];
             float[] m0 = accumulate ? Row(n, 21, 0f, 1f) : new float[n], m1 = Copy(m0);
             float[] cc0 = Row(n, 22), cc1 = Copy(cc0);
@@ -198,6 +203,7 @@ public class RowKernelOracleTests
         for (int n = 0; n <= MaxLength; n++)
         {
             float[] s0 = Row(n, 23), s1 = Copy(s0);
+            float[] input = Copy(s0);
             float[] m = Row(n, 24, 0f, 1f);
             float[] shift = Row(n, 25, -12f, -6f);
             float[] factor = separable ? Row(n, 26, 0.5f, 1.5f) : [];
@@ -205,8 +211,7 @@ public class RowKernelOracleTests
             LegacyRowKernels.SoftmaxStudentBoth(s0, m, shift, A, -8f, GScale, factor, 1.25f, ref gs0, ref g0);
             RowKernels.SoftmaxStudentBoth(s1, m, shift, A, -8f, GScale, factor, 1.25f, ref gs1, ref g1);
             AssertSame(s0, s1, n, "G");
-            AssertSum(gs0, gs1, n, "gs");
-            AssertSum(g0, g1, n, "g");
+            AssertGradientSums(gs0, gs1, g0, g1, input, s0, n);
         }
     }
 
@@ -224,21 +229,52 @@ public class RowKernelOracleTests
 
     private static float[] Copy(float[] x) => (float[])x.Clone();
 
+    /// <summary>
+    /// Element-wise outputs: bit-identical where <c>MultiplyAddEstimate</c> is a fused multiply-add (x64 with FMA,
+    /// Arm64), as <c>MathF.FusedMultiplyAdd</c> in the scalar tail is; elsewhere (e.g. <c>DOTNET_EnableAVX2=0</c>)
+    /// the separable passes round the product once more in their vector lanes, so allow 1e-6 * max(|G|, 1) there.
+    /// </summary>
     private static void AssertSame(float[] expected, float[] actual, int n, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
+        bool fusedEverywhere = Fma.IsSupported || AdvSimd.Arm64.IsSupported;
         for (int j = 0; j < expected.Length; j++)
         {
-            if (BitConverter.SingleToInt32Bits(expected[j]) != BitConverter.SingleToInt32Bits(actual[j]))
+            bool same = BitConverter.SingleToInt32Bits(expected[j]) == BitConverter.SingleToInt32Bits(actual[j]);
+            if (!same && (fusedEverywhere || Math.Abs(expected[j] - actual[j]) > 1e-6f * Math.Max(Math.Abs(expected[j]), 1f)))
             {
                 Assert.Fail($"n = {n}, {what}[{j}]: legacy {expected[j]:R}, now {actual[j]:R}");
             }
         }
     }
 
-    /// <summary>Same-width refactor: the reductions must be bit-identical too.</summary>
+    /// <summary>
+    /// A reduction of non-negative terms (loss, entropy, cross-entropy, log-sum-exp): the legacy kernel summed
+    /// 8 float lanes, the new one sums 16 (then 8, 4) on AVX-512, so the last bits differ; both are within the
+    /// float-lane bound <c>(n / lanes) * 2^-24 * sum|terms|</c> of the exact sum, and <c>sum|terms| = |sum|</c>.
+    /// </summary>
     private static void AssertSum(double expected, double actual, int n, string what)
     {
-        Assert.True(expected == actual, $"n = {n}, {what}: legacy {expected:R}, now {actual:R}");
+        AssertClose(expected, actual, Math.Abs(expected), n, what);
+    }
+
+    /// <summary>Sum G*s and sum G with <c>sum|terms|</c> taken from the (bit-identical) gradient row.</summary>
+    private static void AssertGradientSums(double gsExpected, double gsActual, double gExpected, double gActual, float[] input, float[] gradient, int n)
+    {
+        double magnitudeGs = 2 * GScale, magnitudeG = 2 * GScale;
+        for (int j = 0; j < n; j++)
+        {
+            magnitudeGs += Math.Abs((double)gradient[j] * input[j]);
+            magnitudeG += Math.Abs(gradient[j]);
+        }
+
+        AssertClose(gsExpected, gsActual, magnitudeGs, n, "gs");
+        AssertClose(gExpected, gActual, magnitudeG, n, "g");
+    }
+
+    private static void AssertClose(double expected, double actual, double magnitude, int n, string what)
+    {
+        double tolerance = (n + 8) * 6e-8 * magnitude;
+        Assert.True(Math.Abs(expected - actual) <= tolerance, $"n = {n}, {what}: legacy {expected:R}, now {actual:R} (tolerance {tolerance:G3})");
     }
 }
