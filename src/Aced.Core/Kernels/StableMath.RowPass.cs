@@ -64,14 +64,14 @@ public static partial class StableMath
 
     /// <summary>
     /// One fused pass over a row of <c>n = p.Length</c> elements: for each j, <c>out_j = op(p_j, x_j, y_j, z_j, w_j)</c>
-    /// is written to <paramref name="destination"/>[j] (added to it when <paramref name="accumulate"/>), the
-    /// operator's column term is added to <paramref name="columns"/>[j] when that span is not empty, and its
-    /// reduction terms are summed.
+    /// is written to <paramref name="destination"/>[j] (added to it when <paramref name="accumulate"/>; nothing is
+    /// written when <paramref name="destination"/> is empty, a pure reduction), the operator's column term is added
+    /// to <paramref name="columns"/>[j] when that span is not empty, and its reduction terms are summed.
     /// </summary>
     /// <remarks>
     /// <para>
-    /// The callers validate lengths: every span the operator reads, <paramref name="destination"/> and a non-empty
-    /// <paramref name="columns"/> hold at least n elements. <paramref name="destination"/> may be the very same span
+    /// The callers validate lengths: every span the operator reads, a non-empty <paramref name="destination"/> and a
+    /// non-empty <paramref name="columns"/> hold at least n elements. <paramref name="destination"/> may be the very same span
     /// as <paramref name="p"/> or an auxiliary input (every element is read before it is written); no span may
     /// partly overlap another.
     /// </para>
@@ -92,6 +92,7 @@ public static partial class StableMath
         ref float rw = ref MemoryMarshal.GetReference(w);
         ref float rd = ref MemoryMarshal.GetReference(destination);
         ref float rc = ref MemoryMarshal.GetReference(columns);
+        bool withDestination = !destination.IsEmpty;
         bool withColumns = !columns.IsEmpty;
         nuint n = (nuint)p.Length;
         nuint i = 0;
@@ -109,12 +110,15 @@ public static partial class StableMath
                 a0 += s0;
                 a1 += s1;
                 a2 += s2;
-                if (accumulate)
+                if (withDestination)
                 {
-                    result += Vector512.LoadUnsafe(ref rd, i);
-                }
+                    if (accumulate)
+                    {
+                        result += Vector512.LoadUnsafe(ref rd, i);
+                    }
 
-                result.StoreUnsafe(ref rd, i);
+                    result.StoreUnsafe(ref rd, i);
+                }
                 if (withColumns)
                 {
                     (Vector512.LoadUnsafe(ref rc, i) + column).StoreUnsafe(ref rc, i);
@@ -139,12 +143,15 @@ public static partial class StableMath
                 a0 += s0;
                 a1 += s1;
                 a2 += s2;
-                if (accumulate)
+                if (withDestination)
                 {
-                    result += Vector256.LoadUnsafe(ref rd, i);
-                }
+                    if (accumulate)
+                    {
+                        result += Vector256.LoadUnsafe(ref rd, i);
+                    }
 
-                result.StoreUnsafe(ref rd, i);
+                    result.StoreUnsafe(ref rd, i);
+                }
                 if (withColumns)
                 {
                     (Vector256.LoadUnsafe(ref rc, i) + column).StoreUnsafe(ref rc, i);
@@ -169,12 +176,15 @@ public static partial class StableMath
                 a0 += s0;
                 a1 += s1;
                 a2 += s2;
-                if (accumulate)
+                if (withDestination)
                 {
-                    result += Vector128.LoadUnsafe(ref rd, i);
-                }
+                    if (accumulate)
+                    {
+                        result += Vector128.LoadUnsafe(ref rd, i);
+                    }
 
-                result.StoreUnsafe(ref rd, i);
+                    result.StoreUnsafe(ref rd, i);
+                }
                 if (withColumns)
                 {
                     (Vector128.LoadUnsafe(ref rc, i) + column).StoreUnsafe(ref rc, i);
@@ -196,8 +206,11 @@ public static partial class StableMath
             t0 += op.Sums > 0 ? s0 : 0f;
             t1 += op.Sums > 1 ? s1 : 0f;
             t2 += op.Sums > 2 ? s2 : 0f;
-            ref float d = ref Unsafe.Add(ref rd, i);
-            d = accumulate ? d + result : result;
+            if (withDestination)
+            {
+                ref float d = ref Unsafe.Add(ref rd, i);
+                d = accumulate ? d + result : result;
+            }
             if (withColumns)
             {
                 Unsafe.Add(ref rc, i) += column;

@@ -73,6 +73,26 @@ public class StableMathRowPassTests
 
     [Theory]
     [MemberData(nameof(AllLengths))]
+    public void RowPass_EmptyDestination_OnlyReducesAndAddsColumns(int n)
+    {
+        float[] p = Integers(n, 10), x = Integers(n, 11), y = Integers(n, 12), z = Integers(n, 13), w = Integers(n, 14);
+        float[] original = (float[])p.Clone(), columns = Integers(n, 15), expectedColumns = (float[])columns.Clone();
+        double e0 = 0;
+        for (int j = 0; j < n; j++)
+        {
+            expectedColumns[j] += z[j] - w[j];
+            e0 += (p[j] * x[j]) + y[j];
+        }
+
+        StableMath.RowSums sums = StableMath.RowPass(new TestFourInputs(), p, x, y, z, w, default, true, columns);
+
+        Assert.Equal(original, p);
+        Assert.Equal(expectedColumns, columns);
+        Assert.Equal(e0, sums.Sum0);
+    }
+
+    [Theory]
+    [MemberData(nameof(AllLengths))]
     public void SumInLanes_Integers_MatchesScalarLoop(int n)
     {
         float[] x = Integers(n, 9);
