@@ -71,9 +71,9 @@ public static partial class StableMath
     /// <remarks>
     /// <para>
     /// The callers validate lengths: every span the operator reads, a non-empty <paramref name="destination"/> and a
-    /// non-empty <paramref name="columns"/> hold at least n elements. <paramref name="destination"/> may be the very same span
-    /// as <paramref name="p"/> or an auxiliary input (every element is read before it is written); no span may
-    /// partly overlap another.
+    /// non-empty <paramref name="columns"/> hold at least n elements. <paramref name="destination"/> may be the very
+    /// same span as <paramref name="p"/> or an auxiliary input (every element is read before it is written); no span
+    /// may partly overlap another.
     /// </para>
     /// <para>
     /// Widths: the widest accelerated vector for the bulk of the row, then one step of each narrower width, then
@@ -119,6 +119,7 @@ public static partial class StableMath
 
                     result.StoreUnsafe(ref rd, i);
                 }
+
                 if (withColumns)
                 {
                     (Vector512.LoadUnsafe(ref rc, i) + column).StoreUnsafe(ref rc, i);
@@ -152,6 +153,7 @@ public static partial class StableMath
 
                     result.StoreUnsafe(ref rd, i);
                 }
+
                 if (withColumns)
                 {
                     (Vector256.LoadUnsafe(ref rc, i) + column).StoreUnsafe(ref rc, i);
@@ -185,6 +187,7 @@ public static partial class StableMath
 
                     result.StoreUnsafe(ref rd, i);
                 }
+
                 if (withColumns)
                 {
                     (Vector128.LoadUnsafe(ref rc, i) + column).StoreUnsafe(ref rc, i);
