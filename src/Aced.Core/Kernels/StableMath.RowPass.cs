@@ -28,6 +28,9 @@ public static partial class StableMath
         /// <summary>How many reduction terms (0 to 3) the operator produces: <c>sum0</c>, <c>sum1</c>, <c>sum2</c> in that order.</summary>
         int Sums { get; }
 
+        /// <summary>Whether the column term is subtracted from the column (instead of added).</summary>
+        bool SubtractsColumn { get; }
+
         /// <summary>Scalar form (the tail of a row).</summary>
         float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column);
 
@@ -66,7 +69,8 @@ public static partial class StableMath
     /// One fused pass over a row of <c>n = p.Length</c> elements: for each j, <c>out_j = op(p_j, x_j, y_j, z_j, w_j)</c>
     /// is written to <paramref name="destination"/>[j] (added to it when <paramref name="accumulate"/>; nothing is
     /// written when <paramref name="destination"/> is empty, a pure reduction), the operator's column term is added
-    /// to <paramref name="columns"/>[j] when that span is not empty, and its reduction terms are summed.
+    /// to (or subtracted from) <paramref name="columns"/>[j] when that span is not empty, and its reduction terms are
+    /// summed.
     /// </summary>
     /// <remarks>
     /// <para>
@@ -122,7 +126,8 @@ public static partial class StableMath
 
                 if (withColumns)
                 {
-                    (Vector512.LoadUnsafe(ref rc, i) + column).StoreUnsafe(ref rc, i);
+                    Vector512<float> c = Vector512.LoadUnsafe(ref rc, i);
+                    (op.SubtractsColumn ? c - column : c + column).StoreUnsafe(ref rc, i);
                 }
             }
 
@@ -156,7 +161,8 @@ public static partial class StableMath
 
                 if (withColumns)
                 {
-                    (Vector256.LoadUnsafe(ref rc, i) + column).StoreUnsafe(ref rc, i);
+                    Vector256<float> c = Vector256.LoadUnsafe(ref rc, i);
+                    (op.SubtractsColumn ? c - column : c + column).StoreUnsafe(ref rc, i);
                 }
             }
 
@@ -190,7 +196,8 @@ public static partial class StableMath
 
                 if (withColumns)
                 {
-                    (Vector128.LoadUnsafe(ref rc, i) + column).StoreUnsafe(ref rc, i);
+                    Vector128<float> c = Vector128.LoadUnsafe(ref rc, i);
+                    (op.SubtractsColumn ? c - column : c + column).StoreUnsafe(ref rc, i);
                 }
             }
 
@@ -216,7 +223,8 @@ public static partial class StableMath
             }
             if (withColumns)
             {
-                Unsafe.Add(ref rc, i) += column;
+                ref float c = ref Unsafe.Add(ref rc, i);
+                c = op.SubtractsColumn ? c - column : c + column;
             }
         }
 

@@ -84,7 +84,7 @@ internal static class RowKernels
     /// </summary>
     public static double SoftmaxTeacherRow(ReadOnlySpan<float> t, Span<float> m, float a, float c, double lse, float weight, bool accumulate)
     {
-        return StableMath.RowPass(new SoftmaxTeacherRowOperator(a, (float)(c - lse), weight), t, default, default, default, default, m, accumulate, default).Sum0;
+        return -StableMath.RowPass(new SoftmaxTeacherRowOperator(a, (float)(c - lse), weight), t, default, default, default, default, m, accumulate, default).Sum0;
     }
 
     /// <summary>
@@ -97,7 +97,7 @@ internal static class RowKernels
         StableMath.RowSums sums = StableMath.RowPass(new SoftmaxStudentRowOperator(a, (float)(c - lse), gScale), s, m, default, default, default, s, false, default);
         gs += sums.Sum1;
         g += sums.Sum2;
-        return sums.Sum0;
+        return -sums.Sum0;
     }
 
     /// <summary>
@@ -138,8 +138,8 @@ internal static class RowKernels
         StableMath.RowSums sums = colFactorT.IsEmpty
             ? StableMath.RowPass(new SoftmaxTeacherBothOperator(aT, rowShiftT, aS, rowShiftS, weight), t, s, colShiftT, colShiftS, default, m, accumulate, columnCe)
             : StableMath.RowPass(new SoftmaxTeacherBothSeparableOperator(aT, rowShiftT, aS, rowShiftS, weight, rowFactorT), t, s, colShiftT, colShiftS, colFactorT, m, accumulate, columnCe);
-        entropy = sums.Sum1;
-        return sums.Sum0;
+        entropy = -sums.Sum1;
+        return -sums.Sum0;
     }
 
     /// <summary>

@@ -9,7 +9,9 @@ namespace Aced.Losses.Internal;
 // form over StableMath.RowPass (p = the row the pass maps, x/y/z/w = auxiliary inputs at the same index). The
 // vector forms are the same text with the vector type changed; the scalar form uses MathF.FusedMultiplyAdd where
 // the vector form uses MultiplyAddEstimate (an FMA on every x64 CPU with AVX2), so element-wise outputs are
-// bit-identical across widths.
+// bit-identical across widths. Terms a kernel subtracts (cross-entropies and entropies, the teacher's column term) are
+// produced positive and negated once: by the caller for a sum, by the driver (SubtractsColumn) for a column, which
+// gives the same bits as subtracting each term (round-to-nearest is symmetric in sign) without a negation per vector.
 
 /// <summary>Sigmoid loss term of a negative: <c>l = a p + c</c>, term <c>softplus(l)</c> (sum0 and column), gradient <c>G = sigmoid(l) * gScale</c> (output); sum1 <c>G p</c>, sum2 <c>G</c>.</summary>
 internal readonly struct SigmoidNegativesOperator : StableMath.IRowOperator
@@ -28,6 +30,8 @@ internal readonly struct SigmoidNegativesOperator : StableMath.IRowOperator
     public int Inputs => 0;
 
     public int Sums => 3;
+
+    public bool SubtractsColumn => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
@@ -100,6 +104,8 @@ internal readonly struct SoftmaxRowGradientOperator : StableMath.IRowOperator
 
     public int Sums => 2;
 
+    public bool SubtractsColumn => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
@@ -162,6 +168,8 @@ internal readonly struct SoftmaxBothGradientOperator : StableMath.IRowOperator
     public int Inputs => 1;
 
     public int Sums => 2;
+
+    public bool SubtractsColumn => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
@@ -232,6 +240,8 @@ internal readonly struct SoftmaxBothGradientSeparableOperator : StableMath.IRowO
 
     public int Sums => 2;
 
+    public bool SubtractsColumn => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
@@ -281,7 +291,7 @@ internal readonly struct SoftmaxBothGradientSeparableOperator : StableMath.IRowO
     }
 }
 
-/// <summary>Softmax-KD student term, x = the target <c>M</c>: <c>lq = a p + shift</c> (log Q), sum0 <c>-M lq</c> (cross-entropy), <c>G = (exp(lq) - M) * gScale</c> (output); sum1 <c>G p</c>, sum2 <c>G</c>.</summary>
+/// <summary>Softmax-KD student term, x = the target <c>M</c>: <c>lq = a p + shift</c> (log Q), sum0 <c>M lq</c> (minus the cross-entropy), <c>G = (exp(lq) - M) * gScale</c> (output); sum1 <c>G p</c>, sum2 <c>G</c>.</summary>
 internal readonly struct SoftmaxStudentRowOperator : StableMath.IRowOperator
 {
     private readonly float _a;
@@ -299,12 +309,14 @@ internal readonly struct SoftmaxStudentRowOperator : StableMath.IRowOperator
 
     public int Sums => 3;
 
+    public bool SubtractsColumn => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
         float lq = (_a * p) + _shift;
         float grad = (VectorMath.Exp(lq) - x) * _gScale;
-        sum0 = -(x * lq);
+        sum0 = x * lq;
         sum1 = grad * p;
         sum2 = grad;
         column = 0f;
@@ -316,7 +328,7 @@ internal readonly struct SoftmaxStudentRowOperator : StableMath.IRowOperator
     {
         Vector128<float> lq = (Vector128.Create(_a) * p) + Vector128.Create(_shift);
         Vector128<float> grad = (VectorMath.Exp(lq) - x) * Vector128.Create(_gScale);
-        sum0 = -(x * lq);
+        sum0 = x * lq;
         sum1 = grad * p;
         sum2 = grad;
         column = Vector128<float>.Zero;
@@ -328,7 +340,7 @@ internal readonly struct SoftmaxStudentRowOperator : StableMath.IRowOperator
     {
         Vector256<float> lq = (Vector256.Create(_a) * p) + Vector256.Create(_shift);
         Vector256<float> grad = (VectorMath.Exp(lq) - x) * Vector256.Create(_gScale);
-        sum0 = -(x * lq);
+        sum0 = x * lq;
         sum1 = grad * p;
         sum2 = grad;
         column = Vector256<float>.Zero;
@@ -340,7 +352,7 @@ internal readonly struct SoftmaxStudentRowOperator : StableMath.IRowOperator
     {
         Vector512<float> lq = (Vector512.Create(_a) * p) + Vector512.Create(_shift);
         Vector512<float> grad = (VectorMath.Exp(lq) - x) * Vector512.Create(_gScale);
-        sum0 = -(x * lq);
+        sum0 = x * lq;
         sum1 = grad * p;
         sum2 = grad;
         column = Vector512<float>.Zero;
@@ -365,6 +377,8 @@ internal readonly struct SigmoidStudentRowOperator : StableMath.IRowOperator
     public int Inputs => 1;
 
     public int Sums => 3;
+
+    public bool SubtractsColumn => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
@@ -440,6 +454,8 @@ internal readonly struct SoftmaxStudentBothOperator : StableMath.IRowOperator
     public int Inputs => 2;
 
     public int Sums => 2;
+
+    public bool SubtractsColumn => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
@@ -518,6 +534,8 @@ internal readonly struct SoftmaxStudentBothSeparableOperator : StableMath.IRowOp
 
     public int Sums => 2;
 
+    public bool SubtractsColumn => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
@@ -571,7 +589,7 @@ internal readonly struct SoftmaxStudentBothSeparableOperator : StableMath.IRowOp
     }
 }
 
-/// <summary>Softmax-KD teacher term: <c>lp = a p + shift</c> (log P), <c>P = exp(lp)</c>, output <c>P * weight</c>; sum0 <c>-P lp</c> (entropy).</summary>
+/// <summary>Softmax-KD teacher term: <c>lp = a p + shift</c> (log P), <c>P = exp(lp)</c>, output <c>P * weight</c>; sum0 <c>P lp</c> (minus the entropy).</summary>
 internal readonly struct SoftmaxTeacherRowOperator : StableMath.IRowOperator
 {
     private readonly float _a;
@@ -589,12 +607,14 @@ internal readonly struct SoftmaxTeacherRowOperator : StableMath.IRowOperator
 
     public int Sums => 1;
 
+    public bool SubtractsColumn => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
         float lp = (_a * p) + _shift;
         float prob = VectorMath.Exp(lp);
-        sum0 = -(prob * lp);
+        sum0 = prob * lp;
         sum1 = 0f;
         sum2 = 0f;
         column = 0f;
@@ -606,7 +626,7 @@ internal readonly struct SoftmaxTeacherRowOperator : StableMath.IRowOperator
     {
         Vector128<float> lp = (Vector128.Create(_a) * p) + Vector128.Create(_shift);
         Vector128<float> prob = VectorMath.Exp(lp);
-        sum0 = -(prob * lp);
+        sum0 = prob * lp;
         sum1 = Vector128<float>.Zero;
         sum2 = Vector128<float>.Zero;
         column = Vector128<float>.Zero;
@@ -618,7 +638,7 @@ internal readonly struct SoftmaxTeacherRowOperator : StableMath.IRowOperator
     {
         Vector256<float> lp = (Vector256.Create(_a) * p) + Vector256.Create(_shift);
         Vector256<float> prob = VectorMath.Exp(lp);
-        sum0 = -(prob * lp);
+        sum0 = prob * lp;
         sum1 = Vector256<float>.Zero;
         sum2 = Vector256<float>.Zero;
         column = Vector256<float>.Zero;
@@ -630,7 +650,7 @@ internal readonly struct SoftmaxTeacherRowOperator : StableMath.IRowOperator
     {
         Vector512<float> lp = (Vector512.Create(_a) * p) + Vector512.Create(_shift);
         Vector512<float> prob = VectorMath.Exp(lp);
-        sum0 = -(prob * lp);
+        sum0 = prob * lp;
         sum1 = Vector512<float>.Zero;
         sum2 = Vector512<float>.Zero;
         column = Vector512<float>.Zero;
@@ -655,6 +675,8 @@ internal readonly struct SigmoidTeacherRowOperator : StableMath.IRowOperator
     public int Inputs => 0;
 
     public int Sums => 1;
+
+    public bool SubtractsColumn => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
@@ -709,7 +731,7 @@ internal readonly struct SigmoidTeacherRowOperator : StableMath.IRowOperator
     }
 }
 
-/// <summary>Full-matrix softmax-KD teacher term, p = t, x = s, y = the teacher column shift, z = the student column shift: <c>lpr = aT t + rowShiftT</c>, <c>lpc = aT t + y</c>, <c>Pr = exp(lpr)</c>, <c>Pc = exp(lpc)</c>; output <c>weight (Pr + Pc)</c>; sum0 <c>-Pr (aS s + rowShiftS)</c> (row cross-entropy), sum1 <c>-(Pr lpr + Pc lpc)</c> (entropy), column <c>-weight Pc (aS s + z)</c>.</summary>
+/// <summary>Full-matrix softmax-KD teacher term, p = t, x = s, y = the teacher column shift, z = the student column shift: <c>lpr = aT t + rowShiftT</c>, <c>lpc = aT t + y</c>, <c>Pr = exp(lpr)</c>, <c>Pc = exp(lpc)</c>; output <c>weight (Pr + Pc)</c>; sum0 <c>Pr (aS s + rowShiftS)</c> (minus the row cross-entropy), sum1 <c>Pr lpr + Pc lpc</c> (minus the entropy), column <c>weight Pc (aS s + z)</c>, subtracted.</summary>
 internal readonly struct SoftmaxTeacherBothOperator : StableMath.IRowOperator
 {
     private readonly float _aT;
@@ -731,6 +753,8 @@ internal readonly struct SoftmaxTeacherBothOperator : StableMath.IRowOperator
 
     public int Sums => 2;
 
+    public bool SubtractsColumn => true;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
@@ -740,10 +764,10 @@ internal readonly struct SoftmaxTeacherBothOperator : StableMath.IRowOperator
         float lpc = xt + y;
         float pr = VectorMath.Exp(lpr);
         float pc = VectorMath.Exp(lpc);
-        sum0 = -(pr * (xs + _rowShiftS));
-        sum1 = -((pr * lpr) + (pc * lpc));
+        sum0 = pr * (xs + _rowShiftS);
+        sum1 = (pr * lpr) + (pc * lpc);
         sum2 = 0f;
-        column = -(_weight * pc * (xs + z));
+        column = _weight * pc * (xs + z);
         return _weight * (pr + pc);
     }
 
@@ -757,10 +781,10 @@ internal readonly struct SoftmaxTeacherBothOperator : StableMath.IRowOperator
         Vector128<float> pr = VectorMath.Exp(lpr);
         Vector128<float> pc = VectorMath.Exp(lpc);
         Vector128<float> vw = Vector128.Create(_weight);
-        sum0 = -(pr * (xs + Vector128.Create(_rowShiftS)));
-        sum1 = -((pr * lpr) + (pc * lpc));
+        sum0 = pr * (xs + Vector128.Create(_rowShiftS));
+        sum1 = (pr * lpr) + (pc * lpc);
         sum2 = Vector128<float>.Zero;
-        column = -(vw * pc * (xs + z));
+        column = vw * pc * (xs + z);
         return vw * (pr + pc);
     }
 
@@ -774,10 +798,10 @@ internal readonly struct SoftmaxTeacherBothOperator : StableMath.IRowOperator
         Vector256<float> pr = VectorMath.Exp(lpr);
         Vector256<float> pc = VectorMath.Exp(lpc);
         Vector256<float> vw = Vector256.Create(_weight);
-        sum0 = -(pr * (xs + Vector256.Create(_rowShiftS)));
-        sum1 = -((pr * lpr) + (pc * lpc));
+        sum0 = pr * (xs + Vector256.Create(_rowShiftS));
+        sum1 = (pr * lpr) + (pc * lpc);
         sum2 = Vector256<float>.Zero;
-        column = -(vw * pc * (xs + z));
+        column = vw * pc * (xs + z);
         return vw * (pr + pc);
     }
 
@@ -791,10 +815,10 @@ internal readonly struct SoftmaxTeacherBothOperator : StableMath.IRowOperator
         Vector512<float> pr = VectorMath.Exp(lpr);
         Vector512<float> pc = VectorMath.Exp(lpc);
         Vector512<float> vw = Vector512.Create(_weight);
-        sum0 = -(pr * (xs + Vector512.Create(_rowShiftS)));
-        sum1 = -((pr * lpr) + (pc * lpc));
+        sum0 = pr * (xs + Vector512.Create(_rowShiftS));
+        sum1 = (pr * lpr) + (pc * lpc);
         sum2 = Vector512<float>.Zero;
-        column = -(vw * pc * (xs + z));
+        column = vw * pc * (xs + z);
         return vw * (pr + pc);
     }
 }
@@ -823,6 +847,8 @@ internal readonly struct SoftmaxTeacherBothSeparableOperator : StableMath.IRowOp
 
     public int Sums => 2;
 
+    public bool SubtractsColumn => true;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
@@ -832,10 +858,10 @@ internal readonly struct SoftmaxTeacherBothSeparableOperator : StableMath.IRowOp
         float lpc = xt + y;
         float pr = VectorMath.Exp(lpr);
         float pc = pr * _rowFactorT * w;
-        sum0 = -(pr * (xs + _rowShiftS));
-        sum1 = -((pr * lpr) + (pc * lpc));
+        sum0 = pr * (xs + _rowShiftS);
+        sum1 = (pr * lpr) + (pc * lpc);
         sum2 = 0f;
-        column = -(_weight * pc * (xs + z));
+        column = _weight * pc * (xs + z);
         return _weight * (pr + pc);
     }
 
@@ -849,10 +875,10 @@ internal readonly struct SoftmaxTeacherBothSeparableOperator : StableMath.IRowOp
         Vector128<float> pr = VectorMath.Exp(lpr);
         Vector128<float> pc = pr * Vector128.Create(_rowFactorT) * w;
         Vector128<float> vw = Vector128.Create(_weight);
-        sum0 = -(pr * (xs + Vector128.Create(_rowShiftS)));
-        sum1 = -((pr * lpr) + (pc * lpc));
+        sum0 = pr * (xs + Vector128.Create(_rowShiftS));
+        sum1 = (pr * lpr) + (pc * lpc);
         sum2 = Vector128<float>.Zero;
-        column = -(vw * pc * (xs + z));
+        column = vw * pc * (xs + z);
         return vw * (pr + pc);
     }
 
@@ -866,10 +892,10 @@ internal readonly struct SoftmaxTeacherBothSeparableOperator : StableMath.IRowOp
         Vector256<float> pr = VectorMath.Exp(lpr);
         Vector256<float> pc = pr * Vector256.Create(_rowFactorT) * w;
         Vector256<float> vw = Vector256.Create(_weight);
-        sum0 = -(pr * (xs + Vector256.Create(_rowShiftS)));
-        sum1 = -((pr * lpr) + (pc * lpc));
+        sum0 = pr * (xs + Vector256.Create(_rowShiftS));
+        sum1 = (pr * lpr) + (pc * lpc);
         sum2 = Vector256<float>.Zero;
-        column = -(vw * pc * (xs + z));
+        column = vw * pc * (xs + z);
         return vw * (pr + pc);
     }
 
@@ -883,10 +909,10 @@ internal readonly struct SoftmaxTeacherBothSeparableOperator : StableMath.IRowOp
         Vector512<float> pr = VectorMath.Exp(lpr);
         Vector512<float> pc = pr * Vector512.Create(_rowFactorT) * w;
         Vector512<float> vw = Vector512.Create(_weight);
-        sum0 = -(pr * (xs + Vector512.Create(_rowShiftS)));
-        sum1 = -((pr * lpr) + (pc * lpc));
+        sum0 = pr * (xs + Vector512.Create(_rowShiftS));
+        sum1 = (pr * lpr) + (pc * lpc);
         sum2 = Vector512<float>.Zero;
-        column = -(vw * pc * (xs + z));
+        column = vw * pc * (xs + z);
         return vw * (pr + pc);
     }
 }

@@ -40,7 +40,7 @@ public class StableMathRowPassTests
             e2 += w[j];
         }
 
-        StableMath.RowSums sums = StableMath.RowPass(new TestFourInputs(), p, x, y, z, w, destination, true, columns);
+        StableMath.RowSums sums = StableMath.RowPass(new TestFourInputs(subtract: false), p, x, y, z, w, destination, true, columns);
 
         Assert.Equal(expectedDestination, destination);
         Assert.Equal(expectedColumns, columns);
@@ -73,18 +73,18 @@ public class StableMathRowPassTests
 
     [Theory]
     [MemberData(nameof(AllLengths))]
-    public void RowPass_EmptyDestination_OnlyReducesAndAddsColumns(int n)
+    public void RowPass_EmptyDestinationSubtractingColumns_OnlyReducesAndSubtractsColumns(int n)
     {
         float[] p = Integers(n, 10), x = Integers(n, 11), y = Integers(n, 12), z = Integers(n, 13), w = Integers(n, 14);
         float[] original = (float[])p.Clone(), columns = Integers(n, 15), expectedColumns = (float[])columns.Clone();
         double e0 = 0;
         for (int j = 0; j < n; j++)
         {
-            expectedColumns[j] += z[j] - w[j];
+            expectedColumns[j] -= z[j] - w[j];
             e0 += (p[j] * x[j]) + y[j];
         }
 
-        StableMath.RowSums sums = StableMath.RowPass(new TestFourInputs(), p, x, y, z, w, default, true, columns);
+        StableMath.RowSums sums = StableMath.RowPass(new TestFourInputs(subtract: true), p, x, y, z, w, default, true, columns);
 
         Assert.Equal(original, p);
         Assert.Equal(expectedColumns, columns);
@@ -118,12 +118,18 @@ public class StableMathRowPassTests
         return v;
     }
 
-    /// <summary>out = p x + y; sums (out, p, w); column z - w.</summary>
+    /// <summary>out = p x + y; sums (out, p, w); column z - w, added or (when constructed so) subtracted.</summary>
     private readonly struct TestFourInputs : StableMath.IRowOperator
     {
+        private readonly bool _subtract;
+
+        public TestFourInputs(bool subtract) => _subtract = subtract;
+
         public int Inputs => 4;
 
         public int Sums => 3;
+
+        public bool SubtractsColumn => _subtract;
 
         public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
         {
@@ -160,6 +166,8 @@ public class StableMathRowPassTests
         public int Inputs => 0;
 
         public int Sums => 1;
+
+        public bool SubtractsColumn => false;
 
         public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
         {
