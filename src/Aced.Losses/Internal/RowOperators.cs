@@ -12,19 +12,21 @@ namespace Aced.Losses.Internal;
 // bit-identical across widths. Terms a kernel subtracts (cross-entropies and entropies, the teacher's column term) are
 // produced positive and negated once: by the caller for a sum, by the driver (SubtractsColumn) for a column, which
 // gives the same bits as subtracting each term (round-to-nearest is symmetric in sign) without a negation per vector.
+// Parameters are stored broadcast once, as Vector512 (RyuJIT does not hoist a Vector256.Create(field) out of the
+// driver's loop); each width takes its lower part, the scalar form its first element.
 
 /// <summary>Sigmoid loss term of a negative: <c>l = a p + c</c>, term <c>softplus(l)</c> (sum0 and column), gradient <c>G = sigmoid(l) * gScale</c> (output); sum1 <c>G p</c>, sum2 <c>G</c>.</summary>
 internal readonly struct SigmoidNegativesOperator : StableMath.IRowOperator
 {
-    private readonly float _a;
-    private readonly float _c;
-    private readonly float _gScale;
+    private readonly Vector512<float> _a;
+    private readonly Vector512<float> _c;
+    private readonly Vector512<float> _gScale;
 
     public SigmoidNegativesOperator(float a, float c, float gScale)
     {
-        _a = a;
-        _c = c;
-        _gScale = gScale;
+        _a = Vector512.Create(a);
+        _c = Vector512.Create(c);
+        _gScale = Vector512.Create(gScale);
     }
 
     public int Inputs => 0;
@@ -36,9 +38,9 @@ internal readonly struct SigmoidNegativesOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
-        float l = (_a * p) + _c;
+        float l = (_a.ToScalar() * p) + _c.ToScalar();
         float term = VectorMath.Softplus(l, out float e);
-        float grad = VectorMath.SigmoidFromE(l, e) * _gScale;
+        float grad = VectorMath.SigmoidFromE(l, e) * _gScale.ToScalar();
         sum0 = term;
         sum1 = grad * p;
         sum2 = grad;
@@ -49,9 +51,9 @@ internal readonly struct SigmoidNegativesOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
     {
-        Vector128<float> l = (Vector128.Create(_a) * p) + Vector128.Create(_c);
+        Vector128<float> l = (_a.GetLower().GetLower() * p) + _c.GetLower().GetLower();
         Vector128<float> term = VectorMath.Softplus(l, out Vector128<float> e);
-        Vector128<float> grad = VectorMath.SigmoidFromE(l, e) * Vector128.Create(_gScale);
+        Vector128<float> grad = VectorMath.SigmoidFromE(l, e) * _gScale.GetLower().GetLower();
         sum0 = term;
         sum1 = grad * p;
         sum2 = grad;
@@ -62,9 +64,9 @@ internal readonly struct SigmoidNegativesOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
     {
-        Vector256<float> l = (Vector256.Create(_a) * p) + Vector256.Create(_c);
+        Vector256<float> l = (_a.GetLower() * p) + _c.GetLower();
         Vector256<float> term = VectorMath.Softplus(l, out Vector256<float> e);
-        Vector256<float> grad = VectorMath.SigmoidFromE(l, e) * Vector256.Create(_gScale);
+        Vector256<float> grad = VectorMath.SigmoidFromE(l, e) * _gScale.GetLower();
         sum0 = term;
         sum1 = grad * p;
         sum2 = grad;
@@ -75,9 +77,9 @@ internal readonly struct SigmoidNegativesOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
     {
-        Vector512<float> l = (Vector512.Create(_a) * p) + Vector512.Create(_c);
+        Vector512<float> l = (_a * p) + _c;
         Vector512<float> term = VectorMath.Softplus(l, out Vector512<float> e);
-        Vector512<float> grad = VectorMath.SigmoidFromE(l, e) * Vector512.Create(_gScale);
+        Vector512<float> grad = VectorMath.SigmoidFromE(l, e) * _gScale;
         sum0 = term;
         sum1 = grad * p;
         sum2 = grad;
@@ -89,15 +91,15 @@ internal readonly struct SigmoidNegativesOperator : StableMath.IRowOperator
 /// <summary>Softmax gradient of one direction without the diagonal: <c>G = exp(a p + shift) * gScale</c> (output) with <c>shift = c - lse</c>; sum0 <c>G p</c>, sum1 <c>G</c>.</summary>
 internal readonly struct SoftmaxRowGradientOperator : StableMath.IRowOperator
 {
-    private readonly float _a;
-    private readonly float _shift;
-    private readonly float _gScale;
+    private readonly Vector512<float> _a;
+    private readonly Vector512<float> _shift;
+    private readonly Vector512<float> _gScale;
 
     public SoftmaxRowGradientOperator(float a, float shift, float gScale)
     {
-        _a = a;
-        _shift = shift;
-        _gScale = gScale;
+        _a = Vector512.Create(a);
+        _shift = Vector512.Create(shift);
+        _gScale = Vector512.Create(gScale);
     }
 
     public int Inputs => 0;
@@ -109,7 +111,7 @@ internal readonly struct SoftmaxRowGradientOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
-        float grad = VectorMath.Exp((_a * p) + _shift) * _gScale;
+        float grad = VectorMath.Exp((_a.ToScalar() * p) + _shift.ToScalar()) * _gScale.ToScalar();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = 0f;
@@ -120,7 +122,7 @@ internal readonly struct SoftmaxRowGradientOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
     {
-        Vector128<float> grad = VectorMath.Exp((Vector128.Create(_a) * p) + Vector128.Create(_shift)) * Vector128.Create(_gScale);
+        Vector128<float> grad = VectorMath.Exp((_a.GetLower().GetLower() * p) + _shift.GetLower().GetLower()) * _gScale.GetLower().GetLower();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector128<float>.Zero;
@@ -131,7 +133,7 @@ internal readonly struct SoftmaxRowGradientOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
     {
-        Vector256<float> grad = VectorMath.Exp((Vector256.Create(_a) * p) + Vector256.Create(_shift)) * Vector256.Create(_gScale);
+        Vector256<float> grad = VectorMath.Exp((_a.GetLower() * p) + _shift.GetLower()) * _gScale.GetLower();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector256<float>.Zero;
@@ -142,7 +144,7 @@ internal readonly struct SoftmaxRowGradientOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
     {
-        Vector512<float> grad = VectorMath.Exp((Vector512.Create(_a) * p) + Vector512.Create(_shift)) * Vector512.Create(_gScale);
+        Vector512<float> grad = VectorMath.Exp((_a * p) + _shift) * _gScale;
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector512<float>.Zero;
@@ -154,15 +156,15 @@ internal readonly struct SoftmaxRowGradientOperator : StableMath.IRowOperator
 /// <summary>Both-direction softmax gradient without the diagonal, x = the column shift <c>c - colLse_j</c>: <c>G = (exp(a p + rowShift) + exp(a p + x)) * gScale</c> (output); sum0 <c>G p</c>, sum1 <c>G</c>.</summary>
 internal readonly struct SoftmaxBothGradientOperator : StableMath.IRowOperator
 {
-    private readonly float _a;
-    private readonly float _rowShift;
-    private readonly float _gScale;
+    private readonly Vector512<float> _a;
+    private readonly Vector512<float> _rowShift;
+    private readonly Vector512<float> _gScale;
 
     public SoftmaxBothGradientOperator(float a, float rowShift, float gScale)
     {
-        _a = a;
-        _rowShift = rowShift;
-        _gScale = gScale;
+        _a = Vector512.Create(a);
+        _rowShift = Vector512.Create(rowShift);
+        _gScale = Vector512.Create(gScale);
     }
 
     public int Inputs => 1;
@@ -174,8 +176,8 @@ internal readonly struct SoftmaxBothGradientOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
-        float ap = _a * p;
-        float grad = (VectorMath.Exp(ap + _rowShift) + VectorMath.Exp(ap + x)) * _gScale;
+        float ap = _a.ToScalar() * p;
+        float grad = (VectorMath.Exp(ap + _rowShift.ToScalar()) + VectorMath.Exp(ap + x)) * _gScale.ToScalar();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = 0f;
@@ -186,8 +188,8 @@ internal readonly struct SoftmaxBothGradientOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
     {
-        Vector128<float> ap = Vector128.Create(_a) * p;
-        Vector128<float> grad = (VectorMath.Exp(ap + Vector128.Create(_rowShift)) + VectorMath.Exp(ap + x)) * Vector128.Create(_gScale);
+        Vector128<float> ap = _a.GetLower().GetLower() * p;
+        Vector128<float> grad = (VectorMath.Exp(ap + _rowShift.GetLower().GetLower()) + VectorMath.Exp(ap + x)) * _gScale.GetLower().GetLower();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector128<float>.Zero;
@@ -198,8 +200,8 @@ internal readonly struct SoftmaxBothGradientOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
     {
-        Vector256<float> ap = Vector256.Create(_a) * p;
-        Vector256<float> grad = (VectorMath.Exp(ap + Vector256.Create(_rowShift)) + VectorMath.Exp(ap + x)) * Vector256.Create(_gScale);
+        Vector256<float> ap = _a.GetLower() * p;
+        Vector256<float> grad = (VectorMath.Exp(ap + _rowShift.GetLower()) + VectorMath.Exp(ap + x)) * _gScale.GetLower();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector256<float>.Zero;
@@ -210,8 +212,8 @@ internal readonly struct SoftmaxBothGradientOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
     {
-        Vector512<float> ap = Vector512.Create(_a) * p;
-        Vector512<float> grad = (VectorMath.Exp(ap + Vector512.Create(_rowShift)) + VectorMath.Exp(ap + x)) * Vector512.Create(_gScale);
+        Vector512<float> ap = _a * p;
+        Vector512<float> grad = (VectorMath.Exp(ap + _rowShift) + VectorMath.Exp(ap + x)) * _gScale;
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector512<float>.Zero;
@@ -223,17 +225,17 @@ internal readonly struct SoftmaxBothGradientOperator : StableMath.IRowOperator
 /// <summary><see cref="SoftmaxBothGradientOperator"/> with one exponential, x = the column factor <c>exp(K - colLse_j)</c>: <c>e = exp(a p + rowShift)</c>, <c>G = fma(e rowFactor, x, e) * gScale</c> (output); sum0 <c>G p</c>, sum1 <c>G</c>.</summary>
 internal readonly struct SoftmaxBothGradientSeparableOperator : StableMath.IRowOperator
 {
-    private readonly float _a;
-    private readonly float _rowShift;
-    private readonly float _rowFactor;
-    private readonly float _gScale;
+    private readonly Vector512<float> _a;
+    private readonly Vector512<float> _rowShift;
+    private readonly Vector512<float> _rowFactor;
+    private readonly Vector512<float> _gScale;
 
     public SoftmaxBothGradientSeparableOperator(float a, float rowShift, float rowFactor, float gScale)
     {
-        _a = a;
-        _rowShift = rowShift;
-        _rowFactor = rowFactor;
-        _gScale = gScale;
+        _a = Vector512.Create(a);
+        _rowShift = Vector512.Create(rowShift);
+        _rowFactor = Vector512.Create(rowFactor);
+        _gScale = Vector512.Create(gScale);
     }
 
     public int Inputs => 1;
@@ -245,8 +247,8 @@ internal readonly struct SoftmaxBothGradientSeparableOperator : StableMath.IRowO
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
-        float e = VectorMath.Exp((_a * p) + _rowShift);
-        float grad = MathF.FusedMultiplyAdd(e * _rowFactor, x, e) * _gScale;
+        float e = VectorMath.Exp((_a.ToScalar() * p) + _rowShift.ToScalar());
+        float grad = MathF.FusedMultiplyAdd(e * _rowFactor.ToScalar(), x, e) * _gScale.ToScalar();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = 0f;
@@ -257,8 +259,8 @@ internal readonly struct SoftmaxBothGradientSeparableOperator : StableMath.IRowO
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
     {
-        Vector128<float> e = VectorMath.Exp((Vector128.Create(_a) * p) + Vector128.Create(_rowShift));
-        Vector128<float> grad = Vector128.MultiplyAddEstimate(e * Vector128.Create(_rowFactor), x, e) * Vector128.Create(_gScale);
+        Vector128<float> e = VectorMath.Exp((_a.GetLower().GetLower() * p) + _rowShift.GetLower().GetLower());
+        Vector128<float> grad = Vector128.MultiplyAddEstimate(e * _rowFactor.GetLower().GetLower(), x, e) * _gScale.GetLower().GetLower();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector128<float>.Zero;
@@ -269,8 +271,8 @@ internal readonly struct SoftmaxBothGradientSeparableOperator : StableMath.IRowO
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
     {
-        Vector256<float> e = VectorMath.Exp((Vector256.Create(_a) * p) + Vector256.Create(_rowShift));
-        Vector256<float> grad = Vector256.MultiplyAddEstimate(e * Vector256.Create(_rowFactor), x, e) * Vector256.Create(_gScale);
+        Vector256<float> e = VectorMath.Exp((_a.GetLower() * p) + _rowShift.GetLower());
+        Vector256<float> grad = Vector256.MultiplyAddEstimate(e * _rowFactor.GetLower(), x, e) * _gScale.GetLower();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector256<float>.Zero;
@@ -281,8 +283,8 @@ internal readonly struct SoftmaxBothGradientSeparableOperator : StableMath.IRowO
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
     {
-        Vector512<float> e = VectorMath.Exp((Vector512.Create(_a) * p) + Vector512.Create(_rowShift));
-        Vector512<float> grad = Vector512.MultiplyAddEstimate(e * Vector512.Create(_rowFactor), x, e) * Vector512.Create(_gScale);
+        Vector512<float> e = VectorMath.Exp((_a * p) + _rowShift);
+        Vector512<float> grad = Vector512.MultiplyAddEstimate(e * _rowFactor, x, e) * _gScale;
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector512<float>.Zero;
@@ -294,15 +296,15 @@ internal readonly struct SoftmaxBothGradientSeparableOperator : StableMath.IRowO
 /// <summary>Softmax-KD student term, x = the target <c>M</c>: <c>lq = a p + shift</c> (log Q), sum0 <c>M lq</c> (minus the cross-entropy), <c>G = (exp(lq) - M) * gScale</c> (output); sum1 <c>G p</c>, sum2 <c>G</c>.</summary>
 internal readonly struct SoftmaxStudentRowOperator : StableMath.IRowOperator
 {
-    private readonly float _a;
-    private readonly float _shift;
-    private readonly float _gScale;
+    private readonly Vector512<float> _a;
+    private readonly Vector512<float> _shift;
+    private readonly Vector512<float> _gScale;
 
     public SoftmaxStudentRowOperator(float a, float shift, float gScale)
     {
-        _a = a;
-        _shift = shift;
-        _gScale = gScale;
+        _a = Vector512.Create(a);
+        _shift = Vector512.Create(shift);
+        _gScale = Vector512.Create(gScale);
     }
 
     public int Inputs => 1;
@@ -314,8 +316,8 @@ internal readonly struct SoftmaxStudentRowOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
-        float lq = (_a * p) + _shift;
-        float grad = (VectorMath.Exp(lq) - x) * _gScale;
+        float lq = (_a.ToScalar() * p) + _shift.ToScalar();
+        float grad = (VectorMath.Exp(lq) - x) * _gScale.ToScalar();
         sum0 = x * lq;
         sum1 = grad * p;
         sum2 = grad;
@@ -326,8 +328,8 @@ internal readonly struct SoftmaxStudentRowOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
     {
-        Vector128<float> lq = (Vector128.Create(_a) * p) + Vector128.Create(_shift);
-        Vector128<float> grad = (VectorMath.Exp(lq) - x) * Vector128.Create(_gScale);
+        Vector128<float> lq = (_a.GetLower().GetLower() * p) + _shift.GetLower().GetLower();
+        Vector128<float> grad = (VectorMath.Exp(lq) - x) * _gScale.GetLower().GetLower();
         sum0 = x * lq;
         sum1 = grad * p;
         sum2 = grad;
@@ -338,8 +340,8 @@ internal readonly struct SoftmaxStudentRowOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
     {
-        Vector256<float> lq = (Vector256.Create(_a) * p) + Vector256.Create(_shift);
-        Vector256<float> grad = (VectorMath.Exp(lq) - x) * Vector256.Create(_gScale);
+        Vector256<float> lq = (_a.GetLower() * p) + _shift.GetLower();
+        Vector256<float> grad = (VectorMath.Exp(lq) - x) * _gScale.GetLower();
         sum0 = x * lq;
         sum1 = grad * p;
         sum2 = grad;
@@ -350,8 +352,8 @@ internal readonly struct SoftmaxStudentRowOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
     {
-        Vector512<float> lq = (Vector512.Create(_a) * p) + Vector512.Create(_shift);
-        Vector512<float> grad = (VectorMath.Exp(lq) - x) * Vector512.Create(_gScale);
+        Vector512<float> lq = (_a * p) + _shift;
+        Vector512<float> grad = (VectorMath.Exp(lq) - x) * _gScale;
         sum0 = x * lq;
         sum1 = grad * p;
         sum2 = grad;
@@ -363,15 +365,15 @@ internal readonly struct SoftmaxStudentRowOperator : StableMath.IRowOperator
 /// <summary>Sigmoid-KD student term, x = the target <c>M</c>: <c>l = a p + c</c>, term <c>softplus(l) - M l</c> (sum0 and column), <c>G = (sigmoid(l) - M) * gScale</c> (output); sum1 <c>G p</c>, sum2 <c>G</c>.</summary>
 internal readonly struct SigmoidStudentRowOperator : StableMath.IRowOperator
 {
-    private readonly float _a;
-    private readonly float _c;
-    private readonly float _gScale;
+    private readonly Vector512<float> _a;
+    private readonly Vector512<float> _c;
+    private readonly Vector512<float> _gScale;
 
     public SigmoidStudentRowOperator(float a, float c, float gScale)
     {
-        _a = a;
-        _c = c;
-        _gScale = gScale;
+        _a = Vector512.Create(a);
+        _c = Vector512.Create(c);
+        _gScale = Vector512.Create(gScale);
     }
 
     public int Inputs => 1;
@@ -383,10 +385,10 @@ internal readonly struct SigmoidStudentRowOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
-        float l = (_a * p) + _c;
+        float l = (_a.ToScalar() * p) + _c.ToScalar();
         float sp = VectorMath.Softplus(l, out float e);
         float term = sp - (x * l);
-        float grad = (VectorMath.SigmoidFromE(l, e) - x) * _gScale;
+        float grad = (VectorMath.SigmoidFromE(l, e) - x) * _gScale.ToScalar();
         sum0 = term;
         sum1 = grad * p;
         sum2 = grad;
@@ -397,10 +399,10 @@ internal readonly struct SigmoidStudentRowOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
     {
-        Vector128<float> l = (Vector128.Create(_a) * p) + Vector128.Create(_c);
+        Vector128<float> l = (_a.GetLower().GetLower() * p) + _c.GetLower().GetLower();
         Vector128<float> sp = VectorMath.Softplus(l, out Vector128<float> e);
         Vector128<float> term = sp - (x * l);
-        Vector128<float> grad = (VectorMath.SigmoidFromE(l, e) - x) * Vector128.Create(_gScale);
+        Vector128<float> grad = (VectorMath.SigmoidFromE(l, e) - x) * _gScale.GetLower().GetLower();
         sum0 = term;
         sum1 = grad * p;
         sum2 = grad;
@@ -411,10 +413,10 @@ internal readonly struct SigmoidStudentRowOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
     {
-        Vector256<float> l = (Vector256.Create(_a) * p) + Vector256.Create(_c);
+        Vector256<float> l = (_a.GetLower() * p) + _c.GetLower();
         Vector256<float> sp = VectorMath.Softplus(l, out Vector256<float> e);
         Vector256<float> term = sp - (x * l);
-        Vector256<float> grad = (VectorMath.SigmoidFromE(l, e) - x) * Vector256.Create(_gScale);
+        Vector256<float> grad = (VectorMath.SigmoidFromE(l, e) - x) * _gScale.GetLower();
         sum0 = term;
         sum1 = grad * p;
         sum2 = grad;
@@ -425,10 +427,10 @@ internal readonly struct SigmoidStudentRowOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
     {
-        Vector512<float> l = (Vector512.Create(_a) * p) + Vector512.Create(_c);
+        Vector512<float> l = (_a * p) + _c;
         Vector512<float> sp = VectorMath.Softplus(l, out Vector512<float> e);
         Vector512<float> term = sp - (x * l);
-        Vector512<float> grad = (VectorMath.SigmoidFromE(l, e) - x) * Vector512.Create(_gScale);
+        Vector512<float> grad = (VectorMath.SigmoidFromE(l, e) - x) * _gScale;
         sum0 = term;
         sum1 = grad * p;
         sum2 = grad;
@@ -440,15 +442,15 @@ internal readonly struct SigmoidStudentRowOperator : StableMath.IRowOperator
 /// <summary>Full-matrix softmax-KD student term, x = the target <c>M</c>, y = the column shift: <c>G = (exp(a p + rowShift) + exp(a p + y) - M) * gScale</c> (output); sum0 <c>G p</c>, sum1 <c>G</c>.</summary>
 internal readonly struct SoftmaxStudentBothOperator : StableMath.IRowOperator
 {
-    private readonly float _a;
-    private readonly float _rowShift;
-    private readonly float _gScale;
+    private readonly Vector512<float> _a;
+    private readonly Vector512<float> _rowShift;
+    private readonly Vector512<float> _gScale;
 
     public SoftmaxStudentBothOperator(float a, float rowShift, float gScale)
     {
-        _a = a;
-        _rowShift = rowShift;
-        _gScale = gScale;
+        _a = Vector512.Create(a);
+        _rowShift = Vector512.Create(rowShift);
+        _gScale = Vector512.Create(gScale);
     }
 
     public int Inputs => 2;
@@ -460,10 +462,10 @@ internal readonly struct SoftmaxStudentBothOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
-        float ap = _a * p;
-        float e = VectorMath.Exp(ap + _rowShift);
+        float ap = _a.ToScalar() * p;
+        float e = VectorMath.Exp(ap + _rowShift.ToScalar());
         float q = e + VectorMath.Exp(ap + y);
-        float grad = (q - x) * _gScale;
+        float grad = (q - x) * _gScale.ToScalar();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = 0f;
@@ -474,10 +476,10 @@ internal readonly struct SoftmaxStudentBothOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
     {
-        Vector128<float> ap = Vector128.Create(_a) * p;
-        Vector128<float> e = VectorMath.Exp(ap + Vector128.Create(_rowShift));
+        Vector128<float> ap = _a.GetLower().GetLower() * p;
+        Vector128<float> e = VectorMath.Exp(ap + _rowShift.GetLower().GetLower());
         Vector128<float> q = e + VectorMath.Exp(ap + y);
-        Vector128<float> grad = (q - x) * Vector128.Create(_gScale);
+        Vector128<float> grad = (q - x) * _gScale.GetLower().GetLower();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector128<float>.Zero;
@@ -488,10 +490,10 @@ internal readonly struct SoftmaxStudentBothOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
     {
-        Vector256<float> ap = Vector256.Create(_a) * p;
-        Vector256<float> e = VectorMath.Exp(ap + Vector256.Create(_rowShift));
+        Vector256<float> ap = _a.GetLower() * p;
+        Vector256<float> e = VectorMath.Exp(ap + _rowShift.GetLower());
         Vector256<float> q = e + VectorMath.Exp(ap + y);
-        Vector256<float> grad = (q - x) * Vector256.Create(_gScale);
+        Vector256<float> grad = (q - x) * _gScale.GetLower();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector256<float>.Zero;
@@ -502,10 +504,10 @@ internal readonly struct SoftmaxStudentBothOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
     {
-        Vector512<float> ap = Vector512.Create(_a) * p;
-        Vector512<float> e = VectorMath.Exp(ap + Vector512.Create(_rowShift));
+        Vector512<float> ap = _a * p;
+        Vector512<float> e = VectorMath.Exp(ap + _rowShift);
         Vector512<float> q = e + VectorMath.Exp(ap + y);
-        Vector512<float> grad = (q - x) * Vector512.Create(_gScale);
+        Vector512<float> grad = (q - x) * _gScale;
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector512<float>.Zero;
@@ -517,17 +519,17 @@ internal readonly struct SoftmaxStudentBothOperator : StableMath.IRowOperator
 /// <summary><see cref="SoftmaxStudentBothOperator"/> with one exponential, y = the column factor: <c>e = exp(a p + rowShift)</c>, <c>G = (fma(e rowFactor, y, e) - M) * gScale</c> (output); sum0 <c>G p</c>, sum1 <c>G</c>.</summary>
 internal readonly struct SoftmaxStudentBothSeparableOperator : StableMath.IRowOperator
 {
-    private readonly float _a;
-    private readonly float _rowShift;
-    private readonly float _rowFactor;
-    private readonly float _gScale;
+    private readonly Vector512<float> _a;
+    private readonly Vector512<float> _rowShift;
+    private readonly Vector512<float> _rowFactor;
+    private readonly Vector512<float> _gScale;
 
     public SoftmaxStudentBothSeparableOperator(float a, float rowShift, float rowFactor, float gScale)
     {
-        _a = a;
-        _rowShift = rowShift;
-        _rowFactor = rowFactor;
-        _gScale = gScale;
+        _a = Vector512.Create(a);
+        _rowShift = Vector512.Create(rowShift);
+        _rowFactor = Vector512.Create(rowFactor);
+        _gScale = Vector512.Create(gScale);
     }
 
     public int Inputs => 2;
@@ -539,9 +541,9 @@ internal readonly struct SoftmaxStudentBothSeparableOperator : StableMath.IRowOp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
-        float e = VectorMath.Exp((_a * p) + _rowShift);
-        float q = MathF.FusedMultiplyAdd(e * _rowFactor, y, e);
-        float grad = (q - x) * _gScale;
+        float e = VectorMath.Exp((_a.ToScalar() * p) + _rowShift.ToScalar());
+        float q = MathF.FusedMultiplyAdd(e * _rowFactor.ToScalar(), y, e);
+        float grad = (q - x) * _gScale.ToScalar();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = 0f;
@@ -552,9 +554,9 @@ internal readonly struct SoftmaxStudentBothSeparableOperator : StableMath.IRowOp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
     {
-        Vector128<float> e = VectorMath.Exp((Vector128.Create(_a) * p) + Vector128.Create(_rowShift));
-        Vector128<float> q = Vector128.MultiplyAddEstimate(e * Vector128.Create(_rowFactor), y, e);
-        Vector128<float> grad = (q - x) * Vector128.Create(_gScale);
+        Vector128<float> e = VectorMath.Exp((_a.GetLower().GetLower() * p) + _rowShift.GetLower().GetLower());
+        Vector128<float> q = Vector128.MultiplyAddEstimate(e * _rowFactor.GetLower().GetLower(), y, e);
+        Vector128<float> grad = (q - x) * _gScale.GetLower().GetLower();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector128<float>.Zero;
@@ -565,9 +567,9 @@ internal readonly struct SoftmaxStudentBothSeparableOperator : StableMath.IRowOp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
     {
-        Vector256<float> e = VectorMath.Exp((Vector256.Create(_a) * p) + Vector256.Create(_rowShift));
-        Vector256<float> q = Vector256.MultiplyAddEstimate(e * Vector256.Create(_rowFactor), y, e);
-        Vector256<float> grad = (q - x) * Vector256.Create(_gScale);
+        Vector256<float> e = VectorMath.Exp((_a.GetLower() * p) + _rowShift.GetLower());
+        Vector256<float> q = Vector256.MultiplyAddEstimate(e * _rowFactor.GetLower(), y, e);
+        Vector256<float> grad = (q - x) * _gScale.GetLower();
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector256<float>.Zero;
@@ -578,9 +580,9 @@ internal readonly struct SoftmaxStudentBothSeparableOperator : StableMath.IRowOp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
     {
-        Vector512<float> e = VectorMath.Exp((Vector512.Create(_a) * p) + Vector512.Create(_rowShift));
-        Vector512<float> q = Vector512.MultiplyAddEstimate(e * Vector512.Create(_rowFactor), y, e);
-        Vector512<float> grad = (q - x) * Vector512.Create(_gScale);
+        Vector512<float> e = VectorMath.Exp((_a * p) + _rowShift);
+        Vector512<float> q = Vector512.MultiplyAddEstimate(e * _rowFactor, y, e);
+        Vector512<float> grad = (q - x) * _gScale;
         sum0 = grad * p;
         sum1 = grad;
         sum2 = Vector512<float>.Zero;
@@ -592,15 +594,15 @@ internal readonly struct SoftmaxStudentBothSeparableOperator : StableMath.IRowOp
 /// <summary>Softmax-KD teacher term: <c>lp = a p + shift</c> (log P), <c>P = exp(lp)</c>, output <c>P * weight</c>; sum0 <c>P lp</c> (minus the entropy).</summary>
 internal readonly struct SoftmaxTeacherRowOperator : StableMath.IRowOperator
 {
-    private readonly float _a;
-    private readonly float _shift;
-    private readonly float _weight;
+    private readonly Vector512<float> _a;
+    private readonly Vector512<float> _shift;
+    private readonly Vector512<float> _weight;
 
     public SoftmaxTeacherRowOperator(float a, float shift, float weight)
     {
-        _a = a;
-        _shift = shift;
-        _weight = weight;
+        _a = Vector512.Create(a);
+        _shift = Vector512.Create(shift);
+        _weight = Vector512.Create(weight);
     }
 
     public int Inputs => 0;
@@ -612,64 +614,64 @@ internal readonly struct SoftmaxTeacherRowOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
-        float lp = (_a * p) + _shift;
+        float lp = (_a.ToScalar() * p) + _shift.ToScalar();
         float prob = VectorMath.Exp(lp);
         sum0 = prob * lp;
         sum1 = 0f;
         sum2 = 0f;
         column = 0f;
-        return prob * _weight;
+        return prob * _weight.ToScalar();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
     {
-        Vector128<float> lp = (Vector128.Create(_a) * p) + Vector128.Create(_shift);
+        Vector128<float> lp = (_a.GetLower().GetLower() * p) + _shift.GetLower().GetLower();
         Vector128<float> prob = VectorMath.Exp(lp);
         sum0 = prob * lp;
         sum1 = Vector128<float>.Zero;
         sum2 = Vector128<float>.Zero;
         column = Vector128<float>.Zero;
-        return prob * Vector128.Create(_weight);
+        return prob * _weight.GetLower().GetLower();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
     {
-        Vector256<float> lp = (Vector256.Create(_a) * p) + Vector256.Create(_shift);
+        Vector256<float> lp = (_a.GetLower() * p) + _shift.GetLower();
         Vector256<float> prob = VectorMath.Exp(lp);
         sum0 = prob * lp;
         sum1 = Vector256<float>.Zero;
         sum2 = Vector256<float>.Zero;
         column = Vector256<float>.Zero;
-        return prob * Vector256.Create(_weight);
+        return prob * _weight.GetLower();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
     {
-        Vector512<float> lp = (Vector512.Create(_a) * p) + Vector512.Create(_shift);
+        Vector512<float> lp = (_a * p) + _shift;
         Vector512<float> prob = VectorMath.Exp(lp);
         sum0 = prob * lp;
         sum1 = Vector512<float>.Zero;
         sum2 = Vector512<float>.Zero;
         column = Vector512<float>.Zero;
-        return prob * Vector512.Create(_weight);
+        return prob * _weight;
     }
 }
 
 /// <summary>Sigmoid-KD teacher term: <c>l = a p + c</c>, <c>q = sigmoid(l)</c>, output <c>q * weight</c>; sum0 <c>softplus(l) - q l</c> (binary entropy).</summary>
 internal readonly struct SigmoidTeacherRowOperator : StableMath.IRowOperator
 {
-    private readonly float _a;
-    private readonly float _c;
-    private readonly float _weight;
+    private readonly Vector512<float> _a;
+    private readonly Vector512<float> _c;
+    private readonly Vector512<float> _weight;
 
     public SigmoidTeacherRowOperator(float a, float c, float weight)
     {
-        _a = a;
-        _c = c;
-        _weight = weight;
+        _a = Vector512.Create(a);
+        _c = Vector512.Create(c);
+        _weight = Vector512.Create(weight);
     }
 
     public int Inputs => 0;
@@ -681,72 +683,72 @@ internal readonly struct SigmoidTeacherRowOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
-        float l = (_a * p) + _c;
+        float l = (_a.ToScalar() * p) + _c.ToScalar();
         float sp = VectorMath.Softplus(l, out float e);
         float prob = VectorMath.SigmoidFromE(l, e);
         sum0 = sp - (prob * l);
         sum1 = 0f;
         sum2 = 0f;
         column = 0f;
-        return prob * _weight;
+        return prob * _weight.ToScalar();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
     {
-        Vector128<float> l = (Vector128.Create(_a) * p) + Vector128.Create(_c);
+        Vector128<float> l = (_a.GetLower().GetLower() * p) + _c.GetLower().GetLower();
         Vector128<float> sp = VectorMath.Softplus(l, out Vector128<float> e);
         Vector128<float> prob = VectorMath.SigmoidFromE(l, e);
         sum0 = sp - (prob * l);
         sum1 = Vector128<float>.Zero;
         sum2 = Vector128<float>.Zero;
         column = Vector128<float>.Zero;
-        return prob * Vector128.Create(_weight);
+        return prob * _weight.GetLower().GetLower();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
     {
-        Vector256<float> l = (Vector256.Create(_a) * p) + Vector256.Create(_c);
+        Vector256<float> l = (_a.GetLower() * p) + _c.GetLower();
         Vector256<float> sp = VectorMath.Softplus(l, out Vector256<float> e);
         Vector256<float> prob = VectorMath.SigmoidFromE(l, e);
         sum0 = sp - (prob * l);
         sum1 = Vector256<float>.Zero;
         sum2 = Vector256<float>.Zero;
         column = Vector256<float>.Zero;
-        return prob * Vector256.Create(_weight);
+        return prob * _weight.GetLower();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
     {
-        Vector512<float> l = (Vector512.Create(_a) * p) + Vector512.Create(_c);
+        Vector512<float> l = (_a * p) + _c;
         Vector512<float> sp = VectorMath.Softplus(l, out Vector512<float> e);
         Vector512<float> prob = VectorMath.SigmoidFromE(l, e);
         sum0 = sp - (prob * l);
         sum1 = Vector512<float>.Zero;
         sum2 = Vector512<float>.Zero;
         column = Vector512<float>.Zero;
-        return prob * Vector512.Create(_weight);
+        return prob * _weight;
     }
 }
 
 /// <summary>Full-matrix softmax-KD teacher term, p = t, x = s, y = the teacher column shift, z = the student column shift: <c>lpr = aT t + rowShiftT</c>, <c>lpc = aT t + y</c>, <c>Pr = exp(lpr)</c>, <c>Pc = exp(lpc)</c>; output <c>weight (Pr + Pc)</c>; sum0 <c>Pr (aS s + rowShiftS)</c> (minus the row cross-entropy), sum1 <c>Pr lpr + Pc lpc</c> (minus the entropy), column <c>weight Pc (aS s + z)</c>, subtracted.</summary>
 internal readonly struct SoftmaxTeacherBothOperator : StableMath.IRowOperator
 {
-    private readonly float _aT;
-    private readonly float _rowShiftT;
-    private readonly float _aS;
-    private readonly float _rowShiftS;
-    private readonly float _weight;
+    private readonly Vector512<float> _aT;
+    private readonly Vector512<float> _rowShiftT;
+    private readonly Vector512<float> _aS;
+    private readonly Vector512<float> _rowShiftS;
+    private readonly Vector512<float> _weight;
 
     public SoftmaxTeacherBothOperator(float aT, float rowShiftT, float aS, float rowShiftS, float weight)
     {
-        _aT = aT;
-        _rowShiftT = rowShiftT;
-        _aS = aS;
-        _rowShiftS = rowShiftS;
-        _weight = weight;
+        _aT = Vector512.Create(aT);
+        _rowShiftT = Vector512.Create(rowShiftT);
+        _aS = Vector512.Create(aS);
+        _rowShiftS = Vector512.Create(rowShiftS);
+        _weight = Vector512.Create(weight);
     }
 
     public int Inputs => 3;
@@ -758,30 +760,30 @@ internal readonly struct SoftmaxTeacherBothOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
-        float xt = _aT * p;
-        float xs = _aS * x;
-        float lpr = xt + _rowShiftT;
+        float xt = _aT.ToScalar() * p;
+        float xs = _aS.ToScalar() * x;
+        float lpr = xt + _rowShiftT.ToScalar();
         float lpc = xt + y;
         float pr = VectorMath.Exp(lpr);
         float pc = VectorMath.Exp(lpc);
-        sum0 = pr * (xs + _rowShiftS);
+        sum0 = pr * (xs + _rowShiftS.ToScalar());
         sum1 = (pr * lpr) + (pc * lpc);
         sum2 = 0f;
-        column = _weight * pc * (xs + z);
-        return _weight * (pr + pc);
+        column = _weight.ToScalar() * pc * (xs + z);
+        return _weight.ToScalar() * (pr + pc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
     {
-        Vector128<float> xt = Vector128.Create(_aT) * p;
-        Vector128<float> xs = Vector128.Create(_aS) * x;
-        Vector128<float> lpr = xt + Vector128.Create(_rowShiftT);
+        Vector128<float> xt = _aT.GetLower().GetLower() * p;
+        Vector128<float> xs = _aS.GetLower().GetLower() * x;
+        Vector128<float> lpr = xt + _rowShiftT.GetLower().GetLower();
         Vector128<float> lpc = xt + y;
         Vector128<float> pr = VectorMath.Exp(lpr);
         Vector128<float> pc = VectorMath.Exp(lpc);
-        Vector128<float> vw = Vector128.Create(_weight);
-        sum0 = pr * (xs + Vector128.Create(_rowShiftS));
+        Vector128<float> vw = _weight.GetLower().GetLower();
+        sum0 = pr * (xs + _rowShiftS.GetLower().GetLower());
         sum1 = (pr * lpr) + (pc * lpc);
         sum2 = Vector128<float>.Zero;
         column = vw * pc * (xs + z);
@@ -791,14 +793,14 @@ internal readonly struct SoftmaxTeacherBothOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
     {
-        Vector256<float> xt = Vector256.Create(_aT) * p;
-        Vector256<float> xs = Vector256.Create(_aS) * x;
-        Vector256<float> lpr = xt + Vector256.Create(_rowShiftT);
+        Vector256<float> xt = _aT.GetLower() * p;
+        Vector256<float> xs = _aS.GetLower() * x;
+        Vector256<float> lpr = xt + _rowShiftT.GetLower();
         Vector256<float> lpc = xt + y;
         Vector256<float> pr = VectorMath.Exp(lpr);
         Vector256<float> pc = VectorMath.Exp(lpc);
-        Vector256<float> vw = Vector256.Create(_weight);
-        sum0 = pr * (xs + Vector256.Create(_rowShiftS));
+        Vector256<float> vw = _weight.GetLower();
+        sum0 = pr * (xs + _rowShiftS.GetLower());
         sum1 = (pr * lpr) + (pc * lpc);
         sum2 = Vector256<float>.Zero;
         column = vw * pc * (xs + z);
@@ -808,14 +810,14 @@ internal readonly struct SoftmaxTeacherBothOperator : StableMath.IRowOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
     {
-        Vector512<float> xt = Vector512.Create(_aT) * p;
-        Vector512<float> xs = Vector512.Create(_aS) * x;
-        Vector512<float> lpr = xt + Vector512.Create(_rowShiftT);
+        Vector512<float> xt = _aT * p;
+        Vector512<float> xs = _aS * x;
+        Vector512<float> lpr = xt + _rowShiftT;
         Vector512<float> lpc = xt + y;
         Vector512<float> pr = VectorMath.Exp(lpr);
         Vector512<float> pc = VectorMath.Exp(lpc);
-        Vector512<float> vw = Vector512.Create(_weight);
-        sum0 = pr * (xs + Vector512.Create(_rowShiftS));
+        Vector512<float> vw = _weight;
+        sum0 = pr * (xs + _rowShiftS);
         sum1 = (pr * lpr) + (pc * lpc);
         sum2 = Vector512<float>.Zero;
         column = vw * pc * (xs + z);
@@ -826,21 +828,21 @@ internal readonly struct SoftmaxTeacherBothOperator : StableMath.IRowOperator
 /// <summary><see cref="SoftmaxTeacherBothOperator"/> with one exponential, w = the teacher column factor: <c>Pc = Pr rowFactorT w</c> (lpc still enters the entropy).</summary>
 internal readonly struct SoftmaxTeacherBothSeparableOperator : StableMath.IRowOperator
 {
-    private readonly float _aT;
-    private readonly float _rowShiftT;
-    private readonly float _aS;
-    private readonly float _rowShiftS;
-    private readonly float _weight;
-    private readonly float _rowFactorT;
+    private readonly Vector512<float> _aT;
+    private readonly Vector512<float> _rowShiftT;
+    private readonly Vector512<float> _aS;
+    private readonly Vector512<float> _rowShiftS;
+    private readonly Vector512<float> _weight;
+    private readonly Vector512<float> _rowFactorT;
 
     public SoftmaxTeacherBothSeparableOperator(float aT, float rowShiftT, float aS, float rowShiftS, float weight, float rowFactorT)
     {
-        _aT = aT;
-        _rowShiftT = rowShiftT;
-        _aS = aS;
-        _rowShiftS = rowShiftS;
-        _weight = weight;
-        _rowFactorT = rowFactorT;
+        _aT = Vector512.Create(aT);
+        _rowShiftT = Vector512.Create(rowShiftT);
+        _aS = Vector512.Create(aS);
+        _rowShiftS = Vector512.Create(rowShiftS);
+        _weight = Vector512.Create(weight);
+        _rowFactorT = Vector512.Create(rowFactorT);
     }
 
     public int Inputs => 4;
@@ -852,30 +854,30 @@ internal readonly struct SoftmaxTeacherBothSeparableOperator : StableMath.IRowOp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
-        float xt = _aT * p;
-        float xs = _aS * x;
-        float lpr = xt + _rowShiftT;
+        float xt = _aT.ToScalar() * p;
+        float xs = _aS.ToScalar() * x;
+        float lpr = xt + _rowShiftT.ToScalar();
         float lpc = xt + y;
         float pr = VectorMath.Exp(lpr);
-        float pc = pr * _rowFactorT * w;
-        sum0 = pr * (xs + _rowShiftS);
+        float pc = pr * _rowFactorT.ToScalar() * w;
+        sum0 = pr * (xs + _rowShiftS.ToScalar());
         sum1 = (pr * lpr) + (pc * lpc);
         sum2 = 0f;
-        column = _weight * pc * (xs + z);
-        return _weight * (pr + pc);
+        column = _weight.ToScalar() * pc * (xs + z);
+        return _weight.ToScalar() * (pr + pc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
     {
-        Vector128<float> xt = Vector128.Create(_aT) * p;
-        Vector128<float> xs = Vector128.Create(_aS) * x;
-        Vector128<float> lpr = xt + Vector128.Create(_rowShiftT);
+        Vector128<float> xt = _aT.GetLower().GetLower() * p;
+        Vector128<float> xs = _aS.GetLower().GetLower() * x;
+        Vector128<float> lpr = xt + _rowShiftT.GetLower().GetLower();
         Vector128<float> lpc = xt + y;
         Vector128<float> pr = VectorMath.Exp(lpr);
-        Vector128<float> pc = pr * Vector128.Create(_rowFactorT) * w;
-        Vector128<float> vw = Vector128.Create(_weight);
-        sum0 = pr * (xs + Vector128.Create(_rowShiftS));
+        Vector128<float> pc = pr * _rowFactorT.GetLower().GetLower() * w;
+        Vector128<float> vw = _weight.GetLower().GetLower();
+        sum0 = pr * (xs + _rowShiftS.GetLower().GetLower());
         sum1 = (pr * lpr) + (pc * lpc);
         sum2 = Vector128<float>.Zero;
         column = vw * pc * (xs + z);
@@ -885,14 +887,14 @@ internal readonly struct SoftmaxTeacherBothSeparableOperator : StableMath.IRowOp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
     {
-        Vector256<float> xt = Vector256.Create(_aT) * p;
-        Vector256<float> xs = Vector256.Create(_aS) * x;
-        Vector256<float> lpr = xt + Vector256.Create(_rowShiftT);
+        Vector256<float> xt = _aT.GetLower() * p;
+        Vector256<float> xs = _aS.GetLower() * x;
+        Vector256<float> lpr = xt + _rowShiftT.GetLower();
         Vector256<float> lpc = xt + y;
         Vector256<float> pr = VectorMath.Exp(lpr);
-        Vector256<float> pc = pr * Vector256.Create(_rowFactorT) * w;
-        Vector256<float> vw = Vector256.Create(_weight);
-        sum0 = pr * (xs + Vector256.Create(_rowShiftS));
+        Vector256<float> pc = pr * _rowFactorT.GetLower() * w;
+        Vector256<float> vw = _weight.GetLower();
+        sum0 = pr * (xs + _rowShiftS.GetLower());
         sum1 = (pr * lpr) + (pc * lpc);
         sum2 = Vector256<float>.Zero;
         column = vw * pc * (xs + z);
@@ -902,14 +904,14 @@ internal readonly struct SoftmaxTeacherBothSeparableOperator : StableMath.IRowOp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
     {
-        Vector512<float> xt = Vector512.Create(_aT) * p;
-        Vector512<float> xs = Vector512.Create(_aS) * x;
-        Vector512<float> lpr = xt + Vector512.Create(_rowShiftT);
+        Vector512<float> xt = _aT * p;
+        Vector512<float> xs = _aS * x;
+        Vector512<float> lpr = xt + _rowShiftT;
         Vector512<float> lpc = xt + y;
         Vector512<float> pr = VectorMath.Exp(lpr);
-        Vector512<float> pc = pr * Vector512.Create(_rowFactorT) * w;
-        Vector512<float> vw = Vector512.Create(_weight);
-        sum0 = pr * (xs + Vector512.Create(_rowShiftS));
+        Vector512<float> pc = pr * _rowFactorT * w;
+        Vector512<float> vw = _weight;
+        sum0 = pr * (xs + _rowShiftS);
         sum1 = (pr * lpr) + (pc * lpc);
         sum2 = Vector512<float>.Zero;
         column = vw * pc * (xs + z);
@@ -920,24 +922,24 @@ internal readonly struct SoftmaxTeacherBothSeparableOperator : StableMath.IRowOp
 /// <summary><c>exp(a (x - max))</c>: the terms of a max-shifted log-sum-exp of logits <c>a x + c</c>.</summary>
 internal readonly struct ScaledExpShiftOperator : StableMath.IUnaryOperator
 {
-    private readonly float _a;
-    private readonly float _max;
+    private readonly Vector512<float> _a;
+    private readonly Vector512<float> _max;
 
     public ScaledExpShiftOperator(float a, float max)
     {
-        _a = a;
-        _max = max;
+        _a = Vector512.Create(a);
+        _max = Vector512.Create(max);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public float Invoke(float x) => VectorMath.Exp(_a * (x - _max));
+    public float Invoke(float x) => VectorMath.Exp(_a.ToScalar() * (x - _max.ToScalar()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Vector128<float> Invoke(Vector128<float> x) => VectorMath.Exp(Vector128.Create(_a) * (x - Vector128.Create(_max)));
+    public Vector128<float> Invoke(Vector128<float> x) => VectorMath.Exp(_a.GetLower().GetLower() * (x - _max.GetLower().GetLower()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Vector256<float> Invoke(Vector256<float> x) => VectorMath.Exp(Vector256.Create(_a) * (x - Vector256.Create(_max)));
+    public Vector256<float> Invoke(Vector256<float> x) => VectorMath.Exp(_a.GetLower() * (x - _max.GetLower()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Vector512<float> Invoke(Vector512<float> x) => VectorMath.Exp(Vector512.Create(_a) * (x - Vector512.Create(_max)));
+    public Vector512<float> Invoke(Vector512<float> x) => VectorMath.Exp(_a * (x - _max));
 }
