@@ -433,45 +433,4 @@ public class LayerTests
 
         Assert.Equal(kind == PoolingKind.MultiheadAttention ? 5 : 0, parameters.Count);
     }
-
-    [Theory]
-    [InlineData(1, 1, 1, false)]
-    [InlineData(5, 7, 3, false)]
-    [InlineData(9, 33, 17, true)]
-    [InlineData(64, 64, 32, false)]
-    [InlineData(64, 32, 64, true)]
-    [InlineData(7, 48, 5, true)]
-    [InlineData(3, 70, 5, false)]
-    public void SmallGemm_MatchesNaiveProduct(int m, int n, int k, bool transposeA)
-    {
-        float[] a = TestData.Random(m * k, 61);
-        float[] b = TestData.Random(k * n, 62);
-        float[] c = TestData.Random(m * n, 63);
-        float[] expected = (float[])c.Clone();
-        if (transposeA)
-        {
-            // Store A^T (k x m) and multiply through the TN path.
-            float[] at = new float[k * m];
-            SmallGemm.Transpose(m, k, a, k, at);
-            SmallGemm.MultiplyTN(m, n, k, 0.5f, at, m, b, n, true, c, n);
-        }
-        else
-        {
-            SmallGemm.MultiplyNN(m, n, k, 0.5f, a, k, b, n, true, c, n);
-        }
-
-        for (int i = 0; i < m; i++)
-        {
-            for (int j = 0; j < n; j++)
-            {
-                double s = 0;
-                for (int p = 0; p < k; p++)
-                {
-                    s += (double)a[(i * k) + p] * b[(p * n) + j];
-                }
-
-                TestData.Close(expected[(i * n) + j] + (0.5 * s), c[(i * n) + j], 1e-5, 1e-5, $"C[{i},{j}]");
-            }
-        }
-    }
 }

@@ -3,15 +3,44 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
-namespace Aced.Models.Layers;
+namespace Aced.Core;
 
 /// <summary>
 /// Single-threaded vectorised products of small matrices (the per-example, per-head attention products, e.g.
-/// 64 x 64 x 32), called from inside a parallel chunk. <see cref="Aced.Core.Gemm"/> is built for large products and
-/// parallelises internally; these are too small for that to pay and run many at once, one per example.
+/// 64 x 64 x 32): the kernel of <see cref="ManagedGemmProvider"/>'s <see cref="IGemmBatchedProvider"/> capability,
+/// which runs many of them at once, one batch entry per parallel partition. The packed GEMM is built for large
+/// products; at these sizes packing does not pay.
 /// </summary>
+/// <remarks>
+/// Every element of C is one fused multiply-add chain over k in increasing order, then multiplied by alpha, then (when
+/// accumulating) added to C: the bits do not depend on the element's position in a tile or on the thread.
+/// </remarks>
 internal static class SmallGemm
 {
+    /// <summary>
+    /// <c>C = alpha * op(A) * op(B) (+ C when <paramref name="accumulate"/>)</c>, op(A) m x k, op(B) k x n, row-major
+    /// with leading dimensions as in <see cref="IGemmProvider.Sgemm"/>. A transposed B is first copied into
+    /// <paramref name="scratch"/> (at least k x n floats); a transposed A is read in place.
+    /// </summary>
+    public static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, bool accumulate, Span<float> c, int ldc, Span<float> scratch)
+    {
+        if (transB != Transpose.None)
+        {
+            TransposeInto(n, k, b, ldb, scratch);
+            b = scratch.Slice(0, k * n);
+            ldb = n;
+        }
+
+        if (transA == Transpose.None)
+        {
+            MultiplyNN(m, n, k, alpha, a, lda, b, ldb, accumulate, c, ldc);
+        }
+        else
+        {
+            MultiplyTN(m, n, k, alpha, a, lda, b, ldb, accumulate, c, ldc);
+        }
+    }
+
     /// <summary>
     /// <c>C = alpha * A * B + beta * C</c> with A m x k (row stride lda), B k x n (row stride ldb), C m x n (row stride ldc);
     /// beta must be 0 (overwrite) or 1 (accumulate).
@@ -138,7 +167,7 @@ internal static class SmallGemm
     }
 
     /// <summary>Writes the transpose of the rows x cols matrix <paramref name="src"/> (stride ld) into <paramref name="dst"/> (cols x rows, contiguous).</summary>
-    public static void Transpose(int rows, int cols, ReadOnlySpan<float> src, int ld, Span<float> dst)
+    public static void TransposeInto(int rows, int cols, ReadOnlySpan<float> src, int ld, Span<float> dst)
     {
         for (int r = 0; r < rows; r++)
         {
