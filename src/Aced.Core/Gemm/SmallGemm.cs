@@ -7,7 +7,7 @@ namespace Aced.Core;
 
 /// <summary>
 /// Single-threaded vectorised products of small matrices (the per-example, per-head attention products, e.g.
-/// 64 x 64 x 32): the kernel of <see cref="ManagedGemmProvider"/>'s <see cref="IGemmBatchedProvider"/> capability,
+/// 64 x 64 x 32; register tiles 8 x 32 and 4 x 16 with Vector512, 4 x 16 with Vector256, then rows): the kernel of <see cref="ManagedGemmProvider"/>'s <see cref="IGemmBatchedProvider"/> capability,
 /// which runs many of them at once, one batch entry per parallel partition. The packed GEMM is built for large
 /// products; at these sizes packing does not pay.
 /// </summary>
@@ -65,12 +65,37 @@ internal static class SmallGemm
         int first = 0;
         if (Vector512.IsHardwareAccelerated && n % 16 == 0)
         {
+            if (n % 32 == 0)
+            {
+                first = m - (m % 8);
+                for (int i = 0; i < first; i += 8)
+                {
+                    for (int j = 0; j < n; j += 32)
+                    {
+                        Block8x32(k, alpha, ref Unsafe.Add(ref a0, i * rowStep), rowStep, kStep, ref Unsafe.Add(ref b0, j), ldb, accumulate, ref Unsafe.Add(ref c0, (i * ldc) + j), ldc);
+                    }
+                }
+            }
+
+            int end = m - (m % 4);
+            for (int i = first; i < end; i += 4)
+            {
+                for (int j = 0; j < n; j += 16)
+                {
+                    Block4x16(k, alpha, ref Unsafe.Add(ref a0, i * rowStep), rowStep, kStep, ref Unsafe.Add(ref b0, j), ldb, accumulate, ref Unsafe.Add(ref c0, (i * ldc) + j), ldc);
+                }
+            }
+
+            first = end;
+        }
+        else if (Vector256.IsHardwareAccelerated && n % 16 == 0)
+        {
             first = m - (m % 4);
             for (int i = 0; i < first; i += 4)
             {
                 for (int j = 0; j < n; j += 16)
                 {
-                    Block4x16(k, alpha, ref Unsafe.Add(ref a0, i * rowStep), rowStep, kStep, ref Unsafe.Add(ref b0, j), ldb, accumulate, ref Unsafe.Add(ref c0, (i * ldc) + j), ldc);
+                    Block4x16Avx2(k, alpha, ref Unsafe.Add(ref a0, i * rowStep), rowStep, kStep, ref Unsafe.Add(ref b0, j), ldb, accumulate, ref Unsafe.Add(ref c0, (i * ldc) + j), ldc);
                 }
             }
         }
@@ -127,6 +152,122 @@ internal static class SmallGemm
                 dst = accumulate ? dst + (alpha * sum) : alpha * sum;
             }
         }
+    }
+
+    /// <summary>
+    /// An 8 x 32 tile of C: eight rows of A against a 32-wide column panel of B (AVX-512; 16 accumulators, two B loads
+    /// and eight broadcasts per k). Each element is the same multiply-add chain as in <see cref="Block4x16"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block8x32(int k, float alpha, ref float a, int rowStep, int kStep, ref float b, int ldb, bool accumulate, ref float c, int ldc)
+    {
+        Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero;
+        Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero;
+        Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero;
+        Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero;
+        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero;
+        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero;
+        Vector512<float> c60 = Vector512<float>.Zero, c61 = Vector512<float>.Zero;
+        Vector512<float> c70 = Vector512<float>.Zero, c71 = Vector512<float>.Zero;
+        for (int p = 0; p < k; p++)
+        {
+            ref float bp = ref Unsafe.Add(ref b, p * ldb);
+            Vector512<float> b0 = Vector512.LoadUnsafe(ref bp);
+            Vector512<float> b1 = Vector512.LoadUnsafe(ref bp, 16);
+            ref float ap = ref Unsafe.Add(ref a, p * kStep);
+            Vector512<float> av = Vector512.Create(ap);
+            c00 = Vector512.FusedMultiplyAdd(av, b0, c00);
+            c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
+            av = Vector512.Create(Unsafe.Add(ref ap, rowStep));
+            c10 = Vector512.FusedMultiplyAdd(av, b0, c10);
+            c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
+            av = Vector512.Create(Unsafe.Add(ref ap, 2 * rowStep));
+            c20 = Vector512.FusedMultiplyAdd(av, b0, c20);
+            c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
+            av = Vector512.Create(Unsafe.Add(ref ap, 3 * rowStep));
+            c30 = Vector512.FusedMultiplyAdd(av, b0, c30);
+            c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
+            av = Vector512.Create(Unsafe.Add(ref ap, 4 * rowStep));
+            c40 = Vector512.FusedMultiplyAdd(av, b0, c40);
+            c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
+            av = Vector512.Create(Unsafe.Add(ref ap, 5 * rowStep));
+            c50 = Vector512.FusedMultiplyAdd(av, b0, c50);
+            c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
+            av = Vector512.Create(Unsafe.Add(ref ap, 6 * rowStep));
+            c60 = Vector512.FusedMultiplyAdd(av, b0, c60);
+            c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
+            av = Vector512.Create(Unsafe.Add(ref ap, 7 * rowStep));
+            c70 = Vector512.FusedMultiplyAdd(av, b0, c70);
+            c71 = Vector512.FusedMultiplyAdd(av, b1, c71);
+        }
+
+        Store512(ref c, c00 * alpha, accumulate);
+        Store512(ref Unsafe.Add(ref c, 16), c01 * alpha, accumulate);
+        ref float r1 = ref Unsafe.Add(ref c, ldc);
+        Store512(ref r1, c10 * alpha, accumulate);
+        Store512(ref Unsafe.Add(ref r1, 16), c11 * alpha, accumulate);
+        ref float r2 = ref Unsafe.Add(ref c, 2 * ldc);
+        Store512(ref r2, c20 * alpha, accumulate);
+        Store512(ref Unsafe.Add(ref r2, 16), c21 * alpha, accumulate);
+        ref float r3 = ref Unsafe.Add(ref c, 3 * ldc);
+        Store512(ref r3, c30 * alpha, accumulate);
+        Store512(ref Unsafe.Add(ref r3, 16), c31 * alpha, accumulate);
+        ref float r4 = ref Unsafe.Add(ref c, 4 * ldc);
+        Store512(ref r4, c40 * alpha, accumulate);
+        Store512(ref Unsafe.Add(ref r4, 16), c41 * alpha, accumulate);
+        ref float r5 = ref Unsafe.Add(ref c, 5 * ldc);
+        Store512(ref r5, c50 * alpha, accumulate);
+        Store512(ref Unsafe.Add(ref r5, 16), c51 * alpha, accumulate);
+        ref float r6 = ref Unsafe.Add(ref c, 6 * ldc);
+        Store512(ref r6, c60 * alpha, accumulate);
+        Store512(ref Unsafe.Add(ref r6, 16), c61 * alpha, accumulate);
+        ref float r7 = ref Unsafe.Add(ref c, 7 * ldc);
+        Store512(ref r7, c70 * alpha, accumulate);
+        Store512(ref Unsafe.Add(ref r7, 16), c71 * alpha, accumulate);
+    }
+
+    /// <summary>
+    /// A 4 x 16 tile of C with Vector256 (AVX2; 8 accumulators, two B loads and four broadcasts per k). Each element
+    /// is the same multiply-add chain as in the other tiles.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block4x16Avx2(int k, float alpha, ref float a, int rowStep, int kStep, ref float b, int ldb, bool accumulate, ref float c, int ldc)
+    {
+        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
+        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
+        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
+        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        for (int p = 0; p < k; p++)
+        {
+            ref float bp = ref Unsafe.Add(ref b, p * ldb);
+            Vector256<float> b0 = Vector256.LoadUnsafe(ref bp);
+            Vector256<float> b1 = Vector256.LoadUnsafe(ref bp, 8);
+            ref float ap = ref Unsafe.Add(ref a, p * kStep);
+            Vector256<float> av = Vector256.Create(ap);
+            c00 = Vector256.FusedMultiplyAdd(av, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
+            av = Vector256.Create(Unsafe.Add(ref ap, rowStep));
+            c10 = Vector256.FusedMultiplyAdd(av, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+            av = Vector256.Create(Unsafe.Add(ref ap, 2 * rowStep));
+            c20 = Vector256.FusedMultiplyAdd(av, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+            av = Vector256.Create(Unsafe.Add(ref ap, 3 * rowStep));
+            c30 = Vector256.FusedMultiplyAdd(av, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+        }
+
+        Store(ref c, c00 * alpha, accumulate);
+        Store(ref Unsafe.Add(ref c, 8), c01 * alpha, accumulate);
+        ref float r1 = ref Unsafe.Add(ref c, ldc);
+        Store(ref r1, c10 * alpha, accumulate);
+        Store(ref Unsafe.Add(ref r1, 8), c11 * alpha, accumulate);
+        ref float r2 = ref Unsafe.Add(ref c, 2 * ldc);
+        Store(ref r2, c20 * alpha, accumulate);
+        Store(ref Unsafe.Add(ref r2, 8), c21 * alpha, accumulate);
+        ref float r3 = ref Unsafe.Add(ref c, 3 * ldc);
+        Store(ref r3, c30 * alpha, accumulate);
+        Store(ref Unsafe.Add(ref r3, 8), c31 * alpha, accumulate);
     }
 
     /// <summary>A 4 x 16 tile of C: four rows of A against one 16-wide column panel of B (AVX-512).</summary>
