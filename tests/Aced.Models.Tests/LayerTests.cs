@@ -59,6 +59,80 @@ public class LayerTests
         FiniteDifference.Check(beta, dbeta, Loss, "dbeta");
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(31)]
+    [InlineData(128)]
+    [InlineData(133)]
+    public void LayerNorm_VectorLanesAndTail_ForwardAndBackwardMatchDoubleReference(int d)
+    {
+        const int rows = 3;
+        Matrix x = TestData.RandomMatrix(rows, d, 21, 3f);
+        for (int j = 0; j < d; j++)
+        {
+            x[1, j] += 100f;
+        }
+
+        float[] gamma = TestData.Random(d, 22);
+        float[] beta = TestData.Random(d, 23);
+        Matrix dy = TestData.RandomMatrix(rows, d, 24);
+        var y = new Matrix(rows, d);
+        float[] mean = new float[rows];
+        float[] rstd = new float[rows];
+        RowOps.LayerNormForward(x, gamma, beta, y, mean, rstd);
+        var dx = new Matrix(rows, d);
+        float[] dgamma = new float[d];
+        float[] dbeta = new float[d];
+        RowOps.LayerNormBackward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta);
+        double[] refDgamma = new double[d];
+        double[] refDbeta = new double[d];
+        for (int i = 0; i < rows; i++)
+        {
+            double m = 0;
+            for (int j = 0; j < d; j++)
+            {
+                m += x[i, j];
+            }
+
+            m /= d;
+            double v = 0;
+            for (int j = 0; j < d; j++)
+            {
+                v += (x[i, j] - m) * (x[i, j] - m);
+            }
+
+            double s = 1 / Math.Sqrt((v / d) + RowMath.LayerNormEpsilon);
+            TestData.Close(m, mean[i], 1e-6, 1e-5, "mean");
+            TestData.Close(s, rstd[i], 1e-5, 1e-6, "rstd");
+            double sumDn = 0, sumDnXhat = 0;
+            for (int j = 0; j < d; j++)
+            {
+                double xhat = (x[i, j] - m) * s;
+                TestData.Close((xhat * gamma[j]) + beta[j], y[i, j], 1e-5, 1e-5, "layer norm");
+                double dn = dy[i, j] * (double)gamma[j];
+                sumDn += dn;
+                sumDnXhat += dn * xhat;
+                refDgamma[j] += dy[i, j] * xhat;
+                refDbeta[j] += dy[i, j];
+            }
+
+            for (int j = 0; j < d; j++)
+            {
+                double xhat = (x[i, j] - m) * s;
+                double dn = dy[i, j] * (double)gamma[j];
+                TestData.Close(s * (dn - (sumDn / d) - (xhat * sumDnXhat / d)), dx[i, j], 1e-4, 1e-5, "layer norm dx");
+            }
+        }
+
+        for (int j = 0; j < d; j++)
+        {
+            TestData.Close(refDgamma[j], dgamma[j], 1e-4, 1e-5, "dgamma");
+            TestData.Close(refDbeta[j], dbeta[j], 1e-5, 1e-6, "dbeta");
+        }
+    }
+
     [Fact]
     public void LayerNormBackward_AccumulatesIntoDx()
     {
