@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Aced.Core;
 
@@ -307,17 +308,84 @@ internal static class SmallGemm
         value.StoreUnsafe(ref destination);
     }
 
-    /// <summary>Writes the transpose of the rows x cols matrix <paramref name="src"/> (stride ld) into <paramref name="dst"/> (cols x rows, contiguous).</summary>
+    /// <summary>
+    /// Writes the transpose of the rows x cols matrix <paramref name="src"/> (stride ld) into <paramref name="dst"/>
+    /// (cols x rows, contiguous): 8 x 8 blocks with AVX shuffles, element copies at the edges (data movement only).
+    /// </summary>
     public static void TransposeInto(int rows, int cols, ReadOnlySpan<float> src, int ld, Span<float> dst)
     {
-        for (int r = 0; r < rows; r++)
+        if (rows > 0 && cols > 0)
         {
-            ReadOnlySpan<float> row = src.Slice(r * ld, cols);
-            for (int c = 0; c < cols; c++)
+            if (src.Length < ((rows - 1) * ld) + cols || dst.Length < rows * cols)
             {
-                dst[(c * rows) + r] = row[c];
+                Guard.ThrowArgument(nameof(src), $"a {rows}x{cols} transpose needs {((rows - 1) * ld) + cols} source and {rows * cols} destination floats");
             }
         }
+
+        ref float s0 = ref MemoryMarshal.GetReference(src);
+        ref float d0 = ref MemoryMarshal.GetReference(dst);
+        int r8 = 0;
+        int c8 = 0;
+        if (Avx.IsSupported)
+        {
+            r8 = rows - (rows % 8);
+            c8 = cols - (cols % 8);
+            for (int r = 0; r < r8; r += 8)
+            {
+                for (int c = 0; c < c8; c += 8)
+                {
+                    Transpose8x8(ref Unsafe.Add(ref s0, (r * ld) + c), ld, ref Unsafe.Add(ref d0, (c * rows) + r), rows);
+                }
+            }
+        }
+
+        // Edges (and the whole matrix without AVX): element by element.
+        for (int r = 0; r < rows; r++)
+        {
+            ref float row = ref Unsafe.Add(ref s0, r * ld);
+            for (int c = r < r8 ? c8 : 0; c < cols; c++)
+            {
+                Unsafe.Add(ref d0, (c * rows) + r) = Unsafe.Add(ref row, c);
+            }
+        }
+    }
+
+    /// <summary>Transposes the 8 x 8 block at <paramref name="src"/> (row stride ls) into <paramref name="dst"/> (row stride ldst) with AVX shuffles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(ref float src, int ls, ref float dst, int ldst)
+    {
+        Vector256<float> r0 = Vector256.LoadUnsafe(ref src);
+        Vector256<float> r1 = Vector256.LoadUnsafe(ref src, (nuint)ls);
+        Vector256<float> r2 = Vector256.LoadUnsafe(ref src, (nuint)(2 * ls));
+        Vector256<float> r3 = Vector256.LoadUnsafe(ref src, (nuint)(3 * ls));
+        Vector256<float> r4 = Vector256.LoadUnsafe(ref src, (nuint)(4 * ls));
+        Vector256<float> r5 = Vector256.LoadUnsafe(ref src, (nuint)(5 * ls));
+        Vector256<float> r6 = Vector256.LoadUnsafe(ref src, (nuint)(6 * ls));
+        Vector256<float> r7 = Vector256.LoadUnsafe(ref src, (nuint)(7 * ls));
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1);
+        Vector256<float> t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3);
+        Vector256<float> t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5);
+        Vector256<float> t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7);
+        Vector256<float> t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44);
+        Vector256<float> u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44);
+        Vector256<float> u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44);
+        Vector256<float> u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44);
+        Vector256<float> u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref dst);
+        Avx.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref dst, (nuint)ldst);
+        Avx.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref dst, (nuint)(2 * ldst));
+        Avx.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref dst, (nuint)(3 * ldst));
+        Avx.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref dst, (nuint)(4 * ldst));
+        Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref dst, (nuint)(5 * ldst));
+        Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref dst, (nuint)(6 * ldst));
+        Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref dst, (nuint)(7 * ldst));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
