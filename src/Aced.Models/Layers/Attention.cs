@@ -1,5 +1,4 @@
 using System;
-using System.Buffers;
 using Aced.Core;
 
 namespace Aced.Models.Layers;
@@ -8,174 +7,122 @@ namespace Aced.Models.Layers;
 /// Multi-head scaled dot-product self-attention over a fused QKV buffer. For example e and head h, with
 /// Q, K, V the T x hd slices of qkv (columns [h hd, (h+1) hd) of the Q, K and V thirds):
 /// <c>P = softmax(Q K^T / sqrt(hd))</c> (row-wise; with the causal mask, entries j &gt; i are excluded) and
-/// <c>O = P V</c>, written to columns [h hd, (h+1) hd) of the output. Examples run in parallel (one <see cref="ParallelPartition"/> partition each) and the
-/// per-head products use <see cref="SmallGemm"/>.
+/// <c>O = P V</c>, written to columns [h hd, (h+1) hd) of the output. The per-(example, head) products go through
+/// <see cref="GemmBatch.Multiply"/> as one batch of B x H products each (so a GPU or native provider with
+/// <see cref="IGemmBatchedProvider"/> runs them batched); the row softmax passes between them run over examples in
+/// parallel (one <see cref="ParallelPartition"/> partition per example).
 /// </summary>
+/// <remarks>
+/// With the managed provider every element is the same fused multiply-add chain as before the products went through
+/// the provider (the small-matrix kernel moved to Core), so the bits do not depend on the provider's batching or on
+/// the thread count.
+/// </remarks>
 internal static class Attention
 {
     [ThreadStatic]
-    private static AttentionJob? t_job;
+    private static SoftmaxJob? t_job;
 
     /// <summary>Forward: qkv (B T x 3D) to probabilities (B H T T) and output (B T x D).</summary>
     public static void Forward(MatrixView qkv, int batch, int tokens, int heads, bool causal, float[] probs, MatrixView output)
     {
-        AttentionJob job = t_job ??= new AttentionJob();
-        job.Set(false, qkv, tokens, heads, causal, probs, output, default, default, null);
-        try
-        {
-            ParallelPartition.Run(batch, job);
-        }
-        finally
-        {
-            job.Clear();
-        }
+        int t = tokens;
+        int d = qkv.Columns / 3;
+        int hd = d / heads;
+        float scale = 1f / MathF.Sqrt(hd);
+        int ld = qkv.Stride;
+        var perHead = new GemmBatchStrides(t * ld, hd);
+        var perProbs = new GemmBatchStrides(heads * t * t, t * t);
+        ReadOnlySpan<float> all = qkv.Array.AsSpan(qkv.Offset);
+        Span<float> p = probs.AsSpan(0, batch * heads * t * t);
+
+        // S = scale Q K^T for every (example, head).
+        GemmBatch.Multiply(Transpose.None, Transpose.Transposed, t, t, hd, scale, all, ld, perHead, all.Slice(d), ld, perHead, 0f, p, t, perProbs, batch, heads);
+        RunSoftmax(false, batch, t, heads, causal, probs, null);
+
+        // O = P V.
+        GemmBatch.Multiply(Transpose.None, Transpose.None, t, hd, t, 1f, p, t, perProbs, all.Slice(2 * d), ld, perHead, 0f, output.Array.AsSpan(output.Offset), output.Stride, new GemmBatchStrides(t * output.Stride, hd), batch, heads);
     }
 
     /// <summary>Backward: from dOutput (B T x D) to dqkv (B T x 3D, overwritten); dProbs (B H T T) is scratch.</summary>
     public static void Backward(MatrixView qkv, int batch, int tokens, int heads, float[] probs, MatrixView dOutput, MatrixView dQkv, float[] dProbs)
     {
-        AttentionJob job = t_job ??= new AttentionJob();
-        job.Set(true, qkv, tokens, heads, false, probs, default, dOutput, dQkv, dProbs);
+        int t = tokens;
+        int d = qkv.Columns / 3;
+        int hd = d / heads;
+        float scale = 1f / MathF.Sqrt(hd);
+        int ld = qkv.Stride;
+        int ldd = dQkv.Stride;
+        int ldo = dOutput.Stride;
+        var perHead = new GemmBatchStrides(t * ld, hd);
+        var perHeadD = new GemmBatchStrides(t * ldd, hd);
+        var perHeadO = new GemmBatchStrides(t * ldo, hd);
+        var perProbs = new GemmBatchStrides(heads * t * t, t * t);
+        ReadOnlySpan<float> all = qkv.Array.AsSpan(qkv.Offset);
+        Span<float> dAll = dQkv.Array.AsSpan(dQkv.Offset);
+        ReadOnlySpan<float> dO = dOutput.Array.AsSpan(dOutput.Offset);
+        ReadOnlySpan<float> p = probs.AsSpan(0, batch * heads * t * t);
+        Span<float> dp = dProbs.AsSpan(0, batch * heads * t * t);
+
+        // dP = dO V^T; dV = P^T dO.
+        GemmBatch.Multiply(Transpose.None, Transpose.Transposed, t, t, hd, 1f, dO, ldo, perHeadO, all.Slice(2 * d), ld, perHead, 0f, dp, t, perProbs, batch, heads);
+        GemmBatch.Multiply(Transpose.Transposed, Transpose.None, t, hd, t, 1f, p, t, perProbs, dO, ldo, perHeadO, 0f, dAll.Slice(2 * d), ldd, perHeadD, batch, heads);
+
+        // dS = P o (dP - rowsum(P o dP)); masked entries have P = 0 and stay 0.
+        RunSoftmax(true, batch, t, heads, false, probs, dProbs);
+
+        // dQ = scale dS K; dK = scale dS^T Q.
+        GemmBatch.Multiply(Transpose.None, Transpose.None, t, hd, t, scale, dp, t, perProbs, all.Slice(d), ld, perHead, 0f, dAll, ldd, perHeadD, batch, heads);
+        GemmBatch.Multiply(Transpose.Transposed, Transpose.None, t, hd, t, scale, dp, t, perProbs, all, ld, perHead, 0f, dAll.Slice(d), ldd, perHeadD, batch, heads);
+    }
+
+    private static void RunSoftmax(bool backward, int batch, int tokens, int heads, bool causal, float[] probs, float[]? dProbs)
+    {
+        SoftmaxJob job = t_job ??= new SoftmaxJob();
+        job.Backward = backward;
+        job.Tokens = tokens;
+        job.Heads = heads;
+        job.Causal = causal;
+        job.Probs = probs;
+        job.DProbs = dProbs;
         try
         {
             ParallelPartition.Run(batch, job);
         }
         finally
         {
-            job.Clear();
+            job.Probs = job.DProbs = null;
         }
     }
 
-    private sealed class AttentionJob : IPartitionBody
+    /// <summary>The row softmax (forward) or softmax backward of every head of one example.</summary>
+    private sealed class SoftmaxJob : IPartitionBody
     {
-        private bool _backward;
-        private MatrixView _qkv;
-        private int _tokens;
-        private int _heads;
-        private bool _causal;
-        private float[]? _probs;
-        private MatrixView _output;
-        private MatrixView _dOutput;
-        private MatrixView _dQkv;
-        private float[]? _dProbs;
-
-        public void Set(bool backward, MatrixView qkv, int tokens, int heads, bool causal, float[] probs, MatrixView output, MatrixView dOutput, MatrixView dQkv, float[]? dProbs)
-        {
-            _backward = backward;
-            _qkv = qkv;
-            _tokens = tokens;
-            _heads = heads;
-            _causal = causal;
-            _probs = probs;
-            _output = output;
-            _dOutput = dOutput;
-            _dQkv = dQkv;
-            _dProbs = dProbs;
-        }
-
-        public void Clear()
-        {
-            _qkv = _output = _dOutput = _dQkv = default;
-            _probs = _dProbs = null;
-        }
+        public bool Backward;
+        public int Tokens;
+        public int Heads;
+        public bool Causal;
+        public float[]? Probs;
+        public float[]? DProbs;
 
         public void Execute(int example)
         {
-            if (_backward)
+            int t = Tokens;
+            int rows = Heads * t;
+            Span<float> p = Probs.AsSpan(example * rows * t, rows * t);
+            if (Backward)
             {
-                BackwardExample(example);
-            }
-            else
-            {
-                ForwardExample(example);
-            }
-        }
-
-        private void ForwardExample(int e)
-        {
-            int t = _tokens;
-            int d = _qkv.Columns / 3;
-            int hd = d / _heads;
-            float scale = 1f / MathF.Sqrt(hd);
-            int ld = _qkv.Stride;
-            float[] scratch = ArrayPool<float>.Shared.Rent(hd * t);
-            try
-            {
-                Span<float> kt = scratch.AsSpan(0, hd * t);
-                MatrixView rows = _qkv.RowRange(e * t, t);
-                MatrixView outRows = _output.RowRange(e * t, t);
-                for (int h = 0; h < _heads; h++)
+                Span<float> dp = DProbs.AsSpan(example * rows * t, rows * t);
+                for (int r = 0; r < rows; r++)
                 {
-                    ReadOnlySpan<float> q = rows.Array.AsSpan(rows.Offset + (h * hd));
-                    ReadOnlySpan<float> k = rows.Array.AsSpan(rows.Offset + d + (h * hd));
-                    ReadOnlySpan<float> v = rows.Array.AsSpan(rows.Offset + (2 * d) + (h * hd));
-                    Span<float> p = _probs.AsSpan(((e * _heads) + h) * t * t, t * t);
-                    SmallGemm.Transpose(t, hd, k, ld, kt);
-                    SmallGemm.MultiplyNN(t, t, hd, scale, q, ld, kt, t, false, p, t);
-                    for (int i = 0; i < t; i++)
-                    {
-                        RowMath.SoftmaxPrefix(p.Slice(i * t, t), _causal ? i + 1 : t);
-                    }
-
-                    Span<float> o = outRows.Array.AsSpan(outRows.Offset + (h * hd));
-                    SmallGemm.MultiplyNN(t, hd, t, 1f, p, t, v, ld, false, o, outRows.Stride);
+                    RowMath.SoftmaxBackward(p.Slice(r * t, t), dp.Slice(r * t, t));
                 }
+
+                return;
             }
-            finally
+
+            for (int r = 0; r < rows; r++)
             {
-                ArrayPool<float>.Shared.Return(scratch);
-            }
-        }
-
-        private void BackwardExample(int e)
-        {
-            int t = _tokens;
-            int d = _qkv.Columns / 3;
-            int hd = d / _heads;
-            float scale = 1f / MathF.Sqrt(hd);
-            int ld = _qkv.Stride;
-            int ldd = _dQkv.Stride;
-            float[] scratch = ArrayPool<float>.Shared.Rent(hd * t);
-            try
-            {
-                Span<float> vt = scratch.AsSpan(0, hd * t);
-                MatrixView rows = _qkv.RowRange(e * t, t);
-                MatrixView dRows = _dQkv.RowRange(e * t, t);
-                MatrixView dOut = _dOutput.RowRange(e * t, t);
-                for (int h = 0; h < _heads; h++)
-                {
-                    ReadOnlySpan<float> q = rows.Array.AsSpan(rows.Offset + (h * hd));
-                    ReadOnlySpan<float> k = rows.Array.AsSpan(rows.Offset + d + (h * hd));
-                    ReadOnlySpan<float> v = rows.Array.AsSpan(rows.Offset + (2 * d) + (h * hd));
-                    Span<float> dq = dRows.Array.AsSpan(dRows.Offset + (h * hd));
-                    Span<float> dk = dRows.Array.AsSpan(dRows.Offset + d + (h * hd));
-                    Span<float> dv = dRows.Array.AsSpan(dRows.Offset + (2 * d) + (h * hd));
-                    ReadOnlySpan<float> dO = dOut.Array.AsSpan(dOut.Offset + (h * hd));
-                    int pOffset = ((e * _heads) + h) * t * t;
-                    ReadOnlySpan<float> p = _probs.AsSpan(pOffset, t * t);
-                    Span<float> dp = _dProbs.AsSpan(pOffset, t * t);
-
-                    // dP = dO V^T
-                    SmallGemm.Transpose(t, hd, v, ld, vt);
-                    SmallGemm.MultiplyNN(t, t, hd, 1f, dO, dOut.Stride, vt, t, false, dp, t);
-
-                    // dV = P^T dO
-                    SmallGemm.MultiplyTN(t, hd, t, 1f, p, t, dO, dOut.Stride, false, dv, ldd);
-
-                    // dS = P o (dP - rowsum(P o dP)); masked entries have P = 0 and stay 0.
-                    for (int i = 0; i < t; i++)
-                    {
-                        RowMath.SoftmaxBackward(p.Slice(i * t, t), dp.Slice(i * t, t));
-                    }
-
-                    // dQ = scale dS K, dK = scale dS^T Q
-                    SmallGemm.MultiplyNN(t, hd, t, scale, dp, t, k, ld, false, dq, ldd);
-                    SmallGemm.MultiplyTN(t, hd, t, scale, dp, t, q, ld, false, dk, ldd);
-                }
-            }
-            finally
-            {
-                ArrayPool<float>.Shared.Return(scratch);
+                RowMath.SoftmaxPrefix(p.Slice(r * t, t), Causal ? (r % t) + 1 : t);
             }
         }
     }

@@ -1,5 +1,7 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Aced.Core;
 
 namespace Aced.Models.Training;
@@ -148,22 +150,63 @@ public sealed class AdamW
             float wd = (Options.DecayAllParameters || p.Kind == ParameterKind.Weight) ? Options.WeightDecay * multiplier : 0f;
             float[] value = p.Value;
             float[] grad = p.Gradient;
-            float[] m = _m[i];
-            float[] v = _v[i];
-            for (int j = 0; j < value.Length; j++)
-            {
-                float g = grad[j];
-                float mj = (b1 * m[j]) + ((1f - b1) * g);
-                float vj = (b2 * v[j]) + ((1f - b2) * g * g);
-                m[j] = mj;
-                v[j] = vj;
-                float update = (mj * c1) / (MathF.Sqrt(vj * c2) + eps);
-                value[j] -= (lr * update) + (wd * value[j]);
-            }
+            UpdateParameter(value, grad, _m[i], _v[i], new Coefficients(b1, b2, c1, c2, eps, lr, wd));
         }
 
         Step = k;
         return lr;
+    }
+
+    /// <summary>The per-step constants of the update.</summary>
+    private readonly record struct Coefficients(float Beta1, float Beta2, float C1, float C2, float Epsilon, float LearningRate, float WeightDecay);
+
+    /// <summary>
+    /// m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g g, p -= lr (m c1) / (sqrt(v c2) + eps) + wd p for every element, in
+    /// Vector256 lanes and a scalar tail with the same operations in the same order (no fused multiply-add), so every
+    /// element gets the same bits whichever path runs it.
+    /// </summary>
+    private static void UpdateParameter(float[] value, float[] grad, float[] m, float[] v, Coefficients k)
+    {
+        int n = value.Length;
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref float pr = ref MemoryMarshal.GetArrayDataReference(value);
+            ref float gr = ref MemoryMarshal.GetArrayDataReference(grad);
+            ref float mr = ref MemoryMarshal.GetArrayDataReference(m);
+            ref float vr = ref MemoryMarshal.GetArrayDataReference(v);
+            Vector256<float> b1 = Vector256.Create(k.Beta1);
+            Vector256<float> b2 = Vector256.Create(k.Beta2);
+            Vector256<float> ob1 = Vector256.Create(1f - k.Beta1);
+            Vector256<float> ob2 = Vector256.Create(1f - k.Beta2);
+            Vector256<float> c1 = Vector256.Create(k.C1);
+            Vector256<float> c2 = Vector256.Create(k.C2);
+            Vector256<float> eps = Vector256.Create(k.Epsilon);
+            Vector256<float> lr = Vector256.Create(k.LearningRate);
+            Vector256<float> wd = Vector256.Create(k.WeightDecay);
+            for (; j + Vector256<float>.Count <= n; j += Vector256<float>.Count)
+            {
+                Vector256<float> g = Vector256.LoadUnsafe(ref gr, (nuint)j);
+                Vector256<float> mj = (b1 * Vector256.LoadUnsafe(ref mr, (nuint)j)) + (ob1 * g);
+                Vector256<float> vj = (b2 * Vector256.LoadUnsafe(ref vr, (nuint)j)) + (ob2 * g * g);
+                mj.StoreUnsafe(ref mr, (nuint)j);
+                vj.StoreUnsafe(ref vr, (nuint)j);
+                Vector256<float> update = (mj * c1) / (Vector256.Sqrt(vj * c2) + eps);
+                Vector256<float> p = Vector256.LoadUnsafe(ref pr, (nuint)j);
+                (p - ((lr * update) + (wd * p))).StoreUnsafe(ref pr, (nuint)j);
+            }
+        }
+
+        for (; j < n; j++)
+        {
+            float g = grad[j];
+            float mj = (k.Beta1 * m[j]) + ((1f - k.Beta1) * g);
+            float vj = (k.Beta2 * v[j]) + ((1f - k.Beta2) * g * g);
+            m[j] = mj;
+            v[j] = vj;
+            float update = (mj * k.C1) / (MathF.Sqrt(vj * k.C2) + k.Epsilon);
+            value[j] -= (k.LearningRate * update) + (k.WeightDecay * value[j]);
+        }
     }
 }
 
