@@ -150,11 +150,18 @@ internal static unsafe class GemmDriver
                     float* cRow = tile + ((nint)ir * ncPad);
                     if (direct && ir + GemmPlan.MR <= mcb)
                     {
-                        // Read the A micro-panel in place instead of packing it (see GemmDirectA).
+                        // Read the A micro-panel in place instead of packing it (see GemmDirectA). The kernel calls of
+                        // this panel share out the prefetch of the next panel's rows (those still in this band).
                         float* aRows = job.A + ((nint)(i0 + ir) * job.Lda) + p0;
+                        float* next = aRows + (GemmPlan.MR * job.Lda);
+                        int nextRows = GemmDirectA.PrefetchEnabled ? Math.Clamp(mcb - ir - GemmPlan.MR, 0, GemmPlan.MR) : 0;
+                        int perCall = GemmPlan.CeilDiv(GemmPlan.MR, ncPad / GemmPlan.NR);
+                        int first = 0;
                         for (int jr = 0; jr < ncPad; jr += GemmPlan.NR)
                         {
-                            GemmDirectA.Kernel512(aRows, job.Lda, bBlock + ((nint)jr * kcb), kcb, cRow + jr, ncPad, alpha, beta);
+                            int rows = Math.Clamp(nextRows - first, 0, perCall);
+                            GemmDirectA.Kernel512(aRows, job.Lda, bBlock + ((nint)jr * kcb), kcb, cRow + jr, ncPad, alpha, beta, next + (first * job.Lda), rows);
+                            first += perCall;
                         }
 
                         continue;
