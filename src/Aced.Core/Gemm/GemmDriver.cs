@@ -26,7 +26,7 @@ internal static unsafe class GemmDriver
             return 1;
         }
 
-        return Math.Min(GemmControl.MaxDegreeOfParallelism, tiles);
+        return Math.Min(AcedControl.MaxDegreeOfParallelism, tiles);
     }
 
     /// <summary>Packs k block <paramref name="kb"/> of op(B)[:, jb * nc .. +nc] into <paramref name="dst"/>.</summary>

@@ -88,7 +88,7 @@ public sealed class ManagedGemmProvider : IGemmEpilogueProvider
             int tiles = plan.RowTiles * plan.ColTiles;
             try
             {
-                GemmWorkers.Run(job, tiles, GemmDriver.Degree(m, n, k, tiles));
+                WorkerPool.Run(job, tiles, GemmDriver.Degree(m, n, k, tiles));
             }
             finally
             {
@@ -136,7 +136,7 @@ public sealed class ManagedGemmProvider : IGemmEpilogueProvider
             job.Epilogue = epilogue;
             try
             {
-                GemmWorkers.Run(job, plan.RowTiles, GemmDriver.Degree(m, n, k, plan.RowTiles));
+                WorkerPool.Run(job, plan.RowTiles, GemmDriver.Degree(m, n, k, plan.RowTiles));
             }
             finally
             {
