@@ -32,14 +32,14 @@ internal static unsafe class GemmDirectA
     /// <summary>
     /// 8 x 32 tile: rows <c>a + r * lda</c> (r = 0..7, kc contiguous floats each) times the packed B micro-panel
     /// <paramref name="b"/> (<c>b[p * 32 + j]</c>), stored to C with the <see cref="GemmKernels"/> rule.
-    /// While it runs it prefetches the first <paramref name="prefetchRows"/> rows <c>prefetch + r * lda</c> (kc floats
+    /// While it runs it prefetches <paramref name="prefetchRows"/> rows <c>prefetch + r * prefetchLd</c> (kc floats
     /// each) into L1: the driver points it at the next micro-panel's rows. Rows of 1 KiB are too short a stream for the
     /// hardware prefetcher, and when A does not stay in cache between calls (the selection's four 5 MB candidate
     /// matrices per chunk) every panel would otherwise start with 8 x kc/16 cache misses. A hint only: no effect on
     /// the results.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Kernel512(float* a, nint lda, float* b, int kc, float* c, nint ldc, float alpha, float beta, float* prefetch, int prefetchRows)
+    internal static void Kernel512(float* a, nint lda, float* b, int kc, float* c, nint ldc, float alpha, float beta, float* prefetch, int prefetchRows, nint prefetchLd)
     {
         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero;
         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero;
@@ -64,7 +64,7 @@ internal static unsafe class GemmDirectA
             // One cache line of each prefetched row per 16 k steps (one line holds 16 floats).
             for (int r = 0; r < prefetchRows; r++)
             {
-                Sse.Prefetch0(prefetch + (r * lda) + p);
+                Sse.Prefetch0(prefetch + (r * prefetchLd) + p);
             }
 
             nint end = Math.Min(p + 16, kc);
