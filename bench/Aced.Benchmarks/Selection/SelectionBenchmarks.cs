@@ -212,6 +212,11 @@ internal sealed class SgemmRatioColumn : IColumn
             c.Parameters.Items.Any(p => p.Name == "Size" && Equals(p.Value, size)));
         BenchmarkDotNet.Mathematics.Statistics? stats = summary[benchmarkCase]?.ResultStatistics;
         BenchmarkDotNet.Mathematics.Statistics? squareStats = square is null ? null : summary[square]?.ResultStatistics;
+        if (square is null)
+        {
+            return "-";
+        }
+
         if (stats is null || squareStats is null)
         {
             return "NA";
