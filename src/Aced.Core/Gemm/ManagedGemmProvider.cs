@@ -88,7 +88,7 @@ public sealed class ManagedGemmProvider : IGemmEpilogueProvider
             int tiles = plan.RowTiles * plan.ColTiles;
             try
             {
-                WorkerPool.Run(job, tiles, GemmDriver.Degree(m, n, k, tiles));
+                GemmWorkers.Run(job, tiles, GemmDriver.Degree(m, n, k, tiles));
             }
             finally
             {
@@ -136,7 +136,7 @@ public sealed class ManagedGemmProvider : IGemmEpilogueProvider
             job.Epilogue = epilogue;
             try
             {
-                WorkerPool.Run(job, plan.RowTiles, GemmDriver.Degree(m, n, k, plan.RowTiles));
+                GemmWorkers.Run(job, plan.RowTiles, GemmDriver.Degree(m, n, k, plan.RowTiles));
             }
             finally
             {
