@@ -46,6 +46,7 @@ internal sealed class ConditionalScorer
     private double[] _sum2 = Array.Empty<double>();
     private double[] _softplus2 = Array.Empty<double>();
     private int[] _memberIndex = Array.Empty<int>();
+    private readonly EpilogueProduct<SoftplusRowSumEpilogue>[] _sigmoidProducts = new EpilogueProduct<SoftplusRowSumEpilogue>[4];
     private int _capacity;
     private int _cachedRows;
 
@@ -188,9 +189,15 @@ internal sealed class ConditionalScorer
         switch (_loss)
         {
             case ScoreLoss.Sigmoid:
-                _student.AddSigmoidPairs(_accumulator, start, count);
-                _reference.AddSigmoidPairs(_accumulator, start, count);
-                break;
+                {
+                    // The (up to) four products of the chunk as one group: per row, the same order as separate calls.
+                    int products = _student.AddSigmoidPairs(_sigmoidProducts, 0, _accumulator, start, count);
+                    products = _reference.AddSigmoidPairs(_sigmoidProducts, products, _accumulator, start, count);
+                    Gemm.MultiplyWithEpilogues<SoftplusRowSumEpilogue>(_sigmoidProducts.AsSpan(0, products));
+                    _sigmoidProducts.AsSpan().Clear();
+                    break;
+                }
+
             case ScoreLoss.Softmax:
                 _accumulator.AsSpan(0, _count).Clear();
                 AddSoftmax(_student, start);
@@ -569,20 +576,25 @@ internal sealed class ConditionalScorer
             }
         }
 
-        public void AddSigmoidPairs(double[] accumulator, int start, int count)
+        /// <summary>
+        /// Writes this model's two sigmoid products for the members [start, start + count) to
+        /// <paramref name="products"/> from index <paramref name="at"/>: <c>sum_m softplus(l_xm)</c> (x as image against
+        /// the new members' texts), then <c>softplus(l_mx)</c> (x as text); returns the index after them.
+        /// </summary>
+        public int AddSigmoidPairs(EpilogueProduct<SoftplusRowSumEpilogue>[] products, int at, double[] accumulator, int start, int count)
         {
             if (!Active)
             {
-                return;
+                return at;
             }
 
             int d = Embeddings.Dimension;
             MatrixView newImage = new(MemberImage, start * d, count, d, d);
             MatrixView newText = new(MemberText, start * d, count, d, d);
-
-            // sum_m softplus(l_xm): x as image against the new members' texts; then softplus(l_mx): x as text.
-            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, Embeddings.Scale, Embeddings.Image, newText, new SoftplusRowSumEpilogue(accumulator, Embeddings.Bias, Weight));
-            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, Embeddings.Scale, Embeddings.Text, newImage, new SoftplusRowSumEpilogue(accumulator, Embeddings.Bias, Weight));
+            var epilogue = new SoftplusRowSumEpilogue(accumulator, Embeddings.Bias, Weight);
+            products[at] = new(Transpose.None, Transpose.Transposed, Embeddings.Scale, Embeddings.Image, newText, epilogue);
+            products[at + 1] = new(Transpose.None, Transpose.Transposed, Embeddings.Scale, Embeddings.Text, newImage, epilogue);
+            return at + 2;
         }
     }
 }

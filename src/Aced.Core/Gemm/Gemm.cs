@@ -70,6 +70,62 @@ public static class Gemm
         EpilogueByBlocks(provider, transA, transB, m, n, k, alpha, a, b, epilogue);
     }
 
+    /// <summary>
+    /// Runs a group of fused products <c>P_q = alpha_q * op(A_q) * op(B_q)</c> that all have the same number of rows m,
+    /// with the tile contract of <see cref="IGemmEpilogue"/> extended across the group: every row sees the tiles of
+    /// product 0 (in increasing column order), then those of product 1, and so on, all from one thread, exactly as if
+    /// the products were computed by consecutive <see cref="MultiplyWithEpilogue{TEpilogue}"/> calls; so an epilogue that
+    /// folds per row gives the same bits either way. With the managed provider and at most 4 products the group runs as
+    /// one parallel job (one hand-off to the worker threads instead of one per product, each op(B) packed once and
+    /// shared by the threads, each row band's next product prefetched); any other provider gets the consecutive calls,
+    /// through its own capabilities.
+    /// </summary>
+    /// <exception cref="ArgumentException">A product's inner dimensions do not agree, or the products' row counts differ.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An alpha is not finite.</exception>
+    internal static void MultiplyWithEpilogues<TEpilogue>(ReadOnlySpan<EpilogueProduct<TEpilogue>> products)
+        where TEpilogue : IGemmEpilogue
+    {
+        if (products.IsEmpty)
+        {
+            return;
+        }
+
+        int m = -1;
+        bool empty = false;
+        for (int q = 0; q < products.Length; q++)
+        {
+            ref readonly EpilogueProduct<TEpilogue> p = ref products[q];
+            (int mq, _, int nq) = ValidateOperands(p.TransA, p.TransB, p.Alpha, p.A, p.B);
+            if (m >= 0 && mq != m)
+            {
+                Guard.ThrowArgument(nameof(products), $"product {q} has {mq} rows but product 0 has {m}; a group needs one row count");
+            }
+
+            m = mq;
+            empty |= nq == 0;
+        }
+
+        if (m == 0)
+        {
+            return;
+        }
+
+        if (GroupEnabled && !empty && products.Length <= EpilogueGroupJob<TEpilogue>.MaxProducts && ReferenceEquals(GemmControl.Provider, ManagedGemmProvider.Instance))
+        {
+            GemmDriver.EpilogueGroup(products, m);
+            return;
+        }
+
+        for (int q = 0; q < products.Length; q++)
+        {
+            ref readonly EpilogueProduct<TEpilogue> p = ref products[q];
+            MultiplyWithEpilogue(p.TransA, p.TransB, p.Alpha, p.A, p.B, p.Epilogue);
+        }
+    }
+
+    /// <summary>Set by benchmarks to run <see cref="MultiplyWithEpilogues{TEpilogue}"/> as consecutive calls (an A/B switch; same bits).</summary>
+    internal static bool GroupEnabled { get; set; } = true;
+
     /// <summary>Floats of the scratch block the generic epilogue path computes per provider call (4 MiB).</summary>
     internal const int EpilogueBlockFloats = 1 << 20;
 
@@ -159,4 +215,31 @@ public static class Gemm
 
         return (m, ka, n);
     }
+}
+
+/// <summary>One product of a <see cref="Gemm.MultiplyWithEpilogues{TEpilogue}"/> group: <c>alpha * op(A) * op(B)</c> and its epilogue.</summary>
+internal readonly struct EpilogueProduct<TEpilogue>
+    where TEpilogue : IGemmEpilogue
+{
+    public EpilogueProduct(Transpose transA, Transpose transB, float alpha, MatrixView a, MatrixView b, TEpilogue epilogue)
+    {
+        TransA = transA;
+        TransB = transB;
+        Alpha = alpha;
+        A = a;
+        B = b;
+        Epilogue = epilogue;
+    }
+
+    public Transpose TransA { get; }
+
+    public Transpose TransB { get; }
+
+    public float Alpha { get; }
+
+    public MatrixView A { get; }
+
+    public MatrixView B { get; }
+
+    public TEpilogue Epilogue { get; }
 }

@@ -3,13 +3,12 @@ using System;
 namespace Aced.Core;
 
 /// <summary>
-/// Process-wide GEMM settings: the active provider and the degree of parallelism. Modelled on
-/// Math.NET Numerics' <c>Control</c> class.
+/// Process-wide GEMM settings: the active provider and the parallel threshold. Modelled on Math.NET Numerics'
+/// <c>Control</c> class; the degree of parallelism is library-wide (<see cref="AcedControl"/>).
 /// </summary>
 public static class GemmControl
 {
     private static IGemmProvider s_provider = ManagedGemmProvider.Instance;
-    private static int s_maxDegreeOfParallelism = Environment.ProcessorCount;
     private static double s_parallelThreshold = 1 << 23;
 
     /// <summary>
@@ -52,18 +51,15 @@ public static class GemmControl
     public static void UseManaged() => s_provider = ManagedGemmProvider.Instance;
 
     /// <summary>
-    /// Upper bound on the worker threads a single GEMM may use (default: the processor count).
-    /// Results are bit-identical for every value: the work partition does not depend on it.
+    /// Upper bound on the threads a single GEMM may use (default: the processor count); the library-wide
+    /// <see cref="AcedControl.MaxDegreeOfParallelism"/>, which also bounds <see cref="ParallelPartition"/>, under its
+    /// GEMM name. Results are bit-identical for every value: the work partition does not depend on it.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Set below 1.</exception>
     public static int MaxDegreeOfParallelism
     {
-        get => s_maxDegreeOfParallelism;
-        set
-        {
-            Guard.Positive(value);
-            s_maxDegreeOfParallelism = value;
-        }
+        get => AcedControl.MaxDegreeOfParallelism;
+        set => AcedControl.MaxDegreeOfParallelism = value;
     }
 
     /// <summary>
@@ -88,7 +84,7 @@ public static class GemmControl
 
     /// <summary>One line describing the provider, SIMD width and parallelism, for logs and benchmark headers.</summary>
     public static string Describe() =>
-        $"{s_provider.Describe()}; FusedEpilogues={s_provider is IGemmEpilogueProvider}; MaxDegreeOfParallelism={s_maxDegreeOfParallelism}; ParallelThreshold={s_parallelThreshold:G4} flop; " +
+        $"{s_provider.Describe()}; FusedEpilogues={s_provider is IGemmEpilogueProvider}; MaxDegreeOfParallelism={AcedControl.MaxDegreeOfParallelism}; ParallelThreshold={s_parallelThreshold:G4} flop; " +
         $"Vector512={System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}; " +
         $"Vector256={System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}; " +
         $"Fma={System.Runtime.Intrinsics.X86.Fma.IsSupported}; Processors={Environment.ProcessorCount}";

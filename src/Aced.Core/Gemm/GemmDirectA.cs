@@ -1,5 +1,7 @@
+using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Aced.Core;
 
@@ -19,6 +21,9 @@ internal static unsafe class GemmDirectA
     /// <summary>Set by tests/benchmarks to disable the direct path (then A is packed as before).</summary>
     internal static bool Enabled { get; set; } = true;
 
+    /// <summary>Set by benchmarks to disable the software prefetch of the next micro-panel (an A/B switch; no effect on results).</summary>
+    internal static bool PrefetchEnabled { get; set; } = true;
+
     /// <summary>Whether the direct kernel can serve a full 8-row micro-panel of op(A) with the given ISA.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool Applies(Transpose transA, GemmIsa isa) =>
@@ -27,9 +32,14 @@ internal static unsafe class GemmDirectA
     /// <summary>
     /// 8 x 32 tile: rows <c>a + r * lda</c> (r = 0..7, kc contiguous floats each) times the packed B micro-panel
     /// <paramref name="b"/> (<c>b[p * 32 + j]</c>), stored to C with the <see cref="GemmKernels"/> rule.
+    /// While it runs it prefetches <paramref name="prefetchRows"/> rows <c>prefetch + r * prefetchLd</c> (kc floats
+    /// each) into L1: the driver points it at the next micro-panel's rows. Rows of 1 KiB are too short a stream for the
+    /// hardware prefetcher, and when A does not stay in cache between calls (the selection's four 5 MB candidate
+    /// matrices per chunk) every panel would otherwise start with 8 x kc/16 cache misses. A hint only: no effect on
+    /// the results.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Kernel512(float* a, nint lda, float* b, int kc, float* c, nint ldc, float alpha, float beta)
+    internal static void Kernel512(float* a, nint lda, float* b, int kc, float* c, nint ldc, float alpha, float beta, float* prefetch, int prefetchRows, nint prefetchLd)
     {
         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero;
         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero;
@@ -48,35 +58,46 @@ internal static unsafe class GemmDirectA
         float* a6 = a5 + lda;
         float* a7 = a6 + lda;
 
-        for (nint p = 0; p < kc; p++)
+        nint p = 0;
+        while (p < kc)
         {
-            Vector512<float> b0 = Vector512.Load(b);
-            Vector512<float> b1 = Vector512.Load(b + 16);
-            Vector512<float> ar = Vector512.Create(a0[p]);
-            c00 = Vector512.FusedMultiplyAdd(ar, b0, c00);
-            c01 = Vector512.FusedMultiplyAdd(ar, b1, c01);
-            ar = Vector512.Create(a1[p]);
-            c10 = Vector512.FusedMultiplyAdd(ar, b0, c10);
-            c11 = Vector512.FusedMultiplyAdd(ar, b1, c11);
-            ar = Vector512.Create(a2[p]);
-            c20 = Vector512.FusedMultiplyAdd(ar, b0, c20);
-            c21 = Vector512.FusedMultiplyAdd(ar, b1, c21);
-            ar = Vector512.Create(a3[p]);
-            c30 = Vector512.FusedMultiplyAdd(ar, b0, c30);
-            c31 = Vector512.FusedMultiplyAdd(ar, b1, c31);
-            ar = Vector512.Create(a4[p]);
-            c40 = Vector512.FusedMultiplyAdd(ar, b0, c40);
-            c41 = Vector512.FusedMultiplyAdd(ar, b1, c41);
-            ar = Vector512.Create(a5[p]);
-            c50 = Vector512.FusedMultiplyAdd(ar, b0, c50);
-            c51 = Vector512.FusedMultiplyAdd(ar, b1, c51);
-            ar = Vector512.Create(a6[p]);
-            c60 = Vector512.FusedMultiplyAdd(ar, b0, c60);
-            c61 = Vector512.FusedMultiplyAdd(ar, b1, c61);
-            ar = Vector512.Create(a7[p]);
-            c70 = Vector512.FusedMultiplyAdd(ar, b0, c70);
-            c71 = Vector512.FusedMultiplyAdd(ar, b1, c71);
-            b += GemmPlan.NR;
+            // One cache line of each prefetched row per 16 k steps (one line holds 16 floats).
+            for (int r = 0; r < prefetchRows; r++)
+            {
+                Sse.Prefetch0(prefetch + (r * prefetchLd) + p);
+            }
+
+            nint end = Math.Min(p + 16, kc);
+            for (; p < end; p++)
+            {
+                Vector512<float> b0 = Vector512.Load(b);
+                Vector512<float> b1 = Vector512.Load(b + 16);
+                Vector512<float> ar = Vector512.Create(a0[p]);
+                c00 = Vector512.FusedMultiplyAdd(ar, b0, c00);
+                c01 = Vector512.FusedMultiplyAdd(ar, b1, c01);
+                ar = Vector512.Create(a1[p]);
+                c10 = Vector512.FusedMultiplyAdd(ar, b0, c10);
+                c11 = Vector512.FusedMultiplyAdd(ar, b1, c11);
+                ar = Vector512.Create(a2[p]);
+                c20 = Vector512.FusedMultiplyAdd(ar, b0, c20);
+                c21 = Vector512.FusedMultiplyAdd(ar, b1, c21);
+                ar = Vector512.Create(a3[p]);
+                c30 = Vector512.FusedMultiplyAdd(ar, b0, c30);
+                c31 = Vector512.FusedMultiplyAdd(ar, b1, c31);
+                ar = Vector512.Create(a4[p]);
+                c40 = Vector512.FusedMultiplyAdd(ar, b0, c40);
+                c41 = Vector512.FusedMultiplyAdd(ar, b1, c41);
+                ar = Vector512.Create(a5[p]);
+                c50 = Vector512.FusedMultiplyAdd(ar, b0, c50);
+                c51 = Vector512.FusedMultiplyAdd(ar, b1, c51);
+                ar = Vector512.Create(a6[p]);
+                c60 = Vector512.FusedMultiplyAdd(ar, b0, c60);
+                c61 = Vector512.FusedMultiplyAdd(ar, b1, c61);
+                ar = Vector512.Create(a7[p]);
+                c70 = Vector512.FusedMultiplyAdd(ar, b0, c70);
+                c71 = Vector512.FusedMultiplyAdd(ar, b1, c71);
+                b += GemmPlan.NR;
+            }
         }
 
         Store(c, c00, c01, alpha, beta);

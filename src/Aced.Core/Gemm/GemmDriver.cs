@@ -26,7 +26,7 @@ internal static unsafe class GemmDriver
             return 1;
         }
 
-        return Math.Min(GemmControl.MaxDegreeOfParallelism, tiles);
+        return Math.Min(AcedControl.MaxDegreeOfParallelism, tiles);
     }
 
     /// <summary>Packs k block <paramref name="kb"/> of op(B)[:, jb * nc .. +nc] into <paramref name="dst"/>.</summary>
@@ -120,8 +120,15 @@ internal static unsafe class GemmDriver
     /// Computes row band <paramref name="band"/> of an epilogue call: for each column block in increasing
     /// order, the full-k product tile in scratch, then hands it to the epilogue.
     /// </summary>
+    /// <remarks>
+    /// <paramref name="sharedB"/>, when not null, holds op(B) already packed for the whole call (column block jb at
+    /// <c>jb * PackedBlockFloats</c>, k block kb at <c>+ kb * Kc * ncPad</c>, the layout of a packed-B slot), shared by
+    /// every thread; otherwise each thread packs B into its workspace. <paramref name="follow"/>, when not null, is the
+    /// first row of the A rows this thread computes next (the same band of the next product of a group): the band's
+    /// last micro-panel prefetches them.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void EpilogueBand<TEpilogue>(GemmJob job, ref TEpilogue epilogue, int band, GemmWorkspace ws)
+    internal static void EpilogueBand<TEpilogue>(GemmJob job, ref TEpilogue epilogue, int band, GemmWorkspace ws, float* sharedB = null, float* follow = null, nint followLda = 0)
         where TEpilogue : IGemmEpilogue
     {
         GemmPlan plan = job.Plan;
@@ -144,17 +151,33 @@ internal static unsafe class GemmDriver
                 int p0 = kb * plan.Kc;
                 int kcb = Math.Min(plan.Kc, plan.K - p0);
                 float beta = kb == 0 ? 0f : 1f;
-                float* bBlock = ws.PackedB(job, jb, kb);
+                float* bBlock = sharedB is null ? ws.PackedB(job, jb, kb) : sharedB + (jb * plan.PackedBlockFloats) + ((nint)kb * plan.Kc * ncPad);
+                bool lastBlock = kb == plan.KBlocks - 1 && jb == plan.ColTiles - 1;
                 for (int ir = 0; ir < mcb; ir += GemmPlan.MR)
                 {
                     float* cRow = tile + ((nint)ir * ncPad);
                     if (direct && ir + GemmPlan.MR <= mcb)
                     {
-                        // Read the A micro-panel in place instead of packing it (see GemmDirectA).
+                        // Read the A micro-panel in place instead of packing it (see GemmDirectA). The kernel calls of
+                        // this panel share out the prefetch of the next panel's rows (those still in this band).
                         float* aRows = job.A + ((nint)(i0 + ir) * job.Lda) + p0;
+                        float* next = aRows + (GemmPlan.MR * job.Lda);
+                        int nextRows = GemmDirectA.PrefetchEnabled ? Math.Clamp(mcb - ir - GemmPlan.MR, 0, GemmPlan.MR) : 0;
+                        nint nextLda = job.Lda;
+                        if (nextRows == 0 && lastBlock && follow is not null && GemmDirectA.PrefetchEnabled)
+                        {
+                            next = follow;
+                            nextLda = followLda;
+                            nextRows = Math.Min(GemmPlan.MR, mcb);
+                        }
+
+                        int perCall = GemmPlan.CeilDiv(GemmPlan.MR, ncPad / GemmPlan.NR);
+                        int first = 0;
                         for (int jr = 0; jr < ncPad; jr += GemmPlan.NR)
                         {
-                            GemmDirectA.Kernel512(aRows, job.Lda, bBlock + ((nint)jr * kcb), kcb, cRow + jr, ncPad, alpha, beta);
+                            int rows = Math.Clamp(nextRows - first, 0, perCall);
+                            GemmDirectA.Kernel512(aRows, job.Lda, bBlock + ((nint)jr * kcb), kcb, cRow + jr, ncPad, alpha, beta, next + (first * nextLda), rows, nextLda);
+                            first += perCall;
                         }
 
                         continue;
@@ -182,6 +205,93 @@ internal static unsafe class GemmDriver
             epilogue.Apply(i0, j0, mcb, ncb, new Span<float>(tile, ((mcb - 1) * ncPad) + ncb), ncPad);
         }
     }
+
+    /// <summary>
+    /// Runs a group of fused products with the same m (see <see cref="Gemm.MultiplyWithEpilogues{TEpilogue}"/>) as one
+    /// parallel job of row bands: every product's op(B) is packed once, on the calling thread, into a buffer all threads
+    /// read; each band computes and delivers the products in list order, each in increasing column order, so every row
+    /// sees exactly the tile sequence of separate calls made in that order.
+    /// </summary>
+    internal static void EpilogueGroup<TEpilogue>(ReadOnlySpan<EpilogueProduct<TEpilogue>> products, int m)
+        where TEpilogue : IGemmEpilogue
+    {
+        int count = products.Length;
+        EpilogueGroupJob<TEpilogue> group = EpilogueGroupJob<TEpilogue>.ForCurrentDepth();
+        GemmWorkspace ws = GemmWorkspace.Rent();
+        try
+        {
+            fixed (float* a0 = Operand(products, 0, true), a1 = Operand(products, 1, true), a2 = Operand(products, 2, true), a3 = Operand(products, 3, true))
+            fixed (float* b0 = Operand(products, 0, false), b1 = Operand(products, 1, false), b2 = Operand(products, 2, false), b3 = Operand(products, 3, false))
+            {
+                long total = 0;
+                for (int q = 0; q < count; q++)
+                {
+                    ref readonly EpilogueProduct<TEpilogue> product = ref products[q];
+                    EpilogueGemmJob<TEpilogue> job = group.Products[q];
+                    int n = product.TransB == Transpose.None ? product.B.Columns : product.B.Rows;
+                    int k = product.Alpha == 0f ? 0 : (product.TransA == Transpose.None ? product.A.Columns : product.A.Rows);
+                    job.TransA = product.TransA;
+                    job.TransB = product.TransB;
+                    job.A = q switch { 0 => a0, 1 => a1, 2 => a2, _ => a3 };
+                    job.B = q switch { 0 => b0, 1 => b1, 2 => b2, _ => b3 };
+                    job.Lda = product.A.Stride;
+                    job.Ldb = product.B.Stride;
+                    job.Alpha = product.Alpha;
+                    job.Plan = new GemmPlan(m, n, k, epilogue: true);
+                    job.Serial = NextSerial();
+                    job.Isa = GemmKernels.ActiveIsa;
+                    job.Epilogue = product.Epilogue;
+                    group.Offsets[q] = total;
+                    total += job.Plan.ColTiles * job.Plan.PackedBlockFloats;
+                }
+
+                float* shared = ws.SharedB(Math.Max(1, total));
+                long flops = 0;
+                for (int q = 0; q < count; q++)
+                {
+                    EpilogueGemmJob<TEpilogue> job = group.Products[q];
+                    GemmPlan plan = job.Plan;
+                    float* packed = shared + group.Offsets[q];
+                    for (int jb = 0; jb < plan.ColTiles; jb++)
+                    {
+                        int ncPad = GemmPlan.RoundUp(Math.Min(plan.Nc, plan.N - (jb * plan.Nc)), GemmPlan.NR);
+                        for (int kb = 0; kb < plan.KBlocks && plan.K > 0; kb++)
+                        {
+                            PackBBlock(job, jb, kb, packed + (jb * plan.PackedBlockFloats) + ((nint)kb * plan.Kc * ncPad));
+                        }
+                    }
+
+                    flops += (long)plan.N * plan.K;
+                }
+
+                group.Shared = shared;
+                group.Count = count;
+                int bands = group.Products[0].Plan.RowTiles;
+                try
+                {
+                    WorkerPool.Run(group, bands, Degree(m, (int)Math.Min(int.MaxValue, flops), 1, bands));
+                }
+                finally
+                {
+                    group.Shared = null;
+                    for (int q = 0; q < count; q++)
+                    {
+                        group.Products[q].Epilogue = default!;
+                        group.Products[q].A = null;
+                        group.Products[q].B = null;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            GemmWorkspace.Return();
+        }
+    }
+
+    private static ReadOnlySpan<float> Operand<TEpilogue>(ReadOnlySpan<EpilogueProduct<TEpilogue>> products, int q, bool a)
+        where TEpilogue : IGemmEpilogue =>
+        q >= products.Length ? ReadOnlySpan<float>.Empty : a ? products[q].A.Span : products[q].B.Span;
 
     /// <summary>C = beta * C over an m x n block (beta = 0 clears, ignoring NaN).</summary>
     internal static void ScaleC(int m, int n, float beta, Span<float> c, int ldc)
@@ -271,6 +381,87 @@ internal sealed unsafe class EpilogueGemmJob<TEpilogue> : GemmJob
         while ((t = ClaimTile()) < TileCount)
         {
             GemmDriver.EpilogueBand(this, ref epilogue, t, ws);
+        }
+    }
+}
+
+/// <summary>
+/// Row bands of a group of up to <see cref="MaxProducts"/> fused products with the same rows: band t computes band t of
+/// every product in list order, reading the op(B) operands the caller packed once into <see cref="Shared"/>.
+/// </summary>
+internal sealed unsafe class EpilogueGroupJob<TEpilogue> : GemmJob
+    where TEpilogue : IGemmEpilogue
+{
+    /// <summary>Largest group (the joint sampler's 2 directions x 2 models).</summary>
+    internal const int MaxProducts = 4;
+
+    [ThreadStatic]
+    private static EpilogueGroupJob<TEpilogue>?[]? t_jobs;
+
+    /// <summary>One descriptor per product (operands, plan, epilogue); never run as jobs of their own.</summary>
+    internal readonly EpilogueGemmJob<TEpilogue>[] Products = [new(), new(), new(), new()];
+
+    /// <summary>Offset of each product's packed op(B) in <see cref="Shared"/>.</summary>
+    internal readonly long[] Offsets = new long[MaxProducts];
+
+    internal float* Shared;
+    internal int Count;
+
+    /// <summary>The job object owned by the current thread at the current nesting depth.</summary>
+    internal static EpilogueGroupJob<TEpilogue> ForCurrentDepth()
+    {
+        EpilogueGroupJob<TEpilogue>?[] jobs = t_jobs ??= new EpilogueGroupJob<TEpilogue>?[4];
+        int depth = GemmWorkspace.Depth;
+        if (depth >= jobs.Length)
+        {
+            Array.Resize(ref jobs, Math.Max(depth + 1, jobs.Length * 2));
+            t_jobs = jobs;
+        }
+
+        return jobs[depth] ??= new EpilogueGroupJob<TEpilogue>();
+    }
+
+    protected override void RunTiles(GemmWorkspace ws)
+    {
+        // Each participating thread works on its own copies of the epilogue values (see IGemmEpilogue).
+        int count = Count;
+        EpilogueGemmJob<TEpilogue>[] products = Products;
+        TEpilogue e0 = products[0].Epilogue;
+        TEpilogue e1 = count > 1 ? products[1].Epilogue : default!;
+        TEpilogue e2 = count > 2 ? products[2].Epilogue : default!;
+        TEpilogue e3 = count > 3 ? products[3].Epilogue : default!;
+        int t;
+        while ((t = ClaimTile()) < TileCount)
+        {
+            for (int q = 0; q < count; q++)
+            {
+                EpilogueGemmJob<TEpilogue> job = products[q];
+                float* shared = Shared + Offsets[q];
+                float* follow = null;
+                nint followLda = 0;
+                if (q + 1 < count)
+                {
+                    EpilogueGemmJob<TEpilogue> nextJob = products[q + 1];
+                    followLda = nextJob.Lda;
+                    follow = nextJob.TransA == Transpose.None ? nextJob.A + ((nint)t * nextJob.Plan.Mc * followLda) : null;
+                }
+
+                switch (q)
+                {
+                    case 0:
+                        GemmDriver.EpilogueBand(job, ref e0, t, ws, shared, follow, followLda);
+                        break;
+                    case 1:
+                        GemmDriver.EpilogueBand(job, ref e1, t, ws, shared, follow, followLda);
+                        break;
+                    case 2:
+                        GemmDriver.EpilogueBand(job, ref e2, t, ws, shared, follow, followLda);
+                        break;
+                    default:
+                        GemmDriver.EpilogueBand(job, ref e3, t, ws, shared, follow, followLda);
+                        break;
+                }
+            }
         }
     }
 }

@@ -25,6 +25,7 @@ internal sealed unsafe class GemmWorkspace
     private PinnedBuffer _scratch;
     private PinnedBuffer _packedB;
     private PinnedBuffer _packedA;
+    private PinnedBuffer _sharedB;
     private long[] _stampSerial = new long[16];
     private int[] _stampBlock = new int[16];
     private long _aSerial;
@@ -74,6 +75,16 @@ internal sealed unsafe class GemmWorkspace
     {
         _scratch.Ensure(floats);
         return _scratch.Pointer;
+    }
+
+    /// <summary>
+    /// Buffer of at least <paramref name="floats"/> floats (64-byte aligned) for operands a call packs once and shares
+    /// with every thread (the packed B of a group of fused products); separate from <see cref="Scratch"/>.
+    /// </summary>
+    internal float* SharedB(long floats)
+    {
+        _sharedB.Ensure(floats);
+        return _sharedB.Pointer;
     }
 
     /// <summary>

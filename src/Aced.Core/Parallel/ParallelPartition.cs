@@ -19,12 +19,13 @@ public interface IPartitionBody
 }
 
 /// <summary>
-/// Deterministic fixed-partition parallel loop on the persistent worker threads of <see cref="Gemm"/>.
+/// Deterministic fixed-partition parallel loop on Aced's persistent worker threads (the pool the managed GEMM also
+/// uses; it does not depend on the GEMM provider installed).
 /// </summary>
 /// <remarks>
 /// <para>
 /// The caller chooses the partition count from the problem size alone; partitions are claimed dynamically by the
-/// calling thread and by up to <c>GemmControl.MaxDegreeOfParallelism - 1</c> pool workers, which block on a semaphore
+/// calling thread and by up to <see cref="AcedControl.MaxDegreeOfParallelism"/> - 1 pool workers, which block on a semaphore
 /// between calls (they never spin). If every partition writes only its own outputs, results are bit-identical
 /// whatever the degree of parallelism and whichever thread ran which partition.
 /// </para>
@@ -56,7 +57,7 @@ public static class ParallelPartition
             throw new ArgumentNullException(nameof(body), "pass a partition body instance");
         }
 
-        int degree = Math.Min(GemmControl.MaxDegreeOfParallelism, partitionCount);
+        int degree = Math.Min(AcedControl.MaxDegreeOfParallelism, partitionCount);
         if (degree <= 1)
         {
             TBody local = body;
@@ -72,7 +73,7 @@ public static class ParallelPartition
         job.Body = body;
         try
         {
-            GemmWorkers.Run(job, partitionCount, degree);
+            WorkerPool.Run(job, partitionCount, degree);
         }
         finally
         {
@@ -81,8 +82,8 @@ public static class ParallelPartition
     }
 }
 
-/// <summary>Partitions of one <see cref="ParallelPartition"/> call, run as tiles of the GEMM worker pool.</summary>
-internal sealed class PartitionJob<TBody> : GemmJob
+/// <summary>Partitions of one <see cref="ParallelPartition"/> call, run as items of the <see cref="WorkerPool"/>.</summary>
+internal sealed class PartitionJob<TBody> : PoolJob
     where TBody : IPartitionBody
 {
     [ThreadStatic]
@@ -94,7 +95,7 @@ internal sealed class PartitionJob<TBody> : GemmJob
     internal static PartitionJob<TBody> ForCurrentDepth()
     {
         PartitionJob<TBody>?[] jobs = t_jobs ??= new PartitionJob<TBody>?[4];
-        int depth = GemmWorkspace.Depth;
+        int depth = WorkerPool.Depth;
         if (depth >= jobs.Length)
         {
             Array.Resize(ref jobs, Math.Max(depth + 1, jobs.Length * 2));
@@ -104,11 +105,11 @@ internal sealed class PartitionJob<TBody> : GemmJob
         return jobs[depth] ??= new PartitionJob<TBody>();
     }
 
-    protected override void RunTiles(GemmWorkspace ws)
+    protected override void RunItems()
     {
         TBody body = Body;
         int p;
-        while ((p = ClaimTile()) < TileCount)
+        while ((p = ClaimItem()) < ItemCount)
         {
             body.Execute(p);
         }

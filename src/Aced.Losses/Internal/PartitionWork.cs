@@ -10,7 +10,7 @@ internal interface IPartitionedWork
 }
 
 /// <summary>
-/// Runs an <see cref="IPartitionedWork"/> through <see cref="ParallelPartition"/> (the GEMM worker pool, bounded by
+/// Runs an <see cref="IPartitionedWork"/> through <see cref="ParallelPartition"/> (Aced's shared worker pool, bounded by
 /// <c>GemmControl.MaxDegreeOfParallelism</c>). The partition count depends only on the problem size, so results are
 /// bit-identical whatever the number of threads.
 /// </summary>

@@ -74,7 +74,7 @@ public sealed class GemmGlobalStateTests
             AssertBitIdentical(reference, result, $"degree {degree}");
         }
 
-        Assert.True(GemmWorkers.WorkerCount >= 2, "degree 3 should have started two pool threads");
+        Assert.True(WorkerPool.WorkerCount >= 2, "degree 3 should have started two pool threads");
     }
 
     public static TheoryData<int> AvailableIsas()

@@ -267,4 +267,80 @@ public sealed class ParallelPartitionTests
             Assert.Equal(0, allocated);
         });
     }
+
+    /// <summary>Partition 0 waits (bounded) until another partition has started on a different thread.</summary>
+    private readonly struct MeetBody : IPartitionBody
+    {
+        private readonly int[] _threads;
+        private readonly ManualResetEventSlim _met;
+
+        public MeetBody(int[] threads, ManualResetEventSlim met)
+        {
+            _threads = threads;
+            _met = met;
+        }
+
+        public void Execute(int partition)
+        {
+            _threads[partition] = Environment.CurrentManagedThreadId;
+            if (partition == 0)
+            {
+                _met.Wait(TimeSpan.FromSeconds(30));
+            }
+            else if (Environment.CurrentManagedThreadId != _threads[0])
+            {
+                _met.Set();
+            }
+        }
+    }
+
+    private sealed class SerialOnlyProvider : IGemmProvider
+    {
+        public string Name => "serial test provider";
+
+        public void Sgemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
+            ManagedGemmProvider.Instance.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    [Fact]
+    public void Run_NonManagedGemmProvider_StillRunsOnSeveralThreads()
+    {
+        IGemmProvider old = GemmControl.Provider;
+        try
+        {
+            GemmControl.Provider = new SerialOnlyProvider();
+            WithDegree(2, () =>
+            {
+                int[] threads = new int[2];
+                using var met = new ManualResetEventSlim(false);
+                ParallelPartition.Run(2, new MeetBody(threads, met));
+                Assert.True(met.IsSet, "with degree 2 a pool worker should run a partition while the caller holds partition 0");
+                Assert.NotEqual(threads[0], threads[1]);
+            });
+        }
+        finally
+        {
+            GemmControl.Provider = old;
+        }
+    }
+
+    [Fact]
+    public void MaxDegreeOfParallelism_AcedControlAndGemmControl_AreOneSetting()
+    {
+        int old = AcedControl.MaxDegreeOfParallelism;
+        try
+        {
+            AcedControl.MaxDegreeOfParallelism = 3;
+            Assert.Equal(3, GemmControl.MaxDegreeOfParallelism);
+            GemmControl.MaxDegreeOfParallelism = 1;
+            Assert.Equal(1, AcedControl.MaxDegreeOfParallelism);
+            Assert.Throws<ArgumentOutOfRangeException>(() => AcedControl.MaxDegreeOfParallelism = 0);
+            Assert.Equal(1, AcedControl.MaxDegreeOfParallelism);
+            Assert.Contains("MaxDegreeOfParallelism=1", AcedControl.Describe());
+        }
+        finally
+        {
+            AcedControl.MaxDegreeOfParallelism = old;
+        }
+    }
 }

@@ -5,65 +5,64 @@ using System.Threading;
 namespace Aced.Core;
 
 /// <summary>
-/// One SGEMM call split into a fixed list of tiles. Threads claim tiles with an interlocked counter,
-/// so a thread slowed down by another process delays the call only by the tiles it holds.
+/// One parallel call split into a fixed list of work items (GEMM tiles or row bands, <see cref="ParallelPartition"/>
+/// partitions). Threads claim items with an interlocked counter, so a thread slowed down by another process delays
+/// the call only by the items it holds; which thread runs which item never changes a result as long as every item
+/// writes only its own outputs.
 /// </summary>
-internal abstract unsafe class GemmJob
+internal abstract class PoolJob
 {
     private const int ClosedBit = 1 << 30;
 
-    private int _nextTile;
+    private int _nextItem;
     private int _state;
+    private int _maxHelpers;
     private ExceptionDispatchInfo? _error;
 
-    internal Transpose TransA;
-    internal Transpose TransB;
-    internal float* A;
-    internal float* B;
-    internal nint Lda;
-    internal nint Ldb;
-    internal float Alpha;
-    internal GemmPlan Plan;
-    internal long Serial;
-    internal GemmIsa Isa;
-    internal int TileCount;
-    private int _maxHelpers;
+    /// <summary>Number of work items of the current call.</summary>
+    internal int ItemCount { get; private set; }
 
-    /// <summary>Claims and runs tiles until none are left (called by every participating thread).</summary>
-    internal void Work(GemmWorkspace ws)
+    /// <summary>Claims and runs items until none are left (called by every participating thread).</summary>
+    internal void Work()
     {
+        WorkerPool.EnterJob();
         try
         {
-            RunTiles(ws);
+            RunItems();
         }
         catch (Exception ex)
         {
             Fail(ex);
         }
+        finally
+        {
+            WorkerPool.ExitJob();
+        }
     }
 
-    /// <summary>Records the first failure and stops further tiles from being claimed.</summary>
+    /// <summary>Records the first failure and stops further items from being claimed.</summary>
     internal void Fail(Exception ex)
     {
         Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(ex), null);
-        Volatile.Write(ref _nextTile, TileCount);
+        Volatile.Write(ref _nextItem, ItemCount);
     }
 
-    /// <summary>Next unclaimed tile index, or a value &gt;= <see cref="TileCount"/> when all are claimed.</summary>
-    protected int ClaimTile()
+    /// <summary>Next unclaimed item index, or a value &gt;= <see cref="ItemCount"/> when all are claimed.</summary>
+    protected int ClaimItem()
     {
-        int t = Interlocked.Increment(ref _nextTile) - 1;
-        return t < TileCount ? t : TileCount;
+        int t = Interlocked.Increment(ref _nextItem) - 1;
+        return t < ItemCount ? t : ItemCount;
     }
 
-    protected abstract void RunTiles(GemmWorkspace ws);
+    /// <summary>Claims items with <see cref="ClaimItem"/> and runs them until none are left.</summary>
+    protected abstract void RunItems();
 
-    internal void Open(int tileCount, int maxHelpers)
+    internal void Open(int itemCount, int maxHelpers)
     {
-        TileCount = tileCount;
+        ItemCount = itemCount;
         _maxHelpers = maxHelpers;
         _error = null;
-        _nextTile = 0;
+        _nextItem = 0;
         Volatile.Write(ref _state, 0);
     }
 
@@ -101,12 +100,15 @@ internal abstract unsafe class GemmJob
 }
 
 /// <summary>
-/// Persistent GEMM worker threads. They block on a semaphore between calls (no spinning); the calling
-/// thread always participates. One call at a time uses the pool: a concurrent or nested call (a GEMM
-/// issued from inside a worker or an epilogue) runs serially on its own thread, which gives the same
-/// bits because the tile partition is fixed.
+/// The library's persistent worker threads, shared by the managed GEMM (<see cref="ManagedGemmProvider"/>) and
+/// <see cref="ParallelPartition"/>, neither of which depends on the other: with another GEMM provider installed the
+/// pool still serves the partitioned element-wise work. Workers block on a semaphore between calls (no spinning);
+/// the calling thread always participates. One call at a time uses the pool: a concurrent or nested call (issued from
+/// inside a work item or a GEMM epilogue) runs serially on its own thread, which gives the same results because the
+/// item partition is fixed by the caller. The number of threads a call may use is capped by
+/// <see cref="AcedControl.MaxDegreeOfParallelism"/> (the caller passes its degree).
 /// </summary>
-internal static class GemmWorkers
+internal static class WorkerPool
 {
     /// <summary>Upper bound on pool threads whatever MaxDegreeOfParallelism says.</summary>
     internal const int MaxWorkers = 63;
@@ -114,45 +116,49 @@ internal static class GemmWorkers
     private static readonly SemaphoreSlim s_wake = new(0);
     private static readonly ManualResetEventSlim s_done = new(false);
     private static readonly object s_createLock = new();
-    private static GemmJob? s_job;
+    private static PoolJob? s_job;
     private static int s_busy;
     private static int s_workerCount;
+
+    [ThreadStatic]
+    private static int t_depth;
 
     /// <summary>Number of pool threads started so far.</summary>
     internal static int WorkerCount => Volatile.Read(ref s_workerCount);
 
     /// <summary>
-    /// Runs every tile of <paramref name="job"/> using up to <paramref name="degree"/> threads (including the caller).
+    /// Number of pool jobs the current thread is inside (0 outside any): a job object reused per thread must be
+    /// taken per depth, so that a nested call does not reuse the object of the call it runs in.
     /// </summary>
-    internal static void Run(GemmJob job, int tileCount, int degree)
+    internal static int Depth => t_depth;
+
+    internal static void EnterJob() => t_depth++;
+
+    internal static void ExitJob() => t_depth--;
+
+    /// <summary>
+    /// Runs every item of <paramref name="job"/> using up to <paramref name="degree"/> threads (including the caller).
+    /// </summary>
+    internal static void Run(PoolJob job, int itemCount, int degree)
     {
-        degree = Math.Min(Math.Min(degree, tileCount), MaxWorkers + 1);
+        degree = Math.Min(Math.Min(degree, itemCount), MaxWorkers + 1);
         if (degree <= 1 || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
         {
             // No helpers may join (a worker holding a stale reference to this job object is refused).
-            job.Open(tileCount, maxHelpers: 0);
-            RunOnCaller(job);
+            job.Open(itemCount, maxHelpers: 0);
+            job.Work();
             job.ThrowIfFailed();
             return;
         }
 
         try
         {
-            job.Open(tileCount, degree - 1);
+            job.Open(itemCount, degree - 1);
             EnsureWorkers(degree - 1);
             s_done.Reset();
             Volatile.Write(ref s_job, job);
             s_wake.Release(degree - 1);
-            try
-            {
-                RunOnCaller(job);
-            }
-            catch (Exception ex)
-            {
-                // Only reachable if renting the caller's workspace failed; helpers must still be waited for.
-                job.Fail(ex);
-            }
-
+            job.Work();
             if (job.Close())
             {
                 s_done.Wait();
@@ -166,19 +172,6 @@ internal static class GemmWorkers
         }
 
         job.ThrowIfFailed();
-    }
-
-    private static void RunOnCaller(GemmJob job)
-    {
-        GemmWorkspace ws = GemmWorkspace.Rent();
-        try
-        {
-            job.Work(ws);
-        }
-        finally
-        {
-            GemmWorkspace.Return();
-        }
     }
 
     private static void EnsureWorkers(int count)
@@ -195,7 +188,7 @@ internal static class GemmWorkers
                 var thread = new Thread(WorkerLoop)
                 {
                     IsBackground = true,
-                    Name = $"Aced GEMM worker {s_workerCount + 1}",
+                    Name = $"Aced worker {s_workerCount + 1}",
                 };
                 thread.Start();
                 Volatile.Write(ref s_workerCount, s_workerCount + 1);
@@ -208,31 +201,18 @@ internal static class GemmWorkers
         while (true)
         {
             s_wake.Wait();
-            GemmJob? job = Volatile.Read(ref s_job);
+            PoolJob? job = Volatile.Read(ref s_job);
             if (job is null || !job.TryEnter())
             {
                 continue;
             }
 
-            bool rented = false;
             try
             {
-                GemmWorkspace ws = GemmWorkspace.Rent();
-                rented = true;
-                job.Work(ws);
-            }
-            catch (Exception ex)
-            {
-                // Only reachable if renting the workspace failed (Work catches its own exceptions).
-                job.Fail(ex);
+                job.Work();
             }
             finally
             {
-                if (rented)
-                {
-                    GemmWorkspace.Return();
-                }
-
                 if (job.Exit())
                 {
                     s_done.Set();

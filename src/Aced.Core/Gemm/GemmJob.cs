@@ -1,0 +1,49 @@
+namespace Aced.Core;
+
+/// <summary>
+/// One managed SGEMM call split into a fixed list of tiles (or row bands), run on the shared <see cref="WorkerPool"/>.
+/// Every participating thread rents its own packing workspace for the call.
+/// </summary>
+internal abstract unsafe class GemmJob : PoolJob
+{
+    internal Transpose TransA;
+    internal Transpose TransB;
+    internal float* A;
+    internal float* B;
+    internal nint Lda;
+    internal nint Ldb;
+    internal float Alpha;
+    internal GemmPlan Plan;
+    internal long Serial;
+    internal GemmIsa Isa;
+
+    /// <summary>Number of tiles of the current call.</summary>
+    internal int TileCount => ItemCount;
+
+    /// <summary>Next unclaimed tile index, or a value &gt;= <see cref="TileCount"/> when all are claimed.</summary>
+    protected int ClaimTile() => ClaimItem();
+
+    /// <summary>Claims and runs tiles with this thread's workspace until none are left.</summary>
+    protected abstract void RunTiles(GemmWorkspace ws);
+
+    /// <inheritdoc/>
+    protected sealed override void RunItems()
+    {
+        GemmWorkspace ws = GemmWorkspace.Rent();
+        try
+        {
+            RunTiles(ws);
+        }
+        finally
+        {
+            GemmWorkspace.Return();
+        }
+    }
+}
+
+/// <summary>The managed GEMM's entry to the shared <see cref="WorkerPool"/> (kept as the call sites' name).</summary>
+internal static class GemmWorkers
+{
+    /// <summary>Runs every tile of <paramref name="job"/> on up to <paramref name="degree"/> threads of the shared pool.</summary>
+    internal static void Run(GemmJob job, int tileCount, int degree) => WorkerPool.Run(job, tileCount, degree);
+}
