@@ -40,7 +40,7 @@ public class GemmIsaBenchmarks : IFlopCount
     public float Avx2Quarters4x16() => Run(GemmIsa.Vector256Quarters);
 
     [Benchmark]
-    public float Avx2Tile6x16Plus2x32() => Run(GemmIsa.Vector256);
+    public float Avx2Strips6x16() => Run(GemmIsa.Vector256);
 
     [Benchmark]
     public float Avx512Tile8x32() => Run(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? GemmIsa.Vector512 : GemmIsa.Vector256);

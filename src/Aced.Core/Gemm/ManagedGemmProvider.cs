@@ -42,7 +42,7 @@ public sealed class ManagedGemmProvider : IGemmEpilogueProvider
     }
 
     /// <inheritdoc/>
-    public string Name => $"Aced managed SGEMM ({GemmKernels.ActiveIsa}, {GemmPlan.MR}x{GemmPlan.NR} register tile)";
+    public string Name => $"Aced managed SGEMM ({GemmKernels.ActiveIsa}, {GemmKernels.TileDescription(GemmKernels.ActiveIsa)})";
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">A span is too short for its shape and leading dimension.</exception>
