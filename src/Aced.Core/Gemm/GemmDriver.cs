@@ -75,7 +75,8 @@ internal static unsafe class GemmDriver
         GemmIsa isa = job.Isa;
 
         // The AVX2 path always packs the whole row block first (GemmKernels.Block256 runs 6-row strips across it).
-        bool wholeA = rowMajorOrder || isa == GemmIsa.Vector256;
+        bool strips = isa == GemmIsa.Vector256 && GemmKernels.StripsEnabled;
+        bool wholeA = rowMajorOrder || strips;
         float* aBlock = wholeA ? ws.PackedA(job, ib, mcPad, out aPacked) : null;
         float alpha = job.Alpha;
         nint ldc = job.Ldc;
@@ -86,7 +87,7 @@ internal static unsafe class GemmDriver
             int kcb = Math.Min(plan.Kc, plan.K - p0);
             float beta = kb == 0 ? job.Beta : 1f;
             float* bBlock = ws.PackedB(job, jb, kb);
-            if (isa == GemmIsa.Vector256 && aBlock is not null)
+            if (strips && aBlock is not null)
             {
                 float* aK = aBlock + ((nint)p0 * mcPad);
                 for (int ir = 0; !aPacked && ir < mcb; ir += GemmPlan.MR)

@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Aced.Core;
 
@@ -45,6 +46,9 @@ internal static unsafe class GemmKernels
 {
     /// <summary>Set by tests to force a fallback kernel; <see cref="GemmIsa.Auto"/> in production.</summary>
     internal static GemmIsa ForcedIsa { get; set; }
+
+    /// <summary>Whether the plain path's AVX2 kernel runs in 6-row strips over the row block (<see cref="Block256"/>; benchmarks turn it off for a same-run baseline).</summary>
+    internal static bool StripsEnabled { get; set; } = true;
 
     internal static GemmIsa ActiveIsa => ForcedIsa != GemmIsa.Auto ? ForcedIsa
         : Vector512.IsHardwareAccelerated ? GemmIsa.Vector512
@@ -194,7 +198,8 @@ internal static unsafe class GemmKernels
     /// <remarks>
     /// Loop order (BLIS-like, chosen for 16 ymm registers and a 32 KiB L1): for each 16-column half of a B micro-panel
     /// (kc x 16 floats, 24 KiB at kc = 384, which stays in L1), every 6-row strip of the row block runs the 6 x 16 kernel,
-    /// whose 6 row pointers may straddle two A micro-panels; the packed A block streams from L2. Rows left after the
+    /// whose 6 row pointers may straddle two A micro-panels; the packed A block streams from L2. Each strip also
+    /// prefetches its share of the next half-panel and its own 6 C rows. Rows left after the
     /// 6-row strips run as 2 x 32 blocks. Each element is still <c>fma(a[p], b[p], acc)</c> for p increasing from 0 and
     /// the same store rule, so the result is bit-identical to <see cref="Run"/> with any ISA.
     /// </remarks>
@@ -205,12 +210,26 @@ internal static unsafe class GemmKernels
         int sixRows = strips * 6;
         int lastRow = GemmPlan.RoundUp(mcb, GemmPlan.MR) - 1;
         nint panel = (nint)GemmPlan.MR * kc;
+        int linesPerStrip = strips == 0 ? 0 : (kc + strips - 1) / strips;
         for (int jh = 0; jh < ncb; jh += 16)
         {
             int cols = Math.Min(16, ncb - jh);
             float* b = bBlock + (((nint)(jh >> 5) * GemmPlan.NR) * kc) + (jh & 31);
+            int jn = jh + 16;
+            float* bNext = jn < ncb && Sse.IsSupported ? bBlock + (((nint)(jn >> 5) * GemmPlan.NR) * kc) + (jn & 31) : null;
             for (int i = 0; i < sixRows; i += 6)
             {
+                if (bNext is not null)
+                {
+                    // Pull the next half-panel's lines (one 64-byte line per k step) towards L1 while this one computes.
+                    int s0 = (i / 6) * linesPerStrip;
+                    int s1 = Math.Min(kc, s0 + linesPerStrip);
+                    for (int p = s0; p < s1; p++)
+                    {
+                        Sse.Prefetch0(bNext + (p * GemmPlan.NR));
+                    }
+                }
+
                 float* a0 = Row(aBlock, panel, i);
                 float* a1 = Row(aBlock, panel, i + 1);
                 float* a2 = Row(aBlock, panel, i + 2);
@@ -218,6 +237,17 @@ internal static unsafe class GemmKernels
                 float* a4 = Row(aBlock, panel, i + 4);
                 float* a5 = Row(aBlock, panel, i + 5);
                 float* ci = c + ((nint)i * ldc) + jh;
+                if (Sse.IsSupported)
+                {
+                    // The strip's C rows are read (beta != 0, later k blocks) and written when the kernel ends.
+                    Sse.Prefetch0(ci);
+                    Sse.Prefetch0(ci + ldc);
+                    Sse.Prefetch0(ci + (2 * ldc));
+                    Sse.Prefetch0(ci + (3 * ldc));
+                    Sse.Prefetch0(ci + (4 * ldc));
+                    Sse.Prefetch0(ci + (5 * ldc));
+                }
+
                 if (cols == 16)
                 {
                     Kernel256Six(a0, a1, a2, a3, a4, a5, b, kc, ci, ldc, alpha, beta);
