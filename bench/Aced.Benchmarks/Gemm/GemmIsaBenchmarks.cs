@@ -7,7 +7,9 @@ namespace Aced.Benchmarks.GemmSuite;
 
 /// <summary>
 /// 1024^3 NN with the micro-kernel forced per method, so the AVX2 tilings (and AVX-512 where the CPU has it) are
-/// compared in one run: the baseline is the previous AVX2 kernel (the 8 x 32 tile as four 4 x 16 quarters).
+/// compared in one run: the baseline is the previous AVX2 path (each 8 x 32 packed panel pair as two 6 x 16 blocks and
+/// one 2 x 32 block); <c>Avx2Strips6x16</c> is the current one (6-row strips across the row block, B half-panel in L1).
+/// For the ratio to OpenBLAS use <c>eng/blas-probe</c> (interleaved, same process).
 /// </summary>
 [MemoryDiagnoser]
 [GflopsColumn]
@@ -34,20 +36,28 @@ public class GemmIsaBenchmarks : IFlopCount
     }
 
     [GlobalCleanup]
-    public void Cleanup() => GemmKernels.ForcedIsa = GemmIsa.Auto;
+    public void Cleanup()
+    {
+        GemmKernels.ForcedIsa = GemmIsa.Auto;
+        GemmKernels.StripsEnabled = true;
+    }
 
     [Benchmark(Baseline = true)]
+    public float Avx2PerPanel6x16Plus2x32() => Run(GemmIsa.Vector256, strips: false);
+
+    [Benchmark]
     public float Avx2Quarters4x16() => Run(GemmIsa.Vector256Quarters);
 
     [Benchmark]
-    public float Avx2Tile6x16Plus2x32() => Run(GemmIsa.Vector256);
+    public float Avx2Strips6x16() => Run(GemmIsa.Vector256);
 
     [Benchmark]
     public float Avx512Tile8x32() => Run(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? GemmIsa.Vector512 : GemmIsa.Vector256);
 
-    private float Run(GemmIsa isa)
+    private float Run(GemmIsa isa, bool strips = true)
     {
         GemmKernels.ForcedIsa = isa;
+        GemmKernels.StripsEnabled = strips;
         Gemm.Multiply(Transpose.None, Transpose.None, 1f, _a, _b, 0f, _c);
         return _c.Data[_c.Data.Length - 1];
     }

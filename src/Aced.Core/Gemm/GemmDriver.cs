@@ -72,8 +72,12 @@ internal static unsafe class GemmDriver
         int ncb = Math.Min(plan.Nc, plan.N - j0);
         float* edge = ws.Edge;
         bool aPacked = false;
-        float* aBlock = rowMajorOrder ? ws.PackedA(job, ib, mcPad, out aPacked) : null;
         GemmIsa isa = job.Isa;
+
+        // The AVX2 path always packs the whole row block first (GemmKernels.Block256 runs 6-row strips across it).
+        bool strips = isa == GemmIsa.Vector256 && GemmKernels.StripsEnabled;
+        bool wholeA = rowMajorOrder || strips;
+        float* aBlock = wholeA ? ws.PackedA(job, ib, mcPad, out aPacked) : null;
         float alpha = job.Alpha;
         nint ldc = job.Ldc;
 
@@ -83,6 +87,18 @@ internal static unsafe class GemmDriver
             int kcb = Math.Min(plan.Kc, plan.K - p0);
             float beta = kb == 0 ? job.Beta : 1f;
             float* bBlock = ws.PackedB(job, jb, kb);
+            if (strips && aBlock is not null)
+            {
+                float* aK = aBlock + ((nint)p0 * mcPad);
+                for (int ir = 0; !aPacked && ir < mcb; ir += GemmPlan.MR)
+                {
+                    GemmPacking.PackA(job.TransA, job.A, job.Lda, i0 + ir, Math.Min(GemmPlan.MR, mcb - ir), p0, kcb, aK + ((nint)ir * kcb));
+                }
+
+                GemmKernels.Block256(aK, mcb, bBlock, kcb, ncb, job.C + ((nint)i0 * ldc) + j0, ldc, alpha, beta, edge);
+                continue;
+            }
+
             for (int ir = 0; ir < mcb; ir += GemmPlan.MR)
             {
                 int rows = Math.Min(GemmPlan.MR, mcb - ir);

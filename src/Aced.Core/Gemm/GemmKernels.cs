@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Aced.Core;
 
@@ -14,8 +15,10 @@ internal enum GemmIsa
     Vector512 = 1,
 
     /// <summary>
-    /// AVX2/FMA: the 8 x 32 tile as two 6 x 16 blocks (12 ymm accumulators + 2 B loads + 1 broadcast = 15 of
-    /// the 16 ymm registers) and one 2 x 32 block (8 accumulators + 4 B loads + 1 broadcast).
+    /// AVX2/FMA: a 6 x 16 register tile (12 ymm accumulators + 2 B loads + 1 broadcast = 15 of the 16 ymm registers).
+    /// The plain path runs it in 6-row strips across a whole packed row block with the 16-column half of a B micro-panel
+    /// held in L1 (<see cref="GemmKernels.Block256"/>); single 8 x 32 panels (epilogue path) run as two 6 x 16 blocks and
+    /// one 2 x 32 block (8 accumulators + 4 B loads + 1 broadcast).
     /// </summary>
     Vector256 = 2,
 
@@ -44,10 +47,22 @@ internal static unsafe class GemmKernels
     /// <summary>Set by tests to force a fallback kernel; <see cref="GemmIsa.Auto"/> in production.</summary>
     internal static GemmIsa ForcedIsa { get; set; }
 
+    /// <summary>Whether the plain path's AVX2 kernel runs in 6-row strips over the row block (<see cref="Block256"/>; benchmarks turn it off for a same-run baseline).</summary>
+    internal static bool StripsEnabled { get; set; } = true;
+
     internal static GemmIsa ActiveIsa => ForcedIsa != GemmIsa.Auto ? ForcedIsa
         : Vector512.IsHardwareAccelerated ? GemmIsa.Vector512
         : Vector256.IsHardwareAccelerated ? GemmIsa.Vector256
         : GemmIsa.Scalar;
+
+    /// <summary>The register tile <paramref name="isa"/> computes, as shown by <see cref="ManagedGemmProvider.Name"/>.</summary>
+    internal static string TileDescription(GemmIsa isa) => isa switch
+    {
+        GemmIsa.Vector512 => "8x32 register tile",
+        GemmIsa.Vector256 => "6x16 register tile, 6-row strips over 8x32 packed panels",
+        GemmIsa.Vector256Quarters => "4x16 register tile",
+        _ => "scalar 8x32 tile",
+    };
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Run(GemmIsa isa, float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta)
@@ -58,9 +73,9 @@ internal static unsafe class GemmKernels
         }
         else if (isa == GemmIsa.Vector256)
         {
-            Kernel256Six(a, b, kc, c, ldc, alpha, beta);
-            Kernel256Six(a, b + 16, kc, c + 16, ldc, alpha, beta);
-            Kernel256Two(a + 6, b, kc, c + (6 * ldc), ldc, alpha, beta);
+            Kernel256Six(a, a + 1, a + 2, a + 3, a + 4, a + 5, b, kc, c, ldc, alpha, beta);
+            Kernel256Six(a, a + 1, a + 2, a + 3, a + 4, a + 5, b + 16, kc, c + 16, ldc, alpha, beta);
+            Kernel256Two(a + 6, a + 7, b, kc, c + (6 * ldc), ldc, alpha, beta);
         }
         else if (isa == GemmIsa.Vector256Quarters)
         {
@@ -175,11 +190,137 @@ internal static unsafe class GemmKernels
     }
 
     /// <summary>
-    /// Rows 0..5 x 16 columns of the register tile with Vector256: 12 ymm accumulators, enough independent FMA
-    /// chains to cover two FMA pipes of latency 4-5, and 12 FMAs per 2 vector loads + 6 broadcasts.
+    /// The AVX2 path over a whole packed k block of a C tile: C[0..mcb, 0..ncb] = alpha * A B + beta * C (per element the
+    /// <see cref="GemmKernels"/> rule), where <paramref name="aBlock"/> holds the 8-row A micro-panels of the row block one
+    /// after the other (panel q at <c>aBlock + q * 8 * kc</c>, zero rows up to a multiple of 8) and
+    /// <paramref name="bBlock"/> the 32-column B micro-panels (panel at <c>bBlock + jr * kc</c>).
+    /// </summary>
+    /// <remarks>
+    /// Loop order (BLIS-like, chosen for 16 ymm registers and a 32 KiB L1): for each 16-column half of a B micro-panel
+    /// (kc x 16 floats, 24 KiB at kc = 384, which stays in L1), every 6-row strip of the row block runs the 6 x 16 kernel,
+    /// whose 6 row pointers may straddle two A micro-panels; the packed A block streams from L2. Each strip also
+    /// prefetches its share of the next half-panel and its own 6 C rows. Rows left after the
+    /// 6-row strips run as 2 x 32 blocks. Each element is still <c>fma(a[p], b[p], acc)</c> for p increasing from 0 and
+    /// the same store rule, so the result is bit-identical to <see cref="Run"/> with any ISA.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Block256(float* aBlock, int mcb, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* edge)
+    {
+        int strips = mcb / 6;
+        int sixRows = strips * 6;
+        int lastRow = GemmPlan.RoundUp(mcb, GemmPlan.MR) - 1;
+        nint panel = (nint)GemmPlan.MR * kc;
+        int linesPerStrip = strips == 0 ? 0 : (kc + strips - 1) / strips;
+        for (int jh = 0; jh < ncb; jh += 16)
+        {
+            int cols = Math.Min(16, ncb - jh);
+            float* b = bBlock + (((nint)(jh >> 5) * GemmPlan.NR) * kc) + (jh & 31);
+            int jn = jh + 16;
+            float* bNext = jn < ncb && Sse.IsSupported ? bBlock + (((nint)(jn >> 5) * GemmPlan.NR) * kc) + (jn & 31) : null;
+            for (int i = 0; i < sixRows; i += 6)
+            {
+                if (bNext is not null)
+                {
+                    // Pull the next half-panel's lines (one 64-byte line per k step) towards L1 while this one computes.
+                    int s0 = (i / 6) * linesPerStrip;
+                    int s1 = Math.Min(kc, s0 + linesPerStrip);
+                    for (int p = s0; p < s1; p++)
+                    {
+                        Sse.Prefetch0(bNext + (p * GemmPlan.NR));
+                    }
+                }
+
+                float* a0 = Row(aBlock, panel, i);
+                float* a1 = Row(aBlock, panel, i + 1);
+                float* a2 = Row(aBlock, panel, i + 2);
+                float* a3 = Row(aBlock, panel, i + 3);
+                float* a4 = Row(aBlock, panel, i + 4);
+                float* a5 = Row(aBlock, panel, i + 5);
+                float* ci = c + ((nint)i * ldc) + jh;
+                if (Sse.IsSupported)
+                {
+                    // The strip's C rows are read (beta != 0, later k blocks) and written when the kernel ends.
+                    Sse.Prefetch0(ci);
+                    Sse.Prefetch0(ci + ldc);
+                    Sse.Prefetch0(ci + (2 * ldc));
+                    Sse.Prefetch0(ci + (3 * ldc));
+                    Sse.Prefetch0(ci + (4 * ldc));
+                    Sse.Prefetch0(ci + (5 * ldc));
+                }
+
+                if (cols == 16)
+                {
+                    Kernel256Six(a0, a1, a2, a3, a4, a5, b, kc, ci, ldc, alpha, beta);
+                }
+                else
+                {
+                    Kernel256Six(a0, a1, a2, a3, a4, a5, b, kc, edge, GemmPlan.NR, 1f, 0f);
+                    MergeEdge(edge, 6, cols, ci, ldc, alpha, beta);
+                }
+            }
+
+            if (sixRows == mcb || (jh & 31) != 0)
+            {
+                continue;
+            }
+
+            // The rows after the 6-row strips, for the whole 32-column micro-panel: 2 x 32 blocks, or one 6 x 16 pair
+            // with padding rows when 5 rows are left (pointers past the packed block are clamped to its last row).
+            int rest = mcb - sixRows;
+            int cols32 = Math.Min(GemmPlan.NR, ncb - jh);
+            if (rest == 5)
+            {
+                for (int h = 0; h < cols32; h += 16)
+                {
+                    Kernel256Six(
+                        Row(aBlock, panel, sixRows),
+                        Row(aBlock, panel, sixRows + 1),
+                        Row(aBlock, panel, sixRows + 2),
+                        Row(aBlock, panel, sixRows + 3),
+                        Row(aBlock, panel, sixRows + 4),
+                        Row(aBlock, panel, Math.Min(sixRows + 5, lastRow)),
+                        b + h,
+                        kc,
+                        edge,
+                        GemmPlan.NR,
+                        1f,
+                        0f);
+                    MergeEdge(edge, 5, Math.Min(16, cols32 - h), c + ((nint)sixRows * ldc) + jh + h, ldc, alpha, beta);
+                }
+
+                continue;
+            }
+
+            for (int i = sixRows; i < mcb; i += 2)
+            {
+                int rows = Math.Min(2, mcb - i);
+                float* a0 = Row(aBlock, panel, i);
+                float* a1 = Row(aBlock, panel, Math.Min(i + 1, lastRow));
+                float* ci = c + ((nint)i * ldc) + jh;
+                if (rows == 2 && cols32 == GemmPlan.NR)
+                {
+                    Kernel256Two(a0, a1, b, kc, ci, ldc, alpha, beta);
+                }
+                else
+                {
+                    Kernel256Two(a0, a1, b, kc, edge, GemmPlan.NR, 1f, 0f);
+                    MergeEdge(edge, rows, cols32, ci, ldc, alpha, beta);
+                }
+            }
+        }
+    }
+
+    /// <summary>Row <paramref name="i"/> of a block of packed A micro-panels (its value for k step p is at <c>+ 8 p</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* Row(float* aBlock, nint panel, int i) => aBlock + ((i >> 3) * panel) + (i & 7);
+
+    /// <summary>
+    /// 6 rows x 16 columns with Vector256: 12 ymm accumulators (enough independent FMA chains to cover two FMA pipes of
+    /// latency 4-5) + 2 B loads + 1 broadcast, 12 FMAs per 2 vector loads + 6 broadcasts. Row r of op(A) for k step p is
+    /// at <c>ar + 8 p</c> (packed A micro-panels; the 6 rows may lie in two panels); B is a packed 32-column micro-panel.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256Six(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta)
+    private static void Kernel256Six(float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, float* b, int kc, float* c, nint ldc, float alpha, float beta)
     {
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
@@ -187,29 +328,29 @@ internal static unsafe class GemmKernels
         Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
         Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
         Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
-        for (int p = 0; p < kc; p++)
+        nint end = (nint)kc * GemmPlan.MR * sizeof(float);
+        for (nint o = 0; o < end; o += GemmPlan.MR * sizeof(float))
         {
             Vector256<float> b0 = Vector256.Load(b);
             Vector256<float> b1 = Vector256.Load(b + 8);
-            Vector256<float> ar = Vector256.Create(a[0]);
+            Vector256<float> ar = Vector256.Create(*(float*)((byte*)a0 + o));
             c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
             c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
-            ar = Vector256.Create(a[1]);
+            ar = Vector256.Create(*(float*)((byte*)a1 + o));
             c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
             c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
-            ar = Vector256.Create(a[2]);
+            ar = Vector256.Create(*(float*)((byte*)a2 + o));
             c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
             c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
-            ar = Vector256.Create(a[3]);
+            ar = Vector256.Create(*(float*)((byte*)a3 + o));
             c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
             c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
-            ar = Vector256.Create(a[4]);
+            ar = Vector256.Create(*(float*)((byte*)a4 + o));
             c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
             c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
-            ar = Vector256.Create(a[5]);
+            ar = Vector256.Create(*(float*)((byte*)a5 + o));
             c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
             c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
-            a += GemmPlan.MR;
             b += GemmPlan.NR;
         }
 
@@ -221,31 +362,31 @@ internal static unsafe class GemmKernels
         Store256(c + (5 * ldc), c50, c51, alpha, beta);
     }
 
-    /// <summary>Rows 6..7 x all 32 columns of the register tile with Vector256 (8 ymm accumulators).</summary>
+    /// <summary>2 rows x all 32 columns of a B micro-panel with Vector256 (8 ymm accumulators); rows as in <see cref="Kernel256Six"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256Two(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta)
+    private static void Kernel256Two(float* a0, float* a1, float* b, int kc, float* c, nint ldc, float alpha, float beta)
     {
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
         Vector256<float> c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
-        for (int p = 0; p < kc; p++)
+        nint end = (nint)kc * GemmPlan.MR * sizeof(float);
+        for (nint o = 0; o < end; o += GemmPlan.MR * sizeof(float))
         {
             Vector256<float> b0 = Vector256.Load(b);
             Vector256<float> b1 = Vector256.Load(b + 8);
             Vector256<float> b2 = Vector256.Load(b + 16);
             Vector256<float> b3 = Vector256.Load(b + 24);
-            Vector256<float> ar = Vector256.Create(a[0]);
+            Vector256<float> ar = Vector256.Create(*(float*)((byte*)a0 + o));
             c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
             c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
             c02 = Vector256.FusedMultiplyAdd(ar, b2, c02);
             c03 = Vector256.FusedMultiplyAdd(ar, b3, c03);
-            ar = Vector256.Create(a[1]);
+            ar = Vector256.Create(*(float*)((byte*)a1 + o));
             c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
             c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
             c12 = Vector256.FusedMultiplyAdd(ar, b2, c12);
             c13 = Vector256.FusedMultiplyAdd(ar, b3, c13);
-            a += GemmPlan.MR;
             b += GemmPlan.NR;
         }
 

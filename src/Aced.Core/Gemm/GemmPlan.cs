@@ -11,7 +11,7 @@ namespace Aced.Core;
 /// Register tile MR x NR = 8 x 32: 16 zmm accumulators + 2 zmm for the B row + 1 broadcast = 19 of the
 /// 32 AVX-512 registers, so the JIT never spills; each k step issues 16 FMAs against 2 vector loads and
 /// 8 broadcast loads, which keeps the (on Zen 4 double-pumped) FMA pipes the bottleneck. The AVX2 kernel reads
-/// the same packed panels as two 6 x 16 blocks and one 2 x 32 block (see <see cref="GemmIsa.Vector256"/>).
+/// the same packed panels with a 6 x 16 tile in 6-row strips across the row block (see <see cref="GemmIsa.Vector256"/>).
 /// <para>
 /// Cache blocking. kc &lt;= 384 is fixed on every machine: the k blocks are where each element's FMA chain is
 /// rounded into C, so kc decides the bits; a fixed kc keeps results identical across machines, ISAs and thread

@@ -46,7 +46,7 @@ public sealed class ManagedGemmProvider : IGemmEpilogueProvider, IGemmBatchedPro
     }
 
     /// <inheritdoc/>
-    public string Name => $"Aced managed SGEMM ({GemmKernels.ActiveIsa}, {GemmPlan.MR}x{GemmPlan.NR} register tile)";
+    public string Name => $"Aced managed SGEMM ({GemmKernels.ActiveIsa}, {GemmKernels.TileDescription(GemmKernels.ActiveIsa)})";
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">A span is too short for its shape and leading dimension.</exception>

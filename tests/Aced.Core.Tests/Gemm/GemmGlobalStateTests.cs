@@ -125,6 +125,47 @@ public sealed class GemmGlobalStateTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(AvailableIsas))]
+    public void Multiply_RowBlocksWithEveryStripRemainder_BitIdenticalToScalarAtAnyDegree(int isaCode)
+    {
+        // The AVX2 path runs 6-row strips across a whole packed row block (strips straddle the 8-row panels) and
+        // 2 x 32 or padded 6 x 16 blocks for the 1..5 rows left; m = 6q + r for every r, several row blocks and
+        // column blocks, two k blocks, partial column panels: bit-identical to scalar serially and on 2 and 3 threads.
+        var isa = (GemmIsa)isaCode;
+        int[] ms = { 36, 37, 38, 39, 40, 41, 131, 263 };
+        int seed = 100;
+        foreach (int m in ms)
+        {
+            int n = 289 + (seed % 3) * 17;
+            int k = seed % 2 == 0 ? 400 : 130;
+            Transpose ta = (seed & 1) == 0 ? Transpose.None : Transpose.Transposed;
+            Transpose tb = (seed & 2) == 0 ? Transpose.None : Transpose.Transposed;
+            float[] scalar = Array.Empty<float>();
+            WithSettings(1, double.MaxValue, GemmIsa.Scalar, () => scalar = RunPlain(ta, tb, m, n, k, seed));
+            foreach (int degree in new[] { 1, 2, 3 })
+            {
+                float[] result = Array.Empty<float>();
+                WithSettings(degree, 0, isa, () => result = RunPlain(ta, tb, m, n, k, seed));
+                AssertBitIdentical(scalar, result, $"{isa} degree={degree} m={m} n={n} k={k} {ta}/{tb}");
+            }
+
+            seed++;
+        }
+    }
+
+    [Fact]
+    public void ProviderName_Avx2Forced_NamesTheSixBySixteenTile()
+    {
+        string avx2 = string.Empty;
+        string avx512 = string.Empty;
+        WithSettings(1, 0, GemmIsa.Vector256, () => avx2 = ManagedGemmProvider.Instance.Name);
+        WithSettings(1, 0, GemmIsa.Vector512, () => avx512 = ManagedGemmProvider.Instance.Name);
+        Assert.Contains("Vector256, 6x16 register tile", avx2, StringComparison.Ordinal);
+        Assert.DoesNotContain("8x32 register tile", avx2, StringComparison.Ordinal);
+        Assert.Contains("Vector512, 8x32 register tile", avx512, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Multiply_ParallelOnSmallShapes_MatchesReference()
     {
