@@ -239,22 +239,17 @@ internal readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
 }
 
 /// <summary>
-/// Epilogue for the softmax conditional score: per row i of <c>P + bias</c> it folds the row into a running
-/// log-sum-exp (<c>max[i]</c>, <c>sum[i]</c>) and adds <c>sum_j softplus(P_ij + bias - shift_j)</c> to
-/// <c>softplusSum[i]</c>, where <c>shift_j</c> is a per-column (per-member) log-sum-exp.
+/// Epilogue for the softmax conditional score: adds <c>sum_j softplus(P_ij + bias - shift_j)</c> to
+/// <c>softplusSum[i]</c> for each row i of the product, where <c>shift_j</c> is a per-column (per-member) log-sum-exp.
 /// </summary>
-internal readonly struct SoftmaxConditionalEpilogue : IGemmEpilogue
+internal readonly struct ShiftedSoftplusRowSumEpilogue : IGemmEpilogue
 {
-    private readonly double[] _max;
-    private readonly double[] _sum;
     private readonly double[] _softplusSum;
     private readonly float[] _shift;
     private readonly float _bias;
 
-    public SoftmaxConditionalEpilogue(double[] max, double[] sum, double[] softplusSum, float[] shift, float bias)
+    public ShiftedSoftplusRowSumEpilogue(double[] softplusSum, float[] shift, float bias)
     {
-        _max = max;
-        _sum = sum;
         _softplusSum = softplusSum;
         _shift = shift;
         _bias = bias;
@@ -265,33 +260,36 @@ internal readonly struct SoftmaxConditionalEpilogue : IGemmEpilogue
         ReadOnlySpan<float> shift = _shift.AsSpan(columnStart, columns);
         for (int r = 0; r < rows; r++)
         {
-            int i = rowStart + r;
-            ReadOnlySpan<float> row = tile.Slice(r * stride, columns);
-            SelectionKernels.AccumulateLogSumExp(row, _bias, ref _max[i], ref _sum[i]);
-            _softplusSum[i] += SelectionKernels.SoftplusSumShifted(row, _bias, shift);
+            _softplusSum[rowStart + r] += SelectionKernels.SoftplusSumShifted(tile.Slice(r * stride, columns), _bias, shift);
         }
     }
 }
 
-/// <summary>Epilogue folding each row of <c>P + bias</c> into a running log-sum-exp (<c>max[i]</c>, <c>sum[i]</c>).</summary>
+/// <summary>
+/// Epilogue folding each row i of <c>P + bias</c> into a running log-sum-exp (<c>max[offset + i]</c>,
+/// <c>sum[offset + i]</c>), one <see cref="SelectionKernels.AccumulateLogSumExp"/> per column tile.
+/// </summary>
 internal readonly struct RowLogSumExpEpilogue : IGemmEpilogue
 {
     private readonly double[] _max;
     private readonly double[] _sum;
     private readonly float _bias;
+    private readonly int _offset;
 
-    public RowLogSumExpEpilogue(double[] max, double[] sum, float bias)
+    public RowLogSumExpEpilogue(double[] max, double[] sum, float bias, int offset)
     {
         _max = max;
         _sum = sum;
         _bias = bias;
+        _offset = offset;
     }
 
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
         for (int r = 0; r < rows; r++)
         {
-            SelectionKernels.AccumulateLogSumExp(tile.Slice(r * stride, columns), _bias, ref _max[rowStart + r], ref _sum[rowStart + r]);
+            int i = _offset + rowStart + r;
+            SelectionKernels.AccumulateLogSumExp(tile.Slice(r * stride, columns), _bias, ref _max[i], ref _sum[i]);
         }
     }
 }
