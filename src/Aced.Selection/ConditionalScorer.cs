@@ -266,6 +266,13 @@ internal sealed class ConditionalScorer
 
         MemberSlices?.Gather(model.MemberRowLse.AsSpan(0, k), model.MemberColumnLse.AsSpan(0, k));
 
+        // The softplus arguments are l_xm + bias - C_m: fold the bias into the shifts once per member.
+        for (int m = 0; m < k; m++)
+        {
+            model.MemberRowShift[m] = model.MemberRowLse[m] - e.Bias;
+            model.MemberColumnShift[m] = model.MemberColumnLse[m] - e.Bias;
+        }
+
         // 3. The shifted softplus sums over all k members (their shifts moved): O(B·k) per chunk, in the column tiles
         // the fused product over all k members hands its epilogue, so the cached rows give the recomputed rows' bits;
         // another provider may tile differently and then agrees up to summation order.
@@ -285,8 +292,8 @@ internal sealed class ConditionalScorer
         MatrixView memberText = new(model.MemberText, k, d);
         _softplus1.AsSpan(0, rest).Clear();
         _softplus2.AsSpan(0, rest).Clear();
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(cached, rest), memberText, new ShiftedSoftplusRowSumEpilogue(_softplus1, model.MemberColumnLse, e.Bias));
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(cached, rest), memberImage, new ShiftedSoftplusRowSumEpilogue(_softplus2, model.MemberRowLse, e.Bias));
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(cached, rest), memberText, new ShiftedSoftplusRowSumEpilogue(_softplus1, model.MemberColumnShift));
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(cached, rest), memberImage, new ShiftedSoftplusRowSumEpilogue(_softplus2, model.MemberRowShift));
         double w = model.Weight;
         float[] positive = model.PositiveLogit;
         for (int i = 0; i < rest; i++)
@@ -373,10 +380,9 @@ internal sealed class ConditionalScorer
         public void Execute(int partition)
         {
             ModelWork w = _model;
-            float bias = w.Embeddings.Bias;
             int k = _members;
-            ReadOnlySpan<float> rowShift = w.MemberRowLse.AsSpan(0, k);
-            ReadOnlySpan<float> columnShift = w.MemberColumnLse.AsSpan(0, k);
+            ReadOnlySpan<float> rowShift = w.MemberRowShift.AsSpan(0, k);
+            ReadOnlySpan<float> columnShift = w.MemberColumnShift.AsSpan(0, k);
             int last = Math.Min(_rows, (partition + 1) * CacheBand);
             for (int x = partition * CacheBand; x < last; x++)
             {
@@ -385,8 +391,8 @@ internal sealed class ConditionalScorer
                 for (int j0 = 0; j0 < k; j0 += _tile)
                 {
                     int width = Math.Min(_tile, k - j0);
-                    softplus1 += SelectionKernels.SoftplusSumShifted(w.RowCache.AsSpan(offset + j0, width), bias, columnShift.Slice(j0, width));
-                    softplus2 += SelectionKernels.SoftplusSumShifted(w.ColumnCache.AsSpan(offset + j0, width), bias, rowShift.Slice(j0, width));
+                    softplus1 += SelectionKernels.SoftplusSumShifted(w.RowCache.AsSpan(offset + j0, width), columnShift.Slice(j0, width));
+                    softplus2 += SelectionKernels.SoftplusSumShifted(w.ColumnCache.AsSpan(offset + j0, width), rowShift.Slice(j0, width));
                 }
 
                 _accumulator[x] += w.Weight * SoftmaxDelta(w.PositiveLogit[x], w.RowLse(x), w.ColumnLse(x), softplus1 + softplus2);
@@ -412,6 +418,12 @@ internal sealed class ConditionalScorer
         public float[] PositiveLogit = Array.Empty<float>();
         public float[] MemberRowLse = Array.Empty<float>();
         public float[] MemberColumnLse = Array.Empty<float>();
+
+        /// <summary><c>R_m - bias</c>, the shift of the softplus terms <c>softplus(l_mx + bias - R_m)</c>.</summary>
+        public float[] MemberRowShift = Array.Empty<float>();
+
+        /// <summary><c>C_m - bias</c>, the shift of the softplus terms <c>softplus(l_xm + bias - C_m)</c>.</summary>
+        public float[] MemberColumnShift = Array.Empty<float>();
 
         /// <summary>Logit cache, row x: <c>l_xm</c> (x as image, member m's text) for m in [0, k); stride = capacity.</summary>
         public float[] RowCache = Array.Empty<float>();
@@ -458,6 +470,8 @@ internal sealed class ConditionalScorer
             {
                 Grow(ref MemberRowLse, capacity);
                 Grow(ref MemberColumnLse, capacity);
+                Grow(ref MemberRowShift, capacity);
+                Grow(ref MemberColumnShift, capacity);
                 int n = embeddings.Count;
                 Grow(ref RowMax, n);
                 Grow(ref RowSum, n);

@@ -14,16 +14,54 @@ namespace Aced.Selection;
 internal static class SelectionKernels
 {
     /// <summary><c>sum_j softplus(x_j + bias)</c>.</summary>
-    public static double SoftplusSum(ReadOnlySpan<float> x, float bias) => SoftplusSumCore(x, bias, default, shifted: false);
+    public static double SoftplusSum(ReadOnlySpan<float> x, float bias) => SoftplusSumCore(x, bias);
 
-    /// <summary><c>sum_j softplus(x_j + bias - shift_j)</c>.</summary>
-    public static double SoftplusSumShifted(ReadOnlySpan<float> x, float bias, ReadOnlySpan<float> shift) => SoftplusSumCore(x, bias, shift, shifted: true);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double SoftplusSumCore(ReadOnlySpan<float> x, float bias, ReadOnlySpan<float> shift, bool shifted)
+    /// <summary>
+    /// <c>sum_j softplus(x_j - shift_j)</c> with <see cref="VectorMath.SoftplusFast(float)"/> (terms below the smallest
+    /// normal float count as 0), summed per lane in float and the lanes in double; every element, vector or tail, gets
+    /// the same float term.
+    /// </summary>
+    public static double SoftplusSumShifted(ReadOnlySpan<float> x, ReadOnlySpan<float> shift)
     {
         ref float r = ref MemoryMarshal.GetReference(x);
         ref float s = ref MemoryMarshal.GetReference(shift);
+        int n = x.Length;
+        int i = 0;
+        double total = 0;
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
+        {
+            Vector512<float> acc = Vector512<float>.Zero;
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                acc += VectorMath.SoftplusFast(Vector512.LoadUnsafe(ref r, (nuint)i) - Vector512.LoadUnsafe(ref s, (nuint)i));
+            }
+
+            total += VectorMath.HorizontalSum(acc);
+        }
+
+        if (Vector256.IsHardwareAccelerated && n - i >= Vector256<float>.Count)
+        {
+            Vector256<float> acc = Vector256<float>.Zero;
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                acc += VectorMath.SoftplusFast(Vector256.LoadUnsafe(ref r, (nuint)i) - Vector256.LoadUnsafe(ref s, (nuint)i));
+            }
+
+            total += VectorMath.HorizontalSum(acc);
+        }
+
+        for (; i < n; i++)
+        {
+            total += VectorMath.SoftplusFast(Unsafe.Add(ref r, i) - Unsafe.Add(ref s, i));
+        }
+
+        return total;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double SoftplusSumCore(ReadOnlySpan<float> x, float bias)
+    {
+        ref float r = ref MemoryMarshal.GetReference(x);
         int n = x.Length;
         int i = 0;
         double total = 0;
@@ -34,11 +72,6 @@ internal static class SelectionKernels
             for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
             {
                 Vector512<float> v = Vector512.LoadUnsafe(ref r, (nuint)i) + b;
-                if (shifted)
-                {
-                    v -= Vector512.LoadUnsafe(ref s, (nuint)i);
-                }
-
                 acc += VectorMath.Softplus(v, out _);
             }
 
@@ -52,11 +85,6 @@ internal static class SelectionKernels
             for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
             {
                 Vector256<float> v = Vector256.LoadUnsafe(ref r, (nuint)i) + b;
-                if (shifted)
-                {
-                    v -= Vector256.LoadUnsafe(ref s, (nuint)i);
-                }
-
                 acc += VectorMath.Softplus(v, out _);
             }
 
@@ -66,11 +94,6 @@ internal static class SelectionKernels
         for (; i < n; i++)
         {
             float v = Unsafe.Add(ref r, i) + bias;
-            if (shifted)
-            {
-                v -= Unsafe.Add(ref s, i);
-            }
-
             // The few tail elements in double precision.
             total += StableMath.Softplus((double)v);
         }
@@ -239,20 +262,19 @@ internal readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
 }
 
 /// <summary>
-/// Epilogue for the softmax conditional score: adds <c>sum_j softplus(P_ij + bias - shift_j)</c> to
-/// <c>softplusSum[i]</c> for each row i of the product, where <c>shift_j</c> is a per-column (per-member) log-sum-exp.
+/// Epilogue for the softmax conditional score: adds <c>sum_j softplus(P_ij - shift_j)</c> to <c>softplusSum[i]</c>
+/// for each row i of the product (<see cref="SelectionKernels.SoftplusSumShifted"/>), where <c>shift_j</c> is a
+/// per-column (per-member) log-sum-exp minus the logit bias.
 /// </summary>
 internal readonly struct ShiftedSoftplusRowSumEpilogue : IGemmEpilogue
 {
     private readonly double[] _softplusSum;
     private readonly float[] _shift;
-    private readonly float _bias;
 
-    public ShiftedSoftplusRowSumEpilogue(double[] softplusSum, float[] shift, float bias)
+    public ShiftedSoftplusRowSumEpilogue(double[] softplusSum, float[] shift)
     {
         _softplusSum = softplusSum;
         _shift = shift;
-        _bias = bias;
     }
 
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
@@ -260,7 +282,7 @@ internal readonly struct ShiftedSoftplusRowSumEpilogue : IGemmEpilogue
         ReadOnlySpan<float> shift = _shift.AsSpan(columnStart, columns);
         for (int r = 0; r < rows; r++)
         {
-            _softplusSum[rowStart + r] += SelectionKernels.SoftplusSumShifted(tile.Slice(r * stride, columns), _bias, shift);
+            _softplusSum[rowStart + r] += SelectionKernels.SoftplusSumShifted(tile.Slice(r * stride, columns), shift);
         }
     }
 }
