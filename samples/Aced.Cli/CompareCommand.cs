@@ -99,6 +99,14 @@ public static class CompareCommand
             PrintSummary(results, stdout);
             string outDir = Path.GetFullPath(options.OutDir);
             stdout.WriteLine($"wrote {Path.Combine(outDir, "results.csv")}, results.json, suite.json and report.html");
+            int failed = FailedCells(results);
+            if (failed > 0)
+            {
+                // The results and the report hold every finished cell; a script still learns that some did not finish.
+                stderr.WriteLine($"aced: {failed} of {results.Cells.Count} cells failed (the 'failed:' lines above say why); rerun the same command to retry them");
+                return CellsFailed;
+            }
+
             return 0;
         }
         catch (OperationCanceledException)
@@ -110,6 +118,20 @@ public static class CompareCommand
         {
             Console.CancelKeyPress -= onCancel;
         }
+    }
+
+    /// <summary>Exit code of a grid that finished with at least one failed cell (results and report are still written).</summary>
+    internal const int CellsFailed = 1;
+
+    private static int FailedCells(CompareResults results)
+    {
+        int failed = 0;
+        foreach (CellRecord c in results.Cells)
+        {
+            failed += c.IsDone ? 0 : 1;
+        }
+
+        return failed;
     }
 
     /// <summary>The summary table (arm, seeds, stable_average, i2t_r5, t2i_r5 as mean +- std %, GFLOPs) on stdout.</summary>

@@ -8,25 +8,27 @@ namespace Aced.Cli;
 /// <summary>
 /// Refuses an output path that resolves to one of the command's inputs — the same path, a symbolic link to it, or
 /// (on Linux) a hard link, detected by comparing device and inode numbers — so a command can never replace the data
-/// it reads. Call <see cref="EnsureNotAnInput"/> before anything is written.
+/// it reads. Call <see cref="FindConflict"/> before anything is written and throw the tool's own usage error with
+/// its message (this file is shared by <c>aced</c> and <c>aced-torch</c>; <c>aced</c>'s <c>EnsureNotAnInput</c> does it).
 /// </summary>
-public static class OutputGuard
+public static partial class OutputGuard
 {
     /// <summary>An input of a command: the option that named it and the path.</summary>
-    public readonly record struct Input(string Option, string Path);
+    public readonly record struct Input(string Option, string? Path);
 
     /// <summary>
-    /// Throws <see cref="CliException"/> naming both options when <paramref name="output"/> is, or resolves to, the
-    /// same file as one of <paramref name="inputs"/>. An output that does not exist yet is never an input.
+    /// The one-line error naming both options when <paramref name="output"/> is, or resolves to, the same file as one
+    /// of <paramref name="inputs"/>; <see langword="null"/> when it is none of them. An output that does not exist yet
+    /// is never an input.
     /// </summary>
-    public static void EnsureNotAnInput(string outputOption, string output, IEnumerable<Input> inputs)
+    public static string? FindConflict(string outputOption, string output, IEnumerable<Input> inputs)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(inputs);
         FileKey? outKey = KeyOf(output);
         if (outKey is null)
         {
-            return;
+            return null;
         }
 
         foreach (Input input in inputs)
@@ -42,9 +44,11 @@ public static class OutputGuard
                 string how = string.Equals(Path.GetFullPath(output), Path.GetFullPath(input.Path), StringComparison.Ordinal)
                     ? "is"
                     : "is a link to the same file as";
-                throw new CliException($"{outputOption} {output} {how} {input.Option} {input.Path}; it would replace an input. Write the output to another path");
+                return $"{outputOption} {output} {how} {input.Option} {input.Path}; it would replace an input. Write the output to another path";
             }
         }
+
+        return null;
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -262,31 +263,21 @@ public static class SelectCommand
     }
 
     /// <summary>
-    /// Refuses an output that is one of the inputs: the same path or a symbolic link resolving to it (the indices would
-    /// replace the embeddings). Hard links are not detected here (<c>aced select</c> also compares inodes).
+    /// Refuses an output that is one of the inputs — the same path, a symbolic link or a hard link to it (the indices
+    /// would replace the embeddings) — with the check <c>aced</c> uses (<see cref="Aced.Cli.OutputGuard"/>, shared source).
     /// </summary>
     internal static void EnsureNotAnInput(string output, params (string Option, string? Path)[] inputs)
     {
-        if (!File.Exists(output))
-        {
-            return;
-        }
-
-        string resolvedOutput = Resolved(output);
+        var list = new List<Aced.Cli.OutputGuard.Input>(inputs.Length);
         foreach ((string option, string? path) in inputs)
         {
-            if (path is not null && File.Exists(path) && string.Equals(Resolved(path), resolvedOutput, StringComparison.Ordinal))
-            {
-                throw new UsageException($"--out {output} is the same file as {option} {path}; it would replace an input. Write the output to another path");
-            }
+            list.Add(new Aced.Cli.OutputGuard.Input(option, path));
         }
-    }
 
-    private static string Resolved(string path)
-    {
-        string full = Path.GetFullPath(path);
-        FileSystemInfo? target = File.ResolveLinkTarget(full, returnFinalTarget: true);
-        return target is null ? full : Path.GetFullPath(target.FullName);
+        if (Aced.Cli.OutputGuard.FindConflict("--out", output, list) is string message)
+        {
+            throw new UsageException(message);
+        }
     }
 
     internal static Device ParseDevice(string name)

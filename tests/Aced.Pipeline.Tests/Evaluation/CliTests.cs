@@ -81,6 +81,22 @@ public sealed class CliTests : IDisposable
         AssertUsageError(code, stdout, stderr, "--out");
     }
 
+    [Fact]
+    public void Compare_GridWithAFailedCell_Exit1ResultsWrittenFailureNamed()
+    {
+        // A rho-loss arm cannot train its held-out reference from a 64-example pool; the iid arm finishes.
+        string outDir = Path.Combine(_dir, "grid");
+        (int code, string stdout, string stderr) = Invoke(
+            "compare", "--methods", "iid,rho-loss", "--seeds", "1", "--steps", "2", "--batch-size", "8", "--reference-steps", "2",
+            "--reference-size", "Mu", "--eval-every", "0", "--pool-size", "64", "--out", outDir);
+        Assert.Equal(1, code);
+        Assert.Contains("failed: rho-loss seed 1:", stdout, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(outDir, "results.csv")));
+        Assert.True(File.Exists(Path.Combine(outDir, "report.html")));
+        string last = stderr.TrimEnd('\n').Split('\n')[^1];
+        Assert.Equal("aced: 1 of 2 cells failed (the 'failed:' lines above say why); rerun the same command to retry them", last);
+    }
+
     private static void AssertUsageError(int code, string stdout, string stderr, string named)
     {
         Assert.Equal(2, code);

@@ -88,11 +88,17 @@ public sealed class SelectCommandTests : IDisposable
     }
 
     [Fact]
-    public void Run_OutIsAnInputOrALinkToOne_RefusedAndInputUntouched()
+    public void Run_OutIsAnInputOrASymbolicOrHardLinkToOne_RefusedAndInputUntouched()
     {
         byte[] before = File.ReadAllBytes(PathOf("si.npy"));
         File.CreateSymbolicLink(PathOf("link.npy"), PathOf("si.npy"));
-        foreach (string output in new[] { PathOf("si.npy"), PathOf("link.npy") })
+        using (var ln = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("ln", new[] { PathOf("si.npy"), PathOf("hard.npy") }))!)
+        {
+            ln.WaitForExit();
+            Assert.Equal(0, ln.ExitCode);
+        }
+
+        foreach (string output in new[] { PathOf("si.npy"), PathOf("link.npy"), PathOf("hard.npy") })
         {
             var stderr = new StringWriter();
             int code = Aced.TorchSharp.Sample.Program.Run(
