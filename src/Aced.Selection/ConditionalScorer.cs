@@ -19,10 +19,12 @@ namespace Aced.Selection;
 /// depends on every member's current log-sum-exp, so each chunk re-evaluates it over all members; but the logits
 /// <c>l_xm</c>, <c>l_mx</c> never change once computed, so they are kept in a logit cache (B x b floats per direction
 /// and model, within a byte budget): a chunk N computes only its own logits with two products per model,
-/// O(B·|N|·d); the members' <c>R_m</c>, <c>C_m</c> are read off the members' own cached rows (O(|M|^2) per chunk)
-/// and one pass over the cached rows gives every <c>Rx</c>, <c>Cx</c> and softplus sum, O(B·|M|) element-wise work,
-/// folding each row in the column tiles of the fused product over all members, so the bits equal the recompute path.
-/// Rows beyond the budget are recomputed from the packed members each chunk: O(B·|M|·d).</item>
+/// O(B·|N|·d). Every candidate keeps running log-sum-exps <c>Rx</c>, <c>Cx</c> (max and sum in double) into which
+/// a chunk folds only its new members' logits, O(B·|N|); the members' <c>R_m</c>, <c>C_m</c> are their own candidate
+/// rows' values (a sharded selection gathers them from the ranks holding the members); then one pass over the cached
+/// rows gives every softplus sum, O(B·|M|) element-wise work, in the column tiles of the fused product over all
+/// members, so the bits equal the recompute path. Rows beyond the budget fold the new members' logits from a product
+/// over the new members and recompute the softplus sums from the packed members each chunk: O(B·|M|·d).</item>
 /// <item>Pair similarity: additive, the conditional score is the independent score.</item>
 /// </list>
 /// With no members the score is the independent score: sigmoid <c>softplus(-l_xx)</c>, softmax <c>-l_xx</c>
