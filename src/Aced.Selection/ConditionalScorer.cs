@@ -179,8 +179,7 @@ internal sealed class ConditionalScorer
                 break;
             case ScoreLoss.Softmax:
                 _accumulator.AsSpan(0, _count).Clear();
-                AddSoftmax(_student, start);
-                AddSoftmax(_reference, start);
+                AddSoftmax(start);
                 break;
             default:
                 break;
@@ -219,32 +218,66 @@ internal sealed class ConditionalScorer
         _ => throw new ArgumentOutOfRangeException(nameof(scoring), scoring, "is not a defined ScoringMethod"),
     };
 
-    private void AddSoftmax(ModelWork model, int start)
+    /// <summary>
+    /// The softmax update for the members [start, k) just added, both models: each parallel pass over the cached rows
+    /// handles the student and the reference together (one job instead of two).
+    /// </summary>
+    private void AddSoftmax(int start)
+    {
+        int k = _members;
+        int c = k - start;
+        int cached = _cachedRows;
+
+        // 1. Every candidate's running log-sum-exps over the members, Rx = LSE_m l_xm and Cx = LSE_m l_mx, fold in the
+        // new members' logits only (O(B·c)), in the column tiles of the fused product over the c new members; the
+        // cached rows fold the same tiles of their cache, so both give the same bits (and so does a sharded selection).
+        int newTile = new GemmPlan(1, c, 1, epilogue: true).Nc;
+        AddNewLogits(_student, start);
+        AddNewLogits(_reference, start);
+        if (cached > 0)
+        {
+            ParallelPartition.Run(PartitionCount(cached), new CachedLogSumExpBody(_student, _reference, _capacity, start, c, cached, newTile));
+        }
+
+        // 2. The members' own log-sum-exps over the members are their candidate rows' (m is a candidate and m in M, so
+        // R_m = LSE_{j in M} l_mj includes l_mm): read off for the members this process holds; a sharded selection
+        // gathers the others' from the ranks that own them.
+        MemberShifts(_student);
+        MemberShifts(_reference);
+
+        // 3. The shifted softplus sums over all k members (their shifts moved): O(B·k) per chunk, in the column tiles
+        // the fused product over all k members hands its epilogue, so the cached rows give the recomputed rows' bits;
+        // another provider may tile differently and then agrees up to summation order.
+        int tile = new GemmPlan(1, k, 1, epilogue: true).Nc;
+        if (cached > 0)
+        {
+            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(_student, _reference, _accumulator, _capacity, k, cached, tile));
+        }
+
+        AddRecomputedRows(_student);
+        AddRecomputedRows(_reference);
+    }
+
+    /// <summary>The new members' logits: into the cache for the cached rows, folded into the running log-sum-exps for the others.</summary>
+    private void AddNewLogits(ModelWork model, int start)
     {
         if (!model.Active)
         {
             return;
         }
 
-        int k = _members;
-        int c = k - start;
+        int c = _members - start;
         int cached = _cachedRows;
         int rest = _count - cached;
         ModelEmbeddings e = model.Embeddings;
         int d = e.Dimension;
         MatrixView newImage = new(model.MemberImage, start * d, c, d, d);
         MatrixView newText = new(model.MemberText, start * d, c, d, d);
-
-        // 1. Every candidate's running log-sum-exps over the members, Rx = LSE_m l_xm and Cx = LSE_m l_mx, fold in the
-        // new members' logits only (O(B·c)), in the column tiles of the fused product over the c new members; the
-        // cached rows fold the same tiles of their cache, so both give the same bits (and so does a sharded selection).
-        int newTile = new GemmPlan(1, c, 1, epilogue: true).Nc;
         if (cached > 0)
         {
-            // The new members' logits for the cached rows: l_xm (x as image) and l_mx (x as text).
+            // l_xm (x as image) and l_mx (x as text) for the cached rows.
             Gemm.Multiply(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, 0f, new MatrixView(model.RowCache, start, cached, c, _capacity));
             Gemm.Multiply(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, 0f, new MatrixView(model.ColumnCache, start, cached, c, _capacity));
-            ParallelPartition.Run(PartitionCount(cached), new CachedLogSumExpBody(model, _capacity, start, c, cached, newTile));
         }
 
         if (rest > 0)
@@ -252,10 +285,17 @@ internal sealed class ConditionalScorer
             Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(cached, rest), newText, new RowLogSumExpEpilogue(model.RowMax, model.RowSum, e.Bias, cached));
             Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(cached, rest), newImage, new RowLogSumExpEpilogue(model.ColumnMax, model.ColumnSum, e.Bias, cached));
         }
+    }
 
-        // 2. The members' own log-sum-exps over the members are their candidate rows' (m is a candidate and m in M, so
-        // R_m = LSE_{j in M} l_mj includes l_mm): read off for the members this process holds; a sharded selection
-        // gathers the others' from the ranks that own them.
+    /// <summary>The members' log-sum-exps (gathered across ranks when sharded) and the softplus shifts with the bias folded in.</summary>
+    private void MemberShifts(ModelWork model)
+    {
+        if (!model.Active)
+        {
+            return;
+        }
+
+        int k = _members;
         for (int m = 0; m < k; m++)
         {
             int x = _memberIndex[m];
@@ -269,27 +309,27 @@ internal sealed class ConditionalScorer
         MemberSlices?.Gather(model.MemberRowLse.AsSpan(0, k), model.MemberColumnLse.AsSpan(0, k));
 
         // The softplus arguments are l_xm + bias - C_m: fold the bias into the shifts once per member.
+        float bias = model.Embeddings.Bias;
         for (int m = 0; m < k; m++)
         {
-            model.MemberRowShift[m] = model.MemberRowLse[m] - e.Bias;
-            model.MemberColumnShift[m] = model.MemberColumnLse[m] - e.Bias;
+            model.MemberRowShift[m] = model.MemberRowLse[m] - bias;
+            model.MemberColumnShift[m] = model.MemberColumnLse[m] - bias;
         }
+    }
 
-        // 3. The shifted softplus sums over all k members (their shifts moved): O(B·k) per chunk, in the column tiles
-        // the fused product over all k members hands its epilogue, so the cached rows give the recomputed rows' bits;
-        // another provider may tile differently and then agrees up to summation order.
-        int tile = new GemmPlan(1, k, 1, epilogue: true).Nc;
-        if (cached > 0)
-        {
-            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(model, _accumulator, _capacity, k, cached, tile));
-        }
-
-        if (rest == 0)
+    /// <summary>Rows beyond the cache: their softplus terms against all members, recomputed, l_xm (x as image) and l_mx (x as text).</summary>
+    private void AddRecomputedRows(ModelWork model)
+    {
+        int cached = _cachedRows;
+        int rest = _count - cached;
+        if (!model.Active || rest == 0)
         {
             return;
         }
 
-        // Rows beyond the cache: their softplus terms against all members, recomputed, l_xm (x as image) and l_mx (x as text).
+        int k = _members;
+        ModelEmbeddings e = model.Embeddings;
+        int d = e.Dimension;
         MatrixView memberImage = new(model.MemberImage, k, d);
         MatrixView memberText = new(model.MemberText, k, d);
         _softplus1.AsSpan(0, rest).Clear();
@@ -321,16 +361,18 @@ internal sealed class ConditionalScorer
     /// </summary>
     private readonly struct CachedLogSumExpBody : IPartitionBody
     {
-        private readonly ModelWork _model;
+        private readonly ModelWork _student;
+        private readonly ModelWork _reference;
         private readonly int _stride;
         private readonly int _start;
         private readonly int _count;
         private readonly int _rows;
         private readonly int _tile;
 
-        public CachedLogSumExpBody(ModelWork model, int stride, int start, int count, int rows, int tile)
+        public CachedLogSumExpBody(ModelWork student, ModelWork reference, int stride, int start, int count, int rows, int tile)
         {
-            _model = model;
+            _student = student;
+            _reference = reference;
             _stride = stride;
             _start = start;
             _count = count;
@@ -340,10 +382,21 @@ internal sealed class ConditionalScorer
 
         public void Execute(int partition)
         {
-            ModelWork w = _model;
+            int first = partition * CacheBand;
+            int last = Math.Min(_rows, first + CacheBand);
+            Fold(_student, first, last);
+            Fold(_reference, first, last);
+        }
+
+        private void Fold(ModelWork w, int first, int last)
+        {
+            if (!w.Active)
+            {
+                return;
+            }
+
             float bias = w.Embeddings.Bias;
-            int last = Math.Min(_rows, (partition + 1) * CacheBand);
-            for (int x = partition * CacheBand; x < last; x++)
+            for (int x = first; x < last; x++)
             {
                 int offset = (x * _stride) + _start;
                 for (int j0 = 0; j0 < _count; j0 += _tile)
@@ -358,20 +411,23 @@ internal sealed class ConditionalScorer
 
     /// <summary>
     /// Adds each cached row's softmax conditional score over all k members to the accumulator: per column tile, the
-    /// row's shifted softplus sums, as <see cref="ShiftedSoftplusRowSumEpilogue"/> does, and the running log-sum-exps.
+    /// row's shifted softplus sums, as <see cref="ShiftedSoftplusRowSumEpilogue"/> does, and the running log-sum-exps;
+    /// student and reference in one job.
     /// </summary>
     private readonly struct CachedSoftmaxBody : IPartitionBody
     {
-        private readonly ModelWork _model;
+        private readonly ModelWork _student;
+        private readonly ModelWork _reference;
         private readonly double[] _accumulator;
         private readonly int _stride;
         private readonly int _members;
         private readonly int _rows;
         private readonly int _tile;
 
-        public CachedSoftmaxBody(ModelWork model, double[] accumulator, int stride, int members, int rows, int tile)
+        public CachedSoftmaxBody(ModelWork student, ModelWork reference, double[] accumulator, int stride, int members, int rows, int tile)
         {
-            _model = model;
+            _student = student;
+            _reference = reference;
             _accumulator = accumulator;
             _stride = stride;
             _members = members;
@@ -381,12 +437,23 @@ internal sealed class ConditionalScorer
 
         public void Execute(int partition)
         {
-            ModelWork w = _model;
+            int first = partition * CacheBand;
+            int last = Math.Min(_rows, first + CacheBand);
+            Add(_student, first, last);
+            Add(_reference, first, last);
+        }
+
+        private void Add(ModelWork w, int first, int last)
+        {
+            if (!w.Active)
+            {
+                return;
+            }
+
             int k = _members;
             ReadOnlySpan<float> rowShift = w.MemberRowShift.AsSpan(0, k);
             ReadOnlySpan<float> columnShift = w.MemberColumnShift.AsSpan(0, k);
-            int last = Math.Min(_rows, (partition + 1) * CacheBand);
-            for (int x = partition * CacheBand; x < last; x++)
+            for (int x = first; x < last; x++)
             {
                 int offset = x * _stride;
                 double softplus1 = 0, softplus2 = 0;
