@@ -114,7 +114,10 @@ internal static class SelectionKernels
 
         double tileMax = System.Numerics.Tensors.TensorPrimitives.Max(x) + (double)bias;
         double newMax = Math.Max(max, tileMax);
-        if (sum != 0)
+
+        // exp(0) = 1 exactly, so the rescale is skipped when the running max stays (the common case once a row has
+        // seen a few members): the same bits, one double exp fewer.
+        if (sum != 0 && newMax != max)
         {
             sum *= Math.Exp(max - newMax);
         }
