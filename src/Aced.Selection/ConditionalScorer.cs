@@ -231,13 +231,8 @@ internal sealed class ConditionalScorer
         // 1. Every candidate's running log-sum-exps over the members, Rx = LSE_m l_xm and Cx = LSE_m l_mx, fold in the
         // new members' logits only (O(B·c)), in the column tiles of the fused product over the c new members; the
         // cached rows fold the same tiles of their cache, so both give the same bits (and so does a sharded selection).
-        int newTile = new GemmPlan(1, c, 1, epilogue: true).Nc;
         AddNewLogits(_student, start);
         AddNewLogits(_reference, start);
-        if (cached > 0)
-        {
-            ParallelPartition.Run(PartitionCount(cached), new CachedLogSumExpBody(_student, _reference, _capacity, start, c, cached, newTile));
-        }
 
         // 2. The members' own log-sum-exps over the members are their candidate rows' (m is a candidate and m in M, so
         // R_m = LSE_{j in M} l_mj includes l_mm): read off for the members this process holds; a sharded selection
@@ -275,9 +270,9 @@ internal sealed class ConditionalScorer
         MatrixView newText = new(model.MemberText, start * d, c, d, d);
         if (cached > 0)
         {
-            // l_xm (x as image) and l_mx (x as text) for the cached rows.
-            Gemm.Multiply(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, 0f, new MatrixView(model.RowCache, start, cached, c, _capacity));
-            Gemm.Multiply(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, 0f, new MatrixView(model.ColumnCache, start, cached, c, _capacity));
+            // l_xm (x as image) and l_mx (x as text) for the cached rows, stored into the cache and folded by the epilogue.
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, new CacheAndLogSumExpEpilogue(model.RowCache, _capacity, start, model.RowMax, model.RowSum, e.Bias));
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, _capacity, start, model.ColumnMax, model.ColumnSum, e.Bias));
         }
 
         if (rest > 0)
@@ -353,61 +348,6 @@ internal sealed class ConditionalScorer
     /// <summary>The softmax change of one model's batch loss when x joins: <c>-l_xx + (LAE(Rx, l_xx) + LAE(Cx, l_xx) + softplus terms) / 2</c>.</summary>
     private static double SoftmaxDelta(double lxx, double rowLse, double columnLse, double softplusTerms) =>
         -lxx + (0.5 * (SelectionKernels.LogAddExp(rowLse, lxx) + SelectionKernels.LogAddExp(columnLse, lxx))) + (0.5 * softplusTerms);
-
-    /// <summary>
-    /// Folds the c new members' cached logits (columns [start, start + c)) of each cached row into the row's running
-    /// log-sum-exps, one <see cref="SelectionKernels.AccumulateLogSumExp"/> per column tile of the product over the
-    /// new members, as <see cref="RowLogSumExpEpilogue"/> does for the recomputed rows.
-    /// </summary>
-    private readonly struct CachedLogSumExpBody : IPartitionBody
-    {
-        private readonly ModelWork _student;
-        private readonly ModelWork _reference;
-        private readonly int _stride;
-        private readonly int _start;
-        private readonly int _count;
-        private readonly int _rows;
-        private readonly int _tile;
-
-        public CachedLogSumExpBody(ModelWork student, ModelWork reference, int stride, int start, int count, int rows, int tile)
-        {
-            _student = student;
-            _reference = reference;
-            _stride = stride;
-            _start = start;
-            _count = count;
-            _rows = rows;
-            _tile = tile;
-        }
-
-        public void Execute(int partition)
-        {
-            int first = partition * CacheBand;
-            int last = Math.Min(_rows, first + CacheBand);
-            Fold(_student, first, last);
-            Fold(_reference, first, last);
-        }
-
-        private void Fold(ModelWork w, int first, int last)
-        {
-            if (!w.Active)
-            {
-                return;
-            }
-
-            float bias = w.Embeddings.Bias;
-            for (int x = first; x < last; x++)
-            {
-                int offset = (x * _stride) + _start;
-                for (int j0 = 0; j0 < _count; j0 += _tile)
-                {
-                    int width = Math.Min(_tile, _count - j0);
-                    SelectionKernels.AccumulateLogSumExp(w.RowCache.AsSpan(offset + j0, width), bias, ref w.RowMax[x], ref w.RowSum[x]);
-                    SelectionKernels.AccumulateLogSumExp(w.ColumnCache.AsSpan(offset + j0, width), bias, ref w.ColumnMax[x], ref w.ColumnSum[x]);
-                }
-            }
-        }
-    }
 
     /// <summary>
     /// Adds each cached row's softmax conditional score over all k members to the accumulator: per column tile, the

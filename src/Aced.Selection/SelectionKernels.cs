@@ -318,3 +318,40 @@ internal readonly struct RowLogSumExpEpilogue : IGemmEpilogue
         }
     }
 }
+
+/// <summary>
+/// Epilogue of the softmax new-member product for the cached rows: stores each row i of <c>P</c> into the logit cache
+/// (<c>cache[i * stride + start + j]</c>) and folds <c>P + bias</c> into the row's running log-sum-exp
+/// (<c>max[i]</c>, <c>sum[i]</c>), one <see cref="SelectionKernels.AccumulateLogSumExp"/> per column tile, as
+/// <see cref="RowLogSumExpEpilogue"/> does for the rows beyond the cache.
+/// </summary>
+internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
+{
+    private readonly float[] _cache;
+    private readonly int _stride;
+    private readonly int _start;
+    private readonly double[] _max;
+    private readonly double[] _sum;
+    private readonly float _bias;
+
+    public CacheAndLogSumExpEpilogue(float[] cache, int stride, int start, double[] max, double[] sum, float bias)
+    {
+        _cache = cache;
+        _stride = stride;
+        _start = start;
+        _max = max;
+        _sum = sum;
+        _bias = bias;
+    }
+
+    public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            int i = rowStart + r;
+            Span<float> row = tile.Slice(r * stride, columns);
+            row.CopyTo(_cache.AsSpan((i * _stride) + _start + columnStart, columns));
+            SelectionKernels.AccumulateLogSumExp(row, _bias, ref _max[i], ref _sum[i]);
+        }
+    }
+}
