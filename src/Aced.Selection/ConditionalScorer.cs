@@ -19,10 +19,12 @@ namespace Aced.Selection;
 /// depends on every member's current log-sum-exp, so each chunk re-evaluates it over all members; but the logits
 /// <c>l_xm</c>, <c>l_mx</c> never change once computed, so they are kept in a logit cache (B x b floats per direction
 /// and model, within a byte budget): a chunk N computes only its own logits with two products per model,
-/// O(B·|N|·d); the members' <c>R_m</c>, <c>C_m</c> are read off the members' own cached rows (O(|M|^2) per chunk)
-/// and one pass over the cached rows gives every <c>Rx</c>, <c>Cx</c> and softplus sum, O(B·|M|) element-wise work,
-/// folding each row in the column tiles of the fused product over all members, so the bits equal the recompute path.
-/// Rows beyond the budget are recomputed from the packed members each chunk: O(B·|M|·d).</item>
+/// O(B·|N|·d). Every candidate keeps running log-sum-exps <c>Rx</c>, <c>Cx</c> (max and sum in double) into which
+/// a chunk folds only its new members' logits, O(B·|N|); the members' <c>R_m</c>, <c>C_m</c> are their own candidate
+/// rows' values (a sharded selection gathers them from the ranks holding the members); then one pass over the cached
+/// rows gives every softplus sum, O(B·|M|) element-wise work, in the column tiles of the fused product over all
+/// members, so the bits equal the recompute path. Rows beyond the budget fold the new members' logits from a product
+/// over the new members and recompute the softplus sums from the packed members each chunk: O(B·|M|·d).</item>
 /// <item>Pair similarity: additive, the conditional score is the independent score.</item>
 /// </list>
 /// With no members the score is the independent score: sigmoid <c>softplus(-l_xx)</c>, softmax <c>-l_xx</c>
@@ -39,11 +41,7 @@ internal sealed class ConditionalScorer
     private int _members;
     private double[] _independent = Array.Empty<double>();
     private double[] _accumulator = Array.Empty<double>();
-    private double[] _max1 = Array.Empty<double>();
-    private double[] _sum1 = Array.Empty<double>();
     private double[] _softplus1 = Array.Empty<double>();
-    private double[] _max2 = Array.Empty<double>();
-    private double[] _sum2 = Array.Empty<double>();
     private double[] _softplus2 = Array.Empty<double>();
     private int[] _memberIndex = Array.Empty<int>();
     private readonly EpilogueProduct<SoftplusRowSumEpilogue>[] _sigmoidProducts = new EpilogueProduct<SoftplusRowSumEpilogue>[4];
@@ -52,11 +50,10 @@ internal sealed class ConditionalScorer
 
     /// <summary>Rows whose softmax member logits the current selection caches (0 for sigmoid or a zero budget).</summary>
     internal int CachedRows => _cachedRows;
-    private bool _membersIndexed;
 
     /// <summary>
-    /// When set (sharded selection), the softmax members' own log-sum-exps are computed for this rank's slice of the
-    /// members only and the other slices are gathered from the other ranks.
+    /// When set (sharded selection), the softmax members' own log-sum-exps are read off this rank's candidates for the
+    /// members it owns and gathered from the other ranks for the others.
     /// </summary>
     public IMemberSlices? MemberSlices { get; set; }
 
@@ -78,19 +75,15 @@ internal sealed class ConditionalScorer
         _loss = loss;
         _count = batch.Count;
         _members = 0;
-        _membersIndexed = true;
         Grow(ref _independent, _count);
         Grow(ref _accumulator, _count);
         _independent.AsSpan(0, _count).Clear();
         _accumulator.AsSpan(0, _count).Clear();
         if (loss == ScoreLoss.Softmax)
         {
-            Grow(ref _max1, Math.Max(_count, capacity));
-            Grow(ref _sum1, Math.Max(_count, capacity));
             Grow(ref _softplus1, _count);
-            Grow(ref _max2, Math.Max(_count, capacity));
-            Grow(ref _sum2, Math.Max(_count, capacity));
             Grow(ref _softplus2, _count);
+            Grow(ref _memberIndex, capacity);
         }
 
         _capacity = capacity;
@@ -101,7 +94,6 @@ internal sealed class ConditionalScorer
             // Two directions per scored model, one float per (candidate, member) each.
             long bytesPerRow = 2L * models * capacity * sizeof(float);
             _cachedRows = (int)Math.Min(Math.Min(_count, cacheBytes / bytesPerRow), Array.MaxLength / capacity);
-            Grow(ref _memberIndex, capacity);
         }
 
         _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, loss, _cachedRows);
@@ -143,9 +135,11 @@ internal sealed class ConditionalScorer
     /// Adds <paramref name="count"/> members given by their embeddings rather than their indices (the members of a
     /// sharded selection live on other ranks): row i of <paramref name="rows"/> is
     /// <c>[student image, student text, reference image, reference text]</c> of the models in use
-    /// (<see cref="MemberRowLength"/> floats). Same update as <see cref="AddMembers"/>.
+    /// (<see cref="MemberRowLength"/> floats); <paramref name="indices"/> holds each member's index in this scorer's
+    /// batch, or -1 when another rank holds it (its softmax log-sum-exps then come from <see cref="MemberSlices"/>).
+    /// Same update as <see cref="AddMembers"/>.
     /// </summary>
-    public void AddMemberRows(ReadOnlySpan<float> rows, int count)
+    public void AddMemberRows(ReadOnlySpan<float> rows, ReadOnlySpan<int> indices, int count)
     {
         if (count == 0)
         {
@@ -155,7 +149,7 @@ internal sealed class ConditionalScorer
         int length = MemberRowLength;
         _student.PackRows(rows, length, 0, count, _members);
         _reference.PackRows(rows, length, _student.RowLength, count, _members);
-        Update(ReadOnlySpan<int>.Empty, count);
+        Update(indices, count);
     }
 
     /// <summary>Writes candidate <paramref name="index"/>'s member row (the layout of <see cref="AddMemberRows"/>) to <paramref name="destination"/>.</summary>
@@ -167,22 +161,14 @@ internal sealed class ConditionalScorer
 
     /// <summary>
     /// Updates the running sums for the <paramref name="count"/> members just packed; <paramref name="indices"/> are
-    /// their candidate indices, or empty when they were given as rows (then the softmax members' log-sum-exps cannot
-    /// be read off the logit cache and are recomputed).
+    /// their candidate indices (-1 for a member another rank holds).
     /// </summary>
     private void Update(ReadOnlySpan<int> indices, int count)
     {
         int start = _members;
         if (_loss == ScoreLoss.Softmax)
         {
-            if (indices.IsEmpty)
-            {
-                _membersIndexed = false;
-            }
-            else
-            {
-                indices.CopyTo(_memberIndex.AsSpan(start));
-            }
+            indices.Slice(0, count).CopyTo(_memberIndex.AsSpan(start));
         }
 
         _members += count;
@@ -200,8 +186,7 @@ internal sealed class ConditionalScorer
 
             case ScoreLoss.Softmax:
                 _accumulator.AsSpan(0, _count).Clear();
-                AddSoftmax(_student, start);
-                AddSoftmax(_reference, start);
+                AddSoftmax(start);
                 break;
             default:
                 break;
@@ -240,7 +225,72 @@ internal sealed class ConditionalScorer
         _ => throw new ArgumentOutOfRangeException(nameof(scoring), scoring, "is not a defined ScoringMethod"),
     };
 
-    private void AddSoftmax(ModelWork model, int start)
+    /// <summary>
+    /// The softmax update for the members [start, k) just added, both models: each parallel pass over the cached rows
+    /// handles the student and the reference together (one job instead of two).
+    /// </summary>
+    private void AddSoftmax(int start)
+    {
+        int k = _members;
+        int c = k - start;
+        int cached = _cachedRows;
+
+        // 1. Every candidate's running log-sum-exps over the members, Rx = LSE_m l_xm and Cx = LSE_m l_mx, fold in the
+        // new members' logits only (O(B·c)), in the column tiles of the fused product over the c new members; the
+        // cached rows fold the same tiles of their cache, so both give the same bits (and so does a sharded selection).
+        AddNewLogits(_student, start);
+        AddNewLogits(_reference, start);
+
+        // 2. The members' own log-sum-exps over the members are their candidate rows' (m is a candidate and m in M, so
+        // R_m = LSE_{j in M} l_mj includes l_mm): read off for the members this process holds; a sharded selection
+        // gathers the others' from the ranks that own them.
+        MemberShifts(_student);
+        MemberShifts(_reference);
+
+        // 3. The shifted softplus sums over all k members (their shifts moved): O(B·k) per chunk, in the column tiles
+        // the fused product over all k members hands its epilogue, so the cached rows give the recomputed rows' bits;
+        // another provider may tile differently and then agrees up to summation order.
+        int tile = new GemmPlan(1, k, 1, epilogue: true).Nc;
+        if (cached > 0)
+        {
+            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(_student, _reference, _accumulator, _capacity, k, cached, tile));
+        }
+
+        AddRecomputedRows(_student);
+        AddRecomputedRows(_reference);
+    }
+
+    /// <summary>The new members' logits: into the cache for the cached rows, folded into the running log-sum-exps for the others.</summary>
+    private void AddNewLogits(ModelWork model, int start)
+    {
+        if (!model.Active)
+        {
+            return;
+        }
+
+        int c = _members - start;
+        int cached = _cachedRows;
+        int rest = _count - cached;
+        ModelEmbeddings e = model.Embeddings;
+        int d = e.Dimension;
+        MatrixView newImage = new(model.MemberImage, start * d, c, d, d);
+        MatrixView newText = new(model.MemberText, start * d, c, d, d);
+        if (cached > 0)
+        {
+            // l_xm (x as image) and l_mx (x as text) for the cached rows, stored into the cache and folded by the epilogue.
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, new CacheAndLogSumExpEpilogue(model.RowCache, _capacity, start, model.RowMax, model.RowSum, e.Bias));
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, _capacity, start, model.ColumnMax, model.ColumnSum, e.Bias));
+        }
+
+        if (rest > 0)
+        {
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(cached, rest), newText, new RowLogSumExpEpilogue(model.RowMax, model.RowSum, e.Bias, cached));
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(cached, rest), newImage, new RowLogSumExpEpilogue(model.ColumnMax, model.ColumnSum, e.Bias, cached));
+        }
+    }
+
+    /// <summary>The members' log-sum-exps (gathered across ranks when sharded) and the softplus shifts with the bias folded in.</summary>
+    private void MemberShifts(ModelWork model)
     {
         if (!model.Active)
         {
@@ -248,78 +298,52 @@ internal sealed class ConditionalScorer
         }
 
         int k = _members;
-        int cached = _cachedRows;
-        ModelEmbeddings e = model.Embeddings;
-        int d = e.Dimension;
-        MatrixView memberImage = new(model.MemberImage, k, d);
-        MatrixView memberText = new(model.MemberText, k, d);
-        if (cached > 0)
+        for (int m = 0; m < k; m++)
         {
-            // The new members' logits for the cached rows: l_xm (x as image) and l_mx (x as text).
-            int c = k - start;
-            MatrixView newImage = new(model.MemberImage, start * d, c, d, d);
-            MatrixView newText = new(model.MemberText, start * d, c, d, d);
-            Gemm.Multiply(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, 0f, new MatrixView(model.RowCache, start, cached, c, _capacity));
-            Gemm.Multiply(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, 0f, new MatrixView(model.ColumnCache, start, cached, c, _capacity));
-        }
-
-        // The element-wise passes fold each row in the column tiles the managed provider's fused product over all k
-        // members hands its epilogue, so the cached path gives the same bits as the recompute path (and as a sharded
-        // selection); another provider may tile differently and then agrees up to summation order.
-        int tile = new GemmPlan(1, k, 1, epilogue: true).Nc;
-
-        if (cached == _count && _membersIndexed && MemberSlices is null)
-        {
-            // Every member is a cached candidate: R_m = LSE_j l_mj is member m's own cached row (x in M includes l_mm).
-            ParallelPartition.Run(PartitionCount(k), new MemberLogSumExpBody(model, _memberIndex, _capacity, k, tile));
-        }
-        else
-        {
-            // Members' own log-sum-exps over the members: R_m (rows of l over member texts), C_m (columns). A sharded
-            // selection computes a slice of the members on each rank and gathers the others' slices.
-            (int first, int rows) = MemberSlices?.Slice(k) ?? (0, k);
-            if (rows > 0)
+            int x = _memberIndex[m];
+            if (x >= 0)
             {
-                Reset(_max1, _sum1, rows);
-                Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberImage.RowRange(first, rows), memberText, new RowLogSumExpEpilogue(_max1, _sum1, e.Bias));
-                Reset(_max2, _sum2, rows);
-                Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, memberText.RowRange(first, rows), memberImage, new RowLogSumExpEpilogue(_max2, _sum2, e.Bias));
-                for (int m = 0; m < rows; m++)
-                {
-                    model.MemberRowLse[first + m] = (float)(_max1[m] + Math.Log(_sum1[m]));
-                    model.MemberColumnLse[first + m] = (float)(_max2[m] + Math.Log(_sum2[m]));
-                }
+                model.MemberRowLse[m] = (float)model.RowLse(x);
+                model.MemberColumnLse[m] = (float)model.ColumnLse(x);
             }
-
-            MemberSlices?.Gather(model.MemberRowLse.AsSpan(0, k), model.MemberColumnLse.AsSpan(0, k));
         }
 
-        if (cached > 0)
+        MemberSlices?.Gather(model.MemberRowLse.AsSpan(0, k), model.MemberColumnLse.AsSpan(0, k));
+
+        // The softplus arguments are l_xm + bias - C_m: fold the bias into the shifts once per member.
+        float bias = model.Embeddings.Bias;
+        for (int m = 0; m < k; m++)
         {
-            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(model, _accumulator, _capacity, k, cached, tile));
+            model.MemberRowShift[m] = model.MemberRowLse[m] - bias;
+            model.MemberColumnShift[m] = model.MemberColumnLse[m] - bias;
         }
+    }
 
+    /// <summary>Rows beyond the cache: their softplus terms against all members, recomputed, l_xm (x as image) and l_mx (x as text).</summary>
+    private void AddRecomputedRows(ModelWork model)
+    {
+        int cached = _cachedRows;
         int rest = _count - cached;
-        if (rest == 0)
+        if (!model.Active || rest == 0)
         {
             return;
         }
 
-        // Rows beyond the cache: candidates against all members, recomputed, l_xm (x as image) and l_mx (x as text).
-        Reset(_max1, _sum1, rest);
-        Reset(_max2, _sum2, rest);
+        int k = _members;
+        ModelEmbeddings e = model.Embeddings;
+        int d = e.Dimension;
+        MatrixView memberImage = new(model.MemberImage, k, d);
+        MatrixView memberText = new(model.MemberText, k, d);
         _softplus1.AsSpan(0, rest).Clear();
         _softplus2.AsSpan(0, rest).Clear();
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(cached, rest), memberText, new SoftmaxConditionalEpilogue(_max1, _sum1, _softplus1, model.MemberColumnLse, e.Bias));
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(cached, rest), memberImage, new SoftmaxConditionalEpilogue(_max2, _sum2, _softplus2, model.MemberRowLse, e.Bias));
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(cached, rest), memberText, new ShiftedSoftplusRowSumEpilogue(_softplus1, model.MemberColumnShift));
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(cached, rest), memberImage, new ShiftedSoftplusRowSumEpilogue(_softplus2, model.MemberRowShift));
         double w = model.Weight;
         float[] positive = model.PositiveLogit;
         for (int i = 0; i < rest; i++)
         {
             int x = cached + i;
-            double rowLse = _max1[i] + Math.Log(_sum1[i]);
-            double columnLse = _max2[i] + Math.Log(_sum2[i]);
-            _accumulator[x] += w * SoftmaxDelta(positive[x], rowLse, columnLse, _softplus1[i] + _softplus2[i]);
+            _accumulator[x] += w * SoftmaxDelta(positive[x], model.RowLse(x), model.ColumnLse(x), _softplus1[i] + _softplus2[i]);
         }
     }
 
@@ -332,63 +356,25 @@ internal sealed class ConditionalScorer
     private static double SoftmaxDelta(double lxx, double rowLse, double columnLse, double softplusTerms) =>
         -lxx + (0.5 * (SelectionKernels.LogAddExp(rowLse, lxx) + SelectionKernels.LogAddExp(columnLse, lxx))) + (0.5 * softplusTerms);
 
-    /// <summary>Each member's own log-sum-exps over the members, <c>R_m</c> and <c>C_m</c>, from its cached rows.</summary>
-    private readonly struct MemberLogSumExpBody : IPartitionBody
-    {
-        private readonly ModelWork _model;
-        private readonly int[] _memberIndex;
-        private readonly int _stride;
-        private readonly int _members;
-        private readonly int _tile;
-
-        public MemberLogSumExpBody(ModelWork model, int[] memberIndex, int stride, int members, int tile)
-        {
-            _model = model;
-            _memberIndex = memberIndex;
-            _stride = stride;
-            _members = members;
-            _tile = tile;
-        }
-
-        public void Execute(int partition)
-        {
-            ModelWork w = _model;
-            float bias = w.Embeddings.Bias;
-            int k = _members;
-            int last = Math.Min(k, (partition + 1) * CacheBand);
-            for (int m = partition * CacheBand; m < last; m++)
-            {
-                int offset = _memberIndex[m] * _stride;
-                double rowMax = double.NegativeInfinity, rowSum = 0, columnMax = double.NegativeInfinity, columnSum = 0;
-                for (int j0 = 0; j0 < k; j0 += _tile)
-                {
-                    int width = Math.Min(_tile, k - j0);
-                    SelectionKernels.AccumulateLogSumExp(w.RowCache.AsSpan(offset + j0, width), bias, ref rowMax, ref rowSum);
-                    SelectionKernels.AccumulateLogSumExp(w.ColumnCache.AsSpan(offset + j0, width), bias, ref columnMax, ref columnSum);
-                }
-
-                w.MemberRowLse[m] = (float)(rowMax + Math.Log(rowSum));
-                w.MemberColumnLse[m] = (float)(columnMax + Math.Log(columnSum));
-            }
-        }
-    }
-
     /// <summary>
     /// Adds each cached row's softmax conditional score over all k members to the accumulator: per column tile, the
-    /// row's running log-sum-exp and shifted softplus sum, as <see cref="SoftmaxConditionalEpilogue"/> does.
+    /// row's shifted softplus sums, as <see cref="ShiftedSoftplusRowSumEpilogue"/> does, and the running log-sum-exps;
+    /// student and reference in one job.
     /// </summary>
     private readonly struct CachedSoftmaxBody : IPartitionBody
     {
-        private readonly ModelWork _model;
+        private readonly ModelWork _student;
+        private readonly ModelWork _reference;
         private readonly double[] _accumulator;
         private readonly int _stride;
         private readonly int _members;
         private readonly int _rows;
         private readonly int _tile;
 
-        public CachedSoftmaxBody(ModelWork model, double[] accumulator, int stride, int members, int rows, int tile)
+        public CachedSoftmaxBody(ModelWork student, ModelWork reference, double[] accumulator, int stride, int members, int rows, int tile)
         {
-            _model = model;
+            _student = student;
+            _reference = reference;
             _accumulator = accumulator;
             _stride = stride;
             _members = members;
@@ -398,39 +384,36 @@ internal sealed class ConditionalScorer
 
         public void Execute(int partition)
         {
-            ModelWork w = _model;
-            float bias = w.Embeddings.Bias;
+            int first = partition * CacheBand;
+            int last = Math.Min(_rows, first + CacheBand);
+            Add(_student, first, last);
+            Add(_reference, first, last);
+        }
+
+        private void Add(ModelWork w, int first, int last)
+        {
+            if (!w.Active)
+            {
+                return;
+            }
+
             int k = _members;
-            ReadOnlySpan<float> rowShift = w.MemberRowLse.AsSpan(0, k);
-            ReadOnlySpan<float> columnShift = w.MemberColumnLse.AsSpan(0, k);
-            int last = Math.Min(_rows, (partition + 1) * CacheBand);
-            for (int x = partition * CacheBand; x < last; x++)
+            ReadOnlySpan<float> rowShift = w.MemberRowShift.AsSpan(0, k);
+            ReadOnlySpan<float> columnShift = w.MemberColumnShift.AsSpan(0, k);
+            for (int x = first; x < last; x++)
             {
                 int offset = x * _stride;
-                double rowMax = double.NegativeInfinity, rowSum = 0, columnMax = double.NegativeInfinity, columnSum = 0;
                 double softplus1 = 0, softplus2 = 0;
                 for (int j0 = 0; j0 < k; j0 += _tile)
                 {
                     int width = Math.Min(_tile, k - j0);
-                    ReadOnlySpan<float> row = w.RowCache.AsSpan(offset + j0, width);
-                    SelectionKernels.AccumulateLogSumExp(row, bias, ref rowMax, ref rowSum);
-                    softplus1 += SelectionKernels.SoftplusSumShifted(row, bias, columnShift.Slice(j0, width));
-                    ReadOnlySpan<float> column = w.ColumnCache.AsSpan(offset + j0, width);
-                    SelectionKernels.AccumulateLogSumExp(column, bias, ref columnMax, ref columnSum);
-                    softplus2 += SelectionKernels.SoftplusSumShifted(column, bias, rowShift.Slice(j0, width));
+                    softplus1 += SelectionKernels.SoftplusSumShifted(w.RowCache.AsSpan(offset + j0, width), columnShift.Slice(j0, width));
+                    softplus2 += SelectionKernels.SoftplusSumShifted(w.ColumnCache.AsSpan(offset + j0, width), rowShift.Slice(j0, width));
                 }
 
-                double rowLse = rowMax + Math.Log(rowSum);
-                double columnLse = columnMax + Math.Log(columnSum);
-                _accumulator[x] += w.Weight * SoftmaxDelta(w.PositiveLogit[x], rowLse, columnLse, softplus1 + softplus2);
+                _accumulator[x] += w.Weight * SoftmaxDelta(w.PositiveLogit[x], w.RowLse(x), w.ColumnLse(x), softplus1 + softplus2);
             }
         }
-    }
-
-    private static void Reset(double[] max, double[] sum, int n)
-    {
-        max.AsSpan(0, n).Fill(double.NegativeInfinity);
-        sum.AsSpan(0, n).Clear();
     }
 
     internal static void Grow<T>(ref T[] array, int length)
@@ -452,13 +435,35 @@ internal sealed class ConditionalScorer
         public float[] MemberRowLse = Array.Empty<float>();
         public float[] MemberColumnLse = Array.Empty<float>();
 
+        /// <summary><c>R_m - bias</c>, the shift of the softplus terms <c>softplus(l_mx + bias - R_m)</c>.</summary>
+        public float[] MemberRowShift = Array.Empty<float>();
+
+        /// <summary><c>C_m - bias</c>, the shift of the softplus terms <c>softplus(l_xm + bias - C_m)</c>.</summary>
+        public float[] MemberColumnShift = Array.Empty<float>();
+
         /// <summary>Logit cache, row x: <c>l_xm</c> (x as image, member m's text) for m in [0, k); stride = capacity.</summary>
         public float[] RowCache = Array.Empty<float>();
 
         /// <summary>Logit cache, row x: <c>l_mx</c> (member m's image, x as text) for m in [0, k); stride = capacity.</summary>
         public float[] ColumnCache = Array.Empty<float>();
 
+        /// <summary>Running log-sum-exp of candidate x over the members, <c>Rx = LSE_m l_xm = RowMax[x] + log RowSum[x]</c>.</summary>
+        public double[] RowMax = Array.Empty<double>();
+
+        /// <inheritdoc cref="RowMax"/>
+        public double[] RowSum = Array.Empty<double>();
+
+        /// <summary>Running log-sum-exp of candidate x over the members, <c>Cx = LSE_m l_mx = ColumnMax[x] + log ColumnSum[x]</c>.</summary>
+        public double[] ColumnMax = Array.Empty<double>();
+
+        /// <inheritdoc cref="ColumnMax"/>
+        public double[] ColumnSum = Array.Empty<double>();
+
         public bool Active => !Embeddings.IsEmpty;
+
+        public double RowLse(int x) => RowMax[x] + Math.Log(RowSum[x]);
+
+        public double ColumnLse(int x) => ColumnMax[x] + Math.Log(ColumnSum[x]);
 
         public void Begin(ModelEmbeddings embeddings, double weight, int capacity, ScoreLoss loss, int cachedRows)
         {
@@ -481,6 +486,17 @@ internal sealed class ConditionalScorer
             {
                 Grow(ref MemberRowLse, capacity);
                 Grow(ref MemberColumnLse, capacity);
+                Grow(ref MemberRowShift, capacity);
+                Grow(ref MemberColumnShift, capacity);
+                int n = embeddings.Count;
+                Grow(ref RowMax, n);
+                Grow(ref RowSum, n);
+                Grow(ref ColumnMax, n);
+                Grow(ref ColumnSum, n);
+                RowMax.AsSpan(0, n).Fill(double.NegativeInfinity);
+                RowSum.AsSpan(0, n).Clear();
+                ColumnMax.AsSpan(0, n).Fill(double.NegativeInfinity);
+                ColumnSum.AsSpan(0, n).Clear();
                 if (cachedRows > 0)
                 {
                     Grow(ref RowCache, cachedRows * capacity);
@@ -599,12 +615,12 @@ internal sealed class ConditionalScorer
     }
 }
 
-/// <summary>Splits per-member work across the ranks of a sharded selection.</summary>
+/// <summary>Shares per-member values across the ranks of a sharded selection.</summary>
 internal interface IMemberSlices
 {
-    /// <summary>The members [first, first + count) of <paramref name="members"/> this rank computes.</summary>
-    (int First, int Count) Slice(int members);
-
-    /// <summary>Fills both spans (one value per member) from every rank's slice.</summary>
+    /// <summary>
+    /// Completes both spans (one value per member, in member order): on entry the entries of the members this rank
+    /// holds are set; on return every entry holds the value set by the rank that holds that member.
+    /// </summary>
     void Gather(Span<float> rowValues, Span<float> columnValues);
 }

@@ -14,16 +14,54 @@ namespace Aced.Selection;
 internal static class SelectionKernels
 {
     /// <summary><c>sum_j softplus(x_j + bias)</c>.</summary>
-    public static double SoftplusSum(ReadOnlySpan<float> x, float bias) => SoftplusSumCore(x, bias, default, shifted: false);
+    public static double SoftplusSum(ReadOnlySpan<float> x, float bias) => SoftplusSumCore(x, bias);
 
-    /// <summary><c>sum_j softplus(x_j + bias - shift_j)</c>.</summary>
-    public static double SoftplusSumShifted(ReadOnlySpan<float> x, float bias, ReadOnlySpan<float> shift) => SoftplusSumCore(x, bias, shift, shifted: true);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double SoftplusSumCore(ReadOnlySpan<float> x, float bias, ReadOnlySpan<float> shift, bool shifted)
+    /// <summary>
+    /// <c>sum_j softplus(x_j - shift_j)</c> with <see cref="VectorMath.SoftplusFast(float)"/> (terms below the smallest
+    /// normal float count as 0), summed per lane in float and the lanes in double; every element, vector or tail, gets
+    /// the same float term.
+    /// </summary>
+    public static double SoftplusSumShifted(ReadOnlySpan<float> x, ReadOnlySpan<float> shift)
     {
         ref float r = ref MemoryMarshal.GetReference(x);
         ref float s = ref MemoryMarshal.GetReference(shift);
+        int n = x.Length;
+        int i = 0;
+        double total = 0;
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
+        {
+            Vector512<float> acc = Vector512<float>.Zero;
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                acc += VectorMath.SoftplusFast(Vector512.LoadUnsafe(ref r, (nuint)i) - Vector512.LoadUnsafe(ref s, (nuint)i));
+            }
+
+            total += VectorMath.HorizontalSum(acc);
+        }
+
+        if (Vector256.IsHardwareAccelerated && n - i >= Vector256<float>.Count)
+        {
+            Vector256<float> acc = Vector256<float>.Zero;
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                acc += VectorMath.SoftplusFast(Vector256.LoadUnsafe(ref r, (nuint)i) - Vector256.LoadUnsafe(ref s, (nuint)i));
+            }
+
+            total += VectorMath.HorizontalSum(acc);
+        }
+
+        for (; i < n; i++)
+        {
+            total += VectorMath.SoftplusFast(Unsafe.Add(ref r, i) - Unsafe.Add(ref s, i));
+        }
+
+        return total;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double SoftplusSumCore(ReadOnlySpan<float> x, float bias)
+    {
+        ref float r = ref MemoryMarshal.GetReference(x);
         int n = x.Length;
         int i = 0;
         double total = 0;
@@ -34,11 +72,6 @@ internal static class SelectionKernels
             for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
             {
                 Vector512<float> v = Vector512.LoadUnsafe(ref r, (nuint)i) + b;
-                if (shifted)
-                {
-                    v -= Vector512.LoadUnsafe(ref s, (nuint)i);
-                }
-
                 acc += VectorMath.Softplus(v, out _);
             }
 
@@ -52,11 +85,6 @@ internal static class SelectionKernels
             for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
             {
                 Vector256<float> v = Vector256.LoadUnsafe(ref r, (nuint)i) + b;
-                if (shifted)
-                {
-                    v -= Vector256.LoadUnsafe(ref s, (nuint)i);
-                }
-
                 acc += VectorMath.Softplus(v, out _);
             }
 
@@ -66,11 +94,6 @@ internal static class SelectionKernels
         for (; i < n; i++)
         {
             float v = Unsafe.Add(ref r, i) + bias;
-            if (shifted)
-            {
-                v -= Unsafe.Add(ref s, i);
-            }
-
             // The few tail elements in double precision.
             total += StableMath.Softplus((double)v);
         }
@@ -91,7 +114,10 @@ internal static class SelectionKernels
 
         double tileMax = System.Numerics.Tensors.TensorPrimitives.Max(x) + (double)bias;
         double newMax = Math.Max(max, tileMax);
-        if (sum != 0)
+
+        // exp(0) = 1 exactly, so the rescale is skipped when the running max stays (the common case once a row has
+        // seen a few members): the same bits, one double exp fewer.
+        if (sum != 0 && newMax != max)
         {
             sum *= Math.Exp(max - newMax);
         }
@@ -239,25 +265,19 @@ internal readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
 }
 
 /// <summary>
-/// Epilogue for the softmax conditional score: per row i of <c>P + bias</c> it folds the row into a running
-/// log-sum-exp (<c>max[i]</c>, <c>sum[i]</c>) and adds <c>sum_j softplus(P_ij + bias - shift_j)</c> to
-/// <c>softplusSum[i]</c>, where <c>shift_j</c> is a per-column (per-member) log-sum-exp.
+/// Epilogue for the softmax conditional score: adds <c>sum_j softplus(P_ij - shift_j)</c> to <c>softplusSum[i]</c>
+/// for each row i of the product (<see cref="SelectionKernels.SoftplusSumShifted"/>), where <c>shift_j</c> is a
+/// per-column (per-member) log-sum-exp minus the logit bias.
 /// </summary>
-internal readonly struct SoftmaxConditionalEpilogue : IGemmEpilogue
+internal readonly struct ShiftedSoftplusRowSumEpilogue : IGemmEpilogue
 {
-    private readonly double[] _max;
-    private readonly double[] _sum;
     private readonly double[] _softplusSum;
     private readonly float[] _shift;
-    private readonly float _bias;
 
-    public SoftmaxConditionalEpilogue(double[] max, double[] sum, double[] softplusSum, float[] shift, float bias)
+    public ShiftedSoftplusRowSumEpilogue(double[] softplusSum, float[] shift)
     {
-        _max = max;
-        _sum = sum;
         _softplusSum = softplusSum;
         _shift = shift;
-        _bias = bias;
     }
 
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
@@ -265,23 +285,60 @@ internal readonly struct SoftmaxConditionalEpilogue : IGemmEpilogue
         ReadOnlySpan<float> shift = _shift.AsSpan(columnStart, columns);
         for (int r = 0; r < rows; r++)
         {
-            int i = rowStart + r;
-            ReadOnlySpan<float> row = tile.Slice(r * stride, columns);
-            SelectionKernels.AccumulateLogSumExp(row, _bias, ref _max[i], ref _sum[i]);
-            _softplusSum[i] += SelectionKernels.SoftplusSumShifted(row, _bias, shift);
+            _softplusSum[rowStart + r] += SelectionKernels.SoftplusSumShifted(tile.Slice(r * stride, columns), shift);
         }
     }
 }
 
-/// <summary>Epilogue folding each row of <c>P + bias</c> into a running log-sum-exp (<c>max[i]</c>, <c>sum[i]</c>).</summary>
+/// <summary>
+/// Epilogue folding each row i of <c>P + bias</c> into a running log-sum-exp (<c>max[offset + i]</c>,
+/// <c>sum[offset + i]</c>), one <see cref="SelectionKernels.AccumulateLogSumExp"/> per column tile.
+/// </summary>
 internal readonly struct RowLogSumExpEpilogue : IGemmEpilogue
 {
     private readonly double[] _max;
     private readonly double[] _sum;
     private readonly float _bias;
+    private readonly int _offset;
 
-    public RowLogSumExpEpilogue(double[] max, double[] sum, float bias)
+    public RowLogSumExpEpilogue(double[] max, double[] sum, float bias, int offset)
     {
+        _max = max;
+        _sum = sum;
+        _bias = bias;
+        _offset = offset;
+    }
+
+    public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            int i = _offset + rowStart + r;
+            SelectionKernels.AccumulateLogSumExp(tile.Slice(r * stride, columns), _bias, ref _max[i], ref _sum[i]);
+        }
+    }
+}
+
+/// <summary>
+/// Epilogue of the softmax new-member product for the cached rows: stores each row i of <c>P</c> into the logit cache
+/// (<c>cache[i * stride + start + j]</c>) and folds <c>P + bias</c> into the row's running log-sum-exp
+/// (<c>max[i]</c>, <c>sum[i]</c>), one <see cref="SelectionKernels.AccumulateLogSumExp"/> per column tile, as
+/// <see cref="RowLogSumExpEpilogue"/> does for the rows beyond the cache.
+/// </summary>
+internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
+{
+    private readonly float[] _cache;
+    private readonly int _stride;
+    private readonly int _start;
+    private readonly double[] _max;
+    private readonly double[] _sum;
+    private readonly float _bias;
+
+    public CacheAndLogSumExpEpilogue(float[] cache, int stride, int start, double[] max, double[] sum, float bias)
+    {
+        _cache = cache;
+        _stride = stride;
+        _start = start;
         _max = max;
         _sum = sum;
         _bias = bias;
@@ -291,7 +348,10 @@ internal readonly struct RowLogSumExpEpilogue : IGemmEpilogue
     {
         for (int r = 0; r < rows; r++)
         {
-            SelectionKernels.AccumulateLogSumExp(tile.Slice(r * stride, columns), _bias, ref _max[rowStart + r], ref _sum[rowStart + r]);
+            int i = rowStart + r;
+            Span<float> row = tile.Slice(r * stride, columns);
+            row.CopyTo(_cache.AsSpan((i * _stride) + _start + columnStart, columns));
+            SelectionKernels.AccumulateLogSumExp(row, _bias, ref _max[i], ref _sum[i]);
         }
     }
 }

@@ -62,11 +62,11 @@ public class IncrementalScorerTests
             for (int i = 0; i < n; i++)
             {
                 expected += StableMath.Softplus(x[i] - 2.5);
-                expectedShifted += StableMath.Softplus((double)x[i] - 2.5 - shift[i]);
+                expectedShifted += StableMath.Softplus((double)x[i] - shift[i]);
             }
 
             ScorerTests.AssertClose(expected, SelectionKernels.SoftplusSum(x, -2.5f), 1e-5, $"n={n}");
-            ScorerTests.AssertClose(expectedShifted, SelectionKernels.SoftplusSumShifted(x, -2.5f, shift), 1e-5, $"shifted n={n}");
+            ScorerTests.AssertClose(expectedShifted, SelectionKernels.SoftplusSumShifted(x, shift), 1e-5, $"shifted n={n}");
 
             double max = double.NegativeInfinity, sum = 0;
             SelectionKernels.AccumulateLogSumExp(x.AsSpan(0, n / 2), 1.5f, ref max, ref sum);
@@ -90,6 +90,27 @@ public class IncrementalScorerTests
             float[] x = Enumerable.Range(0, n).Select(_ => -12f + (4f * rng.NextFloat())).ToArray();
             double expected = x.Sum(v => Math.Log(1 + Math.Exp(v)));
             double actual = SelectionKernels.SoftplusSum(x, 0f);
+            Assert.True(Math.Abs(actual - expected) <= 2e-6 * expected, $"n={n}: {actual} vs {expected}");
+        }
+    }
+
+    [Fact]
+    public void SoftplusSumShifted_TinyTermsOfConfidentNegatives_KeepRelativeAccuracy()
+    {
+        // Softmax members' terms softplus(l - C_m) with l far below C_m: the sum must be accurate relative to itself,
+        // whichever lanes and tail the terms fall in.
+        var rng = new Aced.Core.CounterRng(9);
+        for (int n = 1; n <= 257; n += 4)
+        {
+            float[] x = Enumerable.Range(0, n).Select(_ => -12f + (4f * rng.NextFloat())).ToArray();
+            float[] shift = Enumerable.Range(0, n).Select(_ => 2f + (6f * rng.NextFloat())).ToArray();
+            double expected = 0;
+            for (int i = 0; i < n; i++)
+            {
+                expected += Math.Log(1 + Math.Exp((double)x[i] - shift[i]));
+            }
+
+            double actual = SelectionKernels.SoftplusSumShifted(x, shift);
             Assert.True(Math.Abs(actual - expected) <= 2e-6 * expected, $"n={n}: {actual} vs {expected}");
         }
     }

@@ -31,10 +31,21 @@ public class SoftmaxLogitCacheTests
         AssertCachedEqualsUncached(333, 400);
     }
 
-    private static void AssertCachedEqualsUncached(int cachedRows, int dim)
+    [Theory]
+    [InlineData(0)]
+    [InlineData(200)]
+    [InlineData(620)]
+    public void AddMembers_ChunkWiderThanOneColumnTile_CachedEqualsUncached(int cachedRows)
     {
-        const int count = 333;
-        int[] chunkSizes = { 17, 70, 40, 50 };
+        // 300 and 280 new members per chunk: their logits are folded into the running log-sum-exps in two column tiles
+        // (at most 256 wide), from the cache and in the recomputed product alike.
+        AssertCachedEqualsUncached(cachedRows, 12, 620, new[] { 300, 280, 20 });
+    }
+
+    private static void AssertCachedEqualsUncached(int cachedRows, int dim) => AssertCachedEqualsUncached(cachedRows, dim, 333, new[] { 17, 70, 40, 50 });
+
+    private static void AssertCachedEqualsUncached(int cachedRows, int dim, int count, int[] chunkSizes)
+    {
         SuperBatch batch = TestData.Batch(count, dim, 77, ContrastiveKind.Softmax);
         int[] order = TestData.Distinct(count, chunkSizes.Sum(), 5);
         int capacity = order.Length;
@@ -64,7 +75,7 @@ public class SoftmaxLogitCacheTests
 
             double baseScore = Scorers.BatchScore(batch, ScoringMethod.Learnability, ContrastiveKind.Softmax, members);
             // Both sides of the cache boundary and the last row.
-            foreach (int x in new[] { 0, 1, 63, 64, 149, 150, 151, 200, 332 })
+            foreach (int x in new[] { 0, 1, 63, 64, 149, 150, 151, 200, count - 1 })
             {
                 if (members.Contains(x))
                 {

@@ -385,4 +385,89 @@ public static class VectorMath
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
         return Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
     }
+
+    // Log1pFast: the series of Log1p with its tail 1/3 + w/5 + ... replaced by a degree-3 polynomial in w = s^2 fitted on
+    // [0, 1/9] (Chebyshev fit, 1.5e-7 absolute on the tail, so below 1.7e-8 relative on the result).
+    private const float F0 = 0.33333320168349617f;
+    private const float F1 = 0.20003780322455603f;
+    private const float F2 = 0.1411830990265524f;
+    private const float F3 = 0.13425749011418575f;
+
+    /// <summary>
+    /// <c>log(1 + u)</c> for <c>u</c> in [0, 1] as <see cref="Log1p(float)"/> (<c>2 atanh(u / (2 + u))</c>, full relative
+    /// accuracy for tiny and denormal <c>u</c>) with a shorter polynomial: 4 coefficients instead of 7 (error measured in
+    /// the tests: within 2 ulps). Arguments outside [0, 1] are not supported; NaN gives NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Log1pFast(float u)
+    {
+        float t = (u + u) / (2f + u);
+        float s = 0.5f * t;
+        float w = s * s;
+        float p = MathF.FusedMultiplyAdd(F3, w, F2);
+        p = MathF.FusedMultiplyAdd(p, w, F1);
+        p = MathF.FusedMultiplyAdd(p, w, F0);
+        return MathF.FusedMultiplyAdd(t * w, p, t);
+    }
+
+    /// <inheritdoc cref="Log1pFast(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Log1pFast(Vector128<float> u)
+    {
+        Vector128<float> t = (u + u) / (Vector128.Create(2f) + u);
+        Vector128<float> s = Vector128.Create(0.5f) * t;
+        Vector128<float> w = s * s;
+        Vector128<float> p = Vector128.FusedMultiplyAdd(Vector128.Create(F3), w, Vector128.Create(F2));
+        p = Vector128.FusedMultiplyAdd(p, w, Vector128.Create(F1));
+        p = Vector128.FusedMultiplyAdd(p, w, Vector128.Create(F0));
+        return Vector128.FusedMultiplyAdd(t * w, p, t);
+    }
+
+    /// <inheritdoc cref="Log1pFast(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Log1pFast(Vector256<float> u)
+    {
+        Vector256<float> t = (u + u) / (Vector256.Create(2f) + u);
+        Vector256<float> s = Vector256.Create(0.5f) * t;
+        Vector256<float> w = s * s;
+        Vector256<float> p = Vector256.FusedMultiplyAdd(Vector256.Create(F3), w, Vector256.Create(F2));
+        p = Vector256.FusedMultiplyAdd(p, w, Vector256.Create(F1));
+        p = Vector256.FusedMultiplyAdd(p, w, Vector256.Create(F0));
+        return Vector256.FusedMultiplyAdd(t * w, p, t);
+    }
+
+    /// <inheritdoc cref="Log1pFast(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Log1pFast(Vector512<float> u)
+    {
+        Vector512<float> t = (u + u) / (Vector512.Create(2f) + u);
+        Vector512<float> s = Vector512.Create(0.5f) * t;
+        Vector512<float> w = s * s;
+        Vector512<float> p = Vector512.FusedMultiplyAdd(Vector512.Create(F3), w, Vector512.Create(F2));
+        p = Vector512.FusedMultiplyAdd(p, w, Vector512.Create(F1));
+        p = Vector512.FusedMultiplyAdd(p, w, Vector512.Create(F0));
+        return Vector512.FusedMultiplyAdd(t * w, p, t);
+    }
+
+    /// <summary>
+    /// A cheaper <c>softplus(x) = max(x, 0) + log1p(exp(-|x|))</c> for sums of many terms: <see cref="ExpNonPositive(float)"/>
+    /// and <see cref="Log1pFast(float)"/>, so results below the smallest normal float (<c>x &lt; -87.33654</c>) are 0
+    /// instead of denormals; elsewhere within 2.5 ulps (measured in the tests) with full relative accuracy for negative
+    /// <c>x</c>. Never overflows: <c>SoftplusFast(1e4) = 1e4</c>, <c>SoftplusFast(-Inf) = 0</c>,
+    /// <c>SoftplusFast(+Inf) = +Inf</c>; NaN gives NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SoftplusFast(float x) => MathF.Max(x, 0f) + Log1pFast(ExpNonPositive(-MathF.Abs(x)));
+
+    /// <inheritdoc cref="SoftplusFast(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> SoftplusFast(Vector128<float> x) => Vector128.Max(x, Vector128<float>.Zero) + Log1pFast(ExpNonPositive(-Vector128.Abs(x)));
+
+    /// <inheritdoc cref="SoftplusFast(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> SoftplusFast(Vector256<float> x) => Vector256.Max(x, Vector256<float>.Zero) + Log1pFast(ExpNonPositive(-Vector256.Abs(x)));
+
+    /// <inheritdoc cref="SoftplusFast(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> SoftplusFast(Vector512<float> x) => Vector512.Max(x, Vector512<float>.Zero) + Log1pFast(ExpNonPositive(-Vector512.Abs(x)));
 }

@@ -19,12 +19,13 @@ namespace Aced.Selection.Distributed;
 /// Gumbel variate of global candidate x read at the same position of the counter-based stream as the single-process
 /// sampler reads it, and the logits shifted by the global maximum), the ranks all-gather the W·c proposals and all
 /// keep the same global top c. The new members' embeddings (c rows of 2d floats per model) are all-gathered so every
-/// rank updates its candidates' conditional scores. For softmax each rank computes the members' own log-sum-exps for
-/// its slice of the members and the slices are all-gathered (2 floats per member and model), so that O(k²·d) work
-/// is split too.</para>
+/// rank updates its candidates' conditional scores. For softmax the members' own log-sum-exps are their candidate
+/// rows' running log-sum-exps, which the rank holding the member keeps: they are all-gathered (2 floats per member
+/// and model).</para>
 /// <para><b>Cost per chunk</b>: communication O(W·c + c·d) (one all-reduce of 2 doubles, one all-gather of 3c doubles
 /// per rank, one all-gather of the c new members' rows; softmax adds one all-gather of the members' log-sum-exps per
-/// model); compute O(n·c·d) per rank (softmax O(n·k·d + k²·d/W) at k members); memory O(n·d + b·d).
+/// model); compute O(n·c·d) per rank (softmax adds O(n·k) element-wise work with the logit cache, O(n·k·d) for rows
+/// beyond it); memory O(n·d + b·d).
 /// The uniform sampler draws on every rank (O(B) integers of scratch) and exchanges only the b scores; the
 /// loss-percentile sampler all-gathers the B independent scores once (the percentiles are global ranks).</para>
 /// <para><b>Errors</b>: before any work the ranks compare their options, seed, step, model dimensions, logit scales
@@ -65,6 +66,7 @@ public sealed class ShardedBatchSampler
     private float[] _scratch = Array.Empty<float>();
     private int[] _local = Array.Empty<int>();
     private int[] _intScratch = Array.Empty<int>();
+    private int[] _memberLocal = Array.Empty<int>();
     private bool[] _isMember = Array.Empty<bool>();
     private double[] _proposal = Array.Empty<double>();
     private double[] _proposals = Array.Empty<double>();
@@ -409,7 +411,7 @@ public sealed class ShardedBatchSampler
         int rowLength = _scorer.MemberRowLength;
         if (rowLength == 0)
         {
-            _scorer.AddMemberRows(ReadOnlySpan<float>.Empty, 0);
+            _scorer.AddMemberRows(ReadOnlySpan<float>.Empty, ReadOnlySpan<int>.Empty, 0);
             return;
         }
 
@@ -425,12 +427,15 @@ public sealed class ShardedBatchSampler
         ConditionalScorer.Grow(ref _rows, chunk.Length * rowLength);
         ConditionalScorer.Grow(ref _gatheredRows, chunk.Length * rowLength);
         ConditionalScorer.Grow(ref _orderedRows, chunk.Length * rowLength);
+        ConditionalScorer.Grow(ref _memberLocal, chunk.Length);
         for (int i = 0; i < chunk.Length; i++)
         {
             int local = chunk[i] - offset;
+            _memberLocal[i] = -1;
             if ((uint)local < (uint)n)
             {
                 _scorer.CopyMemberRow(local, _rows.AsSpan(mine * rowLength, rowLength));
+                _memberLocal[i] = local;
                 mine++;
             }
         }
@@ -459,8 +464,11 @@ public sealed class ShardedBatchSampler
             cursor[r] += rowLength;
         }
 
-        _scorer.AddMemberRows(ordered, chunk.Length);
+        _scorer.AddMemberRows(ordered, _memberLocal.AsSpan(0, chunk.Length), chunk.Length);
     }
+
+    /// <summary>The rank holding member <paramref name="member"/> (in selection order) of the current selection.</summary>
+    internal int MemberOwner(int member) => Owner(_result.IndexBuffer[member]);
 
     private int Owner(int index)
     {
@@ -780,47 +788,55 @@ public sealed class ShardedBatchSampler
     }
 }
 
-/// <summary>Even contiguous slices of the members per rank; the slices' values are all-gathered.</summary>
+/// <summary>Per-member values all-gathered from the ranks holding the members.</summary>
 internal sealed class MemberSliceSharing : IMemberSlices
 {
     private readonly ShardedBatchSampler _owner;
     private float[] _local = Array.Empty<float>();
     private float[] _all = Array.Empty<float>();
     private int[] _counts = Array.Empty<int>();
+    private int[] _cursor = Array.Empty<int>();
 
     public MemberSliceSharing(ShardedBatchSampler owner) => _owner = owner;
-
-    public (int First, int Count) Slice(int members)
-    {
-        ICollectives c = _owner.Collectives;
-        int first = (int)((long)members * c.Rank / c.Size);
-        return (first, (int)((long)members * (c.Rank + 1) / c.Size) - first);
-    }
 
     public void Gather(Span<float> rowValues, Span<float> columnValues)
     {
         ICollectives c = _owner.Collectives;
         int members = rowValues.Length;
         ConditionalScorer.Grow(ref _counts, c.Size);
-        for (int r = 0; r < c.Size; r++)
+        ConditionalScorer.Grow(ref _cursor, c.Size);
+        ConditionalScorer.Grow(ref _local, 2 * members);
+        ConditionalScorer.Grow(ref _all, 2 * members);
+        Span<int> counts = _counts.AsSpan(0, c.Size);
+        counts.Clear();
+        int mine = 0;
+        for (int m = 0; m < members; m++)
         {
-            _counts[r] = 2 * (int)(((long)members * (r + 1) / c.Size) - ((long)members * r / c.Size));
+            int r = _owner.MemberOwner(m);
+            counts[r] += 2;
+            if (r == c.Rank)
+            {
+                _local[mine++] = rowValues[m];
+                _local[mine++] = columnValues[m];
+            }
         }
 
-        (int first, int count) = Slice(members);
-        ConditionalScorer.Grow(ref _local, 2 * count);
-        ConditionalScorer.Grow(ref _all, 2 * members);
-        rowValues.Slice(first, count).CopyTo(_local);
-        columnValues.Slice(first, count).CopyTo(_local.AsSpan(count));
-        _owner.GatherVariable(_local.AsSpan(0, 2 * count), _counts.AsSpan(0, c.Size), _all.AsSpan(0, 2 * members));
-        int at = 0;
+        _owner.GatherVariable(_local.AsSpan(0, mine), counts, _all.AsSpan(0, 2 * members));
+
+        // Blocks arrive in rank order, each in member order.
+        int running = 0;
         for (int r = 0; r < c.Size; r++)
         {
-            int n = _counts[r] / 2;
-            int start = (int)((long)members * r / c.Size);
-            _all.AsSpan(at, n).CopyTo(rowValues.Slice(start, n));
-            _all.AsSpan(at + n, n).CopyTo(columnValues.Slice(start, n));
-            at += 2 * n;
+            _cursor[r] = running;
+            running += counts[r];
+        }
+
+        for (int m = 0; m < members; m++)
+        {
+            int r = _owner.MemberOwner(m);
+            rowValues[m] = _all[_cursor[r]];
+            columnValues[m] = _all[_cursor[r] + 1];
+            _cursor[r] += 2;
         }
     }
 }
