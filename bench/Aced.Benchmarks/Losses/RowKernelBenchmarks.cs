@@ -1,6 +1,7 @@
 using System;
 using Aced.Core;
 using Aced.Losses.Internal;
+using Aced.Losses.Tests;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 
