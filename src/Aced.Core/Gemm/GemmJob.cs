@@ -40,10 +40,3 @@ internal abstract unsafe class GemmJob : PoolJob
         }
     }
 }
-
-/// <summary>The managed GEMM's entry to the shared <see cref="WorkerPool"/> (kept as the call sites' name).</summary>
-internal static class GemmWorkers
-{
-    /// <summary>Runs every tile of <paramref name="job"/> on up to <paramref name="degree"/> threads of the shared pool.</summary>
-    internal static void Run(GemmJob job, int tileCount, int degree) => WorkerPool.Run(job, tileCount, degree);
-}

@@ -92,7 +92,7 @@ public sealed class ManagedGemmProvider : IGemmEpilogueProvider, IGemmBatchedPro
             int tiles = plan.RowTiles * plan.ColTiles;
             try
             {
-                GemmWorkers.Run(job, tiles, GemmDriver.Degree(m, n, k, tiles));
+                WorkerPool.Run(job, tiles, GemmDriver.Degree(m, n, k, tiles));
             }
             finally
             {
@@ -140,7 +140,7 @@ public sealed class ManagedGemmProvider : IGemmEpilogueProvider, IGemmBatchedPro
             job.Epilogue = epilogue;
             try
             {
-                GemmWorkers.Run(job, plan.RowTiles, GemmDriver.Degree(m, n, k, plan.RowTiles));
+                WorkerPool.Run(job, plan.RowTiles, GemmDriver.Degree(m, n, k, plan.RowTiles));
             }
             finally
             {
