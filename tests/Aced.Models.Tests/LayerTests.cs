@@ -368,6 +368,82 @@ public class LayerTests
         }
     }
 
+    [Theory]
+    [InlineData(1100, 130, 300, false)]
+    [InlineData(1100, 300, 130, true)]
+    [InlineData(1600, 128, 512, false)]
+    [InlineData(2000, 129, 257, true)]
+    public void Linear_ConcurrentBackward_IsBitIdenticalToSequentialProducts(int k, int inDim, int outDim, bool accumulateDx)
+    {
+        // Above ConcurrentBackwardFlops, dW halves, dx row halves and db run as concurrent single-threaded items.
+        Assert.True(2.0 * k * inDim * outDim >= Linear.ConcurrentBackwardFlops);
+        Matrix x = TestData.RandomMatrix(k, inDim, 71);
+        Matrix w = TestData.RandomMatrix(inDim, outDim, 72);
+        Matrix dy = TestData.RandomMatrix(k, outDim, 73);
+        float[] seedW = TestData.Random(inDim * outDim, 74);
+        float[] seedB = TestData.Random(outDim, 75);
+        float[] seedX = TestData.Random(k * inDim, 76);
+        var expectedW = new Matrix(inDim, outDim, (float[])seedW.Clone());
+        float[] expectedB = (float[])seedB.Clone();
+        var expectedX = new Matrix(k, inDim, (float[])seedX.Clone());
+        Linear.AddWeightGradient(x, dy, expectedW);
+        RowOps.AddColumnSums(dy, expectedB);
+        Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, dy, w, accumulateDx ? 1f : 0f, expectedX);
+        int saved = GemmControl.MaxDegreeOfParallelism;
+        try
+        {
+            for (int threads = 1; threads <= 3; threads++)
+            {
+                GemmControl.MaxDegreeOfParallelism = threads;
+                var dw = new Matrix(inDim, outDim, (float[])seedW.Clone());
+                float[] db = (float[])seedB.Clone();
+                var dx = new Matrix(k, inDim, (float[])seedX.Clone());
+                Linear.Backward(x, w, dy, dx, accumulateDx, dw, Linear.RowView(db));
+                Assert.Equal(expectedW.Data, dw.Data);
+                Assert.Equal(expectedB, db);
+                Assert.Equal(expectedX.Data, dx.Data);
+            }
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = saved;
+        }
+
+        TestData.Close(seedW[0] + Dot(x, 0, dy, 0, k), expectedW[0, 0], 1e-4, 1e-4, "dW[0,0]");
+        TestData.Close(seedW[(inDim * outDim) - 1] + Dot(x, inDim - 1, dy, outDim - 1, k), expectedW[inDim - 1, outDim - 1], 1e-4, 1e-4, "dW[last]");
+    }
+
+    [Fact]
+    public void Linear_ConcurrentBackward_RejectsMismatchedShapes()
+    {
+        var x = new Matrix(1100, 130);
+        var w = new Matrix(130, 300);
+        var dy = new Matrix(1100, 300);
+        int saved = GemmControl.MaxDegreeOfParallelism;
+        try
+        {
+            GemmControl.MaxDegreeOfParallelism = 2;
+            Assert.Throws<ArgumentException>(() => Linear.Backward(x, w, dy, new Matrix(1100, 129), false, new Matrix(130, 300), default));
+            Assert.Throws<ArgumentException>(() => Linear.Backward(x, w, dy, new Matrix(1100, 130), false, new Matrix(130, 299), default));
+            Assert.Throws<ArgumentException>(() => Linear.Backward(x, w, new Matrix(1099, 300), new Matrix(1100, 130), false, new Matrix(130, 300), default));
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    private static double Dot(Matrix x, int i, Matrix dy, int j, int k)
+    {
+        double sum = 0;
+        for (int r = 0; r < k; r++)
+        {
+            sum += (double)x[r, i] * dy[r, j];
+        }
+
+        return sum;
+    }
+
     [Fact]
     public void GeluBackward_WithColumnSums_MatchesSeparatePasses()
     {

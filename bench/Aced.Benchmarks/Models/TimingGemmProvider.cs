@@ -60,6 +60,15 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
 
     private static void Record(Dictionary<(Transpose, Transpose, int, int, int), ShapeStats> table, (Transpose, Transpose, int, int, int) key, long calls, long ticks)
     {
+        // Products may run concurrently (Linear's backward runs dW and dx as concurrent single-threaded products).
+        lock (table)
+        {
+            RecordLocked(table, key, calls, ticks);
+        }
+    }
+
+    private static void RecordLocked(Dictionary<(Transpose, Transpose, int, int, int), ShapeStats> table, (Transpose, Transpose, int, int, int) key, long calls, long ticks)
+    {
         if (!table.TryGetValue(key, out ShapeStats? stats))
         {
             stats = new ShapeStats();
@@ -90,18 +99,13 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
         long start = Stopwatch.GetTimestamp();
         _inner.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         long ticks = Stopwatch.GetTimestamp() - start;
-        Ticks += ticks;
-        Calls++;
-        Flops += 2.0 * m * n * k;
-        var key = (transA, transB, m, n, k);
-        if (!_shapes.TryGetValue(key, out ShapeStats? stats))
+        lock (_shapes)
         {
-            stats = new ShapeStats();
-            _shapes[key] = stats;
+            Ticks += ticks;
+            Calls++;
+            Flops += 2.0 * m * n * k;
+            RecordLocked(_shapes, (transA, transB, m, n, k), 1, ticks);
         }
-
-        stats.Calls++;
-        stats.Ticks += ticks;
     }
 
     /// <summary>Calls and ticks of one shape.</summary>
