@@ -13,220 +13,64 @@ internal static class RowMath
     /// <summary>Layer-norm epsilon (big_vision / flax default).</summary>
     public const float LayerNormEpsilon = 1e-6f;
 
-    private const float GeluC = 0.7978845608028654f; // sqrt(2/pi)
-    private const float GeluA = 0.044715f;
+    /// <summary>sqrt(2/pi), the GELU tanh form's scale.</summary>
+    internal const float GeluC = 0.7978845608028654f;
+
+    /// <summary>The GELU tanh form's cubic coefficient.</summary>
+    internal const float GeluA = 0.044715f;
 
     /// <summary>
     /// y = (x - mean) * rstd * gamma + beta; returns (mean, rstd) with rstd = 1/sqrt(var + eps), var biased (two passes:
-    /// the mean, then the squared deviations from it). The squared deviations are summed in eight Vector256 lanes (lane
-    /// j takes elements j, j + 8, ...) reduced by <see cref="VectorMath.HorizontalSum(Vector256{float})"/>, then the
-    /// scalar tail, so the bits do not depend on the AVX-512 / AVX2 choice; the element-wise pass gives every element
-    /// the same operations.
+    /// the mean, then the squared deviations from it). The squared deviations are summed by
+    /// <see cref="StableMath.SumInLanes{TOperator}"/> (<see cref="SquaredDeviationOperator"/>): float lanes of the
+    /// widest accelerated width (16 with AVX-512, 8 with AVX2), summed horizontally in double, then the tail in double;
+    /// the element-wise pass (<see cref="LayerNormOperator"/> over <see cref="StableMath.RowPass{TOperator}"/>) gives
+    /// every element the same operations whatever its position.
     /// </summary>
     public static (float Mean, float Rstd) LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y)
     {
         int d = x.Length;
         float mean = TensorPrimitives.Sum(x) / d;
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        int w = Vector256<float>.Count;
-        int i = 0;
-        Vector256<float> mv = Vector256.Create(mean);
-        Vector256<float> acc = Vector256<float>.Zero;
-        for (; i + w <= d; i += w)
-        {
-            Vector256<float> c = Vector256.LoadUnsafe(ref xr, (nuint)i) - mv;
-            acc += c * c;
-        }
-
-        float ss = (float)VectorMath.HorizontalSum(acc);
-        for (; i < d; i++)
-        {
-            float c = Unsafe.Add(ref xr, i) - mean;
-            ss += c * c;
-        }
-
+        float ss = (float)StableMath.SumInLanes(new SquaredDeviationOperator(mean), x);
         float rstd = 1f / MathF.Sqrt((ss / d) + LayerNormEpsilon);
-        ref float gr = ref MemoryMarshal.GetReference(gamma);
-        ref float br = ref MemoryMarshal.GetReference(beta);
-        ref float yr = ref MemoryMarshal.GetReference(y);
-        Vector256<float> rv = Vector256.Create(rstd);
-        i = 0;
-        for (; i + w <= d; i += w)
-        {
-            Vector256<float> xhat = (Vector256.LoadUnsafe(ref xr, (nuint)i) - mv) * rv;
-            ((xhat * Vector256.LoadUnsafe(ref gr, (nuint)i)) + Vector256.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
-        }
-
-        for (; i < d; i++)
-        {
-            Unsafe.Add(ref yr, i) = ((Unsafe.Add(ref xr, i) - mean) * rstd * Unsafe.Add(ref gr, i)) + Unsafe.Add(ref br, i);
-        }
-
+        StableMath.RowPass(new LayerNormOperator(mean, rstd), x, gamma, beta, default, default, y, false, default);
         return (mean, rstd);
     }
 
     /// <summary>
     /// dx += rstd * (dn - mean(dn) - xhat * mean(dn * xhat)) with dn = dy * gamma, xhat = (x - mean) * rstd;
-    /// dgamma += dy * xhat, dbeta += dy. The two row sums run in eight Vector256 lanes reduced in a fixed order, then the
-    /// scalar tail (as in <see cref="LayerNorm"/>); every element-wise update gets the same operations.
+    /// dgamma += dy * xhat, dbeta += dy. Two passes over <see cref="StableMath.RowPass{TOperator}"/>: the first
+    /// (<see cref="LayerNormBackwardSumsOperator"/>) updates dgamma and dbeta and forms the two row sums (float lanes of
+    /// the widest width, summed in double), the second (<see cref="LayerNormBackwardDxOperator"/>) accumulates dx;
+    /// every element-wise update gets the same operations whatever its position.
     /// </summary>
     public static void LayerNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, float mean, float rstd, ReadOnlySpan<float> dy, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
     {
         int d = x.Length;
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float gr = ref MemoryMarshal.GetReference(gamma);
-        ref float dyr = ref MemoryMarshal.GetReference(dy);
-        ref float dxr = ref MemoryMarshal.GetReference(dx);
-        ref float dgr = ref MemoryMarshal.GetReference(dgamma);
-        ref float dbr = ref MemoryMarshal.GetReference(dbeta);
-        int w = Vector256<float>.Count;
-        Vector256<float> mv = Vector256.Create(mean);
-        Vector256<float> rv = Vector256.Create(rstd);
-        Vector256<float> accDn = Vector256<float>.Zero;
-        Vector256<float> accDnXhat = Vector256<float>.Zero;
-        int i = 0;
-        for (; i + w <= d; i += w)
-        {
-            Vector256<float> xhat = (Vector256.LoadUnsafe(ref xr, (nuint)i) - mv) * rv;
-            Vector256<float> dyv = Vector256.LoadUnsafe(ref dyr, (nuint)i);
-            Vector256<float> dn = dyv * Vector256.LoadUnsafe(ref gr, (nuint)i);
-            accDn += dn;
-            accDnXhat += dn * xhat;
-            (Vector256.LoadUnsafe(ref dgr, (nuint)i) + (dyv * xhat)).StoreUnsafe(ref dgr, (nuint)i);
-            (Vector256.LoadUnsafe(ref dbr, (nuint)i) + dyv).StoreUnsafe(ref dbr, (nuint)i);
-        }
-
-        float sumDn = (float)VectorMath.HorizontalSum(accDn);
-        float sumDnXhat = (float)VectorMath.HorizontalSum(accDnXhat);
-        int tail = i;
-        for (; i < d; i++)
-        {
-            float xhat = (Unsafe.Add(ref xr, i) - mean) * rstd;
-            float dyi = Unsafe.Add(ref dyr, i);
-            float dn = dyi * Unsafe.Add(ref gr, i);
-            sumDn += dn;
-            sumDnXhat += dn * xhat;
-            Unsafe.Add(ref dgr, i) += dyi * xhat;
-            Unsafe.Add(ref dbr, i) += dyi;
-        }
-
-        float meanDn = sumDn / d;
-        float meanDnXhat = sumDnXhat / d;
-        Vector256<float> meanDnV = Vector256.Create(meanDn);
-        Vector256<float> meanDnXhatV = Vector256.Create(meanDnXhat);
-        for (i = 0; i < tail; i += w)
-        {
-            Vector256<float> xhat = (Vector256.LoadUnsafe(ref xr, (nuint)i) - mv) * rv;
-            Vector256<float> dn = Vector256.LoadUnsafe(ref dyr, (nuint)i) * Vector256.LoadUnsafe(ref gr, (nuint)i);
-            (Vector256.LoadUnsafe(ref dxr, (nuint)i) + (rv * (dn - meanDnV - (xhat * meanDnXhatV)))).StoreUnsafe(ref dxr, (nuint)i);
-        }
-
-        for (; i < d; i++)
-        {
-            float xhat = (Unsafe.Add(ref xr, i) - mean) * rstd;
-            float dn = Unsafe.Add(ref dyr, i) * Unsafe.Add(ref gr, i);
-            Unsafe.Add(ref dxr, i) += rstd * (dn - meanDn - (xhat * meanDnXhat));
-        }
+        StableMath.RowSums sums = StableMath.RowPass(new LayerNormBackwardSumsOperator(mean, rstd), x, dy, gamma, default, default, dgamma, true, dbeta);
+        float meanDn = (float)sums.Sum0 / d;
+        float meanDnXhat = (float)sums.Sum1 / d;
+        StableMath.RowPass(new LayerNormBackwardDxOperator(mean, rstd, meanDn, meanDnXhat), x, dy, gamma, default, default, dx, true, default);
     }
 
     /// <summary>
     /// GELU, tanh approximation: g = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), evaluated as
     /// g = x / (1 + exp(-2u)) with <see cref="VectorMath.Exp(float)"/> in one vectorised pass (exp overflow gives the
-    /// exact limits -0 and x). Every element gets the same operations (vector body and scalar tail alike), so the bits
-    /// do not depend on the element's position or on the available vector width.
+    /// exact limits -0 and x): <see cref="GeluOperator"/> over <see cref="StableMath.RowPass{TOperator}"/>. Every element
+    /// gets the same operations (every vector width and the scalar tail alike), so the bits do not depend on the
+    /// element's position or on the available vector width.
     /// </summary>
-    public static void Gelu(ReadOnlySpan<float> x, Span<float> g)
-    {
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float gr = ref MemoryMarshal.GetReference(g);
-        int n = x.Length;
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> c512 = Vector512.Create(-2f * GeluC);
-            Vector512<float> a512 = Vector512.Create(GeluA);
-            for (; i + 16 <= n; i += 16)
-            {
-                Vector512<float> xv = Vector512.LoadUnsafe(ref xr, (nuint)i);
-                Vector512<float> e = VectorMath.Exp(c512 * xv * Vector512.FusedMultiplyAdd(a512 * xv, xv, Vector512<float>.One));
-                (xv / (Vector512<float>.One + e)).StoreUnsafe(ref gr, (nuint)i);
-            }
-        }
-
-        int w = Vector256<float>.Count;
-        Vector256<float> c2 = Vector256.Create(-2f * GeluC);
-        Vector256<float> a = Vector256.Create(GeluA);
-        for (; i + w <= n; i += w)
-        {
-            Vector256<float> xv = Vector256.LoadUnsafe(ref xr, (nuint)i);
-            Vector256<float> e = VectorMath.Exp(c2 * xv * Vector256.FusedMultiplyAdd(a * xv, xv, Vector256<float>.One));
-            (xv / (Vector256<float>.One + e)).StoreUnsafe(ref gr, (nuint)i);
-        }
-
-        for (; i < n; i++)
-        {
-            float xv = Unsafe.Add(ref xr, i);
-            float e = VectorMath.Exp(-2f * GeluC * xv * MathF.FusedMultiplyAdd(GeluA * xv, xv, 1f));
-            Unsafe.Add(ref gr, i) = xv / (1f + e);
-        }
-    }
+    public static void Gelu(ReadOnlySpan<float> x, Span<float> g) =>
+        StableMath.RowPass(default(GeluOperator), x, default, default, default, default, g, false, default);
 
     /// <summary>
     /// dx = dg * GELU'(x) with GELU'(x) = 0.5 (1 + th) + 0.5 x (1 - th^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2),
     /// th = tanh(u) = 2 s - 1 and s = 1 / (1 + exp(-2u)) (<see cref="VectorMath.Exp(float)"/>), so 0.5 (1 + th) = s and
-    /// 1 - th^2 = 4 s (1 - s); every element gets the same operations whatever the vector width.
-    /// <paramref name="dg"/> and <paramref name="dx"/> may alias.
+    /// 1 - th^2 = 4 s (1 - s) (<see cref="GeluBackwardOperator"/>); every element gets the same operations whatever the
+    /// vector width. <paramref name="dg"/> and <paramref name="dx"/> may be the same span.
     /// </summary>
-    public static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dg, Span<float> dx)
-    {
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float dgr = ref MemoryMarshal.GetReference(dg);
-        ref float dxr = ref MemoryMarshal.GetReference(dx);
-        int n = x.Length;
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> one5 = Vector512<float>.One;
-            Vector512<float> half5 = Vector512.Create(0.5f);
-            Vector512<float> c5 = Vector512.Create(GeluC);
-            Vector512<float> m5 = Vector512.Create(-2f * GeluC);
-            Vector512<float> a5 = Vector512.Create(GeluA);
-            Vector512<float> b5 = Vector512.Create(3f * GeluA);
-            for (; i + 16 <= n; i += 16)
-            {
-                Vector512<float> xv = Vector512.LoadUnsafe(ref xr, (nuint)i);
-                Vector512<float> x2 = xv * xv;
-                Vector512<float> sg = one5 / (one5 + VectorMath.Exp(m5 * xv * Vector512.FusedMultiplyAdd(a5, x2, one5)));
-                Vector512<float> local = sg + (half5 * xv * (4f * sg * (one5 - sg)) * c5 * Vector512.FusedMultiplyAdd(b5, x2, one5));
-                (Vector512.LoadUnsafe(ref dgr, (nuint)i) * local).StoreUnsafe(ref dxr, (nuint)i);
-            }
-        }
-
-        int w = Vector256<float>.Count;
-        Vector256<float> one = Vector256<float>.One;
-        Vector256<float> half = Vector256.Create(0.5f);
-        Vector256<float> c = Vector256.Create(GeluC);
-        Vector256<float> m = Vector256.Create(-2f * GeluC);
-        Vector256<float> a = Vector256.Create(GeluA);
-        Vector256<float> b = Vector256.Create(3f * GeluA);
-        for (; i + w <= n; i += w)
-        {
-            Vector256<float> xv = Vector256.LoadUnsafe(ref xr, (nuint)i);
-            Vector256<float> x2 = xv * xv;
-            Vector256<float> sg = one / (one + VectorMath.Exp(m * xv * Vector256.FusedMultiplyAdd(a, x2, one)));
-            Vector256<float> local = sg + (half * xv * (4f * sg * (one - sg)) * c * Vector256.FusedMultiplyAdd(b, x2, one));
-            (Vector256.LoadUnsafe(ref dgr, (nuint)i) * local).StoreUnsafe(ref dxr, (nuint)i);
-        }
-
-        for (; i < n; i++)
-        {
-            float xv = Unsafe.Add(ref xr, i);
-            float x2 = xv * xv;
-            float sg = 1f / (1f + VectorMath.Exp(-2f * GeluC * xv * MathF.FusedMultiplyAdd(GeluA, x2, 1f)));
-            float local = sg + (0.5f * xv * (4f * sg * (1f - sg)) * GeluC * MathF.FusedMultiplyAdd(3f * GeluA, x2, 1f));
-            Unsafe.Add(ref dxr, i) = Unsafe.Add(ref dgr, i) * local;
-        }
-    }
+    public static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dg, Span<float> dx) =>
+        StableMath.RowPass(default(GeluBackwardOperator), x, dg, default, default, default, dx, false, default);
 
     /// <summary>
     /// In-place softmax of the first <paramref name="valid"/> entries of <paramref name="row"/>: p_i = exp(x_i - max) / sum,
