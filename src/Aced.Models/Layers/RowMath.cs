@@ -74,96 +74,32 @@ internal static class RowMath
 
     /// <summary>
     /// In-place softmax of the first <paramref name="valid"/> entries of <paramref name="row"/>: p_i = exp(x_i - max) / sum,
-    /// with <see cref="VectorMath.ExpNonPositive(float)"/> (arguments are at most 0) and the sum accumulated in double;
-    /// the rest of the row is set to 0. NaN in the prefix gives NaN.
+    /// with <see cref="VectorMath.ExpNonPositive(float)"/> (arguments are at most 0); the rest of the row is set to 0.
+    /// The exponentials and their sum are one <see cref="StableMath.RowPass{TOperator}"/> (<see cref="SoftmaxExpOperator"/>:
+    /// float lanes of the widest width summed in double), the scaling another (<see cref="ScaleOperator"/>). NaN in the
+    /// prefix gives NaN.
     /// </summary>
     public static void SoftmaxPrefix(Span<float> row, int valid)
     {
-        ref float r = ref MemoryMarshal.GetReference(row);
-        int w = Vector256<float>.Count;
-        int i = 0;
-        float max = float.NegativeInfinity;
-        if (valid >= w)
+        Span<float> prefix = row.Slice(0, valid);
+        if (valid > 0)
         {
-            Vector256<float> mv = Vector256.Create(float.NegativeInfinity);
-            for (; i + w <= valid; i += w)
-            {
-                mv = Vector256.Max(mv, Vector256.LoadUnsafe(ref r, (nuint)i));
-            }
-
-            max = VectorMath.HorizontalMax(mv);
-        }
-
-        for (; i < valid; i++)
-        {
-            max = MathF.Max(max, Unsafe.Add(ref r, i));
-        }
-
-        i = 0;
-        Vector256<float> shift = Vector256.Create(max);
-        Vector256<float> sv = Vector256<float>.Zero;
-        for (; i + w <= valid; i += w)
-        {
-            Vector256<float> e = VectorMath.ExpNonPositive(Vector256.LoadUnsafe(ref r, (nuint)i) - shift);
-            e.StoreUnsafe(ref r, (nuint)i);
-            sv += e;
-        }
-
-        double sum = VectorMath.HorizontalSum(sv);
-        for (; i < valid; i++)
-        {
-            float e = VectorMath.ExpNonPositive(Unsafe.Add(ref r, i) - max);
-            Unsafe.Add(ref r, i) = e;
-            sum += e;
-        }
-
-        float inv = (float)(1.0 / sum);
-        Vector256<float> iv = Vector256.Create(inv);
-        i = 0;
-        for (; i + w <= valid; i += w)
-        {
-            (Vector256.LoadUnsafe(ref r, (nuint)i) * iv).StoreUnsafe(ref r, (nuint)i);
-        }
-
-        for (; i < valid; i++)
-        {
-            Unsafe.Add(ref r, i) *= inv;
+            float max = TensorPrimitives.Max(prefix);
+            StableMath.RowSums sums = StableMath.RowPass(new SoftmaxExpOperator(max), prefix, default, default, default, default, prefix, false, default);
+            StableMath.RowPass(new ScaleOperator((float)(1.0 / sums.Sum0)), prefix, default, default, default, default, prefix, false, default);
         }
 
         row.Slice(valid).Clear();
     }
 
-    /// <summary>Softmax backward in place: ds = p * (dp - sum(p * dp)), the dot product accumulated in double.</summary>
+    /// <summary>
+    /// Softmax backward in place: ds = p * (dp - sum(p * dp)), the dot product in float lanes of the widest width summed
+    /// in double (<see cref="DotOperator"/>), then <see cref="SoftmaxBackwardOperator"/>, both over
+    /// <see cref="StableMath.RowPass{TOperator}"/>.
+    /// </summary>
     public static void SoftmaxBackward(ReadOnlySpan<float> p, Span<float> dpToDs)
     {
-        ref float pr = ref MemoryMarshal.GetReference(p);
-        ref float dr = ref MemoryMarshal.GetReference(dpToDs);
-        int n = p.Length;
-        int w = Vector256<float>.Count;
-        int i = 0;
-        Vector256<float> acc = Vector256<float>.Zero;
-        for (; i + w <= n; i += w)
-        {
-            acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pr, (nuint)i), Vector256.LoadUnsafe(ref dr, (nuint)i), acc);
-        }
-
-        double dotSum = VectorMath.HorizontalSum(acc);
-        for (; i < n; i++)
-        {
-            dotSum += Unsafe.Add(ref pr, i) * Unsafe.Add(ref dr, i);
-        }
-
-        float dot = (float)dotSum;
-        Vector256<float> dv = Vector256.Create(dot);
-        i = 0;
-        for (; i + w <= n; i += w)
-        {
-            ((Vector256.LoadUnsafe(ref dr, (nuint)i) - dv) * Vector256.LoadUnsafe(ref pr, (nuint)i)).StoreUnsafe(ref dr, (nuint)i);
-        }
-
-        for (; i < n; i++)
-        {
-            Unsafe.Add(ref dr, i) = (Unsafe.Add(ref dr, i) - dot) * Unsafe.Add(ref pr, i);
-        }
+        float dot = (float)StableMath.RowPass(default(DotOperator), p, dpToDs, default, default, default, default, false, default).Sum0;
+        StableMath.RowPass(new SoftmaxBackwardOperator(dot), p, dpToDs, default, default, default, dpToDs, false, default);
     }
 }

@@ -328,3 +328,179 @@ internal readonly struct LayerNormBackwardDxOperator : StableMath.IRowOperator
         return _rstd * (dn - _meanDn - (xhat * _meanDnXhat));
     }
 }
+
+/// <summary>Softmax numerator: <c>e = exp(p - max)</c> (<see cref="VectorMath.ExpNonPositive(float)"/>; p &lt;= max) as output and sum0.</summary>
+internal readonly struct SoftmaxExpOperator : StableMath.IRowOperator
+{
+    private readonly Vector512<float> _max;
+
+    public SoftmaxExpOperator(float max) => _max = Vector512.Create(max);
+
+    public int Inputs => 0;
+
+    public int Sums => 1;
+
+    public bool SubtractsColumn => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
+    {
+        float e = VectorMath.ExpNonPositive(p - _max.ToScalar());
+        sum0 = e;
+        sum1 = sum2 = column = 0f;
+        return e;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
+    {
+        Vector128<float> e = VectorMath.ExpNonPositive(p - _max.GetLower().GetLower());
+        sum0 = e;
+        sum1 = sum2 = column = Vector128<float>.Zero;
+        return e;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
+    {
+        Vector256<float> e = VectorMath.ExpNonPositive(p - _max.GetLower());
+        sum0 = e;
+        sum1 = sum2 = column = Vector256<float>.Zero;
+        return e;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
+    {
+        Vector512<float> e = VectorMath.ExpNonPositive(p - _max);
+        sum0 = e;
+        sum1 = sum2 = column = Vector512<float>.Zero;
+        return e;
+    }
+}
+
+/// <summary>Scaling by a row constant: <c>p * scale</c>.</summary>
+internal readonly struct ScaleOperator : StableMath.IRowOperator
+{
+    private readonly Vector512<float> _scale;
+
+    public ScaleOperator(float scale) => _scale = Vector512.Create(scale);
+
+    public int Inputs => 0;
+
+    public int Sums => 0;
+
+    public bool SubtractsColumn => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
+    {
+        sum0 = sum1 = sum2 = column = 0f;
+        return p * _scale.ToScalar();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
+    {
+        sum0 = sum1 = sum2 = column = Vector128<float>.Zero;
+        return p * _scale.GetLower().GetLower();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
+    {
+        sum0 = sum1 = sum2 = column = Vector256<float>.Zero;
+        return p * _scale.GetLower();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
+    {
+        sum0 = sum1 = sum2 = column = Vector512<float>.Zero;
+        return p * _scale;
+    }
+}
+
+/// <summary>Softmax backward reduction: p = probabilities, x = dp; sum0 <c>p dp</c> (no output).</summary>
+internal readonly struct DotOperator : StableMath.IRowOperator
+{
+    public int Inputs => 1;
+
+    public int Sums => 1;
+
+    public bool SubtractsColumn => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
+    {
+        sum0 = p * x;
+        sum1 = sum2 = column = 0f;
+        return 0f;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
+    {
+        sum0 = p * x;
+        sum1 = sum2 = column = Vector128<float>.Zero;
+        return Vector128<float>.Zero;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
+    {
+        sum0 = p * x;
+        sum1 = sum2 = column = Vector256<float>.Zero;
+        return Vector256<float>.Zero;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
+    {
+        sum0 = p * x;
+        sum1 = sum2 = column = Vector512<float>.Zero;
+        return Vector512<float>.Zero;
+    }
+}
+
+/// <summary>Softmax backward output: p = probabilities, x = dp; <c>(dp - dot) p</c>.</summary>
+internal readonly struct SoftmaxBackwardOperator : StableMath.IRowOperator
+{
+    private readonly Vector512<float> _dot;
+
+    public SoftmaxBackwardOperator(float dot) => _dot = Vector512.Create(dot);
+
+    public int Inputs => 1;
+
+    public int Sums => 0;
+
+    public bool SubtractsColumn => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
+    {
+        sum0 = sum1 = sum2 = column = 0f;
+        return (x - _dot.ToScalar()) * p;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
+    {
+        sum0 = sum1 = sum2 = column = Vector128<float>.Zero;
+        return (x - _dot.GetLower().GetLower()) * p;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
+    {
+        sum0 = sum1 = sum2 = column = Vector256<float>.Zero;
+        return (x - _dot.GetLower()) * p;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
+    {
+        sum0 = sum1 = sum2 = column = Vector512<float>.Zero;
+        return (x - _dot) * p;
+    }
+}
