@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Numerics.Tensors;
 using Aced.Core;
 
@@ -56,27 +57,32 @@ internal static class Linear
     /// </summary>
     public const double ConcurrentBackwardFlops = 1 << 26;
 
+    /// <summary>Rows of dy per input-gradient item of a concurrent backward (a multiple of <see cref="RowOps.SumChunkRows"/>).</summary>
+    public const int InputGradientBlockRows = 1024;
+
     /// <summary>
     /// dW += x^T dy, db += 1^T dy (db a 1 x out view, empty to skip; summed by <see cref="RowOps.AddColumnSums"/> in a
     /// fixed order), and dx = dy W^T (dx += when <paramref name="accumulateDx"/>); pass an empty dx view to skip the
     /// input gradient.
     /// </summary>
     /// <remarks>
-    /// With more than one thread and a product of at least <see cref="ConcurrentBackwardFlops"/>, the work runs as five
-    /// fixed <see cref="ParallelPartition"/> items (<see cref="BackwardBody"/>): dW in two halves (columns when dW is
-    /// wider than tall, else rows), dx in two row halves, and db; each item's products run single-threaded on the thread
-    /// that claims it (a GEMM inside a partition runs serially). A weight-gradient slice product has only a few tiles
-    /// of a 128 x 512 C, so split over two threads each thread packs the whole dy slice for a quarter of the work;
-    /// single-threaded, each packed operand serves its thread's whole half. Splitting C by rows or columns, and dx by
-    /// rows, does not change any element's fused multiply-add chain (k blocks depend on k only), so the results are
-    /// bit-identical to the sequential form and for any thread count.
+    /// With more than one thread and a product of at least <see cref="ConcurrentBackwardFlops"/>, the work runs as fixed
+    /// <see cref="ParallelPartition"/> items (<see cref="BackwardBody"/>): dW in two halves (columns when dW is wider
+    /// than tall, else rows), then dx in blocks of <see cref="InputGradientBlockRows"/> rows, then db; each item's
+    /// products run single-threaded on the thread that claims it (a GEMM inside a partition runs serially). A
+    /// weight-gradient slice product has only a few tiles of a 128 x 512 C, so split over two threads each thread packs
+    /// the whole dy slice for a quarter of the work; single-threaded, each packed operand serves its thread's whole half,
+    /// and the dx blocks fill in behind the two long dW items. Splitting C by rows or columns, and dx by rows, does not
+    /// change any element's fused multiply-add chain (k blocks depend on k only), so the results are bit-identical to
+    /// the sequential form and for any thread count.
     /// </remarks>
     public static void Backward(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, bool accumulateDx, MatrixView dw, MatrixView db)
     {
-        if (!dx.IsEmpty && AcedControl.MaxDegreeOfParallelism > 1 && 2.0 * x.Rows * x.Columns * dy.Columns >= ConcurrentBackwardFlops)
+        if (Concurrent(x, dy, dx))
         {
             CheckBackwardShapes(x, w, dy, dx, dw, db);
-            ParallelPartition.Run(BackwardBody.Items, new BackwardBody(x, w, dy, dx, accumulateDx, dw, db));
+            var body = new BackwardBody(x, w, dy, dx, accumulateDx, dw, db, default, null);
+            ParallelPartition.Run(body.Items, body);
             return;
         }
 
@@ -91,6 +97,48 @@ internal static class Linear
             InputGradient(w, dy, dx, accumulateDx);
         }
     }
+
+    /// <summary>
+    /// Backward of a layer whose input is <c>gelu = GELU(hidden)</c>: <see cref="Backward"/> with dx = dHidden
+    /// (overwritten), then dHidden = dHidden * GELU'(hidden) and <paramref name="hiddenBiasGradient"/> += 1^T dHidden
+    /// (the bias gradient of the layer that produced hidden), exactly as
+    /// <see cref="RowOps.GeluBackward(MatrixView, MatrixView, MatrixView, Span{float})"/> after <see cref="Backward"/>.
+    /// When the backward runs concurrently, each input-gradient item applies the GELU backward to its rows right after
+    /// its product (while they are still in cache) and forms the same fixed <see cref="RowOps.SumChunkRows"/>-row
+    /// partial column sums, added in chunk order afterwards: the bits are the same either way.
+    /// </summary>
+    public static void BackwardThroughGelu(MatrixView gelu, MatrixView hidden, MatrixView w, MatrixView dy, MatrixView dHidden, MatrixView dw, MatrixView db, Span<float> hiddenBiasGradient)
+    {
+        if (!Concurrent(gelu, dy, dHidden))
+        {
+            Backward(gelu, w, dy, dHidden, false, dw, db);
+            RowOps.GeluBackward(hidden, dHidden, dHidden, hiddenBiasGradient);
+            return;
+        }
+
+        CheckBackwardShapes(gelu, w, dy, dHidden, dw, db);
+        hidden.EnsureShape(dHidden.Rows, dHidden.Columns, nameof(hidden));
+        if (hiddenBiasGradient.Length != hidden.Columns)
+        {
+            Guard.ThrowArgument(nameof(hiddenBiasGradient), $"has length {hiddenBiasGradient.Length} but hidden has {hidden.Columns} columns");
+        }
+
+        int chunks = RowOps.CountSumChunks(hidden.Rows);
+        float[] partial = ArrayPool<float>.Shared.Rent(chunks * hidden.Columns);
+        try
+        {
+            var body = new BackwardBody(gelu, w, dy, dHidden, false, dw, db, hidden, partial);
+            ParallelPartition.Run(body.Items, body);
+            RowOps.AddChunkSums(partial, chunks, hiddenBiasGradient);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(partial);
+        }
+    }
+
+    private static bool Concurrent(MatrixView x, MatrixView dy, MatrixView dx) =>
+        !dx.IsEmpty && AcedControl.MaxDegreeOfParallelism > 1 && 2.0 * x.Rows * x.Columns * dy.Columns >= ConcurrentBackwardFlops;
 
     /// <summary>dW += x^T dy, summed over fixed k-slices of <see cref="WeightGradientSlice"/> rows in row order.</summary>
     public static void AddWeightGradient(MatrixView x, MatrixView dy, MatrixView dw)
@@ -147,13 +195,12 @@ internal static class Linear
     }
 
     /// <summary>
-    /// The five items of a concurrent <see cref="Backward"/>: 0 and 2 the two halves of dW, 1 and 3 the two row halves
-    /// of dx, 4 the bias column sums. Each writes only its own part of dW, dx or db.
+    /// The items of a concurrent <see cref="Backward"/>: 0 and 1 the two halves of dW, then one per block of
+    /// <see cref="InputGradientBlockRows"/> rows of dx (with, through GELU, that block's GELU backward and its partial
+    /// column sums), last the bias column sums. Each writes only its own part of dW, dx, the partial sums or db.
     /// </summary>
     private readonly struct BackwardBody : IPartitionBody
     {
-        public const int Items = 5;
-
         private readonly MatrixView _x;
         private readonly MatrixView _w;
         private readonly MatrixView _dy;
@@ -161,8 +208,11 @@ internal static class Linear
         private readonly bool _accumulateDx;
         private readonly MatrixView _dw;
         private readonly MatrixView _db;
+        private readonly MatrixView _hidden;
+        private readonly float[]? _partial;
+        private readonly int _dxBlocks;
 
-        public BackwardBody(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, bool accumulateDx, MatrixView dw, MatrixView db)
+        public BackwardBody(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, bool accumulateDx, MatrixView dw, MatrixView db, MatrixView hidden, float[]? partial)
         {
             _x = x;
             _w = w;
@@ -171,42 +221,48 @@ internal static class Linear
             _accumulateDx = accumulateDx;
             _dw = dw;
             _db = db;
+            _hidden = hidden;
+            _partial = partial;
+            _dxBlocks = (dy.Rows + InputGradientBlockRows - 1) / InputGradientBlockRows;
         }
+
+        public int Items => 2 + _dxBlocks + 1;
 
         public void Execute(int partition)
         {
-            int half = partition >> 1;
-            switch (partition)
+            if (partition < 2)
             {
-                case 0:
-                case 2:
-                    if (_dw.Rows < _dw.Columns)
-                    {
-                        (int start, int count) = Half(_dw.Columns, GemmTileColumns, half);
-                        AddWeightGradient(_x, _dy.ColumnRange(start, count), _dw.ColumnRange(start, count));
-                    }
-                    else
-                    {
-                        (int start, int count) = Half(_dw.Rows, GemmTileRows, half);
-                        AddWeightGradient(_x.ColumnRange(start, count), _dy, _dw.RowRange(start, count));
-                    }
-
-                    break;
-                case 1:
-                case 3:
+                if (_dw.Rows < _dw.Columns)
                 {
-                    (int start, int count) = Half(_dy.Rows, GemmTileRows, half);
-                    InputGradient(_w, _dy.RowRange(start, count), _dx.RowRange(start, count), _accumulateDx);
-                    break;
+                    (int start, int count) = Half(_dw.Columns, GemmTileColumns, partition);
+                    AddWeightGradient(_x, _dy.ColumnRange(start, count), _dw.ColumnRange(start, count));
+                }
+                else
+                {
+                    (int start, int count) = Half(_dw.Rows, GemmTileRows, partition);
+                    AddWeightGradient(_x.ColumnRange(start, count), _dy, _dw.RowRange(start, count));
                 }
 
-                default:
-                    if (!_db.IsEmpty)
-                    {
-                        RowOps.AddColumnSums(_dy, _db.Row(0));
-                    }
+                return;
+            }
 
-                    break;
+            int block = partition - 2;
+            if (block < _dxBlocks)
+            {
+                int start = block * InputGradientBlockRows;
+                int count = Math.Min(InputGradientBlockRows, _dy.Rows - start);
+                InputGradient(_w, _dy.RowRange(start, count), _dx.RowRange(start, count), _accumulateDx);
+                if (_partial is not null)
+                {
+                    RowOps.GeluBackwardSumChunks(_hidden, _dx, _dx, start, start + count, _partial);
+                }
+
+                return;
+            }
+
+            if (!_db.IsEmpty)
+            {
+                RowOps.AddColumnSums(_dy, _db.Row(0));
             }
         }
 
