@@ -21,36 +21,115 @@ internal static class RowMath
 
     /// <summary>
     /// y = (x - mean) * rstd * gamma + beta; returns (mean, rstd) with rstd = 1/sqrt(var + eps), var biased (two passes:
-    /// the mean, then the squared deviations from it). The squared deviations are summed by
-    /// <see cref="StableMath.SumInLanes{TOperator}"/> (<see cref="SquaredDeviationOperator"/>): float lanes of the
-    /// widest accelerated width (16 with AVX-512, 8 with AVX2), summed horizontally in double, then the tail in double;
-    /// the element-wise pass (<see cref="LayerNormOperator"/> over <see cref="StableMath.RowPass{TOperator}"/>) gives
-    /// every element the same operations whatever its position.
+    /// the mean, then the squared deviations from it). The squared deviations are summed in eight Vector256 lanes (lane
+    /// j takes elements j, j + 8, ...) reduced by <see cref="VectorMath.HorizontalSum(Vector256{float})"/>, then the
+    /// scalar tail, so the bits do not depend on the AVX-512 / AVX2 choice; the element-wise pass gives every element
+    /// the same operations.
     /// </summary>
     public static (float Mean, float Rstd) LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y)
     {
         int d = x.Length;
         float mean = TensorPrimitives.Sum(x) / d;
-        float ss = (float)StableMath.SumInLanes(new SquaredDeviationOperator(mean), x);
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        int w = Vector256<float>.Count;
+        int i = 0;
+        Vector256<float> mv = Vector256.Create(mean);
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (; i + w <= d; i += w)
+        {
+            Vector256<float> c = Vector256.LoadUnsafe(ref xr, (nuint)i) - mv;
+            acc += c * c;
+        }
+
+        float ss = (float)VectorMath.HorizontalSum(acc);
+        for (; i < d; i++)
+        {
+            float c = Unsafe.Add(ref xr, i) - mean;
+            ss += c * c;
+        }
+
         float rstd = 1f / MathF.Sqrt((ss / d) + LayerNormEpsilon);
-        StableMath.RowPass(new LayerNormOperator(mean, rstd), x, gamma, beta, default, default, y, false, default);
+        ref float gr = ref MemoryMarshal.GetReference(gamma);
+        ref float br = ref MemoryMarshal.GetReference(beta);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        Vector256<float> rv = Vector256.Create(rstd);
+        i = 0;
+        for (; i + w <= d; i += w)
+        {
+            Vector256<float> xhat = (Vector256.LoadUnsafe(ref xr, (nuint)i) - mv) * rv;
+            ((xhat * Vector256.LoadUnsafe(ref gr, (nuint)i)) + Vector256.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        }
+
+        for (; i < d; i++)
+        {
+            Unsafe.Add(ref yr, i) = ((Unsafe.Add(ref xr, i) - mean) * rstd * Unsafe.Add(ref gr, i)) + Unsafe.Add(ref br, i);
+        }
+
         return (mean, rstd);
     }
 
     /// <summary>
     /// dx += rstd * (dn - mean(dn) - xhat * mean(dn * xhat)) with dn = dy * gamma, xhat = (x - mean) * rstd;
-    /// dgamma += dy * xhat, dbeta += dy. Two passes over <see cref="StableMath.RowPass{TOperator}"/>: the first
-    /// (<see cref="LayerNormBackwardSumsOperator"/>) updates dgamma and dbeta and forms the two row sums (float lanes of
-    /// the widest width, summed in double), the second (<see cref="LayerNormBackwardDxOperator"/>) accumulates dx;
-    /// every element-wise update gets the same operations whatever its position.
+    /// dgamma += dy * xhat, dbeta += dy. The two row sums run in eight Vector256 lanes reduced in a fixed order, then the
+    /// scalar tail (as in <see cref="LayerNorm"/>); every element-wise update gets the same operations.
     /// </summary>
     public static void LayerNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, float mean, float rstd, ReadOnlySpan<float> dy, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
     {
         int d = x.Length;
-        StableMath.RowSums sums = StableMath.RowPass(new LayerNormBackwardSumsOperator(mean, rstd), x, dy, gamma, default, default, dgamma, true, dbeta);
-        float meanDn = (float)sums.Sum0 / d;
-        float meanDnXhat = (float)sums.Sum1 / d;
-        StableMath.RowPass(new LayerNormBackwardDxOperator(mean, rstd, meanDn, meanDnXhat), x, dy, gamma, default, default, dx, true, default);
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float gr = ref MemoryMarshal.GetReference(gamma);
+        ref float dyr = ref MemoryMarshal.GetReference(dy);
+        ref float dxr = ref MemoryMarshal.GetReference(dx);
+        ref float dgr = ref MemoryMarshal.GetReference(dgamma);
+        ref float dbr = ref MemoryMarshal.GetReference(dbeta);
+        int w = Vector256<float>.Count;
+        Vector256<float> mv = Vector256.Create(mean);
+        Vector256<float> rv = Vector256.Create(rstd);
+        Vector256<float> accDn = Vector256<float>.Zero;
+        Vector256<float> accDnXhat = Vector256<float>.Zero;
+        int i = 0;
+        for (; i + w <= d; i += w)
+        {
+            Vector256<float> xhat = (Vector256.LoadUnsafe(ref xr, (nuint)i) - mv) * rv;
+            Vector256<float> dyv = Vector256.LoadUnsafe(ref dyr, (nuint)i);
+            Vector256<float> dn = dyv * Vector256.LoadUnsafe(ref gr, (nuint)i);
+            accDn += dn;
+            accDnXhat += dn * xhat;
+            (Vector256.LoadUnsafe(ref dgr, (nuint)i) + (dyv * xhat)).StoreUnsafe(ref dgr, (nuint)i);
+            (Vector256.LoadUnsafe(ref dbr, (nuint)i) + dyv).StoreUnsafe(ref dbr, (nuint)i);
+        }
+
+        float sumDn = (float)VectorMath.HorizontalSum(accDn);
+        float sumDnXhat = (float)VectorMath.HorizontalSum(accDnXhat);
+        int tail = i;
+        for (; i < d; i++)
+        {
+            float xhat = (Unsafe.Add(ref xr, i) - mean) * rstd;
+            float dyi = Unsafe.Add(ref dyr, i);
+            float dn = dyi * Unsafe.Add(ref gr, i);
+            sumDn += dn;
+            sumDnXhat += dn * xhat;
+            Unsafe.Add(ref dgr, i) += dyi * xhat;
+            Unsafe.Add(ref dbr, i) += dyi;
+        }
+
+        float meanDn = sumDn / d;
+        float meanDnXhat = sumDnXhat / d;
+        Vector256<float> meanDnV = Vector256.Create(meanDn);
+        Vector256<float> meanDnXhatV = Vector256.Create(meanDnXhat);
+        for (i = 0; i < tail; i += w)
+        {
+            Vector256<float> xhat = (Vector256.LoadUnsafe(ref xr, (nuint)i) - mv) * rv;
+            Vector256<float> dn = Vector256.LoadUnsafe(ref dyr, (nuint)i) * Vector256.LoadUnsafe(ref gr, (nuint)i);
+            (Vector256.LoadUnsafe(ref dxr, (nuint)i) + (rv * (dn - meanDnV - (xhat * meanDnXhatV)))).StoreUnsafe(ref dxr, (nuint)i);
+        }
+
+        for (; i < d; i++)
+        {
+            float xhat = (Unsafe.Add(ref xr, i) - mean) * rstd;
+            float dn = Unsafe.Add(ref dyr, i) * Unsafe.Add(ref gr, i);
+            Unsafe.Add(ref dxr, i) += rstd * (dn - meanDn - (xhat * meanDnXhat));
+        }
     }
 
     /// <summary>
@@ -74,32 +153,96 @@ internal static class RowMath
 
     /// <summary>
     /// In-place softmax of the first <paramref name="valid"/> entries of <paramref name="row"/>: p_i = exp(x_i - max) / sum,
-    /// with <see cref="VectorMath.ExpNonPositive(float)"/> (arguments are at most 0); the rest of the row is set to 0.
-    /// The exponentials and their sum are one <see cref="StableMath.RowPass{TOperator}"/> (<see cref="SoftmaxExpOperator"/>:
-    /// float lanes of the widest width summed in double), the scaling another (<see cref="ScaleOperator"/>). NaN in the
-    /// prefix gives NaN.
+    /// with <see cref="VectorMath.ExpNonPositive(float)"/> (arguments are at most 0) and the sum accumulated in double;
+    /// the rest of the row is set to 0. NaN in the prefix gives NaN.
     /// </summary>
     public static void SoftmaxPrefix(Span<float> row, int valid)
     {
-        Span<float> prefix = row.Slice(0, valid);
-        if (valid > 0)
+        ref float r = ref MemoryMarshal.GetReference(row);
+        int w = Vector256<float>.Count;
+        int i = 0;
+        float max = float.NegativeInfinity;
+        if (valid >= w)
         {
-            float max = TensorPrimitives.Max(prefix);
-            StableMath.RowSums sums = StableMath.RowPass(new SoftmaxExpOperator(max), prefix, default, default, default, default, prefix, false, default);
-            StableMath.RowPass(new ScaleOperator((float)(1.0 / sums.Sum0)), prefix, default, default, default, default, prefix, false, default);
+            Vector256<float> mv = Vector256.Create(float.NegativeInfinity);
+            for (; i + w <= valid; i += w)
+            {
+                mv = Vector256.Max(mv, Vector256.LoadUnsafe(ref r, (nuint)i));
+            }
+
+            max = VectorMath.HorizontalMax(mv);
+        }
+
+        for (; i < valid; i++)
+        {
+            max = MathF.Max(max, Unsafe.Add(ref r, i));
+        }
+
+        i = 0;
+        Vector256<float> shift = Vector256.Create(max);
+        Vector256<float> sv = Vector256<float>.Zero;
+        for (; i + w <= valid; i += w)
+        {
+            Vector256<float> e = VectorMath.ExpNonPositive(Vector256.LoadUnsafe(ref r, (nuint)i) - shift);
+            e.StoreUnsafe(ref r, (nuint)i);
+            sv += e;
+        }
+
+        double sum = VectorMath.HorizontalSum(sv);
+        for (; i < valid; i++)
+        {
+            float e = VectorMath.ExpNonPositive(Unsafe.Add(ref r, i) - max);
+            Unsafe.Add(ref r, i) = e;
+            sum += e;
+        }
+
+        float inv = (float)(1.0 / sum);
+        Vector256<float> iv = Vector256.Create(inv);
+        i = 0;
+        for (; i + w <= valid; i += w)
+        {
+            (Vector256.LoadUnsafe(ref r, (nuint)i) * iv).StoreUnsafe(ref r, (nuint)i);
+        }
+
+        for (; i < valid; i++)
+        {
+            Unsafe.Add(ref r, i) *= inv;
         }
 
         row.Slice(valid).Clear();
     }
 
-    /// <summary>
-    /// Softmax backward in place: ds = p * (dp - sum(p * dp)), the dot product in float lanes of the widest width summed
-    /// in double (<see cref="DotOperator"/>), then <see cref="SoftmaxBackwardOperator"/>, both over
-    /// <see cref="StableMath.RowPass{TOperator}"/>.
-    /// </summary>
+    /// <summary>Softmax backward in place: ds = p * (dp - sum(p * dp)), the dot product accumulated in double.</summary>
     public static void SoftmaxBackward(ReadOnlySpan<float> p, Span<float> dpToDs)
     {
-        float dot = (float)StableMath.RowPass(default(DotOperator), p, dpToDs, default, default, default, default, false, default).Sum0;
-        StableMath.RowPass(new SoftmaxBackwardOperator(dot), p, dpToDs, default, default, default, dpToDs, false, default);
+        ref float pr = ref MemoryMarshal.GetReference(p);
+        ref float dr = ref MemoryMarshal.GetReference(dpToDs);
+        int n = p.Length;
+        int w = Vector256<float>.Count;
+        int i = 0;
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (; i + w <= n; i += w)
+        {
+            acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pr, (nuint)i), Vector256.LoadUnsafe(ref dr, (nuint)i), acc);
+        }
+
+        double dotSum = VectorMath.HorizontalSum(acc);
+        for (; i < n; i++)
+        {
+            dotSum += Unsafe.Add(ref pr, i) * Unsafe.Add(ref dr, i);
+        }
+
+        float dot = (float)dotSum;
+        Vector256<float> dv = Vector256.Create(dot);
+        i = 0;
+        for (; i + w <= n; i += w)
+        {
+            ((Vector256.LoadUnsafe(ref dr, (nuint)i) - dv) * Vector256.LoadUnsafe(ref pr, (nuint)i)).StoreUnsafe(ref dr, (nuint)i);
+        }
+
+        for (; i < n; i++)
+        {
+            Unsafe.Add(ref dr, i) = (Unsafe.Add(ref dr, i) - dot) * Unsafe.Add(ref pr, i);
+        }
     }
 }
