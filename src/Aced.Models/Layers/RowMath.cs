@@ -13,11 +13,8 @@ internal static class RowMath
     /// <summary>Layer-norm epsilon (big_vision / flax default).</summary>
     public const float LayerNormEpsilon = 1e-6f;
 
-    /// <summary>sqrt(2/pi), the GELU tanh form's scale.</summary>
-    internal const float GeluC = 0.7978845608028654f;
-
-    /// <summary>The GELU tanh form's cubic coefficient.</summary>
-    internal const float GeluA = 0.044715f;
+    private const float GeluC = 0.7978845608028654f; // sqrt(2/pi)
+    private const float GeluA = 0.044715f;
 
     /// <summary>
     /// y = (x - mean) * rstd * gamma + beta; returns (mean, rstd) with rstd = 1/sqrt(var + eps), var biased (two passes:
@@ -135,21 +132,101 @@ internal static class RowMath
     /// <summary>
     /// GELU, tanh approximation: g = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), evaluated as
     /// g = x / (1 + exp(-2u)) with <see cref="VectorMath.Exp(float)"/> in one vectorised pass (exp overflow gives the
-    /// exact limits -0 and x): <see cref="GeluOperator"/> over <see cref="StableMath.RowPass{TOperator}"/>. Every element
-    /// gets the same operations (every vector width and the scalar tail alike), so the bits do not depend on the
-    /// element's position or on the available vector width.
+    /// exact limits -0 and x). Every element gets the same operations (vector body and scalar tail alike), so the bits
+    /// do not depend on the element's position or on the available vector width.
     /// </summary>
-    public static void Gelu(ReadOnlySpan<float> x, Span<float> g) =>
-        StableMath.RowPass(default(GeluOperator), x, default, default, default, default, g, false, default);
+    public static void Gelu(ReadOnlySpan<float> x, Span<float> g)
+    {
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float gr = ref MemoryMarshal.GetReference(g);
+        int n = x.Length;
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> c512 = Vector512.Create(-2f * GeluC);
+            Vector512<float> a512 = Vector512.Create(GeluA);
+            for (; i + 16 <= n; i += 16)
+            {
+                Vector512<float> xv = Vector512.LoadUnsafe(ref xr, (nuint)i);
+                Vector512<float> e = VectorMath.Exp(c512 * xv * Vector512.FusedMultiplyAdd(a512 * xv, xv, Vector512<float>.One));
+                (xv / (Vector512<float>.One + e)).StoreUnsafe(ref gr, (nuint)i);
+            }
+        }
+
+        int w = Vector256<float>.Count;
+        Vector256<float> c2 = Vector256.Create(-2f * GeluC);
+        Vector256<float> a = Vector256.Create(GeluA);
+        for (; i + w <= n; i += w)
+        {
+            Vector256<float> xv = Vector256.LoadUnsafe(ref xr, (nuint)i);
+            Vector256<float> e = VectorMath.Exp(c2 * xv * Vector256.FusedMultiplyAdd(a * xv, xv, Vector256<float>.One));
+            (xv / (Vector256<float>.One + e)).StoreUnsafe(ref gr, (nuint)i);
+        }
+
+        for (; i < n; i++)
+        {
+            float xv = Unsafe.Add(ref xr, i);
+            float e = VectorMath.Exp(-2f * GeluC * xv * MathF.FusedMultiplyAdd(GeluA * xv, xv, 1f));
+            Unsafe.Add(ref gr, i) = xv / (1f + e);
+        }
+    }
 
     /// <summary>
     /// dx = dg * GELU'(x) with GELU'(x) = 0.5 (1 + th) + 0.5 x (1 - th^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2),
     /// th = tanh(u) = 2 s - 1 and s = 1 / (1 + exp(-2u)) (<see cref="VectorMath.Exp(float)"/>), so 0.5 (1 + th) = s and
-    /// 1 - th^2 = 4 s (1 - s) (<see cref="GeluBackwardOperator"/>); every element gets the same operations whatever the
-    /// vector width. <paramref name="dg"/> and <paramref name="dx"/> may be the same span.
+    /// 1 - th^2 = 4 s (1 - s); every element gets the same operations whatever the vector width.
+    /// <paramref name="dg"/> and <paramref name="dx"/> may alias.
     /// </summary>
-    public static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dg, Span<float> dx) =>
-        StableMath.RowPass(default(GeluBackwardOperator), x, dg, default, default, default, dx, false, default);
+    public static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dg, Span<float> dx)
+    {
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float dgr = ref MemoryMarshal.GetReference(dg);
+        ref float dxr = ref MemoryMarshal.GetReference(dx);
+        int n = x.Length;
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> one5 = Vector512<float>.One;
+            Vector512<float> half5 = Vector512.Create(0.5f);
+            Vector512<float> c5 = Vector512.Create(GeluC);
+            Vector512<float> m5 = Vector512.Create(-2f * GeluC);
+            Vector512<float> a5 = Vector512.Create(GeluA);
+            Vector512<float> b5 = Vector512.Create(3f * GeluA);
+            for (; i + 16 <= n; i += 16)
+            {
+                Vector512<float> xv = Vector512.LoadUnsafe(ref xr, (nuint)i);
+                Vector512<float> x2 = xv * xv;
+                Vector512<float> sg = one5 / (one5 + VectorMath.Exp(m5 * xv * Vector512.FusedMultiplyAdd(a5, x2, one5)));
+                Vector512<float> local = sg + (half5 * xv * (4f * sg * (one5 - sg)) * c5 * Vector512.FusedMultiplyAdd(b5, x2, one5));
+                (Vector512.LoadUnsafe(ref dgr, (nuint)i) * local).StoreUnsafe(ref dxr, (nuint)i);
+            }
+        }
+
+        int w = Vector256<float>.Count;
+        Vector256<float> one = Vector256<float>.One;
+        Vector256<float> half = Vector256.Create(0.5f);
+        Vector256<float> c = Vector256.Create(GeluC);
+        Vector256<float> m = Vector256.Create(-2f * GeluC);
+        Vector256<float> a = Vector256.Create(GeluA);
+        Vector256<float> b = Vector256.Create(3f * GeluA);
+        for (; i + w <= n; i += w)
+        {
+            Vector256<float> xv = Vector256.LoadUnsafe(ref xr, (nuint)i);
+            Vector256<float> x2 = xv * xv;
+            Vector256<float> sg = one / (one + VectorMath.Exp(m * xv * Vector256.FusedMultiplyAdd(a, x2, one)));
+            Vector256<float> local = sg + (half * xv * (4f * sg * (one - sg)) * c * Vector256.FusedMultiplyAdd(b, x2, one));
+            (Vector256.LoadUnsafe(ref dgr, (nuint)i) * local).StoreUnsafe(ref dxr, (nuint)i);
+        }
+
+        for (; i < n; i++)
+        {
+            float xv = Unsafe.Add(ref xr, i);
+            float x2 = xv * xv;
+            float sg = 1f / (1f + VectorMath.Exp(-2f * GeluC * xv * MathF.FusedMultiplyAdd(GeluA, x2, 1f)));
+            float local = sg + (0.5f * xv * (4f * sg * (1f - sg)) * GeluC * MathF.FusedMultiplyAdd(3f * GeluA, x2, 1f));
+            Unsafe.Add(ref dxr, i) = Unsafe.Add(ref dgr, i) * local;
+        }
+    }
 
     /// <summary>
     /// In-place softmax of the first <paramref name="valid"/> entries of <paramref name="row"/>: p_i = exp(x_i - max) / sum,
