@@ -32,10 +32,27 @@ import time
 # Two thread pools share the cores: OpenBLAS's pthreads (the products) and libgomp's (the element-wise ops). With
 # their default spin-waits each pool's idle threads spin while the other works, which on a 2-core machine costs
 # more than the element-wise ops themselves; the yardstick therefore lets idle threads sleep at once (measured:
-# docs/perf/torchref.md). --stock-env keeps the libraries' defaults.
+# docs/perf/torchref.md). --stock-env keeps the libraries' defaults (these and the capability below).
+# PyTorch 1.13 ships AVX-512 element-wise kernels but runs its AVX2 ones unless ATEN_CPU_CAPABILITY=avx512 asks for
+# them (it does not check the CPU then, so only on a CPU with the AVX-512 subsets they need); Aced uses AVX-512
+# where the CPU has it, so the yardstick does too (softplus twice as fast on Zen 4).
+AVX512_FLAGS = ("avx512f", "avx512bw", "avx512vl", "avx512dq")
+
+
+def cpu_has_avx512():
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return all(flag in flags for flag in AVX512_FLAGS)
+
+
 if "--stock-env" not in sys.argv:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    if cpu_has_avx512():
+        os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx512")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
 
@@ -65,6 +82,15 @@ class JointSigmoidSelector:
         self.noise = torch.empty(B, dtype=torch.float64)
         self.is_member = torch.zeros(B, dtype=torch.bool)
         self.weights = torch.tensor([1.0, 1.0, -1.0, -1.0], dtype=torch.float64)
+        self.phases = None  # {phase: seconds} when timing the phases (--breakdown), else None
+
+    def _mark(self, phase, t0):
+        """Adds the time since t0 to phase (only with --breakdown); returns the new start."""
+        if self.phases is None:
+            return t0
+        t1 = time.perf_counter()
+        self.phases[phase] = self.phases.get(phase, 0.0) + (t1 - t0)
+        return t1
 
     @torch.inference_mode()
     def select(self, si, st, ri, rt, scale_s=10.0, bias_s=-10.0, scale_r=10.0, bias_r=-10.0,
@@ -104,6 +130,7 @@ class JointSigmoidSelector:
         return chosen
 
     def _add_members(self, idx, queries, keys, scales, biases):
+        t0 = time.perf_counter() if self.phases is not None else 0.0
         c = idx.numel()
         members = self.members[:, :c]
         bias = self.bias[:, :, :c]
@@ -114,14 +141,18 @@ class JointSigmoidSelector:
         for r0 in range(0, self.B, self.block):
             rows = min(self.block, self.B - r0)
             logits = self.logits[:, :rows, :c]
+            t0 = self._mark("gather", t0)
             for p in range(4):
                 # l = a * q m^T + c for the block's candidates against the c new members.
                 torch.addmm(bias[p], queries[p][r0:r0 + rows], members[p].t(), out=logits[p])
+            t0 = self._mark("products", t0)
             torch._C._nn.softplus(logits, 1, 20, out=logits)
+            t0 = self._mark("softplus", t0)
             sums = self.rowsums[:, :rows]
             torch.sum(logits, dim=2, out=sums)
             # acc += student (image + text) - reference (image + text), in float64.
             self.acc[r0:r0 + rows].add_(torch.matmul(self.weights, sums.double()))
+            t0 = self._mark("row sums", t0)
 
 
 def load(directory):
@@ -141,6 +172,7 @@ def main():
     s.add_argument("--block", type=int, default=0)
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--out")
+    s.add_argument("--breakdown", action="store_true", help="also print the time of each phase (products, softplus, ...)")
     s.add_argument("--stock-env", action="store_true", help="keep the default OpenMP/OpenBLAS spin-waits")
     g = sub.add_parser("sgemm")
     g.add_argument("size", type=int)
@@ -175,11 +207,19 @@ def main():
         t0 = time.perf_counter()
         chosen = selector.select(si, st, ri, rt, greedy=args.greedy, generator=gen)
         times.append(time.perf_counter() - t0)
+    if args.breakdown:
+        selector.phases = {}
+        t0 = time.perf_counter()
+        selector.select(si, st, ri, rt, greedy=args.greedy, generator=gen)
+        total = time.perf_counter() - t0
+        parts = selector.phases
+        parts["sampling + independent"] = total - sum(parts.values())
+        print("breakdown of one selection: " + ", ".join(f"{k} {v:.4f} s ({v / total:.0%})" for k, v in parts.items()))
     if args.out:
         np.save(args.out, chosen.numpy().astype(np.int32))
     times.sort()
     print(f"torch select B={B} b={args.b} d={d} n={args.n} {'greedy' if args.greedy else 'gumbel'} "
-          f"threads={torch.get_num_threads()} block={selector.block}{' stock-env' if args.stock_env else ''}: median {times[len(times) // 2]:.4f} s "
+          f"threads={torch.get_num_threads()} block={selector.block} aten={os.environ.get('ATEN_CPU_CAPABILITY', 'default')}{' stock-env' if args.stock_env else ''}: median {times[len(times) // 2]:.4f} s "
           f"min {times[0]:.4f} s")
     return 0
 
