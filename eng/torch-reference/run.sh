@@ -28,7 +28,7 @@ for r in $(seq 1 "$rounds"); do
     for B in $sizes; do
         b=$((B / 5))
         $aced select "$tmp/in$B" "$b" 16 gumbel "$reps"
-        $py "$here/joint_select.py" select "$tmp/in$B" "$b" 16 --reps "$reps"
+        $py "$here/joint_select.py" select "$tmp/in$B" "$b" 16 --reps "$reps" --breakdown
         [ -z "${STOCK:-}" ] || $py "$here/joint_select.py" select "$tmp/in$B" "$b" 16 --reps "$reps" --stock-env
     done
 done
