@@ -368,6 +368,141 @@ public class LayerTests
         }
     }
 
+    [Theory]
+    [InlineData(1100, 130, 300, false)]
+    [InlineData(1100, 300, 130, true)]
+    [InlineData(1600, 128, 512, false)]
+    [InlineData(2000, 129, 257, true)]
+    public void Linear_ConcurrentBackward_IsBitIdenticalToSequentialProducts(int k, int inDim, int outDim, bool accumulateDx)
+    {
+        // Above ConcurrentBackwardFlops, dW halves, dx row halves and db run as concurrent single-threaded items.
+        Assert.True(2.0 * k * inDim * outDim >= Linear.ConcurrentBackwardFlops);
+        Matrix x = TestData.RandomMatrix(k, inDim, 71);
+        Matrix w = TestData.RandomMatrix(inDim, outDim, 72);
+        Matrix dy = TestData.RandomMatrix(k, outDim, 73);
+        float[] seedW = TestData.Random(inDim * outDim, 74);
+        float[] seedB = TestData.Random(outDim, 75);
+        float[] seedX = TestData.Random(k * inDim, 76);
+        var expectedW = new Matrix(inDim, outDim, (float[])seedW.Clone());
+        float[] expectedB = (float[])seedB.Clone();
+        var expectedX = new Matrix(k, inDim, (float[])seedX.Clone());
+        Linear.AddWeightGradient(x, dy, expectedW);
+        RowOps.AddColumnSums(dy, expectedB);
+        Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, dy, w, accumulateDx ? 1f : 0f, expectedX);
+        int saved = GemmControl.MaxDegreeOfParallelism;
+        try
+        {
+            for (int threads = 1; threads <= 3; threads++)
+            {
+                GemmControl.MaxDegreeOfParallelism = threads;
+                var dw = new Matrix(inDim, outDim, (float[])seedW.Clone());
+                float[] db = (float[])seedB.Clone();
+                var dx = new Matrix(k, inDim, (float[])seedX.Clone());
+                Linear.Backward(x, w, dy, dx, accumulateDx, dw, Linear.RowView(db));
+                Assert.Equal(expectedW.Data, dw.Data);
+                Assert.Equal(expectedB, db);
+                Assert.Equal(expectedX.Data, dx.Data);
+            }
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = saved;
+        }
+
+        TestData.Close(seedW[0] + Dot(x, 0, dy, 0, k), expectedW[0, 0], 1e-4, 1e-4, "dW[0,0]");
+        TestData.Close(seedW[(inDim * outDim) - 1] + Dot(x, inDim - 1, dy, outDim - 1, k), expectedW[inDim - 1, outDim - 1], 1e-4, 1e-4, "dW[last]");
+    }
+
+    [Theory]
+    [InlineData(2600, 300, 130)]
+    [InlineData(1100, 512, 128)]
+    public void Linear_BackwardThroughGelu_IsBitIdenticalToBackwardThenGeluBackward(int k, int hiddenDim, int outDim)
+    {
+        // Concurrent: dW halves, dx blocks of InputGradientBlockRows (the last partial) each with its GELU backward and
+        // 256-row partial column sums, db; sequential reference: Backward, then RowOps.GeluBackward with column sums.
+        Assert.True(2.0 * k * hiddenDim * outDim >= Linear.ConcurrentBackwardFlops);
+        Matrix hidden = TestData.RandomMatrix(k, hiddenDim, 91, 2f);
+        var gelu = new Matrix(k, hiddenDim);
+        RowOps.GeluForward(hidden, gelu);
+        Matrix w = TestData.RandomMatrix(hiddenDim, outDim, 92);
+        Matrix dy = TestData.RandomMatrix(k, outDim, 93);
+        float[] seedW = TestData.Random(hiddenDim * outDim, 94);
+        float[] seedB = TestData.Random(outDim, 95);
+        float[] seedHiddenB = TestData.Random(hiddenDim, 96);
+        var expectedW = new Matrix(hiddenDim, outDim, (float[])seedW.Clone());
+        float[] expectedB = (float[])seedB.Clone();
+        float[] expectedHiddenB = (float[])seedHiddenB.Clone();
+        var expectedDHidden = new Matrix(k, hiddenDim);
+        int saved = GemmControl.MaxDegreeOfParallelism;
+        try
+        {
+            GemmControl.MaxDegreeOfParallelism = 1;
+            Linear.Backward(gelu, w, dy, expectedDHidden, false, expectedW, Linear.RowView(expectedB));
+            RowOps.GeluBackward(hidden, expectedDHidden, expectedDHidden, expectedHiddenB);
+            for (int threads = 1; threads <= 3; threads++)
+            {
+                GemmControl.MaxDegreeOfParallelism = threads;
+                var dw = new Matrix(hiddenDim, outDim, (float[])seedW.Clone());
+                float[] db = (float[])seedB.Clone();
+                float[] dHiddenB = (float[])seedHiddenB.Clone();
+                var dHidden = new Matrix(k, hiddenDim);
+                Linear.BackwardThroughGelu(gelu, hidden, w, dy, dHidden, dw, Linear.RowView(db), dHiddenB);
+                Assert.Equal(expectedW.Data, dw.Data);
+                Assert.Equal(expectedB, db);
+                Assert.Equal(expectedDHidden.Data, dHidden.Data);
+                Assert.Equal(expectedHiddenB, dHiddenB);
+            }
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = saved;
+        }
+
+        // One element against a double reference: dHidden[r, j] = GELU'(hidden[r, j]) * sum_o dy[r, o] w[j, o].
+        const int r = 1234 % 1100, j = 7;
+        double g = 0;
+        for (int o = 0; o < outDim; o++)
+        {
+            g += (double)dy[r, o] * w[j, o];
+        }
+
+        double h = hidden[r, j];
+        double th = Math.Tanh(0.7978845608028654 * (h + (0.044715 * h * h * h)));
+        double derivative = (0.5 * (1 + th)) + (0.5 * h * (1 - (th * th)) * 0.7978845608028654 * (1 + (3 * 0.044715 * h * h)));
+        TestData.Close(g * derivative, expectedDHidden[r, j], 1e-4, 1e-4, "dHidden");
+    }
+
+    [Fact]
+    public void Linear_ConcurrentBackward_RejectsMismatchedShapes()
+    {
+        var x = new Matrix(1100, 130);
+        var w = new Matrix(130, 300);
+        var dy = new Matrix(1100, 300);
+        int saved = GemmControl.MaxDegreeOfParallelism;
+        try
+        {
+            GemmControl.MaxDegreeOfParallelism = 2;
+            Assert.Throws<ArgumentException>(() => Linear.Backward(x, w, dy, new Matrix(1100, 129), false, new Matrix(130, 300), default));
+            Assert.Throws<ArgumentException>(() => Linear.Backward(x, w, dy, new Matrix(1100, 130), false, new Matrix(130, 299), default));
+            Assert.Throws<ArgumentException>(() => Linear.Backward(x, w, new Matrix(1099, 300), new Matrix(1100, 130), false, new Matrix(130, 300), default));
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    private static double Dot(Matrix x, int i, Matrix dy, int j, int k)
+    {
+        double sum = 0;
+        for (int r = 0; r < k; r++)
+        {
+            sum += (double)x[r, i] * dy[r, j];
+        }
+
+        return sum;
+    }
+
     [Fact]
     public void GeluBackward_WithColumnSums_MatchesSeparatePasses()
     {

@@ -104,6 +104,57 @@ public class TrainingTests
     }
 
     [Fact]
+    public void Training_ReferenceWidths_IsBitIdenticalForAnyThreadCount()
+    {
+        // Reference widths (128, MLP 512, T = 64 / 32, causal text) at batch 12: the backward products are above
+        // Linear.ConcurrentBackwardFlops (concurrent dW / dx items) and the attention runs in several example groups.
+        var config = new TwoTowerConfig
+        {
+            Image = new VisionTransformerConfig { ImageSize = 32, Channels = 3, PatchSize = 4, Width = 128, Depth = 1, Heads = 4, MlpWidth = 512, EmbeddingDimension = 64, Pooling = PoolingKind.GlobalAverage },
+            Text = new TextTransformerConfig { VocabularySize = 64, ContextLength = 32, Width = 128, Depth = 1, Heads = 4, MlpWidth = 512, EmbeddingDimension = 64, Pooling = PoolingKind.FirstToken, Causal = true },
+        };
+        Assert.True(2.0 * 12 * 64 * 128 * 512 >= Layers.Linear.ConcurrentBackwardFlops);
+
+        float[][] Run(int threads)
+        {
+            int saved = GemmControl.MaxDegreeOfParallelism;
+            GemmControl.MaxDegreeOfParallelism = threads;
+            try
+            {
+                var model = new TwoTowerModel(config, 41);
+                (Matrix images, int[] tokens) = TestTrainer.Pairs(model, 12, 42);
+                var optimizer = new AdamW(model.Parameters);
+                var schedule = new ConstantSchedule(1e-3f);
+                for (int s = 0; s < 2; s++)
+                {
+                    TestTrainer.Step(model, optimizer, schedule, images, tokens);
+                }
+
+                var values = new float[model.Parameters.Count][];
+                for (int i = 0; i < values.Length; i++)
+                {
+                    values[i] = (float[])model.Parameters[i].Value.Clone();
+                }
+
+                return values;
+            }
+            finally
+            {
+                GemmControl.MaxDegreeOfParallelism = saved;
+            }
+        }
+
+        float[][] one = Run(1);
+        float[][] two = Run(2);
+        float[][] three = Run(3);
+        for (int i = 0; i < one.Length; i++)
+        {
+            Assert.Equal(one[i], two[i]);
+            Assert.Equal(one[i], three[i]);
+        }
+    }
+
+    [Fact]
     public void AdamW_MatchesDoubleReference_WithDecayOnlyOnWeights()
     {
         var w = new Parameter("w", [3], ParameterKind.Weight);

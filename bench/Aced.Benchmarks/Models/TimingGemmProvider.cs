@@ -12,6 +12,12 @@ namespace Aced.Benchmarks.Models;
 /// (<see cref="IGemmEpilogueProvider"/>, the forward's bias/residual/GELU epilogues) in <see cref="EpilogueShapes"/>,
 /// epilogue time included. The inner provider must have both capabilities (the managed one does). Profiling only:
 /// the per-shape table allocates on its first sight of a shape.
+/// <para>
+/// Products may run concurrently (Aced.Models' Linear backward runs dW and dx as concurrent single-threaded products,
+/// the attention runs its batched products per example group on every thread): per-shape ticks are then thread time
+/// (their sum can exceed the step), while <see cref="WallTicks"/> / <see cref="BatchedWallTicks"/> count the wall time
+/// during which at least one product (one batched product) was running.
+/// </para>
 /// </summary>
 internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpilogueProvider
 {
@@ -20,7 +26,19 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
     private readonly Dictionary<(Transpose, Transpose, int, int, int), ShapeStats> _batched = new();
     private readonly Dictionary<(Transpose, Transpose, int, int, int), ShapeStats> _epilogue = new();
 
+    private readonly object _gate = new();
+    private int _active;
+    private int _activeBatched;
+    private long _wallStart;
+    private long _batchedWallStart;
+
     public TimingGemmProvider(IGemmProvider inner) => _inner = inner;
+
+    /// <summary>Wall time (Stopwatch ticks) during which at least one product of any kind was running.</summary>
+    public long WallTicks { get; private set; }
+
+    /// <summary>Wall time during which at least one batched product was running.</summary>
+    public long BatchedWallTicks { get; private set; }
 
     public string Name => "timed " + _inner.Name;
 
@@ -41,6 +59,8 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
         Calls = 0;
         Flops = 0;
         Ticks = 0;
+        WallTicks = 0;
+        BatchedWallTicks = 0;
         _shapes.Clear();
         _batched.Clear();
         _epilogue.Clear();
@@ -49,16 +69,27 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
     public void SgemmWithEpilogue<TEpilogue>(Transpose transA, Transpose transB, float alpha, MatrixView a, MatrixView b, TEpilogue epilogue)
         where TEpilogue : IGemmEpilogue
     {
+        Enter(false);
         long start = Stopwatch.GetTimestamp();
         ((IGemmEpilogueProvider)_inner).SgemmWithEpilogue(transA, transB, alpha, a, b, epilogue);
         long ticks = Stopwatch.GetTimestamp() - start;
         int m = transA == Transpose.None ? a.Rows : a.Columns;
         int k = transA == Transpose.None ? a.Columns : a.Rows;
         int n = transB == Transpose.None ? b.Columns : b.Rows;
+        Exit(false);
         Record(_epilogue, (transA, transB, m, n, k), 1, ticks);
     }
 
-    private static void Record(Dictionary<(Transpose, Transpose, int, int, int), ShapeStats> table, (Transpose, Transpose, int, int, int) key, long calls, long ticks)
+    private void Record(Dictionary<(Transpose, Transpose, int, int, int), ShapeStats> table, (Transpose, Transpose, int, int, int) key, long calls, long ticks)
+    {
+        // Products may run concurrently (Linear's backward runs dW and dx as concurrent single-threaded products).
+        lock (_gate)
+        {
+            RecordLocked(table, key, calls, ticks);
+        }
+    }
+
+    private static void RecordLocked(Dictionary<(Transpose, Transpose, int, int, int), ShapeStats> table, (Transpose, Transpose, int, int, int) key, long calls, long ticks)
     {
         if (!table.TryGetValue(key, out ShapeStats? stats))
         {
@@ -72,6 +103,7 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
 
     public void SgemmBatched(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, GemmBatchStrides strideA, ReadOnlySpan<float> b, int ldb, GemmBatchStrides strideB, float beta, Span<float> c, int ldc, GemmBatchStrides strideC, int outerCount, int innerCount)
     {
+        Enter(true);
         long start = Stopwatch.GetTimestamp();
         if (_inner is IGemmBatchedProvider batched)
         {
@@ -82,26 +114,59 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
             GemmBatch.Fallback(_inner, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, outerCount, innerCount);
         }
 
-        Record(_batched, (transA, transB, m, n, k), (long)outerCount * innerCount, Stopwatch.GetTimestamp() - start);
+        long batchedTicks = Stopwatch.GetTimestamp() - start;
+        Exit(true);
+        Record(_batched, (transA, transB, m, n, k), (long)outerCount * innerCount, batchedTicks);
     }
 
     public void Sgemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
+        Enter(false);
         long start = Stopwatch.GetTimestamp();
         _inner.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         long ticks = Stopwatch.GetTimestamp() - start;
-        Ticks += ticks;
-        Calls++;
-        Flops += 2.0 * m * n * k;
-        var key = (transA, transB, m, n, k);
-        if (!_shapes.TryGetValue(key, out ShapeStats? stats))
+        Exit(false);
+        lock (_gate)
         {
-            stats = new ShapeStats();
-            _shapes[key] = stats;
+            Ticks += ticks;
+            Calls++;
+            Flops += 2.0 * m * n * k;
+            RecordLocked(_shapes, (transA, transB, m, n, k), 1, ticks);
         }
+    }
 
-        stats.Calls++;
-        stats.Ticks += ticks;
+    private void Enter(bool batched)
+    {
+        lock (_gate)
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (_active++ == 0)
+            {
+                _wallStart = now;
+            }
+
+            if (batched && _activeBatched++ == 0)
+            {
+                _batchedWallStart = now;
+            }
+        }
+    }
+
+    private void Exit(bool batched)
+    {
+        lock (_gate)
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (--_active == 0)
+            {
+                WallTicks += now - _wallStart;
+            }
+
+            if (batched && --_activeBatched == 0)
+            {
+                BatchedWallTicks += now - _batchedWallStart;
+            }
+        }
     }
 
     /// <summary>Calls and ticks of one shape.</summary>

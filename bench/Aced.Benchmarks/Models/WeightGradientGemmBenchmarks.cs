@@ -16,6 +16,7 @@ public class WeightGradientGemmBenchmarks
     private Matrix _x = null!;
     private Matrix _dy = null!;
     private Matrix _dw = null!;
+    private Matrix _dwt = null!;
 
     /// <summary>m x n of dW: fc1 (128 x 512), fc2 (512 x 128), qkv (128 x 384), attention out (128 x 128).</summary>
     [Params("128x512", "512x128", "128x384", "128x128")]
@@ -31,6 +32,7 @@ public class WeightGradientGemmBenchmarks
         _x = new Matrix(K, m);
         _dy = new Matrix(K, n);
         _dw = new Matrix(m, n);
+        _dwt = new Matrix(n, m);
         for (int i = 0; i < _x.Data.Length; i++)
         {
             _x.Data[i] = rng.NextFloat() - 0.5f;
@@ -59,5 +61,18 @@ public class WeightGradientGemmBenchmarks
         }
 
         return _dw[0, 0];
+    }
+
+    /// <summary>The same slices computed as dW^T += dy^T x (the larger of m, n as the product's rows) into an n x m scratch.</summary>
+    [Benchmark]
+    public float Slices512Transposed()
+    {
+        _dwt.Span.Clear();
+        for (int k0 = 0; k0 < K; k0 += 512)
+        {
+            Aced.Core.Gemm.Multiply(Transpose.Transposed, Transpose.None, 1f, _dy.RowRange(k0, 512), _x.RowRange(k0, 512), 1f, _dwt);
+        }
+
+        return _dwt[0, 0];
     }
 }

@@ -8,122 +8,152 @@ namespace Aced.Models.Layers;
 /// Q, K, V the T x hd slices of qkv (columns [h hd, (h+1) hd) of the Q, K and V thirds):
 /// <c>P = softmax(Q K^T / sqrt(hd))</c> (row-wise; with the causal mask, entries j &gt; i are excluded) and
 /// <c>O = P V</c>, written to columns [h hd, (h+1) hd) of the output. The per-(example, head) products go through
-/// <see cref="GemmBatch.Multiply"/> as one batch of B x H products each (so a GPU or native provider with
-/// <see cref="IGemmBatchedProvider"/> runs them batched); the row softmax passes between them run over examples in
-/// parallel (one <see cref="ParallelPartition"/> partition per example).
+/// <see cref="GemmBatch.Multiply"/> as batches of G x H products (G = <see cref="ExamplesPerGroup"/> examples, so a GPU
+/// or native provider with <see cref="IGemmBatchedProvider"/> runs them batched); the examples are processed in
+/// groups of G, one <see cref="ParallelPartition"/> partition per group, and each group runs its products and row
+/// softmax back to back so that its scores stay in cache (the batch-wide calls wrote B H T T scores, 16 MiB at the
+/// reference batch, to memory and read them back twice).
 /// </summary>
 /// <remarks>
-/// With the managed provider every element is the same fused multiply-add chain as before the products went through
-/// the provider (the small-matrix kernel moved to Core), so the bits do not depend on the provider's batching or on
-/// the thread count.
+/// With the managed provider every element is the same fused multiply-add chain whatever the batching (the
+/// small-matrix kernel computes each product on its own), so the bits do not depend on the group size, the provider's
+/// batching or the thread count.
 /// </remarks>
 internal static class Attention
 {
-    [ThreadStatic]
-    private static SoftmaxJob? t_job;
+    /// <summary>
+    /// Score floats (B H T T entries) one work item processes: its products, softmax and the products that read the
+    /// probabilities back run while the scores are still in the core's L2 (128 KiB here: 2 examples at T = 64 with 4
+    /// heads, 8 at T = 32).
+    /// </summary>
+    public const int GroupScoreFloats = 32768;
+
+    /// <summary>Examples per work item: as many as fit <see cref="GroupScoreFloats"/>, at least one.</summary>
+    public static int ExamplesPerGroup(int heads, int tokens) => Math.Max(1, GroupScoreFloats / Math.Max(1, heads * tokens * tokens));
 
     /// <summary>Forward: qkv (B T x 3D) to probabilities (B H T T) and output (B T x D).</summary>
     public static void Forward(MatrixView qkv, int batch, int tokens, int heads, bool causal, float[] probs, MatrixView output)
     {
-        int t = tokens;
-        int d = qkv.Columns / 3;
-        int hd = d / heads;
-        float scale = 1f / MathF.Sqrt(hd);
-        int ld = qkv.Stride;
-        var perHead = new GemmBatchStrides(t * ld, hd);
-        var perProbs = new GemmBatchStrides(heads * t * t, t * t);
-        ReadOnlySpan<float> all = qkv.Array.AsSpan(qkv.Offset);
-        Span<float> p = probs.AsSpan(0, batch * heads * t * t);
-
-        // S = scale Q K^T for every (example, head).
-        GemmBatch.Multiply(Transpose.None, Transpose.Transposed, t, t, hd, scale, all, ld, perHead, all.Slice(d), ld, perHead, 0f, p, t, perProbs, batch, heads);
-        RunSoftmax(false, batch, t, heads, causal, probs, null);
-
-        // O = P V.
-        GemmBatch.Multiply(Transpose.None, Transpose.None, t, hd, t, 1f, p, t, perProbs, all.Slice(2 * d), ld, perHead, 0f, output.Array.AsSpan(output.Offset), output.Stride, new GemmBatchStrides(t * output.Stride, hd), batch, heads);
+        int group = ExamplesPerGroup(heads, tokens);
+        var body = new GroupBody(false, qkv, batch, tokens, heads, causal, group, probs, null, output, default);
+        ParallelPartition.Run((batch + group - 1) / group, body);
     }
 
     /// <summary>Backward: from dOutput (B T x D) to dqkv (B T x 3D, overwritten); dProbs (B H T T) is scratch.</summary>
     public static void Backward(MatrixView qkv, int batch, int tokens, int heads, float[] probs, MatrixView dOutput, MatrixView dQkv, float[] dProbs)
     {
-        int t = tokens;
-        int d = qkv.Columns / 3;
-        int hd = d / heads;
-        float scale = 1f / MathF.Sqrt(hd);
-        int ld = qkv.Stride;
-        int ldd = dQkv.Stride;
-        int ldo = dOutput.Stride;
-        var perHead = new GemmBatchStrides(t * ld, hd);
-        var perHeadD = new GemmBatchStrides(t * ldd, hd);
-        var perHeadO = new GemmBatchStrides(t * ldo, hd);
-        var perProbs = new GemmBatchStrides(heads * t * t, t * t);
-        ReadOnlySpan<float> all = qkv.Array.AsSpan(qkv.Offset);
-        Span<float> dAll = dQkv.Array.AsSpan(dQkv.Offset);
-        ReadOnlySpan<float> dO = dOutput.Array.AsSpan(dOutput.Offset);
-        ReadOnlySpan<float> p = probs.AsSpan(0, batch * heads * t * t);
-        Span<float> dp = dProbs.AsSpan(0, batch * heads * t * t);
-
-        // dP = dO V^T; dV = P^T dO.
-        GemmBatch.Multiply(Transpose.None, Transpose.Transposed, t, t, hd, 1f, dO, ldo, perHeadO, all.Slice(2 * d), ld, perHead, 0f, dp, t, perProbs, batch, heads);
-        GemmBatch.Multiply(Transpose.Transposed, Transpose.None, t, hd, t, 1f, p, t, perProbs, dO, ldo, perHeadO, 0f, dAll.Slice(2 * d), ldd, perHeadD, batch, heads);
-
-        // dS = P o (dP - rowsum(P o dP)); masked entries have P = 0 and stay 0.
-        RunSoftmax(true, batch, t, heads, false, probs, dProbs);
-
-        // dQ = scale dS K; dK = scale dS^T Q.
-        GemmBatch.Multiply(Transpose.None, Transpose.None, t, hd, t, scale, dp, t, perProbs, all.Slice(d), ld, perHead, 0f, dAll, ldd, perHeadD, batch, heads);
-        GemmBatch.Multiply(Transpose.Transposed, Transpose.None, t, hd, t, scale, dp, t, perProbs, all, ld, perHead, 0f, dAll.Slice(d), ldd, perHeadD, batch, heads);
+        int group = ExamplesPerGroup(heads, tokens);
+        var body = new GroupBody(true, qkv, batch, tokens, heads, false, group, probs, dProbs, dOutput, dQkv);
+        ParallelPartition.Run((batch + group - 1) / group, body);
     }
 
-    private static void RunSoftmax(bool backward, int batch, int tokens, int heads, bool causal, float[] probs, float[]? dProbs)
+    /// <summary>
+    /// One work item: the attention of examples [g G, (g + 1) G) forward (S = scale Q K^T, softmax, O = P V) or backward
+    /// (dP = dO V^T, dV = P^T dO, softmax backward, dQ = scale dS K, dK = scale dS^T Q), every product as one batched
+    /// call of G x H products (which runs serially on the thread that claimed the item). Each item reads and writes
+    /// only its own examples' rows and scores.
+    /// </summary>
+    private readonly struct GroupBody : IPartitionBody
     {
-        SoftmaxJob job = t_job ??= new SoftmaxJob();
-        job.Backward = backward;
-        job.Tokens = tokens;
-        job.Heads = heads;
-        job.Causal = causal;
-        job.Probs = probs;
-        job.DProbs = dProbs;
-        try
-        {
-            ParallelPartition.Run(batch, job);
-        }
-        finally
-        {
-            job.Probs = job.DProbs = null;
-        }
-    }
+        private readonly bool _backward;
+        private readonly MatrixView _qkv;
+        private readonly int _batch;
+        private readonly int _tokens;
+        private readonly int _heads;
+        private readonly bool _causal;
+        private readonly int _group;
+        private readonly float[] _probs;
+        private readonly float[]? _dProbs;
+        private readonly MatrixView _output;
+        private readonly MatrixView _dQkv;
 
-    /// <summary>The row softmax (forward) or softmax backward of every head of one example.</summary>
-    private sealed class SoftmaxJob : IPartitionBody
-    {
-        public bool Backward;
-        public int Tokens;
-        public int Heads;
-        public bool Causal;
-        public float[]? Probs;
-        public float[]? DProbs;
-
-        public void Execute(int example)
+        public GroupBody(bool backward, MatrixView qkv, int batch, int tokens, int heads, bool causal, int group, float[] probs, float[]? dProbs, MatrixView output, MatrixView dQkv)
         {
-            int t = Tokens;
-            int rows = Heads * t;
-            Span<float> p = Probs.AsSpan(example * rows * t, rows * t);
-            if (Backward)
+            _backward = backward;
+            _qkv = qkv;
+            _batch = batch;
+            _tokens = tokens;
+            _heads = heads;
+            _causal = causal;
+            _group = group;
+            _probs = probs;
+            _dProbs = dProbs;
+            _output = output;
+            _dQkv = dQkv;
+        }
+
+        public void Execute(int partition)
+        {
+            int e0 = partition * _group;
+            int count = Math.Min(_group, _batch - e0);
+            if (_backward)
             {
-                Span<float> dp = DProbs.AsSpan(example * rows * t, rows * t);
-                for (int r = 0; r < rows; r++)
-                {
-                    RowMath.SoftmaxBackward(p.Slice(r * t, t), dp.Slice(r * t, t));
-                }
-
-                return;
+                BackwardGroup(e0, count);
             }
+            else
+            {
+                ForwardGroup(e0, count);
+            }
+        }
 
+        private void ForwardGroup(int e0, int count)
+        {
+            int t = _tokens;
+            int d = _qkv.Columns / 3;
+            int hd = d / _heads;
+            float scale = 1f / MathF.Sqrt(hd);
+            int ld = _qkv.Stride;
+            int ldo = _output.Stride;
+            var perHead = new GemmBatchStrides(t * ld, hd);
+            var perProbs = new GemmBatchStrides(_heads * t * t, t * t);
+            ReadOnlySpan<float> all = _qkv.Array.AsSpan(_qkv.Offset + (e0 * t * ld));
+            Span<float> p = _probs.AsSpan(e0 * _heads * t * t, count * _heads * t * t);
+
+            // S = scale Q K^T for every (example, head) of the group.
+            GemmBatch.Multiply(Transpose.None, Transpose.Transposed, t, t, hd, scale, all, ld, perHead, all.Slice(d), ld, perHead, 0f, p, t, perProbs, count, _heads);
+            int rows = count * _heads * t;
             for (int r = 0; r < rows; r++)
             {
-                RowMath.SoftmaxPrefix(p.Slice(r * t, t), Causal ? (r % t) + 1 : t);
+                RowMath.SoftmaxPrefix(p.Slice(r * t, t), _causal ? (r % t) + 1 : t);
             }
+
+            // O = P V.
+            GemmBatch.Multiply(Transpose.None, Transpose.None, t, hd, t, 1f, p, t, perProbs, all.Slice(2 * d), ld, perHead, 0f, _output.Array.AsSpan(_output.Offset + (e0 * t * ldo)), ldo, new GemmBatchStrides(t * ldo, hd), count, _heads);
+        }
+
+        private void BackwardGroup(int e0, int count)
+        {
+            int t = _tokens;
+            int d = _qkv.Columns / 3;
+            int hd = d / _heads;
+            float scale = 1f / MathF.Sqrt(hd);
+            int ld = _qkv.Stride;
+            int ldd = _dQkv.Stride;
+            int ldo = _output.Stride;
+            var perHead = new GemmBatchStrides(t * ld, hd);
+            var perHeadD = new GemmBatchStrides(t * ldd, hd);
+            var perHeadO = new GemmBatchStrides(t * ldo, hd);
+            var perProbs = new GemmBatchStrides(_heads * t * t, t * t);
+            ReadOnlySpan<float> all = _qkv.Array.AsSpan(_qkv.Offset + (e0 * t * ld));
+            Span<float> dAll = _dQkv.Array.AsSpan(_dQkv.Offset + (e0 * t * ldd));
+            ReadOnlySpan<float> dO = _output.Array.AsSpan(_output.Offset + (e0 * t * ldo));
+            ReadOnlySpan<float> p = _probs.AsSpan(e0 * _heads * t * t, count * _heads * t * t);
+            Span<float> dp = _dProbs.AsSpan(e0 * _heads * t * t, count * _heads * t * t);
+
+            // dP = dO V^T; dV = P^T dO.
+            GemmBatch.Multiply(Transpose.None, Transpose.Transposed, t, t, hd, 1f, dO, ldo, perHeadO, all.Slice(2 * d), ld, perHead, 0f, dp, t, perProbs, count, _heads);
+            GemmBatch.Multiply(Transpose.Transposed, Transpose.None, t, hd, t, 1f, p, t, perProbs, dO, ldo, perHeadO, 0f, dAll.Slice(2 * d), ldd, perHeadD, count, _heads);
+
+            // dS = P o (dP - rowsum(P o dP)); masked entries have P = 0 and stay 0.
+            int rows = count * _heads * t;
+            for (int r = 0; r < rows; r++)
+            {
+                RowMath.SoftmaxBackward(p.Slice(r * t, t), dp.Slice(r * t, t));
+            }
+
+            // dQ = scale dS K; dK = scale dS^T Q.
+            GemmBatch.Multiply(Transpose.None, Transpose.None, t, hd, t, scale, dp, t, perProbs, all.Slice(d), ld, perHead, 0f, dAll, ldd, perHeadD, count, _heads);
+            GemmBatch.Multiply(Transpose.Transposed, Transpose.None, t, hd, t, scale, dp, t, perProbs, all, ld, perHead, 0f, dAll.Slice(d), ldd, perHeadD, count, _heads);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Numerics.Tensors;
 using Aced.Core;
 
@@ -50,12 +51,41 @@ internal static class Linear
     }
 
     /// <summary>
+    /// Products at least this large (2 k in out flops, the cost of dW and of dx each) run the weight gradient and the
+    /// input gradient as concurrent single-threaded products (<see cref="Backward"/>); smaller ones run one after the
+    /// other, each product using every thread.
+    /// </summary>
+    public const double ConcurrentBackwardFlops = 1 << 26;
+
+    /// <summary>Rows of dy per input-gradient item of a concurrent backward (a multiple of <see cref="RowOps.SumChunkRows"/>).</summary>
+    public const int InputGradientBlockRows = 1024;
+
+    /// <summary>
     /// dW += x^T dy, db += 1^T dy (db a 1 x out view, empty to skip; summed by <see cref="RowOps.AddColumnSums"/> in a
     /// fixed order), and dx = dy W^T (dx += when <paramref name="accumulateDx"/>); pass an empty dx view to skip the
     /// input gradient.
     /// </summary>
+    /// <remarks>
+    /// With more than one thread and a product of at least <see cref="ConcurrentBackwardFlops"/>, the work runs as fixed
+    /// <see cref="ParallelPartition"/> items (<see cref="BackwardBody"/>): dW in two halves (columns when dW is wider
+    /// than tall, else rows), then dx in blocks of <see cref="InputGradientBlockRows"/> rows, then db; each item's
+    /// products run single-threaded on the thread that claims it (a GEMM inside a partition runs serially). A
+    /// weight-gradient slice product has only a few tiles of a 128 x 512 C, so split over two threads each thread packs
+    /// the whole dy slice for a quarter of the work; single-threaded, each packed operand serves its thread's whole half,
+    /// and the dx blocks fill in behind the two long dW items. Splitting C by rows or columns, and dx by rows, does not
+    /// change any element's fused multiply-add chain (k blocks depend on k only), so the results are bit-identical to
+    /// the sequential form and for any thread count.
+    /// </remarks>
     public static void Backward(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, bool accumulateDx, MatrixView dw, MatrixView db)
     {
+        if (Concurrent(x, dy, dx))
+        {
+            CheckBackwardShapes(x, w, dy, dx, dw, db);
+            var body = new BackwardBody(x, w, dy, dx, accumulateDx, dw, db, default, null);
+            ParallelPartition.Run(body.Items, body);
+            return;
+        }
+
         AddWeightGradient(x, dy, dw);
         if (!db.IsEmpty)
         {
@@ -64,9 +94,51 @@ internal static class Linear
 
         if (!dx.IsEmpty)
         {
-            Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, dy, w, accumulateDx ? 1f : 0f, dx);
+            InputGradient(w, dy, dx, accumulateDx);
         }
     }
+
+    /// <summary>
+    /// Backward of a layer whose input is <c>gelu = GELU(hidden)</c>: <see cref="Backward"/> with dx = dHidden
+    /// (overwritten), then dHidden = dHidden * GELU'(hidden) and <paramref name="hiddenBiasGradient"/> += 1^T dHidden
+    /// (the bias gradient of the layer that produced hidden), exactly as
+    /// <see cref="RowOps.GeluBackward(MatrixView, MatrixView, MatrixView, Span{float})"/> after <see cref="Backward"/>.
+    /// When the backward runs concurrently, each input-gradient item applies the GELU backward to its rows right after
+    /// its product (while they are still in cache) and forms the same fixed <see cref="RowOps.SumChunkRows"/>-row
+    /// partial column sums, added in chunk order afterwards: the bits are the same either way.
+    /// </summary>
+    public static void BackwardThroughGelu(MatrixView gelu, MatrixView hidden, MatrixView w, MatrixView dy, MatrixView dHidden, MatrixView dw, MatrixView db, Span<float> hiddenBiasGradient)
+    {
+        if (!Concurrent(gelu, dy, dHidden))
+        {
+            Backward(gelu, w, dy, dHidden, false, dw, db);
+            RowOps.GeluBackward(hidden, dHidden, dHidden, hiddenBiasGradient);
+            return;
+        }
+
+        CheckBackwardShapes(gelu, w, dy, dHidden, dw, db);
+        hidden.EnsureShape(dHidden.Rows, dHidden.Columns, nameof(hidden));
+        if (hiddenBiasGradient.Length != hidden.Columns)
+        {
+            Guard.ThrowArgument(nameof(hiddenBiasGradient), $"has length {hiddenBiasGradient.Length} but hidden has {hidden.Columns} columns");
+        }
+
+        int chunks = RowOps.CountSumChunks(hidden.Rows);
+        float[] partial = ArrayPool<float>.Shared.Rent(chunks * hidden.Columns);
+        try
+        {
+            var body = new BackwardBody(gelu, w, dy, dHidden, false, dw, db, hidden, partial);
+            ParallelPartition.Run(body.Items, body);
+            RowOps.AddChunkSums(partial, chunks, hiddenBiasGradient);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(partial);
+        }
+    }
+
+    private static bool Concurrent(MatrixView x, MatrixView dy, MatrixView dx) =>
+        !dx.IsEmpty && AcedControl.MaxDegreeOfParallelism > 1 && 2.0 * x.Rows * x.Columns * dy.Columns >= ConcurrentBackwardFlops;
 
     /// <summary>dW += x^T dy, summed over fixed k-slices of <see cref="WeightGradientSlice"/> rows in row order.</summary>
     public static void AddWeightGradient(MatrixView x, MatrixView dy, MatrixView dw)
@@ -89,6 +161,124 @@ internal static class Linear
             Gemm.Multiply(Transpose.Transposed, Transpose.None, 1f, x.RowRange(k0, rows), dy.RowRange(k0, rows), 1f, dw);
         }
     }
+
+    private static void InputGradient(MatrixView w, MatrixView dy, MatrixView dx, bool accumulate) =>
+        Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, dy, w, accumulate ? 1f : 0f, dx);
+
+    private static void CheckBackwardShapes(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, MatrixView dw, MatrixView db)
+    {
+        int k = x.Rows;
+        if (dy.Rows != k)
+        {
+            Guard.ThrowArgument(nameof(dy), $"has {dy.Rows} rows but x has {k}; they must agree");
+        }
+
+        if (dw.Rows != x.Columns || dw.Columns != dy.Columns)
+        {
+            Guard.ThrowArgument(nameof(dw), $"has shape {dw.Rows}x{dw.Columns} but x^T dy is {x.Columns}x{dy.Columns}");
+        }
+
+        if (w.Rows != dw.Rows || w.Columns != dw.Columns)
+        {
+            Guard.ThrowArgument(nameof(w), $"has shape {w.Rows}x{w.Columns} but dW is {dw.Rows}x{dw.Columns}");
+        }
+
+        if (dx.Rows != k || dx.Columns != x.Columns)
+        {
+            Guard.ThrowArgument(nameof(dx), $"has shape {dx.Rows}x{dx.Columns} but dy W^T is {k}x{x.Columns}");
+        }
+
+        if (!db.IsEmpty && (db.Rows != 1 || db.Columns != dy.Columns))
+        {
+            Guard.ThrowArgument(nameof(db), $"has shape {db.Rows}x{db.Columns} but the bias gradient is 1x{dy.Columns}");
+        }
+    }
+
+    /// <summary>
+    /// The items of a concurrent <see cref="Backward"/>: 0 and 1 the two halves of dW, then one per block of
+    /// <see cref="InputGradientBlockRows"/> rows of dx (with, through GELU, that block's GELU backward and its partial
+    /// column sums), last the bias column sums. Each writes only its own part of dW, dx, the partial sums or db.
+    /// </summary>
+    private readonly struct BackwardBody : IPartitionBody
+    {
+        private readonly MatrixView _x;
+        private readonly MatrixView _w;
+        private readonly MatrixView _dy;
+        private readonly MatrixView _dx;
+        private readonly bool _accumulateDx;
+        private readonly MatrixView _dw;
+        private readonly MatrixView _db;
+        private readonly MatrixView _hidden;
+        private readonly float[]? _partial;
+        private readonly int _dxBlocks;
+
+        public BackwardBody(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, bool accumulateDx, MatrixView dw, MatrixView db, MatrixView hidden, float[]? partial)
+        {
+            _x = x;
+            _w = w;
+            _dy = dy;
+            _dx = dx;
+            _accumulateDx = accumulateDx;
+            _dw = dw;
+            _db = db;
+            _hidden = hidden;
+            _partial = partial;
+            _dxBlocks = (dy.Rows + InputGradientBlockRows - 1) / InputGradientBlockRows;
+        }
+
+        public int Items => 2 + _dxBlocks + 1;
+
+        public void Execute(int partition)
+        {
+            if (partition < 2)
+            {
+                if (_dw.Rows < _dw.Columns)
+                {
+                    (int start, int count) = Half(_dw.Columns, GemmTileColumns, partition);
+                    AddWeightGradient(_x, _dy.ColumnRange(start, count), _dw.ColumnRange(start, count));
+                }
+                else
+                {
+                    (int start, int count) = Half(_dw.Rows, GemmTileRows, partition);
+                    AddWeightGradient(_x.ColumnRange(start, count), _dy, _dw.RowRange(start, count));
+                }
+
+                return;
+            }
+
+            int block = partition - 2;
+            if (block < _dxBlocks)
+            {
+                int start = block * InputGradientBlockRows;
+                int count = Math.Min(InputGradientBlockRows, _dy.Rows - start);
+                InputGradient(_w, _dy.RowRange(start, count), _dx.RowRange(start, count), _accumulateDx);
+                if (_partial is not null)
+                {
+                    RowOps.GeluBackwardSumChunks(_hidden, _dx, _dx, start, start + count, _partial);
+                }
+
+                return;
+            }
+
+            if (!_db.IsEmpty)
+            {
+                RowOps.AddColumnSums(_dy, _db.Row(0));
+            }
+        }
+
+        /// <summary>Half <paramref name="half"/> (0 or 1) of [0, <paramref name="length"/>), split at a multiple of <paramref name="granule"/>.</summary>
+        private static (int Start, int Count) Half(int length, int granule, int half)
+        {
+            int split = Math.Min(length, (length + (2 * granule) - 1) / (2 * granule) * granule);
+            return half == 0 ? (0, split) : (split, length - split);
+        }
+    }
+
+    /// <summary>Register-tile rows of the managed GEMM (splits at multiples of it keep every tile full).</summary>
+    private const int GemmTileRows = 8;
+
+    /// <summary>Register-tile columns of the managed GEMM.</summary>
+    private const int GemmTileColumns = 32;
 
     /// <summary>A 1 x n view over a bias (or its gradient) array.</summary>
     public static MatrixView RowView(float[] values) => new(values, 0, 1, values.Length, values.Length);

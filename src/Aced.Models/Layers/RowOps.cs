@@ -146,14 +146,47 @@ internal static class RowOps
             job.Y = dx;
             job.Partial = partial;
             Run(job, x.Rows, SumChunkRows);
-            for (int c = 0; c < chunks; c++)
-            {
-                TensorPrimitives.Add(columnSums, partial.AsSpan(c * d, d), columnSums);
-            }
+            AddChunkSums(partial, chunks, columnSums);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(partial);
+        }
+    }
+
+    /// <summary>Number of <see cref="SumChunkRows"/>-row chunks (partial rows of column sums) for <paramref name="rows"/> rows.</summary>
+    public static int CountSumChunks(int rows) => CountChunks(rows, SumChunkRows);
+
+    /// <summary>
+    /// dx = dy * GELU'(x) for rows [<paramref name="start"/>, <paramref name="end"/>) (start a multiple of
+    /// <see cref="SumChunkRows"/>; end a chunk boundary or the last row), each chunk's column sums of dx written to its
+    /// row of <paramref name="partial"/> (chunk c at <c>c * columns</c>): the chunk work of
+    /// <see cref="GeluBackward(MatrixView, MatrixView, MatrixView, Span{float})"/>.
+    /// </summary>
+    public static void GeluBackwardSumChunks(MatrixView x, MatrixView dy, MatrixView dx, int start, int end, float[] partial)
+    {
+        int d = x.Columns;
+        for (int c0 = start; c0 < end; c0 += SumChunkRows)
+        {
+            int c1 = Math.Min(end, c0 + SumChunkRows);
+            Span<float> sums = partial.AsSpan(c0 / SumChunkRows * d, d);
+            sums.Clear();
+            for (int r = c0; r < c1; r++)
+            {
+                Span<float> row = dx.Row(r);
+                RowMath.GeluBackward(x.Row(r), dy.Row(r), row);
+                TensorPrimitives.Add(sums, row, sums);
+            }
+        }
+    }
+
+    /// <summary><paramref name="columnSums"/> += the first <paramref name="chunks"/> partial rows of <paramref name="partial"/>, in chunk order.</summary>
+    public static void AddChunkSums(float[] partial, int chunks, Span<float> columnSums)
+    {
+        int d = columnSums.Length;
+        for (int c = 0; c < chunks; c++)
+        {
+            TensorPrimitives.Add(columnSums, partial.AsSpan(c * d, d), columnSums);
         }
     }
 
@@ -269,18 +302,8 @@ internal static class RowOps
 
                     break;
                 case RowOp.GeluBackwardSums:
-                {
-                    Span<float> sums = Partial.AsSpan(chunk * d, d);
-                    sums.Clear();
-                    for (int r = start; r < end; r++)
-                    {
-                        Span<float> dx = Y.Row(r);
-                        RowMath.GeluBackward(X.Row(r), Dy.Row(r), dx);
-                        TensorPrimitives.Add(sums, dx, sums);
-                    }
-
+                    GeluBackwardSumChunks(X, Dy, Y, start, end, Partial!);
                     break;
-                }
 
                 case RowOp.ColumnSums:
                 {

@@ -238,8 +238,7 @@ internal sealed class TransformerEncoder
             MatrixView gelu = View(_gelu, n, _mlpWidth);
 
             // MLP branch: y = mid + GELU(LN2(mid) W1 + b1) W2 + b2.
-            Linear.Backward(gelu, _fc2Weight.AsMatrix(_mlpWidth), dRes, s.DHidden, false, _fc2Weight.GradientAsMatrix(_mlpWidth), Linear.RowView(_fc2Bias.Gradient));
-            RowOps.GeluBackward(hidden, s.DHidden, s.DHidden, _fc1Bias.Gradient);
+            Linear.BackwardThroughGelu(gelu, hidden, _fc2Weight.AsMatrix(_mlpWidth), dRes, s.DHidden, _fc2Weight.GradientAsMatrix(_mlpWidth), Linear.RowView(_fc2Bias.Gradient), _fc1Bias.Gradient);
             Linear.Backward(ln2, _fc1Weight.AsMatrix(_width), s.DHidden, s.DNorm, false, _fc1Weight.GradientAsMatrix(_width), default);
             RowOps.LayerNormBackward(mid, _ln2Scale.Value, _mean2, _rstd2, s.DNorm, dRes, _ln2Scale.Gradient, _ln2Bias.Gradient);
 
