@@ -43,11 +43,24 @@ internal static unsafe class GemmDriver
         int ncPad = GemmPlan.RoundUp(ncb, GemmPlan.NR);
         int p0 = kb * plan.Kc;
         int kcb = Math.Min(plan.Kc, plan.K - p0);
-        for (int jr = 0; jr < ncPad; jr += GemmPlan.NR)
+        int jr = 0;
+        if (job.TransB == Transpose.None && PackBByRows)
+        {
+            // Whole rows of the block at a time (one sequential read per k row instead of a 4 KiB-strided read per
+            // micro-panel), for the full 32-column micro-panels; the last, partial one below.
+            int full = ncb / GemmPlan.NR * GemmPlan.NR;
+            GemmPacking.PackBRows(job.B, job.Ldb, p0, kcb, j0, full, dst);
+            jr = full;
+        }
+
+        for (; jr < ncPad; jr += GemmPlan.NR)
         {
             GemmPacking.PackB(job.TransB, job.B, job.Ldb, p0, kcb, j0 + jr, Math.Min(GemmPlan.NR, ncb - jr), dst + ((nint)jr * kcb));
         }
     }
+
+    /// <summary>Whether a not-transposed B is packed whole rows at a time (<see cref="GemmPacking.PackBRows"/>; a same-run A/B baseline turns it off).</summary>
+    internal static bool PackBByRows { get; set; } = true;
 
     /// <summary>Row parts each tail tile is split into (see <see cref="PlainItemCount"/>).</summary>
     internal const int TailParts = 4;
