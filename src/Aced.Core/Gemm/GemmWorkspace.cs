@@ -100,7 +100,8 @@ internal sealed unsafe class GemmWorkspace
 
     /// <summary>
     /// The packed k block <paramref name="kb"/> of op(B) column block <paramref name="jb"/> of the call
-    /// <paramref name="job"/>, packing on first use. Whole column blocks (all of k) are cached in
+    /// <paramref name="job"/>, packing on first use (k blocks of a column block in increasing order, each when first
+    /// asked for, so the kernels read it while it is still in L2). Whole column blocks (all of k) are cached in
     /// <see cref="BSlots"/> direct-mapped slots (slot = jb mod slots); when not even one column block fits the
     /// budget, only the current k block is kept.
     /// </summary>
