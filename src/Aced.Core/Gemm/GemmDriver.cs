@@ -62,23 +62,30 @@ internal static unsafe class GemmDriver
     /// <summary>Whether a not-transposed B is packed whole rows at a time (<see cref="GemmPacking.PackBRows"/>; a same-run A/B baseline turns it off).</summary>
     internal static bool PackBByRows { get; set; } = true;
 
-    /// <summary>Row parts each tail tile is split into (see <see cref="PlainItemCount"/>).</summary>
-    internal const int TailParts = 4;
+    /// <summary>Most row parts a tail tile is split into (see <see cref="TailParts"/>).</summary>
+    internal const int MaxTailParts = 4;
+
+    /// <summary>Fewest rows of a tail part (shorter parts would run the AVX2 strips mostly as 2-row blocks).</summary>
+    internal const int MinTailPartRows = 32;
 
     /// <summary>Whether the tail tiles are split (<see cref="TailTiles"/>; a same-run A/B baseline turns it off).</summary>
     internal static bool TailSplit { get; set; } = true;
 
+    /// <summary>Row parts each split tail tile runs as: mc / 32 rows, at most <see cref="MaxTailParts"/> (1: no split).</summary>
+    internal static int TailParts(GemmPlan plan) => Math.Clamp(plan.Mc / MinTailPartRows, 1, MaxTailParts);
+
     /// <summary>
     /// Number of whole tiles at the end of a plain call that run as <see cref="TailParts"/> row parts each, so that
     /// threads finish together: with <paramref name="degree"/> threads the last 2 (degree - 1) tiles (at most half of
-    /// them), none on one thread. Which thread computes which rows never changes a bit.
+    /// them), none on one thread or when the row blocks are too short to split. Which thread computes which rows never
+    /// changes a bit.
     /// </summary>
     internal static int TailTiles(GemmPlan plan, int degree) =>
-        !TailSplit || degree <= 1 ? 0 : Math.Min((plan.RowTiles * plan.ColTiles) / 2, 2 * (degree - 1));
+        !TailSplit || degree <= 1 || TailParts(plan) < 2 ? 0 : Math.Min((plan.RowTiles * plan.ColTiles) / 2, 2 * (degree - 1));
 
     /// <summary>Number of work items of a plain call with <paramref name="tailTiles"/> split tail tiles.</summary>
     internal static int PlainItemCount(GemmPlan plan, int tailTiles) =>
-        (plan.RowTiles * plan.ColTiles) + (tailTiles * (TailParts - 1));
+        (plan.RowTiles * plan.ColTiles) + (tailTiles * (TailParts(plan) - 1));
 
     /// <summary>
     /// Computes work item <paramref name="item"/> of a plain call: a whole C tile, or (for the last
@@ -95,13 +102,14 @@ internal static unsafe class GemmDriver
         GemmPlan plan = job.Plan;
         int tiles = plan.RowTiles * plan.ColTiles;
         int whole = tiles - job.TailTiles;
+        int parts = TailParts(plan);
         int tile = item;
         int part = -1;
         if (item >= whole)
         {
             int q = item - whole;
-            tile = whole + (q / TailParts);
-            part = q % TailParts;
+            tile = whole + (q / parts);
+            part = q % parts;
         }
 
         int group = Math.Max(1, GemmWorkspace.BSlots(plan));
@@ -119,11 +127,11 @@ internal static unsafe class GemmDriver
         }
 
         // A part's packed rows are cached under their own key (past the whole row blocks), never as the whole block.
-        int h = GemmPlan.RoundUp(GemmPlan.CeilDiv(mcb, TailParts), GemmPlan.MR);
+        int h = GemmPlan.RoundUp(GemmPlan.CeilDiv(mcb, parts), GemmPlan.MR);
         int r0 = part * h;
         if (r0 < mcb)
         {
-            PlainTile(job, i0 + r0, Math.Min(h, mcb - r0), plan.RowTiles + (ib * TailParts) + part, jb, ws);
+            PlainTile(job, i0 + r0, Math.Min(h, mcb - r0), plan.RowTiles + (ib * parts) + part, jb, ws);
         }
     }
 
