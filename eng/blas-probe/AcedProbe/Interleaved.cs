@@ -1,6 +1,7 @@
 using System;
 using System.Diagnostics;
 using System.IO;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using Aced.Core;
 
@@ -50,6 +51,81 @@ internal static unsafe class Interleaved
                 Compare("4096^3 NN", 4096, 4096, 4096, false, false, threads, Math.Max(1, rounds / 2), 1);
             }
         }
+    }
+
+    /// <summary>
+    /// n^3 NN on <paramref name="threads"/> threads, rounds of: Aced with the driver switches off (the previous plain path:
+    /// no split tail tiles, B packed one micro-panel at a time), Aced with them on, OpenBLAS; each the best of 3 calls
+    /// (1 call at n &gt;= 4096). Prints median ratios (OpenBLAS time / Aced time, and old time / new time). The switches are
+    /// internal, so they are set through reflection (this probe only).
+    /// </summary>
+    public static void AbSwitches(int n, int threads, int rounds)
+    {
+        nint lib = NativeLibrary.Load("libopenblas.so.0");
+        s_sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)NativeLibrary.GetExport(lib, "cblas_sgemm");
+        s_setThreads = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(lib, "openblas_set_num_threads");
+        Type driver = typeof(Gemm).Assembly.GetType("Aced.Core.GemmDriver", throwOnError: true)!;
+        var switches = new[] { driver.GetProperty("TailSplit", BindingFlags.NonPublic | BindingFlags.Static)!, driver.GetProperty("PackBByRows", BindingFlags.NonPublic | BindingFlags.Static)! };
+        GemmControl.MaxDegreeOfParallelism = threads;
+        s_setThreads(threads);
+        var rng = new Random(1);
+        float[] a = Fill(n * n, rng);
+        float[] b = Fill(n * n, rng);
+        var c = new float[n * n];
+        var aView = new MatrixView(a, n, n);
+        var bView = new MatrixView(b, n, n);
+        var cView = new MatrixView(c, n, n);
+        int calls = n >= 4096 ? 1 : 3;
+        var oldRatio = new double[rounds];
+        var newRatio = new double[rounds];
+        var gain = new double[rounds];
+        string loadBefore = File.ReadAllText("/proc/loadavg").Trim();
+        Console.WriteLine($"date {DateTime.UtcNow:yyyy-MM-ddTHH:mmZ}; {GemmControl.Describe()}");
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            for (int r = -1; r < rounds; r++)
+            {
+                var best = new[] { double.MaxValue, double.MaxValue, double.MaxValue };
+                for (int v = 0; v < 3; v++)
+                {
+                    foreach (PropertyInfo s in switches)
+                    {
+                        s.SetValue(null, v != 0);
+                    }
+
+                    for (int i = 0; i < calls; i++)
+                    {
+                        long t0 = Stopwatch.GetTimestamp();
+                        if (v < 2)
+                        {
+                            Gemm.Multiply(Transpose.None, Transpose.None, 1f, aView, bView, 0f, cView);
+                        }
+                        else
+                        {
+                            s_sgemm(RowMajor, NoTrans, NoTrans, n, n, n, 1f, pa, n, pb, n, 0f, pc, n);
+                        }
+
+                        best[v] = Math.Min(best[v], Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                    }
+                }
+
+                if (r >= 0)
+                {
+                    oldRatio[r] = best[2] / best[0];
+                    newRatio[r] = best[2] / best[1];
+                    gain[r] = best[0] / best[1];
+                }
+            }
+        }
+
+        Array.Sort(oldRatio);
+        Array.Sort(newRatio);
+        Array.Sort(gain);
+        Console.WriteLine(
+            $"{n}^3 NN threads={threads} rounds={rounds}: median vs OpenBLAS switches off {oldRatio[rounds / 2]:F3}, on {newRatio[rounds / 2]:F3}; " +
+            $"on/off speed {gain[rounds / 2]:F3} | load {loadBefore} -> {File.ReadAllText("/proc/loadavg").Trim()}");
     }
 
     private static void Compare(string name, int m, int n, int k, bool transB, bool epilogue, int threads, int rounds, int block)

@@ -43,30 +43,107 @@ internal static unsafe class GemmDriver
         int ncPad = GemmPlan.RoundUp(ncb, GemmPlan.NR);
         int p0 = kb * plan.Kc;
         int kcb = Math.Min(plan.Kc, plan.K - p0);
-        for (int jr = 0; jr < ncPad; jr += GemmPlan.NR)
+        int jr = 0;
+        if (job.TransB == Transpose.None && PackBByRows)
+        {
+            // Whole rows of the block at a time (one sequential read per k row instead of a 4 KiB-strided read per
+            // micro-panel), for the full 32-column micro-panels; the last, partial one below.
+            int full = ncb / GemmPlan.NR * GemmPlan.NR;
+            GemmPacking.PackBRows(job.B, job.Ldb, p0, kcb, j0, full, dst);
+            jr = full;
+        }
+
+        for (; jr < ncPad; jr += GemmPlan.NR)
         {
             GemmPacking.PackB(job.TransB, job.B, job.Ldb, p0, kcb, j0 + jr, Math.Min(GemmPlan.NR, ncb - jr), dst + ((nint)jr * kcb));
         }
     }
 
-    /// <summary>Computes the C tile <paramref name="tile"/> of a plain call: C = alpha * op(A) op(B) + beta * C.</summary>
+    /// <summary>Whether a not-transposed B is packed whole rows at a time (<see cref="GemmPacking.PackBRows"/>; a same-run A/B baseline turns it off).</summary>
+    internal static bool PackBByRows { get; set; } = true;
+
+    /// <summary>Most row parts a tail tile is split into (see <see cref="TailParts"/>).</summary>
+    internal const int MaxTailParts = 4;
+
+    /// <summary>Fewest rows of a tail part (shorter parts would run the AVX2 strips mostly as 2-row blocks).</summary>
+    internal const int MinTailPartRows = 32;
+
+    /// <summary>Whether the tail tiles are split (<see cref="TailTiles"/>; a same-run A/B baseline turns it off).</summary>
+    internal static bool TailSplit { get; set; } = true;
+
+    /// <summary>Row parts each split tail tile runs as: mc / 32 rows, at most <see cref="MaxTailParts"/> (1: no split).</summary>
+    internal static int TailParts(GemmPlan plan) => Math.Clamp(plan.Mc / MinTailPartRows, 1, MaxTailParts);
+
+    /// <summary>
+    /// Number of whole tiles at the end of a plain call that run as <see cref="TailParts"/> row parts each, so that
+    /// threads finish together: with <paramref name="degree"/> threads the last 2 (degree - 1) tiles (at most half of
+    /// them), none on one thread or when the row blocks are too short to split. Which thread computes which rows never
+    /// changes a bit.
+    /// </summary>
+    internal static int TailTiles(GemmPlan plan, int degree) =>
+        !TailSplit || degree <= 1 || TailParts(plan) < 2 ? 0 : Math.Min((plan.RowTiles * plan.ColTiles) / 2, 2 * (degree - 1));
+
+    /// <summary>Number of work items of a plain call with <paramref name="tailTiles"/> split tail tiles.</summary>
+    internal static int PlainItemCount(GemmPlan plan, int tailTiles) =>
+        (plan.RowTiles * plan.ColTiles) + (tailTiles * (TailParts(plan) - 1));
+
+    /// <summary>
+    /// Computes work item <paramref name="item"/> of a plain call: a whole C tile, or (for the last
+    /// <see cref="PlainGemmJob.TailTiles"/> tiles) one of its <see cref="TailParts"/> row parts.
+    /// </summary>
+    /// <remarks>
+    /// Tiles run in groups of G column blocks (G = the column blocks of packed B a thread caches), row-block major
+    /// inside a group: a thread's consecutive tiles then reuse both its packed A row block and its cached packed B.
+    /// G = 1 is plain column-block-major order.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void PlainTile(PlainGemmJob job, int tile, GemmWorkspace ws)
+    internal static void PlainItem(PlainGemmJob job, int item, GemmWorkspace ws)
     {
         GemmPlan plan = job.Plan;
+        int tiles = plan.RowTiles * plan.ColTiles;
+        int whole = tiles - job.TailTiles;
+        int parts = TailParts(plan);
+        int tile = item;
+        int part = -1;
+        if (item >= whole)
+        {
+            int q = item - whole;
+            tile = whole + (q / parts);
+            part = q % parts;
+        }
 
-        // Tiles run in groups of G column blocks (G = the column blocks of packed B a thread caches), row-block
-        // major inside a group: a thread's consecutive tiles then reuse both its packed A row block and its
-        // cached packed B. G = 1 is plain column-block-major order.
         int group = Math.Max(1, GemmWorkspace.BSlots(plan));
         int g = tile / (plan.RowTiles * group);
         int width = Math.Min(group, plan.ColTiles - (g * group));
         int u = tile - (g * plan.RowTiles * group);
         int ib = u / width;
         int jb = (g * group) + (u % width);
-        bool rowMajorOrder = group > 1;
         int i0 = ib * plan.Mc;
         int mcb = Math.Min(plan.Mc, plan.M - i0);
+        if (part < 0)
+        {
+            PlainTile(job, i0, mcb, ib, jb, ws);
+            return;
+        }
+
+        // A part's packed rows are cached under their own key (past the whole row blocks), never as the whole block.
+        int h = GemmPlan.RoundUp(GemmPlan.CeilDiv(mcb, parts), GemmPlan.MR);
+        int r0 = part * h;
+        if (r0 < mcb)
+        {
+            PlainTile(job, i0 + r0, Math.Min(h, mcb - r0), plan.RowTiles + (ib * parts) + part, jb, ws);
+        }
+    }
+
+    /// <summary>
+    /// Computes rows <paramref name="i0"/> .. +<paramref name="mcb"/> of C column block <paramref name="jb"/> of a plain
+    /// call: C = alpha * op(A) op(B) + beta * C. <paramref name="aKey"/> names these rows for the packed-A cache.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PlainTile(PlainGemmJob job, int i0, int mcb, int aKey, int jb, GemmWorkspace ws)
+    {
+        GemmPlan plan = job.Plan;
+        bool rowMajorOrder = GemmWorkspace.BSlots(plan) > 1;
         int mcPad = GemmPlan.RoundUp(mcb, GemmPlan.MR);
         int j0 = jb * plan.Nc;
         int ncb = Math.Min(plan.Nc, plan.N - j0);
@@ -77,9 +154,10 @@ internal static unsafe class GemmDriver
         // The AVX2 path always packs the whole row block first (GemmKernels.Block256 runs 6-row strips across it).
         bool strips = isa == GemmIsa.Vector256 && GemmKernels.StripsEnabled;
         bool wholeA = rowMajorOrder || strips;
-        float* aBlock = wholeA ? ws.PackedA(job, ib, mcPad, out aPacked) : null;
+        float* aBlock = wholeA ? ws.PackedA(job, aKey, mcPad, out aPacked) : null;
         float alpha = job.Alpha;
         nint ldc = job.Ldc;
+        float* cTile = job.C + ((nint)i0 * ldc) + j0;
 
         for (int kb = 0; kb < plan.KBlocks; kb++)
         {
@@ -95,7 +173,7 @@ internal static unsafe class GemmDriver
                     GemmPacking.PackA(job.TransA, job.A, job.Lda, i0 + ir, Math.Min(GemmPlan.MR, mcb - ir), p0, kcb, aK + ((nint)ir * kcb));
                 }
 
-                GemmKernels.Block256(aK, mcb, bBlock, kcb, ncb, job.C + ((nint)i0 * ldc) + j0, ldc, alpha, beta, edge);
+                GemmKernels.Block256(aK, mcb, bBlock, kcb, ncb, cTile, ldc, alpha, beta, edge);
                 continue;
             }
 
@@ -108,7 +186,7 @@ internal static unsafe class GemmDriver
                     GemmPacking.PackA(job.TransA, job.A, job.Lda, i0 + ir, rows, p0, kcb, aPanel);
                 }
 
-                float* cRow = job.C + ((nint)(i0 + ir) * ldc) + j0;
+                float* cRow = cTile + ((nint)ir * ldc);
                 for (int jr = 0; jr < ncb; jr += GemmPlan.NR)
                 {
                     int cols = Math.Min(GemmPlan.NR, ncb - jr);
@@ -128,7 +206,7 @@ internal static unsafe class GemmDriver
 
         if (aBlock is not null)
         {
-            ws.MarkPackedA(job, ib);
+            ws.MarkPackedA(job, aKey);
         }
     }
 
@@ -342,6 +420,9 @@ internal sealed unsafe class PlainGemmJob : GemmJob
     internal nint Ldc;
     internal float Beta;
 
+    /// <summary>Tiles at the end of the call split into row parts (<see cref="GemmDriver.TailTiles"/>).</summary>
+    internal int TailTiles;
+
     /// <summary>The job object owned by the current thread at the current nesting depth.</summary>
     internal static PlainGemmJob ForCurrentDepth()
     {
@@ -361,7 +442,7 @@ internal sealed unsafe class PlainGemmJob : GemmJob
         int t;
         while ((t = ClaimTile()) < TileCount)
         {
-            GemmDriver.PlainTile(this, t, ws);
+            GemmDriver.PlainItem(this, t, ws);
         }
     }
 }

@@ -167,6 +167,39 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>
+    /// Packs op(B)[p0 .. p0+kc, j0 .. j0+cols] of a not-transposed B, <paramref name="cols"/> a multiple of 32, as the
+    /// <c>cols / 32</c> micro-panels of <see cref="PackB"/> one after the other (panel q at <c>dst + q * 32 * kc</c>),
+    /// reading each k row once from left to right.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PackBRows(float* b, nint ldb, int p0, int kc, int j0, int cols, float* dst)
+    {
+        const int NR = GemmPlan.NR;
+        nint panel = (nint)NR * kc;
+        for (int p = 0; p < kc; p++)
+        {
+            float* s = b + ((nint)(p0 + p) * ldb) + j0;
+            float* d = dst + (p * NR);
+            for (int j = 0; j < cols; j += NR)
+            {
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    Vector256.Store(Vector256.Load(s + j), d);
+                    Vector256.Store(Vector256.Load(s + j + 8), d + 8);
+                    Vector256.Store(Vector256.Load(s + j + 16), d + 16);
+                    Vector256.Store(Vector256.Load(s + j + 24), d + 24);
+                }
+                else
+                {
+                    new ReadOnlySpan<float>(s + j, NR).CopyTo(new Span<float>(d, NR));
+                }
+
+                d += panel;
+            }
+        }
+    }
+
+    /// <summary>
     /// Reads 8 rows of 8 floats (<c>src[r * srcStride + q]</c>) and writes column q as 8 contiguous floats at
     /// <c>dst + q * dstStride</c>.
     /// </summary>

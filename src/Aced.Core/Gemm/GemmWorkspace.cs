@@ -28,6 +28,7 @@ internal sealed unsafe class GemmWorkspace
     private PinnedBuffer _sharedB;
     private long[] _stampSerial = new long[16];
     private int[] _stampBlock = new int[16];
+    private int[] _stampKBlocks = new int[16];
     private long _aSerial;
     private int _aBlock = -1;
 
@@ -99,7 +100,8 @@ internal sealed unsafe class GemmWorkspace
 
     /// <summary>
     /// The packed k block <paramref name="kb"/> of op(B) column block <paramref name="jb"/> of the call
-    /// <paramref name="job"/>, packing on first use. Whole column blocks (all of k) are cached in
+    /// <paramref name="job"/>, packing on first use (k blocks of a column block in increasing order, each when first
+    /// asked for, so the kernels read it while it is still in L2). Whole column blocks (all of k) are cached in
     /// <see cref="BSlots"/> direct-mapped slots (slot = jb mod slots); when not even one column block fits the
     /// budget, only the current k block is kept.
     /// </summary>
@@ -123,6 +125,7 @@ internal sealed unsafe class GemmWorkspace
             {
                 _stampSerial = new long[Math.Max(slots, _stampSerial.Length * 2)];
                 _stampBlock = new int[_stampSerial.Length];
+                _stampKBlocks = new int[_stampSerial.Length];
             }
 
             _singleSerial = 0;
@@ -130,14 +133,17 @@ internal sealed unsafe class GemmWorkspace
             float* slotBase = _packedB.Pointer + (slot * blockFloats);
             if (_stampSerial[slot] != job.Serial || _stampBlock[slot] != jb)
             {
-                _stampSerial[slot] = 0;
-                for (int b = 0; b < plan.KBlocks; b++)
-                {
-                    GemmDriver.PackBBlock(job, jb, b, slotBase + ((nint)b * plan.Kc * ncPad));
-                }
-
                 _stampSerial[slot] = job.Serial;
                 _stampBlock[slot] = jb;
+                _stampKBlocks[slot] = 0;
+            }
+
+            // k blocks are packed when first asked for (a tile asks in increasing order), so each is consumed by the
+            // kernels while it is still in L2; later tiles of the column block find all of them.
+            for (int b = _stampKBlocks[slot]; b <= kb; b++)
+            {
+                GemmDriver.PackBBlock(job, jb, b, slotBase + ((nint)b * plan.Kc * ncPad));
+                _stampKBlocks[slot] = b + 1;
             }
 
             return slotBase + ((nint)kb * plan.Kc * ncPad);

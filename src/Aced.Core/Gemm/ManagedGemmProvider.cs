@@ -90,9 +90,12 @@ public sealed class ManagedGemmProvider : IGemmEpilogueProvider, IGemmBatchedPro
             job.Ldc = ldc;
             job.Beta = beta;
             int tiles = plan.RowTiles * plan.ColTiles;
+            int degree = GemmDriver.Degree(m, n, k, tiles);
+            job.TailTiles = GemmDriver.TailTiles(plan, degree);
+            int items = GemmDriver.PlainItemCount(plan, job.TailTiles);
             try
             {
-                WorkerPool.Run(job, tiles, GemmDriver.Degree(m, n, k, tiles));
+                WorkerPool.Run(job, items, degree);
             }
             finally
             {

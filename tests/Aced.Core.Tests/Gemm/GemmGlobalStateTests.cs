@@ -155,6 +155,44 @@ public sealed class GemmGlobalStateTests
     }
 
     [Fact]
+    public void TailTiles_ByDegree_SplitOnlyWithHelpersAndAtMostHalf()
+    {
+        var big = new GemmPlan(1024, 1024, 1024, epilogue: false);
+        var one = new GemmPlan(40, 64, 64, epilogue: false);
+        var shortRows = new GemmPlan(128, 512, 512, epilogue: false);
+        Assert.Equal(4, GemmDriver.TailParts(big));
+        Assert.Equal(0, GemmDriver.TailTiles(big, 1));
+        Assert.Equal(2, GemmDriver.TailTiles(big, 2));
+        Assert.Equal(4, GemmDriver.TailTiles(big, 3));
+        Assert.Equal(0, GemmDriver.TailTiles(one, 8));
+        Assert.Equal(32, shortRows.Mc);
+        Assert.Equal(0, GemmDriver.TailTiles(shortRows, 2));
+        int tiles = big.RowTiles * big.ColTiles;
+        Assert.Equal(tiles + (2 * (GemmDriver.TailParts(big) - 1)), GemmDriver.PlainItemCount(big, 2));
+    }
+
+    [Theory]
+    [MemberData(nameof(AvailableIsas))]
+    public void Multiply_SplitTailTilesWithShortLastRowBlock_BitIdenticalToScalarAtAnyDegree(int isaCode)
+    {
+        // The last tiles run as row parts on 2 and 3 threads (mc 40, 72, 112, 128: 1, 2, 3, 4 parts); short last row
+        // blocks leave empty and partial parts. Every element must still be computed once, with the scalar kernel's bits.
+        var isa = (GemmIsa)isaCode;
+        foreach (int m in new[] { 137, 273, 417, 1020 })
+        {
+            const int n = 520, k = 401;
+            float[] scalar = Array.Empty<float>();
+            WithSettings(1, double.MaxValue, GemmIsa.Scalar, () => scalar = RunPlain(Transpose.None, Transpose.None, m, n, k, m));
+            foreach (int degree in new[] { 1, 2, 3 })
+            {
+                float[] result = Array.Empty<float>();
+                WithSettings(degree, 0, isa, () => result = RunPlain(Transpose.None, Transpose.None, m, n, k, m));
+                AssertBitIdentical(scalar, result, $"{isa} degree={degree} m={m}");
+            }
+        }
+    }
+
+    [Fact]
     public void ProviderName_Avx2Forced_NamesTheSixBySixteenTile()
     {
         string avx2 = string.Empty;
