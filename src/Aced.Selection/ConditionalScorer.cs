@@ -47,6 +47,7 @@ internal sealed class ConditionalScorer
     private readonly EpilogueProduct<SoftplusRowSumEpilogue>[] _sigmoidProducts = new EpilogueProduct<SoftplusRowSumEpilogue>[4];
     private readonly EpilogueProduct<CacheAndLogSumExpEpilogue>[] _cacheFills = new EpilogueProduct<CacheAndLogSumExpEpilogue>[4];
     private int _capacity;
+    private int _stride;
     private int _cachedRows;
     private int _expRows;
 
@@ -92,21 +93,22 @@ internal sealed class ConditionalScorer
         }
 
         _capacity = capacity;
+        _stride = CacheStride(capacity);
         _cachedRows = 0;
         _expRows = 0;
         int models = (ws == 0 ? 0 : 1) + (wr == 0 ? 0 : 1);
         if (loss == ScoreLoss.Softmax && capacity > 0 && models > 0)
         {
-            // Two directions per scored model, one float per (candidate, member) each.
-            long bytesPerRow = 2L * models * capacity * sizeof(float);
-            _cachedRows = (int)Math.Min(Math.Min(_count, cacheBytes / bytesPerRow), Array.MaxLength / capacity);
+            // Two directions per scored model, one float per (candidate, member) each (rows padded to the stride).
+            long bytesPerRow = 2L * models * _stride * sizeof(float);
+            _cachedRows = (int)Math.Min(Math.Min(_count, cacheBytes / bytesPerRow), Array.MaxLength / _stride);
 
             // What the logits leave of the budget keeps exp(l - t_m) for the first rows (the same bytes per row).
             _expRows = (int)Math.Min(_cachedRows, (cacheBytes - (_cachedRows * bytesPerRow)) / bytesPerRow);
         }
 
-        _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, loss, _cachedRows, _expRows);
-        _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, loss, _cachedRows, _expRows);
+        _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, _stride, loss, _cachedRows, _expRows);
+        _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, _stride, loss, _cachedRows, _expRows);
         StudentVerifiedFinite = _student.AddIndependent(_independent, loss, normTolerance);
         ReferenceVerifiedFinite = _reference.AddIndependent(_independent, loss, normTolerance);
     }
@@ -270,7 +272,7 @@ internal sealed class ConditionalScorer
         int tile = new GemmPlan(1, k, 1, epilogue: true).Nc;
         if (cached > 0)
         {
-            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(_student, _reference, _accumulator, _capacity, k, cached, _expRows, tile));
+            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(_student, _reference, _accumulator, _stride, k, cached, _expRows, tile));
         }
 
         AddRecomputedRows(_student);
@@ -299,8 +301,8 @@ internal sealed class ConditionalScorer
         if (cached > 0)
         {
             // l_xm (x as image) and l_mx (x as text) for the cached rows, stored into the cache and folded by the epilogue.
-            _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _capacity, start, model.RowMax, model.RowSum, e.Bias));
-            _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _capacity, start, model.ColumnMax, model.ColumnSum, e.Bias));
+            _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias));
+            _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias));
         }
 
         if (rest > 0)
@@ -374,6 +376,13 @@ internal sealed class ConditionalScorer
             _accumulator[x] += w * SoftmaxDelta(positive[x], model.RowLse(x), model.ColumnLse(x), _softplus1[i] + _softplus2[i]);
         }
     }
+
+    /// <summary>
+    /// Floats per cache row: the capacity rounded up to a 64-byte multiple plus 64 bytes, so consecutive rows do not
+    /// start at the same offset of a 4 KiB page (a 1024-member row is exactly 4 KiB: every row would map to the same
+    /// L1 sets).
+    /// </summary>
+    internal static int CacheStride(int capacity) => capacity == 0 ? 0 : ((capacity + 15) & ~15) + 16;
 
     /// <summary>Row bands of the element-wise passes over the cache: a function of the row count only.</summary>
     private static int PartitionCount(int rows) => (rows + CacheBand - 1) / CacheBand;
@@ -501,10 +510,10 @@ internal sealed class ConditionalScorer
         /// <summary>Row x: <c>exp(l_mx - t_m)</c>; layout of <see cref="ColumnCache"/>.</summary>
         public float[] ColumnExpCache = Array.Empty<float>();
 
-        /// <summary>Logit cache, row x: <c>l_xm</c> (x as image, member m's text) for m in [0, k); stride = capacity.</summary>
+        /// <summary>Logit cache, row x: <c>l_xm</c> (x as image, member m's text) for m in [0, k); stride = the capacity padded (see CacheStride).</summary>
         public float[] RowCache = Array.Empty<float>();
 
-        /// <summary>Logit cache, row x: <c>l_mx</c> (member m's image, x as text) for m in [0, k); stride = capacity.</summary>
+        /// <summary>Logit cache, row x: <c>l_mx</c> (member m's image, x as text) for m in [0, k); stride = the capacity padded (see CacheStride).</summary>
         public float[] ColumnCache = Array.Empty<float>();
 
         /// <summary>Running log-sum-exp of candidate x over the members, <c>Rx = LSE_m l_xm = RowMax[x] + log RowSum[x]</c>.</summary>
@@ -525,7 +534,7 @@ internal sealed class ConditionalScorer
 
         public double ColumnLse(int x) => ColumnMax[x] + Math.Log(ColumnSum[x]);
 
-        public void Begin(ModelEmbeddings embeddings, double weight, int capacity, ScoreLoss loss, int cachedRows, int expRows)
+        public void Begin(ModelEmbeddings embeddings, double weight, int capacity, int stride, ScoreLoss loss, int cachedRows, int expRows)
         {
             Embeddings = embeddings;
             Weight = weight;
@@ -562,14 +571,14 @@ internal sealed class ConditionalScorer
                 ColumnSum.AsSpan(0, n).Clear();
                 if (cachedRows > 0)
                 {
-                    Grow(ref RowCache, cachedRows * capacity);
-                    Grow(ref ColumnCache, cachedRows * capacity);
+                    Grow(ref RowCache, cachedRows * stride);
+                    Grow(ref ColumnCache, cachedRows * stride);
                 }
 
                 if (expRows > 0)
                 {
-                    Grow(ref RowExpCache, expRows * capacity);
-                    Grow(ref ColumnExpCache, expRows * capacity);
+                    Grow(ref RowExpCache, expRows * stride);
+                    Grow(ref ColumnExpCache, expRows * stride);
                 }
             }
 
