@@ -105,44 +105,30 @@ internal static class SelectionKernels
             sum *= Math.Exp(max - newMax);
         }
 
-        float shift = (float)(newMax - bias);
-        ref float r = ref MemoryMarshal.GetReference(x);
-        int n = x.Length;
-        int i = 0;
-        double tileSum = 0;
-
         // Every argument is <= 0 up to rounding (shift is the running max), which ExpNonPositive handles.
-        if (Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
-        {
-            Vector512<float> sh = Vector512.Create(shift);
-            Vector512<float> acc = Vector512<float>.Zero;
-            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-            {
-                acc += VectorMath.ExpNonPositive(Vector512.LoadUnsafe(ref r, (nuint)i) - sh);
-            }
-
-            tileSum += VectorMath.HorizontalSum(acc);
-        }
-
-        if (Vector256.IsHardwareAccelerated && n - i >= Vector256<float>.Count)
-        {
-            Vector256<float> sh = Vector256.Create(shift);
-            Vector256<float> acc = Vector256<float>.Zero;
-            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                acc += VectorMath.ExpNonPositive(Vector256.LoadUnsafe(ref r, (nuint)i) - sh);
-            }
-
-            tileSum += VectorMath.HorizontalSum(acc);
-        }
-
-        for (; i < n; i++)
-        {
-            tileSum += VectorMath.ExpNonPositive(Unsafe.Add(ref r, i) - shift);
-        }
-
+        double tileSum = StableMath.SumInLanes(new ExpNonPositiveShiftOperator((float)(newMax - bias)), x);
         sum += tileSum;
         max = newMax;
+    }
+
+    /// <summary><c>exp(x - shift)</c> for arguments at most 0 (<see cref="VectorMath.ExpNonPositive(float)"/>), the terms of a max-shifted log-sum-exp.</summary>
+    private readonly struct ExpNonPositiveShiftOperator : StableMath.IUnaryOperator
+    {
+        private readonly Vector512<float> _shift;
+
+        public ExpNonPositiveShiftOperator(float shift) => _shift = Vector512.Create(shift);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Invoke(float x) => VectorMath.ExpNonPositive(x - _shift.ToScalar());
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector128<float> Invoke(Vector128<float> x) => VectorMath.ExpNonPositive(x - _shift.GetLower().GetLower());
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> Invoke(Vector256<float> x) => VectorMath.ExpNonPositive(x - _shift.GetLower());
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> Invoke(Vector512<float> x) => VectorMath.ExpNonPositive(x - _shift);
     }
 
     /// <summary>Stable <c>log(exp(a) + exp(b))</c> in double; either may be negative infinity.</summary>
