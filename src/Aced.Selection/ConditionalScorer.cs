@@ -23,7 +23,9 @@ namespace Aced.Selection;
 /// a chunk folds only its new members' logits, O(B·|N|); the members' <c>R_m</c>, <c>C_m</c> are their own candidate
 /// rows' values (a sharded selection gathers them from the ranks holding the members); then one pass over the cached
 /// rows gives every softplus sum, O(B·|M|) element-wise work, in the column tiles of the fused product over all
-/// members, so the bits equal the recompute path. Rows beyond the budget fold the new members' logits from a product
+/// members, so the bits equal the recompute path. Where the budget allows, the cache also keeps <c>exp(l - t_m)</c>
+/// (<c>t_m</c> the member's positive logit), so a term is one multiply by the member's gain <c>exp(t_m - shift_m)</c> and
+/// a short log1p series, with an exact fallback from the logit (see <see cref="SoftmaxTermOperator"/>). Rows beyond the budget fold the new members' logits from a product
 /// over the new members and recompute the softplus sums from the packed members each chunk: O(B·|M|·d).</item>
 /// <item>Pair similarity: additive, the conditional score is the independent score.</item>
 /// </list>
