@@ -10,6 +10,7 @@ namespace Aced.SoftmaxProbe;
 /// Interleaved probe for issue 12 item 3: per round one sigmoid joint learnability selection (the yardstick), one
 /// cached softmax selection and (optionally) one uncached softmax selection of the same super-batch, in one process,
 /// so every pair sees the same machine load; prints each round and the median of the per-round ratios.
+/// <c>ACED_PROBE_THREADS</c> sets <see cref="GemmControl.MaxDegreeOfParallelism"/>.
 /// Usage: SoftmaxProbe [rounds=9] [B=5120] [b=1024] [d=256] [n=16] [nocache=0|1] [cache bytes=256 MiB].
 /// </summary>
 public static class Program
@@ -23,6 +24,11 @@ public static class Program
         int chunks = Arg(args, 4, 16);
         bool noCache = Arg(args, 5, 0) == 1;
         long cacheBytes = args.Length > 6 ? long.Parse(args[6], CultureInfo.InvariantCulture) : ActiveBatchSamplerOptions.DefaultSoftmaxLogitCacheBytes;
+        if (Environment.GetEnvironmentVariable("ACED_PROBE_THREADS") is string threads)
+        {
+            GemmControl.MaxDegreeOfParallelism = int.Parse(threads, CultureInfo.InvariantCulture);
+        }
+
         Console.WriteLine($"B={superBatch} b={batch} d={dimension} n={chunks}, {Environment.ProcessorCount} cpus, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}");
         var data = new SuperBatch(Embeddings(superBatch, dimension, 1, 1.5f), Embeddings(superBatch, dimension, 2, 0.5f));
         ActiveBatchSampler sigmoid = Sampler(batch, chunks, ContrastiveKind.Sigmoid, ActiveBatchSamplerOptions.DefaultSoftmaxLogitCacheBytes);
