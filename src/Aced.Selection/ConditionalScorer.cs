@@ -448,6 +448,15 @@ internal sealed class ConditionalScorer
             for (int x = first; x < last; x++)
             {
                 int offset = x * _stride;
+                if (x + 1 < last)
+                {
+                    // The next row's pieces, while this row computes (each row starts on a new page, where the
+                    // hardware prefetcher stops).
+                    bool exps = x + 1 < _expRows;
+                    VectorMath.Prefetch((exps ? w.RowExpCache : w.RowCache).AsSpan(offset + _stride, k));
+                    VectorMath.Prefetch((exps ? w.ColumnExpCache : w.ColumnCache).AsSpan(offset + _stride, k));
+                }
+
                 double softplus1 = 0, softplus2 = 0;
                 for (int j0 = 0; j0 < k; j0 += _tile)
                 {

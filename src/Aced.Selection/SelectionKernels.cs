@@ -333,6 +333,16 @@ internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
             int i = rowStart + r;
             Span<float> row = tile.Slice(r * stride, columns);
             int at = (i * _stride) + _start + columnStart;
+            if (r + 1 < rows)
+            {
+                // The next row's destinations (each on another page): their lines arrive while this row is stored.
+                VectorMath.Prefetch(_cache.AsSpan(at + _stride, columns));
+                if (i + 1 < _expRows)
+                {
+                    VectorMath.Prefetch(_expCache.AsSpan(at + _stride, columns));
+                }
+            }
+
             row.CopyTo(_cache.AsSpan(at, columns));
             if (i < _expRows)
             {
