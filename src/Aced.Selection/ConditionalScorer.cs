@@ -391,6 +391,9 @@ internal sealed class ConditionalScorer
 
     private const int CacheBand = 64;
 
+    /// <summary>How many rows ahead the softmax pass prefetches the cache.</summary>
+    private const int PrefetchRows = 1;
+
     /// <summary>The softmax change of one model's batch loss when x joins: <c>-l_xx + (LAE(Rx, l_xx) + LAE(Cx, l_xx) + softplus terms) / 2</c>.</summary>
     private static double SoftmaxDelta(double lxx, double rowLse, double columnLse, double softplusTerms) =>
         -lxx + (0.5 * (SelectionKernels.LogAddExp(rowLse, lxx) + SelectionKernels.LogAddExp(columnLse, lxx))) + (0.5 * softplusTerms);
@@ -448,13 +451,14 @@ internal sealed class ConditionalScorer
             for (int x = first; x < last; x++)
             {
                 int offset = x * _stride;
-                if (x + 1 < last)
+                if (x + PrefetchRows < last)
                 {
-                    // The next row's pieces, while this row computes (each row starts on a new page, where the
+                    // A later row's pieces, while this row computes (each row starts on a new page, where the
                     // hardware prefetcher stops).
-                    bool exps = x + 1 < _expRows;
-                    VectorMath.Prefetch((exps ? w.RowExpCache : w.RowCache).AsSpan(offset + _stride, k));
-                    VectorMath.Prefetch((exps ? w.ColumnExpCache : w.ColumnCache).AsSpan(offset + _stride, k));
+                    bool exps = x + PrefetchRows < _expRows;
+                    int ahead = offset + (PrefetchRows * _stride);
+                    VectorMath.Prefetch((exps ? w.RowExpCache : w.RowCache).AsSpan(ahead, k));
+                    VectorMath.Prefetch((exps ? w.ColumnExpCache : w.ColumnCache).AsSpan(ahead, k));
                 }
 
                 double softplus1 = 0, softplus2 = 0;
