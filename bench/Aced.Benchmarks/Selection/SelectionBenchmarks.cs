@@ -279,17 +279,18 @@ public class SoftmaxSelectionBenchmarks
         _cache = new float[Size.SuperBatch * Size.Batch];
         for (int i = 0; i < _cache.Length; i++)
         {
-            _cache[i] = 10f * rng.NextNormal();
+            _cache[i] = 2.5f * rng.NextNormal(); // scale 10 x the cosine of a random pair in d = 256
         }
 
-        // Members' references t_m (positive logits) and log-sum-exp shifts above them, as in a selection.
+        // Members' references t_m (positive products) and log-sum-exp shifts above them, as in the benchmark's selection
+        // (SigmoidDefault: scale 10, bias -10; the shift C_m - bias is about log(k) + 3 above t_m).
         _shift = new float[Size.Batch];
         _reference = new float[Size.Batch];
         _gain = new float[Size.Batch];
         for (int i = 0; i < _shift.Length; i++)
         {
-            _reference[i] = 10f + (5f * rng.NextNormal());
-            _shift[i] = _reference[i] + 5f + (2f * rng.NextFloat());
+            _reference[i] = 3f + (0.5f * rng.NextNormal());
+            _shift[i] = _reference[i] + 6f + rng.NextFloat();
             _gain[i] = SoftmaxTerm.Gain(_reference[i], _shift[i]);
         }
 
