@@ -375,7 +375,7 @@ internal sealed class ConditionalScorer
         for (int i = 0; i < rest; i++)
         {
             int x = cached + i;
-            _accumulator[x] += w * SoftmaxDelta(positive[x], model.RowLse(x), model.ColumnLse(x), _softplus1[i] + _softplus2[i]);
+            _accumulator[x] += w * SoftmaxDelta(positive[x], model, x, _softplus1[i] + _softplus2[i]);
         }
     }
 
@@ -395,8 +395,22 @@ internal sealed class ConditionalScorer
     private const int PrefetchRows = 1;
 
     /// <summary>The softmax change of one model's batch loss when x joins: <c>-l_xx + (LAE(Rx, l_xx) + LAE(Cx, l_xx) + softplus terms) / 2</c>.</summary>
-    private static double SoftmaxDelta(double lxx, double rowLse, double columnLse, double softplusTerms) =>
-        -lxx + (0.5 * (SelectionKernels.LogAddExp(rowLse, lxx) + SelectionKernels.LogAddExp(columnLse, lxx))) + (0.5 * softplusTerms);
+    private static double SoftmaxDelta(double lxx, ModelWork model, int x, double softplusTerms) =>
+        -lxx + (0.5 * (AddToLogSumExp(model.RowMax[x], model.RowSum[x], lxx) + AddToLogSumExp(model.ColumnMax[x], model.ColumnSum[x], lxx))) + (0.5 * softplusTerms);
+
+    /// <summary>
+    /// <c>log(exp(max) * sum + exp(l))</c>, the running log-sum-exp (max, sum) with <c>l</c> added, straight from the
+    /// running state: one <c>exp</c> and one <c>log</c> (no separate log of the state). An empty state gives l.
+    /// </summary>
+    private static double AddToLogSumExp(double max, double sum, double l)
+    {
+        if (sum == 0)
+        {
+            return l;
+        }
+
+        return l <= max ? max + Math.Log(sum + Math.Exp(l - max)) : l + Math.Log((sum * Math.Exp(max - l)) + 1);
+    }
 
     /// <summary>
     /// Adds each cached row's softmax conditional score over all k members to the accumulator: per column tile, the
@@ -480,7 +494,7 @@ internal sealed class ConditionalScorer
                     }
                 }
 
-                _accumulator[x] += w.Weight * SoftmaxDelta(w.PositiveLogit[x], w.RowLse(x), w.ColumnLse(x), softplus1 + softplus2);
+                _accumulator[x] += w.Weight * SoftmaxDelta(w.PositiveLogit[x], w, x, softplus1 + softplus2);
             }
         }
     }

@@ -131,23 +131,6 @@ internal static class SelectionKernels
         public Vector512<float> Invoke(Vector512<float> x) => VectorMath.ExpNonPositive(x - _shift);
     }
 
-    /// <summary>Stable <c>log(exp(a) + exp(b))</c> in double; either may be negative infinity.</summary>
-    public static double LogAddExp(double a, double b)
-    {
-        if (double.IsNegativeInfinity(a))
-        {
-            return b;
-        }
-
-        if (double.IsNegativeInfinity(b))
-        {
-            return a;
-        }
-
-        double m = Math.Max(a, b);
-        return m + Math.Log(Math.Exp(a - m) + Math.Exp(b - m));
-    }
-
     /// <summary>
     /// True when every element is finite: accumulates <c>x - x</c> (0 for finite x, NaN for NaN and infinity) in
     /// four independent vector sums, so one memory-bound pass with no per-element branch.
