@@ -24,9 +24,10 @@ namespace Aced.Selection;
 /// rows' values (a sharded selection gathers them from the ranks holding the members); then one pass over the cached
 /// rows gives every softplus sum, O(B·|M|) element-wise work, in the column tiles of the fused product over all
 /// members, so the bits equal the recompute path. Where the budget allows, the cache also keeps <c>exp(l - t_m)</c>
-/// (<c>t_m</c> the member's positive logit), so a term is one multiply by the member's gain <c>exp(t_m - shift_m)</c> and
-/// a short log1p series, with an exact fallback from the logit (see <see cref="SoftmaxTermOperator"/>). Rows beyond the budget fold the new members' logits from a product
-/// over the new members and recompute the softplus sums from the packed members each chunk: O(B·|M|·d).</item>
+/// (<c>t_m</c> the member's positive logit), so a term is one multiply by the member's gain <c>exp(t_m - shift_m)</c>
+/// and a short log1p series, with an exact fallback from the logit (see <see cref="SoftmaxTermOperator"/>). Rows
+/// beyond the budget fold the new members' logits from a product over the new members and recompute the softplus sums
+/// from the packed members each chunk: O(B·|M|·d).</item>
 /// <item>Pair similarity: additive, the conditional score is the independent score.</item>
 /// </list>
 /// With no members the score is the independent score: sigmoid <c>softplus(-l_xx)</c>, softmax <c>-l_xx</c>
