@@ -97,12 +97,15 @@ public sealed class ActiveBatchSamplerOptions
     /// <summary>
     /// Memory budget in bytes of the softmax joint sampler's logit cache (default 256 MiB; 0 turns the cache off).
     /// The softmax conditional score needs, every chunk, each candidate's logits against all members so far; the cache
-    /// keeps them (float32, B rows x b members, both directions, per scored model: <c>16·B·b</c> bytes for
-    /// learnability, <c>8·B·b</c> for one model) so a chunk computes only the new members' logits, O(B·|chunk|·d),
-    /// instead of all members', O(B·|M|·d). When the whole cache does not fit, the first rows that fit are cached and
-    /// the rest recomputed (the previous cost for those rows). With the managed GEMM provider the scores are bit-identical
-    /// with any budget (the cached logits are the fused product's, folded in the same column tiles); never a B x B
-    /// matrix.
+    /// keeps them (float32, B rows x b members, both directions, per scored model: about <c>16·B·b</c> bytes for
+    /// learnability, <c>8·B·b</c> for one model; rows are padded by 16 to 31 floats) so a chunk computes only the new
+    /// members' logits, O(B·|chunk|·d), instead of all members', O(B·|M|·d). When the whole cache does not fit, the
+    /// first rows that fit are cached and the rest recomputed (the previous cost for those rows). What the logits leave
+    /// of the budget keeps, for the first rows again, each logit's <c>exp(l - t_m)</c> (<c>t_m</c> the member's positive
+    /// logit; the same bytes per row), which spares each chunk's pass over all members one exponential per term: the
+    /// fastest selection needs about <c>32·B·b</c> bytes (162.5 MiB at B = 5120, b = 1024, within the default). With the
+    /// managed GEMM provider the scores are bit-identical with any budget (the cached logits are the fused product's,
+    /// folded in the same column tiles, and every path evaluates the same per-term function); never a B x B matrix.
     /// </summary>
     public long SoftmaxLogitCacheBytes { get; set; } = DefaultSoftmaxLogitCacheBytes;
 

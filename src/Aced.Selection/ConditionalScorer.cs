@@ -23,8 +23,11 @@ namespace Aced.Selection;
 /// a chunk folds only its new members' logits, O(B·|N|); the members' <c>R_m</c>, <c>C_m</c> are their own candidate
 /// rows' values (a sharded selection gathers them from the ranks holding the members); then one pass over the cached
 /// rows gives every softplus sum, O(B·|M|) element-wise work, in the column tiles of the fused product over all
-/// members, so the bits equal the recompute path. Rows beyond the budget fold the new members' logits from a product
-/// over the new members and recompute the softplus sums from the packed members each chunk: O(B·|M|·d).</item>
+/// members, so the bits equal the recompute path. Where the budget allows, the cache also keeps <c>exp(l - t_m)</c>
+/// (<c>t_m</c> the member's positive logit), so a term is one multiply by the member's gain <c>exp(t_m - shift_m)</c>
+/// and a short log1p series, with an exact fallback from the logit (see <see cref="SoftmaxTermOperator"/>). Rows
+/// beyond the budget fold the new members' logits from a product over the new members and recompute the softplus sums
+/// from the packed members each chunk: O(B·|M|·d).</item>
 /// <item>Pair similarity: additive, the conditional score is the independent score.</item>
 /// </list>
 /// With no members the score is the independent score: sigmoid <c>softplus(-l_xx)</c>, softmax <c>-l_xx</c>
@@ -45,11 +48,17 @@ internal sealed class ConditionalScorer
     private double[] _softplus2 = Array.Empty<double>();
     private int[] _memberIndex = Array.Empty<int>();
     private readonly EpilogueProduct<SoftplusRowSumEpilogue>[] _sigmoidProducts = new EpilogueProduct<SoftplusRowSumEpilogue>[4];
+    private readonly EpilogueProduct<CacheAndLogSumExpEpilogue>[] _cacheFills = new EpilogueProduct<CacheAndLogSumExpEpilogue>[4];
     private int _capacity;
+    private int _stride;
     private int _cachedRows;
+    private int _expRows;
 
     /// <summary>Rows whose softmax member logits the current selection caches (0 for sigmoid or a zero budget).</summary>
     internal int CachedRows => _cachedRows;
+
+    /// <summary>Rows (the first <see cref="CachedRows"/>'s prefix) whose softmax cache also keeps <c>exp(l - t_m)</c>.</summary>
+    internal int ExpCachedRows => _expRows;
 
     /// <summary>
     /// When set (sharded selection), the softmax members' own log-sum-exps are read off this rank's candidates for the
@@ -87,17 +96,22 @@ internal sealed class ConditionalScorer
         }
 
         _capacity = capacity;
+        _stride = CacheStride(capacity);
         _cachedRows = 0;
+        _expRows = 0;
         int models = (ws == 0 ? 0 : 1) + (wr == 0 ? 0 : 1);
         if (loss == ScoreLoss.Softmax && capacity > 0 && models > 0)
         {
-            // Two directions per scored model, one float per (candidate, member) each.
-            long bytesPerRow = 2L * models * capacity * sizeof(float);
-            _cachedRows = (int)Math.Min(Math.Min(_count, cacheBytes / bytesPerRow), Array.MaxLength / capacity);
+            // Two directions per scored model, one float per (candidate, member) each (rows padded to the stride).
+            long bytesPerRow = 2L * models * _stride * sizeof(float);
+            _cachedRows = (int)Math.Min(Math.Min(_count, cacheBytes / bytesPerRow), Array.MaxLength / _stride);
+
+            // What the logits leave of the budget keeps exp(l - t_m) for the first rows (the same bytes per row).
+            _expRows = (int)Math.Min(_cachedRows, (cacheBytes - (_cachedRows * bytesPerRow)) / bytesPerRow);
         }
 
-        _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, loss, _cachedRows);
-        _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, loss, _cachedRows);
+        _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, _stride, loss, _cachedRows, _expRows);
+        _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, _stride, loss, _cachedRows, _expRows);
         StudentVerifiedFinite = _student.AddIndependent(_independent, loss, normTolerance);
         ReferenceVerifiedFinite = _reference.AddIndependent(_independent, loss, normTolerance);
     }
@@ -172,6 +186,12 @@ internal sealed class ConditionalScorer
         }
 
         _members += count;
+        if (_loss == ScoreLoss.Softmax)
+        {
+            _student.AddReferences(start, count);
+            _reference.AddReferences(start, count);
+        }
+
         switch (_loss)
         {
             case ScoreLoss.Sigmoid:
@@ -238,8 +258,10 @@ internal sealed class ConditionalScorer
         // 1. Every candidate's running log-sum-exps over the members, Rx = LSE_m l_xm and Cx = LSE_m l_mx, fold in the
         // new members' logits only (O(B·c)), in the column tiles of the fused product over the c new members; the
         // cached rows fold the same tiles of their cache, so both give the same bits (and so does a sharded selection).
-        AddNewLogits(_student, start);
-        AddNewLogits(_reference, start);
+        int fills = AddNewLogits(_student, start, 0);
+        fills = AddNewLogits(_reference, start, fills);
+        Gemm.MultiplyWithEpilogues<CacheAndLogSumExpEpilogue>(_cacheFills.AsSpan(0, fills));
+        _cacheFills.AsSpan().Clear();
 
         // 2. The members' own log-sum-exps over the members are their candidate rows' (m is a candidate and m in M, so
         // R_m = LSE_{j in M} l_mj includes l_mm): read off for the members this process holds; a sharded selection
@@ -253,19 +275,23 @@ internal sealed class ConditionalScorer
         int tile = new GemmPlan(1, k, 1, epilogue: true).Nc;
         if (cached > 0)
         {
-            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(_student, _reference, _accumulator, _capacity, k, cached, tile));
+            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(_student, _reference, _accumulator, _stride, k, cached, _expRows, tile));
         }
 
         AddRecomputedRows(_student);
         AddRecomputedRows(_reference);
     }
 
-    /// <summary>The new members' logits: into the cache for the cached rows, folded into the running log-sum-exps for the others.</summary>
-    private void AddNewLogits(ModelWork model, int start)
+    /// <summary>
+    /// The new members' logits: for the cached rows, the two products that store them into the cache and fold them are
+    /// written to <see cref="_cacheFills"/> from index <paramref name="at"/> (the caller runs the chunk's fills as one
+    /// group); for the others, folded into the running log-sum-exps here. Returns the index after this model's fills.
+    /// </summary>
+    private int AddNewLogits(ModelWork model, int start, int at)
     {
         if (!model.Active)
         {
-            return;
+            return at;
         }
 
         int c = _members - start;
@@ -278,8 +304,8 @@ internal sealed class ConditionalScorer
         if (cached > 0)
         {
             // l_xm (x as image) and l_mx (x as text) for the cached rows, stored into the cache and folded by the epilogue.
-            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, new CacheAndLogSumExpEpilogue(model.RowCache, _capacity, start, model.RowMax, model.RowSum, e.Bias));
-            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, _capacity, start, model.ColumnMax, model.ColumnSum, e.Bias));
+            _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias));
+            _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias));
         }
 
         if (rest > 0)
@@ -287,6 +313,8 @@ internal sealed class ConditionalScorer
             Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(cached, rest), newText, new RowLogSumExpEpilogue(model.RowMax, model.RowSum, e.Bias, cached));
             Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(cached, rest), newImage, new RowLogSumExpEpilogue(model.ColumnMax, model.ColumnSum, e.Bias, cached));
         }
+
+        return at;
     }
 
     /// <summary>The members' log-sum-exps (gathered across ranks when sharded) and the softplus shifts with the bias folded in.</summary>
@@ -310,12 +338,17 @@ internal sealed class ConditionalScorer
 
         MemberSlices?.Gather(model.MemberRowLse.AsSpan(0, k), model.MemberColumnLse.AsSpan(0, k));
 
-        // The softplus arguments are l_xm + bias - C_m: fold the bias into the shifts once per member.
+        // The softplus arguments are l_xm + bias - C_m: fold the bias into the shifts once per member; the gains
+        // exp(t_m - shift_m) turn a cached exp(l - t_m) into exp(l - shift_m) with one multiply.
         float bias = model.Embeddings.Bias;
         for (int m = 0; m < k; m++)
         {
-            model.MemberRowShift[m] = model.MemberRowLse[m] - bias;
-            model.MemberColumnShift[m] = model.MemberColumnLse[m] - bias;
+            float rowShift = model.MemberRowLse[m] - bias;
+            float columnShift = model.MemberColumnLse[m] - bias;
+            model.MemberRowShift[m] = rowShift;
+            model.MemberColumnShift[m] = columnShift;
+            model.MemberRowGain[m] = SoftmaxTerm.Gain(model.MemberReference[m], rowShift);
+            model.MemberColumnGain[m] = SoftmaxTerm.Gain(model.MemberReference[m], columnShift);
         }
     }
 
@@ -336,29 +369,54 @@ internal sealed class ConditionalScorer
         MatrixView memberText = new(model.MemberText, k, d);
         _softplus1.AsSpan(0, rest).Clear();
         _softplus2.AsSpan(0, rest).Clear();
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(cached, rest), memberText, new ShiftedSoftplusRowSumEpilogue(_softplus1, model.MemberColumnShift));
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(cached, rest), memberImage, new ShiftedSoftplusRowSumEpilogue(_softplus2, model.MemberRowShift));
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(cached, rest), memberText, new SoftmaxTermRowSumEpilogue(_softplus1, model.MemberReference, model.MemberColumnGain, model.MemberColumnShift));
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(cached, rest), memberImage, new SoftmaxTermRowSumEpilogue(_softplus2, model.MemberReference, model.MemberRowGain, model.MemberRowShift));
         double w = model.Weight;
         float[] positive = model.PositiveLogit;
         for (int i = 0; i < rest; i++)
         {
             int x = cached + i;
-            _accumulator[x] += w * SoftmaxDelta(positive[x], model.RowLse(x), model.ColumnLse(x), _softplus1[i] + _softplus2[i]);
+            _accumulator[x] += w * SoftmaxDelta(positive[x], model, x, _softplus1[i] + _softplus2[i]);
         }
     }
+
+    /// <summary>
+    /// Floats per cache row: the capacity rounded up to a 64-byte multiple plus 64 bytes, so consecutive rows do not
+    /// start at the same offset of a 4 KiB page (a 1024-member row is exactly 4 KiB: every row would map to the same
+    /// L1 sets).
+    /// </summary>
+    internal static int CacheStride(int capacity) => capacity == 0 ? 0 : ((capacity + 15) & ~15) + 16;
 
     /// <summary>Row bands of the element-wise passes over the cache: a function of the row count only.</summary>
     private static int PartitionCount(int rows) => (rows + CacheBand - 1) / CacheBand;
 
     private const int CacheBand = 64;
 
+    /// <summary>How many rows ahead the softmax pass prefetches the cache.</summary>
+    private const int PrefetchRows = 1;
+
     /// <summary>The softmax change of one model's batch loss when x joins: <c>-l_xx + (LAE(Rx, l_xx) + LAE(Cx, l_xx) + softplus terms) / 2</c>.</summary>
-    private static double SoftmaxDelta(double lxx, double rowLse, double columnLse, double softplusTerms) =>
-        -lxx + (0.5 * (SelectionKernels.LogAddExp(rowLse, lxx) + SelectionKernels.LogAddExp(columnLse, lxx))) + (0.5 * softplusTerms);
+    private static double SoftmaxDelta(double lxx, ModelWork model, int x, double softplusTerms) =>
+        -lxx + (0.5 * (AddToLogSumExp(model.RowMax[x], model.RowSum[x], lxx) + AddToLogSumExp(model.ColumnMax[x], model.ColumnSum[x], lxx))) + (0.5 * softplusTerms);
+
+    /// <summary>
+    /// <c>log(exp(max) * sum + exp(l))</c>, the running log-sum-exp (max, sum) with <c>l</c> added, straight from the
+    /// running state: one <c>exp</c> and one <c>log</c> (no separate log of the state). An empty state gives l.
+    /// </summary>
+    private static double AddToLogSumExp(double max, double sum, double l)
+    {
+        if (sum == 0)
+        {
+            return l;
+        }
+
+        return l <= max ? max + Math.Log(sum + Math.Exp(l - max)) : l + Math.Log((sum * Math.Exp(max - l)) + 1);
+    }
 
     /// <summary>
     /// Adds each cached row's softmax conditional score over all k members to the accumulator: per column tile, the
-    /// row's shifted softplus sums, as <see cref="ShiftedSoftplusRowSumEpilogue"/> does, and the running log-sum-exps;
+    /// row's shifted softplus sums, as <see cref="SoftmaxTermRowSumEpilogue"/> does (from the cached exponentials for the
+    /// first exp-cached rows, from the cached logits for the others: the same bits), and the running log-sum-exps;
     /// student and reference in one job.
     /// </summary>
     private readonly struct CachedSoftmaxBody : IPartitionBody
@@ -369,10 +427,12 @@ internal sealed class ConditionalScorer
         private readonly int _stride;
         private readonly int _members;
         private readonly int _rows;
+        private readonly int _expRows;
         private readonly int _tile;
 
-        public CachedSoftmaxBody(ModelWork student, ModelWork reference, double[] accumulator, int stride, int members, int rows, int tile)
+        public CachedSoftmaxBody(ModelWork student, ModelWork reference, double[] accumulator, int stride, int members, int rows, int expRows, int tile)
         {
+            _expRows = expRows;
             _student = student;
             _reference = reference;
             _accumulator = accumulator;
@@ -398,20 +458,44 @@ internal sealed class ConditionalScorer
             }
 
             int k = _members;
+            ReadOnlySpan<float> reference = w.MemberReference.AsSpan(0, k);
             ReadOnlySpan<float> rowShift = w.MemberRowShift.AsSpan(0, k);
             ReadOnlySpan<float> columnShift = w.MemberColumnShift.AsSpan(0, k);
+            ReadOnlySpan<float> rowGain = w.MemberRowGain.AsSpan(0, k);
+            ReadOnlySpan<float> columnGain = w.MemberColumnGain.AsSpan(0, k);
             for (int x = first; x < last; x++)
             {
                 int offset = x * _stride;
+                if (x + PrefetchRows < last)
+                {
+                    // A later row's pieces, while this row computes (each row starts on a new page, where the
+                    // hardware prefetcher stops).
+                    bool exps = x + PrefetchRows < _expRows;
+                    int ahead = offset + (PrefetchRows * _stride);
+                    VectorMath.Prefetch((exps ? w.RowExpCache : w.RowCache).AsSpan(ahead, k));
+                    VectorMath.Prefetch((exps ? w.ColumnExpCache : w.ColumnCache).AsSpan(ahead, k));
+                }
+
                 double softplus1 = 0, softplus2 = 0;
                 for (int j0 = 0; j0 < k; j0 += _tile)
                 {
                     int width = Math.Min(_tile, k - j0);
-                    softplus1 += SelectionKernels.SoftplusSumShifted(w.RowCache.AsSpan(offset + j0, width), columnShift.Slice(j0, width));
-                    softplus2 += SelectionKernels.SoftplusSumShifted(w.ColumnCache.AsSpan(offset + j0, width), rowShift.Slice(j0, width));
+                    ReadOnlySpan<float> t = reference.Slice(j0, width);
+                    ReadOnlySpan<float> rowLogits = w.RowCache.AsSpan(offset + j0, width);
+                    ReadOnlySpan<float> columnLogits = w.ColumnCache.AsSpan(offset + j0, width);
+                    if (x < _expRows)
+                    {
+                        softplus1 += SelectionKernels.SoftmaxTermSumCached(w.RowExpCache.AsSpan(offset + j0, width), rowLogits, t, columnGain.Slice(j0, width), columnShift.Slice(j0, width));
+                        softplus2 += SelectionKernels.SoftmaxTermSumCached(w.ColumnExpCache.AsSpan(offset + j0, width), columnLogits, t, rowGain.Slice(j0, width), rowShift.Slice(j0, width));
+                    }
+                    else
+                    {
+                        softplus1 += SelectionKernels.SoftmaxTermSum(rowLogits, t, columnGain.Slice(j0, width), columnShift.Slice(j0, width));
+                        softplus2 += SelectionKernels.SoftmaxTermSum(columnLogits, t, rowGain.Slice(j0, width), rowShift.Slice(j0, width));
+                    }
                 }
 
-                _accumulator[x] += w.Weight * SoftmaxDelta(w.PositiveLogit[x], w.RowLse(x), w.ColumnLse(x), softplus1 + softplus2);
+                _accumulator[x] += w.Weight * SoftmaxDelta(w.PositiveLogit[x], w, x, softplus1 + softplus2);
             }
         }
     }
@@ -441,10 +525,25 @@ internal sealed class ConditionalScorer
         /// <summary><c>C_m - bias</c>, the shift of the softplus terms <c>softplus(l_xm + bias - C_m)</c>.</summary>
         public float[] MemberColumnShift = Array.Empty<float>();
 
-        /// <summary>Logit cache, row x: <c>l_xm</c> (x as image, member m's text) for m in [0, k); stride = capacity.</summary>
+        /// <summary><c>t_m</c>, member m's positive-pair product <c>scale * img_m . txt_m</c> (fixed summation order): the reference of the cached exponentials.</summary>
+        public float[] MemberReference = Array.Empty<float>();
+
+        /// <summary><c>exp(t_m - (R_m - bias))</c> (NaN when not a normal float), the gain of the <see cref="ColumnCache"/> terms.</summary>
+        public float[] MemberRowGain = Array.Empty<float>();
+
+        /// <summary><c>exp(t_m - (C_m - bias))</c> (NaN when not a normal float), the gain of the <see cref="RowCache"/> terms.</summary>
+        public float[] MemberColumnGain = Array.Empty<float>();
+
+        /// <summary>Row x: <c>exp(l_xm - t_m)</c> (without the bias) for the first exp-cached rows; layout of <see cref="RowCache"/>.</summary>
+        public float[] RowExpCache = Array.Empty<float>();
+
+        /// <summary>Row x: <c>exp(l_mx - t_m)</c>; layout of <see cref="ColumnCache"/>.</summary>
+        public float[] ColumnExpCache = Array.Empty<float>();
+
+        /// <summary>Logit cache, row x: <c>l_xm</c> (x as image, member m's text) for m in [0, k); stride = the capacity padded (see CacheStride).</summary>
         public float[] RowCache = Array.Empty<float>();
 
-        /// <summary>Logit cache, row x: <c>l_mx</c> (member m's image, x as text) for m in [0, k); stride = capacity.</summary>
+        /// <summary>Logit cache, row x: <c>l_mx</c> (member m's image, x as text) for m in [0, k); stride = the capacity padded (see CacheStride).</summary>
         public float[] ColumnCache = Array.Empty<float>();
 
         /// <summary>Running log-sum-exp of candidate x over the members, <c>Rx = LSE_m l_xm = RowMax[x] + log RowSum[x]</c>.</summary>
@@ -465,7 +564,7 @@ internal sealed class ConditionalScorer
 
         public double ColumnLse(int x) => ColumnMax[x] + Math.Log(ColumnSum[x]);
 
-        public void Begin(ModelEmbeddings embeddings, double weight, int capacity, ScoreLoss loss, int cachedRows)
+        public void Begin(ModelEmbeddings embeddings, double weight, int capacity, int stride, ScoreLoss loss, int cachedRows, int expRows)
         {
             Embeddings = embeddings;
             Weight = weight;
@@ -488,6 +587,9 @@ internal sealed class ConditionalScorer
                 Grow(ref MemberColumnLse, capacity);
                 Grow(ref MemberRowShift, capacity);
                 Grow(ref MemberColumnShift, capacity);
+                Grow(ref MemberReference, capacity);
+                Grow(ref MemberRowGain, capacity);
+                Grow(ref MemberColumnGain, capacity);
                 int n = embeddings.Count;
                 Grow(ref RowMax, n);
                 Grow(ref RowSum, n);
@@ -499,8 +601,14 @@ internal sealed class ConditionalScorer
                 ColumnSum.AsSpan(0, n).Clear();
                 if (cachedRows > 0)
                 {
-                    Grow(ref RowCache, cachedRows * capacity);
-                    Grow(ref ColumnCache, cachedRows * capacity);
+                    Grow(ref RowCache, cachedRows * stride);
+                    Grow(ref ColumnCache, cachedRows * stride);
+                }
+
+                if (expRows > 0)
+                {
+                    Grow(ref RowExpCache, expRows * stride);
+                    Grow(ref ColumnExpCache, expRows * stride);
                 }
             }
 
@@ -540,6 +648,32 @@ internal sealed class ConditionalScorer
             }
 
             return finite;
+        }
+
+        /// <summary>
+        /// The references <c>t_m = scale * img_m . txt_m</c> of the packed members [start, start + count), summed in double
+        /// in index order, so every rank of a sharded selection gets the same bits from the same rows.
+        /// </summary>
+        public void AddReferences(int start, int count)
+        {
+            if (!Active)
+            {
+                return;
+            }
+
+            int d = Embeddings.Dimension;
+            for (int m = start; m < start + count; m++)
+            {
+                ReadOnlySpan<float> image = MemberImage.AsSpan(m * d, d);
+                ReadOnlySpan<float> text = MemberText.AsSpan(m * d, d);
+                double dot = 0;
+                for (int i = 0; i < d; i++)
+                {
+                    dot += (double)image[i] * text[i];
+                }
+
+                MemberReference[m] = Embeddings.Scale * (float)dot;
+            }
         }
 
         public void Pack(ReadOnlySpan<int> members, int start)

@@ -17,46 +17,29 @@ internal static class SelectionKernels
     public static double SoftplusSum(ReadOnlySpan<float> x, float bias) => SoftplusSumCore(x, bias);
 
     /// <summary>
-    /// <c>sum_j softplus(x_j - shift_j)</c> with <see cref="VectorMath.SoftplusFast(float)"/> (terms below the smallest
-    /// normal float count as 0), summed per lane in float and the lanes in double; every element, vector or tail, gets
-    /// the same float term.
+    /// <c>sum_j softplus(l_j - shift_j)</c>, the softmax member terms of one row piece from its logits <paramref name="logits"/>
+    /// (products without the bias), the members' references <paramref name="reference"/> (<c>t_m</c>), gains
+    /// <paramref name="gain"/> (<c>g_m = exp(t_m - shift_m)</c>, see <see cref="SoftmaxTerm.Gain"/>) and shifts: each
+    /// term is <see cref="SoftmaxTermOperator"/>'s, summed per lane in float and the lanes in double
+    /// (<see cref="StableMath.RowPass{TOperator}"/>).
     /// </summary>
-    public static double SoftplusSumShifted(ReadOnlySpan<float> x, ReadOnlySpan<float> shift)
+    public static double SoftmaxTermSum(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, ReadOnlySpan<float> gain, ReadOnlySpan<float> shift) =>
+        StableMath.RowPass(default(SoftmaxTermOperator), logits, reference, gain, shift, default, default, false, default).Sum0;
+
+    /// <summary>
+    /// The same sum as <see cref="SoftmaxTermSum"/> (the same bits) from the cached <c>exp(l_j - t_j)</c>
+    /// <paramref name="exps"/>: one multiply and a short series per term; a row piece holding an element whose term
+    /// needs the logit (<c>u &gt; 1</c>, an overflowed exponential, NaN) is re-run from <paramref name="logits"/>.
+    /// </summary>
+    public static double SoftmaxTermSumCached(ReadOnlySpan<float> exps, ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, ReadOnlySpan<float> gain, ReadOnlySpan<float> shift)
     {
-        ref float r = ref MemoryMarshal.GetReference(x);
-        ref float s = ref MemoryMarshal.GetReference(shift);
-        int n = x.Length;
-        int i = 0;
-        double total = 0;
-        if (Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
-        {
-            Vector512<float> acc = Vector512<float>.Zero;
-            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-            {
-                acc += VectorMath.SoftplusFast(Vector512.LoadUnsafe(ref r, (nuint)i) - Vector512.LoadUnsafe(ref s, (nuint)i));
-            }
-
-            total += VectorMath.HorizontalSum(acc);
-        }
-
-        if (Vector256.IsHardwareAccelerated && n - i >= Vector256<float>.Count)
-        {
-            Vector256<float> acc = Vector256<float>.Zero;
-            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                acc += VectorMath.SoftplusFast(Vector256.LoadUnsafe(ref r, (nuint)i) - Vector256.LoadUnsafe(ref s, (nuint)i));
-            }
-
-            total += VectorMath.HorizontalSum(acc);
-        }
-
-        for (; i < n; i++)
-        {
-            total += VectorMath.SoftplusFast(Unsafe.Add(ref r, i) - Unsafe.Add(ref s, i));
-        }
-
-        return total;
+        StableMath.RowSums sums = StableMath.RowPass(default(CachedSoftmaxTermOperator), exps, gain, default, default, default, default, false, default);
+        return sums.Sum1 == 0 ? sums.Sum0 : SoftmaxTermSum(logits, reference, gain, shift);
     }
+
+    /// <summary><c>destination_j = exp(logits_j - reference_j)</c> (<see cref="ExpDifferenceOperator"/>), the exponentials the softmax cache keeps.</summary>
+    public static void ExpDifference(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> destination) =>
+        StableMath.RowPass(default(ExpDifferenceOperator), logits, reference, default, default, default, destination, false, default);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static double SoftplusSumCore(ReadOnlySpan<float> x, float bias)
@@ -122,61 +105,30 @@ internal static class SelectionKernels
             sum *= Math.Exp(max - newMax);
         }
 
-        float shift = (float)(newMax - bias);
-        ref float r = ref MemoryMarshal.GetReference(x);
-        int n = x.Length;
-        int i = 0;
-        double tileSum = 0;
-
         // Every argument is <= 0 up to rounding (shift is the running max), which ExpNonPositive handles.
-        if (Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
-        {
-            Vector512<float> sh = Vector512.Create(shift);
-            Vector512<float> acc = Vector512<float>.Zero;
-            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-            {
-                acc += VectorMath.ExpNonPositive(Vector512.LoadUnsafe(ref r, (nuint)i) - sh);
-            }
-
-            tileSum += VectorMath.HorizontalSum(acc);
-        }
-
-        if (Vector256.IsHardwareAccelerated && n - i >= Vector256<float>.Count)
-        {
-            Vector256<float> sh = Vector256.Create(shift);
-            Vector256<float> acc = Vector256<float>.Zero;
-            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                acc += VectorMath.ExpNonPositive(Vector256.LoadUnsafe(ref r, (nuint)i) - sh);
-            }
-
-            tileSum += VectorMath.HorizontalSum(acc);
-        }
-
-        for (; i < n; i++)
-        {
-            tileSum += VectorMath.ExpNonPositive(Unsafe.Add(ref r, i) - shift);
-        }
-
+        double tileSum = StableMath.SumInLanes(new ExpNonPositiveShiftOperator((float)(newMax - bias)), x);
         sum += tileSum;
         max = newMax;
     }
 
-    /// <summary>Stable <c>log(exp(a) + exp(b))</c> in double; either may be negative infinity.</summary>
-    public static double LogAddExp(double a, double b)
+    /// <summary><c>exp(x - shift)</c> for arguments at most 0 (<see cref="VectorMath.ExpNonPositive(float)"/>), the terms of a max-shifted log-sum-exp.</summary>
+    private readonly struct ExpNonPositiveShiftOperator : StableMath.IUnaryOperator
     {
-        if (double.IsNegativeInfinity(a))
-        {
-            return b;
-        }
+        private readonly Vector512<float> _shift;
 
-        if (double.IsNegativeInfinity(b))
-        {
-            return a;
-        }
+        public ExpNonPositiveShiftOperator(float shift) => _shift = Vector512.Create(shift);
 
-        double m = Math.Max(a, b);
-        return m + Math.Log(Math.Exp(a - m) + Math.Exp(b - m));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Invoke(float x) => VectorMath.ExpNonPositive(x - _shift.ToScalar());
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector128<float> Invoke(Vector128<float> x) => VectorMath.ExpNonPositive(x - _shift.GetLower().GetLower());
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> Invoke(Vector256<float> x) => VectorMath.ExpNonPositive(x - _shift.GetLower());
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> Invoke(Vector512<float> x) => VectorMath.ExpNonPositive(x - _shift);
     }
 
     /// <summary>
@@ -265,27 +217,33 @@ internal readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
 }
 
 /// <summary>
-/// Epilogue for the softmax conditional score: adds <c>sum_j softplus(P_ij - shift_j)</c> to <c>softplusSum[i]</c>
-/// for each row i of the product (<see cref="SelectionKernels.SoftplusSumShifted"/>), where <c>shift_j</c> is a
-/// per-column (per-member) log-sum-exp minus the logit bias.
+/// Epilogue for the softmax conditional score of the rows beyond the cache: adds <c>sum_j softplus(P_ij - shift_j)</c>
+/// to <c>softplusSum[i]</c> for each row i of the product, per column tile <see cref="SelectionKernels.SoftmaxTermSum"/>
+/// with the members' references, gains and shifts (indexed by the product's column).
 /// </summary>
-internal readonly struct ShiftedSoftplusRowSumEpilogue : IGemmEpilogue
+internal readonly struct SoftmaxTermRowSumEpilogue : IGemmEpilogue
 {
     private readonly double[] _softplusSum;
+    private readonly float[] _reference;
+    private readonly float[] _gain;
     private readonly float[] _shift;
 
-    public ShiftedSoftplusRowSumEpilogue(double[] softplusSum, float[] shift)
+    public SoftmaxTermRowSumEpilogue(double[] softplusSum, float[] reference, float[] gain, float[] shift)
     {
         _softplusSum = softplusSum;
+        _reference = reference;
+        _gain = gain;
         _shift = shift;
     }
 
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
+        ReadOnlySpan<float> reference = _reference.AsSpan(columnStart, columns);
+        ReadOnlySpan<float> gain = _gain.AsSpan(columnStart, columns);
         ReadOnlySpan<float> shift = _shift.AsSpan(columnStart, columns);
         for (int r = 0; r < rows; r++)
         {
-            _softplusSum[rowStart + r] += SelectionKernels.SoftplusSumShifted(tile.Slice(r * stride, columns), shift);
+            _softplusSum[rowStart + r] += SelectionKernels.SoftmaxTermSum(tile.Slice(r * stride, columns), reference, gain, shift);
         }
     }
 }
@@ -323,20 +281,27 @@ internal readonly struct RowLogSumExpEpilogue : IGemmEpilogue
 /// Epilogue of the softmax new-member product for the cached rows: stores each row i of <c>P</c> into the logit cache
 /// (<c>cache[i * stride + start + j]</c>) and folds <c>P + bias</c> into the row's running log-sum-exp
 /// (<c>max[i]</c>, <c>sum[i]</c>), one <see cref="SelectionKernels.AccumulateLogSumExp"/> per column tile, as
-/// <see cref="RowLogSumExpEpilogue"/> does for the rows beyond the cache.
+/// <see cref="RowLogSumExpEpilogue"/> does for the rows beyond the cache; the first <c>expRows</c> rows also store
+/// <c>exp(P_ij - reference_j)</c> into the exponential cache (same layout).
 /// </summary>
 internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
 {
     private readonly float[] _cache;
+    private readonly float[] _expCache;
+    private readonly float[] _reference;
+    private readonly int _expRows;
     private readonly int _stride;
     private readonly int _start;
     private readonly double[] _max;
     private readonly double[] _sum;
     private readonly float _bias;
 
-    public CacheAndLogSumExpEpilogue(float[] cache, int stride, int start, double[] max, double[] sum, float bias)
+    public CacheAndLogSumExpEpilogue(float[] cache, float[] expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias)
     {
         _cache = cache;
+        _expCache = expCache;
+        _reference = reference;
+        _expRows = expRows;
         _stride = stride;
         _start = start;
         _max = max;
@@ -350,7 +315,23 @@ internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
         {
             int i = rowStart + r;
             Span<float> row = tile.Slice(r * stride, columns);
-            row.CopyTo(_cache.AsSpan((i * _stride) + _start + columnStart, columns));
+            int at = (i * _stride) + _start + columnStart;
+            if (r + 1 < rows)
+            {
+                // The next row's destinations (each on another page): their lines arrive while this row is stored.
+                VectorMath.Prefetch(_cache.AsSpan(at + _stride, columns));
+                if (i + 1 < _expRows)
+                {
+                    VectorMath.Prefetch(_expCache.AsSpan(at + _stride, columns));
+                }
+            }
+
+            row.CopyTo(_cache.AsSpan(at, columns));
+            if (i < _expRows)
+            {
+                SelectionKernels.ExpDifference(row, _reference.AsSpan(_start + columnStart, columns), _expCache.AsSpan(at, columns));
+            }
+
             SelectionKernels.AccumulateLogSumExp(row, _bias, ref _max[i], ref _sum[i]);
         }
     }

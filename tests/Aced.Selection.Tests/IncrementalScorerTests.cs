@@ -1,6 +1,7 @@
 using Aced.Core;
 using System;
 using System.Linq;
+using System.Runtime.Intrinsics;
 using Aced.Selection;
 
 namespace Aced.Selection.Tests;
@@ -66,7 +67,7 @@ public class IncrementalScorerTests
             }
 
             ScorerTests.AssertClose(expected, SelectionKernels.SoftplusSum(x, -2.5f), 1e-5, $"n={n}");
-            ScorerTests.AssertClose(expectedShifted, SelectionKernels.SoftplusSumShifted(x, shift), 1e-5, $"shifted n={n}");
+            ScorerTests.AssertClose(expectedShifted, SoftmaxTerms(x, shift), 1e-5, $"shifted n={n}");
 
             double max = double.NegativeInfinity, sum = 0;
             SelectionKernels.AccumulateLogSumExp(x.AsSpan(0, n / 2), 1.5f, ref max, ref sum);
@@ -95,7 +96,7 @@ public class IncrementalScorerTests
     }
 
     [Fact]
-    public void SoftplusSumShifted_TinyTermsOfConfidentNegatives_KeepRelativeAccuracy()
+    public void SoftmaxTermSum_TinyTermsOfConfidentNegatives_KeepRelativeAccuracy()
     {
         // Softmax members' terms softplus(l - C_m) with l far below C_m: the sum must be accurate relative to itself,
         // whichever lanes and tail the terms fall in.
@@ -110,9 +111,98 @@ public class IncrementalScorerTests
                 expected += Math.Log(1 + Math.Exp((double)x[i] - shift[i]));
             }
 
-            double actual = SelectionKernels.SoftplusSumShifted(x, shift);
+            double actual = SoftmaxTerms(x, shift);
             Assert.True(Math.Abs(actual - expected) <= 2e-6 * expected, $"n={n}: {actual} vs {expected}");
         }
+    }
+
+    [Theory]
+    [InlineData(10f, 0f)] // SigLIP-like logits: every term on the cached-exponential path
+    [InlineData(100f, 0f)] // CLIP scale: exponentials overflow and gains underflow, so whole pieces take the fallback
+    [InlineData(100f, 0.02f)] // a few fallback elements scattered among normal ones
+    public void SoftmaxTermSum_AllLengthsAndRanges_MatchesDoubleReferenceAndCachedPathBitForBit(float scale, float outlierRate)
+    {
+        // softplus(l - shift) from the logits (the epilogue's path) and from the cached exp(l - t) (the cache's path):
+        // the same bits for every length (vector widths and tails) and the double reference within 1e-5 relative.
+        var rng = new Aced.Core.CounterRng(11);
+        for (int n = 0; n <= 300; n++)
+        {
+            float[] logits = new float[n];
+            float[] reference = new float[n];
+            float[] shift = new float[n];
+            float[] gain = new float[n];
+            for (int i = 0; i < n; i++)
+            {
+                reference[i] = scale * ((0.6f * rng.NextFloat()) - 0.1f);
+                logits[i] = scale * ((2f * rng.NextFloat()) - 1f) * 0.5f;
+                if (rng.NextFloat() < outlierRate)
+                {
+                    logits[i] = reference[i] + (scale * (0.5f + rng.NextFloat()));
+                }
+
+                // A member's log-sum-exp is at least its positive logit (up to a margin of a few log(k)).
+                shift[i] = reference[i] + (scale * 0.3f * rng.NextFloat()) + 2f;
+                gain[i] = SoftmaxTerm.Gain(reference[i], shift[i]);
+            }
+
+            double expected = 0;
+            for (int i = 0; i < n; i++)
+            {
+                expected += StableMath.Softplus((double)logits[i] - shift[i]);
+            }
+
+            double fromLogits = SelectionKernels.SoftmaxTermSum(logits, reference, gain, shift);
+            float[] exps = new float[n];
+            SelectionKernels.ExpDifference(logits, reference, exps);
+            double fromExps = SelectionKernels.SoftmaxTermSumCached(exps, logits, reference, gain, shift);
+            Assert.Equal(BitConverter.DoubleToInt64Bits(fromLogits), BitConverter.DoubleToInt64Bits(fromExps));
+            ScorerTests.AssertClose(expected, fromLogits, 1e-5, $"scale={scale} n={n}");
+        }
+    }
+
+    [Fact]
+    public void SoftmaxTermSum_NaNLogit_GivesNaN()
+    {
+        float[] logits = Enumerable.Repeat(-3f, 40).ToArray();
+        logits[33] = float.NaN;
+        float[] reference = new float[40];
+        float[] shift = Enumerable.Repeat(1f, 40).ToArray();
+        float[] gain = shift.Select(s => SoftmaxTerm.Gain(0f, s)).ToArray();
+        float[] exps = new float[40];
+        SelectionKernels.ExpDifference(logits, reference, exps);
+        Assert.True(double.IsNaN(SelectionKernels.SoftmaxTermSum(logits, reference, gain, shift)));
+        Assert.True(double.IsNaN(SelectionKernels.SoftmaxTermSumCached(exps, logits, reference, gain, shift)));
+    }
+
+    [Fact]
+    public void SoftmaxTermLog1p_SeriesAndLog1pFastRanges_WithinTwoUlpsOfDouble()
+    {
+        // The series below 1/16 and Log1pFast above, element by element and in every vector width (the widths agree).
+        float[] u = new float[4096];
+        for (int i = 0; i < u.Length; i++)
+        {
+            u[i] = i < 2048 ? MathF.Pow(2f, -40f + (40f * i / 2048f)) : (i - 2048) / 2047f;
+        }
+
+        for (int i = 0; i < u.Length; i++)
+        {
+            float actual = SoftmaxTerm.Log1p(u[i]);
+            double w = 1 + (double)u[i];
+            double expected = w == 1 ? u[i] : Math.Log(w) * u[i] / (w - 1); // log1p in double, accurate for tiny u
+            double ulp = Math.Max(MathF.BitIncrement((float)expected) - (float)expected, float.Epsilon);
+            Assert.True(Math.Abs(actual - expected) <= 2 * ulp, $"u={u[i]}: {actual} vs {expected}");
+            Assert.Equal(actual, SoftmaxTerm.Log1p(Vector128.Create(u[i])).GetElement(0));
+            Assert.Equal(actual, SoftmaxTerm.Log1p(Vector256.Create(u[i])).GetElement(3));
+            Assert.Equal(actual, SoftmaxTerm.Log1p(Vector512.Create(u[i])).GetElement(9));
+        }
+    }
+
+    /// <summary>The member-term sum of the softmax kernels with the references at 0 (so the gains are exp(-shift)).</summary>
+    private static double SoftmaxTerms(float[] x, float[] shift)
+    {
+        float[] reference = new float[x.Length];
+        float[] gain = shift.Select(s => SoftmaxTerm.Gain(0f, s)).ToArray();
+        return SelectionKernels.SoftmaxTermSum(x, reference, gain, shift);
     }
 
     [Fact]
@@ -128,9 +218,9 @@ public class IncrementalScorerTests
                 x[i] = -Math.Min(start + i, 87_000) / 1000f; // 0 .. -87 in steps of 0.001
             }
 
-            var v512 = System.Runtime.Intrinsics.Vector512.Create(x);
+            var v512 = Vector512.Create(x);
             var e512 = VectorMath.ExpNonPositive(v512);
-            var e256 = VectorMath.ExpNonPositive(System.Runtime.Intrinsics.Vector256.Create(x));
+            var e256 = VectorMath.ExpNonPositive(Vector256.Create(x));
             for (int i = 0; i < 16; i++)
             {
                 double exact = Math.Exp(x[i]);
@@ -142,7 +232,7 @@ public class IncrementalScorerTests
             }
         }
 
-        Assert.Equal(0f, VectorMath.ExpNonPositive(System.Runtime.Intrinsics.Vector512.Create(-90f))[0]);
-        Assert.Equal(0f, VectorMath.ExpNonPositive(System.Runtime.Intrinsics.Vector512.Create(float.NegativeInfinity))[0]);
+        Assert.Equal(0f, VectorMath.ExpNonPositive(Vector512.Create(-90f))[0]);
+        Assert.Equal(0f, VectorMath.ExpNonPositive(Vector512.Create(float.NegativeInfinity))[0]);
     }
 }

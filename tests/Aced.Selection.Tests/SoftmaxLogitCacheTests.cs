@@ -11,8 +11,9 @@ namespace Aced.Selection.Tests;
 /// </summary>
 public class SoftmaxLogitCacheTests
 {
-    // Bytes per cached row for learnability (two models, two directions, float32 per member).
-    private static long RowBytes(int capacity) => 2L * 2 * capacity * sizeof(float);
+    // Bytes per cached row for learnability (two models, two directions, float32 per member, rows padded to the stride);
+    // the same again caches the row's exponentials.
+    private static long RowBytes(int capacity) => 2L * 2 * ConditionalScorer.CacheStride(capacity) * sizeof(float);
 
     [Theory]
     [InlineData(0)]        // no cache: every row recomputed
@@ -42,16 +43,42 @@ public class SoftmaxLogitCacheTests
         AssertCachedEqualsUncached(cachedRows, 12, 620, new[] { 300, 280, 20 });
     }
 
+    [Theory]
+    [InlineData(333, 0)]   // logits only: every term from the cached logit
+    [InlineData(333, 150)] // exponentials for a prefix of the cached rows
+    [InlineData(333, 333)] // every row with its exponentials
+    [InlineData(333, 64)]  // exponentials for one band
+    public void AddMembers_ExpCachedRowsAnyBudget_EqualBruteForceAndUncached(int cachedRows, int expRows)
+    {
+        AssertCachedEqualsUncached(cachedRows, 10, 333, new[] { 17, 70, 40, 50 }, expRows);
+    }
+
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(333, 0)]
+    [InlineData(333, 333)]
+    public void AddMembers_ClipScale_FallbackTermsEqualUncachedAndBruteForce(int cachedRows, int expRows)
+    {
+        // Scale 100 (CLIP): logit differences beyond 88.7 overflow the cached exponentials and large log-sum-exp gaps
+        // underflow the gains, so whole pieces take the exact fallback from the logits; still the same bits as the
+        // uncached path and the brute-force scores.
+        AssertCachedEqualsUncached(cachedRows, 6, 333, new[] { 17, 70, 40, 50 }, expRows, scale: 100f);
+    }
+
     private static void AssertCachedEqualsUncached(int cachedRows, int dim) => AssertCachedEqualsUncached(cachedRows, dim, 333, new[] { 17, 70, 40, 50 });
 
-    private static void AssertCachedEqualsUncached(int cachedRows, int dim, int count, int[] chunkSizes)
+    private static void AssertCachedEqualsUncached(int cachedRows, int dim, int count, int[] chunkSizes, int expRows = 0, float scale = 0f)
     {
-        SuperBatch batch = TestData.Batch(count, dim, 77, ContrastiveKind.Softmax);
+        SuperBatch batch = scale == 0f
+            ? TestData.Batch(count, dim, 77, ContrastiveKind.Softmax)
+            : new SuperBatch(TestData.Model(count, dim, 77, scale, 0.5f, 1.2f), TestData.Model(count, dim + 2, 1077, scale, -2f, 0.5f));
         int[] order = TestData.Distinct(count, chunkSizes.Sum(), 5);
         int capacity = order.Length;
         var cached = new ConditionalScorer();
         var plain = new ConditionalScorer();
-        cached.Begin(batch, ScoringMethod.Learnability, ScoreLoss.Softmax, capacity, double.PositiveInfinity, cachedRows * RowBytes(capacity));
+        cached.Begin(batch, ScoringMethod.Learnability, ScoreLoss.Softmax, capacity, double.PositiveInfinity, (cachedRows + expRows) * RowBytes(capacity));
+        Assert.Equal(cachedRows, cached.CachedRows);
+        Assert.Equal(expRows, cached.ExpCachedRows);
         plain.Begin(batch, ScoringMethod.Learnability, ScoreLoss.Softmax, capacity, double.PositiveInfinity, 0);
         double[] scores = new double[count];
         double[] plainScores = new double[count];

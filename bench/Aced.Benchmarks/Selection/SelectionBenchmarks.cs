@@ -250,7 +250,10 @@ public class SoftmaxSelectionBenchmarks
     private ActiveBatchSampler _jointLargeCache = null!;
     private ActiveBatchSampler _jointNoCache = null!;
     private float[] _cache = null!;
+    private float[] _exps = null!;
     private float[] _shift = null!;
+    private float[] _reference = null!;
+    private float[] _gain = null!;
 
     [ParamsSource(nameof(Sizes))]
     public SelectionSize Size { get; set; }
@@ -276,13 +279,25 @@ public class SoftmaxSelectionBenchmarks
         _cache = new float[Size.SuperBatch * Size.Batch];
         for (int i = 0; i < _cache.Length; i++)
         {
-            _cache[i] = 10f * rng.NextNormal();
+            _cache[i] = 2.5f * rng.NextNormal(); // scale 10 x the cosine of a random pair in d = 256
         }
 
+        // Members' references t_m (positive products) and log-sum-exp shifts above them, as in the benchmark's selection
+        // (SigmoidDefault: scale 10, bias -10; the shift C_m - bias is about log(k) + 3 above t_m).
         _shift = new float[Size.Batch];
+        _reference = new float[Size.Batch];
+        _gain = new float[Size.Batch];
         for (int i = 0; i < _shift.Length; i++)
         {
-            _shift[i] = 2f * rng.NextNormal();
+            _reference[i] = 3f + (0.5f * rng.NextNormal());
+            _shift[i] = _reference[i] + 6f + rng.NextFloat();
+            _gain[i] = SoftmaxTerm.Gain(_reference[i], _shift[i]);
+        }
+
+        _exps = new float[_cache.Length];
+        for (int x = 0; x < Size.SuperBatch; x++)
+        {
+            SelectionKernels.ExpDifference(_cache.AsSpan(x * Size.Batch, Size.Batch), _reference, _exps.AsSpan(x * Size.Batch, Size.Batch));
         }
     }
 
@@ -304,9 +319,9 @@ public class SoftmaxSelectionBenchmarks
 
     /// <summary>
     /// Profile: the cached softmax path's element-wise work alone, on random logits of the cache's shape (B x b):
-    /// per chunk after the first, every row's running log-sum-exp folds the c new members' logits and its shifted
-    /// softplus sum runs over the k members so far, in the fused products' column tiles, for 2 directions x 2 models,
-    /// serially on one thread.
+    /// per chunk after the first, every row's running log-sum-exp folds the c new members' logits (and their
+    /// exponentials are cached) and its member-term sum runs over the k members so far from the cached exponentials,
+    /// in the fused products' column tiles, for 2 directions x 2 models, serially on one thread.
     /// </summary>
     [Benchmark]
     public double SoftmaxElementwiseOnlyOneThread()
@@ -328,13 +343,15 @@ public class SoftmaxSelectionBenchmarks
                     double max = double.NegativeInfinity, sum = 0, softplus = 0;
                     for (int j0 = 0; j0 < c; j0 += newTile)
                     {
-                        SelectionKernels.AccumulateLogSumExp(_cache.AsSpan((x * b) + start + j0, Math.Min(newTile, c - j0)), -10f, ref max, ref sum);
+                        int at = (x * b) + start + j0, width = Math.Min(newTile, c - j0);
+                        SelectionKernels.ExpDifference(_cache.AsSpan(at, width), _reference.AsSpan(start + j0, width), _exps.AsSpan(at, width));
+                        SelectionKernels.AccumulateLogSumExp(_cache.AsSpan(at, width), -10f, ref max, ref sum);
                     }
 
                     for (int j0 = 0; j0 < k; j0 += tile)
                     {
                         int width = Math.Min(tile, k - j0);
-                        softplus += SelectionKernels.SoftplusSumShifted(_cache.AsSpan((x * b) + j0, width), shift.Slice(j0, width));
+                        softplus += SelectionKernels.SoftmaxTermSumCached(_exps.AsSpan((x * b) + j0, width), _cache.AsSpan((x * b) + j0, width), _reference.AsSpan(j0, width), _gain.AsSpan(j0, width), shift.Slice(j0, width));
                     }
 
                     total += softplus + max + sum;

@@ -470,4 +470,28 @@ public static class VectorMath
     /// <inheritdoc cref="SoftplusFast(float)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> SoftplusFast(Vector512<float> x) => Vector512.Max(x, Vector512<float>.Zero) + Log1pFast(ExpNonPositive(-Vector512.Abs(x)));
+
+    /// <summary>
+    /// Asks the CPU to bring <paramref name="data"/> into the L2 cache (<c>prefetcht1</c>, one per 64-byte line; no
+    /// effect where x86 prefetch instructions are not available; measured faster than into L1 for a whole row, which
+    /// ties up the L1 miss buffers): for a pass that moves from one strided row to the next, so the
+    /// next row's loads do not each start with a memory round trip. Never faults, changes no value.
+    /// </summary>
+    internal static unsafe void Prefetch(ReadOnlySpan<float> data)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported || data.IsEmpty)
+        {
+            return;
+        }
+
+        fixed (float* p = data)
+        {
+            for (int i = 0; i < data.Length; i += 16)
+            {
+                System.Runtime.Intrinsics.X86.Sse.Prefetch1(p + i);
+            }
+
+            System.Runtime.Intrinsics.X86.Sse.Prefetch1(p + data.Length - 1);
+        }
+    }
 }
