@@ -476,22 +476,22 @@ internal sealed class ConditionalScorer
                     VectorMath.Prefetch((exps ? w.ColumnExpCache : w.ColumnCache).AsSpan(ahead, k));
                 }
 
-                double softplus1 = 0, softplus2 = 0;
-                for (int j0 = 0; j0 < k; j0 += _tile)
+                double softplus1, softplus2;
+                if (x < _expRows)
                 {
-                    int width = Math.Min(_tile, k - j0);
-                    ReadOnlySpan<float> t = reference.Slice(j0, width);
-                    ReadOnlySpan<float> rowLogits = w.RowCache.AsSpan(offset + j0, width);
-                    ReadOnlySpan<float> columnLogits = w.ColumnCache.AsSpan(offset + j0, width);
-                    if (x < _expRows)
+                    // Both directions in one loop over the row's exponentials (the same bits as per direction and tile).
+                    SelectionKernels.SoftmaxTermSumsCached(w.RowExpCache.AsSpan(offset, k), w.RowCache.AsSpan(offset, k), columnGain, columnShift, w.ColumnExpCache.AsSpan(offset, k), w.ColumnCache.AsSpan(offset, k), rowGain, rowShift, reference, _tile, out softplus1, out softplus2);
+                }
+                else
+                {
+                    softplus1 = 0;
+                    softplus2 = 0;
+                    for (int j0 = 0; j0 < k; j0 += _tile)
                     {
-                        softplus1 += SelectionKernels.SoftmaxTermSumCached(w.RowExpCache.AsSpan(offset + j0, width), rowLogits, t, columnGain.Slice(j0, width), columnShift.Slice(j0, width));
-                        softplus2 += SelectionKernels.SoftmaxTermSumCached(w.ColumnExpCache.AsSpan(offset + j0, width), columnLogits, t, rowGain.Slice(j0, width), rowShift.Slice(j0, width));
-                    }
-                    else
-                    {
-                        softplus1 += SelectionKernels.SoftmaxTermSum(rowLogits, t, columnGain.Slice(j0, width), columnShift.Slice(j0, width));
-                        softplus2 += SelectionKernels.SoftmaxTermSum(columnLogits, t, rowGain.Slice(j0, width), rowShift.Slice(j0, width));
+                        int width = Math.Min(_tile, k - j0);
+                        ReadOnlySpan<float> t = reference.Slice(j0, width);
+                        softplus1 += SelectionKernels.SoftmaxTermSum(w.RowCache.AsSpan(offset + j0, width), t, columnGain.Slice(j0, width), columnShift.Slice(j0, width));
+                        softplus2 += SelectionKernels.SoftmaxTermSum(w.ColumnCache.AsSpan(offset + j0, width), t, rowGain.Slice(j0, width), rowShift.Slice(j0, width));
                     }
                 }
 

@@ -37,6 +37,127 @@ internal static class SelectionKernels
         return sums.Sum1 == 0 ? sums.Sum0 : SoftmaxTermSum(logits, reference, gain, shift);
     }
 
+    /// <summary>
+    /// Both directions of one exp-cached row at once: <paramref name="sum1"/> is the sum over the row's column tiles
+    /// (<paramref name="tile"/> members each, in order) of <see cref="SoftmaxTermSumCached"/>(<paramref name="exps1"/>,
+    /// <paramref name="logits1"/>, <paramref name="reference"/>, <paramref name="gain1"/>, <paramref name="shift1"/>) and
+    /// <paramref name="sum2"/> the same of the second direction, bit for bit (each direction's lanes, widths and tail
+    /// are summed exactly as <see cref="StableMath.RowPass{TOperator}"/> sums <see cref="CachedSoftmaxTermOperator"/>'s
+    /// terms); one loop reads both directions' exponentials, so a row costs one call instead of two per tile.
+    /// </summary>
+    public static void SoftmaxTermSumsCached(ReadOnlySpan<float> exps1, ReadOnlySpan<float> logits1, ReadOnlySpan<float> gain1, ReadOnlySpan<float> shift1, ReadOnlySpan<float> exps2, ReadOnlySpan<float> logits2, ReadOnlySpan<float> gain2, ReadOnlySpan<float> shift2, ReadOnlySpan<float> reference, int tile, out double sum1, out double sum2)
+    {
+        int k = reference.Length;
+        if (exps1.Length < k || logits1.Length < k || gain1.Length < k || shift1.Length < k || exps2.Length < k || logits2.Length < k || gain2.Length < k || shift2.Length < k)
+        {
+            Guard.ThrowArgument(nameof(reference), "is longer than another row span");
+        }
+
+        ref float e1 = ref MemoryMarshal.GetReference(exps1);
+        ref float e2 = ref MemoryMarshal.GetReference(exps2);
+        ref float g1 = ref MemoryMarshal.GetReference(gain1);
+        ref float g2 = ref MemoryMarshal.GetReference(gain2);
+        double s1 = 0, s2 = 0;
+        for (int j0 = 0; j0 < k; j0 += tile)
+        {
+            int width = Math.Min(tile, k - j0);
+            bool good = CachedTermTile(ref Unsafe.Add(ref e1, j0), ref Unsafe.Add(ref g1, j0), ref Unsafe.Add(ref e2, j0), ref Unsafe.Add(ref g2, j0), (nuint)width, out double t1, out double t2, out bool good2);
+            s1 += good ? t1 : SoftmaxTermSum(logits1.Slice(j0, width), reference.Slice(j0, width), gain1.Slice(j0, width), shift1.Slice(j0, width));
+            s2 += good2 ? t2 : SoftmaxTermSum(logits2.Slice(j0, width), reference.Slice(j0, width), gain2.Slice(j0, width), shift2.Slice(j0, width));
+        }
+
+        sum1 = s1;
+        sum2 = s2;
+    }
+
+    /// <summary>
+    /// One column tile of <see cref="SoftmaxTermSumsCached"/>, both directions: the sums of the terms (valid when the
+    /// direction's return flag is true, every <c>u &lt;= 1</c>) in <see cref="StableMath.RowPass{TOperator}"/>'s order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool CachedTermTile(ref float e1, ref float g1, ref float e2, ref float g2, nuint n, out double t1, out double t2, out bool good2)
+    {
+        nuint i = 0;
+        double r1 = 0, r2 = 0;
+        bool bad1 = false, bad2 = false;
+        if (Vector512.IsHardwareAccelerated && i + 16 <= n)
+        {
+            Vector512<float> a1 = Vector512<float>.Zero, a2 = Vector512<float>.Zero;
+            Vector512<float> b1 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+            for (; i + 16 <= n; i += 16)
+            {
+                Vector512<float> u1 = Vector512.LoadUnsafe(ref e1, i) * Vector512.LoadUnsafe(ref g1, i);
+                Vector512<float> u2 = Vector512.LoadUnsafe(ref e2, i) * Vector512.LoadUnsafe(ref g2, i);
+                a1 += SoftmaxTerm.Log1p(u1);
+                a2 += SoftmaxTerm.Log1p(u2);
+                b1 |= ~Vector512.LessThanOrEqual(u1, Vector512<float>.One);
+                b2 |= ~Vector512.LessThanOrEqual(u2, Vector512<float>.One);
+            }
+
+            r1 += VectorMath.HorizontalSum(a1);
+            r2 += VectorMath.HorizontalSum(a2);
+            bad1 |= b1 != Vector512<float>.Zero;
+            bad2 |= b2 != Vector512<float>.Zero;
+        }
+
+        if (Vector256.IsHardwareAccelerated && i + 8 <= n)
+        {
+            Vector256<float> a1 = Vector256<float>.Zero, a2 = Vector256<float>.Zero;
+            Vector256<float> b1 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> u1 = Vector256.LoadUnsafe(ref e1, i) * Vector256.LoadUnsafe(ref g1, i);
+                Vector256<float> u2 = Vector256.LoadUnsafe(ref e2, i) * Vector256.LoadUnsafe(ref g2, i);
+                a1 += SoftmaxTerm.Log1p(u1);
+                a2 += SoftmaxTerm.Log1p(u2);
+                b1 |= ~Vector256.LessThanOrEqual(u1, Vector256<float>.One);
+                b2 |= ~Vector256.LessThanOrEqual(u2, Vector256<float>.One);
+            }
+
+            r1 += VectorMath.HorizontalSum(a1);
+            r2 += VectorMath.HorizontalSum(a2);
+            bad1 |= b1 != Vector256<float>.Zero;
+            bad2 |= b2 != Vector256<float>.Zero;
+        }
+
+        if (Vector128.IsHardwareAccelerated && i + 4 <= n)
+        {
+            Vector128<float> a1 = Vector128<float>.Zero, a2 = Vector128<float>.Zero;
+            Vector128<float> b1 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
+            for (; i + 4 <= n; i += 4)
+            {
+                Vector128<float> u1 = Vector128.LoadUnsafe(ref e1, i) * Vector128.LoadUnsafe(ref g1, i);
+                Vector128<float> u2 = Vector128.LoadUnsafe(ref e2, i) * Vector128.LoadUnsafe(ref g2, i);
+                a1 += SoftmaxTerm.Log1p(u1);
+                a2 += SoftmaxTerm.Log1p(u2);
+                b1 |= ~Vector128.LessThanOrEqual(u1, Vector128<float>.One);
+                b2 |= ~Vector128.LessThanOrEqual(u2, Vector128<float>.One);
+            }
+
+            r1 += VectorMath.HorizontalSum(a1);
+            r2 += VectorMath.HorizontalSum(a2);
+            bad1 |= b1 != Vector128<float>.Zero;
+            bad2 |= b2 != Vector128<float>.Zero;
+        }
+
+        for (; i < n; i++)
+        {
+            float u1 = Unsafe.Add(ref e1, i) * Unsafe.Add(ref g1, i);
+            float u2 = Unsafe.Add(ref e2, i) * Unsafe.Add(ref g2, i);
+            bool ok1 = u1 <= 1f;
+            bool ok2 = u2 <= 1f;
+            r1 += ok1 ? SoftmaxTerm.Log1p(u1) : 0f;
+            r2 += ok2 ? SoftmaxTerm.Log1p(u2) : 0f;
+            bad1 |= !ok1;
+            bad2 |= !ok2;
+        }
+
+        t1 = r1;
+        t2 = r2;
+        good2 = !bad2;
+        return !bad1;
+    }
+
     /// <summary><c>destination_j = exp(logits_j - reference_j)</c> (<see cref="ExpDifferenceOperator"/>), the exponentials the softmax cache keeps.</summary>
     public static void ExpDifference(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> destination) =>
         StableMath.RowPass(default(ExpDifferenceOperator), logits, reference, default, default, default, destination, false, default);

@@ -160,6 +160,63 @@ public class IncrementalScorerTests
         }
     }
 
+    [Theory]
+    [InlineData(10f, 0f)]
+    [InlineData(100f, 0f)]
+    [InlineData(100f, 0.02f)]
+    [InlineData(10f, 0.01f)]
+    public void SoftmaxTermSumsCached_BothDirectionsAllLengthsAndTiles_EqualPerDirectionTileSumsBitForBit(float scale, float outlierRate)
+    {
+        // The pass's two-direction row kernel against the per-direction, per-tile sums it replaces: every length
+        // (vector widths and tails), tile widths that split the row unevenly, fallback pieces in either direction.
+        var rng = new Aced.Core.CounterRng(17);
+        int[] tiles = { 1, 7, 16, 64, 100, 256 };
+        for (int n = 0; n <= 300; n += (n < 40 ? 1 : 13))
+        {
+            float[] reference = new float[n];
+            float[][] logits = { new float[n], new float[n] };
+            float[][] shift = { new float[n], new float[n] };
+            float[][] gain = { new float[n], new float[n] };
+            float[][] exps = { new float[n], new float[n] };
+            for (int i = 0; i < n; i++)
+            {
+                reference[i] = scale * ((0.6f * rng.NextFloat()) - 0.1f);
+            }
+
+            for (int d = 0; d < 2; d++)
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    logits[d][i] = scale * ((2f * rng.NextFloat()) - 1f) * 0.5f;
+                    if (rng.NextFloat() < outlierRate)
+                    {
+                        logits[d][i] = reference[i] + (scale * (0.5f + rng.NextFloat()));
+                    }
+
+                    shift[d][i] = reference[i] + (scale * 0.3f * rng.NextFloat()) + 2f;
+                    gain[d][i] = SoftmaxTerm.Gain(reference[i], shift[d][i]);
+                }
+
+                SelectionKernels.ExpDifference(logits[d], reference, exps[d]);
+            }
+
+            foreach (int tile in tiles)
+            {
+                double expected1 = 0, expected2 = 0;
+                for (int j0 = 0; j0 < n; j0 += tile)
+                {
+                    int width = Math.Min(tile, n - j0);
+                    expected1 += SelectionKernels.SoftmaxTermSumCached(exps[0].AsSpan(j0, width), logits[0].AsSpan(j0, width), reference.AsSpan(j0, width), gain[0].AsSpan(j0, width), shift[0].AsSpan(j0, width));
+                    expected2 += SelectionKernels.SoftmaxTermSumCached(exps[1].AsSpan(j0, width), logits[1].AsSpan(j0, width), reference.AsSpan(j0, width), gain[1].AsSpan(j0, width), shift[1].AsSpan(j0, width));
+                }
+
+                SelectionKernels.SoftmaxTermSumsCached(exps[0], logits[0], gain[0], shift[0], exps[1], logits[1], gain[1], shift[1], reference, tile, out double actual1, out double actual2);
+                Assert.True(BitConverter.DoubleToInt64Bits(expected1) == BitConverter.DoubleToInt64Bits(actual1), $"n={n} tile={tile}: {actual1} vs {expected1}");
+                Assert.True(BitConverter.DoubleToInt64Bits(expected2) == BitConverter.DoubleToInt64Bits(actual2), $"n={n} tile={tile}: {actual2} vs {expected2}");
+            }
+        }
+    }
+
     [Fact]
     public void SoftmaxTermSum_NaNLogit_GivesNaN()
     {
