@@ -466,21 +466,20 @@ internal sealed class ConditionalScorer
             for (int x = first; x < last; x++)
             {
                 int offset = x * _stride;
-                if (x + PrefetchRows < last)
+                if (x + PrefetchRows < last && x + PrefetchRows >= _expRows)
                 {
-                    // A later row's pieces, while this row computes (each row starts on a new page, where the
-                    // hardware prefetcher stops).
-                    bool exps = x + PrefetchRows < _expRows;
+                    // A later row's logits, while this row computes (each row starts on a new page, where the
+                    // hardware prefetcher stops); the exponentials' kernel prefetches line by line itself.
                     int ahead = offset + (PrefetchRows * _stride);
-                    VectorMath.Prefetch((exps ? w.RowExpCache : w.RowCache).AsSpan(ahead, k));
-                    VectorMath.Prefetch((exps ? w.ColumnExpCache : w.ColumnCache).AsSpan(ahead, k));
+                    VectorMath.Prefetch(w.RowCache.AsSpan(ahead, k));
+                    VectorMath.Prefetch(w.ColumnCache.AsSpan(ahead, k));
                 }
 
                 double softplus1, softplus2;
                 if (x < _expRows)
                 {
                     // Both directions in one loop over the row's exponentials (the same bits as per direction and tile).
-                    SelectionKernels.SoftmaxTermSumsCached(w.RowExpCache.AsSpan(offset, k), w.RowCache.AsSpan(offset, k), columnGain, columnShift, w.ColumnExpCache.AsSpan(offset, k), w.ColumnCache.AsSpan(offset, k), rowGain, rowShift, reference, _tile, out softplus1, out softplus2);
+                    SelectionKernels.SoftmaxTermSumsCached(w.RowExpCache.AsSpan(offset, k), w.RowCache.AsSpan(offset, k), columnGain, columnShift, w.ColumnExpCache.AsSpan(offset, k), w.ColumnCache.AsSpan(offset, k), rowGain, rowShift, reference, _tile, x + PrefetchRows < Math.Min(last, _expRows) ? PrefetchRows * _stride : 0, out softplus1, out softplus2);
                 }
                 else
                 {

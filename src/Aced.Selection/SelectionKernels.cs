@@ -43,9 +43,12 @@ internal static class SelectionKernels
     /// <paramref name="logits1"/>, <paramref name="reference"/>, <paramref name="gain1"/>, <paramref name="shift1"/>) and
     /// <paramref name="sum2"/> the same of the second direction, bit for bit (each direction's lanes, widths and tail
     /// are summed exactly as <see cref="StableMath.RowPass{TOperator}"/> sums <see cref="CachedSoftmaxTermOperator"/>'s
-    /// terms); one loop reads both directions' exponentials, so a row costs one call instead of two per tile.
+    /// terms); one loop reads both directions' exponentials, so a row costs one call instead of two per tile. With
+    /// <paramref name="ahead"/> &gt; 0 the loop also prefetches, line by line, the exponentials that many floats further
+    /// on (the next cache row's, so its loads do not start with a memory round trip); with 0 it touches only the lines it
+    /// reads anyway.
     /// </summary>
-    public static void SoftmaxTermSumsCached(ReadOnlySpan<float> exps1, ReadOnlySpan<float> logits1, ReadOnlySpan<float> gain1, ReadOnlySpan<float> shift1, ReadOnlySpan<float> exps2, ReadOnlySpan<float> logits2, ReadOnlySpan<float> gain2, ReadOnlySpan<float> shift2, ReadOnlySpan<float> reference, int tile, out double sum1, out double sum2)
+    public static void SoftmaxTermSumsCached(ReadOnlySpan<float> exps1, ReadOnlySpan<float> logits1, ReadOnlySpan<float> gain1, ReadOnlySpan<float> shift1, ReadOnlySpan<float> exps2, ReadOnlySpan<float> logits2, ReadOnlySpan<float> gain2, ReadOnlySpan<float> shift2, ReadOnlySpan<float> reference, int tile, int ahead, out double sum1, out double sum2)
     {
         int k = reference.Length;
         if (exps1.Length < k || logits1.Length < k || gain1.Length < k || shift1.Length < k || exps2.Length < k || logits2.Length < k || gain2.Length < k || shift2.Length < k)
@@ -61,7 +64,7 @@ internal static class SelectionKernels
         for (int j0 = 0; j0 < k; j0 += tile)
         {
             int width = Math.Min(tile, k - j0);
-            bool good = CachedTermTile(ref Unsafe.Add(ref e1, j0), ref Unsafe.Add(ref g1, j0), ref Unsafe.Add(ref e2, j0), ref Unsafe.Add(ref g2, j0), (nuint)width, out double t1, out double t2, out bool good2);
+            bool good = CachedTermTile(ref Unsafe.Add(ref e1, j0), ref Unsafe.Add(ref g1, j0), ref Unsafe.Add(ref e2, j0), ref Unsafe.Add(ref g2, j0), (nuint)width, (nuint)ahead, out double t1, out double t2, out bool good2);
             s1 += good ? t1 : SoftmaxTermSum(logits1.Slice(j0, width), reference.Slice(j0, width), gain1.Slice(j0, width), shift1.Slice(j0, width));
             s2 += good2 ? t2 : SoftmaxTermSum(logits2.Slice(j0, width), reference.Slice(j0, width), gain2.Slice(j0, width), shift2.Slice(j0, width));
         }
@@ -75,7 +78,7 @@ internal static class SelectionKernels
     /// direction's return flag is true, every <c>u &lt;= 1</c>) in <see cref="StableMath.RowPass{TOperator}"/>'s order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool CachedTermTile(ref float e1, ref float g1, ref float e2, ref float g2, nuint n, out double t1, out double t2, out bool good2)
+    private static bool CachedTermTile(ref float e1, ref float g1, ref float e2, ref float g2, nuint n, nuint ahead, out double t1, out double t2, out bool good2)
     {
         nuint i = 0;
         double r1 = 0, r2 = 0;
@@ -84,14 +87,31 @@ internal static class SelectionKernels
         {
             Vector512<float> a1 = Vector512<float>.Zero, a2 = Vector512<float>.Zero;
             Vector512<float> b1 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+            Vector512<float> limit = Vector512.Create(SoftmaxTerm.SeriesLimit);
             for (; i + 16 <= n; i += 16)
             {
+                VectorMath.PrefetchLine(ref Unsafe.Add(ref e1, i + ahead));
+                VectorMath.PrefetchLine(ref Unsafe.Add(ref e2, i + ahead));
                 Vector512<float> u1 = Vector512.LoadUnsafe(ref e1, i) * Vector512.LoadUnsafe(ref g1, i);
                 Vector512<float> u2 = Vector512.LoadUnsafe(ref e2, i) * Vector512.LoadUnsafe(ref g2, i);
-                a1 += SoftmaxTerm.Log1p(u1);
-                a2 += SoftmaxTerm.Log1p(u2);
-                b1 |= ~Vector512.LessThanOrEqual(u1, Vector512<float>.One);
-                b2 |= ~Vector512.LessThanOrEqual(u2, Vector512<float>.One);
+                Vector512<float> v1 = SoftmaxTerm.Series(u1);
+                Vector512<float> v2 = SoftmaxTerm.Series(u2);
+
+                // Every lane on the series (the usual case) is also u <= 1: no fallback check needed.
+                if (!Vector512.LessThanOrEqualAll(u1, limit))
+                {
+                    v1 = Vector512.ConditionalSelect(Vector512.LessThanOrEqual(u1, limit), v1, VectorMath.Log1pFast(u1));
+                    b1 |= ~Vector512.LessThanOrEqual(u1, Vector512<float>.One);
+                }
+
+                if (!Vector512.LessThanOrEqualAll(u2, limit))
+                {
+                    v2 = Vector512.ConditionalSelect(Vector512.LessThanOrEqual(u2, limit), v2, VectorMath.Log1pFast(u2));
+                    b2 |= ~Vector512.LessThanOrEqual(u2, Vector512<float>.One);
+                }
+
+                a1 += v1;
+                a2 += v2;
             }
 
             r1 += VectorMath.HorizontalSum(a1);
@@ -104,14 +124,31 @@ internal static class SelectionKernels
         {
             Vector256<float> a1 = Vector256<float>.Zero, a2 = Vector256<float>.Zero;
             Vector256<float> b1 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+            Vector256<float> limit = Vector256.Create(SoftmaxTerm.SeriesLimit);
             for (; i + 8 <= n; i += 8)
             {
+                VectorMath.PrefetchLine(ref Unsafe.Add(ref e1, i + ahead));
+                VectorMath.PrefetchLine(ref Unsafe.Add(ref e2, i + ahead));
                 Vector256<float> u1 = Vector256.LoadUnsafe(ref e1, i) * Vector256.LoadUnsafe(ref g1, i);
                 Vector256<float> u2 = Vector256.LoadUnsafe(ref e2, i) * Vector256.LoadUnsafe(ref g2, i);
-                a1 += SoftmaxTerm.Log1p(u1);
-                a2 += SoftmaxTerm.Log1p(u2);
-                b1 |= ~Vector256.LessThanOrEqual(u1, Vector256<float>.One);
-                b2 |= ~Vector256.LessThanOrEqual(u2, Vector256<float>.One);
+                Vector256<float> v1 = SoftmaxTerm.Series(u1);
+                Vector256<float> v2 = SoftmaxTerm.Series(u2);
+
+                // Every lane on the series (the usual case) is also u <= 1: no fallback check needed.
+                if (!Vector256.LessThanOrEqualAll(u1, limit))
+                {
+                    v1 = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(u1, limit), v1, VectorMath.Log1pFast(u1));
+                    b1 |= ~Vector256.LessThanOrEqual(u1, Vector256<float>.One);
+                }
+
+                if (!Vector256.LessThanOrEqualAll(u2, limit))
+                {
+                    v2 = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(u2, limit), v2, VectorMath.Log1pFast(u2));
+                    b2 |= ~Vector256.LessThanOrEqual(u2, Vector256<float>.One);
+                }
+
+                a1 += v1;
+                a2 += v2;
             }
 
             r1 += VectorMath.HorizontalSum(a1);
@@ -124,14 +161,29 @@ internal static class SelectionKernels
         {
             Vector128<float> a1 = Vector128<float>.Zero, a2 = Vector128<float>.Zero;
             Vector128<float> b1 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
+            Vector128<float> limit = Vector128.Create(SoftmaxTerm.SeriesLimit);
             for (; i + 4 <= n; i += 4)
             {
                 Vector128<float> u1 = Vector128.LoadUnsafe(ref e1, i) * Vector128.LoadUnsafe(ref g1, i);
                 Vector128<float> u2 = Vector128.LoadUnsafe(ref e2, i) * Vector128.LoadUnsafe(ref g2, i);
-                a1 += SoftmaxTerm.Log1p(u1);
-                a2 += SoftmaxTerm.Log1p(u2);
-                b1 |= ~Vector128.LessThanOrEqual(u1, Vector128<float>.One);
-                b2 |= ~Vector128.LessThanOrEqual(u2, Vector128<float>.One);
+                Vector128<float> v1 = SoftmaxTerm.Series(u1);
+                Vector128<float> v2 = SoftmaxTerm.Series(u2);
+
+                // Every lane on the series (the usual case) is also u <= 1: no fallback check needed.
+                if (!Vector128.LessThanOrEqualAll(u1, limit))
+                {
+                    v1 = Vector128.ConditionalSelect(Vector128.LessThanOrEqual(u1, limit), v1, VectorMath.Log1pFast(u1));
+                    b1 |= ~Vector128.LessThanOrEqual(u1, Vector128<float>.One);
+                }
+
+                if (!Vector128.LessThanOrEqualAll(u2, limit))
+                {
+                    v2 = Vector128.ConditionalSelect(Vector128.LessThanOrEqual(u2, limit), v2, VectorMath.Log1pFast(u2));
+                    b2 |= ~Vector128.LessThanOrEqual(u2, Vector128<float>.One);
+                }
+
+                a1 += v1;
+                a2 += v2;
             }
 
             r1 += VectorMath.HorizontalSum(a1);

@@ -61,39 +61,60 @@ internal static class SoftmaxTerm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Log1p(Vector128<float> u)
     {
+        Vector128<float> r = Series(u);
+        Vector128<float> limit = Vector128.Create(SeriesLimit);
+        return Vector128.LessThanOrEqualAll(u, limit) ? r : Vector128.ConditionalSelect(Vector128.LessThanOrEqual(u, limit), r, VectorMath.Log1pFast(u));
+    }
+
+    /// <summary>The series part of <see cref="Log1p(Vector128{float})"/> (its value where every lane is at most <see cref="SeriesLimit"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Series(Vector128<float> u)
+    {
         Vector128<float> q = Vector128.FusedMultiplyAdd(Vector128.Create(C6), u, Vector128.Create(C5));
         q = Vector128.FusedMultiplyAdd(q, u, Vector128.Create(C4));
         q = Vector128.FusedMultiplyAdd(q, u, Vector128.Create(C3));
         q = Vector128.FusedMultiplyAdd(q, u, Vector128.Create(C2));
-        Vector128<float> r = Vector128.FusedMultiplyAdd(u * u, q, u);
-        Vector128<float> limit = Vector128.Create(SeriesLimit);
-        return Vector128.LessThanOrEqualAll(u, limit) ? r : Vector128.ConditionalSelect(Vector128.LessThanOrEqual(u, limit), r, VectorMath.Log1pFast(u));
+        return Vector128.FusedMultiplyAdd(u * u, q, u);
     }
 
     /// <inheritdoc cref="Log1p(float)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Log1p(Vector256<float> u)
     {
+        Vector256<float> r = Series(u);
+        Vector256<float> limit = Vector256.Create(SeriesLimit);
+        return Vector256.LessThanOrEqualAll(u, limit) ? r : Vector256.ConditionalSelect(Vector256.LessThanOrEqual(u, limit), r, VectorMath.Log1pFast(u));
+    }
+
+    /// <summary>The series part of <see cref="Log1p(Vector256{float})"/> (its value where every lane is at most <see cref="SeriesLimit"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Series(Vector256<float> u)
+    {
         Vector256<float> q = Vector256.FusedMultiplyAdd(Vector256.Create(C6), u, Vector256.Create(C5));
         q = Vector256.FusedMultiplyAdd(q, u, Vector256.Create(C4));
         q = Vector256.FusedMultiplyAdd(q, u, Vector256.Create(C3));
         q = Vector256.FusedMultiplyAdd(q, u, Vector256.Create(C2));
-        Vector256<float> r = Vector256.FusedMultiplyAdd(u * u, q, u);
-        Vector256<float> limit = Vector256.Create(SeriesLimit);
-        return Vector256.LessThanOrEqualAll(u, limit) ? r : Vector256.ConditionalSelect(Vector256.LessThanOrEqual(u, limit), r, VectorMath.Log1pFast(u));
+        return Vector256.FusedMultiplyAdd(u * u, q, u);
     }
 
     /// <inheritdoc cref="Log1p(float)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Log1p(Vector512<float> u)
     {
+        Vector512<float> r = Series(u);
+        Vector512<float> limit = Vector512.Create(SeriesLimit);
+        return Vector512.LessThanOrEqualAll(u, limit) ? r : Vector512.ConditionalSelect(Vector512.LessThanOrEqual(u, limit), r, VectorMath.Log1pFast(u));
+    }
+
+    /// <summary>The series part of <see cref="Log1p(Vector512{float})"/> (its value where every lane is at most <see cref="SeriesLimit"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Series(Vector512<float> u)
+    {
         Vector512<float> q = Vector512.FusedMultiplyAdd(Vector512.Create(C6), u, Vector512.Create(C5));
         q = Vector512.FusedMultiplyAdd(q, u, Vector512.Create(C4));
         q = Vector512.FusedMultiplyAdd(q, u, Vector512.Create(C3));
         q = Vector512.FusedMultiplyAdd(q, u, Vector512.Create(C2));
-        Vector512<float> r = Vector512.FusedMultiplyAdd(u * u, q, u);
-        Vector512<float> limit = Vector512.Create(SeriesLimit);
-        return Vector512.LessThanOrEqualAll(u, limit) ? r : Vector512.ConditionalSelect(Vector512.LessThanOrEqual(u, limit), r, VectorMath.Log1pFast(u));
+        return Vector512.FusedMultiplyAdd(u * u, q, u);
     }
 }
 

@@ -472,6 +472,21 @@ public static class VectorMath
     public static Vector512<float> SoftplusFast(Vector512<float> x) => Vector512.Max(x, Vector512<float>.Zero) + Log1pFast(ExpNonPositive(-Vector512.Abs(x)));
 
     /// <summary>
+    /// Asks the CPU to bring the 64-byte line holding <paramref name="at"/> into the L2 cache (<c>prefetcht1</c>; no
+    /// effect where x86 prefetch instructions are not available), for a pass that spreads its prefetches of a later
+    /// row over the current row's loop. The address is only a hint: it may lie past the end of an array (a prefetch
+    /// never faults and changes no value).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void PrefetchLine(ref float at)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch1(Unsafe.AsPointer(ref at));
+        }
+    }
+
+    /// <summary>
     /// Asks the CPU to bring <paramref name="data"/> into the L2 cache (<c>prefetcht1</c>, one per 64-byte line; no
     /// effect where x86 prefetch instructions are not available; measured faster than into L1 for a whole row, which
     /// ties up the L1 miss buffers): for a pass that moves from one strided row to the next, so the
