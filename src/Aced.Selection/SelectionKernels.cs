@@ -210,6 +210,77 @@ internal static class SelectionKernels
         return !bad1;
     }
 
+    /// <summary>
+    /// The cache fill of one exp-cached row piece in one pass: copies <paramref name="logits"/> to <paramref name="cache"/>,
+    /// writes <c>exp(logits_j - reference_j)</c> to <paramref name="exps"/> (the bits of <see cref="ExpDifference"/>:
+    /// <see cref="VectorMath.Exp(float)"/> element by element, any width) and returns the largest logit (NaN when any is
+    /// NaN, as <see cref="System.Numerics.Tensors.TensorPrimitives.Max(ReadOnlySpan{float})"/>). The row must not be empty.
+    /// </summary>
+    public static float StoreLogitsAndExps(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> cache, Span<float> exps)
+    {
+        int count = logits.Length;
+        if (count == 0 || reference.Length < count || cache.Length < count || exps.Length < count)
+        {
+            Guard.ThrowArgument(nameof(logits), "is empty or longer than another span");
+        }
+
+        ref float rl = ref MemoryMarshal.GetReference(logits);
+        ref float rr = ref MemoryMarshal.GetReference(reference);
+        ref float rc = ref MemoryMarshal.GetReference(cache);
+        ref float re = ref MemoryMarshal.GetReference(exps);
+        nuint n = (nuint)count;
+        nuint i = 0;
+        float max = float.NegativeInfinity;
+        bool nan = false;
+        if (Vector512.IsHardwareAccelerated && i + 16 <= n)
+        {
+            Vector512<float> m = Vector512.Create(float.NegativeInfinity);
+            Vector512<float> bad = Vector512<float>.Zero;
+            for (; i + 16 <= n; i += 16)
+            {
+                Vector512<float> v = Vector512.LoadUnsafe(ref rl, i);
+                v.StoreUnsafe(ref rc, i);
+                VectorMath.Exp(v - Vector512.LoadUnsafe(ref rr, i)).StoreUnsafe(ref re, i);
+                m = Vector512.Max(m, v);
+                bad |= ~Vector512.Equals(v, v);
+            }
+
+            max = MaxLane(Vector128.Max(Vector128.Max(m.GetLower().GetLower(), m.GetLower().GetUpper()), Vector128.Max(m.GetUpper().GetLower(), m.GetUpper().GetUpper())), max);
+            nan |= bad != Vector512<float>.Zero;
+        }
+
+        if (Vector256.IsHardwareAccelerated && i + 8 <= n)
+        {
+            Vector256<float> m = Vector256.Create(float.NegativeInfinity);
+            Vector256<float> bad = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref rl, i);
+                v.StoreUnsafe(ref rc, i);
+                VectorMath.Exp(v - Vector256.LoadUnsafe(ref rr, i)).StoreUnsafe(ref re, i);
+                m = Vector256.Max(m, v);
+                bad |= ~Vector256.Equals(v, v);
+            }
+
+            max = MaxLane(Vector128.Max(m.GetLower(), m.GetUpper()), max);
+            nan |= bad != Vector256<float>.Zero;
+        }
+
+        for (; i < n; i++)
+        {
+            float v = Unsafe.Add(ref rl, i);
+            Unsafe.Add(ref rc, i) = v;
+            Unsafe.Add(ref re, i) = VectorMath.Exp(v - Unsafe.Add(ref rr, i));
+            max = MathF.Max(max, v);
+            nan |= float.IsNaN(v);
+        }
+
+        return nan ? float.NaN : max;
+    }
+
+    private static float MaxLane(Vector128<float> m, float max) =>
+        MathF.Max(MathF.Max(MathF.Max(m.GetElement(0), m.GetElement(1)), MathF.Max(m.GetElement(2), m.GetElement(3))), max);
+
     /// <summary><c>destination_j = exp(logits_j - reference_j)</c> (<see cref="ExpDifferenceOperator"/>), the exponentials the softmax cache keeps.</summary>
     public static void ExpDifference(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> destination) =>
         StableMath.RowPass(default(ExpDifferenceOperator), logits, reference, default, default, default, destination, false, default);
@@ -268,7 +339,21 @@ internal static class SelectionKernels
             return;
         }
 
-        double tileMax = System.Numerics.Tensors.TensorPrimitives.Max(x) + (double)bias;
+        AccumulateLogSumExp(x, bias, System.Numerics.Tensors.TensorPrimitives.Max(x), ref max, ref sum);
+    }
+
+    /// <summary>
+    /// <see cref="AccumulateLogSumExp(ReadOnlySpan{float}, float, ref double, ref double)"/> with the row's largest
+    /// element <paramref name="rowMax"/> already known (<see cref="StoreLogitsAndExps"/> finds it while storing the row).
+    /// </summary>
+    public static void AccumulateLogSumExp(ReadOnlySpan<float> x, float bias, float rowMax, ref double max, ref double sum)
+    {
+        if (x.IsEmpty)
+        {
+            return;
+        }
+
+        double tileMax = rowMax + (double)bias;
         double newMax = Math.Max(max, tileMax);
 
         // exp(0) = 1 exactly, so the rescale is skipped when the running max stays (the common case once a row has
@@ -423,7 +508,7 @@ internal readonly struct SoftmaxTermRowSumEpilogue : IGemmEpilogue
 
 /// <summary>
 /// Epilogue folding each row i of <c>P + bias</c> into a running log-sum-exp (<c>max[offset + i]</c>,
-/// <c>sum[offset + i]</c>), one <see cref="SelectionKernels.AccumulateLogSumExp"/> per column tile.
+/// <c>sum[offset + i]</c>), one <see cref="SelectionKernels.AccumulateLogSumExp(ReadOnlySpan{float}, float, ref double, ref double)"/> per column tile.
 /// </summary>
 internal readonly struct RowLogSumExpEpilogue : IGemmEpilogue
 {
@@ -453,7 +538,7 @@ internal readonly struct RowLogSumExpEpilogue : IGemmEpilogue
 /// <summary>
 /// Epilogue of the softmax new-member product for the cached rows: stores each row i of <c>P</c> into the logit cache
 /// (<c>cache[i * stride + start + j]</c>) and folds <c>P + bias</c> into the row's running log-sum-exp
-/// (<c>max[i]</c>, <c>sum[i]</c>), one <see cref="SelectionKernels.AccumulateLogSumExp"/> per column tile, as
+/// (<c>max[i]</c>, <c>sum[i]</c>), one <see cref="SelectionKernels.AccumulateLogSumExp(ReadOnlySpan{float}, float, ref double, ref double)"/> per column tile, as
 /// <see cref="RowLogSumExpEpilogue"/> does for the rows beyond the cache; the first <c>expRows</c> rows also store
 /// <c>exp(P_ij - reference_j)</c> into the exponential cache (same layout).
 /// </summary>
@@ -499,13 +584,17 @@ internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
                 }
             }
 
-            row.CopyTo(_cache.AsSpan(at, columns));
             if (i < _expRows)
             {
-                SelectionKernels.ExpDifference(row, _reference.AsSpan(_start + columnStart, columns), _expCache.AsSpan(at, columns));
+                // Logits, exponentials and the row's max in one pass over the tile row.
+                float rowMax = SelectionKernels.StoreLogitsAndExps(row, _reference.AsSpan(_start + columnStart, columns), _cache.AsSpan(at, columns), _expCache.AsSpan(at, columns));
+                SelectionKernels.AccumulateLogSumExp(row, _bias, rowMax, ref _max[i], ref _sum[i]);
             }
-
-            SelectionKernels.AccumulateLogSumExp(row, _bias, ref _max[i], ref _sum[i]);
+            else
+            {
+                row.CopyTo(_cache.AsSpan(at, columns));
+                SelectionKernels.AccumulateLogSumExp(row, _bias, ref _max[i], ref _sum[i]);
+            }
         }
     }
 }

@@ -217,6 +217,62 @@ public class IncrementalScorerTests
         }
     }
 
+    [Theory]
+    [InlineData(10f, -1)]
+    [InlineData(100f, -1)]
+    [InlineData(100f, 0)] // a NaN logit
+    [InlineData(10f, 1)] // an infinite logit
+    [InlineData(10f, 2)] // zeros of both signs
+    public void StoreLogitsAndExps_AllLengths_EqualsCopyExpDifferenceAndMaxBitForBit(float scale, int special)
+    {
+        // The fill's one-pass store: the logits copied, the exponentials of ExpDifference and TensorPrimitives.Max's
+        // maximum (NaN when any element is NaN), for every length (vector widths and tails).
+        var rng = new Aced.Core.CounterRng(23);
+        for (int n = 1; n <= 300; n += (n < 40 ? 1 : 11))
+        {
+            float[] logits = new float[n];
+            float[] reference = new float[n];
+            for (int i = 0; i < n; i++)
+            {
+                reference[i] = scale * ((0.6f * rng.NextFloat()) - 0.1f);
+                logits[i] = scale * ((2f * rng.NextFloat()) - 1f);
+            }
+
+            int at = (int)(rng.NextFloat() * n);
+            switch (special)
+            {
+                case 0:
+                    logits[at] = float.NaN;
+                    break;
+                case 1:
+                    logits[at] = float.PositiveInfinity;
+                    break;
+                case 2:
+                    for (int i = 0; i < n; i++)
+                    {
+                        logits[i] = i % 2 == 0 ? -0f : 0f;
+                    }
+
+                    break;
+                default:
+                    break;
+            }
+
+            float[] expectedExps = new float[n];
+            SelectionKernels.ExpDifference(logits, reference, expectedExps);
+            float expectedMax = System.Numerics.Tensors.TensorPrimitives.Max(logits);
+            float[] cache = new float[n];
+            float[] exps = new float[n];
+            float max = SelectionKernels.StoreLogitsAndExps(logits, reference, cache, exps);
+            Assert.Equal(BitConverter.SingleToInt32Bits(expectedMax), BitConverter.SingleToInt32Bits(max));
+            for (int i = 0; i < n; i++)
+            {
+                Assert.Equal(BitConverter.SingleToInt32Bits(logits[i]), BitConverter.SingleToInt32Bits(cache[i]));
+                Assert.Equal(BitConverter.SingleToInt32Bits(expectedExps[i]), BitConverter.SingleToInt32Bits(exps[i]));
+            }
+        }
+    }
+
     [Fact]
     public void SoftmaxTermSum_NaNLogit_GivesNaN()
     {
