@@ -47,6 +47,7 @@ internal sealed class ConditionalScorer
     private double[] _softplus1 = Array.Empty<double>();
     private double[] _softplus2 = Array.Empty<double>();
     private int[] _memberIndex = Array.Empty<int>();
+    private bool[] _isMember = Array.Empty<bool>();
     private readonly EpilogueProduct<SoftplusRowSumEpilogue>[] _sigmoidProducts = new EpilogueProduct<SoftplusRowSumEpilogue>[4];
     private readonly EpilogueProduct<CacheAndLogSumExpEpilogue>[] _cacheFills = new EpilogueProduct<CacheAndLogSumExpEpilogue>[4];
     private int _capacity;
@@ -93,6 +94,8 @@ internal sealed class ConditionalScorer
             Grow(ref _softplus1, _count);
             Grow(ref _softplus2, _count);
             Grow(ref _memberIndex, capacity);
+            Grow(ref _isMember, _count);
+            _isMember.AsSpan(0, _count).Clear();
         }
 
         _capacity = capacity;
@@ -183,6 +186,13 @@ internal sealed class ConditionalScorer
         if (_loss == ScoreLoss.Softmax)
         {
             indices.Slice(0, count).CopyTo(_memberIndex.AsSpan(start));
+            for (int i = 0; i < count; i++)
+            {
+                if (indices[i] >= 0)
+                {
+                    _isMember[indices[i]] = true;
+                }
+            }
         }
 
         _members += count;
@@ -213,7 +223,10 @@ internal sealed class ConditionalScorer
         }
     }
 
-    /// <summary>Writes the raw conditional score <c>s(M u {x}) - s(M)</c> of every candidate x (members included, meaningless for them).</summary>
+    /// <summary>
+    /// Writes the raw conditional score <c>s(M u {x}) - s(M)</c> of every candidate x (members included, meaningless
+    /// for them: the softmax update skips their rows and leaves 0).
+    /// </summary>
     public void Conditional(Span<double> destination)
     {
         ReadOnlySpan<double> independent = Independent;
@@ -275,7 +288,7 @@ internal sealed class ConditionalScorer
         int tile = new GemmPlan(1, k, 1, epilogue: true).Nc;
         if (cached > 0)
         {
-            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(_student, _reference, _accumulator, _stride, k, cached, _expRows, tile));
+            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(_student, _reference, _accumulator, _isMember, _stride, k, cached, _expRows, tile));
         }
 
         AddRecomputedRows(_student);
@@ -376,7 +389,10 @@ internal sealed class ConditionalScorer
         for (int i = 0; i < rest; i++)
         {
             int x = cached + i;
-            _accumulator[x] += w * SoftmaxDelta(positive[x], model, x, _softplus1[i] + _softplus2[i]);
+            if (!_isMember[x])
+            {
+                _accumulator[x] += w * SoftmaxDelta(positive[x], model, x, _softplus1[i] + _softplus2[i]);
+            }
         }
     }
 
@@ -391,9 +407,6 @@ internal sealed class ConditionalScorer
     private static int PartitionCount(int rows) => (rows + CacheBand - 1) / CacheBand;
 
     private const int CacheBand = 64;
-
-    /// <summary>How many rows ahead the softmax pass prefetches the cache.</summary>
-    private const int PrefetchRows = 1;
 
     /// <summary>The softmax change of one model's batch loss when x joins: <c>-l_xx + (LAE(Rx, l_xx) + LAE(Cx, l_xx) + softplus terms) / 2</c>.</summary>
     private static double SoftmaxDelta(double lxx, ModelWork model, int x, double softplusTerms) =>
@@ -424,14 +437,16 @@ internal sealed class ConditionalScorer
         private readonly ModelWork _student;
         private readonly ModelWork _reference;
         private readonly double[] _accumulator;
+        private readonly bool[] _isMember;
         private readonly int _stride;
         private readonly int _members;
         private readonly int _rows;
         private readonly int _expRows;
         private readonly int _tile;
 
-        public CachedSoftmaxBody(ModelWork student, ModelWork reference, double[] accumulator, int stride, int members, int rows, int expRows, int tile)
+        public CachedSoftmaxBody(ModelWork student, ModelWork reference, double[] accumulator, bool[] isMember, int stride, int members, int rows, int expRows, int tile)
         {
+            _isMember = isMember;
             _expRows = expRows;
             _student = student;
             _reference = reference;
@@ -463,23 +478,25 @@ internal sealed class ConditionalScorer
             ReadOnlySpan<float> columnShift = w.MemberColumnShift.AsSpan(0, k);
             ReadOnlySpan<float> rowGain = w.MemberRowGain.AsSpan(0, k);
             ReadOnlySpan<float> columnGain = w.MemberColumnGain.AsSpan(0, k);
-            for (int x = first; x < last; x++)
+            int x = Next(first, last);
+            while (x < last)
             {
+                // Members' rows are skipped (their scores are never read); the next row to score is prefetched.
+                int next = Next(x + 1, last);
                 int offset = x * _stride;
-                if (x + PrefetchRows < last && x + PrefetchRows >= _expRows)
+                if (next < last && next >= _expRows)
                 {
                     // A later row's logits, while this row computes (each row starts on a new page, where the
                     // hardware prefetcher stops); the exponentials' kernel prefetches line by line itself.
-                    int ahead = offset + (PrefetchRows * _stride);
-                    VectorMath.Prefetch(w.RowCache.AsSpan(ahead, k));
-                    VectorMath.Prefetch(w.ColumnCache.AsSpan(ahead, k));
+                    VectorMath.Prefetch(w.RowCache.AsSpan(next * _stride, k));
+                    VectorMath.Prefetch(w.ColumnCache.AsSpan(next * _stride, k));
                 }
 
                 double softplus1, softplus2;
                 if (x < _expRows)
                 {
                     // Both directions in one loop over the row's exponentials (the same bits as per direction and tile).
-                    SelectionKernels.SoftmaxTermSumsCached(w.RowExpCache.AsSpan(offset, k), w.RowCache.AsSpan(offset, k), columnGain, columnShift, w.ColumnExpCache.AsSpan(offset, k), w.ColumnCache.AsSpan(offset, k), rowGain, rowShift, reference, _tile, x + PrefetchRows < Math.Min(last, _expRows) ? PrefetchRows * _stride : 0, out softplus1, out softplus2);
+                    SelectionKernels.SoftmaxTermSumsCached(w.RowExpCache.AsSpan(offset, k), w.RowCache.AsSpan(offset, k), columnGain, columnShift, w.ColumnExpCache.AsSpan(offset, k), w.ColumnCache.AsSpan(offset, k), rowGain, rowShift, reference, _tile, next < Math.Min(last, _expRows) ? (next - x) * _stride : 0, out softplus1, out softplus2);
                 }
                 else
                 {
@@ -495,7 +512,19 @@ internal sealed class ConditionalScorer
                 }
 
                 _accumulator[x] += w.Weight * SoftmaxDelta(w.PositiveLogit[x], w, x, softplus1 + softplus2);
+                x = next;
             }
+        }
+
+        /// <summary>The first row in [<paramref name="x"/>, <paramref name="last"/>) that is not a member (last if none).</summary>
+        private int Next(int x, int last)
+        {
+            while (x < last && _isMember[x])
+            {
+                x++;
+            }
+
+            return x;
         }
     }
 
