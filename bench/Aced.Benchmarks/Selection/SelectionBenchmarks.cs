@@ -254,6 +254,7 @@ public class SoftmaxSelectionBenchmarks
     private float[] _shift = null!;
     private float[] _reference = null!;
     private float[] _gain = null!;
+    private float[] _scratch = null!;
 
     [ParamsSource(nameof(Sizes))]
     public SelectionSize Size { get; set; }
@@ -295,6 +296,7 @@ public class SoftmaxSelectionBenchmarks
         }
 
         _exps = new float[_cache.Length];
+        _scratch = new float[Size.Batch];
         for (int x = 0; x < Size.SuperBatch; x++)
         {
             SelectionKernels.ExpDifference(_cache.AsSpan(x * Size.Batch, Size.Batch), _reference, _exps.AsSpan(x * Size.Batch, Size.Batch));
@@ -321,7 +323,8 @@ public class SoftmaxSelectionBenchmarks
     /// Profile: the cached softmax path's element-wise work alone, on random logits of the cache's shape (B x b):
     /// per chunk after the first, every row's running log-sum-exp folds the c new members' logits (and their
     /// exponentials are cached) and its member-term sum runs over the k members so far from the cached exponentials,
-    /// in the fused products' column tiles, for 2 directions x 2 models, serially on one thread.
+    /// in the fused products' column tiles, for 2 directions x 2 models, serially on one thread (as the selection: the
+    /// fill's one-pass store of logits and exponentials, the pass's two-direction kernel with its next-row prefetch).
     /// </summary>
     [Benchmark]
     public double SoftmaxElementwiseOnlyOneThread()
@@ -336,25 +339,26 @@ public class SoftmaxSelectionBenchmarks
             int start = k - c;
             int tile = new Aced.Core.GemmPlan(1, k, 1, epilogue: true).Nc;
             ReadOnlySpan<float> shift = _shift.AsSpan(0, k);
-            for (int pass = 0; pass < 4; pass++)
+            for (int model = 0; model < 2; model++)
             {
                 for (int x = 0; x < Size.SuperBatch; x++)
                 {
-                    double max = double.NegativeInfinity, sum = 0, softplus = 0;
-                    for (int j0 = 0; j0 < c; j0 += newTile)
+                    double max = double.NegativeInfinity, sum = 0;
+                    for (int direction = 0; direction < 2; direction++)
                     {
-                        int at = (x * b) + start + j0, width = Math.Min(newTile, c - j0);
-                        SelectionKernels.ExpDifference(_cache.AsSpan(at, width), _reference.AsSpan(start + j0, width), _exps.AsSpan(at, width));
-                        SelectionKernels.AccumulateLogSumExp(_cache.AsSpan(at, width), -10f, ref max, ref sum);
+                        for (int j0 = 0; j0 < c; j0 += newTile)
+                        {
+                            int at = (x * b) + start + j0, width = Math.Min(newTile, c - j0);
+                            float rowMax = SelectionKernels.StoreLogitsAndExps(_cache.AsSpan(at, width), _reference.AsSpan(start + j0, width), _scratch.AsSpan(0, width), _exps.AsSpan(at, width));
+                            SelectionKernels.AccumulateLogSumExp(_cache.AsSpan(at, width), -10f, rowMax, ref max, ref sum);
+                        }
                     }
 
-                    for (int j0 = 0; j0 < k; j0 += tile)
-                    {
-                        int width = Math.Min(tile, k - j0);
-                        softplus += SelectionKernels.SoftmaxTermSumCached(_exps.AsSpan((x * b) + j0, width), _cache.AsSpan((x * b) + j0, width), _reference.AsSpan(j0, width), _gain.AsSpan(j0, width), shift.Slice(j0, width));
-                    }
-
-                    total += softplus + max + sum;
+                    // Both directions of the row in one call (the pass's kernel), here over the same cached row.
+                    ReadOnlySpan<float> exps = _exps.AsSpan(x * b, k);
+                    ReadOnlySpan<float> logits = _cache.AsSpan(x * b, k);
+                    SelectionKernels.SoftmaxTermSumsCached(exps, logits, _gain.AsSpan(0, k), shift, exps, logits, _gain.AsSpan(0, k), shift, _reference.AsSpan(0, k), tile, x + 1 < Size.SuperBatch ? b : 0, out double softplus1, out double softplus2);
+                    total += softplus1 + softplus2 + max + sum;
                 }
             }
         }
