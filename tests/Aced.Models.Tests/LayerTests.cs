@@ -391,7 +391,7 @@ public class LayerTests
         var expectedW = new Matrix(inDim, outDim, (float[])seedW.Clone());
         float[] expectedB = (float[])seedB.Clone();
         var expectedX = new Matrix(k, inDim, (float[])seedX.Clone());
-        Linear.AddWeightGradient(x, dy, expectedW);
+        Linear.AddWeightGradientBySlices(x, dy, expectedW);
         RowOps.AddColumnSums(dy, expectedB);
         Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, dy, w, accumulateDx ? 1f : 0f, expectedX);
         int saved = GemmControl.MaxDegreeOfParallelism;

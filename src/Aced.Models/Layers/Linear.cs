@@ -140,8 +140,24 @@ internal static class Linear
     private static bool Concurrent(MatrixView x, MatrixView dy, MatrixView dx) =>
         !dx.IsEmpty && AcedControl.MaxDegreeOfParallelism > 1 && 2.0 * x.Rows * x.Columns * dy.Columns >= ConcurrentBackwardFlops;
 
-    /// <summary>dW += x^T dy, summed over fixed k-slices of <see cref="WeightGradientSlice"/> rows in row order.</summary>
+    /// <summary>
+    /// dW += x^T dy, summed over fixed k-slices of <see cref="WeightGradientSlice"/> rows in row order. With one thread
+    /// the slices run as one <see cref="GemmSlices.AddTransposedProducts"/> call (same bits); otherwise each slice is a
+    /// product that uses every thread.
+    /// </summary>
     public static void AddWeightGradient(MatrixView x, MatrixView dy, MatrixView dw)
+    {
+        if (AcedControl.MaxDegreeOfParallelism == 1)
+        {
+            GemmSlices.AddTransposedProducts(x, dy, dw, WeightGradientSlice);
+            return;
+        }
+
+        AddWeightGradientBySlices(x, dy, dw);
+    }
+
+    /// <summary>dW += x^T dy as one product per k-slice (the form <see cref="GemmSlices.AddTransposedProducts"/> reproduces bit for bit).</summary>
+    internal static void AddWeightGradientBySlices(MatrixView x, MatrixView dy, MatrixView dw)
     {
         int k = x.Rows;
         if (k <= WeightGradientSlice)
@@ -235,12 +251,12 @@ internal static class Linear
                 if (_dw.Rows < _dw.Columns)
                 {
                     (int start, int count) = Half(_dw.Columns, GemmTileColumns, partition);
-                    AddWeightGradient(_x, _dy.ColumnRange(start, count), _dw.ColumnRange(start, count));
+                    GemmSlices.AddTransposedProducts(_x, _dy.ColumnRange(start, count), _dw.ColumnRange(start, count), WeightGradientSlice);
                 }
                 else
                 {
                     (int start, int count) = Half(_dw.Rows, GemmTileRows, partition);
-                    AddWeightGradient(_x.ColumnRange(start, count), _dy, _dw.RowRange(start, count));
+                    GemmSlices.AddTransposedProducts(_x.ColumnRange(start, count), _dy, _dw.RowRange(start, count), WeightGradientSlice);
                 }
 
                 return;
