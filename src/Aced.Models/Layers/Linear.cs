@@ -331,18 +331,9 @@ internal static class Linear
             ReadOnlySpan<float> bias = _bias.AsSpan(columnStart, columns);
             for (int r = 0; r < rows; r++)
             {
-                ReadOnlySpan<float> product = tile.Slice(r * stride, columns);
-                Span<float> y = _y.Row(rowStart + r).Slice(columnStart, columns);
-                TensorPrimitives.Add(product, bias, y);
-                if (!_residual.IsEmpty)
-                {
-                    TensorPrimitives.Add(y, _residual.Row(rowStart + r).Slice(columnStart, columns), y);
-                }
-
-                if (!_gelu.IsEmpty)
-                {
-                    RowMath.Gelu(y, _gelu.Row(rowStart + r).Slice(columnStart, columns));
-                }
+                ReadOnlySpan<float> residual = _residual.IsEmpty ? default : _residual.Row(rowStart + r).Slice(columnStart, columns);
+                Span<float> gelu = _gelu.IsEmpty ? default : _gelu.Row(rowStart + r).Slice(columnStart, columns);
+                RowMath.BiasRow(tile.Slice(r * stride, columns), bias, residual, _y.Row(rowStart + r).Slice(columnStart, columns), gelu);
             }
         }
     }
