@@ -151,6 +151,30 @@ public sealed class GemmSlicesTests
     }
 
     [Fact]
+    public void AddTransposedProducts_SlicesProvider_ReceivesTheWholeCall()
+    {
+        (MatrixView a, MatrixView b, MatrixView c0) = Operands(24, 40, 700, 0, 13);
+        MatrixView expected = Copy(c0);
+        MatrixView actual = Copy(c0);
+        BySlices(a, b, expected, 256);
+        var hooked = new SlicesProvider();
+        IGemmProvider original = GemmControl.Provider;
+        try
+        {
+            GemmControl.Provider = hooked;
+            GemmSlices.AddTransposedProducts(a, b, actual, 256);
+        }
+        finally
+        {
+            GemmControl.Provider = original;
+        }
+
+        Assert.Equal(1, hooked.SliceCalls);
+        Assert.Equal(0, hooked.Calls);
+        Assert.Equal(expected.Array, actual.Array);
+    }
+
+    [Fact]
     public void AddTransposedProducts_Mismatch_Throws()
     {
         var a = new Matrix(10, 4);
@@ -175,6 +199,28 @@ public sealed class GemmSlicesTests
         }
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    /// <summary>Takes the slice calls itself (through the managed serial path) and counts them.</summary>
+    private sealed class SlicesProvider : IGemmProvider, IGemmSlicesProvider
+    {
+        public int Calls { get; private set; }
+
+        public int SliceCalls { get; private set; }
+
+        public string Name => "slices";
+
+        public void Sgemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+        {
+            Calls++;
+            ManagedGemmProvider.Instance.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        }
+
+        public void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows)
+        {
+            SliceCalls++;
+            GemmSlices.RunManaged(a, b, c, sliceRows);
+        }
     }
 
     /// <summary>Forwards to the managed provider and counts the calls.</summary>
