@@ -166,6 +166,29 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
         }
     }
 
+    /// <summary>Times a serial input-gradient product (recorded as an NT product; the managed serial path when wrapping the managed provider).</summary>
+    public void MultiplyTransposed(MatrixView a, MatrixView b, MatrixView c, bool accumulate)
+    {
+        if (!ReferenceEquals(_inner, ManagedGemmProvider.Instance))
+        {
+            Aced.Core.Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, accumulate ? 1f : 0f, c);
+            return;
+        }
+
+        Enter(false);
+        long start = Stopwatch.GetTimestamp();
+        GemmSlices.RunTransposedManaged(a, b, c, accumulate);
+        long ticks = Stopwatch.GetTimestamp() - start;
+        Exit(false);
+        lock (_gate)
+        {
+            Ticks += ticks;
+            Calls++;
+            Flops += 2.0 * a.Rows * b.Rows * a.Columns;
+            RecordLocked(_shapes, (Transpose.None, Transpose.Transposed, a.Rows, b.Rows, a.Columns), 1, ticks);
+        }
+    }
+
     private void Enter(bool batched)
     {
         lock (_gate)

@@ -27,8 +27,11 @@ namespace Aced.Core;
 /// </remarks>
 internal static unsafe class GemmSlices
 {
-    /// <summary>Column chunk of C per packed B block (the kc x nc packed B stays in L2 while the row panels stream).</summary>
-    internal const int ColumnChunk = 256;
+    /// <summary>
+    /// Column chunk of C per packed B block (the kc x nc packed B stays in L2 while the row panels stream); a multiple
+    /// of <see cref="GemmPlan.NR"/>. Does not change any bit (each element's chain depends on the k blocks only).
+    /// </summary>
+    internal static int ColumnChunk { get; set; } = 128;
 
     [ThreadStatic]
     private static Scratch? t_scratch;
@@ -189,6 +192,195 @@ internal static unsafe class GemmSlices
         }
     }
 
+    /// <summary>Most columns of op(B) packed at once by <see cref="MultiplyTransposed"/>.</summary>
+    private const int TransposedColumnChunk = 512;
+
+    /// <summary>
+    /// <c>C = A B^T</c> (<c>C += A B^T</c> when <paramref name="accumulate"/>) on the calling thread, A m x k, B n x k
+    /// (an input gradient <c>dx = dy W^T</c> block of a concurrent backward). Bit-identical to
+    /// <c>Gemm.Multiply(None, Transposed, 1, A, B, accumulate ? 1 : 0, C)</c> with the managed provider: the same k blocks
+    /// (<see cref="GemmPlan"/>), kernels and store rule; the loop packs op(B) once per k block and each 8-row A
+    /// micro-panel once, and prefetches the next micro-panel's rows of A while the current one computes (A streams
+    /// from memory once). With another provider, <see cref="Enabled"/> off or without AVX-512 it is that call.
+    /// </summary>
+    /// <exception cref="ArgumentException">The shapes do not agree, or C overlaps A or B.</exception>
+    public static void MultiplyTransposed(MatrixView a, MatrixView b, MatrixView c, bool accumulate)
+    {
+        IGemmProvider provider = GemmControl.Provider;
+        if (Enabled && provider is IGemmSlicesProvider hooked)
+        {
+            hooked.MultiplyTransposed(a, b, c, accumulate);
+            return;
+        }
+
+        if (!Enabled || !ReferenceEquals(provider, ManagedGemmProvider.Instance) || GemmKernels.ActiveIsa != GemmIsa.Vector512)
+        {
+            Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, accumulate ? 1f : 0f, c);
+            return;
+        }
+
+        RunTransposedManaged(a, b, c, accumulate);
+    }
+
+    /// <summary>The managed serial path of <see cref="MultiplyTransposed"/> (validates; also what a wrapping <see cref="IGemmSlicesProvider"/> calls).</summary>
+    internal static void RunTransposedManaged(MatrixView a, MatrixView b, MatrixView c, bool accumulate)
+    {
+        int m = a.Rows;
+        int k = a.Columns;
+        int n = b.Rows;
+        if (b.Columns != k)
+        {
+            Guard.ThrowArgument(nameof(b), $"has {b.Columns} columns but a has {k}; they must agree");
+        }
+
+        if (c.Rows != m || c.Columns != n)
+        {
+            Guard.ThrowArgument(nameof(c), $"has shape {c.Rows}x{c.Columns} but a b^T is {m}x{n}");
+        }
+
+        if (m == 0 || n == 0)
+        {
+            return;
+        }
+
+        if (MatrixView.Overlap(c, a) || MatrixView.Overlap(c, b))
+        {
+            Guard.ThrowArgument(nameof(c), "overlaps an input operand; write the product to separate storage");
+        }
+
+        if (k == 0 || GemmKernels.ActiveIsa != GemmIsa.Vector512)
+        {
+            Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, accumulate ? 1f : 0f, c);
+            return;
+        }
+
+        Scratch scratch = t_scratch ??= new Scratch();
+        fixed (float* pa = a.Span)
+        fixed (float* pb = b.Span)
+        fixed (float* pc = c.Span)
+        {
+            RunTransposed(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, accumulate, scratch);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunTransposed(float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int m, int n, int k, bool accumulate, Scratch scratch)
+    {
+        var plan = new GemmPlan(m, n, k, false);
+
+        // op(B) is packed once for all of k per column chunk (k block kb at p0 * ncPad, as a packed-B slot); the chunk
+        // keeps it within TransposedPackedFloats.
+        int chunk = Math.Min(GemmPlan.RoundUp(n, GemmPlan.NR), TransposedColumnChunk);
+        chunk = Math.Max(GemmPlan.NR, Math.Min(chunk, TransposedPackedFloats / k / GemmPlan.NR * GemmPlan.NR));
+        float* aPanel = scratch.A(GemmPlan.MR * GemmPlan.KcMax);
+        float* bAll = scratch.B(chunk * k);
+        float* edge = scratch.Edge;
+        bool prefetch = PrefetchEnabled && Sse.IsSupported;
+        for (int j0 = 0; j0 < n; j0 += chunk)
+        {
+            int ncb = Math.Min(chunk, n - j0);
+            int ncPad = GemmPlan.RoundUp(ncb, GemmPlan.NR);
+            int panels = ncPad / GemmPlan.NR;
+            for (int kb = 0; kb < plan.KBlocks; kb++)
+            {
+                int p0 = kb * plan.Kc;
+                int kcb = Math.Min(plan.Kc, k - p0);
+                for (int jr = 0; jr < ncPad; jr += GemmPlan.NR)
+                {
+                    GemmPacking.PackB(Transpose.Transposed, b, ldb, p0, kcb, j0 + jr, Math.Min(GemmPlan.NR, ncb - jr), bAll + ((nint)p0 * ncPad) + ((nint)jr * kcb));
+                }
+            }
+
+            // Row groups keep their C rows in cache across the k blocks; inside, each 8-row micro-panel of A is packed
+            // once per k block, and the next micro-panel (in this loop order) is prefetched while it computes.
+            for (int i0 = 0; i0 < m; i0 += TransposedRowGroup)
+            {
+                int groupEnd = Math.Min(m, i0 + TransposedRowGroup);
+                for (int kb = 0; kb < plan.KBlocks; kb++)
+                {
+                    int p0 = kb * plan.Kc;
+                    int kcb = Math.Min(plan.Kc, k - p0);
+                    float beta = kb == 0 && !accumulate ? 0f : 1f;
+                    float* bBlock = bAll + ((nint)p0 * ncPad);
+                    for (int ir = i0; ir < groupEnd; ir += GemmPlan.MR)
+                    {
+                        int rows = Math.Min(GemmPlan.MR, groupEnd - ir);
+                        GemmPacking.PackA(Transpose.None, a, lda, ir, rows, p0, kcb, aPanel);
+
+                        // The next micro-panel: the next rows of this k block, else this group's rows in the next
+                        // k block, else the next group's first rows in k block 0.
+                        int nextIr = ir + GemmPlan.MR;
+                        int nextP0 = p0;
+                        int nextKc = kcb;
+                        int nextRows = Math.Min(GemmPlan.MR, groupEnd - nextIr);
+                        if (nextRows <= 0)
+                        {
+                            if (kb + 1 < plan.KBlocks)
+                            {
+                                nextIr = i0;
+                                nextP0 = p0 + kcb;
+                                nextKc = Math.Min(plan.Kc, k - nextP0);
+                                nextRows = Math.Min(GemmPlan.MR, groupEnd - i0);
+                            }
+                            else
+                            {
+                                nextIr = groupEnd;
+                                nextP0 = 0;
+                                nextKc = Math.Min(plan.Kc, k);
+                                nextRows = Math.Min(GemmPlan.MR, m - groupEnd);
+                            }
+                        }
+
+                        if (!prefetch)
+                        {
+                            nextRows = 0;
+                        }
+
+                        byte* next = (byte*)(a + ((nint)nextIr * lda) + nextP0);
+                        int issued = 0;
+                        float* cRow = c + ((nint)ir * ldc) + j0;
+                        for (int jr = 0, q = 0; jr < ncb; jr += GemmPlan.NR, q++)
+                        {
+                            int cols = Math.Min(GemmPlan.NR, ncb - jr);
+                            float* bPanel = bBlock + ((nint)jr * kcb);
+                            if (rows == GemmPlan.MR && cols == GemmPlan.NR)
+                            {
+                                GemmKernels.Run(GemmIsa.Vector512, aPanel, bPanel, kcb, cRow + jr, ldc, 1f, beta);
+                            }
+                            else
+                            {
+                                GemmKernels.Run(GemmIsa.Vector512, aPanel, bPanel, kcb, edge, GemmPlan.NR, 1f, 0f);
+                                GemmKernels.MergeEdge(edge, rows, cols, cRow + jr, ldc, 1f, beta);
+                            }
+
+                            int target = (int)((long)nextRows * (q + 1) / panels);
+                            for (; issued < target; issued++)
+                            {
+                                PrefetchLines(next + (issued * lda * sizeof(float)), nextKc * sizeof(float));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Rows of C per group of <see cref="MultiplyTransposed"/> (their C rows stay in cache across the k blocks).</summary>
+    private const int TransposedRowGroup = 128;
+
+    /// <summary>Most floats of packed op(B) per column chunk of <see cref="MultiplyTransposed"/> (768 KiB, the scratch's smallest size).</summary>
+    private const int TransposedPackedFloats = 512 * GemmPlan.KcMax;
+
+    private static void PrefetchLines(byte* start, int bytes)
+    {
+        for (int offset = 0; offset < bytes; offset += 64)
+        {
+            Sse.Prefetch0(start + offset);
+        }
+
+        Sse.Prefetch0(start + bytes - 1);
+    }
+
     /// <summary>Rows per <see cref="GemmKernels.Block256"/> call on AVX2 (a multiple of its 6-row strips and of the 8-row panels).</summary>
     private const int StripRows = 48;
 
@@ -301,7 +493,7 @@ internal static unsafe class GemmSlices
         }
     }
 
-    /// <summary>Per-thread packing buffers (pinned, grown on demand, never shrunk: no allocation in steady state).</summary>
+    /// <summary>Per-thread packing buffers (pinned, at least 768 KiB each, grown on demand, never shrunk: no allocation in steady state).</summary>
     private sealed class Scratch
     {
         private float[] _a = [];
@@ -310,9 +502,12 @@ internal static unsafe class GemmSlices
 
         public float* Edge => (float*)Unsafe.AsPointer(ref _edge[0]);
 
-        public float* A(int floats) => Ensure(ref _a, floats);
+        public float* A(int floats) => Ensure(ref _a, Math.Max(floats, MinFloats));
 
-        public float* B(int floats) => Ensure(ref _b, floats);
+        public float* B(int floats) => Ensure(ref _b, Math.Max(floats, MinFloats));
+
+        /// <summary>Smallest buffer (512 x 384 floats, 768 KiB): widths up to 512 never grow a buffer after its first use.</summary>
+        private const int MinFloats = 512 * GemmPlan.KcMax;
 
         private static float* Ensure(ref float[] buffer, int floats)
         {
@@ -337,4 +532,7 @@ internal interface IGemmSlicesProvider
 {
     /// <summary><c>C += A^T B</c> over k-slices of <paramref name="sliceRows"/> rows, as <see cref="GemmSlices.AddTransposedProducts"/>.</summary>
     void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows);
+
+    /// <summary><c>C (+)= A B^T</c> on the calling thread, as <see cref="GemmSlices.MultiplyTransposed"/>.</summary>
+    void MultiplyTransposed(MatrixView a, MatrixView b, MatrixView c, bool accumulate);
 }

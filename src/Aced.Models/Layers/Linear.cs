@@ -141,20 +141,11 @@ internal static class Linear
         !dx.IsEmpty && AcedControl.MaxDegreeOfParallelism > 1 && 2.0 * x.Rows * x.Columns * dy.Columns >= ConcurrentBackwardFlops;
 
     /// <summary>
-    /// dW += x^T dy, summed over fixed k-slices of <see cref="WeightGradientSlice"/> rows in row order. With one thread
-    /// the slices run as one <see cref="GemmSlices.AddTransposedProducts"/> call (same bits); otherwise each slice is a
-    /// product that uses every thread.
+    /// dW += x^T dy, summed over fixed k-slices of <see cref="WeightGradientSlice"/> rows in row order, each slice a
+    /// product that uses every thread (the concurrent backward's single-threaded halves run the same slices as one
+    /// <see cref="GemmSlices.AddTransposedProducts"/> call each: same bits).
     /// </summary>
-    public static void AddWeightGradient(MatrixView x, MatrixView dy, MatrixView dw)
-    {
-        if (AcedControl.MaxDegreeOfParallelism == 1)
-        {
-            GemmSlices.AddTransposedProducts(x, dy, dw, WeightGradientSlice);
-            return;
-        }
-
-        AddWeightGradientBySlices(x, dy, dw);
-    }
+    public static void AddWeightGradient(MatrixView x, MatrixView dy, MatrixView dw) => AddWeightGradientBySlices(x, dy, dw);
 
     /// <summary>dW += x^T dy as one product per k-slice (the form <see cref="GemmSlices.AddTransposedProducts"/> reproduces bit for bit).</summary>
     internal static void AddWeightGradientBySlices(MatrixView x, MatrixView dy, MatrixView dw)
@@ -267,7 +258,7 @@ internal static class Linear
             {
                 int start = block * InputGradientBlockRows;
                 int count = Math.Min(InputGradientBlockRows, _dy.Rows - start);
-                InputGradient(_w, _dy.RowRange(start, count), _dx.RowRange(start, count), _accumulateDx);
+                GemmSlices.MultiplyTransposed(_dy.RowRange(start, count), _w, _dx.RowRange(start, count), _accumulateDx);
                 if (_partial is not null)
                 {
                     RowOps.GeluBackwardSumChunks(_hidden, _dx, _dx, start, start + count, _partial);

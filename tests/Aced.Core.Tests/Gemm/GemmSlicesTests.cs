@@ -174,6 +174,82 @@ public sealed class GemmSlicesTests
         Assert.Equal(expected.Array, actual.Array);
     }
 
+    public sealed record NtCase(int M, int N, int K, bool Accumulate, int Pad, int Seed);
+
+    private static void CheckTransposed(NtCase c, int degree)
+    {
+        var rng = new System.Random(c.Seed);
+        MatrixView a = GemmTestHelpers.RandomView(rng, c.M, c.K, pad: c.Pad + 1, offset: 2);
+        MatrixView b = GemmTestHelpers.RandomView(rng, c.N, c.K, pad: c.Pad, offset: 1);
+        MatrixView c0 = GemmTestHelpers.RandomView(rng, c.M, c.N, pad: c.Pad + 2, offset: 4);
+        if (!c.Accumulate)
+        {
+            // Overwritten: NaN in C must not propagate.
+            for (int i = 0; i < c.M; i++)
+            {
+                c0.Row(i).Fill(float.NaN);
+            }
+        }
+
+        MatrixView expected = Copy(c0);
+        MatrixView actual = Copy(c0);
+        float beta = c.Accumulate ? 1f : 0f;
+        WithSettings(GemmIsa.Auto, degree, () => Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, beta, expected));
+        WithSettings(GemmIsa.Auto, 1, () => GemmSlices.MultiplyTransposed(a, b, actual, c.Accumulate));
+        Assert.Equal(expected.Array, actual.Array);
+
+        (double[] reference, double[] scale) = GemmTestHelpers.Reference(Transpose.None, Transpose.Transposed, 1f, a, b, beta, c0, c.M, c.N, c.K);
+        for (int i = 0; i < c.M; i++)
+        {
+            for (int j = 0; j < c.N; j++)
+            {
+                double tolerance = GemmTestHelpers.RelativeTolerancePerK * (c.K + 2) * scale[(i * c.N) + j];
+                Assert.True(Math.Abs(actual[i, j] - reference[(i * c.N) + j]) <= tolerance, $"C[{i},{j}] in {c}");
+            }
+        }
+    }
+
+    [Fact]
+    public void MultiplyTransposed_RandomShapes_BitIdenticalToGemmAndMatchesDoubleReference()
+    {
+        Prop.ForAll(
+            (from m in Gen.Choose(1, 90)
+             from n in Gen.Choose(1, 600)
+             from k in Gen.Choose(0, 900)
+             from accumulate in Gen.Elements(false, true)
+             from pad in Gen.Choose(0, 3)
+             from seed in Gen.Choose(0, int.MaxValue)
+             select new NtCase(m, n, k, accumulate, pad, seed)).ToArbitrary(),
+            c =>
+            {
+                CheckTransposed(c, 2);
+                return true;
+            }).Check(Config.QuickThrowOnFailure
+            .WithMaxTest(60)
+            .WithReplay(Microsoft.FSharp.Core.FSharpOption<Replay>.Some(new Replay(new Rnd(20261202UL, 0x9E3779B97F4A7C15UL), Microsoft.FSharp.Core.FSharpOption<int>.None))));
+    }
+
+    [Theory]
+    [InlineData(1024, 128, 512, false)]
+    [InlineData(1024, 512, 128, true)]
+    [InlineData(300, 128, 384, true)]
+    [InlineData(77, 513, 129, false)]
+    public void MultiplyTransposed_StepShapes_BitIdenticalToGemm(int m, int n, int k, bool accumulate)
+    {
+        for (int degree = 1; degree <= 3; degree++)
+        {
+            CheckTransposed(new NtCase(m, n, k, accumulate, 1, m + n + k), degree);
+        }
+    }
+
+    [Fact]
+    public void MultiplyTransposed_Mismatch_Throws()
+    {
+        Assert.Throws<ArgumentException>(() => GemmSlices.MultiplyTransposed(new Matrix(4, 5), new Matrix(3, 6), new Matrix(4, 3), false));
+        Assert.Throws<ArgumentException>(() => GemmSlices.RunTransposedManaged(new Matrix(4, 5), new Matrix(3, 6), new Matrix(4, 3), false));
+        Assert.Throws<ArgumentException>(() => GemmSlices.RunTransposedManaged(new Matrix(4, 5), new Matrix(3, 5), new Matrix(4, 4), false));
+    }
+
     [Fact]
     public void AddTransposedProducts_Mismatch_Throws()
     {
@@ -220,6 +296,12 @@ public sealed class GemmSlicesTests
         {
             SliceCalls++;
             GemmSlices.RunManaged(a, b, c, sliceRows);
+        }
+
+        public void MultiplyTransposed(MatrixView a, MatrixView b, MatrixView c, bool accumulate)
+        {
+            SliceCalls++;
+            GemmSlices.RunTransposedManaged(a, b, c, accumulate);
         }
     }
 
