@@ -1,6 +1,5 @@
 using System;
 using System.Buffers;
-using System.Numerics.Tensors;
 using Aced.Core;
 
 namespace Aced.Models.Layers;
