@@ -7,7 +7,7 @@ namespace Aced.BlasProbe;
 /// <summary>
 /// Times Aced SGEMM on the shapes of probe.c (same reporting: best and median GFLOP/s over timed calls,
 /// after two warm-up calls). Usage: AcedProbe &lt;threads&gt; [all|1024|samp|odd|4096], or
-/// AcedProbe interleaved [all|1024|samp|odd|4096] [rounds] for the in-process A/B comparison with OpenBLAS, or
+/// AcedProbe interleaved [all|1024|samp|odd|4096] [rounds] [threads] for the in-process A/B comparison with OpenBLAS, or
 /// AcedProbe ab &lt;n&gt; &lt;threads&gt; [rounds] for the same-process A/B of Aced's plain path with and without the issue-12
 /// driver switches (see <see cref="Interleaved.AbSwitches"/>), with OpenBLAS as the third contestant.
 /// </summary>
@@ -24,7 +24,8 @@ public static class Program
 
         if (args.Length > 0 && args[0] == "interleaved")
         {
-            Interleaved.Run(args.Length > 1 ? args[1] : "all", args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5);
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            Interleaved.Run(args.Length > 1 ? args[1] : "all", args.Length > 2 ? int.Parse(args[2], inv) : 5, args.Length > 3 ? int.Parse(args[3], inv) : 0);
             return;
         }
 
