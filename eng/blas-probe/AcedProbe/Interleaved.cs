@@ -85,13 +85,23 @@ internal static unsafe class Interleaved
     /// (1 call at n &gt;= 4096). Prints median ratios (OpenBLAS time / Aced time, and old time / new time). The switches are
     /// internal, so they are set through reflection (this probe only).
     /// </summary>
-    public static void AbSwitches(int n, int threads, int rounds)
+    /// <param name="n">Size of the n^3 product.</param>
+    /// <param name="threads">Thread count of both libraries.</param>
+    /// <param name="rounds">Rounds of (off, on, OpenBLAS).</param>
+    /// <param name="switchNames">Comma-separated static bool properties of GemmDriver toggled together (default ShareB).</param>
+    public static void AbSwitches(int n, int threads, int rounds, string switchNames)
     {
         nint lib = NativeLibrary.Load("libopenblas.so.0");
         s_sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)NativeLibrary.GetExport(lib, "cblas_sgemm");
         s_setThreads = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(lib, "openblas_set_num_threads");
         Type driver = typeof(Gemm).Assembly.GetType("Aced.Core.GemmDriver", throwOnError: true)!;
-        var switches = new[] { driver.GetProperty("TailSplit", BindingFlags.NonPublic | BindingFlags.Static)!, driver.GetProperty("PackBByRows", BindingFlags.NonPublic | BindingFlags.Static)! };
+        string[] names = switchNames.Split(',');
+        var switches = new PropertyInfo[names.Length];
+        for (int i = 0; i < names.Length; i++)
+        {
+            switches[i] = driver.GetProperty(names[i], BindingFlags.NonPublic | BindingFlags.Static) ?? throw new ArgumentException($"GemmDriver has no switch {names[i]}.", nameof(switchNames));
+        }
+
         GemmControl.MaxDegreeOfParallelism = threads;
         s_setThreads(threads);
         var rng = new Random(1);
@@ -156,7 +166,7 @@ internal static unsafe class Interleaved
         Array.Sort(newRatio);
         Array.Sort(gain);
         Console.WriteLine(
-            $"{n}^3 NN threads={threads} rounds={rounds}: median vs OpenBLAS switches off {oldRatio[rounds / 2]:F3}, on {newRatio[rounds / 2]:F3}; " +
+            $"{n}^3 NN threads={threads} rounds={rounds} [{switchNames}]: median vs OpenBLAS switches off {oldRatio[rounds / 2]:F3}, on {newRatio[rounds / 2]:F3}; " +
             $"on/off speed {gain[rounds / 2]:F3} | median GFLOP/s off {2.0 * n * n * n / Median(bestOff) / 1e9:F1}, on {2.0 * n * n * n / Median(bestOn) / 1e9:F1}, " +
             $"OpenBLAS {2.0 * n * n * n / Median(bestBlas) / 1e9:F1} | load {loadBefore} -> {File.ReadAllText("/proc/loadavg").Trim()}");
     }

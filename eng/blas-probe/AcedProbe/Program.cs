@@ -8,7 +8,7 @@ namespace Aced.BlasProbe;
 /// Times Aced SGEMM on the shapes of probe.c (same reporting: best and median GFLOP/s over timed calls,
 /// after two warm-up calls). Usage: AcedProbe &lt;threads&gt; [all|1024|samp|odd|4096], or
 /// AcedProbe interleaved [all|1024|samp|odd|4096] [rounds] [threads] for the in-process A/B comparison with OpenBLAS, or
-/// AcedProbe ab &lt;n&gt; &lt;threads&gt; [rounds] for the same-process A/B of Aced's plain path with and without the issue-12
+/// AcedProbe ab &lt;n&gt; &lt;threads&gt; [rounds] [switches] for the same-process A/B of Aced's plain path with and without the issue-12
 /// driver switches (see <see cref="Interleaved.AbSwitches"/>), with OpenBLAS as the third contestant.
 /// </summary>
 public static class Program
@@ -18,7 +18,7 @@ public static class Program
         if (args.Length > 2 && args[0] == "ab")
         {
             var inv = System.Globalization.CultureInfo.InvariantCulture;
-            Interleaved.AbSwitches(int.Parse(args[1], inv), int.Parse(args[2], inv), args.Length > 3 ? int.Parse(args[3], inv) : 12);
+            Interleaved.AbSwitches(int.Parse(args[1], inv), int.Parse(args[2], inv), args.Length > 3 ? int.Parse(args[3], inv) : 12, args.Length > 4 ? args[4] : "ShareB");
             return;
         }
 
