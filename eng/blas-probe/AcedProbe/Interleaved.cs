@@ -171,6 +171,71 @@ internal static unsafe class Interleaved
             $"OpenBLAS {2.0 * n * n * n / Median(bestBlas) / 1e9:F1} | load {loadBefore} -> {File.ReadAllText("/proc/loadavg").Trim()}");
     }
 
+    /// <summary>
+    /// n^3 NN on one thread with C's leading dimension n and n + 16 (A and B unpadded), alternating, plus OpenBLAS with
+    /// ldc = n: how much a power-of-two C stride (all rows of a C tile in a few cache sets) costs each library.
+    /// </summary>
+    public static void LdcPad(int n, int rounds)
+    {
+        nint lib = NativeLibrary.Load("libopenblas.so.0");
+        s_sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)NativeLibrary.GetExport(lib, "cblas_sgemm");
+        s_setThreads = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(lib, "openblas_set_num_threads");
+        GemmControl.MaxDegreeOfParallelism = 1;
+        s_setThreads(1);
+        var rng = new Random(1);
+        float[] a = Fill(n * n, rng);
+        float[] b = Fill(n * n, rng);
+        int padded = n + 16;
+        var c = new float[n * padded];
+        var aView = new MatrixView(a, n, n);
+        var bView = new MatrixView(b, n, n);
+        var cPlain = new MatrixView(c, 0, n, n, n);
+        var cPadded = new MatrixView(c, 0, n, n, padded);
+        var plain = new double[rounds];
+        var pad = new double[rounds];
+        var blasPlain = new double[rounds];
+        var blasPad = new double[rounds];
+        string loadBefore = File.ReadAllText("/proc/loadavg").Trim();
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            for (int r = -1; r < rounds; r++)
+            {
+                for (int v = 0; v < 4; v++)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    switch (v)
+                    {
+                        case 0:
+                            Gemm.Multiply(Transpose.None, Transpose.None, 1f, aView, bView, 0f, cPlain);
+                            break;
+                        case 1:
+                            Gemm.Multiply(Transpose.None, Transpose.None, 1f, aView, bView, 0f, cPadded);
+                            break;
+                        case 2:
+                            s_sgemm(RowMajor, NoTrans, NoTrans, n, n, n, 1f, pa, n, pb, n, 0f, pc, n);
+                            break;
+                        default:
+                            s_sgemm(RowMajor, NoTrans, NoTrans, n, n, n, 1f, pa, n, pb, n, 0f, pc, padded);
+                            break;
+                    }
+
+                    double t = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                    if (r >= 0)
+                    {
+                        (v == 0 ? plain : v == 1 ? pad : v == 2 ? blasPlain : blasPad)[r] = t;
+                    }
+                }
+            }
+        }
+
+        double flops = 2.0 * n * n * n;
+        Console.WriteLine(
+            $"{n}^3 NN 1 thread, median GFLOP/s: Aced ldc={n} {flops / Median(plain) / 1e9:F1}, ldc={padded} {flops / Median(pad) / 1e9:F1}; " +
+            $"OpenBLAS ldc={n} {flops / Median(blasPlain) / 1e9:F1}, ldc={padded} {flops / Median(blasPad) / 1e9:F1} | load {loadBefore} -> {File.ReadAllText("/proc/loadavg").Trim()}");
+    }
+
     private static void Compare(string name, int m, int n, int k, bool transB, bool epilogue, int threads, int rounds, int block)
     {
         GemmControl.MaxDegreeOfParallelism = threads;

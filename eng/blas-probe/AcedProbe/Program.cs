@@ -22,6 +22,13 @@ public static class Program
             return;
         }
 
+        if (args.Length > 1 && args[0] == "ldc")
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            Interleaved.LdcPad(int.Parse(args[1], inv), args.Length > 2 ? int.Parse(args[2], inv) : 3);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "interleaved")
         {
             var inv = System.Globalization.CultureInfo.InvariantCulture;

@@ -6,8 +6,8 @@ namespace Aced.Core;
 
 /// <summary>
 /// The blocked SGEMM loops (GotoBLAS/BLIS structure): for a C tile, for each k block, for each 8-row
-/// micro-panel of A (packed once), for each 32-column micro-panel of B (packed once per thread and call,
-/// all of k), run the 8 x 32 micro-kernel. Every C element is therefore accumulated over k in the same
+/// micro-panel of A (packed once), for each 32-column micro-panel of B (packed once per thread and call, or once
+/// per call into a buffer all threads share, see <see cref="SharedPackedB"/>), run the 8 x 32 micro-kernel. Every C element is therefore accumulated over k in the same
 /// order (k blocks in increasing order, p increasing inside a block) whichever thread owns its tile.
 /// </summary>
 internal static unsafe class GemmDriver
@@ -128,8 +128,11 @@ internal static unsafe class GemmDriver
     /// The packed k block <paramref name="kb"/> of op(B) column block <paramref name="jb"/> in the call's shared buffer
     /// (column block jb at <c>jb * PackedBlockFloats</c>, k block kb at <c>+ kb * Kc * ncPad</c>). The first thread to
     /// ask for a block claims it (unpacked -> packing) and packs it; a thread that finds it being packed waits for that
-    /// packer, which is running the (non-blocking) packing loop, and a thread that finds it ready reads it. Nobody ever
-    /// waits for a block nobody is packing, so the call cannot deadlock whichever threads join it.
+    /// packer, which is running the (non-blocking) packing loop, after packing later unclaimed k blocks of the same column
+    /// block itself (threads start a call in lock step on the first column block, so this splits its packing between
+    /// them instead of idling); a thread that finds it ready reads it. Nobody ever waits for a block nobody is packing
+    /// (a packer that throws releases its block for the waiters to claim), so the call cannot deadlock whichever threads
+    /// join it, and a call no helper joins packs everything itself.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float* SharedPackedB(PlainGemmJob job, int jb, int kb)
