@@ -236,6 +236,68 @@ internal static unsafe class Interleaved
             $"OpenBLAS ldc={n} {flops / Median(blasPlain) / 1e9:F1}, ldc={padded} {flops / Median(blasPad) / 1e9:F1} | load {loadBefore} -> {File.ReadAllText("/proc/loadavg").Trim()}");
     }
 
+    /// <summary>
+    /// n^3 NN on <paramref name="threads"/> threads with each packed-B budget of <paramref name="budgets"/> (floats per
+    /// thread, GemmWorkspace.MultiSlotBudget, set through reflection: this probe only), alternating call by call with
+    /// OpenBLAS; prints the median time ratio OpenBLAS / Aced of each budget.
+    /// </summary>
+    public static void Budgets(int n, int threads, int rounds, long[] budgets)
+    {
+        nint lib = NativeLibrary.Load("libopenblas.so.0");
+        s_sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)NativeLibrary.GetExport(lib, "cblas_sgemm");
+        s_setThreads = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(lib, "openblas_set_num_threads");
+        Type workspace = typeof(Gemm).Assembly.GetType("Aced.Core.GemmWorkspace", throwOnError: true)!;
+        PropertyInfo budget = workspace.GetProperty("MultiSlotBudget", BindingFlags.NonPublic | BindingFlags.Static)!;
+        object? original = budget.GetValue(null);
+        GemmControl.MaxDegreeOfParallelism = threads;
+        s_setThreads(threads);
+        var rng = new Random(1);
+        float[] a = Fill(n * n, rng);
+        float[] b = Fill(n * n, rng);
+        var c = new float[n * n];
+        var aView = new MatrixView(a, n, n);
+        var bView = new MatrixView(b, n, n);
+        var cView = new MatrixView(c, n, n);
+        var ratios = new double[budgets.Length][];
+        for (int v = 0; v < budgets.Length; v++)
+        {
+            ratios[v] = new double[rounds];
+        }
+
+        string loadBefore = File.ReadAllText("/proc/loadavg").Trim();
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            for (int r = -1; r < rounds; r++)
+            {
+                for (int v = 0; v < budgets.Length; v++)
+                {
+                    budget.SetValue(null, budgets[v]);
+                    long t0 = Stopwatch.GetTimestamp();
+                    Gemm.Multiply(Transpose.None, Transpose.None, 1f, aView, bView, 0f, cView);
+                    double aced = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                    t0 = Stopwatch.GetTimestamp();
+                    s_sgemm(RowMajor, NoTrans, NoTrans, n, n, n, 1f, pa, n, pb, n, 0f, pc, n);
+                    double blas = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                    if (r >= 0)
+                    {
+                        ratios[v][r] = blas / aced;
+                    }
+                }
+            }
+        }
+
+        budget.SetValue(null, original);
+        var line = new System.Text.StringBuilder($"{n}^3 NN threads={threads} rounds={rounds}, median OpenBLAS time / Aced time by packed-B budget:");
+        for (int v = 0; v < budgets.Length; v++)
+        {
+            line.Append(System.Globalization.CultureInfo.InvariantCulture, $" {budgets[v] * sizeof(float) >> 20} MiB {Median(ratios[v]):F3};");
+        }
+
+        Console.WriteLine($"{line} load {loadBefore} -> {File.ReadAllText("/proc/loadavg").Trim()}");
+    }
+
     private static void Compare(string name, int m, int n, int k, bool transB, bool epilogue, int threads, int rounds, int block)
     {
         GemmControl.MaxDegreeOfParallelism = threads;

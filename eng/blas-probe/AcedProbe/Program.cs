@@ -9,7 +9,9 @@ namespace Aced.BlasProbe;
 /// after two warm-up calls). Usage: AcedProbe &lt;threads&gt; [all|1024|samp|odd|4096], or
 /// AcedProbe interleaved [all|1024|samp|odd|4096] [rounds] [threads] for the in-process A/B comparison with OpenBLAS, or
 /// AcedProbe ab &lt;n&gt; &lt;threads&gt; [rounds] [switches] for the same-process A/B of Aced's plain path with and without the issue-12
-/// driver switches (see <see cref="Interleaved.AbSwitches"/>), with OpenBLAS as the third contestant.
+/// driver switches (see <see cref="Interleaved.AbSwitches"/>), with OpenBLAS as the third contestant, or
+/// AcedProbe ldc &lt;n&gt; [rounds] (C stride n vs n + 16, one thread), or AcedProbe budget &lt;n&gt; &lt;threads&gt; &lt;rounds&gt;
+/// &lt;MiB,MiB,...&gt; (the per-thread packed-B budget, i.e. the column group size).
 /// </summary>
 public static class Program
 {
@@ -19,6 +21,20 @@ public static class Program
         {
             var inv = System.Globalization.CultureInfo.InvariantCulture;
             Interleaved.AbSwitches(int.Parse(args[1], inv), int.Parse(args[2], inv), args.Length > 3 ? int.Parse(args[3], inv) : 12, args.Length > 4 ? args[4] : "ShareB");
+            return;
+        }
+
+        if (args.Length > 4 && args[0] == "budget")
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            string[] parts = args[4].Split(',');
+            var budgets = new long[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+            {
+                budgets[i] = (long.Parse(parts[i], inv) << 20) / sizeof(float);
+            }
+
+            Interleaved.Budgets(int.Parse(args[1], inv), int.Parse(args[2], inv), int.Parse(args[3], inv), budgets);
             return;
         }
 
