@@ -118,6 +118,7 @@ internal static unsafe class Interleaved
         var bestOff = new double[rounds];
         var bestOn = new double[rounds];
         var bestBlas = new double[rounds];
+        var fullRound = new bool[rounds];
         string loadBefore = File.ReadAllText("/proc/loadavg").Trim();
         Console.WriteLine($"date {DateTime.UtcNow:yyyy-MM-ddTHH:mmZ}; {GemmControl.Describe()}");
         fixed (float* pa = a)
@@ -127,6 +128,7 @@ internal static unsafe class Interleaved
             for (int r = -1; r < rounds; r++)
             {
                 var best = new[] { double.MaxValue, double.MaxValue, double.MaxValue };
+                var bestCores = new double[3];
                 for (int v = 0; v < 3; v++)
                 {
                     foreach (PropertyInfo s in switches)
@@ -136,6 +138,7 @@ internal static unsafe class Interleaved
 
                     for (int i = 0; i < calls; i++)
                     {
+                        double cpu0 = ProcessCpuSeconds();
                         long t0 = Stopwatch.GetTimestamp();
                         if (v < 2)
                         {
@@ -146,7 +149,12 @@ internal static unsafe class Interleaved
                             s_sgemm(RowMajor, NoTrans, NoTrans, n, n, n, 1f, pa, n, pb, n, 0f, pc, n);
                         }
 
-                        best[v] = Math.Min(best[v], Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                        double t = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                        if (t < best[v])
+                        {
+                            best[v] = t;
+                            bestCores[v] = (ProcessCpuSeconds() - cpu0) / t;
+                        }
                     }
                 }
 
@@ -158,10 +166,32 @@ internal static unsafe class Interleaved
                     bestOff[r] = best[0];
                     bestOn[r] = best[1];
                     bestBlas[r] = best[2];
+                    fullRound[r] = bestCores[0] >= 0.9 * threads && bestCores[1] >= 0.9 * threads && bestCores[2] >= 0.9 * threads;
                 }
             }
         }
 
+        // The same medians over the rounds whose three best calls all ran with every thread on a CPU.
+        int full = 0;
+        foreach (bool f in fullRound)
+        {
+            full += f ? 1 : 0;
+        }
+
+        var fullGain = new double[full];
+        var fullNew = new double[full];
+        for (int r = 0, j = 0; r < rounds; r++)
+        {
+            if (fullRound[r])
+            {
+                fullGain[j] = gain[r];
+                fullNew[j++] = newRatio[r];
+            }
+        }
+
+        Console.WriteLine(full > 0
+            ? $"full-core rounds {full}/{rounds}: on/off speed {Median(fullGain):F3}, on vs OpenBLAS {Median(fullNew):F3}"
+            : $"full-core rounds 0/{rounds}: no fair comparison in this run");
         Array.Sort(oldRatio);
         Array.Sort(newRatio);
         Array.Sort(gain);
