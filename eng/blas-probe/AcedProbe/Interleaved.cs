@@ -99,7 +99,10 @@ internal static unsafe class Interleaved
         var switches = new PropertyInfo[names.Length];
         for (int i = 0; i < names.Length; i++)
         {
-            switches[i] = driver.GetProperty(names[i], BindingFlags.NonPublic | BindingFlags.Static) ?? throw new ArgumentException($"GemmDriver has no switch {names[i]}.", nameof(switchNames));
+            // "Name" is a switch of GemmDriver, "Type.Name" one of another Aced.Core type (e.g. GemmKernels.StripPrefetch).
+            int dot = names[i].IndexOf('.', StringComparison.Ordinal);
+            Type owner = dot < 0 ? driver : typeof(Gemm).Assembly.GetType("Aced.Core." + names[i][..dot], throwOnError: true)!;
+            switches[i] = owner.GetProperty(names[i][(dot + 1)..], BindingFlags.NonPublic | BindingFlags.Static) ?? throw new ArgumentException($"No switch {names[i]}.", nameof(switchNames));
         }
 
         GemmControl.MaxDegreeOfParallelism = threads;
