@@ -7,8 +7,9 @@ namespace Aced.Core;
 /// <summary>
 /// The blocked SGEMM loops (GotoBLAS/BLIS structure): for a C tile, for each k block, for each 8-row
 /// micro-panel of A (packed once), for each 32-column micro-panel of B (packed once per thread and call, or once
-/// per call into a buffer all threads share, see <see cref="SharedPackedB"/>), run the 8 x 32 micro-kernel. Every C element is therefore accumulated over k in the same
-/// order (k blocks in increasing order, p increasing inside a block) whichever thread owns its tile.
+/// per call into a buffer all threads share, see <see cref="SharedPackedB"/>), run the 8 x 32 micro-kernel. Every C
+/// element is therefore accumulated over k in the same order (k blocks in increasing order, p increasing inside a
+/// block) whichever thread owns its tile.
 /// </summary>
 internal static unsafe class GemmDriver
 {
