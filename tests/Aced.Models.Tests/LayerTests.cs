@@ -183,6 +183,58 @@ public class LayerTests
         }, "dx", eps: 1e-3f);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(16)]
+    [InlineData(37)]
+    [InlineData(256)]
+    public void BiasRow_AnyLength_IsBitIdenticalToSeparatePassesAndMatchesDoubleReference(int n)
+    {
+        // The fused epilogue row against the passes it replaces: TensorPrimitives.Add (twice with a residual), then Gelu.
+        float[] product = TestData.RandomMatrix(1, n, 91, 6f).Data;
+        float[] bias = TestData.RandomMatrix(1, n, 92, 1f).Data;
+        float[] residual = TestData.RandomMatrix(1, n, 93, 2f).Data;
+        product[0] = 200f;
+        if (n > 1)
+        {
+            product[n - 1] = -200f;
+        }
+
+        for (int variant = 0; variant < 4; variant++)
+        {
+            bool withResidual = (variant & 1) != 0;
+            bool withGelu = (variant & 2) != 0;
+            float[] expectedY = new float[n];
+            float[] expectedG = new float[n];
+            System.Numerics.Tensors.TensorPrimitives.Add(product, bias, expectedY);
+            if (withResidual)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Add(expectedY, residual, expectedY);
+            }
+
+            if (withGelu)
+            {
+                RowMath.Gelu(expectedY, expectedG);
+            }
+
+            float[] y = new float[n];
+            float[] g = new float[n];
+            RowMath.BiasRow(product, bias, withResidual ? residual : default, y, withGelu ? g : default);
+            Assert.Equal(expectedY, y);
+            Assert.Equal(expectedG, g);
+            for (int i = 0; i < n; i++)
+            {
+                double v = (double)product[i] + bias[i] + (withResidual ? residual[i] : 0);
+                TestData.Close(v, y[i], 1e-5, 1e-6, "y");
+                double gelu = 0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + (0.044715 * v * v * v))));
+                TestData.Close(withGelu ? gelu : 0, g[i], 1e-5, 1e-6, "gelu");
+            }
+        }
+
+        Assert.Throws<ArgumentException>(() => RowMath.BiasRow(product, bias.AsSpan(0, n - 1 == 0 ? 0 : n - 1), default, new float[n], default));
+    }
+
     [Fact]
     public void Gelu_VectorBodyAndScalarTail_GiveIdenticalBitsAndExactLimits()
     {
@@ -391,7 +443,7 @@ public class LayerTests
         var expectedW = new Matrix(inDim, outDim, (float[])seedW.Clone());
         float[] expectedB = (float[])seedB.Clone();
         var expectedX = new Matrix(k, inDim, (float[])seedX.Clone());
-        Linear.AddWeightGradient(x, dy, expectedW);
+        Linear.AddWeightGradientBySlices(x, dy, expectedW);
         RowOps.AddColumnSums(dy, expectedB);
         Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, dy, w, accumulateDx ? 1f : 0f, expectedX);
         int saved = GemmControl.MaxDegreeOfParallelism;

@@ -19,7 +19,7 @@ namespace Aced.Benchmarks.Models;
 /// during which at least one product (one batched product) was running.
 /// </para>
 /// </summary>
-internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpilogueProvider
+internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpilogueProvider, IGemmSlicesProvider
 {
     private readonly IGemmProvider _inner;
     private readonly Dictionary<(Transpose, Transpose, int, int, int), ShapeStats> _shapes = new();
@@ -132,6 +132,60 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
             Calls++;
             Flops += 2.0 * m * n * k;
             RecordLocked(_shapes, (transA, transB, m, n, k), 1, ticks);
+        }
+    }
+
+    /// <summary>
+    /// Times a whole k-slice weight-gradient call (recorded as one TN product with k = all rows): through the managed
+    /// serial path when wrapping the managed provider, else as the slice products through this wrapper.
+    /// </summary>
+    public void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows)
+    {
+        if (!ReferenceEquals(_inner, ManagedGemmProvider.Instance))
+        {
+            for (int k0 = 0; k0 < a.Rows; k0 += sliceRows)
+            {
+                int rows = Math.Min(sliceRows, a.Rows - k0);
+                Aced.Core.Gemm.Multiply(Transpose.Transposed, Transpose.None, 1f, a.RowRange(k0, rows), b.RowRange(k0, rows), 1f, c);
+            }
+
+            return;
+        }
+
+        Enter(false);
+        long start = Stopwatch.GetTimestamp();
+        GemmSlices.RunManaged(a, b, c, sliceRows);
+        long ticks = Stopwatch.GetTimestamp() - start;
+        Exit(false);
+        lock (_gate)
+        {
+            Ticks += ticks;
+            Calls++;
+            Flops += 2.0 * a.Columns * b.Columns * a.Rows;
+            RecordLocked(_shapes, (Transpose.Transposed, Transpose.None, a.Columns, b.Columns, a.Rows), 1, ticks);
+        }
+    }
+
+    /// <summary>Times a serial input-gradient product (recorded as an NT product; the managed serial path when wrapping the managed provider).</summary>
+    public void MultiplyTransposed(MatrixView a, MatrixView b, MatrixView c, bool accumulate)
+    {
+        if (!ReferenceEquals(_inner, ManagedGemmProvider.Instance))
+        {
+            Aced.Core.Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, accumulate ? 1f : 0f, c);
+            return;
+        }
+
+        Enter(false);
+        long start = Stopwatch.GetTimestamp();
+        GemmSlices.RunTransposedManaged(a, b, c, accumulate);
+        long ticks = Stopwatch.GetTimestamp() - start;
+        Exit(false);
+        lock (_gate)
+        {
+            Ticks += ticks;
+            Calls++;
+            Flops += 2.0 * a.Rows * b.Rows * a.Columns;
+            RecordLocked(_shapes, (Transpose.None, Transpose.Transposed, a.Rows, b.Rows, a.Columns), 1, ticks);
         }
     }
 

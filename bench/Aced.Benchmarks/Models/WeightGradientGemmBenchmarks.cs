@@ -75,4 +75,74 @@ public class WeightGradientGemmBenchmarks
 
         return _dwt[0, 0];
     }
+    /// <summary>
+    /// The concurrent backward's form: dW in two halves (columns when wider than tall, else rows) as two parallel items,
+    /// each its half's 512-row slices as separate single-threaded products (what <c>Linear</c> ran before <see cref="GemmSlices"/>).
+    /// </summary>
+    [Benchmark]
+    public float HalvesBySlices() => Halves(mode: 0);
+
+    /// <summary>The same halves, each one <see cref="GemmSlices.AddTransposedProducts"/> call (same bits).</summary>
+    [Benchmark]
+    public float HalvesOneCall() => Halves(mode: 1);
+
+    /// <summary>As <see cref="HalvesOneCall"/> without the prefetch of the next k block.</summary>
+    [Benchmark]
+    public float HalvesOneCallNoPrefetch() => Halves(mode: 2);
+
+    private float Halves(int mode)
+    {
+        _dw.Span.Clear();
+        bool saved = GemmSlices.PrefetchEnabled;
+        GemmSlices.PrefetchEnabled = mode != 2;
+        try
+        {
+            ParallelPartition.Run(2, new HalfBody(_x, _dy, _dw, mode != 0));
+        }
+        finally
+        {
+            GemmSlices.PrefetchEnabled = saved;
+        }
+
+        return _dw[0, 0];
+    }
+
+    private readonly struct HalfBody : IPartitionBody
+    {
+        private readonly MatrixView _x;
+        private readonly MatrixView _dy;
+        private readonly MatrixView _dw;
+        private readonly bool _oneCall;
+
+        public HalfBody(MatrixView x, MatrixView dy, MatrixView dw, bool oneCall)
+        {
+            _x = x;
+            _dy = dy;
+            _dw = dw;
+            _oneCall = oneCall;
+        }
+
+        public void Execute(int partition)
+        {
+            bool columns = _dw.Rows < _dw.Columns;
+            int length = columns ? _dw.Columns : _dw.Rows;
+            int granule = columns ? 32 : 8;
+            int split = Math.Min(length, (length + (2 * granule) - 1) / (2 * granule) * granule);
+            int start = partition == 0 ? 0 : split;
+            int count = partition == 0 ? split : length - split;
+            MatrixView x = columns ? _x : _x.ColumnRange(start, count);
+            MatrixView dy = columns ? _dy.ColumnRange(start, count) : _dy;
+            MatrixView dw = columns ? _dw.ColumnRange(start, count) : _dw.RowRange(start, count);
+            if (_oneCall)
+            {
+                GemmSlices.AddTransposedProducts(x, dy, dw, 512);
+                return;
+            }
+
+            for (int k0 = 0; k0 < K; k0 += 512)
+            {
+                Aced.Core.Gemm.Multiply(Transpose.Transposed, Transpose.None, 1f, x.RowRange(k0, 512), dy.RowRange(k0, 512), 1f, dw);
+            }
+        }
+    }
 }

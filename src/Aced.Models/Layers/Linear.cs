@@ -1,6 +1,5 @@
 using System;
 using System.Buffers;
-using System.Numerics.Tensors;
 using Aced.Core;
 
 namespace Aced.Models.Layers;
@@ -140,8 +139,15 @@ internal static class Linear
     private static bool Concurrent(MatrixView x, MatrixView dy, MatrixView dx) =>
         !dx.IsEmpty && AcedControl.MaxDegreeOfParallelism > 1 && 2.0 * x.Rows * x.Columns * dy.Columns >= ConcurrentBackwardFlops;
 
-    /// <summary>dW += x^T dy, summed over fixed k-slices of <see cref="WeightGradientSlice"/> rows in row order.</summary>
-    public static void AddWeightGradient(MatrixView x, MatrixView dy, MatrixView dw)
+    /// <summary>
+    /// dW += x^T dy, summed over fixed k-slices of <see cref="WeightGradientSlice"/> rows in row order, each slice a
+    /// product that uses every thread (the concurrent backward's single-threaded halves run the same slices as one
+    /// <see cref="GemmSlices.AddTransposedProducts"/> call each: same bits).
+    /// </summary>
+    public static void AddWeightGradient(MatrixView x, MatrixView dy, MatrixView dw) => AddWeightGradientBySlices(x, dy, dw);
+
+    /// <summary>dW += x^T dy as one product per k-slice (the form <see cref="GemmSlices.AddTransposedProducts"/> reproduces bit for bit).</summary>
+    internal static void AddWeightGradientBySlices(MatrixView x, MatrixView dy, MatrixView dw)
     {
         int k = x.Rows;
         if (k <= WeightGradientSlice)
@@ -235,12 +241,12 @@ internal static class Linear
                 if (_dw.Rows < _dw.Columns)
                 {
                     (int start, int count) = Half(_dw.Columns, GemmTileColumns, partition);
-                    AddWeightGradient(_x, _dy.ColumnRange(start, count), _dw.ColumnRange(start, count));
+                    GemmSlices.AddTransposedProducts(_x, _dy.ColumnRange(start, count), _dw.ColumnRange(start, count), WeightGradientSlice);
                 }
                 else
                 {
                     (int start, int count) = Half(_dw.Rows, GemmTileRows, partition);
-                    AddWeightGradient(_x.ColumnRange(start, count), _dy, _dw.RowRange(start, count));
+                    GemmSlices.AddTransposedProducts(_x.ColumnRange(start, count), _dy, _dw.RowRange(start, count), WeightGradientSlice);
                 }
 
                 return;
@@ -251,7 +257,7 @@ internal static class Linear
             {
                 int start = block * InputGradientBlockRows;
                 int count = Math.Min(InputGradientBlockRows, _dy.Rows - start);
-                InputGradient(_w, _dy.RowRange(start, count), _dx.RowRange(start, count), _accumulateDx);
+                GemmSlices.MultiplyTransposed(_dy.RowRange(start, count), _w, _dx.RowRange(start, count), _accumulateDx);
                 if (_partial is not null)
                 {
                     RowOps.GeluBackwardSumChunks(_hidden, _dx, _dx, start, start + count, _partial);
@@ -315,18 +321,9 @@ internal static class Linear
             ReadOnlySpan<float> bias = _bias.AsSpan(columnStart, columns);
             for (int r = 0; r < rows; r++)
             {
-                ReadOnlySpan<float> product = tile.Slice(r * stride, columns);
-                Span<float> y = _y.Row(rowStart + r).Slice(columnStart, columns);
-                TensorPrimitives.Add(product, bias, y);
-                if (!_residual.IsEmpty)
-                {
-                    TensorPrimitives.Add(y, _residual.Row(rowStart + r).Slice(columnStart, columns), y);
-                }
-
-                if (!_gelu.IsEmpty)
-                {
-                    RowMath.Gelu(y, _gelu.Row(rowStart + r).Slice(columnStart, columns));
-                }
+                ReadOnlySpan<float> residual = _residual.IsEmpty ? default : _residual.Row(rowStart + r).Slice(columnStart, columns);
+                Span<float> gelu = _gelu.IsEmpty ? default : _gelu.Row(rowStart + r).Slice(columnStart, columns);
+                RowMath.BiasRow(tile.Slice(r * stride, columns), bias, residual, _y.Row(rowStart + r).Slice(columnStart, columns), gelu);
             }
         }
     }
