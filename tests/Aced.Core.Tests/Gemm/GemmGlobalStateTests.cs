@@ -399,26 +399,17 @@ public sealed class GemmGlobalStateTests
             var c = new Matrix(300, 250);
             var sums = new double[300];
             var epilogue = new SumEpilogue(sums);
-            for (int warm = 0; warm < 3; warm++)
-            {
-                Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, 0f, c);
-                Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, a, b, epilogue);
-            }
-
             // One-time buffer growth happens when a worker first gets a tile, which under load may be late:
             // the steady state is reached when some round of 10 calls allocates (almost) nothing.
-            long allocated = long.MaxValue;
-            for (int round = 0; round < 8 && allocated >= 1024; round++)
-            {
-                long before = GC.GetTotalAllocatedBytes(precise: true);
-                for (int i = 0; i < 10; i++)
+            long allocated = SteadyStateAllocation.MinimumBytes(
+                () =>
                 {
                     Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, 0f, c);
                     Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, a, b, epilogue);
-                }
-
-                allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-            }
+                },
+                callsPerRound: 10,
+                enough: 1023,
+                warmUp: 3);
 
             Assert.True(allocated < 1024, $"20 steady-state calls allocated {allocated} bytes");
         });
