@@ -7,9 +7,11 @@ namespace Aced.BlasProbe;
 /// <summary>
 /// Times Aced SGEMM on the shapes of probe.c (same reporting: best and median GFLOP/s over timed calls,
 /// after two warm-up calls). Usage: AcedProbe &lt;threads&gt; [all|1024|samp|odd|4096], or
-/// AcedProbe interleaved [all|1024|samp|odd|4096] [rounds] for the in-process A/B comparison with OpenBLAS, or
-/// AcedProbe ab &lt;n&gt; &lt;threads&gt; [rounds] for the same-process A/B of Aced's plain path with and without the issue-12
-/// driver switches (see <see cref="Interleaved.AbSwitches"/>), with OpenBLAS as the third contestant.
+/// AcedProbe interleaved [all|1024|samp|odd|4096] [rounds] [threads] for the in-process A/B comparison with OpenBLAS, or
+/// AcedProbe ab &lt;n&gt; &lt;threads&gt; [rounds] [switches] for the same-process A/B of Aced's plain path with and without the issue-12
+/// driver switches (see <see cref="Interleaved.AbSwitches"/>), with OpenBLAS as the third contestant, or
+/// AcedProbe ldc &lt;n&gt; [rounds] (C stride n vs n + 16, one thread), or AcedProbe budget &lt;n&gt; &lt;threads&gt; &lt;rounds&gt;
+/// &lt;MiB,MiB,...&gt; (the per-thread packed-B budget, i.e. the column group size).
 /// </summary>
 public static class Program
 {
@@ -18,13 +20,35 @@ public static class Program
         if (args.Length > 2 && args[0] == "ab")
         {
             var inv = System.Globalization.CultureInfo.InvariantCulture;
-            Interleaved.AbSwitches(int.Parse(args[1], inv), int.Parse(args[2], inv), args.Length > 3 ? int.Parse(args[3], inv) : 12);
+            Interleaved.AbSwitches(int.Parse(args[1], inv), int.Parse(args[2], inv), args.Length > 3 ? int.Parse(args[3], inv) : 12, args.Length > 4 ? args[4] : "ShareB");
+            return;
+        }
+
+        if (args.Length > 4 && args[0] == "budget")
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            string[] parts = args[4].Split(',');
+            var budgets = new long[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+            {
+                budgets[i] = (long.Parse(parts[i], inv) << 20) / sizeof(float);
+            }
+
+            Interleaved.Budgets(int.Parse(args[1], inv), int.Parse(args[2], inv), int.Parse(args[3], inv), budgets);
+            return;
+        }
+
+        if (args.Length > 1 && args[0] == "ldc")
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            Interleaved.LdcPad(int.Parse(args[1], inv), args.Length > 2 ? int.Parse(args[2], inv) : 3);
             return;
         }
 
         if (args.Length > 0 && args[0] == "interleaved")
         {
-            Interleaved.Run(args.Length > 1 ? args[1] : "all", args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5);
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            Interleaved.Run(args.Length > 1 ? args[1] : "all", args.Length > 2 ? int.Parse(args[2], inv) : 5, args.Length > 3 ? int.Parse(args[3], inv) : 0);
             return;
         }
 

@@ -6,9 +6,10 @@ namespace Aced.Core;
 
 /// <summary>
 /// The blocked SGEMM loops (GotoBLAS/BLIS structure): for a C tile, for each k block, for each 8-row
-/// micro-panel of A (packed once), for each 32-column micro-panel of B (packed once per thread and call,
-/// all of k), run the 8 x 32 micro-kernel. Every C element is therefore accumulated over k in the same
-/// order (k blocks in increasing order, p increasing inside a block) whichever thread owns its tile.
+/// micro-panel of A (packed once), for each 32-column micro-panel of B (packed once per thread and call, or once
+/// per call into a buffer all threads share, see <see cref="SharedPackedB"/>), run the 8 x 32 micro-kernel. Every C
+/// element is therefore accumulated over k in the same order (k blocks in increasing order, p increasing inside a
+/// block) whichever thread owns its tile.
 /// </summary>
 internal static unsafe class GemmDriver
 {
@@ -88,26 +89,148 @@ internal static unsafe class GemmDriver
         (plan.RowTiles * plan.ColTiles) + (tailTiles * (TailParts(plan) - 1));
 
     /// <summary>
-    /// Computes work item <paramref name="item"/> of a plain call: a whole C tile, or (for the last
+    /// Whether a plain call on several threads shares one packed B (<see cref="SharedPackedB"/>; a same-run A/B baseline
+    /// turns it off).
+    /// </summary>
+    internal static bool ShareB { get; set; } = true;
+
+    /// <summary>
+    /// Whether a plain call of <paramref name="plan"/> on <paramref name="degree"/> threads packs B once into a buffer
+    /// every thread reads (<see cref="SharedPackedB"/>) and runs whole row blocks as work items: with more than one
+    /// thread, when all of B fits the packed-B budget as one column group (so no packed block is ever overwritten during
+    /// the call) and there are at least two row blocks per thread.
+    /// </summary>
+    internal static bool SharesB(GemmPlan plan, int degree) =>
+        ShareB && degree > 1 && plan.RowTiles >= 2 * degree && GemmWorkspace.BSlots(plan) >= plan.ColTiles;
+
+    /// <summary>
+    /// Number of leading work items of a shared-B plain call that are whole row blocks (every column block, so a thread
+    /// packs its rows of A once): all but the last 2 (degree - 1) row blocks, whose tiles stay separate items (and the
+    /// last <see cref="TailTiles"/> of them row parts) so that threads finish together.
+    /// </summary>
+    internal static int RowBlockItems(GemmPlan plan, int degree) =>
+        SharesB(plan, degree) ? plan.RowTiles - Math.Min(plan.RowTiles / 2, 2 * (degree - 1)) : 0;
+
+    /// <summary>
+    /// Sets up <paramref name="job"/>'s partition for <paramref name="degree"/> threads (split tail tiles, whole row-block
+    /// items and the shared packed B when <see cref="SharesB"/>) and returns its number of work items. The partition
+    /// decides only which thread computes which elements, never how: results are the same bits for any degree.
+    /// </summary>
+    internal static int PreparePlain(PlainGemmJob job, int degree)
+    {
+        GemmPlan plan = job.Plan;
+        job.TailTiles = TailTiles(plan, degree);
+        job.RowBlockItems = RowBlockItems(plan, degree);
+        job.SharedB = job.RowBlockItems > 0 ? job.PrepareSharedB() : null;
+        return PlainItemCount(plan, job.TailTiles) - (job.RowBlockItems * (plan.ColTiles - 1));
+    }
+
+    /// <summary>
+    /// The packed k block <paramref name="kb"/> of op(B) column block <paramref name="jb"/> in the call's shared buffer
+    /// (column block jb at <c>jb * PackedBlockFloats</c>, k block kb at <c>+ kb * Kc * ncPad</c>). The first thread to
+    /// ask for a block claims it (unpacked -> packing) and packs it; a thread that finds it being packed waits for that
+    /// packer, which is running the (non-blocking) packing loop, after packing later unclaimed k blocks of the same column
+    /// block itself (threads start a call in lock step on the first column block, so this splits its packing between
+    /// them instead of idling); a thread that finds it ready reads it. Nobody ever waits for a block nobody is packing
+    /// (a packer that throws releases its block for the waiters to claim), so the call cannot deadlock whichever threads
+    /// join it, and a call no helper joins packs everything itself.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static float* SharedPackedB(PlainGemmJob job, int jb, int kb)
+    {
+        GemmPlan plan = job.Plan;
+        int ncPad = GemmPlan.RoundUp(Math.Min(plan.Nc, plan.N - (jb * plan.Nc)), GemmPlan.NR);
+        float* dst = job.SharedB + (jb * plan.PackedBlockFloats) + ((nint)kb * plan.Kc * ncPad);
+        ref int state = ref job.BState[(jb * plan.KBlocks) + kb];
+        if (Volatile.Read(ref state) == PlainGemmJob.BlockReady)
+        {
+            return dst;
+        }
+
+        TryPackShared(job, jb, kb, ncPad);
+        if (Volatile.Read(ref state) == PlainGemmJob.BlockReady)
+        {
+            return dst;
+        }
+
+        // Another thread is packing this block: pack later k blocks of the column block meanwhile (the threads of a
+        // call start in lock step on the same column block), then wait for the packer.
+        for (int next = kb + 1; next < plan.KBlocks && Volatile.Read(ref state) != PlainGemmJob.BlockReady; next++)
+        {
+            TryPackShared(job, jb, next, ncPad);
+        }
+
+        SpinWait spin = default;
+        while (Volatile.Read(ref state) != PlainGemmJob.BlockReady)
+        {
+            // A packer that failed released the block: pack it here.
+            TryPackShared(job, jb, kb, ncPad);
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+
+        return dst;
+    }
+
+    /// <summary>Packs shared k block (jb, kb) if no thread has claimed it yet.</summary>
+    private static void TryPackShared(PlainGemmJob job, int jb, int kb, int ncPad)
+    {
+        GemmPlan plan = job.Plan;
+        ref int state = ref job.BState[(jb * plan.KBlocks) + kb];
+        if (Volatile.Read(ref state) != PlainGemmJob.BlockUnpacked
+            || Interlocked.CompareExchange(ref state, PlainGemmJob.BlockPacking, PlainGemmJob.BlockUnpacked) != PlainGemmJob.BlockUnpacked)
+        {
+            return;
+        }
+
+        try
+        {
+            PackBBlock(job, jb, kb, job.SharedB + (jb * plan.PackedBlockFloats) + ((nint)kb * plan.Kc * ncPad));
+        }
+        catch
+        {
+            Volatile.Write(ref state, PlainGemmJob.BlockUnpacked);
+            throw;
+        }
+
+        Volatile.Write(ref state, PlainGemmJob.BlockReady);
+    }
+
+    /// <summary>
+    /// Computes work item <paramref name="item"/> of a plain call: a whole row block (the first
+    /// <see cref="PlainGemmJob.RowBlockItems"/> items of a shared-B call), a whole C tile, or (for the last
     /// <see cref="PlainGemmJob.TailTiles"/> tiles) one of its <see cref="TailParts"/> row parts.
     /// </summary>
     /// <remarks>
     /// Tiles run in groups of G column blocks (G = the column blocks of packed B a thread caches), row-block major
     /// inside a group: a thread's consecutive tiles then reuse both its packed A row block and its cached packed B.
-    /// G = 1 is plain column-block-major order.
+    /// G = 1 is plain column-block-major order. A shared-B call has one group (all column blocks), so row block ib is
+    /// tiles ib * ColTiles .. +ColTiles.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PlainItem(PlainGemmJob job, int item, GemmWorkspace ws)
     {
         GemmPlan plan = job.Plan;
+        int rowItems = job.RowBlockItems;
+        if (item < rowItems)
+        {
+            int rowStart = item * plan.Mc;
+            int rows = Math.Min(plan.Mc, plan.M - rowStart);
+            for (int c = 0; c < plan.ColTiles; c++)
+            {
+                PlainTile(job, rowStart, rows, item, c, ws);
+            }
+
+            return;
+        }
+
         int tiles = plan.RowTiles * plan.ColTiles;
         int whole = tiles - job.TailTiles;
         int parts = TailParts(plan);
-        int tile = item;
+        int tile = item - rowItems + (rowItems * plan.ColTiles);
         int part = -1;
-        if (item >= whole)
+        if (tile >= whole)
         {
-            int q = item - whole;
+            int q = tile - whole;
             tile = whole + (q / parts);
             part = q % parts;
         }
@@ -164,7 +287,7 @@ internal static unsafe class GemmDriver
             int p0 = kb * plan.Kc;
             int kcb = Math.Min(plan.Kc, plan.K - p0);
             float beta = kb == 0 ? job.Beta : 1f;
-            float* bBlock = ws.PackedB(job, jb, kb);
+            float* bBlock = job.SharedB is not null ? SharedPackedB(job, jb, kb) : ws.PackedB(job, jb, kb);
             if (strips && aBlock is not null)
             {
                 float* aK = aBlock + ((nint)p0 * mcPad);
@@ -420,8 +543,43 @@ internal sealed unsafe class PlainGemmJob : GemmJob
     internal nint Ldc;
     internal float Beta;
 
+    /// <summary>State of a shared packed-B k block: not packed yet.</summary>
+    internal const int BlockUnpacked = 0;
+
+    /// <summary>State of a shared packed-B k block: a thread is packing it.</summary>
+    internal const int BlockPacking = 1;
+
+    /// <summary>State of a shared packed-B k block: packed, readable by every thread.</summary>
+    internal const int BlockReady = 2;
+
     /// <summary>Tiles at the end of the call split into row parts (<see cref="GemmDriver.TailTiles"/>).</summary>
     internal int TailTiles;
+
+    /// <summary>Leading work items that are whole row blocks (<see cref="GemmDriver.RowBlockItems"/>; 0 when B is not shared).</summary>
+    internal int RowBlockItems;
+
+    /// <summary>The call's shared packed B (<see cref="GemmDriver.SharedPackedB"/>), or null when each thread packs its own.</summary>
+    internal float* SharedB;
+
+    /// <summary>Per (column block, k block) state of <see cref="SharedB"/>: unpacked, packing or ready.</summary>
+    internal int[] BState = new int[16];
+
+    private GemmWorkspace.PinnedBuffer _sharedB;
+
+    /// <summary>Sizes the shared packed-B buffer for all of B of the current plan and marks every block unpacked.</summary>
+    internal float* PrepareSharedB()
+    {
+        GemmPlan plan = Plan;
+        int blocks = plan.ColTiles * plan.KBlocks;
+        if (BState.Length < blocks)
+        {
+            BState = new int[Math.Max(blocks, BState.Length * 2)];
+        }
+
+        BState.AsSpan(0, blocks).Clear();
+        _sharedB.Ensure(plan.ColTiles * plan.PackedBlockFloats);
+        return _sharedB.Pointer;
+    }
 
     /// <summary>The job object owned by the current thread at the current nesting depth.</summary>
     internal static PlainGemmJob ForCurrentDepth()

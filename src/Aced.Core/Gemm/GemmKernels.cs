@@ -50,6 +50,9 @@ internal static unsafe class GemmKernels
     /// <summary>Whether the plain path's AVX2 kernel runs in 6-row strips over the row block (<see cref="Block256"/>; benchmarks turn it off for a same-run baseline).</summary>
     internal static bool StripsEnabled { get; set; } = true;
 
+    /// <summary>Whether <see cref="Block256"/> prefetches the next B half-panel and each strip's C rows (a same-run A/B baseline turns it off).</summary>
+    internal static bool StripPrefetch { get; set; } = true;
+
     internal static GemmIsa ActiveIsa => ForcedIsa != GemmIsa.Auto ? ForcedIsa
         : Vector512.IsHardwareAccelerated ? GemmIsa.Vector512
         : Vector256.IsHardwareAccelerated ? GemmIsa.Vector256
@@ -216,7 +219,7 @@ internal static unsafe class GemmKernels
             int cols = Math.Min(16, ncb - jh);
             float* b = bBlock + (((nint)(jh >> 5) * GemmPlan.NR) * kc) + (jh & 31);
             int jn = jh + 16;
-            float* bNext = jn < ncb && Sse.IsSupported ? bBlock + (((nint)(jn >> 5) * GemmPlan.NR) * kc) + (jn & 31) : null;
+            float* bNext = jn < ncb && Sse.IsSupported && StripPrefetch ? bBlock + (((nint)(jn >> 5) * GemmPlan.NR) * kc) + (jn & 31) : null;
             for (int i = 0; i < sixRows; i += 6)
             {
                 if (bNext is not null)
@@ -237,7 +240,7 @@ internal static unsafe class GemmKernels
                 float* a4 = Row(aBlock, panel, i + 4);
                 float* a5 = Row(aBlock, panel, i + 5);
                 float* ci = c + ((nint)i * ldc) + jh;
-                if (Sse.IsSupported)
+                if (Sse.IsSupported && StripPrefetch)
                 {
                     // The strip's C rows are read (beta != 0, later k blocks) and written when the kernel ends.
                     Sse.Prefetch0(ci);

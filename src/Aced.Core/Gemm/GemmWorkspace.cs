@@ -202,7 +202,7 @@ internal sealed unsafe class GemmWorkspace
     }
 
     /// <summary>A float buffer on the pinned object heap with a 64-byte-aligned start.</summary>
-    private struct PinnedBuffer
+    internal struct PinnedBuffer
     {
         private float[]? _array;
 

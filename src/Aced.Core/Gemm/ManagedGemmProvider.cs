@@ -91,8 +91,7 @@ public sealed class ManagedGemmProvider : IGemmEpilogueProvider, IGemmBatchedPro
             job.Beta = beta;
             int tiles = plan.RowTiles * plan.ColTiles;
             int degree = GemmDriver.Degree(m, n, k, tiles);
-            job.TailTiles = GemmDriver.TailTiles(plan, degree);
-            int items = GemmDriver.PlainItemCount(plan, job.TailTiles);
+            int items = GemmDriver.PreparePlain(job, degree);
             try
             {
                 WorkerPool.Run(job, items, degree);
@@ -102,6 +101,7 @@ public sealed class ManagedGemmProvider : IGemmEpilogueProvider, IGemmBatchedPro
                 job.A = null;
                 job.B = null;
                 job.C = null;
+                job.SharedB = null;
             }
         }
     }

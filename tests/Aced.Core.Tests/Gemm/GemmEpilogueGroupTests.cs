@@ -132,22 +132,7 @@ public sealed class GemmEpilogueGroupTests
             GemmControl.MaxDegreeOfParallelism = 2;
             double[] acc = new double[600];
             EpilogueProduct<FoldEpilogue>[] products = Products(600, acc, 9);
-            for (int warm = 0; warm < 5; warm++)
-            {
-                Gemm.MultiplyWithEpilogues<FoldEpilogue>(products);
-            }
-
-            long allocated = long.MaxValue;
-            for (int round = 0; round < 8 && allocated > 0; round++)
-            {
-                long before = GC.GetTotalAllocatedBytes(precise: true);
-                for (int i = 0; i < 20; i++)
-                {
-                    Gemm.MultiplyWithEpilogues<FoldEpilogue>(products);
-                }
-
-                allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-            }
+            long allocated = SteadyStateAllocation.MinimumBytes(() => Gemm.MultiplyWithEpilogues<FoldEpilogue>(products), callsPerRound: 20);
 
             Assert.Equal(0, allocated);
         }

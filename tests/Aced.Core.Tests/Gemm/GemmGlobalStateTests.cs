@@ -193,6 +193,96 @@ public sealed class GemmGlobalStateTests
     }
 
     [Fact]
+    public void SharesB_ByDegreeAndShape_OnlyWithHelpersEnoughRowBlocksAndOneColumnGroup()
+    {
+        var big = new GemmPlan(1024, 1024, 1024, epilogue: false);
+        var huge = new GemmPlan(4096, 4096, 4096, epilogue: false);
+        var shortRows = new GemmPlan(100, 512, 512, epilogue: false);
+        Assert.Equal(3, shortRows.RowTiles);
+        Assert.False(GemmDriver.SharesB(big, 1));
+        Assert.True(GemmDriver.SharesB(big, 2));
+        Assert.Equal(big.RowTiles - 2, GemmDriver.RowBlockItems(big, 2));
+        Assert.Equal(big.RowTiles - 4, GemmDriver.RowBlockItems(big, 3));
+        Assert.Equal(0, GemmDriver.RowBlockItems(big, 1));
+        Assert.False(GemmDriver.SharesB(huge, 2)); // B (64 MiB) is more than one column group
+        Assert.False(GemmDriver.SharesB(shortRows, 2)); // fewer than two row blocks per thread
+    }
+
+    [Theory]
+    [MemberData(nameof(AvailableIsas))]
+    public void Multiply_SharedPackedBOddSizes_BitIdenticalToSingleThreadAndNearDoubleReference(int isaCode)
+    {
+        // Shapes with at least 6 row blocks, so 2 and 3 threads share one packed B and run whole row blocks as items,
+        // with a partial last row block, column block, micro-panel and k block; both B layouts.
+        var isa = (GemmIsa)isaCode;
+        int seed = 11;
+        foreach ((int m, int n, int k, Transpose tb) in new[] { (777, 601, 803, Transpose.None), (801, 297, 385, Transpose.Transposed), (1031, 70, 33, Transpose.None) })
+        {
+            var plan = new GemmPlan(m, n, k, epilogue: false);
+            Assert.True(GemmDriver.SharesB(plan, 3), $"m={m} n={n} k={k} must take the shared-B path on 3 threads");
+            var rng = new System.Random(seed++);
+            MatrixView a = GemmTestHelpers.RandomView(rng, m, k, 3);
+            MatrixView b = tb == Transpose.None ? GemmTestHelpers.RandomView(rng, k, n, 1) : GemmTestHelpers.RandomView(rng, n, k, 1);
+            MatrixView c0 = GemmTestHelpers.RandomView(rng, m, n, 2);
+            (double[] expected, double[] scale) = GemmTestHelpers.Reference(Transpose.None, tb, 1.25f, a, b, 0.5f, c0, m, n, k);
+            float[] single = Array.Empty<float>();
+            foreach (int degree in new[] { 1, 2, 3 })
+            {
+                var c = new MatrixView((float[])c0.Array.Clone(), c0.Offset, c0.Rows, c0.Columns, c0.Stride);
+                WithSettings(degree, 0, isa, () => Gemm.Multiply(Transpose.None, tb, 1.25f, a, b, 0.5f, c));
+                GemmTestHelpers.AssertClose(expected, scale, c, m, n, k, $"{isa} degree={degree} m={m} n={n} k={k} {tb}");
+                if (degree == 1)
+                {
+                    single = c.Array;
+                }
+                else
+                {
+                    AssertBitIdentical(single, c.Array, $"{isa} degree={degree} m={m} n={n} k={k} {tb}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Multiply_SharedBCallsWhoseHelpersNeverJoin_CompleteBitIdentical()
+    {
+        // Several callers at once on 2 threads: one call gets the worker pool, the others run alone with a partition made
+        // for 2 threads (shared B, row-block items) and no helper ever joining. Each must finish with single-thread bits.
+        const int m = 520, n = 300, k = 700;
+        var rng = new System.Random(5);
+        MatrixView a = GemmTestHelpers.RandomView(rng, m, k);
+        MatrixView b = GemmTestHelpers.RandomView(rng, k, n);
+        float[] expected = new float[m * n];
+        WithSettings(1, double.MaxValue, GemmIsa.Auto, () => Gemm.Multiply(Transpose.None, Transpose.None, 1f, a, b, 0f, new MatrixView(expected, m, n)));
+        Assert.True(GemmDriver.SharesB(new GemmPlan(m, n, k, epilogue: false), 2));
+        WithSettings(2, 0, GemmIsa.Auto, () =>
+        {
+            var results = new float[4][];
+            var tasks = new Task[results.Length];
+            for (int t = 0; t < tasks.Length; t++)
+            {
+                int index = t;
+                tasks[t] = Task.Run(() =>
+                {
+                    var c = new float[m * n];
+                    for (int r = 0; r < 5; r++)
+                    {
+                        Gemm.Multiply(Transpose.None, Transpose.None, 1f, a, b, 0f, new MatrixView(c, m, n));
+                    }
+
+                    results[index] = c;
+                });
+            }
+
+            Assert.True(Task.WaitAll(tasks, TimeSpan.FromMinutes(2)), "a shared-B call did not finish");
+            foreach (float[] c in results)
+            {
+                AssertBitIdentical(expected, c, "concurrent shared-B call");
+            }
+        });
+    }
+
+    [Fact]
     public void ProviderName_Avx2Forced_NamesTheSixBySixteenTile()
     {
         string avx2 = string.Empty;
@@ -309,26 +399,17 @@ public sealed class GemmGlobalStateTests
             var c = new Matrix(300, 250);
             var sums = new double[300];
             var epilogue = new SumEpilogue(sums);
-            for (int warm = 0; warm < 3; warm++)
-            {
-                Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, 0f, c);
-                Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, a, b, epilogue);
-            }
-
             // One-time buffer growth happens when a worker first gets a tile, which under load may be late:
             // the steady state is reached when some round of 10 calls allocates (almost) nothing.
-            long allocated = long.MaxValue;
-            for (int round = 0; round < 8 && allocated >= 1024; round++)
-            {
-                long before = GC.GetTotalAllocatedBytes(precise: true);
-                for (int i = 0; i < 10; i++)
+            long allocated = SteadyStateAllocation.MinimumBytes(
+                () =>
                 {
                     Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, 0f, c);
                     Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, a, b, epilogue);
-                }
-
-                allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-            }
+                },
+                callsPerRound: 10,
+                enough: 1023,
+                warmUp: 3);
 
             Assert.True(allocated < 1024, $"20 steady-state calls allocated {allocated} bytes");
         });

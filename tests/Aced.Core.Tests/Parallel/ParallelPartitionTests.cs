@@ -246,23 +246,7 @@ public sealed class ParallelPartitionTests
             values.AsSpan().Fill(0.25f);
             double[] partials = new double[43];
             var body = new SeriesBody(values, partials, 100);
-            for (int warm = 0; warm < 5; warm++)
-            {
-                ParallelPartition.Run(partials.Length, body);
-            }
-
-            // As for the GEMM: a worker's first participation may come late under load, so take the best of a few rounds.
-            long allocated = long.MaxValue;
-            for (int round = 0; round < 8 && allocated > 0; round++)
-            {
-                long before = GC.GetTotalAllocatedBytes(precise: true);
-                for (int i = 0; i < 50; i++)
-                {
-                    ParallelPartition.Run(partials.Length, body);
-                }
-
-                allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-            }
+            long allocated = SteadyStateAllocation.MinimumBytes(() => ParallelPartition.Run(partials.Length, body), callsPerRound: 50);
 
             Assert.Equal(0, allocated);
         });
