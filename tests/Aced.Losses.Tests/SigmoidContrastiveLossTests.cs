@@ -3,6 +3,17 @@ using Aced.Core;
 
 namespace Aced.Losses.Tests;
 
+/// <summary>
+/// Tests that change process-wide GEMM state (the thread count) run in this collection, alone: a test running beside
+/// them would see the state change under it (a steady-state allocation check, for one).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class GemmGlobalStateCollection
+{
+    public const string Name = "GEMM global state";
+}
+
+[Collection(GemmGlobalStateCollection.Name)]
 public class SigmoidContrastiveLossTests
 {
     [Theory]

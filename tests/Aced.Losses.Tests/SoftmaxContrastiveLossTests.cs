@@ -115,6 +115,7 @@ public class SoftmaxContrastiveLossTests
     }
 }
 
+[Collection(GemmGlobalStateCollection.Name)]
 public class DeterminismTests
 {
     [Fact]

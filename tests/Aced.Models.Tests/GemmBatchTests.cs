@@ -4,7 +4,10 @@ using Aced.Models.Layers;
 
 namespace Aced.Models.Tests;
 
-/// <summary>Tests that install a process-wide GEMM provider run in this collection, one at a time.</summary>
+/// <summary>
+/// Tests that change process-wide GEMM state (the provider, the thread count) run in this collection, alone: a test
+/// running beside them would see the state change under it (a steady-state allocation check, for one).
+/// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class GemmProviderCollection
 {

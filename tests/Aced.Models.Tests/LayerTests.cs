@@ -4,6 +4,7 @@ using Aced.Models.Layers;
 
 namespace Aced.Models.Tests;
 
+[Collection(GemmProviderCollection.Name)]
 public class LayerTests
 {
     // Finite differences: eps = 1e-2 in float32 with the loss sum(R o y) accumulated in double;

@@ -37,6 +37,7 @@ internal static class TestTrainer
     }
 }
 
+[Collection(GemmProviderCollection.Name)]
 public class TrainingTests
 {
     [Fact]

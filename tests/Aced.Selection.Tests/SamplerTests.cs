@@ -6,6 +6,17 @@ using Aced.Selection;
 
 namespace Aced.Selection.Tests;
 
+/// <summary>
+/// Tests that change process-wide GEMM state (the thread count) run in this collection, alone: a test running beside
+/// them would see the state change under it (a steady-state allocation check, for one).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class GemmGlobalStateCollection
+{
+    public const string Name = "GEMM global state";
+}
+
+[Collection(GemmGlobalStateCollection.Name)]
 public class SamplerTests
 {
     // Chi-square critical values at p = 0.001.

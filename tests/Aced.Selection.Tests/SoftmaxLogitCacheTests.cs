@@ -9,6 +9,7 @@ namespace Aced.Selection.Tests;
 /// full, partial and no cache give the brute-force conditional scores, bit for bit the same as each other, and the same
 /// selections.
 /// </summary>
+[Collection(GemmGlobalStateCollection.Name)]
 public class SoftmaxLogitCacheTests
 {
     // Bytes per cached row for learnability (two models, two directions, float32 per member, rows padded to the stride);
