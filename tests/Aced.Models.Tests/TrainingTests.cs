@@ -23,6 +23,38 @@ internal static class TestTrainer
         return loss;
     }
 
+    /// <summary>
+    /// Trains a fresh model of <paramref name="config"/> for <paramref name="steps"/> steps on <paramref name="count"/>
+    /// pairs with the GEMM thread count set to <paramref name="threads"/>, and returns a copy of every parameter.
+    /// </summary>
+    public static float[][] TrainedParameters(TwoTowerConfig config, ulong modelSeed, int count, ulong pairSeed, ILearningRateSchedule schedule, int steps, int threads)
+    {
+        int saved = GemmControl.MaxDegreeOfParallelism;
+        GemmControl.MaxDegreeOfParallelism = threads;
+        try
+        {
+            var model = new TwoTowerModel(config, modelSeed);
+            (Matrix images, int[] tokens) = Pairs(model, count, pairSeed);
+            var optimizer = new AdamW(model.Parameters);
+            for (int s = 0; s < steps; s++)
+            {
+                Step(model, optimizer, schedule, images, tokens);
+            }
+
+            var values = new float[model.Parameters.Count][];
+            for (int i = 0; i < values.Length; i++)
+            {
+                values[i] = (float[])model.Parameters[i].Value.Clone();
+            }
+
+            return values;
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = saved;
+        }
+    }
+
     public static (Matrix Images, int[] Tokens) Pairs(TwoTowerModel model, int count, ulong seed)
     {
         Matrix images = TestData.RandomMatrix(count, model.ImageEncoder.InputLength, seed);
@@ -61,38 +93,11 @@ public class TrainingTests
     [Fact]
     public void Training_IsBitIdenticalForAnyThreadCount()
     {
-        float[][] Run(int threads)
+        var config = TestData.TinyConfig(imagePooling: PoolingKind.MultiheadAttention) with
         {
-            int saved = GemmControl.MaxDegreeOfParallelism;
-            GemmControl.MaxDegreeOfParallelism = threads;
-            try
-            {
-                var config = TestData.TinyConfig(imagePooling: PoolingKind.MultiheadAttention) with
-                {
-                    Image = TestData.TinyConfig().Image with { ImageSize = 16, Pooling = PoolingKind.MultiheadAttention },
-                };
-                var model = new TwoTowerModel(config, 31);
-                (Matrix images, int[] tokens) = TestTrainer.Pairs(model, 40, 32);
-                var optimizer = new AdamW(model.Parameters);
-                var schedule = new RsqrtSchedule(1e-3f, 10);
-                for (int s = 0; s < 3; s++)
-                {
-                    TestTrainer.Step(model, optimizer, schedule, images, tokens);
-                }
-
-                var values = new float[model.Parameters.Count][];
-                for (int i = 0; i < values.Length; i++)
-                {
-                    values[i] = (float[])model.Parameters[i].Value.Clone();
-                }
-
-                return values;
-            }
-            finally
-            {
-                GemmControl.MaxDegreeOfParallelism = saved;
-            }
-        }
+            Image = TestData.TinyConfig().Image with { ImageSize = 16, Pooling = PoolingKind.MultiheadAttention },
+        };
+        float[][] Run(int threads) => TestTrainer.TrainedParameters(config, 31, 40, 32, new RsqrtSchedule(1e-3f, 10), 3, threads);
 
         float[][] one = Run(1);
         float[][] two = Run(2);
@@ -116,34 +121,7 @@ public class TrainingTests
         };
         Assert.True(2.0 * 12 * 64 * 128 * 512 >= Layers.Linear.ConcurrentBackwardFlops);
 
-        float[][] Run(int threads)
-        {
-            int saved = GemmControl.MaxDegreeOfParallelism;
-            GemmControl.MaxDegreeOfParallelism = threads;
-            try
-            {
-                var model = new TwoTowerModel(config, 41);
-                (Matrix images, int[] tokens) = TestTrainer.Pairs(model, 12, 42);
-                var optimizer = new AdamW(model.Parameters);
-                var schedule = new ConstantSchedule(1e-3f);
-                for (int s = 0; s < 2; s++)
-                {
-                    TestTrainer.Step(model, optimizer, schedule, images, tokens);
-                }
-
-                var values = new float[model.Parameters.Count][];
-                for (int i = 0; i < values.Length; i++)
-                {
-                    values[i] = (float[])model.Parameters[i].Value.Clone();
-                }
-
-                return values;
-            }
-            finally
-            {
-                GemmControl.MaxDegreeOfParallelism = saved;
-            }
-        }
+        float[][] Run(int threads) => TestTrainer.TrainedParameters(config, 41, 12, 42, new ConstantSchedule(1e-3f), 2, threads);
 
         float[][] one = Run(1);
         float[][] two = Run(2);

@@ -89,6 +89,18 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
         }
     }
 
+    /// <summary>Adds one plain (m x n x k) product to the totals and its shape's row.</summary>
+    private void RecordPlain(Transpose transA, Transpose transB, int m, int n, int k, long ticks)
+    {
+        lock (_gate)
+        {
+            Ticks += ticks;
+            Calls++;
+            Flops += 2.0 * m * n * k;
+            RecordLocked(_shapes, (transA, transB, m, n, k), 1, ticks);
+        }
+    }
+
     private static void RecordLocked(Dictionary<(Transpose, Transpose, int, int, int), ShapeStats> table, (Transpose, Transpose, int, int, int) key, long calls, long ticks)
     {
         if (!table.TryGetValue(key, out ShapeStats? stats))
@@ -126,13 +138,7 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
         _inner.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         long ticks = Stopwatch.GetTimestamp() - start;
         Exit(false);
-        lock (_gate)
-        {
-            Ticks += ticks;
-            Calls++;
-            Flops += 2.0 * m * n * k;
-            RecordLocked(_shapes, (transA, transB, m, n, k), 1, ticks);
-        }
+        RecordPlain(transA, transB, m, n, k, ticks);
     }
 
     /// <summary>
@@ -157,13 +163,7 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
         GemmSlices.RunManaged(a, b, c, sliceRows);
         long ticks = Stopwatch.GetTimestamp() - start;
         Exit(false);
-        lock (_gate)
-        {
-            Ticks += ticks;
-            Calls++;
-            Flops += 2.0 * a.Columns * b.Columns * a.Rows;
-            RecordLocked(_shapes, (Transpose.Transposed, Transpose.None, a.Columns, b.Columns, a.Rows), 1, ticks);
-        }
+        RecordPlain(Transpose.Transposed, Transpose.None, a.Columns, b.Columns, a.Rows, ticks);
     }
 
     /// <summary>Times a serial input-gradient product (recorded as an NT product; the managed serial path when wrapping the managed provider).</summary>
@@ -180,13 +180,7 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
         GemmSlices.RunTransposedManaged(a, b, c, accumulate);
         long ticks = Stopwatch.GetTimestamp() - start;
         Exit(false);
-        lock (_gate)
-        {
-            Ticks += ticks;
-            Calls++;
-            Flops += 2.0 * a.Rows * b.Rows * a.Columns;
-            RecordLocked(_shapes, (Transpose.None, Transpose.Transposed, a.Rows, b.Rows, a.Columns), 1, ticks);
-        }
+        RecordPlain(Transpose.None, Transpose.Transposed, a.Rows, b.Rows, a.Columns, ticks);
     }
 
     private void Enter(bool batched)

@@ -23,20 +23,6 @@ public sealed class GemmProviderTests
         }
     }
 
-    private static void WithProvider(IGemmProvider provider, Action action)
-    {
-        IGemmProvider old = GemmControl.Provider;
-        try
-        {
-            GemmControl.Provider = provider;
-            action();
-        }
-        finally
-        {
-            GemmControl.Provider = old;
-        }
-    }
-
     [Theory]
     [InlineData(1, 1, 1)]
     [InlineData(65, 257, 3)]
@@ -56,7 +42,7 @@ public sealed class GemmProviderTests
                 var provider = new CountingProvider();
                 var recorder = new RecordingEpilogue(m, n);
 
-                WithProvider(provider, () => Gemm.MultiplyWithEpilogue(ta, tb, -0.5f, a, b, recorder));
+                GemmTestHelpers.WithProvider(provider, () => Gemm.MultiplyWithEpilogue(ta, tb, -0.5f, a, b, recorder));
 
                 recorder.AssertCompleteAndOrdered();
                 // One provider call per block of up to 2^20 elements, not one per 64 x 256 tile.
@@ -79,7 +65,7 @@ public sealed class GemmProviderTests
         var c = new Matrix(70, 300);
         var recorder = new RecordingEpilogue(70, 300);
 
-        WithProvider(provider, () =>
+        GemmTestHelpers.WithProvider(provider, () =>
         {
             Gemm.Multiply(Transpose.None, Transpose.None, 0f, a, b, 0f, c);
             Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 0f, a, b, recorder);
@@ -105,7 +91,7 @@ public sealed class GemmProviderTests
         var provider = new CountingProvider();
         var recorder = new RecordingEpilogue(m, n);
 
-        WithProvider(provider, () => Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1.5f, a, b, recorder));
+        GemmTestHelpers.WithProvider(provider, () => Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1.5f, a, b, recorder));
 
         recorder.AssertCompleteAndOrdered();
         int blockColumns = Math.Min(n, 16_384);
@@ -157,7 +143,7 @@ public sealed class GemmProviderTests
         var provider = new FusedCountingProvider();
         var recorder = new RecordingEpilogue(130, 300);
 
-        WithProvider(provider, () =>
+        GemmTestHelpers.WithProvider(provider, () =>
         {
             Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, a, b, recorder);
             Assert.Contains("FusedEpilogues=True", GemmControl.Describe());

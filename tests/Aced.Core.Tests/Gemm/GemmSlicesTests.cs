@@ -135,16 +135,7 @@ public sealed class GemmSlicesTests
         MatrixView actual = Copy(c0);
         BySlices(a, b, expected, 512);
         var counting = new CountingProvider();
-        IGemmProvider original = GemmControl.Provider;
-        try
-        {
-            GemmControl.Provider = counting;
-            GemmSlices.AddTransposedProducts(a, b, actual, 512);
-        }
-        finally
-        {
-            GemmControl.Provider = original;
-        }
+        GemmTestHelpers.WithProvider(counting, () => GemmSlices.AddTransposedProducts(a, b, actual, 512));
 
         Assert.Equal(2, counting.Calls);
         Assert.Equal(expected.Array, actual.Array);
@@ -158,16 +149,7 @@ public sealed class GemmSlicesTests
         MatrixView actual = Copy(c0);
         BySlices(a, b, expected, 256);
         var hooked = new SlicesProvider();
-        IGemmProvider original = GemmControl.Provider;
-        try
-        {
-            GemmControl.Provider = hooked;
-            GemmSlices.AddTransposedProducts(a, b, actual, 256);
-        }
-        finally
-        {
-            GemmControl.Provider = original;
-        }
+        GemmTestHelpers.WithProvider(hooked, () => GemmSlices.AddTransposedProducts(a, b, actual, 256));
 
         Assert.Equal(1, hooked.SliceCalls);
         Assert.Equal(0, hooked.Calls);

@@ -9,6 +9,21 @@ internal static class GemmTestHelpers
     /// <summary>Relative tolerance per unit of k (float rounding of a k-term dot product is about k * 2^-24).</summary>
     public const double RelativeTolerancePerK = 2e-7;
 
+    /// <summary>Runs <paramref name="action"/> with <paramref name="provider"/> installed as the process-wide GEMM provider, then restores the previous one.</summary>
+    public static void WithProvider(IGemmProvider provider, Action action)
+    {
+        IGemmProvider old = GemmControl.Provider;
+        try
+        {
+            GemmControl.Provider = provider;
+            action();
+        }
+        finally
+        {
+            GemmControl.Provider = old;
+        }
+    }
+
     /// <summary>A rows x cols view at offset <paramref name="offset"/> with stride cols + <paramref name="pad"/>, random in [-1, 1).</summary>
     public static MatrixView RandomView(System.Random rng, int rows, int cols, int pad = 0, int offset = 0, float fill = float.NaN)
     {
