@@ -42,11 +42,17 @@ internal static unsafe class Interleaved
     /// <param name="which">Shape set: all, 1024, samp, odd or 4096.</param>
     /// <param name="rounds">Rounds of (a block of Aced calls, a block of OpenBLAS calls).</param>
     /// <param name="onlyThreads">1 or 2 to run one thread count only; 0 for both.</param>
-    public static void Run(string which, int rounds, int onlyThreads)
+    /// <summary>Binds cblas_sgemm and openblas_set_num_threads of the system's OpenBLAS.</summary>
+    private static void LoadOpenBlas()
     {
         nint lib = NativeLibrary.Load("libopenblas.so.0");
         s_sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)NativeLibrary.GetExport(lib, "cblas_sgemm");
         s_setThreads = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(lib, "openblas_set_num_threads");
+    }
+
+    public static void Run(string which, int rounds, int onlyThreads)
+    {
+        LoadOpenBlas();
         Console.WriteLine($"date {DateTime.UtcNow:yyyy-MM-ddTHH:mmZ}; {GemmControl.Describe()}");
         bool all = which == "all";
         foreach (int threads in new[] { 1, 2 })
@@ -91,9 +97,7 @@ internal static unsafe class Interleaved
     /// <param name="switchNames">Comma-separated static bool properties of GemmDriver toggled together (default ShareB).</param>
     public static void AbSwitches(int n, int threads, int rounds, string switchNames)
     {
-        nint lib = NativeLibrary.Load("libopenblas.so.0");
-        s_sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)NativeLibrary.GetExport(lib, "cblas_sgemm");
-        s_setThreads = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(lib, "openblas_set_num_threads");
+        LoadOpenBlas();
         Type driver = typeof(Gemm).Assembly.GetType("Aced.Core.GemmDriver", throwOnError: true)!;
         string[] names = switchNames.Split(',');
         var switches = new PropertyInfo[names.Length];
@@ -210,9 +214,7 @@ internal static unsafe class Interleaved
     /// </summary>
     public static void LdcPad(int n, int rounds)
     {
-        nint lib = NativeLibrary.Load("libopenblas.so.0");
-        s_sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)NativeLibrary.GetExport(lib, "cblas_sgemm");
-        s_setThreads = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(lib, "openblas_set_num_threads");
+        LoadOpenBlas();
         GemmControl.MaxDegreeOfParallelism = 1;
         s_setThreads(1);
         var rng = new Random(1);
@@ -276,9 +278,7 @@ internal static unsafe class Interleaved
     /// </summary>
     public static void Budgets(int n, int threads, int rounds, long[] budgets)
     {
-        nint lib = NativeLibrary.Load("libopenblas.so.0");
-        s_sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)NativeLibrary.GetExport(lib, "cblas_sgemm");
-        s_setThreads = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(lib, "openblas_set_num_threads");
+        LoadOpenBlas();
         Type workspace = typeof(Gemm).Assembly.GetType("Aced.Core.GemmWorkspace", throwOnError: true)!;
         PropertyInfo budget = workspace.GetProperty("MultiSlotBudget", BindingFlags.NonPublic | BindingFlags.Static)!;
         object? original = budget.GetValue(null);
