@@ -309,6 +309,36 @@ internal static class SmallGemm
     }
 
     /// <summary>
+    /// Prefetches (into L2) the <paramref name="columns"/> floats at the start of each of <paramref name="rows"/> rows of
+    /// <paramref name="source"/> (row stride <paramref name="ld"/>): a hint only, no effect on any result. Rows beyond
+    /// the span are not touched; without SSE it does nothing.
+    /// </summary>
+    public static unsafe void PrefetchRows(ReadOnlySpan<float> source, int rows, int columns, int ld)
+    {
+        if (!Sse.IsSupported || rows <= 0 || columns <= 0)
+        {
+            return;
+        }
+
+        rows = Math.Min(rows, ld > 0 ? ((source.Length - columns) / ld) + 1 : 1);
+        fixed (float* s = source)
+        {
+            byte* row = (byte*)s;
+            int bytes = columns * sizeof(float);
+            nint step = (nint)ld * sizeof(float);
+            for (int r = 0; r < rows; r++, row += step)
+            {
+                for (int offset = 0; offset < bytes; offset += 64)
+                {
+                    Sse.Prefetch1(row + offset);
+                }
+
+                Sse.Prefetch1(row + bytes - 1);
+            }
+        }
+    }
+
+    /// <summary>
     /// Writes the transpose of the rows x cols matrix <paramref name="src"/> (stride ld) into <paramref name="dst"/>
     /// (cols x rows, contiguous): 8 x 8 blocks with AVX shuffles, element copies at the edges (data movement only).
     /// </summary>
