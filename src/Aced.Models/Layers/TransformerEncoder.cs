@@ -115,6 +115,24 @@ internal sealed class TransformerEncoder
         return output;
     }
 
+    /// <summary>
+    /// Whether the residual epilogues apply the following layer norms (<see cref="LayerNormTarget"/>); off, every norm
+    /// is a separate <see cref="RowOps.LayerNormForward"/> pass (same bits; the benchmarks' A/B probes switch it).
+    /// </summary>
+    internal static bool FusedNormEnabled { get; set; } = true;
+
+    /// <summary>The target itself, or "no norm" with the norm run by <see cref="ApplySeparately"/> after the product.</summary>
+    private static LayerNormTarget Fused(in LayerNormTarget norm) => FusedNormEnabled ? norm : default;
+
+    /// <summary>The norm as a separate pass when <see cref="FusedNormEnabled"/> is off.</summary>
+    private static void ApplySeparately(MatrixView y, in LayerNormTarget norm)
+    {
+        if (!FusedNormEnabled)
+        {
+            RowOps.LayerNormForward(y, norm.Gamma, norm.Beta, norm.Output, norm.Mean, norm.Rstd);
+        }
+    }
+
     /// <summary>Backward from the gradient of the normalised tokens; returns the gradient of <see cref="Input"/>.</summary>
     public MatrixView Backward(int batch, MatrixView dOutput)
     {
@@ -237,9 +255,12 @@ internal sealed class TransformerEncoder
 
             Linear.Forward(ln1, _qkvWeight.AsMatrix(_width), _qkvBias.Value, qkv);
             Attention.Forward(qkv, batch, tokens, heads, causal, _probs, att);
-            Linear.ForwardResidual(att, _outWeight.AsMatrix(_width), _outBias.Value, x, mid, new LayerNormTarget(_ln2Scale.Value, _ln2Bias.Value, ln2, _mean2, _rstd2));
+            var norm2 = new LayerNormTarget(_ln2Scale.Value, _ln2Bias.Value, ln2, _mean2, _rstd2);
+            Linear.ForwardResidual(att, _outWeight.AsMatrix(_width), _outBias.Value, x, mid, Fused(norm2));
+            ApplySeparately(mid, norm2);
             Linear.ForwardGelu(ln2, _fc1Weight.AsMatrix(_width), _fc1Bias.Value, hidden, gelu);
-            Linear.ForwardResidual(gelu, _fc2Weight.AsMatrix(_mlpWidth), _fc2Bias.Value, mid, y, next);
+            Linear.ForwardResidual(gelu, _fc2Weight.AsMatrix(_mlpWidth), _fc2Bias.Value, mid, y, Fused(next));
+            ApplySeparately(y, next);
         }
 
         public void Backward(MatrixView x, MatrixView dRes, int batch, int tokens, int heads, Scratch s)
