@@ -43,6 +43,14 @@ internal static unsafe class GemmSlices
     internal static bool PrefetchEnabled { get; set; } = true;
 
     /// <summary>
+    /// Widest C (columns) that <see cref="RunManaged"/> computes without packing on AVX-512: each k block as one
+    /// <see cref="SmallGemm.MultiplyTN"/> on A and B in place (A^T read in place, B's rows loaded directly). At
+    /// 256 x 128 (a 512 x 128 weight's dW half) this measured 1.14-1.17x the packed loop, at 64 x 128 1.05x; at
+    /// 128 x 192 equal and at 128 x 256 0.88x, so wider C stays packed. 0 switches it off (an A/B switch; same bits).
+    /// </summary>
+    internal static int DirectMaxColumns { get; set; } = 128;
+
+    /// <summary>
     /// <c>C += A^T B</c> over the k-slices <c>[s, s + sliceRows)</c> of the rows of A (k x m) and B (k x n), in row order;
     /// C is m x n. Runs on the calling thread (see the type's remarks).
     /// </summary>
@@ -113,12 +121,38 @@ internal static unsafe class GemmSlices
         int m = a.Columns;
         int n = b.Columns;
         int k = a.Rows;
+        if (n <= DirectMaxColumns && GemmKernels.ActiveIsa == GemmIsa.Vector512 && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+        {
+            RunDirect(a, b, c, sliceRows);
+            return;
+        }
+
         Scratch scratch = t_scratch ??= new Scratch();
         fixed (float* pa = a.Span)
         fixed (float* pb = b.Span)
         fixed (float* pc = c.Span)
         {
             Run(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, sliceRows, scratch);
+        }
+    }
+
+    /// <summary>
+    /// The unpacked form of <see cref="Run"/>: the same k blocks (<see cref="BlockCursor"/>), each as
+    /// <see cref="SmallGemm.MultiplyTN"/> with C += 1 * acc, whose every element is the same fused multiply-add chain
+    /// over the block followed by the same rounding into C as the packed kernels (<c>fma(acc, 1, 1 * c)</c>): the
+    /// bits are those of the packed path.
+    /// </summary>
+    private static void RunDirect(MatrixView a, MatrixView b, MatrixView c, int sliceRows)
+    {
+        int m = a.Columns;
+        int n = b.Columns;
+        ReadOnlySpan<float> aAll = a.Array.AsSpan(a.Offset);
+        ReadOnlySpan<float> bAll = b.Array.AsSpan(b.Offset);
+        Span<float> cAll = c.Array.AsSpan(c.Offset);
+        var blocks = new BlockCursor(a.Rows, sliceRows);
+        while (blocks.Next(out int p0, out int kcb))
+        {
+            SmallGemm.MultiplyTN(m, n, kcb, 1f, aAll.Slice(p0 * a.Stride), a.Stride, bAll.Slice(p0 * b.Stride), b.Stride, true, cAll, c.Stride);
         }
     }
 

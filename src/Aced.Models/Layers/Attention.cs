@@ -46,6 +46,9 @@ internal static class Attention
         int group = ExamplesPerGroup(heads, tokens);
         if (UseFused())
         {
+            // The calling thread's scratch is sized here, outside the work items, so that whichever items it claims it
+            // never allocates in steady state (the workers' scratch grows once on first use).
+            Scratch(FusedScratchFloats(qkv, tokens, heads));
             ParallelPartition.Run((batch + group - 1) / group, new FusedBody(false, qkv, batch, tokens, heads, causal, group, probs, output, default));
             return;
         }
@@ -60,6 +63,7 @@ internal static class Attention
         int group = ExamplesPerGroup(heads, tokens);
         if (UseFused())
         {
+            Scratch(FusedScratchFloats(qkv, tokens, heads));
             ParallelPartition.Run((batch + group - 1) / group, new FusedBody(true, qkv, batch, tokens, heads, false, group, probs, dOutput, dQkv));
             return;
         }
@@ -184,6 +188,9 @@ internal static class Attention
     [ThreadStatic]
     private static float[]? t_scratch;
 
+    /// <summary>Scratch floats of one fused work item: the transposed K or V (hd x T) and dP (T x T).</summary>
+    private static int FusedScratchFloats(MatrixView qkv, int tokens, int heads) => ((qkv.Columns / 3 / Math.Max(1, heads)) * tokens) + (tokens * tokens);
+
     private static Span<float> Scratch(int length)
     {
         float[]? scratch = t_scratch;
@@ -240,7 +247,7 @@ internal static class Attention
             float scale = 1f / MathF.Sqrt(hd);
             int ld = _qkv.Stride;
             int ldo = _output.Stride;
-            Span<float> scratch = Scratch((hd * t) + (_backward ? t * t : 0));
+            Span<float> scratch = Scratch((hd * t) + (t * t));
             Span<float> transposed = scratch.Slice(0, hd * t);
             for (int e = e0; e < end; e++)
             {

@@ -106,6 +106,44 @@ public sealed class GemmSlicesTests
             .WithReplay(Microsoft.FSharp.Core.FSharpOption<Replay>.Some(new Replay(new Rnd(20261201UL, 0x9E3779B97F4A7C15UL), Microsoft.FSharp.Core.FSharpOption<int>.None))));
     }
 
+    [Fact]
+    public void AddTransposedProducts_DirectAndPackedForms_AreBitIdentical()
+    {
+        int saved = GemmSlices.DirectMaxColumns;
+        try
+        {
+            Prop.ForAll(CaseGen().ToArbitrary(), c =>
+            {
+                (MatrixView a, MatrixView b, MatrixView c0) = Operands(c.M, c.N, c.K, c.Pad, c.Seed);
+                MatrixView packed = Copy(c0);
+                MatrixView direct = Copy(c0);
+                GemmSlices.DirectMaxColumns = 0;
+                GemmSlices.AddTransposedProducts(a, b, packed, c.Slice);
+                GemmSlices.DirectMaxColumns = int.MaxValue;
+                GemmSlices.AddTransposedProducts(a, b, direct, c.Slice);
+                Assert.Equal(packed.Array, direct.Array);
+                return true;
+            }).Check(Config.QuickThrowOnFailure.WithMaxTest(60));
+
+            // The step's fc2 and out-projection dW halves (k = 3 slices, the last one short).
+            foreach ((int m, int n) in new[] { (256, 128), (64, 128), (128, 128) })
+            {
+                (MatrixView a, MatrixView b, MatrixView c0) = Operands(m, n, 1300, 0, m + n);
+                MatrixView packed = Copy(c0);
+                MatrixView direct = Copy(c0);
+                GemmSlices.DirectMaxColumns = 0;
+                GemmSlices.AddTransposedProducts(a, b, packed, 512);
+                GemmSlices.DirectMaxColumns = 128;
+                GemmSlices.AddTransposedProducts(a, b, direct, 512);
+                Assert.Equal(packed.Array, direct.Array);
+            }
+        }
+        finally
+        {
+            GemmSlices.DirectMaxColumns = saved;
+        }
+    }
+
     [Theory]
     [InlineData((int)GemmIsa.Vector512)]
     [InlineData((int)GemmIsa.Vector256)]
