@@ -43,10 +43,11 @@ internal static unsafe class GemmSlices
     internal static bool PrefetchEnabled { get; set; } = true;
 
     /// <summary>
-    /// Widest C (columns) that <see cref="RunManaged"/> computes without packing on AVX-512: each k block as one
-    /// <see cref="SmallGemm.MultiplyTN"/> on A and B in place (A^T read in place, B's rows loaded directly). At
-    /// 256 x 128 (a 512 x 128 weight's dW half) this measured 1.14-1.17x the packed loop, at 64 x 128 1.05x; at
-    /// 128 x 192 equal and at 128 x 256 0.88x, so wider C stays packed. 0 switches it off (an A/B switch; same bits).
+    /// Widest C (columns) that <see cref="RunManaged"/> and <see cref="RunTransposedManaged"/> compute without packing
+    /// on AVX-512. dW: each k block as one <see cref="SmallGemm.MultiplyTN"/> on A and B in place (A^T read in place,
+    /// B's rows loaded directly); at 256 x 128 (a 512 x 128 weight's dW half) this measured 1.14-1.17x the packed loop,
+    /// at 64 x 128 1.05x, at 128 x 192 equal and at 128 x 256 0.88x. dx: see <see cref="RunTransposedDirect"/>. Wider C
+    /// stays packed; 0 switches it off (an A/B switch; same bits).
     /// </summary>
     internal static int DirectMaxColumns { get; set; } = 128;
 
@@ -289,11 +290,43 @@ internal static unsafe class GemmSlices
         }
 
         Scratch scratch = t_scratch ??= new Scratch();
+        if (n <= DirectMaxColumns && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+        {
+            RunTransposedDirect(a, b, c, accumulate, scratch);
+            return;
+        }
+
         fixed (float* pa = a.Span)
         fixed (float* pb = b.Span)
         fixed (float* pc = c.Span)
         {
             RunTransposed(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, accumulate, scratch);
+        }
+    }
+
+    /// <summary>
+    /// The unpacked form of <see cref="RunTransposed"/> for C at most <see cref="DirectMaxColumns"/> wide: B^T copied
+    /// once (k x n, <see cref="SmallGemm.TransposeInto"/>), then each k block of the same <see cref="GemmPlan"/> as one
+    /// <see cref="SmallGemm.MultiplyNN"/> with A's rows read in place, the first block overwriting C unless
+    /// <paramref name="accumulate"/> (beta 0: <c>1 * acc</c>), the others adding into it (<c>fma(acc, 1, 1 * c)</c>): the
+    /// bits of the packed path. At the step's n = 128 blocks (k = 128, 384, 512) it measured 1.08-1.12x the packed loop
+    /// in a single-thread probe; at n = 512 0.97x, so wider C stays packed.
+    /// </summary>
+    private static void RunTransposedDirect(MatrixView a, MatrixView b, MatrixView c, bool accumulate, Scratch scratch)
+    {
+        int m = a.Rows;
+        int k = a.Columns;
+        int n = b.Rows;
+        var plan = new GemmPlan(m, n, k, false);
+        var bt = new Span<float>(scratch.B(k * n), k * n);
+        SmallGemm.TransposeInto(n, k, b.Array.AsSpan(b.Offset), b.Stride, bt);
+        ReadOnlySpan<float> aAll = a.Array.AsSpan(a.Offset);
+        Span<float> cAll = c.Array.AsSpan(c.Offset);
+        for (int kb = 0; kb < plan.KBlocks; kb++)
+        {
+            int p0 = kb * plan.Kc;
+            int kcb = Math.Min(plan.Kc, k - p0);
+            SmallGemm.MultiplyNN(m, n, kcb, 1f, aAll.Slice(p0), a.Stride, bt.Slice(p0 * n), n, kb > 0 || accumulate, cAll, c.Stride);
         }
     }
 
