@@ -9,8 +9,9 @@ namespace Aced.Core;
 /// <summary>
 /// Single-threaded vectorised products of small matrices (the per-example, per-head attention products, e.g.
 /// 64 x 64 x 32; register tiles 8 x 32 and 4 x 16 with Vector512, 4 x 16 with Vector256, then rows): the kernel of <see cref="ManagedGemmProvider"/>'s <see cref="IGemmBatchedProvider"/> capability,
-/// which runs many of them at once, one batch entry per parallel partition. The packed GEMM is built for large
-/// products; at these sizes packing does not pay.
+/// which runs many of them at once, one batch entry per parallel partition, of the models' fused attention, and of
+/// <see cref="GemmSlices"/>' unpacked k blocks (narrow weight-gradient and input-gradient products). The packed GEMM
+/// is built for large products; at these sizes packing does not pay.
 /// </summary>
 /// <remarks>
 /// Every element of C is one fused multiply-add chain over k in increasing order, then multiplied by alpha, then (when
