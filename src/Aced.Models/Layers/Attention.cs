@@ -181,6 +181,7 @@ internal static class Attention
             GemmBatch.Multiply(Transpose.Transposed, Transpose.None, t, hd, t, scale, dp, t, perProbs, all, ld, perHead, 0f, dAll.Slice(d), ldd, perHeadD, count, _heads);
         }
     }
+
     /// <summary>The fused path runs only with the managed provider itself (another provider gets the batched calls).</summary>
     private static bool UseFused() => FusedEnabled && ReferenceEquals(GemmControl.Provider, ManagedGemmProvider.Instance);
 
@@ -301,7 +302,7 @@ internal static class Attention
             SmallGemm.MultiplyTN(t, hd, t, scale, dp, t, q, ld, false, dq.Slice(d), ldd);
         }
 
-        /// <summary>Prefetches the rows the next (example, head) of this item reads: Q, K, V (and dO, P backward).</summary>
+        /// <summary>Prefetches the rows the next (example, head) reads or writes: its Q, K, V rows, its P block, and backward its dO rows.</summary>
         private void Prefetch(int e, int h, int t, int d, int hd, int ld, int ldo)
         {
             int nh = h + 1;
