@@ -544,8 +544,8 @@ internal readonly struct RowLogSumExpEpilogue : IGemmEpilogue
 /// </summary>
 internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
 {
-    private readonly float[] _cache;
-    private readonly float[] _expCache;
+    private readonly CacheBuffer _cache;
+    private readonly CacheBuffer _expCache;
     private readonly float[] _reference;
     private readonly int _expRows;
     private readonly int _stride;
@@ -554,7 +554,7 @@ internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
     private readonly double[] _sum;
     private readonly float _bias;
 
-    public CacheAndLogSumExpEpilogue(float[] cache, float[] expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias)
+    public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias)
     {
         _cache = cache;
         _expCache = expCache;
