@@ -16,8 +16,12 @@ internal static class SelectionKernels
     /// <summary>Column tiles per <see cref="StableMath.RowPassPair{TOperator}"/> call of <see cref="SoftmaxTermSumsCached"/>.</summary>
     private const int PairTiles = 16;
 
-    /// <summary><c>sum_j softplus(x_j + bias)</c>.</summary>
-    public static double SoftplusSum(ReadOnlySpan<float> x, float bias) => SoftplusSumCore(x, bias);
+    /// <summary>
+    /// <c>sum_j softplus(x_j + bias)</c>: <see cref="BiasedSoftplusOperator"/> over
+    /// <see cref="StableMath.SumInLanesDoubleTail{TOperator}"/> (float lanes in the widest width, at most one 256-bit
+    /// step, the tail of at most 7 elements in double).
+    /// </summary>
+    public static double SoftplusSum(ReadOnlySpan<float> x, float bias) => StableMath.SumInLanesDoubleTail(new BiasedSoftplusOperator(bias), x);
 
     /// <summary>
     /// <c>sum_j softplus(l_j - shift_j)</c>, the softmax member terms of one row piece from its logits <paramref name="logits"/>
@@ -161,49 +165,6 @@ internal static class SelectionKernels
     public static void ExpDifference(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> destination) =>
         StableMath.RowPass(default(ExpDifferenceOperator), logits, reference, default, default, default, destination, false, default);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double SoftplusSumCore(ReadOnlySpan<float> x, float bias)
-    {
-        ref float r = ref MemoryMarshal.GetReference(x);
-        int n = x.Length;
-        int i = 0;
-        double total = 0;
-        if (Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
-        {
-            Vector512<float> b = Vector512.Create(bias);
-            Vector512<float> acc = Vector512<float>.Zero;
-            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-            {
-                Vector512<float> v = Vector512.LoadUnsafe(ref r, (nuint)i) + b;
-                acc += VectorMath.Softplus(v, out _);
-            }
-
-            total += VectorMath.HorizontalSum(acc);
-        }
-
-        if (Vector256.IsHardwareAccelerated && n - i >= Vector256<float>.Count)
-        {
-            Vector256<float> b = Vector256.Create(bias);
-            Vector256<float> acc = Vector256<float>.Zero;
-            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                Vector256<float> v = Vector256.LoadUnsafe(ref r, (nuint)i) + b;
-                acc += VectorMath.Softplus(v, out _);
-            }
-
-            total += VectorMath.HorizontalSum(acc);
-        }
-
-        for (; i < n; i++)
-        {
-            float v = Unsafe.Add(ref r, i) + bias;
-            // The few tail elements in double precision.
-            total += StableMath.Softplus((double)v);
-        }
-
-        return total;
-    }
-
     /// <summary>
     /// Folds <c>x_j + bias</c> into a running log-sum-exp kept as (max, sum of exp(v - max)) in double.
     /// An empty state has max = negative infinity and sum = 0.
@@ -263,6 +224,29 @@ internal static class SelectionKernels
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<float> Invoke(Vector512<float> x) => VectorMath.ExpNonPositive(x - _shift);
+    }
+
+    /// <summary><c>softplus(x + bias)</c> (<see cref="VectorMath.Softplus(Vector512{float}, out Vector512{float})"/>); the tail in double (<see cref="StableMath.Softplus(double)"/> of the float <c>x + bias</c>).</summary>
+    private readonly struct BiasedSoftplusOperator : StableMath.IDoubleTailOperator
+    {
+        private readonly Vector512<float> _bias;
+
+        public BiasedSoftplusOperator(float bias) => _bias = Vector512.Create(bias);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Invoke(float x) => VectorMath.Softplus(x + _bias.ToScalar(), out _);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public double InvokeTail(float x) => StableMath.Softplus((double)(x + _bias.ToScalar()));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector128<float> Invoke(Vector128<float> x) => VectorMath.Softplus(x + _bias.GetLower().GetLower(), out _);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> Invoke(Vector256<float> x) => VectorMath.Softplus(x + _bias.GetLower(), out _);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> Invoke(Vector512<float> x) => VectorMath.Softplus(x + _bias, out _);
     }
 
     /// <summary>

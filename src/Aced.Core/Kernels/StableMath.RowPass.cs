@@ -438,6 +438,61 @@ public static partial class StableMath
 
 
     /// <summary>
+    /// A <see cref="IUnaryOperator"/> whose scalar tail is evaluated in double precision
+    /// (<see cref="SumInLanesDoubleTail{TOperator}"/>).
+    /// </summary>
+    internal interface IDoubleTailOperator : IUnaryOperator
+    {
+        /// <summary>The operator of one tail element, in double precision.</summary>
+        double InvokeTail(float x);
+    }
+
+    /// <summary>
+    /// <c>sum_i op(x[i])</c> with float lanes in the widest accelerated width (512 bits, else 256), then at most one
+    /// 256-bit step after the 512-bit loop, each width summed horizontally in double
+    /// (<see cref="VectorMath.HorizontalSum(Vector512{float})"/>), and the remaining at most 7 elements (15 without
+    /// Vector256) through <see cref="IDoubleTailOperator.InvokeTail"/> added in double: no 128-bit step, unlike
+    /// <see cref="SumInLanes{TOperator}"/>. The order is fixed by n and the machine's vector width alone.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static double SumInLanesDoubleTail<TOperator>(TOperator op, ReadOnlySpan<float> x)
+        where TOperator : struct, IDoubleTailOperator
+    {
+        ref float src = ref MemoryMarshal.GetReference(x);
+        nuint n = (nuint)x.Length;
+        nuint i = 0;
+        double total = 0;
+        if (Vector512.IsHardwareAccelerated && i + 16 <= n)
+        {
+            Vector512<float> acc = Vector512<float>.Zero;
+            for (; i + 16 <= n; i += 16)
+            {
+                acc += op.Invoke(Vector512.LoadUnsafe(ref src, i));
+            }
+
+            total += VectorMath.HorizontalSum(acc);
+        }
+
+        if (Vector256.IsHardwareAccelerated && i + 8 <= n)
+        {
+            Vector256<float> acc = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8)
+            {
+                acc += op.Invoke(Vector256.LoadUnsafe(ref src, i));
+            }
+
+            total += VectorMath.HorizontalSum(acc);
+        }
+
+        for (; i < n; i++)
+        {
+            total += op.InvokeTail(Unsafe.Add(ref src, i));
+        }
+
+        return total;
+    }
+
+    /// <summary>
     /// <c>sum_i op(x[i])</c> with float lanes per vector width (summed horizontally in double) and the scalar tail
     /// in double: faster than <see cref="Sum{TOperator}"/>'s double lanes and accurate enough for rows of
     /// positive terms such as the exponentials of a max-shifted log-sum-exp (each lane holds a partial sum of at
