@@ -248,67 +248,6 @@ internal static class SelectionKernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<float> Invoke(Vector512<float> x) => VectorMath.Softplus(x + _bias, out _);
     }
-
-    /// <summary>
-    /// True when every element is finite: accumulates <c>x - x</c> (0 for finite x, NaN for NaN and infinity) in
-    /// four independent vector sums, so one memory-bound pass with no per-element branch.
-    /// </summary>
-    public static bool AllFinite(ReadOnlySpan<float> x)
-    {
-        ref float r = ref MemoryMarshal.GetReference(x);
-        int n = x.Length;
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated && n >= 4 * Vector512<float>.Count)
-        {
-            Vector512<float> a0 = Vector512<float>.Zero, a1 = Vector512<float>.Zero, a2 = Vector512<float>.Zero, a3 = Vector512<float>.Zero;
-            for (; i <= n - (4 * Vector512<float>.Count); i += 4 * Vector512<float>.Count)
-            {
-                Vector512<float> v0 = Vector512.LoadUnsafe(ref r, (nuint)i);
-                Vector512<float> v1 = Vector512.LoadUnsafe(ref r, (nuint)(i + 16));
-                Vector512<float> v2 = Vector512.LoadUnsafe(ref r, (nuint)(i + 32));
-                Vector512<float> v3 = Vector512.LoadUnsafe(ref r, (nuint)(i + 48));
-                a0 += v0 - v0;
-                a1 += v1 - v1;
-                a2 += v2 - v2;
-                a3 += v3 - v3;
-            }
-
-            if (!float.IsFinite(Vector512.Sum((a0 + a1) + (a2 + a3))))
-            {
-                return false;
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated && n >= 4 * Vector256<float>.Count)
-        {
-            Vector256<float> a0 = Vector256<float>.Zero, a1 = Vector256<float>.Zero, a2 = Vector256<float>.Zero, a3 = Vector256<float>.Zero;
-            for (; i <= n - (4 * Vector256<float>.Count); i += 4 * Vector256<float>.Count)
-            {
-                Vector256<float> v0 = Vector256.LoadUnsafe(ref r, (nuint)i);
-                Vector256<float> v1 = Vector256.LoadUnsafe(ref r, (nuint)(i + 8));
-                Vector256<float> v2 = Vector256.LoadUnsafe(ref r, (nuint)(i + 16));
-                Vector256<float> v3 = Vector256.LoadUnsafe(ref r, (nuint)(i + 24));
-                a0 += v0 - v0;
-                a1 += v1 - v1;
-                a2 += v2 - v2;
-                a3 += v3 - v3;
-            }
-
-            if (!float.IsFinite(Vector256.Sum((a0 + a1) + (a2 + a3))))
-            {
-                return false;
-            }
-        }
-
-        for (; i < n; i++)
-        {
-            if (!float.IsFinite(Unsafe.Add(ref r, i)))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
 }
 
 /// <summary>Epilogue adding <c>weight * sum_j softplus(P_ij + bias)</c> to <c>accumulator[i]</c> for each row i of the product.</summary>
