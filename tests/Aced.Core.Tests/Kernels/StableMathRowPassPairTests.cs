@@ -10,19 +10,8 @@ namespace Aced.Core.Tests.Kernels;
 /// </summary>
 public class StableMathRowPassPairTests
 {
-    public static TheoryData<int> AllLengths()
-    {
-        var data = new TheoryData<int>();
-        for (int n = 0; n <= 257; n++)
-        {
-            data.Add(n);
-        }
-
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(AllLengths))]
+    [MemberData(nameof(StableMathRowPassTests.AllLengths), MemberType = typeof(StableMathRowPassTests))]
     public void RowPassPair_RandomRowsAnyTile_EqualsRowPassPerTileBitForBit(int n)
     {
         float[] p1 = Random(n, 1), x1 = Random(n, 2), p2 = Random(n, 3), x2 = Random(n, 4);

@@ -10,19 +10,8 @@ namespace Aced.Core.Tests.Kernels;
 /// </summary>
 public class StableMathSumInLanesDoubleTailTests
 {
-    public static TheoryData<int> AllLengths()
-    {
-        var data = new TheoryData<int>();
-        for (int n = 0; n <= 257; n++)
-        {
-            data.Add(n);
-        }
-
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(AllLengths))]
+    [MemberData(nameof(StableMathRowPassTests.AllLengths), MemberType = typeof(StableMathRowPassTests))]
     public void SumInLanesDoubleTail_RandomRow_EqualsWidestLanesOne256StepDoubleTail(int n)
     {
         var rng = new CounterRng(53, (ulong)n);
