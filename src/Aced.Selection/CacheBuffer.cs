@@ -39,7 +39,14 @@ internal sealed unsafe partial class CacheBuffer
         if (OperatingSystem.IsLinux())
         {
             // Before the first touch, so the pages fault in huge; the result is ignored (the advice is only a hint).
-            _ = Madvise(_pointer, bytes, MadviseHugePage);
+            try
+            {
+                _ = Madvise(_pointer, bytes, MadviseHugePage);
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+                // A C library without madvise (or one the runtime cannot name as "libc"): 4 KiB pages, same results.
+            }
         }
     }
 
