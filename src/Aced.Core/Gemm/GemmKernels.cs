@@ -17,7 +17,8 @@ internal enum GemmIsa
     /// <summary>
     /// AVX2/FMA: a 6 x 16 register tile (12 ymm accumulators + 2 B loads + 1 broadcast = 15 of the 16 ymm registers).
     /// The plain path runs it in 6-row strips across a whole packed row block with the 16-column half of a B micro-panel
-    /// held in L1 (<see cref="GemmKernels.Block256"/>); single 8 x 32 panels (epilogue path) run as two 6 x 16 blocks and
+    /// held in L1 (<see cref="GemmKernels.Block256"/>; the plain path packs B as 16-column half-panels for it, see
+    /// <see cref="GemmKernels.HalfPanels"/>); single 8 x 32 panels (epilogue path) run as two 6 x 16 blocks and
     /// one 2 x 32 block (8 accumulators + 4 B loads + 1 broadcast).
     /// </summary>
     Vector256 = 2,
@@ -53,6 +54,12 @@ internal static unsafe class GemmKernels
     /// <summary>Whether <see cref="Block256"/> prefetches the next B half-panel and each strip's C rows (a same-run A/B baseline turns it off).</summary>
     internal static bool StripPrefetch { get; set; } = true;
 
+    /// <summary>
+    /// Whether the plain path packs B in 16-column micro-panels for the AVX2 strips (<see cref="Block256"/>'s
+    /// <c>halfPanels</c>; a same-run A/B baseline turns it off). Read once per call.
+    /// </summary>
+    internal static bool HalfPanels { get; set; } = true;
+
     internal static GemmIsa ActiveIsa => ForcedIsa != GemmIsa.Auto ? ForcedIsa
         : Vector512.IsHardwareAccelerated ? GemmIsa.Vector512
         : Vector256.IsHardwareAccelerated ? GemmIsa.Vector256
@@ -76,9 +83,9 @@ internal static unsafe class GemmKernels
         }
         else if (isa == GemmIsa.Vector256)
         {
-            Kernel256Six(a, a + 1, a + 2, a + 3, a + 4, a + 5, b, kc, c, ldc, alpha, beta);
-            Kernel256Six(a, a + 1, a + 2, a + 3, a + 4, a + 5, b + 16, kc, c + 16, ldc, alpha, beta);
-            Kernel256Two(a + 6, a + 7, b, kc, c + (6 * ldc), ldc, alpha, beta);
+            Kernel256Six(a, a + 1, a + 2, a + 3, a + 4, a + 5, b, GemmPlan.NR, kc, c, ldc, alpha, beta);
+            Kernel256Six(a, a + 1, a + 2, a + 3, a + 4, a + 5, b + 16, GemmPlan.NR, kc, c + 16, ldc, alpha, beta);
+            Kernel256Two(a + 6, a + 7, b, b + 16, GemmPlan.NR, kc, c + (6 * ldc), ldc, alpha, beta);
         }
         else if (isa == GemmIsa.Vector256Quarters)
         {
@@ -196,30 +203,35 @@ internal static unsafe class GemmKernels
     /// The AVX2 path over a whole packed k block of a C tile: C[0..mcb, 0..ncb] = alpha * A B + beta * C (per element the
     /// <see cref="GemmKernels"/> rule), where <paramref name="aBlock"/> holds the 8-row A micro-panels of the row block one
     /// after the other (panel q at <c>aBlock + q * 8 * kc</c>, zero rows up to a multiple of 8) and
-    /// <paramref name="bBlock"/> the 32-column B micro-panels (panel at <c>bBlock + jr * kc</c>).
+    /// <paramref name="bBlock"/> the B micro-panels: 32 columns wide (panel at <c>bBlock + jr * kc</c>, row p at
+    /// <c>+ 32 p</c>), or, when <paramref name="halfPanels"/>, 16 columns wide (<see cref="GemmPacking.PackBHalves"/>:
+    /// panel at <c>bBlock + jh * kc</c>, row p at <c>+ 16 p</c>; the same floats, only their order differs).
     /// </summary>
     /// <remarks>
     /// Loop order (BLIS-like, chosen for 16 ymm registers and a 32 KiB L1): for each 16-column half of a B micro-panel
-    /// (kc x 16 floats, 24 KiB at kc = 384, which stays in L1), every 6-row strip of the row block runs the 6 x 16 kernel,
-    /// whose 6 row pointers may straddle two A micro-panels; the packed A block streams from L2. Each strip also
-    /// prefetches its share of the next half-panel and its own 6 C rows. Rows left after the
-    /// 6-row strips run as 2 x 32 blocks. Each element is still <c>fma(a[p], b[p], acc)</c> for p increasing from 0 and
-    /// the same store rule, so the result is bit-identical to <see cref="Run"/> with any ISA.
+    /// (kc x 16 floats, 24 KiB at kc = 384), every 6-row strip of the row block runs the 6 x 16 kernel, whose 6 row
+    /// pointers may straddle two A micro-panels; the packed A block streams from L2. The half-panel stays in L1 only in
+    /// the 16-wide layout: inside a 32-wide panel its rows are 128 bytes apart, so they fall into half of the L1 sets
+    /// (kc lines in 32 sets of 8 ways) and every k step is an L1 miss. Each strip also prefetches its share of the next
+    /// half-panel and its own 6 C rows. Rows left after the 6-row strips run as 2 x 32 blocks. Each element is still
+    /// <c>fma(a[p], b[p], acc)</c> for p increasing from 0 and the same store rule, so the result is bit-identical to
+    /// <see cref="Run"/> with any ISA and either layout.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Block256(float* aBlock, int mcb, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* edge)
+    internal static void Block256(float* aBlock, int mcb, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* edge, bool halfPanels = false)
     {
         int strips = mcb / 6;
         int sixRows = strips * 6;
         int lastRow = GemmPlan.RoundUp(mcb, GemmPlan.MR) - 1;
         nint panel = (nint)GemmPlan.MR * kc;
+        nint bStride = halfPanels ? 16 : GemmPlan.NR;
         int linesPerStrip = strips == 0 ? 0 : (kc + strips - 1) / strips;
         for (int jh = 0; jh < ncb; jh += 16)
         {
             int cols = Math.Min(16, ncb - jh);
-            float* b = bBlock + (((nint)(jh >> 5) * GemmPlan.NR) * kc) + (jh & 31);
+            float* b = HalfPanel(bBlock, jh, kc, halfPanels);
             int jn = jh + 16;
-            float* bNext = jn < ncb && Sse.IsSupported && StripPrefetch ? bBlock + (((nint)(jn >> 5) * GemmPlan.NR) * kc) + (jn & 31) : null;
+            float* bNext = jn < ncb && Sse.IsSupported && StripPrefetch ? HalfPanel(bBlock, jn, kc, halfPanels) : null;
             for (int i = 0; i < sixRows; i += 6)
             {
                 if (bNext is not null)
@@ -229,7 +241,7 @@ internal static unsafe class GemmKernels
                     int s1 = Math.Min(kc, s0 + linesPerStrip);
                     for (int p = s0; p < s1; p++)
                     {
-                        Sse.Prefetch0(bNext + (p * GemmPlan.NR));
+                        Sse.Prefetch0(bNext + (p * bStride));
                     }
                 }
 
@@ -253,11 +265,11 @@ internal static unsafe class GemmKernels
 
                 if (cols == 16)
                 {
-                    Kernel256Six(a0, a1, a2, a3, a4, a5, b, kc, ci, ldc, alpha, beta);
+                    Kernel256Six(a0, a1, a2, a3, a4, a5, b, bStride, kc, ci, ldc, alpha, beta);
                 }
                 else
                 {
-                    Kernel256Six(a0, a1, a2, a3, a4, a5, b, kc, edge, GemmPlan.NR, 1f, 0f);
+                    Kernel256Six(a0, a1, a2, a3, a4, a5, b, bStride, kc, edge, GemmPlan.NR, 1f, 0f);
                     MergeEdge(edge, 6, cols, ci, ldc, alpha, beta);
                 }
             }
@@ -271,6 +283,7 @@ internal static unsafe class GemmKernels
             // with padding rows when 5 rows are left (pointers past the packed block are clamped to its last row).
             int rest = mcb - sixRows;
             int cols32 = Math.Min(GemmPlan.NR, ncb - jh);
+            float* bHigh = HalfPanel(bBlock, jh + 16, kc, halfPanels);
             if (rest == 5)
             {
                 for (int h = 0; h < cols32; h += 16)
@@ -282,7 +295,8 @@ internal static unsafe class GemmKernels
                         Row(aBlock, panel, sixRows + 3),
                         Row(aBlock, panel, sixRows + 4),
                         Row(aBlock, panel, Math.Min(sixRows + 5, lastRow)),
-                        b + h,
+                        h == 0 ? b : bHigh,
+                        bStride,
                         kc,
                         edge,
                         GemmPlan.NR,
@@ -302,16 +316,21 @@ internal static unsafe class GemmKernels
                 float* ci = c + ((nint)i * ldc) + jh;
                 if (rows == 2 && cols32 == GemmPlan.NR)
                 {
-                    Kernel256Two(a0, a1, b, kc, ci, ldc, alpha, beta);
+                    Kernel256Two(a0, a1, b, bHigh, bStride, kc, ci, ldc, alpha, beta);
                 }
                 else
                 {
-                    Kernel256Two(a0, a1, b, kc, edge, GemmPlan.NR, 1f, 0f);
+                    Kernel256Two(a0, a1, b, bHigh, bStride, kc, edge, GemmPlan.NR, 1f, 0f);
                     MergeEdge(edge, rows, cols32, ci, ldc, alpha, beta);
                 }
             }
         }
     }
+
+    /// <summary>First float of the 16 columns from <paramref name="jh"/> (a multiple of 16) of a packed B block in either layout.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* HalfPanel(float* bBlock, int jh, int kc, bool halfPanels) =>
+        halfPanels ? bBlock + ((nint)jh * kc) : bBlock + (((nint)(jh >> 5) * GemmPlan.NR) * kc) + (jh & 31);
 
     /// <summary>Row <paramref name="i"/> of a block of packed A micro-panels (its value for k step p is at <c>+ 8 p</c>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -323,7 +342,7 @@ internal static unsafe class GemmKernels
     /// at <c>ar + 8 p</c> (packed A micro-panels; the 6 rows may lie in two panels); B is a packed 32-column micro-panel.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256Six(float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, float* b, int kc, float* c, nint ldc, float alpha, float beta)
+    private static void Kernel256Six(float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, float* b, nint bStride, int kc, float* c, nint ldc, float alpha, float beta)
     {
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
@@ -354,7 +373,7 @@ internal static unsafe class GemmKernels
             ar = Vector256.Create(*(float*)((byte*)a5 + o));
             c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
             c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
-            b += GemmPlan.NR;
+            b += bStride;
         }
 
         Store256(c, c00, c01, alpha, beta);
@@ -367,7 +386,7 @@ internal static unsafe class GemmKernels
 
     /// <summary>2 rows x all 32 columns of a B micro-panel with Vector256 (8 ymm accumulators); rows as in <see cref="Kernel256Six"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256Two(float* a0, float* a1, float* b, int kc, float* c, nint ldc, float alpha, float beta)
+    private static void Kernel256Two(float* a0, float* a1, float* b, float* bHigh, nint bStride, int kc, float* c, nint ldc, float alpha, float beta)
     {
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -378,8 +397,8 @@ internal static unsafe class GemmKernels
         {
             Vector256<float> b0 = Vector256.Load(b);
             Vector256<float> b1 = Vector256.Load(b + 8);
-            Vector256<float> b2 = Vector256.Load(b + 16);
-            Vector256<float> b3 = Vector256.Load(b + 24);
+            Vector256<float> b2 = Vector256.Load(bHigh);
+            Vector256<float> b3 = Vector256.Load(bHigh + 8);
             Vector256<float> ar = Vector256.Create(*(float*)((byte*)a0 + o));
             c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
             c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
@@ -390,7 +409,8 @@ internal static unsafe class GemmKernels
             c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
             c12 = Vector256.FusedMultiplyAdd(ar, b2, c12);
             c13 = Vector256.FusedMultiplyAdd(ar, b3, c13);
-            b += GemmPlan.NR;
+            b += bStride;
+            bHigh += bStride;
         }
 
         Store256(c, c00, c01, alpha, beta);

@@ -83,23 +83,40 @@ internal static unsafe class GemmPacking
     /// Packs op(B)[p0 .. p0+kc, j0 .. j0+cols] (cols &lt;= 32) as <c>dst[p * 32 + j]</c>, zero columns past <paramref name="cols"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void PackB(Transpose transB, float* b, nint ldb, int p0, int kc, int j0, int cols, float* dst)
+    internal static void PackB(Transpose transB, float* b, nint ldb, int p0, int kc, int j0, int cols, float* dst) =>
+        PackBPanel(transB, b, ldb, p0, kc, j0, cols, dst, GemmPlan.NR);
+
+    /// <summary>
+    /// Packs op(B)[p0 .. p0+kc, j0 .. j0+cols] (cols &lt;= 32) as two 16-column micro-panels, <c>dst[p * 16 + j]</c> for
+    /// j &lt; 16 and <c>dst[16 kc + p * 16 + j - 16]</c> for the rest, zero columns past <paramref name="cols"/>: the same
+    /// region and floats as <see cref="PackB"/>, in the order <see cref="GemmKernels.Block256"/> reads with half-panels.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PackBHalves(Transpose transB, float* b, nint ldb, int p0, int kc, int j0, int cols, float* dst)
     {
-        const int NR = GemmPlan.NR;
+        const int Half = GemmPlan.NR / 2;
+        PackBPanel(transB, b, ldb, p0, kc, j0, Math.Min(cols, Half), dst, Half);
+        PackBPanel(transB, b, ldb, p0, kc, j0 + Half, Math.Max(0, cols - Half), dst + ((nint)Half * kc), Half);
+    }
+
+    /// <summary>Packs op(B)[p0 .. p0+kc, j0 .. j0+cols] (cols &lt;= <paramref name="width"/>, a multiple of 8) as <c>dst[p * width + j]</c>, zero columns past <paramref name="cols"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackBPanel(Transpose transB, float* b, nint ldb, int p0, int kc, int j0, int cols, float* dst, int width)
+    {
         if (transB == Transpose.None)
         {
-            // B is stored k x n: each p gives NR contiguous values.
+            // B is stored k x n: each p gives width contiguous values.
             float* src = b + ((nint)p0 * ldb) + j0;
-            if (cols == NR && Vector256.IsHardwareAccelerated)
+            if (cols == width && Vector256.IsHardwareAccelerated)
             {
                 for (int p = 0; p < kc; p++)
                 {
                     float* s = src + (p * ldb);
-                    float* d = dst + (p * NR);
-                    Vector256.Store(Vector256.Load(s), d);
-                    Vector256.Store(Vector256.Load(s + 8), d + 8);
-                    Vector256.Store(Vector256.Load(s + 16), d + 16);
-                    Vector256.Store(Vector256.Load(s + 24), d + 24);
+                    float* d = dst + (p * width);
+                    for (int j = 0; j < width; j += 8)
+                    {
+                        Vector256.Store(Vector256.Load(s + j), d + j);
+                    }
                 }
             }
             else
@@ -107,14 +124,14 @@ internal static unsafe class GemmPacking
                 for (int p = 0; p < kc; p++)
                 {
                     float* s = src + (p * ldb);
-                    float* d = dst + (p * NR);
+                    float* d = dst + (p * width);
                     int j = 0;
                     for (; j < cols; j++)
                     {
                         d[j] = s[j];
                     }
 
-                    for (; j < NR; j++)
+                    for (; j < width; j++)
                     {
                         d[j] = 0f;
                     }
@@ -135,12 +152,12 @@ internal static unsafe class GemmPacking
                 int p = 0;
                 for (; p + 8 <= kc; p += 8)
                 {
-                    Transpose8x8(g + p, ldb, dst + (p * NR) + (groupsDone * 8), NR);
+                    Transpose8x8(g + p, ldb, dst + (p * width) + (groupsDone * 8), width);
                 }
 
                 for (; p < kc; p++)
                 {
-                    float* d = dst + (p * NR) + (groupsDone * 8);
+                    float* d = dst + (p * width) + (groupsDone * 8);
                     for (int j = 0; j < 8; j++)
                     {
                         d[j] = g[(j * ldb) + p];
@@ -152,14 +169,14 @@ internal static unsafe class GemmPacking
         int jStart = groupsDone * 8;
         for (int p = 0; p < kc; p++)
         {
-            float* d = dst + (p * NR);
+            float* d = dst + (p * width);
             int j = jStart;
             for (; j < cols; j++)
             {
                 d[j] = colBase[(j * ldb) + p];
             }
 
-            for (; j < NR; j++)
+            for (; j < width; j++)
             {
                 d[j] = 0f;
             }
@@ -192,6 +209,36 @@ internal static unsafe class GemmPacking
                 else
                 {
                     new ReadOnlySpan<float>(s + j, NR).CopyTo(new Span<float>(d, NR));
+                }
+
+                d += panel;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="PackBRows"/> into the layout of <see cref="PackBHalves"/>: the <c>cols / 16</c> 16-column micro-panels
+    /// one after the other (panel q at <c>dst + q * 16 * kc</c>), reading each k row once from left to right.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PackBRowsHalves(float* b, nint ldb, int p0, int kc, int j0, int cols, float* dst)
+    {
+        const int Half = GemmPlan.NR / 2;
+        nint panel = (nint)Half * kc;
+        for (int p = 0; p < kc; p++)
+        {
+            float* s = b + ((nint)(p0 + p) * ldb) + j0;
+            float* d = dst + (p * Half);
+            for (int j = 0; j < cols; j += Half)
+            {
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    Vector256.Store(Vector256.Load(s + j), d);
+                    Vector256.Store(Vector256.Load(s + j + 8), d + 8);
+                }
+                else
+                {
+                    new ReadOnlySpan<float>(s + j, Half).CopyTo(new Span<float>(d, Half));
                 }
 
                 d += panel;
