@@ -269,7 +269,7 @@ internal static unsafe class GemmDriver
         }
 
         // A part's packed rows are cached under their own key (past the whole row blocks), never as the whole block.
-        int h = GemmPlan.RoundUp(GemmPlan.CeilDiv(mcb, parts), GemmPlan.MR);
+        int h = GemmPlan.RoundUp(GemmPlan.CeilDiv(mcb, parts), plan.Mc % GemmPlan.StripQuantum == 0 ? GemmPlan.StripQuantum : GemmPlan.MR);
         int r0 = part * h;
         if (r0 < mcb)
         {

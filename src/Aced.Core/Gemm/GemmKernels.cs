@@ -60,6 +60,12 @@ internal static unsafe class GemmKernels
     /// </summary>
     internal static bool HalfPanels { get; set; } = true;
 
+    /// <summary>Whether <see cref="Block256"/>'s full strips run the unrolled kernel that prefetches the A rows ahead (a same-run A/B baseline turns it off).</summary>
+    internal static bool StreamPrefetch { get; set; } = true;
+
+    /// <summary>How far ahead, in bytes of a packed A micro-panel (32 bytes per k step), the strips prefetch A.</summary>
+    private const int StreamPrefetchBytes = 1024;
+
     internal static GemmIsa ActiveIsa => ForcedIsa != GemmIsa.Auto ? ForcedIsa
         : Vector512.IsHardwareAccelerated ? GemmIsa.Vector512
         : Vector256.IsHardwareAccelerated ? GemmIsa.Vector256
@@ -213,7 +219,8 @@ internal static unsafe class GemmKernels
     /// pointers may straddle two A micro-panels; the packed A block streams from L2. The half-panel stays in L1 only in
     /// the 16-wide layout: inside a 32-wide panel its rows are 128 bytes apart, so they fall into half of the L1 sets
     /// (kc lines in 32 sets of 8 ways) and every k step is an L1 miss. Each strip also prefetches its share of the next
-    /// half-panel and its own 6 C rows. Rows left after the 6-row strips run as 2 x 32 blocks. Each element is still
+    /// half-panel (spread over the k loop by <see cref="Kernel256SixStream"/>, which also prefetches the strip's A rows
+    /// ahead; a burst of prefetches before the kernel stalled on the miss buffers when B came from L3) and its own 6 C rows. Rows left after the 6-row strips run as 2 x 32 blocks. Each element is still
     /// <c>fma(a[p], b[p], acc)</c> for p increasing from 0 and the same store rule, so the result is bit-identical to
     /// <see cref="Run"/> with any ISA and either layout.
     /// </remarks>
@@ -232,9 +239,10 @@ internal static unsafe class GemmKernels
             float* b = HalfPanel(bBlock, jh, kc, halfPanels);
             int jn = jh + 16;
             float* bNext = jn < ncb && Sse.IsSupported && StripPrefetch ? HalfPanel(bBlock, jn, kc, halfPanels) : null;
+            bool stream = StreamPrefetch && Sse.IsSupported && cols == 16;
             for (int i = 0; i < sixRows; i += 6)
             {
-                if (bNext is not null)
+                if (bNext is not null && !stream)
                 {
                     // Pull the next half-panel's lines (one 64-byte line per k step) towards L1 while this one computes.
                     int s0 = (i / 6) * linesPerStrip;
@@ -263,7 +271,22 @@ internal static unsafe class GemmKernels
                     Sse.Prefetch0(ci + (5 * ldc));
                 }
 
-                if (cols == 16)
+                if (stream)
+                {
+                    // The kernel prefetches this strip's share of the next half-panel one line every two k steps.
+                    float* pf = b;
+                    float* pfEnd = b;
+                    if (bNext is not null)
+                    {
+                        int s0 = (i / 6) * linesPerStrip;
+                        int s1 = Math.Min(kc, s0 + linesPerStrip);
+                        pf = bNext + (s0 * bStride);
+                        pfEnd = bNext + (Math.Max(s0, s1 - 1) * bStride);
+                    }
+
+                    Kernel256SixStream(a0, a1, a2, a3, a4, a5, b, bStride, kc, ci, ldc, alpha, beta, pf, pfEnd);
+                }
+                else if (cols == 16)
                 {
                     Kernel256Six(a0, a1, a2, a3, a4, a5, b, bStride, kc, ci, ldc, alpha, beta);
                 }
@@ -374,6 +397,105 @@ internal static unsafe class GemmKernels
             c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
             c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
             b += bStride;
+        }
+
+        Store256(c, c00, c01, alpha, beta);
+        Store256(c + ldc, c10, c11, alpha, beta);
+        Store256(c + (2 * ldc), c20, c21, alpha, beta);
+        Store256(c + (3 * ldc), c30, c31, alpha, beta);
+        Store256(c + (4 * ldc), c40, c41, alpha, beta);
+        Store256(c + (5 * ldc), c50, c51, alpha, beta);
+    }
+
+    /// <summary>
+    /// <see cref="Kernel256Six"/> with the k loop unrolled by two and a software prefetch, every two k steps, of the
+    /// A lines <see cref="StreamPrefetchBytes"/> ahead in the first and last row's micro-panel (the strip's rows stream
+    /// from L2 or L3 while the B half-panel stays in L1). Same FMA order per element, so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel256SixStream(float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, float* b, nint bStride, int kc, float* c, nint ldc, float alpha, float beta, float* bNext, float* bNextEnd)
+    {
+        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
+        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
+        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
+        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
+        Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
+        const nint Step = GemmPlan.MR * sizeof(float);
+        nint end = (nint)kc * Step;
+        nint pairs = (end / (2 * Step)) * (2 * Step);
+        nint o = 0;
+        for (; o < pairs; o += 2 * Step)
+        {
+            Sse.Prefetch0((byte*)a0 + o + StreamPrefetchBytes);
+            Sse.Prefetch0((byte*)a5 + o + StreamPrefetchBytes);
+            Sse.Prefetch0(bNext);
+            bNext = bNext < bNextEnd ? bNext + bStride : bNext;
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(*(float*)((byte*)a0 + o));
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(*(float*)((byte*)a1 + o));
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(*(float*)((byte*)a2 + o));
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(*(float*)((byte*)a3 + o));
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(*(float*)((byte*)a4 + o));
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(*(float*)((byte*)a5 + o));
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+            b0 = Vector256.Load(b + bStride);
+            b1 = Vector256.Load(b + bStride + 8);
+            ar = Vector256.Create(*(float*)((byte*)a0 + o + Step));
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(*(float*)((byte*)a1 + o + Step));
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(*(float*)((byte*)a2 + o + Step));
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(*(float*)((byte*)a3 + o + Step));
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(*(float*)((byte*)a4 + o + Step));
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(*(float*)((byte*)a5 + o + Step));
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+            b += 2 * bStride;
+        }
+
+        if (o < end)
+        {
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(*(float*)((byte*)a0 + o));
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(*(float*)((byte*)a1 + o));
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(*(float*)((byte*)a2 + o));
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(*(float*)((byte*)a3 + o));
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(*(float*)((byte*)a4 + o));
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(*(float*)((byte*)a5 + o));
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
         }
 
         Store256(c, c00, c01, alpha, beta);

@@ -56,6 +56,15 @@ internal readonly struct GemmPlan
     /// <summary>Tile count the plain partition tries to reach (for dynamic load balancing).</summary>
     public const int MinTiles = 12;
 
+    /// <summary>Row-block quantum of the plain path with the AVX2 strips: a multiple of the 6-row strip and the 8-row panel.</summary>
+    public const int StripQuantum = 24;
+
+    /// <summary>
+    /// Whether plain row blocks are multiples of <see cref="StripQuantum"/> when the AVX2 strips run (mc = 120 instead of
+    /// 128 on a 1 MiB L2; a same-run A/B baseline turns it off). Row blocks never change a bit.
+    /// </summary>
+    internal static bool StripRowBlocks { get; set; } = true;
+
     public GemmPlan(int m, int n, int k, bool epilogue)
     {
         M = m;
@@ -68,14 +77,17 @@ internal readonly struct GemmPlan
         Nc = RoundUp(CeilDiv(n, colTiles), NR);
         ColTiles = Math.Max(1, CeilDiv(n, Nc));
 
-        int rowTiles = Math.Max(1, CeilDiv(m, epilogue ? McEpilogue : McPlain));
+        // The AVX2 strips compute 6 rows at a time: plain row blocks are then multiples of 24 (6 strips of 4 panels),
+        // so only the last row block of a call has rows left over for the slower 2-row kernel.
+        int quantum = !epilogue && StripRowBlocks && GemmKernels.ActiveIsa == GemmIsa.Vector256 && GemmKernels.StripsEnabled ? StripQuantum : MR;
+        int rowTiles = Math.Max(1, CeilDiv(m, epilogue ? McEpilogue : Math.Max(quantum, McPlain / quantum * quantum)));
         if (!epilogue)
         {
             int wanted = CeilDiv(MinTiles, ColTiles);
             rowTiles = Math.Max(rowTiles, Math.Min(wanted, Math.Max(1, m / McMin)));
         }
 
-        Mc = RoundUp(CeilDiv(m, rowTiles), MR);
+        Mc = RoundUp(CeilDiv(m, rowTiles), quantum);
         RowTiles = Math.Max(1, CeilDiv(m, Mc));
     }
 

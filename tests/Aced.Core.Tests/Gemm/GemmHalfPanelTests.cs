@@ -6,20 +6,23 @@ namespace Aced.Core.Tests;
 /// <summary>
 /// The AVX2 plain path packs B in 16-column micro-panels (<see cref="GemmKernels.HalfPanels"/>) so that the half-panel
 /// the 6 x 16 strips reuse stays in L1. Only the order of the packed floats changes, so results must be the same bits
-/// as the 32-column layout and the scalar kernel, for every transpose, partial panel and thread count.
+/// as the 32-column layout and the scalar kernel, for every transpose, partial panel and thread count; likewise the
+/// strips' unrolled kernel that prefetches A and the next half-panel (<see cref="GemmKernels.StreamPrefetch"/>).
 /// </summary>
 [Collection(GemmGlobalStateCollection.Name)]
 public sealed class GemmHalfPanelTests
 {
-    private static float[] Run(bool halfPanels, GemmIsa isa, int degree, Transpose ta, Transpose tb, int m, int n, int k, int seed)
+    private static float[] Run(bool halfPanels, bool streamPrefetch, GemmIsa isa, int degree, Transpose ta, Transpose tb, int m, int n, int k, int seed)
     {
         bool oldHalves = GemmKernels.HalfPanels;
+        bool oldStream = GemmKernels.StreamPrefetch;
         int oldDegree = GemmControl.MaxDegreeOfParallelism;
         double oldThreshold = GemmControl.ParallelThreshold;
         GemmIsa oldIsa = GemmKernels.ForcedIsa;
         try
         {
             GemmKernels.HalfPanels = halfPanels;
+            GemmKernels.StreamPrefetch = streamPrefetch;
             GemmControl.MaxDegreeOfParallelism = degree;
             GemmControl.ParallelThreshold = degree == 1 ? double.MaxValue : 0;
             GemmKernels.ForcedIsa = isa;
@@ -33,6 +36,7 @@ public sealed class GemmHalfPanelTests
         finally
         {
             GemmKernels.HalfPanels = oldHalves;
+            GemmKernels.StreamPrefetch = oldStream;
             GemmControl.MaxDegreeOfParallelism = oldDegree;
             GemmControl.ParallelThreshold = oldThreshold;
             GemmKernels.ForcedIsa = oldIsa;
@@ -56,7 +60,7 @@ public sealed class GemmHalfPanelTests
     [InlineData(Transpose.None, Transpose.Transposed)]
     [InlineData(Transpose.Transposed, Transpose.None)]
     [InlineData(Transpose.Transposed, Transpose.Transposed)]
-    public void Multiply_HalfPanelsOnAndOff_BitIdenticalToScalarAtAnyDegree(Transpose ta, Transpose tb)
+    public void Multiply_HalfPanelsAndStreamPrefetchOnAndOff_BitIdenticalToScalarAtAnyDegree(Transpose ta, Transpose tb)
     {
         // n mod 32 in (0, 16], (16, 32) and 0 (the second half-panel empty, partial, full), partial row blocks with
         // every strip remainder, one and two k blocks, several column blocks (n > 256).
@@ -64,12 +68,13 @@ public sealed class GemmHalfPanelTests
         int seed = 40;
         foreach ((int m, int n, int k) in shapes)
         {
-            float[] scalar = Run(true, GemmIsa.Scalar, 1, ta, tb, m, n, k, seed);
+            float[] scalar = Run(true, true, GemmIsa.Scalar, 1, ta, tb, m, n, k, seed);
             foreach (int degree in new[] { 1, 2, 3 })
             {
                 string label = $"m={m} n={n} k={k} {ta}/{tb} degree={degree}";
-                AssertBitIdentical(scalar, Run(true, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "half-panels " + label);
-                AssertBitIdentical(scalar, Run(false, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "32-column panels " + label);
+                AssertBitIdentical(scalar, Run(true, true, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "half-panels " + label);
+                AssertBitIdentical(scalar, Run(false, true, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "32-column panels " + label);
+                AssertBitIdentical(scalar, Run(true, false, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "half-panels, no stream prefetch " + label);
             }
 
             seed++;
