@@ -137,7 +137,8 @@ internal static unsafe class GemmDriver
         GemmPlan plan = job.Plan;
         // Only when every tile runs the strips, i.e. also gets a packed A row block (GemmWorkspace.PackedA).
         job.HalfPanels = job.Isa == GemmIsa.Vector256 && GemmKernels.StripsEnabled && GemmKernels.HalfPanels
-            && (long)plan.Mc * plan.K <= GemmWorkspace.MultiSlotBudget;
+            && (long)(plan.Mc + 6) * plan.K <= GemmWorkspace.MultiSlotBudget;
+        job.SixRowA = job.HalfPanels && GemmKernels.SixRowPanels;
         job.TailTiles = TailTiles(plan, degree);
         job.RowBlockItems = RowBlockItems(plan, degree);
         job.SharedB = job.RowBlockItems > 0 ? job.PrepareSharedB() : null;
@@ -296,6 +297,12 @@ internal static unsafe class GemmDriver
         // The AVX2 path always packs the whole row block first (GemmKernels.Block256 runs 6-row strips across it).
         bool strips = job.HalfPanels || (isa == GemmIsa.Vector256 && GemmKernels.StripsEnabled);
         bool wholeA = rowMajorOrder || strips;
+        bool sixRowA = job.SixRowA;
+        if (sixRowA)
+        {
+            mcPad = GemmPlan.RoundUp(mcb, 6);
+        }
+
         float* aBlock = wholeA ? ws.PackedA(job, aKey, mcPad, out aPacked) : null;
         float alpha = job.Alpha;
         nint ldc = job.Ldc;
@@ -307,6 +314,19 @@ internal static unsafe class GemmDriver
             int kcb = Math.Min(plan.Kc, plan.K - p0);
             float beta = kb == 0 ? job.Beta : 1f;
             float* bBlock = job.SharedB is not null ? SharedPackedB(job, jb, kb) : ws.PackedB(job, jb, kb);
+            if (sixRowA)
+            {
+                // job.SixRowA implies the budget check that makes aBlock non-null.
+                float* a6 = aBlock + ((nint)p0 * mcPad);
+                for (int ir = 0; !aPacked && ir < mcb; ir += 6)
+                {
+                    GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, Math.Min(6, mcb - ir), p0, kcb, a6 + ((nint)ir * kcb));
+                }
+
+                GemmKernels.Block256Six(a6, mcb, bBlock, kcb, ncb, cTile, ldc, alpha, beta, edge);
+                continue;
+            }
+
             if (strips && aBlock is not null)
             {
                 float* aK = aBlock + ((nint)p0 * mcPad);
@@ -579,6 +599,9 @@ internal sealed unsafe class PlainGemmJob : GemmJob
     /// (<see cref="GemmKernels.Block256"/>); only the plain path reads its packed B, and only through the strips.
     /// </summary>
     internal bool HalfPanels;
+
+    /// <summary>Whether this call (with <see cref="HalfPanels"/>) packs A as 6-row strip panels (<see cref="GemmKernels.Block256Six"/>).</summary>
+    internal bool SixRowA;
 
     /// <summary>Leading work items that are whole row blocks (<see cref="GemmDriver.RowBlockItems"/>; 0 when B is not shared).</summary>
     internal int RowBlockItems;

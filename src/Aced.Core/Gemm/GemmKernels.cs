@@ -60,6 +60,12 @@ internal static unsafe class GemmKernels
     /// </summary>
     internal static bool HalfPanels { get; set; } = true;
 
+    /// <summary>
+    /// Whether the plain path packs A as 6-row strip panels for the AVX2 strips when it packs B as half-panels
+    /// (<see cref="Block256Six"/>; a same-run A/B baseline turns it off). Read once per call.
+    /// </summary>
+    internal static bool SixRowPanels { get; set; } = true;
+
     /// <summary>Whether <see cref="Block256"/>'s full strips run the unrolled kernel that prefetches the A rows ahead (a same-run A/B baseline turns it off).</summary>
     internal static bool StreamPrefetch { get; set; } = true;
 
@@ -348,6 +354,165 @@ internal static unsafe class GemmKernels
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="Block256"/> for the plain path's own layouts: <paramref name="aBlock"/> holds the row block as 6-row
+    /// strip panels (<see cref="GemmPacking.PackA6"/>: strip s at <c>aBlock + 6 s kc</c>, zero rows past
+    /// <paramref name="mcb"/>) and <paramref name="bBlock"/> 16-column half-panels (<see cref="GemmPacking.PackBHalves"/>).
+    /// A strip then reads one contiguous A stream of 24 bytes per k step instead of up to two 8-row panels' 32-byte rows,
+    /// and a partial last strip runs as a zero-padded 6-row strip. Same FMA chain and store rule per element as
+    /// <see cref="Run"/>, so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Block256Six(float* aBlock, int mcb, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* edge)
+    {
+        const int Half = GemmPlan.NR / 2;
+        int strips = (mcb + 5) / 6;
+        nint strip = (nint)6 * kc;
+        int linesPerStrip = strips == 0 ? 0 : (kc + strips - 1) / strips;
+        bool prefetch = Sse.IsSupported && StripPrefetch;
+        for (int jh = 0; jh < ncb; jh += Half)
+        {
+            int cols = Math.Min(Half, ncb - jh);
+            float* b = bBlock + ((nint)jh * kc);
+            float* bNext = prefetch && jh + Half < ncb ? b + ((nint)Half * kc) : null;
+            for (int s = 0; s < strips; s++)
+            {
+                int rows = Math.Min(6, mcb - (s * 6));
+                float* ci = c + ((nint)s * 6 * ldc) + jh;
+                if (prefetch)
+                {
+                    // The strip's C rows are read (beta != 0, later k blocks) and written when the kernel ends.
+                    for (int r = 0; r < rows; r++)
+                    {
+                        Sse.Prefetch0(ci + (r * ldc));
+                    }
+                }
+
+                // The kernel prefetches this strip's share of the next half-panel, one line every two k steps.
+                float* pf = b;
+                float* pfEnd = b;
+                int s0 = s * linesPerStrip;
+                if (bNext is not null && s0 < kc)
+                {
+                    pf = bNext + (s0 * Half);
+                    pfEnd = bNext + ((Math.Min(kc, s0 + linesPerStrip) - 1) * Half);
+                }
+
+                float* a = aBlock + (s * strip);
+                if (rows == 6 && cols == Half)
+                {
+                    Kernel256SixPanel(a, b, kc, ci, ldc, alpha, beta, pf, pfEnd);
+                }
+                else
+                {
+                    Kernel256SixPanel(a, b, kc, edge, GemmPlan.NR, 1f, 0f, pf, pfEnd);
+                    MergeEdge(edge, rows, cols, ci, ldc, alpha, beta);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// 6 rows x 16 columns with Vector256 over a 6-row strip panel (row r of k step p at <c>a[6 p + r]</c>) and a 16-column
+    /// half-panel (<c>b[16 p + j]</c>): the register tile of <see cref="Kernel256Six"/>, k loop unrolled by two, with a
+    /// prefetch of the A stream <see cref="StreamPrefetchBytes"/> ahead and one of the lines <paramref name="bNext"/> ..
+    /// <paramref name="bNextEnd"/> every two k steps. Same FMA order per element.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel256SixPanel(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta, float* bNext, float* bNextEnd)
+    {
+        const int Half = GemmPlan.NR / 2;
+        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
+        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
+        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
+        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
+        Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
+        float* aPairsEnd = a + ((kc & ~1) * 6);
+        for (; a < aPairsEnd; a += 12)
+        {
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch0((byte*)a + StreamPrefetchBytes);
+                Sse.Prefetch0(bNext);
+                bNext = bNext < bNextEnd ? bNext + Half : bNext;
+            }
+
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(a[4]);
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(a[5]);
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+            b0 = Vector256.Load(b + Half);
+            b1 = Vector256.Load(b + Half + 8);
+            ar = Vector256.Create(a[6]);
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a[7]);
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a[8]);
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a[9]);
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(a[10]);
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(a[11]);
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+            b += 2 * Half;
+        }
+
+        if ((kc & 1) != 0)
+        {
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(a[4]);
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(a[5]);
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+        }
+
+        Store256(c, c00, c01, alpha, beta);
+        Store256(c + ldc, c10, c11, alpha, beta);
+        Store256(c + (2 * ldc), c20, c21, alpha, beta);
+        Store256(c + (3 * ldc), c30, c31, alpha, beta);
+        Store256(c + (4 * ldc), c40, c41, alpha, beta);
+        Store256(c + (5 * ldc), c50, c51, alpha, beta);
     }
 
     /// <summary>First float of the 16 columns from <paramref name="jh"/> (a multiple of 16) of a packed B block in either layout.</summary>

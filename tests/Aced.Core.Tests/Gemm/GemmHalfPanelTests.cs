@@ -7,13 +7,15 @@ namespace Aced.Core.Tests;
 /// The AVX2 plain path packs B in 16-column micro-panels (<see cref="GemmKernels.HalfPanels"/>) so that the half-panel
 /// the 6 x 16 strips reuse stays in L1. Only the order of the packed floats changes, so results must be the same bits
 /// as the 32-column layout and the scalar kernel, for every transpose, partial panel and thread count; likewise the
-/// strips' unrolled kernel that prefetches A and the next half-panel (<see cref="GemmKernels.StreamPrefetch"/>).
+/// strips' unrolled kernels that prefetch A and the next half-panel (<see cref="GemmKernels.StreamPrefetch"/>) and the
+/// 6-row A strip panels (<see cref="GemmKernels.SixRowPanels"/>, on by default with half-panels).
 /// </summary>
 [Collection(GemmGlobalStateCollection.Name)]
 public sealed class GemmHalfPanelTests
 {
-    private static float[] Run(bool halfPanels, bool streamPrefetch, GemmIsa isa, int degree, Transpose ta, Transpose tb, int m, int n, int k, int seed)
+    private static float[] Run(bool halfPanels, bool streamPrefetch, GemmIsa isa, int degree, Transpose ta, Transpose tb, int m, int n, int k, int seed, bool sixRows = true)
     {
+        bool oldSix = GemmKernels.SixRowPanels;
         bool oldHalves = GemmKernels.HalfPanels;
         bool oldStream = GemmKernels.StreamPrefetch;
         int oldDegree = GemmControl.MaxDegreeOfParallelism;
@@ -22,6 +24,7 @@ public sealed class GemmHalfPanelTests
         try
         {
             GemmKernels.HalfPanels = halfPanels;
+            GemmKernels.SixRowPanels = sixRows;
             GemmKernels.StreamPrefetch = streamPrefetch;
             GemmControl.MaxDegreeOfParallelism = degree;
             GemmControl.ParallelThreshold = degree == 1 ? double.MaxValue : 0;
@@ -36,6 +39,7 @@ public sealed class GemmHalfPanelTests
         finally
         {
             GemmKernels.HalfPanels = oldHalves;
+            GemmKernels.SixRowPanels = oldSix;
             GemmKernels.StreamPrefetch = oldStream;
             GemmControl.MaxDegreeOfParallelism = oldDegree;
             GemmControl.ParallelThreshold = oldThreshold;
@@ -64,7 +68,7 @@ public sealed class GemmHalfPanelTests
     {
         // n mod 32 in (0, 16], (16, 32) and 0 (the second half-panel empty, partial, full), partial row blocks with
         // every strip remainder, one and two k blocks, several column blocks (n > 256).
-        (int M, int N, int K)[] shapes = { (37, 21, 50), (131, 300, 385), (263, 536, 97), (40, 16, 7), (301, 289, 400) };
+        (int M, int N, int K)[] shapes = { (37, 21, 50), (131, 300, 385), (263, 536, 97), (40, 16, 7), (301, 289, 400), (5, 40, 9), (1, 33, 17), (11, 64, 1) };
         int seed = 40;
         foreach ((int m, int n, int k) in shapes)
         {
@@ -74,7 +78,8 @@ public sealed class GemmHalfPanelTests
                 string label = $"m={m} n={n} k={k} {ta}/{tb} degree={degree}";
                 AssertBitIdentical(scalar, Run(true, true, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "half-panels " + label);
                 AssertBitIdentical(scalar, Run(false, true, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "32-column panels " + label);
-                AssertBitIdentical(scalar, Run(true, false, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "half-panels, no stream prefetch " + label);
+                AssertBitIdentical(scalar, Run(true, false, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed, sixRows: false), "half-panels, 8-row A panels, no stream prefetch " + label);
+                AssertBitIdentical(scalar, Run(true, true, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed, sixRows: false), "half-panels, 8-row A panels " + label);
             }
 
             seed++;
