@@ -323,7 +323,10 @@ internal static unsafe class GemmDriver
                     GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, Math.Min(6, mcb - ir), p0, kcb, a6 + ((nint)ir * kcb));
                 }
 
-                GemmKernels.Block256Six(a6, mcb, bBlock, kcb, ncb, cTile, ldc, alpha, beta, edge);
+                // Both packed-B layouts (shared and per-thread slots) hold the next k block of the column block right
+                // after this one.
+                float* bFollow = kb + 1 < plan.KBlocks ? bBlock + ((nint)kcb * GemmPlan.RoundUp(ncb, GemmPlan.NR)) : null;
+                GemmKernels.Block256Six(a6, mcb, bBlock, kcb, ncb, cTile, ldc, alpha, beta, edge, bFollow);
                 continue;
             }
 

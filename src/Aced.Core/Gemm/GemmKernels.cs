@@ -66,11 +66,20 @@ internal static unsafe class GemmKernels
     /// </summary>
     internal static bool SixRowPanels { get; set; } = true;
 
+    /// <summary>Whether <see cref="Block256Six"/>'s last half-panel prefetches the next call's first B half-panel (a same-run A/B baseline turns it off).</summary>
+    internal static bool FollowPrefetch { get; set; } = true;
+
     /// <summary>Whether <see cref="Block256"/>'s full strips run the unrolled kernel that prefetches the A rows ahead (a same-run A/B baseline turns it off).</summary>
     internal static bool StreamPrefetch { get; set; } = true;
 
     /// <summary>How far ahead, in bytes of a packed A micro-panel (32 bytes per k step), the strips prefetch A.</summary>
     private const int StreamPrefetchBytes = 1024;
+
+    /// <summary>
+    /// How far ahead, in bytes of the 6-row A strip panels (24 bytes per k step; consecutive strips are contiguous),
+    /// <see cref="Kernel256SixPanel"/> prefetches A.
+    /// </summary>
+    internal static int SixPanelPrefetchBytes { get; set; } = 1024;
 
     internal static GemmIsa ActiveIsa => ForcedIsa != GemmIsa.Auto ? ForcedIsa
         : Vector512.IsHardwareAccelerated ? GemmIsa.Vector512
@@ -361,11 +370,13 @@ internal static unsafe class GemmKernels
     /// strip panels (<see cref="GemmPacking.PackA6"/>: strip s at <c>aBlock + 6 s kc</c>, zero rows past
     /// <paramref name="mcb"/>) and <paramref name="bBlock"/> 16-column half-panels (<see cref="GemmPacking.PackBHalves"/>).
     /// A strip then reads one contiguous A stream of 24 bytes per k step instead of up to two 8-row panels' 32-byte rows,
-    /// and a partial last strip runs as a zero-padded 6-row strip. Same FMA chain and store rule per element as
+    /// and a partial last strip runs as a zero-padded 6-row strip. The last half-panel's strips prefetch the first
+    /// half-panel of <paramref name="bFollow"/> (the B block the next call will read, when known: prefetches never
+    /// fault, so it need not be packed yet). Same FMA chain and store rule per element as
     /// <see cref="Run"/>, so the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Block256Six(float* aBlock, int mcb, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* edge)
+    internal static void Block256Six(float* aBlock, int mcb, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* edge, float* bFollow = null)
     {
         const int Half = GemmPlan.NR / 2;
         int strips = (mcb + 5) / 6;
@@ -376,7 +387,7 @@ internal static unsafe class GemmKernels
         {
             int cols = Math.Min(Half, ncb - jh);
             float* b = bBlock + ((nint)jh * kc);
-            float* bNext = prefetch && jh + Half < ncb ? b + ((nint)Half * kc) : null;
+            float* bNext = !prefetch ? null : jh + Half < ncb ? b + ((nint)Half * kc) : FollowPrefetch ? bFollow : null;
             for (int s = 0; s < strips; s++)
             {
                 int rows = Math.Min(6, mcb - (s * 6));
@@ -417,7 +428,7 @@ internal static unsafe class GemmKernels
     /// <summary>
     /// 6 rows x 16 columns with Vector256 over a 6-row strip panel (row r of k step p at <c>a[6 p + r]</c>) and a 16-column
     /// half-panel (<c>b[16 p + j]</c>): the register tile of <see cref="Kernel256Six"/>, k loop unrolled by two, with a
-    /// prefetch of the A stream <see cref="StreamPrefetchBytes"/> ahead and one of the lines <paramref name="bNext"/> ..
+    /// prefetch of the A stream <see cref="SixPanelPrefetchBytes"/> ahead and one of the lines <paramref name="bNext"/> ..
     /// <paramref name="bNextEnd"/> every two k steps. Same FMA order per element.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -431,11 +442,12 @@ internal static unsafe class GemmKernels
         Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
         Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
         float* aPairsEnd = a + ((kc & ~1) * 6);
+        nint ahead = SixPanelPrefetchBytes;
         for (; a < aPairsEnd; a += 12)
         {
             if (Sse.IsSupported)
             {
-                Sse.Prefetch0((byte*)a + StreamPrefetchBytes);
+                Sse.Prefetch0((byte*)a + ahead);
                 Sse.Prefetch0(bNext);
                 bNext = bNext < bNextEnd ? bNext + Half : bNext;
             }
