@@ -326,7 +326,10 @@ internal static unsafe class GemmDriver
                 // Both packed-B layouts (shared and per-thread slots) hold the next k block of the column block right
                 // after this one.
                 float* bFollow = kb + 1 < plan.KBlocks ? bBlock + ((nint)kcb * GemmPlan.RoundUp(ncb, GemmPlan.NR)) : null;
-                GemmKernels.Block256Six(a6, mcb, bBlock, kcb, ncb, cTile, ldc, alpha, beta, edge, bFollow);
+                // The next k block's A slice, when it is already packed (a cached row block) and so read from L3.
+                float* aFollow = aPacked && kb + 1 < plan.KBlocks ? a6 + ((nint)kcb * mcPad) : null;
+                int aFollowFloats = aFollow is null ? 0 : Math.Min(plan.Kc, plan.K - p0 - kcb) * mcPad;
+                GemmKernels.Block256Six(a6, mcb, bBlock, kcb, ncb, cTile, ldc, alpha, beta, edge, bFollow, aFollow, aFollowFloats);
                 continue;
             }
 

@@ -69,6 +69,9 @@ internal static unsafe class GemmKernels
     /// <summary>Whether <see cref="Block256Six"/>'s last half-panel prefetches the next call's first B half-panel (a same-run A/B baseline turns it off).</summary>
     internal static bool FollowPrefetch { get; set; } = true;
 
+    /// <summary>Whether <see cref="Block256Six"/> pulls the next call's A slice into L2 (a same-run A/B baseline turns it off).</summary>
+    internal static bool NextAPrefetch { get; set; } = true;
+
     /// <summary>Whether <see cref="Block256"/>'s full strips run the unrolled kernel that prefetches the A rows ahead (a same-run A/B baseline turns it off).</summary>
     internal static bool StreamPrefetch { get; set; } = true;
 
@@ -376,13 +379,19 @@ internal static unsafe class GemmKernels
     /// <see cref="Run"/>, so the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Block256Six(float* aBlock, int mcb, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* edge, float* bFollow = null)
+    internal static void Block256Six(float* aBlock, int mcb, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* edge, float* bFollow = null, float* aFollow = null, int aFollowFloats = 0)
     {
         const int Half = GemmPlan.NR / 2;
         int strips = (mcb + 5) / 6;
         nint strip = (nint)6 * kc;
         int linesPerStrip = strips == 0 ? 0 : (kc + strips - 1) / strips;
         bool prefetch = Sse.IsSupported && StripPrefetch;
+
+        // The next call's A slice (aFollowFloats floats, when known) is pulled into L2 a few lines per kernel call.
+        int aLines = prefetch && aFollow is not null && NextAPrefetch ? (aFollowFloats + 15) / 16 : 0;
+        int kernels = strips * ((ncb + Half - 1) / Half);
+        int aLinesPerKernel = kernels == 0 ? 0 : (aLines + kernels - 1) / kernels;
+        int aLine = 0;
         for (int jh = 0; jh < ncb; jh += Half)
         {
             int cols = Math.Min(Half, ncb - jh);
@@ -409,6 +418,11 @@ internal static unsafe class GemmKernels
                 {
                     pf = bNext + (s0 * Half);
                     pfEnd = bNext + ((Math.Min(kc, s0 + linesPerStrip) - 1) * Half);
+                }
+
+                for (int q = 0; q < aLinesPerKernel && aLine < aLines; q++, aLine++)
+                {
+                    Sse.Prefetch1(aFollow + (aLine * 16));
                 }
 
                 float* a = aBlock + (s * strip);
