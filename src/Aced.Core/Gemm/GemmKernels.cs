@@ -93,7 +93,7 @@ internal static unsafe class GemmKernels
     internal static string TileDescription(GemmIsa isa) => isa switch
     {
         GemmIsa.Vector512 => "8x32 register tile",
-        GemmIsa.Vector256 => "6x16 register tile, 6-row A strips x 16-column B half-panels",
+        GemmIsa.Vector256 => "6x16 register tile; plain path 6-row A strips x 16-column B half-panels, epilogue path 8x32 panels",
         GemmIsa.Vector256Quarters => "4x16 register tile",
         _ => "scalar 8x32 tile",
     };
