@@ -106,6 +106,8 @@ public sealed class ActiveBatchSamplerOptions
     /// fastest selection needs about <c>32·B·b</c> bytes (162.5 MiB at B = 5120, b = 1024, within the default). With the
     /// managed GEMM provider the scores are bit-identical with any budget (the cached logits are the fused product's,
     /// folded in the same column tiles, and every path evaluates the same per-term function); never a B x B matrix.
+    /// The cache is native memory outside the GC heap (aligned to 2 MiB; on Linux advised for transparent huge pages),
+    /// kept by the sampler for reuse and freed when the sampler is collected.
     /// </summary>
     public long SoftmaxLogitCacheBytes { get; set; } = DefaultSoftmaxLogitCacheBytes;
 

@@ -563,16 +563,16 @@ internal sealed class ConditionalScorer
         public float[] MemberColumnGain = Array.Empty<float>();
 
         /// <summary>Row x: <c>exp(l_xm - t_m)</c> (without the bias) for the first exp-cached rows; layout of <see cref="RowCache"/>.</summary>
-        public float[] RowExpCache = Array.Empty<float>();
+        public readonly CacheBuffer RowExpCache = new();
 
         /// <summary>Row x: <c>exp(l_mx - t_m)</c>; layout of <see cref="ColumnCache"/>.</summary>
-        public float[] ColumnExpCache = Array.Empty<float>();
+        public readonly CacheBuffer ColumnExpCache = new();
 
         /// <summary>Logit cache, row x: <c>l_xm</c> (x as image, member m's text) for m in [0, k); stride = the capacity padded (see CacheStride).</summary>
-        public float[] RowCache = Array.Empty<float>();
+        public readonly CacheBuffer RowCache = new();
 
         /// <summary>Logit cache, row x: <c>l_mx</c> (member m's image, x as text) for m in [0, k); stride = the capacity padded (see CacheStride).</summary>
-        public float[] ColumnCache = Array.Empty<float>();
+        public readonly CacheBuffer ColumnCache = new();
 
         /// <summary>Running log-sum-exp of candidate x over the members, <c>Rx = LSE_m l_xm = RowMax[x] + log RowSum[x]</c>.</summary>
         public double[] RowMax = Array.Empty<double>();
@@ -629,14 +629,14 @@ internal sealed class ConditionalScorer
                 ColumnSum.AsSpan(0, n).Clear();
                 if (cachedRows > 0)
                 {
-                    Grow(ref RowCache, cachedRows * stride);
-                    Grow(ref ColumnCache, cachedRows * stride);
+                    RowCache.Grow((long)cachedRows * stride);
+                    ColumnCache.Grow((long)cachedRows * stride);
                 }
 
                 if (expRows > 0)
                 {
-                    Grow(ref RowExpCache, expRows * stride);
-                    Grow(ref ColumnExpCache, expRows * stride);
+                    RowExpCache.Grow((long)expRows * stride);
+                    ColumnExpCache.Grow((long)expRows * stride);
                 }
             }
 

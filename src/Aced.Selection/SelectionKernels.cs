@@ -13,8 +13,15 @@ namespace Aced.Selection;
 /// </summary>
 internal static class SelectionKernels
 {
-    /// <summary><c>sum_j softplus(x_j + bias)</c>.</summary>
-    public static double SoftplusSum(ReadOnlySpan<float> x, float bias) => SoftplusSumCore(x, bias);
+    /// <summary>Column tiles per <see cref="StableMath.RowPassPair{TOperator}"/> call of <see cref="SoftmaxTermSumsCached"/>.</summary>
+    private const int PairTiles = 16;
+
+    /// <summary>
+    /// <c>sum_j softplus(x_j + bias)</c>: <see cref="BiasedSoftplusOperator"/> over
+    /// <see cref="StableMath.SumInLanesDoubleTail{TOperator}"/> (float lanes in the widest width, at most one 256-bit
+    /// step, the tail of at most 7 elements in double).
+    /// </summary>
+    public static double SoftplusSum(ReadOnlySpan<float> x, float bias) => StableMath.SumInLanesDoubleTail(new BiasedSoftplusOperator(bias), x);
 
     /// <summary>
     /// <c>sum_j softplus(l_j - shift_j)</c>, the softmax member terms of one row piece from its logits <paramref name="logits"/>
@@ -34,19 +41,19 @@ internal static class SelectionKernels
     public static double SoftmaxTermSumCached(ReadOnlySpan<float> exps, ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, ReadOnlySpan<float> gain, ReadOnlySpan<float> shift)
     {
         StableMath.RowSums sums = StableMath.RowPass(default(CachedSoftmaxTermOperator), exps, gain, default, default, default, default, false, default);
-        return sums.Sum1 == 0 ? sums.Sum0 : SoftmaxTermSum(logits, reference, gain, shift);
+        return !double.IsNaN(sums.Sum0) ? sums.Sum0 : SoftmaxTermSum(logits, reference, gain, shift);
     }
 
     /// <summary>
     /// Both directions of one exp-cached row at once: <paramref name="sum1"/> is the sum over the row's column tiles
     /// (<paramref name="tile"/> members each, in order) of <see cref="SoftmaxTermSumCached"/>(<paramref name="exps1"/>,
     /// <paramref name="logits1"/>, <paramref name="reference"/>, <paramref name="gain1"/>, <paramref name="shift1"/>) and
-    /// <paramref name="sum2"/> the same of the second direction, bit for bit (each direction's lanes, widths and tail
-    /// are summed exactly as <see cref="StableMath.RowPass{TOperator}"/> sums <see cref="CachedSoftmaxTermOperator"/>'s
-    /// terms); one loop reads both directions' exponentials, so a row costs one call instead of two per tile. With
-    /// <paramref name="ahead"/> &gt; 0 the loop also prefetches, line by line, the exponentials that many floats further
-    /// on (the next cache row's, so its loads do not start with a memory round trip); with 0 it touches only the lines it
-    /// reads anyway.
+    /// <paramref name="sum2"/> the same of the second direction, bit for bit: per tile, one
+    /// <see cref="StableMath.RowPassPair{TOperator}"/> of <see cref="CachedSoftmaxTermOperator"/> reads both directions'
+    /// exponentials in one loop (each direction summed exactly as <see cref="StableMath.RowPass{TOperator}"/> sums it),
+    /// so a row costs one call instead of two per tile; a tile with an element needing the fallback is re-run from the
+    /// logits. With <paramref name="ahead"/> &gt; 0 the loop also prefetches, line by line, the exponentials that many
+    /// floats further on (the next cache row's, so its loads do not start with a memory round trip).
     /// </summary>
     public static void SoftmaxTermSumsCached(ReadOnlySpan<float> exps1, ReadOnlySpan<float> logits1, ReadOnlySpan<float> gain1, ReadOnlySpan<float> shift1, ReadOnlySpan<float> exps2, ReadOnlySpan<float> logits2, ReadOnlySpan<float> gain2, ReadOnlySpan<float> shift2, ReadOnlySpan<float> reference, int tile, int ahead, out double sum1, out double sum2)
     {
@@ -56,158 +63,31 @@ internal static class SelectionKernels
             Guard.ThrowArgument(nameof(reference), "is longer than another row span");
         }
 
-        ref float e1 = ref MemoryMarshal.GetReference(exps1);
-        ref float e2 = ref MemoryMarshal.GetReference(exps2);
-        ref float g1 = ref MemoryMarshal.GetReference(gain1);
-        ref float g2 = ref MemoryMarshal.GetReference(gain2);
-        double s1 = 0, s2 = 0;
-        for (int j0 = 0; j0 < k; j0 += tile)
+        if (tile <= 0)
         {
-            int width = Math.Min(tile, k - j0);
-            bool good = CachedTermTile(ref Unsafe.Add(ref e1, j0), ref Unsafe.Add(ref g1, j0), ref Unsafe.Add(ref e2, j0), ref Unsafe.Add(ref g2, j0), (nuint)width, (nuint)ahead, out double t1, out double t2, out bool good2);
-            s1 += good ? t1 : SoftmaxTermSum(logits1.Slice(j0, width), reference.Slice(j0, width), gain1.Slice(j0, width), shift1.Slice(j0, width));
-            s2 += good2 ? t2 : SoftmaxTermSum(logits2.Slice(j0, width), reference.Slice(j0, width), gain2.Slice(j0, width), shift2.Slice(j0, width));
+            Guard.ThrowArgument(nameof(tile), "is not positive");
+        }
+
+        // The driver sums up to PairTiles tiles per call (the per-tile results on the stack), so a row costs a call or two.
+        Span<StableMath.RowSums> tiles1 = stackalloc StableMath.RowSums[PairTiles];
+        Span<StableMath.RowSums> tiles2 = stackalloc StableMath.RowSums[PairTiles];
+        double s1 = 0, s2 = 0;
+        int group = (int)Math.Min((long)PairTiles * tile, int.MaxValue);
+        for (int g0 = 0; g0 < k; g0 += group)
+        {
+            int width = Math.Min(group, k - g0);
+            StableMath.RowPassPair(default(CachedSoftmaxTermOperator), exps1.Slice(g0, width), gain1.Slice(g0, width), exps2.Slice(g0, width), gain2.Slice(g0, width), tile, (nuint)ahead, tiles1, tiles2);
+            for (int t = 0, j0 = g0; j0 < g0 + width; t++, j0 += tile)
+            {
+                int w = Math.Min(tile, k - j0);
+                double t1 = tiles1[t].Sum0, t2 = tiles2[t].Sum0;
+                s1 += !double.IsNaN(t1) ? t1 : SoftmaxTermSum(logits1.Slice(j0, w), reference.Slice(j0, w), gain1.Slice(j0, w), shift1.Slice(j0, w));
+                s2 += !double.IsNaN(t2) ? t2 : SoftmaxTermSum(logits2.Slice(j0, w), reference.Slice(j0, w), gain2.Slice(j0, w), shift2.Slice(j0, w));
+            }
         }
 
         sum1 = s1;
         sum2 = s2;
-    }
-
-    /// <summary>
-    /// One column tile of <see cref="SoftmaxTermSumsCached"/>, both directions: the sums of the terms (valid when the
-    /// direction's return flag is true, every <c>u &lt;= 1</c>) in <see cref="StableMath.RowPass{TOperator}"/>'s order.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool CachedTermTile(ref float e1, ref float g1, ref float e2, ref float g2, nuint n, nuint ahead, out double t1, out double t2, out bool good2)
-    {
-        nuint i = 0;
-        double r1 = 0, r2 = 0;
-        bool bad1 = false, bad2 = false;
-        if (Vector512.IsHardwareAccelerated && i + 16 <= n)
-        {
-            Vector512<float> a1 = Vector512<float>.Zero, a2 = Vector512<float>.Zero;
-            Vector512<float> b1 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
-            Vector512<float> limit = Vector512.Create(SoftmaxTerm.SeriesLimit);
-            for (; i + 16 <= n; i += 16)
-            {
-                VectorMath.PrefetchLine(ref Unsafe.Add(ref e1, i + ahead));
-                VectorMath.PrefetchLine(ref Unsafe.Add(ref e2, i + ahead));
-                Vector512<float> u1 = Vector512.LoadUnsafe(ref e1, i) * Vector512.LoadUnsafe(ref g1, i);
-                Vector512<float> u2 = Vector512.LoadUnsafe(ref e2, i) * Vector512.LoadUnsafe(ref g2, i);
-                Vector512<float> v1 = SoftmaxTerm.Series(u1);
-                Vector512<float> v2 = SoftmaxTerm.Series(u2);
-
-                // Every lane on the series (the usual case) is also u <= 1: no fallback check needed.
-                if (!Vector512.LessThanOrEqualAll(u1, limit))
-                {
-                    v1 = Vector512.ConditionalSelect(Vector512.LessThanOrEqual(u1, limit), v1, VectorMath.Log1pFast(u1));
-                    b1 |= ~Vector512.LessThanOrEqual(u1, Vector512<float>.One);
-                }
-
-                if (!Vector512.LessThanOrEqualAll(u2, limit))
-                {
-                    v2 = Vector512.ConditionalSelect(Vector512.LessThanOrEqual(u2, limit), v2, VectorMath.Log1pFast(u2));
-                    b2 |= ~Vector512.LessThanOrEqual(u2, Vector512<float>.One);
-                }
-
-                a1 += v1;
-                a2 += v2;
-            }
-
-            r1 += VectorMath.HorizontalSum(a1);
-            r2 += VectorMath.HorizontalSum(a2);
-            bad1 |= b1 != Vector512<float>.Zero;
-            bad2 |= b2 != Vector512<float>.Zero;
-        }
-
-        if (Vector256.IsHardwareAccelerated && i + 8 <= n)
-        {
-            Vector256<float> a1 = Vector256<float>.Zero, a2 = Vector256<float>.Zero;
-            Vector256<float> b1 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
-            Vector256<float> limit = Vector256.Create(SoftmaxTerm.SeriesLimit);
-            for (; i + 8 <= n; i += 8)
-            {
-                VectorMath.PrefetchLine(ref Unsafe.Add(ref e1, i + ahead));
-                VectorMath.PrefetchLine(ref Unsafe.Add(ref e2, i + ahead));
-                Vector256<float> u1 = Vector256.LoadUnsafe(ref e1, i) * Vector256.LoadUnsafe(ref g1, i);
-                Vector256<float> u2 = Vector256.LoadUnsafe(ref e2, i) * Vector256.LoadUnsafe(ref g2, i);
-                Vector256<float> v1 = SoftmaxTerm.Series(u1);
-                Vector256<float> v2 = SoftmaxTerm.Series(u2);
-
-                // Every lane on the series (the usual case) is also u <= 1: no fallback check needed.
-                if (!Vector256.LessThanOrEqualAll(u1, limit))
-                {
-                    v1 = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(u1, limit), v1, VectorMath.Log1pFast(u1));
-                    b1 |= ~Vector256.LessThanOrEqual(u1, Vector256<float>.One);
-                }
-
-                if (!Vector256.LessThanOrEqualAll(u2, limit))
-                {
-                    v2 = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(u2, limit), v2, VectorMath.Log1pFast(u2));
-                    b2 |= ~Vector256.LessThanOrEqual(u2, Vector256<float>.One);
-                }
-
-                a1 += v1;
-                a2 += v2;
-            }
-
-            r1 += VectorMath.HorizontalSum(a1);
-            r2 += VectorMath.HorizontalSum(a2);
-            bad1 |= b1 != Vector256<float>.Zero;
-            bad2 |= b2 != Vector256<float>.Zero;
-        }
-
-        if (Vector128.IsHardwareAccelerated && i + 4 <= n)
-        {
-            Vector128<float> a1 = Vector128<float>.Zero, a2 = Vector128<float>.Zero;
-            Vector128<float> b1 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
-            Vector128<float> limit = Vector128.Create(SoftmaxTerm.SeriesLimit);
-            for (; i + 4 <= n; i += 4)
-            {
-                Vector128<float> u1 = Vector128.LoadUnsafe(ref e1, i) * Vector128.LoadUnsafe(ref g1, i);
-                Vector128<float> u2 = Vector128.LoadUnsafe(ref e2, i) * Vector128.LoadUnsafe(ref g2, i);
-                Vector128<float> v1 = SoftmaxTerm.Series(u1);
-                Vector128<float> v2 = SoftmaxTerm.Series(u2);
-
-                // Every lane on the series (the usual case) is also u <= 1: no fallback check needed.
-                if (!Vector128.LessThanOrEqualAll(u1, limit))
-                {
-                    v1 = Vector128.ConditionalSelect(Vector128.LessThanOrEqual(u1, limit), v1, VectorMath.Log1pFast(u1));
-                    b1 |= ~Vector128.LessThanOrEqual(u1, Vector128<float>.One);
-                }
-
-                if (!Vector128.LessThanOrEqualAll(u2, limit))
-                {
-                    v2 = Vector128.ConditionalSelect(Vector128.LessThanOrEqual(u2, limit), v2, VectorMath.Log1pFast(u2));
-                    b2 |= ~Vector128.LessThanOrEqual(u2, Vector128<float>.One);
-                }
-
-                a1 += v1;
-                a2 += v2;
-            }
-
-            r1 += VectorMath.HorizontalSum(a1);
-            r2 += VectorMath.HorizontalSum(a2);
-            bad1 |= b1 != Vector128<float>.Zero;
-            bad2 |= b2 != Vector128<float>.Zero;
-        }
-
-        for (; i < n; i++)
-        {
-            float u1 = Unsafe.Add(ref e1, i) * Unsafe.Add(ref g1, i);
-            float u2 = Unsafe.Add(ref e2, i) * Unsafe.Add(ref g2, i);
-            bool ok1 = u1 <= 1f;
-            bool ok2 = u2 <= 1f;
-            r1 += ok1 ? SoftmaxTerm.Log1p(u1) : 0f;
-            r2 += ok2 ? SoftmaxTerm.Log1p(u2) : 0f;
-            bad1 |= !ok1;
-            bad2 |= !ok2;
-        }
-
-        t1 = r1;
-        t2 = r2;
-        good2 = !bad2;
-        return !bad1;
     }
 
     /// <summary>
@@ -285,49 +165,6 @@ internal static class SelectionKernels
     public static void ExpDifference(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> destination) =>
         StableMath.RowPass(default(ExpDifferenceOperator), logits, reference, default, default, default, destination, false, default);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double SoftplusSumCore(ReadOnlySpan<float> x, float bias)
-    {
-        ref float r = ref MemoryMarshal.GetReference(x);
-        int n = x.Length;
-        int i = 0;
-        double total = 0;
-        if (Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
-        {
-            Vector512<float> b = Vector512.Create(bias);
-            Vector512<float> acc = Vector512<float>.Zero;
-            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-            {
-                Vector512<float> v = Vector512.LoadUnsafe(ref r, (nuint)i) + b;
-                acc += VectorMath.Softplus(v, out _);
-            }
-
-            total += VectorMath.HorizontalSum(acc);
-        }
-
-        if (Vector256.IsHardwareAccelerated && n - i >= Vector256<float>.Count)
-        {
-            Vector256<float> b = Vector256.Create(bias);
-            Vector256<float> acc = Vector256<float>.Zero;
-            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                Vector256<float> v = Vector256.LoadUnsafe(ref r, (nuint)i) + b;
-                acc += VectorMath.Softplus(v, out _);
-            }
-
-            total += VectorMath.HorizontalSum(acc);
-        }
-
-        for (; i < n; i++)
-        {
-            float v = Unsafe.Add(ref r, i) + bias;
-            // The few tail elements in double precision.
-            total += StableMath.Softplus((double)v);
-        }
-
-        return total;
-    }
-
     /// <summary>
     /// Folds <c>x_j + bias</c> into a running log-sum-exp kept as (max, sum of exp(v - max)) in double.
     /// An empty state has max = negative infinity and sum = 0.
@@ -389,65 +226,27 @@ internal static class SelectionKernels
         public Vector512<float> Invoke(Vector512<float> x) => VectorMath.ExpNonPositive(x - _shift);
     }
 
-    /// <summary>
-    /// True when every element is finite: accumulates <c>x - x</c> (0 for finite x, NaN for NaN and infinity) in
-    /// four independent vector sums, so one memory-bound pass with no per-element branch.
-    /// </summary>
-    public static bool AllFinite(ReadOnlySpan<float> x)
+    /// <summary><c>softplus(x + bias)</c> (<see cref="VectorMath.Softplus(Vector512{float}, out Vector512{float})"/>); the tail in double (<see cref="StableMath.Softplus(double)"/> of the float <c>x + bias</c>).</summary>
+    private readonly struct BiasedSoftplusOperator : StableMath.IDoubleTailOperator
     {
-        ref float r = ref MemoryMarshal.GetReference(x);
-        int n = x.Length;
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated && n >= 4 * Vector512<float>.Count)
-        {
-            Vector512<float> a0 = Vector512<float>.Zero, a1 = Vector512<float>.Zero, a2 = Vector512<float>.Zero, a3 = Vector512<float>.Zero;
-            for (; i <= n - (4 * Vector512<float>.Count); i += 4 * Vector512<float>.Count)
-            {
-                Vector512<float> v0 = Vector512.LoadUnsafe(ref r, (nuint)i);
-                Vector512<float> v1 = Vector512.LoadUnsafe(ref r, (nuint)(i + 16));
-                Vector512<float> v2 = Vector512.LoadUnsafe(ref r, (nuint)(i + 32));
-                Vector512<float> v3 = Vector512.LoadUnsafe(ref r, (nuint)(i + 48));
-                a0 += v0 - v0;
-                a1 += v1 - v1;
-                a2 += v2 - v2;
-                a3 += v3 - v3;
-            }
+        private readonly Vector512<float> _bias;
 
-            if (!float.IsFinite(Vector512.Sum((a0 + a1) + (a2 + a3))))
-            {
-                return false;
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated && n >= 4 * Vector256<float>.Count)
-        {
-            Vector256<float> a0 = Vector256<float>.Zero, a1 = Vector256<float>.Zero, a2 = Vector256<float>.Zero, a3 = Vector256<float>.Zero;
-            for (; i <= n - (4 * Vector256<float>.Count); i += 4 * Vector256<float>.Count)
-            {
-                Vector256<float> v0 = Vector256.LoadUnsafe(ref r, (nuint)i);
-                Vector256<float> v1 = Vector256.LoadUnsafe(ref r, (nuint)(i + 8));
-                Vector256<float> v2 = Vector256.LoadUnsafe(ref r, (nuint)(i + 16));
-                Vector256<float> v3 = Vector256.LoadUnsafe(ref r, (nuint)(i + 24));
-                a0 += v0 - v0;
-                a1 += v1 - v1;
-                a2 += v2 - v2;
-                a3 += v3 - v3;
-            }
+        public BiasedSoftplusOperator(float bias) => _bias = Vector512.Create(bias);
 
-            if (!float.IsFinite(Vector256.Sum((a0 + a1) + (a2 + a3))))
-            {
-                return false;
-            }
-        }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Invoke(float x) => VectorMath.Softplus(x + _bias.ToScalar(), out _);
 
-        for (; i < n; i++)
-        {
-            if (!float.IsFinite(Unsafe.Add(ref r, i)))
-            {
-                return false;
-            }
-        }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public double InvokeTail(float x) => StableMath.Softplus((double)(x + _bias.ToScalar()));
 
-        return true;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector128<float> Invoke(Vector128<float> x) => VectorMath.Softplus(x + _bias.GetLower().GetLower(), out _);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> Invoke(Vector256<float> x) => VectorMath.Softplus(x + _bias.GetLower(), out _);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> Invoke(Vector512<float> x) => VectorMath.Softplus(x + _bias, out _);
     }
 }
 
@@ -544,8 +343,8 @@ internal readonly struct RowLogSumExpEpilogue : IGemmEpilogue
 /// </summary>
 internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
 {
-    private readonly float[] _cache;
-    private readonly float[] _expCache;
+    private readonly CacheBuffer _cache;
+    private readonly CacheBuffer _expCache;
     private readonly float[] _reference;
     private readonly int _expRows;
     private readonly int _stride;
@@ -554,7 +353,7 @@ internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
     private readonly double[] _sum;
     private readonly float _bias;
 
-    public CacheAndLogSumExpEpilogue(float[] cache, float[] expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias)
+    public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias)
     {
         _cache = cache;
         _expCache = expCache;

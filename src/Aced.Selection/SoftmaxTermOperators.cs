@@ -178,15 +178,17 @@ internal readonly struct SoftmaxTermOperator : StableMath.IRowOperator
 }
 
 /// <summary>
-/// The member term from the cached <c>E = exp(l - t_m)</c>: p = E, x = g_m; sum0 = the term where <c>u = E g_m &lt;= 1</c>,
-/// sum1 counts the other elements (then the caller re-runs the row with <see cref="SoftmaxTermOperator"/>, which gives
-/// the same sum0 for every element with u &lt;= 1 and the exact fallback for the others).
+/// The member term from the cached <c>E = exp(l - t_m)</c>: p = E, x = g_m; sum0 = the term where <c>u = E g_m &lt;= 1</c>
+/// and NaN for every other element (<c>u &gt; 1</c>, an overflowed E, NaN), so a row's sum is NaN exactly when some
+/// element needs the logit: then the caller re-runs the row with <see cref="SoftmaxTermOperator"/>, which gives the same
+/// term for every element with u &lt;= 1 and the exact fallback for the others. (A NaN marker instead of a count of the
+/// fallback elements: one reduction, so a row piece costs one horizontal sum.)
 /// </summary>
 internal readonly struct CachedSoftmaxTermOperator : StableMath.IRowOperator
 {
     public int Inputs => 1;
 
-    public int Sums => 2;
+    public int Sums => 1;
 
     public bool SubtractsColumn => false;
 
@@ -194,9 +196,8 @@ internal readonly struct CachedSoftmaxTermOperator : StableMath.IRowOperator
     public float Invoke(float p, float x, float y, float z, float w, out float sum0, out float sum1, out float sum2, out float column)
     {
         float u = p * x;
-        bool good = u <= 1f;
-        sum0 = good ? SoftmaxTerm.Log1p(u) : 0f;
-        sum1 = good ? 0f : 1f;
+        sum0 = u <= 1f ? SoftmaxTerm.Log1p(u) : float.NaN;
+        sum1 = 0;
         sum2 = 0;
         column = 0;
         return 0;
@@ -206,8 +207,12 @@ internal readonly struct CachedSoftmaxTermOperator : StableMath.IRowOperator
     public Vector128<float> Invoke(Vector128<float> p, Vector128<float> x, Vector128<float> y, Vector128<float> z, Vector128<float> w, out Vector128<float> sum0, out Vector128<float> sum1, out Vector128<float> sum2, out Vector128<float> column)
     {
         Vector128<float> u = p * x;
-        sum0 = SoftmaxTerm.Log1p(u);
-        sum1 = Vector128.AndNot(Vector128<float>.One, Vector128.LessThanOrEqual(u, Vector128<float>.One));
+        Vector128<float> series = SoftmaxTerm.Series(u);
+        Vector128<float> limit = Vector128.Create(SoftmaxTerm.SeriesLimit);
+
+        // Every lane on the series (the usual case) is also u <= 1: no fallback check needed.
+        sum0 = Vector128.LessThanOrEqualAll(u, limit) ? series : FallbackMarked(u, series);
+        sum1 = Vector128<float>.Zero;
         sum2 = Vector128<float>.Zero;
         column = Vector128<float>.Zero;
         return Vector128<float>.Zero;
@@ -217,8 +222,12 @@ internal readonly struct CachedSoftmaxTermOperator : StableMath.IRowOperator
     public Vector256<float> Invoke(Vector256<float> p, Vector256<float> x, Vector256<float> y, Vector256<float> z, Vector256<float> w, out Vector256<float> sum0, out Vector256<float> sum1, out Vector256<float> sum2, out Vector256<float> column)
     {
         Vector256<float> u = p * x;
-        sum0 = SoftmaxTerm.Log1p(u);
-        sum1 = Vector256.AndNot(Vector256<float>.One, Vector256.LessThanOrEqual(u, Vector256<float>.One));
+        Vector256<float> series = SoftmaxTerm.Series(u);
+        Vector256<float> limit = Vector256.Create(SoftmaxTerm.SeriesLimit);
+
+        // Every lane on the series (the usual case) is also u <= 1: no fallback check needed.
+        sum0 = Vector256.LessThanOrEqualAll(u, limit) ? series : FallbackMarked(u, series);
+        sum1 = Vector256<float>.Zero;
         sum2 = Vector256<float>.Zero;
         column = Vector256<float>.Zero;
         return Vector256<float>.Zero;
@@ -228,11 +237,36 @@ internal readonly struct CachedSoftmaxTermOperator : StableMath.IRowOperator
     public Vector512<float> Invoke(Vector512<float> p, Vector512<float> x, Vector512<float> y, Vector512<float> z, Vector512<float> w, out Vector512<float> sum0, out Vector512<float> sum1, out Vector512<float> sum2, out Vector512<float> column)
     {
         Vector512<float> u = p * x;
-        sum0 = SoftmaxTerm.Log1p(u);
-        sum1 = Vector512.AndNot(Vector512<float>.One, Vector512.LessThanOrEqual(u, Vector512<float>.One));
+        Vector512<float> series = SoftmaxTerm.Series(u);
+        Vector512<float> limit = Vector512.Create(SoftmaxTerm.SeriesLimit);
+
+        // Every lane on the series (the usual case) is also u <= 1: no fallback check needed.
+        sum0 = Vector512.LessThanOrEqualAll(u, limit) ? series : FallbackMarked(u, series);
+        sum1 = Vector512<float>.Zero;
         sum2 = Vector512<float>.Zero;
         column = Vector512<float>.Zero;
         return Vector512<float>.Zero;
+    }
+
+    /// <summary>The lanes beyond the series: <see cref="VectorMath.Log1pFast(Vector128{float})"/> up to u = 1, NaN above (and for NaN).</summary>
+    private static Vector128<float> FallbackMarked(Vector128<float> u, Vector128<float> series)
+    {
+        Vector128<float> term = Vector128.ConditionalSelect(Vector128.LessThanOrEqual(u, Vector128.Create(SoftmaxTerm.SeriesLimit)), series, VectorMath.Log1pFast(u));
+        return Vector128.ConditionalSelect(Vector128.LessThanOrEqual(u, Vector128<float>.One), term, Vector128.Create(float.NaN));
+    }
+
+    /// <summary>The lanes beyond the series: <see cref="VectorMath.Log1pFast(Vector256{float})"/> up to u = 1, NaN above (and for NaN).</summary>
+    private static Vector256<float> FallbackMarked(Vector256<float> u, Vector256<float> series)
+    {
+        Vector256<float> term = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(u, Vector256.Create(SoftmaxTerm.SeriesLimit)), series, VectorMath.Log1pFast(u));
+        return Vector256.ConditionalSelect(Vector256.LessThanOrEqual(u, Vector256<float>.One), term, Vector256.Create(float.NaN));
+    }
+
+    /// <summary>The lanes beyond the series: <see cref="VectorMath.Log1pFast(Vector512{float})"/> up to u = 1, NaN above (and for NaN).</summary>
+    private static Vector512<float> FallbackMarked(Vector512<float> u, Vector512<float> series)
+    {
+        Vector512<float> term = Vector512.ConditionalSelect(Vector512.LessThanOrEqual(u, Vector512.Create(SoftmaxTerm.SeriesLimit)), series, VectorMath.Log1pFast(u));
+        return Vector512.ConditionalSelect(Vector512.LessThanOrEqual(u, Vector512<float>.One), term, Vector512.Create(float.NaN));
     }
 }
 

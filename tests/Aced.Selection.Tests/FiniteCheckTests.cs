@@ -4,38 +4,9 @@ using Aced.Selection;
 
 namespace Aced.Selection.Tests;
 
-/// <summary>The one-pass finite check that guards every selection (vector body, four accumulators, scalar tail).</summary>
+/// <summary>The finite check that guards every selection (fused into the positive-pair pass, else per row): non-finite embeddings are reported by model and row.</summary>
 public sealed class FiniteCheckTests
 {
-    [Theory]
-    [InlineData(float.NaN)]
-    [InlineData(float.PositiveInfinity)]
-    [InlineData(float.NegativeInfinity)]
-    public void AllFinite_OneBadElementAnywhere_ReturnsFalse(float bad)
-    {
-        foreach (int length in new[] { 1, 7, 8, 31, 32, 63, 64, 65, 127, 128, 200, 1031 })
-        {
-            var values = new float[length];
-            var rng = new CounterRng(3);
-            for (int i = 0; i < length; i++)
-            {
-                values[i] = (rng.NextFloat() * 2e30f) - 1e30f; // large finite values never trip the check
-            }
-
-            Assert.True(SelectionKernels.AllFinite(values), $"length {length} all finite");
-            for (int position = 0; position < length; position++)
-            {
-                float keep = values[position];
-                values[position] = bad;
-                Assert.False(SelectionKernels.AllFinite(values), $"length {length}, {bad} at {position}");
-                values[position] = keep;
-            }
-        }
-
-        Assert.True(SelectionKernels.AllFinite(ReadOnlySpan<float>.Empty));
-        Assert.True(SelectionKernels.AllFinite(new[] { float.MaxValue, -float.MaxValue, float.Epsilon, 0f, -0f }));
-    }
-
     [Theory]
     [InlineData(0, 0)]
     [InlineData(37, 19)]

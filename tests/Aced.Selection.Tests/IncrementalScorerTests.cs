@@ -273,6 +273,58 @@ public class IncrementalScorerTests
         }
     }
 
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(-10f)]
+    [InlineData(3.5f)]
+    public void SoftplusSum_AllLengths_EqualsWidestLanesOne256StepDoubleTailBitForBit(float bias)
+    {
+        // The sigmoid epilogue's row sum pins its order (the sigmoid scores' bits): float lanes in the widest width,
+        // then at most one 256-bit step, each summed horizontally in double, then the tail in double softplus; no
+        // 128-bit step. The reference is that loop written out.
+        var rng = new Aced.Core.CounterRng(29);
+        for (int n = 0; n <= 300; n += (n < 40 ? 1 : 7))
+        {
+            float[] x = new float[n];
+            for (int i = 0; i < n; i++)
+            {
+                x[i] = 12f * ((2f * rng.NextFloat()) - 1f);
+            }
+
+            double expected = 0;
+            int j = 0;
+            if (Vector512.IsHardwareAccelerated && n >= 16)
+            {
+                Vector512<float> acc = Vector512<float>.Zero;
+                for (; j <= n - 16; j += 16)
+                {
+                    acc += VectorMath.Softplus(Vector512.Create(x.AsSpan(j, 16)) + Vector512.Create(bias), out _);
+                }
+
+                expected += VectorMath.HorizontalSum(acc);
+            }
+
+            if (Vector256.IsHardwareAccelerated && n - j >= 8)
+            {
+                Vector256<float> acc = Vector256<float>.Zero;
+                for (; j <= n - 8; j += 8)
+                {
+                    acc += VectorMath.Softplus(Vector256.Create(x.AsSpan(j, 8)) + Vector256.Create(bias), out _);
+                }
+
+                expected += VectorMath.HorizontalSum(acc);
+            }
+
+            for (; j < n; j++)
+            {
+                expected += StableMath.Softplus((double)(x[j] + bias));
+            }
+
+            double actual = SelectionKernels.SoftplusSum(x, bias);
+            Assert.True(BitConverter.DoubleToInt64Bits(expected) == BitConverter.DoubleToInt64Bits(actual), $"n={n}: {actual} vs {expected}");
+        }
+    }
+
     [Fact]
     public void SoftmaxTermSum_NaNLogit_GivesNaN()
     {

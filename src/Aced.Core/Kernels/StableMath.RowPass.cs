@@ -232,6 +232,267 @@ public static partial class StableMath
     }
 
     /// <summary>
+    /// Two pure-reduction <see cref="RowPass{TOperator}"/>s of the same operator over two rows of the same length, tile by
+    /// tile, in one loop (two streams, e.g. both directions of a cached row): for every tile t of <paramref name="tile"/>
+    /// elements (the last one shorter), <paramref name="sums1"/>[t] is bit for bit
+    /// <c>RowPass(op, p1[tile t], x1[tile t], default, default, default, default, false, default)</c> and
+    /// <paramref name="sums2"/>[t] the same of <paramref name="p2"/>, <paramref name="x2"/> (each tile's lanes, widths,
+    /// horizontal sums and scalar tail are RowPass's). The operator reads at most one auxiliary input (<c>x</c>;
+    /// <see cref="IRowOperator.Inputs"/> &lt;= 1) and its element output and column term are ignored. With
+    /// <paramref name="ahead"/> &gt; 0 the 512- and 256-bit loops also prefetch into L2
+    /// (<see cref="VectorMath.PrefetchLine"/>), one line per vector step, the elements of both primary rows that many
+    /// floats further on (e.g. the next row of a strided cache, so its loads do not start with a memory round trip; the
+    /// addresses need not lie in the spans, a prefetch never faults); with 0 they touch only the lines they read anyway.
+    /// </summary>
+    /// <remarks>The caller validates lengths: <paramref name="p2"/> and the auxiliary rows the operator reads hold at
+    /// least <c>p1.Length</c> elements. <paramref name="sums1"/> and <paramref name="sums2"/> need one element per tile,
+    /// <c>ceil(p1.Length / tile)</c> (none for an empty row).</remarks>
+    internal static void RowPassPair<TOperator>(TOperator op, ReadOnlySpan<float> p1, ReadOnlySpan<float> x1, ReadOnlySpan<float> p2, ReadOnlySpan<float> x2, int tile, nuint ahead, Span<RowSums> sums1, Span<RowSums> sums2)
+        where TOperator : struct, IRowOperator
+    {
+        int tiles = tile <= 0 ? -1 : (int)(((long)p1.Length + tile - 1) / tile);
+        if (op.Inputs > 1 || tiles < 0 || sums1.Length < tiles || sums2.Length < tiles)
+        {
+            Guard.ThrowArgument(nameof(tile), "is not positive, the sums hold fewer elements than the tiles, or the operator reads more than one auxiliary input");
+        }
+
+        ref float rp1 = ref MemoryMarshal.GetReference(p1);
+        ref float rx1 = ref MemoryMarshal.GetReference(x1);
+        ref float rp2 = ref MemoryMarshal.GetReference(p2);
+        ref float rx2 = ref MemoryMarshal.GetReference(x2);
+        nuint length = (nuint)p1.Length;
+        for (int t = 0; t < tiles; t++)
+        {
+            nuint i = (nuint)t * (nuint)tile;
+            nuint n = Math.Min(length, i + (nuint)tile);
+            double t10 = 0, t11 = 0, t12 = 0, t20 = 0, t21 = 0, t22 = 0;
+            if (Vector512.IsHardwareAccelerated && i + 16 <= n)
+            {
+                Vector512<float> a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero;
+                Vector512<float> a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero;
+                for (; i + 16 <= n; i += 16)
+                {
+                    VectorMath.PrefetchLine(ref Unsafe.Add(ref rp1, i + ahead));
+                    VectorMath.PrefetchLine(ref Unsafe.Add(ref rp2, i + ahead));
+                    Vector512<float> vx1 = op.Inputs > 0 ? Vector512.LoadUnsafe(ref rx1, i) : Vector512<float>.Zero;
+                    Vector512<float> vx2 = op.Inputs > 0 ? Vector512.LoadUnsafe(ref rx2, i) : Vector512<float>.Zero;
+                    op.Invoke(Vector512.LoadUnsafe(ref rp1, i), vx1, Vector512<float>.Zero, Vector512<float>.Zero, Vector512<float>.Zero, out Vector512<float> s10, out Vector512<float> s11, out Vector512<float> s12, out _);
+                    op.Invoke(Vector512.LoadUnsafe(ref rp2, i), vx2, Vector512<float>.Zero, Vector512<float>.Zero, Vector512<float>.Zero, out Vector512<float> s20, out Vector512<float> s21, out Vector512<float> s22, out _);
+                    Accumulate(op, ref a10, ref a11, ref a12, s10, s11, s12);
+                    Accumulate(op, ref a20, ref a21, ref a22, s20, s21, s22);
+                }
+
+                AddLanes(op, a10, a11, a12, ref t10, ref t11, ref t12);
+                AddLanes(op, a20, a21, a22, ref t20, ref t21, ref t22);
+            }
+
+            if (Vector256.IsHardwareAccelerated && i + 8 <= n)
+            {
+                Vector256<float> a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a12 = Vector256<float>.Zero;
+                Vector256<float> a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a22 = Vector256<float>.Zero;
+                for (; i + 8 <= n; i += 8)
+                {
+                    VectorMath.PrefetchLine(ref Unsafe.Add(ref rp1, i + ahead));
+                    VectorMath.PrefetchLine(ref Unsafe.Add(ref rp2, i + ahead));
+                    Vector256<float> vx1 = op.Inputs > 0 ? Vector256.LoadUnsafe(ref rx1, i) : Vector256<float>.Zero;
+                    Vector256<float> vx2 = op.Inputs > 0 ? Vector256.LoadUnsafe(ref rx2, i) : Vector256<float>.Zero;
+                    op.Invoke(Vector256.LoadUnsafe(ref rp1, i), vx1, Vector256<float>.Zero, Vector256<float>.Zero, Vector256<float>.Zero, out Vector256<float> s10, out Vector256<float> s11, out Vector256<float> s12, out _);
+                    op.Invoke(Vector256.LoadUnsafe(ref rp2, i), vx2, Vector256<float>.Zero, Vector256<float>.Zero, Vector256<float>.Zero, out Vector256<float> s20, out Vector256<float> s21, out Vector256<float> s22, out _);
+                    Accumulate(op, ref a10, ref a11, ref a12, s10, s11, s12);
+                    Accumulate(op, ref a20, ref a21, ref a22, s20, s21, s22);
+                }
+
+                AddLanes(op, a10, a11, a12, ref t10, ref t11, ref t12);
+                AddLanes(op, a20, a21, a22, ref t20, ref t21, ref t22);
+            }
+
+            if (Vector128.IsHardwareAccelerated && i + 4 <= n)
+            {
+                Vector128<float> a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a12 = Vector128<float>.Zero;
+                Vector128<float> a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a22 = Vector128<float>.Zero;
+                for (; i + 4 <= n; i += 4)
+                {
+                    Vector128<float> vx1 = op.Inputs > 0 ? Vector128.LoadUnsafe(ref rx1, i) : Vector128<float>.Zero;
+                    Vector128<float> vx2 = op.Inputs > 0 ? Vector128.LoadUnsafe(ref rx2, i) : Vector128<float>.Zero;
+                    op.Invoke(Vector128.LoadUnsafe(ref rp1, i), vx1, Vector128<float>.Zero, Vector128<float>.Zero, Vector128<float>.Zero, out Vector128<float> s10, out Vector128<float> s11, out Vector128<float> s12, out _);
+                    op.Invoke(Vector128.LoadUnsafe(ref rp2, i), vx2, Vector128<float>.Zero, Vector128<float>.Zero, Vector128<float>.Zero, out Vector128<float> s20, out Vector128<float> s21, out Vector128<float> s22, out _);
+                    Accumulate(op, ref a10, ref a11, ref a12, s10, s11, s12);
+                    Accumulate(op, ref a20, ref a21, ref a22, s20, s21, s22);
+                }
+
+                AddLanes(op, a10, a11, a12, ref t10, ref t11, ref t12);
+                AddLanes(op, a20, a21, a22, ref t20, ref t21, ref t22);
+            }
+
+            for (; i < n; i++)
+            {
+                float sx1 = op.Inputs > 0 ? Unsafe.Add(ref rx1, i) : 0f;
+                float sx2 = op.Inputs > 0 ? Unsafe.Add(ref rx2, i) : 0f;
+                op.Invoke(Unsafe.Add(ref rp1, i), sx1, 0f, 0f, 0f, out float s10, out float s11, out float s12, out _);
+                op.Invoke(Unsafe.Add(ref rp2, i), sx2, 0f, 0f, 0f, out float s20, out float s21, out float s22, out _);
+                t10 += op.Sums > 0 ? s10 : 0f;
+                t11 += op.Sums > 1 ? s11 : 0f;
+                t12 += op.Sums > 2 ? s12 : 0f;
+                t20 += op.Sums > 0 ? s20 : 0f;
+                t21 += op.Sums > 1 ? s21 : 0f;
+                t22 += op.Sums > 2 ? s22 : 0f;
+            }
+
+            sums1[t] = new RowSums(t10, t11, t12);
+            sums2[t] = new RowSums(t20, t21, t22);
+        }
+    }
+
+    /// <summary>Adds the reduction terms the operator produces to their lanes (the others stay zero, no add).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate<TOperator>(TOperator op, ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, Vector512<float> s0, Vector512<float> s1, Vector512<float> s2)
+        where TOperator : struct, IRowOperator
+    {
+        if (op.Sums > 0)
+        {
+            a0 += s0;
+        }
+
+        if (op.Sums > 1)
+        {
+            a1 += s1;
+        }
+
+        if (op.Sums > 2)
+        {
+            a2 += s2;
+        }
+    }
+
+    /// <summary>Adds the reduction terms the operator produces to their lanes (the others stay zero, no add).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate<TOperator>(TOperator op, ref Vector256<float> a0, ref Vector256<float> a1, ref Vector256<float> a2, Vector256<float> s0, Vector256<float> s1, Vector256<float> s2)
+        where TOperator : struct, IRowOperator
+    {
+        if (op.Sums > 0)
+        {
+            a0 += s0;
+        }
+
+        if (op.Sums > 1)
+        {
+            a1 += s1;
+        }
+
+        if (op.Sums > 2)
+        {
+            a2 += s2;
+        }
+    }
+
+    /// <summary>Adds the reduction terms the operator produces to their lanes (the others stay zero, no add).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate<TOperator>(TOperator op, ref Vector128<float> a0, ref Vector128<float> a1, ref Vector128<float> a2, Vector128<float> s0, Vector128<float> s1, Vector128<float> s2)
+        where TOperator : struct, IRowOperator
+    {
+        if (op.Sums > 0)
+        {
+            a0 += s0;
+        }
+
+        if (op.Sums > 1)
+        {
+            a1 += s1;
+        }
+
+        if (op.Sums > 2)
+        {
+            a2 += s2;
+        }
+    }
+
+    /// <summary>Adds the horizontal sums of the lanes of the reductions the operator produces (RowPass's step after each width).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddLanes<TOperator>(TOperator op, Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, ref double t0, ref double t1, ref double t2)
+        where TOperator : struct, IRowOperator
+    {
+        t0 += op.Sums > 0 ? VectorMath.HorizontalSum(a0) : 0;
+        t1 += op.Sums > 1 ? VectorMath.HorizontalSum(a1) : 0;
+        t2 += op.Sums > 2 ? VectorMath.HorizontalSum(a2) : 0;
+    }
+
+    /// <summary>Adds the horizontal sums of the lanes of the reductions the operator produces (RowPass's step after each width).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddLanes<TOperator>(TOperator op, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, ref double t0, ref double t1, ref double t2)
+        where TOperator : struct, IRowOperator
+    {
+        t0 += op.Sums > 0 ? VectorMath.HorizontalSum(a0) : 0;
+        t1 += op.Sums > 1 ? VectorMath.HorizontalSum(a1) : 0;
+        t2 += op.Sums > 2 ? VectorMath.HorizontalSum(a2) : 0;
+    }
+
+    /// <summary>Adds the horizontal sums of the lanes of the reductions the operator produces (RowPass's step after each width).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddLanes<TOperator>(TOperator op, Vector128<float> a0, Vector128<float> a1, Vector128<float> a2, ref double t0, ref double t1, ref double t2)
+        where TOperator : struct, IRowOperator
+    {
+        t0 += op.Sums > 0 ? VectorMath.HorizontalSum(a0) : 0;
+        t1 += op.Sums > 1 ? VectorMath.HorizontalSum(a1) : 0;
+        t2 += op.Sums > 2 ? VectorMath.HorizontalSum(a2) : 0;
+    }
+
+
+    /// <summary>
+    /// A <see cref="IUnaryOperator"/> whose scalar tail is evaluated in double precision
+    /// (<see cref="SumInLanesDoubleTail{TOperator}"/>).
+    /// </summary>
+    internal interface IDoubleTailOperator : IUnaryOperator
+    {
+        /// <summary>The operator of one tail element, in double precision.</summary>
+        double InvokeTail(float x);
+    }
+
+    /// <summary>
+    /// <c>sum_i op(x[i])</c> with float lanes in the widest accelerated width (512 bits, else 256), then at most one
+    /// 256-bit step after the 512-bit loop, each width summed horizontally in double
+    /// (<see cref="VectorMath.HorizontalSum(Vector512{float})"/>), and the remaining at most 7 elements (15 without
+    /// Vector256) through <see cref="IDoubleTailOperator.InvokeTail"/> added in double: no 128-bit step, unlike
+    /// <see cref="SumInLanes{TOperator}"/>. The order is fixed by n and the machine's vector width alone.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static double SumInLanesDoubleTail<TOperator>(TOperator op, ReadOnlySpan<float> x)
+        where TOperator : struct, IDoubleTailOperator
+    {
+        ref float src = ref MemoryMarshal.GetReference(x);
+        nuint n = (nuint)x.Length;
+        nuint i = 0;
+        double total = 0;
+        if (Vector512.IsHardwareAccelerated && i + 16 <= n)
+        {
+            Vector512<float> acc = Vector512<float>.Zero;
+            for (; i + 16 <= n; i += 16)
+            {
+                acc += op.Invoke(Vector512.LoadUnsafe(ref src, i));
+            }
+
+            total += VectorMath.HorizontalSum(acc);
+        }
+
+        if (Vector256.IsHardwareAccelerated && i + 8 <= n)
+        {
+            Vector256<float> acc = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8)
+            {
+                acc += op.Invoke(Vector256.LoadUnsafe(ref src, i));
+            }
+
+            total += VectorMath.HorizontalSum(acc);
+        }
+
+        for (; i < n; i++)
+        {
+            total += op.InvokeTail(Unsafe.Add(ref src, i));
+        }
+
+        return total;
+    }
+
+    /// <summary>
     /// <c>sum_i op(x[i])</c> with float lanes per vector width (summed horizontally in double) and the scalar tail
     /// in double: faster than <see cref="Sum{TOperator}"/>'s double lanes and accurate enough for rows of
     /// positive terms such as the exponentials of a max-shifted log-sum-exp (each lane holds a partial sum of at
