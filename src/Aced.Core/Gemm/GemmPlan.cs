@@ -3,9 +3,10 @@ using System;
 namespace Aced.Core;
 
 /// <summary>
-/// The fixed blocking of one SGEMM call. Everything here is a function of (m, n, k) and of whether the
-/// epilogue path is used, never of the thread count, so the floating-point summation order of every
-/// element of C is the same whatever <see cref="GemmControl.MaxDegreeOfParallelism"/> is.
+/// The fixed blocking of one SGEMM call. Everything here is a function of (m, n, k), of whether the
+/// epilogue path is used and (for the plain row block only, which never changes a bit) of the kernel, never of the
+/// thread count, so the floating-point summation order of every element of C is the same whatever
+/// <see cref="GemmControl.MaxDegreeOfParallelism"/> is.
 /// </summary>
 /// <remarks>
 /// Register tile MR x NR = 8 x 32: 16 zmm accumulators + 2 zmm for the B row + 1 broadcast = 19 of the
@@ -19,7 +20,8 @@ namespace Aced.Core;
 /// plain path's column block nc and row block mc do not change any bit, so they follow the L2 read from the
 /// machine (<see cref="CpuCaches"/>): the kc x nc slice of packed B takes 3/8 of L2 and stays resident while
 /// all micro-panels of a C tile stream past it, and the mc x nc C tile takes 1/8 of L2 (Zen 4, L2 1 MiB:
-/// nc = 256, mc = 128; Zen 3, 512 KiB: nc = 128, mc = 128; 256 KiB: nc = 64, mc = 128). The epilogue path's
+/// nc = 256, mc = 128; Zen 3, 512 KiB: nc = 128, mc = 128; 256 KiB: nc = 64, mc = 128; with the AVX2 strips mc is
+/// rounded down to a multiple of <see cref="StripQuantum"/>, 120). The epilogue path's
 /// nc and band height stay fixed (256, 64) because an epilogue's per-row folds see its column tiles, so they
 /// too decide bits (the softmax selection's logit cache relies on this).
 /// </para>
