@@ -361,6 +361,82 @@ public class LayerTests
         }
     }
 
+    [Theory]
+    [InlineData(131, 9, 290)]
+    [InlineData(1000, 64, 128)]
+    [InlineData(7, 5, 3)]
+    public void Linear_ForwardResidualWithNorm_IsBitIdenticalToSeparateLayerNormForAnyThreadCount_AndMatchesDoubleReference(int n, int inDim, int outDim)
+    {
+        Matrix x = TestData.RandomMatrix(n, inDim, 51);
+        Matrix w = TestData.RandomMatrix(inDim, outDim, 52);
+        float[] b = TestData.Random(outDim, 53);
+        Matrix residual = TestData.RandomMatrix(n, outDim, 54, 3f);
+        float[] gamma = TestData.Random(outDim, 55);
+        float[] beta = TestData.Random(outDim, 56);
+        var y = new Matrix(n, outDim);
+        var norm = new Matrix(n, outDim);
+        float[] mean = new float[n];
+        float[] rstd = new float[n];
+        Linear.ForwardResidual(x, w, b, residual, y);
+        RowOps.LayerNormForward(y, gamma, beta, norm, mean, rstd);
+
+        int savedThreads = GemmControl.MaxDegreeOfParallelism;
+        try
+        {
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                GemmControl.MaxDegreeOfParallelism = threads;
+                var fusedY = new Matrix(n, outDim);
+                var fusedNorm = new Matrix(n, outDim);
+                float[] fusedMean = new float[n];
+                float[] fusedRstd = new float[n];
+                Array.Fill(fusedNorm.Data, float.NaN);
+                Linear.ForwardResidual(x, w, b, residual, fusedY, new LayerNormTarget(gamma, beta, fusedNorm, fusedMean, fusedRstd));
+                Assert.Equal(y.Data, fusedY.Data);
+                Assert.Equal(norm.Data, fusedNorm.Data);
+                Assert.Equal(mean, fusedMean);
+                Assert.Equal(rstd, fusedRstd);
+            }
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = savedThreads;
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            double[] row = new double[outDim];
+            double mu = 0;
+            for (int j = 0; j < outDim; j++)
+            {
+                row[j] = b[j] + (double)residual[i, j];
+                for (int p = 0; p < inDim; p++)
+                {
+                    row[j] += (double)x[i, p] * w[p, j];
+                }
+
+                mu += row[j];
+            }
+
+            mu /= outDim;
+            double variance = 0;
+            for (int j = 0; j < outDim; j++)
+            {
+                variance += (row[j] - mu) * (row[j] - mu);
+            }
+
+            double rs = 1 / Math.Sqrt((variance / outDim) + RowMath.LayerNormEpsilon);
+            TestData.Close(rs, rstd[i], 1e-4, 1e-6, $"rstd[{i}]");
+            for (int j = 0; j < outDim; j++)
+            {
+                TestData.Close(((row[j] - mu) * rs * gamma[j]) + beta[j], norm[i, j], 1e-4, 1e-4, $"norm[{i},{j}]");
+            }
+        }
+
+        Assert.Throws<ArgumentException>(() => Linear.ForwardResidual(x, w, b, residual, y, new LayerNormTarget(gamma, beta, new Matrix(n, outDim + 1), mean, rstd)));
+        Assert.Throws<ArgumentException>(() => Linear.ForwardResidual(x, w, b, residual, y, new LayerNormTarget(gamma, beta, norm, new float[n - 1], rstd)));
+    }
+
     [Fact]
     public void Linear_FusedForward_RejectsWrongOutputShape()
     {

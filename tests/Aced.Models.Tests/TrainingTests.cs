@@ -110,6 +110,40 @@ public class TrainingTests
     }
 
     [Fact]
+    public void Training_FusedAttentionAndFusedNorms_AreBitIdenticalToSeparatePasses()
+    {
+        // Depth 2 so that a block's fc2 epilogue normalises the next block's input and the last one the final norm.
+        var config = new TwoTowerConfig
+        {
+            Image = new VisionTransformerConfig { ImageSize = 16, Channels = 3, PatchSize = 4, Width = 64, Depth = 2, Heads = 2, MlpWidth = 128, EmbeddingDimension = 32, Pooling = PoolingKind.GlobalAverage },
+            Text = new TextTransformerConfig { VocabularySize = 64, ContextLength = 12, Width = 64, Depth = 2, Heads = 2, MlpWidth = 128, EmbeddingDimension = 32, Pooling = PoolingKind.FirstToken, Causal = true },
+        };
+        float[][] Run(bool fused)
+        {
+            bool savedAttention = Layers.Attention.FusedEnabled;
+            bool savedNorm = Layers.TransformerEncoder.FusedNormEnabled;
+            try
+            {
+                Layers.Attention.FusedEnabled = fused;
+                Layers.TransformerEncoder.FusedNormEnabled = fused;
+                return TestTrainer.TrainedParameters(config, 51, 10, 52, new ConstantSchedule(1e-3f), 3, 2);
+            }
+            finally
+            {
+                Layers.Attention.FusedEnabled = savedAttention;
+                Layers.TransformerEncoder.FusedNormEnabled = savedNorm;
+            }
+        }
+
+        float[][] separate = Run(false);
+        float[][] fused = Run(true);
+        for (int i = 0; i < separate.Length; i++)
+        {
+            Assert.Equal(separate[i], fused[i]);
+        }
+    }
+
+    [Fact]
     public void Training_ReferenceWidths_IsBitIdenticalForAnyThreadCount()
     {
         // Reference widths (128, MLP 512, T = 64 / 32, causal text) at batch 12: the backward products are above

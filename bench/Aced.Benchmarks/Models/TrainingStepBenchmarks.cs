@@ -51,7 +51,10 @@ public class TrainingStepBenchmarks : IFlopCount
     [GlobalSetup(Targets = [nameof(Forward), nameof(Sgemm1024)])]
     public void Setup() => Initialise();
 
-    /// <summary>Setup of the training-step case: also prints the per-shape GEMM profile and the component breakdown.</summary>
+    /// <summary>
+    /// Setup of the training-step case: also prints the per-shape GEMM profile, the component breakdown and an
+    /// interleaved A/B of the fused paths against their separate forms.
+    /// </summary>
     [GlobalSetup(Target = nameof(TrainingStep))]
     public void SetupWithProfile()
     {
@@ -247,6 +250,68 @@ public class TrainingStepBenchmarks : IFlopCount
         // The attention rows include their batched products, which the GEMM total counts too.
         double rest = stepSeconds - gemmSeconds - componentSeconds + batchedSeconds;
         Console.WriteLine($"// [models]   {"rest (embeddings, patchify, pooling, copies; minus the loss's GEMMs counted twice)",-64} {rest * 1e3,8:F1} ms/step ({rest / stepSeconds,6:P1})");
+        CompareFusedPaths();
+    }
+
+    /// <summary>
+    /// In-process A/B of the step's fused paths (fused per-head attention, layer norms in the residual epilogues,
+    /// unpacked narrow <c>GemmSlices</c> products; all bit-identical to the separate forms) against the same step with
+    /// them switched off, alternating step by step: prints the median of the per-round ratios of CPU time and of wall
+    /// time (robust to a neighbour's load drifting between rounds).
+    /// </summary>
+    private void CompareFusedPaths()
+    {
+        const int Rounds = 9;
+        var cpu = new double[Rounds];
+        var wall = new double[Rounds];
+        var process = Process.GetCurrentProcess();
+        try
+        {
+            for (int r = 0; r < Rounds; r++)
+            {
+                double onCpu = 0;
+                double onWall = 0;
+                for (int on = 1; on >= 0; on--)
+                {
+                    SetFusedPaths(on == 1);
+                    process.Refresh();
+                    TimeSpan cpu0 = process.TotalProcessorTime;
+                    long t0 = Stopwatch.GetTimestamp();
+                    Step();
+                    double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                    process.Refresh();
+                    double cpuSeconds = (process.TotalProcessorTime - cpu0).TotalSeconds;
+                    if (on == 1)
+                    {
+                        onCpu = cpuSeconds;
+                        onWall = seconds;
+                    }
+                    else
+                    {
+                        cpu[r] = onCpu / cpuSeconds;
+                        wall[r] = onWall / seconds;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            SetFusedPaths(true);
+        }
+
+        Array.Sort(cpu);
+        Array.Sort(wall);
+        Console.WriteLine($"// [models] batch {Batch}: fused paths on / off, {Rounds} alternating rounds, median of per-round ratios: CPU time {cpu[Rounds / 2]:F3} (range {cpu[0]:F3}-{cpu[Rounds - 1]:F3}), wall time {wall[Rounds / 2]:F3} (range {wall[0]:F3}-{wall[Rounds - 1]:F3})");
+    }
+
+    /// <summary>The library's default width limit of the unpacked <c>GemmSlices</c> products.</summary>
+    private static readonly int DirectMaxColumnsDefault = GemmSlices.DirectMaxColumns;
+
+    private static void SetFusedPaths(bool on)
+    {
+        Aced.Models.Layers.Attention.FusedEnabled = on;
+        Aced.Models.Layers.TransformerEncoder.FusedNormEnabled = on;
+        GemmSlices.DirectMaxColumns = on ? DirectMaxColumnsDefault : 0;
     }
 
     private float LossOnly()

@@ -53,7 +53,11 @@ internal static class TrainingStepComponents
         float[] dbeta = new float[d];
         RowOps.LayerNormForward(x, gamma, beta, y, mean, rstd);
         int norms = (2 * depth) + 1;
-        rows.Add(($"{tower} LayerNorm forward ({norms} x {n}x{d})", norms * Best(() => RowOps.LayerNormForward(x, gamma, beta, y, mean, rstd))));
+
+        // Only the first block's LN1 is a separate pass; the other 2 depth norms run inside the residual epilogues
+        // (TransformerEncoder.FusedNormEnabled), so they are part of the NN+epilogue rows of the GEMM profile.
+        int separateNorms = TransformerEncoder.FusedNormEnabled ? 1 : norms;
+        rows.Add(($"{tower} LayerNorm forward, separate passes ({separateNorms} x {n}x{d})", separateNorms * Best(() => RowOps.LayerNormForward(x, gamma, beta, y, mean, rstd))));
         rows.Add(($"{tower} LayerNorm backward ({norms} x {n}x{d})", norms * Best(() => RowOps.LayerNormBackward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta))));
 
         Matrix hidden = Random(n, mlp, rng);

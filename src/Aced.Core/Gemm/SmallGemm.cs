@@ -9,8 +9,9 @@ namespace Aced.Core;
 /// <summary>
 /// Single-threaded vectorised products of small matrices (the per-example, per-head attention products, e.g.
 /// 64 x 64 x 32; register tiles 8 x 32 and 4 x 16 with Vector512, 4 x 16 with Vector256, then rows): the kernel of <see cref="ManagedGemmProvider"/>'s <see cref="IGemmBatchedProvider"/> capability,
-/// which runs many of them at once, one batch entry per parallel partition. The packed GEMM is built for large
-/// products; at these sizes packing does not pay.
+/// which runs many of them at once, one batch entry per parallel partition, of the models' fused attention, and of
+/// <see cref="GemmSlices"/>' unpacked k blocks (narrow weight-gradient and input-gradient products). The packed GEMM
+/// is built for large products; at these sizes packing does not pay.
 /// </summary>
 /// <remarks>
 /// Every element of C is one fused multiply-add chain over k in increasing order, then multiplied by alpha, then (when
@@ -306,6 +307,36 @@ internal static class SmallGemm
         }
 
         value.StoreUnsafe(ref destination);
+    }
+
+    /// <summary>
+    /// Prefetches (into L2) the <paramref name="columns"/> floats at the start of each of <paramref name="rows"/> rows of
+    /// <paramref name="source"/> (row stride <paramref name="ld"/>): a hint only, no effect on any result. Rows beyond
+    /// the span are not touched; without SSE it does nothing.
+    /// </summary>
+    public static unsafe void PrefetchRows(ReadOnlySpan<float> source, int rows, int columns, int ld)
+    {
+        if (!Sse.IsSupported || rows <= 0 || columns <= 0)
+        {
+            return;
+        }
+
+        rows = Math.Min(rows, ld > 0 ? ((source.Length - columns) / ld) + 1 : 1);
+        fixed (float* s = source)
+        {
+            byte* row = (byte*)s;
+            int bytes = columns * sizeof(float);
+            nint step = (nint)ld * sizeof(float);
+            for (int r = 0; r < rows; r++, row += step)
+            {
+                for (int offset = 0; offset < bytes; offset += 64)
+                {
+                    Sse.Prefetch1(row + offset);
+                }
+
+                Sse.Prefetch1(row + bytes - 1);
+            }
+        }
     }
 
     /// <summary>

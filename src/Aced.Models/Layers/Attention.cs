@@ -12,7 +12,10 @@ namespace Aced.Models.Layers;
 /// or native provider with <see cref="IGemmBatchedProvider"/> runs them batched); the examples are processed in
 /// groups of G, one <see cref="ParallelPartition"/> partition per group, and each group runs its products and row
 /// softmax back to back so that its scores stay in cache (the batch-wide calls wrote B H T T scores, 16 MiB at the
-/// reference batch, to memory and read them back twice).
+/// reference batch, to memory and read them back twice). With the managed provider itself the work items run the
+/// fused per-head path instead (<see cref="FusedEnabled"/>): the same small-matrix kernels and row passes one (example,
+/// head) at a time, the head's scores in L1, dP in a per-thread scratch (the dProbs argument is then not used) and the
+/// next head's rows prefetched; bit-identical to the batched calls.
 /// </summary>
 /// <remarks>
 /// With the managed provider every element is the same fused multiply-add chain whatever the batching (the
@@ -28,6 +31,12 @@ internal static class Attention
     /// </summary>
     public const int GroupScoreFloats = 32768;
 
+    /// <summary>
+    /// Whether the managed provider runs the fused per-head path (<see cref="FusedBody"/>): on by default; the
+    /// benchmarks' A/B probes and the tests switch it off to run the batched path with the managed provider.
+    /// </summary>
+    internal static bool FusedEnabled { get; set; } = true;
+
     /// <summary>Examples per work item: as many as fit <see cref="GroupScoreFloats"/>, at least one.</summary>
     public static int ExamplesPerGroup(int heads, int tokens) => Math.Max(1, GroupScoreFloats / Math.Max(1, heads * tokens * tokens));
 
@@ -35,6 +44,15 @@ internal static class Attention
     public static void Forward(MatrixView qkv, int batch, int tokens, int heads, bool causal, float[] probs, MatrixView output)
     {
         int group = ExamplesPerGroup(heads, tokens);
+        if (UseFused())
+        {
+            // The calling thread's scratch is sized here, outside the work items, so that whichever items it claims it
+            // never allocates in steady state (the workers' scratch grows once on first use).
+            Scratch(FusedScratchFloats(qkv, tokens, heads));
+            ParallelPartition.Run((batch + group - 1) / group, new FusedBody(false, qkv, batch, tokens, heads, causal, group, probs, output, default));
+            return;
+        }
+
         var body = new GroupBody(false, qkv, batch, tokens, heads, causal, group, probs, null, output, default);
         ParallelPartition.Run((batch + group - 1) / group, body);
     }
@@ -43,6 +61,13 @@ internal static class Attention
     public static void Backward(MatrixView qkv, int batch, int tokens, int heads, float[] probs, MatrixView dOutput, MatrixView dQkv, float[] dProbs)
     {
         int group = ExamplesPerGroup(heads, tokens);
+        if (UseFused())
+        {
+            Scratch(FusedScratchFloats(qkv, tokens, heads));
+            ParallelPartition.Run((batch + group - 1) / group, new FusedBody(true, qkv, batch, tokens, heads, false, group, probs, dOutput, dQkv));
+            return;
+        }
+
         var body = new GroupBody(true, qkv, batch, tokens, heads, false, group, probs, dProbs, dOutput, dQkv);
         ParallelPartition.Run((batch + group - 1) / group, body);
     }
@@ -154,6 +179,155 @@ internal static class Attention
             // dQ = scale dS K; dK = scale dS^T Q.
             GemmBatch.Multiply(Transpose.None, Transpose.None, t, hd, t, scale, dp, t, perProbs, all.Slice(d), ld, perHead, 0f, dAll, ldd, perHeadD, count, _heads);
             GemmBatch.Multiply(Transpose.Transposed, Transpose.None, t, hd, t, scale, dp, t, perProbs, all, ld, perHead, 0f, dAll.Slice(d), ldd, perHeadD, count, _heads);
+        }
+    }
+
+    /// <summary>The fused path runs only with the managed provider itself (another provider gets the batched calls).</summary>
+    private static bool UseFused() => FusedEnabled && ReferenceEquals(GemmControl.Provider, ManagedGemmProvider.Instance);
+
+    /// <summary>Per-thread scratch of the fused path: K^T or V^T (hd x T) and one head's dP (T x T); grows, never shrinks.</summary>
+    [ThreadStatic]
+    private static float[]? t_scratch;
+
+    /// <summary>Scratch floats of one fused work item: the transposed K or V (hd x T) and dP (T x T).</summary>
+    private static int FusedScratchFloats(MatrixView qkv, int tokens, int heads) => ((qkv.Columns / 3 / Math.Max(1, heads)) * tokens) + (tokens * tokens);
+
+    private static Span<float> Scratch(int length)
+    {
+        float[]? scratch = t_scratch;
+        if (scratch is null || scratch.Length < length)
+        {
+            scratch = new float[Math.Max(length, 8192)];
+            t_scratch = scratch;
+        }
+
+        return scratch.AsSpan(0, length);
+    }
+
+    /// <summary>
+    /// One work item of the fused path: the examples of <see cref="GroupBody"/>'s item, one (example, head) at a time,
+    /// with the same small-matrix products, row softmax passes and operation order per element as the batched path
+    /// (so the same bits), but the head's score block (T x T, 16 KiB at T = 64) stays in L1 between its products and
+    /// its softmax pass, the transposed operand and dP live in a per-thread scratch, and the next head's Q, K, V (and
+    /// dO, P) rows are prefetched while the current head computes.
+    /// </summary>
+    private readonly struct FusedBody : IPartitionBody
+    {
+        private readonly bool _backward;
+        private readonly MatrixView _qkv;
+        private readonly int _batch;
+        private readonly int _tokens;
+        private readonly int _heads;
+        private readonly bool _causal;
+        private readonly int _group;
+        private readonly float[] _probs;
+        private readonly MatrixView _output;
+        private readonly MatrixView _dQkv;
+
+        public FusedBody(bool backward, MatrixView qkv, int batch, int tokens, int heads, bool causal, int group, float[] probs, MatrixView output, MatrixView dQkv)
+        {
+            _backward = backward;
+            _qkv = qkv;
+            _batch = batch;
+            _tokens = tokens;
+            _heads = heads;
+            _causal = causal;
+            _group = group;
+            _probs = probs;
+            _output = output;
+            _dQkv = dQkv;
+        }
+
+        public void Execute(int partition)
+        {
+            int e0 = partition * _group;
+            int end = Math.Min(e0 + _group, _batch);
+            int t = _tokens;
+            int d = _qkv.Columns / 3;
+            int hd = d / _heads;
+            float scale = 1f / MathF.Sqrt(hd);
+            int ld = _qkv.Stride;
+            int ldo = _output.Stride;
+            Span<float> scratch = Scratch((hd * t) + (t * t));
+            Span<float> transposed = scratch.Slice(0, hd * t);
+            for (int e = e0; e < end; e++)
+            {
+                for (int h = 0; h < _heads; h++)
+                {
+                    Prefetch(e, h, t, d, hd, ld, ldo);
+                    ReadOnlySpan<float> q = _qkv.Array.AsSpan(_qkv.Offset + (e * t * ld) + (h * hd));
+                    ReadOnlySpan<float> k = q.Slice(d);
+                    ReadOnlySpan<float> v = q.Slice(2 * d);
+                    Span<float> p = _probs.AsSpan(((e * _heads) + h) * t * t, t * t);
+                    if (_backward)
+                    {
+                        BackwardHead(q, k, v, ld, p, e, h, t, hd, scale, ldo, transposed, scratch.Slice(hd * t, t * t));
+                    }
+                    else
+                    {
+                        // S = scale Q K^T (K^T copied as the batched path's small-matrix kernel copies it), softmax, O = P V.
+                        SmallGemm.TransposeInto(t, hd, k, ld, transposed);
+                        SmallGemm.MultiplyNN(t, t, hd, scale, q, ld, transposed, t, false, p, t);
+                        for (int r = 0; r < t; r++)
+                        {
+                            RowMath.SoftmaxPrefix(p.Slice(r * t, t), _causal ? r + 1 : t);
+                        }
+
+                        SmallGemm.MultiplyNN(t, hd, t, 1f, p, t, v, ld, false, _output.Array.AsSpan(_output.Offset + (e * t * ldo) + (h * hd)), ldo);
+                    }
+                }
+            }
+        }
+
+        private void BackwardHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> p, int e, int h, int t, int hd, float scale, int ldo, Span<float> transposed, Span<float> dp)
+        {
+            int ldd = _dQkv.Stride;
+            int d = _qkv.Columns / 3;
+            ReadOnlySpan<float> dO = _output.Array.AsSpan(_output.Offset + (e * t * ldo) + (h * hd));
+            Span<float> dq = _dQkv.Array.AsSpan(_dQkv.Offset + (e * t * ldd) + (h * hd));
+
+            // dP = dO V^T; dV = P^T dO.
+            SmallGemm.TransposeInto(t, hd, v, ld, transposed);
+            SmallGemm.MultiplyNN(t, t, hd, 1f, dO, ldo, transposed, t, false, dp, t);
+            SmallGemm.MultiplyTN(t, hd, t, 1f, p, t, dO, ldo, false, dq.Slice(2 * d), ldd);
+
+            // dS = P o (dP - rowsum(P o dP)).
+            for (int r = 0; r < t; r++)
+            {
+                RowMath.SoftmaxBackward(p.Slice(r * t, t), dp.Slice(r * t, t));
+            }
+
+            // dQ = scale dS K; dK = scale dS^T Q.
+            SmallGemm.MultiplyNN(t, hd, t, scale, dp, t, k, ld, false, dq, ldd);
+            SmallGemm.MultiplyTN(t, hd, t, scale, dp, t, q, ld, false, dq.Slice(d), ldd);
+        }
+
+        /// <summary>Prefetches the rows the next (example, head) reads or writes: its Q, K, V rows, its P block, and backward its dO rows.</summary>
+        private void Prefetch(int e, int h, int t, int d, int hd, int ld, int ldo)
+        {
+            int nh = h + 1;
+            int ne = e;
+            if (nh == _heads)
+            {
+                nh = 0;
+                ne++;
+            }
+
+            if (ne >= _batch)
+            {
+                return;
+            }
+
+            ReadOnlySpan<float> q = _qkv.Array.AsSpan(_qkv.Offset + (ne * t * ld) + (nh * hd));
+            SmallGemm.PrefetchRows(q, t, hd, ld);
+            SmallGemm.PrefetchRows(q.Slice(d), t, hd, ld);
+            SmallGemm.PrefetchRows(q.Slice(2 * d), t, hd, ld);
+            if (_backward)
+            {
+                SmallGemm.PrefetchRows(_output.Array.AsSpan(_output.Offset + (ne * t * ldo) + (nh * hd)), t, hd, ldo);
+            }
+
+            SmallGemm.PrefetchRows(_probs.AsSpan(((ne * _heads) + nh) * t * t, t * t), 1, t * t, t * t);
         }
     }
 }

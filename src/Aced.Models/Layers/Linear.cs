@@ -30,7 +30,7 @@ internal static class Linear
         }
 
         CheckOutput(x, w, y);
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, x, w, new BiasEpilogue(y, b, default, default));
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, x, w, new BiasEpilogue(y, b, default, default, default));
     }
 
     /// <summary>y = residual + x W + b in one pass over y (<paramref name="residual"/> has y's shape and must not alias it).</summary>
@@ -38,7 +38,21 @@ internal static class Linear
     {
         CheckOutput(x, w, y);
         residual.EnsureShape(y.Rows, y.Columns, nameof(residual));
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, x, w, new BiasEpilogue(y, b, residual, default));
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, x, w, new BiasEpilogue(y, b, residual, default, default));
+    }
+
+    /// <summary>
+    /// y = residual + x W + b as <see cref="ForwardResidual(MatrixView, MatrixView, float[], MatrixView, MatrixView)"/>,
+    /// then the layer norm of y into <paramref name="norm"/> (the next layer's <see cref="RowOps.LayerNormForward"/>),
+    /// row by row as soon as a row band's last column tile is done, while the rows are still in cache. Each row gets
+    /// exactly <see cref="RowMath.LayerNorm"/>, so the bits are those of the separate pass.
+    /// </summary>
+    public static void ForwardResidual(MatrixView x, MatrixView w, float[] b, MatrixView residual, MatrixView y, in LayerNormTarget norm)
+    {
+        CheckOutput(x, w, y);
+        residual.EnsureShape(y.Rows, y.Columns, nameof(residual));
+        norm.Check(y);
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, x, w, new BiasEpilogue(y, b, residual, default, norm));
     }
 
     /// <summary>hidden = x W + b and gelu = GELU(hidden) (see <see cref="RowMath.Gelu"/>) in one pass.</summary>
@@ -46,7 +60,7 @@ internal static class Linear
     {
         CheckOutput(x, w, hidden);
         gelu.EnsureShape(hidden.Rows, hidden.Columns, nameof(gelu));
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, x, w, new BiasEpilogue(hidden, b, default, gelu));
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, x, w, new BiasEpilogue(hidden, b, default, gelu, default));
     }
 
     /// <summary>
@@ -298,8 +312,10 @@ internal static class Linear
     }
 
     /// <summary>
-    /// Tile epilogue: y = tile + b (+ residual), then optionally gelu = GELU(y). Writes only the tile's rows and
-    /// columns of y (and gelu), so concurrent row bands never touch the same memory.
+    /// Tile epilogue: y = tile + b (+ residual), then optionally gelu = GELU(y), and optionally (a
+    /// <see cref="LayerNormTarget"/>) the layer norm of the finished rows once their last column tile is written. Writes
+    /// only the tile's rows and columns of y (and gelu; the norm's rows of its band), so concurrent row bands never
+    /// touch the same memory.
     /// </summary>
     private readonly struct BiasEpilogue : IGemmEpilogue
     {
@@ -307,13 +323,15 @@ internal static class Linear
         private readonly float[] _bias;
         private readonly MatrixView _residual;
         private readonly MatrixView _gelu;
+        private readonly LayerNormTarget _norm;
 
-        public BiasEpilogue(MatrixView y, float[] bias, MatrixView residual, MatrixView gelu)
+        public BiasEpilogue(MatrixView y, float[] bias, MatrixView residual, MatrixView gelu, LayerNormTarget norm)
         {
             _y = y;
             _bias = bias;
             _residual = residual;
             _gelu = gelu;
+            _norm = norm;
         }
 
         public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
@@ -325,6 +343,49 @@ internal static class Linear
                 Span<float> gelu = _gelu.IsEmpty ? default : _gelu.Row(rowStart + r).Slice(columnStart, columns);
                 RowMath.BiasRow(tile.Slice(r * stride, columns), bias, residual, _y.Row(rowStart + r).Slice(columnStart, columns), gelu);
             }
+
+            // A row band's tiles arrive from one thread in increasing column order: after its last one the rows are final.
+            if (_norm.IsSet && columnStart + columns == _y.Columns)
+            {
+                _norm.Apply(_y, rowStart, rows);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// A layer norm applied to the rows of a dense layer's output inside its epilogue: y rows to <see cref="Output"/> rows
+/// with <see cref="RowMath.LayerNorm"/>, the row statistics to <see cref="Mean"/> and <see cref="Rstd"/> (the same
+/// outputs as <see cref="RowOps.LayerNormForward"/>). The default value means "no norm".
+/// </summary>
+internal readonly record struct LayerNormTarget(float[] Gamma, float[] Beta, MatrixView Output, float[] Mean, float[] Rstd)
+{
+    /// <summary>Whether a norm is requested.</summary>
+    public bool IsSet => Gamma is not null;
+
+    /// <summary>Checks the target's shapes against the layer output <paramref name="y"/> (nothing when not set).</summary>
+    public void Check(MatrixView y)
+    {
+        if (!IsSet)
+        {
+            return;
+        }
+
+        Output.EnsureShape(y.Rows, y.Columns, nameof(Output));
+        if (Gamma.Length != y.Columns || Beta is null || Beta.Length != y.Columns || Mean is null || Mean.Length < y.Rows || Rstd is null || Rstd.Length < y.Rows)
+        {
+            Guard.ThrowArgument(nameof(Gamma), $"gamma and beta need {y.Columns} entries, mean and rstd at least {y.Rows}");
+        }
+    }
+
+    /// <summary>Normalises rows [rowStart, rowStart + rows) of <paramref name="y"/>.</summary>
+    public void Apply(MatrixView y, int rowStart, int rows)
+    {
+        for (int r = rowStart; r < rowStart + rows; r++)
+        {
+            (float mean, float rstd) = RowMath.LayerNorm(y.Row(r), Gamma, Beta, Output.Row(r));
+            Mean[r] = mean;
+            Rstd[r] = rstd;
         }
     }
 }

@@ -96,14 +96,41 @@ internal sealed class TransformerEncoder
     public MatrixView Forward(int batch)
     {
         int n = batch * Tokens;
-        for (int l = 0; l < Depth; l++)
+        MatrixView output = View(_final, n, Width);
+        if (Depth == 0)
         {
-            _blocks[l].Forward(View(_residual[l], n, Width), View(_residual[l + 1], n, Width), batch, Tokens, Heads, Causal);
+            RowOps.LayerNormForward(View(_residual[0], n, Width), _finalScale.Value, _finalBias.Value, output, _finalMean, _finalRstd);
+            return output;
         }
 
-        MatrixView output = View(_final, n, Width);
-        RowOps.LayerNormForward(View(_residual[Depth], n, Width), _finalScale.Value, _finalBias.Value, output, _finalMean, _finalRstd);
+        // Each block's last product also applies the next layer norm (the next block's LN1, or the final norm) to the
+        // rows it finishes; only the first block normalises its input itself.
+        _blocks[0].NormalizeInput(View(_residual[0], n, Width));
+        for (int l = 0; l < Depth; l++)
+        {
+            LayerNormTarget next = l + 1 < Depth ? _blocks[l + 1].InputNorm(n) : new LayerNormTarget(_finalScale.Value, _finalBias.Value, output, _finalMean, _finalRstd);
+            _blocks[l].Forward(View(_residual[l], n, Width), View(_residual[l + 1], n, Width), batch, Tokens, Heads, Causal, next);
+        }
+
         return output;
+    }
+
+    /// <summary>
+    /// Whether the residual epilogues apply the following layer norms (<see cref="LayerNormTarget"/>); off, every norm
+    /// is a separate <see cref="RowOps.LayerNormForward"/> pass (same bits; the benchmarks' A/B probes switch it).
+    /// </summary>
+    internal static bool FusedNormEnabled { get; set; } = true;
+
+    /// <summary>The target itself, or "no norm" with the norm run by <see cref="ApplySeparately"/> after the product.</summary>
+    private static LayerNormTarget Fused(in LayerNormTarget norm) => FusedNormEnabled ? norm : default;
+
+    /// <summary>The norm as a separate pass when <see cref="FusedNormEnabled"/> is off.</summary>
+    private static void ApplySeparately(MatrixView y, in LayerNormTarget norm)
+    {
+        if (!FusedNormEnabled)
+        {
+            RowOps.LayerNormForward(y, norm.Gamma, norm.Beta, norm.Output, norm.Mean, norm.Rstd);
+        }
     }
 
     /// <summary>Backward from the gradient of the normalised tokens; returns the gradient of <see cref="Input"/>.</summary>
@@ -205,7 +232,17 @@ internal sealed class TransformerEncoder
             _gelu = new float[rows * _mlpWidth];
         }
 
-        public void Forward(MatrixView x, MatrixView y, int batch, int tokens, int heads, bool causal)
+        /// <summary>LN1 of this block as a target for the previous block's last product.</summary>
+        public LayerNormTarget InputNorm(int rows) => new(_ln1Scale.Value, _ln1Bias.Value, View(_ln1, rows, _width), _mean1, _rstd1);
+
+        /// <summary>LN1(x) as a separate pass (the first block, whose input comes from the embedding).</summary>
+        public void NormalizeInput(MatrixView x) => RowOps.LayerNormForward(x, _ln1Scale.Value, _ln1Bias.Value, View(_ln1, x.Rows, _width), _mean1, _rstd1);
+
+        /// <summary>
+        /// The block on x whose LN1 is already in place (<see cref="NormalizeInput"/> or the previous block's
+        /// <paramref name="next"/>); writes y and the next layer norm of y into <paramref name="next"/>.
+        /// </summary>
+        public void Forward(MatrixView x, MatrixView y, int batch, int tokens, int heads, bool causal, in LayerNormTarget next)
         {
             int n = x.Rows;
             MatrixView ln1 = View(_ln1, n, _width);
@@ -216,14 +253,14 @@ internal sealed class TransformerEncoder
             MatrixView hidden = View(_hidden, n, _mlpWidth);
             MatrixView gelu = View(_gelu, n, _mlpWidth);
 
-            RowOps.LayerNormForward(x, _ln1Scale.Value, _ln1Bias.Value, ln1, _mean1, _rstd1);
             Linear.Forward(ln1, _qkvWeight.AsMatrix(_width), _qkvBias.Value, qkv);
             Attention.Forward(qkv, batch, tokens, heads, causal, _probs, att);
-            Linear.ForwardResidual(att, _outWeight.AsMatrix(_width), _outBias.Value, x, mid);
-
-            RowOps.LayerNormForward(mid, _ln2Scale.Value, _ln2Bias.Value, ln2, _mean2, _rstd2);
+            var norm2 = new LayerNormTarget(_ln2Scale.Value, _ln2Bias.Value, ln2, _mean2, _rstd2);
+            Linear.ForwardResidual(att, _outWeight.AsMatrix(_width), _outBias.Value, x, mid, Fused(norm2));
+            ApplySeparately(mid, norm2);
             Linear.ForwardGelu(ln2, _fc1Weight.AsMatrix(_width), _fc1Bias.Value, hidden, gelu);
-            Linear.ForwardResidual(gelu, _fc2Weight.AsMatrix(_mlpWidth), _fc2Bias.Value, mid, y);
+            Linear.ForwardResidual(gelu, _fc2Weight.AsMatrix(_mlpWidth), _fc2Bias.Value, mid, y, Fused(next));
+            ApplySeparately(y, next);
         }
 
         public void Backward(MatrixView x, MatrixView dRes, int batch, int tokens, int heads, Scratch s)

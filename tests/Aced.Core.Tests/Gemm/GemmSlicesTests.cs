@@ -106,6 +106,44 @@ public sealed class GemmSlicesTests
             .WithReplay(Microsoft.FSharp.Core.FSharpOption<Replay>.Some(new Replay(new Rnd(20261201UL, 0x9E3779B97F4A7C15UL), Microsoft.FSharp.Core.FSharpOption<int>.None))));
     }
 
+    [Fact]
+    public void AddTransposedProducts_DirectAndPackedForms_AreBitIdentical()
+    {
+        int saved = GemmSlices.DirectMaxColumns;
+        try
+        {
+            Prop.ForAll(CaseGen().ToArbitrary(), c =>
+            {
+                (MatrixView a, MatrixView b, MatrixView c0) = Operands(c.M, c.N, c.K, c.Pad, c.Seed);
+                MatrixView packed = Copy(c0);
+                MatrixView direct = Copy(c0);
+                GemmSlices.DirectMaxColumns = 0;
+                GemmSlices.AddTransposedProducts(a, b, packed, c.Slice);
+                GemmSlices.DirectMaxColumns = int.MaxValue;
+                GemmSlices.AddTransposedProducts(a, b, direct, c.Slice);
+                Assert.Equal(packed.Array, direct.Array);
+                return true;
+            }).Check(Config.QuickThrowOnFailure.WithMaxTest(60));
+
+            // The step's fc2 and out-projection dW halves (k = 3 slices, the last one short).
+            foreach ((int m, int n) in new[] { (256, 128), (64, 128), (128, 128) })
+            {
+                (MatrixView a, MatrixView b, MatrixView c0) = Operands(m, n, 1300, 0, m + n);
+                MatrixView packed = Copy(c0);
+                MatrixView direct = Copy(c0);
+                GemmSlices.DirectMaxColumns = 0;
+                GemmSlices.AddTransposedProducts(a, b, packed, 512);
+                GemmSlices.DirectMaxColumns = 128;
+                GemmSlices.AddTransposedProducts(a, b, direct, 512);
+                Assert.Equal(packed.Array, direct.Array);
+            }
+        }
+        finally
+        {
+            GemmSlices.DirectMaxColumns = saved;
+        }
+    }
+
     [Theory]
     [InlineData((int)GemmIsa.Vector512)]
     [InlineData((int)GemmIsa.Vector256)]
@@ -211,11 +249,49 @@ public sealed class GemmSlicesTests
             .WithReplay(Microsoft.FSharp.Core.FSharpOption<Replay>.Some(new Replay(new Rnd(20261202UL, 0x9E3779B97F4A7C15UL), Microsoft.FSharp.Core.FSharpOption<int>.None))));
     }
 
+    [Fact]
+    public void MultiplyTransposed_DirectAndPackedForms_AreBitIdentical()
+    {
+        int saved = GemmSlices.DirectMaxColumns;
+        try
+        {
+            Prop.ForAll(
+                (from m in Gen.Choose(1, 200)
+                 from n in Gen.Choose(1, 130)
+                 from k in Gen.Choose(1, 900)
+                 from accumulate in Gen.Elements(false, true)
+                 from pad in Gen.Choose(0, 3)
+                 from seed in Gen.Choose(0, int.MaxValue)
+                 select new NtCase(m, n, k, accumulate, pad, seed)).ToArbitrary(),
+                c =>
+                {
+                    var rng = new System.Random(c.Seed);
+                    MatrixView a = GemmTestHelpers.RandomView(rng, c.M, c.K, pad: c.Pad + 1, offset: 2);
+                    MatrixView b = GemmTestHelpers.RandomView(rng, c.N, c.K, pad: c.Pad, offset: 1);
+                    MatrixView c0 = GemmTestHelpers.RandomView(rng, c.M, c.N, pad: c.Pad + 2, offset: 4);
+                    MatrixView packed = Copy(c0);
+                    MatrixView direct = Copy(c0);
+                    GemmSlices.DirectMaxColumns = 0;
+                    WithSettings(GemmIsa.Auto, 1, () => GemmSlices.MultiplyTransposed(a, b, packed, c.Accumulate));
+                    GemmSlices.DirectMaxColumns = int.MaxValue;
+                    WithSettings(GemmIsa.Auto, 1, () => GemmSlices.MultiplyTransposed(a, b, direct, c.Accumulate));
+                    Assert.Equal(packed.Array, direct.Array);
+                    return true;
+                }).Check(Config.QuickThrowOnFailure.WithMaxTest(60));
+        }
+        finally
+        {
+            GemmSlices.DirectMaxColumns = saved;
+        }
+    }
+
     [Theory]
     [InlineData(1024, 128, 512, false)]
     [InlineData(1024, 512, 128, true)]
     [InlineData(300, 128, 384, true)]
     [InlineData(77, 513, 129, false)]
+    [InlineData(1024, 128, 128, false)]
+    [InlineData(1000, 120, 700, true)]
     public void MultiplyTransposed_StepShapes_BitIdenticalToGemm(int m, int n, int k, bool accumulate)
     {
         for (int degree = 1; degree <= 3; degree++)
