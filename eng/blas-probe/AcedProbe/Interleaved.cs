@@ -91,6 +91,29 @@ internal static unsafe class Interleaved
     /// (1 call at n &gt;= 4096). Prints median ratios (OpenBLAS time / Aced time, and old time / new time). The switches are
     /// internal, so they are set through reflection (this probe only).
     /// </summary>
+    /// <summary>
+    /// ACED_PROBE_SET="Type.Name=value,..." sets static int properties of Aced.Core types for the whole run (e.g. a
+    /// prefetch distance, GemmKernels.StreamPrefetchBytes=2048), so a setting can be compared across runs.
+    /// </summary>
+    private static void ApplySettings()
+    {
+        string? settings = Environment.GetEnvironmentVariable("ACED_PROBE_SET");
+        if (string.IsNullOrEmpty(settings))
+        {
+            return;
+        }
+
+        foreach (string setting in settings.Split(','))
+        {
+            int eq = setting.IndexOf('=', StringComparison.Ordinal);
+            int dot = setting.IndexOf('.', StringComparison.Ordinal);
+            Type owner = typeof(Gemm).Assembly.GetType("Aced.Core." + setting[..dot], throwOnError: true)!;
+            PropertyInfo property = owner.GetProperty(setting[(dot + 1)..eq], BindingFlags.NonPublic | BindingFlags.Static) ?? throw new InvalidOperationException($"No setting {setting} (ACED_PROBE_SET).");
+            property.SetValue(null, int.Parse(setting[(eq + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+            Console.WriteLine($"set {setting}");
+        }
+    }
+
     /// <param name="n">Size of the n^3 product.</param>
     /// <param name="threads">Thread count of both libraries.</param>
     /// <param name="rounds">Rounds of (off, on, OpenBLAS).</param>
@@ -109,6 +132,7 @@ internal static unsafe class Interleaved
             switches[i] = owner.GetProperty(names[i][(dot + 1)..], BindingFlags.NonPublic | BindingFlags.Static) ?? throw new ArgumentException($"No switch {names[i]}.", nameof(switchNames));
         }
 
+        ApplySettings();
         GemmControl.MaxDegreeOfParallelism = threads;
         s_setThreads(threads);
         var rng = new Random(1);
@@ -282,6 +306,7 @@ internal static unsafe class Interleaved
         Type workspace = typeof(Gemm).Assembly.GetType("Aced.Core.GemmWorkspace", throwOnError: true)!;
         PropertyInfo budget = workspace.GetProperty("MultiSlotBudget", BindingFlags.NonPublic | BindingFlags.Static)!;
         object? original = budget.GetValue(null);
+        ApplySettings();
         GemmControl.MaxDegreeOfParallelism = threads;
         s_setThreads(threads);
         var rng = new Random(1);

@@ -11,7 +11,9 @@ namespace Aced.BlasProbe;
 /// AcedProbe ab &lt;n&gt; &lt;threads&gt; [rounds] [switches] for the same-process A/B of Aced's plain path with and without the issue-12
 /// driver switches (see <see cref="Interleaved.AbSwitches"/>), with OpenBLAS as the third contestant, or
 /// AcedProbe ldc &lt;n&gt; [rounds] (C stride n vs n + 16, one thread), or AcedProbe budget &lt;n&gt; &lt;threads&gt; &lt;rounds&gt;
-/// &lt;MiB,MiB,...&gt; (the per-thread packed-B budget, i.e. the column group size).
+/// &lt;MiB,MiB,...&gt; (the per-thread packed-B budget, i.e. the column group size). For ab and budget,
+/// ACED_PROBE_SET="Type.Name=value,..." sets static int settings of Aced.Core types first (e.g.
+/// GemmKernels.SixPanelPrefetchBytes=2048).
 /// </summary>
 public static class Program
 {

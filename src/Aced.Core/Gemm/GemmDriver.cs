@@ -45,18 +45,34 @@ internal static unsafe class GemmDriver
         int p0 = kb * plan.Kc;
         int kcb = Math.Min(plan.Kc, plan.K - p0);
         int jr = 0;
+        bool halves = job is PlainGemmJob { HalfPanels: true };
         if (job.TransB == Transpose.None && PackBByRows)
         {
             // Whole rows of the block at a time (one sequential read per k row instead of a 4 KiB-strided read per
             // micro-panel), for the full 32-column micro-panels; the last, partial one below.
             int full = ncb / GemmPlan.NR * GemmPlan.NR;
-            GemmPacking.PackBRows(job.B, job.Ldb, p0, kcb, j0, full, dst);
+            if (halves)
+            {
+                GemmPacking.PackBRowsHalves(job.B, job.Ldb, p0, kcb, j0, full, dst);
+            }
+            else
+            {
+                GemmPacking.PackBRows(job.B, job.Ldb, p0, kcb, j0, full, dst);
+            }
+
             jr = full;
         }
 
         for (; jr < ncPad; jr += GemmPlan.NR)
         {
-            GemmPacking.PackB(job.TransB, job.B, job.Ldb, p0, kcb, j0 + jr, Math.Min(GemmPlan.NR, ncb - jr), dst + ((nint)jr * kcb));
+            if (halves)
+            {
+                GemmPacking.PackBHalves(job.TransB, job.B, job.Ldb, p0, kcb, j0 + jr, Math.Min(GemmPlan.NR, ncb - jr), dst + ((nint)jr * kcb));
+            }
+            else
+            {
+                GemmPacking.PackB(job.TransB, job.B, job.Ldb, p0, kcb, j0 + jr, Math.Min(GemmPlan.NR, ncb - jr), dst + ((nint)jr * kcb));
+            }
         }
     }
 
@@ -119,6 +135,10 @@ internal static unsafe class GemmDriver
     internal static int PreparePlain(PlainGemmJob job, int degree)
     {
         GemmPlan plan = job.Plan;
+        // Only when every tile runs the strips, i.e. also gets a packed A row block (GemmWorkspace.PackedA).
+        job.HalfPanels = job.Isa == GemmIsa.Vector256 && GemmKernels.StripsEnabled && GemmKernels.HalfPanels
+            && (long)(plan.Mc + 6) * plan.K <= GemmWorkspace.MultiSlotBudget;
+        job.SixRowA = job.HalfPanels && GemmKernels.SixRowPanels;
         job.TailTiles = TailTiles(plan, degree);
         job.RowBlockItems = RowBlockItems(plan, degree);
         job.SharedB = job.RowBlockItems > 0 ? job.PrepareSharedB() : null;
@@ -250,7 +270,7 @@ internal static unsafe class GemmDriver
         }
 
         // A part's packed rows are cached under their own key (past the whole row blocks), never as the whole block.
-        int h = GemmPlan.RoundUp(GemmPlan.CeilDiv(mcb, parts), GemmPlan.MR);
+        int h = GemmPlan.RoundUp(GemmPlan.CeilDiv(mcb, parts), plan.Mc % GemmPlan.StripQuantum == 0 ? GemmPlan.StripQuantum : GemmPlan.MR);
         int r0 = part * h;
         if (r0 < mcb)
         {
@@ -275,8 +295,14 @@ internal static unsafe class GemmDriver
         GemmIsa isa = job.Isa;
 
         // The AVX2 path always packs the whole row block first (GemmKernels.Block256 runs 6-row strips across it).
-        bool strips = isa == GemmIsa.Vector256 && GemmKernels.StripsEnabled;
+        bool strips = job.HalfPanels || (isa == GemmIsa.Vector256 && GemmKernels.StripsEnabled);
         bool wholeA = rowMajorOrder || strips;
+        bool sixRowA = job.SixRowA;
+        if (sixRowA)
+        {
+            mcPad = GemmPlan.RoundUp(mcb, 6);
+        }
+
         float* aBlock = wholeA ? ws.PackedA(job, aKey, mcPad, out aPacked) : null;
         float alpha = job.Alpha;
         nint ldc = job.Ldc;
@@ -288,6 +314,25 @@ internal static unsafe class GemmDriver
             int kcb = Math.Min(plan.Kc, plan.K - p0);
             float beta = kb == 0 ? job.Beta : 1f;
             float* bBlock = job.SharedB is not null ? SharedPackedB(job, jb, kb) : ws.PackedB(job, jb, kb);
+            if (sixRowA)
+            {
+                // job.SixRowA implies the budget check that makes aBlock non-null.
+                float* a6 = aBlock + ((nint)p0 * mcPad);
+                for (int ir = 0; !aPacked && ir < mcb; ir += 6)
+                {
+                    GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, Math.Min(6, mcb - ir), p0, kcb, a6 + ((nint)ir * kcb));
+                }
+
+                // Both packed-B layouts (shared and per-thread slots) hold the next k block of the column block right
+                // after this one.
+                float* bFollow = kb + 1 < plan.KBlocks ? bBlock + ((nint)kcb * GemmPlan.RoundUp(ncb, GemmPlan.NR)) : null;
+                // The next k block's A slice, when it is already packed (a cached row block) and so read from L3.
+                float* aFollow = aPacked && kb + 1 < plan.KBlocks ? a6 + ((nint)kcb * mcPad) : null;
+                int aFollowFloats = aFollow is null ? 0 : Math.Min(plan.Kc, plan.K - p0 - kcb) * mcPad;
+                GemmKernels.Block256Six(a6, mcb, bBlock, kcb, ncb, cTile, ldc, alpha, beta, edge, bFollow, aFollow, aFollowFloats);
+                continue;
+            }
+
             if (strips && aBlock is not null)
             {
                 float* aK = aBlock + ((nint)p0 * mcPad);
@@ -296,7 +341,7 @@ internal static unsafe class GemmDriver
                     GemmPacking.PackA(job.TransA, job.A, job.Lda, i0 + ir, Math.Min(GemmPlan.MR, mcb - ir), p0, kcb, aK + ((nint)ir * kcb));
                 }
 
-                GemmKernels.Block256(aK, mcb, bBlock, kcb, ncb, cTile, ldc, alpha, beta, edge);
+                GemmKernels.Block256(aK, mcb, bBlock, kcb, ncb, cTile, ldc, alpha, beta, edge, job.HalfPanels);
                 continue;
             }
 
@@ -554,6 +599,15 @@ internal sealed unsafe class PlainGemmJob : GemmJob
 
     /// <summary>Tiles at the end of the call split into row parts (<see cref="GemmDriver.TailTiles"/>).</summary>
     internal int TailTiles;
+
+    /// <summary>
+    /// Whether this call packs B in 16-column micro-panels (<see cref="GemmPacking.PackBHalves"/>) for the AVX2 strips
+    /// (<see cref="GemmKernels.Block256"/>); only the plain path reads its packed B, and only through the strips.
+    /// </summary>
+    internal bool HalfPanels;
+
+    /// <summary>Whether this call (with <see cref="HalfPanels"/>) packs A as 6-row strip panels (<see cref="GemmKernels.Block256Six"/>).</summary>
+    internal bool SixRowA;
 
     /// <summary>Leading work items that are whole row blocks (<see cref="GemmDriver.RowBlockItems"/>; 0 when B is not shared).</summary>
     internal int RowBlockItems;

@@ -17,7 +17,8 @@ internal enum GemmIsa
     /// <summary>
     /// AVX2/FMA: a 6 x 16 register tile (12 ymm accumulators + 2 B loads + 1 broadcast = 15 of the 16 ymm registers).
     /// The plain path runs it in 6-row strips across a whole packed row block with the 16-column half of a B micro-panel
-    /// held in L1 (<see cref="GemmKernels.Block256"/>); single 8 x 32 panels (epilogue path) run as two 6 x 16 blocks and
+    /// held in L1 (<see cref="GemmKernels.Block256"/>; the plain path packs B as 16-column half-panels for it, see
+    /// <see cref="GemmKernels.HalfPanels"/>); single 8 x 32 panels (epilogue path) run as two 6 x 16 blocks and
     /// one 2 x 32 block (8 accumulators + 4 B loads + 1 broadcast).
     /// </summary>
     Vector256 = 2,
@@ -53,6 +54,36 @@ internal static unsafe class GemmKernels
     /// <summary>Whether <see cref="Block256"/> prefetches the next B half-panel and each strip's C rows (a same-run A/B baseline turns it off).</summary>
     internal static bool StripPrefetch { get; set; } = true;
 
+    /// <summary>
+    /// Whether the plain path packs B in 16-column micro-panels for the AVX2 strips (<see cref="Block256"/>'s
+    /// <c>halfPanels</c>; a same-run A/B baseline turns it off). Read once per call.
+    /// </summary>
+    internal static bool HalfPanels { get; set; } = true;
+
+    /// <summary>
+    /// Whether the plain path packs A as 6-row strip panels for the AVX2 strips when it packs B as half-panels
+    /// (<see cref="Block256Six"/>; a same-run A/B baseline turns it off). Read once per call.
+    /// </summary>
+    internal static bool SixRowPanels { get; set; } = true;
+
+    /// <summary>Whether <see cref="Block256Six"/>'s last half-panel prefetches the next call's first B half-panel (a same-run A/B baseline turns it off).</summary>
+    internal static bool FollowPrefetch { get; set; } = true;
+
+    /// <summary>Whether <see cref="Block256Six"/> pulls the next call's A slice into L2 (a same-run A/B baseline turns it off).</summary>
+    internal static bool NextAPrefetch { get; set; } = true;
+
+    /// <summary>Whether <see cref="Block256"/>'s full strips run the unrolled kernel that prefetches the A rows ahead (a same-run A/B baseline turns it off).</summary>
+    internal static bool StreamPrefetch { get; set; } = true;
+
+    /// <summary>How far ahead, in bytes of a packed A micro-panel (32 bytes per k step), the strips prefetch A.</summary>
+    private const int StreamPrefetchBytes = 1024;
+
+    /// <summary>
+    /// How far ahead, in bytes of the 6-row A strip panels (24 bytes per k step; consecutive strips are contiguous),
+    /// <see cref="Kernel256SixPanel"/> prefetches A.
+    /// </summary>
+    internal static int SixPanelPrefetchBytes { get; set; } = 1024;
+
     internal static GemmIsa ActiveIsa => ForcedIsa != GemmIsa.Auto ? ForcedIsa
         : Vector512.IsHardwareAccelerated ? GemmIsa.Vector512
         : Vector256.IsHardwareAccelerated ? GemmIsa.Vector256
@@ -62,7 +93,7 @@ internal static unsafe class GemmKernels
     internal static string TileDescription(GemmIsa isa) => isa switch
     {
         GemmIsa.Vector512 => "8x32 register tile",
-        GemmIsa.Vector256 => "6x16 register tile, 6-row strips over 8x32 packed panels",
+        GemmIsa.Vector256 => "6x16 register tile; plain path 6-row A strips x 16-column B half-panels, epilogue path 8x32 panels",
         GemmIsa.Vector256Quarters => "4x16 register tile",
         _ => "scalar 8x32 tile",
     };
@@ -76,9 +107,9 @@ internal static unsafe class GemmKernels
         }
         else if (isa == GemmIsa.Vector256)
         {
-            Kernel256Six(a, a + 1, a + 2, a + 3, a + 4, a + 5, b, kc, c, ldc, alpha, beta);
-            Kernel256Six(a, a + 1, a + 2, a + 3, a + 4, a + 5, b + 16, kc, c + 16, ldc, alpha, beta);
-            Kernel256Two(a + 6, a + 7, b, kc, c + (6 * ldc), ldc, alpha, beta);
+            Kernel256Six(a, a + 1, a + 2, a + 3, a + 4, a + 5, b, GemmPlan.NR, kc, c, ldc, alpha, beta);
+            Kernel256Six(a, a + 1, a + 2, a + 3, a + 4, a + 5, b + 16, GemmPlan.NR, kc, c + 16, ldc, alpha, beta);
+            Kernel256Two(a + 6, a + 7, b, b + 16, GemmPlan.NR, kc, c + (6 * ldc), ldc, alpha, beta);
         }
         else if (isa == GemmIsa.Vector256Quarters)
         {
@@ -196,40 +227,47 @@ internal static unsafe class GemmKernels
     /// The AVX2 path over a whole packed k block of a C tile: C[0..mcb, 0..ncb] = alpha * A B + beta * C (per element the
     /// <see cref="GemmKernels"/> rule), where <paramref name="aBlock"/> holds the 8-row A micro-panels of the row block one
     /// after the other (panel q at <c>aBlock + q * 8 * kc</c>, zero rows up to a multiple of 8) and
-    /// <paramref name="bBlock"/> the 32-column B micro-panels (panel at <c>bBlock + jr * kc</c>).
+    /// <paramref name="bBlock"/> the B micro-panels: 32 columns wide (panel at <c>bBlock + jr * kc</c>, row p at
+    /// <c>+ 32 p</c>), or, when <paramref name="halfPanels"/>, 16 columns wide (<see cref="GemmPacking.PackBHalves"/>:
+    /// panel at <c>bBlock + jh * kc</c>, row p at <c>+ 16 p</c>; the same floats, only their order differs).
     /// </summary>
     /// <remarks>
     /// Loop order (BLIS-like, chosen for 16 ymm registers and a 32 KiB L1): for each 16-column half of a B micro-panel
-    /// (kc x 16 floats, 24 KiB at kc = 384, which stays in L1), every 6-row strip of the row block runs the 6 x 16 kernel,
-    /// whose 6 row pointers may straddle two A micro-panels; the packed A block streams from L2. Each strip also
-    /// prefetches its share of the next half-panel and its own 6 C rows. Rows left after the
-    /// 6-row strips run as 2 x 32 blocks. Each element is still <c>fma(a[p], b[p], acc)</c> for p increasing from 0 and
-    /// the same store rule, so the result is bit-identical to <see cref="Run"/> with any ISA.
+    /// (kc x 16 floats, 24 KiB at kc = 384), every 6-row strip of the row block runs the 6 x 16 kernel, whose 6 row
+    /// pointers may straddle two A micro-panels; the packed A block streams from L2. The half-panel stays in L1 only in
+    /// the 16-wide layout: inside a 32-wide panel its rows are 128 bytes apart, so they fall into half of the L1 sets
+    /// (kc lines in 32 sets of 8 ways) and every k step is an L1 miss. Each strip also prefetches its share of the next
+    /// half-panel (spread over the k loop by <see cref="Kernel256SixStream"/>, which also prefetches the strip's A rows
+    /// ahead; a burst of prefetches before the kernel stalled on the miss buffers when B came from L3) and its own 6 C rows. Rows left after the 6-row strips run as 2 x 32 blocks. Each element is still
+    /// <c>fma(a[p], b[p], acc)</c> for p increasing from 0 and the same store rule, so the result is bit-identical to
+    /// <see cref="Run"/> with any ISA and either layout.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Block256(float* aBlock, int mcb, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* edge)
+    internal static void Block256(float* aBlock, int mcb, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* edge, bool halfPanels = false)
     {
         int strips = mcb / 6;
         int sixRows = strips * 6;
         int lastRow = GemmPlan.RoundUp(mcb, GemmPlan.MR) - 1;
         nint panel = (nint)GemmPlan.MR * kc;
+        nint bStride = halfPanels ? 16 : GemmPlan.NR;
         int linesPerStrip = strips == 0 ? 0 : (kc + strips - 1) / strips;
         for (int jh = 0; jh < ncb; jh += 16)
         {
             int cols = Math.Min(16, ncb - jh);
-            float* b = bBlock + (((nint)(jh >> 5) * GemmPlan.NR) * kc) + (jh & 31);
+            float* b = HalfPanel(bBlock, jh, kc, halfPanels);
             int jn = jh + 16;
-            float* bNext = jn < ncb && Sse.IsSupported && StripPrefetch ? bBlock + (((nint)(jn >> 5) * GemmPlan.NR) * kc) + (jn & 31) : null;
+            float* bNext = jn < ncb && Sse.IsSupported && StripPrefetch ? HalfPanel(bBlock, jn, kc, halfPanels) : null;
+            bool stream = StreamPrefetch && Sse.IsSupported && cols == 16;
             for (int i = 0; i < sixRows; i += 6)
             {
-                if (bNext is not null)
+                if (bNext is not null && !stream)
                 {
                     // Pull the next half-panel's lines (one 64-byte line per k step) towards L1 while this one computes.
                     int s0 = (i / 6) * linesPerStrip;
                     int s1 = Math.Min(kc, s0 + linesPerStrip);
                     for (int p = s0; p < s1; p++)
                     {
-                        Sse.Prefetch0(bNext + (p * GemmPlan.NR));
+                        Sse.Prefetch0(bNext + (p * bStride));
                     }
                 }
 
@@ -251,13 +289,28 @@ internal static unsafe class GemmKernels
                     Sse.Prefetch0(ci + (5 * ldc));
                 }
 
-                if (cols == 16)
+                if (stream)
                 {
-                    Kernel256Six(a0, a1, a2, a3, a4, a5, b, kc, ci, ldc, alpha, beta);
+                    // The kernel prefetches this strip's share of the next half-panel one line every two k steps.
+                    float* pf = b;
+                    float* pfEnd = b;
+                    if (bNext is not null)
+                    {
+                        int s0 = (i / 6) * linesPerStrip;
+                        int s1 = Math.Min(kc, s0 + linesPerStrip);
+                        pf = bNext + (s0 * bStride);
+                        pfEnd = bNext + (Math.Max(s0, s1 - 1) * bStride);
+                    }
+
+                    Kernel256SixStream(a0, a1, a2, a3, a4, a5, b, bStride, kc, ci, ldc, alpha, beta, pf, pfEnd);
+                }
+                else if (cols == 16)
+                {
+                    Kernel256Six(a0, a1, a2, a3, a4, a5, b, bStride, kc, ci, ldc, alpha, beta);
                 }
                 else
                 {
-                    Kernel256Six(a0, a1, a2, a3, a4, a5, b, kc, edge, GemmPlan.NR, 1f, 0f);
+                    Kernel256Six(a0, a1, a2, a3, a4, a5, b, bStride, kc, edge, GemmPlan.NR, 1f, 0f);
                     MergeEdge(edge, 6, cols, ci, ldc, alpha, beta);
                 }
             }
@@ -271,6 +324,7 @@ internal static unsafe class GemmKernels
             // with padding rows when 5 rows are left (pointers past the packed block are clamped to its last row).
             int rest = mcb - sixRows;
             int cols32 = Math.Min(GemmPlan.NR, ncb - jh);
+            float* bHigh = HalfPanel(bBlock, jh + 16, kc, halfPanels);
             if (rest == 5)
             {
                 for (int h = 0; h < cols32; h += 16)
@@ -282,7 +336,8 @@ internal static unsafe class GemmKernels
                         Row(aBlock, panel, sixRows + 3),
                         Row(aBlock, panel, sixRows + 4),
                         Row(aBlock, panel, Math.Min(sixRows + 5, lastRow)),
-                        b + h,
+                        h == 0 ? b : bHigh,
+                        bStride,
                         kc,
                         edge,
                         GemmPlan.NR,
@@ -302,16 +357,194 @@ internal static unsafe class GemmKernels
                 float* ci = c + ((nint)i * ldc) + jh;
                 if (rows == 2 && cols32 == GemmPlan.NR)
                 {
-                    Kernel256Two(a0, a1, b, kc, ci, ldc, alpha, beta);
+                    Kernel256Two(a0, a1, b, bHigh, bStride, kc, ci, ldc, alpha, beta);
                 }
                 else
                 {
-                    Kernel256Two(a0, a1, b, kc, edge, GemmPlan.NR, 1f, 0f);
+                    Kernel256Two(a0, a1, b, bHigh, bStride, kc, edge, GemmPlan.NR, 1f, 0f);
                     MergeEdge(edge, rows, cols32, ci, ldc, alpha, beta);
                 }
             }
         }
     }
+
+    /// <summary>
+    /// <see cref="Block256"/> for the plain path's own layouts: <paramref name="aBlock"/> holds the row block as 6-row
+    /// strip panels (<see cref="GemmPacking.PackA6"/>: strip s at <c>aBlock + 6 s kc</c>, zero rows past
+    /// <paramref name="mcb"/>) and <paramref name="bBlock"/> 16-column half-panels (<see cref="GemmPacking.PackBHalves"/>).
+    /// A strip then reads one contiguous A stream of 24 bytes per k step instead of up to two 8-row panels' 32-byte rows,
+    /// and a partial last strip runs as a zero-padded 6-row strip. The last half-panel's strips prefetch the first
+    /// half-panel of <paramref name="bFollow"/> (the B block the next call will read, when known: prefetches never
+    /// fault, so it need not be packed yet). Same FMA chain and store rule per element as
+    /// <see cref="Run"/>, so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Block256Six(float* aBlock, int mcb, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* edge, float* bFollow = null, float* aFollow = null, int aFollowFloats = 0)
+    {
+        const int Half = GemmPlan.NR / 2;
+        int strips = (mcb + 5) / 6;
+        nint strip = (nint)6 * kc;
+        int linesPerStrip = strips == 0 ? 0 : (kc + strips - 1) / strips;
+        bool prefetch = Sse.IsSupported && StripPrefetch;
+
+        // The next call's A slice (aFollowFloats floats, when known) is pulled into L2 a few lines per kernel call.
+        int aLines = prefetch && aFollow is not null && NextAPrefetch ? (aFollowFloats + 15) / 16 : 0;
+        int kernels = strips * ((ncb + Half - 1) / Half);
+        int aLinesPerKernel = kernels == 0 ? 0 : (aLines + kernels - 1) / kernels;
+        int aLine = 0;
+        for (int jh = 0; jh < ncb; jh += Half)
+        {
+            int cols = Math.Min(Half, ncb - jh);
+            float* b = bBlock + ((nint)jh * kc);
+            float* bNext = !prefetch ? null : jh + Half < ncb ? b + ((nint)Half * kc) : FollowPrefetch ? bFollow : null;
+            for (int s = 0; s < strips; s++)
+            {
+                int rows = Math.Min(6, mcb - (s * 6));
+                float* ci = c + ((nint)s * 6 * ldc) + jh;
+                if (prefetch)
+                {
+                    // The strip's C rows are read (beta != 0, later k blocks) and written when the kernel ends.
+                    for (int r = 0; r < rows; r++)
+                    {
+                        Sse.Prefetch0(ci + (r * ldc));
+                    }
+                }
+
+                // The kernel prefetches this strip's share of the next half-panel, one line every two k steps.
+                float* pf = b;
+                float* pfEnd = b;
+                int s0 = s * linesPerStrip;
+                if (bNext is not null && s0 < kc)
+                {
+                    pf = bNext + (s0 * Half);
+                    pfEnd = bNext + ((Math.Min(kc, s0 + linesPerStrip) - 1) * Half);
+                }
+
+                for (int q = 0; q < aLinesPerKernel && aLine < aLines; q++, aLine++)
+                {
+                    Sse.Prefetch1(aFollow + (aLine * 16));
+                }
+
+                float* a = aBlock + (s * strip);
+                if (rows == 6 && cols == Half)
+                {
+                    Kernel256SixPanel(a, b, kc, ci, ldc, alpha, beta, pf, pfEnd);
+                }
+                else
+                {
+                    Kernel256SixPanel(a, b, kc, edge, GemmPlan.NR, 1f, 0f, pf, pfEnd);
+                    MergeEdge(edge, rows, cols, ci, ldc, alpha, beta);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// 6 rows x 16 columns with Vector256 over a 6-row strip panel (row r of k step p at <c>a[6 p + r]</c>) and a 16-column
+    /// half-panel (<c>b[16 p + j]</c>): the register tile of <see cref="Kernel256Six"/>, k loop unrolled by two, with a
+    /// prefetch of the A stream <see cref="SixPanelPrefetchBytes"/> ahead and one of the lines <paramref name="bNext"/> ..
+    /// <paramref name="bNextEnd"/> every two k steps. Same FMA order per element.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel256SixPanel(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta, float* bNext, float* bNextEnd)
+    {
+        const int Half = GemmPlan.NR / 2;
+        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
+        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
+        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
+        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
+        Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
+        float* aPairsEnd = a + ((kc & ~1) * 6);
+        nint ahead = SixPanelPrefetchBytes;
+        for (; a < aPairsEnd; a += 12)
+        {
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch0((byte*)a + ahead);
+                Sse.Prefetch0(bNext);
+                bNext = bNext < bNextEnd ? bNext + Half : bNext;
+            }
+
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(a[4]);
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(a[5]);
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+            b0 = Vector256.Load(b + Half);
+            b1 = Vector256.Load(b + Half + 8);
+            ar = Vector256.Create(a[6]);
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a[7]);
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a[8]);
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a[9]);
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(a[10]);
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(a[11]);
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+            b += 2 * Half;
+        }
+
+        if ((kc & 1) != 0)
+        {
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(a[4]);
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(a[5]);
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+        }
+
+        Store256(c, c00, c01, alpha, beta);
+        Store256(c + ldc, c10, c11, alpha, beta);
+        Store256(c + (2 * ldc), c20, c21, alpha, beta);
+        Store256(c + (3 * ldc), c30, c31, alpha, beta);
+        Store256(c + (4 * ldc), c40, c41, alpha, beta);
+        Store256(c + (5 * ldc), c50, c51, alpha, beta);
+    }
+
+    /// <summary>First float of the 16 columns from <paramref name="jh"/> (a multiple of 16) of a packed B block in either layout.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* HalfPanel(float* bBlock, int jh, int kc, bool halfPanels) =>
+        halfPanels ? bBlock + ((nint)jh * kc) : bBlock + (((nint)(jh >> 5) * GemmPlan.NR) * kc) + (jh & 31);
 
     /// <summary>Row <paramref name="i"/> of a block of packed A micro-panels (its value for k step p is at <c>+ 8 p</c>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -323,7 +556,7 @@ internal static unsafe class GemmKernels
     /// at <c>ar + 8 p</c> (packed A micro-panels; the 6 rows may lie in two panels); B is a packed 32-column micro-panel.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256Six(float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, float* b, int kc, float* c, nint ldc, float alpha, float beta)
+    private static void Kernel256Six(float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, float* b, nint bStride, int kc, float* c, nint ldc, float alpha, float beta)
     {
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
@@ -354,7 +587,106 @@ internal static unsafe class GemmKernels
             ar = Vector256.Create(*(float*)((byte*)a5 + o));
             c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
             c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
-            b += GemmPlan.NR;
+            b += bStride;
+        }
+
+        Store256(c, c00, c01, alpha, beta);
+        Store256(c + ldc, c10, c11, alpha, beta);
+        Store256(c + (2 * ldc), c20, c21, alpha, beta);
+        Store256(c + (3 * ldc), c30, c31, alpha, beta);
+        Store256(c + (4 * ldc), c40, c41, alpha, beta);
+        Store256(c + (5 * ldc), c50, c51, alpha, beta);
+    }
+
+    /// <summary>
+    /// <see cref="Kernel256Six"/> with the k loop unrolled by two and a software prefetch, every two k steps, of the
+    /// A lines <see cref="StreamPrefetchBytes"/> ahead in the first and last row's micro-panel (the strip's rows stream
+    /// from L2 or L3 while the B half-panel stays in L1). Same FMA order per element, so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel256SixStream(float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, float* b, nint bStride, int kc, float* c, nint ldc, float alpha, float beta, float* bNext, float* bNextEnd)
+    {
+        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
+        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
+        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
+        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
+        Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
+        const nint Step = GemmPlan.MR * sizeof(float);
+        nint end = (nint)kc * Step;
+        nint pairs = (end / (2 * Step)) * (2 * Step);
+        nint o = 0;
+        for (; o < pairs; o += 2 * Step)
+        {
+            Sse.Prefetch0((byte*)a0 + o + StreamPrefetchBytes);
+            Sse.Prefetch0((byte*)a5 + o + StreamPrefetchBytes);
+            Sse.Prefetch0(bNext);
+            bNext = bNext < bNextEnd ? bNext + bStride : bNext;
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(*(float*)((byte*)a0 + o));
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(*(float*)((byte*)a1 + o));
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(*(float*)((byte*)a2 + o));
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(*(float*)((byte*)a3 + o));
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(*(float*)((byte*)a4 + o));
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(*(float*)((byte*)a5 + o));
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+            b0 = Vector256.Load(b + bStride);
+            b1 = Vector256.Load(b + bStride + 8);
+            ar = Vector256.Create(*(float*)((byte*)a0 + o + Step));
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(*(float*)((byte*)a1 + o + Step));
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(*(float*)((byte*)a2 + o + Step));
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(*(float*)((byte*)a3 + o + Step));
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(*(float*)((byte*)a4 + o + Step));
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(*(float*)((byte*)a5 + o + Step));
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+            b += 2 * bStride;
+        }
+
+        if (o < end)
+        {
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(*(float*)((byte*)a0 + o));
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(*(float*)((byte*)a1 + o));
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(*(float*)((byte*)a2 + o));
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(*(float*)((byte*)a3 + o));
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(*(float*)((byte*)a4 + o));
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(*(float*)((byte*)a5 + o));
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
         }
 
         Store256(c, c00, c01, alpha, beta);
@@ -367,7 +699,7 @@ internal static unsafe class GemmKernels
 
     /// <summary>2 rows x all 32 columns of a B micro-panel with Vector256 (8 ymm accumulators); rows as in <see cref="Kernel256Six"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256Two(float* a0, float* a1, float* b, int kc, float* c, nint ldc, float alpha, float beta)
+    private static void Kernel256Two(float* a0, float* a1, float* b, float* bHigh, nint bStride, int kc, float* c, nint ldc, float alpha, float beta)
     {
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -378,8 +710,8 @@ internal static unsafe class GemmKernels
         {
             Vector256<float> b0 = Vector256.Load(b);
             Vector256<float> b1 = Vector256.Load(b + 8);
-            Vector256<float> b2 = Vector256.Load(b + 16);
-            Vector256<float> b3 = Vector256.Load(b + 24);
+            Vector256<float> b2 = Vector256.Load(bHigh);
+            Vector256<float> b3 = Vector256.Load(bHigh + 8);
             Vector256<float> ar = Vector256.Create(*(float*)((byte*)a0 + o));
             c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
             c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
@@ -390,7 +722,8 @@ internal static unsafe class GemmKernels
             c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
             c12 = Vector256.FusedMultiplyAdd(ar, b2, c12);
             c13 = Vector256.FusedMultiplyAdd(ar, b3, c13);
-            b += GemmPlan.NR;
+            b += bStride;
+            bHigh += bStride;
         }
 
         Store256(c, c00, c01, alpha, beta);

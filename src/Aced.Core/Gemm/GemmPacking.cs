@@ -80,26 +80,149 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>
+    /// Packs op(A)[i0 .. i0+rows, p0 .. p0+kc] (rows &lt;= 6) as one 6-row strip panel, <c>dst[p * 6 + r]</c>, zero rows
+    /// past <paramref name="rows"/> (the A layout of <see cref="GemmKernels.Block256Six"/>: a strip reads one stream).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PackA6(Transpose transA, float* a, nint lda, int i0, int rows, int p0, int kc, float* dst)
+    {
+        const int Six = 6;
+        if (transA == Transpose.Transposed)
+        {
+            // A is stored k x m: op(A)[i, p] = a[p * lda + i]; each p gives up to 6 contiguous values.
+            float* src = a + ((nint)p0 * lda) + i0;
+            for (int p = 0; p < kc; p++)
+            {
+                float* s = src + (p * lda);
+                float* d = dst + (p * Six);
+                int r = 0;
+                for (; r < rows; r++)
+                {
+                    d[r] = s[r];
+                }
+
+                for (; r < Six; r++)
+                {
+                    d[r] = 0f;
+                }
+            }
+
+            return;
+        }
+
+        // A is stored m x k: op(A)[i, p] = a[i * lda + p]; transpose 6 rows x 8 k steps at a time into 48 contiguous floats.
+        float* rowBase = a + ((nint)i0 * lda) + p0;
+        int pDone = 0;
+        if (rows == Six && Avx.IsSupported)
+        {
+            for (; pDone + 8 <= kc; pDone += 8)
+            {
+                Transpose6x8(rowBase + pDone, lda, dst + (pDone * Six));
+            }
+        }
+
+        for (int p = pDone; p < kc; p++)
+        {
+            float* d = dst + (p * Six);
+            int r = 0;
+            for (; r < rows; r++)
+            {
+                d[r] = rowBase[(r * lda) + p];
+            }
+
+            for (; r < Six; r++)
+            {
+                d[r] = 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads 6 rows of 8 floats (<c>src[r * srcStride + q]</c>) and writes column q's 6 values at <c>dst + 6 q</c>
+    /// (48 floats, nothing past them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose6x8(float* src, nint srcStride, float* dst)
+    {
+        Vector256<float> r0 = Avx.LoadVector256(src);
+        Vector256<float> r1 = Avx.LoadVector256(src + srcStride);
+        Vector256<float> r2 = Avx.LoadVector256(src + (2 * srcStride));
+        Vector256<float> r3 = Avx.LoadVector256(src + (3 * srcStride));
+        Vector256<float> r4 = Avx.LoadVector256(src + (4 * srcStride));
+        Vector256<float> r5 = Avx.LoadVector256(src + (5 * srcStride));
+        Vector256<float> zero = Vector256<float>.Zero;
+
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1);
+        Vector256<float> t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3);
+        Vector256<float> t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5);
+        Vector256<float> t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(zero, zero);
+        Vector256<float> t7 = t6;
+
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44);
+        Vector256<float> u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44);
+        Vector256<float> u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44);
+        Vector256<float> u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44);
+        Vector256<float> u7 = Avx.Shuffle(t5, t7, 0xEE);
+
+        // Column q (rows 0..5 valid, 6..7 zero) is stored 8 wide at dst + 6 q; the next column overwrites the two extra
+        // floats, and the last column is stored 6 wide so nothing past the 48 floats is touched.
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + 6, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 12, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 18, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 24, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 30, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 36, Avx.Permute2x128(u2, u6, 0x31));
+        Vector256<float> last = Avx.Permute2x128(u3, u7, 0x31);
+        Sse.Store(dst + 42, last.GetLower());
+        dst[46] = last.GetElement(4);
+        dst[47] = last.GetElement(5);
+    }
+
+    /// <summary>
     /// Packs op(B)[p0 .. p0+kc, j0 .. j0+cols] (cols &lt;= 32) as <c>dst[p * 32 + j]</c>, zero columns past <paramref name="cols"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void PackB(Transpose transB, float* b, nint ldb, int p0, int kc, int j0, int cols, float* dst)
+    internal static void PackB(Transpose transB, float* b, nint ldb, int p0, int kc, int j0, int cols, float* dst) =>
+        PackBPanel(transB, b, ldb, p0, kc, j0, cols, dst, GemmPlan.NR);
+
+    /// <summary>
+    /// Packs op(B)[p0 .. p0+kc, j0 .. j0+cols] (cols &lt;= 32) as two 16-column micro-panels, <c>dst[p * 16 + j]</c> for
+    /// j &lt; 16 and <c>dst[16 kc + p * 16 + j - 16]</c> for the rest, zero columns past <paramref name="cols"/>: the same
+    /// region and floats as <see cref="PackB"/>, in the order <see cref="GemmKernels.Block256"/> reads with half-panels.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PackBHalves(Transpose transB, float* b, nint ldb, int p0, int kc, int j0, int cols, float* dst)
     {
-        const int NR = GemmPlan.NR;
+        const int Half = GemmPlan.NR / 2;
+        PackBPanel(transB, b, ldb, p0, kc, j0, Math.Min(cols, Half), dst, Half);
+        PackBPanel(transB, b, ldb, p0, kc, j0 + Half, Math.Max(0, cols - Half), dst + ((nint)Half * kc), Half);
+    }
+
+    /// <summary>Packs op(B)[p0 .. p0+kc, j0 .. j0+cols] (cols &lt;= <paramref name="width"/>, a multiple of 8) as <c>dst[p * width + j]</c>, zero columns past <paramref name="cols"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackBPanel(Transpose transB, float* b, nint ldb, int p0, int kc, int j0, int cols, float* dst, int width)
+    {
         if (transB == Transpose.None)
         {
-            // B is stored k x n: each p gives NR contiguous values.
+            // B is stored k x n: each p gives width contiguous values.
             float* src = b + ((nint)p0 * ldb) + j0;
-            if (cols == NR && Vector256.IsHardwareAccelerated)
+            if (cols == width && Vector256.IsHardwareAccelerated)
             {
                 for (int p = 0; p < kc; p++)
                 {
                     float* s = src + (p * ldb);
-                    float* d = dst + (p * NR);
-                    Vector256.Store(Vector256.Load(s), d);
-                    Vector256.Store(Vector256.Load(s + 8), d + 8);
-                    Vector256.Store(Vector256.Load(s + 16), d + 16);
-                    Vector256.Store(Vector256.Load(s + 24), d + 24);
+                    float* d = dst + (p * width);
+                    for (int j = 0; j < width; j += 8)
+                    {
+                        Vector256.Store(Vector256.Load(s + j), d + j);
+                    }
                 }
             }
             else
@@ -107,14 +230,14 @@ internal static unsafe class GemmPacking
                 for (int p = 0; p < kc; p++)
                 {
                     float* s = src + (p * ldb);
-                    float* d = dst + (p * NR);
+                    float* d = dst + (p * width);
                     int j = 0;
                     for (; j < cols; j++)
                     {
                         d[j] = s[j];
                     }
 
-                    for (; j < NR; j++)
+                    for (; j < width; j++)
                     {
                         d[j] = 0f;
                     }
@@ -135,12 +258,12 @@ internal static unsafe class GemmPacking
                 int p = 0;
                 for (; p + 8 <= kc; p += 8)
                 {
-                    Transpose8x8(g + p, ldb, dst + (p * NR) + (groupsDone * 8), NR);
+                    Transpose8x8(g + p, ldb, dst + (p * width) + (groupsDone * 8), width);
                 }
 
                 for (; p < kc; p++)
                 {
-                    float* d = dst + (p * NR) + (groupsDone * 8);
+                    float* d = dst + (p * width) + (groupsDone * 8);
                     for (int j = 0; j < 8; j++)
                     {
                         d[j] = g[(j * ldb) + p];
@@ -152,14 +275,14 @@ internal static unsafe class GemmPacking
         int jStart = groupsDone * 8;
         for (int p = 0; p < kc; p++)
         {
-            float* d = dst + (p * NR);
+            float* d = dst + (p * width);
             int j = jStart;
             for (; j < cols; j++)
             {
                 d[j] = colBase[(j * ldb) + p];
             }
 
-            for (; j < NR; j++)
+            for (; j < width; j++)
             {
                 d[j] = 0f;
             }
@@ -192,6 +315,36 @@ internal static unsafe class GemmPacking
                 else
                 {
                     new ReadOnlySpan<float>(s + j, NR).CopyTo(new Span<float>(d, NR));
+                }
+
+                d += panel;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="PackBRows"/> into the layout of <see cref="PackBHalves"/>: the <c>cols / 16</c> 16-column micro-panels
+    /// one after the other (panel q at <c>dst + q * 16 * kc</c>), reading each k row once from left to right.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PackBRowsHalves(float* b, nint ldb, int p0, int kc, int j0, int cols, float* dst)
+    {
+        const int Half = GemmPlan.NR / 2;
+        nint panel = (nint)Half * kc;
+        for (int p = 0; p < kc; p++)
+        {
+            float* s = b + ((nint)(p0 + p) * ldb) + j0;
+            float* d = dst + (p * Half);
+            for (int j = 0; j < cols; j += Half)
+            {
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    Vector256.Store(Vector256.Load(s + j), d);
+                    Vector256.Store(Vector256.Load(s + j + 8), d + 8);
+                }
+                else
+                {
+                    new ReadOnlySpan<float>(s + j, Half).CopyTo(new Span<float>(d, Half));
                 }
 
                 d += panel;

@@ -3,9 +3,10 @@ using System;
 namespace Aced.Core;
 
 /// <summary>
-/// The fixed blocking of one SGEMM call. Everything here is a function of (m, n, k) and of whether the
-/// epilogue path is used, never of the thread count, so the floating-point summation order of every
-/// element of C is the same whatever <see cref="GemmControl.MaxDegreeOfParallelism"/> is.
+/// The fixed blocking of one SGEMM call. Everything here is a function of (m, n, k), of whether the
+/// epilogue path is used and (for the plain row block only, which never changes a bit) of the kernel, never of the
+/// thread count, so the floating-point summation order of every element of C is the same whatever
+/// <see cref="GemmControl.MaxDegreeOfParallelism"/> is.
 /// </summary>
 /// <remarks>
 /// Register tile MR x NR = 8 x 32: 16 zmm accumulators + 2 zmm for the B row + 1 broadcast = 19 of the
@@ -19,7 +20,8 @@ namespace Aced.Core;
 /// plain path's column block nc and row block mc do not change any bit, so they follow the L2 read from the
 /// machine (<see cref="CpuCaches"/>): the kc x nc slice of packed B takes 3/8 of L2 and stays resident while
 /// all micro-panels of a C tile stream past it, and the mc x nc C tile takes 1/8 of L2 (Zen 4, L2 1 MiB:
-/// nc = 256, mc = 128; Zen 3, 512 KiB: nc = 128, mc = 128; 256 KiB: nc = 64, mc = 128). The epilogue path's
+/// nc = 256, mc = 128; Zen 3, 512 KiB: nc = 128, mc = 128; 256 KiB: nc = 64, mc = 128; with the AVX2 strips mc is
+/// rounded down to a multiple of <see cref="StripQuantum"/>, 120). The epilogue path's
 /// nc and band height stay fixed (256, 64) because an epilogue's per-row folds see its column tiles, so they
 /// too decide bits (the softmax selection's logit cache relies on this).
 /// </para>
@@ -56,6 +58,15 @@ internal readonly struct GemmPlan
     /// <summary>Tile count the plain partition tries to reach (for dynamic load balancing).</summary>
     public const int MinTiles = 12;
 
+    /// <summary>Row-block quantum of the plain path with the AVX2 strips: a multiple of the 6-row strip and the 8-row panel.</summary>
+    public const int StripQuantum = 24;
+
+    /// <summary>
+    /// Whether plain row blocks are multiples of <see cref="StripQuantum"/> when the AVX2 strips run (mc = 120 instead of
+    /// 128 on a 1 MiB L2; a same-run A/B baseline turns it off). Row blocks never change a bit.
+    /// </summary>
+    internal static bool StripRowBlocks { get; set; } = true;
+
     public GemmPlan(int m, int n, int k, bool epilogue)
     {
         M = m;
@@ -68,14 +79,17 @@ internal readonly struct GemmPlan
         Nc = RoundUp(CeilDiv(n, colTiles), NR);
         ColTiles = Math.Max(1, CeilDiv(n, Nc));
 
-        int rowTiles = Math.Max(1, CeilDiv(m, epilogue ? McEpilogue : McPlain));
+        // The AVX2 strips compute 6 rows at a time: plain row blocks are then multiples of 24 (6 strips of 4 panels),
+        // so only the last row block of a call has rows left over for the slower 2-row kernel.
+        int quantum = !epilogue && StripRowBlocks && GemmKernels.ActiveIsa == GemmIsa.Vector256 && GemmKernels.StripsEnabled ? StripQuantum : MR;
+        int rowTiles = Math.Max(1, CeilDiv(m, epilogue ? McEpilogue : Math.Max(quantum, McPlain / quantum * quantum)));
         if (!epilogue)
         {
             int wanted = CeilDiv(MinTiles, ColTiles);
             rowTiles = Math.Max(rowTiles, Math.Min(wanted, Math.Max(1, m / McMin)));
         }
 
-        Mc = RoundUp(CeilDiv(m, rowTiles), MR);
+        Mc = RoundUp(CeilDiv(m, rowTiles), quantum);
         RowTiles = Math.Max(1, CeilDiv(m, Mc));
     }
 

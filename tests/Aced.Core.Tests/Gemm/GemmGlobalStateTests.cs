@@ -157,9 +157,14 @@ public sealed class GemmGlobalStateTests
     [Fact]
     public void TailTiles_ByDegree_SplitOnlyWithHelpersAndAtMostHalf()
     {
-        var big = new GemmPlan(1024, 1024, 1024, epilogue: false);
-        var one = new GemmPlan(40, 64, 64, epilogue: false);
-        var shortRows = new GemmPlan(128, 512, 512, epilogue: false);
+        // Plans made for a kernel without the AVX2 strips (whose row blocks are multiples of 24, see below).
+        GemmPlan big = default, one = default, shortRows = default;
+        WithSettings(1, double.MaxValue, GemmIsa.Scalar, () =>
+        {
+            big = new GemmPlan(1024, 1024, 1024, epilogue: false);
+            one = new GemmPlan(40, 64, 64, epilogue: false);
+            shortRows = new GemmPlan(128, 512, 512, epilogue: false);
+        });
         Assert.Equal(4, GemmDriver.TailParts(big));
         Assert.Equal(0, GemmDriver.TailTiles(big, 1));
         Assert.Equal(2, GemmDriver.TailTiles(big, 2));
@@ -169,6 +174,29 @@ public sealed class GemmGlobalStateTests
         Assert.Equal(0, GemmDriver.TailTiles(shortRows, 2));
         int tiles = big.RowTiles * big.ColTiles;
         Assert.Equal(tiles + (2 * (GemmDriver.TailParts(big) - 1)), GemmDriver.PlainItemCount(big, 2));
+    }
+
+    [Fact]
+    public void GemmPlan_AvxStrips_RowBlocksAreMultiplesOf24ElseOf8()
+    {
+        // With the AVX2 strips every plain row block but the last is whole 6-row strips of whole 8-row panels, so no
+        // tile runs the 2-row remainder kernel; the epilogue path and the other ISAs keep multiples of 8.
+        (int M, int N)[] shapes = { (1024, 1024), (4096, 4096), (777, 601), (128, 512), (100, 64), (20480, 256) };
+        WithSettings(1, double.MaxValue, GemmIsa.Vector256, () =>
+        {
+            foreach ((int m, int n) in shapes)
+            {
+                var plan = new GemmPlan(m, n, 300, epilogue: false);
+                Assert.True(plan.Mc % GemmPlan.StripQuantum == 0, $"m={m} n={n}: mc={plan.Mc}");
+                Assert.True(plan.Mc <= Math.Max(GemmPlan.StripQuantum, GemmPlan.McPlain), $"m={m} n={n}: mc={plan.Mc}");
+                Assert.True((long)plan.Mc * plan.RowTiles >= m && (long)plan.Mc * (plan.RowTiles - 1) < m, $"m={m}: {plan.RowTiles} x {plan.Mc}");
+                Assert.Equal(0, new GemmPlan(m, n, 300, epilogue: true).Mc % GemmPlan.MR);
+            }
+
+            Assert.Equal(120, new GemmPlan(1024, 1024, 1024, epilogue: false).Mc);
+        });
+        WithSettings(1, double.MaxValue, GemmIsa.Scalar, () =>
+            Assert.Equal(GemmPlan.McPlain, new GemmPlan(4096, 4096, 4096, epilogue: false).Mc));
     }
 
     [Theory]
