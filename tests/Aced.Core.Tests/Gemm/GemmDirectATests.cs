@@ -74,18 +74,6 @@ public sealed class GemmDirectATests
         return recorder.Product;
     }
 
-    private static void AssertBitIdentical(float[] expected, float[] actual, string label)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-        {
-            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
-            {
-                Assert.Fail($"{label}: element {i} differs: {expected[i]:R} vs {actual[i]:R}");
-            }
-        }
-    }
-
     [Theory]
     [InlineData(203, 64, 255)] // the selection's narrow shape (one column block), edge rows, odd k
     [InlineData(77, 300, 411)] // two column blocks and two k blocks
@@ -103,7 +91,7 @@ public sealed class GemmDirectATests
                 string label = $"{m}x{n}x{k} {ta}/{tb}";
                 float[] packed = WithSettings(false, 1, GemmIsa.Auto, () => EpilogueProduct(ta, tb, a, b, m, n, 1.5f));
                 float[] direct = WithSettings(true, 1, GemmIsa.Auto, () => EpilogueProduct(ta, tb, a, b, m, n, 1.5f));
-                AssertBitIdentical(packed, direct, label + " direct vs packed");
+                GemmTestHelpers.AssertBitIdentical(packed, direct, label + " direct vs packed");
 
                 var c = new Matrix(m, n);
                 c.Data.AsSpan().Fill(float.NaN); // beta = 0 must ignore C
@@ -112,11 +100,11 @@ public sealed class GemmDirectATests
                     Gemm.Multiply(ta, tb, 1.5f, a, b, 0f, c.View);
                     return 0;
                 });
-                AssertBitIdentical(c.Data, direct, label + " direct vs plain Multiply");
+                GemmTestHelpers.AssertBitIdentical(c.Data, direct, label + " direct vs plain Multiply");
 
                 // All kernels agree bit for bit, so the fallbacks (which never take the direct path) match too.
                 float[] scalar = WithSettings(true, 1, GemmIsa.Scalar, () => EpilogueProduct(ta, tb, a, b, m, n, 1.5f));
-                AssertBitIdentical(direct, scalar, label + " direct vs scalar kernel");
+                GemmTestHelpers.AssertBitIdentical(direct, scalar, label + " direct vs scalar kernel");
             }
         }
     }
@@ -146,7 +134,7 @@ public sealed class GemmDirectATests
         foreach (int degree in new[] { 2, 3 })
         {
             float[] result = WithSettings(true, degree, GemmIsa.Auto, () => EpilogueProduct(Transpose.None, Transpose.Transposed, a, b, m, n, 1f));
-            AssertBitIdentical(reference, result, $"degree {degree}");
+            GemmTestHelpers.AssertBitIdentical(reference, result, $"degree {degree}");
         }
     }
 

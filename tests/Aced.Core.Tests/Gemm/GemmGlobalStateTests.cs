@@ -45,18 +45,6 @@ public sealed class GemmGlobalStateTests
         }
     }
 
-    private static void AssertBitIdentical(float[] expected, float[] actual, string label)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-        {
-            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
-            {
-                Assert.Fail($"{label}: element {i} differs: {expected[i]:R} vs {actual[i]:R}");
-            }
-        }
-    }
-
     [Theory]
     [InlineData(Transpose.None, Transpose.None)]
     [InlineData(Transpose.None, Transpose.Transposed)]
@@ -71,7 +59,7 @@ public sealed class GemmGlobalStateTests
         {
             float[] result = Array.Empty<float>();
             WithSettings(degree, 0, GemmIsa.Auto, () => result = RunPlain(ta, tb, m, n, k, 11));
-            AssertBitIdentical(reference, result, $"degree {degree}");
+            GemmTestHelpers.AssertBitIdentical(reference, result, $"degree {degree}");
         }
 
         Assert.True(WorkerPool.WorkerCount >= 2, "degree 3 should have started two pool threads");
@@ -119,7 +107,7 @@ public sealed class GemmGlobalStateTests
                 float[] result = Array.Empty<float>();
                 WithSettings(1, double.MaxValue, GemmIsa.Scalar, () => scalar = RunPlain(ta, tb, m, n, k, seed));
                 WithSettings(1, double.MaxValue, isa, () => result = RunPlain(ta, tb, m, n, k, seed));
-                AssertBitIdentical(scalar, result, $"{isa} m={m} n={n} k={k} {ta}/{tb}");
+                GemmTestHelpers.AssertBitIdentical(scalar, result, $"{isa} m={m} n={n} k={k} {ta}/{tb}");
                 seed++;
             }
         }
@@ -147,7 +135,7 @@ public sealed class GemmGlobalStateTests
             {
                 float[] result = Array.Empty<float>();
                 WithSettings(degree, 0, isa, () => result = RunPlain(ta, tb, m, n, k, seed));
-                AssertBitIdentical(scalar, result, $"{isa} degree={degree} m={m} n={n} k={k} {ta}/{tb}");
+                GemmTestHelpers.AssertBitIdentical(scalar, result, $"{isa} degree={degree} m={m} n={n} k={k} {ta}/{tb}");
             }
 
             seed++;
@@ -215,7 +203,7 @@ public sealed class GemmGlobalStateTests
             {
                 float[] result = Array.Empty<float>();
                 WithSettings(degree, 0, isa, () => result = RunPlain(Transpose.None, Transpose.None, m, n, k, m));
-                AssertBitIdentical(scalar, result, $"{isa} degree={degree} m={m}");
+                GemmTestHelpers.AssertBitIdentical(scalar, result, $"{isa} degree={degree} m={m}");
             }
         }
     }
@@ -265,7 +253,7 @@ public sealed class GemmGlobalStateTests
                 }
                 else
                 {
-                    AssertBitIdentical(single, c.Array, $"{isa} degree={degree} m={m} n={n} k={k} {tb}");
+                    GemmTestHelpers.AssertBitIdentical(single, c.Array, $"{isa} degree={degree} m={m} n={n} k={k} {tb}");
                 }
             }
         }
@@ -305,7 +293,7 @@ public sealed class GemmGlobalStateTests
             Assert.True(Task.WaitAll(tasks, TimeSpan.FromMinutes(2)), "a shared-B call did not finish");
             foreach (float[] c in results)
             {
-                AssertBitIdentical(expected, c, "concurrent shared-B call");
+                GemmTestHelpers.AssertBitIdentical(expected, c, "concurrent shared-B call");
             }
         });
     }
@@ -340,7 +328,7 @@ public sealed class GemmGlobalStateTests
         WithSettings(2, 0, GemmIsa.Auto, () => reference = RunPlain(Transpose.None, Transpose.Transposed, 77, 131, 400, 3));
         float[] result = Array.Empty<float>();
         WithSettings(2, 0, isa, () => result = RunPlain(Transpose.None, Transpose.Transposed, 77, 131, 400, 3));
-        AssertBitIdentical(reference, result, isa.ToString());
+        GemmTestHelpers.AssertBitIdentical(reference, result, isa.ToString());
         WithSettings(1, 0, isa, () => GemmTestHelpers.CheckCase(new System.Random(8), Transpose.Transposed, Transpose.None, 45, 70, 33, -1f, 0.5f, 2));
     }
 
@@ -365,7 +353,7 @@ public sealed class GemmGlobalStateTests
                 }
                 else
                 {
-                    AssertBitIdentical(reference, recorder.Product, $"epilogue degree {degree}");
+                    GemmTestHelpers.AssertBitIdentical(reference, recorder.Product, $"epilogue degree {degree}");
                 }
             });
         }
@@ -381,7 +369,7 @@ public sealed class GemmGlobalStateTests
             Parallel.For(0, 4, i => results[i] = RunPlain(Transpose.None, Transpose.None, 150, 170, 90, 21));
             foreach (float[] r in results)
             {
-                AssertBitIdentical(expected, r, "concurrent caller");
+                GemmTestHelpers.AssertBitIdentical(expected, r, "concurrent caller");
             }
         });
     }
@@ -466,7 +454,7 @@ public sealed class GemmGlobalStateTests
                 recorder.AssertCompleteAndOrdered();
                 var c = new Matrix(90, 600);
                 Gemm.Multiply(a, b, c);
-                AssertBitIdentical(c.Data, recorder.Product, "epilogue vs plain");
+                GemmTestHelpers.AssertBitIdentical(c.Data, recorder.Product, "epilogue vs plain");
             });
         }
         finally

@@ -47,18 +47,6 @@ public sealed class GemmHalfPanelTests
         }
     }
 
-    private static void AssertBitIdentical(float[] expected, float[] actual, string label)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-        {
-            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
-            {
-                Assert.Fail($"{label}: element {i} differs: {expected[i]:R} vs {actual[i]:R}");
-            }
-        }
-    }
-
     [Theory]
     [InlineData(Transpose.None, Transpose.None)]
     [InlineData(Transpose.None, Transpose.Transposed)]
@@ -76,10 +64,10 @@ public sealed class GemmHalfPanelTests
             foreach (int degree in new[] { 1, 2, 3 })
             {
                 string label = $"m={m} n={n} k={k} {ta}/{tb} degree={degree}";
-                AssertBitIdentical(scalar, Run(true, true, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "half-panels " + label);
-                AssertBitIdentical(scalar, Run(false, true, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "32-column panels " + label);
-                AssertBitIdentical(scalar, Run(true, false, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed, sixRows: false), "half-panels, 8-row A panels, no stream prefetch " + label);
-                AssertBitIdentical(scalar, Run(true, true, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed, sixRows: false), "half-panels, 8-row A panels " + label);
+                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, true, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "half-panels " + label);
+                GemmTestHelpers.AssertBitIdentical(scalar, Run(false, true, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "32-column panels " + label);
+                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, false, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed, sixRows: false), "half-panels, 8-row A panels, no stream prefetch " + label);
+                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, true, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed, sixRows: false), "half-panels, 8-row A panels " + label);
             }
 
             seed++;

@@ -46,18 +46,6 @@ public sealed class GemmRobustnessTests
         return view;
     }
 
-    private static void AssertBitIdentical(float[] expected, float[] actual, string label)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-        {
-            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
-            {
-                Assert.Fail($"{label}: element {i} differs: {expected[i]:R} vs {actual[i]:R}");
-            }
-        }
-    }
-
     [Theory]
     [InlineData(8, 32, 8)]
     [InlineData(16, 64, 24)]
@@ -185,10 +173,10 @@ public sealed class GemmRobustnessTests
                         var recorder = new RecordingEpilogue(700, 300);
                         Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, a, b, recorder);
                         recorder.AssertCompleteAndOrdered();
-                        AssertBitIdentical(expected.Data, recorder.Product, $"epilogue after failure, iteration {iteration}");
+                        GemmTestHelpers.AssertBitIdentical(expected.Data, recorder.Product, $"epilogue after failure, iteration {iteration}");
                         var c = new Matrix(700, 300);
                         Gemm.Multiply(a, b, c);
-                        AssertBitIdentical(expected.Data, c.Data, $"plain after failure, iteration {iteration}");
+                        GemmTestHelpers.AssertBitIdentical(expected.Data, c.Data, $"plain after failure, iteration {iteration}");
                     }
                 });
             }
@@ -226,8 +214,8 @@ public sealed class GemmRobustnessTests
                     recorder.AssertCompleteAndOrdered();
                     plain ??= c.Data;
                     fused ??= recorder.Product;
-                    AssertBitIdentical(plain, c.Data, $"plain, degree {degree}, budget {budget}");
-                    AssertBitIdentical(fused, recorder.Product, $"epilogue, degree {degree}, budget {budget}");
+                    GemmTestHelpers.AssertBitIdentical(plain, c.Data, $"plain, degree {degree}, budget {budget}");
+                    GemmTestHelpers.AssertBitIdentical(fused, recorder.Product, $"epilogue, degree {degree}, budget {budget}");
                 });
             }
         }

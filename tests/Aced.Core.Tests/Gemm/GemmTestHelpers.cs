@@ -9,6 +9,19 @@ internal static class GemmTestHelpers
     /// <summary>Relative tolerance per unit of k (float rounding of a k-term dot product is about k * 2^-24).</summary>
     public const double RelativeTolerancePerK = 2e-7;
 
+    /// <summary>Fails with the first element whose bits differ, naming <paramref name="label"/>.</summary>
+    public static void AssertBitIdentical(float[] expected, float[] actual, string label)
+    {
+        Xunit.Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
+            {
+                Xunit.Assert.Fail($"{label}: element {i} differs: {expected[i]:R} vs {actual[i]:R}");
+            }
+        }
+    }
+
     /// <summary>Runs <paramref name="action"/> with <paramref name="provider"/> installed as the process-wide GEMM provider, then restores the previous one.</summary>
     public static void WithProvider(IGemmProvider provider, Action action)
     {
