@@ -25,26 +25,6 @@ public sealed class GemmGlobalStateTests
         return c.Array;
     }
 
-    private static void WithSettings(int degree, double threshold, GemmIsa isa, Action action)
-    {
-        int oldDegree = GemmControl.MaxDegreeOfParallelism;
-        double oldThreshold = GemmControl.ParallelThreshold;
-        GemmIsa oldIsa = GemmKernels.ForcedIsa;
-        try
-        {
-            GemmControl.MaxDegreeOfParallelism = degree;
-            GemmControl.ParallelThreshold = threshold;
-            GemmKernels.ForcedIsa = isa;
-            action();
-        }
-        finally
-        {
-            GemmControl.MaxDegreeOfParallelism = oldDegree;
-            GemmControl.ParallelThreshold = oldThreshold;
-            GemmKernels.ForcedIsa = oldIsa;
-        }
-    }
-
     [Theory]
     [InlineData(Transpose.None, Transpose.None)]
     [InlineData(Transpose.None, Transpose.Transposed)]
@@ -54,11 +34,11 @@ public sealed class GemmGlobalStateTests
     {
         const int m = 389, n = 301, k = 411; // parallel (above threshold, many tiles, two k blocks)
         float[] reference = Array.Empty<float>();
-        WithSettings(1, 0, GemmIsa.Auto, () => reference = RunPlain(ta, tb, m, n, k, 11));
+        GemmTestHelpers.WithSettings(1, 0, GemmIsa.Auto, () => reference = RunPlain(ta, tb, m, n, k, 11));
         foreach (int degree in new[] { 2, 3 })
         {
             float[] result = Array.Empty<float>();
-            WithSettings(degree, 0, GemmIsa.Auto, () => result = RunPlain(ta, tb, m, n, k, 11));
+            GemmTestHelpers.WithSettings(degree, 0, GemmIsa.Auto, () => result = RunPlain(ta, tb, m, n, k, 11));
             GemmTestHelpers.AssertBitIdentical(reference, result, $"degree {degree}");
         }
 
@@ -81,8 +61,8 @@ public sealed class GemmGlobalStateTests
     public void Multiply_EveryIsa_RandomShapesMatchDoubleReference(int isaCode)
     {
         // The FsCheck SGEMM-vs-double property through each kernel, serial and through the worker pool.
-        WithSettings(1, double.MaxValue, (GemmIsa)isaCode, () => GemmCorrectnessTests.CheckProperty(maxTest: 60, maxSize: 70));
-        WithSettings(2, 0, (GemmIsa)isaCode, () => GemmCorrectnessTests.CheckProperty(maxTest: 20, maxSize: 70));
+        GemmTestHelpers.WithSettings(1, double.MaxValue, (GemmIsa)isaCode, () => GemmCorrectnessTests.CheckProperty(maxTest: 60, maxSize: 70));
+        GemmTestHelpers.WithSettings(2, 0, (GemmIsa)isaCode, () => GemmCorrectnessTests.CheckProperty(maxTest: 20, maxSize: 70));
     }
 
     [Theory]
@@ -105,8 +85,8 @@ public sealed class GemmGlobalStateTests
                 Transpose tb = (seed & 2) == 0 ? Transpose.None : Transpose.Transposed;
                 float[] scalar = Array.Empty<float>();
                 float[] result = Array.Empty<float>();
-                WithSettings(1, double.MaxValue, GemmIsa.Scalar, () => scalar = RunPlain(ta, tb, m, n, k, seed));
-                WithSettings(1, double.MaxValue, isa, () => result = RunPlain(ta, tb, m, n, k, seed));
+                GemmTestHelpers.WithSettings(1, double.MaxValue, GemmIsa.Scalar, () => scalar = RunPlain(ta, tb, m, n, k, seed));
+                GemmTestHelpers.WithSettings(1, double.MaxValue, isa, () => result = RunPlain(ta, tb, m, n, k, seed));
                 GemmTestHelpers.AssertBitIdentical(scalar, result, $"{isa} m={m} n={n} k={k} {ta}/{tb}");
                 seed++;
             }
@@ -130,11 +110,11 @@ public sealed class GemmGlobalStateTests
             Transpose ta = (seed & 1) == 0 ? Transpose.None : Transpose.Transposed;
             Transpose tb = (seed & 2) == 0 ? Transpose.None : Transpose.Transposed;
             float[] scalar = Array.Empty<float>();
-            WithSettings(1, double.MaxValue, GemmIsa.Scalar, () => scalar = RunPlain(ta, tb, m, n, k, seed));
+            GemmTestHelpers.WithSettings(1, double.MaxValue, GemmIsa.Scalar, () => scalar = RunPlain(ta, tb, m, n, k, seed));
             foreach (int degree in new[] { 1, 2, 3 })
             {
                 float[] result = Array.Empty<float>();
-                WithSettings(degree, 0, isa, () => result = RunPlain(ta, tb, m, n, k, seed));
+                GemmTestHelpers.WithSettings(degree, 0, isa, () => result = RunPlain(ta, tb, m, n, k, seed));
                 GemmTestHelpers.AssertBitIdentical(scalar, result, $"{isa} degree={degree} m={m} n={n} k={k} {ta}/{tb}");
             }
 
@@ -147,7 +127,7 @@ public sealed class GemmGlobalStateTests
     {
         // Plans made for a kernel without the AVX2 strips (whose row blocks are multiples of 24, see below).
         GemmPlan big = default, one = default, shortRows = default;
-        WithSettings(1, double.MaxValue, GemmIsa.Scalar, () =>
+        GemmTestHelpers.WithSettings(1, double.MaxValue, GemmIsa.Scalar, () =>
         {
             big = new GemmPlan(1024, 1024, 1024, epilogue: false);
             one = new GemmPlan(40, 64, 64, epilogue: false);
@@ -170,7 +150,7 @@ public sealed class GemmGlobalStateTests
         // With the AVX2 strips every plain row block but the last is whole 6-row strips of whole 8-row panels, so no
         // tile runs the 2-row remainder kernel; the epilogue path and the other ISAs keep multiples of 8.
         (int M, int N)[] shapes = { (1024, 1024), (4096, 4096), (777, 601), (128, 512), (100, 64), (20480, 256) };
-        WithSettings(1, double.MaxValue, GemmIsa.Vector256, () =>
+        GemmTestHelpers.WithSettings(1, double.MaxValue, GemmIsa.Vector256, () =>
         {
             foreach ((int m, int n) in shapes)
             {
@@ -183,7 +163,7 @@ public sealed class GemmGlobalStateTests
 
             Assert.Equal(120, new GemmPlan(1024, 1024, 1024, epilogue: false).Mc);
         });
-        WithSettings(1, double.MaxValue, GemmIsa.Scalar, () =>
+        GemmTestHelpers.WithSettings(1, double.MaxValue, GemmIsa.Scalar, () =>
             Assert.Equal(GemmPlan.McPlain, new GemmPlan(4096, 4096, 4096, epilogue: false).Mc));
     }
 
@@ -198,11 +178,11 @@ public sealed class GemmGlobalStateTests
         {
             const int n = 520, k = 401;
             float[] scalar = Array.Empty<float>();
-            WithSettings(1, double.MaxValue, GemmIsa.Scalar, () => scalar = RunPlain(Transpose.None, Transpose.None, m, n, k, m));
+            GemmTestHelpers.WithSettings(1, double.MaxValue, GemmIsa.Scalar, () => scalar = RunPlain(Transpose.None, Transpose.None, m, n, k, m));
             foreach (int degree in new[] { 1, 2, 3 })
             {
                 float[] result = Array.Empty<float>();
-                WithSettings(degree, 0, isa, () => result = RunPlain(Transpose.None, Transpose.None, m, n, k, m));
+                GemmTestHelpers.WithSettings(degree, 0, isa, () => result = RunPlain(Transpose.None, Transpose.None, m, n, k, m));
                 GemmTestHelpers.AssertBitIdentical(scalar, result, $"{isa} degree={degree} m={m}");
             }
         }
@@ -245,7 +225,7 @@ public sealed class GemmGlobalStateTests
             foreach (int degree in new[] { 1, 2, 3 })
             {
                 var c = new MatrixView((float[])c0.Array.Clone(), c0.Offset, c0.Rows, c0.Columns, c0.Stride);
-                WithSettings(degree, 0, isa, () => Gemm.Multiply(Transpose.None, tb, 1.25f, a, b, 0.5f, c));
+                GemmTestHelpers.WithSettings(degree, 0, isa, () => Gemm.Multiply(Transpose.None, tb, 1.25f, a, b, 0.5f, c));
                 GemmTestHelpers.AssertClose(expected, scale, c, m, n, k, $"{isa} degree={degree} m={m} n={n} k={k} {tb}");
                 if (degree == 1)
                 {
@@ -269,9 +249,9 @@ public sealed class GemmGlobalStateTests
         MatrixView a = GemmTestHelpers.RandomView(rng, m, k);
         MatrixView b = GemmTestHelpers.RandomView(rng, k, n);
         float[] expected = new float[m * n];
-        WithSettings(1, double.MaxValue, GemmIsa.Auto, () => Gemm.Multiply(Transpose.None, Transpose.None, 1f, a, b, 0f, new MatrixView(expected, m, n)));
+        GemmTestHelpers.WithSettings(1, double.MaxValue, GemmIsa.Auto, () => Gemm.Multiply(Transpose.None, Transpose.None, 1f, a, b, 0f, new MatrixView(expected, m, n)));
         Assert.True(GemmDriver.SharesB(new GemmPlan(m, n, k, epilogue: false), 2));
-        WithSettings(2, 0, GemmIsa.Auto, () =>
+        GemmTestHelpers.WithSettings(2, 0, GemmIsa.Auto, () =>
         {
             var results = new float[4][];
             var tasks = new Task[results.Length];
@@ -303,8 +283,8 @@ public sealed class GemmGlobalStateTests
     {
         string avx2 = string.Empty;
         string avx512 = string.Empty;
-        WithSettings(1, 0, GemmIsa.Vector256, () => avx2 = ManagedGemmProvider.Instance.Name);
-        WithSettings(1, 0, GemmIsa.Vector512, () => avx512 = ManagedGemmProvider.Instance.Name);
+        GemmTestHelpers.WithSettings(1, 0, GemmIsa.Vector256, () => avx2 = ManagedGemmProvider.Instance.Name);
+        GemmTestHelpers.WithSettings(1, 0, GemmIsa.Vector512, () => avx512 = ManagedGemmProvider.Instance.Name);
         Assert.Contains("Vector256, 6x16 register tile", avx2, StringComparison.Ordinal);
         Assert.DoesNotContain("8x32 register tile", avx2, StringComparison.Ordinal);
         Assert.Contains("Vector512, 8x32 register tile", avx512, StringComparison.Ordinal);
@@ -314,7 +294,7 @@ public sealed class GemmGlobalStateTests
     public void Multiply_ParallelOnSmallShapes_MatchesReference()
     {
         // Threshold 0 sends even tiny products through the worker pool.
-        WithSettings(3, 0, GemmIsa.Auto, () => GemmCorrectnessTests.CheckProperty(maxTest: 60, maxSize: 70));
+        GemmTestHelpers.WithSettings(3, 0, GemmIsa.Auto, () => GemmCorrectnessTests.CheckProperty(maxTest: 60, maxSize: 70));
     }
 
     [Theory]
@@ -325,11 +305,11 @@ public sealed class GemmGlobalStateTests
     {
         var isa = (GemmIsa)isaCode; // 2 = Vector256 (6x16 + 2x32), 3 = scalar, 4 = Vector256 quarters (bench yardstick)
         float[] reference = Array.Empty<float>();
-        WithSettings(2, 0, GemmIsa.Auto, () => reference = RunPlain(Transpose.None, Transpose.Transposed, 77, 131, 400, 3));
+        GemmTestHelpers.WithSettings(2, 0, GemmIsa.Auto, () => reference = RunPlain(Transpose.None, Transpose.Transposed, 77, 131, 400, 3));
         float[] result = Array.Empty<float>();
-        WithSettings(2, 0, isa, () => result = RunPlain(Transpose.None, Transpose.Transposed, 77, 131, 400, 3));
+        GemmTestHelpers.WithSettings(2, 0, isa, () => result = RunPlain(Transpose.None, Transpose.Transposed, 77, 131, 400, 3));
         GemmTestHelpers.AssertBitIdentical(reference, result, isa.ToString());
-        WithSettings(1, 0, isa, () => GemmTestHelpers.CheckCase(new System.Random(8), Transpose.Transposed, Transpose.None, 45, 70, 33, -1f, 0.5f, 2));
+        GemmTestHelpers.WithSettings(1, 0, isa, () => GemmTestHelpers.CheckCase(new System.Random(8), Transpose.Transposed, Transpose.None, 45, 70, 33, -1f, 0.5f, 2));
     }
 
     [Fact]
@@ -342,7 +322,7 @@ public sealed class GemmGlobalStateTests
         float[]? reference = null;
         foreach (int degree in new[] { 1, 2, 3 })
         {
-            WithSettings(degree, 0, GemmIsa.Auto, () =>
+            GemmTestHelpers.WithSettings(degree, 0, GemmIsa.Auto, () =>
             {
                 var recorder = new RecordingEpilogue(m, n);
                 Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.Transposed, 1f, a, b, recorder);
@@ -362,7 +342,7 @@ public sealed class GemmGlobalStateTests
     [Fact]
     public void Multiply_ConcurrentCallers_AllCorrect()
     {
-        WithSettings(2, 0, GemmIsa.Auto, () =>
+        GemmTestHelpers.WithSettings(2, 0, GemmIsa.Auto, () =>
         {
             float[] expected = RunPlain(Transpose.None, Transpose.None, 150, 170, 90, 21);
             var results = new float[4][];
@@ -377,7 +357,7 @@ public sealed class GemmGlobalStateTests
     [Fact]
     public void MultiplyWithEpilogue_NestedGemmInsideEpilogue_DoesNotDeadlockAndIsCorrect()
     {
-        WithSettings(2, 0, GemmIsa.Auto, () =>
+        GemmTestHelpers.WithSettings(2, 0, GemmIsa.Auto, () =>
         {
             var rng = new System.Random(6);
             MatrixView a = GemmTestHelpers.RandomView(rng, 200, 40);
@@ -394,7 +374,7 @@ public sealed class GemmGlobalStateTests
     [Fact]
     public void MultiplyWithEpilogue_EpilogueThrows_ExceptionPropagatesAndPoolRecovers()
     {
-        WithSettings(2, 0, GemmIsa.Auto, () =>
+        GemmTestHelpers.WithSettings(2, 0, GemmIsa.Auto, () =>
         {
             var rng = new System.Random(2);
             MatrixView a = GemmTestHelpers.RandomView(rng, 400, 20);
@@ -407,7 +387,7 @@ public sealed class GemmGlobalStateTests
     [Fact]
     public void Multiply_SteadyState_AllocatesNothing()
     {
-        WithSettings(2, 0, GemmIsa.Auto, () =>
+        GemmTestHelpers.WithSettings(2, 0, GemmIsa.Auto, () =>
         {
             var rng = new System.Random(3);
             MatrixView a = GemmTestHelpers.RandomView(rng, 300, 200);
@@ -443,7 +423,7 @@ public sealed class GemmGlobalStateTests
         {
             GemmWorkspace.MultiSlotBudget = budget;
             // k = 800 gives 3 k blocks, n = 600 gives 3 column blocks: k * nc = 800 * 224 = 179200 floats per block.
-            WithSettings(2, 0, GemmIsa.Auto, () =>
+            GemmTestHelpers.WithSettings(2, 0, GemmIsa.Auto, () =>
             {
                 GemmTestHelpers.CheckCase(new System.Random(17), Transpose.None, Transpose.Transposed, 150, 600, 800, 1f, 0.5f, 1);
                 var rng = new System.Random(18);

@@ -18,32 +18,28 @@ public sealed class GemmHalfPanelTests
         bool oldSix = GemmKernels.SixRowPanels;
         bool oldHalves = GemmKernels.HalfPanels;
         bool oldStream = GemmKernels.StreamPrefetch;
-        int oldDegree = GemmControl.MaxDegreeOfParallelism;
-        double oldThreshold = GemmControl.ParallelThreshold;
-        GemmIsa oldIsa = GemmKernels.ForcedIsa;
+        float[] result = Array.Empty<float>();
         try
         {
             GemmKernels.HalfPanels = halfPanels;
             GemmKernels.SixRowPanels = sixRows;
             GemmKernels.StreamPrefetch = streamPrefetch;
-            GemmControl.MaxDegreeOfParallelism = degree;
-            GemmControl.ParallelThreshold = degree == 1 ? double.MaxValue : 0;
-            GemmKernels.ForcedIsa = isa;
-            var rng = new System.Random(seed);
-            MatrixView a = ta == Transpose.None ? GemmTestHelpers.RandomView(rng, m, k, 3) : GemmTestHelpers.RandomView(rng, k, m, 3);
-            MatrixView b = tb == Transpose.None ? GemmTestHelpers.RandomView(rng, k, n, 5) : GemmTestHelpers.RandomView(rng, n, k, 5);
-            MatrixView c = GemmTestHelpers.RandomView(rng, m, n, 1);
-            Gemm.Multiply(ta, tb, 1.25f, a, b, 0.5f, c);
-            return c.Array;
+            GemmTestHelpers.WithSettings(degree, degree == 1 ? double.MaxValue : 0, isa, () =>
+            {
+                var rng = new System.Random(seed);
+                MatrixView a = ta == Transpose.None ? GemmTestHelpers.RandomView(rng, m, k, 3) : GemmTestHelpers.RandomView(rng, k, m, 3);
+                MatrixView b = tb == Transpose.None ? GemmTestHelpers.RandomView(rng, k, n, 5) : GemmTestHelpers.RandomView(rng, n, k, 5);
+                MatrixView c = GemmTestHelpers.RandomView(rng, m, n, 1);
+                Gemm.Multiply(ta, tb, 1.25f, a, b, 0.5f, c);
+                result = c.Array;
+            });
+            return result;
         }
         finally
         {
             GemmKernels.HalfPanels = oldHalves;
             GemmKernels.SixRowPanels = oldSix;
             GemmKernels.StreamPrefetch = oldStream;
-            GemmControl.MaxDegreeOfParallelism = oldDegree;
-            GemmControl.ParallelThreshold = oldThreshold;
-            GemmKernels.ForcedIsa = oldIsa;
         }
     }
 

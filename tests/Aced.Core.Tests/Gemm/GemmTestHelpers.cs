@@ -22,6 +22,27 @@ internal static class GemmTestHelpers
         }
     }
 
+    /// <summary>Runs <paramref name="action"/> with the given GEMM thread count, parallel threshold and forced ISA, then restores all three.</summary>
+    public static void WithSettings(int degree, double threshold, GemmIsa isa, Action action)
+    {
+        int oldDegree = GemmControl.MaxDegreeOfParallelism;
+        double oldThreshold = GemmControl.ParallelThreshold;
+        GemmIsa oldIsa = GemmKernels.ForcedIsa;
+        try
+        {
+            GemmControl.MaxDegreeOfParallelism = degree;
+            GemmControl.ParallelThreshold = threshold;
+            GemmKernels.ForcedIsa = isa;
+            action();
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = oldDegree;
+            GemmControl.ParallelThreshold = oldThreshold;
+            GemmKernels.ForcedIsa = oldIsa;
+        }
+    }
+
     /// <summary>Runs <paramref name="action"/> with <paramref name="provider"/> installed as the process-wide GEMM provider, then restores the previous one.</summary>
     public static void WithProvider(IGemmProvider provider, Action action)
     {
