@@ -194,6 +194,33 @@ public sealed class GemmSlicesTests
         Assert.Equal(expected.Array, actual.Array);
     }
 
+    [Theory]
+    [InlineData((int)GemmIsa.Auto)]
+    [InlineData((int)GemmIsa.Vector256)]
+    [InlineData((int)GemmIsa.Scalar)]
+    public void MultiplyTransposed_SlicesProvider_ReceivesTheWholeCallAndNoSgemm(int kernel)
+    {
+        // A wrapping provider (the benchmarks' timing wrapper) must see one MultiplyTransposed call and no Sgemm: the
+        // managed serial path must not go back through the process-wide provider (on AVX2 it did, so the profile
+        // recorded every dx product twice).
+        var rng = new System.Random(kernel);
+        MatrixView a = GemmTestHelpers.RandomView(rng, 70, 300, pad: 1, offset: 2);
+        MatrixView b = GemmTestHelpers.RandomView(rng, 40, 300, pad: 0, offset: 1);
+        MatrixView c0 = GemmTestHelpers.RandomView(rng, 70, 40, pad: 2, offset: 4);
+        MatrixView expected = Copy(c0);
+        MatrixView actual = Copy(c0);
+        var hooked = new SlicesProvider();
+        WithSettings((GemmIsa)kernel, 2, () =>
+        {
+            Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, 1f, expected);
+            GemmTestHelpers.WithProvider(hooked, () => GemmSlices.MultiplyTransposed(a, b, actual, true));
+        });
+
+        Assert.Equal(1, hooked.SliceCalls);
+        Assert.Equal(0, hooked.Calls);
+        Assert.Equal(expected.Array, actual.Array);
+    }
+
     public sealed record NtCase(int M, int N, int K, bool Accumulate, int Pad, int Seed);
 
     private static void CheckTransposed(NtCase c, int degree)
