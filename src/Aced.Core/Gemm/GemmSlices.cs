@@ -25,7 +25,7 @@ namespace Aced.Core;
 /// <see cref="Enabled"/> off) the slice calls go through <see cref="Gemm.Multiply(Transpose, Transpose, float, MatrixView, MatrixView, float, MatrixView)"/>.
 /// </para>
 /// </remarks>
-internal static unsafe class GemmSlices
+internal static unsafe partial class GemmSlices
 {
     /// <summary>
     /// Column chunk of C per packed B block (the kc x nc packed B stays in L2 while the row panels stream); a multiple
@@ -133,6 +133,12 @@ internal static unsafe class GemmSlices
         fixed (float* pb = b.Span)
         fixed (float* pc = c.Span)
         {
+            if (SixApplies(GemmKernels.ActiveIsa))
+            {
+                RunSix(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, sliceRows, scratch);
+                return;
+            }
+
             Run(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, sliceRows, scratch);
         }
     }
@@ -248,7 +254,7 @@ internal static unsafe class GemmSlices
             return;
         }
 
-        if (!Enabled || !ReferenceEquals(provider, ManagedGemmProvider.Instance) || GemmKernels.ActiveIsa != GemmIsa.Vector512)
+        if (!Enabled || !ReferenceEquals(provider, ManagedGemmProvider.Instance) || (GemmKernels.ActiveIsa != GemmIsa.Vector512 && !SixApplies(GemmKernels.ActiveIsa)))
         {
             Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, accumulate ? 1f : 0f, c);
             return;
@@ -281,6 +287,18 @@ internal static unsafe class GemmSlices
         if (MatrixView.Overlap(c, a) || MatrixView.Overlap(c, b))
         {
             Guard.ThrowArgument(nameof(c), "overlaps an input operand; write the product to separate storage");
+        }
+
+        if (k > 0 && SixApplies(GemmKernels.ActiveIsa))
+        {
+            fixed (float* pa = a.Span)
+            fixed (float* pb = b.Span)
+            fixed (float* pc = c.Span)
+            {
+                RunTransposedSix(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, accumulate, t_scratch ??= new Scratch());
+            }
+
+            return;
         }
 
         if (k == 0 || GemmKernels.ActiveIsa != GemmIsa.Vector512)

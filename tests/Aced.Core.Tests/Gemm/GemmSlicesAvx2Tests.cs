@@ -1,0 +1,186 @@
+using System;
+using Aced.Core;
+using FsCheck;
+using FsCheck.Fluent;
+
+namespace Aced.Core.Tests;
+
+/// <summary>
+/// The AVX2 forms of <see cref="GemmSlices"/> (6-row strip panels x 16-column half-panels): pinned bit for bit to the
+/// forms they replace (the per-slice <see cref="Gemm.Multiply(Transpose, Transpose, float, MatrixView, MatrixView, float, MatrixView)"/>
+/// calls and the plain NT product, on 1-3 threads) and to the older 8-row strips, with the AVX2 kernel forced; shapes
+/// span several row groups, partial strips and half-panels.
+/// </summary>
+[Collection(GemmGlobalStateCollection.Name)]
+public sealed class GemmSlicesAvx2Tests
+{
+    public sealed record Case(int M, int N, int K, int Slice, int Pad, int Seed);
+
+    private static MatrixView Copy(MatrixView v) => new((float[])v.Array.Clone(), v.Offset, v.Rows, v.Columns, v.Stride);
+
+    private static void WithSix(bool six, int degree, Action action)
+    {
+        bool saved = GemmSlices.SixRowStrips;
+        try
+        {
+            GemmSlices.SixRowStrips = six;
+            GemmTestHelpers.WithSettings(degree, 0, GemmIsa.Vector256, action);
+        }
+        finally
+        {
+            GemmSlices.SixRowStrips = saved;
+        }
+    }
+
+    private static void CheckTn(Case c)
+    {
+        var rng = new System.Random(c.Seed);
+        MatrixView a = GemmTestHelpers.RandomView(rng, c.K, c.M, pad: c.Pad + 1, offset: 3);
+        MatrixView b = GemmTestHelpers.RandomView(rng, c.K, c.N, pad: c.Pad, offset: 1);
+        MatrixView c0 = GemmTestHelpers.RandomView(rng, c.M, c.N, pad: c.Pad + 2, offset: 5);
+        MatrixView six = Copy(c0);
+        MatrixView eight = Copy(c0);
+        WithSix(true, 1, () => GemmSlices.AddTransposedProducts(a, b, six, c.Slice));
+        WithSix(false, 1, () => GemmSlices.AddTransposedProducts(a, b, eight, c.Slice));
+        Assert.Equal(eight.Array, six.Array);
+        for (int degree = 1; degree <= 3; degree++)
+        {
+            MatrixView bySlices = Copy(c0);
+            WithSix(true, degree, () =>
+            {
+                for (int k0 = 0; k0 < c.K; k0 += c.Slice)
+                {
+                    int rows = Math.Min(c.Slice, c.K - k0);
+                    Gemm.Multiply(Transpose.Transposed, Transpose.None, 1f, a.RowRange(k0, rows), b.RowRange(k0, rows), 1f, bySlices);
+                }
+            });
+            Assert.Equal(bySlices.Array, six.Array);
+        }
+    }
+
+    private static void CheckNt(Case c, bool accumulate)
+    {
+        var rng = new System.Random(c.Seed);
+        MatrixView a = GemmTestHelpers.RandomView(rng, c.M, c.K, pad: c.Pad + 1, offset: 2);
+        MatrixView b = GemmTestHelpers.RandomView(rng, c.N, c.K, pad: c.Pad, offset: 1);
+        MatrixView c0 = GemmTestHelpers.RandomView(rng, c.M, c.N, pad: c.Pad + 2, offset: 4);
+        if (!accumulate)
+        {
+            // Overwritten: NaN in C must not propagate.
+            for (int i = 0; i < c.M; i++)
+            {
+                c0.Row(i).Fill(float.NaN);
+            }
+        }
+
+        MatrixView six = Copy(c0);
+        MatrixView plain = Copy(c0);
+        WithSix(true, 1, () => GemmSlices.MultiplyTransposed(a, b, six, accumulate));
+        WithSix(false, 1, () => GemmSlices.MultiplyTransposed(a, b, plain, accumulate));
+        Assert.Equal(plain.Array, six.Array);
+        for (int degree = 1; degree <= 3; degree++)
+        {
+            MatrixView gemm = Copy(c0);
+            WithSix(true, degree, () => Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, accumulate ? 1f : 0f, gemm));
+            Assert.Equal(gemm.Array, six.Array);
+        }
+    }
+
+    [Fact]
+    public void AddTransposedProducts_RandomShapes_BitIdenticalToSliceCallsAndEightRowStrips()
+    {
+        Prop.ForAll(
+            (from m in Gen.Choose(1, 300)
+             from n in Gen.Choose(1, 300)
+             from k in Gen.Choose(1, 1300)
+             from slice in Gen.Elements(1, 7, 300, 384, 512, 900)
+             from pad in Gen.Choose(0, 3)
+             from seed in Gen.Choose(0, int.MaxValue)
+             select new Case(m, n, k, slice, pad, seed)).ToArbitrary(),
+            c =>
+            {
+                CheckTn(c);
+                return true;
+            }).Check(Config.QuickThrowOnFailure
+            .WithMaxTest(40)
+            .WithReplay(Microsoft.FSharp.Core.FSharpOption<Replay>.Some(new Replay(new Rnd(20261203UL, 0x9E3779B97F4A7C15UL), Microsoft.FSharp.Core.FSharpOption<int>.None))));
+    }
+
+    [Theory]
+    [InlineData(128, 256, 1300, 512)]
+    [InlineData(128, 192, 1100, 512)]
+    [InlineData(64, 128, 1024, 512)]
+    [InlineData(256, 128, 1536, 512)]
+    [InlineData(97, 17, 800, 384)]
+    [InlineData(7, 33, 400, 512)]
+    public void AddTransposedProducts_StepShapes_BitIdentical(int m, int n, int k, int slice) =>
+        CheckTn(new Case(m, n, k, slice, 1, m + n + k));
+
+    [Fact]
+    public void MultiplyTransposed_RandomShapes_BitIdenticalToGemmAndPlainPath()
+    {
+        Prop.ForAll(
+            (from m in Gen.Choose(1, 300)
+             from n in Gen.Choose(1, 600)
+             from k in Gen.Choose(1, 900)
+             from accumulate in Gen.Elements(false, true)
+             from pad in Gen.Choose(0, 3)
+             from seed in Gen.Choose(0, int.MaxValue)
+             select (new Case(m, n, k, 0, pad, seed), accumulate)).ToArbitrary(),
+            t =>
+            {
+                CheckNt(t.Item1, t.accumulate);
+                return true;
+            }).Check(Config.QuickThrowOnFailure
+            .WithMaxTest(40)
+            .WithReplay(Microsoft.FSharp.Core.FSharpOption<Replay>.Some(new Replay(new Rnd(20261204UL, 0x9E3779B97F4A7C15UL), Microsoft.FSharp.Core.FSharpOption<int>.None))));
+    }
+
+    [Theory]
+    [InlineData(1024, 128, 512, false)]
+    [InlineData(1024, 512, 128, true)]
+    [InlineData(1000, 128, 384, false)]
+    [InlineData(301, 130, 700, true)]
+    public void MultiplyTransposed_StepShapes_BitIdentical(int m, int n, int k, bool accumulate) =>
+        CheckNt(new Case(m, n, k, 0, 1, m + n + k), accumulate);
+
+    [Fact]
+    public void PackA6Transposed_PacksStripPanelsAndWritesNothingPastTheBlock()
+    {
+        Prop.ForAll(
+            (from m in Gen.Choose(1, 140)
+             from kc in Gen.Choose(1, 40)
+             from pad in Gen.Choose(0, 9)
+             from seed in Gen.Choose(0, int.MaxValue)
+             select (m, kc, pad, seed)).ToArbitrary(),
+            t =>
+            {
+                (int m, int kc, int pad, int seed) = t;
+                var rng = new System.Random(seed);
+                MatrixView a = GemmTestHelpers.RandomView(rng, kc, m, pad: pad, offset: 0);
+                int strips = (m + 5) / 6;
+                int floats = strips * 6 * kc;
+                float[] expected = new float[floats + 16];
+                float[] actual = new float[floats + 16];
+                expected.AsSpan().Fill(float.NaN);
+                actual.AsSpan().Fill(float.NaN);
+                // Strip s at 6 s kc, k step p at + 6 p, row r of the strip = op(A)[6 s + r, p] = a[p, 6 s + r], zero past m.
+                for (int s = 0; s < strips; s++)
+                {
+                    for (int p = 0; p < kc; p++)
+                    {
+                        for (int r = 0; r < 6; r++)
+                        {
+                            int i = (s * 6) + r;
+                            expected[(s * 6 * kc) + (p * 6) + r] = i < m ? a[p, i] : 0f;
+                        }
+                    }
+                }
+
+                GemmSlices.PackA6Transposed(a.Array, a.Stride, m, kc, actual.AsSpan(0, floats));
+
+                Assert.Equal(expected, actual);
+                return true;
+            }).Check(Config.QuickThrowOnFailure.WithMaxTest(200));
+    }
+}
