@@ -256,10 +256,23 @@ public class TrainingStepBenchmarks : IFlopCount
     /// <summary>
     /// In-process A/B of the step's fused paths (fused per-head attention, layer norms in the residual epilogues,
     /// unpacked narrow <c>GemmSlices</c> products; all bit-identical to the separate forms) against the same step with
-    /// them switched off, alternating step by step: prints the median of the per-round ratios of CPU time and of wall
-    /// time (robust to a neighbour's load drifting between rounds).
+    /// them switched off, and of <c>GemmSlices</c>' AVX2 six-row strips (<see cref="GemmSlices.SixRowStrips"/>) alone.
     /// </summary>
     private void CompareFusedPaths()
+    {
+        CompareSwitch("fused paths", SetFusedPaths);
+        if (GemmKernels.ActiveIsa == GemmIsa.Vector256)
+        {
+            CompareSwitch("GemmSlices AVX2 six-row strips (dW slices, dx blocks)", on => GemmSlices.SixRowStrips = on);
+        }
+    }
+
+    /// <summary>
+    /// Runs the step with <paramref name="set"/>(true) and (false), alternating step by step, and prints the median of
+    /// the per-round ratios of CPU time and of wall time (robust to a neighbour's load drifting between rounds); leaves
+    /// the switch on.
+    /// </summary>
+    private void CompareSwitch(string name, Action<bool> set)
     {
         const int Rounds = 9;
         var cpu = new double[Rounds];
@@ -273,7 +286,7 @@ public class TrainingStepBenchmarks : IFlopCount
                 double onWall = 0;
                 for (int on = 1; on >= 0; on--)
                 {
-                    SetFusedPaths(on == 1);
+                    set(on == 1);
                     process.Refresh();
                     TimeSpan cpu0 = process.TotalProcessorTime;
                     long t0 = Stopwatch.GetTimestamp();
@@ -296,12 +309,12 @@ public class TrainingStepBenchmarks : IFlopCount
         }
         finally
         {
-            SetFusedPaths(true);
+            set(true);
         }
 
         Array.Sort(cpu);
         Array.Sort(wall);
-        Console.WriteLine($"// [models] batch {Batch}: fused paths on / off, {Rounds} alternating rounds, median of per-round ratios: CPU time {cpu[Rounds / 2]:F3} (range {cpu[0]:F3}-{cpu[Rounds - 1]:F3}), wall time {wall[Rounds / 2]:F3} (range {wall[0]:F3}-{wall[Rounds - 1]:F3})");
+        Console.WriteLine($"// [models] batch {Batch}: {name} on / off, {Rounds} alternating rounds, median of per-round ratios: CPU time {cpu[Rounds / 2]:F3} (range {cpu[0]:F3}-{cpu[Rounds - 1]:F3}), wall time {wall[Rounds / 2]:F3} (range {wall[0]:F3}-{wall[Rounds - 1]:F3})");
     }
 
     /// <summary>The library's default width limit of the unpacked <c>GemmSlices</c> products.</summary>

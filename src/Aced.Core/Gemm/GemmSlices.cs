@@ -295,7 +295,14 @@ internal static unsafe partial class GemmSlices
             fixed (float* pb = b.Span)
             fixed (float* pc = c.Span)
             {
-                RunTransposedSix(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, accumulate, t_scratch ??= new Scratch());
+                if (n <= DirectMaxColumns256 && (long)GemmPlan.RoundUp(n, GemmPlan.NR) * k <= TransposedPackedFloats)
+                {
+                    RunTransposedDirect256(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, accumulate, t_scratch ??= new Scratch());
+                }
+                else
+                {
+                    RunTransposedSix(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, accumulate, t_scratch ??= new Scratch());
+                }
             }
 
             return;

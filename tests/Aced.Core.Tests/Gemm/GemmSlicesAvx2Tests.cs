@@ -74,10 +74,24 @@ public sealed class GemmSlicesAvx2Tests
         }
 
         MatrixView six = Copy(c0);
+        MatrixView packed = Copy(c0);
         MatrixView plain = Copy(c0);
         WithSix(true, 1, () => GemmSlices.MultiplyTransposed(a, b, six, accumulate));
+        int saved = GemmSlices.DirectMaxColumns256;
+        try
+        {
+            // The packed six-row form also where the unpacked one would run.
+            GemmSlices.DirectMaxColumns256 = 0;
+            WithSix(true, 1, () => GemmSlices.MultiplyTransposed(a, b, packed, accumulate));
+        }
+        finally
+        {
+            GemmSlices.DirectMaxColumns256 = saved;
+        }
+
         WithSix(false, 1, () => GemmSlices.MultiplyTransposed(a, b, plain, accumulate));
         Assert.Equal(plain.Array, six.Array);
+        Assert.Equal(plain.Array, packed.Array);
         for (int degree = 1; degree <= 3; degree++)
         {
             MatrixView gemm = Copy(c0);
@@ -121,7 +135,7 @@ public sealed class GemmSlicesAvx2Tests
     {
         Prop.ForAll(
             (from m in Gen.Choose(1, 300)
-             from n in Gen.Choose(1, 600)
+             from n in Gen.Frequency((2, Gen.Choose(1, 130)), (1, Gen.Choose(131, 600)))
              from k in Gen.Choose(1, 900)
              from accumulate in Gen.Elements(false, true)
              from pad in Gen.Choose(0, 3)
@@ -141,6 +155,10 @@ public sealed class GemmSlicesAvx2Tests
     [InlineData(1024, 512, 128, true)]
     [InlineData(1000, 128, 384, false)]
     [InlineData(301, 130, 700, true)]
+    [InlineData(1024, 128, 128, false)]
+    [InlineData(1000, 128, 384, true)]
+    [InlineData(17, 100, 1536, true)]
+    [InlineData(5, 7, 3, false)]
     public void MultiplyTransposed_StepShapes_BitIdentical(int m, int n, int k, bool accumulate) =>
         CheckNt(new Case(m, n, k, 0, 1, m + n + k), accumulate);
 
