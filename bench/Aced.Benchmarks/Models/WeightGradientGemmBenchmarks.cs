@@ -90,11 +90,17 @@ public class WeightGradientGemmBenchmarks
     [Benchmark]
     public float HalvesOneCallNoPrefetch() => Halves(mode: 2);
 
+    /// <summary>As <see cref="HalvesOneCall"/> with AVX2's older 8-row panel x 32-column panel strips (<see cref="GemmSlices.SixRowStrips"/> off; same bits).</summary>
+    [Benchmark]
+    public float HalvesOneCallEightRowStrips() => Halves(mode: 3);
+
     private float Halves(int mode)
     {
         _dw.Span.Clear();
         bool saved = GemmSlices.PrefetchEnabled;
+        bool savedSix = GemmSlices.SixRowStrips;
         GemmSlices.PrefetchEnabled = mode != 2;
+        GemmSlices.SixRowStrips = mode != 3;
         try
         {
             ParallelPartition.Run(2, new HalfBody(_x, _dy, _dw, mode != 0));
@@ -102,6 +108,7 @@ public class WeightGradientGemmBenchmarks
         finally
         {
             GemmSlices.PrefetchEnabled = saved;
+            GemmSlices.SixRowStrips = savedSix;
         }
 
         return _dw[0, 0];
