@@ -47,7 +47,12 @@ public class InputGradientBlockBenchmarks : IFlopCount
     }
 
     /// <inheritdoc/>
-    public double FlopCount(string method) => 2.0 * Rows * _w.Rows * _w.Columns;
+    public double FlopCount(string method)
+    {
+        // Called on an instance BenchmarkDotNet has not set up: the shape from the parameter.
+        string[] parts = Shape.Split('x');
+        return 2.0 * Rows * int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture) * int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     [Benchmark(Baseline = true)]
     public float PlainPath() => Run(six: false, direct: true);

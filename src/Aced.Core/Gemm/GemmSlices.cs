@@ -13,7 +13,9 @@ namespace Aced.Core;
 /// Same result, bit for bit, as the sequence of calls <c>Gemm.Multiply(Transposed, None, 1, A[slice], B[slice], 1, C)</c>
 /// over the slices in row order with the managed provider: each slice is cut into the k blocks of
 /// <see cref="GemmPlan"/> for its length, every block runs the managed kernels on the same packed panels
-/// (<see cref="GemmKernels.Run"/>, or <see cref="GemmKernels.Block256"/> on AVX2 as the plain path does), and every
+/// (<see cref="GemmKernels.Run"/>; on AVX2 the plain path's 6-row strip panels and 16-column half-panels with
+/// <see cref="GemmKernels.Block256Six"/>, see GemmSlicesAvx2.cs, or with <see cref="SixRowStrips"/> off the older
+/// <see cref="GemmKernels.Block256"/> strips over 8 x 32 panels), and every
 /// block is rounded into C as <c>C = 1 * acc + 1 * C</c>. Only the loop around the kernels differs: no per-slice plan,
 /// job or workspace hand-off, A and B are packed once per k block for the whole of C, and while one block computes,
 /// the rows of the next block are prefetched (A and B are k x m and k x n row-major, read once, typically from
@@ -242,7 +244,9 @@ internal static unsafe partial class GemmSlices
     /// <c>Gemm.Multiply(None, Transposed, 1, A, B, accumulate ? 1 : 0, C)</c> with the managed provider: the same k blocks
     /// (<see cref="GemmPlan"/>), kernels and store rule; the loop packs op(B) once per k block and each 8-row A
     /// micro-panel once, and prefetches the next micro-panel's rows of A while the current one computes (A streams
-    /// from memory once). With another provider, <see cref="Enabled"/> off or without AVX-512 it is that call.
+    /// from memory once). On AVX2 the forms of GemmSlicesAvx2.cs / GemmSlicesDirect256.cs run instead
+    /// (<see cref="RunTransposedSix"/>, <see cref="RunTransposedDirect256"/>). With another provider, <see cref="Enabled"/>
+    /// off, or neither AVX-512 nor the AVX2 forms (<see cref="SixRowStrips"/>) it is that call.
     /// </summary>
     /// <exception cref="ArgumentException">The shapes do not agree, or C overlaps A or B.</exception>
     public static void MultiplyTransposed(MatrixView a, MatrixView b, MatrixView c, bool accumulate)
