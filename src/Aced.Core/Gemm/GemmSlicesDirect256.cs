@@ -12,8 +12,13 @@ namespace Aced.Core;
 /// </summary>
 internal static unsafe partial class GemmSlices
 {
-    /// <summary>Widest C (columns) that <see cref="RunTransposedDirect256"/> computes (0 switches it off; an A/B switch, same bits).</summary>
-    internal static int DirectMaxColumns256 { get; set; } = 128;
+    /// <summary>
+    /// Widest C (columns) that <see cref="RunTransposedDirect256"/> computes; 0 (the default) switches it off (an A/B
+    /// switch, same bits). Off because it measured 1.07-1.11x the plain path with one thread but 0.91-0.94x with two
+    /// threads running blocks concurrently, as the step's backward does, where the packed six-row form measured
+    /// 0.99-1.04x (docs/perf/slices5.md).
+    /// </summary>
+    internal static int DirectMaxColumns256 { get; set; }
 
     /// <summary>
     /// C = A B^T (C += when <paramref name="accumulate"/>) with A's rows in place: per column chunk, op(B) packed as in

@@ -16,7 +16,7 @@ public sealed class GemmSlicesAvx2Tests
 {
     public sealed record Case(int M, int N, int K, int Slice, int Pad, int Seed);
 
-    private static MatrixView Copy(MatrixView v) => new((float[])v.Array.Clone(), v.Offset, v.Rows, v.Columns, v.Stride);
+    private static MatrixView Copy(MatrixView v) => GemmTestHelpers.CopyView(v);
 
     private static void WithSix(bool six, int degree, Action action)
     {
@@ -74,15 +74,16 @@ public sealed class GemmSlicesAvx2Tests
         }
 
         MatrixView six = Copy(c0);
-        MatrixView packed = Copy(c0);
+        MatrixView direct = Copy(c0);
         MatrixView plain = Copy(c0);
-        WithSix(true, 1, () => GemmSlices.MultiplyTransposed(a, b, six, accumulate));
         int saved = GemmSlices.DirectMaxColumns256;
         try
         {
-            // The packed six-row form also where the unpacked one would run.
+            // The packed six-row form, and the unpacked-A form up to 128 columns.
             GemmSlices.DirectMaxColumns256 = 0;
-            WithSix(true, 1, () => GemmSlices.MultiplyTransposed(a, b, packed, accumulate));
+            WithSix(true, 1, () => GemmSlices.MultiplyTransposed(a, b, six, accumulate));
+            GemmSlices.DirectMaxColumns256 = 128;
+            WithSix(true, 1, () => GemmSlices.MultiplyTransposed(a, b, direct, accumulate));
         }
         finally
         {
@@ -91,7 +92,7 @@ public sealed class GemmSlicesAvx2Tests
 
         WithSix(false, 1, () => GemmSlices.MultiplyTransposed(a, b, plain, accumulate));
         Assert.Equal(plain.Array, six.Array);
-        Assert.Equal(plain.Array, packed.Array);
+        Assert.Equal(plain.Array, direct.Array);
         for (int degree = 1; degree <= 3; degree++)
         {
             MatrixView gemm = Copy(c0);

@@ -35,11 +35,7 @@ public sealed class GemmSlicesTests
         return (a, b, c);
     }
 
-    private static MatrixView Copy(MatrixView v)
-    {
-        var data = (float[])v.Array.Clone();
-        return new MatrixView(data, v.Offset, v.Rows, v.Columns, v.Stride);
-    }
+    private static MatrixView Copy(MatrixView v) => GemmTestHelpers.CopyView(v);
 
     /// <summary>The form the entry point must reproduce: one product per slice, accumulated into C.</summary>
     private static void BySlices(MatrixView a, MatrixView b, MatrixView c, int slice)

@@ -77,6 +77,9 @@ internal static class GemmTestHelpers
         return view;
     }
 
+    /// <summary>A view of the same shape, offset and stride over a copy of <paramref name="v"/>'s whole array (padding included).</summary>
+    public static MatrixView CopyView(MatrixView v) => new((float[])v.Array.Clone(), v.Offset, v.Rows, v.Columns, v.Stride);
+
     public static float OpElement(MatrixView x, Transpose t, int i, int j) => t == Transpose.None ? x[i, j] : x[j, i];
 
     /// <summary>
