@@ -244,8 +244,8 @@ internal static unsafe partial class GemmSlices
     /// <c>Gemm.Multiply(None, Transposed, 1, A, B, accumulate ? 1 : 0, C)</c> with the managed provider: the same k blocks
     /// (<see cref="GemmPlan"/>), kernels and store rule; the loop packs op(B) once per k block and each 8-row A
     /// micro-panel once, and prefetches the next micro-panel's rows of A while the current one computes (A streams
-    /// from memory once). On AVX2 the forms of GemmSlicesAvx2.cs / GemmSlicesDirect256.cs run instead
-    /// (<see cref="RunTransposedSix"/>, <see cref="RunTransposedDirect256"/>). With another provider, <see cref="Enabled"/>
+    /// from memory once). On AVX2 the six-row form of GemmSlicesAvx2.cs runs instead (<see cref="RunTransposedSix"/>;
+    /// <see cref="RunTransposedDirect256"/> when <see cref="DirectMaxColumns256"/> is set). With another provider, <see cref="Enabled"/>
     /// off, or neither AVX-512 nor the AVX2 forms (<see cref="SixRowStrips"/>) it is that call.
     /// </summary>
     /// <exception cref="ArgumentException">The shapes do not agree, or C overlaps A or B.</exception>

@@ -8,7 +8,7 @@ namespace Aced.Core;
 /// <summary>
 /// The AVX2 unpacked-A form of <see cref="GemmSlices.MultiplyTransposed"/> (dx = dy W^T): op(B) packed once as 16-column
 /// half-panels, A's rows read in place by a 6 x 16 kernel, 6 rows at a time across all k blocks and columns, so A
-/// streams from memory once with no packing pass.
+/// streams from memory once with no packing pass. Off by default (<see cref="DirectMaxColumns256"/>).
 /// </summary>
 internal static unsafe partial class GemmSlices
 {
