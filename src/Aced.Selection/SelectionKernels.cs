@@ -236,8 +236,14 @@ internal static class SelectionKernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public float Invoke(float x) => VectorMath.Softplus(x + _bias.ToScalar(), out _);
 
+        public bool Pairs => true;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public double InvokeTail(float x) => StableMath.Softplus((double)(x + _bias.ToScalar()));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Invoke(Vector256<float> x0, Vector256<float> x1, out Vector256<float> s0, out Vector256<float> s1) =>
+            VectorMath.SoftplusPair(x0 + _bias.GetLower(), x1 + _bias.GetLower(), out s0, out s1);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector128<float> Invoke(Vector128<float> x) => VectorMath.Softplus(x + _bias.GetLower().GetLower(), out _);
