@@ -209,6 +209,7 @@ internal sealed class ConditionalScorer
                     // The (up to) four products of the chunk as one group: per row, the same order as separate calls.
                     int products = _student.AddSigmoidPairs(_sigmoidProducts, 0, _accumulator, start, count);
                     products = _reference.AddSigmoidPairs(_sigmoidProducts, products, _accumulator, start, count);
+                    PrefetchNextOperands(_sigmoidProducts.AsSpan(0, products));
                     Gemm.MultiplyWithEpilogues<SoftplusRowSumEpilogue>(_sigmoidProducts.AsSpan(0, products));
                     _sigmoidProducts.AsSpan().Clear();
                     break;
@@ -220,6 +221,32 @@ internal sealed class ConditionalScorer
                 break;
             default:
                 break;
+        }
+    }
+
+    /// <summary>
+    /// Whether a sigmoid chunk's product epilogues prefetch the next product's candidate rows where the GEMM packs A
+    /// without prefetching it (default true; the same bits either way): the switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool PrefetchNextOperand { get; set; } = true;
+
+    /// <summary>
+    /// Where the GEMM packs each row band's A without prefetching it (the AVX2 path; the AVX-512 path reads A in place and
+    /// prefetches the next product's rows itself, see <see cref="GemmDirectA"/>), lets each product's epilogue prefetch
+    /// the band's rows of the next product's A: a band computes the group's products in list order, and the softplus
+    /// sums leave the memory system idle for long enough to bring the next 64 candidate rows in.
+    /// </summary>
+    private static void PrefetchNextOperands(Span<EpilogueProduct<SoftplusRowSumEpilogue>> products)
+    {
+        if (!PrefetchNextOperand || GemmDirectA.Applies(Transpose.None, GemmKernels.ActiveIsa))
+        {
+            return;
+        }
+
+        for (int q = 0; q + 1 < products.Length; q++)
+        {
+            ref readonly EpilogueProduct<SoftplusRowSumEpilogue> p = ref products[q];
+            products[q] = new(p.TransA, p.TransB, p.Alpha, p.A, p.B, p.Epilogue.PrefetchingRowsOf(products[q + 1].A));
         }
     }
 

@@ -17,9 +17,17 @@ internal static class SelectionKernels
     private const int PairTiles = 16;
 
     /// <summary>
+    /// Whether <see cref="SoftplusSum"/> computes two vectors per step where Vector256 is the widest width
+    /// (<see cref="VectorMath.SoftplusPair"/>; default true, the same bits either way): the switch of a same-process A/B
+    /// measurement.
+    /// </summary>
+    internal static bool PairedSums { get; set; } = true;
+
+    /// <summary>
     /// <c>sum_j softplus(x_j + bias)</c>: <see cref="BiasedSoftplusOperator"/> over
     /// <see cref="StableMath.SumInLanesDoubleTail{TOperator}"/> (float lanes in the widest width, at most one 256-bit
-    /// step, the tail of at most 7 elements in double).
+    /// step, the tail of at most 7 elements in double; where Vector256 is the widest, two vectors per step through
+    /// <see cref="VectorMath.SoftplusPair"/>, the same bits).
     /// </summary>
     public static double SoftplusSum(ReadOnlySpan<float> x, float bias) => StableMath.SumInLanesDoubleTail(new BiasedSoftplusOperator(bias), x);
 
@@ -236,7 +244,7 @@ internal static class SelectionKernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public float Invoke(float x) => VectorMath.Softplus(x + _bias.ToScalar(), out _);
 
-        public bool Pairs => true;
+        public bool Pairs => PairedSums;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public double InvokeTail(float x) => StableMath.Softplus((double)(x + _bias.ToScalar()));
@@ -256,24 +264,48 @@ internal static class SelectionKernels
     }
 }
 
-/// <summary>Epilogue adding <c>weight * sum_j softplus(P_ij + bias)</c> to <c>accumulator[i]</c> for each row i of the product.</summary>
+/// <summary>
+/// Epilogue adding <c>weight * sum_j softplus(P_ij + bias)</c> to <c>accumulator[i]</c> for each row i of the product;
+/// optionally (<see cref="PrefetchingRowsOf"/>) it also prefetches, row by row, the same rows of another matrix.
+/// </summary>
 internal readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
 {
     private readonly double[] _accumulator;
     private readonly float _bias;
     private readonly double _weight;
+    private readonly MatrixView _next;
 
     public SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight)
+        : this(accumulator, bias, weight, default)
+    {
+    }
+
+    private SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight, MatrixView next)
     {
         _accumulator = accumulator;
         _bias = bias;
         _weight = weight;
+        _next = next;
     }
+
+    /// <summary>
+    /// This epilogue, also prefetching into L2, while it sums a band's first column tile, the band's rows of
+    /// <paramref name="next"/>: the op(A) of the group's next product, which the GEMM reads right after this band (on
+    /// the AVX2 path that packs A, whose first reads of a band's rows otherwise each wait for memory). A hint only: the
+    /// sums are the same.
+    /// </summary>
+    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next) => new(_accumulator, _bias, _weight, next);
 
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
+        bool prefetch = columnStart == 0 && !_next.IsEmpty;
         for (int r = 0; r < rows; r++)
         {
+            if (prefetch)
+            {
+                VectorMath.Prefetch(_next.Row(rowStart + r));
+            }
+
             _accumulator[rowStart + r] += _weight * SelectionKernels.SoftplusSum(tile.Slice(r * stride, columns), _bias);
         }
     }

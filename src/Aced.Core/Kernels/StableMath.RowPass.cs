@@ -436,11 +436,6 @@ public static partial class StableMath
         t2 += op.Sums > 2 ? VectorMath.HorizontalSum(a2) : 0;
     }
 
-    /// <summary>
-    /// Whether <see cref="SumInLanesDoubleTail{TOperator}"/> takes two vectors per step from operators that support it
-    /// (default true; the same bits either way): the switch of a same-process A/B measurement.
-    /// </summary>
-    internal static bool PairedSums { get; set; } = true;
 
     /// <summary>
     /// A <see cref="IUnaryOperator"/> whose scalar tail is evaluated in double precision
@@ -450,7 +445,7 @@ public static partial class StableMath
     {
         /// <summary>
         /// Whether <see cref="Invoke(Vector256{float}, Vector256{float}, out Vector256{float}, out Vector256{float})"/>
-        /// is implemented (a JIT-time constant of the operator type).
+        /// is to be used (read once per call).
         /// </summary>
         bool Pairs { get; }
 
@@ -496,7 +491,7 @@ public static partial class StableMath
         if (Vector256.IsHardwareAccelerated && i + 8 <= n)
         {
             Vector256<float> acc = Vector256<float>.Zero;
-            if (!Vector512.IsHardwareAccelerated && op.Pairs && PairedSums)
+            if (!Vector512.IsHardwareAccelerated && op.Pairs)
             {
                 for (; i + 16 <= n; i += 16)
                 {
