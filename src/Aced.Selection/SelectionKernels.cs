@@ -296,6 +296,7 @@ internal readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
     /// </summary>
     public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next) => new(_accumulator, _bias, _weight, next);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
         bool prefetch = columnStart == 0 && !_next.IsEmpty;

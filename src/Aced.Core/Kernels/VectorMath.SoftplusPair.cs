@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Aced.Core;
 
@@ -57,7 +58,7 @@ public static partial class VectorMath
         Vector256<int> ni1 = Vector256.ConvertToInt32Native(n1);
         Vector256<int> bias = Vector256.Create(127);
         Vector256<float> e0, e1;
-        if (Vector256.GreaterThanOrEqualAll(ni0, Vector256.Create(MinNormalExponent)) & Vector256.GreaterThanOrEqualAll(ni1, Vector256.Create(MinNormalExponent)))
+        if (Vector256.GreaterThanOrEqualAll(Vector256.Min(ni0, ni1), Vector256.Create(MinNormalExponent)))
         {
             e0 = p0 * Vector256.ShiftLeft(ni0 + bias, 23).AsSingle();
             e1 = p1 * Vector256.ShiftLeft(ni1 + bias, 23).AsSingle();
@@ -77,7 +78,7 @@ public static partial class VectorMath
         w0 *= w0;
         w1 *= w1;
         Vector256<float> q0, q1;
-        if (Vector256.LessThanAll(w0, Vector256.Create(Log1pFirstTermBound)) & Vector256.LessThanAll(w1, Vector256.Create(Log1pFirstTermBound)))
+        if ((Vector256.LessThan(w0, Vector256.Create(Log1pFirstTermBound)) & Vector256.LessThan(w1, Vector256.Create(Log1pFirstTermBound))).ExtractMostSignificantBits() == 0xFF)
         {
             q0 = Vector256.Create(L3);
             q1 = q0;
@@ -98,7 +99,16 @@ public static partial class VectorMath
             q1 = Vector256.FusedMultiplyAdd(q1, w1, Vector256.Create(L3));
         }
 
-        s0 = Vector256.Max(x0, Vector256<float>.Zero) + Vector256.FusedMultiplyAdd(t0 * w0, q0, t0);
-        s1 = Vector256.Max(x1, Vector256<float>.Zero) + Vector256.FusedMultiplyAdd(t1 * w1, q1, t1);
+        s0 = PositivePart(x0) + Vector256.FusedMultiplyAdd(t0 * w0, q0, t0);
+        s1 = PositivePart(x1) + Vector256.FusedMultiplyAdd(t1 * w1, q1, t1);
     }
+
+    /// <summary>
+    /// <c>max(x, 0)</c> as one <c>vmaxps</c> (which returns its second operand, x, when either is NaN): the bits of
+    /// <see cref="Vector256.Max{T}(Vector256{T}, Vector256{T})"/> (5 instructions) except -0 for x = -0, where the
+    /// softplus adds log1p(1) and the sum is the same.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> PositivePart(Vector256<float> x) =>
+        Avx.IsSupported ? Avx.Max(Vector256<float>.Zero, x) : Vector256.Max(x, Vector256<float>.Zero);
 }
