@@ -265,27 +265,32 @@ internal static class SelectionKernels
 }
 
 /// <summary>
-/// Epilogue adding <c>weight * sum_j softplus(P_ij + bias)</c> to <c>accumulator[i]</c> for each row i of the product;
-/// optionally (<see cref="PrefetchingRowsOf"/>) it also prefetches, row by row, the same rows of another matrix.
+/// Epilogue adding <c>weight * sum_j softplus(P_ij + bias)</c> to <c>accumulator[i]</c> for each row i of the product
+/// that <c>skip[i]</c> does not mark (all rows without <c>skip</c>); optionally
+/// (<see cref="PrefetchingRowsOf(MatrixView)"/>) it also prefetches, row by row, the same rows of another matrix.
 /// </summary>
 internal readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
 {
     private readonly double[] _accumulator;
     private readonly float _bias;
     private readonly double _weight;
+    private readonly bool[]? _skip;
     private readonly MatrixView _next;
+    private readonly int _nextOffset;
 
-    public SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight)
-        : this(accumulator, bias, weight, default)
+    public SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight, bool[]? skip = null)
+        : this(accumulator, bias, weight, skip, default, 0)
     {
     }
 
-    private SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight, MatrixView next)
+    private SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight, bool[]? skip, MatrixView next, int nextOffset)
     {
         _accumulator = accumulator;
         _bias = bias;
         _weight = weight;
+        _skip = skip;
         _next = next;
+        _nextOffset = nextOffset;
     }
 
     /// <summary>
@@ -294,17 +299,28 @@ internal readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
     /// the AVX2 path that packs A, whose first reads of a band's rows otherwise each wait for memory). A hint only: the
     /// sums are the same.
     /// </summary>
-    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next) => new(_accumulator, _bias, _weight, next);
+    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next) => new(_accumulator, _bias, _weight, _skip, next, 0);
+
+    /// <summary>
+    /// As <see cref="PrefetchingRowsOf(MatrixView)"/> for the rows <paramref name="offset"/> further down (the group's
+    /// last product: the band this thread probably computes next, of the first product).
+    /// </summary>
+    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next, int offset) => new(_accumulator, _bias, _weight, _skip, next, offset);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
-        bool prefetch = columnStart == 0 && !_next.IsEmpty;
+        int prefetchRows = columnStart == 0 && !_next.IsEmpty ? Math.Clamp(_next.Rows - rowStart - _nextOffset, 0, rows) : 0;
         for (int r = 0; r < rows; r++)
         {
-            if (prefetch)
+            if (r < prefetchRows)
             {
-                VectorMath.Prefetch(_next.Row(rowStart + r));
+                VectorMath.Prefetch(_next.Row(rowStart + _nextOffset + r));
+            }
+
+            if (_skip is not null && _skip[rowStart + r])
+            {
+                continue;
             }
 
             _accumulator[rowStart + r] += _weight * SelectionKernels.SoftplusSum(tile.Slice(r * stride, columns), _bias);
