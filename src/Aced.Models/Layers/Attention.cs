@@ -268,10 +268,7 @@ internal static class Attention
                         // S = scale Q K^T (K^T copied as the batched path's small-matrix kernel copies it), softmax, O = P V.
                         SmallGemm.TransposeInto(t, hd, k, ld, transposed);
                         SmallGemm.MultiplyNN(t, t, hd, scale, q, ld, transposed, t, false, p, t);
-                        for (int r = 0; r < t; r++)
-                        {
-                            RowMath.SoftmaxPrefix(p.Slice(r * t, t), _causal ? r + 1 : t);
-                        }
+                        AttentionSoftmax.Forward(p, t, t, _causal);
 
                         SmallGemm.MultiplyNN(t, hd, t, 1f, p, t, v, ld, false, _output.Array.AsSpan(_output.Offset + (e * t * ldo) + (h * hd)), ldo);
                     }
@@ -292,10 +289,7 @@ internal static class Attention
             SmallGemm.MultiplyTN(t, hd, t, 1f, p, t, dO, ldo, false, dq.Slice(2 * d), ldd);
 
             // dS = P o (dP - rowsum(P o dP)).
-            for (int r = 0; r < t; r++)
-            {
-                RowMath.SoftmaxBackward(p.Slice(r * t, t), dp.Slice(r * t, t));
-            }
+            AttentionSoftmax.Backward(p, dp, t, t);
 
             // dQ = scale dS K; dK = scale dS^T Q.
             SmallGemm.MultiplyNN(t, hd, t, scale, dp, t, k, ld, false, dq, ldd);
