@@ -37,6 +37,12 @@ internal static class Attention
     /// </summary>
     internal static bool FusedEnabled { get; set; } = true;
 
+    /// <summary>
+    /// Whether the fused path also prefetches the rows the next head writes (forward its output rows, backward its dQ,
+    /// dK and dV rows) besides those it reads; on by default, off in A/B probes.
+    /// </summary>
+    internal static bool PrefetchOutputs { get; set; } = true;
+
     /// <summary>Examples per work item: as many as fit <see cref="GroupScoreFloats"/>, at least one.</summary>
     public static int ExamplesPerGroup(int heads, int tokens) => Math.Max(1, GroupScoreFloats / Math.Max(1, heads * tokens * tokens));
 
@@ -316,12 +322,20 @@ internal static class Attention
             SmallGemm.PrefetchRows(q, t, hd, ld);
             SmallGemm.PrefetchRows(q.Slice(d), t, hd, ld);
             SmallGemm.PrefetchRows(q.Slice(2 * d), t, hd, ld);
-            if (_backward)
+            if (_backward || PrefetchOutputs)
             {
                 SmallGemm.PrefetchRows(_output.Array.AsSpan(_output.Offset + (ne * t * ldo) + (nh * hd)), t, hd, ldo);
             }
 
             SmallGemm.PrefetchRows(_probs.AsSpan(((ne * _heads) + nh) * t * t, t * t), 1, t * t, t * t);
+            if (_backward && PrefetchOutputs)
+            {
+                int ldd = _dQkv.Stride;
+                ReadOnlySpan<float> dq = _dQkv.Array.AsSpan(_dQkv.Offset + (ne * t * ldd) + (nh * hd));
+                SmallGemm.PrefetchRows(dq, t, hd, ldd);
+                SmallGemm.PrefetchRows(dq.Slice(d), t, hd, ldd);
+                SmallGemm.PrefetchRows(dq.Slice(2 * d), t, hd, ldd);
+            }
         }
     }
 }
