@@ -275,52 +275,17 @@ internal static class SmallGemm
     }
 
     /// <summary>
-    /// A 4 x 16 tile of C with Vector256, as <see cref="Block4x16Avx2"/> but with the row and k offsets kept in
-    /// registers (the tail strip of <see cref="Avx2Tiles"/>). Each element is the same multiply-add chain.
+    /// <see cref="Block4x16Avx2"/> as a never-inlined method (the tail strip of <see cref="Avx2Tiles"/>), so that its
+    /// offsets stay in registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Block4x16Avx2Strip(int k, float alpha, ref float a, int rowStep, int kStep, ref float b, int ldb, bool accumulate, ref float c, int ldc)
-    {
-        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
-        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
-        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
-        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
-        ref float a1 = ref Unsafe.Add(ref a, rowStep);
-        ref float a2 = ref Unsafe.Add(ref a, 2 * rowStep);
-        ref float a3 = ref Unsafe.Add(ref a, 3 * rowStep);
-        nint ao = 0;
-        nint bo = 0;
-        nint aStep = kStep;
-        nint bStep = ldb;
-        for (int p = 0; p < k; p++)
-        {
-            Vector256<float> b0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref b, bo));
-            Vector256<float> b1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref b, bo + 8));
-            Vector256<float> av = Vector256.Create(Unsafe.Add(ref a, ao));
-            c00 = Vector256.FusedMultiplyAdd(av, b0, c00);
-            c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
-            av = Vector256.Create(Unsafe.Add(ref a1, ao));
-            c10 = Vector256.FusedMultiplyAdd(av, b0, c10);
-            c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
-            av = Vector256.Create(Unsafe.Add(ref a2, ao));
-            c20 = Vector256.FusedMultiplyAdd(av, b0, c20);
-            c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
-            av = Vector256.Create(Unsafe.Add(ref a3, ao));
-            c30 = Vector256.FusedMultiplyAdd(av, b0, c30);
-            c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
-            ao += aStep;
-            bo += bStep;
-        }
-
-        StoreRow(ref c, c00 * alpha, c01 * alpha, accumulate);
-        StoreRow(ref Unsafe.Add(ref c, ldc), c10 * alpha, c11 * alpha, accumulate);
-        StoreRow(ref Unsafe.Add(ref c, 2 * ldc), c20 * alpha, c21 * alpha, accumulate);
-        StoreRow(ref Unsafe.Add(ref c, 3 * ldc), c30 * alpha, c31 * alpha, accumulate);
-    }
+    private static void Block4x16Avx2Strip(int k, float alpha, ref float a, int rowStep, int kStep, ref float b, int ldb, bool accumulate, ref float c, int ldc) =>
+        Block4x16Avx2(k, alpha, ref a, rowStep, kStep, ref b, ldb, accumulate, ref c, ldc);
 
     /// <summary>
-    /// Whether the AVX2 path runs <see cref="Avx2Tiles"/> (on by default) or the previous inlined 4 x 16 tiles (off: the
-    /// benchmarks' same-process A/B and the tests); both give the same bits.
+    /// Whether the AVX2 path runs <see cref="Avx2Tiles"/> (on by default) or, as before this change, 4 x 16 tiles inlined
+    /// into <see cref="Multiply(int, int, int, float, ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, bool, Span{float}, int)"/>
+    /// (off: the benchmarks' same-process A/B and the tests); both give the same bits.
     /// </summary>
     internal static bool Avx2SixRowTiles { get; set; } = true;
 
@@ -405,37 +370,37 @@ internal static class SmallGemm
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
         Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
         Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        ref float a1 = ref Unsafe.Add(ref a, rowStep);
+        ref float a2 = ref Unsafe.Add(ref a, 2 * rowStep);
+        ref float a3 = ref Unsafe.Add(ref a, 3 * rowStep);
+        nint ao = 0;
+        nint bo = 0;
+        nint aStep = kStep;
+        nint bStep = ldb;
         for (int p = 0; p < k; p++)
         {
-            ref float bp = ref Unsafe.Add(ref b, p * ldb);
-            Vector256<float> b0 = Vector256.LoadUnsafe(ref bp);
-            Vector256<float> b1 = Vector256.LoadUnsafe(ref bp, 8);
-            ref float ap = ref Unsafe.Add(ref a, p * kStep);
-            Vector256<float> av = Vector256.Create(ap);
+            Vector256<float> b0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref b, bo));
+            Vector256<float> b1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref b, bo + 8));
+            Vector256<float> av = Vector256.Create(Unsafe.Add(ref a, ao));
             c00 = Vector256.FusedMultiplyAdd(av, b0, c00);
             c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
-            av = Vector256.Create(Unsafe.Add(ref ap, rowStep));
+            av = Vector256.Create(Unsafe.Add(ref a1, ao));
             c10 = Vector256.FusedMultiplyAdd(av, b0, c10);
             c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
-            av = Vector256.Create(Unsafe.Add(ref ap, 2 * rowStep));
+            av = Vector256.Create(Unsafe.Add(ref a2, ao));
             c20 = Vector256.FusedMultiplyAdd(av, b0, c20);
             c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
-            av = Vector256.Create(Unsafe.Add(ref ap, 3 * rowStep));
+            av = Vector256.Create(Unsafe.Add(ref a3, ao));
             c30 = Vector256.FusedMultiplyAdd(av, b0, c30);
             c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+            ao += aStep;
+            bo += bStep;
         }
 
-        Store(ref c, c00 * alpha, accumulate);
-        Store(ref Unsafe.Add(ref c, 8), c01 * alpha, accumulate);
-        ref float r1 = ref Unsafe.Add(ref c, ldc);
-        Store(ref r1, c10 * alpha, accumulate);
-        Store(ref Unsafe.Add(ref r1, 8), c11 * alpha, accumulate);
-        ref float r2 = ref Unsafe.Add(ref c, 2 * ldc);
-        Store(ref r2, c20 * alpha, accumulate);
-        Store(ref Unsafe.Add(ref r2, 8), c21 * alpha, accumulate);
-        ref float r3 = ref Unsafe.Add(ref c, 3 * ldc);
-        Store(ref r3, c30 * alpha, accumulate);
-        Store(ref Unsafe.Add(ref r3, 8), c31 * alpha, accumulate);
+        StoreRow(ref c, c00 * alpha, c01 * alpha, accumulate);
+        StoreRow(ref Unsafe.Add(ref c, ldc), c10 * alpha, c11 * alpha, accumulate);
+        StoreRow(ref Unsafe.Add(ref c, 2 * ldc), c20 * alpha, c21 * alpha, accumulate);
+        StoreRow(ref Unsafe.Add(ref c, 3 * ldc), c30 * alpha, c31 * alpha, accumulate);
     }
 
     /// <summary>A 4 x 16 tile of C: four rows of A against one 16-wide column panel of B (AVX-512).</summary>
