@@ -85,9 +85,7 @@ public class AttentionBenchmarks : IFlopCount
 
     private static void SetKernels(bool on)
     {
-        SmallGemm.Avx2SixRowTiles = on;
-        AttentionSoftmax.Interleaved = on;
-        Attention.PrefetchOutputs = on;
+        Attention.TunedKernels = on;
     }
 
     private static MatrixView Filled(int rows, int columns, CounterRng rng)

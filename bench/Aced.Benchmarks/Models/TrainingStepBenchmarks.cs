@@ -318,9 +318,7 @@ public class TrainingStepBenchmarks : IFlopCount
     /// <summary>The attention's kernel choices of this session (all bit-identical to the previous ones).</summary>
     private static void SetAttentionKernels(bool on)
     {
-        SmallGemm.Avx2SixRowTiles = on;
-        Aced.Models.Layers.AttentionSoftmax.Interleaved = on;
-        Aced.Models.Layers.Attention.PrefetchOutputs = on;
+        Aced.Models.Layers.Attention.TunedKernels = on;
     }
 
     private float LossOnly()

@@ -43,6 +43,22 @@ internal static class Attention
     /// </summary>
     internal static bool PrefetchOutputs { get; set; } = true;
 
+    /// <summary>
+    /// Switches all of the attention's AVX2-session kernel choices at once (<see cref="SmallGemm.Avx2SixRowTiles"/>,
+    /// <see cref="AttentionSoftmax.Interleaved"/>, <see cref="PrefetchOutputs"/>; each gives the same bits as before):
+    /// for the benchmarks' same-process A/B and the tests. Reads true only when all three are on.
+    /// </summary>
+    internal static bool TunedKernels
+    {
+        get => SmallGemm.Avx2SixRowTiles && AttentionSoftmax.Interleaved && PrefetchOutputs;
+        set
+        {
+            SmallGemm.Avx2SixRowTiles = value;
+            AttentionSoftmax.Interleaved = value;
+            PrefetchOutputs = value;
+        }
+    }
+
     /// <summary>Examples per work item: as many as fit <see cref="GroupScoreFloats"/>, at least one.</summary>
     public static int ExamplesPerGroup(int heads, int tokens) => Math.Max(1, GroupScoreFloats / Math.Max(1, heads * tokens * tokens));
 
