@@ -94,9 +94,10 @@ internal sealed class ConditionalScorer
             Grow(ref _softplus1, _count);
             Grow(ref _softplus2, _count);
             Grow(ref _memberIndex, capacity);
-            Grow(ref _isMember, _count);
-            _isMember.AsSpan(0, _count).Clear();
         }
+
+        Grow(ref _isMember, _count);
+        _isMember.AsSpan(0, _count).Clear();
 
         _capacity = capacity;
         _stride = CacheStride(capacity);
@@ -186,12 +187,13 @@ internal sealed class ConditionalScorer
         if (_loss == ScoreLoss.Softmax)
         {
             indices.Slice(0, count).CopyTo(_memberIndex.AsSpan(start));
-            for (int i = 0; i < count; i++)
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            if (indices[i] >= 0)
             {
-                if (indices[i] >= 0)
-                {
-                    _isMember[indices[i]] = true;
-                }
+                _isMember[indices[i]] = true;
             }
         }
 
@@ -207,8 +209,10 @@ internal sealed class ConditionalScorer
             case ScoreLoss.Sigmoid:
                 {
                     // The (up to) four products of the chunk as one group: per row, the same order as separate calls.
-                    int products = _student.AddSigmoidPairs(_sigmoidProducts, 0, _accumulator, start, count);
-                    products = _reference.AddSigmoidPairs(_sigmoidProducts, products, _accumulator, start, count);
+                    bool[]? skip = SkipMemberRows ? _isMember : null;
+                    int products = _student.AddSigmoidPairs(_sigmoidProducts, 0, _accumulator, skip, start, count);
+                    products = _reference.AddSigmoidPairs(_sigmoidProducts, products, _accumulator, skip, start, count);
+                    PrefetchNextOperands(_sigmoidProducts.AsSpan(0, products));
                     Gemm.MultiplyWithEpilogues<SoftplusRowSumEpilogue>(_sigmoidProducts.AsSpan(0, products));
                     _sigmoidProducts.AsSpan().Clear();
                     break;
@@ -224,8 +228,54 @@ internal sealed class ConditionalScorer
     }
 
     /// <summary>
+    /// Whether a sigmoid chunk's product epilogues prefetch the next product's candidate rows where the GEMM packs A
+    /// without prefetching it (default true; the same bits either way): the switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool PrefetchNextOperand { get; set; } = true;
+
+    /// <summary>
+    /// Whether (with <see cref="PrefetchNextOperand"/>) the group's last product's epilogue also prefetches the first
+    /// product's band T bands further down (T = <see cref="GemmControl.MaxDegreeOfParallelism"/>: with the threads
+    /// claiming bands in turn, the band this thread most likely computes next; a guess, never a change of bits).
+    /// </summary>
+    internal static bool PrefetchNextBand { get; set; } = true;
+
+    /// <summary>
+    /// Whether the sigmoid products' epilogues skip the softplus sums of the members' rows (default true; the scores of
+    /// non-members keep their bits): the switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool SkipMemberRows { get; set; } = true;
+
+    /// <summary>
+    /// Where the GEMM packs each row band's A without prefetching it (the AVX2 path; the AVX-512 path reads A in place and
+    /// prefetches the next product's rows itself, see <see cref="GemmDirectA"/>), lets each product's epilogue prefetch
+    /// the band's rows of the next product's A: a band computes the group's products in list order, and the softplus
+    /// sums leave the memory system idle for long enough to bring the next 64 candidate rows in.
+    /// </summary>
+    private static void PrefetchNextOperands(Span<EpilogueProduct<SoftplusRowSumEpilogue>> products)
+    {
+        if (!PrefetchNextOperand || GemmDirectA.Applies(Transpose.None, GemmKernels.ActiveIsa))
+        {
+            return;
+        }
+
+        for (int q = 0; q + 1 < products.Length; q++)
+        {
+            ref readonly EpilogueProduct<SoftplusRowSumEpilogue> p = ref products[q];
+            products[q] = new(p.TransA, p.TransB, p.Alpha, p.A, p.B, p.Epilogue.PrefetchingRowsOf(products[q + 1].A));
+        }
+
+        if (PrefetchNextBand && products.Length > 1)
+        {
+            ref readonly EpilogueProduct<SoftplusRowSumEpilogue> last = ref products[^1];
+            int ahead = GemmControl.MaxDegreeOfParallelism * GemmPlan.McEpilogue;
+            products[^1] = new(last.TransA, last.TransB, last.Alpha, last.A, last.B, last.Epilogue.PrefetchingRowsOf(products[0].A, ahead));
+        }
+    }
+
+    /// <summary>
     /// Writes the raw conditional score <c>s(M u {x}) - s(M)</c> of every candidate x (members included, meaningless
-    /// for them: the softmax update skips their rows and leaves 0).
+    /// for them: the updates skip their rows; softmax leaves 0, sigmoid the sums from before they joined).
     /// </summary>
     public void Conditional(Span<double> destination)
     {
@@ -757,9 +807,10 @@ internal sealed class ConditionalScorer
         /// <summary>
         /// Writes this model's two sigmoid products for the members [start, start + count) to
         /// <paramref name="products"/> from index <paramref name="at"/>: <c>sum_m softplus(l_xm)</c> (x as image against
-        /// the new members' texts), then <c>softplus(l_mx)</c> (x as text); returns the index after them.
+        /// the new members' texts), then <c>softplus(l_mx)</c> (x as text), both skipping the sums of the rows of
+        /// <paramref name="isMember"/> when given (members' scores are never read); returns the index after them.
         /// </summary>
-        public int AddSigmoidPairs(EpilogueProduct<SoftplusRowSumEpilogue>[] products, int at, double[] accumulator, int start, int count)
+        public int AddSigmoidPairs(EpilogueProduct<SoftplusRowSumEpilogue>[] products, int at, double[] accumulator, bool[]? isMember, int start, int count)
         {
             if (!Active)
             {
@@ -769,7 +820,7 @@ internal sealed class ConditionalScorer
             int d = Embeddings.Dimension;
             MatrixView newImage = new(MemberImage, start * d, count, d, d);
             MatrixView newText = new(MemberText, start * d, count, d, d);
-            var epilogue = new SoftplusRowSumEpilogue(accumulator, Embeddings.Bias, Weight);
+            var epilogue = new SoftplusRowSumEpilogue(accumulator, Embeddings.Bias, Weight, isMember);
             products[at] = new(Transpose.None, Transpose.Transposed, Embeddings.Scale, Embeddings.Image, newText, epilogue);
             products[at + 1] = new(Transpose.None, Transpose.Transposed, Embeddings.Scale, Embeddings.Text, newImage, epilogue);
             return at + 2;

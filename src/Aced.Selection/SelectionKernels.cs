@@ -17,9 +17,17 @@ internal static class SelectionKernels
     private const int PairTiles = 16;
 
     /// <summary>
+    /// Whether <see cref="SoftplusSum"/> computes two vectors per step where Vector256 is the widest width
+    /// (<see cref="VectorMath.SoftplusPair"/>; default true, the same bits either way): the switch of a same-process A/B
+    /// measurement.
+    /// </summary>
+    internal static bool PairedSums { get; set; } = true;
+
+    /// <summary>
     /// <c>sum_j softplus(x_j + bias)</c>: <see cref="BiasedSoftplusOperator"/> over
     /// <see cref="StableMath.SumInLanesDoubleTail{TOperator}"/> (float lanes in the widest width, at most one 256-bit
-    /// step, the tail of at most 7 elements in double).
+    /// step, the tail of at most 7 elements in double; where Vector256 is the widest, two vectors per step through
+    /// <see cref="VectorMath.SoftplusPair"/>, the same bits).
     /// </summary>
     public static double SoftplusSum(ReadOnlySpan<float> x, float bias) => StableMath.SumInLanesDoubleTail(new BiasedSoftplusOperator(bias), x);
 
@@ -236,8 +244,14 @@ internal static class SelectionKernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public float Invoke(float x) => VectorMath.Softplus(x + _bias.ToScalar(), out _);
 
+        public bool Pairs => PairedSums;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public double InvokeTail(float x) => StableMath.Softplus((double)(x + _bias.ToScalar()));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Invoke(Vector256<float> x0, Vector256<float> x1, out Vector256<float> s0, out Vector256<float> s1) =>
+            VectorMath.SoftplusPair(x0 + _bias.GetLower(), x1 + _bias.GetLower(), out s0, out s1);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector128<float> Invoke(Vector128<float> x) => VectorMath.Softplus(x + _bias.GetLower().GetLower(), out _);
@@ -250,24 +264,65 @@ internal static class SelectionKernels
     }
 }
 
-/// <summary>Epilogue adding <c>weight * sum_j softplus(P_ij + bias)</c> to <c>accumulator[i]</c> for each row i of the product.</summary>
+/// <summary>
+/// Epilogue adding <c>weight * sum_j softplus(P_ij + bias)</c> to <c>accumulator[i]</c> for each row i of the product
+/// that <c>skip[i]</c> does not mark (all rows without <c>skip</c>); optionally
+/// (<see cref="PrefetchingRowsOf(MatrixView)"/>) it also prefetches, row by row, the same rows of another matrix.
+/// </summary>
 internal readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
 {
     private readonly double[] _accumulator;
     private readonly float _bias;
     private readonly double _weight;
+    private readonly bool[]? _skip;
+    private readonly MatrixView _next;
+    private readonly int _nextOffset;
 
-    public SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight)
+    public SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight, bool[]? skip = null)
+        : this(accumulator, bias, weight, skip, default, 0)
+    {
+    }
+
+    private SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight, bool[]? skip, MatrixView next, int nextOffset)
     {
         _accumulator = accumulator;
         _bias = bias;
         _weight = weight;
+        _skip = skip;
+        _next = next;
+        _nextOffset = nextOffset;
     }
 
+    /// <summary>
+    /// This epilogue, also prefetching into L2, while it sums a band's first column tile, the band's rows of
+    /// <paramref name="next"/>: the op(A) of the group's next product, which the GEMM reads right after this band (on
+    /// the AVX2 path that packs A, whose first reads of a band's rows otherwise each wait for memory). A hint only: the
+    /// sums are the same.
+    /// </summary>
+    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next) => new(_accumulator, _bias, _weight, _skip, next, 0);
+
+    /// <summary>
+    /// As <see cref="PrefetchingRowsOf(MatrixView)"/> for the rows <paramref name="offset"/> further down (the group's
+    /// last product: the band this thread probably computes next, of the first product).
+    /// </summary>
+    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next, int offset) => new(_accumulator, _bias, _weight, _skip, next, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
+        int prefetchRows = columnStart == 0 && !_next.IsEmpty ? Math.Clamp(_next.Rows - rowStart - _nextOffset, 0, rows) : 0;
         for (int r = 0; r < rows; r++)
         {
+            if (r < prefetchRows)
+            {
+                VectorMath.Prefetch(_next.Row(rowStart + _nextOffset + r));
+            }
+
+            if (_skip is not null && _skip[rowStart + r])
+            {
+                continue;
+            }
+
             _accumulator[rowStart + r] += _weight * SelectionKernels.SoftplusSum(tile.Slice(r * stride, columns), _bias);
         }
     }

@@ -1,6 +1,8 @@
 using System;
 using Aced.Core;
 using Aced.Models.Layers;
+using Aced.Models.Text;
+using Aced.Models.Training;
 using FsCheck;
 using FsCheck.Fluent;
 
@@ -95,6 +97,37 @@ public sealed class FusedAttentionTests
         Assert.Equal(output, fo);
         Assert.Equal(probs, fp);
         Assert.Equal(dqkv, fd);
+    }
+
+    [Fact]
+    public void Training_AttentionKernelsOnAndOff_AreBitIdentical()
+    {
+        // Reference widths (head dim 32, T = 64 image, T = 32 causal text): the AVX2 6 x 16 tiles, the interleaved
+        // softmax rows and the output prefetch on, then all three off (the previous kernels), at 2 threads.
+        var config = new TwoTowerConfig
+        {
+            Image = new VisionTransformerConfig { ImageSize = 32, Channels = 3, PatchSize = 4, Width = 128, Depth = 1, Heads = 4, MlpWidth = 256, EmbeddingDimension = 64, Pooling = PoolingKind.GlobalAverage },
+            Text = new TextTransformerConfig { VocabularySize = 64, ContextLength = 32, Width = 128, Depth = 1, Heads = 4, MlpWidth = 256, EmbeddingDimension = 64, Pooling = PoolingKind.FirstToken, Causal = true },
+        };
+        float[][] Run(bool on)
+        {
+            try
+            {
+                Attention.TunedKernels = on;
+                return TestTrainer.TrainedParameters(config, 61, 6, 62, new ConstantSchedule(1e-3f), 2, 2);
+            }
+            finally
+            {
+                Attention.TunedKernels = true;
+            }
+        }
+
+        float[][] off = Run(false);
+        float[][] on = Run(true);
+        for (int i = 0; i < off.Length; i++)
+        {
+            Assert.Equal(off[i], on[i]);
+        }
     }
 
     /// <summary>

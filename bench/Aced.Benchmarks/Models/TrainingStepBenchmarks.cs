@@ -250,29 +250,21 @@ public class TrainingStepBenchmarks : IFlopCount
         // The attention rows include their batched products, which the GEMM total counts too.
         double rest = stepSeconds - gemmSeconds - componentSeconds + batchedSeconds;
         Console.WriteLine($"// [models]   {"rest (embeddings, patchify, pooling, copies; minus the loss's GEMMs counted twice)",-64} {rest * 1e3,8:F1} ms/step ({rest / stepSeconds,6:P1})");
-        CompareFusedPaths();
+        CompareFusedPaths("fused paths", SetFusedPaths);
+        CompareFusedPaths("attention kernels (AVX2 tiles, interleaved softmax rows, output prefetch)", SetAttentionKernels);
+        if (GemmKernels.ActiveIsa == GemmIsa.Vector256)
+        {
+            CompareFusedPaths("GemmSlices AVX2 six-row strips (dW slices, dx blocks)", on => GemmSlices.SixRowStrips = on);
+        }
     }
 
     /// <summary>
     /// In-process A/B of the step's fused paths (fused per-head attention, layer norms in the residual epilogues,
     /// unpacked narrow <c>GemmSlices</c> products; all bit-identical to the separate forms) against the same step with
-    /// them switched off, and of <c>GemmSlices</c>' AVX2 six-row strips (<see cref="GemmSlices.SixRowStrips"/>) alone.
+    /// them switched off, alternating step by step: prints the median of the per-round ratios of CPU time and of wall
+    /// time (robust to a neighbour's load drifting between rounds). <paramref name="set"/> switches the paths compared.
     /// </summary>
-    private void CompareFusedPaths()
-    {
-        CompareSwitch("fused paths", SetFusedPaths);
-        if (GemmKernels.ActiveIsa == GemmIsa.Vector256)
-        {
-            CompareSwitch("GemmSlices AVX2 six-row strips (dW slices, dx blocks)", on => GemmSlices.SixRowStrips = on);
-        }
-    }
-
-    /// <summary>
-    /// Runs the step with <paramref name="set"/>(true) and (false), alternating step by step, and prints the median of
-    /// the per-round ratios of CPU time and of wall time (robust to a neighbour's load drifting between rounds); leaves
-    /// the switch on.
-    /// </summary>
-    private void CompareSwitch(string name, Action<bool> set)
+    private void CompareFusedPaths(string label, Action<bool> set)
     {
         const int Rounds = 9;
         var cpu = new double[Rounds];
@@ -314,7 +306,7 @@ public class TrainingStepBenchmarks : IFlopCount
 
         Array.Sort(cpu);
         Array.Sort(wall);
-        Console.WriteLine($"// [models] batch {Batch}: {name} on / off, {Rounds} alternating rounds, median of per-round ratios: CPU time {cpu[Rounds / 2]:F3} (range {cpu[0]:F3}-{cpu[Rounds - 1]:F3}), wall time {wall[Rounds / 2]:F3} (range {wall[0]:F3}-{wall[Rounds - 1]:F3})");
+        Console.WriteLine($"// [models] batch {Batch}: {label} on / off, {Rounds} alternating rounds, median of per-round ratios: CPU time {cpu[Rounds / 2]:F3} (range {cpu[0]:F3}-{cpu[Rounds - 1]:F3}), wall time {wall[Rounds / 2]:F3} (range {wall[0]:F3}-{wall[Rounds - 1]:F3})");
     }
 
     /// <summary>The library's default width limit of the unpacked <c>GemmSlices</c> products.</summary>
@@ -325,6 +317,12 @@ public class TrainingStepBenchmarks : IFlopCount
         Aced.Models.Layers.Attention.FusedEnabled = on;
         Aced.Models.Layers.TransformerEncoder.FusedNormEnabled = on;
         GemmSlices.DirectMaxColumns = on ? DirectMaxColumnsDefault : 0;
+    }
+
+    /// <summary>The attention's kernel choices of this session (all bit-identical to the previous ones).</summary>
+    private static void SetAttentionKernels(bool on)
+    {
+        Aced.Models.Layers.Attention.TunedKernels = on;
     }
 
     private float LossOnly()

@@ -17,6 +17,11 @@ namespace Aced.TorchReference;
 /// joint, temperature 10, seed 1, step 0, as the JointLearnabilitySigmoid benchmark) on those inputs, I/O excluded:
 /// one warm-up call, then REPS timed calls; prints the median and minimum seconds; writes the chosen indices.</item>
 /// <item><c>sgemm SIZE REPS</c>: median seconds of Aced's SIZE^3 SGEMM (Gemm.Multiply), the machine yardstick.</item>
+/// <item><c>ab DIR b n ROUNDS SWITCH...</c>: a same-process A/B of <c>select</c> (gumbel): each round times one
+/// selection with every SWITCH (an internal static bool property, <c>Namespace.Type.Property</c>, set by reflection)
+/// false, one with them true (order alternating by round) and one 1024^3 SGEMM between them; prints per variant the
+/// median seconds and the median ratio of the selection's GFLOP/s (<c>8 B b d (n - 1) / n</c>) to the round's SGEMM
+/// GFLOP/s, and the median per-round time ratio new / old.</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -35,13 +40,19 @@ public static class Program
             return 0;
         }
 
+        if (args.Length >= 6 && args[0] == "ab")
+        {
+            AB(args[1], Int(args[2]), Int(args[3]), Int(args[4]), args[5..]);
+            return 0;
+        }
+
         if (args.Length >= 3 && args[0] == "sgemm")
         {
             Sgemm(Int(args[1]), Int(args[2]));
             return 0;
         }
 
-        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS");
+        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH...");
         return 2;
     }
 
@@ -78,24 +89,31 @@ public static class Program
         return (image, text);
     }
 
-    private static void Select(string directory, int b, int chunks, bool greedy, int reps, string? output)
+    private static SuperBatch ReadBatch(string directory)
     {
         Matrix si = Npy.ReadMatrix(Path.Combine(directory, "si.npy"));
         Matrix st = Npy.ReadMatrix(Path.Combine(directory, "st.npy"));
         Matrix ri = Npy.ReadMatrix(Path.Combine(directory, "ri.npy"));
         Matrix rt = Npy.ReadMatrix(Path.Combine(directory, "rt.npy"));
-        var batch = new SuperBatch(
+        return new SuperBatch(
             new ModelEmbeddings(si, st, LogitParameters.SigmoidDefault),
             new ModelEmbeddings(ri, rt, LogitParameters.SigmoidDefault));
-        var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions
-        {
-            BatchSize = b,
-            Chunks = chunks,
-            Sampler = SamplerKind.Joint,
-            Loss = ContrastiveKind.Sigmoid,
-            Greedy = greedy,
-            Seed = 1,
-        });
+    }
+
+    private static ActiveBatchSampler JointSampler(int b, int chunks, bool greedy) => new(new ActiveBatchSamplerOptions
+    {
+        BatchSize = b,
+        Chunks = chunks,
+        Sampler = SamplerKind.Joint,
+        Loss = ContrastiveKind.Sigmoid,
+        Greedy = greedy,
+        Seed = 1,
+    });
+
+    private static void Select(string directory, int b, int chunks, bool greedy, int reps, string? output)
+    {
+        SuperBatch batch = ReadBatch(directory);
+        var sampler = JointSampler(b, chunks, greedy);
         sampler.Sample(batch, 0);
         double[] times = new double[reps];
         for (int r = 0; r < reps; r++)
@@ -112,19 +130,106 @@ public static class Program
         }
 
         Array.Sort(times);
-        Console.WriteLine(FormattableString.Invariant($"aced select B={si.Rows} b={b} d={si.Columns} n={chunks} {(greedy ? "greedy" : "gumbel")} threads={GemmControl.MaxDegreeOfParallelism}: median {times[reps / 2]:F4} s min {times[0]:F4} s"));
+        Console.WriteLine(FormattableString.Invariant($"aced select B={batch.Count} b={b} d={batch.Student.Dimension} n={chunks} {(greedy ? "greedy" : "gumbel")} threads={GemmControl.MaxDegreeOfParallelism}: median {times[reps / 2]:F4} s min {times[0]:F4} s"));
     }
 
-    private static void Sgemm(int size, int reps)
+    private static void AB(string directory, int b, int chunks, int rounds, string[] switches)
+    {
+        var properties = new System.Reflection.PropertyInfo[switches.Length];
+        for (int q = 0; q < switches.Length; q++)
+        {
+            int dot = switches[q].LastIndexOf('.');
+            Type type = typeof(Gemm).Assembly.GetType(switches[q][..dot]) ?? typeof(ActiveBatchSampler).Assembly.GetType(switches[q][..dot])
+                ?? throw new ArgumentException($"no type {switches[q][..dot]} in Aced.Core or Aced.Selection", nameof(switches));
+            properties[q] = type.GetProperty(switches[q][(dot + 1)..], System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public)
+                ?? throw new ArgumentException($"no static property {switches[q]}", nameof(switches));
+        }
+
+        SuperBatch batch = ReadBatch(directory);
+        int count = batch.Count, dim = batch.Student.Dimension;
+        double flops = 8.0 * count * b * dim * (chunks - 1) / chunks;
+        var sampler = JointSampler(b, chunks, greedy: false);
+        (Matrix a, Matrix c) = SquareOperands(1024);
+        void Set(bool on)
+        {
+            foreach (System.Reflection.PropertyInfo property in properties)
+            {
+                property.SetValue(null, on);
+            }
+        }
+
+        double Time(bool on)
+        {
+            Set(on);
+            long t0 = Stopwatch.GetTimestamp();
+            sampler.Sample(batch, 0);
+            return Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+
+        Time(false);
+        Time(true);
+        Gemm.Multiply(a, a, c);
+        double[] oldTimes = new double[rounds], newTimes = new double[rounds], oldRatios = new double[rounds], newRatios = new double[rounds], pairs = new double[rounds];
+        for (int r = 0; r < rounds; r++)
+        {
+            bool newFirst = (r & 1) == 1;
+            double first = Time(newFirst);
+            long t0 = Stopwatch.GetTimestamp();
+            Gemm.Multiply(a, a, c);
+            double sgemm = 2.0 * 1024 * 1024 * 1024 / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            double second = Time(!newFirst);
+            oldTimes[r] = newFirst ? second : first;
+            newTimes[r] = newFirst ? first : second;
+            oldRatios[r] = flops / oldTimes[r] / sgemm;
+            newRatios[r] = flops / newTimes[r] / sgemm;
+            pairs[r] = newTimes[r] / oldTimes[r];
+        }
+
+        Set(true);
+        Console.WriteLine(FormattableString.Invariant($"aced ab B={count} b={b} d={dim} n={chunks} threads={GemmControl.MaxDegreeOfParallelism} rounds={rounds} switches={string.Join(',', switches)}"));
+        Console.WriteLine(FormattableString.Invariant($"  off: median {Median(oldTimes):F4} s min {Min(oldTimes):F4} s, selection/SGEMM median {Median(oldRatios):F3} max {Max(oldRatios):F3}"));
+        Console.WriteLine(FormattableString.Invariant($"  on:  median {Median(newTimes):F4} s min {Min(newTimes):F4} s, selection/SGEMM median {Median(newRatios):F3} max {Max(newRatios):F3}"));
+        Console.WriteLine(FormattableString.Invariant($"  on/off time, median of per-round ratios: {Median(pairs):F3}"));
+    }
+
+    private static double Median(double[] values)
+    {
+        double[] sorted = (double[])values.Clone();
+        Array.Sort(sorted);
+        return sorted[sorted.Length / 2];
+    }
+
+    private static double Min(double[] values) => MinMax(values).Min;
+
+    private static double Max(double[] values) => MinMax(values).Max;
+
+    private static (double Min, double Max) MinMax(double[] values)
+    {
+        double min = double.PositiveInfinity, max = double.NegativeInfinity;
+        foreach (double v in values)
+        {
+            min = Math.Min(min, v);
+            max = Math.Max(max, v);
+        }
+
+        return (min, max);
+    }
+
+    private static (Matrix A, Matrix C) SquareOperands(int size)
     {
         var rng = new CounterRng(3);
         var a = new Matrix(size, size);
-        var c = new Matrix(size, size);
         for (int i = 0; i < a.Data.Length; i++)
         {
             a.Data[i] = rng.NextNormal();
         }
 
+        return (a, new Matrix(size, size));
+    }
+
+    private static void Sgemm(int size, int reps)
+    {
+        (Matrix a, Matrix c) = SquareOperands(size);
         Gemm.Multiply(a, a, c);
         double[] times = new double[reps];
         for (int r = 0; r < reps; r++)

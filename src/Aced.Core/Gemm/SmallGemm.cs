@@ -8,7 +8,7 @@ namespace Aced.Core;
 
 /// <summary>
 /// Single-threaded vectorised products of small matrices (the per-example, per-head attention products, e.g.
-/// 64 x 64 x 32; register tiles 8 x 32 and 4 x 16 with Vector512, 4 x 16 with Vector256, then rows): the kernel of <see cref="ManagedGemmProvider"/>'s <see cref="IGemmBatchedProvider"/> capability,
+/// 64 x 64 x 32; register tiles 8 x 32 and 4 x 16 with Vector512, 6 x 16 and 4 x 16 with Vector256, then rows): the kernel of <see cref="ManagedGemmProvider"/>'s <see cref="IGemmBatchedProvider"/> capability,
 /// which runs many of them at once, one batch entry per parallel partition, of the models' fused attention, and of
 /// <see cref="GemmSlices"/>' unpacked k blocks (narrow weight-gradient and input-gradient products). The packed GEMM
 /// is built for large products; at these sizes packing does not pay.
@@ -92,12 +92,19 @@ internal static class SmallGemm
         }
         else if (Vector256.IsHardwareAccelerated && n % 16 == 0)
         {
-            first = m - (m % 4);
-            for (int i = 0; i < first; i += 4)
+            if (Avx2SixRowTiles)
             {
-                for (int j = 0; j < n; j += 16)
+                first = Avx2Tiles(m, n, k, alpha, ref a0, rowStep, kStep, ref b0, ldb, accumulate, ref c0, ldc);
+            }
+            else
+            {
+                first = m - (m % 4);
+                for (int i = 0; i < first; i += 4)
                 {
-                    Block4x16Avx2(k, alpha, ref Unsafe.Add(ref a0, i * rowStep), rowStep, kStep, ref Unsafe.Add(ref b0, j), ldb, accumulate, ref Unsafe.Add(ref c0, (i * ldc) + j), ldc);
+                    for (int j = 0; j < n; j += 16)
+                    {
+                        Block4x16Avx2(k, alpha, ref Unsafe.Add(ref a0, i * rowStep), rowStep, kStep, ref Unsafe.Add(ref b0, j), ldb, accumulate, ref Unsafe.Add(ref c0, (i * ldc) + j), ldc);
+                    }
                 }
             }
         }
@@ -229,6 +236,130 @@ internal static class SmallGemm
     }
 
     /// <summary>
+    /// The Vector256 tiles of C for n a multiple of 16: row strips of 6 (<see cref="Block6x16Avx2"/>) then of 4
+    /// (<see cref="Block4x16Avx2Strip"/>), the number of 6-row strips chosen so that the rest is a multiple of 4 where
+    /// it can be (m = 64: 10 + 1 strips, m = 32: 4 + 2); returns the first row left to the caller's row loop.
+    /// </summary>
+    /// <remarks>
+    /// The two tiles are separate, never-inlined methods: inlined into a large caller (the attention's fused body
+    /// inlines <see cref="Multiply(int, int, int, float, ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, bool, Span{float}, int)"/>)
+    /// the register allocator kept the row pointers and k offsets on the stack, a loop-carried dependency through
+    /// memory that cost 15 – 30 % of the attention layer on Zen 3 (measured; the inlined 4 x 16 tile suffers from it too).
+    /// </remarks>
+    private static int Avx2Tiles(int m, int n, int k, float alpha, ref float a0, int rowStep, int kStep, ref float b0, int ldb, bool accumulate, ref float c0, int ldc)
+    {
+        int six = m / 6;
+        if (m % 6 == 2 && six > 0)
+        {
+            six--;
+        }
+
+        int i = 0;
+        for (; i < 6 * six; i += 6)
+        {
+            for (int j = 0; j < n; j += 16)
+            {
+                Block6x16Avx2(k, alpha, ref Unsafe.Add(ref a0, i * rowStep), rowStep, kStep, ref Unsafe.Add(ref b0, j), ldb, accumulate, ref Unsafe.Add(ref c0, (i * ldc) + j), ldc);
+            }
+        }
+
+        for (; i + 4 <= m; i += 4)
+        {
+            for (int j = 0; j < n; j += 16)
+            {
+                Block4x16Avx2Strip(k, alpha, ref Unsafe.Add(ref a0, i * rowStep), rowStep, kStep, ref Unsafe.Add(ref b0, j), ldb, accumulate, ref Unsafe.Add(ref c0, (i * ldc) + j), ldc);
+            }
+        }
+
+        return i;
+    }
+
+    /// <summary>
+    /// <see cref="Block4x16Avx2"/> as a never-inlined method (the tail strip of <see cref="Avx2Tiles"/>), so that its
+    /// offsets stay in registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Block4x16Avx2Strip(int k, float alpha, ref float a, int rowStep, int kStep, ref float b, int ldb, bool accumulate, ref float c, int ldc) =>
+        Block4x16Avx2(k, alpha, ref a, rowStep, kStep, ref b, ldb, accumulate, ref c, ldc);
+
+    /// <summary>
+    /// Whether the AVX2 path runs <see cref="Avx2Tiles"/> (on by default) or, as before this change, 4 x 16 tiles inlined
+    /// into <see cref="Multiply(int, int, int, float, ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, bool, Span{float}, int)"/>
+    /// (off: the benchmarks' same-process A/B and the tests); both give the same bits.
+    /// </summary>
+    internal static bool Avx2SixRowTiles { get; set; } = true;
+
+    /// <summary>
+    /// A 6 x 16 tile of C with Vector256 (AVX2; 12 accumulators, two B loads and six broadcasts per k, the row and k
+    /// offsets kept in registers). Each element is the same multiply-add chain as in the other tiles.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Block6x16Avx2(int k, float alpha, ref float a, int rowStep, int kStep, ref float b, int ldb, bool accumulate, ref float c, int ldc)
+    {
+        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
+        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
+        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
+        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
+        Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
+        ref float a1 = ref Unsafe.Add(ref a, rowStep);
+        ref float a2 = ref Unsafe.Add(ref a, 2 * rowStep);
+        ref float a3 = ref Unsafe.Add(ref a, 3 * rowStep);
+        ref float a4 = ref Unsafe.Add(ref a, 4 * rowStep);
+        ref float a5 = ref Unsafe.Add(ref a, 5 * rowStep);
+        nint ao = 0;
+        nint bo = 0;
+        nint aStep = kStep;
+        nint bStep = ldb;
+        for (int p = 0; p < k; p++)
+        {
+            Vector256<float> b0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref b, bo));
+            Vector256<float> b1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref b, bo + 8));
+            Vector256<float> av = Vector256.Create(Unsafe.Add(ref a, ao));
+            c00 = Vector256.FusedMultiplyAdd(av, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
+            av = Vector256.Create(Unsafe.Add(ref a1, ao));
+            c10 = Vector256.FusedMultiplyAdd(av, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+            av = Vector256.Create(Unsafe.Add(ref a2, ao));
+            c20 = Vector256.FusedMultiplyAdd(av, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+            av = Vector256.Create(Unsafe.Add(ref a3, ao));
+            c30 = Vector256.FusedMultiplyAdd(av, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+            av = Vector256.Create(Unsafe.Add(ref a4, ao));
+            c40 = Vector256.FusedMultiplyAdd(av, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
+            av = Vector256.Create(Unsafe.Add(ref a5, ao));
+            c50 = Vector256.FusedMultiplyAdd(av, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
+            ao += aStep;
+            bo += bStep;
+        }
+
+        StoreRow(ref c, c00 * alpha, c01 * alpha, accumulate);
+        StoreRow(ref Unsafe.Add(ref c, ldc), c10 * alpha, c11 * alpha, accumulate);
+        StoreRow(ref Unsafe.Add(ref c, 2 * ldc), c20 * alpha, c21 * alpha, accumulate);
+        StoreRow(ref Unsafe.Add(ref c, 3 * ldc), c30 * alpha, c31 * alpha, accumulate);
+        StoreRow(ref Unsafe.Add(ref c, 4 * ldc), c40 * alpha, c41 * alpha, accumulate);
+        StoreRow(ref Unsafe.Add(ref c, 5 * ldc), c50 * alpha, c51 * alpha, accumulate);
+    }
+
+    /// <summary>Stores (or adds, when accumulating) two Vector256 at <paramref name="destination"/> and 8 floats after it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(ref float destination, Vector256<float> low, Vector256<float> high, bool accumulate)
+    {
+        if (accumulate)
+        {
+            low += Vector256.LoadUnsafe(ref destination);
+            high += Vector256.LoadUnsafe(ref destination, 8);
+        }
+
+        low.StoreUnsafe(ref destination);
+        high.StoreUnsafe(ref destination, 8);
+    }
+
+    /// <summary>
     /// A 4 x 16 tile of C with Vector256 (AVX2; 8 accumulators, two B loads and four broadcasts per k). Each element
     /// is the same multiply-add chain as in the other tiles.
     /// </summary>
@@ -239,37 +370,37 @@ internal static class SmallGemm
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
         Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
         Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        ref float a1 = ref Unsafe.Add(ref a, rowStep);
+        ref float a2 = ref Unsafe.Add(ref a, 2 * rowStep);
+        ref float a3 = ref Unsafe.Add(ref a, 3 * rowStep);
+        nint ao = 0;
+        nint bo = 0;
+        nint aStep = kStep;
+        nint bStep = ldb;
         for (int p = 0; p < k; p++)
         {
-            ref float bp = ref Unsafe.Add(ref b, p * ldb);
-            Vector256<float> b0 = Vector256.LoadUnsafe(ref bp);
-            Vector256<float> b1 = Vector256.LoadUnsafe(ref bp, 8);
-            ref float ap = ref Unsafe.Add(ref a, p * kStep);
-            Vector256<float> av = Vector256.Create(ap);
+            Vector256<float> b0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref b, bo));
+            Vector256<float> b1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref b, bo + 8));
+            Vector256<float> av = Vector256.Create(Unsafe.Add(ref a, ao));
             c00 = Vector256.FusedMultiplyAdd(av, b0, c00);
             c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
-            av = Vector256.Create(Unsafe.Add(ref ap, rowStep));
+            av = Vector256.Create(Unsafe.Add(ref a1, ao));
             c10 = Vector256.FusedMultiplyAdd(av, b0, c10);
             c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
-            av = Vector256.Create(Unsafe.Add(ref ap, 2 * rowStep));
+            av = Vector256.Create(Unsafe.Add(ref a2, ao));
             c20 = Vector256.FusedMultiplyAdd(av, b0, c20);
             c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
-            av = Vector256.Create(Unsafe.Add(ref ap, 3 * rowStep));
+            av = Vector256.Create(Unsafe.Add(ref a3, ao));
             c30 = Vector256.FusedMultiplyAdd(av, b0, c30);
             c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+            ao += aStep;
+            bo += bStep;
         }
 
-        Store(ref c, c00 * alpha, accumulate);
-        Store(ref Unsafe.Add(ref c, 8), c01 * alpha, accumulate);
-        ref float r1 = ref Unsafe.Add(ref c, ldc);
-        Store(ref r1, c10 * alpha, accumulate);
-        Store(ref Unsafe.Add(ref r1, 8), c11 * alpha, accumulate);
-        ref float r2 = ref Unsafe.Add(ref c, 2 * ldc);
-        Store(ref r2, c20 * alpha, accumulate);
-        Store(ref Unsafe.Add(ref r2, 8), c21 * alpha, accumulate);
-        ref float r3 = ref Unsafe.Add(ref c, 3 * ldc);
-        Store(ref r3, c30 * alpha, accumulate);
-        Store(ref Unsafe.Add(ref r3, 8), c31 * alpha, accumulate);
+        StoreRow(ref c, c00 * alpha, c01 * alpha, accumulate);
+        StoreRow(ref Unsafe.Add(ref c, ldc), c10 * alpha, c11 * alpha, accumulate);
+        StoreRow(ref Unsafe.Add(ref c, 2 * ldc), c20 * alpha, c21 * alpha, accumulate);
+        StoreRow(ref Unsafe.Add(ref c, 3 * ldc), c30 * alpha, c31 * alpha, accumulate);
     }
 
     /// <summary>A 4 x 16 tile of C: four rows of A against one 16-wide column panel of B (AVX-512).</summary>

@@ -443,8 +443,21 @@ public static partial class StableMath
     /// </summary>
     internal interface IDoubleTailOperator : IUnaryOperator
     {
+        /// <summary>
+        /// Whether <see cref="Invoke(Vector256{float}, Vector256{float}, out Vector256{float}, out Vector256{float})"/>
+        /// is to be used (read once per call).
+        /// </summary>
+        bool Pairs { get; }
+
         /// <summary>The operator of one tail element, in double precision.</summary>
         double InvokeTail(float x);
+
+        /// <summary>
+        /// <c>op(x0)</c> and <c>op(x1)</c>, the same bits as two calls of <see cref="IUnaryOperator.Invoke(Vector256{float})"/>,
+        /// with the two vectors' work interleaved (for a core whose out-of-order window holds less than one call's
+        /// dependency chain); used only where Vector256 is the widest width and <see cref="Pairs"/> is true.
+        /// </summary>
+        void Invoke(Vector256<float> x0, Vector256<float> x1, out Vector256<float> s0, out Vector256<float> s1);
     }
 
     /// <summary>
@@ -452,7 +465,9 @@ public static partial class StableMath
     /// 256-bit step after the 512-bit loop, each width summed horizontally in double
     /// (<see cref="VectorMath.HorizontalSum(Vector512{float})"/>), and the remaining at most 7 elements (15 without
     /// Vector256) through <see cref="IDoubleTailOperator.InvokeTail"/> added in double: no 128-bit step, unlike
-    /// <see cref="SumInLanes{TOperator}"/>. The order is fixed by n and the machine's vector width alone.
+    /// <see cref="SumInLanes{TOperator}"/>. The order is fixed by n and the machine's vector width alone. Where Vector256
+    /// is the widest width, an operator with <see cref="IDoubleTailOperator.Pairs"/> computes two vectors per step
+    /// (the same bits, added to the one accumulator in order).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static double SumInLanesDoubleTail<TOperator>(TOperator op, ReadOnlySpan<float> x)
@@ -476,6 +491,16 @@ public static partial class StableMath
         if (Vector256.IsHardwareAccelerated && i + 8 <= n)
         {
             Vector256<float> acc = Vector256<float>.Zero;
+            if (!Vector512.IsHardwareAccelerated && op.Pairs)
+            {
+                for (; i + 16 <= n; i += 16)
+                {
+                    op.Invoke(Vector256.LoadUnsafe(ref src, i), Vector256.LoadUnsafe(ref src, i + 8), out Vector256<float> s0, out Vector256<float> s1);
+                    acc += s0;
+                    acc += s1;
+                }
+            }
+
             for (; i + 8 <= n; i += 8)
             {
                 acc += op.Invoke(Vector256.LoadUnsafe(ref src, i));

@@ -18,7 +18,7 @@ namespace Aced.Core;
 /// <see cref="Softplus(float, out float)"/> 2.3 ulp and <see cref="SigmoidFromE(float, float)"/> 2.1 ulp for every input.
 /// NaN inputs give NaN everywhere.
 /// </remarks>
-public static class VectorMath
+public static partial class VectorMath
 {
     // exp: x = n ln2 + r, |r| <= ln2/2, exp(r) by its degree-7 Taylor polynomial in Horner form ending in two fused
     // multiply-adds with 1 (0.91 ulp; the Cephes expf minimax coefficients measured 1.26 ulp), 2^n from exponent bits.

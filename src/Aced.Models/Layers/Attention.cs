@@ -37,6 +37,28 @@ internal static class Attention
     /// </summary>
     internal static bool FusedEnabled { get; set; } = true;
 
+    /// <summary>
+    /// Whether the fused path also prefetches the rows the next head writes (forward its output rows, backward its dQ,
+    /// dK and dV rows) besides those it reads; on by default, off in A/B probes.
+    /// </summary>
+    internal static bool PrefetchOutputs { get; set; } = true;
+
+    /// <summary>
+    /// Switches all of the attention's AVX2-session kernel choices at once (<see cref="SmallGemm.Avx2SixRowTiles"/>,
+    /// <see cref="AttentionSoftmax.Interleaved"/>, <see cref="PrefetchOutputs"/>; each gives the same bits as before):
+    /// for the benchmarks' same-process A/B and the tests. Reads true only when all three are on.
+    /// </summary>
+    internal static bool TunedKernels
+    {
+        get => SmallGemm.Avx2SixRowTiles && AttentionSoftmax.Interleaved && PrefetchOutputs;
+        set
+        {
+            SmallGemm.Avx2SixRowTiles = value;
+            AttentionSoftmax.Interleaved = value;
+            PrefetchOutputs = value;
+        }
+    }
+
     /// <summary>Examples per work item: as many as fit <see cref="GroupScoreFloats"/>, at least one.</summary>
     public static int ExamplesPerGroup(int heads, int tokens) => Math.Max(1, GroupScoreFloats / Math.Max(1, heads * tokens * tokens));
 
@@ -268,10 +290,7 @@ internal static class Attention
                         // S = scale Q K^T (K^T copied as the batched path's small-matrix kernel copies it), softmax, O = P V.
                         SmallGemm.TransposeInto(t, hd, k, ld, transposed);
                         SmallGemm.MultiplyNN(t, t, hd, scale, q, ld, transposed, t, false, p, t);
-                        for (int r = 0; r < t; r++)
-                        {
-                            RowMath.SoftmaxPrefix(p.Slice(r * t, t), _causal ? r + 1 : t);
-                        }
+                        AttentionSoftmax.Forward(p, t, t, _causal);
 
                         SmallGemm.MultiplyNN(t, hd, t, 1f, p, t, v, ld, false, _output.Array.AsSpan(_output.Offset + (e * t * ldo) + (h * hd)), ldo);
                     }
@@ -292,10 +311,7 @@ internal static class Attention
             SmallGemm.MultiplyTN(t, hd, t, 1f, p, t, dO, ldo, false, dq.Slice(2 * d), ldd);
 
             // dS = P o (dP - rowsum(P o dP)).
-            for (int r = 0; r < t; r++)
-            {
-                RowMath.SoftmaxBackward(p.Slice(r * t, t), dp.Slice(r * t, t));
-            }
+            AttentionSoftmax.Backward(p, dp, t, t);
 
             // dQ = scale dS K; dK = scale dS^T Q.
             SmallGemm.MultiplyNN(t, hd, t, scale, dp, t, k, ld, false, dq, ldd);
@@ -322,12 +338,20 @@ internal static class Attention
             SmallGemm.PrefetchRows(q, t, hd, ld);
             SmallGemm.PrefetchRows(q.Slice(d), t, hd, ld);
             SmallGemm.PrefetchRows(q.Slice(2 * d), t, hd, ld);
-            if (_backward)
+            if (_backward || PrefetchOutputs)
             {
                 SmallGemm.PrefetchRows(_output.Array.AsSpan(_output.Offset + (ne * t * ldo) + (nh * hd)), t, hd, ldo);
             }
 
             SmallGemm.PrefetchRows(_probs.AsSpan(((ne * _heads) + nh) * t * t, t * t), 1, t * t, t * t);
+            if (_backward && PrefetchOutputs)
+            {
+                int ldd = _dQkv.Stride;
+                ReadOnlySpan<float> dq = _dQkv.Array.AsSpan(_dQkv.Offset + (ne * t * ldd) + (nh * hd));
+                SmallGemm.PrefetchRows(dq, t, hd, ldd);
+                SmallGemm.PrefetchRows(dq.Slice(d), t, hd, ldd);
+                SmallGemm.PrefetchRows(dq.Slice(2 * d), t, hd, ldd);
+            }
         }
     }
 }

@@ -1,0 +1,190 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Aced.Core;
+
+namespace Aced.Models.Layers;
+
+/// <summary>
+/// The attention's row softmax and its backward over a head's T x T block, four rows at a time: each row gets exactly
+/// the operations of <see cref="RowMath.SoftmaxPrefix"/> / <see cref="RowMath.SoftmaxBackward"/> (the same bits), but
+/// the four rows' dependency chains (the running max, the Vector256 lane sums, the horizontal sums in double and the
+/// division) run side by side instead of one row after the other, which left the cores waiting on latency (a row of
+/// 64 is ~200 cycles of chained work and little else).
+/// </summary>
+internal static class AttentionSoftmax
+{
+    /// <summary>Rows per interleaved group.</summary>
+    private const int Group = 4;
+
+    /// <summary>
+    /// Whether <see cref="Forward"/> and <see cref="Backward"/> interleave rows; on by default, off in A/B probes and in
+    /// the tests that compare against the one-row passes.
+    /// </summary>
+    internal static bool Interleaved { get; set; } = true;
+
+    /// <summary>
+    /// Softmax of each row of the <paramref name="rows"/> x <paramref name="t"/> block in place (row stride t); with
+    /// <paramref name="causal"/> row r keeps its first r + 1 entries (the rest become 0), as
+    /// <c>RowMath.SoftmaxPrefix(row r, causal ? r + 1 : t)</c> for every r.
+    /// </summary>
+    public static void Forward(Span<float> block, int rows, int t, bool causal)
+    {
+        int r = 0;
+        if (Interleaved && !causal && t % Vector256<float>.Count == 0)
+        {
+            ref float b0 = ref MemoryMarshal.GetReference(block);
+            for (; r + Group <= rows; r += Group)
+            {
+                if (!FullRows4(ref Unsafe.Add(ref b0, r * t), t))
+                {
+                    OneRowAtATime(block, r, r + Group, t, causal);
+                }
+            }
+        }
+
+        OneRowAtATime(block, r, rows, t, causal);
+    }
+
+    private static void OneRowAtATime(Span<float> block, int first, int end, int t, bool causal)
+    {
+        for (int r = first; r < end; r++)
+        {
+            RowMath.SoftmaxPrefix(block.Slice(r * t, t), causal ? r + 1 : t);
+        }
+    }
+
+    /// <summary>
+    /// Softmax backward of each row in place, as <c>RowMath.SoftmaxBackward(p row r, dpToDs row r)</c> for every r
+    /// (blocks of <paramref name="rows"/> x <paramref name="t"/>, row stride t).
+    /// </summary>
+    public static void Backward(ReadOnlySpan<float> p, Span<float> dpToDs, int rows, int t)
+    {
+        int r = 0;
+        if (Interleaved && t % Vector256<float>.Count == 0)
+        {
+            ref float p0 = ref MemoryMarshal.GetReference(p);
+            ref float d0 = ref MemoryMarshal.GetReference(dpToDs);
+            for (; r + Group <= rows; r += Group)
+            {
+                BackwardRows4(ref Unsafe.Add(ref p0, r * t), ref Unsafe.Add(ref d0, r * t), t);
+            }
+        }
+
+        for (; r < rows; r++)
+        {
+            RowMath.SoftmaxBackward(p.Slice(r * t, t), dpToDs.Slice(r * t, t));
+        }
+    }
+
+    /// <summary>
+    /// Four full rows (t a multiple of 8): <see cref="RowMath.SoftmaxPrefix"/>'s vector path with valid = t, per row;
+    /// returns false, touching nothing, when a row holds a NaN (the caller then runs the one-row pass, whose NaN
+    /// propagation this does not reproduce).
+    /// </summary>
+    /// <remarks>
+    /// The maxima use the native maximum (one instruction against the IEEE maximum's nine on AVX2) plus a NaN check:
+    /// without NaN the two differ at most in the sign of a zero maximum, and x - (+0) and x - (-0) differ only for
+    /// x = -0, where exp gives 1 either way.
+    /// </remarks>
+    private static bool FullRows4(ref float r0, int t)
+    {
+        ref float r1 = ref Unsafe.Add(ref r0, t);
+        ref float r2 = ref Unsafe.Add(ref r0, 2 * t);
+        ref float r3 = ref Unsafe.Add(ref r0, 3 * t);
+        int w = Vector256<float>.Count;
+
+        Vector256<float> m0 = Vector256.Create(float.NegativeInfinity), m1 = m0, m2 = m0, m3 = m0;
+        Vector256<float> ordered = Vector256<float>.AllBitsSet;
+        for (nuint i = 0; i < (nuint)t; i += (nuint)w)
+        {
+            Vector256<float> x0 = Vector256.LoadUnsafe(ref r0, i);
+            Vector256<float> x1 = Vector256.LoadUnsafe(ref r1, i);
+            Vector256<float> x2 = Vector256.LoadUnsafe(ref r2, i);
+            Vector256<float> x3 = Vector256.LoadUnsafe(ref r3, i);
+            m0 = Vector256.MaxNative(m0, x0);
+            m1 = Vector256.MaxNative(m1, x1);
+            m2 = Vector256.MaxNative(m2, x2);
+            m3 = Vector256.MaxNative(m3, x3);
+            ordered &= Vector256.Equals(x0, x0) & Vector256.Equals(x1, x1) & Vector256.Equals(x2, x2) & Vector256.Equals(x3, x3);
+        }
+
+        if (Vector256.ExtractMostSignificantBits(ordered) != 0xFFu)
+        {
+            return false;
+        }
+
+        Vector256<float> s0 = Vector256.Create(VectorMath.HorizontalMax(m0));
+        Vector256<float> s1 = Vector256.Create(VectorMath.HorizontalMax(m1));
+        Vector256<float> s2 = Vector256.Create(VectorMath.HorizontalMax(m2));
+        Vector256<float> s3 = Vector256.Create(VectorMath.HorizontalMax(m3));
+
+        // exp(x - max), stored, one row at a time (a row's vectors are independent; four rows' worth of exp constants
+        // and temporaries would not fit the 16 registers); lane j of each row's sum takes elements j, j + 8, ... in order.
+        Vector256<float> a0 = ExpRow(ref r0, t, s0);
+        Vector256<float> a1 = ExpRow(ref r1, t, s1);
+        Vector256<float> a2 = ExpRow(ref r2, t, s2);
+        Vector256<float> a3 = ExpRow(ref r3, t, s3);
+        Vector256<float> i0 = Vector256.Create((float)(1.0 / VectorMath.HorizontalSum(a0)));
+        Vector256<float> i1 = Vector256.Create((float)(1.0 / VectorMath.HorizontalSum(a1)));
+        Vector256<float> i2 = Vector256.Create((float)(1.0 / VectorMath.HorizontalSum(a2)));
+        Vector256<float> i3 = Vector256.Create((float)(1.0 / VectorMath.HorizontalSum(a3)));
+        for (nuint i = 0; i < (nuint)t; i += (nuint)w)
+        {
+            (Vector256.LoadUnsafe(ref r0, i) * i0).StoreUnsafe(ref r0, i);
+            (Vector256.LoadUnsafe(ref r1, i) * i1).StoreUnsafe(ref r1, i);
+            (Vector256.LoadUnsafe(ref r2, i) * i2).StoreUnsafe(ref r2, i);
+            (Vector256.LoadUnsafe(ref r3, i) * i3).StoreUnsafe(ref r3, i);
+        }
+
+        return true;
+    }
+
+    /// <summary>Replaces the row's entries x by exp(x - shift) and returns their lane sums (lane j: entries j, j + 8, ...).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ExpRow(ref float row, int t, Vector256<float> shift)
+    {
+        Vector256<float> sum = Vector256<float>.Zero;
+        for (nuint i = 0; i < (nuint)t; i += (nuint)Vector256<float>.Count)
+        {
+            Vector256<float> e = VectorMath.ExpNonPositive(Vector256.LoadUnsafe(ref row, i) - shift);
+            e.StoreUnsafe(ref row, i);
+            sum += e;
+        }
+
+        return sum;
+    }
+
+    /// <summary>Four rows (t a multiple of 8): <see cref="RowMath.SoftmaxBackward"/>'s vector path, per row.</summary>
+    private static void BackwardRows4(ref float p0, ref float d0, int t)
+    {
+        ref float p1 = ref Unsafe.Add(ref p0, t);
+        ref float p2 = ref Unsafe.Add(ref p0, 2 * t);
+        ref float p3 = ref Unsafe.Add(ref p0, 3 * t);
+        ref float d1 = ref Unsafe.Add(ref d0, t);
+        ref float d2 = ref Unsafe.Add(ref d0, 2 * t);
+        ref float d3 = ref Unsafe.Add(ref d0, 3 * t);
+        int w = Vector256<float>.Count;
+        Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+        for (nuint i = 0; i < (nuint)t; i += (nuint)w)
+        {
+            a0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref p0, i), Vector256.LoadUnsafe(ref d0, i), a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref p1, i), Vector256.LoadUnsafe(ref d1, i), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref p2, i), Vector256.LoadUnsafe(ref d2, i), a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref p3, i), Vector256.LoadUnsafe(ref d3, i), a3);
+        }
+
+        Vector256<float> v0 = Vector256.Create((float)VectorMath.HorizontalSum(a0));
+        Vector256<float> v1 = Vector256.Create((float)VectorMath.HorizontalSum(a1));
+        Vector256<float> v2 = Vector256.Create((float)VectorMath.HorizontalSum(a2));
+        Vector256<float> v3 = Vector256.Create((float)VectorMath.HorizontalSum(a3));
+        for (nuint i = 0; i < (nuint)t; i += (nuint)w)
+        {
+            ((Vector256.LoadUnsafe(ref d0, i) - v0) * Vector256.LoadUnsafe(ref p0, i)).StoreUnsafe(ref d0, i);
+            ((Vector256.LoadUnsafe(ref d1, i) - v1) * Vector256.LoadUnsafe(ref p1, i)).StoreUnsafe(ref d1, i);
+            ((Vector256.LoadUnsafe(ref d2, i) - v2) * Vector256.LoadUnsafe(ref p2, i)).StoreUnsafe(ref d2, i);
+            ((Vector256.LoadUnsafe(ref d3, i) - v3) * Vector256.LoadUnsafe(ref p3, i)).StoreUnsafe(ref d3, i);
+        }
+    }
+}
