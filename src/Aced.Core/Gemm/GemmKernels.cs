@@ -18,7 +18,7 @@ internal enum GemmIsa
     /// AVX2/FMA: a 6 x 16 register tile (12 ymm accumulators + 2 B loads + 1 broadcast = 15 of the 16 ymm registers).
     /// The plain path runs it in 6-row strips across a whole packed row block with the 16-column half of a B micro-panel
     /// held in L1 (<see cref="GemmKernels.Block256"/>; the plain path packs B as 16-column half-panels for it, see
-    /// <see cref="GemmKernels.HalfPanels"/>); single 8 x 32 panels (epilogue path) run as two 6 x 16 blocks and
+    /// <see cref="GemmKernels.HalfPanels"/>), and so does the epilogue path (<see cref="GemmKernels.EpilogueStrips"/>); single 8 x 32 panels (the A/B baselines) run as two 6 x 16 blocks and
     /// one 2 x 32 block (8 accumulators + 4 B loads + 1 broadcast).
     /// </summary>
     Vector256 = 2,
@@ -66,6 +66,13 @@ internal static unsafe class GemmKernels
     /// </summary>
     internal static bool SixRowPanels { get; set; } = true;
 
+    /// <summary>
+    /// Whether the epilogue path's AVX2 bands run the plain path's strips (6-row A strip panels x 16-column B
+    /// half-panels, <see cref="Block256Six"/>) instead of 8 x 32 panels through <see cref="Run"/> (a same-run A/B
+    /// baseline turns it off; same bits). Read once per call.
+    /// </summary>
+    internal static bool EpilogueStrips { get; set; } = true;
+
     /// <summary>Whether <see cref="Block256Six"/>'s last half-panel prefetches the next call's first B half-panel (a same-run A/B baseline turns it off).</summary>
     internal static bool FollowPrefetch { get; set; } = true;
 
@@ -93,7 +100,7 @@ internal static unsafe class GemmKernels
     internal static string TileDescription(GemmIsa isa) => isa switch
     {
         GemmIsa.Vector512 => "8x32 register tile",
-        GemmIsa.Vector256 => "6x16 register tile; plain path 6-row A strips x 16-column B half-panels, epilogue path 8x32 panels",
+        GemmIsa.Vector256 => "6x16 register tile; 6-row A strips x 16-column B half-panels",
         GemmIsa.Vector256Quarters => "4x16 register tile",
         _ => "scalar 8x32 tile",
     };
