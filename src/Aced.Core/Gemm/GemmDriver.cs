@@ -485,9 +485,10 @@ internal static unsafe class GemmDriver
             && (long)GemmPlan.RoundUp(plan.Mc, 6) * plan.K <= GemmWorkspace.MultiSlotBudget;
 
     /// <summary>
-    /// <see cref="EpilogueBand{TEpilogue}"/> with the plain AVX2 path's layouts and kernel: the band is packed once as
-    /// 6-row strip panels (<see cref="GemmPacking.PackA6"/>, all of k, reused by every column block) and each k block of a
-    /// column tile runs <see cref="GemmKernels.Block256Six"/> over B packed as 16-column half-panels, into the same
+    /// <see cref="EpilogueBand{TEpilogue}"/> with the plain AVX2 path's layouts and 6 x 16 kernel: the band is packed once as
+    /// 6-row strip panels (<see cref="GemmPacking.PackA6"/>, all of k, each strip while the first column block computes
+    /// it, then reused by every later column block) and each k block of a column tile runs every strip against all its
+    /// 16-column B half-panels (<see cref="GemmKernels.Strip256"/>: A strip in L1, B streamed from L2) into the same
     /// per-thread scratch tile, which is then handed to the epilogue. Tiles, their order and every element's FMA chain are
     /// those of the 8 x 32 panels, so the epilogue sees the same bits.
     /// </summary>
@@ -516,14 +517,19 @@ internal static unsafe class GemmDriver
                 int kcb = Math.Min(plan.Kc, plan.K - p0);
                 float* bBlock = sharedB is null ? ws.PackedB(job, jb, kb) : sharedB + (jb * plan.PackedBlockFloats) + ((nint)kb * plan.Kc * ncPad);
                 float* a6 = aBlock + ((nint)p0 * mcPad);
-                for (int ir = 0; !aPacked && ir < mcb; ir += 6)
-                {
-                    GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, Math.Min(6, mcb - ir), p0, kcb, a6 + ((nint)ir * kcb));
-                }
 
-                // Both packed-B layouts hold the next k block of the column block right after this one.
-                float* bFollow = kb + 1 < plan.KBlocks ? bBlock + ((nint)kcb * ncPad) : null;
-                GemmKernels.Block256Six(a6, mcb, bBlock, kcb, ncb, tile, ncPad, alpha, kb == 0 ? 0f : 1f, edge, bFollow);
+                // Strip by strip, each packed just before its first use (so it is still in L1).
+                for (int ir = 0; ir < mcb; ir += 6)
+                {
+                    int rows = Math.Min(6, mcb - ir);
+                    float* strip = a6 + ((nint)ir * kcb);
+                    if (!aPacked)
+                    {
+                        GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, rows, p0, kcb, strip);
+                    }
+
+                    GemmKernels.Strip256(strip, rows, bBlock, kcb, ncb, tile + ((nint)ir * ncPad), ncPad, alpha, kb == 0 ? 0f : 1f, edge);
+                }
             }
 
             if (!aPacked)
