@@ -477,12 +477,12 @@ internal static unsafe class GemmDriver
     /// <summary>
     /// Whether an epilogue call of <paramref name="plan"/> on <paramref name="isa"/> runs its row bands as AVX2 strips
     /// (<see cref="EpilogueBandStrips"/>, B packed as 16-column half-panels): on <see cref="GemmIsa.Vector256"/> with the
-    /// strips on, when a band's 6-row strip panels (all of k) fit the packed-A budget. Only how each tile is computed
-    /// changes, never its bits.
+    /// strips on, when a band's 6-row strip panels (all of k) fit the packed-A budget or are not kept (one column
+    /// block). Only how each tile is computed changes, never its bits.
     /// </summary>
     internal static bool EpilogueStrips(GemmPlan plan, GemmIsa isa) =>
         isa == GemmIsa.Vector256 && GemmKernels.StripsEnabled && GemmKernels.EpilogueStrips
-            && (long)GemmPlan.RoundUp(plan.Mc, 6) * plan.K <= GemmWorkspace.MultiSlotBudget;
+            && (plan.ColTiles == 1 || (long)GemmPlan.RoundUp(plan.Mc, 6) * plan.K <= GemmWorkspace.MultiSlotBudget);
 
     /// <summary>
     /// <see cref="EpilogueBand{TEpilogue}"/> with the plain AVX2 path's layouts and 6 x 16 kernel: the band is packed once as
@@ -502,8 +502,12 @@ internal static unsafe class GemmDriver
         int mcPad = GemmPlan.RoundUp(mcb, 6);
         float alpha = job.Alpha;
 
-        // EpilogueStrips checked the budget, so the block buffer exists.
-        float* aBlock = ws.PackedA(job, band, mcPad, out bool aPacked);
+        // With several column blocks the band's strips are packed once, for all of k, into the row-block buffer
+        // (EpilogueStrips checked the budget); with one, each strip is packed into the small L1-resident panel buffer
+        // just before its only use.
+        bool aPacked = false;
+        bool reuse = plan.ColTiles > 1;
+        float* aBlock = reuse ? ws.PackedA(job, band, mcPad, out aPacked) : null;
         float* edge = ws.Edge;
         for (int jb = 0; jb < plan.ColTiles; jb++)
         {
@@ -516,13 +520,13 @@ internal static unsafe class GemmDriver
                 int p0 = kb * plan.Kc;
                 int kcb = Math.Min(plan.Kc, plan.K - p0);
                 float* bBlock = sharedB is null ? ws.PackedB(job, jb, kb) : sharedB + (jb * plan.PackedBlockFloats) + ((nint)kb * plan.Kc * ncPad);
-                float* a6 = aBlock + ((nint)p0 * mcPad);
+                float* a6 = reuse ? aBlock + ((nint)p0 * mcPad) : null;
 
                 // Strip by strip, each packed just before its first use (so it is still in L1).
                 for (int ir = 0; ir < mcb; ir += 6)
                 {
                     int rows = Math.Min(6, mcb - ir);
-                    float* strip = a6 + ((nint)ir * kcb);
+                    float* strip = reuse ? a6 + ((nint)ir * kcb) : ws.APanel;
                     if (!aPacked)
                     {
                         GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, rows, p0, kcb, strip);
@@ -532,7 +536,7 @@ internal static unsafe class GemmDriver
                 }
             }
 
-            if (!aPacked)
+            if (reuse && !aPacked)
             {
                 ws.MarkPackedA(job, band);
                 aPacked = true;
