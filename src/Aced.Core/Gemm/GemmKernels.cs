@@ -18,8 +18,10 @@ internal enum GemmIsa
     /// AVX2/FMA: a 6 x 16 register tile (12 ymm accumulators + 2 B loads + 1 broadcast = 15 of the 16 ymm registers).
     /// The plain path runs it in 6-row strips across a whole packed row block with the 16-column half of a B micro-panel
     /// held in L1 (<see cref="GemmKernels.Block256"/>; the plain path packs B as 16-column half-panels for it, see
-    /// <see cref="GemmKernels.HalfPanels"/>), and so does the epilogue path (<see cref="GemmKernels.EpilogueStrips"/>); single 8 x 32 panels (the A/B baselines) run as two 6 x 16 blocks and
-    /// one 2 x 32 block (8 accumulators + 4 B loads + 1 broadcast).
+    /// <see cref="GemmKernels.HalfPanels"/>); the epilogue path runs it over the same layouts strip by strip, each A strip
+    /// in L1 against every B half-panel (<see cref="GemmKernels.Strip256"/>, <see cref="GemmKernels.EpilogueStrips"/>);
+    /// single 8 x 32 panels (the A/B baselines) run as two 6 x 16 blocks and one 2 x 32 block (8 accumulators + 4 B
+    /// loads + 1 broadcast).
     /// </summary>
     Vector256 = 2,
 
@@ -67,8 +69,8 @@ internal static unsafe class GemmKernels
     internal static bool SixRowPanels { get; set; } = true;
 
     /// <summary>
-    /// Whether the epilogue path's AVX2 bands run the plain path's strips (6-row A strip panels x 16-column B
-    /// half-panels, <see cref="Block256Six"/>) instead of 8 x 32 panels through <see cref="Run"/> (a same-run A/B
+    /// Whether the epilogue path's AVX2 bands run the plain path's layouts (6-row A strip panels x 16-column B
+    /// half-panels) through <see cref="Strip256"/> instead of 8 x 32 panels through <see cref="Run"/> (a same-run A/B
     /// baseline turns it off; same bits). Read once per call.
     /// </summary>
     internal static bool EpilogueStrips { get; set; } = true;
