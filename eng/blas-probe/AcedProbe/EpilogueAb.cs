@@ -92,7 +92,7 @@ internal static class EpilogueAb
                     }
                     else if (kind == "rowsum")
                     {
-                        Gemm.MultiplyWithEpilogue(Transpose.None, tb, 1f, a, b, new RowSum(sums));
+                        Gemm.MultiplyWithEpilogue(Transpose.None, tb, 1f, a, b, new Interleaved.RowSum(sums));
                     }
                     else if (kind == "noop")
                     {
@@ -159,23 +159,6 @@ internal static class EpilogueAb
     {
         public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
         {
-        }
-    }
-
-    /// <summary>Row sums of the tile.</summary>
-    private readonly struct RowSum : IGemmEpilogue
-    {
-        private readonly float[] _sums;
-
-        public RowSum(float[] sums) => _sums = sums;
-
-        public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
-        {
-            for (int r = 0; r < rows; r++)
-            {
-                float s = System.Numerics.Tensors.TensorPrimitives.Sum(tile.Slice(r * stride, columns));
-                _sums[rowStart + r] = columnStart == 0 ? s : _sums[rowStart + r] + s;
-            }
         }
     }
 }

@@ -523,7 +523,7 @@ internal static unsafe class Interleaved
     }
 
     /// <summary>Row sums of the tile (the cheapest realistic epilogue; isolates the fused GEMM path).</summary>
-    private readonly struct RowSum : IGemmEpilogue
+    internal readonly struct RowSum : IGemmEpilogue
     {
         private readonly float[] _sums;
 

@@ -67,31 +67,6 @@ public sealed class GemmEpilogueStripsTests
         }
     }
 
-    /// <summary>A per-row fold that depends on the order and width of the tiles (acc = acc * 1.000001 + column + sum of the row).</summary>
-    private readonly struct FoldEpilogue : IGemmEpilogue
-    {
-        private readonly double[] _acc;
-
-        public FoldEpilogue(double[] acc) => _acc = acc;
-
-        public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
-        {
-            for (int r = 0; r < rows; r++)
-            {
-                double s = 0;
-                foreach (float v in tile.Slice(r * stride, columns))
-                {
-                    s += v;
-                }
-
-                ref double a = ref _acc[rowStart + r];
-                a = (a * 1.000001) + (columnStart * 1e-3) + s;
-            }
-
-            tile.Fill(float.NaN);
-        }
-    }
-
     private static double[] RunGroup(bool strips, GemmIsa isa, int degree, int m)
     {
         bool old = GemmKernels.EpilogueStrips;
@@ -102,14 +77,14 @@ public sealed class GemmEpilogueStripsTests
             GemmTestHelpers.WithSettings(degree, 0, isa, () =>
             {
                 var rng = new System.Random(m);
-                var fold = new FoldEpilogue(acc);
-                EpilogueProduct<FoldEpilogue>[] products =
+                // The group tests' order-sensitive per-row fold of every tile.
+                EpilogueProduct<GemmEpilogueGroupTests.FoldEpilogue>[] products =
                 [
-                    new(Transpose.None, Transpose.Transposed, 1.5f, GemmTestHelpers.RandomView(rng, m, 401, 2), GemmTestHelpers.RandomView(rng, 300, 401), fold),
-                    new(Transpose.None, Transpose.None, 1f, GemmTestHelpers.RandomView(rng, m, 64), GemmTestHelpers.RandomView(rng, 64, 40, 1), fold),
-                    new(Transpose.Transposed, Transpose.Transposed, 0.5f, GemmTestHelpers.RandomView(rng, 129, m), GemmTestHelpers.RandomView(rng, 17, 129), fold),
+                    new(Transpose.None, Transpose.Transposed, 1.5f, GemmTestHelpers.RandomView(rng, m, 401, 2), GemmTestHelpers.RandomView(rng, 300, 401), new(acc, 1)),
+                    new(Transpose.None, Transpose.None, 1f, GemmTestHelpers.RandomView(rng, m, 64), GemmTestHelpers.RandomView(rng, 64, 40, 1), new(acc, 2)),
+                    new(Transpose.Transposed, Transpose.Transposed, 0.5f, GemmTestHelpers.RandomView(rng, 129, m), GemmTestHelpers.RandomView(rng, 17, 129), new(acc, 3)),
                 ];
-                Gemm.MultiplyWithEpilogues<FoldEpilogue>(products);
+                Gemm.MultiplyWithEpilogues<GemmEpilogueGroupTests.FoldEpilogue>(products);
             });
             return acc;
         }
