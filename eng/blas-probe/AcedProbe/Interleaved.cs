@@ -95,7 +95,7 @@ internal static unsafe class Interleaved
     /// ACED_PROBE_SET="Type.Name=value,..." sets static int properties of Aced.Core types for the whole run (e.g. a
     /// prefetch distance, GemmKernels.StreamPrefetchBytes=2048), so a setting can be compared across runs.
     /// </summary>
-    private static void ApplySettings()
+    internal static void ApplySettings()
     {
         string? settings = Environment.GetEnvironmentVariable("ACED_PROBE_SET");
         if (string.IsNullOrEmpty(settings))
@@ -505,13 +505,13 @@ internal static unsafe class Interleaved
         return full;
     }
 
-    private static double Median(double[] x)
+    internal static double Median(double[] x)
     {
         Array.Sort(x);
         return x[x.Length / 2];
     }
 
-    private static float[] Fill(int length, Random rng)
+    internal static float[] Fill(int length, Random rng)
     {
         var x = new float[length];
         for (int i = 0; i < x.Length; i++)
@@ -523,7 +523,7 @@ internal static unsafe class Interleaved
     }
 
     /// <summary>Row sums of the tile (the cheapest realistic epilogue; isolates the fused GEMM path).</summary>
-    private readonly struct RowSum : IGemmEpilogue
+    internal readonly struct RowSum : IGemmEpilogue
     {
         private readonly float[] _sums;
 

@@ -45,7 +45,7 @@ internal static unsafe class GemmDriver
         int p0 = kb * plan.Kc;
         int kcb = Math.Min(plan.Kc, plan.K - p0);
         int jr = 0;
-        bool halves = job is PlainGemmJob { HalfPanels: true };
+        bool halves = job.HalfPanels;
         if (job.TransB == Transpose.None && PackBByRows)
         {
             // Whole rows of the block at a time (one sequential read per k row instead of a 4 KiB-strided read per
@@ -393,6 +393,12 @@ internal static unsafe class GemmDriver
     internal static void EpilogueBand<TEpilogue>(GemmJob job, ref TEpilogue epilogue, int band, GemmWorkspace ws, float* sharedB = null, float* follow = null, nint followLda = 0)
         where TEpilogue : IGemmEpilogue
     {
+        if (job.HalfPanels)
+        {
+            EpilogueBandStrips(job, ref epilogue, band, ws, sharedB);
+            return;
+        }
+
         GemmPlan plan = job.Plan;
         int i0 = band * plan.Mc;
         int mcb = Math.Min(plan.Mc, plan.M - i0);
@@ -469,6 +475,78 @@ internal static unsafe class GemmDriver
     }
 
     /// <summary>
+    /// Whether an epilogue call of <paramref name="plan"/> on <paramref name="isa"/> runs its row bands as AVX2 strips
+    /// (<see cref="EpilogueBandStrips"/>, B packed as 16-column half-panels): on <see cref="GemmIsa.Vector256"/> with the
+    /// strips on, when a band's 6-row strip panels (all of k) fit the packed-A budget or are not kept (one column
+    /// block). Only how each tile is computed changes, never its bits.
+    /// </summary>
+    internal static bool EpilogueStrips(GemmPlan plan, GemmIsa isa) =>
+        isa == GemmIsa.Vector256 && GemmKernels.StripsEnabled && GemmKernels.EpilogueStrips
+            && (plan.ColTiles == 1 || (long)GemmPlan.RoundUp(plan.Mc, 6) * plan.K <= GemmWorkspace.MultiSlotBudget);
+
+    /// <summary>
+    /// <see cref="EpilogueBand{TEpilogue}"/> with the plain AVX2 path's layouts and 6 x 16 kernel: the band is packed once as
+    /// 6-row strip panels (<see cref="GemmPacking.PackA6"/>, all of k, each strip while the first column block computes
+    /// it, then reused by every later column block) and each k block of a column tile runs every strip against all its
+    /// 16-column B half-panels (<see cref="GemmKernels.Strip256"/>: A strip in L1, B streamed from L2) into the same
+    /// per-thread scratch tile, which is then handed to the epilogue. Tiles, their order and every element's FMA chain are
+    /// those of the 8 x 32 panels, so the epilogue sees the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void EpilogueBandStrips<TEpilogue>(GemmJob job, ref TEpilogue epilogue, int band, GemmWorkspace ws, float* sharedB)
+        where TEpilogue : IGemmEpilogue
+    {
+        GemmPlan plan = job.Plan;
+        int i0 = band * plan.Mc;
+        int mcb = Math.Min(plan.Mc, plan.M - i0);
+        int mcPad = GemmPlan.RoundUp(mcb, 6);
+        float alpha = job.Alpha;
+
+        // With several column blocks the band's strips are packed once, for all of k, into the row-block buffer
+        // (EpilogueStrips checked the budget); with one, each strip is packed into the small L1-resident panel buffer
+        // just before its only use.
+        bool aPacked = false;
+        bool reuse = plan.ColTiles > 1;
+        float* aBlock = reuse ? ws.PackedA(job, band, mcPad, out aPacked) : null;
+        float* edge = ws.Edge;
+        for (int jb = 0; jb < plan.ColTiles; jb++)
+        {
+            int j0 = jb * plan.Nc;
+            int ncb = Math.Min(plan.Nc, plan.N - j0);
+            int ncPad = GemmPlan.RoundUp(ncb, GemmPlan.NR);
+            float* tile = ws.Scratch((long)GemmPlan.RoundUp(mcb, GemmPlan.MR) * ncPad);
+            for (int kb = 0; kb < plan.KBlocks; kb++)
+            {
+                int p0 = kb * plan.Kc;
+                int kcb = Math.Min(plan.Kc, plan.K - p0);
+                float* bBlock = sharedB is null ? ws.PackedB(job, jb, kb) : sharedB + (jb * plan.PackedBlockFloats) + ((nint)kb * plan.Kc * ncPad);
+                float* a6 = reuse ? aBlock + ((nint)p0 * mcPad) : null;
+
+                // Strip by strip, each packed just before its first use (so it is still in L1).
+                for (int ir = 0; ir < mcb; ir += 6)
+                {
+                    int rows = Math.Min(6, mcb - ir);
+                    float* strip = reuse ? a6 + ((nint)ir * kcb) : ws.APanel;
+                    if (!aPacked)
+                    {
+                        GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, rows, p0, kcb, strip);
+                    }
+
+                    GemmKernels.Strip256(strip, rows, bBlock, kcb, ncb, tile + ((nint)ir * ncPad), ncPad, alpha, kb == 0 ? 0f : 1f, edge);
+                }
+            }
+
+            if (reuse && !aPacked)
+            {
+                ws.MarkPackedA(job, band);
+                aPacked = true;
+            }
+
+            epilogue.Apply(i0, j0, mcb, ncb, new Span<float>(tile, ((mcb - 1) * ncPad) + ncb), ncPad);
+        }
+    }
+
+    /// <summary>
     /// Runs a group of fused products with the same m (see <see cref="Gemm.MultiplyWithEpilogues{TEpilogue}"/>) as one
     /// parallel job of row bands: every product's op(B) is packed once, on the calling thread, into a buffer all threads
     /// read; each band computes and delivers the products in list order, each in increasing column order, so every row
@@ -502,6 +580,7 @@ internal static unsafe class GemmDriver
                     job.Plan = new GemmPlan(m, n, k, epilogue: true);
                     job.Serial = NextSerial();
                     job.Isa = GemmKernels.ActiveIsa;
+                    job.HalfPanels = EpilogueStrips(job.Plan, job.Isa);
                     job.Epilogue = product.Epilogue;
                     group.Offsets[q] = total;
                     total += job.Plan.ColTiles * job.Plan.PackedBlockFloats;
@@ -600,13 +679,7 @@ internal sealed unsafe class PlainGemmJob : GemmJob
     /// <summary>Tiles at the end of the call split into row parts (<see cref="GemmDriver.TailTiles"/>).</summary>
     internal int TailTiles;
 
-    /// <summary>
-    /// Whether this call packs B in 16-column micro-panels (<see cref="GemmPacking.PackBHalves"/>) for the AVX2 strips
-    /// (<see cref="GemmKernels.Block256"/>); only the plain path reads its packed B, and only through the strips.
-    /// </summary>
-    internal bool HalfPanels;
-
-    /// <summary>Whether this call (with <see cref="HalfPanels"/>) packs A as 6-row strip panels (<see cref="GemmKernels.Block256Six"/>).</summary>
+    /// <summary>Whether this call (with <see cref="GemmJob.HalfPanels"/>) packs A as 6-row strip panels (<see cref="GemmKernels.Block256Six"/>).</summary>
     internal bool SixRowA;
 
     /// <summary>Leading work items that are whole row blocks (<see cref="GemmDriver.RowBlockItems"/>; 0 when B is not shared).</summary>

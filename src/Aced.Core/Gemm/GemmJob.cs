@@ -17,6 +17,14 @@ internal abstract unsafe class GemmJob : PoolJob
     internal long Serial;
     internal GemmIsa Isa;
 
+    /// <summary>
+    /// Whether this call packs B in 16-column micro-panels (<see cref="GemmPacking.PackBHalves"/>) for the AVX2 strips
+    /// (<see cref="GemmKernels.Block256"/> / <see cref="GemmKernels.Block256Six"/>); only the strips read such a packed B.
+    /// Set per call: by <see cref="GemmDriver.PreparePlain"/> for the plain path, by <see cref="GemmDriver.EpilogueStrips"/>
+    /// for the epilogue path.
+    /// </summary>
+    internal bool HalfPanels;
+
     /// <summary>Number of tiles of the current call.</summary>
     internal int TileCount => ItemCount;
 

@@ -18,8 +18,10 @@ internal enum GemmIsa
     /// AVX2/FMA: a 6 x 16 register tile (12 ymm accumulators + 2 B loads + 1 broadcast = 15 of the 16 ymm registers).
     /// The plain path runs it in 6-row strips across a whole packed row block with the 16-column half of a B micro-panel
     /// held in L1 (<see cref="GemmKernels.Block256"/>; the plain path packs B as 16-column half-panels for it, see
-    /// <see cref="GemmKernels.HalfPanels"/>); single 8 x 32 panels (epilogue path) run as two 6 x 16 blocks and
-    /// one 2 x 32 block (8 accumulators + 4 B loads + 1 broadcast).
+    /// <see cref="GemmKernels.HalfPanels"/>); the epilogue path runs it over the same layouts strip by strip, each A strip
+    /// in L1 against every B half-panel (<see cref="GemmKernels.Strip256"/>, <see cref="GemmKernels.EpilogueStrips"/>);
+    /// single 8 x 32 panels (the A/B baselines) run as two 6 x 16 blocks and one 2 x 32 block (8 accumulators + 4 B
+    /// loads + 1 broadcast).
     /// </summary>
     Vector256 = 2,
 
@@ -66,6 +68,16 @@ internal static unsafe class GemmKernels
     /// </summary>
     internal static bool SixRowPanels { get; set; } = true;
 
+    /// <summary>
+    /// Whether the epilogue path's AVX2 bands run the plain path's layouts (6-row A strip panels x 16-column B
+    /// half-panels) through <see cref="Strip256"/> instead of 8 x 32 panels through <see cref="Run"/> (a same-run A/B
+    /// baseline turns it off; same bits). Read once per call.
+    /// </summary>
+    internal static bool EpilogueStrips { get; set; } = true;
+
+    /// <summary>How far ahead, in bytes of the contiguous packed B block, <see cref="Strip256"/> prefetches B (1-4 KiB measured alike).</summary>
+    internal static int EpilogueBAheadBytes { get; set; } = 2048;
+
     /// <summary>Whether <see cref="Block256Six"/>'s last half-panel prefetches the next call's first B half-panel (a same-run A/B baseline turns it off).</summary>
     internal static bool FollowPrefetch { get; set; } = true;
 
@@ -80,7 +92,7 @@ internal static unsafe class GemmKernels
 
     /// <summary>
     /// How far ahead, in bytes of the 6-row A strip panels (24 bytes per k step; consecutive strips are contiguous),
-    /// <see cref="Kernel256SixPanel"/> prefetches A.
+    /// <see cref="Kernel256SixPanel{TPrefetch}"/> prefetches A.
     /// </summary>
     internal static int SixPanelPrefetchBytes { get; set; } = 1024;
 
@@ -93,7 +105,7 @@ internal static unsafe class GemmKernels
     internal static string TileDescription(GemmIsa isa) => isa switch
     {
         GemmIsa.Vector512 => "8x32 register tile",
-        GemmIsa.Vector256 => "6x16 register tile; plain path 6-row A strips x 16-column B half-panels, epilogue path 8x32 panels",
+        GemmIsa.Vector256 => "6x16 register tile; 6-row A strips x 16-column B half-panels",
         GemmIsa.Vector256Quarters => "4x16 register tile",
         _ => "scalar 8x32 tile",
     };
@@ -428,11 +440,11 @@ internal static unsafe class GemmKernels
                 float* a = aBlock + (s * strip);
                 if (rows == 6 && cols == Half)
                 {
-                    Kernel256SixPanel(a, b, kc, ci, ldc, alpha, beta, pf, pfEnd);
+                    Kernel256SixPanel(a, b, kc, ci, ldc, alpha, beta, new ShareNextHalfPanel(SixPanelPrefetchBytes, pf, pfEnd));
                 }
                 else
                 {
-                    Kernel256SixPanel(a, b, kc, edge, GemmPlan.NR, 1f, 0f, pf, pfEnd);
+                    Kernel256SixPanel(a, b, kc, edge, GemmPlan.NR, 1f, 0f, new ShareNextHalfPanel(SixPanelPrefetchBytes, pf, pfEnd));
                     MergeEdge(edge, rows, cols, ci, ldc, alpha, beta);
                 }
             }
@@ -441,12 +453,14 @@ internal static unsafe class GemmKernels
 
     /// <summary>
     /// 6 rows x 16 columns with Vector256 over a 6-row strip panel (row r of k step p at <c>a[6 p + r]</c>) and a 16-column
-    /// half-panel (<c>b[16 p + j]</c>): the register tile of <see cref="Kernel256Six"/>, k loop unrolled by two, with a
-    /// prefetch of the A stream <see cref="SixPanelPrefetchBytes"/> ahead and one of the lines <paramref name="bNext"/> ..
-    /// <paramref name="bNextEnd"/> every two k steps. Same FMA order per element.
+    /// half-panel (<c>b[16 p + j]</c>): the register tile of <see cref="Kernel256Six"/>, k loop unrolled by two, with the
+    /// software prefetches of <typeparamref name="TPrefetch"/> every two k steps (<see cref="ShareNextHalfPanel"/> for
+    /// <see cref="Block256Six"/>, <see cref="StreamB"/> for <see cref="Strip256"/>; a struct, so each gets its
+    /// own compiled loop). Same FMA order per element.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256SixPanel(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta, float* bNext, float* bNextEnd)
+    private static void Kernel256SixPanel<TPrefetch>(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta, TPrefetch prefetch)
+        where TPrefetch : struct, IStripPrefetch
     {
         const int Half = GemmPlan.NR / 2;
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
@@ -456,14 +470,11 @@ internal static unsafe class GemmKernels
         Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
         Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
         float* aPairsEnd = a + ((kc & ~1) * 6);
-        nint ahead = SixPanelPrefetchBytes;
         for (; a < aPairsEnd; a += 12)
         {
             if (Sse.IsSupported)
             {
-                Sse.Prefetch0((byte*)a + ahead);
-                Sse.Prefetch0(bNext);
-                bNext = bNext < bNextEnd ? bNext + Half : bNext;
+                prefetch.Step(a, b);
             }
 
             Vector256<float> b0 = Vector256.Load(b);
@@ -539,6 +550,147 @@ internal static unsafe class GemmKernels
         Store256(c + (3 * ldc), c30, c31, alpha, beta);
         Store256(c + (4 * ldc), c40, c41, alpha, beta);
         Store256(c + (5 * ldc), c50, c51, alpha, beta);
+    }
+
+    /// <summary>
+    /// The first 4 rows of a 6-row strip panel x 16 columns (8 ymm accumulators): the last, partial strip of a row block
+    /// (64-row epilogue bands end with 4 rows) without computing the zero rows. Prefetches as
+    /// <see cref="StreamB"/> (one line per k step). Same FMA order per element.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel256FourPanel(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta, nint bAhead)
+    {
+        const int Half = GemmPlan.NR / 2;
+        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
+        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
+        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
+        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        float* aEnd = a + (kc * 6);
+        for (; a < aEnd; a += 6)
+        {
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch0((byte*)b + bAhead);
+            }
+
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            b += Half;
+        }
+
+        Store256(c, c00, c01, alpha, beta);
+        Store256(c + ldc, c10, c11, alpha, beta);
+        Store256(c + (2 * ldc), c20, c21, alpha, beta);
+        Store256(c + (3 * ldc), c30, c31, alpha, beta);
+    }
+
+    /// <summary>
+    /// One 6-row strip against a whole packed B block, the epilogue path's loop order (the other one than
+    /// <see cref="Block256Six"/>'s): C[0..rows, 0..ncb] = alpha * A B + beta * C, where <paramref name="a"/> is a 6-row strip
+    /// panel (<see cref="GemmPacking.PackA6"/>, zero rows past <paramref name="rows"/>; kc x 6 floats, which stay in L1) and
+    /// <paramref name="bBlock"/> the 16-column half-panels of <see cref="GemmPacking.PackBHalves"/>, one contiguous stream
+    /// read from L2 with a software prefetch <see cref="EpilogueBAheadBytes"/> ahead. A strip of at most 4 rows runs the
+    /// 4-row kernel. Same FMA chain and store rule per element as <see cref="Run"/>, so the same bits.
+    /// </summary>
+    /// <remarks>
+    /// Measured on Zen 3 against <see cref="Block256Six"/> over a 64-row band (11 strips): the band's A strips (33 KiB at
+    /// kc = 128) do not stay in L1 next to the B half-panel, and that order was 2-8 % slower than this one.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Strip256(float* a, int rows, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* edge)
+    {
+        const int Half = GemmPlan.NR / 2;
+        nint ahead = EpilogueBAheadBytes;
+        for (int jh = 0; jh < ncb; jh += Half)
+        {
+            int cols = Math.Min(Half, ncb - jh);
+            float* b = bBlock + ((nint)jh * kc);
+            if (rows == 6 && cols == Half)
+            {
+                Kernel256SixPanel(a, b, kc, c + jh, ldc, alpha, beta, new StreamB(ahead));
+            }
+            else if (rows == 4 && cols == Half)
+            {
+                Kernel256FourPanel(a, b, kc, c + jh, ldc, alpha, beta, ahead);
+            }
+            else
+            {
+                if (rows <= 4)
+                {
+                    Kernel256FourPanel(a, b, kc, edge, GemmPlan.NR, 1f, 0f, ahead);
+                }
+                else
+                {
+                    Kernel256SixPanel(a, b, kc, edge, GemmPlan.NR, 1f, 0f, new StreamB(ahead));
+                }
+
+                MergeEdge(edge, rows, cols, c + jh, ldc, alpha, beta);
+            }
+        }
+    }
+
+    /// <summary>The software prefetches <see cref="Kernel256SixPanel{TPrefetch}"/> issues every two k steps.</summary>
+    private interface IStripPrefetch
+    {
+        /// <summary>Prefetches for the pair of k steps whose A and B rows start at <paramref name="a"/> and <paramref name="b"/>.</summary>
+        void Step(float* a, float* b);
+    }
+
+    /// <summary>
+    /// <see cref="Block256Six"/>'s (A streams from L2, the B half-panel stays in L1): the A stream
+    /// <see cref="SixPanelPrefetchBytes"/> ahead and one line of this strip's share of the next half-panel,
+    /// <c>next</c> .. <c>end</c>.
+    /// </summary>
+    private struct ShareNextHalfPanel : IStripPrefetch
+    {
+        private readonly nint _ahead;
+        private readonly float* _end;
+        private float* _next;
+
+        public ShareNextHalfPanel(nint ahead, float* next, float* end)
+        {
+            _ahead = ahead;
+            _next = next;
+            _end = end;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Step(float* a, float* b)
+        {
+            Sse.Prefetch0((byte*)a + _ahead);
+            Sse.Prefetch0(_next);
+            _next = _next < _end ? _next + (GemmPlan.NR / 2) : _next;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Strip256"/>'s (the A strip stays in L1, the B half-panels stream from L2): the two B lines of
+    /// the pair of k steps <c>ahead</c> bytes further on in the contiguous packed B block.
+    /// </summary>
+    private readonly struct StreamB : IStripPrefetch
+    {
+        private readonly nint _ahead;
+
+        public StreamB(nint ahead) => _ahead = ahead;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Step(float* a, float* b)
+        {
+            Sse.Prefetch0((byte*)b + _ahead);
+            Sse.Prefetch0((byte*)b + _ahead + 64);
+        }
     }
 
     /// <summary>First float of the 16 columns from <paramref name="jh"/> (a multiple of 16) of a packed B block in either layout.</summary>

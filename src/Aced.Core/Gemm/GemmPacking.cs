@@ -113,11 +113,12 @@ internal static unsafe class GemmPacking
         // A is stored m x k: op(A)[i, p] = a[i * lda + p]; transpose 6 rows x 8 k steps at a time into 48 contiguous floats.
         float* rowBase = a + ((nint)i0 * lda) + p0;
         int pDone = 0;
-        if (rows == Six && Avx.IsSupported)
+        if (rows >= 4 && Avx.IsSupported)
         {
+            // Also the 4-row last strip of a 64-row epilogue band (its zero rows come from zero vectors).
             for (; pDone + 8 <= kc; pDone += 8)
             {
-                Transpose6x8(rowBase + pDone, lda, dst + (pDone * Six));
+                Transpose6x8(rowBase + pDone, lda, dst + (pDone * Six), rows);
             }
         }
 
@@ -138,19 +139,19 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>
-    /// Reads 6 rows of 8 floats (<c>src[r * srcStride + q]</c>) and writes column q's 6 values at <c>dst + 6 q</c>
-    /// (48 floats, nothing past them).
+    /// Reads <paramref name="rows"/> (4 to 6) rows of 8 floats (<c>src[r * srcStride + q]</c>) and writes column q's 6
+    /// values at <c>dst + 6 q</c>, zero past <paramref name="rows"/> (48 floats, nothing past them).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose6x8(float* src, nint srcStride, float* dst)
+    private static void Transpose6x8(float* src, nint srcStride, float* dst, int rows)
     {
+        Vector256<float> zero = Vector256<float>.Zero;
         Vector256<float> r0 = Avx.LoadVector256(src);
         Vector256<float> r1 = Avx.LoadVector256(src + srcStride);
         Vector256<float> r2 = Avx.LoadVector256(src + (2 * srcStride));
         Vector256<float> r3 = Avx.LoadVector256(src + (3 * srcStride));
-        Vector256<float> r4 = Avx.LoadVector256(src + (4 * srcStride));
-        Vector256<float> r5 = Avx.LoadVector256(src + (5 * srcStride));
-        Vector256<float> zero = Vector256<float>.Zero;
+        Vector256<float> r4 = rows > 4 ? Avx.LoadVector256(src + (4 * srcStride)) : zero;
+        Vector256<float> r5 = rows > 5 ? Avx.LoadVector256(src + (5 * srcStride)) : zero;
 
         Vector256<float> t0 = Avx.UnpackLow(r0, r1);
         Vector256<float> t1 = Avx.UnpackHigh(r0, r1);

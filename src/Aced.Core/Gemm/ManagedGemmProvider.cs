@@ -140,6 +140,7 @@ public sealed class ManagedGemmProvider : IGemmEpilogueProvider, IGemmBatchedPro
             job.Plan = plan;
             job.Serial = GemmDriver.NextSerial();
             job.Isa = GemmKernels.ActiveIsa;
+            job.HalfPanels = GemmDriver.EpilogueStrips(plan, job.Isa);
             job.Epilogue = epilogue;
             try
             {

@@ -199,7 +199,8 @@ public sealed class GemmCorrectnessTests
     {
         string text = GemmControl.Describe();
         Assert.Contains("Aced managed SGEMM", text);
-        Assert.Contains("8x32", text);
+        Assert.Contains(GemmKernels.TileDescription(GemmKernels.ActiveIsa), text);
+        Assert.Contains(GemmKernels.ActiveIsa == GemmIsa.Vector256 ? "6x16" : "8x32", text);
     }
 
     private readonly struct NoOpEpilogue : IGemmEpilogue

@@ -12,7 +12,7 @@ namespace Aced.Core.Tests;
 public sealed class GemmEpilogueGroupTests
 {
     /// <summary>An order-sensitive per-row fold of every tile: acc = acc * 1.000001 + tag + sum(tile row), in double.</summary>
-    private readonly struct FoldEpilogue : IGemmEpilogue
+    internal readonly struct FoldEpilogue : IGemmEpilogue
     {
         private readonly double[] _acc;
         private readonly double _tag;

@@ -131,7 +131,8 @@ public sealed class GemmGlobalStateTests
         {
             big = new GemmPlan(1024, 1024, 1024, epilogue: false);
             one = new GemmPlan(40, 64, 64, epilogue: false);
-            shortRows = new GemmPlan(128, 512, 512, epilogue: false);
+            // Two column blocks on any L2 (nc follows it), so the partition wants 6 row blocks of 128 rows: 4 of 32.
+            shortRows = new GemmPlan(128, 2 * GemmPlan.NcPlain, 512, epilogue: false);
         });
         Assert.Equal(4, GemmDriver.TailParts(big));
         Assert.Equal(0, GemmDriver.TailTiles(big, 1));
