@@ -14,7 +14,10 @@ if [ -z "$mpiexec" ]; then
   echo "mpi-check: SKIPPED: no mpiexec on PATH (install MPICH: apt-get install mpich)"
   exit 0
 fi
-if ! "$mpiexec" --version 2>/dev/null | grep -qi -e hydra -e mpich; then
+# Read the whole version text first: with pipefail, `mpiexec --version | grep -q` fails whenever grep exits
+# before the launcher has written everything (SIGPIPE), which skipped this check in about 1 run of 40.
+launcher_version=$("$mpiexec" --version 2>/dev/null || true)
+if ! grep -qi -e hydra -e mpich <<<"$launcher_version"; then
   echo "mpi-check: SKIPPED: $mpiexec is not MPICH's launcher (Aced.Mpi needs MPICH: apt-get install mpich)"
   exit 0
 fi

@@ -918,8 +918,9 @@ internal static unsafe class GemmKernels
         Store256(c + (3 * ldc), c30, c31, alpha, beta);
     }
 
+    /// <summary>The AVX2 store rule of a 16-wide tile row: <c>alpha acc</c> when beta is 0, else <c>fma(acc, alpha, beta * c)</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store256(float* c, Vector256<float> x0, Vector256<float> x1, float alpha, float beta)
+    internal static void Store256(float* c, Vector256<float> x0, Vector256<float> x1, float alpha, float beta)
     {
         Vector256<float> va = Vector256.Create(alpha);
         if (beta == 0f)

@@ -16,7 +16,7 @@ internal static unsafe partial class GemmSlices
     /// Widest C (columns) that <see cref="RunTransposedDirect256"/> computes; 0 (the default) switches it off (an A/B
     /// switch, same bits). Off because it measured 1.07-1.11x the plain path with one thread but 0.91-0.94x with two
     /// threads running blocks concurrently, as the step's backward does, where the packed six-row form measured
-    /// 0.99-1.04x (docs/perf/slices5.md).
+    /// 0.99-1.04x (docs/PERFORMANCE.md, "Issue 12, fifth session, per branch", slices5).
     /// </summary>
     internal static int DirectMaxColumns256 { get; set; }
 
@@ -146,29 +146,11 @@ internal static unsafe partial class GemmSlices
             }
         }
 
-        StoreRow(c, c00, c01, beta);
-        StoreRow(c + ldc, c10, c11, beta);
-        StoreRow(c + (2 * ldc), c20, c21, beta);
-        StoreRow(c + (3 * ldc), c30, c31, beta);
-        StoreRow(c + (4 * ldc), c40, c41, beta);
-        StoreRow(c + (5 * ldc), c50, c51, beta);
-    }
-
-    /// <summary>The kernels' store rule with alpha = 1: <c>acc</c> when beta is 0, else <c>fma(acc, 1, beta * c)</c>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow(float* c, Vector256<float> x0, Vector256<float> x1, float beta)
-    {
-        Vector256<float> one = Vector256.Create(1f);
-        if (beta == 0f)
-        {
-            Vector256.Store(x0 * one, c);
-            Vector256.Store(x1 * one, c + 8);
-        }
-        else
-        {
-            Vector256<float> vb = Vector256.Create(beta);
-            Vector256.Store(Vector256.FusedMultiplyAdd(x0, one, vb * Vector256.Load(c)), c);
-            Vector256.Store(Vector256.FusedMultiplyAdd(x1, one, vb * Vector256.Load(c + 8)), c + 8);
-        }
+        GemmKernels.Store256(c, c00, c01, 1f, beta);
+        GemmKernels.Store256(c + ldc, c10, c11, 1f, beta);
+        GemmKernels.Store256(c + (2 * ldc), c20, c21, 1f, beta);
+        GemmKernels.Store256(c + (3 * ldc), c30, c31, 1f, beta);
+        GemmKernels.Store256(c + (4 * ldc), c40, c41, 1f, beta);
+        GemmKernels.Store256(c + (5 * ldc), c50, c51, 1f, beta);
     }
 }
