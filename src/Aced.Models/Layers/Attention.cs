@@ -44,6 +44,13 @@ internal static class Attention
     internal static bool PrefetchOutputs { get; set; } = true;
 
     /// <summary>
+    /// Whether the fused path packs each example's Q, K, V (and backward its dO) rows into per-thread head-major blocks
+    /// before its heads run, and backward writes dQ, dK, dV into such blocks and copies them out once per example
+    /// (<see cref="FusedBody"/>); on by default, off in A/B probes and tests. Data movement only: the same bits.
+    /// </summary>
+    internal static bool PackExamples { get; set; } = true;
+
+    /// <summary>
     /// Switches all of the attention's AVX2-session kernel choices at once (<see cref="SmallGemm.Avx2SixRowTiles"/>,
     /// <see cref="AttentionSoftmax.Interleaved"/>, <see cref="PrefetchOutputs"/>; each gives the same bits as before):
     /// for the benchmarks' same-process A/B and the tests. Reads true only when all three are on.
@@ -204,6 +211,38 @@ internal static class Attention
         }
     }
 
+    /// <summary>
+    /// Copies column block s (columns [s w, (s + 1) w)) of the <paramref name="rows"/> rows of <paramref name="source"/>
+    /// (row stride ld) to <c>destination[s rows w ..]</c> as a rows x w block (row stride w), for s &lt; blocks: row by
+    /// row, each source row read once in order.
+    /// </summary>
+    internal static void PackColumnBlocks(ReadOnlySpan<float> source, int rows, int ld, int w, int blocks, Span<float> destination)
+    {
+        int block = rows * w;
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> row = source.Slice(r * ld, blocks * w);
+            for (int s = 0; s < blocks; s++)
+            {
+                row.Slice(s * w, w).CopyTo(destination.Slice((s * block) + (r * w), w));
+            }
+        }
+    }
+
+    /// <summary>The inverse of <see cref="PackColumnBlocks"/>: block s of <paramref name="source"/> to columns [s w, (s + 1) w) of the rows of <paramref name="destination"/>.</summary>
+    internal static void UnpackColumnBlocks(ReadOnlySpan<float> source, int rows, int w, int blocks, Span<float> destination, int ld)
+    {
+        int block = rows * w;
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> row = destination.Slice(r * ld, blocks * w);
+            for (int s = 0; s < blocks; s++)
+            {
+                source.Slice((s * block) + (r * w), w).CopyTo(row.Slice(s * w, w));
+            }
+        }
+    }
+
     /// <summary>The fused path runs only with the managed provider itself (another provider gets the batched calls).</summary>
     private static bool UseFused() => FusedEnabled && ReferenceEquals(GemmControl.Provider, ManagedGemmProvider.Instance);
 
@@ -211,8 +250,12 @@ internal static class Attention
     [ThreadStatic]
     private static float[]? t_scratch;
 
-    /// <summary>Scratch floats of one fused work item: the transposed K or V (hd x T) and dP (T x T).</summary>
-    private static int FusedScratchFloats(MatrixView qkv, int tokens, int heads) => ((qkv.Columns / 3 / Math.Max(1, heads)) * tokens) + (tokens * tokens);
+    /// <summary>
+    /// Scratch floats of one fused work item: the transposed K or V (hd x T) and dP (T x T), then (packed path) an
+    /// example's packed Q, K, V (3 D x T), its dO (D x T) and its dQ, dK, dV (3 D x T).
+    /// </summary>
+    private static int FusedScratchFloats(MatrixView qkv, int tokens, int heads) =>
+        ((qkv.Columns / 3 / Math.Max(1, heads)) * tokens) + (tokens * tokens) + (PackExamples ? 7 * (qkv.Columns / 3) * tokens : 0);
 
     private static Span<float> Scratch(int length)
     {
@@ -270,8 +313,26 @@ internal static class Attention
             float scale = 1f / MathF.Sqrt(hd);
             int ld = _qkv.Stride;
             int ldo = _output.Stride;
-            Span<float> scratch = Scratch((hd * t) + (t * t));
+            Span<float> scratch = Scratch((hd * t) + (t * t) + (PackExamples ? 7 * d * t : 0));
             Span<float> transposed = scratch.Slice(0, hd * t);
+            if (PackExamples)
+            {
+                Span<float> packed = scratch.Slice((hd * t) + (t * t));
+                for (int e = e0; e < end; e++)
+                {
+                    if (_backward)
+                    {
+                        BackwardExamplePacked(e, t, d, hd, scale, transposed, scratch.Slice(hd * t, t * t), packed);
+                    }
+                    else
+                    {
+                        ForwardExamplePacked(e, t, d, hd, scale, transposed, packed);
+                    }
+                }
+
+                return;
+            }
+
             for (int e = e0; e < end; e++)
             {
                 for (int h = 0; h < _heads; h++)
@@ -316,6 +377,112 @@ internal static class Attention
             // dQ = scale dS K; dK = scale dS^T Q.
             SmallGemm.MultiplyNN(t, hd, t, scale, dp, t, k, ld, false, dq, ldd);
             SmallGemm.MultiplyTN(t, hd, t, scale, dp, t, q, ld, false, dq.Slice(d), ldd);
+        }
+
+        /// <summary>
+        /// Forward of example e on the packed path: its Q, K, V rows copied once into head-major blocks (T x hd, row
+        /// stride hd; the rows are read in order, whole, instead of 2 x 64 bytes from each of 3 x T rows per head, which
+        /// the prefetchers do not follow and which map to a few L1 sets), then per head the products and softmax of
+        /// the unpacked path on the blocks; the next example's rows and score blocks are prefetched a part per head.
+        /// </summary>
+        private void ForwardExamplePacked(int e, int t, int d, int hd, float scale, Span<float> transposed, Span<float> packed)
+        {
+            int ld = _qkv.Stride;
+            int ldo = _output.Stride;
+            int block = t * hd;
+            PackColumnBlocks(_qkv.Array.AsSpan(_qkv.Offset + (e * t * ld)), t, ld, hd, 3 * _heads, packed);
+            for (int h = 0; h < _heads; h++)
+            {
+                PrefetchNextExample(e, h, t, ld, ldo);
+                ReadOnlySpan<float> q = packed.Slice(h * block, block);
+                ReadOnlySpan<float> k = packed.Slice((_heads + h) * block, block);
+                ReadOnlySpan<float> v = packed.Slice(((2 * _heads) + h) * block, block);
+                Span<float> p = _probs.AsSpan(((e * _heads) + h) * t * t, t * t);
+                SmallGemm.TransposeInto(t, hd, k, hd, transposed);
+                SmallGemm.MultiplyNN(t, t, hd, scale, q, hd, transposed, t, false, p, t);
+                AttentionSoftmax.Forward(p, t, t, _causal);
+                SmallGemm.MultiplyNN(t, hd, t, 1f, p, t, v, hd, false, _output.Array.AsSpan(_output.Offset + (e * t * ldo) + (h * hd)), ldo);
+            }
+        }
+
+        /// <summary>
+        /// Backward of example e on the packed path: Q, K, V and dO packed as in <see cref="ForwardExamplePacked"/>, the
+        /// heads' products and softmax backward of <see cref="BackwardHead"/> on the blocks, dQ, dK, dV written into
+        /// head-major blocks and copied to the example's dqkv rows once, whole rows in order.
+        /// </summary>
+        private void BackwardExamplePacked(int e, int t, int d, int hd, float scale, Span<float> transposed, Span<float> dp, Span<float> packed)
+        {
+            int ld = _qkv.Stride;
+            int ldo = _output.Stride;
+            int ldd = _dQkv.Stride;
+            int block = t * hd;
+            Span<float> qkv = packed.Slice(0, 3 * d * t);
+            Span<float> dO = packed.Slice(3 * d * t, d * t);
+            Span<float> dQkv = packed.Slice(4 * d * t, 3 * d * t);
+            PackColumnBlocks(_qkv.Array.AsSpan(_qkv.Offset + (e * t * ld)), t, ld, hd, 3 * _heads, qkv);
+            PackColumnBlocks(_output.Array.AsSpan(_output.Offset + (e * t * ldo)), t, ldo, hd, _heads, dO);
+            for (int h = 0; h < _heads; h++)
+            {
+                PrefetchNextExample(e, h, t, ld, ldo);
+                ReadOnlySpan<float> q = qkv.Slice(h * block, block);
+                ReadOnlySpan<float> k = qkv.Slice((_heads + h) * block, block);
+                ReadOnlySpan<float> v = qkv.Slice(((2 * _heads) + h) * block, block);
+                ReadOnlySpan<float> dOh = dO.Slice(h * block, block);
+                ReadOnlySpan<float> p = _probs.AsSpan(((e * _heads) + h) * t * t, t * t);
+
+                // dP = dO V^T; dV = P^T dO.
+                SmallGemm.TransposeInto(t, hd, v, hd, transposed);
+                SmallGemm.MultiplyNN(t, t, hd, 1f, dOh, hd, transposed, t, false, dp, t);
+                SmallGemm.MultiplyTN(t, hd, t, 1f, p, t, dOh, hd, false, dQkv.Slice(((2 * _heads) + h) * block, block), hd);
+
+                // dS = P o (dP - rowsum(P o dP)).
+                AttentionSoftmax.Backward(p, dp, t, t);
+
+                // dQ = scale dS K; dK = scale dS^T Q.
+                SmallGemm.MultiplyNN(t, hd, t, scale, dp, t, k, hd, false, dQkv.Slice(h * block, block), hd);
+                SmallGemm.MultiplyTN(t, hd, t, scale, dp, t, q, hd, false, dQkv.Slice((_heads + h) * block, block), hd);
+            }
+
+            UnpackColumnBlocks(dQkv, t, hd, 3 * _heads, _dQkv.Array.AsSpan(_dQkv.Offset + (e * t * ldd)), ldd);
+        }
+
+        /// <summary>
+        /// Prefetches part <paramref name="h"/> of <c>heads</c> of the next example's rows (qkv; forward with
+        /// <see cref="PrefetchOutputs"/> its output rows, backward its dO and dqkv rows) and of its score blocks, so that
+        /// the next example's whole blocks, read or written in order, arrive spread over the current example's heads.
+        /// </summary>
+        private void PrefetchNextExample(int e, int h, int t, int ld, int ldo)
+        {
+            if (e + 1 >= _batch)
+            {
+                return;
+            }
+
+            PrefetchPart(_qkv.Array.AsSpan(_qkv.Offset + ((e + 1) * t * ld)), ((t - 1) * ld) + _qkv.Columns, h, _heads);
+            PrefetchPart(_probs.AsSpan((e + 1) * _heads * t * t), _heads * t * t, h, _heads);
+            if (_backward || PrefetchOutputs)
+            {
+                PrefetchPart(_output.Array.AsSpan(_output.Offset + ((e + 1) * t * ldo)), ((t - 1) * ldo) + _output.Columns, h, _heads);
+            }
+
+            if (_backward && PrefetchOutputs)
+            {
+                int ldd = _dQkv.Stride;
+                PrefetchPart(_dQkv.Array.AsSpan(_dQkv.Offset + ((e + 1) * t * ldd)), ((t - 1) * ldd) + _dQkv.Columns, h, _heads);
+            }
+        }
+
+        /// <summary>Prefetches part <paramref name="part"/> of <paramref name="parts"/> of the first <paramref name="length"/> floats of <paramref name="source"/>.</summary>
+        private static void PrefetchPart(ReadOnlySpan<float> source, int length, int part, int parts)
+        {
+            int size = length / parts;
+            int start = part * size;
+            if (part == parts - 1)
+            {
+                size = length - start;
+            }
+
+            SmallGemm.PrefetchRows(source.Slice(start), 1, size, size);
         }
 
         /// <summary>Prefetches the rows the next (example, head) reads or writes: its Q, K, V rows, its P block, and backward its dO rows.</summary>
