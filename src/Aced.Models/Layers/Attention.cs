@@ -1,4 +1,7 @@
 using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Aced.Core;
 
 namespace Aced.Models.Layers;
@@ -218,27 +221,62 @@ internal static class Attention
     /// </summary>
     internal static void PackColumnBlocks(ReadOnlySpan<float> source, int rows, int ld, int w, int blocks, Span<float> destination)
     {
-        int block = rows * w;
-        for (int r = 0; r < rows; r++)
+        if (rows == 0 || blocks == 0 || w == 0)
         {
-            ReadOnlySpan<float> row = source.Slice(r * ld, blocks * w);
-            for (int s = 0; s < blocks; s++)
-            {
-                row.Slice(s * w, w).CopyTo(destination.Slice((s * block) + (r * w), w));
-            }
+            return;
         }
+
+        CheckBlocks(source.Length, rows, ld, w, blocks, destination.Length);
+        MoveBlocks(ref MemoryMarshal.GetReference(source), ld, w, ref MemoryMarshal.GetReference(destination), w, rows * w, rows, w, blocks);
     }
 
     /// <summary>The inverse of <see cref="PackColumnBlocks"/>: block s of <paramref name="source"/> to columns [s w, (s + 1) w) of the rows of <paramref name="destination"/>.</summary>
     internal static void UnpackColumnBlocks(ReadOnlySpan<float> source, int rows, int w, int blocks, Span<float> destination, int ld)
     {
-        int block = rows * w;
+        if (rows == 0 || blocks == 0 || w == 0)
+        {
+            return;
+        }
+
+        CheckBlocks(destination.Length, rows, ld, w, blocks, source.Length);
+        MoveBlocks(ref MemoryMarshal.GetReference(source), w, rows * w, ref MemoryMarshal.GetReference(destination), ld, w, rows, w, blocks);
+    }
+
+    private static void CheckBlocks(int rowsLength, int rows, int ld, int w, int blocks, int blocksLength)
+    {
+        if (ld < blocks * w || rowsLength < ((rows - 1) * ld) + (blocks * w) || blocksLength < rows * w * blocks)
+        {
+            Guard.ThrowArgument(nameof(rows), $"{blocks} column blocks of {rows} x {w} need a row stride of at least {blocks * w} and {((rows - 1) * ld) + (blocks * w)} row-major and {rows * w * blocks} packed floats");
+        }
+    }
+
+    /// <summary>
+    /// For r &lt; rows, s &lt; blocks, c &lt; w: <c>destination[r dRow + s dBlock + c] = source[r sRow + s sBlock + c]</c>
+    /// (data movement only), w floats at a time in Vector256 moves and a scalar tail.
+    /// </summary>
+    private static void MoveBlocks(ref float source, int sRow, int sb, ref float destination, int dRow, int db, int rows, int w, int blocks)
+    {
         for (int r = 0; r < rows; r++)
         {
-            Span<float> row = destination.Slice(r * ld, blocks * w);
+            ref float sr = ref Unsafe.Add(ref source, r * sRow);
+            ref float dr = ref Unsafe.Add(ref destination, r * dRow);
             for (int s = 0; s < blocks; s++)
             {
-                source.Slice((s * block) + (r * w), w).CopyTo(row.Slice(s * w, w));
+                ref float sp = ref Unsafe.Add(ref sr, s * sb);
+                ref float dp = ref Unsafe.Add(ref dr, s * db);
+                int c = 0;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    for (; c + Vector256<float>.Count <= w; c += Vector256<float>.Count)
+                    {
+                        Vector256.LoadUnsafe(ref sp, (nuint)c).StoreUnsafe(ref dp, (nuint)c);
+                    }
+                }
+
+                for (; c < w; c++)
+                {
+                    Unsafe.Add(ref dp, c) = Unsafe.Add(ref sp, c);
+                }
             }
         }
     }
