@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using Aced.Core;
+using Aced.Models.Layers;
 
 namespace Aced.Benchmarks.Models;
 
@@ -18,13 +19,20 @@ namespace Aced.Benchmarks.Models;
 /// (their sum can exceed the step), while <see cref="WallTicks"/> / <see cref="BatchedWallTicks"/> count the wall time
 /// during which at least one product (one batched product) was running.
 /// </para>
+/// <para>
+/// Wrapping the managed provider it is also the attention's <see cref="IAttentionProfiler"/>: the attention then runs
+/// its fused path (the one the step runs) and reports its products under the batched shapes (<see cref="BatchedShapes"/>,
+/// thread time) and its row passes in <see cref="AttentionPasses"/>; <see cref="BatchedWallTicks"/> is then the wall
+/// time of the attention layer calls (products and row passes).
+/// </para>
 /// </summary>
-internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpilogueProvider, IGemmSlicesProvider
+internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpilogueProvider, IGemmSlicesProvider, IAttentionProfiler
 {
     private readonly IGemmProvider _inner;
     private readonly Dictionary<(Transpose, Transpose, int, int, int), ShapeStats> _shapes = new();
     private readonly Dictionary<(Transpose, Transpose, int, int, int), ShapeStats> _batched = new();
     private readonly Dictionary<(Transpose, Transpose, int, int, int), ShapeStats> _epilogue = new();
+    private readonly Dictionary<string, ShapeStats> _passes = new();
 
     private readonly object _gate = new();
     private int _active;
@@ -54,6 +62,37 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
 
     public IReadOnlyDictionary<(Transpose, Transpose, int, int, int), ShapeStats> EpilogueShapes => _epilogue;
 
+    /// <summary>The fused attention's row passes (softmax, packing) by name: heads in <c>Calls</c>, thread time in <c>Ticks</c>.</summary>
+    public IReadOnlyDictionary<string, ShapeStats> AttentionPasses => _passes;
+
+    /// <inheritdoc/>
+    public bool WrapsManagedProvider => ReferenceEquals(_inner, ManagedGemmProvider.Instance);
+
+    /// <inheritdoc/>
+    public void EnterLayer() => Enter(true);
+
+    /// <inheritdoc/>
+    public void ExitLayer() => Exit(true);
+
+    /// <inheritdoc/>
+    public void RecordProducts(Transpose transA, Transpose transB, int m, int n, int k, long count, long ticks) => Record(_batched, (transA, transB, m, n, k), count, ticks);
+
+    /// <inheritdoc/>
+    public void RecordPass(string name, long count, long ticks)
+    {
+        lock (_gate)
+        {
+            if (!_passes.TryGetValue(name, out ShapeStats? stats))
+            {
+                stats = new ShapeStats();
+                _passes[name] = stats;
+            }
+
+            stats.Calls += count;
+            stats.Ticks += ticks;
+        }
+    }
+
     public void Reset()
     {
         Calls = 0;
@@ -64,6 +103,7 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
         _shapes.Clear();
         _batched.Clear();
         _epilogue.Clear();
+        _passes.Clear();
     }
 
     public void SgemmWithEpilogue<TEpilogue>(Transpose transA, Transpose transB, float alpha, MatrixView a, MatrixView b, TEpilogue epilogue)

@@ -142,7 +142,8 @@ public class TrainingStepBenchmarks : IFlopCount
     }
 
     /// <summary>
-    /// Prints the share of the step spent in GEMM, per shape, against a 1024^3 SGEMM in the same process, then the
+    /// Prints the share of the step spent in GEMM, per shape, against a 1024^3 SGEMM in the same process (the attention's
+    /// products as its fused path runs them, see <see cref="TimingGemmProvider"/>), then the
     /// non-GEMM components (<see cref="TrainingStepComponents"/>). The step time is that of the fastest of three steps whose every product
     /// (plain, fused with the forward's epilogues, batched attention products) is timed, in the same step, through a
     /// wrapper provider with the managed provider's capabilities (<see cref="TimingGemmProvider"/>).
@@ -238,6 +239,14 @@ public class TrainingStepBenchmarks : IFlopCount
             Console.WriteLine(line);
         }
 
+        // The fused attention (the path the step runs) reports its products in the batched rows above and its row
+        // passes here (thread time; the attention layer calls' wall time is in the GEMM wall total).
+        foreach (KeyValuePair<string, TimingGemmProvider.ShapeStats> pass in timed.AttentionPasses)
+        {
+            double seconds = pass.Value.Ticks / (double)Stopwatch.Frequency;
+            Console.WriteLine($"// [models]   {pass.Key,-40} {pass.Value.Calls,6} heads/step, {seconds * 1e3,7:F1} ms/step ({seconds / stepSeconds,6:P1}) thread time");
+        }
+
         (_zi, _zt) = _model.Forward(_images, _tokens);
         double componentSeconds = 0;
         Console.WriteLine($"// [models] batch {Batch}: non-GEMM components, timed standalone at the step's shapes (best of 3):");
@@ -252,6 +261,7 @@ public class TrainingStepBenchmarks : IFlopCount
         Console.WriteLine($"// [models]   {"rest (embeddings, patchify, pooling, copies; minus the loss's GEMMs counted twice)",-64} {rest * 1e3,8:F1} ms/step ({rest / stepSeconds,6:P1})");
         CompareFusedPaths("fused paths", SetFusedPaths);
         CompareFusedPaths("attention kernels (AVX2 tiles, interleaved softmax rows, output prefetch)", SetAttentionKernels);
+        CompareFusedPaths("attention example packing (head-major Q, K, V, dO, dQKV blocks)", on => Aced.Models.Layers.Attention.PackExamples = on);
         if (GemmKernels.ActiveIsa == GemmIsa.Vector256)
         {
             CompareFusedPaths("GemmSlices AVX2 six-row strips (dW slices, dx blocks)", on => GemmSlices.SixRowStrips = on);
