@@ -13,9 +13,10 @@ namespace Aced.Models.Layers;
 /// groups of G, one <see cref="ParallelPartition"/> partition per group, and each group runs its products and row
 /// softmax back to back so that its scores stay in cache (the batch-wide calls wrote B H T T scores, 16 MiB at the
 /// reference batch, to memory and read them back twice). With the managed provider itself the work items run the
-/// fused per-head path instead (<see cref="FusedEnabled"/>): the same small-matrix kernels and row passes one (example,
-/// head) at a time, the head's scores in L1, dP in a per-thread scratch (the dProbs argument is then not used) and the
-/// next head's rows prefetched; bit-identical to the batched calls.
+/// fused per-head path instead (<see cref="FusedEnabled"/>, AttentionFused.cs): the same small-matrix kernels and row
+/// passes one (example, head) at a time, the head's scores in L1, dP in a per-thread scratch (the dProbs argument is
+/// then not used), each example's rows packed into head-major blocks (<see cref="PackExamples"/>) and the next
+/// example's rows prefetched; bit-identical to the batched calls.
 /// </summary>
 /// <remarks>
 /// With the managed provider every element is the same fused multiply-add chain whatever the batching (the
