@@ -24,6 +24,14 @@ internal static class SelectionKernels
     internal static bool PairedSums { get; set; } = true;
 
     /// <summary>
+    /// Whether the softmax cache fill's exponentials (<see cref="StoreLogitsAndExps"/> and the log-sum-exp terms of
+    /// <see cref="AccumulateLogSumExp(ReadOnlySpan{float}, float, float, ref double, ref double)"/>) run two vectors per
+    /// step where Vector256 is the widest width (default true; the same bits either way: each element's exponential is
+    /// the same and the lane sums add in the same order): the switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool PairedExps { get; set; } = true;
+
+    /// <summary>
     /// <c>sum_j softplus(x_j + bias)</c>: <see cref="BiasedSoftplusOperator"/> over
     /// <see cref="StableMath.SumInLanesDoubleTail{TOperator}"/> (float lanes in the widest width, at most one 256-bit
     /// step, the tail of at most 7 elements in double; where Vector256 is the widest, two vectors per step through
@@ -141,6 +149,24 @@ internal static class SelectionKernels
         {
             Vector256<float> m = Vector256.Create(float.NegativeInfinity);
             Vector256<float> bad = Vector256<float>.Zero;
+            if (!Vector512.IsHardwareAccelerated && PairedExps)
+            {
+                // Two independent exponentials per step: Zen 3's window holds too few single ones to hide their latency.
+                for (; i + 16 <= n; i += 16)
+                {
+                    Vector256<float> v0 = Vector256.LoadUnsafe(ref rl, i);
+                    Vector256<float> v1 = Vector256.LoadUnsafe(ref rl, i + 8);
+                    Vector256<float> e0 = VectorMath.Exp(v0 - Vector256.LoadUnsafe(ref rr, i));
+                    Vector256<float> e1 = VectorMath.Exp(v1 - Vector256.LoadUnsafe(ref rr, i + 8));
+                    v0.StoreUnsafe(ref rc, i);
+                    v1.StoreUnsafe(ref rc, i + 8);
+                    e0.StoreUnsafe(ref re, i);
+                    e1.StoreUnsafe(ref re, i + 8);
+                    m = Vector256.Max(m, Vector256.Max(v0, v1));
+                    bad |= ~Vector256.Equals(v0, v0) | ~Vector256.Equals(v1, v1);
+                }
+            }
+
             for (; i + 8 <= n; i += 8)
             {
                 Vector256<float> v = Vector256.LoadUnsafe(ref rl, i);
@@ -209,9 +235,60 @@ internal static class SelectionKernels
         }
 
         // Every argument is <= 0 up to rounding (shift is the running max), which ExpNonPositive handles.
-        double tileSum = StableMath.SumInLanes(new ExpNonPositiveShiftOperator((float)(newMax - bias)), x);
+        double tileSum = SumExpsInLanes(new ExpNonPositiveShiftOperator((float)(newMax - bias)), x);
         sum += tileSum;
         max = newMax;
+    }
+
+    /// <summary>
+    /// <see cref="StableMath.SumInLanes{TOperator}"/> of <paramref name="op"/> (the same bits), where Vector256 is the
+    /// widest width and <see cref="PairedExps"/> is set with two vectors' exponentials per step, added to the lanes in
+    /// the same order.
+    /// </summary>
+    private static double SumExpsInLanes(ExpNonPositiveShiftOperator op, ReadOnlySpan<float> x)
+    {
+        if (Vector512.IsHardwareAccelerated || !Vector256.IsHardwareAccelerated || !PairedExps || x.Length < 16)
+        {
+            return StableMath.SumInLanes(op, x);
+        }
+
+        ref float src = ref MemoryMarshal.GetReference(x);
+        nuint n = (nuint)x.Length;
+        nuint i = 0;
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (; i + 16 <= n; i += 16)
+        {
+            Vector256<float> e0 = op.Invoke(Vector256.LoadUnsafe(ref src, i));
+            Vector256<float> e1 = op.Invoke(Vector256.LoadUnsafe(ref src, i + 8));
+            acc += e0;
+            acc += e1;
+        }
+
+        for (; i + 8 <= n; i += 8)
+        {
+            acc += op.Invoke(Vector256.LoadUnsafe(ref src, i));
+        }
+
+        double total = VectorMath.HorizontalSum(acc);
+
+        // The tail exactly as SumInLanes runs it after its Vector256 lanes.
+        if (Vector128.IsHardwareAccelerated && i + 4 <= n)
+        {
+            Vector128<float> acc128 = Vector128<float>.Zero;
+            for (; i + 4 <= n; i += 4)
+            {
+                acc128 += op.Invoke(Vector128.LoadUnsafe(ref src, i));
+            }
+
+            total += VectorMath.HorizontalSum(acc128);
+        }
+
+        for (; i < n; i++)
+        {
+            total += op.Invoke(Unsafe.Add(ref src, i));
+        }
+
+        return total;
     }
 
     /// <summary><c>exp(x - shift)</c> for arguments at most 0 (<see cref="VectorMath.ExpNonPositive(float)"/>), the terms of a max-shifted log-sum-exp.</summary>
@@ -269,7 +346,7 @@ internal static class SelectionKernels
 /// that <c>skip[i]</c> does not mark (all rows without <c>skip</c>); optionally
 /// (<see cref="PrefetchingRowsOf(MatrixView)"/>) it also prefetches, row by row, the same rows of another matrix.
 /// </summary>
-internal readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
+internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<SoftplusRowSumEpilogue>
 {
     private readonly double[] _accumulator;
     private readonly float _bias;
@@ -310,7 +387,7 @@ internal readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
-        int prefetchRows = columnStart == 0 && !_next.IsEmpty ? Math.Clamp(_next.Rows - rowStart - _nextOffset, 0, rows) : 0;
+        int prefetchRows = RowPrefetch.Count(_next, _nextOffset, rowStart, columnStart, rows);
         for (int r = 0; r < rows; r++)
         {
             if (r < prefetchRows)
@@ -394,9 +471,12 @@ internal readonly struct RowLogSumExpEpilogue : IGemmEpilogue
 /// (<c>cache[i * stride + start + j]</c>) and folds <c>P + bias</c> into the row's running log-sum-exp
 /// (<c>max[i]</c>, <c>sum[i]</c>), one <see cref="SelectionKernels.AccumulateLogSumExp(ReadOnlySpan{float}, float, ref double, ref double)"/> per column tile, as
 /// <see cref="RowLogSumExpEpilogue"/> does for the rows beyond the cache; the first <c>expRows</c> rows also store
-/// <c>exp(P_ij - reference_j)</c> into the exponential cache (same layout).
+/// <c>exp(P_ij - reference_j)</c> into the exponential cache (same layout). The rows <c>skip</c> marks (members: their
+/// cache rows are never read again, but their log-sum-exps are, as the members' own) only fold the log-sum-exp.
+/// Optionally (<see cref="PrefetchingRowsOf(MatrixView, int)"/>) it also prefetches, row by row, the same rows of another
+/// matrix.
 /// </summary>
-internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
+internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<CacheAndLogSumExpEpilogue>
 {
     private readonly CacheBuffer _cache;
     private readonly CacheBuffer _expCache;
@@ -407,8 +487,16 @@ internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
     private readonly double[] _max;
     private readonly double[] _sum;
     private readonly float _bias;
+    private readonly bool[]? _skip;
+    private readonly MatrixView _next;
+    private readonly int _nextOffset;
 
-    public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias)
+    public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip = null)
+        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, default, 0)
+    {
+    }
+
+    private CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, MatrixView next, int nextOffset)
     {
         _cache = cache;
         _expCache = expCache;
@@ -419,16 +507,29 @@ internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
         _max = max;
         _sum = sum;
         _bias = bias;
+        _skip = skip;
+        _next = next;
+        _nextOffset = nextOffset;
     }
 
+    /// <inheritdoc cref="SoftplusRowSumEpilogue.PrefetchingRowsOf(MatrixView, int)"/>
+    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, next, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
+        int prefetchRows = RowPrefetch.Count(_next, _nextOffset, rowStart, columnStart, rows);
         for (int r = 0; r < rows; r++)
         {
             int i = rowStart + r;
+            if (r < prefetchRows)
+            {
+                VectorMath.Prefetch(_next.Row(i + _nextOffset));
+            }
+
             Span<float> row = tile.Slice(r * stride, columns);
             int at = (i * _stride) + _start + columnStart;
-            if (r + 1 < rows)
+            if (r + 1 < rows && !Skips(i + 1))
             {
                 // The next row's destinations (each on another page): their lines arrive while this row is stored.
                 VectorMath.Prefetch(_cache.AsSpan(at + _stride, columns));
@@ -438,7 +539,12 @@ internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
                 }
             }
 
-            if (i < _expRows)
+            if (Skips(i))
+            {
+                // A member's row: only its log-sum-exp is read from now on.
+                SelectionKernels.AccumulateLogSumExp(row, _bias, ref _max[i], ref _sum[i]);
+            }
+            else if (i < _expRows)
             {
                 // Logits, exponentials and the row's max in one pass over the tile row.
                 float rowMax = SelectionKernels.StoreLogitsAndExps(row, _reference.AsSpan(_start + columnStart, columns), _cache.AsSpan(at, columns), _expCache.AsSpan(at, columns));
@@ -451,4 +557,30 @@ internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
             }
         }
     }
+
+    private bool Skips(int i) => _skip is not null && _skip[i];
+}
+
+/// <summary>
+/// A product epilogue that can also prefetch, row by row while it works on a band, the same rows (or the rows an offset
+/// further down) of another matrix: the op(A) of the product the GEMM computes next (see
+/// <see cref="ConditionalScorer.PrefetchNextOperand"/>). A hint only: the results are the same.
+/// </summary>
+internal interface IRowPrefetchingEpilogue<TSelf> : IGemmEpilogue
+    where TSelf : struct, IRowPrefetchingEpilogue<TSelf>
+{
+    /// <summary>This epilogue, also prefetching the rows <paramref name="offset"/> further down of <paramref name="next"/>.</summary>
+    TSelf PrefetchingRowsOf(MatrixView next, int offset);
+}
+
+/// <summary>The row count of <see cref="IRowPrefetchingEpilogue{TSelf}"/>'s prefetch for one tile.</summary>
+internal static class RowPrefetch
+{
+    /// <summary>
+    /// How many of the tile's <paramref name="rows"/> rows from <paramref name="rowStart"/> have a row
+    /// <paramref name="offset"/> further down in <paramref name="next"/> to prefetch: none for an empty matrix or a
+    /// column tile after the first (the band's rows are prefetched once).
+    /// </summary>
+    public static int Count(MatrixView next, int offset, int rowStart, int columnStart, int rows) =>
+        columnStart == 0 && !next.IsEmpty ? Math.Clamp(next.Rows - rowStart - offset, 0, rows) : 0;
 }
