@@ -164,6 +164,73 @@ public class SoftmaxFillTests
         }
     }
 
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(9.5f)]   // above most elements: the terms of a kept max
+    [InlineData(-40f)]   // below them: arguments above 0, still the separate pass's bits
+    public void StoreLogitsAndExpsAndSum_EqualsStoreThenSum_EveryLengthBothStores(float shift)
+    {
+        if (!SelectionKernels.FusedFillApplies)
+        {
+            return; // the fused pass is for the machines where Vector256 is the widest width (the caller checks)
+        }
+
+        var rng = new CounterRng(24);
+        float[] logits = new float[257], reference = new float[257];
+        for (int i = 0; i < logits.Length; i++)
+        {
+            logits[i] = 20f * (rng.NextFloat() - 0.5f);
+            reference[i] = 5f * (rng.NextFloat() - 0.5f);
+        }
+
+        logits[7] = -200f; // an underflowed term
+        var cache = new CacheBuffer();
+        var exps = new CacheBuffer();
+        cache.Grow(2 * 264);
+        exps.Grow(2 * 264);
+        for (int n = 1; n <= 257; n++)
+        {
+            float[] cache0 = new float[n], exps0 = new float[n];
+            float max0 = SelectionKernels.StoreLogitsAndExps(logits.AsSpan(0, n), reference, cache0, exps0);
+            double expectedSum = SumOnly(logits.AsSpan(0, n), shift);
+            foreach ((int offset, bool stream) in new[] { (0, true), (0, false), (264 + 3, true) })
+            {
+                // offset 0 is 32-byte aligned (the non-temporal stores run), offset 267 is not.
+                float max1 = SelectionKernels.StoreLogitsAndExpsAndSum(logits.AsSpan(0, n), reference, cache.AsSpan(offset, n), exps.AsSpan(offset, n), stream, shift, out double shifted);
+                System.Runtime.Intrinsics.X86.Sse.StoreFence();
+                Assert.Equal(BitConverter.SingleToInt32Bits(max0), BitConverter.SingleToInt32Bits(max1));
+                Assert.Equal(cache0.Select(BitConverter.SingleToInt32Bits), cache.AsSpan(offset, n).ToArray().Select(BitConverter.SingleToInt32Bits));
+                Assert.Equal(exps0.Select(BitConverter.SingleToInt32Bits), exps.AsSpan(offset, n).ToArray().Select(BitConverter.SingleToInt32Bits));
+                Assert.True(BitConverter.DoubleToInt64Bits(expectedSum) == BitConverter.DoubleToInt64Bits(shifted), $"n = {n}, offset {offset}: {shifted:R} vs {expectedSum:R}");
+            }
+
+        }
+
+        // The sum AccumulateLogSumExp adds for a state whose max stays at shift + bias (bias 0.25, exact for these shifts).
+        static double SumOnly(ReadOnlySpan<float> x, float s)
+        {
+            double max = s + 0.25, sum = 0.0;
+            SelectionKernels.AccumulateLogSumExp(x, 0.25f, float.NegativeInfinity, ref max, ref sum);
+            return sum;
+        }
+    }
+
+    [Fact]
+    public void AccumulateLogSumExp_PrecomputedSum_UsedOnlyWhenTheMaxStays()
+    {
+        float[] x = Enumerable.Range(0, 37).Select(i => 0.3f * (i % 11)).ToArray();
+        double max = 10.0, sum = 2.0;
+        SelectionKernels.AccumulateLogSumExp(x, 0.5f, x.Max(), ref max, ref sum, sumAtMax: 123.0);
+        Assert.Equal(10.0, max);
+        Assert.Equal(125.0, sum); // kept max: the given sum is taken as is
+
+        double max1 = 1.0, sum1 = 2.0, max2 = 1.0, sum2 = 2.0;
+        SelectionKernels.AccumulateLogSumExp(x, 0.5f, x.Max(), ref max1, ref sum1, sumAtMax: 123.0);
+        SelectionKernels.AccumulateLogSumExp(x, 0.5f, x.Max(), ref max2, ref sum2);
+        Assert.Equal(BitConverter.DoubleToInt64Bits(sum2), BitConverter.DoubleToInt64Bits(sum1)); // a new max: summed again
+        Assert.Equal(max2, max1);
+    }
+
     private static float WithPairs(bool on, Func<float> run)
     {
         bool saved = SelectionKernels.PairedExps;
@@ -178,20 +245,32 @@ public class SoftmaxFillTests
         }
     }
 
-    private static (int[] Indices, float[] Scores) Sample(SuperBatch batch, ActiveBatchSamplerOptions options, bool on)
+    private static (int[] Indices, float[] Scores) Sample(SuperBatch batch, ActiveBatchSamplerOptions options, bool on) =>
+        WithSwitches(on, () =>
+        {
+            SelectionResult result = new ActiveBatchSampler(options).Sample(batch, 2);
+            return (result.ToArray(), result.Scores.ToArray());
+        });
+
+    /// <summary>Runs <paramref name="run"/> with every fill switch set to <paramref name="on"/>, then restores them.</summary>
+    private static T WithSwitches<T>(bool on, Func<T> run)
     {
-        bool pairs = SelectionKernels.PairedExps, prefetch = ConditionalScorer.PrefetchSoftmaxFill, skip = ConditionalScorer.SkipMemberFill;
+        bool pairs = SelectionKernels.PairedExps, stream = SelectionKernels.StreamFill, fused = SelectionKernels.FusedFill;
+        bool prefetch = ConditionalScorer.PrefetchSoftmaxFill, skip = ConditionalScorer.SkipMemberFill;
         SelectionKernels.PairedExps = on;
+        SelectionKernels.StreamFill = on;
+        SelectionKernels.FusedFill = on;
         ConditionalScorer.PrefetchSoftmaxFill = on;
         ConditionalScorer.SkipMemberFill = on;
         try
         {
-            SelectionResult result = new ActiveBatchSampler(options).Sample(batch, 2);
-            return (result.ToArray(), result.Scores.ToArray());
+            return run();
         }
         finally
         {
             SelectionKernels.PairedExps = pairs;
+            SelectionKernels.StreamFill = stream;
+            SelectionKernels.FusedFill = fused;
             ConditionalScorer.PrefetchSoftmaxFill = prefetch;
             ConditionalScorer.SkipMemberFill = skip;
         }
@@ -199,12 +278,8 @@ public class SoftmaxFillTests
 
     private static double[][] Scores(SuperBatch batch, int[] order, int[] chunkSizes, long budget, int threads, bool on)
     {
-        bool pairs = SelectionKernels.PairedExps, prefetch = ConditionalScorer.PrefetchSoftmaxFill, skip = ConditionalScorer.SkipMemberFill;
         GemmControl.MaxDegreeOfParallelism = threads;
-        SelectionKernels.PairedExps = on;
-        ConditionalScorer.PrefetchSoftmaxFill = on;
-        ConditionalScorer.SkipMemberFill = on;
-        try
+        return WithSwitches(on, () =>
         {
             var scorer = new ConditionalScorer();
             scorer.Begin(batch, ScoringMethod.Learnability, ScoreLoss.Softmax, order.Length, cacheBytes: budget);
@@ -219,12 +294,6 @@ public class SoftmaxFillTests
             }
 
             return scores;
-        }
-        finally
-        {
-            SelectionKernels.PairedExps = pairs;
-            ConditionalScorer.PrefetchSoftmaxFill = prefetch;
-            ConditionalScorer.SkipMemberFill = skip;
-        }
+        });
     }
 }
