@@ -119,15 +119,26 @@ public static class Program
             }
         }
 
-        double[] off = new double[rounds], on = new double[rounds], offRatio = new double[rounds], onRatio = new double[rounds], pair = new double[rounds];
+        double[] off = new double[rounds], on = new double[rounds], offRatio = new double[rounds], onRatio = new double[rounds], pair = new double[rounds], cpuPair = new double[rounds];
+        Process process = Process.GetCurrentProcess();
+        double Cpu()
+        {
+            process.Refresh();
+            return process.TotalProcessorTime.TotalMilliseconds;
+        }
+
         for (int r = -2; r < rounds; r++)
         {
             bool onFirst = (r & 1) == 1;
             Set(onFirst);
+            double c0 = Cpu();
             double first = Time(softmax, data);
+            double firstCpu = Cpu() - c0;
             double sig = Time(sigmoid, data);
             Set(!onFirst);
+            c0 = Cpu();
             double second = Time(softmax, data);
+            double secondCpu = Cpu() - c0;
             if (r < 0)
             {
                 continue;
@@ -138,11 +149,12 @@ public static class Program
             onRatio[r] = on[r] / sig;
             offRatio[r] = off[r] / sig;
             pair[r] = on[r] / off[r];
+            cpuPair[r] = onFirst ? firstCpu / secondCpu : secondCpu / firstCpu;
             Console.WriteLine(FormattableString.Invariant($"round {r}: sigmoid {sig,6:F1} ms  softmax off {off[r],6:F1} on {on[r],6:F1} ms  on/off {pair[r]:F3}"));
         }
 
         Set(true);
-        Console.WriteLine(FormattableString.Invariant($"switches {string.Join(',', switches)}: softmax/sigmoid off {Median(offRatio):F3} on {Median(onRatio):F3}; softmax off {Median(off):F1} on {Median(on):F1} ms; on/off median {Median(pair):F3}"));
+        Console.WriteLine(FormattableString.Invariant($"switches {string.Join(',', switches)}: softmax/sigmoid off {Median(offRatio):F3} on {Median(onRatio):F3}; softmax off {Median(off):F1} on {Median(on):F1} ms; on/off median {Median(pair):F3}, process CPU time {Median(cpuPair):F3}"));
     }
 
     private static double Time(ActiveBatchSampler sampler, SuperBatch data)

@@ -58,7 +58,7 @@ internal static unsafe class GemmDirectA256
     /// <summary>
     /// 6 x 16 tile, rows in place: the register tile and FMA order of the packed 6-row kernel. Every 16 k steps it
     /// prefetches one line of each of <paramref name="prefetchRows"/> rows <c>prefetch + r * prefetchLd</c>; every two
-    /// k steps the B half-panel <paramref name="bAhead"/> bytes ahead.
+    /// k steps (the loop is unrolled by two, as the packed kernel's) two lines of B <paramref name="bAhead"/> bytes ahead.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel(float* a, nint lda, float* b, int kc, float* c, nint ldc, float alpha, float beta, nint bAhead, float* prefetch, int prefetchRows, nint prefetchLd)
@@ -76,7 +76,8 @@ internal static unsafe class GemmDirectA256
         float* a4 = a3 + lda;
         float* a5 = a4 + lda;
         nint p = 0;
-        while (p < kc)
+        nint pairs = kc & ~1;
+        while (p < pairs)
         {
             if (Sse.IsSupported)
             {
@@ -87,10 +88,10 @@ internal static unsafe class GemmDirectA256
                 }
             }
 
-            nint end = Math.Min(p + 16, kc);
-            for (; p < end; p++)
+            nint end = Math.Min(p + 16, pairs);
+            for (; p < end; p += 2)
             {
-                if (Sse.IsSupported && (p & 1) == 0)
+                if (Sse.IsSupported)
                 {
                     Sse.Prefetch0((byte*)b + bAhead);
                     Sse.Prefetch0((byte*)b + bAhead + 64);
@@ -116,8 +117,52 @@ internal static unsafe class GemmDirectA256
                 ar = Vector256.Create(a5[p]);
                 c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
                 c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
-                b += Half;
+                b0 = Vector256.Load(b + Half);
+                b1 = Vector256.Load(b + Half + 8);
+                ar = Vector256.Create(a0[p + 1]);
+                c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+                c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+                ar = Vector256.Create(a1[p + 1]);
+                c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+                c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+                ar = Vector256.Create(a2[p + 1]);
+                c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+                c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+                ar = Vector256.Create(a3[p + 1]);
+                c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+                c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+                ar = Vector256.Create(a4[p + 1]);
+                c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+                c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+                ar = Vector256.Create(a5[p + 1]);
+                c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+                c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+                b += 2 * Half;
             }
+        }
+
+        if (p < kc)
+        {
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(a0[p]);
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a1[p]);
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a2[p]);
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a3[p]);
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(a4[p]);
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(a5[p]);
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
         }
 
         GemmKernels.Store256(c, c00, c01, alpha, beta);
