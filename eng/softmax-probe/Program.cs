@@ -33,6 +33,12 @@ public static class Program
         var data = new SuperBatch(Embeddings(superBatch, dimension, 1, 1.5f), Embeddings(superBatch, dimension, 2, 0.5f));
         ActiveBatchSampler sigmoid = Sampler(batch, chunks, ContrastiveKind.Sigmoid, ActiveBatchSamplerOptions.DefaultSoftmaxLogitCacheBytes);
         ActiveBatchSampler softmax = Sampler(batch, chunks, ContrastiveKind.Softmax, cacheBytes);
+        if (Environment.GetEnvironmentVariable("ACED_PROBE_AB") is string ab)
+        {
+            AB(rounds, data, sigmoid, softmax, ab.Split(','));
+            return;
+        }
+
         ActiveBatchSampler uncached = Sampler(batch, chunks, ContrastiveKind.Softmax, 0);
         for (int i = 0; i < 2; i++)
         {
@@ -86,6 +92,69 @@ public static class Program
 
         string tail = noCache ? FormattableString.Invariant($"  uncached/sigmoid {Median(uncachedRatios):F2}") : string.Empty;
         Console.WriteLine(FormattableString.Invariant($"median: sigmoid {Median(sigmoidMs):F1} ms  softmax {Median(softmaxMs):F1} ms  softmax/sigmoid {Median(ratios):F3} (min {Min(ratios):F3})") + tail);
+    }
+
+    /// <summary>
+    /// <c>ACED_PROBE_AB=Type.Switch,...</c>: per round one sigmoid selection and the softmax selection with the internal
+    /// static bool switches off and on (order alternating per round); prints softmax/sigmoid for both and the median of
+    /// the per-round on/off time ratios.
+    /// </summary>
+    private static void AB(int rounds, SuperBatch data, ActiveBatchSampler sigmoid, ActiveBatchSampler softmax, string[] switches)
+    {
+        var properties = new System.Reflection.PropertyInfo[switches.Length];
+        for (int q = 0; q < switches.Length; q++)
+        {
+            int dot = switches[q].LastIndexOf('.');
+            Type type = typeof(GemmControl).Assembly.GetType(switches[q][..dot]) ?? typeof(ActiveBatchSampler).Assembly.GetType(switches[q][..dot])
+                ?? throw new ArgumentException($"no type {switches[q][..dot]}", nameof(switches));
+            properties[q] = type.GetProperty(switches[q][(dot + 1)..], System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public)
+                ?? throw new ArgumentException($"no static property {switches[q]}", nameof(switches));
+        }
+
+        void Set(bool on)
+        {
+            foreach (System.Reflection.PropertyInfo property in properties)
+            {
+                property.SetValue(null, on);
+            }
+        }
+
+        double[] off = new double[rounds], on = new double[rounds], offRatio = new double[rounds], onRatio = new double[rounds], pair = new double[rounds], cpuPair = new double[rounds];
+        Process process = Process.GetCurrentProcess();
+        double Cpu()
+        {
+            process.Refresh();
+            return process.TotalProcessorTime.TotalMilliseconds;
+        }
+
+        for (int r = -2; r < rounds; r++)
+        {
+            bool onFirst = (r & 1) == 1;
+            Set(onFirst);
+            double c0 = Cpu();
+            double first = Time(softmax, data);
+            double firstCpu = Cpu() - c0;
+            double sig = Time(sigmoid, data);
+            Set(!onFirst);
+            c0 = Cpu();
+            double second = Time(softmax, data);
+            double secondCpu = Cpu() - c0;
+            if (r < 0)
+            {
+                continue;
+            }
+
+            on[r] = onFirst ? first : second;
+            off[r] = onFirst ? second : first;
+            onRatio[r] = on[r] / sig;
+            offRatio[r] = off[r] / sig;
+            pair[r] = on[r] / off[r];
+            cpuPair[r] = onFirst ? firstCpu / secondCpu : secondCpu / firstCpu;
+            Console.WriteLine(FormattableString.Invariant($"round {r}: sigmoid {sig,6:F1} ms  softmax off {off[r],6:F1} on {on[r],6:F1} ms  on/off {pair[r]:F3}"));
+        }
+
+        Set(true);
+        Console.WriteLine(FormattableString.Invariant($"switches {string.Join(',', switches)}: softmax/sigmoid off {Median(offRatio):F3} on {Median(onRatio):F3}; softmax off {Median(off):F1} on {Median(on):F1} ms; on/off median {Median(pair):F3}, process CPU time {Median(cpuPair):F3}"));
     }
 
     private static double Time(ActiveBatchSampler sampler, SuperBatch data)

@@ -247,12 +247,27 @@ internal sealed class ConditionalScorer
     internal static bool SkipMemberRows { get; set; } = true;
 
     /// <summary>
+    /// Whether the softmax cache fill's products prefetch the next product's candidate rows as the sigmoid products do
+    /// (<see cref="PrefetchNextOperand"/>, <see cref="PrefetchNextBand"/>; default true, the same bits either way): the
+    /// switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool PrefetchSoftmaxFill { get; set; } = true;
+
+    /// <summary>
+    /// Whether the softmax cache fill leaves the members' cache rows unwritten (default true): a member's cached logits
+    /// and exponentials are never read again (the cached pass skips its row), only its running log-sum-exps are, and
+    /// those are still folded; every score keeps its bits. The switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool SkipMemberFill { get; set; } = true;
+
+    /// <summary>
     /// Where the GEMM packs each row band's A without prefetching it (the AVX2 path; the AVX-512 path reads A in place and
     /// prefetches the next product's rows itself, see <see cref="GemmDirectA"/>), lets each product's epilogue prefetch
     /// the band's rows of the next product's A: a band computes the group's products in list order, and the softplus
     /// sums leave the memory system idle for long enough to bring the next 64 candidate rows in.
     /// </summary>
-    private static void PrefetchNextOperands(Span<EpilogueProduct<SoftplusRowSumEpilogue>> products)
+    private static void PrefetchNextOperands<TEpilogue>(Span<EpilogueProduct<TEpilogue>> products)
+        where TEpilogue : struct, IRowPrefetchingEpilogue<TEpilogue>
     {
         if (!PrefetchNextOperand || GemmDirectA.Applies(Transpose.None, GemmKernels.ActiveIsa))
         {
@@ -261,13 +276,13 @@ internal sealed class ConditionalScorer
 
         for (int q = 0; q + 1 < products.Length; q++)
         {
-            ref readonly EpilogueProduct<SoftplusRowSumEpilogue> p = ref products[q];
-            products[q] = new(p.TransA, p.TransB, p.Alpha, p.A, p.B, p.Epilogue.PrefetchingRowsOf(products[q + 1].A));
+            ref readonly EpilogueProduct<TEpilogue> p = ref products[q];
+            products[q] = new(p.TransA, p.TransB, p.Alpha, p.A, p.B, p.Epilogue.PrefetchingRowsOf(products[q + 1].A, 0));
         }
 
         if (PrefetchNextBand && products.Length > 1)
         {
-            ref readonly EpilogueProduct<SoftplusRowSumEpilogue> last = ref products[^1];
+            ref readonly EpilogueProduct<TEpilogue> last = ref products[^1];
             int ahead = GemmControl.MaxDegreeOfParallelism * GemmPlan.McEpilogue;
             products[^1] = new(last.TransA, last.TransB, last.Alpha, last.A, last.B, last.Epilogue.PrefetchingRowsOf(products[0].A, ahead));
         }
@@ -323,6 +338,11 @@ internal sealed class ConditionalScorer
         // cached rows fold the same tiles of their cache, so both give the same bits (and so does a sharded selection).
         int fills = AddNewLogits(_student, start, 0);
         fills = AddNewLogits(_reference, start, fills);
+        if (PrefetchSoftmaxFill)
+        {
+            PrefetchNextOperands(_cacheFills.AsSpan(0, fills));
+        }
+
         Gemm.MultiplyWithEpilogues<CacheAndLogSumExpEpilogue>(_cacheFills.AsSpan(0, fills));
         _cacheFills.AsSpan().Clear();
 
@@ -366,9 +386,11 @@ internal sealed class ConditionalScorer
         MatrixView newText = new(model.MemberText, start * d, c, d, d);
         if (cached > 0)
         {
-            // l_xm (x as image) and l_mx (x as text) for the cached rows, stored into the cache and folded by the epilogue.
-            _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias));
-            _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias));
+            // l_xm (x as image) and l_mx (x as text) for the cached rows, stored into the cache and folded by the epilogue
+            // (members' rows only folded: their cache rows are never read again).
+            bool[]? skip = SkipMemberFill ? _isMember : null;
+            _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias, skip));
+            _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias, skip));
         }
 
         if (rest > 0)

@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Aced.Core;
 
 namespace Aced.Selection;
@@ -22,6 +23,20 @@ internal static class SelectionKernels
     /// measurement.
     /// </summary>
     internal static bool PairedSums { get; set; } = true;
+
+    /// <summary>
+    /// Whether the softmax cache fill's exponentials (<see cref="StoreLogitsAndExps"/> and the log-sum-exp terms of
+    /// <see cref="AccumulateLogSumExp(ReadOnlySpan{float}, float, float, ref double, ref double, double)"/>) run two vectors per
+    /// step where Vector256 is the widest width (default true; the same bits either way: each element's exponential is
+    /// the same and the lane sums add in the same order): the switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool PairedExps { get; set; } = true;
+
+    /// <summary>
+    /// Whether the softmax cache fill writes the exp-cached rows with non-temporal stores where Vector256 is the widest
+    /// width (with <see cref="PairedExps"/>; the same values): the switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool StreamFill { get; set; } = true;
 
     /// <summary>
     /// <c>sum_j softplus(x_j + bias)</c>: <see cref="BiasedSoftplusOperator"/> over
@@ -104,7 +119,12 @@ internal static class SelectionKernels
     /// <see cref="VectorMath.Exp(float)"/> element by element, any width) and returns the largest logit (NaN when any is
     /// NaN, as <see cref="System.Numerics.Tensors.TensorPrimitives.Max(ReadOnlySpan{float})"/>). The row must not be empty.
     /// </summary>
-    public static float StoreLogitsAndExps(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> cache, Span<float> exps)
+    /// <remarks>
+    /// With <paramref name="stream"/>, where Vector256 is the widest width, <see cref="PairedExps"/> is set and both
+    /// destinations are 32-byte aligned, the pairs are stored with non-temporal stores (the caller fences them): the same
+    /// values, without reading the destination lines first or evicting the data the GEMM works on.
+    /// </remarks>
+    public static unsafe float StoreLogitsAndExps(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> cache, Span<float> exps, bool stream = false)
     {
         int count = logits.Length;
         if (count == 0 || reference.Length < count || cache.Length < count || exps.Length < count)
@@ -141,6 +161,47 @@ internal static class SelectionKernels
         {
             Vector256<float> m = Vector256.Create(float.NegativeInfinity);
             Vector256<float> bad = Vector256<float>.Zero;
+            if (!Vector512.IsHardwareAccelerated && PairedExps && stream && Avx.IsSupported)
+            {
+                fixed (float* pc = &rc, pe = &re)
+                {
+                    if ((((nuint)pc | (nuint)pe) & 31) == 0)
+                    {
+                        for (; i + 16 <= n; i += 16)
+                        {
+                            Vector256<float> v0 = Vector256.LoadUnsafe(ref rl, i);
+                            Vector256<float> v1 = Vector256.LoadUnsafe(ref rl, i + 8);
+                            Vector256<float> e0 = VectorMath.Exp(v0 - Vector256.LoadUnsafe(ref rr, i));
+                            Vector256<float> e1 = VectorMath.Exp(v1 - Vector256.LoadUnsafe(ref rr, i + 8));
+                            Avx.StoreAlignedNonTemporal(pc + i, v0);
+                            Avx.StoreAlignedNonTemporal(pc + i + 8, v1);
+                            Avx.StoreAlignedNonTemporal(pe + i, e0);
+                            Avx.StoreAlignedNonTemporal(pe + i + 8, e1);
+                            m = Vector256.Max(m, Vector256.Max(v0, v1));
+                            bad |= ~Vector256.Equals(v0, v0) | ~Vector256.Equals(v1, v1);
+                        }
+                    }
+                }
+            }
+
+            if (!Vector512.IsHardwareAccelerated && PairedExps)
+            {
+                // Two independent exponentials per step: Zen 3's window holds too few single ones to hide their latency.
+                for (; i + 16 <= n; i += 16)
+                {
+                    Vector256<float> v0 = Vector256.LoadUnsafe(ref rl, i);
+                    Vector256<float> v1 = Vector256.LoadUnsafe(ref rl, i + 8);
+                    Vector256<float> e0 = VectorMath.Exp(v0 - Vector256.LoadUnsafe(ref rr, i));
+                    Vector256<float> e1 = VectorMath.Exp(v1 - Vector256.LoadUnsafe(ref rr, i + 8));
+                    v0.StoreUnsafe(ref rc, i);
+                    v1.StoreUnsafe(ref rc, i + 8);
+                    e0.StoreUnsafe(ref re, i);
+                    e1.StoreUnsafe(ref re, i + 8);
+                    m = Vector256.Max(m, Vector256.Max(v0, v1));
+                    bad |= ~Vector256.Equals(v0, v0) | ~Vector256.Equals(v1, v1);
+                }
+            }
+
             for (; i + 8 <= n; i += 8)
             {
                 Vector256<float> v = Vector256.LoadUnsafe(ref rl, i);
@@ -163,6 +224,122 @@ internal static class SelectionKernels
             nan |= float.IsNaN(v);
         }
 
+        return nan ? float.NaN : max;
+    }
+
+    /// <summary>
+    /// Whether <see cref="StoreLogitsAndExpsAndSum"/> applies: Vector256 the widest width and <see cref="PairedExps"/> and
+    /// <see cref="FusedFill"/> set.
+    /// </summary>
+    internal static bool FusedFillApplies => FusedFill && PairedExps && !Vector512.IsHardwareAccelerated && Vector256.IsHardwareAccelerated;
+
+    /// <summary>
+    /// Whether the softmax cache fill computes a row's log-sum-exp terms in the same pass as its exponentials, shifted by
+    /// the running max from before the row (<see cref="StoreLogitsAndExpsAndSum"/>), where that applies (default true;
+    /// the same bits: the sum is used only when the row leaves the max unchanged, when it is the sum the separate pass
+    /// would compute): the switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool FusedFill { get; set; } = true;
+
+    /// <summary>
+    /// <see cref="StoreLogitsAndExps"/> (the same stores and return value) that also sets <paramref name="shiftedSum"/> to
+    /// <c>sum_j exp(logits_j - shift)</c> with the bits <see cref="AccumulateLogSumExp(ReadOnlySpan{float}, float, float, ref double, ref double, double)"/>
+    /// gets from its own pass when its shift is <paramref name="shift"/> (each term <see cref="VectorMath.ExpNonPositive(float)"/>,
+    /// summed in Vector256 lanes in index order, then the Vector128 and scalar tails): one pass over the row with four
+    /// independent exponentials per step. Only where <see cref="FusedFillApplies"/>.
+    /// </summary>
+    public static unsafe float StoreLogitsAndExpsAndSum(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> cache, Span<float> exps, bool stream, float shift, out double shiftedSum)
+    {
+        int count = logits.Length;
+        if (count == 0 || reference.Length < count || cache.Length < count || exps.Length < count)
+        {
+            Guard.ThrowArgument(nameof(logits), "is empty or longer than another span");
+        }
+
+        var op = new ExpNonPositiveShiftOperator(shift);
+        ref float rl = ref MemoryMarshal.GetReference(logits);
+        ref float rr = ref MemoryMarshal.GetReference(reference);
+        ref float rc = ref MemoryMarshal.GetReference(cache);
+        ref float re = ref MemoryMarshal.GetReference(exps);
+        nuint n = (nuint)count;
+        nuint i = 0;
+        Vector256<float> m = Vector256.Create(float.NegativeInfinity);
+        Vector256<float> bad = Vector256<float>.Zero;
+        Vector256<float> acc = Vector256<float>.Zero;
+        fixed (float* pc = &rc, pe = &re)
+        {
+            bool nonTemporal = stream && Avx.IsSupported && (((nuint)pc | (nuint)pe) & 31) == 0;
+            for (; i + 16 <= n; i += 16)
+            {
+                Vector256<float> v0 = Vector256.LoadUnsafe(ref rl, i);
+                Vector256<float> v1 = Vector256.LoadUnsafe(ref rl, i + 8);
+                Vector256<float> e0 = VectorMath.Exp(v0 - Vector256.LoadUnsafe(ref rr, i));
+                Vector256<float> e1 = VectorMath.Exp(v1 - Vector256.LoadUnsafe(ref rr, i + 8));
+                Vector256<float> s0 = op.Invoke(v0);
+                Vector256<float> s1 = op.Invoke(v1);
+                if (nonTemporal)
+                {
+                    Avx.StoreAlignedNonTemporal(pc + i, v0);
+                    Avx.StoreAlignedNonTemporal(pc + i + 8, v1);
+                    Avx.StoreAlignedNonTemporal(pe + i, e0);
+                    Avx.StoreAlignedNonTemporal(pe + i + 8, e1);
+                }
+                else
+                {
+                    v0.StoreUnsafe(ref rc, i);
+                    v1.StoreUnsafe(ref rc, i + 8);
+                    e0.StoreUnsafe(ref re, i);
+                    e1.StoreUnsafe(ref re, i + 8);
+                }
+
+                m = Vector256.Max(m, Vector256.Max(v0, v1));
+                bad |= ~Vector256.Equals(v0, v0) | ~Vector256.Equals(v1, v1);
+                acc += s0;
+                acc += s1;
+            }
+        }
+
+        for (; i + 8 <= n; i += 8)
+        {
+            Vector256<float> v = Vector256.LoadUnsafe(ref rl, i);
+            v.StoreUnsafe(ref rc, i);
+            VectorMath.Exp(v - Vector256.LoadUnsafe(ref rr, i)).StoreUnsafe(ref re, i);
+            m = Vector256.Max(m, v);
+            bad |= ~Vector256.Equals(v, v);
+            acc += op.Invoke(v);
+        }
+
+        float max = MaxLane(Vector128.Max(m.GetLower(), m.GetUpper()), float.NegativeInfinity);
+        bool nan = bad != Vector256<float>.Zero;
+        double total = 0;
+        if (count >= 8)
+        {
+            total += VectorMath.HorizontalSum(acc);
+        }
+
+        // The tails as the two separate passes run them: stores element by element, the sum's Vector128 step then scalars.
+        for (nuint j = i; j < n; j++)
+        {
+            float v = Unsafe.Add(ref rl, j);
+            Unsafe.Add(ref rc, j) = v;
+            Unsafe.Add(ref re, j) = VectorMath.Exp(v - Unsafe.Add(ref rr, j));
+            max = MathF.Max(max, v);
+            nan |= float.IsNaN(v);
+        }
+
+        if (i + 4 <= n)
+        {
+            Vector128<float> acc128 = Vector128<float>.Zero + op.Invoke(Vector128.LoadUnsafe(ref rl, i));
+            i += 4;
+            total += VectorMath.HorizontalSum(acc128);
+        }
+
+        for (; i < n; i++)
+        {
+            total += op.Invoke(Unsafe.Add(ref rl, i));
+        }
+
+        shiftedSum = total;
         return nan ? float.NaN : max;
     }
 
@@ -191,7 +368,12 @@ internal static class SelectionKernels
     /// <see cref="AccumulateLogSumExp(ReadOnlySpan{float}, float, ref double, ref double)"/> with the row's largest
     /// element <paramref name="rowMax"/> already known (<see cref="StoreLogitsAndExps"/> finds it while storing the row).
     /// </summary>
-    public static void AccumulateLogSumExp(ReadOnlySpan<float> x, float bias, float rowMax, ref double max, ref double sum)
+    /// <remarks>
+    /// <paramref name="sumAtMax"/>, when not NaN, is <c>sum_j exp(x_j - (float)(max - bias))</c> computed beforehand with the
+    /// running max from before this tile (<see cref="StoreLogitsAndExpsAndSum"/>): used when the tile leaves the max
+    /// unchanged, where it is exactly the sum this method would compute.
+    /// </remarks>
+    public static void AccumulateLogSumExp(ReadOnlySpan<float> x, float bias, float rowMax, ref double max, ref double sum, double sumAtMax = double.NaN)
     {
         if (x.IsEmpty)
         {
@@ -200,18 +382,71 @@ internal static class SelectionKernels
 
         double tileMax = rowMax + (double)bias;
         double newMax = Math.Max(max, tileMax);
+        bool maxKept = newMax == max;
 
         // exp(0) = 1 exactly, so the rescale is skipped when the running max stays (the common case once a row has
         // seen a few members): the same bits, one double exp fewer.
-        if (sum != 0 && newMax != max)
+        if (sum != 0 && !maxKept)
         {
             sum *= Math.Exp(max - newMax);
         }
 
         // Every argument is <= 0 up to rounding (shift is the running max), which ExpNonPositive handles.
-        double tileSum = StableMath.SumInLanes(new ExpNonPositiveShiftOperator((float)(newMax - bias)), x);
+        double tileSum = maxKept && !double.IsNaN(sumAtMax) ? sumAtMax : SumExpsInLanes(new ExpNonPositiveShiftOperator((float)(newMax - bias)), x);
         sum += tileSum;
         max = newMax;
+    }
+
+    /// <summary>
+    /// <see cref="StableMath.SumInLanes{TOperator}"/> of <paramref name="op"/> (the same bits), where Vector256 is the
+    /// widest width and <see cref="PairedExps"/> is set with two vectors' exponentials per step, added to the lanes in
+    /// the same order.
+    /// </summary>
+    private static double SumExpsInLanes(ExpNonPositiveShiftOperator op, ReadOnlySpan<float> x)
+    {
+        if (Vector512.IsHardwareAccelerated || !Vector256.IsHardwareAccelerated || !PairedExps || x.Length < 16)
+        {
+            return StableMath.SumInLanes(op, x);
+        }
+
+        ref float src = ref MemoryMarshal.GetReference(x);
+        nuint n = (nuint)x.Length;
+        nuint i = 0;
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (; i + 16 <= n; i += 16)
+        {
+            Vector256<float> e0 = op.Invoke(Vector256.LoadUnsafe(ref src, i));
+            Vector256<float> e1 = op.Invoke(Vector256.LoadUnsafe(ref src, i + 8));
+            acc += e0;
+            acc += e1;
+        }
+
+        for (; i + 8 <= n; i += 8)
+        {
+            acc += op.Invoke(Vector256.LoadUnsafe(ref src, i));
+        }
+
+        double total = 0;
+        total += VectorMath.HorizontalSum(acc);
+
+        // The tail exactly as SumInLanes runs it after its Vector256 lanes.
+        if (Vector128.IsHardwareAccelerated && i + 4 <= n)
+        {
+            Vector128<float> acc128 = Vector128<float>.Zero;
+            for (; i + 4 <= n; i += 4)
+            {
+                acc128 += op.Invoke(Vector128.LoadUnsafe(ref src, i));
+            }
+
+            total += VectorMath.HorizontalSum(acc128);
+        }
+
+        for (; i < n; i++)
+        {
+            total += op.Invoke(Unsafe.Add(ref src, i));
+        }
+
+        return total;
     }
 
     /// <summary><c>exp(x - shift)</c> for arguments at most 0 (<see cref="VectorMath.ExpNonPositive(float)"/>), the terms of a max-shifted log-sum-exp.</summary>
@@ -269,7 +504,7 @@ internal static class SelectionKernels
 /// that <c>skip[i]</c> does not mark (all rows without <c>skip</c>); optionally
 /// (<see cref="PrefetchingRowsOf(MatrixView)"/>) it also prefetches, row by row, the same rows of another matrix.
 /// </summary>
-internal readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
+internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<SoftplusRowSumEpilogue>
 {
     private readonly double[] _accumulator;
     private readonly float _bias;
@@ -310,7 +545,7 @@ internal readonly struct SoftplusRowSumEpilogue : IGemmEpilogue
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
-        int prefetchRows = columnStart == 0 && !_next.IsEmpty ? Math.Clamp(_next.Rows - rowStart - _nextOffset, 0, rows) : 0;
+        int prefetchRows = RowPrefetch.Count(_next, _nextOffset, rowStart, columnStart, rows);
         for (int r = 0; r < rows; r++)
         {
             if (r < prefetchRows)
@@ -394,9 +629,12 @@ internal readonly struct RowLogSumExpEpilogue : IGemmEpilogue
 /// (<c>cache[i * stride + start + j]</c>) and folds <c>P + bias</c> into the row's running log-sum-exp
 /// (<c>max[i]</c>, <c>sum[i]</c>), one <see cref="SelectionKernels.AccumulateLogSumExp(ReadOnlySpan{float}, float, ref double, ref double)"/> per column tile, as
 /// <see cref="RowLogSumExpEpilogue"/> does for the rows beyond the cache; the first <c>expRows</c> rows also store
-/// <c>exp(P_ij - reference_j)</c> into the exponential cache (same layout).
+/// <c>exp(P_ij - reference_j)</c> into the exponential cache (same layout). The rows <c>skip</c> marks (members: their
+/// cache rows are never read again, but their log-sum-exps are, as the members' own) only fold the log-sum-exp.
+/// Optionally (<see cref="PrefetchingRowsOf(MatrixView, int)"/>) it also prefetches, row by row, the same rows of another
+/// matrix.
 /// </summary>
-internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
+internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<CacheAndLogSumExpEpilogue>
 {
     private readonly CacheBuffer _cache;
     private readonly CacheBuffer _expCache;
@@ -407,8 +645,18 @@ internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
     private readonly double[] _max;
     private readonly double[] _sum;
     private readonly float _bias;
+    private readonly bool[]? _skip;
+    private readonly MatrixView _next;
+    private readonly int _nextOffset;
+    private readonly bool _stream = SelectionKernels.StreamFill && !Vector512.IsHardwareAccelerated;
+    private readonly bool _fused = SelectionKernels.FusedFillApplies;
 
-    public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias)
+    public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip = null)
+        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, default, 0)
+    {
+    }
+
+    private CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, MatrixView next, int nextOffset)
     {
         _cache = cache;
         _expCache = expCache;
@@ -419,16 +667,29 @@ internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
         _max = max;
         _sum = sum;
         _bias = bias;
+        _skip = skip;
+        _next = next;
+        _nextOffset = nextOffset;
     }
 
+    /// <inheritdoc cref="SoftplusRowSumEpilogue.PrefetchingRowsOf(MatrixView, int)"/>
+    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, next, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
+        int prefetchRows = RowPrefetch.Count(_next, _nextOffset, rowStart, columnStart, rows);
         for (int r = 0; r < rows; r++)
         {
             int i = rowStart + r;
+            if (r < prefetchRows)
+            {
+                VectorMath.Prefetch(_next.Row(i + _nextOffset));
+            }
+
             Span<float> row = tile.Slice(r * stride, columns);
             int at = (i * _stride) + _start + columnStart;
-            if (r + 1 < rows)
+            if (r + 1 < rows && !Skips(i + 1) && !_stream)
             {
                 // The next row's destinations (each on another page): their lines arrive while this row is stored.
                 VectorMath.Prefetch(_cache.AsSpan(at + _stride, columns));
@@ -438,10 +699,22 @@ internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
                 }
             }
 
-            if (i < _expRows)
+            if (Skips(i))
+            {
+                // A member's row: only its log-sum-exp is read from now on.
+                SelectionKernels.AccumulateLogSumExp(row, _bias, ref _max[i], ref _sum[i]);
+            }
+            else if (i < _expRows && _fused && _sum[i] != 0 && double.IsFinite(_max[i]))
+            {
+                // Logits, exponentials, the row's max and its log-sum-exp terms at the current max in one pass (used when
+                // the row keeps the max, the usual case after the first chunks; otherwise the fold sums again).
+                float rowMax = SelectionKernels.StoreLogitsAndExpsAndSum(row, _reference.AsSpan(_start + columnStart, columns), _cache.AsSpan(at, columns), _expCache.AsSpan(at, columns), _stream, (float)(_max[i] - _bias), out double sumAtMax);
+                SelectionKernels.AccumulateLogSumExp(row, _bias, rowMax, ref _max[i], ref _sum[i], sumAtMax);
+            }
+            else if (i < _expRows)
             {
                 // Logits, exponentials and the row's max in one pass over the tile row.
-                float rowMax = SelectionKernels.StoreLogitsAndExps(row, _reference.AsSpan(_start + columnStart, columns), _cache.AsSpan(at, columns), _expCache.AsSpan(at, columns));
+                float rowMax = SelectionKernels.StoreLogitsAndExps(row, _reference.AsSpan(_start + columnStart, columns), _cache.AsSpan(at, columns), _expCache.AsSpan(at, columns), _stream);
                 SelectionKernels.AccumulateLogSumExp(row, _bias, rowMax, ref _max[i], ref _sum[i]);
             }
             else
@@ -450,5 +723,37 @@ internal readonly struct CacheAndLogSumExpEpilogue : IGemmEpilogue
                 SelectionKernels.AccumulateLogSumExp(row, _bias, ref _max[i], ref _sum[i]);
             }
         }
+
+        if (_stream && Sse.IsSupported)
+        {
+            // Orders the non-temporal stores before whatever this thread publishes next.
+            Sse.StoreFence();
+        }
     }
+
+    private bool Skips(int i) => _skip is not null && _skip[i];
+}
+
+/// <summary>
+/// A product epilogue that can also prefetch, row by row while it works on a band, the same rows (or the rows an offset
+/// further down) of another matrix: the op(A) of the product the GEMM computes next (see
+/// <see cref="ConditionalScorer.PrefetchNextOperand"/>). A hint only: the results are the same.
+/// </summary>
+internal interface IRowPrefetchingEpilogue<TSelf> : IGemmEpilogue
+    where TSelf : struct, IRowPrefetchingEpilogue<TSelf>
+{
+    /// <summary>This epilogue, also prefetching the rows <paramref name="offset"/> further down of <paramref name="next"/>.</summary>
+    TSelf PrefetchingRowsOf(MatrixView next, int offset);
+}
+
+/// <summary>The row count of <see cref="IRowPrefetchingEpilogue{TSelf}"/>'s prefetch for one tile.</summary>
+internal static class RowPrefetch
+{
+    /// <summary>
+    /// How many of the tile's <paramref name="rows"/> rows from <paramref name="rowStart"/> have a row
+    /// <paramref name="offset"/> further down in <paramref name="next"/> to prefetch: none for an empty matrix or a
+    /// column tile after the first (the band's rows are prefetched once).
+    /// </summary>
+    public static int Count(MatrixView next, int offset, int rowStart, int columnStart, int rows) =>
+        columnStart == 0 && !next.IsEmpty ? Math.Clamp(next.Rows - rowStart - offset, 0, rows) : 0;
 }

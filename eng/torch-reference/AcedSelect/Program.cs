@@ -21,13 +21,19 @@ namespace Aced.TorchReference;
 /// selection with every SWITCH (an internal static bool property, <c>Namespace.Type.Property</c>, set by reflection)
 /// false, one with them true (order alternating by round) and one 1024^3 SGEMM between them; prints per variant the
 /// median seconds and the median ratio of the selection's GFLOP/s (<c>8 B b d (n - 1) / n</c>) to the round's SGEMM
-/// GFLOP/s, and the median per-round time ratio new / old.</item>
+/// GFLOP/s, and the median per-round ratios new / old of the time and of the process CPU time.</item>
 /// </list>
+/// <c>ACED_PROBE_THREADS</c> sets <see cref="GemmControl.MaxDegreeOfParallelism"/>.
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
+        if (Environment.GetEnvironmentVariable("ACED_PROBE_THREADS") is string threads)
+        {
+            GemmControl.MaxDegreeOfParallelism = int.Parse(threads, CultureInfo.InvariantCulture);
+        }
+
         if (args.Length >= 4 && args[0] == "gen")
         {
             Generate(args[1], Int(args[2]), Int(args[3]));
@@ -158,26 +164,35 @@ public static class Program
             }
         }
 
+        double cpu = 0;
+        Process process = Process.GetCurrentProcess();
         double Time(bool on)
         {
             Set(on);
+            process.Refresh();
+            TimeSpan c0 = process.TotalProcessorTime;
             long t0 = Stopwatch.GetTimestamp();
             sampler.Sample(batch, 0);
-            return Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            process.Refresh();
+            cpu = (process.TotalProcessorTime - c0).TotalSeconds;
+            return seconds;
         }
 
         Time(false);
         Time(true);
         Gemm.Multiply(a, a, c);
-        double[] oldTimes = new double[rounds], newTimes = new double[rounds], oldRatios = new double[rounds], newRatios = new double[rounds], pairs = new double[rounds];
+        double[] oldTimes = new double[rounds], newTimes = new double[rounds], oldRatios = new double[rounds], newRatios = new double[rounds], pairs = new double[rounds], cpuPairs = new double[rounds];
         for (int r = 0; r < rounds; r++)
         {
             bool newFirst = (r & 1) == 1;
             double first = Time(newFirst);
+            double firstCpu = cpu;
             long t0 = Stopwatch.GetTimestamp();
             Gemm.Multiply(a, a, c);
             double sgemm = 2.0 * 1024 * 1024 * 1024 / Stopwatch.GetElapsedTime(t0).TotalSeconds;
             double second = Time(!newFirst);
+            cpuPairs[r] = newFirst ? firstCpu / cpu : cpu / firstCpu;
             oldTimes[r] = newFirst ? second : first;
             newTimes[r] = newFirst ? first : second;
             oldRatios[r] = flops / oldTimes[r] / sgemm;
@@ -189,7 +204,7 @@ public static class Program
         Console.WriteLine(FormattableString.Invariant($"aced ab B={count} b={b} d={dim} n={chunks} threads={GemmControl.MaxDegreeOfParallelism} rounds={rounds} switches={string.Join(',', switches)}"));
         Console.WriteLine(FormattableString.Invariant($"  off: median {Median(oldTimes):F4} s min {Min(oldTimes):F4} s, selection/SGEMM median {Median(oldRatios):F3} max {Max(oldRatios):F3}"));
         Console.WriteLine(FormattableString.Invariant($"  on:  median {Median(newTimes):F4} s min {Min(newTimes):F4} s, selection/SGEMM median {Median(newRatios):F3} max {Max(newRatios):F3}"));
-        Console.WriteLine(FormattableString.Invariant($"  on/off time, median of per-round ratios: {Median(pairs):F3}"));
+        Console.WriteLine(FormattableString.Invariant($"  on/off time, median of per-round ratios: {Median(pairs):F3}; process CPU time: {Median(cpuPairs):F3}"));
     }
 
     private static double Median(double[] values)

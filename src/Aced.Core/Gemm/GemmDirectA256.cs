@@ -1,0 +1,175 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Aced.Core;
+
+/// <summary>
+/// The AVX2 counterpart of <see cref="GemmDirectA"/>: a 6-row strip of op(A) read in place from a row-major A (no
+/// transpose) against the 16-column B half-panels of the epilogue path (<see cref="GemmKernels.Strip256"/>'s loop order),
+/// instead of packing the strip first (<see cref="GemmPacking.PackA6"/>). Used where a row band meets a single column
+/// block (the selection's <c>(B x d) * (c x d)^T</c> products with c &lt;= 256): there each strip is packed, used for
+/// c/16 kernel calls and thrown away, so the packing is an extra pass over A. The 6 rows x kc floats stay in L1 between
+/// the half-panels; while the strip runs, its kernel calls prefetch the next strip's rows into L1, line by line.
+/// </summary>
+/// <remarks>
+/// Performs exactly the IEEE operations of the packed strip (<c>acc = fma(a[r, p], b[p, j], acc)</c> for p increasing
+/// from 0, then <see cref="GemmKernels.Store256"/>), so the tile has the same bits.
+/// </remarks>
+internal static unsafe class GemmDirectA256
+{
+    private const int Half = GemmPlan.NR / 2;
+
+    /// <summary>Set by tests/benchmarks to disable the direct strips (then every strip is packed as before).</summary>
+    internal static bool Enabled { get; set; } = true;
+
+    /// <summary>Set by benchmarks to disable the prefetch of the next strip's rows (an A/B switch; no effect on results).</summary>
+    internal static bool PrefetchEnabled { get; set; } = true;
+
+    /// <summary>
+    /// Whether a strip of <paramref name="rows"/> rows of an epilogue band with one column block of
+    /// <paramref name="ncb"/> columns runs in place: A not transposed, a full 6-row strip and whole 16-column half-panels.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool Applies(Transpose transA, int rows, int ncb) =>
+        Enabled && transA == Transpose.None && rows == 6 && (ncb & (Half - 1)) == 0;
+
+    /// <summary>
+    /// C[0..6, 0..ncb] = alpha * A B + beta * C for the 6 rows <c>a + r * lda</c> (kc contiguous floats each) and the
+    /// packed half-panels <paramref name="bBlock"/> (<c>ncb / 16</c> of them, kc x 16 floats each). The calls share out
+    /// the prefetch of <paramref name="nextRows"/> rows <c>next + r * lda</c> (the next strip's; 0 for none).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Strip(float* a, nint lda, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* next, int nextRows)
+    {
+        nint ahead = GemmKernels.EpilogueBAheadBytes;
+        int halves = ncb / Half;
+        int perCall = halves == 0 ? 0 : (nextRows + halves - 1) / halves;
+        int first = 0;
+        for (int jh = 0; jh < ncb; jh += Half)
+        {
+            int rows = Math.Clamp(nextRows - first, 0, perCall);
+            Kernel(a, lda, bBlock + ((nint)jh * kc), kc, c + jh, ldc, alpha, beta, ahead, next + (first * lda), rows, lda);
+            first += perCall;
+        }
+    }
+
+    /// <summary>
+    /// 6 x 16 tile, rows in place: the register tile and FMA order of the packed 6-row kernel. Every 16 k steps it
+    /// prefetches one line of each of <paramref name="prefetchRows"/> rows <c>prefetch + r * prefetchLd</c>; every two
+    /// k steps (the loop is unrolled by two, as the packed kernel's) two lines of B <paramref name="bAhead"/> bytes ahead.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel(float* a, nint lda, float* b, int kc, float* c, nint ldc, float alpha, float beta, nint bAhead, float* prefetch, int prefetchRows, nint prefetchLd)
+    {
+        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
+        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
+        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
+        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
+        Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
+        float* a0 = a;
+        float* a1 = a + lda;
+        float* a2 = a1 + lda;
+        float* a3 = a2 + lda;
+        float* a4 = a3 + lda;
+        float* a5 = a4 + lda;
+        nint p = 0;
+        nint pairs = kc & ~1;
+        while (p < pairs)
+        {
+            if (Sse.IsSupported)
+            {
+                // One line of each prefetched row per 16 k steps (one line holds 16 floats).
+                for (int r = 0; r < prefetchRows; r++)
+                {
+                    Sse.Prefetch0(prefetch + (r * prefetchLd) + p);
+                }
+            }
+
+            nint end = Math.Min(p + 16, pairs);
+            for (; p < end; p += 2)
+            {
+                if (Sse.IsSupported)
+                {
+                    Sse.Prefetch0((byte*)b + bAhead);
+                    Sse.Prefetch0((byte*)b + bAhead + 64);
+                }
+
+                Vector256<float> b0 = Vector256.Load(b);
+                Vector256<float> b1 = Vector256.Load(b + 8);
+                Vector256<float> ar = Vector256.Create(a0[p]);
+                c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+                c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+                ar = Vector256.Create(a1[p]);
+                c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+                c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+                ar = Vector256.Create(a2[p]);
+                c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+                c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+                ar = Vector256.Create(a3[p]);
+                c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+                c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+                ar = Vector256.Create(a4[p]);
+                c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+                c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+                ar = Vector256.Create(a5[p]);
+                c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+                c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+                b0 = Vector256.Load(b + Half);
+                b1 = Vector256.Load(b + Half + 8);
+                ar = Vector256.Create(a0[p + 1]);
+                c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+                c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+                ar = Vector256.Create(a1[p + 1]);
+                c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+                c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+                ar = Vector256.Create(a2[p + 1]);
+                c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+                c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+                ar = Vector256.Create(a3[p + 1]);
+                c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+                c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+                ar = Vector256.Create(a4[p + 1]);
+                c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+                c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+                ar = Vector256.Create(a5[p + 1]);
+                c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+                c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+                b += 2 * Half;
+            }
+        }
+
+        if (p < kc)
+        {
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(a0[p]);
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a1[p]);
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a2[p]);
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a3[p]);
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(a4[p]);
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(a5[p]);
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+        }
+
+        GemmKernels.Store256(c, c00, c01, alpha, beta);
+        GemmKernels.Store256(c + ldc, c10, c11, alpha, beta);
+        GemmKernels.Store256(c + (2 * ldc), c20, c21, alpha, beta);
+        GemmKernels.Store256(c + (3 * ldc), c30, c31, alpha, beta);
+        GemmKernels.Store256(c + (4 * ldc), c40, c41, alpha, beta);
+        GemmKernels.Store256(c + (5 * ldc), c50, c51, alpha, beta);
+    }
+}
