@@ -132,8 +132,8 @@ internal static class EpilogueAb
             $"(on/off speed {Interleaved.Median(gain):F3}, on/plain {plain / on:F3}) | load {loadBefore} -> {File.ReadAllText("/proc/loadavg").Trim()}");
     }
 
-    /// <summary>y = tile + b (the bias part of the models' BiasEpilogue).</summary>
-    private readonly struct Bias : IGemmEpilogue
+    /// <summary>y = tile + b (the bias part of the models' BiasEpilogue, which also takes the strips one by one).</summary>
+    private readonly struct Bias : IGemmStripEpilogue
     {
         private readonly MatrixView _y;
         private readonly float[] _bias;

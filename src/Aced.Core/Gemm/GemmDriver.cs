@@ -504,36 +504,48 @@ internal static unsafe class GemmDriver
 
         // With several column blocks the band's strips are packed once, for all of k, into the row-block buffer
         // (EpilogueStrips checked the budget); with one, each strip is packed into the small L1-resident panel buffer
-        // just before its only use.
+        // just before its only use. A strip epilogue with several k blocks also keeps the band's strips (see below).
+        bool perStrip = GemmKernels.EpilogueStripDelivery && typeof(IGemmStripEpilogue).IsAssignableFrom(typeof(TEpilogue));
         bool aPacked = false;
-        bool reuse = plan.ColTiles > 1;
+        bool reuse = plan.ColTiles > 1 || (perStrip && plan.KBlocks > 1);
         float* aBlock = reuse ? ws.PackedA(job, band, mcPad, out aPacked) : null;
+        reuse = aBlock is not null;
+        perStrip &= plan.KBlocks == 1 || reuse;
         float* edge = ws.Edge;
         for (int jb = 0; jb < plan.ColTiles; jb++)
         {
             int j0 = jb * plan.Nc;
             int ncb = Math.Min(plan.Nc, plan.N - j0);
             int ncPad = GemmPlan.RoundUp(ncb, GemmPlan.NR);
-            float* tile = ws.Scratch((long)GemmPlan.RoundUp(mcb, GemmPlan.MR) * ncPad);
-            for (int kb = 0; kb < plan.KBlocks; kb++)
+            if (perStrip)
             {
-                int p0 = kb * plan.Kc;
-                int kcb = Math.Min(plan.Kc, plan.K - p0);
-                float* bBlock = sharedB is null ? ws.PackedB(job, jb, kb) : sharedB + (jb * plan.PackedBlockFloats) + ((nint)kb * plan.Kc * ncPad);
-                float* a6 = reuse ? aBlock + ((nint)p0 * mcPad) : null;
-
-                // Strip by strip, each packed just before its first use (so it is still in L1).
-                for (int ir = 0; ir < mcb; ir += 6)
+                EpilogueStripsOneByOne(job, ref epilogue, i0, mcb, mcPad, j0, jb, ws, sharedB, reuse ? aBlock : null, aPacked);
+            }
+            else
+            {
+                float* tile = ws.Scratch((long)GemmPlan.RoundUp(mcb, GemmPlan.MR) * ncPad);
+                for (int kb = 0; kb < plan.KBlocks; kb++)
                 {
-                    int rows = Math.Min(6, mcb - ir);
-                    float* strip = reuse ? a6 + ((nint)ir * kcb) : ws.APanel;
-                    if (!aPacked)
-                    {
-                        GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, rows, p0, kcb, strip);
-                    }
+                    int p0 = kb * plan.Kc;
+                    int kcb = Math.Min(plan.Kc, plan.K - p0);
+                    float* bBlock = StripBBlock(job, jb, kb, ncPad, ws, sharedB);
+                    float* a6 = reuse ? aBlock + ((nint)p0 * mcPad) : null;
 
-                    GemmKernels.Strip256(strip, rows, bBlock, kcb, ncb, tile + ((nint)ir * ncPad), ncPad, alpha, kb == 0 ? 0f : 1f, edge);
+                    // Strip by strip, each packed just before its first use (so it is still in L1).
+                    for (int ir = 0; ir < mcb; ir += 6)
+                    {
+                        int rows = Math.Min(6, mcb - ir);
+                        float* strip = reuse ? a6 + ((nint)ir * kcb) : ws.APanel;
+                        if (!aPacked)
+                        {
+                            GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, rows, p0, kcb, strip);
+                        }
+
+                        GemmKernels.Strip256(strip, rows, bBlock, kcb, ncb, tile + ((nint)ir * ncPad), ncPad, alpha, kb == 0 ? 0f : 1f, edge);
+                    }
                 }
+
+                epilogue.Apply(i0, j0, mcb, ncb, new Span<float>(tile, ((mcb - 1) * ncPad) + ncb), ncPad);
             }
 
             if (reuse && !aPacked)
@@ -541,10 +553,50 @@ internal static unsafe class GemmDriver
                 ws.MarkPackedA(job, band);
                 aPacked = true;
             }
-
-            epilogue.Apply(i0, j0, mcb, ncb, new Span<float>(tile, ((mcb - 1) * ncPad) + ncb), ncPad);
         }
     }
+
+    /// <summary>
+    /// One column block of <see cref="EpilogueBandStrips{TEpilogue}"/> for an <see cref="IGemmStripEpilogue"/>, strip
+    /// major: each 6-row strip runs all its k blocks into one small per-thread tile (6 x ncPad floats, so it stays in L1
+    /// between k blocks and for the epilogue) and is handed to the epilogue at once. <paramref name="aBlock"/> is the
+    /// band's strip panels for all of k (valid when <paramref name="aPacked"/>, else packed here), or null with one k
+    /// block (each strip then packed into the panel buffer). Every element gets the same FMA chain and store rule per
+    /// k block as in the band order, so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void EpilogueStripsOneByOne<TEpilogue>(GemmJob job, ref TEpilogue epilogue, int i0, int mcb, int mcPad, int j0, int jb, GemmWorkspace ws, float* sharedB, float* aBlock, bool aPacked)
+        where TEpilogue : IGemmEpilogue
+    {
+        GemmPlan plan = job.Plan;
+        int ncb = Math.Min(plan.Nc, plan.N - j0);
+        int ncPad = GemmPlan.RoundUp(ncb, GemmPlan.NR);
+        float* tile = ws.Scratch((long)GemmPlan.MR * ncPad);
+        float* edge = ws.Edge;
+        float alpha = job.Alpha;
+        for (int ir = 0; ir < mcb; ir += 6)
+        {
+            int rows = Math.Min(6, mcb - ir);
+            for (int kb = 0; kb < plan.KBlocks; kb++)
+            {
+                int p0 = kb * plan.Kc;
+                int kcb = Math.Min(plan.Kc, plan.K - p0);
+                float* strip = aBlock is null ? ws.APanel : aBlock + ((nint)p0 * mcPad) + ((nint)ir * kcb);
+                if (!aPacked)
+                {
+                    GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, rows, p0, kcb, strip);
+                }
+
+                GemmKernels.Strip256(strip, rows, StripBBlock(job, jb, kb, ncPad, ws, sharedB), kcb, ncb, tile, ncPad, alpha, kb == 0 ? 0f : 1f, edge);
+            }
+
+            epilogue.Apply(i0 + ir, j0, rows, ncb, new Span<float>(tile, ((rows - 1) * ncPad) + ncb), ncPad);
+        }
+    }
+
+    /// <summary>The packed k block <paramref name="kb"/> of column block <paramref name="jb"/>: from the call's shared buffer, or this thread's cache.</summary>
+    private static float* StripBBlock(GemmJob job, int jb, int kb, int ncPad, GemmWorkspace ws, float* sharedB) =>
+        sharedB is null ? ws.PackedB(job, jb, kb) : sharedB + (jb * job.Plan.PackedBlockFloats) + ((nint)kb * job.Plan.Kc * ncPad);
 
     /// <summary>
     /// Runs a group of fused products with the same m (see <see cref="Gemm.MultiplyWithEpilogues{TEpilogue}"/>) as one

@@ -75,6 +75,12 @@ internal static unsafe class GemmKernels
     /// </summary>
     internal static bool EpilogueStrips { get; set; } = true;
 
+    /// <summary>
+    /// Whether the AVX2 strips hand an <see cref="IGemmStripEpilogue"/> each finished 6-row strip (from L1) instead of
+    /// the whole band tile (a same-run A/B baseline turns it off; same bits). Read once per band.
+    /// </summary>
+    internal static bool EpilogueStripDelivery { get; set; } = true;
+
     /// <summary>How far ahead, in bytes of the contiguous packed B block, <see cref="Strip256"/> prefetches B (1-4 KiB measured alike).</summary>
     internal static int EpilogueBAheadBytes { get; set; } = 2048;
 

@@ -26,3 +26,17 @@ public interface IGemmEpilogue
     /// </summary>
     void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride);
 }
+
+/// <summary>
+/// An <see cref="IGemmEpilogue"/> that writes its tiles out (a dense layer's y = tile + b, ...) and so asks for the
+/// smallest tiles the kernel makes: the managed provider's AVX2 fused path then hands it each 6-row register strip (a
+/// 64-row band's last one has 4 rows) of a column block as soon as the strip's last k block is computed, while the strip
+/// is still in L1, instead of the whole 64-row band tile from L2 after the band's compute. The contract is that of
+/// <see cref="IGemmEpilogue"/> (the tiles partition the product, depend only on m and n, a band's tiles come from one
+/// thread and every row sees its column tiles in increasing order); only their row count is smaller, so per-row folds
+/// and every element keep their bits. The output's stores then drain during the next strip's FMAs rather than in one
+/// burst per band. Other ISAs and providers deliver the usual band tiles.
+/// </summary>
+internal interface IGemmStripEpilogue : IGemmEpilogue
+{
+}

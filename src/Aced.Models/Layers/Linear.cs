@@ -317,7 +317,7 @@ internal static class Linear
     /// only the tile's rows and columns of y (and gelu; the norm's rows of its band), so concurrent row bands never
     /// touch the same memory.
     /// </summary>
-    private readonly struct BiasEpilogue : IGemmEpilogue
+    private readonly struct BiasEpilogue : IGemmStripEpilogue
     {
         private readonly MatrixView _y;
         private readonly float[] _bias;
