@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using System.Threading;
 
 namespace Aced.Core;
@@ -504,48 +505,64 @@ internal static unsafe class GemmDriver
 
         // With several column blocks the band's strips are packed once, for all of k, into the row-block buffer
         // (EpilogueStrips checked the budget); with one, each strip is packed into the small L1-resident panel buffer
-        // just before its only use. A strip epilogue with several k blocks also keeps the band's strips (see below).
-        bool perStrip = GemmKernels.EpilogueStripDelivery && typeof(IGemmStripEpilogue).IsAssignableFrom(typeof(TEpilogue));
+        // just before its only use.
         bool aPacked = false;
-        bool reuse = plan.ColTiles > 1 || (perStrip && plan.KBlocks > 1);
+        bool reuse = plan.ColTiles > 1;
         float* aBlock = reuse ? ws.PackedA(job, band, mcPad, out aPacked) : null;
-        reuse = aBlock is not null;
-        perStrip &= plan.KBlocks == 1 || reuse;
         float* edge = ws.Edge;
+
+        // A strip epilogue gets each strip as soon as its last k block is done (from L1: with one k block the strips
+        // share one small tile), and the next strip's A rows are prefetched while this one computes.
+        bool perStrip = GemmKernels.EpilogueStripDelivery && typeof(IGemmStripEpilogue).IsAssignableFrom(typeof(TEpilogue));
+        bool prefetch = perStrip && GemmKernels.EpilogueStripPrefetch && Sse.IsSupported;
+        int lastKb = plan.KBlocks - 1;
         for (int jb = 0; jb < plan.ColTiles; jb++)
         {
             int j0 = jb * plan.Nc;
             int ncb = Math.Min(plan.Nc, plan.N - j0);
             int ncPad = GemmPlan.RoundUp(ncb, GemmPlan.NR);
-            if (perStrip)
+            bool smallTile = perStrip && lastKb == 0;
+            float* tile = ws.Scratch((long)(smallTile ? GemmPlan.MR : GemmPlan.RoundUp(mcb, GemmPlan.MR)) * ncPad);
+            for (int kb = 0; kb <= lastKb; kb++)
             {
-                EpilogueStripsOneByOne(job, ref epilogue, i0, mcb, mcPad, j0, jb, ws, sharedB, reuse ? aBlock : null, aPacked);
-            }
-            else
-            {
-                float* tile = ws.Scratch((long)GemmPlan.RoundUp(mcb, GemmPlan.MR) * ncPad);
-                for (int kb = 0; kb < plan.KBlocks; kb++)
-                {
-                    int p0 = kb * plan.Kc;
-                    int kcb = Math.Min(plan.Kc, plan.K - p0);
-                    float* bBlock = StripBBlock(job, jb, kb, ncPad, ws, sharedB);
-                    float* a6 = reuse ? aBlock + ((nint)p0 * mcPad) : null;
+                int p0 = kb * plan.Kc;
+                int kcb = Math.Min(plan.Kc, plan.K - p0);
+                float* bBlock = sharedB is null ? ws.PackedB(job, jb, kb) : sharedB + (jb * plan.PackedBlockFloats) + ((nint)kb * plan.Kc * ncPad);
+                float* a6 = reuse ? aBlock + ((nint)p0 * mcPad) : null;
 
-                    // Strip by strip, each packed just before its first use (so it is still in L1).
-                    for (int ir = 0; ir < mcb; ir += 6)
+                // Strip by strip, each packed just before its first use (so it is still in L1).
+                for (int ir = 0; ir < mcb; ir += 6)
+                {
+                    int rows = Math.Min(6, mcb - ir);
+                    float* strip = reuse ? a6 + ((nint)ir * kcb) : ws.APanel;
+                    if (!aPacked)
                     {
-                        int rows = Math.Min(6, mcb - ir);
-                        float* strip = reuse ? a6 + ((nint)ir * kcb) : ws.APanel;
-                        if (!aPacked)
+                        GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, rows, p0, kcb, strip);
+                    }
+
+                    // The next strip's A rows (when they are still to be packed) and epilogue rows, fetched while this one computes.
+                    int nextRows = Math.Min(6, mcb - ir - 6);
+                    GemmKernels.NextStripLines next = new(nextRows);
+                    if (prefetch && nextRows > 0)
+                    {
+                        if (!aPacked && job.TransA == Transpose.None)
                         {
-                            GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, rows, p0, kcb, strip);
+                            next.SetA((byte*)(job.A + ((nint)(i0 + ir + 6) * job.Lda) + p0), job.Lda * sizeof(float), nextRows, kcb * sizeof(float));
                         }
 
-                        GemmKernels.Strip256(strip, rows, bBlock, kcb, ncb, tile + ((nint)ir * ncPad), ncPad, alpha, kb == 0 ? 0f : 1f, edge);
+                        if (kb == lastKb)
+                        {
+                            AddTargets(ref epilogue, ref next, i0 + ir + 6, nextRows, j0, ncb);
+                        }
+                    }
+
+                    float* c = smallTile ? tile : tile + ((nint)ir * ncPad);
+                    GemmKernels.Strip256(strip, rows, bBlock, kcb, ncb, c, ncPad, alpha, kb == 0 ? 0f : 1f, edge, prefetch && nextRows > 0 ? &next : null);
+                    if (perStrip && kb == lastKb)
+                    {
+                        epilogue.Apply(i0 + ir, j0, rows, ncb, new Span<float>(c, ((rows - 1) * ncPad) + ncb), ncPad);
                     }
                 }
-
-                epilogue.Apply(i0, j0, mcb, ncb, new Span<float>(tile, ((mcb - 1) * ncPad) + ncb), ncPad);
             }
 
             if (reuse && !aPacked)
@@ -553,50 +570,38 @@ internal static unsafe class GemmDriver
                 ws.MarkPackedA(job, band);
                 aPacked = true;
             }
+
+            if (!perStrip)
+            {
+                epilogue.Apply(i0, j0, mcb, ncb, new Span<float>(tile, ((mcb - 1) * ncPad) + ncb), ncPad);
+            }
         }
     }
 
-    /// <summary>
-    /// One column block of <see cref="EpilogueBandStrips{TEpilogue}"/> for an <see cref="IGemmStripEpilogue"/>, strip
-    /// major: each 6-row strip runs all its k blocks into one small per-thread tile (6 x ncPad floats, so it stays in L1
-    /// between k blocks and for the epilogue) and is handed to the epilogue at once. <paramref name="aBlock"/> is the
-    /// band's strip panels for all of k (valid when <paramref name="aPacked"/>, else packed here), or null with one k
-    /// block (each strip then packed into the panel buffer). Every element gets the same FMA chain and store rule per
-    /// k block as in the band order, so the same bits.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void EpilogueStripsOneByOne<TEpilogue>(GemmJob job, ref TEpilogue epilogue, int i0, int mcb, int mcPad, int j0, int jb, GemmWorkspace ws, float* sharedB, float* aBlock, bool aPacked)
+    /// <summary>Adds the strip epilogue's targets for the tile at (<paramref name="rowStart"/>, <paramref name="columnStart"/>) to <paramref name="next"/> (nothing for other epilogues).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddTargets<TEpilogue>(ref TEpilogue epilogue, ref GemmKernels.NextStripLines next, int rowStart, int rows, int columnStart, int columns)
         where TEpilogue : IGemmEpilogue
     {
-        GemmPlan plan = job.Plan;
-        int ncb = Math.Min(plan.Nc, plan.N - j0);
-        int ncPad = GemmPlan.RoundUp(ncb, GemmPlan.NR);
-        float* tile = ws.Scratch((long)GemmPlan.MR * ncPad);
-        float* edge = ws.Edge;
-        float alpha = job.Alpha;
-        for (int ir = 0; ir < mcb; ir += 6)
+        if (epilogue is not IGemmStripEpilogue)
         {
-            int rows = Math.Min(6, mcb - ir);
-            for (int kb = 0; kb < plan.KBlocks; kb++)
+            return;
+        }
+
+        StripTargetBuffer buffer = default;
+        Span<StripTarget> targets = buffer;
+        int count = ((IGemmStripEpilogue)epilogue).Targets(rowStart, rows, columnStart, columns, targets);
+        for (int t = 0; t < count; t++)
+        {
+            StripTarget target = targets[t];
+            if ((uint)target.Index < (uint)target.Array.Length)
             {
-                int p0 = kb * plan.Kc;
-                int kcb = Math.Min(plan.Kc, plan.K - p0);
-                float* strip = aBlock is null ? ws.APanel : aBlock + ((nint)p0 * mcPad) + ((nint)ir * kcb);
-                if (!aPacked)
-                {
-                    GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, rows, p0, kcb, strip);
-                }
-
-                GemmKernels.Strip256(strip, rows, StripBBlock(job, jb, kb, ncPad, ws, sharedB), kcb, ncb, tile, ncPad, alpha, kb == 0 ? 0f : 1f, edge);
+                // An unpinned address: only prefetched, never dereferenced (a moved array costs a wasted prefetch).
+                byte* first = (byte*)Unsafe.AsPointer(ref target.Array[target.Index]);
+                next.AddTarget(first, (nint)target.Stride * sizeof(float), Math.Min(target.Floats, target.Array.Length - target.Index) * sizeof(float));
             }
-
-            epilogue.Apply(i0 + ir, j0, rows, ncb, new Span<float>(tile, ((rows - 1) * ncPad) + ncb), ncPad);
         }
     }
-
-    /// <summary>The packed k block <paramref name="kb"/> of column block <paramref name="jb"/>: from the call's shared buffer, or this thread's cache.</summary>
-    private static float* StripBBlock(GemmJob job, int jb, int kb, int ncPad, GemmWorkspace ws, float* sharedB) =>
-        sharedB is null ? ws.PackedB(job, jb, kb) : sharedB + (jb * job.Plan.PackedBlockFloats) + ((nint)kb * job.Plan.Kc * ncPad);
 
     /// <summary>
     /// Runs a group of fused products with the same m (see <see cref="Gemm.MultiplyWithEpilogues{TEpilogue}"/>) as one

@@ -39,4 +39,22 @@ public interface IGemmEpilogue
 /// </summary>
 internal interface IGemmStripEpilogue : IGemmEpilogue
 {
+    /// <summary>
+    /// Describes the memory the tile of rows [<paramref name="rowStart"/>, +<paramref name="rows"/>) and columns
+    /// [<paramref name="columnStart"/>, +<paramref name="columns"/>) will touch, so the GEMM can prefetch it while the
+    /// strip before it computes: up to <see cref="GemmKernels.NextStripLines.MaxTargets"/> row-major matrices, each as
+    /// the array, the index of the first element the tile touches in its first row, the row stride and the number of
+    /// floats per row. Returns the count. A hint only: the arrays need not be pinned and the entries may be approximate.
+    /// </summary>
+    int Targets(int rowStart, int rows, int columnStart, int columns, Span<StripTarget> targets);
+}
+
+/// <summary>Rows of one matrix an <see cref="IGemmStripEpilogue"/> tile touches (see <see cref="IGemmStripEpilogue.Targets"/>).</summary>
+internal readonly record struct StripTarget(float[] Array, int Index, int Stride, int Floats);
+
+/// <summary>Room for the <see cref="StripTarget"/>s of one tile, on the stack.</summary>
+[System.Runtime.CompilerServices.InlineArray(GemmKernels.NextStripLines.MaxTargets)]
+internal struct StripTargetBuffer
+{
+    private StripTarget _element;
 }

@@ -22,10 +22,25 @@ public sealed class GemmStripEpilogueTests
         public RecordingStripEpilogue(int m, int n)
         {
             _inner = new RecordingEpilogue(m, n);
-            _maxRows = new int[1];
+            _maxRows = new int[3];
+            _maxRows[2] = m;
         }
 
         public RecordingEpilogue Inner => _inner;
+
+        public int TargetCalls => _maxRows[1];
+
+        /// <summary>The product rows of the next tile (prefetch hints), and one past the array's end (must be ignored).</summary>
+        public int Targets(int rowStart, int rows, int columnStart, int columns, Span<StripTarget> targets)
+        {
+            System.Threading.Interlocked.Increment(ref _maxRows[1]);
+
+            float[] product = _inner.Product;
+            int n = product.Length / Math.Max(1, _maxRows[2]);
+            targets[0] = new StripTarget(product, (rowStart * n) + columnStart, n, columns);
+            targets[1] = new StripTarget(product, product.Length, n, columns);
+            return 2;
+        }
 
         public int MaxRows => _maxRows[0];
 
@@ -40,11 +55,12 @@ public sealed class GemmStripEpilogueTests
         }
     }
 
-    private static (float[] Product, int MaxRows) Run(bool delivery, GemmIsa isa, int degree, Transpose ta, Transpose tb, int m, int n, int k, float alpha, int seed)
+    private static (float[] Product, int MaxRows, int TargetCalls) Run(bool delivery, GemmIsa isa, int degree, Transpose ta, Transpose tb, int m, int n, int k, float alpha, int seed)
     {
         bool old = GemmKernels.EpilogueStripDelivery;
         float[] result = Array.Empty<float>();
         int maxRows = 0;
+        int targetCalls = 0;
         try
         {
             GemmKernels.EpilogueStripDelivery = delivery;
@@ -58,8 +74,9 @@ public sealed class GemmStripEpilogueTests
                 recorder.Inner.AssertCompleteAndOrdered();
                 result = recorder.Inner.Product;
                 maxRows = recorder.MaxRows;
+                targetCalls = recorder.TargetCalls;
             });
-            return (result, maxRows);
+            return (result, maxRows, targetCalls);
         }
         finally
         {
@@ -84,14 +101,15 @@ public sealed class GemmStripEpilogueTests
         int seed = 170;
         foreach ((int m, int n, int k, float alpha) in shapes)
         {
-            (float[] scalar, _) = Run(true, GemmIsa.Scalar, 1, ta, tb, m, n, k, alpha, seed);
+            (float[] scalar, _, _) = Run(true, GemmIsa.Scalar, 1, ta, tb, m, n, k, alpha, seed);
             foreach (int degree in new[] { 1, 2, 3 })
             {
                 string label = $"m={m} n={n} k={k} {ta}/{tb} degree={degree}";
-                (float[] strips, int stripRows) = Run(true, GemmIsa.Vector256, degree, ta, tb, m, n, k, alpha, seed);
+                (float[] strips, int stripRows, int targetCalls) = Run(true, GemmIsa.Vector256, degree, ta, tb, m, n, k, alpha, seed);
                 GemmTestHelpers.AssertBitIdentical(scalar, strips, "strip tiles " + label);
                 Assert.True(stripRows <= 6, $"strip tiles of {stripRows} rows, {label}");
-                (float[] bands, int bandRows) = Run(false, GemmIsa.Vector256, degree, ta, tb, m, n, k, alpha, seed);
+                Assert.True(m <= 6 || targetCalls > 0, $"no prefetch targets asked for, {label}");
+                (float[] bands, int bandRows, _) = Run(false, GemmIsa.Vector256, degree, ta, tb, m, n, k, alpha, seed);
                 GemmTestHelpers.AssertBitIdentical(scalar, bands, "band tiles " + label);
                 Assert.Equal(Math.Min(m, new GemmPlan(m, n, k, epilogue: true).Mc), bandRows);
             }
@@ -107,8 +125,8 @@ public sealed class GemmStripEpilogueTests
         try
         {
             GemmKernels.EpilogueStrips = false;
-            (float[] scalar, _) = Run(true, GemmIsa.Scalar, 1, Transpose.None, Transpose.None, 150, 300, 400, 1f, 3);
-            (float[] panels, int rows) = Run(true, GemmIsa.Vector256, 2, Transpose.None, Transpose.None, 150, 300, 400, 1f, 3);
+            (float[] scalar, _, _) = Run(true, GemmIsa.Scalar, 1, Transpose.None, Transpose.None, 150, 300, 400, 1f, 3);
+            (float[] panels, int rows, _) = Run(true, GemmIsa.Vector256, 2, Transpose.None, Transpose.None, 150, 300, 400, 1f, 3);
             GemmTestHelpers.AssertBitIdentical(scalar, panels, "8x32 panels");
             Assert.Equal(new GemmPlan(150, 300, 400, epilogue: true).Mc, rows);
         }
