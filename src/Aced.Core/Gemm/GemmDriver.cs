@@ -492,6 +492,11 @@ internal static unsafe class GemmDriver
     /// 16-column B half-panels (<see cref="GemmKernels.Strip256"/>: A strip in L1, B streamed from L2) into the same
     /// per-thread scratch tile, which is then handed to the epilogue. Tiles, their order and every element's FMA chain are
     /// those of the 8 x 32 panels, so the epilogue sees the same bits.
+    /// An <see cref="IGemmStripEpilogue"/> (with <see cref="GemmKernels.EpilogueStripDelivery"/>) gets each strip as its
+    /// own tile as soon as the strip's last k block is done, while it is in L1 (with one k block all strips share one
+    /// small tile), and with <see cref="GemmKernels.EpilogueStripPrefetch"/> each strip's kernel calls prefetch the next
+    /// strip's A rows (when still to be packed) and the rows its epilogue names (<see cref="IGemmStripEpilogue.Targets"/>).
+    /// Only the tiles' row counts change: per row the same column tiles in the same order, every element the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void EpilogueBandStrips<TEpilogue>(GemmJob job, ref TEpilogue epilogue, int band, GemmWorkspace ws, float* sharedB)
@@ -516,6 +521,7 @@ internal static unsafe class GemmDriver
         bool perStrip = GemmKernels.EpilogueStripDelivery && typeof(IGemmStripEpilogue).IsAssignableFrom(typeof(TEpilogue));
         bool prefetch = perStrip && GemmKernels.EpilogueStripPrefetch && Sse.IsSupported;
         int lastKb = plan.KBlocks - 1;
+        GemmKernels.NextStripLines next = default;
         for (int jb = 0; jb < plan.ColTiles; jb++)
         {
             int j0 = jb * plan.Nc;
@@ -542,9 +548,9 @@ internal static unsafe class GemmDriver
 
                     // The next strip's A rows (when they are still to be packed) and epilogue rows, fetched while this one computes.
                     int nextRows = Math.Min(6, mcb - ir - 6);
-                    GemmKernels.NextStripLines next = new(nextRows);
                     if (prefetch && nextRows > 0)
                     {
+                        next = new(nextRows);
                         if (!aPacked && job.TransA == Transpose.None)
                         {
                             next.SetA((byte*)(job.A + ((nint)(i0 + ir + 6) * job.Lda) + p0), job.Lda * sizeof(float), nextRows, kcb * sizeof(float));
