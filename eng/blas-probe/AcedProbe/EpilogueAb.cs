@@ -152,6 +152,13 @@ internal static class EpilogueAb
                 System.Numerics.Tensors.TensorPrimitives.Add(tile.Slice(r * stride, columns), bias, _y.Row(rowStart + r).Slice(columnStart, columns));
             }
         }
+
+        /// <summary>y's rows of the tile (prefetched by the GEMM while the strip before computes).</summary>
+        public int Targets(int rowStart, int rows, int columnStart, int columns, Span<StripTarget> targets)
+        {
+            targets[0] = new StripTarget(_y.Array, _y.Offset + (rowStart * _y.Stride) + columnStart, _y.Stride, columns);
+            return 1;
+        }
     }
 
     /// <summary>Nothing: times the GEMM part of the fused path.</summary>
