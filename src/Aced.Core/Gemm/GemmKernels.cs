@@ -82,8 +82,9 @@ internal static unsafe class GemmKernels
     internal static bool EpilogueStripDelivery { get; set; } = true;
 
     /// <summary>
-    /// Whether the strip-by-strip epilogue path prefetches the next strip's A rows while the current strip computes (a
-    /// same-run A/B baseline turns it off; same bits). Read once per column block.
+    /// Whether the strip-by-strip epilogue path prefetches the next strip's A rows and its epilogue's rows
+    /// (<see cref="IGemmStripEpilogue.Targets"/>) while the current strip computes (<see cref="NextStripLines"/>; a
+    /// same-run A/B baseline turns it off; same bits). Read once per band.
     /// </summary>
     internal static bool EpilogueStripPrefetch { get; set; } = true;
 
