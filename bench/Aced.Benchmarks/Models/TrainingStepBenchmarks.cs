@@ -265,6 +265,7 @@ public class TrainingStepBenchmarks : IFlopCount
         if (GemmKernels.ActiveIsa == GemmIsa.Vector256)
         {
             CompareFusedPaths("GemmSlices AVX2 six-row strips (dW slices, dx blocks)", on => GemmSlices.SixRowStrips = on);
+            CompareFusedPaths("forward epilogues strip by strip with prefetch (NN+epilogue)", SetStripEpilogues);
         }
     }
 
@@ -327,6 +328,13 @@ public class TrainingStepBenchmarks : IFlopCount
         Aced.Models.Layers.Attention.FusedEnabled = on;
         Aced.Models.Layers.TransformerEncoder.FusedNormEnabled = on;
         GemmSlices.DirectMaxColumns = on ? DirectMaxColumnsDefault : 0;
+    }
+
+    /// <summary>The forward products' strip-by-strip epilogue delivery and its prefetches (bit-identical to the band tiles).</summary>
+    private static void SetStripEpilogues(bool on)
+    {
+        GemmKernels.EpilogueStripDelivery = on;
+        GemmKernels.EpilogueStripPrefetch = on;
     }
 
     /// <summary>The attention's kernel choices of this session (all bit-identical to the previous ones).</summary>

@@ -132,8 +132,8 @@ internal static class EpilogueAb
             $"(on/off speed {Interleaved.Median(gain):F3}, on/plain {plain / on:F3}) | load {loadBefore} -> {File.ReadAllText("/proc/loadavg").Trim()}");
     }
 
-    /// <summary>y = tile + b (the bias part of the models' BiasEpilogue).</summary>
-    private readonly struct Bias : IGemmEpilogue
+    /// <summary>y = tile + b (the bias part of the models' BiasEpilogue, which also takes the strips one by one).</summary>
+    private readonly struct Bias : IGemmStripEpilogue
     {
         private readonly MatrixView _y;
         private readonly float[] _bias;
@@ -151,6 +151,13 @@ internal static class EpilogueAb
             {
                 System.Numerics.Tensors.TensorPrimitives.Add(tile.Slice(r * stride, columns), bias, _y.Row(rowStart + r).Slice(columnStart, columns));
             }
+        }
+
+        /// <summary>y's rows of the tile (prefetched by the GEMM while the strip before computes).</summary>
+        public int Targets(int rowStart, int rows, int columnStart, int columns, Span<StripTarget> targets)
+        {
+            targets[0] = new StripTarget(_y.Array, _y.Offset + (rowStart * _y.Stride) + columnStart, _y.Stride, columns);
+            return 1;
         }
     }
 

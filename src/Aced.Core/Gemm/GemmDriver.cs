@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using System.Threading;
 
 namespace Aced.Core;
@@ -491,6 +492,11 @@ internal static unsafe class GemmDriver
     /// 16-column B half-panels (<see cref="GemmKernels.Strip256"/>: A strip in L1, B streamed from L2) into the same
     /// per-thread scratch tile, which is then handed to the epilogue. Tiles, their order and every element's FMA chain are
     /// those of the 8 x 32 panels, so the epilogue sees the same bits.
+    /// An <see cref="IGemmStripEpilogue"/> (with <see cref="GemmKernels.EpilogueStripDelivery"/>) gets each strip as its
+    /// own tile as soon as the strip's last k block is done, while it is in L1 (with one k block all strips share one
+    /// small tile), and with <see cref="GemmKernels.EpilogueStripPrefetch"/> each strip's kernel calls prefetch the next
+    /// strip's A rows (when still to be packed) and the rows its epilogue names (<see cref="IGemmStripEpilogue.Targets"/>).
+    /// Only the tiles' row counts change: per row the same column tiles in the same order, every element the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void EpilogueBandStrips<TEpilogue>(GemmJob job, ref TEpilogue epilogue, int band, GemmWorkspace ws, float* sharedB)
@@ -509,13 +515,21 @@ internal static unsafe class GemmDriver
         bool reuse = plan.ColTiles > 1;
         float* aBlock = reuse ? ws.PackedA(job, band, mcPad, out aPacked) : null;
         float* edge = ws.Edge;
+
+        // A strip epilogue gets each strip as soon as its last k block is done (from L1: with one k block the strips
+        // share one small tile), and the next strip's A rows are prefetched while this one computes.
+        bool perStrip = GemmKernels.EpilogueStripDelivery && typeof(IGemmStripEpilogue).IsAssignableFrom(typeof(TEpilogue));
+        bool prefetch = perStrip && GemmKernels.EpilogueStripPrefetch && Sse.IsSupported;
+        int lastKb = plan.KBlocks - 1;
+        GemmKernels.NextStripLines next = default;
         for (int jb = 0; jb < plan.ColTiles; jb++)
         {
             int j0 = jb * plan.Nc;
             int ncb = Math.Min(plan.Nc, plan.N - j0);
             int ncPad = GemmPlan.RoundUp(ncb, GemmPlan.NR);
-            float* tile = ws.Scratch((long)GemmPlan.RoundUp(mcb, GemmPlan.MR) * ncPad);
-            for (int kb = 0; kb < plan.KBlocks; kb++)
+            bool smallTile = perStrip && lastKb == 0;
+            float* tile = ws.Scratch((long)(smallTile ? GemmPlan.MR : GemmPlan.RoundUp(mcb, GemmPlan.MR)) * ncPad);
+            for (int kb = 0; kb <= lastKb; kb++)
             {
                 int p0 = kb * plan.Kc;
                 int kcb = Math.Min(plan.Kc, plan.K - p0);
@@ -542,7 +556,28 @@ internal static unsafe class GemmDriver
                         GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, rows, p0, kcb, strip);
                     }
 
-                    GemmKernels.Strip256(strip, rows, bBlock, kcb, ncb, tile + ((nint)ir * ncPad), ncPad, alpha, kb == 0 ? 0f : 1f, edge);
+                    // The next strip's A rows (when they are still to be packed) and epilogue rows, fetched while this one computes.
+                    int nextRows = Math.Min(6, mcb - ir - 6);
+                    if (prefetch && nextRows > 0)
+                    {
+                        next = new(nextRows);
+                        if (!aPacked && job.TransA == Transpose.None)
+                        {
+                            next.SetA((byte*)(job.A + ((nint)(i0 + ir + 6) * job.Lda) + p0), job.Lda * sizeof(float), nextRows, kcb * sizeof(float));
+                        }
+
+                        if (kb == lastKb)
+                        {
+                            AddTargets(ref epilogue, ref next, i0 + ir + 6, nextRows, j0, ncb);
+                        }
+                    }
+
+                    float* c = smallTile ? tile : tile + ((nint)ir * ncPad);
+                    GemmKernels.Strip256(strip, rows, bBlock, kcb, ncb, c, ncPad, alpha, kb == 0 ? 0f : 1f, edge, prefetch && nextRows > 0 ? &next : null);
+                    if (perStrip && kb == lastKb)
+                    {
+                        epilogue.Apply(i0 + ir, j0, rows, ncb, new Span<float>(c, ((rows - 1) * ncPad) + ncb), ncPad);
+                    }
                 }
             }
 
@@ -552,7 +587,35 @@ internal static unsafe class GemmDriver
                 aPacked = true;
             }
 
-            epilogue.Apply(i0, j0, mcb, ncb, new Span<float>(tile, ((mcb - 1) * ncPad) + ncb), ncPad);
+            if (!perStrip)
+            {
+                epilogue.Apply(i0, j0, mcb, ncb, new Span<float>(tile, ((mcb - 1) * ncPad) + ncb), ncPad);
+            }
+        }
+    }
+
+    /// <summary>Adds the strip epilogue's targets for the tile at (<paramref name="rowStart"/>, <paramref name="columnStart"/>) to <paramref name="next"/> (nothing for other epilogues).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddTargets<TEpilogue>(ref TEpilogue epilogue, ref GemmKernels.NextStripLines next, int rowStart, int rows, int columnStart, int columns)
+        where TEpilogue : IGemmEpilogue
+    {
+        if (epilogue is not IGemmStripEpilogue)
+        {
+            return;
+        }
+
+        StripTargetBuffer buffer = default;
+        Span<StripTarget> targets = buffer;
+        int count = ((IGemmStripEpilogue)epilogue).Targets(rowStart, rows, columnStart, columns, targets);
+        for (int t = 0; t < count; t++)
+        {
+            StripTarget target = targets[t];
+            if ((uint)target.Index < (uint)target.Array.Length)
+            {
+                // An unpinned address: only prefetched, never dereferenced (a moved array costs a wasted prefetch).
+                byte* first = (byte*)Unsafe.AsPointer(ref target.Array[target.Index]);
+                next.AddTarget(first, (nint)target.Stride * sizeof(float), Math.Min(target.Floats, target.Array.Length - target.Index) * sizeof(float));
+            }
         }
     }
 

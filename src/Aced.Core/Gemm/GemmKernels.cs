@@ -75,6 +75,19 @@ internal static unsafe class GemmKernels
     /// </summary>
     internal static bool EpilogueStrips { get; set; } = true;
 
+    /// <summary>
+    /// Whether the AVX2 strips hand an <see cref="IGemmStripEpilogue"/> each finished 6-row strip (from L1) instead of
+    /// the whole band tile (a same-run A/B baseline turns it off; same bits). Read once per band.
+    /// </summary>
+    internal static bool EpilogueStripDelivery { get; set; } = true;
+
+    /// <summary>
+    /// Whether the strip-by-strip epilogue path prefetches the next strip's A rows and its epilogue's rows
+    /// (<see cref="IGemmStripEpilogue.Targets"/>) while the current strip computes (<see cref="NextStripLines"/>; a
+    /// same-run A/B baseline turns it off; same bits). Read once per band.
+    /// </summary>
+    internal static bool EpilogueStripPrefetch { get; set; } = true;
+
     /// <summary>How far ahead, in bytes of the contiguous packed B block, <see cref="Strip256"/> prefetches B (1-4 KiB measured alike).</summary>
     internal static int EpilogueBAheadBytes { get; set; } = 2048;
 
@@ -609,12 +622,18 @@ internal static unsafe class GemmKernels
     /// kc = 128) do not stay in L1 next to the B half-panel, and that order was 2-8 % slower than this one.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Strip256(float* a, int rows, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* edge)
+    internal static void Strip256(float* a, int rows, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* edge, NextStripLines* next = null)
     {
         const int Half = GemmPlan.NR / 2;
         nint ahead = EpilogueBAheadBytes;
+        int halves = GemmPlan.CeilDiv(ncb, Half);
         for (int jh = 0; jh < ncb; jh += Half)
         {
+            if (next is not null)
+            {
+                next->Issue(jh / Half, halves);
+            }
+
             int cols = Math.Min(Half, ncb - jh);
             float* b = bBlock + ((nint)jh * kc);
             if (rows == 6 && cols == Half)
@@ -637,6 +656,95 @@ internal static unsafe class GemmKernels
                 }
 
                 MergeEdge(edge, rows, cols, c + jh, ldc, alpha, beta);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The memory the next strip of a strip epilogue band will read or write: its A rows (packed by
+    /// <see cref="GemmPacking.PackA6"/> just before it computes) and the epilogue's rows (<see cref="IGemmStripEpilogue.Targets"/>).
+    /// <see cref="Strip256"/> prefetches a share of them before each half-panel, so the lines arrive while this strip's
+    /// FMAs run instead of stalling the packing, the epilogue's stores or a burst of prefetches.
+    /// </summary>
+    internal struct NextStripLines
+    {
+        /// <summary>Most epilogue targets (rows of output or input matrices).</summary>
+        public const int MaxTargets = 4;
+
+        private fixed long _bases[MaxTargets];
+        private fixed long _strides[MaxTargets];
+        private fixed int _bytes[MaxTargets];
+        private int _targets;
+        private int _rows;
+        private byte* _a;
+        private nint _lda;
+        private int _aRows;
+        private int _aLines;
+
+        /// <summary>No target; <paramref name="rows"/> rows of each target get prefetched.</summary>
+        public NextStripLines(int rows)
+        {
+            _rows = rows;
+        }
+
+        /// <summary>Adds the A rows of the next strip: <paramref name="rows"/> rows of <paramref name="bytes"/> bytes from <paramref name="first"/>, <paramref name="lda"/> bytes apart.</summary>
+        public void SetA(byte* first, nint lda, int rows, int bytes)
+        {
+            _a = first;
+            _lda = lda;
+            _aRows = rows;
+            _aLines = rows > 0 ? (bytes / 64) + 1 : 0;
+        }
+
+        /// <summary>Adds a target: the next strip's rows from <paramref name="first"/> (its first element), <paramref name="stride"/> bytes apart, <paramref name="bytes"/> bytes each.</summary>
+        public void AddTarget(byte* first, nint stride, int bytes)
+        {
+            if (_targets < MaxTargets && bytes > 0)
+            {
+                _bases[_targets] = (long)first;
+                _strides[_targets] = stride;
+                _bytes[_targets] = bytes;
+                _targets++;
+            }
+        }
+
+        /// <summary>Prefetches share <paramref name="half"/> of <paramref name="halves"/>: each target's 64 bytes at the half-panel's columns, and 1 / halves of the A lines.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Issue(int half, int halves)
+        {
+            if (!Sse.IsSupported)
+            {
+                return;
+            }
+
+            nint column = (nint)half * 64;
+            for (int t = 0; t < _targets; t++)
+            {
+                if (column >= _bytes[t])
+                {
+                    continue;
+                }
+
+                byte* p = (byte*)_bases[t] + column;
+                nint stride = (nint)_strides[t];
+                bool last = column + 64 >= _bytes[t];
+                for (int r = 0; r < _rows; r++, p += stride)
+                {
+                    Sse.Prefetch1(p);
+                    if (last)
+                    {
+                        Sse.Prefetch1((byte*)_bases[t] + (r * stride) + _bytes[t] - 1);
+                    }
+                }
+            }
+
+            int total = _aRows * _aLines;
+            int share = (total + halves - 1) / halves;
+            int end = Math.Min(total, (half + 1) * share);
+            for (int i = half * share; i < end; i++)
+            {
+                int r = i / _aLines;
+                Sse.Prefetch0(_a + (r * _lda) + ((i - (r * _aLines)) * 64));
             }
         }
     }

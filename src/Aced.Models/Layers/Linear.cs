@@ -317,7 +317,7 @@ internal static class Linear
     /// only the tile's rows and columns of y (and gelu; the norm's rows of its band), so concurrent row bands never
     /// touch the same memory.
     /// </summary>
-    private readonly struct BiasEpilogue : IGemmEpilogue
+    private readonly struct BiasEpilogue : IGemmStripEpilogue
     {
         private readonly MatrixView _y;
         private readonly float[] _bias;
@@ -348,6 +348,29 @@ internal static class Linear
             if (_norm.IsSet && columnStart + columns == _y.Columns)
             {
                 _norm.Apply(_y, rowStart, rows);
+            }
+        }
+
+        /// <summary>y's, the residual's and gelu's rows of the tile, and the norm output's whole rows when the tile ends them.</summary>
+        public int Targets(int rowStart, int rows, int columnStart, int columns, Span<StripTarget> targets)
+        {
+            int count = 0;
+            Add(_y, rowStart, columnStart, columns, targets, ref count);
+            Add(_residual, rowStart, columnStart, columns, targets, ref count);
+            Add(_gelu, rowStart, columnStart, columns, targets, ref count);
+            if (_norm.IsSet && columnStart + columns == _y.Columns)
+            {
+                Add(_norm.Output, rowStart, 0, _norm.Output.Columns, targets, ref count);
+            }
+
+            return count;
+        }
+
+        private static void Add(MatrixView v, int rowStart, int columnStart, int columns, Span<StripTarget> targets, ref int count)
+        {
+            if (!v.IsEmpty && count < targets.Length)
+            {
+                targets[count++] = new StripTarget(v.Array, v.Offset + (rowStart * v.Stride) + columnStart, v.Stride, columns);
             }
         }
     }
