@@ -146,15 +146,22 @@ internal static unsafe partial class GemmSlices
     /// strip of a k step is one 8-float load and store (the two extra floats land in the next k step's slot, written after
     /// it; the last k step stores 6).
     /// </summary>
+    internal static void PackA6Transposed(float* a, nint lda, int m, int kc, float* dst) => PackA6Transposed(a, lda, m, kc, 0, kc, dst);
+
+    /// <summary>
+    /// k steps [<paramref name="pBegin"/>, <paramref name="pEnd"/>) of <see cref="PackA6Transposed(float*, nint, int, int, float*)"/>
+    /// (<paramref name="a"/> and <paramref name="dst"/> are the block's starts): a block packed as consecutive ranges in
+    /// increasing order is the block packed at once (an 8-float store's two extra floats land in k step p + 1, packed later).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void PackA6Transposed(float* a, nint lda, int m, int kc, float* dst)
+    internal static void PackA6Transposed(float* a, nint lda, int m, int kc, int pBegin, int pEnd, float* dst)
     {
         int strips = (m + 5) / 6;
         nint strip = (nint)6 * kc;
 
         // Strips whose 8-float load stays inside the row (6 s + 8 <= m) copy vectorized; the rest element by element.
         int wide = m >= 8 && Vector256.IsHardwareAccelerated ? ((m - 8) / 6) + 1 : 0;
-        for (int p = 0; p < kc; p++)
+        for (int p = pBegin; p < pEnd; p++)
         {
             float* src = a + (p * lda);
             float* d = dst + (p * 6);
