@@ -1,5 +1,4 @@
 using System;
-using System.Diagnostics;
 using System.Reflection;
 using System.Threading.Tasks;
 using Aced.Core;
@@ -12,9 +11,9 @@ namespace Aced.BlasProbe;
 /// k = 16384 (fc1 128x256, qkv 128x192, out-proj 64x128, fc2 256x128). With 2 threads the two halves of a weight run
 /// concurrently, one per thread, as the step's backward items do; rates are per thread and the yardstick is the
 /// 1-thread 1024^3 SGEMM (the per-thread SGEMM). x and dy rotate over three copies so they stream from memory. Rounds
-/// alternate the variants (best of 2 calls each). Usage: AcedProbe dw &lt;threads&gt; [rounds] [Type.Switch,...].
+/// alternate the variants (best of 2 calls each); times are CPU time (thread CPU time with 1 thread, process CPU time per half with 2), since the machine is shared. Usage: AcedProbe dw &lt;threads&gt; [rounds] [Type.Switch,...].
 /// </summary>
-internal static class DwAb
+internal static unsafe class DwAb
 {
     private const int K = 16384;
 
@@ -72,9 +71,9 @@ internal static class DwAb
             double best = double.MaxValue;
             for (int t = 0; t < 3; t++)
             {
-                long t0 = Stopwatch.GetTimestamp();
+                double t0 = CpuSeconds(1);
                 Gemm.Multiply(Transpose.None, Transpose.None, 1f, ya, yb, 0f, yc);
-                best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                best = Math.Min(best, CpuSeconds(1) - t0);
             }
 
             if (r >= 0)
@@ -103,7 +102,7 @@ internal static class DwAb
                         var dw = new Matrix(shapes[s].XCols, shapes[s].DyCols);
                         (MatrixView X, MatrixView Dy, MatrixView Dw)[] halves = Halves(x, dy, dw.View, shapes[s].ByColumns);
                         flops = 2.0 * halves[0].Dw.Rows * halves[0].Dw.Columns * K;
-                        long t0 = Stopwatch.GetTimestamp();
+                        double t0 = CpuSeconds(threads);
                         if (threads == 1)
                         {
                             add(halves[0].X, halves[0].Dy, halves[0].Dw, Slice);
@@ -113,7 +112,8 @@ internal static class DwAb
                             Parallel.Invoke(() => add(halves[0].X, halves[0].Dy, halves[0].Dw, Slice), () => add(halves[1].X, halves[1].Dy, halves[1].Dw, Slice));
                         }
 
-                        bestV = Math.Min(bestV, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                        // CPU time (of the thread, or of the process over both halves, per half): the machine is shared.
+                        bestV = Math.Min(bestV, (CpuSeconds(threads) - t0) / threads);
                     }
 
                     if (on)
@@ -158,6 +158,49 @@ internal static class DwAb
         return [(x.ColumnRange(0, rows), dy, dw.RowRange(0, rows)), (x.ColumnRange(rows, dw.Rows - rows), dy, dw.RowRange(rows, dw.Rows - rows))];
     }
 
+    /// <summary>CPU seconds of the calling thread (<paramref name="threads"/> 1) or of the process (clock_gettime).</summary>
+    private static double CpuSeconds(int threads)
+    {
+        Timespec ts;
+        _ = ClockGetTime(threads == 1 ? 3 : 2, &ts);
+        return ts.Seconds + (ts.Nanoseconds * 1e-9);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern unsafe int ClockGetTime(int clock, Timespec* ts);
+
+    private struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    /// <summary>
+    /// A pinned array; with ACED_PROBE_HUGE=1 its pages are madvise(MADV_HUGEPAGE)d before first touch (transparent huge
+    /// pages in madvise mode), to see what the 4 KiB pages' TLB misses cost.
+    /// </summary>
+    private static float[] Allocate(int floats)
+    {
+        float[] data = GC.AllocateUninitializedArray<float>(floats, pinned: true);
+        if (Environment.GetEnvironmentVariable("ACED_PROBE_HUGE") == "1")
+        {
+            fixed (float* p = data)
+            {
+                long start = ((long)p + 4095) & ~4095L;
+                long end = ((long)(p + floats)) & ~4095L;
+                if (end > start && Madvise((void*)start, (nuint)(end - start), 14) != 0)
+                {
+                    Console.WriteLine("madvise failed");
+                }
+            }
+        }
+
+        return data;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "madvise")]
+    private static extern int Madvise(void* address, nuint length, int advice);
+
     private static string LoadAverage()
     {
         try
@@ -201,7 +244,7 @@ internal static class DwAb
 
     private static Matrix Fill(int rows, int columns, int seed)
     {
-        var m = new Matrix(rows, columns);
+        var m = new Matrix(rows, columns, Allocate(rows * columns));
         var rng = new Random(seed);
         for (int i = 0; i < m.Data.Length; i++)
         {

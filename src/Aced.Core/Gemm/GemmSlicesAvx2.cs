@@ -202,17 +202,25 @@ internal static unsafe partial class GemmSlices
     }
 
     /// <summary><see cref="PackA6Transposed(float*, nint, int, int, float*)"/> on spans (checked bounds; for tests).</summary>
-    internal static void PackA6Transposed(ReadOnlySpan<float> a, int lda, int m, int kc, Span<float> dst)
+    internal static void PackA6Transposed(ReadOnlySpan<float> a, int lda, int m, int kc, Span<float> dst) => PackA6Transposed(a, lda, m, kc, 0, kc, dst);
+
+    /// <summary><see cref="PackA6Transposed(float*, nint, int, int, int, int, float*)"/> on spans (checked bounds; for tests).</summary>
+    internal static void PackA6Transposed(ReadOnlySpan<float> a, int lda, int m, int kc, int pBegin, int pEnd, Span<float> dst)
     {
         if (kc > 0 && (a.Length < ((kc - 1) * lda) + m || dst.Length < (m + 5) / 6 * 6 * kc))
         {
             Guard.ThrowArgument(nameof(dst), "an operand is too short for its shape");
         }
 
+        if (pBegin < 0 || pEnd > kc || pBegin > pEnd)
+        {
+            Guard.ThrowArgument(nameof(pEnd), "the k steps must lie in [0, kc]");
+        }
+
         fixed (float* pa = a)
         fixed (float* pd = dst)
         {
-            PackA6Transposed(pa, lda, m, kc, pd);
+            PackA6Transposed(pa, lda, m, kc, pBegin, pEnd, pd);
         }
     }
 

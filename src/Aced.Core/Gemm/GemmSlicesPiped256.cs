@@ -6,10 +6,11 @@ using System.Runtime.Intrinsics.X86;
 namespace Aced.Core;
 
 /// <summary>
-/// The software-pipelined AVX2 dW form of <see cref="GemmSlices"/>: the packing of the next unit of work runs in small
-/// pieces between the kernel calls of the current one, each piece's source rows prefetched a kernel call before it is
-/// copied, so the copy reads L1 and the memory latency is hidden behind the kernels (packed once per k block, the
-/// packing stalled on x and dy: 15-20 % of a dW product on Zen 3).
+/// The software-pipelined AVX2 dW form of <see cref="GemmSlices"/> (the default on AVX2): the packing of the next unit
+/// of work runs in small pieces between the kernel calls of the current one, and each piece's source rows (x's and dy's,
+/// from memory) are prefetched one line at a time spread over the k steps of the kernel call before. Packed a whole k
+/// block at a time before computing it (<see cref="RunSix"/>), the packing stalled on x and dy and cost 15-20 % of a
+/// dW product on Zen 3; prefetched in a burst, the misses filled the L1 miss buffers the kernel's own A stream needs.
 /// </summary>
 internal static unsafe partial class GemmSlices
 {
@@ -19,18 +20,23 @@ internal static unsafe partial class GemmSlices
     /// </summary>
     internal static bool PipelinedPacking { get; set; } = true;
 
-    /// <summary>How many kernel calls ahead <see cref="RunPiped"/> prefetches the source rows of a packing piece (a hint only).</summary>
+    /// <summary>
+    /// How many kernel calls ahead <see cref="RunPiped"/> prefetches the source rows of a packing piece (a hint only; 1: the
+    /// lines of the piece packed after call i + 1 are spread over call i's k steps).
+    /// </summary>
     internal static int PiecePrefetchCalls { get; set; } = 1;
 
     /// <summary>Columns of C per unit of <see cref="RunPiped"/> (one packed 32-column panel of B, two half-panels).</summary>
     private const int PipedPanel = GemmPlan.NR;
 
     /// <summary>
-    /// The dW loop on AVX2 as a pipeline over units (k block, 32-column panel), block-major: unit u computes, per group of
-    /// <see cref="SliceRowGroup"/> rows, half-panel and 6-row strip, one <see cref="GemmKernels.Block256Six"/> call with
-    /// C = 1 * acc + 1 * C on the packed A^T of its block and its packed B panel; between those calls it packs the next
-    /// unit's B panel and a 1 / panels share of the next block's A^T (two buffers of each). The k blocks, kernels and
-    /// store rule are those of <see cref="RunSix"/>, so the bits are too; only the time of the packing moves.
+    /// The dW loop on AVX2 as a pipeline over units (k block, 32-column panel of C), block-major. Unit u runs, per group
+    /// of <see cref="SliceRowGroup"/> rows, half-panel and 6-row strip, one <see cref="GemmKernels.Kernel256SixPanel{TPrefetch}"/>
+    /// call (C = 1 * acc + 1 * C; partial strips and half-panels through the edge tile, as <see cref="GemmKernels.Block256Six"/>)
+    /// on the packed A^T of its k block and its packed B panel; after call i it packs piece i of the next unit's B panel
+    /// and of a 1 / panels share of the next block's A^T (two buffers of each), whose source lines call i - 1 prefetched.
+    /// The k blocks (<see cref="BlockCursor"/>), kernel, packed layouts and store rule are those of <see cref="RunSix"/>,
+    /// so the bits are too; only when the packing runs moves.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunPiped(float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int m, int n, int k, int sliceRows, Scratch scratch)
@@ -43,7 +49,8 @@ internal static unsafe partial class GemmSlices
         float* aBuffers = scratch.A((int)(2 * aSize));
         float* bBuffers = scratch.B((int)(2 * bSize));
         float* edge = scratch.Edge;
-        int distance = PrefetchEnabled && Sse.IsSupported ? Math.Max(1, PiecePrefetchCalls) : 0;
+        bool prefetch = PrefetchEnabled && Sse.IsSupported;
+        int distance = prefetch ? Math.Max(1, PiecePrefetchCalls) : 0;
 
         // Kernel calls per unit: per row group, each half-panel over the group's strips.
         int callsPerHalf = 0;
@@ -77,7 +84,13 @@ internal static unsafe partial class GemmSlices
                 var pieces = new PackPieces(
                     a + ((nint)nextP0 * lda), lda, m, nextKc, nextKc * jp / panels, nextKc * (jp + 1) / panels, aNext,
                     b + ((nint)uP0 * ldb) + uJ0, ldb, Math.Min(PipedPanel, n - uJ0), uKc, bNext,
-                    ((ncb + Half - 1) / Half) * callsPerHalf, distance);
+                    ((ncb + Half - 1) / Half) * callsPerHalf, kc, distance);
+
+                // Call i prefetches piece i + distance during its k steps; the first pieces go at once.
+                for (int q = 0; q < distance; q++)
+                {
+                    pieces.Lines(q).All();
+                }
 
                 int call = 0;
                 for (int i0 = 0; i0 < m; i0 += group)
@@ -86,11 +99,30 @@ internal static unsafe partial class GemmSlices
                     for (int jh = 0; jh < ncb; jh += Half)
                     {
                         int cols = Math.Min(Half, ncb - jh);
+                        float* bHalf = bCur + ((nint)jh * kc);
                         for (int s = 0; s < rows; s += 6)
                         {
-                            pieces.Prefetch(call + distance);
-                            GemmKernels.Block256Six(aCur + ((nint)(i0 + s) * kc), Math.Min(6, rows - s), bCur + ((nint)jh * kc), kc, cols, c + ((nint)(i0 + s) * ldc) + j0 + jh, ldc, 1f, 1f, edge);
-                            pieces.Pack(call++);
+                            float* ci = c + ((nint)(i0 + s) * ldc) + j0 + jh;
+                            int strip = Math.Min(6, rows - s);
+                            for (int r = 0; r < strip && prefetch; r++)
+                            {
+                                Sse.Prefetch0(ci + (r * ldc));
+                            }
+
+                            var lines = pieces.Lines(call + distance);
+                            float* aStrip = aCur + ((nint)(i0 + s) * kc);
+                            if (strip == 6 && cols == Half)
+                            {
+                                GemmKernels.Kernel256SixPanel(aStrip, bHalf, kc, ci, ldc, 1f, 1f, lines);
+                            }
+                            else
+                            {
+                                GemmKernels.Kernel256SixPanel(aStrip, bHalf, kc, edge, GemmPlan.NR, 1f, 0f, lines);
+                                GemmKernels.MergeEdge(edge, strip, cols, ci, ldc, 1f, 1f);
+                            }
+
+                            pieces.Pack(call);
+                            call++;
                         }
                     }
                 }
@@ -153,9 +185,12 @@ internal static unsafe partial class GemmSlices
         private readonly int _bKc;
         private readonly float* _bDst;
         private readonly int _calls;
+        private readonly int _kernelKc;
+        private readonly int _aPer;
+        private readonly int _bPer;
         private readonly bool _prefetch;
 
-        public PackPieces(float* a, nint lda, int m, int aKc, int aRow0, int aRow1, float* aDst, float* b, nint ldb, int bCols, int bKc, float* bDst, int calls, int distance)
+        public PackPieces(float* a, nint lda, int m, int aKc, int aRow0, int aRow1, float* aDst, float* b, nint ldb, int bCols, int bKc, float* bDst, int calls, int kernelKc, int distance)
         {
             _a = a;
             _lda = lda;
@@ -170,56 +205,149 @@ internal static unsafe partial class GemmSlices
             _bKc = bKc;
             _bDst = bDst;
             _calls = calls;
+            _kernelKc = kernelKc;
+            _aPer = calls == 0 ? 0 : (_aRows + calls - 1) / calls;
+            _bPer = calls == 0 ? 0 : (bKc + calls - 1) / calls;
             _prefetch = distance > 0;
-            if (_prefetch)
-            {
-                for (int i = 0; i < distance; i++)
-                {
-                    Prefetch(i);
-                }
-            }
         }
 
-        /// <summary>Prefetches the source rows of piece <paramref name="piece"/> (none past the last).</summary>
+        /// <summary>The source lines of piece <paramref name="piece"/> as a prefetcher the kernel spreads over its k steps (none past the last piece).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Prefetch(int piece)
+        public SourceLines Lines(int piece)
         {
-            if (!_prefetch || piece >= _calls)
+            if (!_prefetch || piece >= _calls || piece < 0)
             {
-                return;
+                return new SourceLines(0, GemmKernels.SixPanelPrefetchBytes, null, 0, 0, 0, null, 0, 0, 0);
             }
 
-            (int a0, int a1) = Rows(_aRows, piece);
-            for (int p = _aRow0 + a0; p < _aRow0 + a1; p++)
-            {
-                PrefetchLines((byte*)(_a + (p * _lda)), _m * sizeof(float));
-            }
-
-            (int b0, int b1) = Rows(_bKc, piece);
-            for (int p = b0; p < b1; p++)
-            {
-                PrefetchLines((byte*)(_b + (p * _ldb)), _bCols * sizeof(float));
-            }
+            (int a0, int a1) = Rows(_aRows, _aPer, piece);
+            (int b0, int b1) = Rows(_bKc, _bPer, piece);
+            return new SourceLines(
+                _kernelKc / 2,
+                GemmKernels.SixPanelPrefetchBytes,
+                (byte*)(_a + ((_aRow0 + a0) * _lda)), _lda * sizeof(float), _m * sizeof(float), a1 - a0,
+                (byte*)(_b + (b0 * _ldb)), _ldb * sizeof(float), _bCols * sizeof(float), b1 - b0);
         }
 
         /// <summary>Packs piece <paramref name="piece"/>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Pack(int piece)
         {
-            (int a0, int a1) = Rows(_aRows, piece);
+            (int a0, int a1) = Rows(_aRows, _aPer, piece);
             if (a1 > a0)
             {
                 PackA6Transposed(_a, _lda, _m, _aKc, _aRow0 + a0, _aRow0 + a1, _aDst);
             }
 
-            (int b0, int b1) = Rows(_bKc, piece);
+            (int b0, int b1) = Rows(_bKc, _bPer, piece);
             if (b1 > b0)
             {
                 PackBPanel(_b, _ldb, _bCols, _bKc, b0, b1, _bDst);
             }
         }
 
-        private (int Begin, int End) Rows(int rows, int piece) =>
-            ((int)((long)rows * piece / _calls), (int)((long)rows * (piece + 1) / _calls));
+        /// <summary>Rows [begin, end) of <paramref name="rows"/> in piece <paramref name="piece"/>: <paramref name="per"/> = ceil(rows / calls) each (one division per unit, not per piece), so the last pieces may be empty.</summary>
+        private static (int Begin, int End) Rows(int rows, int per, int piece)
+        {
+            int begin = Math.Min(rows, piece * per);
+            return (begin, Math.Min(rows, begin + per));
+        }
+    }
+
+    /// <summary>
+    /// The prefetches of a <see cref="RunPiped"/> kernel call (every two k steps): the packed A strip stream
+    /// <c>ahead</c> bytes on, as <see cref="GemmKernels.Block256Six"/> does, and one line of a packing piece's source
+    /// rows (x's, then dy's), so those DRAM misses trickle out over the call instead of a burst that fills the miss
+    /// buffers the kernel's own L2 stream needs. Row lines are <c>start + min(64 l, bytes - 1)</c>, l = 0 .. bytes / 64.
+    /// </summary>
+    private struct SourceLines : GemmKernels.IStripPrefetch
+    {
+        private readonly nint _ahead;
+        private readonly nint _aStride;
+        private readonly int _aBytes;
+        private readonly nint _bStride;
+        private readonly int _bBytes;
+        private byte* _aRow;
+        private int _aOffset;
+        private int _aRows;
+        private byte* _bRow;
+        private int _bOffset;
+        private int _bRows;
+        private readonly int _every;
+        private int _countdown;
+
+        public SourceLines(int pairs, nint ahead, byte* aRow, nint aStride, int aBytes, int aRows, byte* bRow, nint bStride, int bBytes, int bRows)
+        {
+            _ahead = ahead;
+            _aRow = aRow;
+            _aStride = aStride;
+            _aBytes = aBytes;
+            _aRows = aBytes > 0 ? aRows : 0;
+            _aOffset = 0;
+            _bRow = bRow;
+            _bStride = bStride;
+            _bBytes = bBytes;
+            _bRows = bBytes > 0 ? bRows : 0;
+            _bOffset = 0;
+
+            // One line every _every pairs of k steps, spread over the call's kc / 2 pairs (ending 8 pairs early).
+            int lines = (_aRows * ((aBytes + 126) / 64)) + (_bRows * ((bBytes + 126) / 64));
+            _every = lines > 0 ? Math.Max(1, (pairs - 8) / lines) : 1;
+            _countdown = 1;
+        }
+
+        /// <summary>Prefetches all the remaining lines at once (the first pieces of a unit, which no earlier call covers).</summary>
+        public void All()
+        {
+            while (Next())
+            {
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Step(float* a, float* b)
+        {
+            Sse.Prefetch0((byte*)a + _ahead);
+            if (--_countdown == 0)
+            {
+                _countdown = _every;
+                Next();
+            }
+        }
+
+        /// <summary>Prefetches the next source line, if any is left.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private bool Next()
+        {
+            if (_aRows > 0)
+            {
+                Sse.Prefetch0(_aRow + Math.Min(_aOffset, _aBytes - 1));
+                _aOffset += 64;
+                if (_aOffset >= _aBytes + 63)
+                {
+                    _aOffset = 0;
+                    _aRow += _aStride;
+                    _aRows--;
+                }
+
+                return true;
+            }
+
+            if (_bRows > 0)
+            {
+                Sse.Prefetch0(_bRow + Math.Min(_bOffset, _bBytes - 1));
+                _bOffset += 64;
+                if (_bOffset >= _bBytes + 63)
+                {
+                    _bOffset = 0;
+                    _bRow += _bStride;
+                    _bRows--;
+                }
+
+                return true;
+            }
+
+            return false;
+        }
     }
 }
