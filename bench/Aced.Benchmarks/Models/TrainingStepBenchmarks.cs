@@ -255,6 +255,7 @@ public class TrainingStepBenchmarks : IFlopCount
         if (GemmKernels.ActiveIsa == GemmIsa.Vector256)
         {
             CompareFusedPaths("GemmSlices AVX2 six-row strips (dW slices, dx blocks)", on => GemmSlices.SixRowStrips = on);
+            CompareFusedPaths("GemmSlices AVX2 pipelined dW packing (next unit packed between kernel calls)", on => GemmSlices.PipelinedPacking = on);
         }
     }
 
