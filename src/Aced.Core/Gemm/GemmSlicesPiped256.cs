@@ -63,7 +63,7 @@ internal static unsafe partial class GemmSlices
         blocks.Next(out int p0, out int kc);
         float* aCur = aBuffers;
         float* bCur = bBuffers;
-        PackA6Transposed(a + ((nint)p0 * lda), lda, m, kc, 0, kc, aCur);
+        GemmPacking.PackA6Transposed(a + ((nint)p0 * lda), lda, m, kc, 0, kc, aCur);
         PackBPanel(b + ((nint)p0 * ldb), ldb, Math.Min(PipedPanel, n), kc, 0, kc, bCur);
         while (kc > 0)
         {
@@ -236,7 +236,7 @@ internal static unsafe partial class GemmSlices
             (int a0, int a1) = Rows(_aRows, _aPer, piece);
             if (a1 > a0)
             {
-                PackA6Transposed(_a, _lda, _m, _aKc, _aRow0 + a0, _aRow0 + a1, _aDst);
+                GemmPacking.PackA6Transposed(_a, _lda, _m, _aKc, _aRow0 + a0, _aRow0 + a1, _aDst);
             }
 
             (int b0, int b1) = Rows(_bKc, _bPer, piece);

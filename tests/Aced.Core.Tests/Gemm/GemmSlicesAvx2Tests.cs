@@ -233,7 +233,7 @@ public sealed class GemmSlicesAvx2Tests
                     }
                 }
 
-                GemmSlices.PackA6Transposed(a.Array, a.Stride, m, kc, actual.AsSpan(0, floats));
+                GemmPacking.PackA6Transposed(a.Array, a.Stride, m, kc, 0, kc, actual.AsSpan(0, floats));
 
                 Assert.Equal(expected, actual);
                 return true;
@@ -259,7 +259,7 @@ public sealed class GemmSlicesAvx2Tests
                 float[] ranges = new float[floats + 16];
                 whole.AsSpan().Fill(float.NaN);
                 ranges.AsSpan().Fill(float.NaN);
-                GemmSlices.PackA6Transposed(a.Array.AsSpan(a.Offset), a.Stride, m, kc, whole.AsSpan(0, floats));
+                GemmPacking.PackA6Transposed(a.Array.AsSpan(a.Offset), a.Stride, m, kc, 0, kc, whole.AsSpan(0, floats));
 
                 // Random cut points in increasing order, as RunPiped's pieces pack a block.
                 var bounds = new int[cuts + 1];
@@ -271,7 +271,7 @@ public sealed class GemmSlicesAvx2Tests
 
                 for (int i = 0; i < cuts; i++)
                 {
-                    GemmSlices.PackA6Transposed(a.Array.AsSpan(a.Offset), a.Stride, m, kc, bounds[i], bounds[i + 1], ranges.AsSpan(0, floats));
+                    GemmPacking.PackA6Transposed(a.Array.AsSpan(a.Offset), a.Stride, m, kc, bounds[i], bounds[i + 1], ranges.AsSpan(0, floats));
                 }
 
                 Assert.Equal(whole, ranges);
