@@ -263,35 +263,19 @@ internal static unsafe partial class GemmSlices
     private struct SourceLines : GemmKernels.IStripPrefetch
     {
         private readonly nint _ahead;
-        private readonly nint _aStride;
-        private readonly int _aBytes;
-        private readonly nint _bStride;
-        private readonly int _bBytes;
-        private byte* _aRow;
-        private int _aOffset;
-        private int _aRows;
-        private byte* _bRow;
-        private int _bOffset;
-        private int _bRows;
         private readonly int _every;
+        private RowLines _x;
+        private RowLines _dy;
         private int _countdown;
 
         public SourceLines(int pairs, nint ahead, byte* aRow, nint aStride, int aBytes, int aRows, byte* bRow, nint bStride, int bBytes, int bRows)
         {
             _ahead = ahead;
-            _aRow = aRow;
-            _aStride = aStride;
-            _aBytes = aBytes;
-            _aRows = aBytes > 0 ? aRows : 0;
-            _aOffset = 0;
-            _bRow = bRow;
-            _bStride = bStride;
-            _bBytes = bBytes;
-            _bRows = bBytes > 0 ? bRows : 0;
-            _bOffset = 0;
+            _x = new RowLines(aRow, aStride, aBytes, aRows);
+            _dy = new RowLines(bRow, bStride, bBytes, bRows);
 
             // One line every _every pairs of k steps, spread over the call's kc / 2 pairs (ending 8 pairs early).
-            int lines = (_aRows * ((aBytes + 126) / 64)) + (_bRows * ((bBytes + 126) / 64));
+            int lines = _x.Lines + _dy.Lines;
             _every = lines > 0 ? Math.Max(1, (pairs - 8) / lines) : 1;
             _countdown = 1;
         }
@@ -299,7 +283,7 @@ internal static unsafe partial class GemmSlices
         /// <summary>Prefetches all the remaining lines at once (the first pieces of a unit, which no earlier call covers).</summary>
         public void All()
         {
-            while (Next())
+            while (_x.Next() || _dy.Next())
             {
             }
         }
@@ -311,43 +295,51 @@ internal static unsafe partial class GemmSlices
             if (--_countdown == 0)
             {
                 _countdown = _every;
-                Next();
+                _ = _x.Next() || _dy.Next();
             }
         }
+    }
 
-        /// <summary>Prefetches the next source line, if any is left.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private bool Next()
+    /// <summary>The cache lines of <c>rows</c> row segments of <c>bytes</c> bytes, stride <c>stride</c>, in order: <c>start + min(64 l, bytes - 1)</c> per row.</summary>
+    private struct RowLines
+    {
+        private readonly nint _stride;
+        private readonly int _bytes;
+        private byte* _row;
+        private int _offset;
+        private int _rows;
+
+        public RowLines(byte* row, nint stride, int bytes, int rows)
         {
-            if (_aRows > 0)
-            {
-                Sse.Prefetch0(_aRow + Math.Min(_aOffset, _aBytes - 1));
-                _aOffset += 64;
-                if (_aOffset >= _aBytes + 63)
-                {
-                    _aOffset = 0;
-                    _aRow += _aStride;
-                    _aRows--;
-                }
+            _row = row;
+            _stride = stride;
+            _bytes = bytes;
+            _rows = bytes > 0 ? rows : 0;
+            _offset = 0;
+        }
 
-                return true;
+        /// <summary>Prefetches still to issue (at most one more per row than the lines a row covers).</summary>
+        public readonly int Lines => _rows * ((_bytes + 126) / 64);
+
+        /// <summary>Prefetches the next line, if any is left.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool Next()
+        {
+            if (_rows <= 0)
+            {
+                return false;
             }
 
-            if (_bRows > 0)
+            Sse.Prefetch0(_row + Math.Min(_offset, _bytes - 1));
+            _offset += 64;
+            if (_offset >= _bytes + 63)
             {
-                Sse.Prefetch0(_bRow + Math.Min(_bOffset, _bBytes - 1));
-                _bOffset += 64;
-                if (_bOffset >= _bBytes + 63)
-                {
-                    _bOffset = 0;
-                    _bRow += _bStride;
-                    _bRows--;
-                }
-
-                return true;
+                _offset = 0;
+                _row += _stride;
+                _rows--;
             }
 
-            return false;
+            return true;
         }
     }
 }
