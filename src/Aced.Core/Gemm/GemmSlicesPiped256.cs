@@ -26,11 +26,15 @@ internal static unsafe partial class GemmSlices
     /// </summary>
     internal static int PiecePrefetchCalls { get; set; } = 1;
 
-    /// <summary>Columns of C per unit of <see cref="RunPiped"/> (one packed 32-column panel of B, two half-panels).</summary>
-    private const int PipedPanel = GemmPlan.NR;
+    /// <summary>
+    /// Columns of C per unit of <see cref="RunPiped"/> (one packed panel of B as 16-column half-panels; a multiple of 32,
+    /// at most 128). Does not change any bit. 64 measured 1.00-1.08x 32 (fewer boundary lines: a dy row segment that is
+    /// not 64-byte aligned spans one line more than it fills) and 128 worse at n = 192.
+    /// </summary>
+    internal static int UnitColumns { get; set; } = 2 * GemmPlan.NR;
 
     /// <summary>
-    /// The dW loop on AVX2 as a pipeline over units (k block, 32-column panel of C), block-major. Unit u runs, per group
+    /// The dW loop on AVX2 as a pipeline over units (k block, <see cref="UnitColumns"/>-column panel of C), block-major. Unit u runs, per group
     /// of <see cref="SliceRowGroup"/> rows, half-panel and 6-row strip, one <see cref="GemmKernels.Kernel256SixPanel{TPrefetch}"/>
     /// call (C = 1 * acc + 1 * C; partial strips and half-panels through the edge tile, as <see cref="GemmKernels.Block256Six"/>)
     /// on the packed A^T of its k block and its packed B panel; after call i it packs piece i of the next unit's B panel
@@ -43,9 +47,10 @@ internal static unsafe partial class GemmSlices
     {
         const int Half = GemmPlan.NR / 2;
         int group = Math.Max(6, SliceRowGroup / 6 * 6);
-        int panels = GemmPlan.CeilDiv(n, PipedPanel);
+        int unit = Math.Clamp(UnitColumns / GemmPlan.NR * GemmPlan.NR, GemmPlan.NR, 4 * GemmPlan.NR);
+        int panels = GemmPlan.CeilDiv(n, unit);
         nint aSize = (nint)GemmPlan.RoundUp(m, 6) * GemmPlan.KcMax;
-        nint bSize = (nint)PipedPanel * GemmPlan.KcMax;
+        nint bSize = (nint)unit * GemmPlan.KcMax;
         float* aBuffers = scratch.A((int)(2 * aSize));
         float* bBuffers = scratch.B((int)(2 * bSize));
         float* edge = scratch.Edge;
@@ -64,15 +69,15 @@ internal static unsafe partial class GemmSlices
         float* aCur = aBuffers;
         float* bCur = bBuffers;
         GemmPacking.PackA6Transposed(a + ((nint)p0 * lda), lda, m, kc, 0, kc, aCur);
-        PackBPanel(b + ((nint)p0 * ldb), ldb, Math.Min(PipedPanel, n), kc, 0, kc, bCur);
+        PackBPanel(b + ((nint)p0 * ldb), ldb, unit, Math.Min(unit, n), kc, 0, kc, bCur);
         while (kc > 0)
         {
             blocks.Peek(out int nextP0, out int nextKc);
             float* aNext = aCur == aBuffers ? aBuffers + aSize : aBuffers;
             for (int jp = 0; jp < panels; jp++)
             {
-                int j0 = jp * PipedPanel;
-                int ncb = Math.Min(PipedPanel, n - j0);
+                int j0 = jp * unit;
+                int ncb = Math.Min(unit, n - j0);
                 bool lastPanel = jp + 1 == panels;
                 float* bNext = bCur == bBuffers ? bBuffers + bSize : bBuffers;
 
@@ -80,10 +85,10 @@ internal static unsafe partial class GemmSlices
                 // and rows [aRow0, aRow1) of the next block's A^T.
                 int uP0 = lastPanel ? nextP0 : p0;
                 int uKc = lastPanel ? nextKc : kc;
-                int uJ0 = lastPanel ? 0 : j0 + PipedPanel;
+                int uJ0 = lastPanel ? 0 : j0 + unit;
                 var pieces = new PackPieces(
                     a + ((nint)nextP0 * lda), lda, m, nextKc, nextKc * jp / panels, nextKc * (jp + 1) / panels, aNext,
-                    b + ((nint)uP0 * ldb) + uJ0, ldb, Math.Min(PipedPanel, n - uJ0), uKc, bNext,
+                    b + ((nint)uP0 * ldb) + uJ0, ldb, unit, Math.Min(unit, n - uJ0), uKc, bNext,
                     ((ncb + Half - 1) / Half) * callsPerHalf, kc, distance);
 
                 // Call i prefetches piece i + distance during its k steps; the first pieces go at once.
@@ -136,31 +141,34 @@ internal static unsafe partial class GemmSlices
     }
 
     /// <summary>
-    /// Packs rows [<paramref name="pBegin"/>, <paramref name="pEnd"/>) of a B panel of <paramref name="cols"/> (at most 32)
-    /// columns, B stored k x n (row p at <c>b + p * ldb</c>), as two 16-column half-panels of <paramref name="kc"/> k steps
-    /// (<c>dst[16 p + j]</c>, the second at <c>dst + 16 kc</c>), zero columns past <paramref name="cols"/>.
+    /// Packs rows [<paramref name="pBegin"/>, <paramref name="pEnd"/>) of a B panel of <paramref name="cols"/> (at most
+    /// <paramref name="width"/>, a multiple of 16) columns, B stored k x n (row p at <c>b + p * ldb</c>), as 16-column
+    /// half-panels of <paramref name="kc"/> k steps (<c>dst[16 p + j]</c>, half-panel h at <c>dst + 16 h kc</c>), zero
+    /// columns past <paramref name="cols"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PackBPanel(float* b, nint ldb, int cols, int kc, int pBegin, int pEnd, float* dst)
+    private static void PackBPanel(float* b, nint ldb, int width, int cols, int kc, int pBegin, int pEnd, float* dst)
     {
         const int Half = GemmPlan.NR / 2;
-        nint second = (nint)Half * kc;
+        nint panel = (nint)Half * kc;
         for (int p = pBegin; p < pEnd; p++)
         {
             float* s = b + (p * ldb);
             float* d = dst + (p * Half);
-            if (cols == PipedPanel && Vector256.IsHardwareAccelerated)
+            if (cols == width && Vector256.IsHardwareAccelerated)
             {
-                Vector256.Store(Vector256.Load(s), d);
-                Vector256.Store(Vector256.Load(s + 8), d + 8);
-                Vector256.Store(Vector256.Load(s + 16), d + second);
-                Vector256.Store(Vector256.Load(s + 24), d + second + 8);
+                for (int j = 0; j < width; j += Half, d += panel)
+                {
+                    Vector256.Store(Vector256.Load(s + j), d);
+                    Vector256.Store(Vector256.Load(s + j + 8), d + 8);
+                }
+
                 continue;
             }
 
-            for (int j = 0; j < PipedPanel; j++)
+            for (int j = 0; j < width; j++)
             {
-                d[(j < Half ? 0 : second - Half) + j] = j < cols ? s[j] : 0f;
+                d[((j / Half) * panel) + (j % Half)] = j < cols ? s[j] : 0f;
             }
         }
     }
@@ -181,6 +189,7 @@ internal static unsafe partial class GemmSlices
         private readonly float* _aDst;
         private readonly float* _b;
         private readonly nint _ldb;
+        private readonly int _bWidth;
         private readonly int _bCols;
         private readonly int _bKc;
         private readonly float* _bDst;
@@ -190,7 +199,7 @@ internal static unsafe partial class GemmSlices
         private readonly int _bPer;
         private readonly bool _prefetch;
 
-        public PackPieces(float* a, nint lda, int m, int aKc, int aRow0, int aRow1, float* aDst, float* b, nint ldb, int bCols, int bKc, float* bDst, int calls, int kernelKc, int distance)
+        public PackPieces(float* a, nint lda, int m, int aKc, int aRow0, int aRow1, float* aDst, float* b, nint ldb, int bWidth, int bCols, int bKc, float* bDst, int calls, int kernelKc, int distance)
         {
             _a = a;
             _lda = lda;
@@ -201,6 +210,7 @@ internal static unsafe partial class GemmSlices
             _aDst = aDst;
             _b = b;
             _ldb = ldb;
+            _bWidth = bWidth;
             _bCols = bCols;
             _bKc = bKc;
             _bDst = bDst;
@@ -242,7 +252,7 @@ internal static unsafe partial class GemmSlices
             (int b0, int b1) = Rows(_bKc, _bPer, piece);
             if (b1 > b0)
             {
-                PackBPanel(_b, _ldb, _bCols, _bKc, b0, b1, _bDst);
+                PackBPanel(_b, _ldb, _bWidth, _bCols, _bKc, b0, b1, _bDst);
             }
         }
 

@@ -61,20 +61,23 @@ public sealed class GemmSlicesAvx2Tests
         Assert.Equal(eight.Array, six.Array);
         Assert.Equal(packedPerBlock.Array, six.Array);
 
-        // Other row groups and prefetch distances move only the loop and the hints, never a bit.
+        // Other row groups, unit widths and prefetch distances move only the loop and the hints, never a bit.
         MatrixView otherLoop = Copy(c0);
         int savedGroup = GemmSlices.SliceRowGroup;
         int savedDistance = GemmSlices.PiecePrefetchCalls;
+        int savedUnit = GemmSlices.UnitColumns;
         try
         {
             GemmSlices.SliceRowGroup = 18;
             GemmSlices.PiecePrefetchCalls = 3;
+            GemmSlices.UnitColumns = c.N % 2 == 0 ? 32 : 128;
             WithSix(true, 1, () => GemmSlices.AddTransposedProducts(a, b, otherLoop, c.Slice));
         }
         finally
         {
             GemmSlices.SliceRowGroup = savedGroup;
             GemmSlices.PiecePrefetchCalls = savedDistance;
+            GemmSlices.UnitColumns = savedUnit;
         }
 
         Assert.Equal(six.Array, otherLoop.Array);
