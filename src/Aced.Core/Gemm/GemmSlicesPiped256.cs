@@ -175,8 +175,8 @@ internal static unsafe partial class GemmSlices
 
     /// <summary>
     /// The packing work of one unit of <see cref="RunPiped"/> cut into one piece per kernel call: piece i packs rows
-    /// [aRows i / calls, aRows (i + 1) / calls) of the A^T share and the same fraction of the B panel's rows; its source
-    /// rows are prefetched <c>distance</c> calls earlier.
+    /// [i q, (i + 1) q) of the A^T share's rows, q = ceil(rows / calls), and likewise of the B panel's rows (the last
+    /// pieces may be empty); its source lines are prefetched during kernel call i - <c>distance</c>.
     /// </summary>
     private readonly struct PackPieces
     {
