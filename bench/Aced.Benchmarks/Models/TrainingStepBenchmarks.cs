@@ -266,6 +266,7 @@ public class TrainingStepBenchmarks : IFlopCount
         {
             CompareFusedPaths("GemmSlices AVX2 six-row strips (dW slices, dx blocks)", on => GemmSlices.SixRowStrips = on);
             CompareFusedPaths("forward epilogues strip by strip with prefetch (NN+epilogue)", SetStripEpilogues);
+            CompareFusedPaths("GemmSlices AVX2 pipelined dW packing (next unit packed between kernel calls)", on => GemmSlices.PipelinedPacking = on);
         }
     }
 

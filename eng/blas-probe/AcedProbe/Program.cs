@@ -10,7 +10,8 @@ namespace Aced.BlasProbe;
 /// AcedProbe interleaved [all|1024|samp|odd|4096] [rounds] [threads] for the in-process A/B comparison with OpenBLAS, or
 /// AcedProbe ab &lt;n&gt; &lt;threads&gt; [rounds] [switches] for the same-process A/B of Aced's plain path with and without the issue-12
 /// driver switches (see <see cref="Interleaved.AbSwitches"/>), with OpenBLAS as the third contestant, or
-/// AcedProbe epi &lt;threads&gt; [rounds] [Type.Switch,...] [bias|noop|rowsum] for the same-process A/B of the fused epilogue path (see
+/// AcedProbe dw &lt;threads&gt; [rounds] [Type.Switch,...] for the same-process A/B of the training step's dW slice products (see
+/// <see cref="DwAb"/>), or AcedProbe epi &lt;threads&gt; [rounds] [Type.Switch,...] [bias|noop|rowsum] for the same-process A/B of the fused epilogue path (see
 /// <see cref="EpilogueAb"/>), or AcedProbe ldc &lt;n&gt; [rounds] (C stride n vs n + 16, one thread), or AcedProbe budget &lt;n&gt; &lt;threads&gt; &lt;rounds&gt;
 /// &lt;MiB,MiB,...&gt; (the per-thread packed-B budget, i.e. the column group size). For ab and budget,
 /// ACED_PROBE_SET="Type.Name=value,..." sets static int settings of Aced.Core types first (e.g.
@@ -24,6 +25,13 @@ public static class Program
         {
             var inv = System.Globalization.CultureInfo.InvariantCulture;
             Interleaved.AbSwitches(int.Parse(args[1], inv), int.Parse(args[2], inv), args.Length > 3 ? int.Parse(args[3], inv) : 12, args.Length > 4 ? args[4] : "ShareB");
+            return;
+        }
+
+        if (args.Length > 1 && args[0] == "dw")
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            DwAb.Run(int.Parse(args[1], inv), args.Length > 2 ? int.Parse(args[2], inv) : 7, args.Length > 3 ? args[3] : "GemmSlices.PipelinedPacking");
             return;
         }
 

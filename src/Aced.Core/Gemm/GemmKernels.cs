@@ -472,7 +472,7 @@ internal static unsafe class GemmKernels
     /// own compiled loop). Same FMA order per element.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256SixPanel<TPrefetch>(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta, TPrefetch prefetch)
+    internal static void Kernel256SixPanel<TPrefetch>(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta, TPrefetch prefetch)
         where TPrefetch : struct, IStripPrefetch
     {
         const int Half = GemmPlan.NR / 2;
@@ -750,7 +750,7 @@ internal static unsafe class GemmKernels
     }
 
     /// <summary>The software prefetches <see cref="Kernel256SixPanel{TPrefetch}"/> issues every two k steps.</summary>
-    private interface IStripPrefetch
+    internal interface IStripPrefetch
     {
         /// <summary>Prefetches for the pair of k steps whose A and B rows start at <paramref name="a"/> and <paramref name="b"/>.</summary>
         void Step(float* a, float* b);

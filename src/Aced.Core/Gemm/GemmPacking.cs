@@ -90,23 +90,7 @@ internal static unsafe class GemmPacking
         if (transA == Transpose.Transposed)
         {
             // A is stored k x m: op(A)[i, p] = a[p * lda + i]; each p gives up to 6 contiguous values.
-            float* src = a + ((nint)p0 * lda) + i0;
-            for (int p = 0; p < kc; p++)
-            {
-                float* s = src + (p * lda);
-                float* d = dst + (p * Six);
-                int r = 0;
-                for (; r < rows; r++)
-                {
-                    d[r] = s[r];
-                }
-
-                for (; r < Six; r++)
-                {
-                    d[r] = 0f;
-                }
-            }
-
+            PackA6Transposed(a + ((nint)p0 * lda) + i0, lda, rows, kc, 0, kc, dst);
             return;
         }
 
@@ -135,6 +119,83 @@ internal static unsafe class GemmPacking
             {
                 d[r] = 0f;
             }
+        }
+    }
+
+    /// <summary>
+    /// Packs k steps [<paramref name="pBegin"/>, <paramref name="pEnd"/>) of rows 0 .. m of op(A) = A^T, A stored k x m
+    /// (row p at <c>a + p * lda</c>; <paramref name="a"/> and <paramref name="dst"/> are the k block's starts), as the 6-row
+    /// strip panels of <see cref="PackA6"/> of a block of <paramref name="kc"/> k steps (strip s at <c>dst + 6 s kc</c>,
+    /// <c>[6 p + r]</c>, zero rows past m), reading each k row once from left to right (A streams from memory; a
+    /// strip-by-strip order measured slower). A full strip whose 8-float load stays inside the row (6 s + 8 &lt;= m) is one
+    /// 8-float load and store, whose two extra floats land in k step p + 1's slot, written later (the block's last k step
+    /// copies as below), so a block packed as consecutive ranges in increasing order is the block packed at once; another
+    /// full strip (the last, or <see cref="PackA6"/>'s one strip) is two overlapping 4-float copies; a partial one element
+    /// by element. Both the plain path's transposed strips (<see cref="PackA6"/>) and the dW slices (GemmSlices) pack with it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PackA6Transposed(float* a, nint lda, int m, int kc, int pBegin, int pEnd, float* dst)
+    {
+        int strips = (m + 5) / 6;
+        nint strip = (nint)6 * kc;
+        int wide = m >= 8 && Vector256.IsHardwareAccelerated ? ((m - 8) / 6) + 1 : 0;
+        bool quads = Vector128.IsHardwareAccelerated;
+        for (int p = pBegin; p < pEnd; p++)
+        {
+            float* src = a + (p * lda);
+            float* d = dst + (p * 6);
+            int s = 0;
+            if (p + 1 < kc)
+            {
+                for (; s < wide; s++)
+                {
+                    Vector256.Store(Vector256.Load(src + (s * 6)), d + (s * strip));
+                }
+            }
+
+            for (; s < strips; s++)
+            {
+                float* ds = d + (s * strip);
+                float* ss = src + (s * 6);
+                int rows = Math.Min(6, m - (s * 6));
+                if (rows == 6 && quads)
+                {
+                    Vector128.Store(Vector128.Load(ss), ds);
+                    Vector128.Store(Vector128.Load(ss + 2), ds + 2);
+                    continue;
+                }
+
+                int r = 0;
+                for (; r < rows; r++)
+                {
+                    ds[r] = ss[r];
+                }
+
+                for (; r < 6; r++)
+                {
+                    ds[r] = 0f;
+                }
+            }
+        }
+    }
+
+    /// <summary><see cref="PackA6Transposed(float*, nint, int, int, int, int, float*)"/> on spans (checked bounds; for tests).</summary>
+    internal static void PackA6Transposed(ReadOnlySpan<float> a, int lda, int m, int kc, int pBegin, int pEnd, Span<float> dst)
+    {
+        if (kc > 0 && (a.Length < ((kc - 1) * lda) + m || dst.Length < (m + 5) / 6 * 6 * kc))
+        {
+            Guard.ThrowArgument(nameof(dst), "an operand is too short for its shape");
+        }
+
+        if (pBegin < 0 || pEnd > kc || pBegin > pEnd)
+        {
+            Guard.ThrowArgument(nameof(pEnd), "the k steps must lie in [0, kc]");
+        }
+
+        fixed (float* pa = a)
+        fixed (float* pd = dst)
+        {
+            PackA6Transposed(pa, lda, m, kc, pBegin, pEnd, pd);
         }
     }
 

@@ -137,6 +137,12 @@ internal static unsafe partial class GemmSlices
         {
             if (SixApplies(GemmKernels.ActiveIsa))
             {
+                if (PipelinedPacking)
+                {
+                    RunPiped(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, sliceRows, scratch);
+                    return;
+                }
+
                 RunSix(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, sliceRows, scratch);
                 return;
             }

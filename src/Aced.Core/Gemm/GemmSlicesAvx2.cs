@@ -32,7 +32,7 @@ internal static unsafe partial class GemmSlices
 
     /// <summary>
     /// The dW loop of <see cref="Run"/> on AVX2: per k block, A^T packed once as 6-row strip panels
-    /// (<see cref="PackA6Transposed(float*, nint, int, int, float*)"/>) and each column chunk of B as half-panels, then <see cref="GemmKernels.Block256Six"/>
+    /// (<see cref="GemmPacking.PackA6Transposed(float*, nint, int, int, int, int, float*)"/>) and each column chunk of B as half-panels, then <see cref="GemmKernels.Block256Six"/>
     /// per 32 columns with C = 1 * acc + 1 * C, the next k block's rows prefetched in between.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -51,7 +51,7 @@ internal static unsafe partial class GemmSlices
         {
             blocks.Peek(out int nextP0, out int nextKc);
             var ahead = new Prefetcher(prefetch ? nextKc : 0, a + ((nint)nextP0 * lda), lda, m, b + ((nint)nextP0 * ldb), ldb, n);
-            PackA6Transposed(a + ((nint)p0 * lda), lda, m, kcb, aBlock);
+            GemmPacking.PackA6Transposed(a + ((nint)p0 * lda), lda, m, kcb, 0, kcb, aBlock);
 
             int steps = GemmPlan.CeilDiv(n, GemmPlan.NR) * GemmPlan.CeilDiv(m, group);
             int step = 0;
@@ -138,76 +138,6 @@ internal static unsafe partial class GemmSlices
 
     /// <summary>How many rows ahead <see cref="RunTransposedSix"/> prefetches the rows of A it packs.</summary>
     internal static int PackAheadRows { get; set; } = 12;
-
-    /// <summary>
-    /// Packs rows 0 .. m of op(A) = A^T for kc k steps, A stored k x m (row p at <c>a + p * lda</c>), as the 6-row strip
-    /// panels of <see cref="GemmPacking.PackA6"/> (strip s at <c>dst + 6 s kc</c>, <c>[6 p + r]</c>, zero rows past m),
-    /// reading each k row once from left to right (A streams from memory; a strip-by-strip order measured slower): a full
-    /// strip of a k step is one 8-float load and store (the two extra floats land in the next k step's slot, written after
-    /// it; the last k step stores 6).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void PackA6Transposed(float* a, nint lda, int m, int kc, float* dst)
-    {
-        int strips = (m + 5) / 6;
-        nint strip = (nint)6 * kc;
-
-        // Strips whose 8-float load stays inside the row (6 s + 8 <= m) copy vectorized; the rest element by element.
-        int wide = m >= 8 && Vector256.IsHardwareAccelerated ? ((m - 8) / 6) + 1 : 0;
-        for (int p = 0; p < kc; p++)
-        {
-            float* src = a + (p * lda);
-            float* d = dst + (p * 6);
-            int s = 0;
-            if (p + 1 < kc)
-            {
-                for (; s < wide; s++)
-                {
-                    Vector256.Store(Vector256.Load(src + (s * 6)), d + (s * strip));
-                }
-            }
-            else
-            {
-                for (; s < wide; s++)
-                {
-                    Vector128.Store(Vector128.Load(src + (s * 6)), d + (s * strip));
-                    d[(s * strip) + 4] = src[(s * 6) + 4];
-                    d[(s * strip) + 5] = src[(s * 6) + 5];
-                }
-            }
-
-            for (; s < strips; s++)
-            {
-                float* ds = d + (s * strip);
-                int rows = Math.Min(6, m - (s * 6));
-                int r = 0;
-                for (; r < rows; r++)
-                {
-                    ds[r] = src[(s * 6) + r];
-                }
-
-                for (; r < 6; r++)
-                {
-                    ds[r] = 0f;
-                }
-            }
-        }
-    }
-
-    /// <summary><see cref="PackA6Transposed(float*, nint, int, int, float*)"/> on spans (checked bounds; for tests).</summary>
-    internal static void PackA6Transposed(ReadOnlySpan<float> a, int lda, int m, int kc, Span<float> dst)
-    {
-        if (kc > 0 && (a.Length < ((kc - 1) * lda) + m || dst.Length < (m + 5) / 6 * 6 * kc))
-        {
-            Guard.ThrowArgument(nameof(dst), "an operand is too short for its shape");
-        }
-
-        fixed (float* pa = a)
-        fixed (float* pd = dst)
-        {
-            PackA6Transposed(pa, lda, m, kc, pd);
-        }
-    }
 
     /// <summary>Packs B[p0 .. +kc, j0 .. +ncb] (B not transposed) as 16-column half-panels at <c>dst + jh * kc</c>, as the plain path does.</summary>
     private static void PackBHalves(float* b, nint ldb, int p0, int kc, int j0, int ncb, float* dst)

@@ -32,6 +32,20 @@ public sealed class GemmSlicesAvx2Tests
         }
     }
 
+    private static void WithPipelined(bool pipelined, Action action)
+    {
+        bool saved = GemmSlices.PipelinedPacking;
+        try
+        {
+            GemmSlices.PipelinedPacking = pipelined;
+            action();
+        }
+        finally
+        {
+            GemmSlices.PipelinedPacking = saved;
+        }
+    }
+
     private static void CheckTn(Case c)
     {
         var rng = new System.Random(c.Seed);
@@ -39,10 +53,34 @@ public sealed class GemmSlicesAvx2Tests
         MatrixView b = GemmTestHelpers.RandomView(rng, c.K, c.N, pad: c.Pad, offset: 1);
         MatrixView c0 = GemmTestHelpers.RandomView(rng, c.M, c.N, pad: c.Pad + 2, offset: 5);
         MatrixView six = Copy(c0);
+        MatrixView packedPerBlock = Copy(c0);
         MatrixView eight = Copy(c0);
         WithSix(true, 1, () => GemmSlices.AddTransposedProducts(a, b, six, c.Slice));
+        WithPipelined(false, () => WithSix(true, 1, () => GemmSlices.AddTransposedProducts(a, b, packedPerBlock, c.Slice)));
         WithSix(false, 1, () => GemmSlices.AddTransposedProducts(a, b, eight, c.Slice));
         Assert.Equal(eight.Array, six.Array);
+        Assert.Equal(packedPerBlock.Array, six.Array);
+
+        // Other row groups, unit widths and prefetch distances move only the loop and the hints, never a bit.
+        MatrixView otherLoop = Copy(c0);
+        int savedGroup = GemmSlices.SliceRowGroup;
+        int savedDistance = GemmSlices.PiecePrefetchCalls;
+        int savedUnit = GemmSlices.UnitColumns;
+        try
+        {
+            GemmSlices.SliceRowGroup = 18;
+            GemmSlices.PiecePrefetchCalls = 3;
+            GemmSlices.UnitColumns = c.N % 2 == 0 ? 32 : 128;
+            WithSix(true, 1, () => GemmSlices.AddTransposedProducts(a, b, otherLoop, c.Slice));
+        }
+        finally
+        {
+            GemmSlices.SliceRowGroup = savedGroup;
+            GemmSlices.PiecePrefetchCalls = savedDistance;
+            GemmSlices.UnitColumns = savedUnit;
+        }
+
+        Assert.Equal(six.Array, otherLoop.Array);
         for (int degree = 1; degree <= 3; degree++)
         {
             MatrixView bySlices = Copy(c0);
@@ -128,6 +166,8 @@ public sealed class GemmSlicesAvx2Tests
     [InlineData(256, 128, 1536, 512)]
     [InlineData(97, 17, 800, 384)]
     [InlineData(7, 33, 400, 512)]
+    [InlineData(130, 80, 1100, 512)]
+    [InlineData(3, 1, 9, 7)]
     public void AddTransposedProducts_StepShapes_BitIdentical(int m, int n, int k, int slice) =>
         CheckTn(new Case(m, n, k, slice, 1, m + n + k));
 
@@ -196,9 +236,48 @@ public sealed class GemmSlicesAvx2Tests
                     }
                 }
 
-                GemmSlices.PackA6Transposed(a.Array, a.Stride, m, kc, actual.AsSpan(0, floats));
+                GemmPacking.PackA6Transposed(a.Array, a.Stride, m, kc, 0, kc, actual.AsSpan(0, floats));
 
                 Assert.Equal(expected, actual);
+                return true;
+            }).Check(Config.QuickThrowOnFailure.WithMaxTest(200));
+    }
+
+    [Fact]
+    public void PackA6Transposed_InConsecutiveRanges_EqualsTheWholeBlock()
+    {
+        Prop.ForAll(
+            (from m in Gen.Choose(1, 140)
+             from kc in Gen.Choose(1, 60)
+             from cuts in Gen.Choose(1, 6)
+             from seed in Gen.Choose(0, int.MaxValue)
+             select (m, kc, cuts, seed)).ToArbitrary(),
+            t =>
+            {
+                (int m, int kc, int cuts, int seed) = t;
+                var rng = new System.Random(seed);
+                MatrixView a = GemmTestHelpers.RandomView(rng, kc, m, pad: 3, offset: 1);
+                int floats = (m + 5) / 6 * 6 * kc;
+                float[] whole = new float[floats + 16];
+                float[] ranges = new float[floats + 16];
+                whole.AsSpan().Fill(float.NaN);
+                ranges.AsSpan().Fill(float.NaN);
+                GemmPacking.PackA6Transposed(a.Array.AsSpan(a.Offset), a.Stride, m, kc, 0, kc, whole.AsSpan(0, floats));
+
+                // Random cut points in increasing order, as RunPiped's pieces pack a block.
+                var bounds = new int[cuts + 1];
+                bounds[cuts] = kc;
+                for (int i = 1; i < cuts; i++)
+                {
+                    bounds[i] = rng.Next(bounds[i - 1], kc + 1);
+                }
+
+                for (int i = 0; i < cuts; i++)
+                {
+                    GemmPacking.PackA6Transposed(a.Array.AsSpan(a.Offset), a.Stride, m, kc, bounds[i], bounds[i + 1], ranges.AsSpan(0, floats));
+                }
+
+                Assert.Equal(whole, ranges);
                 return true;
             }).Check(Config.QuickThrowOnFailure.WithMaxTest(200));
     }
