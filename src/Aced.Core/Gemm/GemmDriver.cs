@@ -540,13 +540,13 @@ internal static unsafe class GemmDriver
                 for (int ir = 0; ir < mcb; ir += 6)
                 {
                     int rows = Math.Min(6, mcb - ir);
-                    if (!reuse && sharedB is not null && GemmDirectA256.Applies(job.TransA, rows, ncb))
+                    if (!perStrip && !reuse && sharedB is not null && GemmDirectA256.Applies(job.TransA, rows, ncb))
                     {
                         // A group call (the selection's products) with one column block: the strip is read in place (see
-                        // GemmDirectA256), prefetching the next one.
+                        // GemmDirectA256), prefetching the next one. (Strip epilogues take the packed path below.)
                         float* aRows = job.A + ((nint)(i0 + ir) * job.Lda) + p0;
-                        int nextRows = GemmDirectA256.PrefetchEnabled ? Math.Clamp(mcb - ir - 6, 0, 6) : 0;
-                        GemmDirectA256.Strip(aRows, job.Lda, bBlock, kcb, ncb, tile + ((nint)ir * ncPad), ncPad, alpha, kb == 0 ? 0f : 1f, aRows + (6 * job.Lda), nextRows);
+                        int directNext = GemmDirectA256.PrefetchEnabled ? Math.Clamp(mcb - ir - 6, 0, 6) : 0;
+                        GemmDirectA256.Strip(aRows, job.Lda, bBlock, kcb, ncb, tile + ((nint)ir * ncPad), ncPad, alpha, kb == 0 ? 0f : 1f, aRows + (6 * job.Lda), directNext);
                         continue;
                     }
 
