@@ -267,7 +267,16 @@ public class TrainingStepBenchmarks : IFlopCount
             CompareFusedPaths("GemmSlices AVX2 six-row strips (dW slices, dx blocks)", on => GemmSlices.SixRowStrips = on);
             CompareFusedPaths("forward epilogues strip by strip with prefetch (NN+epilogue)", SetStripEpilogues);
             CompareFusedPaths("GemmSlices AVX2 pipelined dW packing (next unit packed between kernel calls)", on => GemmSlices.PipelinedPacking = on);
+            CompareFusedPaths("sixth session's paths together (example packing, strip epilogues, pipelined dW)", SetSixthSessionPaths);
         }
+    }
+
+    /// <summary>Switches the three step paths added in the sixth session together (all on by default).</summary>
+    private static void SetSixthSessionPaths(bool on)
+    {
+        Aced.Models.Layers.Attention.PackExamples = on;
+        SetStripEpilogues(on);
+        GemmSlices.PipelinedPacking = on;
     }
 
     /// <summary>
@@ -278,13 +287,20 @@ public class TrainingStepBenchmarks : IFlopCount
     /// </summary>
     private void CompareFusedPaths(string label, Action<bool> set)
     {
-        const int Rounds = 9;
-        var cpu = new double[Rounds];
-        var wall = new double[Rounds];
+        // ACED_AB_FILTER runs only the lines whose label contains it; ACED_AB_ROUNDS sets the rounds (default 9).
+        string? only = Environment.GetEnvironmentVariable("ACED_AB_FILTER");
+        if (!string.IsNullOrEmpty(only) && !label.Contains(only, StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
+        int roundCount = int.TryParse(Environment.GetEnvironmentVariable("ACED_AB_ROUNDS"), out int rounds) && rounds > 0 ? rounds : 9;
+        var cpu = new double[roundCount];
+        var wall = new double[roundCount];
         var process = Process.GetCurrentProcess();
         try
         {
-            for (int r = 0; r < Rounds; r++)
+            for (int r = 0; r < roundCount; r++)
             {
                 double onCpu = 0;
                 double onWall = 0;
@@ -318,7 +334,7 @@ public class TrainingStepBenchmarks : IFlopCount
 
         Array.Sort(cpu);
         Array.Sort(wall);
-        Console.WriteLine($"// [models] batch {Batch}: {label} on / off, {Rounds} alternating rounds, median of per-round ratios: CPU time {cpu[Rounds / 2]:F3} (range {cpu[0]:F3}-{cpu[Rounds - 1]:F3}), wall time {wall[Rounds / 2]:F3} (range {wall[0]:F3}-{wall[Rounds - 1]:F3})");
+        Console.WriteLine($"// [models] batch {Batch}: {label} on / off, {roundCount} alternating rounds, median of per-round ratios: CPU time {cpu[roundCount / 2]:F3} (range {cpu[0]:F3}-{cpu[roundCount - 1]:F3}), wall time {wall[roundCount / 2]:F3} (range {wall[0]:F3}-{wall[roundCount - 1]:F3})");
     }
 
     /// <summary>The library's default width limit of the unpacked <c>GemmSlices</c> products.</summary>

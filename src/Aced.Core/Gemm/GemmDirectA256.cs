@@ -28,12 +28,21 @@ internal static unsafe class GemmDirectA256
     internal static bool PrefetchEnabled { get; set; } = true;
 
     /// <summary>
+    /// The widest column block read in place (default 64: four half-panels). A packed strip is reused by every
+    /// half-panel, so the wider the block, the better its packing pays: at the selection's 256-column blocks
+    /// (B = 20480, b = 4096, n = 16) the direct strips took 1.054x the packed ones' time, at 64 columns (B = 5120) 0.978x
+    /// (same-process A/B, AcedSelect ab, Zen 3, 2026-12-01). Tests raise it to run the direct kernel at every width.
+    /// </summary>
+    internal static int MaxColumns { get; set; } = 64;
+
+    /// <summary>
     /// Whether a strip of <paramref name="rows"/> rows of an epilogue band with one column block of
-    /// <paramref name="ncb"/> columns runs in place: A not transposed, a full 6-row strip and whole 16-column half-panels.
+    /// <paramref name="ncb"/> columns runs in place: A not transposed, a full 6-row strip and whole 16-column
+    /// half-panels, at most <see cref="MaxColumns"/> of them.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool Applies(Transpose transA, int rows, int ncb) =>
-        Enabled && transA == Transpose.None && rows == 6 && (ncb & (Half - 1)) == 0;
+        Enabled && transA == Transpose.None && rows == 6 && (ncb & (Half - 1)) == 0 && ncb <= MaxColumns;
 
     /// <summary>
     /// C[0..6, 0..ncb] = alpha * A B + beta * C for the 6 rows <c>a + r * lda</c> (kc contiguous floats each) and the

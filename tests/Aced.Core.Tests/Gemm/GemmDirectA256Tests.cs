@@ -15,12 +15,14 @@ public sealed class GemmDirectA256Tests
     private static T WithSettings<T>(bool direct, int degree, GemmIsa isa, Func<T> action)
     {
         bool oldDirect = GemmDirectA256.Enabled;
+        int oldMaxColumns = GemmDirectA256.MaxColumns;
         int oldDegree = GemmControl.MaxDegreeOfParallelism;
         double oldThreshold = GemmControl.ParallelThreshold;
         GemmIsa oldIsa = GemmKernels.ForcedIsa;
         try
         {
             GemmDirectA256.Enabled = direct;
+            GemmDirectA256.MaxColumns = int.MaxValue; // the kernel at every width, not only the default's narrow blocks
             GemmControl.MaxDegreeOfParallelism = degree;
             GemmControl.ParallelThreshold = 0;
             GemmKernels.ForcedIsa = isa;
@@ -29,6 +31,7 @@ public sealed class GemmDirectA256Tests
         finally
         {
             GemmDirectA256.Enabled = oldDirect;
+            GemmDirectA256.MaxColumns = oldMaxColumns;
             GemmControl.MaxDegreeOfParallelism = oldDegree;
             GemmControl.ParallelThreshold = oldThreshold;
             GemmKernels.ForcedIsa = oldIsa;
@@ -110,6 +113,8 @@ public sealed class GemmDirectA256Tests
             Assert.False(GemmDirectA256.Applies(Transpose.None, 4, 64));
             Assert.False(GemmDirectA256.Applies(Transpose.None, 6, 63));
             Assert.False(GemmDirectA256.Applies(Transpose.Transposed, 6, 64));
+            Assert.False(GemmDirectA256.Applies(Transpose.None, 6, 80)); // wider than the default MaxColumns: packed
+            Assert.False(GemmDirectA256.Applies(Transpose.None, 6, 256));
             GemmDirectA256.Enabled = false;
             Assert.False(GemmDirectA256.Applies(Transpose.None, 6, 64));
         }
