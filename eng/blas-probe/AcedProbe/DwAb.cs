@@ -23,14 +23,7 @@ internal static unsafe class DwAb
 
     public static void Run(int threads, int rounds, string switchNames)
     {
-        string[] names = switchNames.Split(',');
-        var switches = new PropertyInfo[names.Length];
-        for (int i = 0; i < names.Length; i++)
-        {
-            int dot = names[i].IndexOf('.', StringComparison.Ordinal);
-            Type owner = typeof(Gemm).Assembly.GetType("Aced.Core." + names[i][..dot], throwOnError: true)!;
-            switches[i] = owner.GetProperty(names[i][(dot + 1)..], BindingFlags.NonPublic | BindingFlags.Static) ?? throw new ArgumentException($"No switch {names[i]}.", nameof(switchNames));
-        }
+        PropertyInfo[] switches = EpilogueAb.ParseSwitches(switchNames);
 
         Interleaved.ApplySettings();
         Type slices = typeof(Gemm).Assembly.GetType("Aced.Core.GemmSlices", throwOnError: true)!;

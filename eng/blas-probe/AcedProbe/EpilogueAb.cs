@@ -16,11 +16,8 @@ namespace Aced.BlasProbe;
 /// </summary>
 internal static class EpilogueAb
 {
-    /// <param name="threads">GEMM thread count.</param>
-    /// <param name="rounds">Rounds of (plain, switches off, switches on).</param>
-    /// <param name="switchNames">Comma-separated "Type.Name" static bool properties of Aced.Core toggled together.</param>
-    /// <param name="kind">Epilogue of the NN shapes: bias (y = tile + b), noop (nothing: the GEMM part of the fused path alone) or rowsum.</param>
-    public static void Run(int threads, int rounds, string switchNames, string kind)
+    /// <summary>The internal static bool properties named <c>Type.Property</c> (comma-separated) in Aced.Core.</summary>
+    internal static PropertyInfo[] ParseSwitches(string switchNames)
     {
         string[] names = switchNames.Split(',');
         var switches = new PropertyInfo[names.Length];
@@ -30,6 +27,17 @@ internal static class EpilogueAb
             Type owner = typeof(Gemm).Assembly.GetType("Aced.Core." + names[i][..dot], throwOnError: true)!;
             switches[i] = owner.GetProperty(names[i][(dot + 1)..], BindingFlags.NonPublic | BindingFlags.Static) ?? throw new ArgumentException($"No switch {names[i]}.", nameof(switchNames));
         }
+
+        return switches;
+    }
+
+    /// <param name="threads">GEMM thread count.</param>
+    /// <param name="rounds">Rounds of (plain, switches off, switches on).</param>
+    /// <param name="switchNames">Comma-separated "Type.Name" static bool properties of Aced.Core toggled together.</param>
+    /// <param name="kind">Epilogue of the NN shapes: bias (y = tile + b), noop (nothing: the GEMM part of the fused path alone) or rowsum.</param>
+    public static void Run(int threads, int rounds, string switchNames, string kind)
+    {
+        PropertyInfo[] switches = ParseSwitches(switchNames);
 
         Interleaved.ApplySettings();
         GemmControl.MaxDegreeOfParallelism = threads;
