@@ -287,9 +287,10 @@ public class TrainingStepBenchmarks : IFlopCount
     /// </summary>
     private void CompareFusedPaths(string label, Action<bool> set)
     {
-        // ACED_AB_FILTER runs only the lines whose label contains it; ACED_AB_ROUNDS sets the rounds (default 9).
+        // ACED_AB_FILTER ("a|b|...") runs only the lines whose label contains one of its parts; ACED_AB_ROUNDS sets the
+        // rounds (default 9).
         string? only = Environment.GetEnvironmentVariable("ACED_AB_FILTER");
-        if (!string.IsNullOrEmpty(only) && !label.Contains(only, StringComparison.OrdinalIgnoreCase))
+        if (!string.IsNullOrEmpty(only) && !Array.Exists(only.Split('|'), part => label.Contains(part, StringComparison.OrdinalIgnoreCase)))
         {
             return;
         }
