@@ -2,6 +2,7 @@ using System;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using Aced.Core;
 using Aced.Selection;
 
@@ -15,7 +16,9 @@ namespace Aced.TorchReference;
 /// DIR/{si,st,ri,rt}.npy.</item>
 /// <item><c>select DIR b n greedy|gumbel REPS [OUT.npy]</c>: times ActiveBatchSampler.Sample (learnability, sigmoid,
 /// joint, temperature 10, seed 1, step 0, as the JointLearnabilitySigmoid benchmark) on those inputs, I/O excluded:
-/// one warm-up call, then REPS timed calls; prints the median and minimum seconds; writes the chosen indices.</item>
+/// warm-up calls until the steady state (at least 3 calls and <c>ACED_WARMUP_SECONDS</c>, default 3 s), then REPS
+/// timed calls; prints the median and minimum seconds, the warm-up's calls and the first call's time; writes the
+/// chosen indices.</item>
 /// <item><c>sgemm SIZE REPS</c>: median seconds of Aced's SIZE^3 SGEMM (Gemm.Multiply), the machine yardstick.</item>
 /// <item><c>ab DIR b n ROUNDS SWITCH...</c>: a same-process A/B of <c>select</c> (gumbel): each round times one
 /// selection with every SWITCH (an internal static bool property, <c>Namespace.Type.Property</c>, set by reflection)
@@ -120,13 +123,18 @@ public static class Program
     {
         SuperBatch batch = ReadBatch(directory);
         var sampler = JointSampler(b, chunks, greedy);
-        sampler.Sample(batch, 0);
+        (int warmupCalls, double firstCall) = WarmUp(() => sampler.Sample(batch, 0));
         double[] times = new double[reps];
         for (int r = 0; r < reps; r++)
         {
             long t0 = Stopwatch.GetTimestamp();
             sampler.Sample(batch, 0);
             times[r] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+
+        if (Environment.GetEnvironmentVariable("ACED_SELECT_TRACE") == "1")
+        {
+            Console.WriteLine("times in call order: " + string.Join(' ', times.Select(t => t.ToString("F4", CultureInfo.InvariantCulture))));
         }
 
         SelectionResult result = sampler.Sample(batch, 0);
@@ -136,8 +144,34 @@ public static class Program
         }
 
         Array.Sort(times);
-        Console.WriteLine(FormattableString.Invariant($"aced select B={batch.Count} b={b} d={batch.Student.Dimension} n={chunks} {(greedy ? "greedy" : "gumbel")} threads={GemmControl.MaxDegreeOfParallelism}: median {times[reps / 2]:F4} s min {times[0]:F4} s"));
+        Console.WriteLine(FormattableString.Invariant($"aced select B={batch.Count} b={b} d={batch.Student.Dimension} n={chunks} {(greedy ? "greedy" : "gumbel")} threads={GemmControl.MaxDegreeOfParallelism}: median {times[reps / 2]:F4} s min {times[0]:F4} s (after {warmupCalls} warm-up calls; first call {firstCall:F4} s)"));
     }
+
+    /// <summary>
+    /// Calls <paramref name="action"/> until the process is in its steady state: at least
+    /// <see cref="WarmUpMinCalls"/> calls and <see cref="WarmUpSeconds"/> seconds (the runtime's tiered JIT recompiles
+    /// hot methods in the background over the first calls, which on 2 cores made the first ~20 selections at B = 5120
+    /// up to 1.6x slower than the rest). joint_select.py warms up by the same rule.
+    /// </summary>
+    private static (int Calls, double FirstCall) WarmUp(Action action)
+    {
+        long start = Stopwatch.GetTimestamp();
+        action();
+        double first = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        int calls = 1;
+        while (calls < WarmUpMinCalls || Stopwatch.GetElapsedTime(start).TotalSeconds < WarmUpSeconds)
+        {
+            action();
+            calls++;
+        }
+
+        return (calls, first);
+    }
+
+    private const int WarmUpMinCalls = 3;
+
+    private static double WarmUpSeconds =>
+        double.TryParse(Environment.GetEnvironmentVariable("ACED_WARMUP_SECONDS"), NumberStyles.Float, CultureInfo.InvariantCulture, out double s) ? s : 3.0;
 
     private static void AB(string directory, int b, int chunks, int rounds, string[] switches)
     {
