@@ -25,6 +25,10 @@ namespace Aced.TorchReference;
 /// false, one with them true (order alternating by round) and one 1024^3 SGEMM between them; prints per variant the
 /// median seconds and the median ratio of the selection's GFLOP/s (<c>8 B b d (n - 1) / n</c>) to the round's SGEMM
 /// GFLOP/s, and the median per-round ratios new / old of the time and of the process CPU time.</item>
+/// <item><c>prod DIR c ROUNDS</c>: the sigmoid selection's grouped products alone, one chunk of c members (B x d
+/// candidates in place against c x d members, 4 products as <c>Gemm.MultiplyWithEpilogues</c>): each round times a
+/// selection's worth (15 groups) with no epilogue, with the softplus row-sum epilogue, and a 1024^3 SGEMM, in rotating
+/// order; prints each variant's median GFLOP/s over the round's SGEMM GFLOP/s.</item>
 /// </list>
 /// <c>ACED_PROBE_THREADS</c> sets <see cref="GemmControl.MaxDegreeOfParallelism"/>.
 /// </summary>
@@ -55,13 +59,19 @@ public static class Program
             return 0;
         }
 
+        if (args.Length >= 4 && args[0] == "prod")
+        {
+            Products(args[1], Int(args[2]), Int(args[3]));
+            return 0;
+        }
+
         if (args.Length >= 3 && args[0] == "sgemm")
         {
             Sgemm(Int(args[1]), Int(args[2]));
             return 0;
         }
 
-        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH...");
+        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH... | prod DIR c ROUNDS");
         return 2;
     }
 
@@ -291,5 +301,95 @@ public static class Program
         Array.Sort(times);
         double flops = 2.0 * size * size * size;
         Console.WriteLine(FormattableString.Invariant($"aced sgemm {size}^3 threads={GemmControl.MaxDegreeOfParallelism}: median {times[reps / 2]:F5} s ({flops / times[reps / 2] / 1e9:F1} GFLOP/s)"));
+    }
+
+    /// <summary>An epilogue that ignores its tiles: the product alone.</summary>
+    private readonly struct NoEpilogue : IGemmEpilogue
+    {
+        public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
+        {
+        }
+    }
+
+    private static EpilogueProduct<TEpilogue>[] Group<TEpilogue>(SuperBatch batch, int c, TEpilogue epilogue)
+        where TEpilogue : IGemmEpilogue
+    {
+        int d = batch.Student.Dimension;
+        var products = new EpilogueProduct<TEpilogue>[4];
+        int q = 0;
+        foreach (ModelEmbeddings model in new[] { batch.Student, batch.Reference! })
+        {
+            float scale = model.Logits.Scale;
+            products[q++] = new(Transpose.None, Transpose.Transposed, scale, model.Image, model.Text.RowRange(0, c), epilogue);
+            products[q++] = new(Transpose.None, Transpose.Transposed, scale, model.Text, model.Image.RowRange(0, c), epilogue);
+        }
+
+        return products;
+    }
+
+    private static void Products(string directory, int c, int rounds)
+    {
+        const int Groups = 15;
+        SuperBatch batch = ReadBatch(directory);
+        int count = batch.Count, dim = batch.Student.Dimension;
+        double flops = 8.0 * count * c * dim * Groups;
+        EpilogueProduct<NoEpilogue>[] plain = Group(batch, c, default(NoEpilogue));
+        double[] accumulator = new double[count];
+        EpilogueProduct<SoftplusRowSumEpilogue>[] softplus = Group(batch, c, new SoftplusRowSumEpilogue(accumulator, batch.Student.Logits.Bias, 1.0));
+        (Matrix a, Matrix sq) = SquareOperands(1024);
+        string[] names = ["product alone", "product + softplus sums", "1024^3 SGEMM"];
+        double Time(int variant)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            if (variant == 2)
+            {
+                Gemm.Multiply(a, a, sq);
+                return 2.0 * 1024 * 1024 * 1024 / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            }
+
+            for (int g = 0; g < Groups; g++)
+            {
+                if (variant == 0)
+                {
+                    Gemm.MultiplyWithEpilogues<NoEpilogue>(plain);
+                }
+                else
+                {
+                    Gemm.MultiplyWithEpilogues<SoftplusRowSumEpilogue>(softplus);
+                }
+            }
+
+            return flops / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+
+        long start = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetElapsedTime(start).TotalSeconds < WarmUpSeconds)
+        {
+            Time(0);
+            Time(1);
+            Time(2);
+        }
+
+        double[][] rates = [new double[rounds], new double[rounds], new double[rounds]];
+        for (int r = 0; r < rounds; r++)
+        {
+            for (int v = 0; v < 3; v++)
+            {
+                int variant = (v + r) % 3;
+                rates[variant][r] = Time(variant);
+            }
+        }
+
+        Console.WriteLine(FormattableString.Invariant($"aced prod B={count} c={c} d={dim} 4 products x {Groups} groups threads={GemmControl.MaxDegreeOfParallelism} rounds={rounds}"));
+        for (int v = 0; v < 3; v++)
+        {
+            double[] ratios = new double[rounds];
+            for (int r = 0; r < rounds; r++)
+            {
+                ratios[r] = rates[v][r] / rates[2][r];
+            }
+
+            Console.WriteLine(FormattableString.Invariant($"  {names[v],-24} median {Median(rates[v]) / 1e9:F1} GFLOP/s, / round's SGEMM: median {Median(ratios):F3}"));
+        }
     }
 }
