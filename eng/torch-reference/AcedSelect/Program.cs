@@ -27,8 +27,11 @@ namespace Aced.TorchReference;
 /// GFLOP/s, and the median per-round ratios new / old of the time and of the process CPU time.</item>
 /// <item><c>prod DIR c ROUNDS</c>: the sigmoid selection's grouped products alone, one chunk of c members (B x d
 /// candidates in place against c x d members, 4 products as <c>Gemm.MultiplyWithEpilogues</c>): each round times a
-/// selection's worth (15 groups) with no epilogue, with the softplus row-sum epilogue, and a 1024^3 SGEMM, in rotating
-/// order; prints each variant's median GFLOP/s over the round's SGEMM GFLOP/s.</item>
+/// selection's worth (15 groups) with no epilogue, with the softplus row-sum epilogue, a 1024^3 SGEMM and the whole
+/// selection with b = 16 c, n = 16 (the same products), in rotating order; prints each variant's median GFLOP/s over the round's SGEMM GFLOP/s.</item>
+/// <item><c>first DIR b n CALLS</c>: the warm-up itself: times the process's first CALLS selections (gumbel) with no
+/// warm-up and prints them in call order, the first call, the mean of calls 2-20 and of the last third (the steady
+/// state) and the seconds the first 20 calls spent above that steady state.</item>
 /// </list>
 /// <c>ACED_PROBE_THREADS</c> sets <see cref="GemmControl.MaxDegreeOfParallelism"/>.
 /// </summary>
@@ -59,6 +62,12 @@ public static class Program
             return 0;
         }
 
+        if (args.Length >= 5 && args[0] == "first")
+        {
+            First(args[1], Int(args[2]), Int(args[3]), Int(args[4]));
+            return 0;
+        }
+
         if (args.Length >= 4 && args[0] == "prod")
         {
             Products(args[1], Int(args[2]), Int(args[3]));
@@ -71,7 +80,7 @@ public static class Program
             return 0;
         }
 
-        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH... | prod DIR c ROUNDS");
+        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH... | prod DIR c ROUNDS | first DIR b n CALLS");
         return 2;
     }
 
@@ -179,6 +188,72 @@ public static class Program
     }
 
     private const int WarmUpMinCalls = 3;
+
+    /// <summary>The calling thread's CPU time (Linux <c>clock_gettime(CLOCK_THREAD_CPUTIME_ID)</c>; NaN elsewhere).</summary>
+    private static double ThreadCpuSeconds()
+    {
+        try
+        {
+            return ClockGetTime(3, out TimeSpec t) == 0 ? t.Seconds + (t.Nanoseconds * 1e-9) : double.NaN;
+        }
+        catch (DllNotFoundException)
+        {
+            return double.NaN;
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return double.NaN;
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    private static void First(string directory, int b, int chunks, int calls)
+    {
+        long begin = Stopwatch.GetTimestamp();
+        SuperBatch batch = ReadBatch(directory);
+        var sampler = JointSampler(b, chunks, greedy: false);
+        double load = Stopwatch.GetElapsedTime(begin).TotalSeconds;
+        double[] times = new double[calls], cpu = new double[calls], jit = new double[calls];
+        long[] methods = new long[calls];
+        for (int r = 0; r < calls; r++)
+        {
+            TimeSpan j0 = System.Runtime.JitInfo.GetCompilationTime();
+            long m0 = System.Runtime.JitInfo.GetCompiledMethodCount();
+            double c0 = ThreadCpuSeconds();
+            long t0 = Stopwatch.GetTimestamp();
+            sampler.Sample(batch, 0);
+            times[r] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            cpu[r] = ThreadCpuSeconds() - c0;
+            jit[r] = (System.Runtime.JitInfo.GetCompilationTime() - j0).TotalSeconds;
+            methods[r] = System.Runtime.JitInfo.GetCompiledMethodCount() - m0;
+        }
+
+        double[] tail = times[(calls - (calls / 3))..];
+        double steady = Median(tail);
+        int early = Math.Min(20, calls);
+        double excess = 0, second = 0;
+        for (int r = 0; r < early; r++)
+        {
+            excess += times[r] - steady;
+            second += r > 0 ? times[r] / (early - 1) : 0;
+        }
+
+        Console.WriteLine("times in call order: " + string.Join(' ', times.Select(t => t.ToString("F4", CultureInfo.InvariantCulture))));
+        Console.WriteLine("calling thread's CPU seconds: " + string.Join(' ', cpu.Select(t => t.ToString("F4", CultureInfo.InvariantCulture))));
+        Console.WriteLine("JIT seconds (all threads) during each call: " + string.Join(' ', jit.Select(t => t.ToString("F4", CultureInfo.InvariantCulture))));
+        Console.WriteLine("methods compiled during each call: " + string.Join(' ', methods));
+        double cpuSteady = Median(cpu[(calls - (calls / 3))..]);
+        Console.WriteLine(FormattableString.Invariant($"  calling thread's CPU: first call {cpu[0] / cpuSteady:F2}x, calls 2-{early} mean {(cpu[1..early].Sum() / (early - 1)) / cpuSteady:F2}x the steady {cpuSteady:F4} s"));
+        Console.WriteLine(FormattableString.Invariant($"aced first B={batch.Count} b={b} n={chunks} threads={GemmControl.MaxDegreeOfParallelism} (inputs read in {load:F2} s): first call {times[0]:F4} s ({times[0] / steady:F2}x), calls 2-{early} mean {second:F4} s ({second / steady:F2}x), steady (median of the last {tail.Length}) {steady:F4} s; first {early} calls {excess:F3} s above the steady state"));
+    }
 
     private static double WarmUpSeconds =>
         double.TryParse(Environment.GetEnvironmentVariable("ACED_WARMUP_SECONDS"), NumberStyles.Float, CultureInfo.InvariantCulture, out double s) ? s : 3.0;
@@ -337,7 +412,9 @@ public static class Program
         double[] accumulator = new double[count];
         EpilogueProduct<SoftplusRowSumEpilogue>[] softplus = Group(batch, c, new SoftplusRowSumEpilogue(accumulator, batch.Student.Logits.Bias, 1.0));
         (Matrix a, Matrix sq) = SquareOperands(1024);
-        string[] names = ["product alone", "product + softplus sums", "1024^3 SGEMM"];
+        var sampler = JointSampler(c * 16, 16, greedy: false);
+        string[] names = ["product alone", "product + softplus sums", "1024^3 SGEMM", $"selection b={c * 16} n=16"];
+        const int Variants = 4;
         double Time(int variant)
         {
             long t0 = Stopwatch.GetTimestamp();
@@ -345,6 +422,12 @@ public static class Program
             {
                 Gemm.Multiply(a, a, sq);
                 return 2.0 * 1024 * 1024 * 1024 / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            }
+
+            if (variant == 3)
+            {
+                sampler.Sample(batch, 0);
+                return flops / Stopwatch.GetElapsedTime(t0).TotalSeconds;
             }
 
             for (int g = 0; g < Groups; g++)
@@ -365,23 +448,24 @@ public static class Program
         long start = Stopwatch.GetTimestamp();
         while (Stopwatch.GetElapsedTime(start).TotalSeconds < WarmUpSeconds)
         {
-            Time(0);
-            Time(1);
-            Time(2);
+            for (int v = 0; v < Variants; v++)
+            {
+                Time(v);
+            }
         }
 
-        double[][] rates = [new double[rounds], new double[rounds], new double[rounds]];
+        double[][] rates = [new double[rounds], new double[rounds], new double[rounds], new double[rounds]];
         for (int r = 0; r < rounds; r++)
         {
-            for (int v = 0; v < 3; v++)
+            for (int v = 0; v < Variants; v++)
             {
-                int variant = (v + r) % 3;
+                int variant = (v + r) % Variants;
                 rates[variant][r] = Time(variant);
             }
         }
 
         Console.WriteLine(FormattableString.Invariant($"aced prod B={count} c={c} d={dim} 4 products x {Groups} groups threads={GemmControl.MaxDegreeOfParallelism} rounds={rounds}"));
-        for (int v = 0; v < 3; v++)
+        for (int v = 0; v < Variants; v++)
         {
             double[] ratios = new double[rounds];
             for (int r = 0; r < rounds; r++)
