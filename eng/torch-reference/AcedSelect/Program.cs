@@ -20,7 +20,8 @@ namespace Aced.TorchReference;
 /// timed calls; prints the median and minimum seconds, the warm-up's calls and the first call's time; writes the
 /// chosen indices.</item>
 /// <item><c>sgemm SIZE REPS</c>: median seconds of Aced's SIZE^3 SGEMM (Gemm.Multiply), the machine yardstick.</item>
-/// <item><c>ab DIR b n ROUNDS SWITCH...</c>: a same-process A/B of <c>select</c> (gumbel): each round times one
+/// <item><c>ab DIR b n ROUNDS SWITCH...</c>: a same-process A/B of <c>select</c> (gumbel), after warming both variants
+/// up to the steady state as <c>select</c> does: each round times one
 /// selection with every SWITCH (an internal static bool property, <c>Namespace.Type.Property</c>, set by reflection)
 /// false, one with them true (order alternating by round) and one 1024^3 SGEMM between them; prints per variant the
 /// median seconds and the median ratio of the selection's GFLOP/s (<c>8 B b d (n - 1) / n</c>) to the round's SGEMM
@@ -298,9 +299,12 @@ public static class Program
             return seconds;
         }
 
-        Time(false);
-        Time(true);
-        Gemm.Multiply(a, a, c);
+        WarmUp(() =>
+        {
+            Time(false);
+            Time(true);
+            Gemm.Multiply(a, a, c);
+        });
         double[] oldTimes = new double[rounds], newTimes = new double[rounds], oldRatios = new double[rounds], newRatios = new double[rounds], pairs = new double[rounds], cpuPairs = new double[rounds];
         for (int r = 0; r < rounds; r++)
         {
