@@ -545,14 +545,6 @@ internal static unsafe class GemmDriver
                         // A group call (the selection's products) with one column block: the strip is read in place (see
                         // GemmDirectA256), prefetching the next one. (Strip epilogues take the packed path below.)
                         float* aRows = job.A + ((nint)(i0 + ir) * job.Lda) + p0;
-                        if (GemmDirectA256.PairedStrips && ir + 12 <= mcb)
-                        {
-                            int pairNext = GemmDirectA256.PrefetchEnabled ? Math.Clamp(mcb - ir - 12, 0, 12) : 0;
-                            GemmDirectA256.StripPair(aRows, job.Lda, bBlock, kcb, ncb, tile + ((nint)ir * ncPad), ncPad, alpha, kb == 0 ? 0f : 1f, aRows + (12 * job.Lda), pairNext);
-                            ir += 6;
-                            continue;
-                        }
-
                         int directNext = GemmDirectA256.PrefetchEnabled ? Math.Clamp(mcb - ir - 6, 0, 6) : 0;
                         GemmDirectA256.Strip(aRows, job.Lda, bBlock, kcb, ncb, tile + ((nint)ir * ncPad), ncPad, alpha, kb == 0 ? 0f : 1f, aRows + (6 * job.Lda), directNext);
                         continue;
