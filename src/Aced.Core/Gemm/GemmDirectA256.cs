@@ -28,12 +28,6 @@ internal static unsafe class GemmDirectA256
     internal static bool PrefetchEnabled { get; set; } = true;
 
     /// <summary>
-    /// Whether two consecutive full strips of a band run as a pair (<see cref="StripPair"/>: each B half-panel is read
-    /// from L2 once for 12 rows instead of once per 6; default true, the same bits): the switch of a same-process A/B.
-    /// </summary>
-    internal static bool PairedStrips { get; set; } = true;
-
-    /// <summary>
     /// The widest column block read in place (default 64: four half-panels). A packed strip is reused by every
     /// half-panel, so the wider the block, the better its packing pays: at the selection's 256-column blocks
     /// (B = 20480, b = 4096, n = 16) the direct strips took 1.054x the packed ones' time, at 64 columns (B = 5120) 0.978x
@@ -66,36 +60,6 @@ internal static unsafe class GemmDirectA256
         {
             int rows = Math.Clamp(nextRows - first, 0, perCall);
             Kernel(a, lda, bBlock + ((nint)jh * kc), kc, c + jh, ldc, alpha, beta, ahead, next + (first * lda), rows, lda);
-            first += perCall;
-        }
-    }
-
-    /// <summary>
-    /// <see cref="Strip"/> of the 12 rows <c>a + r * lda</c> as two 6-row strips, half-panel by half-panel: both strips
-    /// run against a half-panel before the next one is read, so the half-panel (kc x 16 floats, 16 KiB at kc = 256) is
-    /// read from L2 once and then from L1, while the 12 rows (12 KiB) stay in L1 across the half-panels. Each tile
-    /// element gets the same FMA chain as in <see cref="Strip"/>, so the same bits. The calls share out the prefetch of
-    /// <paramref name="nextRows"/> rows <c>next + r * lda</c> (the strips after the pair; 0 for none).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void StripPair(float* a, nint lda, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* next, int nextRows)
-    {
-        nint ahead = GemmKernels.EpilogueBAheadBytes;
-        int calls = 2 * (ncb / Half);
-        int perCall = calls == 0 ? 0 : (nextRows + calls - 1) / calls;
-        int first = 0;
-        float* a6 = a + (6 * lda);
-        float* c6 = c + (6 * ldc);
-        for (int jh = 0; jh < ncb; jh += Half)
-        {
-            float* b = bBlock + ((nint)jh * kc);
-            int rows = Math.Clamp(nextRows - first, 0, perCall);
-            Kernel(a, lda, b, kc, c + jh, ldc, alpha, beta, ahead, next + (first * lda), rows, lda);
-            first += perCall;
-            rows = Math.Clamp(nextRows - first, 0, perCall);
-
-            // The second strip reads the half-panel from L1: no B prefetch ahead of it (0 bytes: the same lines).
-            Kernel(a6, lda, b, kc, c6 + jh, ldc, alpha, beta, 0, next + (first * lda), rows, lda);
             first += perCall;
         }
     }

@@ -12,10 +12,9 @@ namespace Aced.Core.Tests;
 [Collection(GemmGlobalStateCollection.Name)]
 public sealed class GemmDirectA256Tests
 {
-    private static T WithSettings<T>(bool direct, int degree, GemmIsa isa, Func<T> action, bool paired = true)
+    private static T WithSettings<T>(bool direct, int degree, GemmIsa isa, Func<T> action)
     {
         bool oldDirect = GemmDirectA256.Enabled;
-        bool oldPaired = GemmDirectA256.PairedStrips;
         int oldMaxColumns = GemmDirectA256.MaxColumns;
         int oldDegree = GemmControl.MaxDegreeOfParallelism;
         double oldThreshold = GemmControl.ParallelThreshold;
@@ -23,7 +22,6 @@ public sealed class GemmDirectA256Tests
         try
         {
             GemmDirectA256.Enabled = direct;
-            GemmDirectA256.PairedStrips = paired;
             GemmDirectA256.MaxColumns = int.MaxValue; // the kernel at every width, not only the default's narrow blocks
             GemmControl.MaxDegreeOfParallelism = degree;
             GemmControl.ParallelThreshold = 0;
@@ -33,7 +31,6 @@ public sealed class GemmDirectA256Tests
         finally
         {
             GemmDirectA256.Enabled = oldDirect;
-            GemmDirectA256.PairedStrips = oldPaired;
             GemmDirectA256.MaxColumns = oldMaxColumns;
             GemmControl.MaxDegreeOfParallelism = oldDegree;
             GemmControl.ParallelThreshold = oldThreshold;
@@ -102,29 +99,6 @@ public sealed class GemmDirectA256Tests
         });
         float[] first = WithSettings(true, 1, GemmIsa.Vector256, () => Group(m, widths, k, 41))[0];
         GemmTestHelpers.AssertBitIdentical(c.Data, first, "direct vs plain Multiply");
-    }
-
-    [Theory]
-    [InlineData(203, new[] { 64, 64, 64, 64 }, 256)] // the selection's shape: 5 strip pairs and a 4-row strip per band
-    [InlineData(517, new[] { 16, 48, 256 }, 255)]     // one half-panel, three, four 64-column tiles
-    [InlineData(131, new[] { 32, 80 }, 401)]          // two k blocks (beta 1); bands of 48 rows (4 pairs), the last 35 (2 pairs, 5 rows)
-    [InlineData(17, new[] { 64 }, 3)]                 // one pair, a 5-row strip
-    public void MultiplyWithEpilogues_PairedStrips_BitIdenticalToSingleStripsAtEveryDegree(int m, int[] widths, int k)
-    {
-        if (!Vector256.IsHardwareAccelerated)
-        {
-            return;
-        }
-
-        float[][] single = WithSettings(true, 1, GemmIsa.Vector256, () => Group(m, widths, k, 43), paired: false);
-        for (int degree = 1; degree <= 3; degree++)
-        {
-            float[][] paired = WithSettings(true, degree, GemmIsa.Vector256, () => Group(m, widths, k, 43), paired: true);
-            for (int q = 0; q < widths.Length; q++)
-            {
-                GemmTestHelpers.AssertBitIdentical(single[q], paired[q], $"{m}x{widths[q]}x{k} product {q} degree {degree}: paired vs single strips");
-            }
-        }
     }
 
     [Fact]
