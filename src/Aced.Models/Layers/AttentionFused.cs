@@ -198,6 +198,8 @@ internal static partial class Attention
     {
         private readonly bool _backward;
         private readonly MatrixView _qkv;
+        private readonly QkvLayout _layout;
+        private readonly bool _headMajor;
         private readonly int _batch;
         private readonly int _tokens;
         private readonly int _heads;
@@ -208,10 +210,12 @@ internal static partial class Attention
         private readonly MatrixView _dQkv;
         private readonly IAttentionProfiler? _profiler;
 
-        public FusedBody(bool backward, MatrixView qkv, int batch, int tokens, int heads, bool causal, int group, float[] probs, MatrixView output, MatrixView dQkv, IAttentionProfiler? profiler)
+        public FusedBody(bool backward, MatrixView qkv, QkvLayout layout, bool headMajor, int batch, int tokens, int heads, bool causal, int group, float[] probs, MatrixView output, MatrixView dQkv, IAttentionProfiler? profiler)
         {
             _backward = backward;
             _qkv = qkv;
+            _layout = layout;
+            _headMajor = headMajor;
             _batch = batch;
             _tokens = tokens;
             _heads = heads;
@@ -285,10 +289,8 @@ internal static partial class Attention
             int d = Width;
             int hd = HeadDim;
             int block = t * hd;
-            int ld = _qkv.Stride;
             int ldo = _output.Stride;
-            Span<float> qkv = state.Packed.Slice(0, 3 * d * t);
-            PackColumnBlocks(_qkv.Array.AsSpan(_qkv.Offset + (e * t * ld)), t, ld, hd, 3 * _heads, qkv);
+            ReadOnlySpan<float> qkv = _headMajor ? _qkv.Array.AsSpan(_qkv.Offset + _layout.Offset(e, 0, 0), 3 * d * t) : PackQkv(state.Packed.Slice(0, 3 * d * t), e);
             if (!_backward)
             {
                 state.Mark(StagePack);
@@ -331,24 +333,34 @@ internal static partial class Attention
             state.Mark(StagePack);
         }
 
-        /// <summary>Head (e, h) on the unpacked path: the products read and write the rows of qkv, dO and dqkv in place.</summary>
+        /// <summary>Packs example e's token rows of qkv into <paramref name="blocks"/> (the head-major layout) and returns it.</summary>
+        private ReadOnlySpan<float> PackQkv(Span<float> blocks, int e)
+        {
+            int ld = _qkv.Stride;
+            PackColumnBlocks(_qkv.Array.AsSpan(_qkv.Offset + _layout.Offset(e, 0, 0)), _tokens, ld, HeadDim, 3 * _heads, blocks);
+            return blocks;
+        }
+
+        /// <summary>Head (e, h) on the unpacked path: the products read and write qkv (in its layout), dO and dqkv in place.</summary>
         private void StridedHead(ref ItemState state, int e, int h)
         {
             int t = _tokens;
-            int d = Width;
             int hd = HeadDim;
-            int ld = _qkv.Stride;
-            ReadOnlySpan<float> q = _qkv.Array.AsSpan(_qkv.Offset + (e * t * ld) + (h * hd));
+            int ld = _layout.RowStride;
+            int section = _layout.SectionStride;
+            ReadOnlySpan<float> q = _qkv.Array.AsSpan(_qkv.Offset + _layout.Offset(e, 0, h));
             if (!_backward)
             {
-                ForwardHead(ref state, q, q.Slice(d), q.Slice(2 * d), ld, e, h);
+                ForwardHead(ref state, q, q.Slice(section), q.Slice(2 * section), ld, e, h);
                 return;
             }
+
+            int d = Width;
 
             int ldo = _output.Stride;
             int ldd = _dQkv.Stride;
             Span<float> dq = _dQkv.Array.AsSpan(_dQkv.Offset + (e * t * ldd) + (h * hd));
-            BackwardHead(ref state, q, q.Slice(d), q.Slice(2 * d), ld, _output.Array.AsSpan(_output.Offset + (e * t * ldo) + (h * hd)), ldo, e, h, dq, dq.Slice(d), dq.Slice(2 * d), ldd);
+            BackwardHead(ref state, q, q.Slice(section), q.Slice(2 * section), ld, _output.Array.AsSpan(_output.Offset + (e * t * ldo) + (h * hd)), ldo, e, h, dq, dq.Slice(d), dq.Slice(2 * d), ldd);
         }
 
         /// <summary>
@@ -434,9 +446,8 @@ internal static partial class Attention
             }
 
             int t = _tokens;
-            int ld = _qkv.Stride;
             int ldo = _output.Stride;
-            PrefetchPart(_qkv.Array.AsSpan(_qkv.Offset + ((e + 1) * t * ld)), ((t - 1) * ld) + _qkv.Columns, h, _heads);
+            PrefetchPart(_qkv.Array.AsSpan(_qkv.Offset + _layout.Offset(e + 1, 0, 0)), _layout.ExampleFloats, h, _heads);
             PrefetchPart(_probs.AsSpan((e + 1) * _heads * t * t), _heads * t * t, h, _heads);
             if (_backward || PrefetchOutputs)
             {
@@ -482,12 +493,13 @@ internal static partial class Attention
             int t = _tokens;
             int d = Width;
             int hd = HeadDim;
-            int ld = _qkv.Stride;
+            int ld = _layout.RowStride;
+            int section = _layout.SectionStride;
             int ldo = _output.Stride;
-            ReadOnlySpan<float> q = _qkv.Array.AsSpan(_qkv.Offset + (ne * t * ld) + (nh * hd));
+            ReadOnlySpan<float> q = _qkv.Array.AsSpan(_qkv.Offset + _layout.Offset(ne, 0, nh));
             SmallGemm.PrefetchRows(q, t, hd, ld);
-            SmallGemm.PrefetchRows(q.Slice(d), t, hd, ld);
-            SmallGemm.PrefetchRows(q.Slice(2 * d), t, hd, ld);
+            SmallGemm.PrefetchRows(q.Slice(section), t, hd, ld);
+            SmallGemm.PrefetchRows(q.Slice(2 * section), t, hd, ld);
             if (_backward || PrefetchOutputs)
             {
                 SmallGemm.PrefetchRows(_output.Array.AsSpan(_output.Offset + (ne * t * ldo) + (nh * hd)), t, hd, ldo);
