@@ -281,6 +281,7 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("fused paths", SetFusedPaths);
         CompareFusedPaths("attention kernels (AVX2 tiles, interleaved softmax rows, output prefetch)", SetAttentionKernels);
         CompareFusedPaths("attention example packing (head-major Q, K, V, dO, dQKV blocks)", on => Aced.Models.Layers.Attention.PackExamples = on);
+        CompareFusedPaths("attention head-major qkv (the qkv projection writes the blocks the attention reads)", on => Aced.Models.Layers.Attention.HeadMajorQkv = on);
         if (GemmKernels.ActiveIsa == GemmIsa.Vector256)
         {
             CompareFusedPaths("GemmSlices AVX2 six-row strips (dW slices, dx blocks)", on => GemmSlices.SixRowStrips = on);
