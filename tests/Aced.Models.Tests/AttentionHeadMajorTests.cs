@@ -154,6 +154,59 @@ public sealed class AttentionHeadMajorTests
         }
     }
 
+    /// <summary>
+    /// <see cref="Attention.ProjectAndForward"/> (the forward in the projection's epilogue) against the dense layer and
+    /// the attention on token rows: the head-major qkv, the probabilities and the output, bit for bit, for 1, 2, 3 threads.
+    /// </summary>
+    private static void AssertProjectAndForwardMatches(Case c)
+    {
+        Matrix x = TestData.RandomMatrix(c.Rows, c.Inputs, (ulong)c.Seed, 2f);
+        Matrix w = TestData.RandomMatrix(c.Inputs, 3 * c.Width, (ulong)c.Seed + 1);
+        float[] bias = TestData.RandomMatrix(1, 3 * c.Width, (ulong)c.Seed + 2).Data;
+        var rows = new Matrix(c.Rows, 3 * c.Width);
+        float[] probs = new float[c.Batch * c.Heads * c.Tokens * c.Tokens];
+        var output = new Matrix(c.Rows, c.Width);
+        With(true, true, 2, () =>
+        {
+            Linear.Forward(x, w, bias, rows);
+            Attention.Forward(rows, false, c.Batch, c.Tokens, c.Heads, c.Causal, probs, output);
+            return 0;
+        });
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            float[] data = new float[(c.Rows * 3 * c.Width) + 3];
+            Array.Fill(data, float.NaN);
+            float[] p = new float[probs.Length];
+            Array.Fill(p, float.NaN);
+            var o = new Matrix(c.Rows, c.Width);
+            Array.Fill(o.Data, float.NaN);
+            With(true, true, threads, () =>
+            {
+                Attention.ProjectAndForward(x, w, bias, new MatrixView(data, 1, c.Rows, 3 * c.Width, 3 * c.Width), c.Batch, c.Tokens, c.Heads, c.Causal, p, o);
+                return 0;
+            });
+            AssertHeadMajorOf(c, rows, data);
+            Assert.Equal(probs, p);
+            Assert.Equal(output.Data, o.Data);
+        }
+    }
+
+    [Fact]
+    public void ProjectAndForward_RandomShapes_IsBitIdenticalToTheSeparateCalls()
+    {
+        Prop.ForAll(Cases().ToArbitrary(), AssertProjectAndForwardMatches).Check(Config.QuickThrowOnFailure.WithMaxTest(30));
+    }
+
+    [Theory]
+    [InlineData(61, 32, 4, 32, 128, true)]
+    [InlineData(9, 64, 4, 32, 128, false)]
+    [InlineData(7, 50, 6, 20, 33, false)]
+    [InlineData(40, 5, 2, 16, 24, true)]
+    public void ProjectAndForward_ReferenceAndOddShapes_IsBitIdenticalToTheSeparateCalls(int batch, int tokens, int heads, int hd, int inputs, bool causal)
+    {
+        AssertProjectAndForwardMatches(new Case(batch, tokens, heads, hd, causal, inputs, 43));
+    }
+
     [Fact]
     public void HeadMajor_RandomShapes_IsBitIdenticalToTokenRowsOnEveryPathForAnyThreadCount()
     {
@@ -204,6 +257,7 @@ public sealed class AttentionHeadMajorTests
         Assert.Throws<ArgumentException>(() => Attention.ProjectHeadMajor(new Matrix(6, 3), new Matrix(3, 12), new float[12], rows, 4, 2));
         Assert.Throws<ArgumentException>(() => Attention.ProjectHeadMajor(new Matrix(6, 3), new Matrix(3, 12), new float[11], rows, 3, 2));
         Assert.Throws<ArgumentException>(() => Attention.ProjectHeadMajor(new Matrix(6, 3), new Matrix(3, 12), new float[12], rows, 3, 5));
+        Assert.Throws<ArgumentException>(() => Attention.ProjectAndForward(new Matrix(6, 3), new Matrix(3, 12), new float[12], rows, 3, 3, 2, false, new float[54], output));
     }
 
     [Fact]

@@ -245,20 +245,8 @@ internal static partial class Attention
         {
             int e0 = partition * _group;
             int end = Math.Min(e0 + _group, _batch);
-            int t = _tokens;
-            int hd = HeadDim;
-            Span<float> scratch = Scratch(ScratchFloats);
             Span<long> ticks = stackalloc long[StageCount];
-            var state = new ItemState
-            {
-                Transposed = scratch.Slice(0, hd * t),
-                Dp = scratch.Slice(hd * t, t * t),
-                Packed = scratch.Slice((hd * t) + (t * t)),
-                Ticks = ticks,
-                Timed = _profiler is not null,
-                Last = _profiler is not null ? Stopwatch.GetTimestamp() : 0,
-            };
-
+            ItemState state = NewState(ticks);
             for (int e = e0; e < end; e++)
             {
                 if (PackExamples)
@@ -282,8 +270,40 @@ internal static partial class Attention
             }
         }
 
+        /// <summary>
+        /// The forward of example e alone, on the calling thread, without prefetching the next example (its rows may not
+        /// exist yet): for <see cref="ProjectedForwardEpilogue"/>, which runs it as soon as the projection has written the
+        /// example's head-major rows. The same heads and operations as <see cref="Execute"/>, so the same bits.
+        /// </summary>
+        public void ForwardExample(int e)
+        {
+            Span<long> ticks = stackalloc long[StageCount];
+            ItemState state = NewState(ticks);
+            PackedExample(ref state, e, false);
+            if (_profiler is not null)
+            {
+                Report(ticks, _heads);
+            }
+        }
+
+        private ItemState NewState(Span<long> ticks)
+        {
+            int t = _tokens;
+            int hd = HeadDim;
+            Span<float> scratch = Scratch(ScratchFloats);
+            return new ItemState
+            {
+                Transposed = scratch.Slice(0, hd * t),
+                Dp = scratch.Slice(hd * t, t * t),
+                Packed = scratch.Slice((hd * t) + (t * t)),
+                Ticks = ticks,
+                Timed = _profiler is not null,
+                Last = _profiler is not null ? Stopwatch.GetTimestamp() : 0,
+            };
+        }
+
         /// <summary>Example e on the packed path: pack, its heads on the blocks, backward the dQ, dK, dV copy-out.</summary>
-        private void PackedExample(ref ItemState state, int e)
+        private void PackedExample(ref ItemState state, int e, bool prefetchNext = true)
         {
             int t = _tokens;
             int d = Width;
@@ -296,8 +316,12 @@ internal static partial class Attention
                 state.Mark(StagePack);
                 for (int h = 0; h < _heads; h++)
                 {
-                    PrefetchNextExample(e, h);
-                    state.Mark(StagePack);
+                    if (prefetchNext)
+                    {
+                        PrefetchNextExample(e, h);
+                        state.Mark(StagePack);
+                    }
+
                     ForwardHead(ref state, qkv.Slice(h * block, block), qkv.Slice((_heads + h) * block, block), qkv.Slice(((2 * _heads) + h) * block, block), hd, e, h);
                 }
 

@@ -1,4 +1,6 @@
 using System;
+using System.Buffers;
+using System.Threading;
 using Aced.Core;
 
 namespace Aced.Models.Layers;
@@ -53,13 +55,62 @@ internal static partial class Attention
     /// <exception cref="ArgumentException">The shapes do not match, qkv's rows are not contiguous, or the columns are not 3 heads hd.</exception>
     public static void ProjectHeadMajor(MatrixView x, MatrixView w, float[] bias, MatrixView qkv, int tokens, int heads)
     {
+        CheckProjection(x, w, bias, qkv, tokens, heads);
+        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, x, w, new HeadMajorBiasEpilogue(qkv, bias, tokens, heads));
+    }
+
+    /// <summary>
+    /// Whether <see cref="ProjectAndForward"/> runs each example's forward attention inside the projection's epilogue
+    /// (as soon as the example's rows are written, while they are in cache) rather than as a separate pass over qkv: on
+    /// by default, off in A/B probes and tests. Each example's attention is the same work either way: the same bits.
+    /// </summary>
+    internal static bool ForwardInProjection { get; set; } = true;
+
+    /// <summary>
+    /// qkv = x W + b head-major (<see cref="ProjectHeadMajor"/>), then the attention forward on it (<see cref="Forward(MatrixView, bool, int, int, int, bool, float[], MatrixView)"/>).
+    /// With the managed provider's fused, packed path and <see cref="ForwardInProjection"/>, the projection's epilogue
+    /// runs an example's heads on the thread that writes the example's last row, right after writing it: qkv is then
+    /// read from L2 instead of memory. Every value has the bits of the separate calls, for any thread count.
+    /// </summary>
+    /// <exception cref="ArgumentException">The shapes do not match (see <see cref="ProjectHeadMajor"/>), or x has not batch tokens rows.</exception>
+    public static void ProjectAndForward(MatrixView x, MatrixView w, float[] bias, MatrixView qkv, int batch, int tokens, int heads, bool causal, float[] probs, MatrixView output)
+    {
+        if (x.Rows != batch * tokens)
+        {
+            Guard.ThrowArgument(nameof(x), $"has {x.Rows} rows, not {batch} examples of {tokens} tokens");
+        }
+
+        if (!ForwardInProjection || !PackExamples || !UseFused(out _))
+        {
+            ProjectHeadMajor(x, w, bias, qkv, tokens, heads);
+            Forward(qkv, true, batch, tokens, heads, causal, probs, output);
+            return;
+        }
+
+        CheckProjection(x, w, bias, qkv, tokens, heads);
+        QkvLayout layout = QkvLayout.HeadMajor(tokens, heads, qkv.Columns / 3);
+        var body = new FusedBody(false, qkv, layout, true, batch, tokens, heads, causal, ExamplesPerGroup(heads, tokens), probs, output, default, null);
+        int[] pending = ArrayPool<int>.Shared.Rent(batch);
+        try
+        {
+            Array.Fill(pending, tokens, 0, batch);
+            Scratch(body.ScratchFloats);
+            Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, x, w, new ProjectedForwardEpilogue(new HeadMajorBiasEpilogue(qkv, bias, tokens, heads), body, pending, tokens, qkv.Columns));
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(pending);
+        }
+    }
+
+    private static void CheckProjection(MatrixView x, MatrixView w, float[] bias, MatrixView qkv, int tokens, int heads)
+    {
         if (qkv.Rows != x.Rows || qkv.Columns != w.Columns || bias.Length != w.Columns)
         {
             Guard.ThrowArgument(nameof(qkv), $"has shape {qkv.Rows}x{qkv.Columns} but x W is {x.Rows}x{w.Columns} (bias {bias.Length})");
         }
 
         CheckHeadMajor(qkv, tokens, heads);
-        Gemm.MultiplyWithEpilogue(Transpose.None, Transpose.None, 1f, x, w, new HeadMajorBiasEpilogue(qkv, bias, tokens, heads));
     }
 
     /// <summary>Checks that <paramref name="qkv"/> can hold the head-major layout: contiguous rows, whole examples, 3 heads hd columns.</summary>
@@ -138,5 +189,54 @@ internal static partial class Attention
 
             return count;
         }
+    }
+
+    /// <summary>
+    /// <see cref="HeadMajorBiasEpilogue"/>, then, when a tile finishes rows (their last column tile), the forward
+    /// attention of every example whose last rows these are (<see cref="FusedBody.ForwardExample"/>). Each row's last
+    /// tile comes exactly once, so a per-example count of rows still to come (decremented atomically: an example's rows
+    /// may lie in two threads' bands) reaches zero exactly once, on a thread that then sees all its rows written.
+    /// </summary>
+    private readonly struct ProjectedForwardEpilogue : IGemmStripEpilogue
+    {
+        private readonly HeadMajorBiasEpilogue _store;
+        private readonly FusedBody _attention;
+        private readonly int[] _pending;
+        private readonly int _tokens;
+        private readonly int _columns;
+
+        public ProjectedForwardEpilogue(HeadMajorBiasEpilogue store, FusedBody attention, int[] pending, int tokens, int columns)
+        {
+            _store = store;
+            _attention = attention;
+            _pending = pending;
+            _tokens = tokens;
+            _columns = columns;
+        }
+
+        public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
+        {
+            _store.Apply(rowStart, columnStart, rows, columns, tile, stride);
+            if (columnStart + columns != _columns)
+            {
+                return;
+            }
+
+            int end = rowStart + rows;
+            for (int row = rowStart; row < end;)
+            {
+                int e = row / _tokens;
+                int next = Math.Min(end, (e + 1) * _tokens);
+                if (Interlocked.Add(ref _pending[e], row - next) == 0)
+                {
+                    _attention.ForwardExample(e);
+                }
+
+                row = next;
+            }
+        }
+
+        public int Targets(int rowStart, int rows, int columnStart, int columns, Span<StripTarget> targets) =>
+            _store.Targets(rowStart, rows, columnStart, columns, targets);
     }
 }

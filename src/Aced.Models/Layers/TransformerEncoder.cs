@@ -259,14 +259,14 @@ internal sealed class TransformerEncoder
             _qkvHeadMajor = Attention.HeadMajorQkv;
             if (_qkvHeadMajor)
             {
-                Attention.ProjectHeadMajor(ln1, _qkvWeight.AsMatrix(_width), _qkvBias.Value, qkv, tokens, heads);
+                Attention.ProjectAndForward(ln1, _qkvWeight.AsMatrix(_width), _qkvBias.Value, qkv, batch, tokens, heads, causal, _probs, att);
             }
             else
             {
                 Linear.Forward(ln1, _qkvWeight.AsMatrix(_width), _qkvBias.Value, qkv);
+                Attention.Forward(qkv, false, batch, tokens, heads, causal, _probs, att);
             }
 
-            Attention.Forward(qkv, _qkvHeadMajor, batch, tokens, heads, causal, _probs, att);
             var norm2 = new LayerNormTarget(_ln2Scale.Value, _ln2Bias.Value, ln2, _mean2, _rstd2);
             Linear.ForwardResidual(att, _outWeight.AsMatrix(_width), _outBias.Value, x, mid, Fused(norm2));
             ApplySeparately(mid, norm2);
