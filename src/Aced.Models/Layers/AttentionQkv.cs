@@ -1,5 +1,8 @@
 using System;
 using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Threading;
 using Aced.Core;
 
@@ -123,9 +126,9 @@ internal static partial class Attention
     }
 
     /// <summary>
-    /// y = tile + b (<see cref="RowMath.BiasRow"/>, element by element as the dense layer's epilogue) stored head-major:
-    /// each tile row's columns split at the head blocks' bounds, each piece written to its block. A strip's rows are
-    /// consecutive rows of their blocks, so each block gets one contiguous run per strip.
+    /// y = tile + b (element by element, the bits of <see cref="RowMath.BiasRow"/> in the dense layer's epilogue) stored
+    /// head-major: each tile row's columns split at the head blocks' bounds, each piece written to its block. A strip's
+    /// rows are consecutive rows of their blocks, so each block gets one contiguous run per strip.
     /// </summary>
     private readonly struct HeadMajorBiasEpilogue : IGemmStripEpilogue
     {
@@ -158,17 +161,50 @@ internal static partial class Attention
 
         public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
         {
+            if (tile.Length < ((rows - 1) * stride) + columns || columnStart + columns > _bias.Length || Index(rowStart + rows - 1, columnStart + columns - 1) >= _array.Length)
+            {
+                Guard.ThrowArgument(nameof(tile), "the tile lies outside the product");
+            }
+
+            (int e0, int t0) = Math.DivRem(rowStart, _tokens);
+            ref float p0 = ref MemoryMarshal.GetReference(tile);
+            ref float y0 = ref MemoryMarshal.GetArrayDataReference(_array);
             int end = columnStart + columns;
             for (int c0 = columnStart; c0 < end;)
             {
-                int length = Math.Min(end, ((c0 / _headDim) + 1) * _headDim) - c0;
-                ReadOnlySpan<float> bias = _bias.AsSpan(c0, length);
+                (int s, int c) = Math.DivRem(c0, _headDim);
+                int length = Math.Min(end - c0, _headDim - c);
+                ref float b = ref _bias[c0];
+                int e = e0;
+                int t = t0;
                 for (int r = 0; r < rows; r++)
                 {
-                    RowMath.BiasRow(tile.Slice((r * stride) + (c0 - columnStart), length), bias, default, _array.AsSpan(Index(rowStart + r, c0), length), default);
+                    int y = _offset + (e * _example) + (s * _block) + (t * _headDim) + c;
+                    AddBias(ref Unsafe.Add(ref p0, (r * stride) + (c0 - columnStart)), ref b, ref Unsafe.Add(ref y0, y), length);
+                    if (++t == _tokens)
+                    {
+                        t = 0;
+                        e++;
+                    }
                 }
 
                 c0 += length;
+            }
+        }
+
+        /// <summary>y[i] = p[i] + b[i] for i &lt; n: one rounding per element, as <see cref="RowMath.BiasRow"/> without residual or GELU.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void AddBias(ref float p, ref float b, ref float y, int n)
+        {
+            int i = 0;
+            for (; i + 8 <= n; i += 8)
+            {
+                (Vector256.LoadUnsafe(ref p, (nuint)i) + Vector256.LoadUnsafe(ref b, (nuint)i)).StoreUnsafe(ref y, (nuint)i);
+            }
+
+            for (; i < n; i++)
+            {
+                Unsafe.Add(ref y, i) = Unsafe.Add(ref p, i) + Unsafe.Add(ref b, i);
             }
         }
 
