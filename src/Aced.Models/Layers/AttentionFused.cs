@@ -192,7 +192,8 @@ internal static partial class Attention
     /// order (per head, the products would read 2 x 64 bytes of each of 3 T rows 1.5 KiB apart, which the hardware
     /// prefetchers do not follow and which fall into few L1 sets), backward's dQ, dK, dV are written into such blocks
     /// and copied to the example's rows once, and the next example's rows and score blocks are prefetched a part per
-    /// head; without it, the next head's rows are prefetched.
+    /// head; without it, the next head's rows are prefetched. A head-major qkv (<see cref="QkvLayout.HeadMajor"/>, written
+    /// so by the projection) already is in those blocks: the packed path then reads it in place and copies only dO.
     /// </summary>
     private readonly struct FusedBody : IPartitionBody
     {
@@ -233,7 +234,7 @@ internal static partial class Attention
 
         /// <summary>
         /// Scratch floats of one work item: the transposed K or V (hd x T) and dP (T x T), then (packed) an example's
-        /// packed Q, K, V (3 D x T), its dO (D x T) and its dQ, dK, dV (3 D x T).
+        /// packed Q, K, V (3 D x T; not touched when qkv is head-major), its dO (D x T) and its dQ, dK, dV (3 D x T).
         /// </summary>
         public int ScratchFloats => (HeadDim * _tokens) + (_tokens * _tokens) + (PackExamples ? 7 * Width * _tokens : 0);
 
@@ -380,7 +381,6 @@ internal static partial class Attention
             }
 
             int d = Width;
-
             int ldo = _output.Stride;
             int ldd = _dQkv.Stride;
             Span<float> dq = _dQkv.Array.AsSpan(_dQkv.Offset + (e * t * ldd) + (h * hd));
