@@ -63,7 +63,8 @@ public sealed class AttentionFusedTests
         return (output.Array, probs, dqkv.Array);
     }
 
-    private static T With<T>(bool fused, bool packed, int threads, Func<T> action)
+    /// <summary>Runs <paramref name="action"/> with the fused path and example packing switched as given, on <paramref name="threads"/> threads.</summary>
+    internal static T With<T>(bool fused, bool packed, int threads, Func<T> action)
     {
         bool savedFused = Attention.FusedEnabled;
         bool savedPacked = Attention.PackExamples;

@@ -58,25 +58,7 @@ public sealed class AttentionHeadMajorTests
         return new MatrixView(data, 1, c.Rows, 3 * c.Width, 3 * c.Width);
     }
 
-    private static T With<T>(bool fused, bool packed, int threads, Func<T> action)
-    {
-        bool savedFused = Attention.FusedEnabled;
-        bool savedPacked = Attention.PackExamples;
-        int savedThreads = GemmControl.MaxDegreeOfParallelism;
-        try
-        {
-            Attention.FusedEnabled = fused;
-            Attention.PackExamples = packed;
-            GemmControl.MaxDegreeOfParallelism = threads;
-            return action();
-        }
-        finally
-        {
-            Attention.FusedEnabled = savedFused;
-            Attention.PackExamples = savedPacked;
-            GemmControl.MaxDegreeOfParallelism = savedThreads;
-        }
-    }
+    private static T With<T>(bool fused, bool packed, int threads, Func<T> action) => AttentionFusedTests.With(fused, packed, threads, action);
 
     /// <summary>Forward then backward; the output, probability and dqkv arrays.</summary>
     private static (float[] Output, float[] Probs, float[] DQkv) Run(Case c, MatrixView qkv, bool headMajor, MatrixView dOutput)
