@@ -74,6 +74,13 @@ public sealed class AttentionHeadMajorTests
         return (output.Array, probs, dqkv.Array);
     }
 
+    private static void AssertSame((float[] Output, float[] Probs, float[] DQkv) expected, (float[] Output, float[] Probs, float[] DQkv) actual)
+    {
+        Assert.Equal(expected.Output, actual.Output);
+        Assert.Equal(expected.Probs, actual.Probs);
+        Assert.Equal(expected.DQkv, actual.DQkv);
+    }
+
     /// <summary>ProjectHeadMajor into a fresh head-major buffer (NaN around it) and the dense layer's token rows.</summary>
     private static (float[] HeadMajor, Matrix Rows) Project(Case c, int threads)
     {
@@ -197,15 +204,12 @@ public sealed class AttentionHeadMajorTests
             MatrixView qkv = TestData.RandomMatrix(c.Rows, 3 * c.Width, (ulong)c.Seed, 2f);
             MatrixView headMajor = ToHeadMajor(c, qkv);
             MatrixView dOutput = TestData.RandomMatrix(c.Rows, c.Width, (ulong)c.Seed + 1, 2f);
-            (float[] output, float[] probs, float[] dqkv) = With(true, true, 2, () => Run(c, qkv, false, dOutput));
+            var expected = With(true, true, 2, () => Run(c, qkv, false, dOutput));
             foreach ((bool fused, bool packed) in new[] { (true, true), (true, false), (false, true) })
             {
                 foreach (int threads in new[] { 1, 2, 3 })
                 {
-                    (float[] o, float[] p, float[] d) = With(fused, packed, threads, () => Run(c, headMajor, true, dOutput));
-                    Assert.Equal(output, o);
-                    Assert.Equal(probs, p);
-                    Assert.Equal(dqkv, d);
+                    AssertSame(expected, With(fused, packed, threads, () => Run(c, headMajor, true, dOutput)));
                 }
             }
         }).Check(Config.QuickThrowOnFailure.WithMaxTest(30));
@@ -220,11 +224,7 @@ public sealed class AttentionHeadMajorTests
         MatrixView qkv = TestData.RandomMatrix(c.Rows, 3 * c.Width, 95, 2f);
         MatrixView headMajor = ToHeadMajor(c, qkv);
         MatrixView dOutput = TestData.RandomMatrix(c.Rows, c.Width, 96, 2f);
-        (float[] output, float[] probs, float[] dqkv) = With(true, true, 2, () => Run(c, qkv, false, dOutput));
-        (float[] o, float[] p, float[] d) = With(true, true, 2, () => Run(c, headMajor, true, dOutput));
-        Assert.Equal(output, o);
-        Assert.Equal(probs, p);
-        Assert.Equal(dqkv, d);
+        AssertSame(With(true, true, 2, () => Run(c, qkv, false, dOutput)), With(true, true, 2, () => Run(c, headMajor, true, dOutput)));
     }
 
     [Fact]
