@@ -291,6 +291,8 @@ public class TrainingStepBenchmarks : IFlopCount
             CompareFusedPaths("GemmSlices AVX2 pipelined dW packing (next unit packed between kernel calls)", on => GemmSlices.PipelinedPacking = on);
             CompareFusedPaths("sixth session's paths together (example packing, strip epilogues, pipelined dW)", SetSixthSessionPaths);
         }
+
+        CompareFusedPaths("fused layer norm two rows at a time (residual epilogues)", on => Aced.Models.Layers.LayerNormTarget.PairedRows = on);
     }
 
     /// <summary>Switches the attention paths added in the seventh session together (all on by default).</summary>

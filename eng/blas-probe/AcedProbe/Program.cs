@@ -12,7 +12,8 @@ namespace Aced.BlasProbe;
 /// driver switches (see <see cref="Interleaved.AbSwitches"/>), with OpenBLAS as the third contestant, or
 /// AcedProbe dw &lt;threads&gt; [rounds] [Type.Switch,...] for the same-process A/B of the training step's dW slice products (see
 /// <see cref="DwAb"/>), or AcedProbe epi &lt;threads&gt; [rounds] [Type.Switch,...] [bias|noop|rowsum] for the same-process A/B of the fused epilogue path (see
-/// <see cref="EpilogueAb"/>), or AcedProbe ldc &lt;n&gt; [rounds] (C stride n vs n + 16, one thread), or AcedProbe budget &lt;n&gt; &lt;threads&gt; &lt;rounds&gt;
+/// <see cref="EpilogueAb"/>), or AcedProbe epi-parts &lt;threads&gt; [rounds] for where the forward's fused products spend their time
+/// (kernel, bias and y, residual, layer norm, GELU; see <see cref="EpilogueParts"/>), or AcedProbe ldc &lt;n&gt; [rounds] (C stride n vs n + 16, one thread), or AcedProbe budget &lt;n&gt; &lt;threads&gt; &lt;rounds&gt;
 /// &lt;MiB,MiB,...&gt; (the per-thread packed-B budget, i.e. the column group size). For ab and budget,
 /// ACED_PROBE_SET="Type.Name=value,..." sets static int settings of Aced.Core types first (e.g.
 /// GemmKernels.SixPanelPrefetchBytes=2048).
@@ -39,6 +40,13 @@ public static class Program
         {
             var inv = System.Globalization.CultureInfo.InvariantCulture;
             EpilogueAb.Run(int.Parse(args[1], inv), args.Length > 2 ? int.Parse(args[2], inv) : 9, args.Length > 3 ? args[3] : "GemmKernels.EpilogueStrips", args.Length > 4 ? args[4] : "bias");
+            return;
+        }
+
+        if (args.Length > 1 && args[0] == "epi-parts")
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            EpilogueParts.Run(int.Parse(args[1], inv), args.Length > 2 ? int.Parse(args[2], inv) : 9);
             return;
         }
 

@@ -401,10 +401,25 @@ internal readonly record struct LayerNormTarget(float[] Gamma, float[] Beta, Mat
         }
     }
 
+    /// <summary>
+    /// Whether <see cref="Apply"/> normalises the rows two at a time (<see cref="RowMath.LayerNormPair"/>, default) instead
+    /// of one by one (a same-run A/B baseline turns it off; same bits).
+    /// </summary>
+    internal static bool PairedRows { get; set; } = true;
+
     /// <summary>Normalises rows [rowStart, rowStart + rows) of <paramref name="y"/>.</summary>
     public void Apply(MatrixView y, int rowStart, int rows)
     {
-        for (int r = rowStart; r < rowStart + rows; r++)
+        int r = rowStart;
+        if (PairedRows)
+        {
+            for (; r + 1 < rowStart + rows; r += 2)
+            {
+                (Mean[r], Rstd[r], Mean[r + 1], Rstd[r + 1]) = RowMath.LayerNormPair(y.Row(r), y.Row(r + 1), Gamma, Beta, Output.Row(r), Output.Row(r + 1));
+            }
+        }
+
+        for (; r < rowStart + rows; r++)
         {
             (float mean, float rstd) = RowMath.LayerNorm(y.Row(r), Gamma, Beta, Output.Row(r));
             Mean[r] = mean;

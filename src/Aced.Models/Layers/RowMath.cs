@@ -66,6 +66,76 @@ internal static class RowMath
     }
 
     /// <summary>
+    /// <see cref="LayerNorm"/> of two rows at once: <paramref name="y0"/> and <paramref name="y1"/> get exactly the values,
+    /// and the returned statistics exactly the bits, of two <see cref="LayerNorm"/> calls (every row keeps its own
+    /// operations in the same order); the rows' passes are interleaved, so the two dependency chains (sum, squared
+    /// deviations, reduction, square root, normalisation) overlap instead of running one after the other.
+    /// </summary>
+    public static (float Mean0, float Rstd0, float Mean1, float Rstd1) LayerNormPair(ReadOnlySpan<float> x0, ReadOnlySpan<float> x1, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y0, Span<float> y1)
+    {
+        int d = x0.Length;
+        if (x1.Length != d || gamma.Length < d || beta.Length < d || y0.Length < d || y1.Length < d)
+        {
+            Guard.ThrowArgument(nameof(x1), "the rows, gamma, beta and the outputs must have the rows' length");
+        }
+
+        float mean0 = TensorPrimitives.Sum(x0) / d;
+        float mean1 = TensorPrimitives.Sum(x1) / d;
+        ref float x0r = ref MemoryMarshal.GetReference(x0);
+        ref float x1r = ref MemoryMarshal.GetReference(x1);
+        int w = Vector256<float>.Count;
+        int i = 0;
+        Vector256<float> mv0 = Vector256.Create(mean0);
+        Vector256<float> mv1 = Vector256.Create(mean1);
+        Vector256<float> acc0 = Vector256<float>.Zero;
+        Vector256<float> acc1 = Vector256<float>.Zero;
+        for (; i + w <= d; i += w)
+        {
+            Vector256<float> c0 = Vector256.LoadUnsafe(ref x0r, (nuint)i) - mv0;
+            Vector256<float> c1 = Vector256.LoadUnsafe(ref x1r, (nuint)i) - mv1;
+            acc0 += c0 * c0;
+            acc1 += c1 * c1;
+        }
+
+        float ss0 = (float)VectorMath.HorizontalSum(acc0);
+        float ss1 = (float)VectorMath.HorizontalSum(acc1);
+        int tail = i;
+        for (; i < d; i++)
+        {
+            float c0 = Unsafe.Add(ref x0r, i) - mean0;
+            float c1 = Unsafe.Add(ref x1r, i) - mean1;
+            ss0 += c0 * c0;
+            ss1 += c1 * c1;
+        }
+
+        float rstd0 = 1f / MathF.Sqrt((ss0 / d) + LayerNormEpsilon);
+        float rstd1 = 1f / MathF.Sqrt((ss1 / d) + LayerNormEpsilon);
+        ref float gr = ref MemoryMarshal.GetReference(gamma);
+        ref float br = ref MemoryMarshal.GetReference(beta);
+        ref float y0r = ref MemoryMarshal.GetReference(y0);
+        ref float y1r = ref MemoryMarshal.GetReference(y1);
+        Vector256<float> rv0 = Vector256.Create(rstd0);
+        Vector256<float> rv1 = Vector256.Create(rstd1);
+        for (i = 0; i < tail; i += w)
+        {
+            Vector256<float> g = Vector256.LoadUnsafe(ref gr, (nuint)i);
+            Vector256<float> b = Vector256.LoadUnsafe(ref br, (nuint)i);
+            Vector256<float> xhat0 = (Vector256.LoadUnsafe(ref x0r, (nuint)i) - mv0) * rv0;
+            Vector256<float> xhat1 = (Vector256.LoadUnsafe(ref x1r, (nuint)i) - mv1) * rv1;
+            ((xhat0 * g) + b).StoreUnsafe(ref y0r, (nuint)i);
+            ((xhat1 * g) + b).StoreUnsafe(ref y1r, (nuint)i);
+        }
+
+        for (; i < d; i++)
+        {
+            Unsafe.Add(ref y0r, i) = ((Unsafe.Add(ref x0r, i) - mean0) * rstd0 * Unsafe.Add(ref gr, i)) + Unsafe.Add(ref br, i);
+            Unsafe.Add(ref y1r, i) = ((Unsafe.Add(ref x1r, i) - mean1) * rstd1 * Unsafe.Add(ref gr, i)) + Unsafe.Add(ref br, i);
+        }
+
+        return (mean0, rstd0, mean1, rstd1);
+    }
+
+    /// <summary>
     /// dx += rstd * (dn - mean(dn) - xhat * mean(dn * xhat)) with dn = dy * gamma, xhat = (x - mean) * rstd;
     /// dgamma += dy * xhat, dbeta += dy. The two row sums run in eight Vector256 lanes reduced in a fixed order, then the
     /// scalar tail (as in <see cref="LayerNorm"/>); every element-wise update gets the same operations.
