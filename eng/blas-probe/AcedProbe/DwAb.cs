@@ -15,7 +15,8 @@ namespace Aced.BlasProbe;
 /// </summary>
 internal static unsafe class DwAb
 {
-    private const int K = 16384;
+    /// <summary>Rows of x and dy (k): 16384 (the image tower at batch 256), or ACED_PROBE_DW_K (8192: the text tower).</summary>
+    private static readonly int K = int.TryParse(Environment.GetEnvironmentVariable("ACED_PROBE_DW_K"), out int k) && k > 0 ? k : 16384;
 
     private const int Copies = 3;
 
