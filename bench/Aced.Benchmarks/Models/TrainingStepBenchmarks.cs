@@ -268,6 +268,7 @@ public class TrainingStepBenchmarks : IFlopCount
             CompareFusedPaths("forward epilogues strip by strip with prefetch (NN+epilogue)", SetStripEpilogues);
             CompareFusedPaths("GemmSlices AVX2 pipelined dW packing (next unit packed between kernel calls)", on => GemmSlices.PipelinedPacking = on);
             CompareFusedPaths("sixth session's paths together (example packing, strip epilogues, pipelined dW)", SetSixthSessionPaths);
+            CompareFusedPaths("GemmSlices AVX2 dW panels a cache line apart (bwd7)", on => GemmSlices.PaddedPanels = on);
         }
     }
 
