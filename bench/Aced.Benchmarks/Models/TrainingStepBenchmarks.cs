@@ -269,7 +269,16 @@ public class TrainingStepBenchmarks : IFlopCount
             CompareFusedPaths("GemmSlices AVX2 pipelined dW packing (next unit packed between kernel calls)", on => GemmSlices.PipelinedPacking = on);
             CompareFusedPaths("sixth session's paths together (example packing, strip epilogues, pipelined dW)", SetSixthSessionPaths);
             CompareFusedPaths("GemmSlices AVX2 dW panels a cache line apart (bwd7)", on => GemmSlices.PaddedPanels = on);
+            CompareFusedPaths("GemmSlices AVX2 dx next rows prefetched into L2 (bwd7)", on => GemmSlices.NextRowsPrefetch = on);
+            CompareFusedPaths("seventh session's backward hints together (bwd7: padded dW panels, dx next rows)", SetBackwardHints);
         }
+    }
+
+    /// <summary>Switches bwd7's two backward-product changes together (both on by default).</summary>
+    private static void SetBackwardHints(bool on)
+    {
+        GemmSlices.PaddedPanels = on;
+        GemmSlices.NextRowsPrefetch = on;
     }
 
     /// <summary>Switches the three step paths added in the sixth session together (all on by default).</summary>

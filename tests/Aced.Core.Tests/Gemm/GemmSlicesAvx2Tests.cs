@@ -145,6 +145,28 @@ public sealed class GemmSlicesAvx2Tests
 
         WithSix(false, 1, () => GemmSlices.MultiplyTransposed(a, b, plain, accumulate));
         Assert.Equal(plain.Array, six.Array);
+
+        // Without the next rows' prefetch (a hint only), and with it on the widest chunks too.
+        MatrixView noFollow = Copy(c0);
+        MatrixView wideFollow = Copy(c0);
+        bool savedFollow = GemmSlices.NextRowsPrefetch;
+        int savedFollowColumns = GemmSlices.NextRowsMaxColumns;
+        try
+        {
+            GemmSlices.NextRowsPrefetch = false;
+            WithSix(true, 1, () => GemmSlices.MultiplyTransposed(a, b, noFollow, accumulate));
+            GemmSlices.NextRowsPrefetch = true;
+            GemmSlices.NextRowsMaxColumns = int.MaxValue;
+            WithSix(true, 1, () => GemmSlices.MultiplyTransposed(a, b, wideFollow, accumulate));
+        }
+        finally
+        {
+            GemmSlices.NextRowsPrefetch = savedFollow;
+            GemmSlices.NextRowsMaxColumns = savedFollowColumns;
+        }
+
+        Assert.Equal(six.Array, noFollow.Array);
+        Assert.Equal(six.Array, wideFollow.Array);
         Assert.Equal(plain.Array, direct.Array);
         for (int degree = 1; degree <= 3; degree++)
         {
