@@ -302,12 +302,7 @@ public sealed class GemmSlicesAvx2Tests
                 GemmPacking.PackA6Transposed(a.Array.AsSpan(a.Offset), a.Stride, m, kc, 0, kc, whole.AsSpan(0, floats));
 
                 // Random cut points in increasing order, as RunPiped's pieces pack a block.
-                var bounds = new int[cuts + 1];
-                bounds[cuts] = kc;
-                for (int i = 1; i < cuts; i++)
-                {
-                    bounds[i] = rng.Next(bounds[i - 1], kc + 1);
-                }
+                int[] bounds = IncreasingCuts(rng, cuts, kc);
 
                 for (int i = 0; i < cuts; i++)
                 {
@@ -342,12 +337,7 @@ public sealed class GemmSlicesAvx2Tests
                 GemmPacking.PackA6Transposed(a.Array.AsSpan(a.Offset), a.Stride, m, kc, 0, kc, whole);
 
                 // In increasing k ranges, as RunPiped's pieces pack a block into its padded buffer.
-                var bounds = new int[cuts + 1];
-                bounds[cuts] = kc;
-                for (int i = 1; i < cuts; i++)
-                {
-                    bounds[i] = rng.Next(bounds[i - 1], kc + 1);
-                }
+                int[] bounds = IncreasingCuts(rng, cuts, kc);
 
                 for (int i = 0; i < cuts; i++)
                 {
@@ -362,5 +352,18 @@ public sealed class GemmSlicesAvx2Tests
 
                 return true;
             }).Check(Config.QuickThrowOnFailure.WithMaxTest(200));
+    }
+
+    /// <summary>0 = b[0] &lt;= b[1] &lt;= ... &lt;= b[cuts] = <paramref name="kc"/>, random: the k ranges a block is packed in.</summary>
+    private static int[] IncreasingCuts(System.Random rng, int cuts, int kc)
+    {
+        var bounds = new int[cuts + 1];
+        bounds[cuts] = kc;
+        for (int i = 1; i < cuts; i++)
+        {
+            bounds[i] = rng.Next(bounds[i - 1], kc + 1);
+        }
+
+        return bounds;
     }
 }
