@@ -63,7 +63,8 @@ public sealed class AttentionFusedTests
         return (output.Array, probs, dqkv.Array);
     }
 
-    private static T With<T>(bool fused, bool packed, int threads, Func<T> action)
+    /// <summary>Runs <paramref name="action"/> with the fused path and example packing switched as given, on <paramref name="threads"/> threads.</summary>
+    internal static T With<T>(bool fused, bool packed, int threads, Func<T> action)
     {
         bool savedFused = Attention.FusedEnabled;
         bool savedPacked = Attention.PackExamples;
@@ -122,14 +123,17 @@ public sealed class AttentionFusedTests
         Assert.Equal(dqkv, pd);
     }
 
+    /// <summary>A one-block model at the reference widths (4 heads of 32; image T = 64, text T = 32 causal).</summary>
+    internal static TwoTowerConfig ReferenceWidths => new()
+    {
+        Image = new VisionTransformerConfig { ImageSize = 32, Channels = 3, PatchSize = 4, Width = 128, Depth = 1, Heads = 4, MlpWidth = 256, EmbeddingDimension = 64, Pooling = PoolingKind.GlobalAverage },
+        Text = new TextTransformerConfig { VocabularySize = 64, ContextLength = 32, Width = 128, Depth = 1, Heads = 4, MlpWidth = 256, EmbeddingDimension = 64, Pooling = PoolingKind.FirstToken, Causal = true },
+    };
+
     [Fact]
     public void Training_PackExamplesOnAndOff_AreBitIdentical()
     {
-        var config = new TwoTowerConfig
-        {
-            Image = new VisionTransformerConfig { ImageSize = 32, Channels = 3, PatchSize = 4, Width = 128, Depth = 1, Heads = 4, MlpWidth = 256, EmbeddingDimension = 64, Pooling = PoolingKind.GlobalAverage },
-            Text = new TextTransformerConfig { VocabularySize = 64, ContextLength = 32, Width = 128, Depth = 1, Heads = 4, MlpWidth = 256, EmbeddingDimension = 64, Pooling = PoolingKind.FirstToken, Causal = true },
-        };
+        TwoTowerConfig config = ReferenceWidths;
         float[][] Train(bool packed) => With(true, packed, 2, () => TestTrainer.TrainedParameters(config, 61, 6, 62, new ConstantSchedule(1e-3f), 2, 2));
         float[][] off = Train(false);
         float[][] on = Train(true);

@@ -19,30 +19,60 @@ public sealed class SgemmRatioColumnAttribute : ColumnConfigBaseAttribute
 }
 
 /// <summary>
+/// Adds the "vs OpenBLAS" <see cref="SgemmRatioColumn"/>: the ratio to the class's <c>OpenBlasSgemm1024</c> case, the
+/// yardstick issue 12 names for the training step ("vs OpenBLAS peak").
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false)]
+public sealed class OpenBlasRatioColumnAttribute : ColumnConfigBaseAttribute
+{
+    public OpenBlasRatioColumnAttribute()
+        : base(new SgemmRatioColumn(SgemmRatioColumn.OpenBlasYardstick, "vs OpenBLAS"))
+    {
+    }
+}
+
+/// <summary>
 /// "vs SGEMM": a case's GFLOP/s (<see cref="IFlopCount"/> / mean) divided by the GFLOP/s of the same class's
 /// <c>Sgemm1024</c> case with the same parameters, measured in the same run: the machine-independent figure of issue 12
-/// (the training step's model FLOPs per second as a fraction of the SGEMM peak).
+/// (the training step's model FLOPs per second as a fraction of the SGEMM peak). With another yardstick method
+/// (<c>OpenBlasSgemm1024</c>) the same ratio against that case.
 /// </summary>
 public sealed class SgemmRatioColumn : IColumn
 {
-    /// <summary>Name of the yardstick method the ratio is taken against.</summary>
+    /// <summary>Name of the default yardstick method: Aced's 1024^3 SGEMM.</summary>
     public const string Yardstick = "Sgemm1024";
 
-    public string Id => nameof(SgemmRatioColumn);
+    /// <summary>Name of the OpenBLAS yardstick method: the system OpenBLAS's 1024^3 SGEMM.</summary>
+    public const string OpenBlasYardstick = "OpenBlasSgemm1024";
 
-    public string ColumnName => "vs SGEMM";
+    private readonly string _yardstick;
+
+    public SgemmRatioColumn()
+        : this(Yardstick, "vs SGEMM")
+    {
+    }
+
+    public SgemmRatioColumn(string yardstick, string columnName)
+    {
+        _yardstick = yardstick;
+        ColumnName = columnName;
+    }
+
+    public string Id => nameof(SgemmRatioColumn) + "." + _yardstick;
+
+    public string ColumnName { get; }
 
     public bool AlwaysShow => true;
 
     public ColumnCategory Category => ColumnCategory.Custom;
 
-    public int PriorityInCategory => 1;
+    public int PriorityInCategory => _yardstick == Yardstick ? 1 : 2;
 
     public bool IsNumeric => true;
 
     public UnitType UnitType => UnitType.Dimensionless;
 
-    public string Legend => "GFLOP/s of the case / GFLOP/s of the 1024^3 SGEMM (Sgemm1024) with the same parameters in the same run";
+    public string Legend => $"GFLOP/s of the case / GFLOP/s of the 1024^3 SGEMM ({_yardstick}) with the same parameters in the same run";
 
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
 
@@ -55,7 +85,7 @@ public sealed class SgemmRatioColumn : IColumn
         double rate = Rate(summary, benchmarkCase);
         foreach (BenchmarkCase other in summary.BenchmarksCases)
         {
-            if (other.Descriptor.WorkloadMethod.Name == Yardstick && other.Descriptor.Type == benchmarkCase.Descriptor.Type &&
+            if (other.Descriptor.WorkloadMethod.Name == _yardstick && other.Descriptor.Type == benchmarkCase.Descriptor.Type &&
                 other.Parameters.FolderInfo == benchmarkCase.Parameters.FolderInfo)
             {
                 double peak = Rate(summary, other);

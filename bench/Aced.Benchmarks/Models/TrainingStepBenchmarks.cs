@@ -16,11 +16,14 @@ namespace Aced.Benchmarks.Models;
 /// 32 tokens, width 128, depth 4, 4 heads, MLP 512, first-token pooling), embedding 128, sigmoid loss (<see cref="SigmoidContrastiveLoss"/>).
 /// The baseline is the forward pass alone (encode of images and captions); <c>Sgemm1024</c> is the in-run yardstick:
 /// the "vs SGEMM" column is each case's model GFLOP/s (forward = 1x, step = 3x the towers' forward FLOPs, issue 12's
-/// 124.67 GFLOP at batch 256) over the GFLOP/s of one 1024^3 product measured in the same run.
+/// 124.67 GFLOP at batch 256) over the GFLOP/s of one 1024^3 product measured in the same run. <c>OpenBlasSgemm1024</c>
+/// is the yardstick issue 12 names ("vs OpenBLAS peak"): the same product by the system's OpenBLAS at the same thread
+/// count, in the "vs OpenBLAS" column (the row fails, saying what to install, where libopenblas.so.0 is absent).
 /// </summary>
 [MemoryDiagnoser]
 [GflopsColumn]
 [SgemmRatioColumn]
+[OpenBlasRatioColumn]
 public class TrainingStepBenchmarks : IFlopCount
 {
     private Matrix _sa = null!;
@@ -107,7 +110,7 @@ public class TrainingStepBenchmarks : IFlopCount
         {
             nameof(Forward) => forward,
             nameof(TrainingStep) => 3 * forward,
-            nameof(Sgemm1024) => 2.0 * 1024 * 1024 * 1024,
+            nameof(Sgemm1024) or nameof(OpenBlasSgemm1024) => 2.0 * 1024 * 1024 * 1024,
             _ => 0,
         };
     }
@@ -117,6 +120,22 @@ public class TrainingStepBenchmarks : IFlopCount
     public float Sgemm1024()
     {
         Aced.Core.Gemm.Multiply(_sa, _sb, _sc);
+        return _sc.Data[0];
+    }
+
+    /// <summary>Setup of the OpenBLAS yardstick: the same operands, OpenBLAS at Aced's thread count.</summary>
+    [GlobalSetup(Target = nameof(OpenBlasSgemm1024))]
+    public void SetupOpenBlas()
+    {
+        OpenBlas.Initialise();
+        Initialise();
+    }
+
+    /// <summary>The issue's yardstick: the same 1024^3 SGEMM by the system's OpenBLAS, in the same run.</summary>
+    [Benchmark]
+    public float OpenBlasSgemm1024()
+    {
+        OpenBlas.MultiplySquare(_sa, _sb, _sc, 1024);
         return _sc.Data[0];
     }
 
@@ -262,6 +281,9 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("fused paths", SetFusedPaths);
         CompareFusedPaths("attention kernels (AVX2 tiles, interleaved softmax rows, output prefetch)", SetAttentionKernels);
         CompareFusedPaths("attention example packing (head-major Q, K, V, dO, dQKV blocks)", on => Aced.Models.Layers.Attention.PackExamples = on);
+        CompareFusedPaths("attention head-major qkv (the qkv projection writes the blocks the attention reads)", on => Aced.Models.Layers.Attention.HeadMajorQkv = on);
+        CompareFusedPaths("attention forward in the qkv projection's epilogue (head-major qkv on both sides)", on => Aced.Models.Layers.Attention.ForwardInProjection = on);
+        CompareFusedPaths("seventh session's attention paths together (head-major qkv, forward in the projection)", SetSeventhSessionAttention);
         if (GemmKernels.ActiveIsa == GemmIsa.Vector256)
         {
             CompareFusedPaths("GemmSlices AVX2 six-row strips (dW slices, dx blocks)", on => GemmSlices.SixRowStrips = on);
@@ -279,6 +301,13 @@ public class TrainingStepBenchmarks : IFlopCount
     {
         GemmSlices.PaddedPanels = on;
         GemmSlices.NextRowsPrefetch = on;
+    }
+
+    /// <summary>Switches the attention paths added in the seventh session together (all on by default).</summary>
+    private static void SetSeventhSessionAttention(bool on)
+    {
+        Aced.Models.Layers.Attention.HeadMajorQkv = on;
+        Aced.Models.Layers.Attention.ForwardInProjection = on;
     }
 
     /// <summary>Switches the three step paths added in the sixth session together (all on by default).</summary>

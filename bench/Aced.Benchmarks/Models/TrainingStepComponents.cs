@@ -73,8 +73,19 @@ internal static class TrainingStepComponents
         float[] probs = new float[batch * heads * tokens * tokens];
         float[] dProbs = new float[probs.Length];
         Matrix dQkv = new(n, 3 * d);
-        rows.Add(($"{tower} attention forward incl. products ({depth} x {batch}x{heads} heads, T={tokens})", depth * Best(() => Attention.Forward(qkv, batch, tokens, heads, causal, probs, y))));
-        rows.Add(($"{tower} attention backward incl. products ({depth} x)", depth * Best(() => Attention.Backward(qkv, batch, tokens, heads, probs, dy, dQkv, dProbs))));
+        // The step's qkv layout; with the forward in the projection's epilogue the forward's time is in the qkv
+        // NN+epilogue row of the GEMM profile (so it is shown here as 0, not counted twice).
+        bool headMajor = Attention.HeadMajorQkv;
+        if (headMajor && Attention.ForwardInProjection)
+        {
+            rows.Add(($"{tower} attention forward: inside the qkv NN+epilogue row ({depth} x {batch}x{heads} heads, T={tokens})", 0));
+        }
+        else
+        {
+            rows.Add(($"{tower} attention forward incl. products ({depth} x {batch}x{heads} heads, T={tokens})", depth * Best(() => Attention.Forward(qkv, headMajor, batch, tokens, heads, causal, probs, y))));
+        }
+
+        rows.Add(($"{tower} attention backward incl. products ({depth} x)", depth * Best(() => Attention.Backward(qkv, headMajor, batch, tokens, heads, probs, dy, dQkv, dProbs))));
     }
 
     /// <summary>Best of <see cref="Repeats"/> timed calls after one untimed call.</summary>

@@ -20,11 +20,19 @@ namespace Aced.TorchReference;
 /// timed calls; prints the median and minimum seconds, the warm-up's calls and the first call's time; writes the
 /// chosen indices.</item>
 /// <item><c>sgemm SIZE REPS</c>: median seconds of Aced's SIZE^3 SGEMM (Gemm.Multiply), the machine yardstick.</item>
-/// <item><c>ab DIR b n ROUNDS SWITCH...</c>: a same-process A/B of <c>select</c> (gumbel): each round times one
+/// <item><c>ab DIR b n ROUNDS SWITCH...</c>: a same-process A/B of <c>select</c> (gumbel), after warming both variants
+/// up to the steady state as <c>select</c> does: each round times one
 /// selection with every SWITCH (an internal static bool property, <c>Namespace.Type.Property</c>, set by reflection)
 /// false, one with them true (order alternating by round) and one 1024^3 SGEMM between them; prints per variant the
 /// median seconds and the median ratio of the selection's GFLOP/s (<c>8 B b d (n - 1) / n</c>) to the round's SGEMM
 /// GFLOP/s, and the median per-round ratios new / old of the time and of the process CPU time.</item>
+/// <item><c>prod DIR c ROUNDS</c>: the sigmoid selection's grouped products alone, one chunk of c members (B x d
+/// candidates in place against c x d members, 4 products as <c>Gemm.MultiplyWithEpilogues</c>): each round times a
+/// selection's worth (15 groups) with no epilogue, with the softplus row-sum epilogue, a 1024^3 SGEMM and the whole
+/// selection with b = 16 c, n = 16 (the same products), in rotating order; prints each variant's median GFLOP/s over the round's SGEMM GFLOP/s.</item>
+/// <item><c>first DIR b n CALLS</c>: the warm-up itself: times the process's first CALLS selections (gumbel) with no
+/// warm-up and prints them in call order, the first call, the mean of calls 2-20 and of the last third (the steady
+/// state) and the seconds the first 20 calls spent above that steady state.</item>
 /// </list>
 /// <c>ACED_PROBE_THREADS</c> sets <see cref="GemmControl.MaxDegreeOfParallelism"/>.
 /// </summary>
@@ -55,13 +63,25 @@ public static class Program
             return 0;
         }
 
+        if (args.Length >= 5 && args[0] == "first")
+        {
+            First(args[1], Int(args[2]), Int(args[3]), Int(args[4]));
+            return 0;
+        }
+
+        if (args.Length >= 4 && args[0] == "prod")
+        {
+            Products(args[1], Int(args[2]), Int(args[3]));
+            return 0;
+        }
+
         if (args.Length >= 3 && args[0] == "sgemm")
         {
             Sgemm(Int(args[1]), Int(args[2]));
             return 0;
         }
 
-        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH...");
+        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH... | prod DIR c ROUNDS | first DIR b n CALLS");
         return 2;
     }
 
@@ -170,6 +190,72 @@ public static class Program
 
     private const int WarmUpMinCalls = 3;
 
+    /// <summary>The calling thread's CPU time (Linux <c>clock_gettime(CLOCK_THREAD_CPUTIME_ID)</c>; NaN elsewhere).</summary>
+    private static double ThreadCpuSeconds()
+    {
+        try
+        {
+            return ClockGetTime(3, out TimeSpec t) == 0 ? t.Seconds + (t.Nanoseconds * 1e-9) : double.NaN;
+        }
+        catch (DllNotFoundException)
+        {
+            return double.NaN;
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return double.NaN;
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    private static void First(string directory, int b, int chunks, int calls)
+    {
+        long begin = Stopwatch.GetTimestamp();
+        SuperBatch batch = ReadBatch(directory);
+        var sampler = JointSampler(b, chunks, greedy: false);
+        double load = Stopwatch.GetElapsedTime(begin).TotalSeconds;
+        double[] times = new double[calls], cpu = new double[calls], jit = new double[calls];
+        long[] methods = new long[calls];
+        for (int r = 0; r < calls; r++)
+        {
+            TimeSpan j0 = System.Runtime.JitInfo.GetCompilationTime();
+            long m0 = System.Runtime.JitInfo.GetCompiledMethodCount();
+            double c0 = ThreadCpuSeconds();
+            long t0 = Stopwatch.GetTimestamp();
+            sampler.Sample(batch, 0);
+            times[r] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            cpu[r] = ThreadCpuSeconds() - c0;
+            jit[r] = (System.Runtime.JitInfo.GetCompilationTime() - j0).TotalSeconds;
+            methods[r] = System.Runtime.JitInfo.GetCompiledMethodCount() - m0;
+        }
+
+        double[] tail = times[(calls - (calls / 3))..];
+        double steady = Median(tail);
+        int early = Math.Min(20, calls);
+        double excess = 0, second = 0;
+        for (int r = 0; r < early; r++)
+        {
+            excess += times[r] - steady;
+            second += r > 0 ? times[r] / (early - 1) : 0;
+        }
+
+        Console.WriteLine("times in call order: " + string.Join(' ', times.Select(t => t.ToString("F4", CultureInfo.InvariantCulture))));
+        Console.WriteLine("calling thread's CPU seconds: " + string.Join(' ', cpu.Select(t => t.ToString("F4", CultureInfo.InvariantCulture))));
+        Console.WriteLine("JIT seconds (all threads) during each call: " + string.Join(' ', jit.Select(t => t.ToString("F4", CultureInfo.InvariantCulture))));
+        Console.WriteLine("methods compiled during each call: " + string.Join(' ', methods));
+        double cpuSteady = Median(cpu[(calls - (calls / 3))..]);
+        Console.WriteLine(FormattableString.Invariant($"  calling thread's CPU: first call {cpu[0] / cpuSteady:F2}x, calls 2-{early} mean {(cpu[1..early].Sum() / (early - 1)) / cpuSteady:F2}x the steady {cpuSteady:F4} s"));
+        Console.WriteLine(FormattableString.Invariant($"aced first B={batch.Count} b={b} n={chunks} threads={GemmControl.MaxDegreeOfParallelism} (inputs read in {load:F2} s): first call {times[0]:F4} s ({times[0] / steady:F2}x), calls 2-{early} mean {second:F4} s ({second / steady:F2}x), steady (median of the last {tail.Length}) {steady:F4} s; first {early} calls {excess:F3} s above the steady state"));
+    }
+
     private static double WarmUpSeconds =>
         double.TryParse(Environment.GetEnvironmentVariable("ACED_WARMUP_SECONDS"), NumberStyles.Float, CultureInfo.InvariantCulture, out double s) ? s : 3.0;
 
@@ -213,9 +299,12 @@ public static class Program
             return seconds;
         }
 
-        Time(false);
-        Time(true);
-        Gemm.Multiply(a, a, c);
+        WarmUp(() =>
+        {
+            Time(false);
+            Time(true);
+            Gemm.Multiply(a, a, c);
+        });
         double[] oldTimes = new double[rounds], newTimes = new double[rounds], oldRatios = new double[rounds], newRatios = new double[rounds], pairs = new double[rounds], cpuPairs = new double[rounds];
         for (int r = 0; r < rounds; r++)
         {
@@ -291,5 +380,104 @@ public static class Program
         Array.Sort(times);
         double flops = 2.0 * size * size * size;
         Console.WriteLine(FormattableString.Invariant($"aced sgemm {size}^3 threads={GemmControl.MaxDegreeOfParallelism}: median {times[reps / 2]:F5} s ({flops / times[reps / 2] / 1e9:F1} GFLOP/s)"));
+    }
+
+    /// <summary>An epilogue that ignores its tiles: the product alone.</summary>
+    private readonly struct NoEpilogue : IGemmEpilogue
+    {
+        public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
+        {
+        }
+    }
+
+    private static EpilogueProduct<TEpilogue>[] Group<TEpilogue>(SuperBatch batch, int c, TEpilogue epilogue)
+        where TEpilogue : IGemmEpilogue
+    {
+        int d = batch.Student.Dimension;
+        var products = new EpilogueProduct<TEpilogue>[4];
+        int q = 0;
+        foreach (ModelEmbeddings model in new[] { batch.Student, batch.Reference! })
+        {
+            float scale = model.Logits.Scale;
+            products[q++] = new(Transpose.None, Transpose.Transposed, scale, model.Image, model.Text.RowRange(0, c), epilogue);
+            products[q++] = new(Transpose.None, Transpose.Transposed, scale, model.Text, model.Image.RowRange(0, c), epilogue);
+        }
+
+        return products;
+    }
+
+    private static void Products(string directory, int c, int rounds)
+    {
+        const int Groups = 15;
+        SuperBatch batch = ReadBatch(directory);
+        int count = batch.Count, dim = batch.Student.Dimension;
+        double flops = 8.0 * count * c * dim * Groups;
+        EpilogueProduct<NoEpilogue>[] plain = Group(batch, c, default(NoEpilogue));
+        double[] accumulator = new double[count];
+        EpilogueProduct<SoftplusRowSumEpilogue>[] softplus = Group(batch, c, new SoftplusRowSumEpilogue(accumulator, batch.Student.Logits.Bias, 1.0));
+        (Matrix a, Matrix sq) = SquareOperands(1024);
+        var sampler = JointSampler(c * 16, 16, greedy: false);
+        string[] names = ["product alone", "product + softplus sums", "1024^3 SGEMM", $"selection b={c * 16} n=16"];
+        const int Variants = 4;
+        double Time(int variant)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            if (variant == 2)
+            {
+                Gemm.Multiply(a, a, sq);
+                return 2.0 * 1024 * 1024 * 1024 / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            }
+
+            if (variant == 3)
+            {
+                sampler.Sample(batch, 0);
+                return flops / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            }
+
+            for (int g = 0; g < Groups; g++)
+            {
+                if (variant == 0)
+                {
+                    Gemm.MultiplyWithEpilogues<NoEpilogue>(plain);
+                }
+                else
+                {
+                    Gemm.MultiplyWithEpilogues<SoftplusRowSumEpilogue>(softplus);
+                }
+            }
+
+            return flops / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+
+        long start = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetElapsedTime(start).TotalSeconds < WarmUpSeconds)
+        {
+            for (int v = 0; v < Variants; v++)
+            {
+                Time(v);
+            }
+        }
+
+        double[][] rates = [new double[rounds], new double[rounds], new double[rounds], new double[rounds]];
+        for (int r = 0; r < rounds; r++)
+        {
+            for (int v = 0; v < Variants; v++)
+            {
+                int variant = (v + r) % Variants;
+                rates[variant][r] = Time(variant);
+            }
+        }
+
+        Console.WriteLine(FormattableString.Invariant($"aced prod B={count} c={c} d={dim} 4 products x {Groups} groups threads={GemmControl.MaxDegreeOfParallelism} rounds={rounds}"));
+        for (int v = 0; v < Variants; v++)
+        {
+            double[] ratios = new double[rounds];
+            for (int r = 0; r < rounds; r++)
+            {
+                ratios[r] = rates[v][r] / rates[2][r];
+            }
+
+            Console.WriteLine(FormattableString.Invariant($"  {names[v],-24} median {Median(rates[v]) / 1e9:F1} GFLOP/s, / round's SGEMM: median {Median(ratios):F3}"));
+        }
     }
 }

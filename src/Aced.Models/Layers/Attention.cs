@@ -70,32 +70,60 @@ internal static partial class Attention
     /// <summary>Examples per work item: as many as fit <see cref="GroupScoreFloats"/>, at least one.</summary>
     public static int ExamplesPerGroup(int heads, int tokens) => Math.Max(1, GroupScoreFloats / Math.Max(1, heads * tokens * tokens));
 
-    /// <summary>Forward: qkv (B T x 3D) to probabilities (B H T T) and output (B T x D).</summary>
-    public static void Forward(MatrixView qkv, int batch, int tokens, int heads, bool causal, float[] probs, MatrixView output)
+    /// <summary>Forward: qkv (B T x 3D, token rows) to probabilities (B H T T) and output (B T x D).</summary>
+    public static void Forward(MatrixView qkv, int batch, int tokens, int heads, bool causal, float[] probs, MatrixView output) =>
+        Forward(qkv, false, batch, tokens, heads, causal, probs, output);
+
+    /// <summary>
+    /// Forward: qkv (B T x 3D; head-major blocks, <see cref="QkvLayout.HeadMajor"/>, when <paramref name="headMajor"/>,
+    /// else token rows) to probabilities (B H T T) and output (B T x D).
+    /// </summary>
+    public static void Forward(MatrixView qkv, bool headMajor, int batch, int tokens, int heads, bool causal, float[] probs, MatrixView output)
     {
+        QkvLayout layout = Layout(qkv, headMajor, tokens, heads);
         int group = ExamplesPerGroup(heads, tokens);
         if (UseFused(out IAttentionProfiler? profiler))
         {
-            RunFused(new FusedBody(false, qkv, batch, tokens, heads, causal, group, probs, output, default, profiler));
+            RunFused(new FusedBody(false, qkv, layout, headMajor, batch, tokens, heads, causal, group, probs, output, default, profiler));
             return;
         }
 
-        var body = new GroupBody(false, qkv, batch, tokens, heads, causal, group, probs, null, output, default);
+        var body = new GroupBody(false, qkv, layout, batch, tokens, heads, causal, group, probs, null, output, default);
         ParallelPartition.Run((batch + group - 1) / group, body);
     }
 
-    /// <summary>Backward: from dOutput (B T x D) to dqkv (B T x 3D, overwritten); dProbs (B H T T) is scratch.</summary>
-    public static void Backward(MatrixView qkv, int batch, int tokens, int heads, float[] probs, MatrixView dOutput, MatrixView dQkv, float[] dProbs)
+    /// <summary>Backward: from dOutput (B T x D) to dqkv (B T x 3D token rows, overwritten); dProbs (B H T T) is scratch.</summary>
+    public static void Backward(MatrixView qkv, int batch, int tokens, int heads, float[] probs, MatrixView dOutput, MatrixView dQkv, float[] dProbs) =>
+        Backward(qkv, false, batch, tokens, heads, probs, dOutput, dQkv, dProbs);
+
+    /// <summary>
+    /// Backward: from dOutput (B T x D) to dqkv (B T x 3D token rows, overwritten), with qkv in the layout the forward
+    /// read (<paramref name="headMajor"/>); dProbs (B H T T) is scratch.
+    /// </summary>
+    public static void Backward(MatrixView qkv, bool headMajor, int batch, int tokens, int heads, float[] probs, MatrixView dOutput, MatrixView dQkv, float[] dProbs)
     {
+        QkvLayout layout = Layout(qkv, headMajor, tokens, heads);
         int group = ExamplesPerGroup(heads, tokens);
         if (UseFused(out IAttentionProfiler? profiler))
         {
-            RunFused(new FusedBody(true, qkv, batch, tokens, heads, false, group, probs, dOutput, dQkv, profiler));
+            RunFused(new FusedBody(true, qkv, layout, headMajor, batch, tokens, heads, false, group, probs, dOutput, dQkv, profiler));
             return;
         }
 
-        var body = new GroupBody(true, qkv, batch, tokens, heads, false, group, probs, dProbs, dOutput, dQkv);
+        var body = new GroupBody(true, qkv, layout, batch, tokens, heads, false, group, probs, dProbs, dOutput, dQkv);
         ParallelPartition.Run((batch + group - 1) / group, body);
+    }
+
+    /// <summary>The layout of <paramref name="qkv"/> (checked when head-major).</summary>
+    private static QkvLayout Layout(MatrixView qkv, bool headMajor, int tokens, int heads)
+    {
+        if (!headMajor)
+        {
+            return QkvLayout.RowMajor(tokens, heads, qkv.Columns / 3, qkv.Stride);
+        }
+
+        CheckHeadMajor(qkv, tokens, heads);
+        return QkvLayout.HeadMajor(tokens, heads, qkv.Columns / 3);
     }
 
     /// <summary>
@@ -108,6 +136,7 @@ internal static partial class Attention
     {
         private readonly bool _backward;
         private readonly MatrixView _qkv;
+        private readonly QkvLayout _layout;
         private readonly int _batch;
         private readonly int _tokens;
         private readonly int _heads;
@@ -118,10 +147,11 @@ internal static partial class Attention
         private readonly MatrixView _output;
         private readonly MatrixView _dQkv;
 
-        public GroupBody(bool backward, MatrixView qkv, int batch, int tokens, int heads, bool causal, int group, float[] probs, float[]? dProbs, MatrixView output, MatrixView dQkv)
+        public GroupBody(bool backward, MatrixView qkv, QkvLayout layout, int batch, int tokens, int heads, bool causal, int group, float[] probs, float[]? dProbs, MatrixView output, MatrixView dQkv)
         {
             _backward = backward;
             _qkv = qkv;
+            _layout = layout;
             _batch = batch;
             _tokens = tokens;
             _heads = heads;
@@ -153,15 +183,16 @@ internal static partial class Attention
             int d = _qkv.Columns / 3;
             int hd = d / _heads;
             float scale = 1f / MathF.Sqrt(hd);
-            int ld = _qkv.Stride;
+            int ld = _layout.RowStride;
             int ldo = _output.Stride;
-            var perHead = new GemmBatchStrides(t * ld, hd);
+            var perHead = new GemmBatchStrides(_layout.ExampleStride, _layout.HeadStride);
             var perProbs = new GemmBatchStrides(_heads * t * t, t * t);
-            ReadOnlySpan<float> all = _qkv.Array.AsSpan(_qkv.Offset + (e0 * t * ld));
+            ReadOnlySpan<float> all = _qkv.Array.AsSpan(_qkv.Offset + _layout.Offset(e0, 0, 0));
+            int section = _layout.SectionStride;
             Span<float> p = _probs.AsSpan(e0 * _heads * t * t, count * _heads * t * t);
 
             // S = scale Q K^T for every (example, head) of the group.
-            GemmBatch.Multiply(Transpose.None, Transpose.Transposed, t, t, hd, scale, all, ld, perHead, all.Slice(d), ld, perHead, 0f, p, t, perProbs, count, _heads);
+            GemmBatch.Multiply(Transpose.None, Transpose.Transposed, t, t, hd, scale, all, ld, perHead, all.Slice(section), ld, perHead, 0f, p, t, perProbs, count, _heads);
             int rows = count * _heads * t;
             for (int r = 0; r < rows; r++)
             {
@@ -169,7 +200,7 @@ internal static partial class Attention
             }
 
             // O = P V.
-            GemmBatch.Multiply(Transpose.None, Transpose.None, t, hd, t, 1f, p, t, perProbs, all.Slice(2 * d), ld, perHead, 0f, _output.Array.AsSpan(_output.Offset + (e0 * t * ldo)), ldo, new GemmBatchStrides(t * ldo, hd), count, _heads);
+            GemmBatch.Multiply(Transpose.None, Transpose.None, t, hd, t, 1f, p, t, perProbs, all.Slice(2 * section), ld, perHead, 0f, _output.Array.AsSpan(_output.Offset + (e0 * t * ldo)), ldo, new GemmBatchStrides(t * ldo, hd), count, _heads);
         }
 
         private void BackwardGroup(int e0, int count)
@@ -178,21 +209,22 @@ internal static partial class Attention
             int d = _qkv.Columns / 3;
             int hd = d / _heads;
             float scale = 1f / MathF.Sqrt(hd);
-            int ld = _qkv.Stride;
+            int ld = _layout.RowStride;
             int ldd = _dQkv.Stride;
             int ldo = _output.Stride;
-            var perHead = new GemmBatchStrides(t * ld, hd);
+            var perHead = new GemmBatchStrides(_layout.ExampleStride, _layout.HeadStride);
             var perHeadD = new GemmBatchStrides(t * ldd, hd);
             var perHeadO = new GemmBatchStrides(t * ldo, hd);
             var perProbs = new GemmBatchStrides(_heads * t * t, t * t);
-            ReadOnlySpan<float> all = _qkv.Array.AsSpan(_qkv.Offset + (e0 * t * ld));
+            ReadOnlySpan<float> all = _qkv.Array.AsSpan(_qkv.Offset + _layout.Offset(e0, 0, 0));
+            int section = _layout.SectionStride;
             Span<float> dAll = _dQkv.Array.AsSpan(_dQkv.Offset + (e0 * t * ldd));
             ReadOnlySpan<float> dO = _output.Array.AsSpan(_output.Offset + (e0 * t * ldo));
             ReadOnlySpan<float> p = _probs.AsSpan(e0 * _heads * t * t, count * _heads * t * t);
             Span<float> dp = _dProbs.AsSpan(e0 * _heads * t * t, count * _heads * t * t);
 
             // dP = dO V^T; dV = P^T dO.
-            GemmBatch.Multiply(Transpose.None, Transpose.Transposed, t, t, hd, 1f, dO, ldo, perHeadO, all.Slice(2 * d), ld, perHead, 0f, dp, t, perProbs, count, _heads);
+            GemmBatch.Multiply(Transpose.None, Transpose.Transposed, t, t, hd, 1f, dO, ldo, perHeadO, all.Slice(2 * section), ld, perHead, 0f, dp, t, perProbs, count, _heads);
             GemmBatch.Multiply(Transpose.Transposed, Transpose.None, t, hd, t, 1f, p, t, perProbs, dO, ldo, perHeadO, 0f, dAll.Slice(2 * d), ldd, perHeadD, count, _heads);
 
             // dS = P o (dP - rowsum(P o dP)); masked entries have P = 0 and stay 0.
@@ -203,7 +235,7 @@ internal static partial class Attention
             }
 
             // dQ = scale dS K; dK = scale dS^T Q.
-            GemmBatch.Multiply(Transpose.None, Transpose.None, t, hd, t, scale, dp, t, perProbs, all.Slice(d), ld, perHead, 0f, dAll, ldd, perHeadD, count, _heads);
+            GemmBatch.Multiply(Transpose.None, Transpose.None, t, hd, t, scale, dp, t, perProbs, all.Slice(section), ld, perHead, 0f, dAll, ldd, perHeadD, count, _heads);
             GemmBatch.Multiply(Transpose.Transposed, Transpose.None, t, hd, t, scale, dp, t, perProbs, all, ld, perHead, 0f, dAll.Slice(d), ldd, perHeadD, count, _heads);
         }
     }

@@ -192,12 +192,15 @@ internal static partial class Attention
     /// order (per head, the products would read 2 x 64 bytes of each of 3 T rows 1.5 KiB apart, which the hardware
     /// prefetchers do not follow and which fall into few L1 sets), backward's dQ, dK, dV are written into such blocks
     /// and copied to the example's rows once, and the next example's rows and score blocks are prefetched a part per
-    /// head; without it, the next head's rows are prefetched.
+    /// head; without it, the next head's rows are prefetched. A head-major qkv (<see cref="QkvLayout.HeadMajor"/>, written
+    /// so by the projection) already is in those blocks: the packed path then reads it in place and copies only dO.
     /// </summary>
     private readonly struct FusedBody : IPartitionBody
     {
         private readonly bool _backward;
         private readonly MatrixView _qkv;
+        private readonly QkvLayout _layout;
+        private readonly bool _headMajor;
         private readonly int _batch;
         private readonly int _tokens;
         private readonly int _heads;
@@ -208,10 +211,12 @@ internal static partial class Attention
         private readonly MatrixView _dQkv;
         private readonly IAttentionProfiler? _profiler;
 
-        public FusedBody(bool backward, MatrixView qkv, int batch, int tokens, int heads, bool causal, int group, float[] probs, MatrixView output, MatrixView dQkv, IAttentionProfiler? profiler)
+        public FusedBody(bool backward, MatrixView qkv, QkvLayout layout, bool headMajor, int batch, int tokens, int heads, bool causal, int group, float[] probs, MatrixView output, MatrixView dQkv, IAttentionProfiler? profiler)
         {
             _backward = backward;
             _qkv = qkv;
+            _layout = layout;
+            _headMajor = headMajor;
             _batch = batch;
             _tokens = tokens;
             _heads = heads;
@@ -229,7 +234,7 @@ internal static partial class Attention
 
         /// <summary>
         /// Scratch floats of one work item: the transposed K or V (hd x T) and dP (T x T), then (packed) an example's
-        /// packed Q, K, V (3 D x T), its dO (D x T) and its dQ, dK, dV (3 D x T).
+        /// packed Q, K, V (3 D x T; not touched when qkv is head-major), its dO (D x T) and its dQ, dK, dV (3 D x T).
         /// </summary>
         public int ScratchFloats => (HeadDim * _tokens) + (_tokens * _tokens) + (PackExamples ? 7 * Width * _tokens : 0);
 
@@ -241,20 +246,8 @@ internal static partial class Attention
         {
             int e0 = partition * _group;
             int end = Math.Min(e0 + _group, _batch);
-            int t = _tokens;
-            int hd = HeadDim;
-            Span<float> scratch = Scratch(ScratchFloats);
             Span<long> ticks = stackalloc long[StageCount];
-            var state = new ItemState
-            {
-                Transposed = scratch.Slice(0, hd * t),
-                Dp = scratch.Slice(hd * t, t * t),
-                Packed = scratch.Slice((hd * t) + (t * t)),
-                Ticks = ticks,
-                Timed = _profiler is not null,
-                Last = _profiler is not null ? Stopwatch.GetTimestamp() : 0,
-            };
-
+            ItemState state = NewState(ticks);
             for (int e = e0; e < end; e++)
             {
                 if (PackExamples)
@@ -278,24 +271,58 @@ internal static partial class Attention
             }
         }
 
+        /// <summary>
+        /// The forward of example e alone, on the calling thread, without prefetching the next example (its rows may not
+        /// exist yet): for <see cref="ProjectedForwardEpilogue"/>, which runs it as soon as the projection has written the
+        /// example's head-major rows. The same heads and operations as <see cref="Execute"/>, so the same bits.
+        /// </summary>
+        public void ForwardExample(int e)
+        {
+            Span<long> ticks = stackalloc long[StageCount];
+            ItemState state = NewState(ticks);
+            PackedExample(ref state, e, false);
+            if (_profiler is not null)
+            {
+                Report(ticks, _heads);
+            }
+        }
+
+        private ItemState NewState(Span<long> ticks)
+        {
+            int t = _tokens;
+            int hd = HeadDim;
+            Span<float> scratch = Scratch(ScratchFloats);
+            return new ItemState
+            {
+                Transposed = scratch.Slice(0, hd * t),
+                Dp = scratch.Slice(hd * t, t * t),
+                Packed = scratch.Slice((hd * t) + (t * t)),
+                Ticks = ticks,
+                Timed = _profiler is not null,
+                Last = _profiler is not null ? Stopwatch.GetTimestamp() : 0,
+            };
+        }
+
         /// <summary>Example e on the packed path: pack, its heads on the blocks, backward the dQ, dK, dV copy-out.</summary>
-        private void PackedExample(ref ItemState state, int e)
+        private void PackedExample(ref ItemState state, int e, bool prefetchNext = true)
         {
             int t = _tokens;
             int d = Width;
             int hd = HeadDim;
             int block = t * hd;
-            int ld = _qkv.Stride;
             int ldo = _output.Stride;
-            Span<float> qkv = state.Packed.Slice(0, 3 * d * t);
-            PackColumnBlocks(_qkv.Array.AsSpan(_qkv.Offset + (e * t * ld)), t, ld, hd, 3 * _heads, qkv);
+            ReadOnlySpan<float> qkv = _headMajor ? _qkv.Array.AsSpan(_qkv.Offset + _layout.Offset(e, 0, 0), 3 * d * t) : PackQkv(state.Packed.Slice(0, 3 * d * t), e);
             if (!_backward)
             {
                 state.Mark(StagePack);
                 for (int h = 0; h < _heads; h++)
                 {
-                    PrefetchNextExample(e, h);
-                    state.Mark(StagePack);
+                    if (prefetchNext)
+                    {
+                        PrefetchNextExample(e, h);
+                        state.Mark(StagePack);
+                    }
+
                     ForwardHead(ref state, qkv.Slice(h * block, block), qkv.Slice((_heads + h) * block, block), qkv.Slice(((2 * _heads) + h) * block, block), hd, e, h);
                 }
 
@@ -331,24 +358,33 @@ internal static partial class Attention
             state.Mark(StagePack);
         }
 
-        /// <summary>Head (e, h) on the unpacked path: the products read and write the rows of qkv, dO and dqkv in place.</summary>
+        /// <summary>Packs example e's token rows of qkv into <paramref name="blocks"/> (the head-major layout) and returns it.</summary>
+        private ReadOnlySpan<float> PackQkv(Span<float> blocks, int e)
+        {
+            int ld = _qkv.Stride;
+            PackColumnBlocks(_qkv.Array.AsSpan(_qkv.Offset + _layout.Offset(e, 0, 0)), _tokens, ld, HeadDim, 3 * _heads, blocks);
+            return blocks;
+        }
+
+        /// <summary>Head (e, h) on the unpacked path: the products read and write qkv (in its layout), dO and dqkv in place.</summary>
         private void StridedHead(ref ItemState state, int e, int h)
         {
             int t = _tokens;
-            int d = Width;
             int hd = HeadDim;
-            int ld = _qkv.Stride;
-            ReadOnlySpan<float> q = _qkv.Array.AsSpan(_qkv.Offset + (e * t * ld) + (h * hd));
+            int ld = _layout.RowStride;
+            int section = _layout.SectionStride;
+            ReadOnlySpan<float> q = _qkv.Array.AsSpan(_qkv.Offset + _layout.Offset(e, 0, h));
             if (!_backward)
             {
-                ForwardHead(ref state, q, q.Slice(d), q.Slice(2 * d), ld, e, h);
+                ForwardHead(ref state, q, q.Slice(section), q.Slice(2 * section), ld, e, h);
                 return;
             }
 
+            int d = Width;
             int ldo = _output.Stride;
             int ldd = _dQkv.Stride;
             Span<float> dq = _dQkv.Array.AsSpan(_dQkv.Offset + (e * t * ldd) + (h * hd));
-            BackwardHead(ref state, q, q.Slice(d), q.Slice(2 * d), ld, _output.Array.AsSpan(_output.Offset + (e * t * ldo) + (h * hd)), ldo, e, h, dq, dq.Slice(d), dq.Slice(2 * d), ldd);
+            BackwardHead(ref state, q, q.Slice(section), q.Slice(2 * section), ld, _output.Array.AsSpan(_output.Offset + (e * t * ldo) + (h * hd)), ldo, e, h, dq, dq.Slice(d), dq.Slice(2 * d), ldd);
         }
 
         /// <summary>
@@ -434,9 +470,8 @@ internal static partial class Attention
             }
 
             int t = _tokens;
-            int ld = _qkv.Stride;
             int ldo = _output.Stride;
-            PrefetchPart(_qkv.Array.AsSpan(_qkv.Offset + ((e + 1) * t * ld)), ((t - 1) * ld) + _qkv.Columns, h, _heads);
+            PrefetchPart(_qkv.Array.AsSpan(_qkv.Offset + _layout.Offset(e + 1, 0, 0)), _layout.ExampleFloats, h, _heads);
             PrefetchPart(_probs.AsSpan((e + 1) * _heads * t * t), _heads * t * t, h, _heads);
             if (_backward || PrefetchOutputs)
             {
@@ -482,12 +517,13 @@ internal static partial class Attention
             int t = _tokens;
             int d = Width;
             int hd = HeadDim;
-            int ld = _qkv.Stride;
+            int ld = _layout.RowStride;
+            int section = _layout.SectionStride;
             int ldo = _output.Stride;
-            ReadOnlySpan<float> q = _qkv.Array.AsSpan(_qkv.Offset + (ne * t * ld) + (nh * hd));
+            ReadOnlySpan<float> q = _qkv.Array.AsSpan(_qkv.Offset + _layout.Offset(ne, 0, nh));
             SmallGemm.PrefetchRows(q, t, hd, ld);
-            SmallGemm.PrefetchRows(q.Slice(d), t, hd, ld);
-            SmallGemm.PrefetchRows(q.Slice(2 * d), t, hd, ld);
+            SmallGemm.PrefetchRows(q.Slice(section), t, hd, ld);
+            SmallGemm.PrefetchRows(q.Slice(2 * section), t, hd, ld);
             if (_backward || PrefetchOutputs)
             {
                 SmallGemm.PrefetchRows(_output.Array.AsSpan(_output.Offset + (ne * t * ldo) + (nh * hd)), t, hd, ldo);

@@ -198,6 +198,9 @@ internal sealed class TransformerEncoder
         private float[] _hidden = [];
         private float[] _gelu = [];
 
+        /// <summary>Whether the last <see cref="Forward"/> wrote qkv head-major (<see cref="Attention.HeadMajorQkv"/>); the backward reads it so.</summary>
+        private bool _qkvHeadMajor;
+
         public Block(string prefix, int width, int mlpWidth, ParameterBuilder parameters)
         {
             _width = width;
@@ -253,8 +256,17 @@ internal sealed class TransformerEncoder
             MatrixView hidden = View(_hidden, n, _mlpWidth);
             MatrixView gelu = View(_gelu, n, _mlpWidth);
 
-            Linear.Forward(ln1, _qkvWeight.AsMatrix(_width), _qkvBias.Value, qkv);
-            Attention.Forward(qkv, batch, tokens, heads, causal, _probs, att);
+            _qkvHeadMajor = Attention.HeadMajorQkv;
+            if (_qkvHeadMajor)
+            {
+                Attention.ProjectAndForward(ln1, _qkvWeight.AsMatrix(_width), _qkvBias.Value, qkv, batch, tokens, heads, causal, _probs, att);
+            }
+            else
+            {
+                Linear.Forward(ln1, _qkvWeight.AsMatrix(_width), _qkvBias.Value, qkv);
+                Attention.Forward(qkv, false, batch, tokens, heads, causal, _probs, att);
+            }
+
             var norm2 = new LayerNormTarget(_ln2Scale.Value, _ln2Bias.Value, ln2, _mean2, _rstd2);
             Linear.ForwardResidual(att, _outWeight.AsMatrix(_width), _outBias.Value, x, mid, Fused(norm2));
             ApplySeparately(mid, norm2);
@@ -281,7 +293,7 @@ internal sealed class TransformerEncoder
 
             // Attention branch: mid = x + MHSA(LN1(x) Wqkv + bqkv) Wo + bo.
             Linear.Backward(att, _outWeight.AsMatrix(_width), dRes, s.DAttention, false, _outWeight.GradientAsMatrix(_width), Linear.RowView(_outBias.Gradient));
-            Attention.Backward(qkv, batch, tokens, heads, _probs, s.DAttention, s.DQkv, s.DProbs);
+            Attention.Backward(qkv, _qkvHeadMajor, batch, tokens, heads, _probs, s.DAttention, s.DQkv, s.DProbs);
             Linear.Backward(ln1, _qkvWeight.AsMatrix(_width), s.DQkv, s.DNorm, false, _qkvWeight.GradientAsMatrix(_width), Linear.RowView(_qkvBias.Gradient));
             RowOps.LayerNormBackward(x, _ln1Scale.Value, _mean1, _rstd1, s.DNorm, dRes, _ln1Scale.Gradient, _ln1Bias.Gradient);
         }
