@@ -290,9 +290,19 @@ public class TrainingStepBenchmarks : IFlopCount
             CompareFusedPaths("forward epilogues strip by strip with prefetch (NN+epilogue)", SetStripEpilogues);
             CompareFusedPaths("GemmSlices AVX2 pipelined dW packing (next unit packed between kernel calls)", on => GemmSlices.PipelinedPacking = on);
             CompareFusedPaths("sixth session's paths together (example packing, strip epilogues, pipelined dW)", SetSixthSessionPaths);
+            CompareFusedPaths("GemmSlices AVX2 dW panels a cache line apart (bwd7)", on => GemmSlices.PaddedPanels = on);
+            CompareFusedPaths("GemmSlices AVX2 dx next rows prefetched into L2 (bwd7)", on => GemmSlices.NextRowsPrefetch = on);
+            CompareFusedPaths("seventh session's backward hints together (bwd7: padded dW panels, dx next rows)", SetBackwardHints);
         }
 
         CompareFusedPaths("fused layer norm two rows at a time (residual epilogues)", on => Aced.Models.Layers.LayerNormTarget.PairedRows = on);
+    }
+
+    /// <summary>Switches bwd7's two backward-product changes together (both on by default).</summary>
+    private static void SetBackwardHints(bool on)
+    {
+        GemmSlices.PaddedPanels = on;
+        GemmSlices.NextRowsPrefetch = on;
     }
 
     /// <summary>Switches the attention paths added in the seventh session together (all on by default).</summary>

@@ -12,22 +12,30 @@ namespace Aced.BlasProbe;
 /// concurrently, one per thread, as the step's backward items do; rates are per thread and the yardstick is the
 /// 1-thread 1024^3 SGEMM (the per-thread SGEMM). x and dy rotate over three copies so they stream from memory. Rounds
 /// alternate the variants (best of 2 calls each); times are CPU time (thread CPU time with 1 thread, process CPU time per half with 2), since the machine is shared. Usage: AcedProbe dw &lt;threads&gt; [rounds] [Type.Switch,...].
+/// The dx mode (<c>AcedProbe dx ...</c>) times the step's input-gradient blocks instead: <c>GemmSlices.MultiplyTransposed</c>
+/// of each 1024-row block of dy (k x n... : dx block = dy block W^T) over all k rows, blocks dealt alternately to the threads as the
+/// concurrent backward's items are (fc1 dx n = 128, k = 512; fc2 n = 512, k = 128; qkv n = 128, k = 384; out n = 128, k = 128).
 /// </summary>
 internal static unsafe class DwAb
 {
-    private const int K = 16384;
+    /// <summary>Rows of x and dy (k): 16384 (the image tower at batch 256), or ACED_PROBE_DW_K (8192: the text tower).</summary>
+    private static readonly int K = int.TryParse(Environment.GetEnvironmentVariable("ACED_PROBE_DW_K"), out int k) && k > 0 ? k : 16384;
 
     private const int Copies = 3;
 
     private const int Slice = 512;
 
-    public static void Run(int threads, int rounds, string switchNames)
+    /// <summary>Rows of dy per input-gradient block (Linear.InputGradientBlockRows).</summary>
+    private const int DxBlock = 1024;
+
+    public static void Run(int threads, int rounds, string switchNames, bool dx = false)
     {
         PropertyInfo[] switches = EpilogueAb.ParseSwitches(switchNames);
 
         Interleaved.ApplySettings();
         Type slices = typeof(Gemm).Assembly.GetType("Aced.Core.GemmSlices", throwOnError: true)!;
         var add = slices.GetMethod("AddTransposedProducts", BindingFlags.Public | BindingFlags.Static)!.CreateDelegate<Action<MatrixView, MatrixView, MatrixView, int>>();
+        var multiplyTransposed = slices.GetMethod("MultiplyTransposed", BindingFlags.Public | BindingFlags.Static)!.CreateDelegate<Action<MatrixView, MatrixView, MatrixView, bool>>();
 
         // (name, x columns, dy columns, split by columns of dW)
         (string Name, int XCols, int DyCols, bool ByColumns)[] shapes =
@@ -37,8 +45,19 @@ internal static unsafe class DwAb
             ("out 64x128", 128, 128, false),
             ("fc2 256x128", 512, 128, false),
         ];
+        if (dx)
+        {
+            // (name, W rows = dx columns, dy columns = k): x holds W, dy the gradient rows.
+            shapes =
+            [
+                ("dx fc1 n128 k512", 128, 512, false),
+                ("dx fc2 n512 k128", 512, 128, false),
+                ("dx qkv n128 k384", 128, 384, false),
+                ("dx out n128 k128", 128, 128, false),
+            ];
+        }
 
-        Console.WriteLine($"dW A/B, {threads} thread(s), k = {K}, slices {Slice}, switches {switchNames}; {DateTime.UtcNow:HH:mm:ss} UTC, load {LoadAverage()}");
+        Console.WriteLine($"{(dx ? "dx" : "dW")} A/B, {threads} thread(s), k = {K}, slices {Slice}, switches {switchNames}; {DateTime.UtcNow:HH:mm:ss} UTC, load {LoadAverage()}");
         var ratios = new double[shapes.Length][];
         var rateOn = new double[shapes.Length][];
         var rateOff = new double[shapes.Length][];
@@ -47,7 +66,7 @@ internal static unsafe class DwAb
         var dys = new Matrix[shapes.Length];
         for (int s = 0; s < shapes.Length; s++)
         {
-            xs[s] = Fill(Copies * K, shapes[s].XCols, 1 + s);
+            xs[s] = dx ? Fill(shapes[s].XCols, shapes[s].DyCols, 1 + s) : Fill(Copies * K, shapes[s].XCols, 1 + s);
             dys[s] = Fill(Copies * K, shapes[s].DyCols, 11 + s);
             ratios[s] = new double[rounds];
             rateOn[s] = new double[rounds];
@@ -90,8 +109,36 @@ internal static unsafe class DwAb
                     for (int t = 0; t < 2; t++)
                     {
                         copy = (copy + 1) % Copies;
-                        MatrixView x = xs[s].View.RowRange(copy * K, K);
                         MatrixView dy = dys[s].View.RowRange(copy * K, K);
+                        if (dx)
+                        {
+                            MatrixView w = xs[s].View;
+                            var dxAll = new Matrix(K, shapes[s].XCols);
+                            flops = 2.0 * Copies * K * shapes[s].XCols * shapes[s].DyCols / threads;
+                            double d0 = CpuSeconds(threads);
+                            if (threads == 1)
+                            {
+                                Blocks(0, 1);
+                            }
+                            else
+                            {
+                                Parallel.Invoke(() => Blocks(0, 2), () => Blocks(1, 2));
+                            }
+
+                            bestV = Math.Min(bestV, (CpuSeconds(threads) - d0) / threads);
+                            continue;
+
+                            // All three copies of dy per sample (a 16384-row pass is only ~30 ms).
+                            void Blocks(int first, int step)
+                            {
+                                for (int b = first; b * DxBlock < Copies * K; b += step)
+                                {
+                                    multiplyTransposed(dys[s].View.RowRange(b * DxBlock, DxBlock), w, dxAll.View.RowRange(b % (K / DxBlock) * DxBlock, DxBlock), false);
+                                }
+                            }
+                        }
+
+                        MatrixView x = xs[s].View.RowRange(copy * K, K);
                         var dw = new Matrix(shapes[s].XCols, shapes[s].DyCols);
                         (MatrixView X, MatrixView Dy, MatrixView Dw)[] halves = Halves(x, dy, dw.View, shapes[s].ByColumns);
                         flops = 2.0 * halves[0].Dw.Rows * halves[0].Dw.Columns * K;

@@ -11,7 +11,7 @@ namespace Aced.BlasProbe;
 /// AcedProbe ab &lt;n&gt; &lt;threads&gt; [rounds] [switches] for the same-process A/B of Aced's plain path with and without the issue-12
 /// driver switches (see <see cref="Interleaved.AbSwitches"/>), with OpenBLAS as the third contestant, or
 /// AcedProbe dw &lt;threads&gt; [rounds] [Type.Switch,...] for the same-process A/B of the training step's dW slice products (see
-/// <see cref="DwAb"/>), or AcedProbe epi &lt;threads&gt; [rounds] [Type.Switch,...] [bias|noop|rowsum] for the same-process A/B of the fused epilogue path (see
+/// <see cref="DwAb"/>; AcedProbe dx ... the same for the step's input-gradient blocks), or AcedProbe epi &lt;threads&gt; [rounds] [Type.Switch,...] [bias|noop|rowsum] for the same-process A/B of the fused epilogue path (see
 /// <see cref="EpilogueAb"/>), or AcedProbe epi-parts &lt;threads&gt; [rounds] for where the forward's fused products spend their time
 /// (kernel, bias and y, residual, layer norm, GELU; see <see cref="EpilogueParts"/>), or AcedProbe ldc &lt;n&gt; [rounds] (C stride n vs n + 16, one thread), or AcedProbe budget &lt;n&gt; &lt;threads&gt; &lt;rounds&gt;
 /// &lt;MiB,MiB,...&gt; (the per-thread packed-B budget, i.e. the column group size). For ab and budget,
@@ -29,10 +29,10 @@ public static class Program
             return;
         }
 
-        if (args.Length > 1 && args[0] == "dw")
+        if (args.Length > 1 && (args[0] == "dw" || args[0] == "dx"))
         {
             var inv = System.Globalization.CultureInfo.InvariantCulture;
-            DwAb.Run(int.Parse(args[1], inv), args.Length > 2 ? int.Parse(args[2], inv) : 7, args.Length > 3 ? args[3] : "GemmSlices.PipelinedPacking");
+            DwAb.Run(int.Parse(args[1], inv), args.Length > 2 ? int.Parse(args[2], inv) : 7, args.Length > 3 ? args[3] : "GemmSlices.PipelinedPacking", args[0] == "dx");
             return;
         }
 

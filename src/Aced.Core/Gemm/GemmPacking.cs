@@ -133,11 +133,20 @@ internal static unsafe class GemmPacking
     /// full strip (the last, or <see cref="PackA6"/>'s one strip) is two overlapping 4-float copies; a partial one element
     /// by element. Both the plain path's transposed strips (<see cref="PackA6"/>) and the dW slices (GemmSlices) pack with it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void PackA6Transposed(float* a, nint lda, int m, int kc, int pBegin, int pEnd, float* dst) =>
+        PackA6Transposed(a, lda, m, kc, pBegin, pEnd, dst, (nint)6 * kc);
+
+    /// <summary>
+    /// <see cref="PackA6Transposed(float*, nint, int, int, int, int, float*)"/> with strip s at <c>dst + s *
+    /// <paramref name="strip"/></c> (at least <c>6 kc</c> floats apart; the floats between strips are not written). The dW
+    /// slices pad the strips by a cache line: 6 kc floats is 6 KiB at kc = 256, 1.5 pages, so one k step's stores
+    /// into the strips fall into two L1 sets.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void PackA6Transposed(float* a, nint lda, int m, int kc, int pBegin, int pEnd, float* dst)
+    internal static void PackA6Transposed(float* a, nint lda, int m, int kc, int pBegin, int pEnd, float* dst, nint strip)
     {
         int strips = (m + 5) / 6;
-        nint strip = (nint)6 * kc;
         int wide = m >= 8 && Vector256.IsHardwareAccelerated ? ((m - 8) / 6) + 1 : 0;
         bool quads = Vector128.IsHardwareAccelerated;
         for (int p = pBegin; p < pEnd; p++)
@@ -179,10 +188,14 @@ internal static unsafe class GemmPacking
         }
     }
 
-    /// <summary><see cref="PackA6Transposed(float*, nint, int, int, int, int, float*)"/> on spans (checked bounds; for tests).</summary>
-    internal static void PackA6Transposed(ReadOnlySpan<float> a, int lda, int m, int kc, int pBegin, int pEnd, Span<float> dst)
+    /// <summary>
+    /// <see cref="PackA6Transposed(float*, nint, int, int, int, int, float*, nint)"/> on spans (checked bounds; for tests),
+    /// strips <paramref name="strip"/> floats apart (0: <c>6 kc</c>, packed back to back).
+    /// </summary>
+    internal static void PackA6Transposed(ReadOnlySpan<float> a, int lda, int m, int kc, int pBegin, int pEnd, Span<float> dst, int strip = 0)
     {
-        if (kc > 0 && (a.Length < ((kc - 1) * lda) + m || dst.Length < (m + 5) / 6 * 6 * kc))
+        strip = strip == 0 ? 6 * kc : strip;
+        if (kc > 0 && (strip < 6 * kc || a.Length < ((kc - 1) * lda) + m || dst.Length < ((((m + 5) / 6) - 1) * strip) + (6 * kc)))
         {
             Guard.ThrowArgument(nameof(dst), "an operand is too short for its shape");
         }
@@ -195,7 +208,7 @@ internal static unsafe class GemmPacking
         fixed (float* pa = a)
         fixed (float* pd = dst)
         {
-            PackA6Transposed(pa, lda, m, kc, pBegin, pEnd, pd);
+            PackA6Transposed(pa, lda, m, kc, pBegin, pEnd, pd, strip);
         }
     }
 

@@ -34,6 +34,17 @@ internal static unsafe partial class GemmSlices
     internal static int UnitColumns { get; set; } = 2 * GemmPlan.NR;
 
     /// <summary>
+    /// Whether <see cref="RunPiped"/> pads its packed A^T strips and B half-panels by one cache line each (an A/B switch;
+    /// no effect on results). Unpadded, a k block's strips lie <c>6 kc</c> floats apart (6 KiB at kc = 256: the set index
+    /// of strip s's lines alternates between two values) and its half-panels <c>16 kc</c> (16 KiB: one set), so the
+    /// packing's stores of one k step, one into each strip or half-panel, all compete for one or two of the 64 L1 sets.
+    /// </summary>
+    internal static bool PaddedPanels { get; set; } = true;
+
+    /// <summary>Floats of padding after each packed strip and half-panel of <see cref="RunPiped"/> (one cache line, or none).</summary>
+    private static int PanelPad => PaddedPanels ? 16 : 0;
+
+    /// <summary>
     /// The dW loop on AVX2 as a pipeline over units (k block, <see cref="UnitColumns"/>-column panel of C), block-major. Unit u runs, per group
     /// of <see cref="SliceRowGroup"/> rows, half-panel and 6-row strip, one <see cref="GemmKernels.Kernel256SixPanel{TPrefetch}"/>
     /// call (C = 1 * acc + 1 * C; partial strips and half-panels through the edge tile, as <see cref="GemmKernels.Block256Six"/>)
@@ -49,8 +60,9 @@ internal static unsafe partial class GemmSlices
         int group = Math.Max(6, SliceRowGroup / 6 * 6);
         int unit = Math.Clamp(UnitColumns / GemmPlan.NR * GemmPlan.NR, GemmPlan.NR, 4 * GemmPlan.NR);
         int panels = GemmPlan.CeilDiv(n, unit);
-        nint aSize = (nint)GemmPlan.RoundUp(m, 6) * GemmPlan.KcMax;
-        nint bSize = (nint)unit * GemmPlan.KcMax;
+        int pad = PanelPad;
+        nint aSize = (nint)GemmPlan.CeilDiv(m, 6) * ((6 * GemmPlan.KcMax) + pad);
+        nint bSize = (nint)(unit / Half) * ((Half * GemmPlan.KcMax) + pad);
         float* aBuffers = scratch.A((int)(2 * aSize));
         float* bBuffers = scratch.B((int)(2 * bSize));
         float* edge = scratch.Edge;
@@ -68,8 +80,8 @@ internal static unsafe partial class GemmSlices
         blocks.Next(out int p0, out int kc);
         float* aCur = aBuffers;
         float* bCur = bBuffers;
-        GemmPacking.PackA6Transposed(a + ((nint)p0 * lda), lda, m, kc, 0, kc, aCur);
-        PackBPanel(b + ((nint)p0 * ldb), ldb, unit, Math.Min(unit, n), kc, 0, kc, bCur);
+        GemmPacking.PackA6Transposed(a + ((nint)p0 * lda), lda, m, kc, 0, kc, aCur, (6 * kc) + pad);
+        PackBPanel(b + ((nint)p0 * ldb), ldb, unit, Math.Min(unit, n), (Half * kc) + pad, 0, kc, bCur);
         while (kc > 0)
         {
             blocks.Peek(out int nextP0, out int nextKc);
@@ -87,8 +99,8 @@ internal static unsafe partial class GemmSlices
                 int uKc = lastPanel ? nextKc : kc;
                 int uJ0 = lastPanel ? 0 : j0 + unit;
                 var pieces = new PackPieces(
-                    a + ((nint)nextP0 * lda), lda, m, nextKc, nextKc * jp / panels, nextKc * (jp + 1) / panels, aNext,
-                    b + ((nint)uP0 * ldb) + uJ0, ldb, unit, Math.Min(unit, n - uJ0), uKc, bNext,
+                    a + ((nint)nextP0 * lda), lda, m, nextKc, (6 * nextKc) + pad, nextKc * jp / panels, nextKc * (jp + 1) / panels, aNext,
+                    b + ((nint)uP0 * ldb) + uJ0, ldb, unit, Math.Min(unit, n - uJ0), uKc, (Half * uKc) + pad, bNext,
                     ((ncb + Half - 1) / Half) * callsPerHalf, kc, distance);
 
                 // Call i prefetches piece i + distance during its k steps; the first pieces go at once.
@@ -104,7 +116,7 @@ internal static unsafe partial class GemmSlices
                     for (int jh = 0; jh < ncb; jh += Half)
                     {
                         int cols = Math.Min(Half, ncb - jh);
-                        float* bHalf = bCur + ((nint)jh * kc);
+                        float* bHalf = bCur + ((nint)(jh / Half) * ((Half * kc) + pad));
                         for (int s = 0; s < rows; s += 6)
                         {
                             float* ci = c + ((nint)(i0 + s) * ldc) + j0 + jh;
@@ -115,7 +127,7 @@ internal static unsafe partial class GemmSlices
                             }
 
                             var lines = pieces.Lines(call + distance);
-                            float* aStrip = aCur + ((nint)(i0 + s) * kc);
+                            float* aStrip = aCur + ((nint)((i0 + s) / 6) * ((6 * kc) + pad));
                             if (strip == 6 && cols == Half)
                             {
                                 GemmKernels.Kernel256SixPanel(aStrip, bHalf, kc, ci, ldc, 1f, 1f, lines);
@@ -143,14 +155,13 @@ internal static unsafe partial class GemmSlices
     /// <summary>
     /// Packs rows [<paramref name="pBegin"/>, <paramref name="pEnd"/>) of a B panel of <paramref name="cols"/> (at most
     /// <paramref name="width"/>, a multiple of 16) columns, B stored k x n (row p at <c>b + p * ldb</c>), as 16-column
-    /// half-panels of <paramref name="kc"/> k steps (<c>dst[16 p + j]</c>, half-panel h at <c>dst + 16 h kc</c>), zero
-    /// columns past <paramref name="cols"/>.
+    /// half-panels (<c>dst[16 p + j]</c>, half-panel h at <c>dst + h panel</c>, <paramref name="panel"/> at least 16 kc),
+    /// zero columns past <paramref name="cols"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PackBPanel(float* b, nint ldb, int width, int cols, int kc, int pBegin, int pEnd, float* dst)
+    private static void PackBPanel(float* b, nint ldb, int width, int cols, nint panel, int pBegin, int pEnd, float* dst)
     {
         const int Half = GemmPlan.NR / 2;
-        nint panel = (nint)Half * kc;
         for (int p = pBegin; p < pEnd; p++)
         {
             float* s = b + (p * ldb);
@@ -184,6 +195,7 @@ internal static unsafe partial class GemmSlices
         private readonly nint _lda;
         private readonly int _m;
         private readonly int _aKc;
+        private readonly nint _aStrip;
         private readonly int _aRow0;
         private readonly int _aRows;
         private readonly float* _aDst;
@@ -192,6 +204,7 @@ internal static unsafe partial class GemmSlices
         private readonly int _bWidth;
         private readonly int _bCols;
         private readonly int _bKc;
+        private readonly nint _bPanel;
         private readonly float* _bDst;
         private readonly int _calls;
         private readonly int _kernelKc;
@@ -199,8 +212,10 @@ internal static unsafe partial class GemmSlices
         private readonly int _bPer;
         private readonly bool _prefetch;
 
-        public PackPieces(float* a, nint lda, int m, int aKc, int aRow0, int aRow1, float* aDst, float* b, nint ldb, int bWidth, int bCols, int bKc, float* bDst, int calls, int kernelKc, int distance)
+        public PackPieces(float* a, nint lda, int m, int aKc, nint aStrip, int aRow0, int aRow1, float* aDst, float* b, nint ldb, int bWidth, int bCols, int bKc, nint bPanel, float* bDst, int calls, int kernelKc, int distance)
         {
+            _aStrip = aStrip;
+            _bPanel = bPanel;
             _a = a;
             _lda = lda;
             _m = m;
@@ -246,13 +261,13 @@ internal static unsafe partial class GemmSlices
             (int a0, int a1) = Rows(_aRows, _aPer, piece);
             if (a1 > a0)
             {
-                GemmPacking.PackA6Transposed(_a, _lda, _m, _aKc, _aRow0 + a0, _aRow0 + a1, _aDst);
+                GemmPacking.PackA6Transposed(_a, _lda, _m, _aKc, _aRow0 + a0, _aRow0 + a1, _aDst, _aStrip);
             }
 
             (int b0, int b1) = Rows(_bKc, _bPer, piece);
             if (b1 > b0)
             {
-                PackBPanel(_b, _ldb, _bWidth, _bCols, _bKc, b0, b1, _bDst);
+                PackBPanel(_b, _ldb, _bWidth, _bCols, _bPanel, b0, b1, _bDst);
             }
         }
 

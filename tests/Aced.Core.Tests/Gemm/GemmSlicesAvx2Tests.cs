@@ -61,6 +61,21 @@ public sealed class GemmSlicesAvx2Tests
         Assert.Equal(eight.Array, six.Array);
         Assert.Equal(packedPerBlock.Array, six.Array);
 
+        // The pipelined form's panels packed back to back instead of a cache line apart: the same values, the same bits.
+        MatrixView unpadded = Copy(c0);
+        bool savedPadded = GemmSlices.PaddedPanels;
+        try
+        {
+            GemmSlices.PaddedPanels = false;
+            WithSix(true, 1, () => GemmSlices.AddTransposedProducts(a, b, unpadded, c.Slice));
+        }
+        finally
+        {
+            GemmSlices.PaddedPanels = savedPadded;
+        }
+
+        Assert.Equal(unpadded.Array, six.Array);
+
         // Other row groups, unit widths and prefetch distances move only the loop and the hints, never a bit.
         MatrixView otherLoop = Copy(c0);
         int savedGroup = GemmSlices.SliceRowGroup;
@@ -130,6 +145,28 @@ public sealed class GemmSlicesAvx2Tests
 
         WithSix(false, 1, () => GemmSlices.MultiplyTransposed(a, b, plain, accumulate));
         Assert.Equal(plain.Array, six.Array);
+
+        // Without the next rows' prefetch (a hint only), and with it on the widest chunks too.
+        MatrixView noFollow = Copy(c0);
+        MatrixView wideFollow = Copy(c0);
+        bool savedFollow = GemmSlices.NextRowsPrefetch;
+        int savedFollowColumns = GemmSlices.NextRowsMaxColumns;
+        try
+        {
+            GemmSlices.NextRowsPrefetch = false;
+            WithSix(true, 1, () => GemmSlices.MultiplyTransposed(a, b, noFollow, accumulate));
+            GemmSlices.NextRowsPrefetch = true;
+            GemmSlices.NextRowsMaxColumns = int.MaxValue;
+            WithSix(true, 1, () => GemmSlices.MultiplyTransposed(a, b, wideFollow, accumulate));
+        }
+        finally
+        {
+            GemmSlices.NextRowsPrefetch = savedFollow;
+            GemmSlices.NextRowsMaxColumns = savedFollowColumns;
+        }
+
+        Assert.Equal(six.Array, noFollow.Array);
+        Assert.Equal(six.Array, wideFollow.Array);
         Assert.Equal(plain.Array, direct.Array);
         for (int degree = 1; degree <= 3; degree++)
         {
@@ -265,12 +302,7 @@ public sealed class GemmSlicesAvx2Tests
                 GemmPacking.PackA6Transposed(a.Array.AsSpan(a.Offset), a.Stride, m, kc, 0, kc, whole.AsSpan(0, floats));
 
                 // Random cut points in increasing order, as RunPiped's pieces pack a block.
-                var bounds = new int[cuts + 1];
-                bounds[cuts] = kc;
-                for (int i = 1; i < cuts; i++)
-                {
-                    bounds[i] = rng.Next(bounds[i - 1], kc + 1);
-                }
+                int[] bounds = IncreasingCuts(rng, cuts, kc);
 
                 for (int i = 0; i < cuts; i++)
                 {
@@ -280,5 +312,58 @@ public sealed class GemmSlicesAvx2Tests
                 Assert.Equal(whole, ranges);
                 return true;
             }).Check(Config.QuickThrowOnFailure.WithMaxTest(200));
+    }
+
+    [Fact]
+    public void PackA6Transposed_StripsApart_EachStripAsBackToBackAndNothingBetween()
+    {
+        Prop.ForAll(
+            (from m in Gen.Choose(1, 140)
+             from kc in Gen.Choose(1, 60)
+             from gap in Gen.Choose(1, 20)
+             from cuts in Gen.Choose(1, 5)
+             from seed in Gen.Choose(0, int.MaxValue)
+             select (m, kc, gap, cuts, seed)).ToArbitrary(),
+            t =>
+            {
+                (int m, int kc, int gap, int cuts, int seed) = t;
+                var rng = new System.Random(seed);
+                MatrixView a = GemmTestHelpers.RandomView(rng, kc, m, pad: 2, offset: 1);
+                int strips = (m + 5) / 6;
+                int strip = (6 * kc) + gap;
+                float[] whole = new float[strips * 6 * kc];
+                float[] apart = new float[(strips * strip) + 16];
+                apart.AsSpan().Fill(float.NaN);
+                GemmPacking.PackA6Transposed(a.Array.AsSpan(a.Offset), a.Stride, m, kc, 0, kc, whole);
+
+                // In increasing k ranges, as RunPiped's pieces pack a block into its padded buffer.
+                int[] bounds = IncreasingCuts(rng, cuts, kc);
+
+                for (int i = 0; i < cuts; i++)
+                {
+                    GemmPacking.PackA6Transposed(a.Array.AsSpan(a.Offset), a.Stride, m, kc, bounds[i], bounds[i + 1], apart.AsSpan(0, ((strips - 1) * strip) + (6 * kc)), strip);
+                }
+
+                for (int s = 0; s < strips; s++)
+                {
+                    Assert.Equal(whole.AsSpan(s * 6 * kc, 6 * kc).ToArray(), apart.AsSpan(s * strip, 6 * kc).ToArray());
+                    Assert.All(apart.AsSpan((s * strip) + (6 * kc), gap).ToArray(), v => Assert.True(float.IsNaN(v)));
+                }
+
+                return true;
+            }).Check(Config.QuickThrowOnFailure.WithMaxTest(200));
+    }
+
+    /// <summary>0 = b[0] &lt;= b[1] &lt;= ... &lt;= b[cuts] = <paramref name="kc"/>, random: the k ranges a block is packed in.</summary>
+    private static int[] IncreasingCuts(System.Random rng, int cuts, int kc)
+    {
+        var bounds = new int[cuts + 1];
+        bounds[cuts] = kc;
+        for (int i = 1; i < cuts; i++)
+        {
+            bounds[i] = rng.Next(bounds[i - 1], kc + 1);
+        }
+
+        return bounds;
     }
 }
