@@ -281,6 +281,7 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("fused paths", SetFusedPaths);
         CompareFusedPaths("attention kernels (AVX2 tiles, interleaved softmax rows, output prefetch)", SetAttentionKernels);
         CompareFusedPaths("attention example packing (head-major Q, K, V, dO, dQKV blocks)", on => Aced.Models.Layers.Attention.PackExamples = on);
+        CompareFusedPaths("worker pool polling before blocking (AcedControl.WorkerSpinMicroseconds default vs 0)", on => AcedControl.WorkerSpinMicroseconds = on ? AcedControl.DefaultWorkerSpinMicroseconds : 0);
         if (GemmKernels.ActiveIsa == GemmIsa.Vector256)
         {
             CompareFusedPaths("GemmSlices AVX2 six-row strips (dW slices, dx blocks)", on => GemmSlices.SixRowStrips = on);
