@@ -10,10 +10,6 @@ namespace Aced.Core;
 public static class AcedControl
 {
     private static int s_maxDegreeOfParallelism = Environment.ProcessorCount;
-    private static int s_workerSpinMicroseconds = DefaultWorkerSpinMicroseconds;
-
-    /// <summary>Default of <see cref="WorkerSpinMicroseconds"/>.</summary>
-    internal const int DefaultWorkerSpinMicroseconds = 50;
 
     /// <summary>
     /// Upper bound on the threads (the caller included) a single parallel call may use: a managed GEMM product or a
@@ -33,25 +29,7 @@ public static class AcedControl
         }
     }
 
-    /// <summary>
-    /// How long, in microseconds, an idle pool thread polls for the next parallel call before it blocks, and how long
-    /// the calling thread polls for the pool threads to finish their last items before it blocks. A blocked thread
-    /// is woken through the operating system, which on a virtual machine can cost tens of microseconds per call; a
-    /// polling thread takes the next call at once but keeps its core busy while it polls. 0 blocks at once (no
-    /// polling beyond the runtime's own brief spin). Default: 50. Never changes results, only the scheduling.
-    /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">Set to a negative value.</exception>
-    public static int WorkerSpinMicroseconds
-    {
-        get => s_workerSpinMicroseconds;
-        set
-        {
-            Guard.NonNegative(value);
-            s_workerSpinMicroseconds = value;
-        }
-    }
-
     /// <summary>One line for logs and benchmark headers: the parallelism, the worker threads started and the GEMM settings.</summary>
     public static string Describe() =>
-        $"MaxDegreeOfParallelism={s_maxDegreeOfParallelism}; WorkerSpinMicroseconds={s_workerSpinMicroseconds}; PoolThreads={WorkerPool.WorkerCount}; Gemm: {GemmControl.Describe()}";
+        $"MaxDegreeOfParallelism={s_maxDegreeOfParallelism}; PoolThreads={WorkerPool.WorkerCount}; Gemm: {GemmControl.Describe()}";
 }

@@ -1,5 +1,4 @@
 using System;
-using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Threading;
 
@@ -103,11 +102,8 @@ internal abstract class PoolJob
 /// <summary>
 /// The library's persistent worker threads, shared by the managed GEMM (<see cref="ManagedGemmProvider"/>) and
 /// <see cref="ParallelPartition"/>, neither of which depends on the other: with another GEMM provider installed the
-/// pool still serves the partitioned element-wise work. Between calls a worker polls for the next call for
-/// <see cref="AcedControl.WorkerSpinMicroseconds"/>, then blocks on a semaphore; the calling thread always
-/// participates, and polls as long for the workers to finish before it blocks. Polling only changes how a wake-up is
-/// delivered: a worker still takes a semaphore count (non-blocking) before it reads the published job, exactly as a
-/// blocked worker does when woken. One call at a time uses the pool: a concurrent or nested call (issued from
+/// pool still serves the partitioned element-wise work. Workers block on a semaphore between calls (no spinning);
+/// the calling thread always participates. One call at a time uses the pool: a concurrent or nested call (issued from
 /// inside a work item or a GEMM epilogue) runs serially on its own thread, which gives the same results because the
 /// item partition is fixed by the caller. The number of threads a call may use is capped by
 /// <see cref="AcedControl.MaxDegreeOfParallelism"/> (the caller passes its degree).
@@ -116,9 +112,6 @@ internal static class WorkerPool
 {
     /// <summary>Upper bound on pool threads whatever MaxDegreeOfParallelism says.</summary>
     internal const int MaxWorkers = 63;
-
-    /// <summary>Pause iterations between two polls (a fraction of a microsecond).</summary>
-    private const int SpinIterations = 8;
 
     private static readonly SemaphoreSlim s_wake = new(0);
     private static readonly ManualResetEventSlim s_done = new(false);
@@ -168,7 +161,7 @@ internal static class WorkerPool
             job.Work();
             if (job.Close())
             {
-                WaitForWorkers();
+                s_done.Wait();
             }
 
             Volatile.Write(ref s_job, null);
@@ -207,7 +200,7 @@ internal static class WorkerPool
     {
         while (true)
         {
-            WaitForWake();
+            s_wake.Wait();
             PoolJob? job = Volatile.Read(ref s_job);
             if (job is null || !job.TryEnter())
             {
@@ -226,54 +219,5 @@ internal static class WorkerPool
                 }
             }
         }
-    }
-
-    /// <summary>Takes one count of <c>s_wake</c>, polling for it up to the spin time before blocking.</summary>
-    private static void WaitForWake()
-    {
-        long deadline = SpinDeadline();
-        if (deadline != 0)
-        {
-            do
-            {
-                if (s_wake.CurrentCount > 0 && s_wake.Wait(0))
-                {
-                    return;
-                }
-
-                Thread.SpinWait(SpinIterations);
-            }
-            while (Stopwatch.GetTimestamp() < deadline);
-        }
-
-        s_wake.Wait();
-    }
-
-    /// <summary>Waits for <c>s_done</c>, polling it up to the spin time before blocking.</summary>
-    private static void WaitForWorkers()
-    {
-        long deadline = SpinDeadline();
-        if (deadline != 0)
-        {
-            do
-            {
-                if (s_done.IsSet)
-                {
-                    return;
-                }
-
-                Thread.SpinWait(SpinIterations);
-            }
-            while (Stopwatch.GetTimestamp() < deadline);
-        }
-
-        s_done.Wait();
-    }
-
-    /// <summary>The timestamp at which polling stops, or 0 when <see cref="AcedControl.WorkerSpinMicroseconds"/> is 0.</summary>
-    private static long SpinDeadline()
-    {
-        int microseconds = AcedControl.WorkerSpinMicroseconds;
-        return microseconds == 0 ? 0 : Stopwatch.GetTimestamp() + Math.Max(1, microseconds * Stopwatch.Frequency / 1_000_000);
     }
 }
