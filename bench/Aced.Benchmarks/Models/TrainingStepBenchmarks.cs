@@ -281,9 +281,6 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("fused paths", SetFusedPaths);
         CompareFusedPaths("attention kernels (AVX2 tiles, interleaved softmax rows, output prefetch)", SetAttentionKernels);
         CompareFusedPaths("attention example packing (head-major Q, K, V, dO, dQKV blocks)", on => Aced.Models.Layers.Attention.PackExamples = on);
-        CompareFusedPaths("attention head-major qkv (the qkv projection writes the blocks the attention reads)", on => Aced.Models.Layers.Attention.HeadMajorQkv = on);
-        CompareFusedPaths("attention forward in the qkv projection's epilogue (head-major qkv on both sides)", on => Aced.Models.Layers.Attention.ForwardInProjection = on);
-        CompareFusedPaths("seventh session's attention paths together (head-major qkv, forward in the projection)", SetSeventhSessionAttention);
         if (GemmKernels.ActiveIsa == GemmIsa.Vector256)
         {
             CompareFusedPaths("GemmSlices AVX2 six-row strips (dW slices, dx blocks)", on => GemmSlices.SixRowStrips = on);
@@ -291,15 +288,6 @@ public class TrainingStepBenchmarks : IFlopCount
             CompareFusedPaths("GemmSlices AVX2 pipelined dW packing (next unit packed between kernel calls)", on => GemmSlices.PipelinedPacking = on);
             CompareFusedPaths("sixth session's paths together (example packing, strip epilogues, pipelined dW)", SetSixthSessionPaths);
         }
-
-        CompareFusedPaths("fused layer norm two rows at a time (residual epilogues)", on => Aced.Models.Layers.LayerNormTarget.PairedRows = on);
-    }
-
-    /// <summary>Switches the attention paths added in the seventh session together (all on by default).</summary>
-    private static void SetSeventhSessionAttention(bool on)
-    {
-        Aced.Models.Layers.Attention.HeadMajorQkv = on;
-        Aced.Models.Layers.Attention.ForwardInProjection = on;
     }
 
     /// <summary>Switches the three step paths added in the sixth session together (all on by default).</summary>
