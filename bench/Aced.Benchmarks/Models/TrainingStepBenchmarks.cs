@@ -55,8 +55,7 @@ public class TrainingStepBenchmarks : IFlopCount
     public void Setup() => Initialise();
 
     /// <summary>
-    /// Setup of the training-step case: also prints the per-shape GEMM profile, the component breakdown and an
-    /// interleaved A/B of the fused paths against their separate forms.
+    /// Setup of the training-step case: also prints the per-shape GEMM profile and the component breakdown.
     /// </summary>
     [GlobalSetup(Target = nameof(TrainingStep))]
     public void SetupWithProfile()
@@ -64,6 +63,15 @@ public class TrainingStepBenchmarks : IFlopCount
         Initialise();
         Profile();
     }
+
+    /// <summary>
+    /// After the training-step case's measurement: the interleaved A/B lines of the fused paths against their separate
+    /// forms. They run after the measurement because switching paths back and forth leaves the process slower for
+    /// the rest of its life (2026-12-01, Zen 3: the measured step 1.69-1.77 s after an A/B against 1.35 s without one,
+    /// 1.57 s with <c>DOTNET_TieredPGO=0</c>; the runtime's profile-guided recompilation sees both paths).
+    /// </summary>
+    [GlobalCleanup(Target = nameof(TrainingStep))]
+    public void CleanupWithComparisons() => CompareAllPaths();
 
     private void Initialise()
     {
@@ -278,6 +286,11 @@ public class TrainingStepBenchmarks : IFlopCount
         // The attention rows include their batched products, which the GEMM total counts too.
         double rest = stepSeconds - gemmSeconds - componentSeconds + batchedSeconds;
         Console.WriteLine($"// [models]   {"rest (embeddings, patchify, pooling, copies; minus the loss's GEMMs counted twice)",-64} {rest * 1e3,8:F1} ms/step ({rest / stepSeconds,6:P1})");
+    }
+
+    /// <summary>The same-process on/off A/B lines (<see cref="CompareFusedPaths"/>), filtered by <c>ACED_AB_FILTER</c>.</summary>
+    private void CompareAllPaths()
+    {
         CompareFusedPaths("fused paths", SetFusedPaths);
         CompareFusedPaths("attention kernels (AVX2 tiles, interleaved softmax rows, output prefetch)", SetAttentionKernels);
         CompareFusedPaths("attention example packing (head-major Q, K, V, dO, dQKV blocks)", on => Aced.Models.Layers.Attention.PackExamples = on);
@@ -296,6 +309,18 @@ public class TrainingStepBenchmarks : IFlopCount
         }
 
         CompareFusedPaths("fused layer norm two rows at a time (residual epilogues)", on => Aced.Models.Layers.LayerNormTarget.PairedRows = on);
+        CompareFusedPaths("seventh session's step paths together (head-major qkv, forward in the projection, bwd7's hints, paired layer norm)", SetSeventhSessionPaths);
+    }
+
+    /// <summary>
+    /// Switches every step path added in the seventh session together (all on by default): attn7's head-major qkv and
+    /// forward in the projection, bwd7's padded dW panels and dx next-rows prefetch, fwd7's paired-row layer norm.
+    /// </summary>
+    private static void SetSeventhSessionPaths(bool on)
+    {
+        SetSeventhSessionAttention(on);
+        SetBackwardHints(on);
+        Aced.Models.Layers.LayerNormTarget.PairedRows = on;
     }
 
     /// <summary>Switches bwd7's two backward-product changes together (both on by default).</summary>

@@ -19,7 +19,8 @@ namespace Aced.TorchReference;
 /// warm-up calls until the steady state (at least 3 calls and <c>ACED_WARMUP_SECONDS</c>, default 3 s), then REPS
 /// timed calls; prints the median and minimum seconds, the warm-up's calls and the first call's time; writes the
 /// chosen indices.</item>
-/// <item><c>sgemm SIZE REPS</c>: median seconds of Aced's SIZE^3 SGEMM (Gemm.Multiply), the machine yardstick.</item>
+/// <item><c>sgemm SIZE REPS</c>: median seconds of Aced's SIZE^3 SGEMM (Gemm.Multiply), the machine yardstick, after
+/// the same warm-up as <c>select</c>.</item>
 /// <item><c>ab DIR b n ROUNDS SWITCH...</c>: a same-process A/B of <c>select</c> (gumbel), after warming both variants
 /// up to the steady state as <c>select</c> does: each round times one
 /// selection with every SWITCH (an internal static bool property, <c>Namespace.Type.Property</c>, set by reflection)
@@ -368,7 +369,7 @@ public static class Program
     private static void Sgemm(int size, int reps)
     {
         (Matrix a, Matrix c) = SquareOperands(size);
-        Gemm.Multiply(a, a, c);
+        WarmUp(() => Gemm.Multiply(a, a, c));
         double[] times = new double[reps];
         for (int r = 0; r < reps; r++)
         {
