@@ -160,6 +160,20 @@ def load(directory):
     return [torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays]
 
 
+def warm_up(call):
+    """Calls `call` until the steady state, by AcedSelect's rule: at least 3 calls and ACED_WARMUP_SECONDS (default 3)
+    seconds. Returns the number of calls and the first call's seconds."""
+    seconds = float(os.environ.get("ACED_WARMUP_SECONDS", "3"))
+    start = time.perf_counter()
+    call()
+    first = time.perf_counter() - start
+    calls = 1
+    while calls < 3 or time.perf_counter() - start < seconds:
+        call()
+        calls += 1
+    return calls, first
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -186,11 +200,7 @@ def main():
         gen = torch.Generator().manual_seed(3)
         a = torch.randn(args.size, args.size, generator=gen)
         out = torch.empty_like(a)
-        start = time.perf_counter()
-        calls = 0
-        while calls < 3 or time.perf_counter() - start < float(os.environ.get("ACED_WARMUP_SECONDS", "3")):
-            torch.mm(a, a, out=out)
-            calls += 1
+        warm_up(lambda: torch.mm(a, a, out=out))
         times = []
         for _ in range(args.reps):
             t0 = time.perf_counter()
@@ -205,15 +215,7 @@ def main():
     B, d = si.shape
     selector = JointSigmoidSelector(B, args.b, d, args.n, args.block)
     gen = torch.Generator().manual_seed(1)
-    # The same warm-up rule as AcedSelect: at least 3 calls and ACED_WARMUP_SECONDS (default 3) seconds.
-    warmup_seconds = float(os.environ.get("ACED_WARMUP_SECONDS", "3"))
-    start = time.perf_counter()
-    selector.select(si, st, ri, rt, greedy=args.greedy, generator=gen)
-    first_call = time.perf_counter() - start
-    warmup_calls = 1
-    while warmup_calls < 3 or time.perf_counter() - start < warmup_seconds:
-        selector.select(si, st, ri, rt, greedy=args.greedy, generator=gen)
-        warmup_calls += 1
+    warmup_calls, first_call = warm_up(lambda: selector.select(si, st, ri, rt, greedy=args.greedy, generator=gen))
     times = []
     for _ in range(args.reps):
         t0 = time.perf_counter()

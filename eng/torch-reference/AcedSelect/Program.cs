@@ -189,7 +189,6 @@ public static class Program
         return (calls, first);
     }
 
-    private const int WarmUpMinCalls = 3;
 
     /// <summary>The calling thread's CPU time (Linux <c>clock_gettime(CLOCK_THREAD_CPUTIME_ID)</c>; NaN elsewhere).</summary>
     private static double ThreadCpuSeconds()
@@ -256,6 +255,8 @@ public static class Program
         Console.WriteLine(FormattableString.Invariant($"  calling thread's CPU: first call {cpu[0] / cpuSteady:F2}x, calls 2-{early} mean {(cpu[1..early].Sum() / (early - 1)) / cpuSteady:F2}x the steady {cpuSteady:F4} s"));
         Console.WriteLine(FormattableString.Invariant($"aced first B={batch.Count} b={b} n={chunks} threads={GemmControl.MaxDegreeOfParallelism} (inputs read in {load:F2} s): first call {times[0]:F4} s ({times[0] / steady:F2}x), calls 2-{early} mean {second:F4} s ({second / steady:F2}x), steady (median of the last {tail.Length}) {steady:F4} s; first {early} calls {excess:F3} s above the steady state"));
     }
+
+    private const int WarmUpMinCalls = 3;
 
     private static double WarmUpSeconds =>
         double.TryParse(Environment.GetEnvironmentVariable("ACED_WARMUP_SECONDS"), NumberStyles.Float, CultureInfo.InvariantCulture, out double s) ? s : 3.0;
@@ -450,14 +451,13 @@ public static class Program
             return flops / Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
 
-        long start = Stopwatch.GetTimestamp();
-        while (Stopwatch.GetElapsedTime(start).TotalSeconds < WarmUpSeconds)
+        WarmUp(() =>
         {
             for (int v = 0; v < Variants; v++)
             {
                 Time(v);
             }
-        }
+        });
 
         double[][] rates = [new double[rounds], new double[rounds], new double[rounds], new double[rounds]];
         for (int r = 0; r < rounds; r++)
