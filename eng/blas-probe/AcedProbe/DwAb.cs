@@ -11,7 +11,7 @@ namespace Aced.BlasProbe;
 /// k = 16384 (fc1 128x256, qkv 128x192, out-proj 64x128, fc2 256x128). With 2 threads the two halves of a weight run
 /// concurrently, one per thread, as the step's backward items do; rates are per thread and the yardstick is the
 /// 1-thread 1024^3 SGEMM (the per-thread SGEMM). x and dy rotate over three copies so they stream from memory. Rounds
-/// alternate the variants (best of 2 calls each); times are CPU time (thread CPU time with 1 thread, process CPU time per half with 2), since the machine is shared. Usage: AcedProbe dw &lt;threads&gt; [rounds] [Type.Switch,...].
+/// alternate the variants (best of 2 calls each); times are CPU time (thread CPU time with 1 thread, process CPU time per half with 2), since the machine is shared. Usage: AcedProbe dw &lt;threads&gt; [rounds] [Type.Switch,...] (a bool switch, or Type.Setting=off:on for an int setting).
 /// The dx mode (<c>AcedProbe dx ...</c>) times the step's input-gradient blocks instead: <c>GemmSlices.MultiplyTransposed</c>
 /// (keyed as Linear's dx items are: one key per 16384-row pass) of each 1024-row block of dy (dx block = dy block W^T), blocks dealt alternately to the threads as the
 /// concurrent backward's items are (fc1 dx n = 128, k = 512; fc2 n = 512, k = 128; qkv n = 128, k = 384; out n = 128, k = 128).
@@ -30,7 +30,24 @@ internal static unsafe class DwAb
 
     public static void Run(int threads, int rounds, string switchNames, bool dx = false)
     {
-        PropertyInfo[] switches = EpilogueAb.ParseSwitches(switchNames);
+        // "Type.Name" toggles a bool switch; "Type.Name=off:on" sets an int setting to off or on.
+        var intSettings = new System.Collections.Generic.List<(PropertyInfo Property, int Off, int On)>();
+        var boolNames = new System.Collections.Generic.List<string>();
+        foreach (string item in switchNames.Split(','))
+        {
+            int eq = item.IndexOf('=', StringComparison.Ordinal);
+            if (eq < 0)
+            {
+                boolNames.Add(item);
+                continue;
+            }
+
+            PropertyInfo setting = EpilogueAb.ParseSwitches(item[..eq])[0];
+            string[] values = item[(eq + 1)..].Split(':');
+            intSettings.Add((setting, int.Parse(values[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(values[1], System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        PropertyInfo[] switches = boolNames.Count == 0 ? [] : EpilogueAb.ParseSwitches(string.Join(',', boolNames));
 
         Interleaved.ApplySettings();
         Type slices = typeof(Gemm).Assembly.GetType("Aced.Core.GemmSlices", throwOnError: true)!;
@@ -104,6 +121,11 @@ internal static unsafe class DwAb
                     foreach (PropertyInfo sw in switches)
                     {
                         sw.SetValue(null, on);
+                    }
+
+                    foreach ((PropertyInfo setting, int offValue, int onValue) in intSettings)
+                    {
+                        setting.SetValue(null, on ? onValue : offValue);
                     }
 
                     double bestV = double.MaxValue;
