@@ -64,6 +64,13 @@ internal static partial class Attention
     internal const int SpreadPrefetchFloats = 8192;
 
     /// <summary>
+    /// Whether the packed backward spreads its prefetch (<see cref="SpreadPrefetch"/>) for examples whose prefetched
+    /// floats (qkv, score blocks, dO and dqkv of one example) are <paramref name="exampleFloats"/>, over
+    /// <paramref name="heads"/> heads.
+    /// </summary>
+    internal static bool SpreadsBackwardPrefetch(long exampleFloats, int heads) => SpreadPrefetch && exampleFloats / Math.Max(1, heads) <= SpreadPrefetchFloats;
+
+    /// <summary>
     /// Switches all of the attention's AVX2-session kernel choices at once (<see cref="SmallGemm.Avx2SixRowTiles"/>,
     /// <see cref="AttentionSoftmax.Interleaved"/>, <see cref="PrefetchOutputs"/>; each gives the same bits as before):
     /// for the benchmarks' same-process A/B and the tests. Reads true only when all three are on.

@@ -463,7 +463,7 @@ internal static partial class Attention
         /// when a head's part of the next example (qkv, scores, dO and dqkv floats over the heads) is at most
         /// <see cref="SpreadPrefetchFloats"/>; larger parts keep the burst.
         /// </summary>
-        private bool SpreadsPrefetch => SpreadPrefetch && BackwardPrefetchFloats / _heads <= SpreadPrefetchFloats;
+        private bool SpreadsPrefetch => SpreadsBackwardPrefetch(BackwardPrefetchFloats, _heads);
 
         /// <summary>Floats <see cref="PrefetchNextExample"/> covers per backward example: qkv, the score blocks, dO and dqkv.</summary>
         private long BackwardPrefetchFloats => (long)_layout.ExampleFloats + ((long)_heads * _tokens * _tokens) + (((long)(_tokens - 1) * _output.Stride) + _output.Columns) + (((long)(_tokens - 1) * _dQkv.Stride) + _dQkv.Columns);
