@@ -4,6 +4,7 @@ using Aced.Models.Layers;
 using Aced.Models.Training;
 using FsCheck;
 using FsCheck.Fluent;
+using Case = Aced.Models.Tests.AttentionFusedTests.Case;
 
 namespace Aced.Models.Tests;
 
@@ -15,28 +16,15 @@ namespace Aced.Models.Tests;
 [Collection(GemmProviderCollection.Name)]
 public sealed class AttentionSpreadPrefetchTests
 {
-    private readonly record struct Case(int Batch, int Tokens, int Heads, int HeadDim, bool Causal, bool HeadMajor, int Seed)
+    /// <summary>
+    /// Forward then backward on the fused, packed path with the spread prefetch as given (qkv token rows, or head-major
+    /// blocks when <paramref name="headMajor"/>; contiguous rows, the cases' paddings not used): output, probabilities, dqkv.
+    /// </summary>
+    private static (float[] Output, float[] Probs, float[] DQkv) Run(Case c, bool headMajor, bool spread, int threads)
     {
-        public int Width => Heads * HeadDim;
-
-        public int Rows => Batch * Tokens;
-    }
-
-    private static Gen<Case> Cases() =>
-        from batch in Gen.Choose(1, 5)
-        from tokens in Gen.Choose(1, 40)
-        from heads in Gen.Choose(1, 4)
-        from hd in Gen.OneOf(Gen.Choose(1, 20), Gen.Elements(8, 16, 32))
-        from causal in Gen.Elements(false, true)
-        from headMajor in Gen.Elements(false, true)
-        from seed in Gen.Choose(0, int.MaxValue)
-        select new Case(batch, tokens, heads, hd, causal, headMajor, seed);
-
-    /// <summary>Forward then backward on the fused, packed path with the spread prefetch as given: output, probabilities, dqkv.</summary>
-    private static (float[] Output, float[] Probs, float[] DQkv) Run(Case c, bool spread, int threads)
-    {
-        MatrixView qkv = TestData.RandomMatrix(c.Rows, 3 * c.Width, (ulong)c.Seed, 2f);
-        MatrixView dOutput = TestData.RandomMatrix(c.Rows, c.Width, (ulong)c.Seed + 1);
+        int rows = c.Batch * c.Tokens;
+        MatrixView qkv = TestData.RandomMatrix(rows, 3 * c.Width, (ulong)c.Seed, 2f);
+        MatrixView dOutput = TestData.RandomMatrix(rows, c.Width, (ulong)c.Seed + 1);
         bool saved = Attention.SpreadPrefetch;
         try
         {
@@ -45,12 +33,12 @@ public sealed class AttentionSpreadPrefetchTests
             {
                 float[] probs = new float[c.Batch * c.Heads * c.Tokens * c.Tokens];
                 Array.Fill(probs, float.NaN);
-                var output = new MatrixView(new float[c.Rows * c.Width], c.Rows, c.Width);
+                var output = new MatrixView(new float[rows * c.Width], rows, c.Width);
                 Array.Fill(output.Array, float.NaN);
-                Attention.Forward(qkv, c.HeadMajor, c.Batch, c.Tokens, c.Heads, c.Causal, probs, output);
-                var dqkv = new MatrixView(new float[c.Rows * 3 * c.Width], c.Rows, 3 * c.Width);
+                Attention.Forward(qkv, headMajor, c.Batch, c.Tokens, c.Heads, c.Causal, probs, output);
+                var dqkv = new MatrixView(new float[rows * 3 * c.Width], rows, 3 * c.Width);
                 Array.Fill(dqkv.Array, float.NaN);
-                Attention.Backward(qkv, c.HeadMajor, c.Batch, c.Tokens, c.Heads, probs, dOutput, dqkv, new float[probs.Length]);
+                Attention.Backward(qkv, headMajor, c.Batch, c.Tokens, c.Heads, probs, dOutput, dqkv, new float[probs.Length]);
                 return (output.Array, probs, dqkv.Array);
             });
         }
@@ -60,12 +48,12 @@ public sealed class AttentionSpreadPrefetchTests
         }
     }
 
-    private static void AssertSameForAnyThreadCount(Case c)
+    private static void AssertSameForAnyThreadCount(Case c, bool headMajor)
     {
-        (float[] output, float[] probs, float[] dqkv) = Run(c, false, 2);
+        (float[] output, float[] probs, float[] dqkv) = Run(c, headMajor, false, 2);
         foreach (int threads in new[] { 1, 2, 3 })
         {
-            (float[] so, float[] sp, float[] sd) = Run(c, true, threads);
+            (float[] so, float[] sp, float[] sd) = Run(c, headMajor, true, threads);
             Assert.Equal(output, so);
             Assert.Equal(probs, sp);
             Assert.Equal(dqkv, sd);
@@ -74,7 +62,7 @@ public sealed class AttentionSpreadPrefetchTests
 
     [Fact]
     public void SpreadPrefetch_RandomShapes_IsBitIdenticalToBurstForAnyThreadCount() =>
-        Prop.ForAll(Cases().ToArbitrary(), c => AssertSameForAnyThreadCount(c)).Check(Config.QuickThrowOnFailure.WithMaxTest(30));
+        Prop.ForAll(AttentionFusedTests.Cases().ToArbitrary(), c => AssertSameForAnyThreadCount(c, (c.Seed & 1) == 0)).Check(Config.QuickThrowOnFailure.WithMaxTest(30));
 
     [Theory]
     [InlineData(61, 32, true, true)]
@@ -82,7 +70,7 @@ public sealed class AttentionSpreadPrefetchTests
     [InlineData(5, 64, false, true)]
     [InlineData(61, 64, false, true)]
     public void SpreadPrefetch_ReferenceWidths_IsBitIdenticalToBurstForAnyThreadCount(int batch, int tokens, bool causal, bool headMajor) =>
-        AssertSameForAnyThreadCount(new Case(batch, tokens, 4, 32, causal, headMajor, 17));
+        AssertSameForAnyThreadCount(new Case(batch, tokens, 4, 32, causal, 0, 0, 0, 17), headMajor);
 
     [Theory]
     [InlineData(32, true)]
