@@ -56,7 +56,8 @@ internal static partial class Attention
     /// each of the head's stages, instead of in one burst before the head, when that part is at most
     /// <see cref="SpreadPrefetchFloats"/> (the text tower's T = 32: 8192 floats per head at the reference widths): on by
     /// default, off in A/B probes and tests. A hint only: the same bits. Measured on Zen 3 (docs/perf/attn8.md): T = 32
-    /// backward 0.87–0.91 of the burst's CPU time; T = 64 (18432 floats per head) 1.01–1.06, so it keeps the burst.
+    /// backward 0.87–1.00 of the burst's CPU time over ten runs (median ~0.94); spread at T = 64 (18432 floats per head)
+    /// measured 1.01–1.06, so T = 64 keeps the burst.
     /// </summary>
     internal static bool SpreadPrefetch { get; set; } = true;
 
