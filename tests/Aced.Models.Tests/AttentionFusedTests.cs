@@ -17,12 +17,12 @@ namespace Aced.Models.Tests;
 [Collection(GemmProviderCollection.Name)]
 public sealed class AttentionFusedTests
 {
-    private readonly record struct Case(int Batch, int Tokens, int Heads, int HeadDim, bool Causal, int PadQkv, int PadOutput, int PadDQkv, int Seed)
+    internal readonly record struct Case(int Batch, int Tokens, int Heads, int HeadDim, bool Causal, int PadQkv, int PadOutput, int PadDQkv, int Seed)
     {
         public int Width => Heads * HeadDim;
     }
 
-    private static Gen<Case> Cases() =>
+    internal static Gen<Case> Cases() =>
         from batch in Gen.Choose(1, 5)
         from tokens in Gen.Choose(1, 40)
         from heads in Gen.Choose(1, 4)

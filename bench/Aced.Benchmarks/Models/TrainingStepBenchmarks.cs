@@ -297,6 +297,7 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("attention head-major qkv (the qkv projection writes the blocks the attention reads)", on => Aced.Models.Layers.Attention.HeadMajorQkv = on);
         CompareFusedPaths("attention forward in the qkv projection's epilogue (head-major qkv on both sides)", on => Aced.Models.Layers.Attention.ForwardInProjection = on);
         CompareFusedPaths("seventh session's attention paths together (head-major qkv, forward in the projection)", SetSeventhSessionAttention);
+        CompareFusedPaths("attention backward prefetch spread over a head's stages (attn8; T = 32)", on => Aced.Models.Layers.Attention.SpreadPrefetch = on);
         if (GemmKernels.ActiveIsa == GemmIsa.Vector256)
         {
             CompareFusedPaths("GemmSlices AVX2 six-row strips (dW slices, dx blocks)", on => GemmSlices.SixRowStrips = on);

@@ -52,6 +52,26 @@ internal static partial class Attention
     internal static bool PackExamples { get; set; } = true;
 
     /// <summary>
+    /// Whether the packed backward issues each head's part of the next example's prefetch in five pieces, one before
+    /// each of the head's stages, instead of in one burst before the head, when that part is at most
+    /// <see cref="SpreadPrefetchFloats"/> (the text tower's T = 32: 8192 floats per head at the reference widths): on by
+    /// default, off in A/B probes and tests. A hint only: the same bits. Measured on Zen 3 (docs/perf/attn8.md): T = 32
+    /// backward 0.87–1.00 of the burst's CPU time over ten runs (median ~0.94); spread at T = 64 (18432 floats per head)
+    /// measured 1.01–1.06, so T = 64 keeps the burst.
+    /// </summary>
+    internal static bool SpreadPrefetch { get; set; } = true;
+
+    /// <summary>The largest per-head prefetch part (floats) that <see cref="SpreadPrefetch"/> spreads.</summary>
+    internal const int SpreadPrefetchFloats = 8192;
+
+    /// <summary>
+    /// Whether the packed backward spreads its prefetch (<see cref="SpreadPrefetch"/>) for examples whose prefetched
+    /// floats (qkv, score blocks, dO and dqkv of one example) are <paramref name="exampleFloats"/>, over
+    /// <paramref name="heads"/> heads.
+    /// </summary>
+    internal static bool SpreadsBackwardPrefetch(long exampleFloats, int heads) => SpreadPrefetch && exampleFloats / Math.Max(1, heads) <= SpreadPrefetchFloats;
+
+    /// <summary>
     /// Switches all of the attention's AVX2-session kernel choices at once (<see cref="SmallGemm.Avx2SixRowTiles"/>,
     /// <see cref="AttentionSoftmax.Interleaved"/>, <see cref="PrefetchOutputs"/>; each gives the same bits as before):
     /// for the benchmarks' same-process A/B and the tests. Reads true only when all three are on.

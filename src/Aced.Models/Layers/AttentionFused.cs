@@ -319,7 +319,7 @@ internal static partial class Attention
                 {
                     if (prefetchNext)
                     {
-                        PrefetchNextExample(e, h);
+                        PrefetchNextExample(e, h, _heads);
                         state.Mark(StagePack);
                     }
 
@@ -333,12 +333,18 @@ internal static partial class Attention
             Span<float> dQkv = state.Packed.Slice(4 * d * t, 3 * d * t);
             PackColumnBlocks(_output.Array.AsSpan(_output.Offset + (e * t * ldo)), t, ldo, hd, _heads, dO);
             state.Mark(StagePack);
+            bool spread = SpreadsPrefetch;
             for (int h = 0; h < _heads; h++)
             {
-                PrefetchNextExample(e, h);
-                state.Mark(StagePack);
+                if (!spread)
+                {
+                    PrefetchNextExample(e, h, _heads);
+                    state.Mark(StagePack);
+                }
+
                 BackwardHead(
                     ref state,
+                    spread ? e : -1,
                     qkv.Slice(h * block, block),
                     qkv.Slice((_heads + h) * block, block),
                     qkv.Slice(((2 * _heads) + h) * block, block),
@@ -384,7 +390,7 @@ internal static partial class Attention
             int ldo = _output.Stride;
             int ldd = _dQkv.Stride;
             Span<float> dq = _dQkv.Array.AsSpan(_dQkv.Offset + (e * t * ldd) + (h * hd));
-            BackwardHead(ref state, q, q.Slice(section), q.Slice(2 * section), ld, _output.Array.AsSpan(_output.Offset + (e * t * ldo) + (h * hd)), ldo, e, h, dq, dq.Slice(d), dq.Slice(2 * d), ldd);
+            BackwardHead(ref state, -1, q, q.Slice(section), q.Slice(2 * section), ld, _output.Array.AsSpan(_output.Offset + (e * t * ldo) + (h * hd)), ldo, e, h, dq, dq.Slice(d), dq.Slice(2 * d), ldd);
         }
 
         /// <summary>
@@ -408,27 +414,59 @@ internal static partial class Attention
 
         /// <summary>
         /// Backward of head (e, h): dP = dO V^T, dV = P^T dO, dS = P o (dP - rowsum(P o dP)), dQ = scale dS K,
-        /// dK = scale dS^T Q; Q, K, V have row stride ldIn, dO ldDo, and dQ, dK, dV ldD.
+        /// dK = scale dS^T Q; Q, K, V have row stride ldIn, dO ldDo, and dQ, dK, dV ldD. With
+        /// <paramref name="prefetchFor"/> = e (not -1), part h of the next example's prefetch is issued in
+        /// <see cref="BackwardStages"/> pieces, one before each stage, instead of in one burst before the head.
         /// </summary>
-        private void BackwardHead(ref ItemState state, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ldIn, ReadOnlySpan<float> dO, int ldDo, int e, int h, Span<float> dq, Span<float> dk, Span<float> dv, int ldD)
+        private void BackwardHead(ref ItemState state, int prefetchFor, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ldIn, ReadOnlySpan<float> dO, int ldDo, int e, int h, Span<float> dq, Span<float> dk, Span<float> dv, int ldD)
         {
             int t = _tokens;
             int hd = HeadDim;
             float scale = 1f / MathF.Sqrt(hd);
             ReadOnlySpan<float> p = _probs.AsSpan(((e * _heads) + h) * t * t, t * t);
             Span<float> dp = state.Dp;
+            int parts = _heads * BackwardStages;
+            int part = h * BackwardStages;
+            PrefetchSpread(ref state, prefetchFor, part, parts);
             SmallGemm.TransposeInto(t, hd, v, ldIn, state.Transposed);
             SmallGemm.MultiplyNN(t, t, hd, 1f, dO, ldDo, state.Transposed, t, false, dp, t);
             state.Mark(StageDp);
+            PrefetchSpread(ref state, prefetchFor, part + 1, parts);
             SmallGemm.MultiplyTN(t, hd, t, 1f, p, t, dO, ldDo, false, dv, ldD);
             state.Mark(StageDv);
+            PrefetchSpread(ref state, prefetchFor, part + 2, parts);
             AttentionSoftmax.Backward(p, dp, t, t);
             state.Mark(StageSoftmaxBackward);
+            PrefetchSpread(ref state, prefetchFor, part + 3, parts);
             SmallGemm.MultiplyNN(t, hd, t, scale, dp, t, k, ldIn, false, dq, ldD);
             state.Mark(StageDq);
+            PrefetchSpread(ref state, prefetchFor, part + 4, parts);
             SmallGemm.MultiplyTN(t, hd, t, scale, dp, t, q, ldIn, false, dk, ldD);
             state.Mark(StageDk);
         }
+
+        /// <summary>Stages of a head's backward (<see cref="BackwardHead"/>), each preceded by one piece of the spread prefetch.</summary>
+        private const int BackwardStages = 5;
+
+        /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of example e + 1's prefetch (nothing when e is -1), timed as packing.</summary>
+        private void PrefetchSpread(ref ItemState state, int e, int part, int parts)
+        {
+            if (e >= 0)
+            {
+                PrefetchNextExample(e, part, parts);
+                state.Mark(StagePack);
+            }
+        }
+
+        /// <summary>
+        /// Whether the packed backward spreads each head's prefetch over its stages: with <see cref="SpreadPrefetch"/>,
+        /// when a head's part of the next example (qkv, scores, dO and dqkv floats over the heads) is at most
+        /// <see cref="SpreadPrefetchFloats"/>; larger parts keep the burst.
+        /// </summary>
+        private bool SpreadsPrefetch => SpreadsBackwardPrefetch(BackwardPrefetchFloats, _heads);
+
+        /// <summary>Floats <see cref="PrefetchNextExample"/> covers per backward example: qkv, the score blocks, dO and dqkv.</summary>
+        private long BackwardPrefetchFloats => (long)_layout.ExampleFloats + ((long)_heads * _tokens * _tokens) + (((long)(_tokens - 1) * _output.Stride) + _output.Columns) + (((long)(_tokens - 1) * _dQkv.Stride) + _dQkv.Columns);
 
         /// <summary>Reports one work item's stage times: the products under the shapes the batched path issues, the row passes by name.</summary>
         private void Report(ReadOnlySpan<long> ticks, int heads)
@@ -457,12 +495,12 @@ internal static partial class Attention
         }
 
         /// <summary>
-        /// Prefetches part <paramref name="h"/> of <c>heads</c> of the next example's rows (qkv; forward with
+        /// Prefetches part <paramref name="part"/> of <paramref name="parts"/> of the next example's rows (qkv; forward with
         /// <see cref="PrefetchOutputs"/> its output rows, backward its dO and, with <see cref="PrefetchOutputs"/>, its
         /// dqkv rows) and of its score blocks: the next example's blocks, read or written in order, arrive spread over
         /// the current example's heads.
         /// </summary>
-        private void PrefetchNextExample(int e, int h)
+        private void PrefetchNextExample(int e, int part, int parts)
         {
             if (e + 1 >= _batch)
             {
@@ -471,17 +509,17 @@ internal static partial class Attention
 
             int t = _tokens;
             int ldo = _output.Stride;
-            PrefetchPart(_qkv.Array.AsSpan(_qkv.Offset + _layout.Offset(e + 1, 0, 0)), _layout.ExampleFloats, h, _heads);
-            PrefetchPart(_probs.AsSpan((e + 1) * _heads * t * t), _heads * t * t, h, _heads);
+            PrefetchPart(_qkv.Array.AsSpan(_qkv.Offset + _layout.Offset(e + 1, 0, 0)), _layout.ExampleFloats, part, parts);
+            PrefetchPart(_probs.AsSpan((e + 1) * _heads * t * t), _heads * t * t, part, parts);
             if (_backward || PrefetchOutputs)
             {
-                PrefetchPart(_output.Array.AsSpan(_output.Offset + ((e + 1) * t * ldo)), ((t - 1) * ldo) + _output.Columns, h, _heads);
+                PrefetchPart(_output.Array.AsSpan(_output.Offset + ((e + 1) * t * ldo)), ((t - 1) * ldo) + _output.Columns, part, parts);
             }
 
             if (_backward && PrefetchOutputs)
             {
                 int ldd = _dQkv.Stride;
-                PrefetchPart(_dQkv.Array.AsSpan(_dQkv.Offset + ((e + 1) * t * ldd)), ((t - 1) * ldd) + _dQkv.Columns, h, _heads);
+                PrefetchPart(_dQkv.Array.AsSpan(_dQkv.Offset + ((e + 1) * t * ldd)), ((t - 1) * ldd) + _dQkv.Columns, part, parts);
             }
         }
 
