@@ -43,6 +43,19 @@ public static class Program
             return;
         }
 
+        if (args.Length > 1 && args[0] == "gelu-ab")
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            GeluAb.Run(int.Parse(args[1], inv), args.Length > 2 ? int.Parse(args[2], inv) : 9);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "gelu-micro")
+        {
+            GeluMicro.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5);
+            return;
+        }
+
         if (args.Length > 1 && args[0] == "epi-parts")
         {
             var inv = System.Globalization.CultureInfo.InvariantCulture;
