@@ -243,11 +243,6 @@ internal static class RowMath
             }
         }
 
-        if (hasGelu && PipelinedGelu)
-        {
-            i = BiasGeluPipelined(ref pr, ref br, ref rr, hasResidual, ref yr, ref gr, i, n);
-        }
-
         int w = Vector256<float>.Count;
         Vector256<float> c2 = Vector256.Create(-2f * GeluC);
         Vector256<float> a = Vector256.Create(GeluA);
@@ -282,87 +277,6 @@ internal static class RowMath
                 Unsafe.Add(ref gr, i) = v / (1f + e);
             }
         }
-    }
-
-    /// <summary>
-    /// Whether the AVX2 GELU loops (<see cref="BiasRow"/> with a GELU output, <see cref="GeluBackward"/> and
-    /// <see cref="GeluBackwardRowSums"/>) run as a three-stage software pipeline (default) instead of one vector after the
-    /// other; a same-run A/B baseline turns it off. Same bits either way.
-    /// </summary>
-    internal static bool PipelinedGelu { get; set; } = true;
-
-    /// <summary>
-    /// The Vector256 body of <see cref="BiasRow"/> with a GELU output from element <paramref name="i"/>, as a three-stage
-    /// software pipeline: one iteration runs the exponential's argument and reduction of vector j + 2, the polynomial of
-    /// vector j + 1 and the scale, division and store of vector j. Each element gets exactly the operations of the plain
-    /// loop (the stages are <see cref="VectorMath.Exp(Vector256{float})"/> cut apart), so the bits are the same; what
-    /// changes is that each iteration's operations find their inputs ready (computed an iteration earlier), so the
-    /// out-of-order scheduler is not filled with operations waiting on one ~75-cycle chain. Returns the first element
-    /// not done (rows of fewer than two vectors are left to the plain loop).
-    /// </summary>
-    private static int BiasGeluPipelined(ref float pr, ref float br, ref float rr, bool hasResidual, ref float yr, ref float gr, int i, int n)
-    {
-        const int w = 8;
-        if (n - i < 2 * w)
-        {
-            return i;
-        }
-
-        Vector256<float> c2 = Vector256.Create(-2f * GeluC);
-        Vector256<float> a = Vector256.Create(GeluA);
-
-        // Stage 1 of vector i.
-        Vector256<float> v1 = Vector256.LoadUnsafe(ref pr, (nuint)i) + Vector256.LoadUnsafe(ref br, (nuint)i);
-        if (hasResidual)
-        {
-            v1 += Vector256.LoadUnsafe(ref rr, (nuint)i);
-        }
-
-        v1.StoreUnsafe(ref yr, (nuint)i);
-        Vector256<float> t1 = VectorMath.ExpClamp(c2 * v1 * Vector256.FusedMultiplyAdd(a * v1, v1, Vector256<float>.One));
-        Vector256<float> n1 = VectorMath.ExpRound(t1);
-        Vector256<float> r1 = VectorMath.ExpReduction(t1, n1);
-
-        // Stage 2 of vector i, stage 1 of vector i + w.
-        Vector256<float> v2 = v1;
-        Vector256<float> n2 = n1;
-        Vector256<float> p2 = VectorMath.ExpPolynomial(r1);
-        int j = i + w;
-        v1 = Vector256.LoadUnsafe(ref pr, (nuint)j) + Vector256.LoadUnsafe(ref br, (nuint)j);
-        if (hasResidual)
-        {
-            v1 += Vector256.LoadUnsafe(ref rr, (nuint)j);
-        }
-
-        v1.StoreUnsafe(ref yr, (nuint)j);
-        t1 = VectorMath.ExpClamp(c2 * v1 * Vector256.FusedMultiplyAdd(a * v1, v1, Vector256<float>.One));
-        n1 = VectorMath.ExpRound(t1);
-        r1 = VectorMath.ExpReduction(t1, n1);
-
-        // Steady state: stage 3 of vector j - w, stage 2 of vector j, stage 1 of vector j + w.
-        for (j += w; j + w <= n; j += w)
-        {
-            (v2 / (Vector256<float>.One + VectorMath.ExpScale(p2, n2))).StoreUnsafe(ref gr, (nuint)(j - (2 * w)));
-            v2 = v1;
-            n2 = n1;
-            p2 = VectorMath.ExpPolynomial(r1);
-            v1 = Vector256.LoadUnsafe(ref pr, (nuint)j) + Vector256.LoadUnsafe(ref br, (nuint)j);
-            if (hasResidual)
-            {
-                v1 += Vector256.LoadUnsafe(ref rr, (nuint)j);
-            }
-
-            v1.StoreUnsafe(ref yr, (nuint)j);
-            t1 = VectorMath.ExpClamp(c2 * v1 * Vector256.FusedMultiplyAdd(a * v1, v1, Vector256<float>.One));
-            n1 = VectorMath.ExpRound(t1);
-            r1 = VectorMath.ExpReduction(t1, n1);
-        }
-
-        // Drain: the last two vectors.
-        (v2 / (Vector256<float>.One + VectorMath.ExpScale(p2, n2))).StoreUnsafe(ref gr, (nuint)(j - (2 * w)));
-        p2 = VectorMath.ExpPolynomial(r1);
-        (v1 / (Vector256<float>.One + VectorMath.ExpScale(p2, n1))).StoreUnsafe(ref gr, (nuint)(j - w));
-        return j;
     }
 
     /// <summary>
@@ -438,11 +352,6 @@ internal static class RowMath
             }
         }
 
-        if (PipelinedGelu)
-        {
-            i = GeluBackwardPipelined(ref xr, ref dgr, ref dxr, ref dxr, false, i, n);
-        }
-
         int w = Vector256<float>.Count;
         Vector256<float> one = Vector256<float>.One;
         Vector256<float> half = Vector256.Create(0.5f);
@@ -472,7 +381,8 @@ internal static class RowMath
     /// <summary>
     /// <see cref="GeluBackward"/> of one row followed by <paramref name="sums"/> += dx (element-wise; what
     /// <c>TensorPrimitives.Add(sums, dx, sums)</c> after the row computes, bit for bit), in one pass with the sums added
-    /// while dx is still in registers. <paramref name="dg"/> and <paramref name="dx"/> may alias.
+    /// while dx is still in registers, the AVX2 body software-pipelined (<see cref="GeluBackwardPipelined"/>).
+    /// <paramref name="dg"/> and <paramref name="dx"/> may alias. With AVX-512 it is the two separate passes.
     /// </summary>
     public static void GeluBackwardRowSums(ReadOnlySpan<float> x, ReadOnlySpan<float> dg, Span<float> dx, Span<float> sums)
     {
@@ -492,7 +402,7 @@ internal static class RowMath
         ref float xr = ref MemoryMarshal.GetReference(x);
         ref float dxr = ref MemoryMarshal.GetReference(dx);
         ref float sr = ref MemoryMarshal.GetReference(sums);
-        int i = PipelinedGelu ? GeluBackwardPipelined(ref xr, ref MemoryMarshal.GetReference(dg), ref dxr, ref sr, true, 0, n) : GeluBackwardSums(ref xr, ref MemoryMarshal.GetReference(dg), ref dxr, ref sr, n);
+        int i = GeluBackwardPipelined(ref xr, ref MemoryMarshal.GetReference(dg), ref dxr, ref sr, n);
         if (i < n)
         {
             GeluBackward(x.Slice(i), dg.Slice(i), dx.Slice(i));
@@ -503,32 +413,19 @@ internal static class RowMath
         }
     }
 
-    /// <summary>The plain Vector256 loop of <see cref="GeluBackwardRowSums"/> (one vector after the other); returns the first element not done.</summary>
-    private static int GeluBackwardSums(ref float xr, ref float dgr, ref float dxr, ref float sr, int n)
-    {
-        Vector256<float> one = Vector256<float>.One;
-        Vector256<float> m = Vector256.Create(-2f * GeluC);
-        Vector256<float> a = Vector256.Create(GeluA);
-        int i = 0;
-        for (; i + 8 <= n; i += 8)
-        {
-            Vector256<float> xv = Vector256.LoadUnsafe(ref xr, (nuint)i);
-            Vector256<float> x2 = xv * xv;
-            GeluBackwardStore(xv, x2, VectorMath.Exp(m * xv * Vector256.FusedMultiplyAdd(a, x2, one)), ref dgr, ref dxr, ref sr, true, i);
-        }
-
-        return i;
-    }
-
     /// <summary>
-    /// The Vector256 body of <see cref="GeluBackward"/> from element <paramref name="i"/> as a three-stage software
-    /// pipeline (see <see cref="BiasGeluPipelined"/>): the exponential's argument and reduction of vector j + 2, its
-    /// polynomial for vector j + 1, and the scale, sigmoid, derivative and store of vector j, each element with exactly the
-    /// plain loop's operations. With <paramref name="addSums"/>, sums[i] += dx[i] as each dx vector is stored. Returns the
-    /// first element not done (rows of fewer than two vectors are left to the plain loop).
+    /// The Vector256 body of <see cref="GeluBackwardRowSums"/> (from element 0) as a three-stage software
+    /// pipeline: one iteration runs the exponential's argument and reduction of vector j + 2, its polynomial for vector
+    /// j + 1, and the scale, sigmoid, derivative and store of vector j. Each element gets exactly the plain loop's
+    /// operations (the stages are <see cref="VectorMath.Exp(Vector256{float})"/> cut apart), so the bits are the same;
+    /// what changes is that one vector's ~130-cycle dependency chain (exponential, division, derivative) no longer fills
+    /// the out-of-order window with operations waiting on it: each iteration's operations find their inputs computed an
+    /// iteration earlier. sums[i] += dx[i] as each dx vector is stored. Returns the first element not done (rows of
+    /// fewer than two vectors are left to the plain loop).
     /// </summary>
-    private static int GeluBackwardPipelined(ref float xr, ref float dgr, ref float dxr, ref float sr, bool addSums, int i, int n)
+    private static int GeluBackwardPipelined(ref float xr, ref float dgr, ref float dxr, ref float sr, int n)
     {
+        int i = 0;
         const int w = 8;
         if (n - i < 2 * w)
         {
@@ -561,7 +458,7 @@ internal static class RowMath
         // Steady state: stage 3 of vector j - w, stage 2 of vector j, stage 1 of vector j + w.
         for (j += w; j + w <= n; j += w)
         {
-            GeluBackwardStore(x2, sq2, VectorMath.ExpScale(p2, n2), ref dgr, ref dxr, ref sr, addSums, j - (2 * w));
+            GeluBackwardStore(x2, sq2, VectorMath.ExpScale(p2, n2), ref dgr, ref dxr, ref sr, j - (2 * w));
             x2 = x1;
             sq2 = sq1;
             n2 = n1;
@@ -574,24 +471,21 @@ internal static class RowMath
         }
 
         // Drain: the last two vectors.
-        GeluBackwardStore(x2, sq2, VectorMath.ExpScale(p2, n2), ref dgr, ref dxr, ref sr, addSums, j - (2 * w));
-        GeluBackwardStore(x1, sq1, VectorMath.ExpScale(VectorMath.ExpPolynomial(r1), n1), ref dgr, ref dxr, ref sr, addSums, j - w);
+        GeluBackwardStore(x2, sq2, VectorMath.ExpScale(p2, n2), ref dgr, ref dxr, ref sr, j - (2 * w));
+        GeluBackwardStore(x1, sq1, VectorMath.ExpScale(VectorMath.ExpPolynomial(r1), n1), ref dgr, ref dxr, ref sr, j - w);
         return j;
     }
 
-    /// <summary>The last stage of <see cref="GeluBackwardPipelined"/>: from e = exp(-2u), dx = dg * GELU'(x) (and sums += dx).</summary>
+    /// <summary>The last stage of <see cref="GeluBackwardPipelined"/>: from e = exp(-2u), dx = dg * GELU'(x) and sums += dx.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GeluBackwardStore(Vector256<float> xv, Vector256<float> x2, Vector256<float> e, ref float dgr, ref float dxr, ref float sr, bool addSums, int i)
+    private static void GeluBackwardStore(Vector256<float> xv, Vector256<float> x2, Vector256<float> e, ref float dgr, ref float dxr, ref float sr, int i)
     {
         Vector256<float> one = Vector256<float>.One;
         Vector256<float> sg = one / (one + e);
         Vector256<float> local = sg + (Vector256.Create(0.5f) * xv * (4f * sg * (one - sg)) * Vector256.Create(GeluC) * Vector256.FusedMultiplyAdd(Vector256.Create(3f * GeluA), x2, one));
         Vector256<float> dxv = Vector256.LoadUnsafe(ref dgr, (nuint)i) * local;
         dxv.StoreUnsafe(ref dxr, (nuint)i);
-        if (addSums)
-        {
-            (Vector256.LoadUnsafe(ref sr, (nuint)i) + dxv).StoreUnsafe(ref sr, (nuint)i);
-        }
+        (Vector256.LoadUnsafe(ref sr, (nuint)i) + dxv).StoreUnsafe(ref sr, (nuint)i);
     }
 
     /// <summary>

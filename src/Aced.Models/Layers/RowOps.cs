@@ -22,9 +22,9 @@ internal static class RowOps
     private static RowJob? t_job;
 
     /// <summary>
-    /// Whether the GELU backward adds each row's dx to the chunk's column sums in the same pass
-    /// (<see cref="RowMath.GeluBackwardRowSums"/>, default) instead of a second pass over the row; a same-run A/B baseline
-    /// turns it off. Same bits either way.
+    /// Whether the GELU backward with column sums runs each row through <see cref="RowMath.GeluBackwardRowSums"/> (one
+    /// software-pipelined pass that also adds dx to the chunk's sums; default) instead of <see cref="RowMath.GeluBackward"/>
+    /// and a second pass for the sums; a same-run A/B baseline turns it off. Same bits either way.
     /// </summary>
     internal static bool FusedGeluSums { get; set; } = true;
 
