@@ -79,9 +79,13 @@ public static partial class VectorMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x)
     {
-        x = ExpClamp(x);
-        Vector256<float> n = ExpRound(x);
-        return ExpScale(ExpReduced(x, n), n);
+        x = Vector256.MinNative(Vector256.Create(ExpMax), Vector256.MaxNative(Vector256.Create(ExpMin), x));
+        Vector256<float> n = Vector256.Round(x * Vector256.Create(Log2E));
+        Vector256<float> p = ExpReduced(x, n);
+        Vector256<int> ni = Vector256.ConvertToInt32Native(n);
+        Vector256<int> half = Vector256.ShiftRightArithmetic(ni, 1);
+        Vector256<int> bias = Vector256.Create(127);
+        return p * Vector256.ShiftLeft(half + bias, 23).AsSingle() * Vector256.ShiftLeft(ni - half + bias, 23).AsSingle();
     }
 
     /// <inheritdoc cref="Exp(float)"/>
@@ -355,7 +359,18 @@ public static partial class VectorMath
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> ExpReduced(Vector256<float> x, Vector256<float> n) => ExpPolynomial(ExpReduction(x, n));
+    private static Vector256<float> ExpReduced(Vector256<float> x, Vector256<float> n)
+    {
+        Vector256<float> r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Hi), x);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Lo), r);
+        Vector256<float> p = Vector256.FusedMultiplyAdd(Vector256.Create(P7), r, Vector256.Create(P6));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P5));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P4));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P3));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P2));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        return Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> ExpReduced(Vector512<float> x, Vector512<float> n)
