@@ -311,6 +311,7 @@ public class TrainingStepBenchmarks : IFlopCount
         }
 
         CompareFusedPaths("fused layer norm two rows at a time (residual epilogues)", on => Aced.Models.Layers.LayerNormTarget.PairedRows = on);
+        CompareFusedPaths("GELU backward and fc1 bias sums in one software-pipelined pass (epi8)", on => Aced.Models.Layers.RowOps.FusedGeluSums = on);
         CompareFusedPaths("seventh session's step paths together (head-major qkv, forward in the projection, bwd7's hints, paired layer norm)", SetSeventhSessionPaths);
     }
 

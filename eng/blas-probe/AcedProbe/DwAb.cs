@@ -230,7 +230,7 @@ internal static unsafe class DwAb
     }
 
     /// <summary>CPU seconds of the calling thread (<paramref name="threads"/> 1) or of the process (clock_gettime).</summary>
-    private static double CpuSeconds(int threads)
+    internal static double CpuSeconds(int threads)
     {
         Timespec ts;
         _ = ClockGetTime(threads == 1 ? 3 : 2, &ts);

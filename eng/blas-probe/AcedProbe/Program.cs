@@ -13,8 +13,11 @@ namespace Aced.BlasProbe;
 /// AcedProbe dw &lt;threads&gt; [rounds] [Type.Switch,...] for the same-process A/B of the training step's dW slice products (see
 /// <see cref="DwAb"/>; AcedProbe dx ... the same for the step's input-gradient blocks), or AcedProbe epi &lt;threads&gt; [rounds] [Type.Switch,...] [bias|noop|rowsum] for the same-process A/B of the fused epilogue path (see
 /// <see cref="EpilogueAb"/>), or AcedProbe epi-parts &lt;threads&gt; [rounds] for where the forward's fused products spend their time
-/// (kernel, bias and y, residual, layer norm, GELU; see <see cref="EpilogueParts"/>), or AcedProbe step-threads [batch] [rounds] (the training step at 1 and 2 threads against the SGEMM at each; see
-/// <see cref="StepThreads"/>), or AcedProbe ldc &lt;n&gt; [rounds] (C stride n vs n + 16, one thread), or AcedProbe budget &lt;n&gt; &lt;threads&gt; &lt;rounds&gt;
+/// (kernel, bias and y, residual, layer norm, GELU; see <see cref="EpilogueParts"/>), or AcedProbe rowops &lt;threads&gt; [rounds]
+/// for the same-process A/B of the step's row passes (GELU backward with the bias sums, layer-norm backward; see
+/// <see cref="RowOpsAb"/>), or AcedProbe step-threads [batch] [rounds] (the training step at 1 and 2 threads against the
+/// SGEMM at each; see <see cref="StepThreads"/>), or AcedProbe ldc &lt;n&gt; [rounds] (C stride n vs n + 16, one thread), or
+/// AcedProbe budget &lt;n&gt; &lt;threads&gt; &lt;rounds&gt;
 /// &lt;MiB,MiB,...&gt; (the per-thread packed-B budget, i.e. the column group size). For ab and budget,
 /// ACED_PROBE_SET="Type.Name=value,..." sets static int settings of Aced.Core types first (e.g.
 /// GemmKernels.SixPanelPrefetchBytes=2048).
@@ -41,6 +44,13 @@ public static class Program
         {
             var inv = System.Globalization.CultureInfo.InvariantCulture;
             EpilogueAb.Run(int.Parse(args[1], inv), args.Length > 2 ? int.Parse(args[2], inv) : 9, args.Length > 3 ? args[3] : "GemmKernels.EpilogueStrips", args.Length > 4 ? args[4] : "bias");
+            return;
+        }
+
+        if (args.Length > 1 && args[0] == "rowops")
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            RowOpsAb.Run(int.Parse(args[1], inv), args.Length > 2 ? int.Parse(args[2], inv) : 9);
             return;
         }
 

@@ -379,6 +379,116 @@ internal static class RowMath
     }
 
     /// <summary>
+    /// <see cref="GeluBackward"/> of one row followed by <paramref name="sums"/> += dx (element-wise; what
+    /// <c>TensorPrimitives.Add(sums, dx, sums)</c> after the row computes, bit for bit), in one pass with the sums added
+    /// while dx is still in registers, the AVX2 body software-pipelined (<see cref="GeluBackwardPipelined"/>).
+    /// <paramref name="dg"/> and <paramref name="dx"/> may alias. With AVX-512 it is the two separate passes.
+    /// </summary>
+    public static void GeluBackwardRowSums(ReadOnlySpan<float> x, ReadOnlySpan<float> dg, Span<float> dx, Span<float> sums)
+    {
+        int n = x.Length;
+        if (dg.Length != n || dx.Length != n || sums.Length != n)
+        {
+            Guard.ThrowArgument(nameof(x), "x, dg, dx and sums must have one length");
+        }
+
+        if (Vector512.IsHardwareAccelerated)
+        {
+            GeluBackward(x, dg, dx);
+            TensorPrimitives.Add(sums, dx, sums);
+            return;
+        }
+
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float dxr = ref MemoryMarshal.GetReference(dx);
+        ref float sr = ref MemoryMarshal.GetReference(sums);
+        int i = GeluBackwardPipelined(ref xr, ref MemoryMarshal.GetReference(dg), ref dxr, ref sr, n);
+        if (i < n)
+        {
+            GeluBackward(x.Slice(i), dg.Slice(i), dx.Slice(i));
+            for (; i < n; i++)
+            {
+                Unsafe.Add(ref sr, i) += Unsafe.Add(ref dxr, i);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The Vector256 body of <see cref="GeluBackwardRowSums"/> (from element 0) as a three-stage software
+    /// pipeline: one iteration runs the exponential's argument and reduction of vector j + 2, its polynomial for vector
+    /// j + 1, and the scale, sigmoid, derivative and store of vector j. Each element gets exactly the plain loop's
+    /// operations (the stages are <see cref="VectorMath.Exp(Vector256{float})"/> cut apart), so the bits are the same;
+    /// what changes is that one vector's ~130-cycle dependency chain (exponential, division, derivative) no longer fills
+    /// the out-of-order window with operations waiting on it: each iteration's operations find their inputs computed an
+    /// iteration earlier. sums[i] += dx[i] as each dx vector is stored. Returns the first element not done (rows of
+    /// fewer than two vectors are left to the plain loop).
+    /// </summary>
+    private static int GeluBackwardPipelined(ref float xr, ref float dgr, ref float dxr, ref float sr, int n)
+    {
+        int i = 0;
+        const int w = 8;
+        if (n - i < 2 * w)
+        {
+            return i;
+        }
+
+        Vector256<float> one = Vector256<float>.One;
+        Vector256<float> m = Vector256.Create(-2f * GeluC);
+        Vector256<float> a = Vector256.Create(GeluA);
+
+        // Stage 1 of vector i.
+        Vector256<float> x1 = Vector256.LoadUnsafe(ref xr, (nuint)i);
+        Vector256<float> sq1 = x1 * x1;
+        Vector256<float> t1 = VectorMath.ExpClamp(m * x1 * Vector256.FusedMultiplyAdd(a, sq1, one));
+        Vector256<float> n1 = VectorMath.ExpRound(t1);
+        Vector256<float> r1 = VectorMath.ExpReduction(t1, n1);
+
+        // Stage 2 of vector i, stage 1 of vector i + w.
+        Vector256<float> x2 = x1;
+        Vector256<float> sq2 = sq1;
+        Vector256<float> n2 = n1;
+        Vector256<float> p2 = VectorMath.ExpPolynomial(r1);
+        int j = i + w;
+        x1 = Vector256.LoadUnsafe(ref xr, (nuint)j);
+        sq1 = x1 * x1;
+        t1 = VectorMath.ExpClamp(m * x1 * Vector256.FusedMultiplyAdd(a, sq1, one));
+        n1 = VectorMath.ExpRound(t1);
+        r1 = VectorMath.ExpReduction(t1, n1);
+
+        // Steady state: stage 3 of vector j - w, stage 2 of vector j, stage 1 of vector j + w.
+        for (j += w; j + w <= n; j += w)
+        {
+            GeluBackwardStore(x2, sq2, VectorMath.ExpScale(p2, n2), ref dgr, ref dxr, ref sr, j - (2 * w));
+            x2 = x1;
+            sq2 = sq1;
+            n2 = n1;
+            p2 = VectorMath.ExpPolynomial(r1);
+            x1 = Vector256.LoadUnsafe(ref xr, (nuint)j);
+            sq1 = x1 * x1;
+            t1 = VectorMath.ExpClamp(m * x1 * Vector256.FusedMultiplyAdd(a, sq1, one));
+            n1 = VectorMath.ExpRound(t1);
+            r1 = VectorMath.ExpReduction(t1, n1);
+        }
+
+        // Drain: the last two vectors.
+        GeluBackwardStore(x2, sq2, VectorMath.ExpScale(p2, n2), ref dgr, ref dxr, ref sr, j - (2 * w));
+        GeluBackwardStore(x1, sq1, VectorMath.ExpScale(VectorMath.ExpPolynomial(r1), n1), ref dgr, ref dxr, ref sr, j - w);
+        return j;
+    }
+
+    /// <summary>The last stage of <see cref="GeluBackwardPipelined"/>: from e = exp(-2u), dx = dg * GELU'(x) and sums += dx.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GeluBackwardStore(Vector256<float> xv, Vector256<float> x2, Vector256<float> e, ref float dgr, ref float dxr, ref float sr, int i)
+    {
+        Vector256<float> one = Vector256<float>.One;
+        Vector256<float> sg = one / (one + e);
+        Vector256<float> local = sg + (Vector256.Create(0.5f) * xv * (4f * sg * (one - sg)) * Vector256.Create(GeluC) * Vector256.FusedMultiplyAdd(Vector256.Create(3f * GeluA), x2, one));
+        Vector256<float> dxv = Vector256.LoadUnsafe(ref dgr, (nuint)i) * local;
+        dxv.StoreUnsafe(ref dxr, (nuint)i);
+        (Vector256.LoadUnsafe(ref sr, (nuint)i) + dxv).StoreUnsafe(ref sr, (nuint)i);
+    }
+
+    /// <summary>
     /// In-place softmax of the first <paramref name="valid"/> entries of <paramref name="row"/>: p_i = exp(x_i - max) / sum,
     /// with <see cref="VectorMath.ExpNonPositive(float)"/> (arguments are at most 0) and the sum accumulated in double;
     /// the rest of the row is set to 0. NaN in the prefix gives NaN.

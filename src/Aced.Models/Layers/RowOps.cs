@@ -21,6 +21,13 @@ internal static class RowOps
     [ThreadStatic]
     private static RowJob? t_job;
 
+    /// <summary>
+    /// Whether the GELU backward with column sums runs each row through <see cref="RowMath.GeluBackwardRowSums"/> (one
+    /// software-pipelined pass that also adds dx to the chunk's sums; default) instead of <see cref="RowMath.GeluBackward"/>
+    /// and a second pass for the sums; a same-run A/B baseline turns it off. Same bits either way.
+    /// </summary>
+    internal static bool FusedGeluSums { get; set; } = true;
+
     /// <summary>Every row of <paramref name="y"/> = <paramref name="b"/>.</summary>
     public static void BroadcastRows(float[] b, MatrixView y)
     {
@@ -173,9 +180,16 @@ internal static class RowOps
             sums.Clear();
             for (int r = c0; r < c1; r++)
             {
-                Span<float> row = dx.Row(r);
-                RowMath.GeluBackward(x.Row(r), dy.Row(r), row);
-                TensorPrimitives.Add(sums, row, sums);
+                if (FusedGeluSums)
+                {
+                    RowMath.GeluBackwardRowSums(x.Row(r), dy.Row(r), dx.Row(r), sums);
+                }
+                else
+                {
+                    Span<float> row = dx.Row(r);
+                    RowMath.GeluBackward(x.Row(r), dy.Row(r), row);
+                    TensorPrimitives.Add(sums, row, sums);
+                }
             }
         }
     }
