@@ -69,11 +69,6 @@ internal static unsafe partial class GemmSlices
         bool prefetch = PrefetchEnabled && Sse.IsSupported;
         int distance = prefetch ? Math.Max(1, PiecePrefetchCalls) : 0;
 
-        // With InPlaceRows the kernel reads A^T's full strips from A's rows; only columns [packFrom, m) are packed.
-        bool inPlace = InPlaceRows;
-        int packFrom = inPlace ? m / 6 * 6 : 0;
-        nint ahead = inPlace ? (nint)InPlaceAheadRows * lda * sizeof(float) : GemmKernels.SixPanelPrefetchBytes;
-
         // Kernel calls per unit: per row group, each half-panel over the group's strips.
         int callsPerHalf = 0;
         for (int i0 = 0; i0 < m; i0 += group)
@@ -85,11 +80,7 @@ internal static unsafe partial class GemmSlices
         blocks.Next(out int p0, out int kc);
         float* aCur = aBuffers;
         float* bCur = bBuffers;
-        if (packFrom < m)
-        {
-            GemmPacking.PackA6Transposed(a + ((nint)p0 * lda) + packFrom, lda, m - packFrom, kc, 0, kc, aCur, (6 * kc) + pad);
-        }
-
+        GemmPacking.PackA6Transposed(a + ((nint)p0 * lda), lda, m, kc, 0, kc, aCur, (6 * kc) + pad);
         PackBPanel(b + ((nint)p0 * ldb), ldb, unit, Math.Min(unit, n), (Half * kc) + pad, 0, kc, bCur);
         while (kc > 0)
         {
@@ -110,7 +101,7 @@ internal static unsafe partial class GemmSlices
                 var pieces = new PackPieces(
                     a + ((nint)nextP0 * lda), lda, m, nextKc, (6 * nextKc) + pad, nextKc * jp / panels, nextKc * (jp + 1) / panels, aNext,
                     b + ((nint)uP0 * ldb) + uJ0, ldb, unit, Math.Min(unit, n - uJ0), uKc, (Half * uKc) + pad, bNext,
-                    ((ncb + Half - 1) / Half) * callsPerHalf, kc, distance, packFrom, ahead);
+                    ((ncb + Half - 1) / Half) * callsPerHalf, kc, distance);
 
                 // Call i prefetches piece i + distance during its k steps; the first pieces go at once.
                 for (int q = 0; q < distance; q++)
@@ -136,26 +127,14 @@ internal static unsafe partial class GemmSlices
                             }
 
                             var lines = pieces.Lines(call + distance);
-                            if (i0 + s < packFrom)
+                            float* aStrip = aCur + ((nint)((i0 + s) / 6) * ((6 * kc) + pad));
+                            if (strip == 6 && cols == Half)
                             {
-                                float* aRows = a + ((nint)p0 * lda) + i0 + s;
-                                if (cols == Half)
-                                {
-                                    KernelInPlace(aRows, lda, bHalf, kc, ci, ldc, 1f, lines);
-                                }
-                                else
-                                {
-                                    KernelInPlace(aRows, lda, bHalf, kc, edge, GemmPlan.NR, 0f, lines);
-                                    GemmKernels.MergeEdge(edge, strip, cols, ci, ldc, 1f, 1f);
-                                }
-                            }
-                            else if (strip == 6 && cols == Half)
-                            {
-                                GemmKernels.Kernel256SixPanel(aCur + ((nint)((i0 + s - packFrom) / 6) * ((6 * kc) + pad)), bHalf, kc, ci, ldc, 1f, 1f, lines);
+                                GemmKernels.Kernel256SixPanel(aStrip, bHalf, kc, ci, ldc, 1f, 1f, lines);
                             }
                             else
                             {
-                                GemmKernels.Kernel256SixPanel(aCur + ((nint)((i0 + s - packFrom) / 6) * ((6 * kc) + pad)), bHalf, kc, edge, GemmPlan.NR, 1f, 0f, lines);
+                                GemmKernels.Kernel256SixPanel(aStrip, bHalf, kc, edge, GemmPlan.NR, 1f, 0f, lines);
                                 GemmKernels.MergeEdge(edge, strip, cols, ci, ldc, 1f, 1f);
                             }
 
@@ -232,13 +211,9 @@ internal static unsafe partial class GemmSlices
         private readonly int _aPer;
         private readonly int _bPer;
         private readonly bool _prefetch;
-        private readonly int _packFrom;
-        private readonly nint _ahead;
 
-        public PackPieces(float* a, nint lda, int m, int aKc, nint aStrip, int aRow0, int aRow1, float* aDst, float* b, nint ldb, int bWidth, int bCols, int bKc, nint bPanel, float* bDst, int calls, int kernelKc, int distance, int packFrom, nint ahead)
+        public PackPieces(float* a, nint lda, int m, int aKc, nint aStrip, int aRow0, int aRow1, float* aDst, float* b, nint ldb, int bWidth, int bCols, int bKc, nint bPanel, float* bDst, int calls, int kernelKc, int distance)
         {
-            _packFrom = packFrom;
-            _ahead = ahead;
             _aStrip = aStrip;
             _bPanel = bPanel;
             _a = a;
@@ -267,14 +242,14 @@ internal static unsafe partial class GemmSlices
         {
             if (!_prefetch || piece >= _calls || piece < 0)
             {
-                return new SourceLines(0, _ahead, null, 0, 0, 0, null, 0, 0, 0);
+                return new SourceLines(0, GemmKernels.SixPanelPrefetchBytes, null, 0, 0, 0, null, 0, 0, 0);
             }
 
             (int a0, int a1) = Rows(_aRows, _aPer, piece);
             (int b0, int b1) = Rows(_bKc, _bPer, piece);
             return new SourceLines(
                 _kernelKc / 2,
-                _ahead,
+                GemmKernels.SixPanelPrefetchBytes,
                 (byte*)(_a + ((_aRow0 + a0) * _lda)), _lda * sizeof(float), _m * sizeof(float), a1 - a0,
                 (byte*)(_b + (b0 * _ldb)), _ldb * sizeof(float), _bCols * sizeof(float), b1 - b0);
         }
@@ -284,9 +259,9 @@ internal static unsafe partial class GemmSlices
         public void Pack(int piece)
         {
             (int a0, int a1) = Rows(_aRows, _aPer, piece);
-            if (a1 > a0 && _packFrom < _m)
+            if (a1 > a0)
             {
-                GemmPacking.PackA6Transposed(_a + _packFrom, _lda, _m - _packFrom, _aKc, _aRow0 + a0, _aRow0 + a1, _aDst, _aStrip);
+                GemmPacking.PackA6Transposed(_a, _lda, _m, _aKc, _aRow0 + a0, _aRow0 + a1, _aDst, _aStrip);
             }
 
             (int b0, int b1) = Rows(_bKc, _bPer, piece);

@@ -76,27 +76,6 @@ public sealed class GemmSlicesAvx2Tests
 
         Assert.Equal(unpadded.Array, six.Array);
 
-        // A^T's full strips read from A's rows in place (no x^T packing), with and without the row prefetch: the same bits.
-        foreach (int aheadRows in new[] { 16, 0 })
-        {
-            MatrixView inPlace = Copy(c0);
-            bool savedInPlace = GemmSlices.InPlaceRows;
-            int savedAhead = GemmSlices.InPlaceAheadRows;
-            try
-            {
-                GemmSlices.InPlaceRows = !savedInPlace;
-                GemmSlices.InPlaceAheadRows = aheadRows;
-                WithSix(true, 1, () => GemmSlices.AddTransposedProducts(a, b, inPlace, c.Slice));
-            }
-            finally
-            {
-                GemmSlices.InPlaceRows = savedInPlace;
-                GemmSlices.InPlaceAheadRows = savedAhead;
-            }
-
-            Assert.Equal(six.Array, inPlace.Array);
-        }
-
         // Other row groups, unit widths and prefetch distances move only the loop and the hints, never a bit.
         MatrixView otherLoop = Copy(c0);
         int savedGroup = GemmSlices.SliceRowGroup;
