@@ -6,7 +6,7 @@ using FsCheck.Fluent;
 namespace Aced.Core.Tests;
 
 /// <summary>
-/// <see cref="GemmSlices.AddTransposedProducts"/>: C += A^T B over fixed k-slices in one serial call. Pinned bit for bit to
+/// <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/>: C += A^T B over fixed k-slices in one serial call. Pinned bit for bit to
 /// the sequence of per-slice <see cref="Gemm.Multiply(Transpose, Transpose, float, MatrixView, MatrixView, float, MatrixView)"/>
 /// calls (every kernel ISA, any thread count of those calls), and against a double reference.
 /// </summary>
