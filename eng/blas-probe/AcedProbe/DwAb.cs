@@ -45,6 +45,17 @@ internal static unsafe class DwAb
             ("out 64x128", 128, 128, false),
             ("fc2 256x128", 512, 128, false),
         ];
+        if (Environment.GetEnvironmentVariable("ACED_PROBE_DW_COLUMNS") == "1")
+        {
+            // Every weight split by dW's columns (paired halves share x^T's packing; the step splits out and fc2 by rows).
+            shapes =
+            [
+                ("out 128x64", 128, 128, true),
+                ("fc2 512x64", 512, 128, true),
+                ("fc1 128x256", 128, 512, true),
+            ];
+        }
+
         if (dx)
         {
             // (name, W rows = dx columns, dy columns = k): x holds W, dy the gradient rows.

@@ -101,7 +101,7 @@ internal static unsafe partial class GemmSlices
         IGemmProvider provider = GemmControl.Provider;
         if (Enabled && provider is IGemmSlicesProvider hooked)
         {
-            hooked.AddTransposedProducts(a, b, c, sliceRows);
+            hooked.AddTransposedProducts(a, b, c, sliceRows, pair, half);
             return;
         }
 
@@ -644,8 +644,12 @@ internal static unsafe partial class GemmSlices
 /// </summary>
 internal interface IGemmSlicesProvider
 {
-    /// <summary><c>C += A^T B</c> over k-slices of <paramref name="sliceRows"/> rows, as <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/>.</summary>
-    void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows);
+    /// <summary>
+    /// <c>C += A^T B</c> over k-slices of <paramref name="sliceRows"/> rows, as <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/>;
+    /// <paramref name="pair"/> and <paramref name="half"/> as <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int, TransposedProductsPair, int)"/>
+    /// (null: unpaired).
+    /// </summary>
+    void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows, TransposedProductsPair? pair, int half);
 
     /// <summary><c>C (+)= A B^T</c> on the calling thread, as <see cref="GemmSlices.MultiplyTransposed"/>.</summary>
     void MultiplyTransposed(MatrixView a, MatrixView b, MatrixView c, bool accumulate);

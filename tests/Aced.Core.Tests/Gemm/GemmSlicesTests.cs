@@ -373,10 +373,10 @@ public sealed class GemmSlicesTests
             ManagedGemmProvider.Instance.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
 
-        public void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows)
+        public void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows, TransposedProductsPair? pair, int half)
         {
             SliceCalls++;
-            GemmSlices.RunManaged(a, b, c, sliceRows);
+            GemmSlices.RunManaged(a, b, c, sliceRows, pair, half);
         }
 
         public void MultiplyTransposed(MatrixView a, MatrixView b, MatrixView c, bool accumulate)
