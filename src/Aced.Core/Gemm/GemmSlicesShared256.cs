@@ -42,6 +42,7 @@ internal sealed unsafe class TransposedProductsPair
     private const int Solo = 3;
 
     private int _state;
+    private int _prepared;
     private int[] _done = new int[64];
     private float[] _buffer = [];
 
@@ -86,8 +87,8 @@ internal sealed unsafe class TransposedProductsPair
 
     /// <summary>
     /// Sizes the shared state for <paramref name="blocks"/> k blocks and <see cref="Slots"/> buffers of
-    /// <paramref name="slotFloats"/> floats each, 64-byte aligned; called by the first half that joined (under
-    /// <see cref="Join"/>'s pairing, before either starts packing: see <see cref="Prepare"/>).
+    /// <paramref name="slotFloats"/> floats each, 64-byte aligned; called by half 0 of a pair that joined, before either
+    /// half packs (see <see cref="Prepare"/>).
     /// </summary>
     private void Size(int blocks, nint slotFloats)
     {
@@ -104,8 +105,6 @@ internal sealed unsafe class TransposedProductsPair
         }
     }
 
-    private int _prepared;
-
     /// <summary>
     /// Sizes the state (one of the halves does it; the other waits until it is done) and returns the first slot's address.
     /// Both halves pass the same <paramref name="blocks"/> and <paramref name="slotFloats"/> (same x, same k).
@@ -114,7 +113,17 @@ internal sealed unsafe class TransposedProductsPair
     {
         if (half == 0)
         {
-            Size(blocks, slotFloats);
+            try
+            {
+                Size(blocks, slotFloats);
+            }
+            catch
+            {
+                // The other half must not wait for buffers that will never come.
+                Volatile.Write(ref _prepared, -1);
+                throw;
+            }
+
             Volatile.Write(ref _prepared, 1);
         }
         else
@@ -123,6 +132,11 @@ internal sealed unsafe class TransposedProductsPair
             while (Volatile.Read(ref _prepared) == 0)
             {
                 spin.SpinOnce(sleep1Threshold: -1);
+            }
+
+            if (_prepared < 0)
+            {
+                throw new InvalidOperationException("The other half of the weight gradient failed to allocate the shared x^T buffers.");
             }
         }
 
