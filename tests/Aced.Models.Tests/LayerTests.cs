@@ -548,6 +548,43 @@ public class LayerTests
     }
 
     [Theory]
+    [InlineData(2100, 128, 512)]
+    [InlineData(2100, 512, 128)]
+    public void Linear_ConcurrentBackward_WeightsUpdatedInPlaceBetweenCalls_UsesTheNewWeights(int k, int inDim, int outDim)
+    {
+        // Each thread keeps its packed W^T for the dx blocks of one Backward call (GemmSlices.MultiplyTransposedKeyed);
+        // an optimizer step changes W in place (same array, same address) before the next call.
+        Assert.True(2.0 * k * inDim * outDim >= Linear.ConcurrentBackwardFlops);
+        Matrix x = TestData.RandomMatrix(k, inDim, 81);
+        Matrix w = TestData.RandomMatrix(inDim, outDim, 82);
+        Matrix dy = TestData.RandomMatrix(k, outDim, 83);
+        int saved = GemmControl.MaxDegreeOfParallelism;
+        try
+        {
+            for (int threads = 1; threads <= 3; threads++)
+            {
+                GemmControl.MaxDegreeOfParallelism = threads;
+                for (int step = 0; step < 2; step++)
+                {
+                    var expectedX = new Matrix(k, inDim);
+                    Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, dy, w, 0f, expectedX);
+                    var dx = new Matrix(k, inDim);
+                    Linear.Backward(x, w, dy, dx, false, new Matrix(inDim, outDim), default);
+                    Assert.Equal(expectedX.Data, dx.Data);
+                    for (int i = 0; i < w.Data.Length; i++)
+                    {
+                        w.Data[i] = (w.Data[i] * 0.75f) - 0.125f;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Theory]
     [InlineData(2600, 300, 130)]
     [InlineData(1100, 512, 128)]
     public void Linear_BackwardThroughGelu_IsBitIdenticalToBackwardThenGeluBackward(int k, int hiddenDim, int outDim)

@@ -11,9 +11,9 @@ namespace Aced.BlasProbe;
 /// k = 16384 (fc1 128x256, qkv 128x192, out-proj 64x128, fc2 256x128). With 2 threads the two halves of a weight run
 /// concurrently, one per thread, as the step's backward items do; rates are per thread and the yardstick is the
 /// 1-thread 1024^3 SGEMM (the per-thread SGEMM). x and dy rotate over three copies so they stream from memory. Rounds
-/// alternate the variants (best of 2 calls each); times are CPU time (thread CPU time with 1 thread, process CPU time per half with 2), since the machine is shared. Usage: AcedProbe dw &lt;threads&gt; [rounds] [Type.Switch,...].
+/// alternate the variants (best of 2 calls each); times are CPU time (thread CPU time with 1 thread, process CPU time per half with 2), since the machine is shared. Usage: AcedProbe dw &lt;threads&gt; [rounds] [Type.Switch,...] (a bool switch, or Type.Setting=off:on for an int setting).
 /// The dx mode (<c>AcedProbe dx ...</c>) times the step's input-gradient blocks instead: <c>GemmSlices.MultiplyTransposed</c>
-/// of each 1024-row block of dy (k x n... : dx block = dy block W^T) over all k rows, blocks dealt alternately to the threads as the
+/// (keyed as Linear's dx items are: one key per 16384-row pass) of each 1024-row block of dy (dx block = dy block W^T), blocks dealt alternately to the threads as the
 /// concurrent backward's items are (fc1 dx n = 128, k = 512; fc2 n = 512, k = 128; qkv n = 128, k = 384; out n = 128, k = 128).
 /// </summary>
 internal static unsafe class DwAb
@@ -30,12 +30,30 @@ internal static unsafe class DwAb
 
     public static void Run(int threads, int rounds, string switchNames, bool dx = false)
     {
-        PropertyInfo[] switches = EpilogueAb.ParseSwitches(switchNames);
+        // "Type.Name" toggles a bool switch; "Type.Name=off:on" sets an int setting to off or on.
+        var intSettings = new System.Collections.Generic.List<(PropertyInfo Property, int Off, int On)>();
+        var boolNames = new System.Collections.Generic.List<string>();
+        foreach (string item in switchNames.Split(','))
+        {
+            int eq = item.IndexOf('=', StringComparison.Ordinal);
+            if (eq < 0)
+            {
+                boolNames.Add(item);
+                continue;
+            }
+
+            PropertyInfo setting = EpilogueAb.ParseSwitches(item[..eq])[0];
+            string[] values = item[(eq + 1)..].Split(':');
+            intSettings.Add((setting, int.Parse(values[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(values[1], System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        PropertyInfo[] switches = boolNames.Count == 0 ? [] : EpilogueAb.ParseSwitches(string.Join(',', boolNames));
 
         Interleaved.ApplySettings();
         Type slices = typeof(Gemm).Assembly.GetType("Aced.Core.GemmSlices", throwOnError: true)!;
         var add = slices.GetMethod("AddTransposedProducts", BindingFlags.Public | BindingFlags.Static)!.CreateDelegate<Action<MatrixView, MatrixView, MatrixView, int>>();
-        var multiplyTransposed = slices.GetMethod("MultiplyTransposed", BindingFlags.Public | BindingFlags.Static)!.CreateDelegate<Action<MatrixView, MatrixView, MatrixView, bool>>();
+        var multiplyTransposed = slices.GetMethod("MultiplyTransposedKeyed", BindingFlags.NonPublic | BindingFlags.Static)!.CreateDelegate<Action<MatrixView, MatrixView, MatrixView, bool, long>>();
+        var newKey = slices.GetMethod("NewOperandKey", BindingFlags.NonPublic | BindingFlags.Static)!.CreateDelegate<Func<long>>();
 
         // (name, x columns, dy columns, split by columns of dW)
         (string Name, int XCols, int DyCols, bool ByColumns)[] shapes =
@@ -117,6 +135,11 @@ internal static unsafe class DwAb
                         sw.SetValue(null, on);
                     }
 
+                    foreach ((PropertyInfo setting, int offValue, int onValue) in intSettings)
+                    {
+                        setting.SetValue(null, on ? onValue : offValue);
+                    }
+
                     double bestV = double.MaxValue;
                     for (int t = 0; t < 2; t++)
                     {
@@ -127,6 +150,14 @@ internal static unsafe class DwAb
                             MatrixView w = xs[s].View;
                             var dxAll = new Matrix(K, shapes[s].XCols);
                             flops = 2.0 * Copies * K * shapes[s].XCols * shapes[s].DyCols / threads;
+
+                            // One key per 16384-row pass (a layer's concurrent backward names W to its dx blocks).
+                            long[] keys = new long[Copies];
+                            for (int i = 0; i < Copies; i++)
+                            {
+                                keys[i] = newKey();
+                            }
+
                             double d0 = CpuSeconds(threads);
                             if (threads == 1)
                             {
@@ -145,7 +176,7 @@ internal static unsafe class DwAb
                             {
                                 for (int b = first; b * DxBlock < Copies * K; b += step)
                                 {
-                                    multiplyTransposed(dys[s].View.RowRange(b * DxBlock, DxBlock), w, dxAll.View.RowRange(b % (K / DxBlock) * DxBlock, DxBlock), false);
+                                    multiplyTransposed(dys[s].View.RowRange(b * DxBlock, DxBlock), w, dxAll.View.RowRange(b % (K / DxBlock) * DxBlock, DxBlock), false, keys[b * DxBlock / K]);
                                 }
                             }
                         }

@@ -13,7 +13,8 @@ namespace Aced.BlasProbe;
 /// AcedProbe dw &lt;threads&gt; [rounds] [Type.Switch,...] for the same-process A/B of the training step's dW slice products (see
 /// <see cref="DwAb"/>; AcedProbe dx ... the same for the step's input-gradient blocks), or AcedProbe epi &lt;threads&gt; [rounds] [Type.Switch,...] [bias|noop|rowsum] for the same-process A/B of the fused epilogue path (see
 /// <see cref="EpilogueAb"/>), or AcedProbe epi-parts &lt;threads&gt; [rounds] for where the forward's fused products spend their time
-/// (kernel, bias and y, residual, layer norm, GELU; see <see cref="EpilogueParts"/>), or AcedProbe ldc &lt;n&gt; [rounds] (C stride n vs n + 16, one thread), or AcedProbe budget &lt;n&gt; &lt;threads&gt; &lt;rounds&gt;
+/// (kernel, bias and y, residual, layer norm, GELU; see <see cref="EpilogueParts"/>), or AcedProbe step-threads [batch] [rounds] (the training step at 1 and 2 threads against the SGEMM at each; see
+/// <see cref="StepThreads"/>), or AcedProbe ldc &lt;n&gt; [rounds] (C stride n vs n + 16, one thread), or AcedProbe budget &lt;n&gt; &lt;threads&gt; &lt;rounds&gt;
 /// &lt;MiB,MiB,...&gt; (the per-thread packed-B budget, i.e. the column group size). For ab and budget,
 /// ACED_PROBE_SET="Type.Name=value,..." sets static int settings of Aced.Core types first (e.g.
 /// GemmKernels.SixPanelPrefetchBytes=2048).
@@ -68,6 +69,13 @@ public static class Program
         {
             var inv = System.Globalization.CultureInfo.InvariantCulture;
             Interleaved.LdcPad(int.Parse(args[1], inv), args.Length > 2 ? int.Parse(args[2], inv) : 3);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "step-threads")
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            StepThreads.Run(args.Length > 1 ? int.Parse(args[1], inv) : 256, args.Length > 2 ? int.Parse(args[2], inv) : 5);
             return;
         }
 

@@ -84,8 +84,7 @@ internal static unsafe partial class GemmSlices
     {
         var plan = new GemmPlan(m, n, k, false);
         int group = Math.Max(6, SixRowGroup / 6 * 6);
-        int chunk = Math.Min(GemmPlan.RoundUp(n, GemmPlan.NR), TransposedColumnChunk);
-        chunk = Math.Max(GemmPlan.NR, Math.Min(chunk, TransposedPackedFloats / k / GemmPlan.NR * GemmPlan.NR));
+        int chunk = TransposedChunk(n, k);
         float* aBlock = scratch.A(group * GemmPlan.KcMax);
         float* bAll = scratch.B(chunk * k);
         float* edge = scratch.Edge;
@@ -94,16 +93,7 @@ internal static unsafe partial class GemmSlices
         {
             int ncb = Math.Min(chunk, n - j0);
             int ncPad = GemmPlan.RoundUp(ncb, GemmPlan.NR);
-            for (int kb = 0; kb < plan.KBlocks; kb++)
-            {
-                int p0 = kb * plan.Kc;
-                int kcb = Math.Min(plan.Kc, k - p0);
-                for (int jr = 0; jr < ncPad; jr += GemmPlan.NR)
-                {
-                    GemmPacking.PackBHalves(Transpose.Transposed, b, ldb, p0, kcb, j0 + jr, Math.Min(GemmPlan.NR, ncb - jr), bAll + ((nint)p0 * ncPad) + ((nint)jr * kcb));
-                }
-            }
-
+            float* bPacked = PackedTransposedChunk(b, ldb, plan, k, n, j0, ncb, ncPad, bAll);
             for (int i0 = 0; i0 < m; i0 += group)
             {
                 int rows = Math.Min(group, m - i0);
@@ -128,8 +118,8 @@ internal static unsafe partial class GemmSlices
                         GemmPacking.PackA6(Transpose.None, a, lda, i0 + ir, Math.Min(6, rows - ir), p0, kcb, aBlock + ((nint)ir * kcb));
                     }
 
-                    float* bBlock = bAll + ((nint)p0 * ncPad);
-                    float* bFollow = kb + 1 < plan.KBlocks ? bBlock + ((nint)kcb * ncPad) : bAll;
+                    float* bBlock = bPacked + ((nint)p0 * ncPad);
+                    float* bFollow = kb + 1 < plan.KBlocks ? bBlock + ((nint)kcb * ncPad) : bPacked;
 
                     // The rows of A the next (group, k block) packs, pulled into L2 over this one's kernel calls: from its
                     // first row's k block to its last row's end (with two k blocks, the rows of this group's next block
@@ -141,6 +131,27 @@ internal static unsafe partial class GemmSlices
                     int aFollowFloats = aFollow is null ? 0 : (int)Math.Min(int.MaxValue, ((long)(followRows - 1) * lda) + k - followP0);
                     GemmKernels.Block256Six(aBlock, rows, bBlock, kcb, ncb, cRows, ldc, 1f, beta, edge, bFollow, aFollow, aFollowFloats);
                 }
+            }
+        }
+    }
+
+    /// <summary>Columns of C per chunk of <see cref="RunTransposedSix"/> (op(B) of a chunk packed for all k fits the scratch).</summary>
+    private static int TransposedChunk(int n, int k)
+    {
+        int chunk = Math.Min(GemmPlan.RoundUp(n, GemmPlan.NR), TransposedColumnChunk);
+        return Math.Max(GemmPlan.NR, Math.Min(chunk, TransposedPackedFloats / k / GemmPlan.NR * GemmPlan.NR));
+    }
+
+    /// <summary>Packs op(B) = B^T's columns j0 .. +ncb (B n x k) for all k as 16-column half-panels, k block kb at <c>p0 * ncPad</c>.</summary>
+    private static void PackTransposedChunk(float* b, nint ldb, GemmPlan plan, int k, int j0, int ncb, int ncPad, float* bAll)
+    {
+        for (int kb = 0; kb < plan.KBlocks; kb++)
+        {
+            int p0 = kb * plan.Kc;
+            int kcb = Math.Min(plan.Kc, k - p0);
+            for (int jr = 0; jr < ncPad; jr += GemmPlan.NR)
+            {
+                GemmPacking.PackBHalves(Transpose.Transposed, b, ldb, p0, kcb, j0 + jr, Math.Min(GemmPlan.NR, ncb - jr), bAll + ((nint)p0 * ncPad) + ((nint)jr * kcb));
             }
         }
     }

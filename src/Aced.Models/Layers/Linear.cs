@@ -243,6 +243,9 @@ internal static class Linear
         private readonly float[]? _partial;
         private readonly int _dxBlocks;
 
+        /// <summary>Names W to the dx blocks' products: each thread packs W^T once for all the blocks it runs.</summary>
+        private readonly long _wKey;
+
         public BackwardBody(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, bool accumulateDx, MatrixView dw, MatrixView db, MatrixView hidden, float[]? partial, TransposedProductsPair pair)
         {
             Pair = pair;
@@ -256,6 +259,7 @@ internal static class Linear
             _hidden = hidden;
             _partial = partial;
             _dxBlocks = (dy.Rows + InputGradientBlockRows - 1) / InputGradientBlockRows;
+            _wKey = GemmSlices.NewOperandKey();
         }
 
         public int Items => 2 + _dxBlocks + 1;
@@ -286,7 +290,7 @@ internal static class Linear
             {
                 int start = block * InputGradientBlockRows;
                 int count = Math.Min(InputGradientBlockRows, _dy.Rows - start);
-                GemmSlices.MultiplyTransposed(_dy.RowRange(start, count), _w, _dx.RowRange(start, count), _accumulateDx);
+                GemmSlices.MultiplyTransposedKeyed(_dy.RowRange(start, count), _w, _dx.RowRange(start, count), _accumulateDx, _wKey);
                 if (_partial is not null)
                 {
                     RowOps.GeluBackwardSumChunks(_hidden, _dx, _dx, start, start + count, _partial);

@@ -170,12 +170,102 @@ public sealed class GemmSlicesAvx2Tests
 
         Assert.Equal(six.Array, noFollow.Array);
         Assert.Equal(six.Array, wideFollow.Array);
+        CheckNtKeyed(a, b, c0, six, accumulate);
         Assert.Equal(plain.Array, direct.Array);
         for (int degree = 1; degree <= 3; degree++)
         {
             MatrixView gemm = Copy(c0);
             WithSix(true, degree, () => Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, a, b, accumulate ? 1f : 0f, gemm));
             Assert.Equal(gemm.Array, six.Array);
+        }
+    }
+
+    /// <summary>
+    /// A split into row blocks, each block's product a <see cref="GemmSlices.MultiplyTransposedKeyed"/> call with one key
+    /// for all of them (as Linear's dx items), on 1-3 threads concurrently and with <see cref="GemmSlices.SharedTransposedB"/>
+    /// off: every form gives <paramref name="expected"/>'s bits.
+    /// </summary>
+    private static void CheckNtKeyed(MatrixView a, MatrixView b, MatrixView c0, MatrixView expected, bool accumulate)
+    {
+        int m = a.Rows;
+        int blockRows = Math.Max(1, (m + 3) / 4);
+        int blocks = (m + blockRows - 1) / blockRows;
+        bool saved = GemmSlices.SharedTransposedB;
+        try
+        {
+            foreach (bool shared in new[] { true, false })
+            {
+                GemmSlices.SharedTransposedB = shared;
+                for (int threads = 1; threads <= 3; threads++)
+                {
+                    MatrixView keyed = Copy(c0);
+                    long key = GemmSlices.NewOperandKey();
+                    WithSix(true, 1, () => System.Threading.Tasks.Parallel.For(0, blocks, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = threads }, block =>
+                    {
+                        int start = block * blockRows;
+                        int count = Math.Min(blockRows, m - start);
+                        GemmSlices.MultiplyTransposedKeyed(a.RowRange(start, count), b, keyed.RowRange(start, count), accumulate, key);
+                    }));
+                    Assert.Equal(expected.Array, keyed.Array);
+                }
+            }
+        }
+        finally
+        {
+            GemmSlices.SharedTransposedB = saved;
+        }
+    }
+
+    [Theory]
+    [InlineData(200, 128, 512)]
+    [InlineData(97, 40, 130)]
+    [InlineData(50, 512, 128)]
+    public void MultiplyTransposedKeyed_NewKeyOrOtherOperand_PacksAgain(int m, int n, int k)
+    {
+        // One thread, so each call sees the packed op(B) the previous keyed call kept.
+        var rng = new System.Random(m + n + k);
+        MatrixView a = GemmTestHelpers.RandomView(rng, m, k, pad: 1, offset: 2);
+        MatrixView b = GemmTestHelpers.RandomView(rng, n, k, pad: 2, offset: 1);
+        MatrixView other = GemmTestHelpers.RandomView(rng, n, k, pad: 2, offset: 1);
+        WithSix(true, 1, () =>
+        {
+            long key = GemmSlices.NewOperandKey();
+            Assert.Equal(Expected(a, b), Keyed(a, b, key));
+
+            // The same key and storage but views of fewer rows or fewer columns of B: packed for that view.
+            MatrixView fewerRows = b.RowRange(0, n - 1);
+            Assert.Equal(Expected(a, fewerRows), Keyed(a, fewerRows, key));
+            MatrixView shorterA = a.ColumnRange(0, k - 1);
+            MatrixView shorterB = b.ColumnRange(0, k - 1);
+            Assert.Equal(Expected(shorterA, shorterB), Keyed(shorterA, shorterB, key));
+            Assert.Equal(Expected(a, b), Keyed(a, b, key));
+
+            // Another operand under the same key, then B's values changed in place under a new key.
+            Assert.Equal(Expected(a, other), Keyed(a, other, key));
+            Assert.Equal(Expected(a, b), Keyed(a, b, key));
+            for (int i = 0; i < n; i++)
+            {
+                for (int j = 0; j < k; j++)
+                {
+                    b[i, j] = (b[i, j] * 0.5f) + 0.25f;
+                }
+            }
+
+            Assert.Equal(Expected(a, b), Keyed(a, b, GemmSlices.NewOperandKey()));
+        });
+
+        float[] Expected(MatrixView av, MatrixView bv)
+        {
+            var c = new Matrix(m, bv.Rows);
+            Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, av, bv, 0f, c);
+            return c.Data;
+        }
+
+        float[] Keyed(MatrixView av, MatrixView bv, long key)
+        {
+            var c = new Matrix(m, bv.Rows);
+            GemmSlices.MultiplyTransposedKeyed(av, bv, c, false, key);
+            return c.Data;
         }
     }
 
