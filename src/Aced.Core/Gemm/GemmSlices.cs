@@ -59,7 +59,16 @@ internal static unsafe partial class GemmSlices
     /// </summary>
     /// <exception cref="ArgumentException">The shapes do not agree, or C overlaps A or B.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="sliceRows"/> is not positive.</exception>
-    public static void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows)
+    public static void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows) =>
+        AddTransposedProducts(a, b, c, sliceRows, null, 0);
+
+    /// <summary>
+    /// <see cref="AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/> as column half <paramref name="half"/>
+    /// (0 or 1) of a weight gradient whose other half runs at the same time with the same <paramref name="a"/>,
+    /// <paramref name="sliceRows"/> and <paramref name="pair"/>: on AVX2 the halves share the x^T packing (see
+    /// <see cref="TransposedProductsPair"/>). Same bits as the unpaired call.
+    /// </summary>
+    internal static void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows, TransposedProductsPair? pair, int half)
     {
         if (sliceRows <= 0)
         {
@@ -92,7 +101,7 @@ internal static unsafe partial class GemmSlices
         IGemmProvider provider = GemmControl.Provider;
         if (Enabled && provider is IGemmSlicesProvider hooked)
         {
-            hooked.AddTransposedProducts(a, b, c, sliceRows);
+            hooked.AddTransposedProducts(a, b, c, sliceRows, pair, half);
             return;
         }
 
@@ -107,14 +116,14 @@ internal static unsafe partial class GemmSlices
             return;
         }
 
-        RunManaged(a, b, c, sliceRows);
+        RunManaged(a, b, c, sliceRows, pair, half);
     }
 
     /// <summary>
-    /// The managed serial path of <see cref="AddTransposedProducts"/> for operands it has validated (also what a
+    /// The managed serial path of <see cref="AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/> for operands it has validated (also what a
     /// wrapping <see cref="IGemmSlicesProvider"/> over the managed provider calls).
     /// </summary>
-    internal static void RunManaged(MatrixView a, MatrixView b, MatrixView c, int sliceRows)
+    internal static void RunManaged(MatrixView a, MatrixView b, MatrixView c, int sliceRows, TransposedProductsPair? pair = null, int half = 0)
     {
         if (c.Rows == 0 || c.Columns == 0 || a.Rows == 0)
         {
@@ -139,7 +148,8 @@ internal static unsafe partial class GemmSlices
             {
                 if (PipelinedPacking)
                 {
-                    RunPiped(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, sliceRows, scratch);
+                    pair = SharedPacking && pair is not null && pair.Join() ? pair : null;
+                    RunPiped(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, sliceRows, scratch, pair, half);
                     return;
                 }
 
@@ -629,13 +639,17 @@ internal static unsafe partial class GemmSlices
 }
 
 /// <summary>
-/// A provider that takes <see cref="GemmSlices.AddTransposedProducts"/> calls itself (the benchmarks' timing wrapper
+/// A provider that takes <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/> calls itself (the benchmarks' timing wrapper
 /// around the managed provider, so that a profile sees this path); it receives validated operands.
 /// </summary>
 internal interface IGemmSlicesProvider
 {
-    /// <summary><c>C += A^T B</c> over k-slices of <paramref name="sliceRows"/> rows, as <see cref="GemmSlices.AddTransposedProducts"/>.</summary>
-    void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows);
+    /// <summary>
+    /// <c>C += A^T B</c> over k-slices of <paramref name="sliceRows"/> rows, as <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/>;
+    /// <paramref name="pair"/> and <paramref name="half"/> as <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int, TransposedProductsPair, int)"/>
+    /// (null: unpaired).
+    /// </summary>
+    void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows, TransposedProductsPair? pair, int half);
 
     /// <summary><c>C (+)= A B^T</c> on the calling thread, as <see cref="GemmSlices.MultiplyTransposed"/>.</summary>
     void MultiplyTransposed(MatrixView a, MatrixView b, MatrixView c, bool accumulate);
