@@ -185,7 +185,7 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
     /// Times a whole k-slice weight-gradient call (recorded as one TN product with k = all rows): through the managed
     /// serial path when wrapping the managed provider, else as the slice products through this wrapper.
     /// </summary>
-    public void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows, TransposedProductsPair? pair, int half)
+    public void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows)
     {
         if (!ReferenceEquals(_inner, ManagedGemmProvider.Instance))
         {
@@ -200,7 +200,7 @@ internal sealed class TimingGemmProvider : IGemmBatchedProvider, IGemmEpiloguePr
 
         Enter(false);
         long start = Stopwatch.GetTimestamp();
-        GemmSlices.RunManaged(a, b, c, sliceRows, pair, half);
+        GemmSlices.RunManaged(a, b, c, sliceRows);
         long ticks = Stopwatch.GetTimestamp() - start;
         Exit(false);
         RecordPlain(Transpose.Transposed, Transpose.None, a.Columns, b.Columns, a.Rows, ticks);

@@ -307,7 +307,6 @@ public class TrainingStepBenchmarks : IFlopCount
             CompareFusedPaths("GemmSlices AVX2 dW panels a cache line apart (bwd7)", on => GemmSlices.PaddedPanels = on);
             CompareFusedPaths("GemmSlices AVX2 dx next rows prefetched into L2 (bwd7)", on => GemmSlices.NextRowsPrefetch = on);
             CompareFusedPaths("seventh session's backward hints together (bwd7: padded dW panels, dx next rows)", SetBackwardHints);
-            CompareFusedPaths("GemmSlices AVX2 dW column halves share x^T's packing (bwd8)", on => GemmSlices.SharedPacking = on);
             CompareFusedPaths("GemmSlices AVX2 dx W^T packed once per thread and layer (dx8)", on => GemmSlices.SharedTransposedB = on);
         }
 

@@ -82,7 +82,7 @@ public class WeightGradientGemmBenchmarks
     [Benchmark]
     public float HalvesBySlices() => Halves(mode: 0);
 
-    /// <summary>The same halves, each one <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/> call (same bits).</summary>
+    /// <summary>The same halves, each one <see cref="GemmSlices.AddTransposedProducts"/> call (same bits).</summary>
     [Benchmark]
     public float HalvesOneCall() => Halves(mode: 1);
 

@@ -63,17 +63,6 @@ internal static unsafe class DwAb
             ("out 64x128", 128, 128, false),
             ("fc2 256x128", 512, 128, false),
         ];
-        if (Environment.GetEnvironmentVariable("ACED_PROBE_DW_COLUMNS") == "1")
-        {
-            // Every weight split by dW's columns (paired halves share x^T's packing; the step splits out and fc2 by rows).
-            shapes =
-            [
-                ("out 128x64", 128, 128, true),
-                ("fc2 512x64", 512, 128, true),
-                ("fc1 128x256", 128, 512, true),
-            ];
-        }
-
         if (dx)
         {
             // (name, W rows = dx columns, dy columns = k): x holds W, dy the gradient rows.
@@ -91,7 +80,6 @@ internal static unsafe class DwAb
         var rateOn = new double[shapes.Length][];
         var rateOff = new double[shapes.Length][];
         var yard = new double[rounds];
-        var paired = new int[shapes.Length];
         var xs = new Matrix[shapes.Length];
         var dys = new Matrix[shapes.Length];
         for (int s = 0; s < shapes.Length; s++)
@@ -192,14 +180,7 @@ internal static unsafe class DwAb
                         }
                         else
                         {
-                            // Column halves share x^T's packing as the step's backward items do (GemmSlices.SharedPacking).
-                            TransposedProductsPair? pair = shapes[s].ByColumns ? TransposedProductsPair.Rent() : null;
-                            Parallel.Invoke(() => GemmSlices.AddTransposedProducts(halves[0].X, halves[0].Dy, halves[0].Dw, Slice, pair, 0), () => GemmSlices.AddTransposedProducts(halves[1].X, halves[1].Dy, halves[1].Dw, Slice, pair, 1));
-                            if (pair is not null)
-                            {
-                                paired[s] += pair.WasPaired ? 1 : 0;
-                                TransposedProductsPair.Return(pair);
-                            }
+                            Parallel.Invoke(() => add(halves[0].X, halves[0].Dy, halves[0].Dw, Slice), () => add(halves[1].X, halves[1].Dy, halves[1].Dw, Slice));
                         }
 
                         // CPU time (of the thread, or of the process over both halves, per half): the machine is shared.
@@ -229,7 +210,7 @@ internal static unsafe class DwAb
         for (int s = 0; s < shapes.Length; s++)
         {
             double y = Median(yard);
-            Console.WriteLine($"{shapes[s].Name,-12} off {Median(rateOff[s]),6:F1} ({Median(rateOff[s]) / y:F3} of SGEMM)  on {Median(rateOn[s]),6:F1} ({Median(rateOn[s]) / y:F3})  GFLOP/s per thread; on/off speed-up median {Median(ratios[s]):F3} (min {Min(ratios[s]):F3}, max {Max(ratios[s]):F3}){(threads > 1 && shapes[s].ByColumns ? $"; halves paired {paired[s]} times" : "")}");
+            Console.WriteLine($"{shapes[s].Name,-12} off {Median(rateOff[s]),6:F1} ({Median(rateOff[s]) / y:F3} of SGEMM)  on {Median(rateOn[s]),6:F1} ({Median(rateOn[s]) / y:F3})  GFLOP/s per thread; on/off speed-up median {Median(ratios[s]):F3} (min {Min(ratios[s]):F3}, max {Max(ratios[s]):F3})");
         }
 
         Console.WriteLine($"end {DateTime.UtcNow:HH:mm:ss} UTC, load {LoadAverage()}");

@@ -59,16 +59,7 @@ internal static unsafe partial class GemmSlices
     /// </summary>
     /// <exception cref="ArgumentException">The shapes do not agree, or C overlaps A or B.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="sliceRows"/> is not positive.</exception>
-    public static void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows) =>
-        AddTransposedProducts(a, b, c, sliceRows, null, 0);
-
-    /// <summary>
-    /// <see cref="AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/> as column half <paramref name="half"/>
-    /// (0 or 1) of a weight gradient whose other half runs at the same time with the same <paramref name="a"/>,
-    /// <paramref name="sliceRows"/> and <paramref name="pair"/>: on AVX2 the halves share the x^T packing (see
-    /// <see cref="TransposedProductsPair"/>). Same bits as the unpaired call.
-    /// </summary>
-    internal static void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows, TransposedProductsPair? pair, int half)
+    public static void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows)
     {
         if (sliceRows <= 0)
         {
@@ -101,7 +92,7 @@ internal static unsafe partial class GemmSlices
         IGemmProvider provider = GemmControl.Provider;
         if (Enabled && provider is IGemmSlicesProvider hooked)
         {
-            hooked.AddTransposedProducts(a, b, c, sliceRows, pair, half);
+            hooked.AddTransposedProducts(a, b, c, sliceRows);
             return;
         }
 
@@ -116,14 +107,14 @@ internal static unsafe partial class GemmSlices
             return;
         }
 
-        RunManaged(a, b, c, sliceRows, pair, half);
+        RunManaged(a, b, c, sliceRows);
     }
 
     /// <summary>
-    /// The managed serial path of <see cref="AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/> for operands it has validated (also what a
+    /// The managed serial path of <see cref="AddTransposedProducts"/> for operands it has validated (also what a
     /// wrapping <see cref="IGemmSlicesProvider"/> over the managed provider calls).
     /// </summary>
-    internal static void RunManaged(MatrixView a, MatrixView b, MatrixView c, int sliceRows, TransposedProductsPair? pair = null, int half = 0)
+    internal static void RunManaged(MatrixView a, MatrixView b, MatrixView c, int sliceRows)
     {
         if (c.Rows == 0 || c.Columns == 0 || a.Rows == 0)
         {
@@ -148,8 +139,7 @@ internal static unsafe partial class GemmSlices
             {
                 if (PipelinedPacking)
                 {
-                    pair = SharedPacking && pair is not null && pair.Join() ? pair : null;
-                    RunPiped(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, sliceRows, scratch, pair, half);
+                    RunPiped(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, sliceRows, scratch);
                     return;
                 }
 
@@ -639,17 +629,13 @@ internal static unsafe partial class GemmSlices
 }
 
 /// <summary>
-/// A provider that takes <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/> calls itself (the benchmarks' timing wrapper
+/// A provider that takes <see cref="GemmSlices.AddTransposedProducts"/> calls itself (the benchmarks' timing wrapper
 /// around the managed provider, so that a profile sees this path); it receives validated operands.
 /// </summary>
 internal interface IGemmSlicesProvider
 {
-    /// <summary>
-    /// <c>C += A^T B</c> over k-slices of <paramref name="sliceRows"/> rows, as <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/>;
-    /// <paramref name="pair"/> and <paramref name="half"/> as <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int, TransposedProductsPair, int)"/>
-    /// (null: unpaired).
-    /// </summary>
-    void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows, TransposedProductsPair? pair, int half);
+    /// <summary><c>C += A^T B</c> over k-slices of <paramref name="sliceRows"/> rows, as <see cref="GemmSlices.AddTransposedProducts"/>.</summary>
+    void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows);
 
     /// <summary><c>C (+)= A B^T</c> on the calling thread, as <see cref="GemmSlices.MultiplyTransposed"/>.</summary>
     void MultiplyTransposed(MatrixView a, MatrixView b, MatrixView c, bool accumulate);

@@ -54,7 +54,7 @@ internal static unsafe partial class GemmSlices
     /// so the bits are too; only when the packing runs moves.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RunPiped(float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int m, int n, int k, int sliceRows, Scratch scratch, TransposedProductsPair? pair = null, int half = 0)
+    private static void RunPiped(float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int m, int n, int k, int sliceRows, Scratch scratch)
     {
         const int Half = GemmPlan.NR / 2;
         int group = Math.Max(6, SliceRowGroup / 6 * 6);
@@ -63,12 +63,7 @@ internal static unsafe partial class GemmSlices
         int pad = PanelPad;
         nint aSize = (nint)GemmPlan.CeilDiv(m, 6) * ((6 * GemmPlan.KcMax) + pad);
         nint bSize = (nint)(unit / Half) * ((Half * GemmPlan.KcMax) + pad);
-        var blocks = new BlockCursor(k, sliceRows);
-
-        // Paired (the other column half of the same x^T runs at once), block t's x^T is in the pair's slot t mod 3, and
-        // each half packs its own share of its k rows (SharedRows); unpaired, in this thread's two buffers, all rows.
-        float* aBuffers = pair is null ? scratch.A((int)(2 * aSize)) : pair.Prepare(half, CountBlocks(blocks), aSize);
-        int slots = pair is null ? 2 : TransposedProductsPair.Slots;
+        float* aBuffers = scratch.A((int)(2 * aSize));
         float* bBuffers = scratch.B((int)(2 * bSize));
         float* edge = scratch.Edge;
         bool prefetch = PrefetchEnabled && Sse.IsSupported;
@@ -81,24 +76,16 @@ internal static unsafe partial class GemmSlices
             callsPerHalf += GemmPlan.CeilDiv(Math.Min(group, m - i0), 6);
         }
 
+        var blocks = new BlockCursor(k, sliceRows);
         blocks.Next(out int p0, out int kc);
-        int block = 0;
         float* aCur = aBuffers;
         float* bCur = bBuffers;
-        (int own0, int own1, int ownLimit) = SharedRows(kc, pair is null ? -1 : half);
-        GemmPacking.PackA6Transposed(a + ((nint)p0 * lda), lda, m, ownLimit, own0, own1, aCur, (6 * kc) + pad);
+        GemmPacking.PackA6Transposed(a + ((nint)p0 * lda), lda, m, kc, 0, kc, aCur, (6 * kc) + pad);
         PackBPanel(b + ((nint)p0 * ldb), ldb, unit, Math.Min(unit, n), (Half * kc) + pad, 0, kc, bCur);
-        if (pair is not null)
-        {
-            pair.Packed(0);
-            pair.WaitPacked(0);
-        }
-
         while (kc > 0)
         {
             blocks.Peek(out int nextP0, out int nextKc);
-            float* aNext = aBuffers + ((block + 1) % slots * aSize);
-            (int next0, int next1, int nextLimit) = SharedRows(nextKc, pair is null ? -1 : half);
+            float* aNext = aCur == aBuffers ? aBuffers + aSize : aBuffers;
             for (int jp = 0; jp < panels; jp++)
             {
                 int j0 = jp * unit;
@@ -112,7 +99,7 @@ internal static unsafe partial class GemmSlices
                 int uKc = lastPanel ? nextKc : kc;
                 int uJ0 = lastPanel ? 0 : j0 + unit;
                 var pieces = new PackPieces(
-                    a + ((nint)nextP0 * lda), lda, m, nextLimit, (6 * nextKc) + pad, next0 + ((next1 - next0) * jp / panels), next0 + ((next1 - next0) * (jp + 1) / panels), aNext,
+                    a + ((nint)nextP0 * lda), lda, m, nextKc, (6 * nextKc) + pad, nextKc * jp / panels, nextKc * (jp + 1) / panels, aNext,
                     b + ((nint)uP0 * ldb) + uJ0, ldb, unit, Math.Min(unit, n - uJ0), uKc, (Half * uKc) + pad, bNext,
                     ((ncb + Half - 1) / Half) * callsPerHalf, kc, distance);
 
@@ -161,44 +148,8 @@ internal static unsafe partial class GemmSlices
             }
 
             aCur = aNext;
-            block++;
             blocks.Next(out p0, out kc);
-            if (pair is not null && kc > 0)
-            {
-                pair.Packed(block);
-                pair.WaitPacked(block);
-            }
         }
-    }
-
-    /// <summary>
-    /// The k rows [Begin, End) of a block of <paramref name="kc"/> rows whose x^T strips half <paramref name="half"/> packs
-    /// (-1: unpaired, all of them), and the row count to pass the packer as its block length, so that its 8-float store
-    /// (which also writes two floats of the next row's slot) never runs on the share's last row: half 0's last row is
-    /// half 1's first one minus one, packed by another thread. Half 0 packs the first kc / 2 rows rounded down to a
-    /// multiple of 8 (48 floats, whole cache lines of a strip).
-    /// </summary>
-    private static (int Begin, int End, int Limit) SharedRows(int kc, int half)
-    {
-        int split = kc >= 16 ? kc / 2 / 8 * 8 : kc / 2;
-        return half switch
-        {
-            0 => (0, split, split),
-            1 => (split, kc, kc),
-            _ => (0, kc, kc),
-        };
-    }
-
-    /// <summary>The number of k blocks <paramref name="blocks"/> yields (a copy is advanced).</summary>
-    private static int CountBlocks(BlockCursor blocks)
-    {
-        int count = 0;
-        while (blocks.Next(out _, out _))
-        {
-            count++;
-        }
-
-        return count;
     }
 
     /// <summary>

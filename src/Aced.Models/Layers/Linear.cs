@@ -94,7 +94,8 @@ internal static class Linear
         if (Concurrent(x, dy, dx))
         {
             CheckBackwardShapes(x, w, dy, dx, dw, db);
-            RunItems(new BackwardBody(x, w, dy, dx, accumulateDx, dw, db, default, null, TransposedProductsPair.Rent()));
+            var body = new BackwardBody(x, w, dy, dx, accumulateDx, dw, db, default, null);
+            ParallelPartition.Run(body.Items, body);
             return;
         }
 
@@ -139,25 +140,13 @@ internal static class Linear
         float[] partial = ArrayPool<float>.Shared.Rent(chunks * hidden.Columns);
         try
         {
-            RunItems(new BackwardBody(gelu, w, dy, dHidden, false, dw, db, hidden, partial, TransposedProductsPair.Rent()));
+            var body = new BackwardBody(gelu, w, dy, dHidden, false, dw, db, hidden, partial);
+            ParallelPartition.Run(body.Items, body);
             RowOps.AddChunkSums(partial, chunks, hiddenBiasGradient);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(partial);
-        }
-    }
-
-    /// <summary>Runs a concurrent backward's items, then gives its dW halves' pair back.</summary>
-    private static void RunItems(in BackwardBody body)
-    {
-        try
-        {
-            ParallelPartition.Run(body.Items, body);
-        }
-        finally
-        {
-            TransposedProductsPair.Return(body.Pair);
         }
     }
 
@@ -167,11 +156,11 @@ internal static class Linear
     /// <summary>
     /// dW += x^T dy, summed over fixed k-slices of <see cref="WeightGradientSlice"/> rows in row order, each slice a
     /// product that uses every thread (the concurrent backward's single-threaded halves run the same slices as one
-    /// <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/> call each: same bits).
+    /// <see cref="GemmSlices.AddTransposedProducts"/> call each: same bits).
     /// </summary>
     public static void AddWeightGradient(MatrixView x, MatrixView dy, MatrixView dw) => AddWeightGradientBySlices(x, dy, dw);
 
-    /// <summary>dW += x^T dy as one product per k-slice (the form <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/> reproduces bit for bit).</summary>
+    /// <summary>dW += x^T dy as one product per k-slice (the form <see cref="GemmSlices.AddTransposedProducts"/> reproduces bit for bit).</summary>
     internal static void AddWeightGradientBySlices(MatrixView x, MatrixView dy, MatrixView dw)
     {
         int k = x.Rows;
@@ -246,9 +235,8 @@ internal static class Linear
         /// <summary>Names W to the dx blocks' products: each thread packs W^T once for all the blocks it runs.</summary>
         private readonly long _wKey;
 
-        public BackwardBody(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, bool accumulateDx, MatrixView dw, MatrixView db, MatrixView hidden, float[]? partial, TransposedProductsPair pair)
+        public BackwardBody(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, bool accumulateDx, MatrixView dw, MatrixView db, MatrixView hidden, float[]? partial)
         {
-            Pair = pair;
             _x = x;
             _w = w;
             _dy = dy;
@@ -264,9 +252,6 @@ internal static class Linear
 
         public int Items => 2 + _dxBlocks + 1;
 
-        /// <summary>The two dW column halves' shared x^T packing (see <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int, TransposedProductsPair, int)"/>).</summary>
-        public TransposedProductsPair Pair { get; }
-
         public void Execute(int partition)
         {
             if (partition < 2)
@@ -274,7 +259,7 @@ internal static class Linear
                 if (_dw.Rows < _dw.Columns)
                 {
                     (int start, int count) = Half(_dw.Columns, GemmTileColumns, partition);
-                    GemmSlices.AddTransposedProducts(_x, _dy.ColumnRange(start, count), _dw.ColumnRange(start, count), WeightGradientSlice, Pair, partition);
+                    GemmSlices.AddTransposedProducts(_x, _dy.ColumnRange(start, count), _dw.ColumnRange(start, count), WeightGradientSlice);
                 }
                 else
                 {

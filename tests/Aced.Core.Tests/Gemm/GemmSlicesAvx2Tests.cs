@@ -76,9 +76,6 @@ public sealed class GemmSlicesAvx2Tests
 
         Assert.Equal(unpadded.Array, six.Array);
 
-        // Two column halves of C at once, sharing x^T's packing, and one after the other (unpaired): the same bits.
-        CheckPairedHalves(a, b, c0, six, c.Slice);
-
         // Other row groups, unit widths and prefetch distances move only the loop and the hints, never a bit.
         MatrixView otherLoop = Copy(c0);
         int savedGroup = GemmSlices.SliceRowGroup;
@@ -287,55 +284,6 @@ public sealed class GemmSlicesAvx2Tests
             }).Check(Config.QuickThrowOnFailure
             .WithMaxTest(40)
             .WithReplay(Microsoft.FSharp.Core.FSharpOption<Replay>.Some(new Replay(new Rnd(20261203UL, 0x9E3779B97F4A7C15UL), Microsoft.FSharp.Core.FSharpOption<int>.None))));
-    }
-
-    /// <summary>
-    /// C's columns cut at <c>n / 2</c> (any cut: the halves share only A) and run as a pair, on two threads started
-    /// together and on one thread one after the other; both must give <paramref name="expected"/> and pair up exactly
-    /// when they run together and neither half is empty.
-    /// </summary>
-    private static void CheckPairedHalves(MatrixView a, MatrixView b, MatrixView c0, MatrixView expected, int slice)
-    {
-        int n = b.Columns;
-        int split = n / 2;
-        TimeSpan savedTimeout = TransposedProductsPair.JoinTimeout;
-        try
-        {
-            foreach (bool together in new[] { true, false })
-            {
-                MatrixView got = Copy(c0);
-                TransposedProductsPair pair = TransposedProductsPair.Rent();
-                TransposedProductsPair.JoinTimeout = together && split > 0 ? TimeSpan.FromSeconds(30) : TimeSpan.FromMilliseconds(1);
-                WithSix(true, 1, () =>
-                {
-                    void Half(int h) => GemmSlices.AddTransposedProducts(a, b.ColumnRange(h == 0 ? 0 : split, h == 0 ? split : n - split), got.ColumnRange(h == 0 ? 0 : split, h == 0 ? split : n - split), slice, pair, h);
-                    if (!together)
-                    {
-                        Half(0);
-                        Half(1);
-                        return;
-                    }
-
-                    using var start = new System.Threading.Barrier(2);
-                    var other = new System.Threading.Thread(() =>
-                    {
-                        start.SignalAndWait();
-                        Half(1);
-                    });
-                    other.Start();
-                    start.SignalAndWait();
-                    Half(0);
-                    other.Join();
-                });
-                Assert.Equal(expected.Array, got.Array);
-                Assert.Equal(together && split > 0, pair.WasPaired);
-                TransposedProductsPair.Return(pair);
-            }
-        }
-        finally
-        {
-            TransposedProductsPair.JoinTimeout = savedTimeout;
-        }
     }
 
     [Theory]

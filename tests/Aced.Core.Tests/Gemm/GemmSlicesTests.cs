@@ -6,7 +6,7 @@ using FsCheck.Fluent;
 namespace Aced.Core.Tests;
 
 /// <summary>
-/// <see cref="GemmSlices.AddTransposedProducts(MatrixView, MatrixView, MatrixView, int)"/>: C += A^T B over fixed k-slices in one serial call. Pinned bit for bit to
+/// <see cref="GemmSlices.AddTransposedProducts"/>: C += A^T B over fixed k-slices in one serial call. Pinned bit for bit to
 /// the sequence of per-slice <see cref="Gemm.Multiply(Transpose, Transpose, float, MatrixView, MatrixView, float, MatrixView)"/>
 /// calls (every kernel ISA, any thread count of those calls), and against a double reference.
 /// </summary>
@@ -373,10 +373,10 @@ public sealed class GemmSlicesTests
             ManagedGemmProvider.Instance.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
 
-        public void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows, TransposedProductsPair? pair, int half)
+        public void AddTransposedProducts(MatrixView a, MatrixView b, MatrixView c, int sliceRows)
         {
             SliceCalls++;
-            GemmSlices.RunManaged(a, b, c, sliceRows, pair, half);
+            GemmSlices.RunManaged(a, b, c, sliceRows);
         }
 
         public void MultiplyTransposed(MatrixView a, MatrixView b, MatrixView c, bool accumulate)
