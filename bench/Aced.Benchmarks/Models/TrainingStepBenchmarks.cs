@@ -313,17 +313,16 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("fused layer norm two rows at a time (residual epilogues)", on => Aced.Models.Layers.LayerNormTarget.PairedRows = on);
         CompareFusedPaths("GELU backward and fc1 bias sums in one software-pipelined pass (epi8)", on => Aced.Models.Layers.RowOps.FusedGeluSums = on);
         CompareFusedPaths("seventh session's step paths together (head-major qkv, forward in the projection, bwd7's hints, paired layer norm)", SetSeventhSessionPaths);
-        CompareFusedPaths("eighth session's step paths together (bwd8 shared x^T, dx8 shared W^T, epi8 GELU backward, attn8 prefetch)", SetEighthSessionPaths);
+        CompareFusedPaths("eighth session's step paths together (dx8 shared W^T, epi8 GELU backward, attn8 prefetch)", SetEighthSessionPaths);
     }
 
     /// <summary>
-    /// Switches every step path added in the eighth session together (all on by default): bwd8's shared x^T packing of
-    /// the dW column halves and dx8's W^T packed once per thread and layer (AVX2 paths), epi8's one-pass GELU backward
-    /// with the bias sums, attn8's spread attention-backward prefetch.
+    /// Switches every step path added in the eighth session together (all on by default): dx8's W^T packed once per
+    /// thread and layer (AVX2 path), epi8's one-pass GELU backward with the bias sums, attn8's spread attention-backward
+    /// prefetch.
     /// </summary>
     private static void SetEighthSessionPaths(bool on)
     {
-        GemmSlices.SharedPacking = on;
         GemmSlices.SharedTransposedB = on;
         Aced.Models.Layers.RowOps.FusedGeluSums = on;
         Aced.Models.Layers.Attention.SpreadPrefetch = on;
