@@ -55,7 +55,7 @@ internal static partial class Attention
     /// Whether the packed backward issues each head's part of the next example's prefetch in five pieces, one before
     /// each of the head's stages, instead of in one burst before the head, when that part is at most
     /// <see cref="SpreadPrefetchFloats"/> (the text tower's T = 32: 8192 floats per head at the reference widths): on by
-    /// default, off in A/B probes and tests. A hint only: the same bits. Measured on Zen 3 (docs/perf/attn8.md): T = 32
+    /// default, off in A/B probes and tests. A hint only: the same bits. Measured on Zen 3 (docs/PERFORMANCE.md, "attn8"): T = 32
     /// backward 0.87–1.00 of the burst's CPU time over ten runs (median ~0.94); spread at T = 64 (18432 floats per head)
     /// measured 1.01–1.06, so T = 64 keeps the burst.
     /// </summary>
