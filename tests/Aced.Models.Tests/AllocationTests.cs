@@ -31,13 +31,22 @@ public class AllocationTests
 
         Step();
         Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 3; i++)
+
+        // The smallest count over up to 10 rounds of 3 steps: an allocation in the step shows in every round, while a
+        // one-time lazy growth of the calling thread's workspace (the first time the pool leaves it some kind of work
+        // item, which depends on timing: 24 B seen in CI on 2026-12-01 after 2 warm-up steps) shows in one round only.
+        long smallest = long.MaxValue;
+        for (int round = 0; round < 10 && smallest > 0; round++)
         {
-            Step();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 3; i++)
+            {
+                Step();
+            }
+
+            smallest = Math.Min(smallest, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(allocated == 0, $"{allocated} bytes allocated in 3 steady-state steps");
+        Assert.True(smallest == 0, $"{smallest} bytes allocated in every round of 3 steady-state steps");
     }
 }
