@@ -7,8 +7,8 @@ namespace Aced.Core;
 /// <see cref="Exp(Vector256{float})"/> cut into its three dependent stages, for software-pipelined loops that run
 /// different stages of several vectors in one iteration (<c>ExpScale(ExpPolynomial(ExpReduction(ExpClamp(x), n)), n)</c>
 /// with <c>n = ExpRound(ExpClamp(x))</c> is exactly <see cref="Exp(Vector256{float})"/>: the same operations in the same
-/// order, so the same bits; <c>VectorMathExpStagesTests</c> pins them to each other). <see cref="Exp(Vector256{float})"/>
-/// keeps its own one-piece body, so its many inlined call sites do not depend on the JIT inlining these pieces too. A loop over many vectors whose per-vector chain is as long as the exponential's (~40 cycles
+/// order, so the same bits; <c>VectorMathExpStagesTests</c> pins them to each other; <c>ExpReduced</c>, the core of
+/// <see cref="Exp(Vector256{float})"/>, is <c>ExpPolynomial(ExpReduction(x, n))</c>). A loop over many vectors whose per-vector chain is as long as the exponential's (~40 cycles
 /// of dependent FMAs, rounding and scaling) is otherwise bound by how many waiting operations the out-of-order scheduler
 /// holds; with the stages skewed across iterations each operation's inputs are ready soon after it is issued.
 /// </content>

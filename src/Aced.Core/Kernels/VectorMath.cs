@@ -359,18 +359,7 @@ public static partial class VectorMath
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> ExpReduced(Vector256<float> x, Vector256<float> n)
-    {
-        Vector256<float> r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Hi), x);
-        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Lo), r);
-        Vector256<float> p = Vector256.FusedMultiplyAdd(Vector256.Create(P7), r, Vector256.Create(P6));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P5));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P4));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P3));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P2));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
-        return Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
-    }
+    private static Vector256<float> ExpReduced(Vector256<float> x, Vector256<float> n) => ExpPolynomial(ExpReduction(x, n));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> ExpReduced(Vector512<float> x, Vector512<float> n)
