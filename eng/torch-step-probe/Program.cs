@@ -22,7 +22,7 @@ namespace Aced.TorchStepProbe;
 public static class Program
 {
     private const float LearningRate = 1e-4f;
-    private const int SgemmCalls = 5;
+    private const int SgemmCalls = 4;
     private const int StepCalls = 3;
     private const int CheckedSteps = 3;
     private const int WarmupSteps = 3;
@@ -60,6 +60,9 @@ public static class Program
         Console.WriteLine($"batch {batch}: {stepFlops / 1e9:F2} GFLOP/step (3x forward)");
         CheckSameWork(initial, images, tokens, torchStep);
 
+        using var torchSgemm = new TorchSgemm(1024);
+        Action[] yardsticks = [() => bench.Sgemm1024(), () => bench.OpenBlasSgemm1024(), torchSgemm.Multiply];
+
         // Lockstep: the benchmark's set-up made step 1, so torch makes its step 1 here, then both steps 2, 3, ...
         torchStep.Step();
         for (int k = 0; k < CheckedSteps + WarmupSteps; k++)
@@ -71,64 +74,60 @@ public static class Program
                 Console.WriteLine($"  step {k + 2}: loss Aced {aced:F6}, libtorch {libtorch:F6} (relative difference {Math.Abs(aced - libtorch) / Math.Abs(aced):E1})");
             }
 
-            bench.Sgemm1024();
-            bench.OpenBlasSgemm1024();
+            TimeEach(yardsticks);
         }
 
-        var acedRatio = new double[rounds];
-        var torchRatio = new double[rounds];
-        var acedVsOpenBlas = new double[rounds];
-        var torchVsOpenBlas = new double[rounds];
-        var timeRatio = new double[rounds];
+        var results = new RoundResult[rounds];
         float acedLoss = 0;
         float torchLoss = 0;
+        Timing TimeAced() => Time(() => acedLoss = bench.TrainingStep(), StepCalls);
+        Timing TimeTorch() => Time(() => torchLoss = torchStep.Step(), StepCalls);
         for (int r = 0; r < rounds; r++)
         {
-            (double acedSgemm, _) = Time(() => bench.Sgemm1024(), SgemmCalls);
-            (double openBlasSgemm, _) = Time(() => bench.OpenBlasSgemm1024(), SgemmCalls);
-            (double Wall, double Cpu) aced = default;
-            (double Wall, double Cpu) libtorch = default;
-            (double Forward, double Backward, double Update) phases = default;
-            for (int turn = 0; turn < 2; turn++)
-            {
-                // Alternate which step goes first, so neither always follows the SGEMMs.
-                if ((turn + r) % 2 == 0)
-                {
-                    aced = Time(() => acedLoss = bench.TrainingStep(), StepCalls);
-                }
-                else
-                {
-                    phases = default;
-                    libtorch = Time(
-                        () =>
-                        {
-                            torchLoss = torchStep.Step();
-                            phases = (phases.Forward + torchStep.LastPhases.Forward, phases.Backward + torchStep.LastPhases.Backward, phases.Update + torchStep.LastPhases.Update);
-                        },
-                        StepCalls);
-                }
-            }
-
-            double acedPeak = sgemmFlops / acedSgemm;
-            double openBlasPeak = sgemmFlops / openBlasSgemm;
-            double acedRate = stepFlops / aced.Wall;
-            double torchRate = stepFlops / libtorch.Wall;
-            acedRatio[r] = acedRate / acedPeak;
-            torchRatio[r] = torchRate / acedPeak;
-            acedVsOpenBlas[r] = acedRate / openBlasPeak;
-            torchVsOpenBlas[r] = torchRate / openBlasPeak;
-            timeRatio[r] = libtorch.Wall / aced.Wall;
-            Console.WriteLine(
-                $"  round {r} {DateTime.UtcNow:HH:mm:ss}: SGEMM Aced {acedPeak / 1e9:F1}, OpenBLAS {openBlasPeak / 1e9:F1} GFLOP/s | " +
-                $"Aced step {aced.Wall * 1e3:F0} ms wall, {aced.Cpu * 1e3:F0} ms CPU, {acedRate / 1e9:F1} GFLOP/s = {acedRatio[r]:F3} / {acedVsOpenBlas[r]:F3} | " +
-                $"libtorch step {libtorch.Wall * 1e3:F0} ms wall, {libtorch.Cpu * 1e3:F0} ms CPU (fwd+loss {phases.Forward / StepCalls * 1e3:F0}, bwd {phases.Backward / StepCalls * 1e3:F0}, clip+AdamW {phases.Update / StepCalls * 1e3:F0}), " +
-                $"{torchRate / 1e9:F1} GFLOP/s = {torchRatio[r]:F3} / {torchVsOpenBlas[r]:F3} | libtorch/Aced time {timeRatio[r]:F2}");
+            // The SGEMMs run before, between and after the two steps (which goes first alternates), so their mean
+            // brackets the steps in time on a machine whose speed drifts.
+            torchStep.ResetPhases();
+            bool acedFirst = r % 2 == 0;
+            Timing[] sgemms = TimeEach(yardsticks);
+            Timing first = acedFirst ? TimeAced() : TimeTorch();
+            AddTo(sgemms, TimeEach(yardsticks));
+            Timing second = acedFirst ? TimeTorch() : TimeAced();
+            AddTo(sgemms, TimeEach(yardsticks));
+            (Timing aced, Timing libtorch) = acedFirst ? (first, second) : (second, first);
+            results[r] = new RoundResult(sgemms[0] / 3, sgemms[1] / 3, sgemms[2] / 3, aced, libtorch, sgemmFlops, stepFlops);
+            Print(r, results[r], torchStep.MeanPhases);
         }
 
+        Console.WriteLine($"batch {batch}, medians of {rounds} rounds:");
+        Console.WriteLine($"  Aced     step over Aced's SGEMM {Median(results, x => x.Aced.OverAced)}, over OpenBLAS's {Median(results, x => x.Aced.OverOpenBlas)}");
+        Console.WriteLine($"  libtorch step over Aced's SGEMM {Median(results, x => x.Torch.OverAced)}, over OpenBLAS's {Median(results, x => x.Torch.OverOpenBlas)}, over its own {Median(results, x => x.Torch.OverOwn)}");
+        Console.WriteLine($"  libtorch/Aced step time {Median(results, x => x.TimeRatio)}; last losses Aced {acedLoss:F6}, libtorch {torchLoss:F6}");
+    }
+
+    private static void Print(int round, RoundResult x, (double Forward, double Backward, double Update) phases)
+    {
         Console.WriteLine(
-            $"batch {batch} medians over {rounds} rounds (of Aced's SGEMM / of OpenBLAS's SGEMM): Aced step {Median(acedRatio):F3} / {Median(acedVsOpenBlas):F3}, " +
-            $"libtorch step {Median(torchRatio):F3} / {Median(torchVsOpenBlas):F3}; libtorch/Aced time {Median(timeRatio):F2} (range {Min(timeRatio):F2}-{Max(timeRatio):F2}); " +
-            $"last losses Aced {acedLoss:F6}, libtorch {torchLoss:F6}");
+            $"  round {round} {DateTime.UtcNow:HH:mm:ss} UTC: 1024^3 SGEMM GFLOP/s (wall) Aced {x.AcedPeak.Wall / 1e9:F1}, OpenBLAS {x.OpenBlasPeak.Wall / 1e9:F1}, libtorch {x.TorchPeak.Wall / 1e9:F1} | " +
+            $"libtorch/Aced step time wall {x.TimeRatio.Wall:F2}, CPU {x.TimeRatio.Cpu:F2}");
+        Console.WriteLine($"    Aced     step {x.AcedStep.Wall * 1e3,5:F0} ms wall, {x.AcedStep.Cpu * 1e3,5:F0} ms CPU; {x.Aced.Describe()}");
+        Console.WriteLine($"    libtorch step {x.TorchStep.Wall * 1e3,5:F0} ms wall, {x.TorchStep.Cpu * 1e3,5:F0} ms CPU; {x.Torch.Describe()}, over its own SGEMM {x.Torch.OverOwn.Wall:F3} (CPU {x.Torch.OverOwn.Cpu:F3})");
+        Console.WriteLine($"    libtorch phases: forward + loss {phases.Forward * 1e3:F0} ms, backward {phases.Backward * 1e3:F0} ms, clip + AdamW + clamp {phases.Update * 1e3:F0} ms");
+    }
+
+    /// <summary>Median, smallest and largest of a wall and a CPU figure over the rounds.</summary>
+    private static string Median(RoundResult[] results, Func<RoundResult, Timing> figure)
+    {
+        var wall = new double[results.Length];
+        var cpu = new double[results.Length];
+        for (int i = 0; i < results.Length; i++)
+        {
+            (wall[i], cpu[i]) = (figure(results[i]).Wall, figure(results[i]).Cpu);
+        }
+
+        Array.Sort(wall);
+        Array.Sort(cpu);
+        int n = results.Length;
+        return $"wall {wall[n / 2]:F3} ({wall[0]:F3}-{wall[n - 1]:F3}), CPU {cpu[n / 2]:F3} ({cpu[0]:F3}-{cpu[n - 1]:F3})";
     }
 
     /// <summary>Prints and checks that both models have the same parameters and encode the batch alike.</summary>
@@ -166,8 +165,28 @@ public static class Program
         return max;
     }
 
-    /// <summary>Mean wall and process CPU seconds per call over <paramref name="calls"/> calls, after a 20 ms pause.</summary>
-    private static (double Wall, double Cpu) Time(Action call, int calls)
+    /// <summary>Seconds per call of each yardstick, <see cref="SgemmCalls"/> calls each.</summary>
+    private static Timing[] TimeEach(Action[] yardsticks)
+    {
+        var timings = new Timing[yardsticks.Length];
+        for (int i = 0; i < yardsticks.Length; i++)
+        {
+            timings[i] = Time(yardsticks[i], SgemmCalls);
+        }
+
+        return timings;
+    }
+
+    private static void AddTo(Timing[] sums, Timing[] values)
+    {
+        for (int i = 0; i < sums.Length; i++)
+        {
+            sums[i] += values[i];
+        }
+    }
+
+    /// <summary>Wall and process CPU seconds per call over <paramref name="calls"/> calls, after a 20 ms pause.</summary>
+    private static Timing Time(Action call, int calls)
     {
         // The pause lets the other side's spinning pool threads (libgomp, OpenBLAS, .NET) go idle first.
         Thread.Sleep(20);
@@ -179,39 +198,9 @@ public static class Program
             call();
         }
 
-        double wall = Stopwatch.GetElapsedTime(start).TotalSeconds / calls;
+        double wall = Stopwatch.GetElapsedTime(start).TotalSeconds;
         process.Refresh();
-        return (wall, (process.TotalProcessorTime - cpu0).TotalSeconds / calls);
-    }
-
-    private static double Median(double[] values)
-    {
-        double[] sorted = (double[])values.Clone();
-        Array.Sort(sorted);
-        int n = sorted.Length;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[(n / 2) - 1] + sorted[n / 2]) / 2;
-    }
-
-    private static double Min(double[] values)
-    {
-        double min = double.MaxValue;
-        foreach (double v in values)
-        {
-            min = Math.Min(min, v);
-        }
-
-        return min;
-    }
-
-    private static double Max(double[] values)
-    {
-        double max = double.MinValue;
-        foreach (double v in values)
-        {
-            max = Math.Max(max, v);
-        }
-
-        return max;
+        return new Timing(wall / calls, (process.TotalProcessorTime - cpu0).TotalSeconds / calls);
     }
 
     private static string Load()

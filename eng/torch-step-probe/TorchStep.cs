@@ -27,6 +27,8 @@ internal sealed class TorchStep : IDisposable
     private readonly AdamWOptions _options = new();
     private readonly Tensor _images;
     private readonly Tensor _tokens;
+    private (double Forward, double Backward, double Update) _phases;
+    private int _steps;
 
     /// <summary>Builds the torch model from <paramref name="initial"/>'s weights and the step's batch.</summary>
     public TorchStep(TwoTowerModel initial, TwoTowerConfig config, Matrix images, int[] tokens, float learningRate)
@@ -86,8 +88,16 @@ internal sealed class TorchStep : IDisposable
         }
     }
 
-    /// <summary>Seconds of the last step's forward + loss, backward, and clip + AdamW + clamp.</summary>
-    public (double Forward, double Backward, double Update) LastPhases { get; private set; }
+    /// <summary>Mean seconds of forward + loss, backward, and clip + AdamW + clamp over the steps since <see cref="ResetPhases"/>.</summary>
+    public (double Forward, double Backward, double Update) MeanPhases =>
+        _steps == 0 ? default : (_phases.Forward / _steps, _phases.Backward / _steps, _phases.Update / _steps);
+
+    /// <summary>Starts a new <see cref="MeanPhases"/> average.</summary>
+    public void ResetPhases()
+    {
+        _phases = default;
+        _steps = 0;
+    }
 
     /// <summary>The embeddings of the current weights (no gradient), copied to the host.</summary>
     public (float[] Image, float[] Text, long[] Shape) Embed()
@@ -117,7 +127,8 @@ internal sealed class TorchStep : IDisposable
         }
 
         long t3 = Stopwatch.GetTimestamp();
-        LastPhases = (Seconds(t0, t1), Seconds(t1, t2), Seconds(t2, t3));
+        _phases = (_phases.Forward + Seconds(t0, t1), _phases.Backward + Seconds(t1, t2), _phases.Update + Seconds(t2, t3));
+        _steps++;
         return loss.ToSingle();
     }
 
@@ -130,4 +141,28 @@ internal sealed class TorchStep : IDisposable
     }
 
     private static double Seconds(long from, long to) => (to - from) / (double)Stopwatch.Frequency;
+}
+
+/// <summary>libtorch's own square SGEMM (<c>torch.mm</c>, MKL in the NuGet libtorch), the same operands as the benchmark's.</summary>
+internal sealed class TorchSgemm : IDisposable
+{
+    private readonly Tensor _a;
+    private readonly Tensor _b;
+
+    public TorchSgemm(int n)
+    {
+        _a = torch.full(n, n, 0.5f);
+        _b = torch.full(n, n, 0.25f);
+    }
+
+    public void Multiply()
+    {
+        using Tensor c = _a.mm(_b);
+    }
+
+    public void Dispose()
+    {
+        _a.Dispose();
+        _b.Dispose();
+    }
 }
