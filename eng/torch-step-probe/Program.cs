@@ -54,64 +54,94 @@ public static class Program
         TwoTowerConfig config = TrainingStepBenchmarks.ReferenceConfig();
         (Matrix images, int[] tokens) = TrainingStepBenchmarks.ReferenceBatch(batch);
         var initial = new TwoTowerModel(config, 1); // the benchmark's model before its first step
-        using var torchStep = new TorchStep(initial, config, images, tokens, LearningRate);
+        using var towers = new TorchStep(initial, config, images, tokens, LearningRate, fused: false);
+        using var fused = new TorchStep(initial, config, images, tokens, LearningRate, fused: true);
         double stepFlops = bench.FlopCount(nameof(TrainingStepBenchmarks.TrainingStep));
         double sgemmFlops = bench.FlopCount(nameof(TrainingStepBenchmarks.Sgemm1024));
         Console.WriteLine($"batch {batch}: {stepFlops / 1e9:F2} GFLOP/step (3x forward)");
-        CheckSameWork(initial, images, tokens, torchStep);
+        CheckSameWork(initial, images, tokens, "libtorch (Aced.TorchSharp's towers)", towers);
+        CheckSameWork(initial, images, tokens, "libtorch (fused ops)", fused);
 
         using var torchSgemm = new TorchSgemm(1024);
         Action[] yardsticks = [() => bench.Sgemm1024(), () => bench.OpenBlasSgemm1024(), torchSgemm.Multiply];
+        var steps = new Contender[]
+        {
+            new("Aced", () => bench.TrainingStep(), null),
+            new("libtorch towers", towers.Step, towers),
+            new("libtorch fused", fused.Step, fused),
+        };
 
-        // Lockstep: the benchmark's set-up made step 1, so torch makes its step 1 here, then both steps 2, 3, ...
-        torchStep.Step();
+        // Lockstep: the benchmark's set-up made step 1, so the torch models make theirs here, then all make 2, 3, ...
+        towers.Step();
+        fused.Step();
         for (int k = 0; k < CheckedSteps + WarmupSteps; k++)
         {
-            float aced = bench.TrainingStep();
-            float libtorch = torchStep.Step();
+            string line = $"  step {k + 2}: loss";
+            foreach (Contender c in steps)
+            {
+                c.LastLoss = c.Step();
+                line += $" {c.Name} {c.LastLoss:F6}";
+            }
+
             if (k < CheckedSteps)
             {
-                Console.WriteLine($"  step {k + 2}: loss Aced {aced:F6}, libtorch {libtorch:F6} (relative difference {Math.Abs(aced - libtorch) / Math.Abs(aced):E1})");
+                Console.WriteLine(line);
             }
 
             TimeEach(yardsticks);
         }
 
         var results = new RoundResult[rounds];
-        float acedLoss = 0;
-        float torchLoss = 0;
-        Timing TimeAced() => Time(() => acedLoss = bench.TrainingStep(), StepCalls);
-        Timing TimeTorch() => Time(() => torchLoss = torchStep.Step(), StepCalls);
         for (int r = 0; r < rounds; r++)
         {
-            // The SGEMMs run before, between and after the two steps (which goes first alternates), so their mean
-            // brackets the steps in time on a machine whose speed drifts.
-            torchStep.ResetPhases();
-            bool acedFirst = r % 2 == 0;
+            // The SGEMMs run before, between and after the steps (whose order rotates from round to round), so their
+            // mean brackets the steps in time on a machine whose speed drifts.
             Timing[] sgemms = TimeEach(yardsticks);
-            Timing first = acedFirst ? TimeAced() : TimeTorch();
-            AddTo(sgemms, TimeEach(yardsticks));
-            Timing second = acedFirst ? TimeTorch() : TimeAced();
-            AddTo(sgemms, TimeEach(yardsticks));
-            (Timing aced, Timing libtorch) = acedFirst ? (first, second) : (second, first);
-            results[r] = new RoundResult(sgemms[0] / 3, sgemms[1] / 3, sgemms[2] / 3, aced, libtorch, sgemmFlops, stepFlops);
-            Print(r, results[r], torchStep.MeanPhases);
+            var timings = new Timing[steps.Length];
+            for (int i = 0; i < steps.Length; i++)
+            {
+                int s = (i + r) % steps.Length;
+                steps[s].Torch?.ResetPhases();
+                timings[s] = Time(() => steps[s].LastLoss = steps[s].Step(), StepCalls);
+                AddTo(sgemms, TimeEach(yardsticks));
+            }
+
+            for (int y = 0; y < sgemms.Length; y++)
+            {
+                sgemms[y] /= steps.Length + 1;
+            }
+
+            results[r] = new RoundResult(sgemms, timings, sgemmFlops, stepFlops);
+            Print(r, results[r], steps);
         }
 
-        Console.WriteLine($"batch {batch}, medians of {rounds} rounds:");
-        Console.WriteLine($"  Aced     step over Aced's SGEMM {Median(results, x => x.Aced.OverAced)}, over OpenBLAS's {Median(results, x => x.Aced.OverOpenBlas)}");
-        Console.WriteLine($"  libtorch step over Aced's SGEMM {Median(results, x => x.Torch.OverAced)}, over OpenBLAS's {Median(results, x => x.Torch.OverOpenBlas)}, over its own {Median(results, x => x.Torch.OverOwn)}");
-        Console.WriteLine($"  libtorch/Aced step time {Median(results, x => x.TimeRatio)}; last losses Aced {acedLoss:F6}, libtorch {torchLoss:F6}");
+        Console.WriteLine($"batch {batch}, medians of {rounds} rounds (range), step model GFLOP/s over each SGEMM's GFLOP/s and step time over Aced's:");
+        for (int s = 0; s < steps.Length; s++)
+        {
+            Console.WriteLine(
+                $"  {steps[s].Name,-16} over Aced's SGEMM {Median(results, x => x.OverSgemm(s, 0))}; over OpenBLAS's {Median(results, x => x.OverSgemm(s, 1))}; " +
+                $"over libtorch's {Median(results, x => x.OverSgemm(s, 2))}; time / Aced's {Median(results, x => x.Steps[s] / x.Steps[0])}; last loss {steps[s].LastLoss:F6}");
+        }
     }
 
-    private static void Print(int round, RoundResult x, (double Forward, double Backward, double Update) phases)
+    private static void Print(int round, RoundResult x, Contender[] steps)
     {
         Console.WriteLine(
-            $"  round {round} {DateTime.UtcNow:HH:mm:ss} UTC: 1024^3 SGEMM GFLOP/s (wall) Aced {x.AcedPeak.Wall / 1e9:F1}, OpenBLAS {x.OpenBlasPeak.Wall / 1e9:F1}, libtorch {x.TorchPeak.Wall / 1e9:F1} | " +
-            $"libtorch/Aced step time wall {x.TimeRatio.Wall:F2}, CPU {x.TimeRatio.Cpu:F2}");
-        Console.WriteLine($"    Aced     step {x.AcedStep.Wall * 1e3,5:F0} ms wall, {x.AcedStep.Cpu * 1e3,5:F0} ms CPU; {x.Aced.Describe()}");
-        Console.WriteLine($"    libtorch step {x.TorchStep.Wall * 1e3,5:F0} ms wall, {x.TorchStep.Cpu * 1e3,5:F0} ms CPU; {x.Torch.Describe()}, over its own SGEMM {x.Torch.OverOwn.Wall:F3} (CPU {x.Torch.OverOwn.Cpu:F3})");
-        Console.WriteLine($"    libtorch phases: forward + loss {phases.Forward * 1e3:F0} ms, backward {phases.Backward * 1e3:F0} ms, clip + AdamW + clamp {phases.Update * 1e3:F0} ms");
+            $"  round {round} {DateTime.UtcNow:HH:mm:ss} UTC: 1024^3 SGEMM GFLOP/s (wall) Aced {x.Peak(0).Wall / 1e9:F1}, OpenBLAS {x.Peak(1).Wall / 1e9:F1}, libtorch {x.Peak(2).Wall / 1e9:F1}");
+        for (int s = 0; s < steps.Length; s++)
+        {
+            Timing t = x.Steps[s];
+            string phases = "";
+            if (steps[s].Torch is { } torch)
+            {
+                (double f, double b, double u) = torch.MeanPhases;
+                phases = $"; forward + loss {f * 1e3:F0} ms, backward {b * 1e3:F0} ms, clip + AdamW + clamp {u * 1e3:F0} ms";
+            }
+
+            Console.WriteLine(
+                $"    {steps[s].Name,-16} {t.Wall * 1e3,5:F0} ms wall, {t.Cpu * 1e3,5:F0} ms CPU, time / Aced's {t.Wall / x.Steps[0].Wall:F2}; over the SGEMM of Aced {x.OverSgemm(s, 0).Wall:F3}, " +
+                $"OpenBLAS {x.OverSgemm(s, 1).Wall:F3}, libtorch {x.OverSgemm(s, 2).Wall:F3} (CPU time: {x.OverSgemm(s, 0).Cpu:F3}, {x.OverSgemm(s, 1).Cpu:F3}, {x.OverSgemm(s, 2).Cpu:F3}){phases}");
+        }
     }
 
     /// <summary>Median, smallest and largest of a wall and a CPU figure over the rounds.</summary>
@@ -130,8 +160,20 @@ public static class Program
         return $"wall {wall[n / 2]:F3} ({wall[0]:F3}-{wall[n - 1]:F3}), CPU {cpu[n / 2]:F3} ({cpu[0]:F3}-{cpu[n - 1]:F3})";
     }
 
+    /// <summary>A timed training step: its name, the call, the torch step behind it (for the phase times), its last loss.</summary>
+    private sealed class Contender(string name, Func<float> step, TorchStep? torch)
+    {
+        public string Name { get; } = name;
+
+        public Func<float> Step { get; } = step;
+
+        public TorchStep? Torch { get; } = torch;
+
+        public float LastLoss { get; set; }
+    }
+
     /// <summary>Prints and checks that both models have the same parameters and encode the batch alike.</summary>
-    private static void CheckSameWork(TwoTowerModel managed, Matrix images, int[] tokens, TorchStep torchStep)
+    private static void CheckSameWork(TwoTowerModel managed, Matrix images, int[] tokens, string label, TorchStep torchStep)
     {
         long managedCount = 0;
         foreach (Parameter p in managed.Parameters)
@@ -143,11 +185,11 @@ public static class Program
         (float[] ti, float[] tt, long[] shape) = torchStep.Embed();
         double difference = Math.Max(MaxDifference(zi, ti), MaxDifference(zt, tt));
         Console.WriteLine(
-            $"  parameters: Aced {managed.Parameters.Count} tensors, {managedCount:N0} floats; libtorch {torchStep.ParameterCount:N0} floats | " +
+            $"  {label} against Aced: parameters {torchStep.ParameterCount:N0} and {managedCount:N0} floats ({managed.Parameters.Count} tensors); " +
             $"embeddings [{zi.Rows}, {zi.Columns}] x2 and [{string.Join(", ", shape)}] x2, largest difference {difference:E1}");
         if (managedCount != torchStep.ParameterCount || shape[0] != zi.Rows || shape[1] != zi.Columns || !(difference < 1e-4))
         {
-            throw new InvalidOperationException("the libtorch step does not compute what the managed step computes");
+            throw new InvalidOperationException($"{label} does not compute what the managed step computes");
         }
     }
 

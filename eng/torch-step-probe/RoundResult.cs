@@ -16,46 +16,15 @@ internal readonly record struct Timing(double Wall, double Cpu)
     public static Timing Rate(double flops, Timing seconds) => new(flops / seconds.Wall, flops / seconds.Cpu);
 }
 
-/// <summary>A step's model GFLOP/s as fractions of the three SGEMMs' GFLOP/s of the same round.</summary>
-internal readonly record struct StepRatios(Timing OverAced, Timing OverOpenBlas, Timing OverOwn)
+/// <summary>One round: seconds per call of the 1024^3 SGEMMs and of the steps, as rates and ratios.</summary>
+internal sealed class RoundResult(Timing[] sgemms, Timing[] steps, double sgemmFlops, double stepFlops)
 {
-    public string Describe() =>
-        $"over Aced's SGEMM {OverAced.Wall:F3} (CPU {OverAced.Cpu:F3}), over OpenBLAS's {OverOpenBlas.Wall:F3} (CPU {OverOpenBlas.Cpu:F3})";
-}
+    /// <summary>Seconds per step of each contender.</summary>
+    public Timing[] Steps { get; } = steps;
 
-/// <summary>
-/// One round: seconds per call of the three 1024^3 SGEMMs and of the two steps, turned into rates and ratios.
-/// </summary>
-internal sealed class RoundResult
-{
-    public RoundResult(Timing acedSgemm, Timing openBlasSgemm, Timing torchSgemm, Timing acedStep, Timing torchStep, double sgemmFlops, double stepFlops)
-    {
-        AcedPeak = Timing.Rate(sgemmFlops, acedSgemm);
-        OpenBlasPeak = Timing.Rate(sgemmFlops, openBlasSgemm);
-        TorchPeak = Timing.Rate(sgemmFlops, torchSgemm);
-        AcedStep = acedStep;
-        TorchStep = torchStep;
-        Timing acedRate = Timing.Rate(stepFlops, acedStep);
-        Timing torchRate = Timing.Rate(stepFlops, torchStep);
-        Aced = new StepRatios(acedRate / AcedPeak, acedRate / OpenBlasPeak, acedRate / AcedPeak);
-        Torch = new StepRatios(torchRate / AcedPeak, torchRate / OpenBlasPeak, torchRate / TorchPeak);
-        TimeRatio = torchStep / acedStep;
-    }
+    /// <summary>GFLOP/s of SGEMM <paramref name="y"/>.</summary>
+    public Timing Peak(int y) => Timing.Rate(sgemmFlops, sgemms[y]);
 
-    public Timing AcedPeak { get; }
-
-    public Timing OpenBlasPeak { get; }
-
-    public Timing TorchPeak { get; }
-
-    public Timing AcedStep { get; }
-
-    public Timing TorchStep { get; }
-
-    public StepRatios Aced { get; }
-
-    public StepRatios Torch { get; }
-
-    /// <summary>libtorch's step time over Aced's.</summary>
-    public Timing TimeRatio { get; }
+    /// <summary>Step <paramref name="s"/>'s model GFLOP/s over SGEMM <paramref name="y"/>'s GFLOP/s.</summary>
+    public Timing OverSgemm(int s, int y) => Timing.Rate(stepFlops, Steps[s]) / Peak(y);
 }

@@ -27,14 +27,19 @@ internal sealed class TorchStep : IDisposable
     private readonly AdamWOptions _options = new();
     private readonly Tensor _images;
     private readonly Tensor _tokens;
+    private readonly Func<Tensor, Tensor, (Tensor Image, Tensor Text)> _forward;
     private (double Forward, double Backward, double Update) _phases;
     private int _steps;
 
-    /// <summary>Builds the torch model from <paramref name="initial"/>'s weights and the step's batch.</summary>
-    public TorchStep(TwoTowerModel initial, TwoTowerConfig config, Matrix images, int[] tokens, float learningRate)
+    /// <summary>
+    /// Builds the torch model from <paramref name="initial"/>'s weights and the step's batch; the forward is
+    /// Aced.TorchSharp's towers, or <see cref="FusedTowers"/> when <paramref name="fused"/>.
+    /// </summary>
+    public TorchStep(TwoTowerModel initial, TwoTowerConfig config, Matrix images, int[] tokens, float learningRate, bool fused)
     {
         _model = new TorchTwoTowerModel(config, 1);
         _model.CopyFrom(initial);
+        _forward = fused ? new FusedTowers(_model).Forward : _model.Forward;
         var decayed = new HashSet<string>(StringComparer.Ordinal);
         foreach (Aced.Models.Parameter p in initial.Parameters)
         {
@@ -104,7 +109,7 @@ internal sealed class TorchStep : IDisposable
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        (Tensor zi, Tensor zt) = _model.Forward(_images, _tokens);
+        (Tensor zi, Tensor zt) = _forward(_images, _tokens);
         return (zi.contiguous().data<float>().ToArray(), zt.contiguous().data<float>().ToArray(), zi.shape);
     }
 
@@ -114,7 +119,7 @@ internal sealed class TorchStep : IDisposable
         using var scope = torch.NewDisposeScope();
         long t0 = Stopwatch.GetTimestamp();
         _optimizer.zero_grad();
-        (Tensor zi, Tensor zt) = _model.Forward(_images, _tokens);
+        (Tensor zi, Tensor zt) = _forward(_images, _tokens);
         Tensor loss = TorchLosses.SigmoidContrastive(zi, zt, _model.Logits);
         long t1 = Stopwatch.GetTimestamp();
         loss.backward();
