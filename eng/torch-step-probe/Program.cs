@@ -11,13 +11,15 @@ using TorchSharp;
 namespace Aced.TorchStepProbe;
 
 /// <summary>
-/// Same-process yardstick of issue 12's training-step target: per round, Aced's managed step (the benchmark's own
-/// <see cref="TrainingStepBenchmarks.TrainingStep"/>), the same step on CPU libtorch through TorchSharp
-/// (<see cref="TorchStep"/>, same initial weights, same batch, same optimizer), and the 1024^3 SGEMMs of Aced and of
-/// OpenBLAS (the benchmark's <c>Sgemm1024</c> and <c>OpenBlasSgemm1024</c>), all at the same thread count. Each step's
-/// model GFLOP/s (the benchmark's convention, 3x the forward FLOPs) is printed against both SGEMMs of the same round.
-/// Before timing it checks that the two steps do the same work: parameter counts, embedding shapes and values from the
-/// same weights, and the losses of the first steps. Usage: <c>TorchStepProbe [rounds=5] [batches=256,61] [threads=2]</c>.
+/// Same-process yardstick of issue 12's training-step target. Per round, in rotating order: Aced's managed step (the
+/// benchmark's own <see cref="TrainingStepBenchmarks.TrainingStep"/>) and the same step on CPU libtorch through
+/// TorchSharp twice (<see cref="TorchStep"/>: Aced.TorchSharp's towers, and <see cref="FusedTowers"/>), all from the
+/// same initial weights on the same batch with the same optimizer; between them, the 1024^3 SGEMMs of Aced and
+/// OpenBLAS (the benchmark's <c>Sgemm1024</c> and <c>OpenBlasSgemm1024</c>) and of libtorch (<see cref="TorchSgemm"/>),
+/// all at the same thread count. Each step's model GFLOP/s (the benchmark's convention, 3x the forward FLOPs) is
+/// printed over each SGEMM's GFLOP/s of the same round, by wall and by process CPU time. Before timing it checks that
+/// the steps do the same work: parameter counts, embedding shapes and values from the same weights, and the losses of
+/// the first steps. Usage: <c>TorchStepProbe [rounds=5] [batches=256,61] [threads=2]</c>.
 /// </summary>
 public static class Program
 {
@@ -71,9 +73,34 @@ public static class Program
             new("libtorch fused", fused.Step, fused),
         };
 
-        // Lockstep: the benchmark's set-up made step 1, so the torch models make theirs here, then all make 2, 3, ...
-        towers.Step();
-        fused.Step();
+        Lockstep(steps, yardsticks);
+        var results = new RoundResult[rounds];
+        for (int r = 0; r < rounds; r++)
+        {
+            results[r] = Round(r, steps, yardsticks, sgemmFlops, stepFlops);
+            Print(r, results[r], steps);
+        }
+
+        Console.WriteLine($"batch {batch}, medians of {rounds} rounds (range), step model GFLOP/s over each SGEMM's GFLOP/s and step time over Aced's:");
+        for (int s = 0; s < steps.Length; s++)
+        {
+            Console.WriteLine(
+                $"  {steps[s].Name,-16} over Aced's SGEMM {Median(results, x => x.OverSgemm(s, 0))}; over OpenBLAS's {Median(results, x => x.OverSgemm(s, 1))}; " +
+                $"over libtorch's {Median(results, x => x.OverSgemm(s, 2))}; time / Aced's {Median(results, x => x.Steps[s] / x.Steps[0])}; last loss {steps[s].LastLoss:F6}");
+        }
+    }
+
+    /// <summary>
+    /// The benchmark's set-up made Aced's step 1, so the torch models make theirs here; then all make steps 2, 3, ...
+    /// in turn (the first losses printed), with the yardsticks between, as the warm-up.
+    /// </summary>
+    private static void Lockstep(Contender[] steps, Action[] yardsticks)
+    {
+        foreach (Contender c in steps)
+        {
+            c.Torch?.Step();
+        }
+
         for (int k = 0; k < CheckedSteps + WarmupSteps; k++)
         {
             string line = $"  step {k + 2}: loss";
@@ -90,38 +117,30 @@ public static class Program
 
             TimeEach(yardsticks);
         }
+    }
 
-        var results = new RoundResult[rounds];
-        for (int r = 0; r < rounds; r++)
+    /// <summary>
+    /// One round: the SGEMMs run before, between and after the steps (whose order rotates from round to round), so
+    /// their mean brackets the steps in time on a machine whose speed drifts.
+    /// </summary>
+    private static RoundResult Round(int round, Contender[] steps, Action[] yardsticks, double sgemmFlops, double stepFlops)
+    {
+        Timing[] sgemms = TimeEach(yardsticks);
+        var timings = new Timing[steps.Length];
+        for (int i = 0; i < steps.Length; i++)
         {
-            // The SGEMMs run before, between and after the steps (whose order rotates from round to round), so their
-            // mean brackets the steps in time on a machine whose speed drifts.
-            Timing[] sgemms = TimeEach(yardsticks);
-            var timings = new Timing[steps.Length];
-            for (int i = 0; i < steps.Length; i++)
-            {
-                int s = (i + r) % steps.Length;
-                steps[s].Torch?.ResetPhases();
-                timings[s] = Time(() => steps[s].LastLoss = steps[s].Step(), StepCalls);
-                AddTo(sgemms, TimeEach(yardsticks));
-            }
-
-            for (int y = 0; y < sgemms.Length; y++)
-            {
-                sgemms[y] /= steps.Length + 1;
-            }
-
-            results[r] = new RoundResult(sgemms, timings, sgemmFlops, stepFlops);
-            Print(r, results[r], steps);
+            Contender c = steps[(i + round) % steps.Length];
+            c.Torch?.ResetPhases();
+            timings[(i + round) % steps.Length] = Time(() => c.LastLoss = c.Step(), StepCalls);
+            AddTo(sgemms, TimeEach(yardsticks));
         }
 
-        Console.WriteLine($"batch {batch}, medians of {rounds} rounds (range), step model GFLOP/s over each SGEMM's GFLOP/s and step time over Aced's:");
-        for (int s = 0; s < steps.Length; s++)
+        for (int y = 0; y < sgemms.Length; y++)
         {
-            Console.WriteLine(
-                $"  {steps[s].Name,-16} over Aced's SGEMM {Median(results, x => x.OverSgemm(s, 0))}; over OpenBLAS's {Median(results, x => x.OverSgemm(s, 1))}; " +
-                $"over libtorch's {Median(results, x => x.OverSgemm(s, 2))}; time / Aced's {Median(results, x => x.Steps[s] / x.Steps[0])}; last loss {steps[s].LastLoss:F6}");
+            sgemms[y] /= steps.Length + 1;
         }
+
+        return new RoundResult(sgemms, timings, sgemmFlops, stepFlops);
     }
 
     private static void Print(int round, RoundResult x, Contender[] steps)
