@@ -50,6 +50,37 @@ public class TrainingStepBenchmarks : IFlopCount
         Text = new TextTransformerConfig { VocabularySize = 4096, ContextLength = 32, Width = 128, Depth = 4, Heads = 4, MlpWidth = 512, EmbeddingDimension = 128, Pooling = PoolingKind.FirstToken },
     };
 
+    /// <summary>
+    /// The step's synthetic batch for <see cref="ReferenceConfig"/> (fixed seed): uniform [0, 1) pixels, and captions of
+    /// 32 token ids, each 1 (start), 3 to 30 random ids in [3, 4096), 2 (end), then padding 0.
+    /// </summary>
+    public static (Matrix Images, int[] Tokens) ReferenceBatch(int batch)
+    {
+        TwoTowerConfig config = ReferenceConfig();
+        int context = config.Text.ContextLength;
+        var rng = new CounterRng(2, 0);
+        var images = new Matrix(batch, config.Image.InputLength);
+        for (int i = 0; i < images.Data.Length; i++)
+        {
+            images.Data[i] = rng.NextFloat();
+        }
+
+        int[] tokens = new int[batch * context];
+        for (int e = 0; e < batch; e++)
+        {
+            int length = 4 + rng.NextInt(28);
+            tokens[e * context] = 1;
+            for (int j = 1; j < length; j++)
+            {
+                tokens[(e * context) + j] = 3 + rng.NextInt(4093);
+            }
+
+            tokens[(e * context) + length] = 2;
+        }
+
+        return (images, tokens);
+    }
+
     /// <summary>Setup of the forward and SGEMM cases (no profile).</summary>
     [GlobalSetup(Targets = [nameof(Forward), nameof(Sgemm1024)])]
     public void Setup() => Initialise();
@@ -81,26 +112,7 @@ public class TrainingStepBenchmarks : IFlopCount
         _loss = new SigmoidContrastiveLoss();
         _imageGradient = new Matrix(Batch, _model.EmbeddingDimension);
         _textGradient = new Matrix(Batch, _model.EmbeddingDimension);
-        var rng = new CounterRng(2, 0);
-        _images = new Matrix(Batch, _model.ImageEncoder.InputLength);
-        for (int i = 0; i < _images.Data.Length; i++)
-        {
-            _images.Data[i] = rng.NextFloat();
-        }
-
-        _tokens = new int[Batch * 32];
-        for (int e = 0; e < Batch; e++)
-        {
-            int length = 4 + rng.NextInt(28);
-            _tokens[e * 32] = 1;
-            for (int j = 1; j < length; j++)
-            {
-                _tokens[(e * 32) + j] = 3 + rng.NextInt(4093);
-            }
-
-            _tokens[(e * 32) + length] = 2;
-        }
-
+        (_images, _tokens) = ReferenceBatch(Batch);
         _sa = new Matrix(1024, 1024);
         _sb = new Matrix(1024, 1024);
         _sc = new Matrix(1024, 1024);
