@@ -203,11 +203,16 @@ public static class Program
 
 
     /// <summary>The calling thread's CPU time (Linux <c>clock_gettime(CLOCK_THREAD_CPUTIME_ID)</c>; NaN elsewhere).</summary>
-    private static double ThreadCpuSeconds()
+    private static double ThreadCpuSeconds() => CpuSeconds(3);
+
+    /// <summary>The process's CPU time, all threads (Linux <c>clock_gettime(CLOCK_PROCESS_CPUTIME_ID)</c>; NaN elsewhere).</summary>
+    private static double ProcessCpuSeconds() => CpuSeconds(2);
+
+    private static double CpuSeconds(int clock)
     {
         try
         {
-            return ClockGetTime(3, out TimeSpec t) == 0 ? t.Seconds + (t.Nanoseconds * 1e-9) : double.NaN;
+            return ClockGetTime(clock, out TimeSpec t) == 0 ? t.Seconds + (t.Nanoseconds * 1e-9) : double.NaN;
         }
         catch (DllNotFoundException)
         {
@@ -266,23 +271,6 @@ public static class Program
         double cpuSteady = Median(cpu[(calls - (calls / 3))..]);
         Console.WriteLine(FormattableString.Invariant($"  calling thread's CPU: first call {cpu[0] / cpuSteady:F2}x, calls 2-{early} mean {(cpu[1..early].Sum() / (early - 1)) / cpuSteady:F2}x the steady {cpuSteady:F4} s"));
         Console.WriteLine(FormattableString.Invariant($"aced first B={batch.Count} b={b} n={chunks} threads={GemmControl.MaxDegreeOfParallelism} (inputs read in {load:F2} s): first call {times[0]:F4} s ({times[0] / steady:F2}x), calls 2-{early} mean {second:F4} s ({second / steady:F2}x), steady (median of the last {tail.Length}) {steady:F4} s; first {early} calls {excess:F3} s above the steady state"));
-    }
-
-    /// <summary>The process's CPU time, all threads (Linux <c>clock_gettime(CLOCK_PROCESS_CPUTIME_ID)</c>; NaN elsewhere).</summary>
-    private static double ProcessCpuSeconds()
-    {
-        try
-        {
-            return ClockGetTime(2, out TimeSpec t) == 0 ? t.Seconds + (t.Nanoseconds * 1e-9) : double.NaN;
-        }
-        catch (DllNotFoundException)
-        {
-            return double.NaN;
-        }
-        catch (EntryPointNotFoundException)
-        {
-            return double.NaN;
-        }
     }
 
     private static void Phases(string directory, int b, int chunks, int rounds)
