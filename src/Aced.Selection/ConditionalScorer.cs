@@ -116,8 +116,66 @@ internal sealed class ConditionalScorer
 
         _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, _stride, loss, _cachedRows, _expRows);
         _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, _stride, loss, _cachedRows, _expRows);
-        StudentVerifiedFinite = _student.AddIndependent(_independent, loss, normTolerance);
-        ReferenceVerifiedFinite = _reference.AddIndependent(_independent, loss, normTolerance);
+        int partitions = ParallelIndependent ? PartitionCount(_count) : 1;
+        if (partitions > 1)
+        {
+            // Row bands on the pool, each the student's rows then the reference's: every row gets its two terms in the
+            // serial order, so the same bits; the checks' flags are ANDed over the bands.
+            Grow(ref _bandFinite, 2 * partitions);
+            ParallelPartition.Run(partitions, new IndependentBody(_student, _reference, _independent, loss, normTolerance, _count, _bandFinite));
+            StudentVerifiedFinite = _student.Active && !_bandFinite.AsSpan(0, partitions).Contains(false);
+            ReferenceVerifiedFinite = _reference.Active && !_bandFinite.AsSpan(partitions, partitions).Contains(false);
+        }
+        else
+        {
+            StudentVerifiedFinite = _student.AddIndependent(_independent, loss, normTolerance, 0, _count);
+            ReferenceVerifiedFinite = _reference.AddIndependent(_independent, loss, normTolerance, 0, _count);
+        }
+    }
+
+    /// <summary>
+    /// Whether <see cref="Begin"/> computes the independent scores (and the finite and norm checks that come with them)
+    /// in row bands on the worker pool, as the softmax cached pass does (default true; the same scores and flags either
+    /// way): serial, at B = 5120 it took ~3 % of a 2-thread selection with the other thread idle. The switch of a
+    /// same-process A/B measurement.
+    /// </summary>
+    internal static bool ParallelIndependent { get; set; } = true;
+
+    /// <summary>Per row band of <see cref="Begin"/>'s parallel independent scores: whether its rows passed the student's checks, then the reference's.</summary>
+    private bool[] _bandFinite = Array.Empty<bool>();
+
+    /// <summary>
+    /// One row band of the independent scores: the student's rows, then the reference's (the serial order per row); its
+    /// flags go to <c>finite[partition]</c> (student) and <c>finite[partitions + partition]</c> (reference).
+    /// </summary>
+    private readonly struct IndependentBody : IPartitionBody
+    {
+        private readonly ModelWork _student;
+        private readonly ModelWork _reference;
+        private readonly double[] _independent;
+        private readonly ScoreLoss _loss;
+        private readonly double _normTolerance;
+        private readonly int _rows;
+        private readonly bool[] _finite;
+
+        public IndependentBody(ModelWork student, ModelWork reference, double[] independent, ScoreLoss loss, double normTolerance, int rows, bool[] finite)
+        {
+            _student = student;
+            _reference = reference;
+            _independent = independent;
+            _loss = loss;
+            _normTolerance = normTolerance;
+            _rows = rows;
+            _finite = finite;
+        }
+
+        public void Execute(int partition)
+        {
+            int first = partition * CacheBand;
+            int last = Math.Min(_rows, first + CacheBand);
+            _finite[partition] = _student.AddIndependent(_independent, _loss, _normTolerance, first, last);
+            _finite[PartitionCount(_rows) + partition] = _reference.AddIndependent(_independent, _loss, _normTolerance, first, last);
+        }
     }
 
     /// <summary>
@@ -212,7 +270,7 @@ internal sealed class ConditionalScorer
                     bool[]? skip = SkipMemberRows ? _isMember : null;
                     int products = _student.AddSigmoidPairs(_sigmoidProducts, 0, _accumulator, skip, start, count);
                     products = _reference.AddSigmoidPairs(_sigmoidProducts, products, _accumulator, skip, start, count);
-                    PrefetchNextOperands(_sigmoidProducts.AsSpan(0, products));
+                    PrefetchNextOperands(_sigmoidProducts.AsSpan(0, products), PrefetchLeadStrip);
                     Gemm.MultiplyWithEpilogues<SoftplusRowSumEpilogue>(_sigmoidProducts.AsSpan(0, products));
                     _sigmoidProducts.AsSpan().Clear();
                     break;
@@ -261,12 +319,23 @@ internal sealed class ConditionalScorer
     internal static bool SkipMemberFill { get; set; } = true;
 
     /// <summary>
+    /// Whether (with <see cref="PrefetchNextOperand"/>) a sigmoid chunk's epilogues prefetch only the first 6-row strip of
+    /// each next band where the AVX2 GEMM reads the strips of A in place (<see cref="GemmDirectA256.ReadsGroupInPlace"/>,
+    /// chunks of at most 64 members), instead of all 64 rows (default true; the same bits either way): there each strip's
+    /// kernel calls prefetch the next strip's rows themselves, and the band's other 58 rows, 928 more prefetches into L2
+    /// per band and product, measured a cost, not a gain. The switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool PrefetchLeadStrip { get; set; } = true;
+
+    /// <summary>
     /// Where the GEMM packs each row band's A without prefetching it (the AVX2 path; the AVX-512 path reads A in place and
     /// prefetches the next product's rows itself, see <see cref="GemmDirectA"/>), lets each product's epilogue prefetch
     /// the band's rows of the next product's A: a band computes the group's products in list order, and the softplus
-    /// sums leave the memory system idle for long enough to bring the next 64 candidate rows in.
+    /// sums leave the memory system idle for long enough to bring the next 64 candidate rows in. With
+    /// <paramref name="leadStrip"/>, where the AVX2 GEMM reads A's strips in place and prefetches each next strip itself,
+    /// only each band's first strip (see <see cref="PrefetchLeadStrip"/>).
     /// </summary>
-    private static void PrefetchNextOperands<TEpilogue>(Span<EpilogueProduct<TEpilogue>> products)
+    private static void PrefetchNextOperands<TEpilogue>(Span<EpilogueProduct<TEpilogue>> products, bool leadStrip = false)
         where TEpilogue : struct, IRowPrefetchingEpilogue<TEpilogue>
     {
         if (!PrefetchNextOperand || GemmDirectA.Applies(Transpose.None, GemmKernels.ActiveIsa))
@@ -274,18 +343,40 @@ internal sealed class ConditionalScorer
             return;
         }
 
+        int lead = leadStrip && AllReadInPlace(products) ? GemmDirectA256.StripRows : int.MaxValue;
         for (int q = 0; q + 1 < products.Length; q++)
         {
             ref readonly EpilogueProduct<TEpilogue> p = ref products[q];
-            products[q] = new(p.TransA, p.TransB, p.Alpha, p.A, p.B, p.Epilogue.PrefetchingRowsOf(products[q + 1].A, 0));
+            products[q] = new(p.TransA, p.TransB, p.Alpha, p.A, p.B, p.Epilogue.PrefetchingRowsOf(products[q + 1].A, 0, lead));
         }
 
         if (PrefetchNextBand && products.Length > 1)
         {
             ref readonly EpilogueProduct<TEpilogue> last = ref products[^1];
             int ahead = GemmControl.MaxDegreeOfParallelism * GemmPlan.McEpilogue;
-            products[^1] = new(last.TransA, last.TransB, last.Alpha, last.A, last.B, last.Epilogue.PrefetchingRowsOf(products[0].A, ahead));
+            products[^1] = new(last.TransA, last.TransB, last.Alpha, last.A, last.B, last.Epilogue.PrefetchingRowsOf(products[0].A, ahead, lead));
         }
+    }
+
+    /// <summary>Whether the GEMM reads every product's A in place, strip by strip (<see cref="GemmDirectA256.ReadsGroupInPlace"/>).</summary>
+    private static bool AllReadInPlace<TEpilogue>(Span<EpilogueProduct<TEpilogue>> products)
+        where TEpilogue : IGemmEpilogue
+    {
+        if (products.Length > EpilogueGroupJob<TEpilogue>.MaxProducts)
+        {
+            return false;
+        }
+
+        foreach (ref readonly EpilogueProduct<TEpilogue> p in products)
+        {
+            int n = p.TransB == Transpose.None ? p.B.Columns : p.B.Rows;
+            if (p.TransA != Transpose.None || !GemmDirectA256.ReadsGroupInPlace(n))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -716,10 +807,11 @@ internal sealed class ConditionalScorer
         }
 
         /// <summary>
-        /// Adds the weighted independent scores; returns true when the model is active, every dot product was finite and
-        /// (for a finite <paramref name="normTolerance"/>) every row had unit L2 norm within the tolerance.
+        /// Adds the weighted independent scores of the rows [<paramref name="first"/>, <paramref name="last"/>); returns
+        /// true when the model is active, every dot product was finite and (for a finite <paramref name="normTolerance"/>)
+        /// every row had unit L2 norm within the tolerance.
         /// </summary>
-        public bool AddIndependent(double[] independent, ScoreLoss loss, double normTolerance)
+        public bool AddIndependent(double[] independent, ScoreLoss loss, double normTolerance, int first, int last)
         {
             if (!Active)
             {
@@ -732,7 +824,7 @@ internal sealed class ConditionalScorer
             MatrixView text = Embeddings.Text;
             float a = Embeddings.Scale;
             float c = Embeddings.Bias;
-            for (int x = 0; x < image.Rows; x++)
+            for (int x = first; x < last; x++)
             {
                 float dot = System.Numerics.Tensors.TensorPrimitives.Dot(image.Row(x), text.Row(x));
                 finite &= float.IsFinite(dot) && (!checkNorms || (ModelEmbeddings.IsUnitNorm(image.Row(x), normTolerance) && ModelEmbeddings.IsUnitNorm(text.Row(x), normTolerance)));

@@ -512,13 +512,14 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
     private readonly bool[]? _skip;
     private readonly MatrixView _next;
     private readonly int _nextOffset;
+    private readonly int _nextLead;
 
     public SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight, bool[]? skip = null)
-        : this(accumulator, bias, weight, skip, default, 0)
+        : this(accumulator, bias, weight, skip, default, 0, int.MaxValue)
     {
     }
 
-    private SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight, bool[]? skip, MatrixView next, int nextOffset)
+    private SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight, bool[]? skip, MatrixView next, int nextOffset, int nextLead)
     {
         _accumulator = accumulator;
         _bias = bias;
@@ -526,6 +527,7 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
         _skip = skip;
         _next = next;
         _nextOffset = nextOffset;
+        _nextLead = nextLead;
     }
 
     /// <summary>
@@ -534,18 +536,21 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
     /// the AVX2 path that packs A, whose first reads of a band's rows otherwise each wait for memory). A hint only: the
     /// sums are the same.
     /// </summary>
-    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next) => new(_accumulator, _bias, _weight, _skip, next, 0);
+    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next) => new(_accumulator, _bias, _weight, _skip, next, 0, int.MaxValue);
 
     /// <summary>
     /// As <see cref="PrefetchingRowsOf(MatrixView)"/> for the rows <paramref name="offset"/> further down (the group's
     /// last product: the band this thread probably computes next, of the first product).
     /// </summary>
-    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next, int offset) => new(_accumulator, _bias, _weight, _skip, next, offset);
+    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next, int offset) => new(_accumulator, _bias, _weight, _skip, next, offset, int.MaxValue);
+
+    /// <inheritdoc/>
+    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next, int offset, int lead) => new(_accumulator, _bias, _weight, _skip, next, offset, lead);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
-        int prefetchRows = RowPrefetch.Count(_next, _nextOffset, rowStart, columnStart, rows);
+        int prefetchRows = Math.Min(RowPrefetch.Count(_next, _nextOffset, rowStart, columnStart, rows), _nextLead);
         for (int r = 0; r < rows; r++)
         {
             if (r < prefetchRows)
@@ -675,6 +680,9 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
     /// <inheritdoc cref="SoftplusRowSumEpilogue.PrefetchingRowsOf(MatrixView, int)"/>
     public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, next, offset);
 
+    /// <summary>As <see cref="PrefetchingRowsOf(MatrixView, int)"/>: the softmax fill always prefetches its tiles' whole rows (the lead is not used).</summary>
+    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset, int lead) => PrefetchingRowsOf(next, offset);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
@@ -744,6 +752,13 @@ internal interface IRowPrefetchingEpilogue<TSelf> : IGemmEpilogue
 {
     /// <summary>This epilogue, also prefetching the rows <paramref name="offset"/> further down of <paramref name="next"/>.</summary>
     TSelf PrefetchingRowsOf(MatrixView next, int offset);
+
+    /// <summary>
+    /// As <see cref="PrefetchingRowsOf(MatrixView, int)"/>, but of each tile's rows only the first
+    /// <paramref name="lead"/> (a band's first strip, where the GEMM reads A in place and prefetches each later strip
+    /// itself, see <see cref="GemmDirectA256.ReadsGroupInPlace"/>).
+    /// </summary>
+    TSelf PrefetchingRowsOf(MatrixView next, int offset, int lead);
 }
 
 /// <summary>The row count of <see cref="IRowPrefetchingEpilogue{TSelf}"/>'s prefetch for one tile.</summary>

@@ -8,7 +8,8 @@ namespace Aced.Selection.Tests;
 /// The sigmoid chunk products' epilogue (<see cref="SoftplusRowSumEpilogue"/>): its paired softplus sums
 /// (<see cref="SelectionKernels.PairedSums"/>, taken where Vector256 is the widest width), its prefetches of the next
 /// product's candidate rows (<see cref="ConditionalScorer.PrefetchNextOperand"/>, <see cref="ConditionalScorer.PrefetchNextBand"/>,
-/// where the GEMM packs A) and its skipping of the members' rows (<see cref="ConditionalScorer.SkipMemberRows"/>) are
+/// where the GEMM packs A; only each band's first strip with <see cref="ConditionalScorer.PrefetchLeadStrip"/> where the
+/// AVX2 GEMM reads A's strips in place, here the chunk of 64 members) and its skipping of the members' rows (<see cref="ConditionalScorer.SkipMemberRows"/>) are
 /// performance switches: the non-members' conditional scores must have the same bits with them on or off, at 1, 2 and
 /// 3 threads.
 /// </summary>
@@ -82,23 +83,32 @@ public class SigmoidEpilogueTests
     }
 
     [Fact]
-    public void SoftplusRowSumEpilogue_SkipRows_LeavesThoseRowsAndSumsTheOthers()
+    public void SoftplusRowSumEpilogue_PrefetchingLeadRowsOnly_SameSums()
     {
-        float[] tile = Enumerable.Range(0, 4 * 16).Select(i => (i % 7) - 3f).ToArray();
-        bool[] skip = [false, true, false, true, true, false];
-        double[] all = new double[6], skipping = Enumerable.Repeat(5.0, 6).ToArray();
-        new SoftplusRowSumEpilogue(all, 0.5f, 2.0).Apply(1, 0, 4, 16, tile, 16);
-        new SoftplusRowSumEpilogue(skipping, 0.5f, 2.0, skip).Apply(1, 0, 4, 16, tile, 16);
-        for (int i = 1; i < 5; i++)
+        // The lead limits the prefetched rows of a tile to its first ones; the sums stay the same (lead 0: none).
+        var rng = new CounterRng(6);
+        float[] tile = new float[9 * 24];
+        for (int i = 0; i < tile.Length; i++)
         {
-            Assert.Equal(skip[i] ? 5.0 : 5.0 + all[i], skipping[i]);
+            tile[i] = 16f * (rng.NextFloat() - 0.6f);
+        }
+
+        double[] plain = new double[12];
+        new SoftplusRowSumEpilogue(plain, -2f, -1.25).Apply(2, 0, 9, 24, tile, 24);
+        var next = new MatrixView(new float[40 * 8], 40, 8);
+        foreach (int lead in new[] { 0, 1, 6, 9, int.MaxValue })
+        {
+            double[] prefetching = new double[12];
+            new SoftplusRowSumEpilogue(prefetching, -2f, -1.25).PrefetchingRowsOf(next, 3, lead).Apply(2, 0, 9, 24, tile, 24);
+            Assert.Equal(plain.Select(BitConverter.DoubleToInt64Bits), prefetching.Select(BitConverter.DoubleToInt64Bits));
         }
     }
 
     private static double[][] Scores(SuperBatch batch, int[] order, int[] chunkSizes, int threads, bool on)
     {
-        bool pairs = SelectionKernels.PairedSums, prefetch = ConditionalScorer.PrefetchNextOperand, band = ConditionalScorer.PrefetchNextBand, skip = ConditionalScorer.SkipMemberRows;
+        bool pairs = SelectionKernels.PairedSums, prefetch = ConditionalScorer.PrefetchNextOperand, band = ConditionalScorer.PrefetchNextBand, skip = ConditionalScorer.SkipMemberRows, lead = ConditionalScorer.PrefetchLeadStrip;
         GemmControl.MaxDegreeOfParallelism = threads;
+        ConditionalScorer.PrefetchLeadStrip = on;
         SelectionKernels.PairedSums = on;
         ConditionalScorer.PrefetchNextOperand = on;
         ConditionalScorer.PrefetchNextBand = on;
@@ -125,6 +135,7 @@ public class SigmoidEpilogueTests
             ConditionalScorer.PrefetchNextOperand = prefetch;
             ConditionalScorer.PrefetchNextBand = band;
             ConditionalScorer.SkipMemberRows = skip;
+            ConditionalScorer.PrefetchLeadStrip = lead;
         }
     }
 }

@@ -34,6 +34,12 @@ namespace Aced.TorchReference;
 /// <item><c>first DIR b n CALLS</c>: the warm-up itself: times the process's first CALLS selections (gumbel) with no
 /// warm-up and prints them in call order, the first call, the mean of calls 2-20 and of the last third (the steady
 /// state) and the seconds the first 20 calls spent above that steady state.</item>
+/// <item><c>phases DIR b n ROUNDS</c>: the joint selection's steps timed one by one (the same sequence of internal
+/// calls as <c>ActiveBatchSampler</c>'s joint path: scorer begin, then per chunk the conditional scores, the chunk
+/// logits, the Gumbel top-k, the member marks and the members' update, whose grouped products run on the worker pool),
+/// after the warm-up of <c>select</c>; each round also times one 1024^3 SGEMM and one whole selection. Prints per step the
+/// median milliseconds per selection, the process CPU time during the members' updates over their wall time (threads
+/// busy), and the whole selection's ratio to the round's SGEMM.</item>
 /// </list>
 /// <c>ACED_PROBE_THREADS</c> sets <see cref="GemmControl.MaxDegreeOfParallelism"/>.
 /// </summary>
@@ -76,13 +82,19 @@ public static class Program
             return 0;
         }
 
+        if (args.Length >= 5 && args[0] == "phases")
+        {
+            Phases(args[1], Int(args[2]), Int(args[3]), Int(args[4]));
+            return 0;
+        }
+
         if (args.Length >= 3 && args[0] == "sgemm")
         {
             Sgemm(Int(args[1]), Int(args[2]));
             return 0;
         }
 
-        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH... | prod DIR c ROUNDS | first DIR b n CALLS");
+        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH... | prod DIR c ROUNDS | first DIR b n CALLS | phases DIR b n ROUNDS");
         return 2;
     }
 
@@ -191,11 +203,16 @@ public static class Program
 
 
     /// <summary>The calling thread's CPU time (Linux <c>clock_gettime(CLOCK_THREAD_CPUTIME_ID)</c>; NaN elsewhere).</summary>
-    private static double ThreadCpuSeconds()
+    private static double ThreadCpuSeconds() => CpuSeconds(3);
+
+    /// <summary>The process's CPU time, all threads (Linux <c>clock_gettime(CLOCK_PROCESS_CPUTIME_ID)</c>; NaN elsewhere).</summary>
+    private static double ProcessCpuSeconds() => CpuSeconds(2);
+
+    private static double CpuSeconds(int clock)
     {
         try
         {
-            return ClockGetTime(3, out TimeSpec t) == 0 ? t.Seconds + (t.Nanoseconds * 1e-9) : double.NaN;
+            return ClockGetTime(clock, out TimeSpec t) == 0 ? t.Seconds + (t.Nanoseconds * 1e-9) : double.NaN;
         }
         catch (DllNotFoundException)
         {
@@ -254,6 +271,111 @@ public static class Program
         double cpuSteady = Median(cpu[(calls - (calls / 3))..]);
         Console.WriteLine(FormattableString.Invariant($"  calling thread's CPU: first call {cpu[0] / cpuSteady:F2}x, calls 2-{early} mean {(cpu[1..early].Sum() / (early - 1)) / cpuSteady:F2}x the steady {cpuSteady:F4} s"));
         Console.WriteLine(FormattableString.Invariant($"aced first B={batch.Count} b={b} n={chunks} threads={GemmControl.MaxDegreeOfParallelism} (inputs read in {load:F2} s): first call {times[0]:F4} s ({times[0] / steady:F2}x), calls 2-{early} mean {second:F4} s ({second / steady:F2}x), steady (median of the last {tail.Length}) {steady:F4} s; first {early} calls {excess:F3} s above the steady state"));
+    }
+
+    private static void Phases(string directory, int b, int chunks, int rounds)
+    {
+        SuperBatch batch = ReadBatch(directory);
+        int count = batch.Count, dim = batch.Student.Dimension;
+        double flops = 8.0 * count * b * dim * (chunks - 1) / chunks;
+        var options = new ActiveBatchSamplerOptions { BatchSize = b, Chunks = chunks, Sampler = SamplerKind.Joint, Loss = ContrastiveKind.Sigmoid, Seed = 1 };
+        var sampler = new ActiveBatchSampler(options);
+        var scorer = new ConditionalScorer();
+        double[] conditional = new double[count];
+        float[] logits = new float[count], scratch = new float[count];
+        bool[] isMember = new bool[count];
+        int[] chosen = new int[b];
+        float[] chosenScores = new float[b];
+        (Matrix a, Matrix sq) = SquareOperands(1024);
+        string[] names = ["begin (independent scores, checks)", "conditional scores", "chunk logits", "Gumbel top-k", "member marks", "members' update (products)", "selection, phases summed", "whole selection (Sample)", "1024^3 SGEMM"];
+        int phases = names.Length;
+        double[] t = new double[phases];
+        double updateCpu = 0;
+
+        void Run()
+        {
+            Array.Clear(t);
+            updateCpu = 0;
+            long t0 = Stopwatch.GetTimestamp();
+            isMember.AsSpan().Clear();
+            scorer.Begin(batch, options.Scoring, options.ScoreLoss, b, options.NormTolerance, options.SoftmaxLogitCacheBytes);
+            t[0] += Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            var rng = new CounterRng(options.Seed, 0);
+            int filled = 0;
+            for (int k = 0; k < chunks; k++)
+            {
+                int size = ActiveBatchSamplerOptions.ChunkSize(b, chunks, k);
+                long s = Stopwatch.GetTimestamp();
+                scorer.Conditional(conditional);
+                long s1 = Stopwatch.GetTimestamp();
+                double factor = ActiveBatchSampler.ChunkFactor(options, filled, options.Temperature);
+                ActiveBatchSampler.ChunkLogits(conditional, isMember, factor, logits);
+                long s2 = Stopwatch.GetTimestamp();
+                Span<int> chunk = chosen.AsSpan(filled, size);
+                Sampling.GumbelTopK(logits, size, ref rng, chunk, scratch);
+                long s3 = Stopwatch.GetTimestamp();
+                for (int i = 0; i < size; i++)
+                {
+                    isMember[chunk[i]] = true;
+                    chosenScores[filled + i] = (float)conditional[chunk[i]];
+                }
+
+                long s4 = Stopwatch.GetTimestamp();
+                filled += size;
+                if (k < chunks - 1)
+                {
+                    double c0 = ProcessCpuSeconds();
+                    scorer.AddMembers(chunk);
+                    updateCpu += ProcessCpuSeconds() - c0;
+                }
+
+                long s5 = Stopwatch.GetTimestamp();
+                t[1] += Stopwatch.GetElapsedTime(s, s1).TotalSeconds;
+                t[2] += Stopwatch.GetElapsedTime(s1, s2).TotalSeconds;
+                t[3] += Stopwatch.GetElapsedTime(s2, s3).TotalSeconds;
+                t[4] += Stopwatch.GetElapsedTime(s3, s4).TotalSeconds;
+                t[5] += Stopwatch.GetElapsedTime(s4, s5).TotalSeconds;
+            }
+
+            t[6] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            long w0 = Stopwatch.GetTimestamp();
+            sampler.Sample(batch, 0);
+            t[7] = Stopwatch.GetElapsedTime(w0).TotalSeconds;
+            long g0 = Stopwatch.GetTimestamp();
+            Gemm.Multiply(a, a, sq);
+            t[8] = Stopwatch.GetElapsedTime(g0).TotalSeconds;
+        }
+
+        WarmUp(Run);
+        double[][] times = new double[phases][];
+        double[] busy = new double[rounds], ratio = new double[rounds], phasedRatio = new double[rounds];
+        for (int p = 0; p < phases; p++)
+        {
+            times[p] = new double[rounds];
+        }
+
+        for (int r = 0; r < rounds; r++)
+        {
+            Run();
+            for (int p = 0; p < phases; p++)
+            {
+                times[p][r] = t[p];
+            }
+
+            busy[r] = updateCpu / t[5];
+            double sgemm = 2.0 * 1024 * 1024 * 1024 / t[8];
+            ratio[r] = flops / t[7] / sgemm;
+            phasedRatio[r] = flops / t[6] / sgemm;
+        }
+
+        Console.WriteLine(FormattableString.Invariant($"aced phases B={count} b={b} d={dim} n={chunks} threads={GemmControl.MaxDegreeOfParallelism} rounds={rounds}: median ms per selection"));
+        for (int p = 0; p < phases; p++)
+        {
+            Console.WriteLine(FormattableString.Invariant($"  {names[p],-36} {Median(times[p]) * 1e3,9:F3} ms (min {Min(times[p]) * 1e3:F3})"));
+        }
+
+        Console.WriteLine(FormattableString.Invariant($"  members' update: process CPU / wall median {Median(busy):F2} (threads busy)"));
+        Console.WriteLine(FormattableString.Invariant($"  selection / round's SGEMM: whole {Median(ratio):F3}, phases summed {Median(phasedRatio):F3}; members' update alone at the SGEMM's rate would take {flops / (2.0 * 1024 * 1024 * 1024 / Median(times[8])) * 1e3:F3} ms"));
     }
 
     private const int WarmUpMinCalls = 3;

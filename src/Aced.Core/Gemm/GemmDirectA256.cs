@@ -21,6 +21,9 @@ internal static unsafe class GemmDirectA256
 {
     private const int Half = GemmPlan.NR / 2;
 
+    /// <summary>Rows of a strip read in place.</summary>
+    internal const int StripRows = 6;
+
     /// <summary>Set by tests/benchmarks to disable the direct strips (then every strip is packed as before).</summary>
     internal static bool Enabled { get; set; } = true;
 
@@ -43,6 +46,18 @@ internal static unsafe class GemmDirectA256
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool Applies(Transpose transA, int rows, int ncb) =>
         Enabled && transA == Transpose.None && rows == 6 && (ncb & (Half - 1)) == 0 && ncb <= MaxColumns;
+
+    /// <summary>
+    /// Whether <see cref="Gemm.MultiplyWithEpilogues{TEpilogue}"/> on a group of at most four products whose op(A) is A
+    /// itself and whose op(B) has <paramref name="n"/> &gt; 0 columns reads every full 6-row strip of A in place here
+    /// (the managed provider's group job, the AVX2 epilogue strips, one column block, <see cref="Applies"/>; epilogues
+    /// that are not <see cref="IGemmStripEpilogue"/>). Each strip's kernel calls then prefetch the next strip's rows, so a
+    /// caller that wants a band's A rows at hand need only bring in its first strip.
+    /// </summary>
+    internal static bool ReadsGroupInPlace(int n) =>
+        Gemm.GroupEnabled && ReferenceEquals(GemmControl.Provider, ManagedGemmProvider.Instance)
+            && GemmKernels.ActiveIsa == GemmIsa.Vector256 && GemmKernels.StripsEnabled && GemmKernels.EpilogueStrips
+            && n > 0 && n <= GemmPlan.NcMax && Applies(Transpose.None, 6, n);
 
     /// <summary>
     /// C[0..6, 0..ncb] = alpha * A B + beta * C for the 6 rows <c>a + r * lda</c> (kc contiguous floats each) and the

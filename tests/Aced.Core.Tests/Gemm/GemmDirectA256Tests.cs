@@ -123,4 +123,25 @@ public sealed class GemmDirectA256Tests
             GemmDirectA256.Enabled = old;
         }
     }
+
+    [Fact]
+    public void ReadsGroupInPlace_TheAvx2GroupUpToTheDirectWidth()
+    {
+        // The selection's lead-strip prefetch (ConditionalScorer.PrefetchLeadStrip) relies on this: the managed AVX2
+        // group reads whole 16-column half-panels of A in place up to MaxColumns columns, and nothing else does.
+        Assert.True(WithSettings(true, 2, GemmIsa.Vector256, () => { GemmDirectA256.MaxColumns = 64; return GemmDirectA256.ReadsGroupInPlace(64) && GemmDirectA256.ReadsGroupInPlace(16); }));
+        Assert.False(WithSettings(true, 2, GemmIsa.Vector256, () => { GemmDirectA256.MaxColumns = 64; return GemmDirectA256.ReadsGroupInPlace(72) || GemmDirectA256.ReadsGroupInPlace(40) || GemmDirectA256.ReadsGroupInPlace(0); }));
+        Assert.False(WithSettings(false, 2, GemmIsa.Vector256, () => GemmDirectA256.ReadsGroupInPlace(64)));
+        Assert.False(WithSettings(true, 2, GemmIsa.Scalar, () => GemmDirectA256.ReadsGroupInPlace(64)));
+        bool group = Gemm.GroupEnabled;
+        try
+        {
+            Gemm.GroupEnabled = false;
+            Assert.False(WithSettings(true, 2, GemmIsa.Vector256, () => GemmDirectA256.ReadsGroupInPlace(64)));
+        }
+        finally
+        {
+            Gemm.GroupEnabled = group;
+        }
+    }
 }
