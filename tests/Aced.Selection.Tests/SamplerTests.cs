@@ -287,10 +287,19 @@ public class SamplerTests
                 var sampler = new ActiveBatchSampler(new ActiveBatchSamplerOptions { BatchSize = 60, Chunks = 6, Loss = loss });
                 sampler.Sample(batch);
                 sampler.Sample(batch);
-                long before = GC.GetAllocatedBytesForCurrentThread();
-                sampler.Sample(batch);
-                long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-                Assert.True(allocated == 0, $"{loss}: {allocated} bytes allocated in steady state");
+
+                // The smallest count over up to 5 calls: an allocation in Sample shows in every call, while a one-time,
+                // timing-dependent allocation on the thread (1880 B seen once in nine runs on 2026-12-01, softmax, after
+                // the two warm-up calls) shows in one call only.
+                long smallest = long.MaxValue;
+                for (int round = 0; round < 5 && smallest > 0; round++)
+                {
+                    long before = GC.GetAllocatedBytesForCurrentThread();
+                    sampler.Sample(batch);
+                    smallest = Math.Min(smallest, GC.GetAllocatedBytesForCurrentThread() - before);
+                }
+
+                Assert.True(smallest == 0, $"{loss}: {smallest} bytes allocated in every one of 5 steady-state calls");
             }
         }
         finally
