@@ -96,12 +96,17 @@ internal static class AttentionParts
             Console.WriteLine($"  {variants[v].Name,-10} {t * 1e3,8:F2} ms  {rate}; at SGEMM speed {(flops > 0 ? flops : attentionFlops) / sgemm * 1e3:F2} ms");
         }
 
-        Stages(tokens, causal, qkv, probs, output, false);
-        Stages(tokens, causal, qkv, probs, output, true);
+        Stages(tokens, causal, qkv, probs, output, false, false);
+        Stages(tokens, causal, qkv, probs, output, true, false);
+        Stages(tokens, causal, qkv, probs, output, false, true);
     }
 
-    /// <summary>The forward's four stages per head on the calling thread, over the batch or repeated on example 0.</summary>
-    private static void Stages(int tokens, bool causal, MatrixView qkv, float[] probs, MatrixView output, bool oneExample)
+    /// <summary>
+    /// The forward's four stages per head on the calling thread, over the batch or repeated on example 0; with
+    /// <paramref name="scratchScores"/> each head's score block is one reused block instead of its place in the
+    /// probabilities (the cost of writing them).
+    /// </summary>
+    private static void Stages(int tokens, bool causal, MatrixView qkv, float[] probs, MatrixView output, bool oneExample, bool scratchScores)
     {
         int t = tokens;
         int hd = Width / Heads;
@@ -123,7 +128,7 @@ internal static class AttentionParts
                     ReadOnlySpan<float> q = example.Slice(h * block, block);
                     ReadOnlySpan<float> k = example.Slice((Heads + h) * block, block);
                     ReadOnlySpan<float> v = example.Slice(((2 * Heads) + h) * block, block);
-                    Span<float> p = probs.AsSpan(((ex * Heads) + h) * t * t, t * t);
+                    Span<float> p = probs.AsSpan(scratchScores ? 0 : ((ex * Heads) + h) * t * t, t * t);
                     long s0 = Stopwatch.GetTimestamp();
                     SmallGemm.TransposeInto(t, hd, k, hd, transposed);
                     long s1 = Stopwatch.GetTimestamp();
@@ -148,7 +153,7 @@ internal static class AttentionParts
 
         double productFlops = 2.0 * t * t * hd;
         Console.WriteLine(
-            $"  stages, 1 thread, {(oneExample ? "example 0 repeated (cache)" : "streaming the batch")}, µs per head (best of 4): " +
+            $"  stages, 1 thread, {(oneExample ? "example 0 repeated (cache)" : "streaming the batch")}{(scratchScores ? ", scores in one reused block" : string.Empty)}, µs per head (best of 4): " +
             $"K^T {best[0]:F2}, scores {best[1]:F2} ({productFlops / best[1] / 1e3:F1} GFLOP/s), softmax {best[2]:F2}, " +
             $"output {best[3]:F2} ({productFlops / best[3] / 1e3:F1} GFLOP/s); sum {best[0] + best[1] + best[2] + best[3]:F2}");
     }
