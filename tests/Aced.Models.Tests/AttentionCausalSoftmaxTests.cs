@@ -1,7 +1,6 @@
 using System;
 using Aced.Core;
 using Aced.Models.Layers;
-using Aced.Models.Training;
 using FsCheck;
 using FsCheck.Fluent;
 
@@ -27,8 +26,8 @@ public sealed class AttentionCausalSoftmaxTests
         foreach (float scale in new[] { 1f, 4f, 60f, 1e-30f })
         {
             float[] logits = Logits(rows, t, (ulong)(t + rows), scale);
-            AssertBits(OneRow(logits, rows, t), Vector(logits, rows, t, true));
-            AssertBits(OneRow(logits, rows, t), Vector(logits, rows, t, false));
+            AttentionSoftmaxTests.AssertBits(OneRow(logits, rows, t), Vector(logits, rows, t, true));
+            AttentionSoftmaxTests.AssertBits(OneRow(logits, rows, t), Vector(logits, rows, t, false));
         }
     }
 
@@ -52,7 +51,7 @@ public sealed class AttentionCausalSoftmaxTests
                 logits[random.Next(logits.Length)] = specials[random.Next(specials.Length)];
             }
 
-            AssertBits(OneRow(logits, c.Rows, c.T), Vector(logits, c.Rows, c.T, true));
+            AttentionSoftmaxTests.AssertBits(OneRow(logits, c.Rows, c.T), Vector(logits, c.Rows, c.T, true));
         }).Check(Config.QuickThrowOnFailure.WithMaxTest(300));
     }
 
@@ -96,45 +95,15 @@ public sealed class AttentionCausalSoftmaxTests
         foreach (int threads in new[] { 1, 2, 3 })
         {
             (float[] o, float[] p, float[] q) = Run(true, threads);
-            AssertBits(qkv, q);
-            AssertBits(probs, p);
-            AssertBits(output, o);
+            AttentionSoftmaxTests.AssertBits(qkv, q);
+            AttentionSoftmaxTests.AssertBits(probs, p);
+            AttentionSoftmaxTests.AssertBits(output, o);
         }
     }
 
     [Fact]
-    public void Training_CausalText_VectorRowsOnAndOff_AreBitIdenticalForAnyThreadCount()
-    {
-        // Reference widths with the causal text tower (T = 32) of the step; 2 steps, so the softmax's outputs feed the
-        // backward and the updated parameters.
-        var config = new TwoTowerConfig
-        {
-            Image = new VisionTransformerConfig { ImageSize = 16, Channels = 3, PatchSize = 4, Width = 128, Depth = 1, Heads = 4, MlpWidth = 256, EmbeddingDimension = 64, Pooling = PoolingKind.GlobalAverage },
-            Text = new TextTransformerConfig { VocabularySize = 64, ContextLength = 32, Width = 128, Depth = 2, Heads = 4, MlpWidth = 256, EmbeddingDimension = 64, Pooling = PoolingKind.FirstToken, Causal = true },
-        };
-        float[][] Run(bool on, int threads)
-        {
-            try
-            {
-                AttentionSoftmax.VectorCausal = on;
-                return TestTrainer.TrainedParameters(config, 81, 9, 82, new ConstantSchedule(1e-3f), 2, threads);
-            }
-            finally
-            {
-                AttentionSoftmax.VectorCausal = true;
-            }
-        }
-
-        float[][] off = Run(false, 2);
-        foreach (int threads in new[] { 1, 2, 3 })
-        {
-            float[][] on = Run(true, threads);
-            for (int i = 0; i < off.Length; i++)
-            {
-                Assert.Equal(off[i], on[i]);
-            }
-        }
-    }
+    public void Training_CausalText_VectorRowsOnAndOff_AreBitIdenticalForAnyThreadCount() =>
+        TestTrainer.AssertSwitchIsBitIdenticalForAnyThreadCount(AttentionFusedTests.ReferenceWidths, on => AttentionSoftmax.VectorCausal = on);
 
     private static float[] OneRow(float[] logits, int rows, int t)
     {
@@ -164,46 +133,28 @@ public sealed class AttentionCausalSoftmaxTests
     }
 
     /// <summary>
-    /// Random logits times <paramref name="scale"/> with special rows: NaN inside and beyond the causal prefix, +Inf
-    /// inside and beyond it, all -Inf, some -Inf, signed zeros, the maximum in the tail, NaN payloads, underflowing terms.
+    /// <see cref="AttentionSoftmaxTests.Logits"/> (NaN, infinities, signed zeros, NaN payloads) times scale / 4, plus rows
+    /// that test the prefix: NaN inside it and beyond it, +Inf beyond it, all -Inf, the maximum in the tail, underflowing
+    /// terms, denormals.
     /// </summary>
     private static float[] Logits(int rows, int t, ulong seed, float scale)
     {
-        float[] x = TestData.Random(rows * t, seed, scale);
-        void Row(int r, Func<int, float, float> f)
+        float[] x = AttentionSoftmaxTests.Logits(rows, t, seed);
+        for (int i = 0; i < x.Length; i++)
         {
-            if (r < rows)
-            {
-                for (int j = 0; j < t; j++)
-                {
-                    x[(r * t) + j] = f(j, x[(r * t) + j]);
-                }
-            }
+            x[i] *= scale / 4f;
         }
 
-        Row(1, (j, v) => j == t - 1 ? float.NaN : v);
-        Row(2, (j, v) => j == 0 ? float.PositiveInfinity : v);
+        void Row(int r, Func<int, float, float> f) => AttentionSoftmaxTests.SetRow(x, rows, t, r, f);
         Row(3, (j, v) => j == 3 ? float.NaN : v);
-        Row(4, (j, v) => j % 3 == 0 ? float.NegativeInfinity : v);
-        Row(5, (j, v) => j % 2 == 0 ? -0f : 0f);
-        Row(6, (j, v) => -0f);
-        Row(7, (j, v) => j == 7 ? float.PositiveInfinity : j > 7 ? float.PositiveInfinity : v);
+        Row(7, (j, v) => j >= 7 ? float.PositiveInfinity : v);
         Row(8, (j, v) => float.NegativeInfinity);
-        Row(9, (j, v) => j > 9 ? float.NaN : v * 60f);
-        Row(10, (j, v) => j == 0 ? BitConverter.Int32BitsToSingle(0x7FC00001) : j == 3 ? BitConverter.Int32BitsToSingle(0x7FC00002) : j == t - 1 ? BitConverter.Int32BitsToSingle(unchecked((int)0xFFC00003)) : v);
         Row(11, (j, v) => j == 11 ? 50f : j < 8 ? -60f : v);
+        Row(12, (j, v) => j > 12 ? float.NaN : v * 60f);
         Row(13, (j, v) => j == 12 ? 100f : v);
         Row(14, (j, v) => j == 14 ? -0f : j < 14 ? -1e-40f : v);
         Row(17, (j, v) => j == 16 ? 3e38f : j == 0 ? -3e38f : v);
         Row(20, (j, v) => j == 20 ? float.PositiveInfinity : v);
         return x;
-    }
-
-    private static void AssertBits(float[] expected, float[] actual)
-    {
-        for (int i = 0; i < expected.Length; i++)
-        {
-            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]), $"element {i}: {expected[i]:R} vs {actual[i]:R}");
-        }
     }
 }

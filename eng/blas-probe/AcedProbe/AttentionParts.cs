@@ -59,31 +59,8 @@ internal static class AttentionParts
             ("fwd", () => Attention.Forward(qkv, true, Batch, tokens, Heads, causal, probs, output), 0),
         };
 
-        var times = new double[variants.Length][];
-        for (int v = 0; v < variants.Length; v++)
-        {
-            times[v] = new double[rounds];
-        }
-
         string loadBefore = File.ReadAllText("/proc/loadavg").Trim();
-        for (int r = -1; r < rounds; r++)
-        {
-            for (int v = 0; v < variants.Length; v++)
-            {
-                double best = double.MaxValue;
-                for (int i = 0; i < 3; i++)
-                {
-                    long t0 = Stopwatch.GetTimestamp();
-                    variants[v].Call();
-                    best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
-                }
-
-                if (r >= 0)
-                {
-                    times[v][r] = best;
-                }
-            }
-        }
+        double[][] times = EpilogueParts.BestOfThreeRounds(Array.ConvertAll(variants, v => v.Call), rounds);
 
         double sgemm = variants[0].Flops / Interleaved.Median(times[0]);
         double attentionFlops = 4.0 * Batch * Heads * tokens * tokens * (Width / Heads);
