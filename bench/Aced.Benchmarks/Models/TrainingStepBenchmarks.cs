@@ -316,7 +316,6 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("eighth session's step paths together (dx8 shared W^T, epi8 GELU backward, attn8 prefetch)", SetEighthSessionPaths);
         CompareFusedPaths("causal softmax rows with the prefix tail as one vector (step9)", on => Aced.Models.Layers.AttentionSoftmax.VectorCausal = on);
         CompareFusedPaths("causal softmax rows with the prefix tail as one vector (step9), forward only", on => Aced.Models.Layers.AttentionSoftmax.VectorCausal = on, () => Forward());
-        CompareFusedPaths("forward in the projection prefetches each next head's probabilities and output rows (step9), forward only", on => Aced.Models.Layers.Attention.PrefetchHeadTargets = on, () => Forward());
     }
 
     /// <summary>

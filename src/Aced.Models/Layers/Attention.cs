@@ -45,13 +45,6 @@ internal static partial class Attention
     internal static bool PrefetchOutputs { get; set; } = true;
 
     /// <summary>
-    /// Whether the forward inside the qkv projection (<see cref="ForwardInProjection"/>), which cannot prefetch the next
-    /// example's rows (they may not be written yet), prefetches what its next head writes (the probability block and the
-    /// output rows) before each head; a hint only, on by default, off in A/B probes and tests.
-    /// </summary>
-    internal static bool PrefetchHeadTargets { get; set; } = true;
-
-    /// <summary>
     /// Whether the fused path packs each example's Q, K, V (and backward its dO) rows into per-thread head-major blocks
     /// before its heads run, and backward writes dQ, dK, dV into such blocks and copies them out once per example
     /// (<see cref="FusedBody"/>); on by default, off in A/B probes and tests. Data movement only: the same bits.

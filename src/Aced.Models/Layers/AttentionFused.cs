@@ -315,22 +315,11 @@ internal static partial class Attention
             if (!_backward)
             {
                 state.Mark(StagePack);
-                bool targets = !prefetchNext && PrefetchHeadTargets;
-                if (targets)
-                {
-                    PrefetchTargets(e, 0);
-                }
-
                 for (int h = 0; h < _heads; h++)
                 {
                     if (prefetchNext)
                     {
                         PrefetchNextExample(e, h, _heads);
-                        state.Mark(StagePack);
-                    }
-                    else if (targets && h + 1 < _heads)
-                    {
-                        PrefetchTargets(e, h + 1);
                         state.Mark(StagePack);
                     }
 
@@ -373,18 +362,6 @@ internal static partial class Attention
             int ldd = _dQkv.Stride;
             UnpackColumnBlocks(dQkv, t, hd, 3 * _heads, _dQkv.Array.AsSpan(_dQkv.Offset + (e * t * ldd)), ldd);
             state.Mark(StagePack);
-        }
-
-        /// <summary>
-        /// Prefetches what forward head (e, h) writes: its probability block and its output rows (a hint: the same bits).
-        /// </summary>
-        private void PrefetchTargets(int e, int h)
-        {
-            int t = _tokens;
-            int hd = HeadDim;
-            int ldo = _output.Stride;
-            SmallGemm.PrefetchRows(_probs.AsSpan(((e * _heads) + h) * t * t, t * t), 1, t * t, t * t);
-            SmallGemm.PrefetchRows(_output.Array.AsSpan(_output.Offset + (e * t * ldo) + (h * hd)), t, hd, ldo);
         }
 
         /// <summary>Packs example e's token rows of qkv into <paramref name="blocks"/> (the head-major layout) and returns it.</summary>
