@@ -243,31 +243,6 @@ public sealed class AttentionHeadMajorTests
     }
 
     [Fact]
-    public void Training_HeadMajorQkvOnAndOff_AreBitIdenticalForAnyThreadCount()
-    {
-        TwoTowerConfig config = AttentionFusedTests.ReferenceWidths;
-        float[][] Train(bool headMajor, int threads)
-        {
-            bool saved = Attention.HeadMajorQkv;
-            try
-            {
-                Attention.HeadMajorQkv = headMajor;
-                return TestTrainer.TrainedParameters(config, 61, 6, 62, new ConstantSchedule(1e-3f), 2, threads);
-            }
-            finally
-            {
-                Attention.HeadMajorQkv = saved;
-            }
-        }
-
-        float[][] off = Train(false, 2);
-        foreach (int threads in new[] { 1, 2, 3 })
-        {
-            float[][] on = Train(true, threads);
-            for (int i = 0; i < off.Length; i++)
-            {
-                Assert.Equal(off[i], on[i]);
-            }
-        }
-    }
+    public void Training_HeadMajorQkvOnAndOff_AreBitIdenticalForAnyThreadCount() =>
+        TestTrainer.AssertSwitchIsBitIdenticalForAnyThreadCount(AttentionFusedTests.ReferenceWidths, on => Attention.HeadMajorQkv = on);
 }

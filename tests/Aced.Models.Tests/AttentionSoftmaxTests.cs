@@ -52,19 +52,10 @@ public sealed class AttentionSoftmaxTests
     }
 
     /// <summary>Random logits with a few special rows: with a NaN, with +Inf, with -Inf, of signed zeros, of huge spread, with NaNs of three payloads.</summary>
-    private static float[] Logits(int rows, int t, ulong seed)
+    internal static float[] Logits(int rows, int t, ulong seed)
     {
         float[] x = TestData.Random(rows * t, seed, 4f);
-        void Row(int r, Func<int, float, float> f)
-        {
-            if (r < rows)
-            {
-                for (int j = 0; j < t; j++)
-                {
-                    x[(r * t) + j] = f(j, x[(r * t) + j]);
-                }
-            }
-        }
+        void Row(int r, Func<int, float, float> f) => SetRow(x, rows, t, r, f);
 
         Row(1, (j, v) => j == t - 1 ? float.NaN : v);
         Row(2, (j, v) => j == 0 ? float.PositiveInfinity : v);
@@ -76,7 +67,19 @@ public sealed class AttentionSoftmaxTests
         return x;
     }
 
-    private static void AssertBits(float[] expected, float[] actual)
+    /// <summary>Row r of the rows x t block x (if it exists): element j becomes f(j, element j).</summary>
+    internal static void SetRow(float[] x, int rows, int t, int r, Func<int, float, float> f)
+    {
+        if (r < rows)
+        {
+            for (int j = 0; j < t; j++)
+            {
+                x[(r * t) + j] = f(j, x[(r * t) + j]);
+            }
+        }
+    }
+
+    internal static void AssertBits(float[] expected, float[] actual)
     {
         for (int i = 0; i < expected.Length; i++)
         {

@@ -55,6 +55,36 @@ internal static class TestTrainer
         }
     }
 
+    /// <summary>
+    /// Asserts that 2 training steps of <paramref name="config"/> (6 pairs) give the same parameters with a path switched
+    /// off at 2 threads and switched on at 1, 2 and 3 threads; <paramref name="set"/> switches the path (it is left on).
+    /// </summary>
+    public static void AssertSwitchIsBitIdenticalForAnyThreadCount(TwoTowerConfig config, Action<bool> set)
+    {
+        float[][] Train(bool on, int threads)
+        {
+            try
+            {
+                set(on);
+                return TrainedParameters(config, 61, 6, 62, new ConstantSchedule(1e-3f), 2, threads);
+            }
+            finally
+            {
+                set(true);
+            }
+        }
+
+        float[][] off = Train(false, 2);
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            float[][] on = Train(true, threads);
+            for (int i = 0; i < off.Length; i++)
+            {
+                Assert.Equal(off[i], on[i]);
+            }
+        }
+    }
+
     public static (Matrix Images, int[] Tokens) Pairs(TwoTowerModel model, int count, ulong seed)
     {
         Matrix images = TestData.RandomMatrix(count, model.ImageEncoder.InputLength, seed);

@@ -326,6 +326,8 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("GELU backward and fc1 bias sums in one software-pipelined pass (epi8)", on => Aced.Models.Layers.RowOps.FusedGeluSums = on);
         CompareFusedPaths("seventh session's step paths together (head-major qkv, forward in the projection, bwd7's hints, paired layer norm)", SetSeventhSessionPaths);
         CompareFusedPaths("eighth session's step paths together (dx8 shared W^T, epi8 GELU backward, attn8 prefetch)", SetEighthSessionPaths);
+        CompareFusedPaths("causal softmax rows with the prefix tail as one vector (step9)", on => Aced.Models.Layers.AttentionSoftmax.VectorCausal = on);
+        CompareFusedPaths("causal softmax rows with the prefix tail as one vector (step9), forward only", on => Aced.Models.Layers.AttentionSoftmax.VectorCausal = on, () => Forward());
     }
 
     /// <summary>
@@ -377,10 +379,12 @@ public class TrainingStepBenchmarks : IFlopCount
     /// In-process A/B of the step's fused paths (fused per-head attention, layer norms in the residual epilogues,
     /// unpacked narrow <c>GemmSlices</c> products; all bit-identical to the separate forms) against the same step with
     /// them switched off, alternating step by step: prints the median of the per-round ratios of CPU time and of wall
-    /// time (robust to a neighbour's load drifting between rounds). <paramref name="set"/> switches the paths compared.
+    /// time (robust to a neighbour's load drifting between rounds). <paramref name="set"/> switches the paths compared;
+    /// <paramref name="work"/> is what each round times (default the whole step; the forward for forward-only paths).
     /// </summary>
-    private void CompareFusedPaths(string label, Action<bool> set)
+    private void CompareFusedPaths(string label, Action<bool> set, Action? work = null)
     {
+        work ??= () => Step();
         // ACED_AB_FILTER ("a|b|...") runs only the lines whose label contains one of its parts; ACED_AB_ROUNDS sets the
         // rounds (default 9).
         string? only = Environment.GetEnvironmentVariable("ACED_AB_FILTER");
@@ -405,7 +409,7 @@ public class TrainingStepBenchmarks : IFlopCount
                     process.Refresh();
                     TimeSpan cpu0 = process.TotalProcessorTime;
                     long t0 = Stopwatch.GetTimestamp();
-                    Step();
+                    work();
                     double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
                     process.Refresh();
                     double cpuSeconds = (process.TotalProcessorTime - cpu0).TotalSeconds;

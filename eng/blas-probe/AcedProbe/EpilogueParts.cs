@@ -25,6 +25,40 @@ internal static class EpilogueParts
         }
     }
 
+    /// <summary>
+    /// Per variant and round, the best of 3 calls (seconds): one untimed warm-up round, then <paramref name="rounds"/>
+    /// rounds, each calling every variant in turn.
+    /// </summary>
+    internal static double[][] BestOfThreeRounds(Action[] calls, int rounds)
+    {
+        var times = new double[calls.Length][];
+        for (int v = 0; v < calls.Length; v++)
+        {
+            times[v] = new double[rounds];
+        }
+
+        for (int r = -1; r < rounds; r++)
+        {
+            for (int v = 0; v < calls.Length; v++)
+            {
+                double best = double.MaxValue;
+                for (int i = 0; i < 3; i++)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    calls[v]();
+                    best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                }
+
+                if (r >= 0)
+                {
+                    times[v][r] = best;
+                }
+            }
+        }
+
+        return times;
+    }
+
     public static void Run(int threads, int rounds)
     {
         GemmControl.MaxDegreeOfParallelism = threads;
@@ -61,31 +95,8 @@ internal static class EpilogueParts
             ("GELU", () => Linear.ForwardGelu(x, w, bias, y, second)),
         };
 
-        var times = new double[variants.Length][];
-        for (int v = 0; v < variants.Length; v++)
-        {
-            times[v] = new double[rounds];
-        }
-
         string loadBefore = File.ReadAllText("/proc/loadavg").Trim();
-        for (int r = -1; r < rounds; r++)
-        {
-            for (int v = 0; v < variants.Length; v++)
-            {
-                double best = double.MaxValue;
-                for (int i = 0; i < 3; i++)
-                {
-                    long t0 = Stopwatch.GetTimestamp();
-                    variants[v].Call();
-                    best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
-                }
-
-                if (r >= 0)
-                {
-                    times[v][r] = best;
-                }
-            }
-        }
+        double[][] times = BestOfThreeRounds(Array.ConvertAll(variants, v => v.Call), rounds);
 
         double flops = 2.0 * m * n * k;
         double plain = Interleaved.Median(times[0]);

@@ -13,7 +13,8 @@ namespace Aced.BlasProbe;
 /// AcedProbe dw &lt;threads&gt; [rounds] [Type.Switch,...] for the same-process A/B of the training step's dW slice products (see
 /// <see cref="DwAb"/>; AcedProbe dx ... the same for the step's input-gradient blocks), or AcedProbe epi &lt;threads&gt; [rounds] [Type.Switch,...] [bias|noop|rowsum] for the same-process A/B of the fused epilogue path (see
 /// <see cref="EpilogueAb"/>), or AcedProbe epi-parts &lt;threads&gt; [rounds] for where the forward's fused products spend their time
-/// (kernel, bias and y, residual, layer norm, GELU; see <see cref="EpilogueParts"/>), or AcedProbe rowops &lt;threads&gt; [rounds]
+/// (kernel, bias and y, residual, layer norm, GELU; see <see cref="EpilogueParts"/>), or AcedProbe attn-parts &lt;threads&gt; [rounds]
+/// for the qkv projection with the attention forward inside it (see <see cref="AttentionParts"/>), or AcedProbe rowops &lt;threads&gt; [rounds]
 /// for the same-process A/B of the step's row passes (GELU backward with the bias sums, layer-norm backward; see
 /// <see cref="RowOpsAb"/>), or AcedProbe step-threads [batch] [rounds] (the training step at 1 and 2 threads against the
 /// SGEMM at each; see <see cref="StepThreads"/>), or AcedProbe ldc &lt;n&gt; [rounds] (C stride n vs n + 16, one thread), or
@@ -58,6 +59,13 @@ public static class Program
         {
             var inv = System.Globalization.CultureInfo.InvariantCulture;
             EpilogueParts.Run(int.Parse(args[1], inv), args.Length > 2 ? int.Parse(args[2], inv) : 9);
+            return;
+        }
+
+        if (args.Length > 1 && args[0] == "attn-parts")
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            AttentionParts.Run(int.Parse(args[1], inv), args.Length > 2 ? int.Parse(args[2], inv) : 9);
             return;
         }
 
