@@ -32,7 +32,7 @@ import time
 # Two thread pools share the cores: OpenBLAS's pthreads (the products) and libgomp's (the element-wise ops). With
 # their default spin-waits each pool's idle threads spin while the other works, which on a 2-core machine costs
 # more than the element-wise ops themselves; the yardstick therefore lets idle threads sleep at once (measured:
-# docs/perf/torchref.md). --stock-env keeps the libraries' defaults (these and the capability below).
+# docs/PERFORMANCE.md, "Joint selection vs PyTorch + OpenBLAS on the same inputs"). --stock-env keeps the libraries' defaults (these and the capability below).
 # PyTorch 1.13 ships AVX-512 element-wise kernels but runs its AVX2 ones unless ATEN_CPU_CAPABILITY=avx512 asks for
 # them (it does not check the CPU then, so only on a CPU with the AVX-512 subsets they need); Aced uses AVX-512
 # where the CPU has it, so the yardstick does too (softplus twice as fast on Zen 4).
