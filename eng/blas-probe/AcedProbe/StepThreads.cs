@@ -1,9 +1,7 @@
 using System;
 using System.Diagnostics;
+using Aced.Benchmarks.Models;
 using Aced.Core;
-using Aced.Losses;
-using Aced.Models;
-using Aced.Models.Training;
 
 namespace Aced.BlasProbe;
 
@@ -17,57 +15,13 @@ internal static class StepThreads
 {
     public static void Run(int batch, int rounds)
     {
-        var config = new TwoTowerConfig
-        {
-            Image = new VisionTransformerConfig { ImageSize = 32, Channels = 3, PatchSize = 4, Width = 128, Depth = 4, Heads = 4, MlpWidth = 512, EmbeddingDimension = 128, Pooling = PoolingKind.GlobalAverage },
-            Text = new TextTransformerConfig { VocabularySize = 4096, ContextLength = 32, Width = 128, Depth = 4, Heads = 4, MlpWidth = 512, EmbeddingDimension = 128, Pooling = PoolingKind.FirstToken },
-        };
-        var model = new TwoTowerModel(config, 1);
-        var optimizer = new AdamW(model.Parameters);
-        var schedule = new ConstantSchedule(1e-4f);
-        var loss = new SigmoidContrastiveLoss();
-        var imageGradient = new Matrix(batch, model.EmbeddingDimension);
-        var textGradient = new Matrix(batch, model.EmbeddingDimension);
-        var rng = new CounterRng(2, 0);
-        var images = new Matrix(batch, model.ImageEncoder.InputLength);
-        for (int i = 0; i < images.Data.Length; i++)
-        {
-            images.Data[i] = rng.NextFloat();
-        }
-
-        var tokens = new int[batch * 32];
-        for (int e = 0; e < batch; e++)
-        {
-            int length = 4 + rng.NextInt(28);
-            tokens[e * 32] = 1;
-            for (int j = 1; j < length; j++)
-            {
-                tokens[(e * 32) + j] = 3 + rng.NextInt(4093);
-            }
-
-            tokens[(e * 32) + length] = 2;
-        }
-
-        var a = new Matrix(1024, 1024);
-        var b = new Matrix(1024, 1024);
-        var c = new Matrix(1024, 1024);
-        a.Span.Fill(0.5f);
-        b.Span.Fill(0.25f);
-
-        void Step()
-        {
-            model.ZeroGradients();
-            (MatrixView zi, MatrixView zt) = model.Forward(images, tokens);
-            LossResult result = loss.Compute(zi, zt, LogitParameters.FromLogScale(model.LogScale.Value[0], model.Bias.Value[0]), new EmbeddingGradients(imageGradient, textGradient));
-            model.Backward(imageGradient, textGradient, (float)result.LogScaleGradient, (float)result.BiasGradient);
-            optimizer.Update(schedule);
-            model.ClampLogScale();
-        }
-
-        void Sgemm() => Gemm.Multiply(a, b, c);
-
-        double stepFlops = 3.0 * batch * (config.Image.ForwardFlops() + config.Text.ForwardFlops());
-        const double SgemmFlops = 2.0 * 1024 * 1024 * 1024;
+        // The benchmark's own step, SGEMM and model-FLOP convention (set-up: model, batch, one step).
+        var bench = new TrainingStepBenchmarks { Batch = batch };
+        bench.Setup();
+        void Step() => bench.TrainingStep();
+        void Sgemm() => bench.Sgemm1024();
+        double stepFlops = bench.FlopCount(nameof(TrainingStepBenchmarks.TrainingStep));
+        double sgemmFlops = bench.FlopCount(nameof(TrainingStepBenchmarks.Sgemm1024));
         int original = AcedControl.MaxDegreeOfParallelism;
         for (int warm = 0; warm < 6; warm++)
         {
@@ -84,7 +38,7 @@ internal static class StepThreads
                 AcedControl.MaxDegreeOfParallelism = threads;
                 (double sgemmWall, _) = Time(Sgemm, 5);
                 (double wall, double cpu) = Time(Step, 3);
-                double peak = SgemmFlops / sgemmWall;
+                double peak = sgemmFlops / sgemmWall;
                 Console.WriteLine(
                     $"round {round} threads {threads}: step {wall * 1e3,6:F0} ms wall, {cpu * 1e3,6:F0} ms CPU ({cpu / wall:F2} threads busy) | " +
                     $"SGEMM {peak / 1e9,6:F1} GFLOP/s | step {stepFlops / wall / 1e9,5:F1} GFLOP/s = {stepFlops / wall / peak:F3} of it");
