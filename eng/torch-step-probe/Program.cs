@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
@@ -19,7 +20,9 @@ namespace Aced.TorchStepProbe;
 /// all at the same thread count. Each step's model GFLOP/s (the benchmark's convention, 3x the forward FLOPs) is
 /// printed over each SGEMM's GFLOP/s of the same round, by wall and by process CPU time. Before timing it checks that
 /// the steps do the same work: parameter counts, embedding shapes and values from the same weights, and the losses of
-/// the first steps. Usage: <c>TorchStepProbe [rounds=5] [batches=256,61] [threads=2]</c>.
+/// the first steps. Usage: <c>TorchStepProbe [rounds=5] [batches=256,61] [threads=2] [contenders=all|aced]</c>; with
+/// <c>aced</c> the rounds time only Aced's step between the SGEMMs (many short rounds for the step-over-SGEMM ratio
+/// alone, without libtorch's steps in between).
 /// </summary>
 public static class Program
 {
@@ -34,6 +37,11 @@ public static class Program
         int rounds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
         string[] batches = (args.Length > 1 ? args[1] : "256,61").Split(',');
         int threads = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2;
+        string contenders = args.Length > 3 ? args[3] : "all";
+        if (contenders is not ("all" or "aced"))
+        {
+            throw new ArgumentException($"contenders must be 'all' or 'aced', not '{contenders}'", nameof(args));
+        }
         AcedControl.MaxDegreeOfParallelism = threads;
         torch.set_num_threads(threads);
         Console.WriteLine($"torch-step-probe: {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC, load {Load()}, {rounds} rounds, {threads} threads");
@@ -43,50 +51,51 @@ public static class Program
         Console.WriteLine(LibTorchInfo.ParallelInfo().TrimEnd());
         foreach (string batch in batches)
         {
-            Compare(int.Parse(batch, CultureInfo.InvariantCulture), rounds);
+            Compare(int.Parse(batch, CultureInfo.InvariantCulture), rounds, acedOnly: contenders == "aced");
         }
 
         Console.WriteLine($"end {DateTime.UtcNow:HH:mm:ss} UTC, load {Load()}");
     }
 
-    private static void Compare(int batch, int rounds)
+    private static void Compare(int batch, int rounds, bool acedOnly)
     {
         var bench = new TrainingStepBenchmarks { Batch = batch };
         bench.SetupOpenBlas(); // the benchmark's set-up: OpenBLAS at Aced's thread count, model, batch, one step
         TwoTowerConfig config = TrainingStepBenchmarks.ReferenceConfig();
         (Matrix images, int[] tokens) = TrainingStepBenchmarks.ReferenceBatch(batch);
         var initial = new TwoTowerModel(config, 1); // the benchmark's model before its first step
-        using var towers = new TorchStep(initial, config, images, tokens, LearningRate, fused: false);
-        using var fused = new TorchStep(initial, config, images, tokens, LearningRate, fused: true);
+        using TorchStep? towers = acedOnly ? null : new TorchStep(initial, config, images, tokens, LearningRate, fused: false);
+        using TorchStep? fused = acedOnly ? null : new TorchStep(initial, config, images, tokens, LearningRate, fused: true);
         double stepFlops = bench.FlopCount(nameof(TrainingStepBenchmarks.TrainingStep));
         double sgemmFlops = bench.FlopCount(nameof(TrainingStepBenchmarks.Sgemm1024));
         Console.WriteLine($"batch {batch}: {stepFlops / 1e9:F2} GFLOP/step (3x forward)");
-        CheckSameWork(initial, images, tokens, "libtorch (Aced.TorchSharp's towers)", towers);
-        CheckSameWork(initial, images, tokens, "libtorch (fused ops)", fused);
+        var steps = new List<Contender> { new("Aced", () => bench.TrainingStep(), null) };
+        if (towers is not null && fused is not null)
+        {
+            CheckSameWork(initial, images, tokens, "libtorch (Aced.TorchSharp's towers)", towers);
+            CheckSameWork(initial, images, tokens, "libtorch (fused ops)", fused);
+            steps.Add(new("libtorch towers", towers.Step, towers));
+            steps.Add(new("libtorch fused", fused.Step, fused));
+        }
 
         using var torchSgemm = new TorchSgemm(1024);
         Action[] yardsticks = [() => bench.Sgemm1024(), () => bench.OpenBlasSgemm1024(), torchSgemm.Multiply];
-        var steps = new Contender[]
-        {
-            new("Aced", () => bench.TrainingStep(), null),
-            new("libtorch towers", towers.Step, towers),
-            new("libtorch fused", fused.Step, fused),
-        };
 
-        Lockstep(steps, yardsticks);
+        Contender[] all = [.. steps];
+        Lockstep(all, yardsticks);
         var results = new RoundResult[rounds];
         for (int r = 0; r < rounds; r++)
         {
-            results[r] = Round(r, steps, yardsticks, sgemmFlops, stepFlops);
-            Print(r, results[r], steps);
+            results[r] = Round(r, all, yardsticks, sgemmFlops, stepFlops);
+            Print(r, results[r], all);
         }
 
         Console.WriteLine($"batch {batch}, medians of {rounds} rounds (range), step model GFLOP/s over each SGEMM's GFLOP/s and step time over Aced's:");
-        for (int s = 0; s < steps.Length; s++)
+        for (int s = 0; s < all.Length; s++)
         {
             Console.WriteLine(
-                $"  {steps[s].Name,-16} over Aced's SGEMM {Median(results, x => x.OverSgemm(s, 0))}; over OpenBLAS's {Median(results, x => x.OverSgemm(s, 1))}; " +
-                $"over libtorch's {Median(results, x => x.OverSgemm(s, 2))}; time / Aced's {Median(results, x => x.Steps[s] / x.Steps[0])}; last loss {steps[s].LastLoss:F6}");
+                $"  {all[s].Name,-16} over Aced's SGEMM {Median(results, x => x.OverSgemm(s, 0))}; over OpenBLAS's {Median(results, x => x.OverSgemm(s, 1))}; " +
+                $"over libtorch's {Median(results, x => x.OverSgemm(s, 2))}; time / Aced's {Median(results, x => x.Steps[s] / x.Steps[0])}; last loss {all[s].LastLoss:F6}");
         }
     }
 
@@ -163,7 +172,7 @@ public static class Program
         }
     }
 
-    /// <summary>Median, smallest and largest of a wall and a CPU figure over the rounds.</summary>
+    /// <summary>Median, quartiles, smallest and largest of a wall and a CPU figure over the rounds.</summary>
     private static string Median(RoundResult[] results, Func<RoundResult, Timing> figure)
     {
         var wall = new double[results.Length];
@@ -175,8 +184,11 @@ public static class Program
 
         Array.Sort(wall);
         Array.Sort(cpu);
-        int n = results.Length;
-        return $"wall {wall[n / 2]:F3} ({wall[0]:F3}-{wall[n - 1]:F3}), CPU {cpu[n / 2]:F3} ({cpu[0]:F3}-{cpu[n - 1]:F3})";
+        return $"wall {Spread(wall)}, CPU {Spread(cpu)}";
+
+        // median (quartiles; smallest-largest) of sorted values; the quartiles are the middle half's ends
+        static string Spread(double[] v) =>
+            $"{v[v.Length / 2]:F3} (quartiles {v[v.Length / 4]:F3}-{v[(3 * v.Length) / 4]:F3}; {v[0]:F3}-{v[^1]:F3})";
     }
 
     /// <summary>A timed training step: its name, the call, the torch step behind it (for the phase times), its last loss.</summary>
