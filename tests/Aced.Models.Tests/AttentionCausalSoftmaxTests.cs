@@ -8,7 +8,7 @@ namespace Aced.Models.Tests;
 
 /// <summary>
 /// The causal softmax's vector rows (<see cref="AttentionSoftmax.VectorCausal"/>: a row's prefix tail as one masked
-/// vector) against <see cref="RowMath.SoftmaxPrefix"/> bit for bit, directly and through the real attention calls
+/// vector; <see cref="AttentionSoftmax.CausalGroups"/>: four such rows phase by phase) against <see cref="RowMath.SoftmaxPrefix"/> bit for bit, directly and through the real attention calls
 /// (the projection with the forward inside its epilogue, training) with the switch on and off at 1, 2 and 3 threads.
 /// </summary>
 [Collection(GemmProviderCollection.Name)]
@@ -27,6 +27,7 @@ public sealed class AttentionCausalSoftmaxTests
         {
             float[] logits = Logits(rows, t, (ulong)(t + rows), scale);
             AttentionSoftmaxTests.AssertBits(OneRow(logits, rows, t), Vector(logits, rows, t, true));
+            AttentionSoftmaxTests.AssertBits(OneRow(logits, rows, t), Vector(logits, rows, t, true, false));
             AttentionSoftmaxTests.AssertBits(OneRow(logits, rows, t), Vector(logits, rows, t, false));
         }
     }
@@ -52,6 +53,7 @@ public sealed class AttentionCausalSoftmaxTests
             }
 
             AttentionSoftmaxTests.AssertBits(OneRow(logits, c.Rows, c.T), Vector(logits, c.Rows, c.T, true));
+            AttentionSoftmaxTests.AssertBits(OneRow(logits, c.Rows, c.T), Vector(logits, c.Rows, c.T, true, false));
         }).Check(Config.QuickThrowOnFailure.WithMaxTest(300));
     }
 
@@ -105,6 +107,10 @@ public sealed class AttentionCausalSoftmaxTests
     public void Training_CausalText_VectorRowsOnAndOff_AreBitIdenticalForAnyThreadCount() =>
         TestTrainer.AssertSwitchIsBitIdenticalForAnyThreadCount(AttentionFusedTests.ReferenceWidths, on => AttentionSoftmax.VectorCausal = on);
 
+    [Fact]
+    public void Training_CausalText_FourRowGroupsOnAndOff_AreBitIdenticalForAnyThreadCount() =>
+        TestTrainer.AssertSwitchIsBitIdenticalForAnyThreadCount(AttentionFusedTests.ReferenceWidths, on => AttentionSoftmax.CausalGroups = on);
+
     private static float[] OneRow(float[] logits, int rows, int t)
     {
         float[] expected = (float[])logits.Clone();
@@ -116,17 +122,20 @@ public sealed class AttentionCausalSoftmaxTests
         return expected;
     }
 
-    private static float[] Vector(float[] logits, int rows, int t, bool on)
+    /// <summary>The block through <see cref="AttentionSoftmax.Forward"/> with the vector rows and their four-row groups as given.</summary>
+    private static float[] Vector(float[] logits, int rows, int t, bool on, bool groups = true)
     {
         float[] actual = (float[])logits.Clone();
         try
         {
             AttentionSoftmax.VectorCausal = on;
+            AttentionSoftmax.CausalGroups = groups;
             AttentionSoftmax.Forward(actual, rows, t, true);
         }
         finally
         {
             AttentionSoftmax.VectorCausal = true;
+            AttentionSoftmax.CausalGroups = true;
         }
 
         return actual;
