@@ -64,18 +64,33 @@ public sealed class AttentionCausalSoftmaxTests
     public void ProjectAndForward_Causal_VectorRowsOnAndOff_AreBitIdenticalForAnyThreadCount(int batch, int tokens, int heads, int headDim)
     {
         int width = heads * headDim;
+        float[] probs = AssertProjectAndForwardSwitch(batch, tokens, heads, headDim, on => AttentionSoftmax.VectorCausal = on, 71, x =>
+        {
+            x[5] = float.NaN;
+            x[(2 * width) + 1] = float.PositiveInfinity;
+        });
+        Assert.Contains(probs, float.IsNaN);
+    }
+
+    /// <summary>
+    /// The real causal forward call (the projection with the attention inside its epilogue) with <paramref name="set"/>
+    /// off at 1 thread and on (restored afterwards) at 1, 2 and 3 threads: qkv, probabilities and output bit for bit;
+    /// x, W and b from the seed, <paramref name="special"/> applied to x. Returns the probabilities.
+    /// </summary>
+    internal static float[] AssertProjectAndForwardSwitch(int batch, int tokens, int heads, int headDim, Action<bool> set, ulong seed, Action<float[]> special)
+    {
+        int width = heads * headDim;
         int n = batch * tokens;
-        Matrix x = TestData.RandomMatrix(n, width, 71, 2f);
-        Matrix w = TestData.RandomMatrix(width, 3 * width, 72, 0.5f);
-        float[] bias = TestData.Random(3 * width, 73);
-        x.Data[5] = float.NaN;
-        x.Data[(2 * width) + 1] = float.PositiveInfinity;
+        Matrix x = TestData.RandomMatrix(n, width, seed, 2f);
+        Matrix w = TestData.RandomMatrix(width, 3 * width, seed + 1, 0.5f);
+        float[] bias = TestData.Random(3 * width, seed + 2);
+        special(x.Data);
         (float[] Output, float[] Probs, float[] Qkv) Run(bool on, int threads)
         {
             int savedThreads = GemmControl.MaxDegreeOfParallelism;
             try
             {
-                AttentionSoftmax.VectorCausal = on;
+                set(on);
                 GemmControl.MaxDegreeOfParallelism = threads;
                 var qkv = new Matrix(n, 3 * width);
                 var output = new Matrix(n, width);
@@ -87,13 +102,12 @@ public sealed class AttentionCausalSoftmaxTests
             }
             finally
             {
-                AttentionSoftmax.VectorCausal = true;
+                set(true);
                 GemmControl.MaxDegreeOfParallelism = savedThreads;
             }
         }
 
         (float[] output, float[] probs, float[] qkv) = Run(false, 1);
-        Assert.Contains(probs, float.IsNaN);
         foreach (int threads in new[] { 1, 2, 3 })
         {
             (float[] o, float[] p, float[] q) = Run(true, threads);
@@ -101,6 +115,8 @@ public sealed class AttentionCausalSoftmaxTests
             AttentionSoftmaxTests.AssertBits(probs, p);
             AttentionSoftmaxTests.AssertBits(output, o);
         }
+
+        return probs;
     }
 
     [Fact]

@@ -16,46 +16,8 @@ namespace Aced.Models.Tests;
 [Collection(GemmProviderCollection.Name)]
 public sealed class AttentionCausalTrianglesTests
 {
-    private static (float[] Output, float[] Probs, float[] DQkv) Run(Case c, bool headMajor, bool on, int threads, Action<float[], float[]>? special = null)
-    {
-        int rows = c.Batch * c.Tokens;
-        MatrixView qkv = TestData.RandomMatrix(rows, 3 * c.Width, (ulong)c.Seed, 2f);
-        MatrixView dOutput = TestData.RandomMatrix(rows, c.Width, (ulong)c.Seed + 1);
-        special?.Invoke(qkv.Array, dOutput.Array);
-        bool saved = Attention.CausalTriangles;
-        try
-        {
-            Attention.CausalTriangles = on;
-            return AttentionFusedTests.With(true, true, threads, () =>
-            {
-                float[] probs = new float[c.Batch * c.Heads * c.Tokens * c.Tokens];
-                Array.Fill(probs, float.NaN);
-                var output = new MatrixView(new float[rows * c.Width], rows, c.Width);
-                Array.Fill(output.Array, float.NaN);
-                Attention.Forward(qkv, headMajor, c.Batch, c.Tokens, c.Heads, c.Causal, probs, output);
-                var dqkv = new MatrixView(new float[rows * 3 * c.Width], rows, 3 * c.Width);
-                Array.Fill(dqkv.Array, float.NaN);
-                Attention.Backward(qkv, headMajor, c.Batch, c.Tokens, c.Heads, probs, dOutput, dqkv, new float[probs.Length]);
-                return (output.Array, probs, dqkv.Array);
-            });
-        }
-        finally
-        {
-            Attention.CausalTriangles = saved;
-        }
-    }
-
-    private static void AssertSameForAnyThreadCount(Case c, bool headMajor, Action<float[], float[]>? special = null)
-    {
-        (float[] output, float[] probs, float[] dqkv) = Run(c, headMajor, false, 2, special);
-        foreach (int threads in new[] { 1, 2, 3 })
-        {
-            (float[] so, float[] sp, float[] sd) = Run(c, headMajor, true, threads, special);
-            AttentionSoftmaxTests.AssertBits(output, so);
-            AttentionSoftmaxTests.AssertBits(probs, sp);
-            AttentionSoftmaxTests.AssertBits(dqkv, sd);
-        }
-    }
+    private static void AssertSameForAnyThreadCount(Case c, bool headMajor, Action<float[], float[]>? special = null) =>
+        AttentionFusedTests.AssertSwitchIsBitIdenticalForAnyThreadCount(c, headMajor, on => Attention.CausalTriangles = on, special);
 
     [Fact]
     public void CausalTriangles_RandomShapes_AreBitIdenticalForAnyThreadCount() =>
@@ -139,46 +101,8 @@ public sealed class AttentionCausalTrianglesTests
     [Theory]
     [InlineData(7, 32, 4, 32)]
     [InlineData(3, 48, 2, 16)]
-    public void ProjectAndForward_CausalTrianglesOnAndOff_AreBitIdenticalForAnyThreadCount(int batch, int tokens, int heads, int headDim)
-    {
-        int width = heads * headDim;
-        int n = batch * tokens;
-        Matrix x = TestData.RandomMatrix(n, width, 81, 2f);
-        Matrix w = TestData.RandomMatrix(width, 3 * width, 82, 0.5f);
-        float[] bias = TestData.Random(3 * width, 83);
-        x.Data[(tokens + 20) * width] = float.PositiveInfinity;
-        (float[] Output, float[] Probs, float[] Qkv) Run(bool on, int threads)
-        {
-            int savedThreads = GemmControl.MaxDegreeOfParallelism;
-            bool saved = Attention.CausalTriangles;
-            try
-            {
-                Attention.CausalTriangles = on;
-                GemmControl.MaxDegreeOfParallelism = threads;
-                var qkv = new Matrix(n, 3 * width);
-                var output = new Matrix(n, width);
-                float[] probs = new float[batch * heads * tokens * tokens];
-                Array.Fill(probs, float.NaN);
-                Array.Fill(output.Data, float.NaN);
-                Attention.ProjectAndForward(x, w, bias, qkv, batch, tokens, heads, true, probs, output);
-                return (output.Data, probs, qkv.Data);
-            }
-            finally
-            {
-                Attention.CausalTriangles = saved;
-                GemmControl.MaxDegreeOfParallelism = savedThreads;
-            }
-        }
-
-        (float[] output, float[] probs, float[] qkv) = Run(false, 1);
-        foreach (int threads in new[] { 1, 2, 3 })
-        {
-            (float[] o, float[] p, float[] q) = Run(true, threads);
-            AttentionSoftmaxTests.AssertBits(qkv, q);
-            AttentionSoftmaxTests.AssertBits(probs, p);
-            AttentionSoftmaxTests.AssertBits(output, o);
-        }
-    }
+    public void ProjectAndForward_CausalTrianglesOnAndOff_AreBitIdenticalForAnyThreadCount(int batch, int tokens, int heads, int headDim) =>
+        AttentionCausalSoftmaxTests.AssertProjectAndForwardSwitch(batch, tokens, heads, headDim, on => Attention.CausalTriangles = on, 81, x => x[(tokens + 20) * heads * headDim] = float.PositiveInfinity);
 
     [Fact]
     public void Training_CausalTrianglesOnAndOff_AreBitIdenticalForAnyThreadCount() =>

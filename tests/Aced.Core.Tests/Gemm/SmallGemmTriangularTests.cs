@@ -54,31 +54,17 @@ public sealed class SmallGemmTriangularTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void MultiplyNNLowerA_LowerTriangularA_IsBitIdenticalToMultiplyNN(int m, int n, int k)
-    {
-        ForTiles(() =>
-        {
-            foreach (int special in new[] { -1, 0, 1, 2, 3, 4, 5 })
-            {
-                foreach (float alpha in new[] { 1f, 0.1767767f, -1f, 0f })
-                {
-                    int lda = k + 3, ldb = n + 5, ldc = n + 2;
-                    float[] a = Random(m, k, lda, 3 + special, true);
-                    float[] b = Random(k, n, ldb, 4 + special, false);
-                    Special(special, a, lda, m, k, b, ldb, k, n);
-                    float[] expected = Filled(m * ldc, float.NaN);
-                    float[] actual = Filled(m * ldc, 7.5f);
-                    SmallGemm.MultiplyNN(m, n, k, alpha, a, lda, b, ldb, false, expected, ldc);
-                    SmallGemm.MultiplyNNLowerA(m, n, k, alpha, a, lda, b, ldb, actual, ldc);
-                    AssertRows(expected, actual, m, n, ldc, $"NN {m}x{n}x{k} alpha {alpha} special {special}");
-                }
-            }
-        });
-    }
+    public void MultiplyNNLowerA_LowerTriangularA_IsBitIdenticalToMultiplyNN(int m, int n, int k) => CheckLowerA(m, n, k, false);
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void MultiplyTNLowerA_LowerTriangularA_IsBitIdenticalToMultiplyTN(int m, int n, int k)
+    public void MultiplyTNLowerA_LowerTriangularA_IsBitIdenticalToMultiplyTN(int m, int n, int k) => CheckLowerA(m, n, k, true);
+
+    /// <summary>
+    /// The NN (A m x k) or TN (A k x m) entry with a lower triangular A against the full product, bit for bit, for
+    /// every special case and alpha, with the six-row tiles on and off.
+    /// </summary>
+    private static void CheckLowerA(int m, int n, int k, bool transA)
     {
         ForTiles(() =>
         {
@@ -86,16 +72,26 @@ public sealed class SmallGemmTriangularTests
             {
                 foreach (float alpha in new[] { 1f, 0.1767767f, -1f, 0f })
                 {
-                    // A is k x m (op(A) = A^T is m x k), lower triangular: A[p, i] = ±0 for i > p.
-                    int lda = m + 3, ldb = n + 5, ldc = n + 2;
-                    float[] a = Random(k, m, lda, 5 + special, true);
-                    float[] b = Random(k, n, ldb, 6 + special, false);
-                    Special(special, a, lda, k, m, b, ldb, k, n);
+                    int aRows = transA ? k : m;
+                    int aCols = transA ? m : k;
+                    int lda = aCols + 3, ldb = n + 5, ldc = n + 2;
+                    float[] a = Random(aRows, aCols, lda, 3 + special, true);
+                    float[] b = Random(k, n, ldb, 4 + special, false);
+                    Special(special, a, lda, aRows, aCols, b, ldb, k, n);
                     float[] expected = Filled(m * ldc, float.NaN);
                     float[] actual = Filled(m * ldc, 7.5f);
-                    SmallGemm.MultiplyTN(m, n, k, alpha, a, lda, b, ldb, false, expected, ldc);
-                    SmallGemm.MultiplyTNLowerA(m, n, k, alpha, a, lda, b, ldb, actual, ldc);
-                    AssertRows(expected, actual, m, n, ldc, $"TN {m}x{n}x{k} alpha {alpha} special {special}");
+                    if (transA)
+                    {
+                        SmallGemm.MultiplyTN(m, n, k, alpha, a, lda, b, ldb, false, expected, ldc);
+                        SmallGemm.MultiplyTNLowerA(m, n, k, alpha, a, lda, b, ldb, actual, ldc);
+                    }
+                    else
+                    {
+                        SmallGemm.MultiplyNN(m, n, k, alpha, a, lda, b, ldb, false, expected, ldc);
+                        SmallGemm.MultiplyNNLowerA(m, n, k, alpha, a, lda, b, ldb, actual, ldc);
+                    }
+
+                    AssertRows(expected, actual, m, n, ldc, $"{(transA ? "TN" : "NN")} {m}x{n}x{k} alpha {alpha} special {special}");
                 }
             }
         });
