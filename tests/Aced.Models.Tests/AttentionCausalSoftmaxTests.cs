@@ -8,7 +8,7 @@ namespace Aced.Models.Tests;
 
 /// <summary>
 /// The causal softmax's vector rows (<see cref="AttentionSoftmax.VectorCausal"/>: a row's prefix tail as one masked
-/// vector) against <see cref="RowMath.SoftmaxPrefix"/> bit for bit, directly and through the real attention calls
+/// vector; <see cref="AttentionSoftmax.CausalGroups"/>: four such rows phase by phase) against <see cref="RowMath.SoftmaxPrefix"/> bit for bit, directly and through the real attention calls
 /// (the projection with the forward inside its epilogue, training) with the switch on and off at 1, 2 and 3 threads.
 /// </summary>
 [Collection(GemmProviderCollection.Name)]
@@ -27,6 +27,7 @@ public sealed class AttentionCausalSoftmaxTests
         {
             float[] logits = Logits(rows, t, (ulong)(t + rows), scale);
             AttentionSoftmaxTests.AssertBits(OneRow(logits, rows, t), Vector(logits, rows, t, true));
+            AttentionSoftmaxTests.AssertBits(OneRow(logits, rows, t), Vector(logits, rows, t, true, false));
             AttentionSoftmaxTests.AssertBits(OneRow(logits, rows, t), Vector(logits, rows, t, false));
         }
     }
@@ -52,6 +53,7 @@ public sealed class AttentionCausalSoftmaxTests
             }
 
             AttentionSoftmaxTests.AssertBits(OneRow(logits, c.Rows, c.T), Vector(logits, c.Rows, c.T, true));
+            AttentionSoftmaxTests.AssertBits(OneRow(logits, c.Rows, c.T), Vector(logits, c.Rows, c.T, true, false));
         }).Check(Config.QuickThrowOnFailure.WithMaxTest(300));
     }
 
@@ -62,18 +64,33 @@ public sealed class AttentionCausalSoftmaxTests
     public void ProjectAndForward_Causal_VectorRowsOnAndOff_AreBitIdenticalForAnyThreadCount(int batch, int tokens, int heads, int headDim)
     {
         int width = heads * headDim;
+        float[] probs = AssertProjectAndForwardSwitch(batch, tokens, heads, headDim, on => AttentionSoftmax.VectorCausal = on, 71, x =>
+        {
+            x[5] = float.NaN;
+            x[(2 * width) + 1] = float.PositiveInfinity;
+        });
+        Assert.Contains(probs, float.IsNaN);
+    }
+
+    /// <summary>
+    /// The real causal forward call (the projection with the attention inside its epilogue) with <paramref name="set"/>
+    /// off at 1 thread and on (restored afterwards) at 1, 2 and 3 threads: qkv, probabilities and output bit for bit;
+    /// x, W and b from the seed, <paramref name="special"/> applied to x. Returns the probabilities.
+    /// </summary>
+    internal static float[] AssertProjectAndForwardSwitch(int batch, int tokens, int heads, int headDim, Action<bool> set, ulong seed, Action<float[]> special)
+    {
+        int width = heads * headDim;
         int n = batch * tokens;
-        Matrix x = TestData.RandomMatrix(n, width, 71, 2f);
-        Matrix w = TestData.RandomMatrix(width, 3 * width, 72, 0.5f);
-        float[] bias = TestData.Random(3 * width, 73);
-        x.Data[5] = float.NaN;
-        x.Data[(2 * width) + 1] = float.PositiveInfinity;
+        Matrix x = TestData.RandomMatrix(n, width, seed, 2f);
+        Matrix w = TestData.RandomMatrix(width, 3 * width, seed + 1, 0.5f);
+        float[] bias = TestData.Random(3 * width, seed + 2);
+        special(x.Data);
         (float[] Output, float[] Probs, float[] Qkv) Run(bool on, int threads)
         {
             int savedThreads = GemmControl.MaxDegreeOfParallelism;
             try
             {
-                AttentionSoftmax.VectorCausal = on;
+                set(on);
                 GemmControl.MaxDegreeOfParallelism = threads;
                 var qkv = new Matrix(n, 3 * width);
                 var output = new Matrix(n, width);
@@ -85,13 +102,12 @@ public sealed class AttentionCausalSoftmaxTests
             }
             finally
             {
-                AttentionSoftmax.VectorCausal = true;
+                set(true);
                 GemmControl.MaxDegreeOfParallelism = savedThreads;
             }
         }
 
         (float[] output, float[] probs, float[] qkv) = Run(false, 1);
-        Assert.Contains(probs, float.IsNaN);
         foreach (int threads in new[] { 1, 2, 3 })
         {
             (float[] o, float[] p, float[] q) = Run(true, threads);
@@ -99,11 +115,17 @@ public sealed class AttentionCausalSoftmaxTests
             AttentionSoftmaxTests.AssertBits(probs, p);
             AttentionSoftmaxTests.AssertBits(output, o);
         }
+
+        return probs;
     }
 
     [Fact]
     public void Training_CausalText_VectorRowsOnAndOff_AreBitIdenticalForAnyThreadCount() =>
         TestTrainer.AssertSwitchIsBitIdenticalForAnyThreadCount(AttentionFusedTests.ReferenceWidths, on => AttentionSoftmax.VectorCausal = on);
+
+    [Fact]
+    public void Training_CausalText_FourRowGroupsOnAndOff_AreBitIdenticalForAnyThreadCount() =>
+        TestTrainer.AssertSwitchIsBitIdenticalForAnyThreadCount(AttentionFusedTests.ReferenceWidths, on => AttentionSoftmax.CausalGroups = on);
 
     private static float[] OneRow(float[] logits, int rows, int t)
     {
@@ -116,17 +138,20 @@ public sealed class AttentionCausalSoftmaxTests
         return expected;
     }
 
-    private static float[] Vector(float[] logits, int rows, int t, bool on)
+    /// <summary>The block through <see cref="AttentionSoftmax.Forward"/> with the vector rows and their four-row groups as given.</summary>
+    private static float[] Vector(float[] logits, int rows, int t, bool on, bool groups = true)
     {
         float[] actual = (float[])logits.Clone();
         try
         {
             AttentionSoftmax.VectorCausal = on;
+            AttentionSoftmax.CausalGroups = groups;
             AttentionSoftmax.Forward(actual, rows, t, true);
         }
         finally
         {
             AttentionSoftmax.VectorCausal = true;
+            AttentionSoftmax.CausalGroups = true;
         }
 
         return actual;

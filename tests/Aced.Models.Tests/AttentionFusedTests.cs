@@ -64,6 +64,52 @@ public sealed class AttentionFusedTests
     }
 
     /// <summary>Runs <paramref name="action"/> with the fused path and example packing switched as given, on <paramref name="threads"/> threads.</summary>
+    /// <summary>
+    /// Forward then backward on the fused, packed path with <paramref name="set"/>(<paramref name="on"/>) (restored to
+    /// on afterwards), qkv token rows or head-major blocks, contiguous rows (the case's paddings not used), inputs
+    /// from the case's seed with <paramref name="special"/> applied to qkv and dOutput: output, probabilities, dqkv.
+    /// </summary>
+    internal static (float[] Output, float[] Probs, float[] DQkv) ForwardBackward(Case c, bool headMajor, Action<bool> set, bool on, int threads, Action<float[], float[]>? special = null)
+    {
+        int rows = c.Batch * c.Tokens;
+        MatrixView qkv = TestData.RandomMatrix(rows, 3 * c.Width, (ulong)c.Seed, 2f);
+        MatrixView dOutput = TestData.RandomMatrix(rows, c.Width, (ulong)c.Seed + 1);
+        special?.Invoke(qkv.Array, dOutput.Array);
+        try
+        {
+            set(on);
+            return With(true, true, threads, () =>
+            {
+                float[] probs = new float[c.Batch * c.Heads * c.Tokens * c.Tokens];
+                Array.Fill(probs, float.NaN);
+                var output = new MatrixView(new float[rows * c.Width], rows, c.Width);
+                Array.Fill(output.Array, float.NaN);
+                Attention.Forward(qkv, headMajor, c.Batch, c.Tokens, c.Heads, c.Causal, probs, output);
+                var dqkv = new MatrixView(new float[rows * 3 * c.Width], rows, 3 * c.Width);
+                Array.Fill(dqkv.Array, float.NaN);
+                Attention.Backward(qkv, headMajor, c.Batch, c.Tokens, c.Heads, probs, dOutput, dqkv, new float[probs.Length]);
+                return (output.Array, probs, dqkv.Array);
+            });
+        }
+        finally
+        {
+            set(true);
+        }
+    }
+
+    /// <summary><see cref="ForwardBackward"/> with the switch off at 2 threads, then on at 1, 2 and 3: every output bit for bit.</summary>
+    internal static void AssertSwitchIsBitIdenticalForAnyThreadCount(Case c, bool headMajor, Action<bool> set, Action<float[], float[]>? special = null)
+    {
+        (float[] output, float[] probs, float[] dqkv) = ForwardBackward(c, headMajor, set, false, 2, special);
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            (float[] so, float[] sp, float[] sd) = ForwardBackward(c, headMajor, set, true, threads, special);
+            AttentionSoftmaxTests.AssertBits(output, so);
+            AttentionSoftmaxTests.AssertBits(probs, sp);
+            AttentionSoftmaxTests.AssertBits(dqkv, sd);
+        }
+    }
+
     internal static T With<T>(bool fused, bool packed, int threads, Func<T> action)
     {
         bool savedFused = Attention.FusedEnabled;

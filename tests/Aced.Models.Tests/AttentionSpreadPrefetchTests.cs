@@ -16,49 +16,8 @@ namespace Aced.Models.Tests;
 [Collection(GemmProviderCollection.Name)]
 public sealed class AttentionSpreadPrefetchTests
 {
-    /// <summary>
-    /// Forward then backward on the fused, packed path with the spread prefetch as given (qkv token rows, or head-major
-    /// blocks when <paramref name="headMajor"/>; contiguous rows, the cases' paddings not used): output, probabilities, dqkv.
-    /// </summary>
-    private static (float[] Output, float[] Probs, float[] DQkv) Run(Case c, bool headMajor, bool spread, int threads)
-    {
-        int rows = c.Batch * c.Tokens;
-        MatrixView qkv = TestData.RandomMatrix(rows, 3 * c.Width, (ulong)c.Seed, 2f);
-        MatrixView dOutput = TestData.RandomMatrix(rows, c.Width, (ulong)c.Seed + 1);
-        bool saved = Attention.SpreadPrefetch;
-        try
-        {
-            Attention.SpreadPrefetch = spread;
-            return AttentionFusedTests.With(true, true, threads, () =>
-            {
-                float[] probs = new float[c.Batch * c.Heads * c.Tokens * c.Tokens];
-                Array.Fill(probs, float.NaN);
-                var output = new MatrixView(new float[rows * c.Width], rows, c.Width);
-                Array.Fill(output.Array, float.NaN);
-                Attention.Forward(qkv, headMajor, c.Batch, c.Tokens, c.Heads, c.Causal, probs, output);
-                var dqkv = new MatrixView(new float[rows * 3 * c.Width], rows, 3 * c.Width);
-                Array.Fill(dqkv.Array, float.NaN);
-                Attention.Backward(qkv, headMajor, c.Batch, c.Tokens, c.Heads, probs, dOutput, dqkv, new float[probs.Length]);
-                return (output.Array, probs, dqkv.Array);
-            });
-        }
-        finally
-        {
-            Attention.SpreadPrefetch = saved;
-        }
-    }
-
-    private static void AssertSameForAnyThreadCount(Case c, bool headMajor)
-    {
-        (float[] output, float[] probs, float[] dqkv) = Run(c, headMajor, false, 2);
-        foreach (int threads in new[] { 1, 2, 3 })
-        {
-            (float[] so, float[] sp, float[] sd) = Run(c, headMajor, true, threads);
-            Assert.Equal(output, so);
-            Assert.Equal(probs, sp);
-            Assert.Equal(dqkv, sd);
-        }
-    }
+    private static void AssertSameForAnyThreadCount(Case c, bool headMajor) =>
+        AttentionFusedTests.AssertSwitchIsBitIdenticalForAnyThreadCount(c, headMajor, on => Attention.SpreadPrefetch = on);
 
     [Fact]
     public void SpreadPrefetch_RandomShapes_IsBitIdenticalToBurstForAnyThreadCount() =>

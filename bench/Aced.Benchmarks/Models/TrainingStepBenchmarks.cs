@@ -328,6 +328,16 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("eighth session's step paths together (dx8 shared W^T, epi8 GELU backward, attn8 prefetch)", SetEighthSessionPaths);
         CompareFusedPaths("causal softmax rows with the prefix tail as one vector (step9)", on => Aced.Models.Layers.AttentionSoftmax.VectorCausal = on);
         CompareFusedPaths("causal softmax rows with the prefix tail as one vector (step9), forward only", on => Aced.Models.Layers.AttentionSoftmax.VectorCausal = on, () => Forward());
+        CompareFusedPaths("causal heads skip the zero triangle in their products (fwd10)", on => Aced.Models.Layers.Attention.CausalTriangles = on);
+        CompareFusedPaths("causal softmax rows four at a time (fwd10), forward only", on => Aced.Models.Layers.AttentionSoftmax.CausalGroups = on, () => Forward());
+        CompareFusedPaths("tenth session's attention paths together (fwd10: triangles, causal row groups)", SetTenthSessionAttention);
+    }
+
+    /// <summary>Switches fwd10's attention paths together (both on by default): the causal triangles and the causal softmax row groups.</summary>
+    private static void SetTenthSessionAttention(bool on)
+    {
+        Aced.Models.Layers.Attention.CausalTriangles = on;
+        Aced.Models.Layers.AttentionSoftmax.CausalGroups = on;
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ namespace Aced.Core;
 /// Every element of C is one fused multiply-add chain over k in increasing order, then multiplied by alpha, then (when
 /// accumulating) added to C: the bits do not depend on the element's position in a tile or on the thread.
 /// </remarks>
-internal static class SmallGemm
+internal static partial class SmallGemm
 {
     /// <summary>
     /// <c>C = alpha * op(A) * op(B) (+ C when <paramref name="accumulate"/>)</c>, op(A) m x k, op(B) k x n, row-major
@@ -248,12 +248,7 @@ internal static class SmallGemm
     /// </remarks>
     private static int Avx2Tiles(int m, int n, int k, float alpha, ref float a0, int rowStep, int kStep, ref float b0, int ldb, bool accumulate, ref float c0, int ldc)
     {
-        int six = m / 6;
-        if (m % 6 == 2 && six > 0)
-        {
-            six--;
-        }
-
+        int six = SixRowStrips(m);
         int i = 0;
         for (; i < 6 * six; i += 6)
         {
@@ -272,6 +267,19 @@ internal static class SmallGemm
         }
 
         return i;
+    }
+
+    /// <summary>The number of 6-row strips <see cref="Avx2Tiles"/> runs for m rows (the rest in 4-row strips where it can).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SixRowStrips(int m)
+    {
+        int six = m / 6;
+        if (m % 6 == 2 && six > 0)
+        {
+            six--;
+        }
+
+        return six;
     }
 
     /// <summary>

@@ -61,6 +61,17 @@ internal static partial class Attention
     /// </summary>
     internal static bool SpreadPrefetch { get; set; } = true;
 
+    /// <summary>
+    /// Whether the fused path's causal heads skip the score block's zero triangle in their products: forward the score
+    /// tiles above the diagonal (<see cref="SmallGemm.MultiplyNNLowerResult"/>; the softmax never reads them and clears
+    /// them) and P's zero terms in O = P V (<see cref="SmallGemm.MultiplyNNLowerA"/>), backward P's and dS's zero terms
+    /// in dV = P^T dO, dQ = dS K and dK = dS^T Q (<see cref="SmallGemm.MultiplyTNLowerA"/>, MultiplyNNLowerA; the
+    /// backward is not told the layer is causal, so it checks that P's upper triangle, and then dS's, is ±0,
+    /// <see cref="SmallGemm.UpperIsZero"/>). Those entries fall back to the full products
+    /// whenever skipping could change a bit: on by default, off in A/B probes and in the tests that compare the two.
+    /// </summary>
+    internal static bool CausalTriangles { get; set; } = true;
+
     /// <summary>The largest per-head prefetch part (floats) that <see cref="SpreadPrefetch"/> spreads.</summary>
     internal const int SpreadPrefetchFloats = 8192;
 

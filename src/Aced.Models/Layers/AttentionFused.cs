@@ -403,12 +403,25 @@ internal static partial class Attention
             int hd = HeadDim;
             int ldo = _output.Stride;
             Span<float> p = _probs.AsSpan(((e * _heads) + h) * t * t, t * t);
+            Span<float> o = _output.Array.AsSpan(_output.Offset + (e * t * ldo) + (h * hd));
             SmallGemm.TransposeInto(t, hd, k, ldIn, state.Transposed);
-            SmallGemm.MultiplyNN(t, t, hd, 1f / MathF.Sqrt(hd), q, ldIn, state.Transposed, t, false, p, t);
-            state.Mark(StageScores);
-            AttentionSoftmax.Forward(p, t, t, _causal);
-            state.Mark(StageSoftmax);
-            SmallGemm.MultiplyNN(t, hd, t, 1f, p, t, v, ldIn, false, _output.Array.AsSpan(_output.Offset + (e * t * ldo) + (h * hd)), ldo);
+            if (Triangles)
+            {
+                SmallGemm.MultiplyNNLowerResult(t, t, hd, 1f / MathF.Sqrt(hd), q, ldIn, state.Transposed, t, p, t);
+                state.Mark(StageScores);
+                AttentionSoftmax.Forward(p, t, t, _causal);
+                state.Mark(StageSoftmax);
+                SmallGemm.MultiplyNNLowerA(t, hd, t, 1f, p, t, v, ldIn, o, ldo);
+            }
+            else
+            {
+                SmallGemm.MultiplyNN(t, t, hd, 1f / MathF.Sqrt(hd), q, ldIn, state.Transposed, t, false, p, t);
+                state.Mark(StageScores);
+                AttentionSoftmax.Forward(p, t, t, _causal);
+                state.Mark(StageSoftmax);
+                SmallGemm.MultiplyNN(t, hd, t, 1f, p, t, v, ldIn, false, o, ldo);
+            }
+
             state.Mark(StageOutput);
         }
 
@@ -432,18 +445,43 @@ internal static partial class Attention
             SmallGemm.MultiplyNN(t, t, hd, 1f, dO, ldDo, state.Transposed, t, false, dp, t);
             state.Mark(StageDp);
             PrefetchSpread(ref state, prefetchFor, part + 1, parts);
-            SmallGemm.MultiplyTN(t, hd, t, 1f, p, t, dO, ldDo, false, dv, ldD);
+            // The backward is not told whether the layer is causal: P's zero upper triangle is what the triangular
+            // products need, checked here (a non-causal P stops the check at its first row).
+            bool triangles = CausalTriangles && SmallGemm.UpperIsZero(p, t, t);
+            if (triangles)
+            {
+                SmallGemm.MultiplyTNLowerA(t, hd, t, 1f, p, t, dO, ldDo, dv, ldD);
+            }
+            else
+            {
+                SmallGemm.MultiplyTN(t, hd, t, 1f, p, t, dO, ldDo, false, dv, ldD);
+            }
+
             state.Mark(StageDv);
             PrefetchSpread(ref state, prefetchFor, part + 2, parts);
             AttentionSoftmax.Backward(p, dp, t, t);
             state.Mark(StageSoftmaxBackward);
             PrefetchSpread(ref state, prefetchFor, part + 3, parts);
-            SmallGemm.MultiplyNN(t, hd, t, scale, dp, t, k, ldIn, false, dq, ldD);
-            state.Mark(StageDq);
-            PrefetchSpread(ref state, prefetchFor, part + 4, parts);
-            SmallGemm.MultiplyTN(t, hd, t, scale, dp, t, q, ldIn, false, dk, ldD);
+            if (triangles && SmallGemm.UpperIsZero(dp, t, t))
+            {
+                SmallGemm.MultiplyNNLowerA(t, hd, t, scale, dp, t, k, ldIn, dq, ldD);
+                state.Mark(StageDq);
+                PrefetchSpread(ref state, prefetchFor, part + 4, parts);
+                SmallGemm.MultiplyTNLowerA(t, hd, t, scale, dp, t, q, ldIn, dk, ldD);
+            }
+            else
+            {
+                SmallGemm.MultiplyNN(t, hd, t, scale, dp, t, k, ldIn, false, dq, ldD);
+                state.Mark(StageDq);
+                PrefetchSpread(ref state, prefetchFor, part + 4, parts);
+                SmallGemm.MultiplyTN(t, hd, t, scale, dp, t, q, ldIn, false, dk, ldD);
+            }
+
             state.Mark(StageDk);
         }
+
+        /// <summary>Whether this (forward) layer's heads skip the causal zero triangle (<see cref="CausalTriangles"/>).</summary>
+        private bool Triangles => _causal && CausalTriangles;
 
         /// <summary>Stages of a head's backward (<see cref="BackwardHead"/>), each preceded by one piece of the spread prefetch.</summary>
         private const int BackwardStages = 5;
