@@ -40,6 +40,12 @@ namespace Aced.TorchReference;
 /// after the warm-up of <c>select</c>; each round also times one 1024^3 SGEMM and one whole selection. Prints per step the
 /// median milliseconds per selection, the process CPU time during the members' updates over their wall time (threads
 /// busy), and the whole selection's ratio to the round's SGEMM.</item>
+/// <item><c>paired DIR b n PAIRS</c>: the selection's rate against the machine's rate right next to it: after the
+/// warm-up of <c>select</c> (of the selection and the SGEMM), PAIRS pairs of one selection (gumbel) and as many 1024^3
+/// SGEMMs (<c>Gemm.Multiply</c>, the same thread count) as take about the selection's time, in this order; prints the
+/// median, quartiles, min and max of the per-pair ratios of the selection's GFLOP/s (<c>8 B b d (n - 1) / n</c>) to the
+/// adjacent SGEMMs' GFLOP/s (as AcedProbe <c>interleaved</c>'s PAIRED figure), both rates' medians, the selection's
+/// process CPU time over its wall time and the load before and after. This is the figure of the 5120 target.</item>
 /// </list>
 /// <c>ACED_PROBE_THREADS</c> sets <see cref="GemmControl.MaxDegreeOfParallelism"/>.
 /// </summary>
@@ -88,13 +94,19 @@ public static class Program
             return 0;
         }
 
+        if (args.Length >= 5 && args[0] == "paired")
+        {
+            Paired(args[1], Int(args[2]), Int(args[3]), Int(args[4]));
+            return 0;
+        }
+
         if (args.Length >= 3 && args[0] == "sgemm")
         {
             Sgemm(Int(args[1]), Int(args[2]));
             return 0;
         }
 
-        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH... | prod DIR c ROUNDS | first DIR b n CALLS | phases DIR b n ROUNDS");
+        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH... | prod DIR c ROUNDS | first DIR b n CALLS | phases DIR b n ROUNDS | paired DIR b n PAIRS");
         return 2;
     }
 
@@ -454,11 +466,73 @@ public static class Program
         Console.WriteLine(FormattableString.Invariant($"  on/off time, median of per-round ratios: {Median(pairs):F3}; process CPU time: {Median(cpuPairs):F3}"));
     }
 
-    private static double Median(double[] values)
+    private static void Paired(string directory, int b, int chunks, int pairs)
+    {
+        string loadBefore = Load();
+        SuperBatch batch = ReadBatch(directory);
+        int count = batch.Count, dim = batch.Student.Dimension;
+        double flops = 8.0 * count * b * dim * (chunks - 1) / chunks;
+        const double SgemmFlops = 2.0 * 1024 * 1024 * 1024;
+        var sampler = JointSampler(b, chunks, greedy: false);
+        (Matrix a, Matrix c) = SquareOperands(1024);
+        double selection = 0, sgemm = 0, cpu = 0;
+        void Select()
+        {
+            double c0 = ProcessCpuSeconds();
+            long t0 = Stopwatch.GetTimestamp();
+            sampler.Sample(batch, 0);
+            selection = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            cpu = ProcessCpuSeconds() - c0;
+        }
+
+        void Sgemms(int calls)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            for (int i = 0; i < calls; i++)
+            {
+                Gemm.Multiply(a, a, c);
+            }
+
+            sgemm = Stopwatch.GetElapsedTime(t0).TotalSeconds / calls;
+        }
+
+        WarmUp(() =>
+        {
+            Select();
+            Sgemms(1);
+        });
+        int sgemms = Math.Max(1, (int)Math.Round(selection / sgemm));
+        double[] ratios = new double[pairs], selectionRates = new double[pairs], sgemmRates = new double[pairs], busy = new double[pairs];
+        for (int r = 0; r < pairs; r++)
+        {
+            Select();
+            Sgemms(sgemms);
+            selectionRates[r] = flops / selection;
+            sgemmRates[r] = SgemmFlops / sgemm;
+            ratios[r] = selectionRates[r] / sgemmRates[r];
+            busy[r] = cpu / selection;
+        }
+
+        if (Environment.GetEnvironmentVariable("ACED_SELECT_TRACE") == "1")
+        {
+            Console.WriteLine("ratios in pair order: " + string.Join(' ', ratios.Select(t => t.ToString("F3", CultureInfo.InvariantCulture))));
+        }
+
+        Console.WriteLine(FormattableString.Invariant($"aced paired B={count} b={b} d={dim} n={chunks} threads={GemmControl.MaxDegreeOfParallelism} pairs={pairs} ({sgemms} SGEMMs 1024^3 per selection)"));
+        Console.WriteLine(FormattableString.Invariant($"  selection median {Median(selectionRates) / 1e9:F1} GFLOP/s ({flops / Median(selectionRates):F4} s), SGEMM median {Median(sgemmRates) / 1e9:F1} GFLOP/s, selection CPU/wall median {Median(busy):F2}"));
+        Console.WriteLine(FormattableString.Invariant($"  PAIRED selection/SGEMM med {Median(ratios):F3} quartiles {Quantile(ratios, 0.25):F3}-{Quantile(ratios, 0.75):F3} min {Min(ratios):F3} max {Max(ratios):F3} | load {loadBefore} -> {Load()}"));
+    }
+
+    private static string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
+
+    private static double Median(double[] values) => Quantile(values, 0.5);
+
+    /// <summary>The element at position <c>floor(q (length - 1) + 0.5)</c> of the sorted values (the upper median for q = 0.5).</summary>
+    private static double Quantile(double[] values, double q)
     {
         double[] sorted = (double[])values.Clone();
         Array.Sort(sorted);
-        return sorted[sorted.Length / 2];
+        return sorted[(int)((q * (sorted.Length - 1)) + 0.5)];
     }
 
     private static double Min(double[] values) => MinMax(values).Min;
