@@ -46,6 +46,11 @@ namespace Aced.TorchReference;
 /// median, quartiles, min and max of the per-pair ratios of the selection's GFLOP/s (<c>8 B b d (n - 1) / n</c>) to the
 /// adjacent SGEMMs' GFLOP/s (as AcedProbe <c>interleaved</c>'s PAIRED figure), both rates' medians, the selection's
 /// process CPU time over its wall time and the load before and after. This is the figure of the 5120 target.</item>
+/// <item><c>sums DIR ROUNDS SWITCH</c>: the sigmoid epilogue's softplus row sums alone, on one thread, with SWITCH (as
+/// in <c>ab</c>) off and on alternating: each timing applies <c>SoftplusRowSumEpilogue</c> to the 64-row tiles of the
+/// student's logits of the first <c>ACED_SUMS_ROWS</c> (default 64: one tile, in L1 as the band tile the GEMM has just
+/// written) candidates against 64 members, 10240 rows in all; prints per variant the minimum and median ns per element and the median of the adjacent on/off
+/// ratios.</item>
 /// </list>
 /// <c>ACED_PROBE_THREADS</c> sets <see cref="GemmControl.MaxDegreeOfParallelism"/>.
 /// </summary>
@@ -100,13 +105,19 @@ public static class Program
             return 0;
         }
 
+        if (args.Length >= 4 && args[0] == "sums")
+        {
+            Sums(args[1], Int(args[2]), args[3]);
+            return 0;
+        }
+
         if (args.Length >= 3 && args[0] == "sgemm")
         {
             Sgemm(Int(args[1]), Int(args[2]));
             return 0;
         }
 
-        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH... | prod DIR c ROUNDS | first DIR b n CALLS | phases DIR b n ROUNDS | paired DIR b n PAIRS");
+        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH... | prod DIR c ROUNDS | first DIR b n CALLS | phases DIR b n ROUNDS | paired DIR b n PAIRS | sums DIR ROUNDS SWITCH");
         return 2;
     }
 
@@ -395,17 +406,66 @@ public static class Program
     private static double WarmUpSeconds =>
         double.TryParse(Environment.GetEnvironmentVariable("ACED_WARMUP_SECONDS"), NumberStyles.Float, CultureInfo.InvariantCulture, out double s) ? s : 3.0;
 
+    /// <summary>The internal static bool property <c>Namespace.Type.Property</c> of Aced.Core or Aced.Selection.</summary>
+    private static System.Reflection.PropertyInfo Switch(string name)
+    {
+        int dot = name.LastIndexOf('.');
+        Type type = typeof(Gemm).Assembly.GetType(name[..dot]) ?? typeof(ActiveBatchSampler).Assembly.GetType(name[..dot])
+            ?? throw new ArgumentException($"no type {name[..dot]} in Aced.Core or Aced.Selection", nameof(name));
+        return type.GetProperty(name[(dot + 1)..], System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public)
+            ?? throw new ArgumentException($"no static property {name}", nameof(name));
+    }
+
+    private static void Sums(string directory, int rounds, string name)
+    {
+        int rows = Environment.GetEnvironmentVariable("ACED_SUMS_ROWS") is string env ? Int(env) : 64;
+        const int Columns = 64, Band = 64;
+        int passes = 10240 / rows;
+        System.Reflection.PropertyInfo property = Switch(name);
+        SuperBatch batch = ReadBatch(directory);
+        ModelEmbeddings model = batch.Student;
+        var logits = new Matrix(rows, Columns);
+        Gemm.Multiply(Transpose.None, Transpose.Transposed, model.Logits.Scale, model.Image.RowRange(0, rows), model.Text.RowRange(0, Columns), 0f, logits.View);
+        double[] accumulator = new double[rows];
+        var epilogue = new SoftplusRowSumEpilogue(accumulator, model.Logits.Bias, 1.0);
+        double Time(bool on)
+        {
+            property.SetValue(null, on);
+            long t0 = Stopwatch.GetTimestamp();
+            for (int p = 0; p < passes; p++)
+            {
+                for (int r = 0; r < rows; r += Band)
+                {
+                    epilogue.Apply(r, 0, Band, Columns, logits.Data.AsSpan(r * Columns, Band * Columns), Columns);
+                }
+            }
+
+            return Stopwatch.GetElapsedTime(t0).TotalSeconds * 1e9 / ((double)passes * rows * Columns);
+        }
+
+        WarmUp(() =>
+        {
+            Time(false);
+            Time(true);
+        });
+        double[] off = new double[rounds], on = new double[rounds], ratios = new double[rounds];
+        for (int r = 0; r < rounds; r++)
+        {
+            bool onFirst = (r & 1) == 1;
+            double first = Time(onFirst), second = Time(!onFirst);
+            on[r] = onFirst ? first : second;
+            off[r] = onFirst ? second : first;
+            ratios[r] = on[r] / off[r];
+        }
+
+        property.SetValue(null, true);
+        Console.WriteLine(FormattableString.Invariant($"aced sums {rows}x{Columns} tiles of {Band} rows x {passes} passes, rounds={rounds}, switch {name} | load {Load()}"));
+        Console.WriteLine(FormattableString.Invariant($"  off: min {Min(off):F3} median {Median(off):F3} ns/element; on: min {Min(on):F3} median {Median(on):F3}; on/off median {Median(ratios):F3}, of minima {Min(on) / Min(off):F3}"));
+    }
+
     private static void AB(string directory, int b, int chunks, int rounds, string[] switches)
     {
-        var properties = new System.Reflection.PropertyInfo[switches.Length];
-        for (int q = 0; q < switches.Length; q++)
-        {
-            int dot = switches[q].LastIndexOf('.');
-            Type type = typeof(Gemm).Assembly.GetType(switches[q][..dot]) ?? typeof(ActiveBatchSampler).Assembly.GetType(switches[q][..dot])
-                ?? throw new ArgumentException($"no type {switches[q][..dot]} in Aced.Core or Aced.Selection", nameof(switches));
-            properties[q] = type.GetProperty(switches[q][(dot + 1)..], System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public)
-                ?? throw new ArgumentException($"no static property {switches[q]}", nameof(switches));
-        }
+        System.Reflection.PropertyInfo[] properties = switches.Select(Switch).ToArray();
 
         SuperBatch batch = ReadBatch(directory);
         int count = batch.Count, dim = batch.Student.Dimension;
