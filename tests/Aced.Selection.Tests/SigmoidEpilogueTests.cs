@@ -11,8 +11,7 @@ namespace Aced.Selection.Tests;
 /// <see cref="SelectionKernels.PipelinedSums"/> a tile's pairs as one stream, each pair's exponentials a step ahead), its prefetches of the next
 /// product's candidate rows (<see cref="ConditionalScorer.PrefetchNextOperand"/>, <see cref="ConditionalScorer.PrefetchNextBand"/>,
 /// where the GEMM packs A; only each band's first strip with <see cref="ConditionalScorer.PrefetchLeadStrip"/> where the
-/// AVX2 GEMM reads A's strips in place, here the chunk of 64 members), the order of those in-place strips' kernel calls
-/// (Aced.Core's <c>GemmDirectA256.PanelMajor</c>) and its skipping of the members' rows (<see cref="ConditionalScorer.SkipMemberRows"/>) are
+/// AVX2 GEMM reads A's strips in place, here the chunk of 64 members) and its skipping of the members' rows (<see cref="ConditionalScorer.SkipMemberRows"/>) are
 /// performance switches: the non-members' conditional scores must have the same bits with them on or off, at 1, 2 and
 /// 3 threads.
 /// </summary>
@@ -167,8 +166,6 @@ public class SigmoidEpilogueTests
         ConditionalScorer.PrefetchNextOperand = on;
         ConditionalScorer.PrefetchNextBand = on;
         ConditionalScorer.SkipMemberRows = on;
-        bool panelMajor = (bool)PanelMajor.GetValue(null)!;
-        PanelMajor.SetValue(null, on);
         try
         {
             var scorer = new ConditionalScorer();
@@ -193,11 +190,6 @@ public class SigmoidEpilogueTests
             ConditionalScorer.PrefetchNextBand = band;
             ConditionalScorer.SkipMemberRows = skip;
             ConditionalScorer.PrefetchLeadStrip = lead;
-            PanelMajor.SetValue(null, panelMajor);
         }
     }
-
-    /// <summary>Aced.Core's <c>GemmDirectA256.PanelMajor</c> (internal): the order of the in-place strips' kernel calls in a band.</summary>
-    private static readonly System.Reflection.PropertyInfo PanelMajor =
-        typeof(Gemm).Assembly.GetType("Aced.Core.GemmDirectA256", throwOnError: true)!.GetProperty("PanelMajor", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!;
 }

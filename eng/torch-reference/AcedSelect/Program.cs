@@ -52,7 +52,9 @@ namespace Aced.TorchReference;
 /// written) candidates against 64 members, 10240 rows in all; prints per variant the minimum and median ns per element and the median of the adjacent on/off
 /// ratios.</item>
 /// </list>
-/// <c>ACED_PROBE_THREADS</c> sets <see cref="GemmControl.MaxDegreeOfParallelism"/>.
+/// <c>ACED_PROBE_THREADS</c> sets <see cref="GemmControl.MaxDegreeOfParallelism"/>; <c>ACED_SELECT_OFF</c>, a
+/// comma-separated list of switches (as in <c>ab</c>), sets them false for the whole run (the before of a
+/// before/after in separate processes, e.g. of <c>paired</c>).
 /// </summary>
 public static class Program
 {
@@ -61,6 +63,15 @@ public static class Program
         if (Environment.GetEnvironmentVariable("ACED_PROBE_THREADS") is string threads)
         {
             GemmControl.MaxDegreeOfParallelism = int.Parse(threads, CultureInfo.InvariantCulture);
+        }
+
+        if (Environment.GetEnvironmentVariable("ACED_SELECT_OFF") is string off)
+        {
+            foreach (string name in off.Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                Switch(name).SetValue(null, false);
+                Console.WriteLine($"{name} = false");
+            }
         }
 
         if (args.Length >= 4 && args[0] == "gen")

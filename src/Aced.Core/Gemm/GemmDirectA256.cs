@@ -80,42 +80,6 @@ internal static unsafe class GemmDirectA256
     }
 
     /// <summary>
-    /// Whether an epilogue band's full strips run half-panel by half-panel (<see cref="Band"/>: for each 16-column
-    /// half-panel, every strip) instead of strip by strip (<see cref="Strip"/>: for each strip, every half-panel); default
-    /// true. The same kernel calls in another order, so the same bits: the switch of a same-process A/B measurement.
-    /// </summary>
-    internal static bool PanelMajor { get; set; } = true;
-
-    /// <summary>
-    /// The <paramref name="strips"/> full 6-row strips of a band from row-major A rows <paramref name="a"/> (kc contiguous
-    /// floats each, <paramref name="lda"/> apart) against the <c>ncb / 16</c> packed half-panels <paramref name="bBlock"/>,
-    /// into C rows <paramref name="c"/> (<paramref name="ldc"/> apart): the calls of <see cref="Strip"/> for each strip,
-    /// ordered by half-panel, so a half-panel (kc x 16 floats, 16 KiB at kc = 256) stays in L1 for all the band's strips
-    /// while the A rows, 6 x kc floats a call, come from L2 (strip by strip, the whole B block streams from L2 once per
-    /// strip). With <paramref name="prefetch"/>, each call prefetches the rows it hands over to the next call: the next
-    /// strip's, after the last strip the band's first (for the next half-panel), and after the last strip of the last
-    /// half-panel the <paramref name="tailRows"/> rows after the strips.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Band(float* a, nint lda, float* bBlock, int kc, int ncb, int strips, int tailRows, float* c, nint ldc, float alpha, float beta, bool prefetch)
-    {
-        nint ahead = GemmKernels.EpilogueBAheadBytes;
-        nint stripA = StripRows * lda;
-        for (int jh = 0; jh < ncb; jh += Half)
-        {
-            float* b = bBlock + ((nint)jh * kc);
-            bool lastPanel = jh + Half >= ncb;
-            for (int s = 0; s < strips; s++)
-            {
-                float* rows = a + (s * stripA);
-                float* next = s + 1 < strips ? rows + stripA : lastPanel ? rows + stripA : a;
-                int nextRows = !prefetch ? 0 : s + 1 < strips ? StripRows : lastPanel ? Math.Min(tailRows, StripRows) : StripRows;
-                Kernel(rows, lda, b, kc, c + (s * StripRows * ldc) + jh, ldc, alpha, beta, ahead, next, nextRows, lda);
-            }
-        }
-    }
-
-    /// <summary>
     /// 6 x 16 tile, rows in place: the register tile and FMA order of the packed 6-row kernel. Every 16 k steps it
     /// prefetches one line of each of <paramref name="prefetchRows"/> rows <c>prefetch + r * prefetchLd</c>; every two
     /// k steps (the loop is unrolled by two, as the packed kernel's) two lines of B <paramref name="bAhead"/> bytes ahead.

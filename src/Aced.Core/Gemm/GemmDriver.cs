@@ -536,17 +536,8 @@ internal static unsafe class GemmDriver
                 float* bBlock = sharedB is null ? ws.PackedB(job, jb, kb) : sharedB + (jb * plan.PackedBlockFloats) + ((nint)kb * plan.Kc * ncPad);
                 float* a6 = reuse ? aBlock + ((nint)p0 * mcPad) : null;
 
-                // The full strips of a direct group band half-panel by half-panel (GemmDirectA256.Band, the same kernel
-                // calls); the rest below.
-                int start = 0;
-                if (!perStrip && !reuse && sharedB is not null && GemmDirectA256.PanelMajor && mcb >= 6 && GemmDirectA256.Applies(job.TransA, 6, ncb))
-                {
-                    start = mcb - (mcb % 6);
-                    GemmDirectA256.Band(job.A + ((nint)i0 * job.Lda) + p0, job.Lda, bBlock, kcb, ncb, start / 6, mcb - start, tile, ncPad, alpha, kb == 0 ? 0f : 1f, GemmDirectA256.PrefetchEnabled);
-                }
-
                 // Strip by strip, each packed just before its first use (so it is still in L1).
-                for (int ir = start; ir < mcb; ir += 6)
+                for (int ir = 0; ir < mcb; ir += 6)
                 {
                     int rows = Math.Min(6, mcb - ir);
                     if (!perStrip && !reuse && sharedB is not null && GemmDirectA256.Applies(job.TransA, rows, ncb))

@@ -101,40 +101,6 @@ public sealed class GemmDirectA256Tests
         GemmTestHelpers.AssertBitIdentical(c.Data, first, "direct vs plain Multiply");
     }
 
-    [Theory]
-    [InlineData(203, new[] { 64, 64, 64, 64 }, 256)] // the selection's shape: 64-row bands end with a 4-row strip
-    [InlineData(517, new[] { 16, 48, 63, 256 }, 255)] // one half-panel, three, a partial one (packed), four 64-column tiles
-    [InlineData(131, new[] { 32, 80 }, 401)]          // two k blocks: the second accumulates onto the first (beta 1)
-    [InlineData(192, new[] { 64, 32 }, 64)]           // bands of whole strips (no tail rows)
-    [InlineData(11, new[] { 64 }, 3)]                 // one full strip and a 5-row strip
-    public void MultiplyWithEpilogues_PanelMajorBands_BitIdenticalToStripByStripAtEveryDegree(int m, int[] widths, int k)
-    {
-        if (!Vector256.IsHardwareAccelerated)
-        {
-            return; // the strips are the AVX2 kernels' (forcing Vector256 needs the hardware)
-        }
-
-        bool old = GemmDirectA256.PanelMajor;
-        try
-        {
-            GemmDirectA256.PanelMajor = false;
-            float[][] stripByStrip = WithSettings(true, 1, GemmIsa.Vector256, () => Group(m, widths, k, 43));
-            GemmDirectA256.PanelMajor = true;
-            for (int degree = 1; degree <= 3; degree++)
-            {
-                float[][] panelMajor = WithSettings(true, degree, GemmIsa.Vector256, () => Group(m, widths, k, 43));
-                for (int q = 0; q < widths.Length; q++)
-                {
-                    GemmTestHelpers.AssertBitIdentical(stripByStrip[q], panelMajor[q], $"{m}x{widths[q]}x{k} product {q} degree {degree} panel-major vs strip by strip");
-                }
-            }
-        }
-        finally
-        {
-            GemmDirectA256.PanelMajor = old;
-        }
-    }
-
     [Fact]
     public void Applies_OnlyFullStripsOfWholeHalfPanelsOfAPlainA()
     {
