@@ -39,6 +39,101 @@ internal static class SelectionKernels
     internal static bool StreamFill { get; set; } = true;
 
     /// <summary>
+    /// Whether <see cref="SoftplusRowSumEpilogue"/> sums a tile's rows through <see cref="AddSoftplusRowSums"/> (the
+    /// exponentials of each pair of vectors one step ahead of their logarithms) where that applies (default true; the
+    /// same bits as <see cref="SoftplusSum"/> row by row): the switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool PipelinedSums { get; set; } = true;
+
+    /// <summary>
+    /// Whether <see cref="AddSoftplusRowSums"/> applies to rows of <paramref name="columns"/> columns: Vector256 the
+    /// widest width, <see cref="PairedSums"/> and <see cref="PipelinedSums"/> set, and whole 16-column steps (so
+    /// <see cref="SoftplusSum"/> sums only pairs: no single vector, no tail).
+    /// </summary>
+    internal static bool PipelinedSumsApply(int columns) =>
+        PipelinedSums && PairedSums && !Vector512.IsHardwareAccelerated && Vector256.IsHardwareAccelerated && columns > 0 && (columns & 15) == 0;
+
+    /// <summary>
+    /// For each row r &lt; <paramref name="rows"/> of <paramref name="tile"/> (<paramref name="stride"/> apart) that
+    /// <paramref name="skip"/> does not mark at <c>rowStart + r</c>: <c>accumulator[rowStart + r] += weight *
+    /// SoftplusSum(row, bias)</c> with the same bits, rows in increasing order. Only where
+    /// <see cref="PipelinedSumsApply"/>(<paramref name="columns"/>). The tile's vector pairs are one stream over the rows:
+    /// each step computes the next pair's exponentials (<see cref="VectorMath.ExpNegativeAbsPair"/>) and this pair's
+    /// softplus from its exponentials (<see cref="VectorMath.SoftplusPairFromExp"/>), two independent chains of about
+    /// half a softplus's latency each, instead of one whole softplus chain per pair (Zen 3's window holds too little of
+    /// that chain to overlap the next pairs fully). Each row's pairs are added to its accumulator in order, as
+    /// <see cref="StableMath.SumInLanesDoubleTail{TOperator}"/> adds them.
+    /// </summary>
+    public static void AddSoftplusRowSums(ReadOnlySpan<float> tile, int stride, int rows, int columns, float bias, double weight, double[] accumulator, int rowStart, bool[]? skip)
+    {
+        if (!PipelinedSumsApply(columns) || rows < 0 || (rows > 0 && tile.Length < ((rows - 1) * stride) + columns))
+        {
+            Guard.ThrowArgument(nameof(columns), "is not a whole number of 16-column steps on Vector256, or the tile is short");
+        }
+
+        int q = Kept(skip, rowStart, 0, rows);
+        if (q == rows)
+        {
+            return;
+        }
+
+        ref float t = ref MemoryMarshal.GetReference(tile);
+        Vector256<float> b = Vector256.Create(bias);
+        int steps = columns / 16;
+        int j = 0;
+        nint at = (nint)q * stride;
+        VectorMath.ExpNegativeAbsPair(Vector256.LoadUnsafe(ref t, (nuint)at) + b, Vector256.LoadUnsafe(ref t, (nuint)(at + 8)) + b, out Vector256<float> e0, out Vector256<float> e1);
+        Vector256<float> acc = Vector256<float>.Zero;
+        while (true)
+        {
+            int nq = q, nj = j + 1;
+            if (nj == steps)
+            {
+                nj = 0;
+                nq = Kept(skip, rowStart, q + 1, rows);
+            }
+
+            // The next pair's exponentials (at the end, this pair's again: a step without a branch on the last pair).
+            bool more = nq < rows;
+            nint nextAt = more ? ((nint)nq * stride) + (nj * 16) : at;
+            VectorMath.ExpNegativeAbsPair(Vector256.LoadUnsafe(ref t, (nuint)nextAt) + b, Vector256.LoadUnsafe(ref t, (nuint)(nextAt + 8)) + b, out Vector256<float> n0, out Vector256<float> n1);
+            VectorMath.SoftplusPairFromExp(Vector256.LoadUnsafe(ref t, (nuint)at) + b, Vector256.LoadUnsafe(ref t, (nuint)(at + 8)) + b, e0, e1, out Vector256<float> s0, out Vector256<float> s1);
+            acc += s0;
+            acc += s1;
+            if (nj == 0)
+            {
+                double total = 0;
+                total += VectorMath.HorizontalSum(acc);
+                accumulator[rowStart + q] += weight * total;
+                acc = Vector256<float>.Zero;
+            }
+
+            if (!more)
+            {
+                return;
+            }
+
+            q = nq;
+            j = nj;
+            at = nextAt;
+            e0 = n0;
+            e1 = n1;
+        }
+    }
+
+    /// <summary>The first row r in [<paramref name="from"/>, <paramref name="rows"/>) that <paramref name="skip"/> does not mark at <c>rowStart + r</c>; <paramref name="rows"/> if none.</summary>
+    private static int Kept(bool[]? skip, int rowStart, int from, int rows)
+    {
+        int r = from;
+        while (r < rows && skip is not null && skip[rowStart + r])
+        {
+            r++;
+        }
+
+        return r;
+    }
+
+    /// <summary>
     /// <c>sum_j softplus(x_j + bias)</c>: <see cref="BiasedSoftplusOperator"/> over
     /// <see cref="StableMath.SumInLanesDoubleTail{TOperator}"/> (float lanes in the widest width, at most one 256-bit
     /// step, the tail of at most 7 elements in double; where Vector256 is the widest, two vectors per step through
@@ -551,6 +646,17 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
         int prefetchRows = Math.Min(RowPrefetch.Count(_next, _nextOffset, rowStart, columnStart, rows), _nextLead);
+        if (SelectionKernels.PipelinedSumsApply(columns))
+        {
+            for (int r = 0; r < prefetchRows; r++)
+            {
+                VectorMath.Prefetch(_next.Row(rowStart + _nextOffset + r));
+            }
+
+            SelectionKernels.AddSoftplusRowSums(tile, stride, rows, columns, _bias, _weight, _accumulator, rowStart, _skip);
+            return;
+        }
+
         for (int r = 0; r < rows; r++)
         {
             if (r < prefetchRows)

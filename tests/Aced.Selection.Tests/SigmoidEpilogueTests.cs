@@ -1,12 +1,14 @@
 using System;
 using System.Linq;
+using System.Runtime.Intrinsics;
 using Aced.Core;
 
 namespace Aced.Selection.Tests;
 
 /// <summary>
 /// The sigmoid chunk products' epilogue (<see cref="SoftplusRowSumEpilogue"/>): its paired softplus sums
-/// (<see cref="SelectionKernels.PairedSums"/>, taken where Vector256 is the widest width), its prefetches of the next
+/// (<see cref="SelectionKernels.PairedSums"/>, taken where Vector256 is the widest width; with
+/// <see cref="SelectionKernels.PipelinedSums"/> a tile's pairs as one stream, each pair's exponentials a step ahead), its prefetches of the next
 /// product's candidate rows (<see cref="ConditionalScorer.PrefetchNextOperand"/>, <see cref="ConditionalScorer.PrefetchNextBand"/>,
 /// where the GEMM packs A; only each band's first strip with <see cref="ConditionalScorer.PrefetchLeadStrip"/> where the
 /// AVX2 GEMM reads A's strips in place, here the chunk of 64 members) and its skipping of the members' rows (<see cref="ConditionalScorer.SkipMemberRows"/>) are
@@ -19,6 +21,7 @@ public class SigmoidEpilogueTests
     [Theory]
     [InlineData(333, 48, new[] { 40, 17, 90 })]
     [InlineData(700, 256, new[] { 64, 300 })] // 300 members: two column tiles of the epilogue path
+    [InlineData(650, 64, new[] { 16, 32, 64, 48 })] // the in-place strips (whole 16-column half-panels up to 64 members)
     public void Conditional_PairedSumsAndPrefetchOnOrOff_SameBitsAtEveryThreadCount(int count, int dim, int[] chunkSizes)
     {
         SuperBatch batch = TestData.Batch(count, dim, 31, ContrastiveKind.Sigmoid);
@@ -53,6 +56,55 @@ public class SigmoidEpilogueTests
         finally
         {
             GemmControl.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Theory]
+    [InlineData(64, 64, 72, 0)]    // the 5120 selection's band tile (64 rows of 64 columns)
+    [InlineData(7, 16, 20, 1)]     // one pair per row
+    [InlineData(9, 48, 48, 2)]     // three pairs per row, rows back to back
+    [InlineData(1, 32, 32, 3)]     // a single row
+    public void SoftplusRowSumEpilogue_PipelinedOnOrOff_SameSums(int rows, int columns, int stride, int seed)
+    {
+        // Logits over the softplus's branches: the confident negatives' short log1p (|x| > 8), the full one, scales
+        // below 2^-126 (x < -87), large positives, +-0, infinities; rows skipped alone, in runs, first and last.
+        var rng = new CounterRng((ulong)(40 + seed));
+        float[] tile = new float[((rows - 1) * stride) + columns + 5];
+        float[] special = [0f, -0f, -90f, -100f, 95f, float.NegativeInfinity, float.PositiveInfinity, -8.01f, 7.99f];
+        for (int i = 0; i < tile.Length; i++)
+        {
+            float u = rng.NextFloat();
+            tile[i] = i % 97 == 5 ? special[(i / 97) % special.Length]
+                : (i / stride) % 3 == 0 ? -10f - (6f * u) // rows of confident negatives only: every pair takes the short log1p
+                : 30f * (u - 0.7f);
+        }
+
+        bool[][] skips = [null!, new bool[rows + 3], new bool[rows + 3], new bool[rows + 3]];
+        for (int r = 0; r < rows + 3; r++)
+        {
+            skips[1][r] = r % 3 == 1;
+            skips[2][r] = r < 4 || r >= rows - 1; // the tile starts at row 2: its first two rows and its last skipped
+            skips[3][r] = true;
+        }
+
+        bool saved = SelectionKernels.PipelinedSums;
+        try
+        {
+            foreach (bool[]? skip in skips)
+            {
+                double[] expected = Enumerable.Range(0, rows + 3).Select(i => 0.5 * i).ToArray();
+                double[] actual = (double[])expected.Clone();
+                SelectionKernels.PipelinedSums = false;
+                new SoftplusRowSumEpilogue(expected, -1.5f, 0.75, skip).Apply(2, 0, rows, columns, tile, stride);
+                SelectionKernels.PipelinedSums = true;
+                Assert.Equal(Vector256.IsHardwareAccelerated && !Vector512.IsHardwareAccelerated, SelectionKernels.PipelinedSumsApply(columns));
+                new SoftplusRowSumEpilogue(actual, -1.5f, 0.75, skip).Apply(2, 0, rows, columns, tile, stride);
+                Assert.Equal(expected.Select(BitConverter.DoubleToInt64Bits), actual.Select(BitConverter.DoubleToInt64Bits));
+            }
+        }
+        finally
+        {
+            SelectionKernels.PipelinedSums = saved;
         }
     }
 
@@ -106,10 +158,11 @@ public class SigmoidEpilogueTests
 
     private static double[][] Scores(SuperBatch batch, int[] order, int[] chunkSizes, int threads, bool on)
     {
-        bool pairs = SelectionKernels.PairedSums, prefetch = ConditionalScorer.PrefetchNextOperand, band = ConditionalScorer.PrefetchNextBand, skip = ConditionalScorer.SkipMemberRows, lead = ConditionalScorer.PrefetchLeadStrip;
+        bool pairs = SelectionKernels.PairedSums, pipelined = SelectionKernels.PipelinedSums, prefetch = ConditionalScorer.PrefetchNextOperand, band = ConditionalScorer.PrefetchNextBand, skip = ConditionalScorer.SkipMemberRows, lead = ConditionalScorer.PrefetchLeadStrip;
         GemmControl.MaxDegreeOfParallelism = threads;
         ConditionalScorer.PrefetchLeadStrip = on;
         SelectionKernels.PairedSums = on;
+        SelectionKernels.PipelinedSums = on;
         ConditionalScorer.PrefetchNextOperand = on;
         ConditionalScorer.PrefetchNextBand = on;
         ConditionalScorer.SkipMemberRows = on;
@@ -132,6 +185,7 @@ public class SigmoidEpilogueTests
         finally
         {
             SelectionKernels.PairedSums = pairs;
+            SelectionKernels.PipelinedSums = pipelined;
             ConditionalScorer.PrefetchNextOperand = prefetch;
             ConditionalScorer.PrefetchNextBand = band;
             ConditionalScorer.SkipMemberRows = skip;

@@ -40,8 +40,21 @@ namespace Aced.TorchReference;
 /// after the warm-up of <c>select</c>; each round also times one 1024^3 SGEMM and one whole selection. Prints per step the
 /// median milliseconds per selection, the process CPU time during the members' updates over their wall time (threads
 /// busy), and the whole selection's ratio to the round's SGEMM.</item>
+/// <item><c>paired DIR b n PAIRS</c>: the selection's rate against the machine's rate right next to it: after the
+/// warm-up of <c>select</c> (of the selection and the SGEMM), PAIRS pairs of one selection (gumbel) and as many 1024^3
+/// SGEMMs (<c>Gemm.Multiply</c>, the same thread count) as take about the selection's time, in this order; prints the
+/// median, quartiles, min and max of the per-pair ratios of the selection's GFLOP/s (<c>8 B b d (n - 1) / n</c>) to the
+/// adjacent SGEMMs' GFLOP/s (as AcedProbe <c>interleaved</c>'s PAIRED figure), both rates' medians, the selection's
+/// process CPU time over its wall time and the load before and after. This is the figure of the 5120 target.</item>
+/// <item><c>sums DIR ROUNDS SWITCH</c>: the sigmoid epilogue's softplus row sums alone, on one thread, with SWITCH (as
+/// in <c>ab</c>) off and on alternating: each timing applies <c>SoftplusRowSumEpilogue</c> to the 64-row tiles of the
+/// student's logits of the first <c>ACED_SUMS_ROWS</c> (default 64: one tile, in L1 as the band tile the GEMM has just
+/// written) candidates against 64 members, 10240 rows in all; prints per variant the minimum and median ns per element and the median of the adjacent on/off
+/// ratios.</item>
 /// </list>
-/// <c>ACED_PROBE_THREADS</c> sets <see cref="GemmControl.MaxDegreeOfParallelism"/>.
+/// <c>ACED_PROBE_THREADS</c> sets <see cref="GemmControl.MaxDegreeOfParallelism"/>; <c>ACED_SELECT_OFF</c>, a
+/// comma-separated list of switches (as in <c>ab</c>), sets them false for the whole run (the before of a
+/// before/after in separate processes, e.g. of <c>paired</c>).
 /// </summary>
 public static class Program
 {
@@ -50,6 +63,15 @@ public static class Program
         if (Environment.GetEnvironmentVariable("ACED_PROBE_THREADS") is string threads)
         {
             GemmControl.MaxDegreeOfParallelism = int.Parse(threads, CultureInfo.InvariantCulture);
+        }
+
+        if (Environment.GetEnvironmentVariable("ACED_SELECT_OFF") is string off)
+        {
+            foreach (string name in off.Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                Switch(name).SetValue(null, false);
+                Console.WriteLine($"{name} = false");
+            }
         }
 
         if (args.Length >= 4 && args[0] == "gen")
@@ -88,13 +110,25 @@ public static class Program
             return 0;
         }
 
+        if (args.Length >= 5 && args[0] == "paired")
+        {
+            Paired(args[1], Int(args[2]), Int(args[3]), Int(args[4]));
+            return 0;
+        }
+
+        if (args.Length >= 4 && args[0] == "sums")
+        {
+            Sums(args[1], Int(args[2]), args[3]);
+            return 0;
+        }
+
         if (args.Length >= 3 && args[0] == "sgemm")
         {
             Sgemm(Int(args[1]), Int(args[2]));
             return 0;
         }
 
-        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH... | prod DIR c ROUNDS | first DIR b n CALLS | phases DIR b n ROUNDS");
+        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH... | prod DIR c ROUNDS | first DIR b n CALLS | phases DIR b n ROUNDS | paired DIR b n PAIRS | sums DIR ROUNDS SWITCH");
         return 2;
     }
 
@@ -383,17 +417,66 @@ public static class Program
     private static double WarmUpSeconds =>
         double.TryParse(Environment.GetEnvironmentVariable("ACED_WARMUP_SECONDS"), NumberStyles.Float, CultureInfo.InvariantCulture, out double s) ? s : 3.0;
 
+    /// <summary>The internal static bool property <c>Namespace.Type.Property</c> of Aced.Core or Aced.Selection.</summary>
+    private static System.Reflection.PropertyInfo Switch(string name)
+    {
+        int dot = name.LastIndexOf('.');
+        Type type = typeof(Gemm).Assembly.GetType(name[..dot]) ?? typeof(ActiveBatchSampler).Assembly.GetType(name[..dot])
+            ?? throw new ArgumentException($"no type {name[..dot]} in Aced.Core or Aced.Selection", nameof(name));
+        return type.GetProperty(name[(dot + 1)..], System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public)
+            ?? throw new ArgumentException($"no static property {name}", nameof(name));
+    }
+
+    private static void Sums(string directory, int rounds, string name)
+    {
+        int rows = Environment.GetEnvironmentVariable("ACED_SUMS_ROWS") is string env ? Int(env) : 64;
+        const int Columns = 64, Band = 64;
+        int passes = 10240 / rows;
+        System.Reflection.PropertyInfo property = Switch(name);
+        SuperBatch batch = ReadBatch(directory);
+        ModelEmbeddings model = batch.Student;
+        var logits = new Matrix(rows, Columns);
+        Gemm.Multiply(Transpose.None, Transpose.Transposed, model.Logits.Scale, model.Image.RowRange(0, rows), model.Text.RowRange(0, Columns), 0f, logits.View);
+        double[] accumulator = new double[rows];
+        var epilogue = new SoftplusRowSumEpilogue(accumulator, model.Logits.Bias, 1.0);
+        double Time(bool on)
+        {
+            property.SetValue(null, on);
+            long t0 = Stopwatch.GetTimestamp();
+            for (int p = 0; p < passes; p++)
+            {
+                for (int r = 0; r < rows; r += Band)
+                {
+                    epilogue.Apply(r, 0, Band, Columns, logits.Data.AsSpan(r * Columns, Band * Columns), Columns);
+                }
+            }
+
+            return Stopwatch.GetElapsedTime(t0).TotalSeconds * 1e9 / ((double)passes * rows * Columns);
+        }
+
+        WarmUp(() =>
+        {
+            Time(false);
+            Time(true);
+        });
+        double[] off = new double[rounds], on = new double[rounds], ratios = new double[rounds];
+        for (int r = 0; r < rounds; r++)
+        {
+            bool onFirst = (r & 1) == 1;
+            double first = Time(onFirst), second = Time(!onFirst);
+            on[r] = onFirst ? first : second;
+            off[r] = onFirst ? second : first;
+            ratios[r] = on[r] / off[r];
+        }
+
+        property.SetValue(null, true);
+        Console.WriteLine(FormattableString.Invariant($"aced sums {rows}x{Columns} tiles of {Band} rows x {passes} passes, rounds={rounds}, switch {name} | load {Load()}"));
+        Console.WriteLine(FormattableString.Invariant($"  off: min {Min(off):F3} median {Median(off):F3} ns/element; on: min {Min(on):F3} median {Median(on):F3}; on/off median {Median(ratios):F3}, of minima {Min(on) / Min(off):F3}"));
+    }
+
     private static void AB(string directory, int b, int chunks, int rounds, string[] switches)
     {
-        var properties = new System.Reflection.PropertyInfo[switches.Length];
-        for (int q = 0; q < switches.Length; q++)
-        {
-            int dot = switches[q].LastIndexOf('.');
-            Type type = typeof(Gemm).Assembly.GetType(switches[q][..dot]) ?? typeof(ActiveBatchSampler).Assembly.GetType(switches[q][..dot])
-                ?? throw new ArgumentException($"no type {switches[q][..dot]} in Aced.Core or Aced.Selection", nameof(switches));
-            properties[q] = type.GetProperty(switches[q][(dot + 1)..], System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public)
-                ?? throw new ArgumentException($"no static property {switches[q]}", nameof(switches));
-        }
+        System.Reflection.PropertyInfo[] properties = switches.Select(Switch).ToArray();
 
         SuperBatch batch = ReadBatch(directory);
         int count = batch.Count, dim = batch.Student.Dimension;
@@ -454,11 +537,73 @@ public static class Program
         Console.WriteLine(FormattableString.Invariant($"  on/off time, median of per-round ratios: {Median(pairs):F3}; process CPU time: {Median(cpuPairs):F3}"));
     }
 
-    private static double Median(double[] values)
+    private static void Paired(string directory, int b, int chunks, int pairs)
+    {
+        string loadBefore = Load();
+        SuperBatch batch = ReadBatch(directory);
+        int count = batch.Count, dim = batch.Student.Dimension;
+        double flops = 8.0 * count * b * dim * (chunks - 1) / chunks;
+        const double SgemmFlops = 2.0 * 1024 * 1024 * 1024;
+        var sampler = JointSampler(b, chunks, greedy: false);
+        (Matrix a, Matrix c) = SquareOperands(1024);
+        double selection = 0, sgemm = 0, cpu = 0;
+        void Select()
+        {
+            double c0 = ProcessCpuSeconds();
+            long t0 = Stopwatch.GetTimestamp();
+            sampler.Sample(batch, 0);
+            selection = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            cpu = ProcessCpuSeconds() - c0;
+        }
+
+        void Sgemms(int calls)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            for (int i = 0; i < calls; i++)
+            {
+                Gemm.Multiply(a, a, c);
+            }
+
+            sgemm = Stopwatch.GetElapsedTime(t0).TotalSeconds / calls;
+        }
+
+        WarmUp(() =>
+        {
+            Select();
+            Sgemms(1);
+        });
+        int sgemms = Math.Max(1, (int)Math.Round(selection / sgemm));
+        double[] ratios = new double[pairs], selectionRates = new double[pairs], sgemmRates = new double[pairs], busy = new double[pairs];
+        for (int r = 0; r < pairs; r++)
+        {
+            Select();
+            Sgemms(sgemms);
+            selectionRates[r] = flops / selection;
+            sgemmRates[r] = SgemmFlops / sgemm;
+            ratios[r] = selectionRates[r] / sgemmRates[r];
+            busy[r] = cpu / selection;
+        }
+
+        if (Environment.GetEnvironmentVariable("ACED_SELECT_TRACE") == "1")
+        {
+            Console.WriteLine("ratios in pair order: " + string.Join(' ', ratios.Select(t => t.ToString("F3", CultureInfo.InvariantCulture))));
+        }
+
+        Console.WriteLine(FormattableString.Invariant($"aced paired B={count} b={b} d={dim} n={chunks} threads={GemmControl.MaxDegreeOfParallelism} pairs={pairs} ({sgemms} SGEMMs 1024^3 per selection)"));
+        Console.WriteLine(FormattableString.Invariant($"  selection median {Median(selectionRates) / 1e9:F1} GFLOP/s ({flops / Median(selectionRates):F4} s), SGEMM median {Median(sgemmRates) / 1e9:F1} GFLOP/s, selection CPU/wall median {Median(busy):F2}"));
+        Console.WriteLine(FormattableString.Invariant($"  PAIRED selection/SGEMM med {Median(ratios):F3} quartiles {Quantile(ratios, 0.25):F3}-{Quantile(ratios, 0.75):F3} min {Min(ratios):F3} max {Max(ratios):F3} | load {loadBefore} -> {Load()}"));
+    }
+
+    private static string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
+
+    private static double Median(double[] values) => Quantile(values, 0.5);
+
+    /// <summary>The element at position <c>floor(q (length - 1) + 0.5)</c> of the sorted values (the upper median for q = 0.5).</summary>
+    private static double Quantile(double[] values, double q)
     {
         double[] sorted = (double[])values.Clone();
         Array.Sort(sorted);
-        return sorted[sorted.Length / 2];
+        return sorted[(int)((q * (sorted.Length - 1)) + 0.5)];
     }
 
     private static double Min(double[] values) => MinMax(values).Min;

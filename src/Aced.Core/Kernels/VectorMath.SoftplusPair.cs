@@ -31,6 +31,18 @@ public static partial class VectorMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void SoftplusPair(Vector256<float> x0, Vector256<float> x1, out Vector256<float> s0, out Vector256<float> s1)
     {
+        ExpNegativeAbsPair(x0, x1, out Vector256<float> e0, out Vector256<float> e1);
+        SoftplusPairFromExp(x0, x1, e0, e1, out s0, out s1);
+    }
+
+    /// <summary>
+    /// The first half of <see cref="SoftplusPair"/>: <c>e = exp(-|x|)</c> of both vectors, the bits
+    /// <see cref="SoftplusPair"/> computes (a caller may run it one step ahead of <see cref="SoftplusPairFromExp"/>, so
+    /// two pairs' dependency chains overlap in a short instruction window).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void ExpNegativeAbsPair(Vector256<float> x0, Vector256<float> x1, out Vector256<float> e0, out Vector256<float> e1)
+    {
         Vector256<float> sign = Vector256.Create(-0f);
         Vector256<float> a0 = Vector256.MaxNative(Vector256.Create(ExpMin), x0 | sign);
         Vector256<float> a1 = Vector256.MaxNative(Vector256.Create(ExpMin), x1 | sign);
@@ -57,7 +69,6 @@ public static partial class VectorMath
         Vector256<int> ni0 = Vector256.ConvertToInt32Native(n0);
         Vector256<int> ni1 = Vector256.ConvertToInt32Native(n1);
         Vector256<int> bias = Vector256.Create(127);
-        Vector256<float> e0, e1;
         if (Vector256.GreaterThanOrEqualAll(Vector256.Min(ni0, ni1), Vector256.Create(MinNormalExponent)))
         {
             e0 = p0 * Vector256.ShiftLeft(ni0 + bias, 23).AsSingle();
@@ -70,7 +81,15 @@ public static partial class VectorMath
             e0 = p0 * Vector256.ShiftLeft(h0 + bias, 23).AsSingle() * Vector256.ShiftLeft(ni0 - h0 + bias, 23).AsSingle();
             e1 = p1 * Vector256.ShiftLeft(h1 + bias, 23).AsSingle() * Vector256.ShiftLeft(ni1 - h1 + bias, 23).AsSingle();
         }
+    }
 
+    /// <summary>
+    /// The second half of <see cref="SoftplusPair"/>: <c>max(x, 0) + log1p(e)</c> of both vectors from
+    /// <see cref="ExpNegativeAbsPair"/>'s <paramref name="e0"/> and <paramref name="e1"/>, the bits <see cref="SoftplusPair"/> returns.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void SoftplusPairFromExp(Vector256<float> x0, Vector256<float> x1, Vector256<float> e0, Vector256<float> e1, out Vector256<float> s0, out Vector256<float> s1)
+    {
         Vector256<float> t0 = (e0 + e0) / (Vector256.Create(2f) + e0);
         Vector256<float> t1 = (e1 + e1) / (Vector256.Create(2f) + e1);
         Vector256<float> w0 = Vector256.Create(0.5f) * t0;
