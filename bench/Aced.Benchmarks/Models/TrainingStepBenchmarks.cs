@@ -328,7 +328,14 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("eighth session's step paths together (dx8 shared W^T, epi8 GELU backward, attn8 prefetch)", SetEighthSessionPaths);
         CompareFusedPaths("causal softmax rows with the prefix tail as one vector (step9)", on => Aced.Models.Layers.AttentionSoftmax.VectorCausal = on);
         CompareFusedPaths("causal softmax rows with the prefix tail as one vector (step9), forward only", on => Aced.Models.Layers.AttentionSoftmax.VectorCausal = on, () => Forward());
+        CompareFusedPaths("backward: whole dW on one thread beside the dx blocks (dx10 whole)", on => SetBackwardSchedule(on, Aced.Models.Layers.Linear.WholeWeightGradient));
+        CompareFusedPaths("backward: dW halves between the dx blocks (dx10 between)", on => SetBackwardSchedule(on, Aced.Models.Layers.Linear.HalvesBetweenBlocks));
+        CompareFusedPaths("backward: GELU backward of each dx row group as the product finishes it (dx10 gelu rows)", on => GemmSlices.FinishedRowsHook = on);
     }
+
+    /// <summary>The concurrent backward's item order: <paramref name="schedule"/> when on, the default (halves first) when off.</summary>
+    private static void SetBackwardSchedule(bool on, int schedule) =>
+        Aced.Models.Layers.Linear.BackwardSchedule = on ? schedule : Aced.Models.Layers.Linear.HalvesFirst;
 
     /// <summary>
     /// Switches every step path added in the eighth session together (all on by default): dx8's W^T packed once per
