@@ -620,9 +620,13 @@ public class LayerTests
             GemmControl.MaxDegreeOfParallelism = 1;
             Linear.Backward(gelu, w, dy, expectedDHidden, false, expectedW, Linear.RowView(expectedB));
             RowOps.GeluBackward(hidden, expectedDHidden, expectedDHidden, expectedHiddenB);
-            foreach (int schedule in BackwardSchedules)
+            for (int form = 0; form < 2 * BackwardSchedules.Length; form++)
             {
-                Linear.BackwardSchedule = schedule;
+                // Every schedule with the GELU backward of each dx row group as the product finishes it (even forms)
+                // and after the whole block (odd forms).
+                Linear.BackwardSchedule = BackwardSchedules[form / 2];
+                bool hook = form % 2 == 0;
+                Linear.GeluRowsInProduct = hook;
                 for (int threads = 1; threads <= 3; threads++)
                 {
                     GemmControl.MaxDegreeOfParallelism = threads;
@@ -642,6 +646,7 @@ public class LayerTests
         {
             GemmControl.MaxDegreeOfParallelism = saved;
             Linear.BackwardSchedule = savedSchedule;
+            Linear.GeluRowsInProduct = true;
         }
 
         // One element against a double reference: dHidden[r, j] = GELU'(hidden[r, j]) * sum_o dy[r, o] w[j, o].

@@ -330,7 +330,7 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("causal softmax rows with the prefix tail as one vector (step9), forward only", on => Aced.Models.Layers.AttentionSoftmax.VectorCausal = on, () => Forward());
         CompareFusedPaths("backward: whole dW on one thread beside the dx blocks (dx10 whole)", on => SetBackwardSchedule(on, Aced.Models.Layers.Linear.WholeWeightGradient));
         CompareFusedPaths("backward: dW halves between the dx blocks (dx10 between)", on => SetBackwardSchedule(on, Aced.Models.Layers.Linear.HalvesBetweenBlocks));
-        CompareFusedPaths("backward: GELU backward of each dx row group as the product finishes it (dx10 gelu rows)", on => GemmSlices.FinishedRowsHook = on);
+        CompareFusedPaths("backward: GELU backward of each dx row group as the product finishes it (dx10 gelu rows)", on => Aced.Models.Layers.Linear.GeluRowsInProduct = on);
     }
 
     /// <summary>The concurrent backward's item order: <paramref name="schedule"/> when on, the default (halves first) when off.</summary>

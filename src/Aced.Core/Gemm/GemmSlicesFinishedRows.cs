@@ -22,9 +22,6 @@ internal interface IFinishedRows
 /// </summary>
 internal static unsafe partial class GemmSlices
 {
-    /// <summary>Whether <see cref="RunTransposedSix"/> calls the keyed call's <see cref="IFinishedRows"/> (an A/B switch; off, it never does).</summary>
-    internal static bool FinishedRowsHook { get; set; } = true;
-
     [ThreadStatic]
     private static IFinishedRows? t_finishedRows;
 }

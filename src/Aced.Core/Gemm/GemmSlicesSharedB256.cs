@@ -37,8 +37,7 @@ internal static unsafe partial class GemmSlices
     /// <see cref="MultiplyTransposed"/> with B named by <paramref name="bKey"/>
     /// (from <see cref="NewOperandKey"/>; 0 names nothing): the caller promises that B's values do not change between
     /// calls with the same key, so a thread may reuse the packed op(B) of its previous call with that key and the same
-    /// B view. Same bits as the unkeyed call. When <paramref name="finished"/> is not null (and
-    /// <see cref="FinishedRowsHook"/> is on) it is told, on the calling thread and in increasing row order, about rows of
+    /// B view. Same bits as the unkeyed call. When <paramref name="finished"/> is not null it is told, on the calling thread and in increasing row order, about rows of
     /// C as they become final: about none, some leading rows or all of them (GemmSlicesFinishedRows.cs); C's values are
     /// the same either way.
     /// </summary>
@@ -47,7 +46,7 @@ internal static unsafe partial class GemmSlices
         long saved = t_operandKey;
         IFinishedRows? savedFinished = t_finishedRows;
         t_operandKey = bKey;
-        t_finishedRows = FinishedRowsHook ? finished : null;
+        t_finishedRows = finished;
         try
         {
             MultiplyTransposed(a, b, c, accumulate);

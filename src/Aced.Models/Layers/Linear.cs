@@ -167,6 +167,13 @@ internal static class Linear
     /// </summary>
     internal static int BackwardSchedule { get; set; } = HalvesFirst;
 
+    /// <summary>
+    /// Whether a concurrent <see cref="BackwardThroughGelu"/>'s dx items apply the GELU backward to each row group as the
+    /// product finishes it (<see cref="IFinishedRows"/>, while the rows are in L2) rather than to the whole block after
+    /// the product; an internal A/B switch (dx10), same bits.
+    /// </summary>
+    internal static bool GeluRowsInProduct { get; set; } = true;
+
     private static bool Concurrent(MatrixView x, MatrixView dy, MatrixView dx) =>
         !dx.IsEmpty && AcedControl.MaxDegreeOfParallelism > 1 && 2.0 * x.Rows * x.Columns * dy.Columns >= ConcurrentBackwardFlops;
 
@@ -312,7 +319,7 @@ internal static class Linear
                 GeluRows rows = GeluRows.Begin(_hidden, _dx, _partial, start);
                 try
                 {
-                    GemmSlices.MultiplyTransposedKeyed(_dy.RowRange(start, count), _w, _dx.RowRange(start, count), _accumulateDx, _wKey, rows);
+                    GemmSlices.MultiplyTransposedKeyed(_dy.RowRange(start, count), _w, _dx.RowRange(start, count), _accumulateDx, _wKey, GeluRowsInProduct ? rows : null);
                     rows.RowsFinished(rows.Next - start, start + count - rows.Next);
                 }
                 finally
