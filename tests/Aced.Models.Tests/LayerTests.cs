@@ -502,8 +502,8 @@ public class LayerTests
         }
     }
 
-    /// <summary>Every concurrent backward schedule (<see cref="Linear.BackwardSchedule"/>); each must give the same bits.</summary>
-    private static readonly int[] BackwardSchedules = [Linear.HalvesFirst, Linear.WholeWeightGradient, Linear.HalvesBetweenBlocks];
+    /// <summary>Rows per dx item of a concurrent backward (<see cref="Linear.InputGradientRows"/>); each must give the same bits.</summary>
+    private static readonly int[] InputGradientBlockSizes = [Linear.InputGradientBlockRows, 1024, 512, 256];
 
     [Theory]
     [InlineData(1100, 130, 300, false)]
@@ -527,12 +527,12 @@ public class LayerTests
         RowOps.AddColumnSums(dy, expectedB);
         Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, dy, w, accumulateDx ? 1f : 0f, expectedX);
         int saved = GemmControl.MaxDegreeOfParallelism;
-        int savedSchedule = Linear.BackwardSchedule;
+        int savedRows = Linear.InputGradientRows;
         try
         {
-            foreach (int schedule in BackwardSchedules)
+            foreach (int blockRows in InputGradientBlockSizes)
             {
-                Linear.BackwardSchedule = schedule;
+                Linear.InputGradientRows = blockRows;
                 for (int threads = 1; threads <= 3; threads++)
                 {
                     GemmControl.MaxDegreeOfParallelism = threads;
@@ -549,7 +549,7 @@ public class LayerTests
         finally
         {
             GemmControl.MaxDegreeOfParallelism = saved;
-            Linear.BackwardSchedule = savedSchedule;
+            Linear.InputGradientRows = savedRows;
         }
 
         TestData.Close(seedW[0] + Dot(x, 0, dy, 0, k), expectedW[0, 0], 1e-4, 1e-4, "dW[0,0]");
@@ -614,19 +614,15 @@ public class LayerTests
         float[] expectedHiddenB = (float[])seedHiddenB.Clone();
         var expectedDHidden = new Matrix(k, hiddenDim);
         int saved = GemmControl.MaxDegreeOfParallelism;
-        int savedSchedule = Linear.BackwardSchedule;
+        int savedRows = Linear.InputGradientRows;
         try
         {
             GemmControl.MaxDegreeOfParallelism = 1;
             Linear.Backward(gelu, w, dy, expectedDHidden, false, expectedW, Linear.RowView(expectedB));
             RowOps.GeluBackward(hidden, expectedDHidden, expectedDHidden, expectedHiddenB);
-            for (int form = 0; form < 2 * BackwardSchedules.Length; form++)
+            foreach (int blockRows in InputGradientBlockSizes)
             {
-                // Every schedule with the GELU backward of each dx row group as the product finishes it (even forms)
-                // and after the whole block (odd forms).
-                Linear.BackwardSchedule = BackwardSchedules[form / 2];
-                bool hook = form % 2 == 0;
-                Linear.GeluRowsInProduct = hook;
+                Linear.InputGradientRows = blockRows;
                 for (int threads = 1; threads <= 3; threads++)
                 {
                     GemmControl.MaxDegreeOfParallelism = threads;
@@ -645,8 +641,7 @@ public class LayerTests
         finally
         {
             GemmControl.MaxDegreeOfParallelism = saved;
-            Linear.BackwardSchedule = savedSchedule;
-            Linear.GeluRowsInProduct = true;
+            Linear.InputGradientRows = savedRows;
         }
 
         // One element against a double reference: dHidden[r, j] = GELU'(hidden[r, j]) * sum_o dy[r, o] w[j, o].

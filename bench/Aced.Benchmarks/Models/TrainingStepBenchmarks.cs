@@ -328,14 +328,10 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("eighth session's step paths together (dx8 shared W^T, epi8 GELU backward, attn8 prefetch)", SetEighthSessionPaths);
         CompareFusedPaths("causal softmax rows with the prefix tail as one vector (step9)", on => Aced.Models.Layers.AttentionSoftmax.VectorCausal = on);
         CompareFusedPaths("causal softmax rows with the prefix tail as one vector (step9), forward only", on => Aced.Models.Layers.AttentionSoftmax.VectorCausal = on, () => Forward());
-        CompareFusedPaths("backward: whole dW on one thread beside the dx blocks (dx10 whole)", on => SetBackwardSchedule(on, Aced.Models.Layers.Linear.WholeWeightGradient));
-        CompareFusedPaths("backward: dW halves between the dx blocks (dx10 between)", on => SetBackwardSchedule(on, Aced.Models.Layers.Linear.HalvesBetweenBlocks));
-        CompareFusedPaths("backward: GELU backward of each dx row group as the product finishes it (dx10 gelu rows)", on => Aced.Models.Layers.Linear.GeluRowsInProduct = on);
+        CompareFusedPaths("backward: dx blocks of 512 rows against 1024 (dx10 rows512)", on => Aced.Models.Layers.Linear.InputGradientRows = on ? 512 : 1024);
+        CompareFusedPaths("backward: dx blocks of 256 rows against 1024 (dx10 rows256)", on => Aced.Models.Layers.Linear.InputGradientRows = on ? 256 : 1024);
+        CompareFusedPaths("backward: dx blocks of 2048 rows against 1024 (dx10 rows2048)", on => Aced.Models.Layers.Linear.InputGradientRows = on ? 2048 : 1024);
     }
-
-    /// <summary>The concurrent backward's item order: <paramref name="schedule"/> when on, the default (halves first) when off.</summary>
-    private static void SetBackwardSchedule(bool on, int schedule) =>
-        Aced.Models.Layers.Linear.BackwardSchedule = on ? schedule : Aced.Models.Layers.Linear.HalvesFirst;
 
     /// <summary>
     /// Switches every step path added in the eighth session together (all on by default): dx8's W^T packed once per

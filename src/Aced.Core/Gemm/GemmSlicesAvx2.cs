@@ -89,7 +89,6 @@ internal static unsafe partial class GemmSlices
         float* bAll = scratch.B(chunk * k);
         float* edge = scratch.Edge;
         bool prefetch = PrefetchEnabled && Sse.IsSupported;
-        IFinishedRows? finished = chunk >= n ? t_finishedRows : null;
         for (int j0 = 0; j0 < n; j0 += chunk)
         {
             int ncb = Math.Min(chunk, n - j0);
@@ -132,8 +131,6 @@ internal static unsafe partial class GemmSlices
                     int aFollowFloats = aFollow is null ? 0 : (int)Math.Min(int.MaxValue, ((long)(followRows - 1) * lda) + k - followP0);
                     GemmKernels.Block256Six(aBlock, rows, bBlock, kcb, ncb, cRows, ldc, 1f, beta, edge, bFollow, aFollow, aFollowFloats);
                 }
-
-                finished?.RowsFinished(i0, rows);
             }
         }
     }

@@ -37,16 +37,12 @@ internal static unsafe partial class GemmSlices
     /// <see cref="MultiplyTransposed"/> with B named by <paramref name="bKey"/>
     /// (from <see cref="NewOperandKey"/>; 0 names nothing): the caller promises that B's values do not change between
     /// calls with the same key, so a thread may reuse the packed op(B) of its previous call with that key and the same
-    /// B view. Same bits as the unkeyed call. When <paramref name="finished"/> is not null it is told, on the calling thread and in increasing row order, about rows of
-    /// C as they become final: about none, some leading rows or all of them (GemmSlicesFinishedRows.cs); C's values are
-    /// the same either way.
+    /// B view. Same bits as the unkeyed call.
     /// </summary>
-    internal static void MultiplyTransposedKeyed(MatrixView a, MatrixView b, MatrixView c, bool accumulate, long bKey, IFinishedRows? finished = null)
+    internal static void MultiplyTransposedKeyed(MatrixView a, MatrixView b, MatrixView c, bool accumulate, long bKey)
     {
         long saved = t_operandKey;
-        IFinishedRows? savedFinished = t_finishedRows;
         t_operandKey = bKey;
-        t_finishedRows = finished;
         try
         {
             MultiplyTransposed(a, b, c, accumulate);
@@ -54,7 +50,6 @@ internal static unsafe partial class GemmSlices
         finally
         {
             t_operandKey = saved;
-            t_finishedRows = savedFinished;
         }
     }
 

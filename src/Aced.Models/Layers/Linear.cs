@@ -150,29 +150,11 @@ internal static class Linear
         }
     }
 
-    /// <summary>Concurrent backward schedule: the two dW halves first, then the dx blocks, then db.</summary>
-    internal const int HalvesFirst = 0;
-
-    /// <summary>Concurrent backward schedule: dW as one item on one thread while the other runs the dx blocks, then db.</summary>
-    internal const int WholeWeightGradient = 1;
-
-    /// <summary>Concurrent backward schedule: dW half 0, the first half of the dx blocks, dW half 1, the other dx blocks, db.</summary>
-    internal const int HalvesBetweenBlocks = 2;
-
-    private const int WholeWeightGradientItem = -1;
-
     /// <summary>
-    /// The order of a concurrent backward's items (<see cref="HalvesFirst"/>, <see cref="WholeWeightGradient"/>,
-    /// <see cref="HalvesBetweenBlocks"/>); internal A/B switch (dx10). Every schedule gives the same bits.
+    /// Rows of dy per input-gradient item of a concurrent backward: <see cref="InputGradientBlockRows"/>, or another
+    /// multiple of <see cref="RowOps.SumChunkRows"/> (an internal A/B switch, dx10; the bits do not depend on it).
     /// </summary>
-    internal static int BackwardSchedule { get; set; } = HalvesFirst;
-
-    /// <summary>
-    /// Whether a concurrent <see cref="BackwardThroughGelu"/>'s dx items apply the GELU backward to each row group as the
-    /// product finishes it (<see cref="IFinishedRows"/>, while the rows are in L2) rather than to the whole block after
-    /// the product; an internal A/B switch (dx10), same bits.
-    /// </summary>
-    internal static bool GeluRowsInProduct { get; set; } = true;
+    internal static int InputGradientRows { get; set; } = InputGradientBlockRows;
 
     private static bool Concurrent(MatrixView x, MatrixView dy, MatrixView dx) =>
         !dx.IsEmpty && AcedControl.MaxDegreeOfParallelism > 1 && 2.0 * x.Rows * x.Columns * dy.Columns >= ConcurrentBackwardFlops;
@@ -255,7 +237,7 @@ internal static class Linear
         private readonly MatrixView _hidden;
         private readonly float[]? _partial;
         private readonly int _dxBlocks;
-        private readonly int _schedule;
+        private readonly int _blockRows;
 
         /// <summary>Names W to the dx blocks' products: each thread packs W^T once for all the blocks it runs.</summary>
         private readonly long _wKey;
@@ -271,23 +253,16 @@ internal static class Linear
             _db = db;
             _hidden = hidden;
             _partial = partial;
-            _dxBlocks = (dy.Rows + InputGradientBlockRows - 1) / InputGradientBlockRows;
+            _blockRows = InputGradientRows;
+            _dxBlocks = (dy.Rows + _blockRows - 1) / _blockRows;
             _wKey = GemmSlices.NewOperandKey();
-            _schedule = BackwardSchedule;
         }
 
-        public int Items => (_schedule == WholeWeightGradient ? 1 : 2) + _dxBlocks + 1;
+        public int Items => 2 + _dxBlocks + 1;
 
         public void Execute(int partition)
         {
-            int item = ItemOf(partition);
-            if (item == WholeWeightGradientItem)
-            {
-                GemmSlices.AddTransposedProducts(_x, _dy, _dw, WeightGradientSlice);
-                return;
-            }
-
-            if (item < 2)
+            if (partition < 2)
             {
                 if (_dw.Rows < _dw.Columns)
                 {
@@ -303,28 +278,15 @@ internal static class Linear
                 return;
             }
 
-            int block = item - 2;
+            int block = partition - 2;
             if (block < _dxBlocks)
             {
-                int start = block * InputGradientBlockRows;
-                int count = Math.Min(InputGradientBlockRows, _dy.Rows - start);
-                if (_partial is null)
+                int start = block * _blockRows;
+                int count = Math.Min(_blockRows, _dy.Rows - start);
+                GemmSlices.MultiplyTransposedKeyed(_dy.RowRange(start, count), _w, _dx.RowRange(start, count), _accumulateDx, _wKey);
+                if (_partial is not null)
                 {
-                    GemmSlices.MultiplyTransposedKeyed(_dy.RowRange(start, count), _w, _dx.RowRange(start, count), _accumulateDx, _wKey);
-                    return;
-                }
-
-                // The GELU backward of the rows the product has finished, group by group while they are in cache, then
-                // of any rows it did not report (all of them when its form does not finish rows in groups).
-                GeluRows rows = GeluRows.Begin(_hidden, _dx, _partial, start);
-                try
-                {
-                    GemmSlices.MultiplyTransposedKeyed(_dy.RowRange(start, count), _w, _dx.RowRange(start, count), _accumulateDx, _wKey, GeluRowsInProduct ? rows : null);
-                    rows.RowsFinished(rows.Next - start, start + count - rows.Next);
-                }
-                finally
-                {
-                    rows.End();
+                    RowOps.GeluBackwardSumChunks(_hidden, _dx, _dx, start, start + count, _partial);
                 }
 
                 return;
@@ -336,89 +298,11 @@ internal static class Linear
             }
         }
 
-        /// <summary>
-        /// The item a partition runs, in the <see cref="HalvesFirst"/> numbering (0 and 1 the dW halves, 2 + b dx block
-        /// b, then db; <see cref="WholeWeightGradientItem"/> the whole dW): the schedule only reorders or merges items,
-        /// and each writes the same elements with the same operations, so the bits do not depend on it.
-        /// </summary>
-        private int ItemOf(int partition)
-        {
-            switch (_schedule)
-            {
-                case WholeWeightGradient:
-                    return partition == 0 ? WholeWeightGradientItem : partition + 1;
-                case HalvesBetweenBlocks:
-                    int first = _dxBlocks / 2;
-                    if (partition == 0)
-                    {
-                        return 0;
-                    }
-
-                    if (partition <= first)
-                    {
-                        return partition + 1;
-                    }
-
-                    return partition == first + 1 ? 1 : partition;
-                default:
-                    return partition;
-            }
-        }
-
         /// <summary>Half <paramref name="half"/> (0 or 1) of [0, <paramref name="length"/>), split at a multiple of <paramref name="granule"/>.</summary>
         private static (int Start, int Count) Half(int length, int granule, int half)
         {
             int split = Math.Min(length, (length + (2 * granule) - 1) / (2 * granule) * granule);
             return half == 0 ? (0, split) : (split, length - split);
-        }
-    }
-
-    /// <summary>
-    /// The GELU backward of a dx block's rows as the product reports them final (<see cref="IFinishedRows"/>): rows
-    /// in increasing order from the block's start, through <see cref="RowOps.GeluBackwardSumRows"/>, so the bits are
-    /// those of one <see cref="RowOps.GeluBackwardSumChunks"/> call over the block. One per thread, reused.
-    /// </summary>
-    private sealed class GeluRows : IFinishedRows
-    {
-        [ThreadStatic]
-        private static GeluRows? t_rows;
-
-        private MatrixView _hidden;
-        private MatrixView _dx;
-        private float[]? _partial;
-        private int _blockStart;
-
-        /// <summary>The first row of dx (in dx's numbering) not yet passed through the GELU backward.</summary>
-        public int Next { get; private set; }
-
-        public static GeluRows Begin(MatrixView hidden, MatrixView dx, float[] partial, int blockStart)
-        {
-            GeluRows rows = t_rows ??= new GeluRows();
-            rows._hidden = hidden;
-            rows._dx = dx;
-            rows._partial = partial;
-            rows._blockStart = blockStart;
-            rows.Next = blockStart;
-            return rows;
-        }
-
-        public void RowsFinished(int rowStart, int rows)
-        {
-            int start = _blockStart + rowStart;
-            if (start != Next)
-            {
-                throw new InvalidOperationException($"rows reported from {start}, expected {Next}");
-            }
-
-            RowOps.GeluBackwardSumRows(_hidden, _dx, _dx, start, start + rows, _partial!);
-            Next = start + rows;
-        }
-
-        public void End()
-        {
-            _hidden = default;
-            _dx = default;
-            _partial = null;
         }
     }
 

@@ -170,28 +170,14 @@ internal static class RowOps
     /// row of <paramref name="partial"/> (chunk c at <c>c * columns</c>): the chunk work of
     /// <see cref="GeluBackward(MatrixView, MatrixView, MatrixView, Span{float})"/>.
     /// </summary>
-    public static void GeluBackwardSumChunks(MatrixView x, MatrixView dy, MatrixView dx, int start, int end, float[] partial) =>
-        GeluBackwardSumRows(x, dy, dx, start, end, partial);
-
-    /// <summary>
-    /// <see cref="GeluBackwardSumChunks"/> for any rows [<paramref name="start"/>, <paramref name="end"/>) of a pass
-    /// that runs its rows in increasing order from a chunk boundary: a chunk's partial sums are cleared at its first row
-    /// and each row is added to them in row order, so running a chunk's rows in several calls (the concurrent backward's
-    /// row groups, as the dx product finishes them) gives the same bits as one call.
-    /// </summary>
-    public static void GeluBackwardSumRows(MatrixView x, MatrixView dy, MatrixView dx, int start, int end, float[] partial)
+    public static void GeluBackwardSumChunks(MatrixView x, MatrixView dy, MatrixView dx, int start, int end, float[] partial)
     {
         int d = x.Columns;
-        for (int c0 = start; c0 < end;)
+        for (int c0 = start; c0 < end; c0 += SumChunkRows)
         {
-            int chunk = c0 / SumChunkRows;
-            int c1 = Math.Min(end, (chunk + 1) * SumChunkRows);
-            Span<float> sums = partial.AsSpan(chunk * d, d);
-            if (c0 == chunk * SumChunkRows)
-            {
-                sums.Clear();
-            }
-
+            int c1 = Math.Min(end, c0 + SumChunkRows);
+            Span<float> sums = partial.AsSpan(c0 / SumChunkRows * d, d);
+            sums.Clear();
             for (int r = c0; r < c1; r++)
             {
                 if (FusedGeluSums)
@@ -205,8 +191,6 @@ internal static class RowOps
                     TensorPrimitives.Add(sums, row, sums);
                 }
             }
-
-            c0 = c1;
         }
     }
 
