@@ -502,6 +502,9 @@ public class LayerTests
         }
     }
 
+    /// <summary>Rows per dx item of a concurrent backward (<see cref="Linear.InputGradientRows"/>); each must give the same bits.</summary>
+    private static readonly int[] InputGradientBlockSizes = [Linear.InputGradientBlockRows, 1024, 512, 256];
+
     [Theory]
     [InlineData(1100, 130, 300, false)]
     [InlineData(1100, 300, 130, true)]
@@ -524,23 +527,29 @@ public class LayerTests
         RowOps.AddColumnSums(dy, expectedB);
         Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, dy, w, accumulateDx ? 1f : 0f, expectedX);
         int saved = GemmControl.MaxDegreeOfParallelism;
+        int savedRows = Linear.InputGradientRows;
         try
         {
-            for (int threads = 1; threads <= 3; threads++)
+            foreach (int blockRows in InputGradientBlockSizes)
             {
-                GemmControl.MaxDegreeOfParallelism = threads;
-                var dw = new Matrix(inDim, outDim, (float[])seedW.Clone());
-                float[] db = (float[])seedB.Clone();
-                var dx = new Matrix(k, inDim, (float[])seedX.Clone());
-                Linear.Backward(x, w, dy, dx, accumulateDx, dw, Linear.RowView(db));
-                Assert.Equal(expectedW.Data, dw.Data);
-                Assert.Equal(expectedB, db);
-                Assert.Equal(expectedX.Data, dx.Data);
+                Linear.InputGradientRows = blockRows;
+                for (int threads = 1; threads <= 3; threads++)
+                {
+                    GemmControl.MaxDegreeOfParallelism = threads;
+                    var dw = new Matrix(inDim, outDim, (float[])seedW.Clone());
+                    float[] db = (float[])seedB.Clone();
+                    var dx = new Matrix(k, inDim, (float[])seedX.Clone());
+                    Linear.Backward(x, w, dy, dx, accumulateDx, dw, Linear.RowView(db));
+                    Assert.Equal(expectedW.Data, dw.Data);
+                    Assert.Equal(expectedB, db);
+                    Assert.Equal(expectedX.Data, dx.Data);
+                }
             }
         }
         finally
         {
             GemmControl.MaxDegreeOfParallelism = saved;
+            Linear.InputGradientRows = savedRows;
         }
 
         TestData.Close(seedW[0] + Dot(x, 0, dy, 0, k), expectedW[0, 0], 1e-4, 1e-4, "dW[0,0]");
@@ -605,28 +614,34 @@ public class LayerTests
         float[] expectedHiddenB = (float[])seedHiddenB.Clone();
         var expectedDHidden = new Matrix(k, hiddenDim);
         int saved = GemmControl.MaxDegreeOfParallelism;
+        int savedRows = Linear.InputGradientRows;
         try
         {
             GemmControl.MaxDegreeOfParallelism = 1;
             Linear.Backward(gelu, w, dy, expectedDHidden, false, expectedW, Linear.RowView(expectedB));
             RowOps.GeluBackward(hidden, expectedDHidden, expectedDHidden, expectedHiddenB);
-            for (int threads = 1; threads <= 3; threads++)
+            foreach (int blockRows in InputGradientBlockSizes)
             {
-                GemmControl.MaxDegreeOfParallelism = threads;
-                var dw = new Matrix(hiddenDim, outDim, (float[])seedW.Clone());
-                float[] db = (float[])seedB.Clone();
-                float[] dHiddenB = (float[])seedHiddenB.Clone();
-                var dHidden = new Matrix(k, hiddenDim);
-                Linear.BackwardThroughGelu(gelu, hidden, w, dy, dHidden, dw, Linear.RowView(db), dHiddenB);
-                Assert.Equal(expectedW.Data, dw.Data);
-                Assert.Equal(expectedB, db);
-                Assert.Equal(expectedDHidden.Data, dHidden.Data);
-                Assert.Equal(expectedHiddenB, dHiddenB);
+                Linear.InputGradientRows = blockRows;
+                for (int threads = 1; threads <= 3; threads++)
+                {
+                    GemmControl.MaxDegreeOfParallelism = threads;
+                    var dw = new Matrix(hiddenDim, outDim, (float[])seedW.Clone());
+                    float[] db = (float[])seedB.Clone();
+                    float[] dHiddenB = (float[])seedHiddenB.Clone();
+                    var dHidden = new Matrix(k, hiddenDim);
+                    Linear.BackwardThroughGelu(gelu, hidden, w, dy, dHidden, dw, Linear.RowView(db), dHiddenB);
+                    Assert.Equal(expectedW.Data, dw.Data);
+                    Assert.Equal(expectedB, db);
+                    Assert.Equal(expectedDHidden.Data, dHidden.Data);
+                    Assert.Equal(expectedHiddenB, dHiddenB);
+                }
             }
         }
         finally
         {
             GemmControl.MaxDegreeOfParallelism = saved;
+            Linear.InputGradientRows = savedRows;
         }
 
         // One element against a double reference: dHidden[r, j] = GELU'(hidden[r, j]) * sum_o dy[r, o] w[j, o].

@@ -331,6 +331,9 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("causal heads skip the zero triangle in their products (fwd10)", on => Aced.Models.Layers.Attention.CausalTriangles = on);
         CompareFusedPaths("causal softmax rows four at a time (fwd10), forward only", on => Aced.Models.Layers.AttentionSoftmax.CausalGroups = on, () => Forward());
         CompareFusedPaths("tenth session's attention paths together (fwd10: triangles, causal row groups)", SetTenthSessionAttention);
+        CompareFusedPaths("backward: dx blocks of 512 rows against 1024 (dx10 rows512)", on => Aced.Models.Layers.Linear.InputGradientRows = on ? 512 : 1024);
+        CompareFusedPaths("backward: dx blocks of 256 rows against 1024 (dx10 rows256)", on => Aced.Models.Layers.Linear.InputGradientRows = on ? 256 : 1024);
+        CompareFusedPaths("backward: dx blocks of 2048 rows against 1024 (dx10 rows2048)", on => Aced.Models.Layers.Linear.InputGradientRows = on ? 2048 : 1024);
     }
 
     /// <summary>Switches fwd10's attention paths together (both on by default): the causal triangles and the causal softmax row groups.</summary>

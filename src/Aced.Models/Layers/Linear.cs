@@ -150,6 +150,12 @@ internal static class Linear
         }
     }
 
+    /// <summary>
+    /// Rows of dy per input-gradient item of a concurrent backward: <see cref="InputGradientBlockRows"/>, or another
+    /// multiple of <see cref="RowOps.SumChunkRows"/> (an internal A/B switch, dx10; the bits do not depend on it).
+    /// </summary>
+    internal static int InputGradientRows { get; set; } = InputGradientBlockRows;
+
     private static bool Concurrent(MatrixView x, MatrixView dy, MatrixView dx) =>
         !dx.IsEmpty && AcedControl.MaxDegreeOfParallelism > 1 && 2.0 * x.Rows * x.Columns * dy.Columns >= ConcurrentBackwardFlops;
 
@@ -231,6 +237,7 @@ internal static class Linear
         private readonly MatrixView _hidden;
         private readonly float[]? _partial;
         private readonly int _dxBlocks;
+        private readonly int _blockRows;
 
         /// <summary>Names W to the dx blocks' products: each thread packs W^T once for all the blocks it runs.</summary>
         private readonly long _wKey;
@@ -246,7 +253,8 @@ internal static class Linear
             _db = db;
             _hidden = hidden;
             _partial = partial;
-            _dxBlocks = (dy.Rows + InputGradientBlockRows - 1) / InputGradientBlockRows;
+            _blockRows = InputGradientRows;
+            _dxBlocks = (dy.Rows + _blockRows - 1) / _blockRows;
             _wKey = GemmSlices.NewOperandKey();
         }
 
@@ -273,8 +281,8 @@ internal static class Linear
             int block = partition - 2;
             if (block < _dxBlocks)
             {
-                int start = block * InputGradientBlockRows;
-                int count = Math.Min(InputGradientBlockRows, _dy.Rows - start);
+                int start = block * _blockRows;
+                int count = Math.Min(_blockRows, _dy.Rows - start);
                 GemmSlices.MultiplyTransposedKeyed(_dy.RowRange(start, count), _w, _dx.RowRange(start, count), _accumulateDx, _wKey);
                 if (_partial is not null)
                 {
