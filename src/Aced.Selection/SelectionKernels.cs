@@ -40,10 +40,12 @@ internal static class SelectionKernels
 
     /// <summary>
     /// Whether <see cref="SoftplusRowSumEpilogue"/> sums a tile's rows through <see cref="AddSoftplusRowSums"/> (the
-    /// exponentials of each pair of vectors one step ahead of their logarithms) where that applies (default true; the
-    /// same bits as <see cref="SoftplusSum"/> row by row): the switch of a same-process A/B measurement.
+    /// exponentials of each pair of vectors one step ahead of their logarithms) where that applies (the same bits as
+    /// <see cref="SoftplusSum"/> row by row). Default false: alone it takes 0.69x the time of the row-by-row sums, but
+    /// in the whole selection it measured 0.99 at (5120, 1024, 256, 16) and 1.045 at (20480, 4096, 256, 16) on a
+    /// Zen 3 (docs/PERFORMANCE.md, tenth session); kept, tested on and off, as the switch of a same-process A/B.
     /// </summary>
-    internal static bool PipelinedSums { get; set; } = true;
+    internal static bool PipelinedSums { get; set; }
 
     /// <summary>
     /// Whether <see cref="AddSoftplusRowSums"/> applies to rows of <paramref name="columns"/> columns: Vector256 the
