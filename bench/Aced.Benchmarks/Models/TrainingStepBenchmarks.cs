@@ -334,6 +334,7 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("backward: dx blocks of 512 rows against 1024 (dx10 rows512)", on => Aced.Models.Layers.Linear.InputGradientRows = on ? 512 : 1024);
         CompareFusedPaths("backward: dx blocks of 256 rows against 1024 (dx10 rows256)", on => Aced.Models.Layers.Linear.InputGradientRows = on ? 256 : 1024);
         CompareFusedPaths("backward: dx blocks of 2048 rows against 1024 (dx10 rows2048)", on => Aced.Models.Layers.Linear.InputGradientRows = on ? 2048 : 1024);
+        CompareFusedPaths("backward: db from each dx item's rows of dy, not a separate item (bwd11 dbitems)", on => Aced.Models.Layers.Linear.BiasGradientInInputItems = on);
     }
 
     /// <summary>Switches fwd10's attention paths together (both on by default): the causal triangles and the causal softmax row groups.</summary>
