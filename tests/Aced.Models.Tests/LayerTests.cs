@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using Aced.Core;
 using Aced.Models.Layers;
 
@@ -505,6 +506,13 @@ public class LayerTests
     /// <summary>Rows per dx item of a concurrent backward (<see cref="Linear.InputGradientRows"/>); each must give the same bits.</summary>
     private static readonly int[] InputGradientBlockSizes = [Linear.InputGradientBlockRows, 1024, 512, 256];
 
+    /// <summary>
+    /// Every dx item size with db formed in the dx items and as a separate item (<see cref="Linear.BiasGradientInInputItems"/>);
+    /// each must give the same bits.
+    /// </summary>
+    private static readonly (int BlockRows, bool DbInItems)[] InputGradientForms =
+        [.. InputGradientBlockSizes.Select(rows => (rows, true)), .. InputGradientBlockSizes.Select(rows => (rows, false))];
+
     [Theory]
     [InlineData(1100, 130, 300, false)]
     [InlineData(1100, 300, 130, true)]
@@ -528,11 +536,13 @@ public class LayerTests
         Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, dy, w, accumulateDx ? 1f : 0f, expectedX);
         int saved = GemmControl.MaxDegreeOfParallelism;
         int savedRows = Linear.InputGradientRows;
+        bool savedDb = Linear.BiasGradientInInputItems;
         try
         {
-            foreach (int blockRows in InputGradientBlockSizes)
+            foreach ((int blockRows, bool dbInItems) in InputGradientForms)
             {
                 Linear.InputGradientRows = blockRows;
+                Linear.BiasGradientInInputItems = dbInItems;
                 for (int threads = 1; threads <= 3; threads++)
                 {
                     GemmControl.MaxDegreeOfParallelism = threads;
@@ -550,6 +560,7 @@ public class LayerTests
         {
             GemmControl.MaxDegreeOfParallelism = saved;
             Linear.InputGradientRows = savedRows;
+            Linear.BiasGradientInInputItems = savedDb;
         }
 
         TestData.Close(seedW[0] + Dot(x, 0, dy, 0, k), expectedW[0, 0], 1e-4, 1e-4, "dW[0,0]");
@@ -615,14 +626,16 @@ public class LayerTests
         var expectedDHidden = new Matrix(k, hiddenDim);
         int saved = GemmControl.MaxDegreeOfParallelism;
         int savedRows = Linear.InputGradientRows;
+        bool savedDb = Linear.BiasGradientInInputItems;
         try
         {
             GemmControl.MaxDegreeOfParallelism = 1;
             Linear.Backward(gelu, w, dy, expectedDHidden, false, expectedW, Linear.RowView(expectedB));
             RowOps.GeluBackward(hidden, expectedDHidden, expectedDHidden, expectedHiddenB);
-            foreach (int blockRows in InputGradientBlockSizes)
+            foreach ((int blockRows, bool dbInItems) in InputGradientForms)
             {
                 Linear.InputGradientRows = blockRows;
+                Linear.BiasGradientInInputItems = dbInItems;
                 for (int threads = 1; threads <= 3; threads++)
                 {
                     GemmControl.MaxDegreeOfParallelism = threads;
@@ -642,6 +655,7 @@ public class LayerTests
         {
             GemmControl.MaxDegreeOfParallelism = saved;
             Linear.InputGradientRows = savedRows;
+            Linear.BiasGradientInInputItems = savedDb;
         }
 
         // One element against a double reference: dHidden[r, j] = GELU'(hidden[r, j]) * sum_o dy[r, o] w[j, o].

@@ -59,14 +59,21 @@ internal static class TestTrainer
     /// Asserts that 2 training steps of <paramref name="config"/> (6 pairs) give the same parameters with a path switched
     /// off at 2 threads and switched on at 1, 2 and 3 threads; <paramref name="set"/> switches the path (it is left on).
     /// </summary>
-    public static void AssertSwitchIsBitIdenticalForAnyThreadCount(TwoTowerConfig config, Action<bool> set)
+    public static void AssertSwitchIsBitIdenticalForAnyThreadCount(TwoTowerConfig config, Action<bool> set) =>
+        AssertSwitchIsBitIdenticalForAnyThreadCount(config, set, 6);
+
+    /// <summary>
+    /// <see cref="AssertSwitchIsBitIdenticalForAnyThreadCount(TwoTowerConfig, Action{bool})"/> on <paramref name="count"/>
+    /// pairs (enough pairs make the dense layers' backward run concurrently, see <see cref="Layers.Linear.ConcurrentBackwardFlops"/>).
+    /// </summary>
+    public static void AssertSwitchIsBitIdenticalForAnyThreadCount(TwoTowerConfig config, Action<bool> set, int count)
     {
         float[][] Train(bool on, int threads)
         {
             try
             {
                 set(on);
-                return TrainedParameters(config, 61, 6, 62, new ConstantSchedule(1e-3f), 2, threads);
+                return TrainedParameters(config, 61, count, 62, new ConstantSchedule(1e-3f), 2, threads);
             }
             finally
             {

@@ -334,6 +334,9 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("backward: dx blocks of 512 rows against 1024 (dx10 rows512)", on => Aced.Models.Layers.Linear.InputGradientRows = on ? 512 : 1024);
         CompareFusedPaths("backward: dx blocks of 256 rows against 1024 (dx10 rows256)", on => Aced.Models.Layers.Linear.InputGradientRows = on ? 256 : 1024);
         CompareFusedPaths("backward: dx blocks of 2048 rows against 1024 (dx10 rows2048)", on => Aced.Models.Layers.Linear.InputGradientRows = on ? 2048 : 1024);
+        CompareFusedPaths("backward: db from each dx item's rows of dy, not a separate item (bwd11 dbitems)", on => Aced.Models.Layers.Linear.BiasGradientInInputItems = on);
+        CompareFusedPaths("GemmSlices AVX2 dW last strip of at most 4 rows with the 4-row kernel (bwd11 fourtail)", on => GemmSlices.FourRowTail = on);
+        CompareFusedPaths("eleventh session's backward paths together (bwd11 both: db in the dx items, 4-row dW tail)", SetEleventhSessionBackward);
     }
 
     /// <summary>Switches fwd10's attention paths together (both on by default): the causal triangles and the causal softmax row groups.</summary>
@@ -341,6 +344,13 @@ public class TrainingStepBenchmarks : IFlopCount
     {
         Aced.Models.Layers.Attention.CausalTriangles = on;
         Aced.Models.Layers.AttentionSoftmax.CausalGroups = on;
+    }
+
+    /// <summary>Switches the eleventh session's backward paths together (bwd11): db in the dx items, the dW 4-row last strip.</summary>
+    private static void SetEleventhSessionBackward(bool on)
+    {
+        Aced.Models.Layers.Linear.BiasGradientInInputItems = on;
+        GemmSlices.FourRowTail = on;
     }
 
     /// <summary>

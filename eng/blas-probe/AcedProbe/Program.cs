@@ -90,6 +90,13 @@ public static class Program
             return;
         }
 
+        if (args.Length > 1 && args[0] == "linear-bwd")
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            LinearBackwardAb.Run(int.Parse(args[1], inv), args.Length > 2 ? int.Parse(args[2], inv) : 9, args.Length > 3 ? args[3] : "dbitems");
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "step-threads")
         {
             var inv = System.Globalization.CultureInfo.InvariantCulture;

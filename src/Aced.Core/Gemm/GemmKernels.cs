@@ -610,6 +610,84 @@ internal static unsafe class GemmKernels
     }
 
     /// <summary>
+    /// <see cref="Kernel256FourPanel"/> with the software prefetches of <typeparamref name="TPrefetch"/> every two k
+    /// steps, as <see cref="Kernel256SixPanel{TPrefetch}"/> issues them: the first 4 rows of a 6-row strip panel x 16
+    /// columns, for the last strip of a dW row range of at most 4 rows (GemmSlices' pipelined dW loop, whose calls
+    /// carry the packing's prefetches). Same FMA order per element, and the same store rule, as both.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Kernel256FourPanel<TPrefetch>(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta, TPrefetch prefetch)
+        where TPrefetch : struct, IStripPrefetch
+    {
+        const int Half = GemmPlan.NR / 2;
+        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
+        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
+        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
+        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        float* aPairsEnd = a + ((kc & ~1) * 6);
+        for (; a < aPairsEnd; a += 12)
+        {
+            if (Sse.IsSupported)
+            {
+                prefetch.Step(a, b);
+            }
+
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            b0 = Vector256.Load(b + Half);
+            b1 = Vector256.Load(b + Half + 8);
+            ar = Vector256.Create(a[6]);
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a[7]);
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a[8]);
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a[9]);
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            b += 2 * Half;
+        }
+
+        if ((kc & 1) != 0)
+        {
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+        }
+
+        Store256(c, c00, c01, alpha, beta);
+        Store256(c + ldc, c10, c11, alpha, beta);
+        Store256(c + (2 * ldc), c20, c21, alpha, beta);
+        Store256(c + (3 * ldc), c30, c31, alpha, beta);
+    }
+
+    /// <summary>
     /// One 6-row strip against a whole packed B block, the epilogue path's loop order (the other one than
     /// <see cref="Block256Six"/>'s): C[0..rows, 0..ncb] = alpha * A B + beta * C, where <paramref name="a"/> is a 6-row strip
     /// panel (<see cref="GemmPacking.PackA6"/>, zero rows past <paramref name="rows"/>; kc x 6 floats, which stay in L1) and

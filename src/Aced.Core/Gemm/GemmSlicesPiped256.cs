@@ -41,6 +41,14 @@ internal static unsafe partial class GemmSlices
     /// </summary>
     internal static bool PaddedPanels { get; set; } = true;
 
+    /// <summary>
+    /// Whether <see cref="RunPiped"/> computes a last strip of at most 4 rows with the 4-row kernel
+    /// (<see cref="GemmKernels.Kernel256FourPanel{TPrefetch}"/>) instead of the 6-row one over its zero rows (an A/B
+    /// switch, bwd11; same FMA chain and store rule per element, so the same bits). The step's dW halves have m = 128
+    /// (21 strips and 2 rows), 64 and 256 (4 rows left).
+    /// </summary>
+    internal static bool FourRowTail { get; set; } = true;
+
     /// <summary>Floats of padding after each packed strip and half-panel of <see cref="RunPiped"/> (one cache line, or none).</summary>
     private static int PanelPad => PaddedPanels ? 16 : 0;
 
@@ -68,6 +76,7 @@ internal static unsafe partial class GemmSlices
         float* edge = scratch.Edge;
         bool prefetch = PrefetchEnabled && Sse.IsSupported;
         int distance = prefetch ? Math.Max(1, PiecePrefetchCalls) : 0;
+        bool fourRowTail = FourRowTail;
 
         // Kernel calls per unit: per row group, each half-panel over the group's strips.
         int callsPerHalf = 0;
@@ -131,6 +140,19 @@ internal static unsafe partial class GemmSlices
                             if (strip == 6 && cols == Half)
                             {
                                 GemmKernels.Kernel256SixPanel(aStrip, bHalf, kc, ci, ldc, 1f, 1f, lines);
+                            }
+                            else if (fourRowTail && strip <= 4)
+                            {
+                                // The last strip of the rows (m = 128: 2 rows; 64, 256: 4) without its zero rows' FMAs.
+                                if (strip == 4 && cols == Half)
+                                {
+                                    GemmKernels.Kernel256FourPanel(aStrip, bHalf, kc, ci, ldc, 1f, 1f, lines);
+                                }
+                                else
+                                {
+                                    GemmKernels.Kernel256FourPanel(aStrip, bHalf, kc, edge, GemmPlan.NR, 1f, 0f, lines);
+                                    GemmKernels.MergeEdge(edge, strip, cols, ci, ldc, 1f, 1f);
+                                }
                             }
                             else
                             {

@@ -81,8 +81,9 @@ internal static class Linear
     /// <remarks>
     /// With more than one thread and a product of at least <see cref="ConcurrentBackwardFlops"/>, the work runs as fixed
     /// <see cref="ParallelPartition"/> items (<see cref="BackwardBody"/>): dW in two halves (columns when dW is wider
-    /// than tall, else rows), then dx in blocks of <see cref="InputGradientBlockRows"/> rows, then db; each item's
-    /// products run single-threaded on the thread that claims it (a GEMM inside a partition runs serially). A
+    /// than tall, else rows), then dx in blocks of <see cref="InputGradientBlockRows"/> rows, each with its rows' share
+    /// of db (or db as a last item, see <see cref="BiasGradientInInputItems"/>); each item's products run
+    /// single-threaded on the thread that claims it (a GEMM inside a partition runs serially). A
     /// weight-gradient slice product has only a few tiles of a 128 x 512 C, so split over two threads each thread packs
     /// the whole dy slice for a quarter of the work; single-threaded, each packed operand serves its thread's whole half,
     /// and the dx blocks fill in behind the two long dW items. Splitting C by rows or columns, and dx by rows, does not
@@ -94,8 +95,7 @@ internal static class Linear
         if (Concurrent(x, dy, dx))
         {
             CheckBackwardShapes(x, w, dy, dx, dw, db);
-            var body = new BackwardBody(x, w, dy, dx, accumulateDx, dw, db, default, null);
-            ParallelPartition.Run(body.Items, body);
+            RunConcurrent(x, w, dy, dx, accumulateDx, dw, db, default, null);
             return;
         }
 
@@ -140,8 +140,7 @@ internal static class Linear
         float[] partial = ArrayPool<float>.Shared.Rent(chunks * hidden.Columns);
         try
         {
-            var body = new BackwardBody(gelu, w, dy, dHidden, false, dw, db, hidden, partial);
-            ParallelPartition.Run(body.Items, body);
+            RunConcurrent(gelu, w, dy, dHidden, false, dw, db, hidden, partial);
             RowOps.AddChunkSums(partial, chunks, hiddenBiasGradient);
         }
         finally
@@ -155,6 +154,38 @@ internal static class Linear
     /// multiple of <see cref="RowOps.SumChunkRows"/> (an internal A/B switch, dx10; the bits do not depend on it).
     /// </summary>
     internal static int InputGradientRows { get; set; } = InputGradientBlockRows;
+
+    /// <summary>
+    /// Whether a concurrent backward forms db from each input-gradient item's rows of dy right after its product (the
+    /// item's <see cref="RowOps.SumChunkRows"/>-row partial column sums, added in chunk order afterwards) instead of as a
+    /// separate last item over all of dy (an internal A/B switch, bwd11). Either way each chunk is its first row copied
+    /// and the others added in row order, then the chunks added in order (<see cref="RowOps.AddColumnSums"/>): same bits.
+    /// </summary>
+    internal static bool BiasGradientInInputItems { get; set; } = true;
+
+    /// <summary>Runs the items of a concurrent backward (<see cref="BackwardBody"/>), then adds db's chunk sums when the dx items formed them.</summary>
+    private static void RunConcurrent(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, bool accumulateDx, MatrixView dw, MatrixView db, MatrixView hidden, float[]? partial)
+    {
+        if (db.IsEmpty || !BiasGradientInInputItems)
+        {
+            var body = new BackwardBody(x, w, dy, dx, accumulateDx, dw, db, hidden, partial, null);
+            ParallelPartition.Run(body.Items, body);
+            return;
+        }
+
+        int chunks = RowOps.CountSumChunks(dy.Rows);
+        float[] biasPartial = ArrayPool<float>.Shared.Rent(chunks * dy.Columns);
+        try
+        {
+            var body = new BackwardBody(x, w, dy, dx, accumulateDx, dw, db, hidden, partial, biasPartial);
+            ParallelPartition.Run(body.Items, body);
+            RowOps.AddChunkSums(biasPartial, chunks, db.Row(0));
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(biasPartial);
+        }
+    }
 
     private static bool Concurrent(MatrixView x, MatrixView dy, MatrixView dx) =>
         !dx.IsEmpty && AcedControl.MaxDegreeOfParallelism > 1 && 2.0 * x.Rows * x.Columns * dy.Columns >= ConcurrentBackwardFlops;
@@ -223,7 +254,8 @@ internal static class Linear
     /// <summary>
     /// The items of a concurrent <see cref="Backward"/>: 0 and 1 the two halves of dW, then one per block of
     /// <see cref="InputGradientBlockRows"/> rows of dx (with, through GELU, that block's GELU backward and its partial
-    /// column sums), last the bias column sums. Each writes only its own part of dW, dx, the partial sums or db.
+    /// column sums; with <see cref="BiasGradientInInputItems"/>, its rows' partial column sums of dy for db), last (without
+    /// it) the bias column sums. Each writes only its own part of dW, dx, the partial sums or db.
     /// </summary>
     private readonly struct BackwardBody : IPartitionBody
     {
@@ -236,13 +268,14 @@ internal static class Linear
         private readonly MatrixView _db;
         private readonly MatrixView _hidden;
         private readonly float[]? _partial;
+        private readonly float[]? _biasPartial;
         private readonly int _dxBlocks;
         private readonly int _blockRows;
 
         /// <summary>Names W to the dx blocks' products: each thread packs W^T once for all the blocks it runs.</summary>
         private readonly long _wKey;
 
-        public BackwardBody(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, bool accumulateDx, MatrixView dw, MatrixView db, MatrixView hidden, float[]? partial)
+        public BackwardBody(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, bool accumulateDx, MatrixView dw, MatrixView db, MatrixView hidden, float[]? partial, float[]? biasPartial)
         {
             _x = x;
             _w = w;
@@ -253,12 +286,13 @@ internal static class Linear
             _db = db;
             _hidden = hidden;
             _partial = partial;
+            _biasPartial = biasPartial;
             _blockRows = InputGradientRows;
             _dxBlocks = (dy.Rows + _blockRows - 1) / _blockRows;
             _wKey = GemmSlices.NewOperandKey();
         }
 
-        public int Items => 2 + _dxBlocks + 1;
+        public int Items => 2 + _dxBlocks + (_biasPartial is null ? 1 : 0);
 
         public void Execute(int partition)
         {
@@ -287,6 +321,11 @@ internal static class Linear
                 if (_partial is not null)
                 {
                     RowOps.GeluBackwardSumChunks(_hidden, _dx, _dx, start, start + count, _partial);
+                }
+
+                if (_biasPartial is not null)
+                {
+                    RowOps.ColumnSumChunks(_dy, start, start + count, _biasPartial);
                 }
 
                 return;

@@ -194,6 +194,27 @@ internal static class RowOps
         }
     }
 
+    /// <summary>
+    /// The column sums of rows [<paramref name="start"/>, <paramref name="end"/>) of <paramref name="x"/> (start a multiple
+    /// of <see cref="SumChunkRows"/>; end a chunk boundary or the last row), each chunk's sums written to its row of
+    /// <paramref name="partial"/> (chunk c at <c>c * columns</c>): its first row copied, the others added in row order.
+    /// The chunk work of <see cref="AddColumnSums"/>, which then adds the chunks with <see cref="AddChunkSums"/>.
+    /// </summary>
+    public static void ColumnSumChunks(MatrixView x, int start, int end, float[] partial)
+    {
+        int d = x.Columns;
+        for (int c0 = start; c0 < end; c0 += SumChunkRows)
+        {
+            int c1 = Math.Min(end, c0 + SumChunkRows);
+            Span<float> sums = partial.AsSpan(c0 / SumChunkRows * d, d);
+            x.Row(c0).CopyTo(sums);
+            for (int r = c0 + 1; r < c1; r++)
+            {
+                TensorPrimitives.Add(sums, x.Row(r), sums);
+            }
+        }
+    }
+
     /// <summary><paramref name="columnSums"/> += the first <paramref name="chunks"/> partial rows of <paramref name="partial"/>, in chunk order.</summary>
     public static void AddChunkSums(float[] partial, int chunks, Span<float> columnSums)
     {
@@ -320,16 +341,8 @@ internal static class RowOps
                     break;
 
                 case RowOp.ColumnSums:
-                {
-                    Span<float> sums = Partial.AsSpan(chunk * d, d);
-                    X.Row(start).CopyTo(sums);
-                    for (int r = start + 1; r < end; r++)
-                    {
-                        TensorPrimitives.Add(sums, X.Row(r), sums);
-                    }
-
+                    ColumnSumChunks(X, start, end, Partial!);
                     break;
-                }
             }
         }
     }

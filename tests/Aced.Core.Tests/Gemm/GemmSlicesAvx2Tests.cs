@@ -76,6 +76,21 @@ public sealed class GemmSlicesAvx2Tests
 
         Assert.Equal(unpadded.Array, six.Array);
 
+        // The last strip of at most 4 rows through the 6-row kernel (its zero rows computed) instead of the 4-row one.
+        MatrixView sixRowTail = Copy(c0);
+        bool savedTail = GemmSlices.FourRowTail;
+        try
+        {
+            GemmSlices.FourRowTail = !savedTail;
+            WithSix(true, 1, () => GemmSlices.AddTransposedProducts(a, b, sixRowTail, c.Slice));
+        }
+        finally
+        {
+            GemmSlices.FourRowTail = savedTail;
+        }
+
+        Assert.Equal(sixRowTail.Array, six.Array);
+
         // Other row groups, unit widths and prefetch distances move only the loop and the hints, never a bit.
         MatrixView otherLoop = Copy(c0);
         int savedGroup = GemmSlices.SliceRowGroup;
