@@ -64,8 +64,19 @@ internal static unsafe class GemmDirectA256
     /// packed half-panels <paramref name="bBlock"/> (<c>ncb / 16</c> of them, kc x 16 floats each). The calls share out
     /// the prefetch of <paramref name="nextRows"/> rows <c>next + r * lda</c> (the next strip's; 0 for none).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Strip(float* a, nint lda, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* next, int nextRows) =>
+        Strip(new StridedRows(a, lda), bBlock, kc, ncb, c, ldc, alpha, beta, new StridedRows(next, lda), nextRows);
+
+    /// <summary>
+    /// <see cref="Strip(float*, nint, float*, int, int, float*, nint, float, float, float*, int)"/> for the 6 rows
+    /// <paramref name="a"/> names (in place, or gathered by index: <see cref="IndexedRows"/>), prefetching
+    /// <paramref name="nextRows"/> rows of <paramref name="next"/>. Every element is the same FMA chain whatever the rows'
+    /// addresses, so a row's tile has the same bits in any strip.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Strip(float* a, nint lda, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, float* next, int nextRows)
+    internal static void Strip<TRows>(TRows a, float* bBlock, int kc, int ncb, float* c, nint ldc, float alpha, float beta, TRows next, int nextRows)
+        where TRows : struct, IStripRows
     {
         nint ahead = GemmKernels.EpilogueBAheadBytes;
         int halves = ncb / Half;
@@ -74,18 +85,19 @@ internal static unsafe class GemmDirectA256
         for (int jh = 0; jh < ncb; jh += Half)
         {
             int rows = Math.Clamp(nextRows - first, 0, perCall);
-            Kernel(a, lda, bBlock + ((nint)jh * kc), kc, c + jh, ldc, alpha, beta, ahead, next + (first * lda), rows, lda);
+            Kernel(a, bBlock + ((nint)jh * kc), kc, c + jh, ldc, alpha, beta, ahead, next, first, rows);
             first += perCall;
         }
     }
 
     /// <summary>
     /// 6 x 16 tile, rows in place: the register tile and FMA order of the packed 6-row kernel. Every 16 k steps it
-    /// prefetches one line of each of <paramref name="prefetchRows"/> rows <c>prefetch + r * prefetchLd</c>; every two
-    /// k steps (the loop is unrolled by two, as the packed kernel's) two lines of B <paramref name="bAhead"/> bytes ahead.
+    /// prefetches one line of each of <paramref name="prefetchRows"/> rows <c>prefetch.Row(prefetchFirst + r)</c>; every
+    /// two k steps (the loop is unrolled by two, as the packed kernel's) two lines of B <paramref name="bAhead"/> bytes ahead.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel(float* a, nint lda, float* b, int kc, float* c, nint ldc, float alpha, float beta, nint bAhead, float* prefetch, int prefetchRows, nint prefetchLd)
+    private static void Kernel<TRows>(TRows a, float* b, int kc, float* c, nint ldc, float alpha, float beta, nint bAhead, TRows prefetch, int prefetchFirst, int prefetchRows)
+        where TRows : struct, IStripRows
     {
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
@@ -93,12 +105,12 @@ internal static unsafe class GemmDirectA256
         Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
         Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
         Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
-        float* a0 = a;
-        float* a1 = a + lda;
-        float* a2 = a1 + lda;
-        float* a3 = a2 + lda;
-        float* a4 = a3 + lda;
-        float* a5 = a4 + lda;
+        float* a0 = a.Row(0);
+        float* a1 = a.Row(1);
+        float* a2 = a.Row(2);
+        float* a3 = a.Row(3);
+        float* a4 = a.Row(4);
+        float* a5 = a.Row(5);
         nint p = 0;
         nint pairs = kc & ~1;
         while (p < pairs)
@@ -108,7 +120,7 @@ internal static unsafe class GemmDirectA256
                 // One line of each prefetched row per 16 k steps (one line holds 16 floats).
                 for (int r = 0; r < prefetchRows; r++)
                 {
-                    Sse.Prefetch0(prefetch + (r * prefetchLd) + p);
+                    Sse.Prefetch0(prefetch.Row(prefetchFirst + r) + p);
                 }
             }
 
@@ -196,4 +208,53 @@ internal static unsafe class GemmDirectA256
         GemmKernels.Store256(c + (4 * ldc), c40, c41, alpha, beta);
         GemmKernels.Store256(c + (5 * ldc), c50, c51, alpha, beta);
     }
+}
+
+/// <summary>The rows of a 6-row strip of A (<see cref="GemmDirectA256.Strip{TRows}"/>): each row's first float of the k block.</summary>
+internal unsafe interface IStripRows
+{
+    /// <summary>Row <paramref name="r"/> of the strip.</summary>
+    float* Row(int r);
+}
+
+/// <summary>Rows <c>lda</c> floats apart from <c>first</c> (A in place).</summary>
+internal readonly unsafe struct StridedRows : IStripRows
+{
+    private readonly float* _first;
+    private readonly nint _lda;
+
+    public StridedRows(float* first, nint lda)
+    {
+        _first = first;
+        _lda = lda;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float* Row(int r) => _first + (r * _lda);
+}
+
+/// <summary>
+/// Row r is row <c>index[r]</c> of A: <c>a + index[r] * lda</c> (<c>a</c> is A's first row at the k block's first
+/// column), for an A given as rows by index (<see cref="EpilogueProduct{TEpilogue}.Rows"/>).
+/// </summary>
+internal readonly unsafe struct IndexedRows : IStripRows
+{
+    private readonly float* _a;
+    private readonly nint _lda;
+    private readonly int* _index;
+
+    public IndexedRows(float* a, nint lda, int* index)
+    {
+        _a = a;
+        _lda = lda;
+        _index = index;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float* Row(int r) => _a + (_index[r] * _lda);
+
+    /// <summary>The rows <paramref name="offset"/> further on in the index.</summary>
+    public IndexedRows Skip(int offset) => new(_a, _lda, _index + offset);
 }
