@@ -109,6 +109,7 @@ internal sealed class ConditionalScorer
         }
 
         _activeCount = _count;
+        ChunksByIndex = 0;
 
         _capacity = capacity;
         _stride = CacheStride(capacity);
@@ -282,6 +283,7 @@ internal sealed class ConditionalScorer
                     // epilogue skipping the members' sums.
                     RemoveMembers();
                     bool byIndex = GatherActiveRows && SkipMemberRows && _activeCount < _count && _student.ReadsRowsByIndex(_activeCount, count) && _reference.ReadsRowsByIndex(_activeCount, count);
+                    ChunksByIndex += byIndex ? 1 : 0;
                     bool[]? skip = SkipMemberRows && !byIndex ? _isMember : null;
                     int[]? rows = byIndex ? _active : null;
                     int products = _student.AddSigmoidPairs(_sigmoidProducts, 0, _accumulator, skip, rows, _activeCount, start, count);
@@ -300,6 +302,9 @@ internal sealed class ConditionalScorer
                 break;
         }
     }
+
+    /// <summary>Chunks of the current selection whose sigmoid products ran over the non-members by index (<see cref="GatherActiveRows"/>).</summary>
+    internal int ChunksByIndex { get; private set; }
 
     /// <summary>Drops the members from <see cref="_active"/>, keeping the order (O(B) per chunk).</summary>
     private void RemoveMembers()
