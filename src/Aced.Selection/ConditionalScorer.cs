@@ -326,9 +326,9 @@ internal sealed class ConditionalScorer
     /// Whether (with <see cref="SkipMemberRows"/>) a sigmoid chunk's products run over the non-members' rows only, read by
     /// index where they lie (<see cref="Gemm.ReadsRowsByIndex"/>: the managed AVX2 epilogue strips; elsewhere all rows
     /// with the members' sums skipped, as with the switch off). Default true; every non-member's score keeps its bits
-    /// (each product element is one FMA chain from +0, whichever strip its row sits in). The members' rows are
-    /// c·(b/n) of the B rows at chunk c, ~(n−1)/(2n) of a selection's product work. The switch of a same-process A/B
-    /// measurement.
+    /// (each product element is one FMA chain from +0, whichever strip its row sits in). At update j of n − 1 the
+    /// members are j·b/n of the B rows: about b/(2B) of a selection's product work (10 % at b = B/5). The switch of a
+    /// same-process A/B measurement.
     /// </summary>
     internal static bool GatherActiveRows { get; set; } = true;
 
