@@ -48,6 +48,10 @@ internal sealed class ConditionalScorer
     private double[] _softplus2 = Array.Empty<double>();
     private int[] _memberIndex = Array.Empty<int>();
     private bool[] _isMember = Array.Empty<bool>();
+
+    /// <summary>The candidates not yet members, in increasing order (the first <see cref="_activeCount"/>).</summary>
+    private int[] _active = Array.Empty<int>();
+    private int _activeCount;
     private readonly EpilogueProduct<SoftplusRowSumEpilogue>[] _sigmoidProducts = new EpilogueProduct<SoftplusRowSumEpilogue>[4];
     private readonly EpilogueProduct<CacheAndLogSumExpEpilogue>[] _cacheFills = new EpilogueProduct<CacheAndLogSumExpEpilogue>[4];
     private int _capacity;
@@ -98,6 +102,14 @@ internal sealed class ConditionalScorer
 
         Grow(ref _isMember, _count);
         _isMember.AsSpan(0, _count).Clear();
+        Grow(ref _active, _count);
+        for (int i = 0; i < _count; i++)
+        {
+            _active[i] = i;
+        }
+
+        _activeCount = _count;
+        ChunksByIndex = 0;
 
         _capacity = capacity;
         _stride = CacheStride(capacity);
@@ -266,10 +278,16 @@ internal sealed class ConditionalScorer
         {
             case ScoreLoss.Sigmoid:
                 {
-                    // The (up to) four products of the chunk as one group: per row, the same order as separate calls.
-                    bool[]? skip = SkipMemberRows ? _isMember : null;
-                    int products = _student.AddSigmoidPairs(_sigmoidProducts, 0, _accumulator, skip, start, count);
-                    products = _reference.AddSigmoidPairs(_sigmoidProducts, products, _accumulator, skip, start, count);
+                    // The (up to) four products of the chunk as one group: per row, the same order as separate calls. Over
+                    // the non-members only where the GEMM reads rows by index in place; elsewhere over all rows, the
+                    // epilogue skipping the members' sums.
+                    RemoveMembers();
+                    bool byIndex = GatherActiveRows && SkipMemberRows && _activeCount < _count && _student.ReadsRowsByIndex(_activeCount, count) && _reference.ReadsRowsByIndex(_activeCount, count);
+                    ChunksByIndex += byIndex ? 1 : 0;
+                    bool[]? skip = SkipMemberRows && !byIndex ? _isMember : null;
+                    int[]? rows = byIndex ? _active : null;
+                    int products = _student.AddSigmoidPairs(_sigmoidProducts, 0, _accumulator, skip, rows, _activeCount, start, count);
+                    products = _reference.AddSigmoidPairs(_sigmoidProducts, products, _accumulator, skip, rows, _activeCount, start, count);
                     PrefetchNextOperands(_sigmoidProducts.AsSpan(0, products), PrefetchLeadStrip);
                     Gemm.MultiplyWithEpilogues<SoftplusRowSumEpilogue>(_sigmoidProducts.AsSpan(0, products));
                     _sigmoidProducts.AsSpan().Clear();
@@ -284,6 +302,35 @@ internal sealed class ConditionalScorer
                 break;
         }
     }
+
+    /// <summary>Chunks of the current selection whose sigmoid products ran over the non-members by index (<see cref="GatherActiveRows"/>).</summary>
+    internal int ChunksByIndex { get; private set; }
+
+    /// <summary>Drops the members from <see cref="_active"/>, keeping the order (O(B) per chunk).</summary>
+    private void RemoveMembers()
+    {
+        int kept = 0;
+        for (int i = 0; i < _activeCount; i++)
+        {
+            int x = _active[i];
+            if (!_isMember[x])
+            {
+                _active[kept++] = x;
+            }
+        }
+
+        _activeCount = kept;
+    }
+
+    /// <summary>
+    /// Whether (with <see cref="SkipMemberRows"/>) a sigmoid chunk's products run over the non-members' rows only, read by
+    /// index where they lie (<see cref="Gemm.ReadsRowsByIndex"/>: the managed AVX2 epilogue strips; elsewhere all rows
+    /// with the members' sums skipped, as with the switch off). Default true; every non-member's score keeps its bits
+    /// (each product element is one FMA chain from +0, whichever strip its row sits in). At update j of n − 1 the
+    /// members are j·b/n of the B rows: about b/(2B) of a selection's product work (10 % at b = B/5). The switch of a
+    /// same-process A/B measurement.
+    /// </summary>
+    internal static bool GatherActiveRows { get; set; } = true;
 
     /// <summary>
     /// Whether a sigmoid chunk's product epilogues prefetch the next product's candidate rows where the GEMM packs A
@@ -347,14 +394,14 @@ internal sealed class ConditionalScorer
         for (int q = 0; q + 1 < products.Length; q++)
         {
             ref readonly EpilogueProduct<TEpilogue> p = ref products[q];
-            products[q] = new(p.TransA, p.TransB, p.Alpha, p.A, p.B, p.Epilogue.PrefetchingRowsOf(products[q + 1].A, 0, lead));
+            products[q] = p.With(p.Epilogue.PrefetchingRowsOf(products[q + 1].A, 0, lead));
         }
 
         if (PrefetchNextBand && products.Length > 1)
         {
             ref readonly EpilogueProduct<TEpilogue> last = ref products[^1];
             int ahead = GemmControl.MaxDegreeOfParallelism * GemmPlan.McEpilogue;
-            products[^1] = new(last.TransA, last.TransB, last.Alpha, last.A, last.B, last.Epilogue.PrefetchingRowsOf(products[0].A, ahead, lead));
+            products[^1] = last.With(last.Epilogue.PrefetchingRowsOf(products[0].A, ahead, lead));
         }
     }
 
@@ -921,10 +968,11 @@ internal sealed class ConditionalScorer
         /// <summary>
         /// Writes this model's two sigmoid products for the members [start, start + count) to
         /// <paramref name="products"/> from index <paramref name="at"/>: <c>sum_m softplus(l_xm)</c> (x as image against
-        /// the new members' texts), then <c>softplus(l_mx)</c> (x as text), both skipping the sums of the rows of
-        /// <paramref name="isMember"/> when given (members' scores are never read); returns the index after them.
+        /// the new members' texts), then <c>softplus(l_mx)</c> (x as text). With <paramref name="rows"/>, over the
+        /// candidates <c>rows[0 .. rowCount)</c> only (rows by index); otherwise over all, skipping the sums of the rows
+        /// of <paramref name="isMember"/> when given (members' scores are never read). Returns the index after them.
         /// </summary>
-        public int AddSigmoidPairs(EpilogueProduct<SoftplusRowSumEpilogue>[] products, int at, double[] accumulator, bool[]? isMember, int start, int count)
+        public int AddSigmoidPairs(EpilogueProduct<SoftplusRowSumEpilogue>[] products, int at, double[] accumulator, bool[]? isMember, int[]? rows, int rowCount, int start, int count)
         {
             if (!Active)
             {
@@ -934,11 +982,23 @@ internal sealed class ConditionalScorer
             int d = Embeddings.Dimension;
             MatrixView newImage = new(MemberImage, start * d, count, d, d);
             MatrixView newText = new(MemberText, start * d, count, d, d);
+            if (rows is not null)
+            {
+                var indexed = new SoftplusRowSumEpilogue(accumulator, Embeddings.Bias, Weight, rows, rowCount);
+                ReadOnlyMemory<int> active = rows.AsMemory(0, rowCount);
+                products[at] = new(active, Transpose.Transposed, Embeddings.Scale, Embeddings.Image, newText, indexed);
+                products[at + 1] = new(active, Transpose.Transposed, Embeddings.Scale, Embeddings.Text, newImage, indexed);
+                return at + 2;
+            }
+
             var epilogue = new SoftplusRowSumEpilogue(accumulator, Embeddings.Bias, Weight, isMember);
             products[at] = new(Transpose.None, Transpose.Transposed, Embeddings.Scale, Embeddings.Image, newText, epilogue);
             products[at + 1] = new(Transpose.None, Transpose.Transposed, Embeddings.Scale, Embeddings.Text, newImage, epilogue);
             return at + 2;
         }
+
+        /// <summary>Whether the GEMM reads this model's <paramref name="rows"/> candidate rows by index in place against <paramref name="count"/> members (true when inactive).</summary>
+        public bool ReadsRowsByIndex(int rows, int count) => !Active || Gemm.ReadsRowsByIndex(rows, count, Embeddings.Dimension);
     }
 }
 

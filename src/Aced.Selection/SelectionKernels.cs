@@ -57,8 +57,9 @@ internal static class SelectionKernels
 
     /// <summary>
     /// For each row r &lt; <paramref name="rows"/> of <paramref name="tile"/> (<paramref name="stride"/> apart) that
-    /// <paramref name="skip"/> does not mark at <c>rowStart + r</c>: <c>accumulator[rowStart + r] += weight *
-    /// SoftplusSum(row, bias)</c> with the same bits, rows in increasing order. Only where
+    /// <paramref name="skip"/> does not mark at <c>rowStart + r</c>: <c>accumulator[i] += weight *
+    /// SoftplusSum(row, bias)</c> with the same bits, rows in increasing order, where i is <c>rowStart + r</c>, or
+    /// <c>rowIndex[rowStart + r]</c> when <paramref name="rowIndex"/> is given (a product over rows by index). Only where
     /// <see cref="PipelinedSumsApply"/>(<paramref name="columns"/>). The tile's vector pairs are one stream over the rows:
     /// each step computes the next pair's exponentials (<see cref="VectorMath.ExpNegativeAbsPair"/>) and this pair's
     /// softplus from its exponentials (<see cref="VectorMath.SoftplusPairFromExp"/>), two independent chains of about
@@ -66,7 +67,7 @@ internal static class SelectionKernels
     /// that chain to overlap the next pairs fully). Each row's pairs are added to its accumulator in order, as
     /// <see cref="StableMath.SumInLanesDoubleTail{TOperator}"/> adds them.
     /// </summary>
-    public static void AddSoftplusRowSums(ReadOnlySpan<float> tile, int stride, int rows, int columns, float bias, double weight, double[] accumulator, int rowStart, bool[]? skip)
+    public static void AddSoftplusRowSums(ReadOnlySpan<float> tile, int stride, int rows, int columns, float bias, double weight, double[] accumulator, int rowStart, bool[]? skip, int[]? rowIndex = null)
     {
         if (!PipelinedSumsApply(columns) || rows < 0 || (rows > 0 && tile.Length < ((rows - 1) * stride) + columns))
         {
@@ -106,7 +107,7 @@ internal static class SelectionKernels
             {
                 double total = 0;
                 total += VectorMath.HorizontalSum(acc);
-                accumulator[rowStart + q] += weight * total;
+                accumulator[rowIndex is null ? rowStart + q : rowIndex[rowStart + q]] += weight * total;
                 acc = Vector256<float>.Zero;
             }
 
@@ -598,8 +599,10 @@ internal static class SelectionKernels
 
 /// <summary>
 /// Epilogue adding <c>weight * sum_j softplus(P_ij + bias)</c> to <c>accumulator[i]</c> for each row i of the product
-/// that <c>skip[i]</c> does not mark (all rows without <c>skip</c>); optionally
-/// (<see cref="PrefetchingRowsOf(MatrixView)"/>) it also prefetches, row by row, the same rows of another matrix.
+/// that <c>skip[i]</c> does not mark (all rows without <c>skip</c>); for a product over rows by index
+/// (<see cref="EpilogueProduct{TEpilogue}.Rows"/>), product row i adds to <c>accumulator[rows[i]]</c>. Optionally
+/// (<see cref="PrefetchingRowsOf(MatrixView)"/>) it also prefetches, row by row, the same rows of another matrix (the
+/// same candidates, through <c>rows</c> when given).
 /// </summary>
 internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<SoftplusRowSumEpilogue>
 {
@@ -607,21 +610,31 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
     private readonly float _bias;
     private readonly double _weight;
     private readonly bool[]? _skip;
+    private readonly int[]? _rows;
+    private readonly int _rowCount;
     private readonly MatrixView _next;
     private readonly int _nextOffset;
     private readonly int _nextLead;
 
     public SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight, bool[]? skip = null)
-        : this(accumulator, bias, weight, skip, default, 0, int.MaxValue)
+        : this(accumulator, bias, weight, skip, null, 0, default, 0, int.MaxValue)
     {
     }
 
-    private SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight, bool[]? skip, MatrixView next, int nextOffset, int nextLead)
+    /// <summary>The epilogue of a product whose row i is candidate <c>rows[i]</c>, i &lt; <paramref name="rowCount"/>.</summary>
+    public SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight, int[] rows, int rowCount)
+        : this(accumulator, bias, weight, null, rows, rowCount, default, 0, int.MaxValue)
+    {
+    }
+
+    private SoftplusRowSumEpilogue(double[] accumulator, float bias, double weight, bool[]? skip, int[]? rows, int rowCount, MatrixView next, int nextOffset, int nextLead)
     {
         _accumulator = accumulator;
         _bias = bias;
         _weight = weight;
         _skip = skip;
+        _rows = rows;
+        _rowCount = rowCount;
         _next = next;
         _nextOffset = nextOffset;
         _nextLead = nextLead;
@@ -633,29 +646,30 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
     /// the AVX2 path that packs A, whose first reads of a band's rows otherwise each wait for memory). A hint only: the
     /// sums are the same.
     /// </summary>
-    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next) => new(_accumulator, _bias, _weight, _skip, next, 0, int.MaxValue);
+    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next) => PrefetchingRowsOf(next, 0, int.MaxValue);
 
     /// <summary>
     /// As <see cref="PrefetchingRowsOf(MatrixView)"/> for the rows <paramref name="offset"/> further down (the group's
     /// last product: the band this thread probably computes next, of the first product).
     /// </summary>
-    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next, int offset) => new(_accumulator, _bias, _weight, _skip, next, offset, int.MaxValue);
+    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next, int offset) => PrefetchingRowsOf(next, offset, int.MaxValue);
 
     /// <inheritdoc/>
-    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next, int offset, int lead) => new(_accumulator, _bias, _weight, _skip, next, offset, lead);
+    public SoftplusRowSumEpilogue PrefetchingRowsOf(MatrixView next, int offset, int lead) => new(_accumulator, _bias, _weight, _skip, _rows, _rowCount, next, offset, lead);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
-        int prefetchRows = Math.Min(RowPrefetch.Count(_next, _nextOffset, rowStart, columnStart, rows), _nextLead);
+        int productRows = _rows is null ? _next.Rows : _rowCount;
+        int prefetchRows = Math.Min(RowPrefetch.Count(_next, productRows, _nextOffset, rowStart, columnStart, rows), _nextLead);
         if (SelectionKernels.PipelinedSumsApply(columns))
         {
             for (int r = 0; r < prefetchRows; r++)
             {
-                VectorMath.Prefetch(_next.Row(rowStart + _nextOffset + r));
+                VectorMath.Prefetch(_next.Row(Candidate(rowStart + _nextOffset + r)));
             }
 
-            SelectionKernels.AddSoftplusRowSums(tile, stride, rows, columns, _bias, _weight, _accumulator, rowStart, _skip);
+            SelectionKernels.AddSoftplusRowSums(tile, stride, rows, columns, _bias, _weight, _accumulator, rowStart, _skip, _rows);
             return;
         }
 
@@ -663,7 +677,7 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
         {
             if (r < prefetchRows)
             {
-                VectorMath.Prefetch(_next.Row(rowStart + _nextOffset + r));
+                VectorMath.Prefetch(_next.Row(Candidate(rowStart + _nextOffset + r)));
             }
 
             if (_skip is not null && _skip[rowStart + r])
@@ -671,9 +685,13 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
                 continue;
             }
 
-            _accumulator[rowStart + r] += _weight * SelectionKernels.SoftplusSum(tile.Slice(r * stride, columns), _bias);
+            _accumulator[Candidate(rowStart + r)] += _weight * SelectionKernels.SoftplusSum(tile.Slice(r * stride, columns), _bias);
         }
     }
+
+    /// <summary>The candidate of product row <paramref name="i"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Candidate(int i) => _rows is null ? i : _rows[i];
 }
 
 /// <summary>
@@ -877,6 +895,12 @@ internal static class RowPrefetch
     /// <paramref name="offset"/> further down in <paramref name="next"/> to prefetch: none for an empty matrix or a
     /// column tile after the first (the band's rows are prefetched once).
     /// </summary>
-    public static int Count(MatrixView next, int offset, int rowStart, int columnStart, int rows) =>
-        columnStart == 0 && !next.IsEmpty ? Math.Clamp(next.Rows - rowStart - offset, 0, rows) : 0;
+    public static int Count(MatrixView next, int offset, int rowStart, int columnStart, int rows) => Count(next, next.Rows, offset, rowStart, columnStart, rows);
+
+    /// <summary>
+    /// As <see cref="Count(MatrixView, int, int, int, int)"/> for a product of <paramref name="productRows"/> rows (its
+    /// rows by index into <paramref name="next"/>'s).
+    /// </summary>
+    public static int Count(MatrixView next, int productRows, int offset, int rowStart, int columnStart, int rows) =>
+        columnStart == 0 && !next.IsEmpty ? Math.Clamp(productRows - rowStart - offset, 0, rows) : 0;
 }

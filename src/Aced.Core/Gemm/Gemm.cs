@@ -80,8 +80,15 @@ public static class Gemm
     /// shared by the threads, each row band's next product prefetched); any other provider gets the consecutive calls,
     /// through its own capabilities.
     /// </summary>
-    /// <exception cref="ArgumentException">A product's inner dimensions do not agree, or the products' row counts differ.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">An alpha is not finite.</exception>
+    /// <remarks>
+    /// A product may give op(A) as rows of A by index (<see cref="EpilogueProduct{TEpilogue}.Rows"/>, A not transposed):
+    /// its row i is row <c>Rows[i]</c> of A and its epilogue sees row i at <c>rowStart + r = i</c> (the caller maps it
+    /// back). Where <see cref="ReadsRowsByIndex"/> holds, the AVX2 strips read those rows where they lie (no copy);
+    /// elsewhere the rows are gathered into pooled scratch first. Either way every tile has the bits of the product of
+    /// the gathered rows.
+    /// </remarks>
+    /// <exception cref="ArgumentException">A product's inner dimensions do not agree, the products' row counts differ, or a product with rows by index transposes A.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An alpha is not finite, or a row index is outside A's rows.</exception>
     internal static void MultiplyWithEpilogues<TEpilogue>(ReadOnlySpan<EpilogueProduct<TEpilogue>> products)
         where TEpilogue : IGemmEpilogue
     {
@@ -92,10 +99,19 @@ public static class Gemm
 
         int m = -1;
         bool empty = false;
+        bool inPlace = true;
+        bool indexed = false;
         for (int q = 0; q < products.Length; q++)
         {
             ref readonly EpilogueProduct<TEpilogue> p = ref products[q];
-            (int mq, _, int nq) = ValidateOperands(p.TransA, p.TransB, p.Alpha, p.A, p.B);
+            (int mq, int kq, int nq) = ValidateOperands(p.TransA, p.TransB, p.Alpha, p.A, p.B);
+            if (p.IsIndexed)
+            {
+                mq = ValidateRows(p.TransA, p.A, p.Rows.Span);
+                inPlace &= ReadsRowsByIndex(mq, nq, p.Alpha == 0f ? 0 : kq);
+                indexed = true;
+            }
+
             if (m >= 0 && mq != m)
             {
                 Guard.ThrowArgument(nameof(products), $"product {q} has {mq} rows but product 0 has {m}; a group needs one row count");
@@ -110,6 +126,12 @@ public static class Gemm
             return;
         }
 
+        if (indexed && (!inPlace || empty || products.Length > EpilogueGroupJob<TEpilogue>.MaxProducts))
+        {
+            MultiplyGathered(products);
+            return;
+        }
+
         if (GroupEnabled && !empty && products.Length <= EpilogueGroupJob<TEpilogue>.MaxProducts && ReferenceEquals(GemmControl.Provider, ManagedGemmProvider.Instance))
         {
             GemmDriver.EpilogueGroup(products, m);
@@ -121,6 +143,84 @@ public static class Gemm
             ref readonly EpilogueProduct<TEpilogue> p = ref products[q];
             MultiplyWithEpilogue(p.TransA, p.TransB, p.Alpha, p.A, p.B, p.Epilogue);
         }
+    }
+
+    /// <summary>
+    /// Whether <see cref="MultiplyWithEpilogues{TEpilogue}"/> reads a product's A rows by index where they lie, for a
+    /// product of <paramref name="m"/> rows by index, <paramref name="n"/> columns and inner dimension
+    /// <paramref name="k"/>: the managed provider's group job on the AVX2 epilogue strips (the 6-row strips read in place
+    /// or packed take their rows from the index). Elsewhere (another provider, the AVX-512, Vector128 or scalar paths, a
+    /// band's strips beyond the packing budget) the rows are gathered into scratch first: a caller that only wants to
+    /// skip rows then does better to compute all of them (see the selection's <c>ConditionalScorer</c>).
+    /// </summary>
+    internal static bool ReadsRowsByIndex(int m, int n, int k) =>
+        GroupEnabled && ReferenceEquals(GemmControl.Provider, ManagedGemmProvider.Instance) && n > 0
+            && GemmDriver.EpilogueStrips(new GemmPlan(Math.Max(m, 1), n, k, epilogue: true), GemmKernels.ActiveIsa);
+
+    /// <summary>
+    /// <see cref="MultiplyWithEpilogues{TEpilogue}"/> for a group in which a product gives its A rows by index and the
+    /// strips do not read them in place: each such product's rows are copied into pooled scratch, then the group runs on
+    /// the copies (the same products, so the same tiles).
+    /// </summary>
+    private static void MultiplyGathered<TEpilogue>(ReadOnlySpan<EpilogueProduct<TEpilogue>> products)
+        where TEpilogue : IGemmEpilogue
+    {
+        EpilogueProduct<TEpilogue>[] gathered = ArrayPool<EpilogueProduct<TEpilogue>>.Shared.Rent(products.Length);
+        float[]?[] scratch = ArrayPool<float[]?>.Shared.Rent(products.Length);
+        try
+        {
+            for (int q = 0; q < products.Length; q++)
+            {
+                ref readonly EpilogueProduct<TEpilogue> p = ref products[q];
+                scratch[q] = null;
+                gathered[q] = p;
+                if (p.IsIndexed)
+                {
+                    ReadOnlySpan<int> rows = p.Rows.Span;
+                    float[] copy = ArrayPool<float>.Shared.Rent(Math.Max(1, rows.Length * p.A.Columns));
+                    scratch[q] = copy;
+                    var a = new MatrixView(copy, 0, rows.Length, p.A.Columns, p.A.Columns);
+                    RowGather.Gather(p.A, rows, a);
+                    gathered[q] = new(p.TransA, p.TransB, p.Alpha, a, p.B, p.Epilogue);
+                }
+            }
+
+            MultiplyWithEpilogues<TEpilogue>(gathered.AsSpan(0, products.Length));
+        }
+        finally
+        {
+            for (int q = 0; q < products.Length; q++)
+            {
+                if (scratch[q] is float[] copy)
+                {
+                    ArrayPool<float>.Shared.Return(copy);
+                }
+            }
+
+            gathered.AsSpan(0, products.Length).Clear();
+            scratch.AsSpan(0, products.Length).Clear();
+            ArrayPool<EpilogueProduct<TEpilogue>>.Shared.Return(gathered);
+            ArrayPool<float[]?>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>Checks a product's rows by index (A not transposed, every index a row of A) and returns their count.</summary>
+    private static int ValidateRows(Transpose transA, MatrixView a, ReadOnlySpan<int> rows)
+    {
+        if (transA != Transpose.None)
+        {
+            Guard.ThrowArgument(nameof(transA), "rows by index need A not transposed");
+        }
+
+        for (int i = 0; i < rows.Length; i++)
+        {
+            if ((uint)rows[i] >= (uint)a.Rows)
+            {
+                Guard.ThrowOutOfRange("rows", rows[i], $"at position {i} is outside [0, {a.Rows}), the rows of A");
+            }
+        }
+
+        return rows.Length;
     }
 
     /// <summary>Set by benchmarks to run <see cref="MultiplyWithEpilogues{TEpilogue}"/> as consecutive calls (an A/B switch; same bits).</summary>
@@ -230,6 +330,27 @@ internal readonly struct EpilogueProduct<TEpilogue>
         B = b;
         Epilogue = epilogue;
     }
+
+    /// <summary>
+    /// <c>alpha * A[rows] * op(B)</c>: op(A)'s row i is row <c>rows[i]</c> of A (A not transposed; see
+    /// <see cref="Gemm.MultiplyWithEpilogues{TEpilogue}"/>).
+    /// </summary>
+    public EpilogueProduct(ReadOnlyMemory<int> rows, Transpose transB, float alpha, MatrixView a, MatrixView b, TEpilogue epilogue)
+        : this(Transpose.None, transB, alpha, a, b, epilogue)
+    {
+        Rows = rows;
+        IsIndexed = true;
+    }
+
+    /// <summary>This product with another epilogue (the same operands and rows).</summary>
+    public EpilogueProduct<TEpilogue> With(TEpilogue epilogue) =>
+        IsIndexed ? new(Rows, TransB, Alpha, A, B, epilogue) : new(TransA, TransB, Alpha, A, B, epilogue);
+
+    /// <summary>Whether op(A) is A's rows by index (<see cref="Rows"/>).</summary>
+    public bool IsIndexed { get; }
+
+    /// <summary>The rows of A that make op(A), when <see cref="IsIndexed"/>.</summary>
+    public ReadOnlyMemory<int> Rows { get; }
 
     public Transpose TransA { get; }
 

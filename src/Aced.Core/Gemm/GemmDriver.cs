@@ -400,6 +400,12 @@ internal static unsafe class GemmDriver
             return;
         }
 
+        if (job.RowIndex is not null)
+        {
+            // Gemm.MultiplyWithEpilogues gathers the rows itself where the strips do not apply.
+            throw new InvalidOperationException("Rows by index are read only by the AVX2 epilogue strips (see Gemm.ReadsRowsByIndex).");
+        }
+
         GemmPlan plan = job.Plan;
         int i0 = band * plan.Mc;
         int mcb = Math.Min(plan.Mc, plan.M - i0);
@@ -543,15 +549,28 @@ internal static unsafe class GemmDriver
                     if (!perStrip && !reuse && sharedB is not null && GemmDirectA256.Applies(job.TransA, rows, ncb))
                     {
                         // A group call (the selection's products) with one column block: the strip is read in place (see
-                        // GemmDirectA256), prefetching the next one. (Strip epilogues take the packed path below.)
-                        float* aRows = job.A + ((nint)(i0 + ir) * job.Lda) + p0;
+                        // GemmDirectA256), prefetching the next one. (Strip epilogues take the packed path below.) Rows
+                        // given by index are read where they lie.
                         int directNext = GemmDirectA256.PrefetchEnabled ? Math.Clamp(mcb - ir - 6, 0, 6) : 0;
-                        GemmDirectA256.Strip(aRows, job.Lda, bBlock, kcb, ncb, tile + ((nint)ir * ncPad), ncPad, alpha, kb == 0 ? 0f : 1f, aRows + (6 * job.Lda), directNext);
+                        float beta = kb == 0 ? 0f : 1f;
+                        if (job.RowIndex is not null)
+                        {
+                            var rowsAt = new IndexedRows(job.A + p0, job.Lda, job.RowIndex + i0 + ir);
+                            GemmDirectA256.Strip(rowsAt, bBlock, kcb, ncb, tile + ((nint)ir * ncPad), ncPad, alpha, beta, rowsAt.Skip(6), directNext);
+                            continue;
+                        }
+
+                        float* aRows = job.A + ((nint)(i0 + ir) * job.Lda) + p0;
+                        GemmDirectA256.Strip(aRows, job.Lda, bBlock, kcb, ncb, tile + ((nint)ir * ncPad), ncPad, alpha, beta, aRows + (6 * job.Lda), directNext);
                         continue;
                     }
 
                     float* strip = reuse ? a6 + ((nint)ir * kcb) : ws.APanel;
-                    if (!aPacked)
+                    if (!aPacked && job.RowIndex is not null)
+                    {
+                        GemmPacking.PackA6Indexed(job.A, job.Lda, job.RowIndex, i0 + ir, rows, p0, kcb, strip);
+                    }
+                    else if (!aPacked)
                     {
                         GemmPacking.PackA6(job.TransA, job.A, job.Lda, i0 + ir, rows, p0, kcb, strip);
                     }
@@ -561,7 +580,7 @@ internal static unsafe class GemmDriver
                     if (prefetch && nextRows > 0)
                     {
                         next = new(nextRows);
-                        if (!aPacked && job.TransA == Transpose.None)
+                        if (!aPacked && job.TransA == Transpose.None && job.RowIndex is null)
                         {
                             next.SetA((byte*)(job.A + ((nint)(i0 + ir + 6) * job.Lda) + p0), job.Lda * sizeof(float), nextRows, kcb * sizeof(float));
                         }
@@ -635,6 +654,7 @@ internal static unsafe class GemmDriver
         {
             fixed (float* a0 = Operand(products, 0, true), a1 = Operand(products, 1, true), a2 = Operand(products, 2, true), a3 = Operand(products, 3, true))
             fixed (float* b0 = Operand(products, 0, false), b1 = Operand(products, 1, false), b2 = Operand(products, 2, false), b3 = Operand(products, 3, false))
+            fixed (int* r0 = RowsOf(products, 0), r1 = RowsOf(products, 1), r2 = RowsOf(products, 2), r3 = RowsOf(products, 3))
             {
                 long total = 0;
                 for (int q = 0; q < count; q++)
@@ -647,6 +667,7 @@ internal static unsafe class GemmDriver
                     job.TransB = product.TransB;
                     job.A = q switch { 0 => a0, 1 => a1, 2 => a2, _ => a3 };
                     job.B = q switch { 0 => b0, 1 => b1, 2 => b2, _ => b3 };
+                    job.RowIndex = q switch { 0 => r0, 1 => r1, 2 => r2, _ => r3 };
                     job.Lda = product.A.Stride;
                     job.Ldb = product.B.Stride;
                     job.Alpha = product.Alpha;
@@ -693,6 +714,7 @@ internal static unsafe class GemmDriver
                         group.Products[q].Epilogue = default!;
                         group.Products[q].A = null;
                         group.Products[q].B = null;
+                        group.Products[q].RowIndex = null;
                     }
                 }
             }
@@ -706,6 +728,11 @@ internal static unsafe class GemmDriver
     private static ReadOnlySpan<float> Operand<TEpilogue>(ReadOnlySpan<EpilogueProduct<TEpilogue>> products, int q, bool a)
         where TEpilogue : IGemmEpilogue =>
         q >= products.Length ? ReadOnlySpan<float>.Empty : a ? products[q].A.Span : products[q].B.Span;
+
+    /// <summary>Product <paramref name="q"/>'s row index (empty for rows in place or past the group).</summary>
+    private static ReadOnlySpan<int> RowsOf<TEpilogue>(ReadOnlySpan<EpilogueProduct<TEpilogue>> products, int q)
+        where TEpilogue : IGemmEpilogue =>
+        q >= products.Length ? ReadOnlySpan<int>.Empty : products[q].Rows.Span;
 
     /// <summary>C = beta * C over an m x n block (beta = 0 clears, ignoring NaN).</summary>
     internal static void ScaleC(int m, int n, float beta, Span<float> c, int ldc)
@@ -898,7 +925,7 @@ internal sealed unsafe class EpilogueGroupJob<TEpilogue> : GemmJob
                 {
                     EpilogueGemmJob<TEpilogue> nextJob = products[q + 1];
                     followLda = nextJob.Lda;
-                    follow = nextJob.TransA == Transpose.None ? nextJob.A + ((nint)t * nextJob.Plan.Mc * followLda) : null;
+                    follow = nextJob.TransA == Transpose.None && nextJob.RowIndex is null ? nextJob.A + ((nint)t * nextJob.Plan.Mc * followLda) : null;
                 }
 
                 switch (q)

@@ -25,6 +25,12 @@ internal abstract unsafe class GemmJob : PoolJob
     /// </summary>
     internal bool HalfPanels;
 
+    /// <summary>
+    /// When not null, op(A) is A's rows by index: row i of the product is row <c>RowIndex[i]</c> of A (A not transposed;
+    /// only the AVX2 epilogue strips read it, see <see cref="Gemm.ReadsRowsByIndex"/>). Null: rows in place.
+    /// </summary>
+    internal int* RowIndex;
+
     /// <summary>Number of tiles of the current call.</summary>
     internal int TileCount => ItemCount;
 

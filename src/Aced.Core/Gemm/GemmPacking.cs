@@ -86,7 +86,6 @@ internal static unsafe class GemmPacking
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackA6(Transpose transA, float* a, nint lda, int i0, int rows, int p0, int kc, float* dst)
     {
-        const int Six = 6;
         if (transA == Transpose.Transposed)
         {
             // A is stored k x m: op(A)[i, p] = a[p * lda + i]; each p gives up to 6 contiguous values.
@@ -94,15 +93,38 @@ internal static unsafe class GemmPacking
             return;
         }
 
-        // A is stored m x k: op(A)[i, p] = a[i * lda + p]; transpose 6 rows x 8 k steps at a time into 48 contiguous floats.
-        float* rowBase = a + ((nint)i0 * lda) + p0;
+        // A is stored m x k: op(A)[i, p] = a[i * lda + p].
+        PackA6Rows(new StridedRows(a + ((nint)i0 * lda) + p0, lda), rows, kc, dst);
+    }
+
+    /// <summary>
+    /// <see cref="PackA6"/> of a non-transposed A given as rows by index: op(A)[i, p] = A[index[i0 + i], p0 + p] for the
+    /// <paramref name="rows"/> (&lt;= 6) rows <paramref name="index"/>[i0 ..]; the same layout and values as packing those
+    /// rows from a copy of them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void PackA6Indexed(float* a, nint lda, int* index, int i0, int rows, int p0, int kc, float* dst) =>
+        PackA6Rows(new IndexedRows(a + p0, lda, index + i0), rows, kc, dst);
+
+    /// <summary>
+    /// Packs k steps [0, <paramref name="kc"/>) of the <paramref name="rows"/> (&lt;= 6) rows of <paramref name="src"/> as
+    /// one 6-row strip panel, <c>dst[p * 6 + r]</c>, zero rows past <paramref name="rows"/> (only rows below
+    /// <paramref name="rows"/> are addressed).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackA6Rows<TRows>(TRows src, int rows, int kc, float* dst)
+        where TRows : struct, IStripRows
+    {
+        const int Six = 6;
+
+        // Transpose 6 rows x 8 k steps at a time into 48 contiguous floats.
         int pDone = 0;
         if (rows >= 4 && Avx.IsSupported)
         {
             // Also the 4-row last strip of a 64-row epilogue band (its zero rows come from zero vectors).
             for (; pDone + 8 <= kc; pDone += 8)
             {
-                Transpose6x8(rowBase + pDone, lda, dst + (pDone * Six), rows);
+                Transpose6x8(src, pDone, dst + (pDone * Six), rows);
             }
         }
 
@@ -112,7 +134,7 @@ internal static unsafe class GemmPacking
             int r = 0;
             for (; r < rows; r++)
             {
-                d[r] = rowBase[(r * lda) + p];
+                d[r] = src.Row(r)[p];
             }
 
             for (; r < Six; r++)
@@ -213,19 +235,20 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>
-    /// Reads <paramref name="rows"/> (4 to 6) rows of 8 floats (<c>src[r * srcStride + q]</c>) and writes column q's 6
+    /// Reads <paramref name="rows"/> (4 to 6) rows of 8 floats (<c>src.Row(r)[p + q]</c>) and writes column q's 6
     /// values at <c>dst + 6 q</c>, zero past <paramref name="rows"/> (48 floats, nothing past them).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose6x8(float* src, nint srcStride, float* dst, int rows)
+    private static void Transpose6x8<TRows>(TRows src, int p, float* dst, int rows)
+        where TRows : struct, IStripRows
     {
         Vector256<float> zero = Vector256<float>.Zero;
-        Vector256<float> r0 = Avx.LoadVector256(src);
-        Vector256<float> r1 = Avx.LoadVector256(src + srcStride);
-        Vector256<float> r2 = Avx.LoadVector256(src + (2 * srcStride));
-        Vector256<float> r3 = Avx.LoadVector256(src + (3 * srcStride));
-        Vector256<float> r4 = rows > 4 ? Avx.LoadVector256(src + (4 * srcStride)) : zero;
-        Vector256<float> r5 = rows > 5 ? Avx.LoadVector256(src + (5 * srcStride)) : zero;
+        Vector256<float> r0 = Avx.LoadVector256(src.Row(0) + p);
+        Vector256<float> r1 = Avx.LoadVector256(src.Row(1) + p);
+        Vector256<float> r2 = Avx.LoadVector256(src.Row(2) + p);
+        Vector256<float> r3 = Avx.LoadVector256(src.Row(3) + p);
+        Vector256<float> r4 = rows > 4 ? Avx.LoadVector256(src.Row(4) + p) : zero;
+        Vector256<float> r5 = rows > 5 ? Avx.LoadVector256(src.Row(5) + p) : zero;
 
         Vector256<float> t0 = Avx.UnpackLow(r0, r1);
         Vector256<float> t1 = Avx.UnpackHigh(r0, r1);
