@@ -42,6 +42,8 @@ public sealed class ActiveBatchSampler
     private float[] _logits = Array.Empty<float>();
     private float[] _scratch = Array.Empty<float>();
     private int[] _intScratch = Array.Empty<int>();
+    private int[] _halfIndices = Array.Empty<int>();
+    private float[] _halfKeys = Array.Empty<float>();
     private bool[] _isMember = Array.Empty<bool>();
     private int _inUse;
 
@@ -184,12 +186,12 @@ public sealed class ActiveBatchSampler
                 break;
             case SamplerKind.LossPercentile:
                 PercentileLogits(logits, _options.PercentilePower);
-                Sampling.GumbelTopK(logits, b, ref rng, chosen, _scratch);
+                Sampling.GumbelTopKInHalves(logits, b, ref rng, chosen, _scratch, _halfIndices, _halfKeys);
                 FillScores(chosen, chosenScores);
                 break;
             case SamplerKind.Independent:
                 CopyIndependent(logits, tau);
-                Sampling.GumbelTopK(logits, b, ref rng, chosen, _scratch);
+                Sampling.GumbelTopKInHalves(logits, b, ref rng, chosen, _scratch, _halfIndices, _halfKeys);
                 FillScores(chosen, chosenScores);
                 break;
             default:
@@ -227,7 +229,7 @@ public sealed class ActiveBatchSampler
             }
             else
             {
-                Sampling.GumbelTopK(logits, size, ref rng, chunk, _scratch);
+                Sampling.GumbelTopKInHalves(logits, size, ref rng, chunk, _scratch, _halfIndices, _halfKeys);
             }
 
             for (int i = 0; i < size; i++)
@@ -367,6 +369,8 @@ public sealed class ActiveBatchSampler
         ConditionalScorer.Grow(ref _logits, count);
         ConditionalScorer.Grow(ref _scratch, count);
         ConditionalScorer.Grow(ref _intScratch, count);
+        ConditionalScorer.Grow(ref _halfIndices, b);
+        ConditionalScorer.Grow(ref _halfKeys, b);
         ConditionalScorer.Grow(ref _isMember, count);
         ConditionalScorer.Grow(ref _result.IndexBuffer, b);
         ConditionalScorer.Grow(ref _result.ScoreBuffer, b);

@@ -97,6 +97,19 @@ public struct CounterRng
     /// </summary>
     public readonly CounterRng Fork(ulong stream) => new(_seed, stream);
 
+    /// <summary>
+    /// A generator at this one's position plus <paramref name="count"/> doubles (<see cref="NextDouble"/>, two words each):
+    /// it continues exactly as this one would after drawing them.
+    /// </summary>
+    internal readonly CounterRng AheadByDoubles(int count)
+    {
+        Guard.NonNegative(count);
+        ulong position = (_block * 4) + (ulong)_index - 4 + (2 * (ulong)count);
+        ulong block = (position + 3) / 4;
+        int index = (int)(position % 4);
+        return new CounterRng(new RngState(_seed, _stream, block, index == 0 ? 4 : index));
+    }
+
     /// <summary>The next uniformly distributed 32-bit integer.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint NextUInt32()

@@ -42,10 +42,79 @@ public static class Sampling
 
         float max = ValidateScores(logits, k, nameof(logits));
         var heap = new TopKHeap(destination.Slice(0, k), scratch.Slice(0, k));
-        Span<double> gumbel = stackalloc double[GumbelChunk];
-        for (int start = 0; start < logits.Length; start += GumbelChunk)
+        OfferGumbelKeys(logits, 0, logits.Length, k, max, ref rng, ref heap);
+        heap.SortDescending();
+    }
+
+    /// <summary>
+    /// Whether <see cref="GumbelTopKInHalves"/>
+    /// draws the two halves of the items on two threads (default true; the same indices in the same order and the same
+    /// generator state either way): the switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool ParallelGumbel { get; set; } = true;
+
+    /// <summary>
+    /// <see cref="GumbelTopK(ReadOnlySpan{float}, int, ref CounterRng, Span{int}, Span{float})"/> (the same indices in
+    /// the same order, the generator left in the same state), with the items' two halves drawn on two threads of
+    /// <see cref="ParallelPartition"/> when <see cref="AcedControl.MaxDegreeOfParallelism"/> allows and there are at
+    /// least two chunks of variates: the generator is counter-based, so the second half's variates are those at its
+    /// offset in the stream, and the halves split at a chunk boundary, so every variate goes through the same vector
+    /// logarithms. Each half keeps its own top k; the second's are then offered to the first's, and the kept items
+    /// sorted: the ranking (key, then lower index) is a strict total order, so the k kept items and their order do not
+    /// depend on the order of the offers.
+    /// </summary>
+    /// <param name="logits">As for the serial overload.</param>
+    /// <param name="k">As for the serial overload.</param>
+    /// <param name="rng">As for the serial overload.</param>
+    /// <param name="destination">As for the serial overload.</param>
+    /// <param name="scratch">As for the serial overload.</param>
+    /// <param name="halfIndices">At least k ints of working memory (the second half's kept items).</param>
+    /// <param name="halfKeys">At least k floats of working memory (the second half's kept keys).</param>
+    internal static unsafe void GumbelTopKInHalves(ReadOnlySpan<float> logits, int k, ref CounterRng rng, Span<int> destination, Span<float> scratch, Span<int> halfIndices, Span<float> halfKeys)
+    {
+        int chunks = (logits.Length + GumbelChunk - 1) / GumbelChunk;
+        if (!ParallelGumbel || k == 0 || chunks < 2 || AcedControl.MaxDegreeOfParallelism < 2)
         {
-            int count = Math.Min(GumbelChunk, logits.Length - start);
+            GumbelTopK(logits, k, ref rng, destination, scratch);
+            return;
+        }
+
+        ValidateTopK(logits.Length, k, destination.Length, scratch.Length);
+        ValidateTopK(logits.Length, k, halfIndices.Length, halfKeys.Length);
+        float max = ValidateScores(logits, k, nameof(logits));
+        int split = chunks / 2 * GumbelChunk;
+        int* counts = stackalloc int[2];
+        CounterRng* generators = stackalloc CounterRng[2];
+        generators[0] = rng;
+        generators[1] = rng.AheadByDoubles(split);
+        fixed (float* pLogits = logits, pKeys = scratch, pHalfKeys = halfKeys)
+        fixed (int* pIndices = destination, pHalfIndices = halfIndices)
+        {
+            var halves = new GumbelHalves(pLogits, logits.Length, split, k, max, generators, counts, pIndices, pKeys, pHalfIndices, pHalfKeys);
+            ParallelPartition.Run(2, halves);
+        }
+
+        rng = generators[1];
+        var heap = new TopKHeap(destination.Slice(0, k), scratch.Slice(0, k), counts[0]);
+        for (int i = 0; i < counts[1]; i++)
+        {
+            heap.Offer(halfKeys[i], halfIndices[i]);
+        }
+
+        heap.SortDescending();
+    }
+
+    /// <summary>
+    /// Offers the Gumbel keys of items [<paramref name="start"/>, <paramref name="end"/>) to <paramref name="heap"/>,
+    /// drawing one variate per item from <paramref name="rng"/> in chunks of <see cref="GumbelChunk"/> from
+    /// <paramref name="start"/> (a multiple of it, so a split run draws and transforms every variate as the whole run does).
+    /// </summary>
+    private static void OfferGumbelKeys(ReadOnlySpan<float> logits, int start, int end, int k, float max, ref CounterRng rng, ref TopKHeap heap)
+    {
+        Span<double> gumbel = stackalloc double[GumbelChunk];
+        for (; start < end; start += GumbelChunk)
+        {
+            int count = Math.Min(GumbelChunk, end - start);
             Span<double> g = gumbel.Slice(0, count);
             rng.NextDoubles(g);
 
@@ -71,8 +140,6 @@ public static class Sampling
                 heap.Offer((float)(((double)logit - max) - g[j]), start + j);
             }
         }
-
-        heap.SortDescending();
     }
 
     /// <summary>
@@ -234,6 +301,14 @@ public static class Sampling
             Count = 0;
         }
 
+        /// <summary>A heap whose first <paramref name="count"/> items (a heap left by <see cref="Offer"/>) are already in place.</summary>
+        public TopKHeap(Span<int> index, Span<float> key, int count)
+        {
+            _index = index;
+            _key = key;
+            Count = count;
+        }
+
         public int Count { get; private set; }
 
         public void Offer(float key, int index)
@@ -322,6 +397,48 @@ public static class Sampling
         {
             (_key[a], _key[b]) = (_key[b], _key[a]);
             (_index[a], _index[b]) = (_index[b], _index[a]);
+        }
+    }
+
+    /// <summary>The two halves of a parallel <see cref="GumbelTopKInHalves"/>: half h draws with <c>generators[h]</c> into its own heap and leaves its count in <c>counts[h]</c>.</summary>
+    private readonly unsafe struct GumbelHalves : IPartitionBody
+    {
+        private readonly float* _logits;
+        private readonly int _length;
+        private readonly int _split;
+        private readonly int _k;
+        private readonly float _max;
+        private readonly CounterRng* _generators;
+        private readonly int* _counts;
+        private readonly int* _indices;
+        private readonly float* _keys;
+        private readonly int* _halfIndices;
+        private readonly float* _halfKeys;
+
+        public GumbelHalves(float* logits, int length, int split, int k, float max, CounterRng* generators, int* counts, int* indices, float* keys, int* halfIndices, float* halfKeys)
+        {
+            _logits = logits;
+            _length = length;
+            _split = split;
+            _k = k;
+            _max = max;
+            _generators = generators;
+            _counts = counts;
+            _indices = indices;
+            _keys = keys;
+            _halfIndices = halfIndices;
+            _halfKeys = halfKeys;
+        }
+
+        public void Execute(int partition)
+        {
+            var heap = partition == 0
+                ? new TopKHeap(new Span<int>(_indices, _k), new Span<float>(_keys, _k))
+                : new TopKHeap(new Span<int>(_halfIndices, _k), new Span<float>(_halfKeys, _k));
+            int start = partition == 0 ? 0 : _split;
+            int end = partition == 0 ? _split : _length;
+            OfferGumbelKeys(new ReadOnlySpan<float>(_logits, _length), start, end, _k, _max, ref _generators[partition], ref heap);
+            _counts[partition] = heap.Count;
         }
     }
 }
