@@ -297,6 +297,7 @@ internal sealed class ConditionalScorer
             case ScoreLoss.Softmax:
                 _accumulator.AsSpan(0, _count).Clear();
                 AddSoftmax(start);
+                RemoveMembers();
                 break;
             default:
                 break;
@@ -474,8 +475,10 @@ internal sealed class ConditionalScorer
         // 1. Every candidate's running log-sum-exps over the members, Rx = LSE_m l_xm and Cx = LSE_m l_mx, fold in the
         // new members' logits only (O(B·c)), in the column tiles of the fused product over the c new members; the
         // cached rows fold the same tiles of their cache, so both give the same bits (and so does a sharded selection).
-        int fills = AddNewLogits(_student, start, 0);
-        fills = AddNewLogits(_reference, start, fills);
+        int fillRows = SoftmaxFillRows(start);
+        SoftmaxChunksByIndex = (start == 0 ? 0 : SoftmaxChunksByIndex) + (fillRows >= 0 ? 1 : 0);
+        int fills = AddNewLogits(_student, start, 0, fillRows);
+        fills = AddNewLogits(_reference, start, fills, fillRows);
         if (PrefetchSoftmaxFill)
         {
             PrefetchNextOperands(_cacheFills.AsSpan(0, fills));
@@ -483,6 +486,12 @@ internal sealed class ConditionalScorer
 
         Gemm.MultiplyWithEpilogues<CacheAndLogSumExpEpilogue>(_cacheFills.AsSpan(0, fills));
         _cacheFills.AsSpan().Clear();
+        if (fillRows >= 0)
+        {
+            // The old members' rows were left out of the fill: their running log-sum-exps fold the new members' logits
+            // from the new members' cache rows.
+            ParallelPartition.Run(PartitionCount(start), new OldMemberFoldBody(_student, _reference, _memberIndex, start, c, _stride, cached, new GemmPlan(1, c, 1, epilogue: true).Nc));
+        }
 
         // 2. The members' own log-sum-exps over the members are their candidate rows' (m is a candidate and m in M, so
         // R_m = LSE_{j in M} l_mj includes l_mm): read off for the members this process holds; a sharded selection
@@ -504,11 +513,63 @@ internal sealed class ConditionalScorer
     }
 
     /// <summary>
+    /// Whether a softmax chunk's cache fill runs over the cached candidates that were not members before the chunk only
+    /// (the non-members and the chunk's new members), read by index where they lie (<see cref="Gemm.ReadsRowsByIndex"/>),
+    /// instead of over all cached rows (default true). The old members' rows are needed only for their running
+    /// log-sum-exps, and the logits these fold are already cached, transposed: old member m's <c>l_mj</c> against a new
+    /// member j is <c>img_m . txt_j</c>, which j's column cache row holds at m (computed when j was a candidate and m a
+    /// member, as <c>txt_j . img_m</c>: each product element is one FMA chain from +0 with alpha applied at the store, and
+    /// a product of two floats does not depend on their order, so the same bits). So they are folded from there
+    /// (<see cref="OldMemberFoldBody"/>), tile by tile as the fill's epilogue would: every running log-sum-exp and
+    /// every score keeps its bits. Taken when every new member's row is cached (their cache rows are read) and the GEMM
+    /// reads rows by index in place; elsewhere the fill runs over all cached rows. At update j of n − 1 the old
+    /// members are about j·b/n of the B rows: about b/(2B) of the fill's products (10 % at b = B/5). The switch of a
+    /// same-process A/B measurement.
+    /// </summary>
+    internal static bool SoftmaxFillByIndex { get; set; } = true;
+
+    /// <summary>Chunks of the current selection whose softmax cache fill ran over rows by index (<see cref="SoftmaxFillByIndex"/>).</summary>
+    internal int SoftmaxChunksByIndex { get; private set; }
+
+    /// <summary>
+    /// The number of rows of a by-index cache fill for the members from <paramref name="start"/> (the first entries of
+    /// <see cref="_active"/>, which still holds the chunk's new members), or -1 for a fill over all cached rows (see
+    /// <see cref="SoftmaxFillByIndex"/>).
+    /// </summary>
+    private int SoftmaxFillRows(int start)
+    {
+        int cached = _cachedRows;
+        if (!SoftmaxFillByIndex || cached == 0 || start == 0)
+        {
+            return -1;
+        }
+
+        for (int m = start; m < _members; m++)
+        {
+            if ((uint)_memberIndex[m] >= (uint)cached)
+            {
+                return -1;
+            }
+        }
+
+        int rows = 0;
+        while (rows < _activeCount && _active[rows] < cached)
+        {
+            rows++;
+        }
+
+        int c = _members - start;
+        return rows > 0 && _student.ReadsRowsByIndex(rows, c) && _reference.ReadsRowsByIndex(rows, c) ? rows : -1;
+    }
+
+    /// <summary>
     /// The new members' logits: for the cached rows, the two products that store them into the cache and fold them are
     /// written to <see cref="_cacheFills"/> from index <paramref name="at"/> (the caller runs the chunk's fills as one
-    /// group); for the others, folded into the running log-sum-exps here. Returns the index after this model's fills.
+    /// group); for the others, folded into the running log-sum-exps here. With <paramref name="fillRows"/> &gt;= 0 the
+    /// fills run over the candidates <c>_active[0 .. fillRows)</c> by index (<see cref="SoftmaxFillByIndex"/>).
+    /// Returns the index after this model's fills.
     /// </summary>
-    private int AddNewLogits(ModelWork model, int start, int at)
+    private int AddNewLogits(ModelWork model, int start, int at, int fillRows)
     {
         if (!model.Active)
         {
@@ -527,8 +588,17 @@ internal sealed class ConditionalScorer
             // l_xm (x as image) and l_mx (x as text) for the cached rows, stored into the cache and folded by the epilogue
             // (members' rows only folded: their cache rows are never read again).
             bool[]? skip = SkipMemberFill ? _isMember : null;
-            _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias, skip));
-            _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias, skip));
+            if (fillRows >= 0)
+            {
+                ReadOnlyMemory<int> rows = _active.AsMemory(0, fillRows);
+                _cacheFills[at++] = new(rows, Transpose.Transposed, e.Scale, e.Image, newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias, skip, _active, fillRows));
+                _cacheFills[at++] = new(rows, Transpose.Transposed, e.Scale, e.Text, newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias, skip, _active, fillRows));
+            }
+            else
+            {
+                _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias, skip));
+                _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias, skip));
+            }
         }
 
         if (rest > 0)
@@ -634,6 +704,77 @@ internal sealed class ConditionalScorer
         }
 
         return l <= max ? max + Math.Log(sum + Math.Exp(l - max)) : l + Math.Log((sum * Math.Exp(max - l)) + 1);
+    }
+
+    /// <summary>
+    /// The old members' running log-sum-exps of a by-index cache fill (<see cref="SoftmaxFillByIndex"/>), in bands of
+    /// members: old member m (candidate x, cached) folds <c>l_xj</c> for the new members j from j's column cache row
+    /// (<c>txt_j . img_m</c> at m) and <c>l_jx</c> from j's row cache row, one
+    /// <see cref="SelectionKernels.AccumulateLogSumExp(ReadOnlySpan{float}, float, ref double, ref double)"/> per column
+    /// tile of the fill's products, as the fill's epilogue folds a member's row; student and reference in one job.
+    /// </summary>
+    private readonly struct OldMemberFoldBody : IPartitionBody
+    {
+        private readonly ModelWork _student;
+        private readonly ModelWork _reference;
+        private readonly int[] _memberIndex;
+        private readonly int _start;
+        private readonly int _count;
+        private readonly int _stride;
+        private readonly int _cached;
+        private readonly int _tile;
+
+        public OldMemberFoldBody(ModelWork student, ModelWork reference, int[] memberIndex, int start, int count, int stride, int cached, int tile)
+        {
+            _student = student;
+            _reference = reference;
+            _memberIndex = memberIndex;
+            _start = start;
+            _count = count;
+            _stride = stride;
+            _cached = cached;
+            _tile = tile;
+        }
+
+        public void Execute(int partition)
+        {
+            int first = partition * CacheBand;
+            int last = Math.Min(_start, first + CacheBand);
+            Span<float> rowLogits = stackalloc float[_tile];
+            Span<float> columnLogits = stackalloc float[_tile];
+            for (int m = first; m < last; m++)
+            {
+                int x = _memberIndex[m];
+                if ((uint)x < (uint)_cached)
+                {
+                    Fold(_student, m, x, rowLogits, columnLogits);
+                    Fold(_reference, m, x, rowLogits, columnLogits);
+                }
+            }
+        }
+
+        private void Fold(ModelWork w, int m, int x, Span<float> rowLogits, Span<float> columnLogits)
+        {
+            if (!w.Active)
+            {
+                return;
+            }
+
+            float bias = w.Embeddings.Bias;
+            for (int j0 = 0; j0 < _count; j0 += _tile)
+            {
+                int width = Math.Min(_tile, _count - j0);
+                for (int j = 0; j < width; j++)
+                {
+                    int at = (_memberIndex[_start + j0 + j] * _stride) + m;
+                    rowLogits[j] = w.ColumnCache.AsSpan(at, 1)[0];
+                    columnLogits[j] = w.RowCache.AsSpan(at, 1)[0];
+                }
+
+                SelectionKernels.AccumulateLogSumExp(rowLogits.Slice(0, width), bias, ref w.RowMax[x], ref w.RowSum[x]);
+                SelectionKernels.AccumulateLogSumExp(columnLogits.Slice(0, width), bias, ref w.ColumnMax[x], ref w.ColumnSum[x]);
+            }
+        }
     }
 
     /// <summary>

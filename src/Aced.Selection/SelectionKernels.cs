@@ -762,8 +762,10 @@ internal readonly struct RowLogSumExpEpilogue : IGemmEpilogue
 /// <see cref="RowLogSumExpEpilogue"/> does for the rows beyond the cache; the first <c>expRows</c> rows also store
 /// <c>exp(P_ij - reference_j)</c> into the exponential cache (same layout). The rows <c>skip</c> marks (members: their
 /// cache rows are never read again, but their log-sum-exps are, as the members' own) only fold the log-sum-exp.
+/// For a product over rows by index (<see cref="EpilogueProduct{TEpilogue}.Rows"/>), product row i is candidate
+/// <c>rows[i]</c>: its cache row, state and skip flag are <c>rows[i]</c>'s.
 /// Optionally (<see cref="PrefetchingRowsOf(MatrixView, int)"/>) it also prefetches, row by row, the same rows of another
-/// matrix.
+/// matrix (the same candidates, through <c>rows</c> when given).
 /// </summary>
 internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<CacheAndLogSumExpEpilogue>
 {
@@ -777,17 +779,25 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
     private readonly double[] _sum;
     private readonly float _bias;
     private readonly bool[]? _skip;
+    private readonly int[]? _rows;
+    private readonly int _rowCount;
     private readonly MatrixView _next;
     private readonly int _nextOffset;
     private readonly bool _stream = SelectionKernels.StreamFill && !Vector512.IsHardwareAccelerated;
     private readonly bool _fused = SelectionKernels.FusedFillApplies;
 
     public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip = null)
-        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, default, 0)
+        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, null, 0, default, 0)
     {
     }
 
-    private CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, MatrixView next, int nextOffset)
+    /// <summary>The epilogue of a product whose row i is candidate <c>rows[i]</c>, i &lt; <paramref name="rowCount"/>.</summary>
+    public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, int[] rows, int rowCount)
+        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, rows, rowCount, default, 0)
+    {
+    }
+
+    private CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, int[]? rows, int rowCount, MatrixView next, int nextOffset)
     {
         _cache = cache;
         _expCache = expCache;
@@ -799,12 +809,14 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
         _sum = sum;
         _bias = bias;
         _skip = skip;
+        _rows = rows;
+        _rowCount = rowCount;
         _next = next;
         _nextOffset = nextOffset;
     }
 
     /// <inheritdoc cref="SoftplusRowSumEpilogue.PrefetchingRowsOf(MatrixView, int)"/>
-    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, next, offset);
+    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, _rows, _rowCount, next, offset);
 
     /// <summary>As <see cref="PrefetchingRowsOf(MatrixView, int)"/>: the softmax fill always prefetches its tiles' whole rows (the lead is not used).</summary>
     public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset, int lead) => PrefetchingRowsOf(next, offset);
@@ -812,24 +824,25 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
-        int prefetchRows = RowPrefetch.Count(_next, _nextOffset, rowStart, columnStart, rows);
+        int prefetchRows = RowPrefetch.Count(_next, _rows is null ? _next.Rows : _rowCount, _nextOffset, rowStart, columnStart, rows);
         for (int r = 0; r < rows; r++)
         {
-            int i = rowStart + r;
+            int i = Candidate(rowStart + r);
             if (r < prefetchRows)
             {
-                VectorMath.Prefetch(_next.Row(i + _nextOffset));
+                VectorMath.Prefetch(_next.Row(Candidate(rowStart + r + _nextOffset)));
             }
 
             Span<float> row = tile.Slice(r * stride, columns);
             int at = (i * _stride) + _start + columnStart;
-            if (r + 1 < rows && !Skips(i + 1) && !_stream)
+            if (r + 1 < rows && !_stream && Candidate(rowStart + r + 1) is int following && !Skips(following))
             {
                 // The next row's destinations (each on another page): their lines arrive while this row is stored.
-                VectorMath.Prefetch(_cache.AsSpan(at + _stride, columns));
-                if (i + 1 < _expRows)
+                int atFollowing = (following * _stride) + _start + columnStart;
+                VectorMath.Prefetch(_cache.AsSpan(atFollowing, columns));
+                if (following < _expRows)
                 {
-                    VectorMath.Prefetch(_expCache.AsSpan(at + _stride, columns));
+                    VectorMath.Prefetch(_expCache.AsSpan(atFollowing, columns));
                 }
             }
 
@@ -866,6 +879,10 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
     }
 
     private bool Skips(int i) => _skip is not null && _skip[i];
+
+    /// <summary>The candidate of product row <paramref name="i"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Candidate(int i) => _rows is null ? i : _rows[i];
 }
 
 /// <summary>
