@@ -484,13 +484,30 @@ internal sealed class ConditionalScorer
             PrefetchNextOperands(_cacheFills.AsSpan(0, fills));
         }
 
+        if (fillRows >= 0)
+        {
+            // From the fill's row bands (each band's share prefetched by the first product, folded by the last) or as a
+            // job of its own after the fill, in member bands of the pass's height.
+            // (The fill's row bands are its plan's row blocks, whatever the products' inner dimensions.)
+            var plan = new GemmPlan(fillRows, c, 1, epilogue: true);
+            int bands = FoldInFill ? plan.RowTiles : PartitionCount(start);
+            _oldMemberFold.Set(_student, _reference, _memberIndex, start, c, _stride, cached, plan.Nc, bands);
+            if (FoldInFill)
+            {
+                ref EpilogueProduct<CacheAndLogSumExpEpilogue> first = ref _cacheFills[0];
+                first = first.With(first.Epilogue.WithSideWork(_oldMemberFold, runs: false, c, plan.Mc));
+                ref EpilogueProduct<CacheAndLogSumExpEpilogue> last = ref _cacheFills[fills - 1];
+                last = last.With(last.Epilogue.WithSideWork(_oldMemberFold, runs: true, c, plan.Mc));
+            }
+        }
+
         Gemm.MultiplyWithEpilogues<CacheAndLogSumExpEpilogue>(_cacheFills.AsSpan(0, fills));
         _cacheFills.AsSpan().Clear();
-        if (fillRows >= 0)
+        if (fillRows >= 0 && !FoldInFill)
         {
             // The old members' rows were left out of the fill: their running log-sum-exps fold the new members' logits
             // from the new members' cache rows.
-            ParallelPartition.Run(PartitionCount(start), new OldMemberFoldBody(_student, _reference, _memberIndex, start, c, _stride, cached, new GemmPlan(1, c, 1, epilogue: true).Nc));
+            ParallelPartition.Run(PartitionCount(start), new OldMemberFoldJob(_oldMemberFold));
         }
 
         // 2. The members' own log-sum-exps over the members are their candidate rows' (m is a candidate and m in M, so
@@ -520,13 +537,34 @@ internal sealed class ConditionalScorer
     /// member j is <c>img_m . txt_j</c>, which j's column cache row holds at m (computed when j was a candidate and m a
     /// member, as <c>txt_j . img_m</c>: each product element is one FMA chain from +0 with alpha applied at the store, and
     /// a product of two floats does not depend on their order, so the same bits). So they are folded from there
-    /// (<see cref="OldMemberFoldBody"/>), tile by tile as the fill's epilogue would: every running log-sum-exp and
+    /// (<see cref="OldMemberFold"/>), tile by tile as the fill's epilogue would: every running log-sum-exp and
     /// every score keeps its bits. Taken when every new member's row is cached (their cache rows are read) and the GEMM
     /// reads rows by index in place; elsewhere the fill runs over all cached rows. At update j of n − 1 the old
     /// members are about j·b/n of the B rows: about b/(2B) of the fill's products (10 % at b = B/5). The switch of a
     /// same-process A/B measurement.
     /// </summary>
     internal static bool SoftmaxFillByIndex { get; set; } = true;
+
+    /// <summary>
+    /// Whether (with <see cref="SoftmaxFillByIndex"/>) the old members' folds are shared out over the fill's row bands, each
+    /// band's share prefetched by the first product's epilogue and folded by the last one's, so their memory reads
+    /// (the new members' cache rows, stored past the caches chunks ago) overlap the products, instead of a job of their own
+    /// after the fill (default true; the same bits either way: each member's folds are the same calls in the same
+    /// order, whichever thread makes them). The switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool FoldInFill { get; set; } = true;
+
+    private readonly OldMemberFold _oldMemberFold = new();
+
+    /// <summary>The old members' folds as a job of their own: partition p is the fold's band p.</summary>
+    private readonly struct OldMemberFoldJob : IPartitionBody
+    {
+        private readonly OldMemberFold _fold;
+
+        public OldMemberFoldJob(OldMemberFold fold) => _fold = fold;
+
+        public void Execute(int partition) => _fold.Run(partition);
+    }
 
     /// <summary>Chunks of the current selection whose softmax cache fill ran over rows by index (<see cref="SoftmaxFillByIndex"/>).</summary>
     internal int SoftmaxChunksByIndex { get; private set; }
@@ -688,6 +726,9 @@ internal sealed class ConditionalScorer
 
     private const int CacheBand = 64;
 
+    /// <summary>Members per block of <see cref="OldMemberFold"/>'s gather: one cache line of each new member's cache row.</summary>
+    private const int FoldBlock = 16;
+
     /// <summary>The softmax change of one model's batch loss when x joins: <c>-l_xx + (LAE(Rx, l_xx) + LAE(Cx, l_xx) + softplus terms) / 2</c>.</summary>
     private static double SoftmaxDelta(double lxx, ModelWork model, int x, double softplusTerms) =>
         -lxx + (0.5 * (AddToLogSumExp(model.RowMax[x], model.RowSum[x], lxx) + AddToLogSumExp(model.ColumnMax[x], model.ColumnSum[x], lxx))) + (0.5 * softplusTerms);
@@ -707,24 +748,29 @@ internal sealed class ConditionalScorer
     }
 
     /// <summary>
-    /// The old members' running log-sum-exps of a by-index cache fill (<see cref="SoftmaxFillByIndex"/>), in bands of
-    /// members: old member m (candidate x, cached) folds <c>l_xj</c> for the new members j from j's column cache row
-    /// (<c>txt_j . img_m</c> at m) and <c>l_jx</c> from j's row cache row, one
+    /// The old members' running log-sum-exps of a by-index cache fill (<see cref="SoftmaxFillByIndex"/>): old member m
+    /// (candidate x, cached) folds <c>l_xj</c> for the new members j from j's column cache row (<c>txt_j . img_m</c> at
+    /// m) and <c>l_jx</c> from j's row cache row, one
     /// <see cref="SelectionKernels.AccumulateLogSumExp(ReadOnlySpan{float}, float, ref double, ref double)"/> per column
-    /// tile of the fill's products, as the fill's epilogue folds a member's row; student and reference in one job.
+    /// tile of the fill's products, as the fill's epilogue folds a member's row; student and reference together. The
+    /// old members are shared out over <c>bands</c> in blocks of <see cref="FoldBlock"/>: band b's blocks are done by
+    /// <see cref="Run"/>(b) exactly once, from the fill's epilogues (<see cref="FoldInFill"/>) or as a job of its own.
+    /// Reused across chunks (no allocation).
     /// </summary>
-    private readonly struct OldMemberFoldBody : IPartitionBody
+    private sealed class OldMemberFold : IFillSideWork
     {
-        private readonly ModelWork _student;
-        private readonly ModelWork _reference;
-        private readonly int[] _memberIndex;
-        private readonly int _start;
-        private readonly int _count;
-        private readonly int _stride;
-        private readonly int _cached;
-        private readonly int _tile;
+        private ModelWork _student = null!;
+        private ModelWork _reference = null!;
+        private int[] _memberIndex = Array.Empty<int>();
+        private int _start;
+        private int _count;
+        private int _stride;
+        private int _cached;
+        private int _tile;
+        private int _bands;
 
-        public OldMemberFoldBody(ModelWork student, ModelWork reference, int[] memberIndex, int start, int count, int stride, int cached, int tile)
+        /// <summary>Sets the chunk: the new members [<paramref name="start"/>, + <paramref name="count"/>), shared out over <paramref name="bands"/>.</summary>
+        public void Set(ModelWork student, ModelWork reference, int[] memberIndex, int start, int count, int stride, int cached, int tile, int bands)
         {
             _student = student;
             _reference = reference;
@@ -734,26 +780,73 @@ internal sealed class ConditionalScorer
             _stride = stride;
             _cached = cached;
             _tile = tile;
+            _bands = bands;
         }
 
-        public void Execute(int partition)
+        /// <summary>Band <paramref name="band"/>'s first member (a multiple of <see cref="FoldBlock"/>; band <c>bands</c> gives the end).</summary>
+        private int First(int band)
         {
-            int first = partition * CacheBand;
-            int last = Math.Min(_start, first + CacheBand);
-            Span<float> rowLogits = stackalloc float[_tile];
-            Span<float> columnLogits = stackalloc float[_tile];
-            for (int m = first; m < last; m++)
+            int blocks = (_start + FoldBlock - 1) / FoldBlock;
+            return (int)Math.Min(_start, (long)band * blocks / _bands * FoldBlock);
+        }
+
+        public void Prefetch(int band)
+        {
+            for (int m0 = First(band); m0 < First(band + 1); m0 += FoldBlock)
             {
-                int x = _memberIndex[m];
-                if ((uint)x < (uint)_cached)
-                {
-                    Fold(_student, m, x, rowLogits, columnLogits);
-                    Fold(_reference, m, x, rowLogits, columnLogits);
-                }
+                PrefetchBlock(m0);
             }
         }
 
-        private void Fold(ModelWork w, int m, int x, Span<float> rowLogits, Span<float> columnLogits)
+        public void Run(int band)
+        {
+            int first = First(band);
+            int last = First(band + 1);
+            Span<float> block = stackalloc float[FoldBlock * _tile];
+            if (first < last)
+            {
+                PrefetchBlock(first);
+            }
+
+            for (int m0 = first; m0 < last; m0 += FoldBlock)
+            {
+                // The new members' rows were stored past the caches (non-temporal) chunks ago: each block's lines are
+                // asked for while the previous block folds (the lines of one block lie in as many rows as new members).
+                if (m0 + FoldBlock < last)
+                {
+                    PrefetchBlock(m0 + FoldBlock);
+                }
+
+                int members = Math.Min(FoldBlock, last - m0);
+                Fold(_student, m0, members, block);
+                Fold(_reference, m0, members, block);
+            }
+        }
+
+        /// <summary>Prefetches the cache line at member <paramref name="m"/> of every new member's cache rows (both directions, both models).</summary>
+        private void PrefetchBlock(int m)
+        {
+            Prefetch(_student, m);
+            Prefetch(_reference, m);
+        }
+
+        private void Prefetch(ModelWork w, int m)
+        {
+            if (!w.Active)
+            {
+                return;
+            }
+
+            for (int j = 0; j < _count; j++)
+            {
+                int at = (_memberIndex[_start + j] * _stride) + m;
+                VectorMath.PrefetchLine(ref w.ColumnCache.AsSpan(at, 1)[0]);
+                VectorMath.PrefetchLine(ref w.RowCache.AsSpan(at, 1)[0]);
+            }
+        }
+
+        /// <summary>Folds the members [<paramref name="m0"/>, + <paramref name="members"/>) of one model, tile by tile, both directions.</summary>
+        private void Fold(ModelWork w, int m0, int members, Span<float> block)
         {
             if (!w.Active)
             {
@@ -764,15 +857,41 @@ internal sealed class ConditionalScorer
             for (int j0 = 0; j0 < _count; j0 += _tile)
             {
                 int width = Math.Min(_tile, _count - j0);
-                for (int j = 0; j < width; j++)
-                {
-                    int at = (_memberIndex[_start + j0 + j] * _stride) + m;
-                    rowLogits[j] = w.ColumnCache.AsSpan(at, 1)[0];
-                    columnLogits[j] = w.RowCache.AsSpan(at, 1)[0];
-                }
 
-                SelectionKernels.AccumulateLogSumExp(rowLogits.Slice(0, width), bias, ref w.RowMax[x], ref w.RowSum[x]);
-                SelectionKernels.AccumulateLogSumExp(columnLogits.Slice(0, width), bias, ref w.ColumnMax[x], ref w.ColumnSum[x]);
+                // l_mj (m as image) sits in new member j's column cache row, l_jm (m as text) in its row cache row.
+                Gather(w.ColumnCache, j0, width, m0, members, block);
+                FoldRows(block, m0, members, width, bias, w.RowMax, w.RowSum);
+                Gather(w.RowCache, j0, width, m0, members, block);
+                FoldRows(block, m0, members, width, bias, w.ColumnMax, w.ColumnSum);
+            }
+        }
+
+        /// <summary>
+        /// <c>block[i * tile + j] = cache[row of new member j0 + j][m0 + i]</c>: the members' logits against the tile's new
+        /// members, one contiguous read of the members' columns per new member's row.
+        /// </summary>
+        private void Gather(CacheBuffer cache, int j0, int width, int m0, int members, Span<float> block)
+        {
+            for (int j = 0; j < width; j++)
+            {
+                ReadOnlySpan<float> source = cache.AsSpan((_memberIndex[_start + j0 + j] * _stride) + m0, members);
+                for (int i = 0; i < source.Length; i++)
+                {
+                    block[(i * _tile) + j] = source[i];
+                }
+            }
+        }
+
+        /// <summary>Folds each cached member's gathered tile row into its running log-sum-exp, as the fill's epilogue folds a member's row.</summary>
+        private void FoldRows(Span<float> block, int m0, int members, int width, float bias, double[] max, double[] sum)
+        {
+            for (int i = 0; i < members; i++)
+            {
+                int x = _memberIndex[m0 + i];
+                if ((uint)x < (uint)_cached)
+                {
+                    SelectionKernels.AccumulateLogSumExp(block.Slice(i * _tile, width), bias, ref max[x], ref sum[x]);
+                }
             }
         }
     }

@@ -783,21 +783,25 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
     private readonly int _rowCount;
     private readonly MatrixView _next;
     private readonly int _nextOffset;
+    private readonly IFillSideWork? _side;
+    private readonly bool _sideRuns;
+    private readonly int _columns;
+    private readonly int _bandRows;
     private readonly bool _stream = SelectionKernels.StreamFill && !Vector512.IsHardwareAccelerated;
     private readonly bool _fused = SelectionKernels.FusedFillApplies;
 
     public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip = null)
-        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, null, 0, default, 0)
+        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, null, 0, default, 0, null, false, 0, 0)
     {
     }
 
     /// <summary>The epilogue of a product whose row i is candidate <c>rows[i]</c>, i &lt; <paramref name="rowCount"/>.</summary>
     public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, int[] rows, int rowCount)
-        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, rows, rowCount, default, 0)
+        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, rows, rowCount, default, 0, null, false, 0, 0)
     {
     }
 
-    private CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, int[]? rows, int rowCount, MatrixView next, int nextOffset)
+    private CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, int[]? rows, int rowCount, MatrixView next, int nextOffset, IFillSideWork? side, bool sideRuns, int columns, int bandRows)
     {
         _cache = cache;
         _expCache = expCache;
@@ -813,10 +817,23 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
         _rowCount = rowCount;
         _next = next;
         _nextOffset = nextOffset;
+        _side = side;
+        _sideRuns = sideRuns;
+        _columns = columns;
+        _bandRows = bandRows;
     }
 
     /// <inheritdoc cref="SoftplusRowSumEpilogue.PrefetchingRowsOf(MatrixView, int)"/>
-    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, _rows, _rowCount, next, offset);
+    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, _rows, _rowCount, next, offset, _side, _sideRuns, _columns, _bandRows);
+
+    /// <summary>
+    /// This epilogue, also doing <paramref name="side"/>'s share of each row band (band
+    /// <c>rowStart / <paramref name="bandRows"/></c>, the plan's row block) of a product of <paramref name="columns"/>
+    /// columns: with <paramref name="runs"/> false its prefetch, on the band's first column tile (the group's first
+    /// product); with <paramref name="runs"/> true its work, after the band's last column tile (the group's last product,
+    /// when the band's other products have given the prefetched lines time to arrive).
+    /// </summary>
+    public CacheAndLogSumExpEpilogue WithSideWork(IFillSideWork side, bool runs, int columns, int bandRows) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, _rows, _rowCount, _next, _nextOffset, side, runs, columns, bandRows);
 
     /// <summary>As <see cref="PrefetchingRowsOf(MatrixView, int)"/>: the softmax fill always prefetches its tiles' whole rows (the lead is not used).</summary>
     public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset, int lead) => PrefetchingRowsOf(next, offset);
@@ -824,6 +841,11 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
+        if (_side is not null && !_sideRuns && columnStart == 0)
+        {
+            _side.Prefetch(rowStart / _bandRows);
+        }
+
         int prefetchRows = RowPrefetch.Count(_next, _rows is null ? _next.Rows : _rowCount, _nextOffset, rowStart, columnStart, rows);
         for (int r = 0; r < rows; r++)
         {
@@ -876,6 +898,11 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
             // Orders the non-temporal stores before whatever this thread publishes next.
             Sse.StoreFence();
         }
+
+        if (_side is not null && _sideRuns && columnStart + columns == _columns)
+        {
+            _side.Run(rowStart / _bandRows);
+        }
     }
 
     private bool Skips(int i) => _skip is not null && _skip[i];
@@ -883,6 +910,21 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
     /// <summary>The candidate of product row <paramref name="i"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Candidate(int i) => _rows is null ? i : _rows[i];
+}
+
+/// <summary>
+/// Work that a group's row bands share out (see <see cref="CacheAndLogSumExpEpilogue.WithSideWork"/>): band b's share is
+/// prefetched by the first product's epilogue and done by the last one's, so the work overlaps the band's products. Each
+/// share must be done exactly once and touch nothing the products read or write, so the results do not depend on which
+/// thread computes which band.
+/// </summary>
+internal interface IFillSideWork
+{
+    /// <summary>Asks for the memory of band <paramref name="band"/>'s share.</summary>
+    void Prefetch(int band);
+
+    /// <summary>Does band <paramref name="band"/>'s share.</summary>
+    void Run(int band);
 }
 
 /// <summary>

@@ -22,6 +22,7 @@ public class SoftmaxFillByIndexTests
     [InlineData(700, 256, new[] { 64, 300, 7 }, 1.0, 1.0, false)]                         // 300 members: two column tiles of the fold
     [InlineData(700, 40, new[] { 64, 64, 30, 17 }, 0.7, 0.2, false)]                      // rows beyond the cache: some chunks fall back
     [InlineData(333, 40, new[] { 16, 16, 16, 16, 16, 16 }, 1.0, 1.0, false, true)]         // extreme values
+    [InlineData(150, 24, new[] { 9, 50, 13, 21 }, 1.0, 1.0, false)]                         // row bands of 48 and 40 rows, more bands than old members' blocks
     public void Conditional_FillByIndexOnOrOff_SameBitsAtEveryThreadCount(int count, int dim, int[] chunkSizes, double cachedShare, double expShare, bool ends, bool extreme = false)
     {
         SuperBatch batch = extreme ? Extreme(count, dim) : TestData.Batch(count, dim, 47, ContrastiveKind.Softmax);
@@ -38,10 +39,12 @@ public class SoftmaxFillByIndexTests
             order = Arrange(TestData.Distinct(count, count, 12), chunkSizes, cachedRows);
         }
         long budget = (cachedRows * rowBytes) + ((long)(expShare * cachedRows) * rowBytes);
-        (double[][] expected, _) = Scores(batch, order, chunkSizes, budget, threads: 1, on: false);
-        for (int threads = 1; threads <= 3; threads++)
+        (double[][] expected, _) = Scores(batch, order, chunkSizes, budget, threads: 1, on: false, inFill: false);
+        for (int run = 0; run < 6; run++)
         {
-            (double[][] actual, int byIndex) = Scores(batch, order, chunkSizes, budget, threads, on: true);
+            // Each thread count with the old members folded from the fill's bands and as a job of their own.
+            int threads = 1 + (run / 2);
+            (double[][] actual, int byIndex) = Scores(batch, order, chunkSizes, budget, threads, on: true, inFill: run % 2 == 0);
             for (int k = 0; k < chunkSizes.Length; k++)
             {
                 var member = new bool[count];
@@ -54,7 +57,7 @@ public class SoftmaxFillByIndexTests
                 {
                     if (!member[x])
                     {
-                        Assert.True(BitConverter.DoubleToInt64Bits(expected[k][x]) == BitConverter.DoubleToInt64Bits(actual[k][x]), $"threads {threads}, chunk {k}, x = {x}: {actual[k][x]:R} vs {expected[k][x]:R}");
+                        Assert.True(BitConverter.DoubleToInt64Bits(expected[k][x]) == BitConverter.DoubleToInt64Bits(actual[k][x]), $"threads {threads}, run {run}, chunk {k}, x = {x}: {actual[k][x]:R} vs {expected[k][x]:R}");
                     }
                 }
             }
@@ -136,12 +139,13 @@ public class SoftmaxFillByIndexTests
         return new SuperBatch(student, reference);
     }
 
-    private static (double[][] Scores, int ByIndex) Scores(SuperBatch batch, int[] order, int[] chunkSizes, long budget, int threads, bool on)
+    private static (double[][] Scores, int ByIndex) Scores(SuperBatch batch, int[] order, int[] chunkSizes, long budget, int threads, bool on, bool inFill)
     {
         int saved = GemmControl.MaxDegreeOfParallelism;
-        bool switchSaved = ConditionalScorer.SoftmaxFillByIndex;
+        bool switchSaved = ConditionalScorer.SoftmaxFillByIndex, inFillSaved = ConditionalScorer.FoldInFill;
         GemmControl.MaxDegreeOfParallelism = threads;
         ConditionalScorer.SoftmaxFillByIndex = on;
+        ConditionalScorer.FoldInFill = inFill;
         try
         {
             var scorer = new ConditionalScorer();
@@ -162,6 +166,7 @@ public class SoftmaxFillByIndexTests
         {
             GemmControl.MaxDegreeOfParallelism = saved;
             ConditionalScorer.SoftmaxFillByIndex = switchSaved;
+            ConditionalScorer.FoldInFill = inFillSaved;
         }
     }
 
