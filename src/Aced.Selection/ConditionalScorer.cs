@@ -477,6 +477,11 @@ internal sealed class ConditionalScorer
         // cached rows fold the same tiles of their cache, so both give the same bits (and so does a sharded selection).
         int fillRows = SoftmaxFillRows(start);
         SoftmaxChunksByIndex = (start == 0 ? 0 : SoftmaxChunksByIndex) + (fillRows >= 0 ? 1 : 0);
+        if (fillRows >= 0 && FusedPass && AddSoftmaxFused(start))
+        {
+            return;
+        }
+
         int fills = AddNewLogits(_student, start, 0, fillRows);
         fills = AddNewLogits(_reference, start, fills, fillRows);
         if (PrefetchSoftmaxFill)
@@ -527,6 +532,116 @@ internal sealed class ConditionalScorer
 
         AddRecomputedRows(_student);
         AddRecomputedRows(_reference);
+    }
+
+    /// <summary>
+    /// Whether (with <see cref="SoftmaxFillByIndex"/>) a softmax chunk completes every member's log-sum-exps before the
+    /// cache fill (the old members' folds as a job, the new members' rows against the new members as a small product
+    /// group) and then runs the fill over the non-members only with the cached pass in its epilogues, band by band: each
+    /// band's pass right after the band's last product, so one thread's memory-bound pass overlaps the other's products
+    /// and the pass's separate job goes (default true). Every element and every fold is the same call on the same
+    /// values, so every score keeps its bits. The switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool FusedPass { get; set; } = true;
+
+    private readonly SoftmaxBandPass _bandPass = new();
+    private int[] _newRows = Array.Empty<int>();
+
+    /// <summary>
+    /// The softmax update of <see cref="FusedPass"/> for the members from <paramref name="start"/>; false (nothing done)
+    /// where the GEMM would not read the non-members' rows by index in place.
+    /// </summary>
+    private bool AddSoftmaxFused(int start)
+    {
+        int k = _members;
+        int c = k - start;
+        int cached = _cachedRows;
+        int rows = 0;
+        for (int i = 0; i < _activeCount; i++)
+        {
+            int x = _active[i];
+            rows += !_isMember[x] && x < cached ? 1 : 0;
+        }
+
+        if (rows == 0 || !_student.ReadsRowsByIndex(rows, c) || !_reference.ReadsRowsByIndex(rows, c))
+        {
+            return false;
+        }
+
+        // 1. The members' log-sum-exps: the old members' from the new members' cache rows, the new members' from their
+        // own rows against the new members (fold only), the rows beyond the cache from their products (AddNewLogits).
+        _oldMemberFold.Set(_student, _reference, _memberIndex, start, c, _stride, cached, new GemmPlan(1, c, 1, epilogue: true).Nc, PartitionCount(start));
+        ParallelPartition.Run(PartitionCount(start), new OldMemberFoldJob(_oldMemberFold));
+        Grow(ref _newRows, c);
+        _memberIndex.AsSpan(start, c).CopyTo(_newRows);
+        int own = AddNewMemberRows(_student, start, 0);
+        own = AddNewMemberRows(_reference, start, own);
+        Gemm.MultiplyWithEpilogues<CacheAndLogSumExpEpilogue>(_cacheFills.AsSpan(0, own));
+        _cacheFills.AsSpan().Clear();
+
+        // 2. The non-members' fill products are set up (the rows beyond the cache fold here), then the shifts.
+        RemoveMembers();
+        int fills = AddNewLogits(_student, start, 0, rows);
+        fills = AddNewLogits(_reference, start, fills, rows);
+        MemberShifts(_student);
+        MemberShifts(_reference);
+
+        // 3. The fill with each band's pass after its last product (bands of the fill's plan), then the rows beyond the cache.
+        var plan = new GemmPlan(rows, c, 1, epilogue: true);
+        _bandPass.Set(new CachedSoftmaxBody(_student, _reference, _accumulator, _isMember, _stride, k, rows, _expRows, new GemmPlan(1, k, 1, epilogue: true).Nc, _active), plan.Mc);
+        if (PrefetchSoftmaxFill)
+        {
+            PrefetchNextOperands(_cacheFills.AsSpan(0, fills));
+        }
+
+        ref EpilogueProduct<CacheAndLogSumExpEpilogue> last = ref _cacheFills[fills - 1];
+        last = last.With(last.Epilogue.WithSideWork(_bandPass, runs: true, c, plan.Mc));
+        Gemm.MultiplyWithEpilogues<CacheAndLogSumExpEpilogue>(_cacheFills.AsSpan(0, fills));
+        _cacheFills.AsSpan().Clear();
+        AddRecomputedRows(_student);
+        AddRecomputedRows(_reference);
+        return true;
+    }
+
+    /// <summary>
+    /// The new members' own rows against the new members, fold only (their cache rows are never read): two products per
+    /// model written to <see cref="_cacheFills"/> from <paramref name="at"/>, rows by index (<see cref="_newRows"/>).
+    /// </summary>
+    private int AddNewMemberRows(ModelWork model, int start, int at)
+    {
+        if (!model.Active)
+        {
+            return at;
+        }
+
+        int c = _members - start;
+        ModelEmbeddings e = model.Embeddings;
+        int d = e.Dimension;
+        MatrixView newImage = new(model.MemberImage, start * d, c, d, d);
+        MatrixView newText = new(model.MemberText, start * d, c, d, d);
+        ReadOnlyMemory<int> rows = _newRows.AsMemory(0, c);
+        _cacheFills[at++] = new(rows, Transpose.Transposed, e.Scale, e.Image, newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias, _isMember, _newRows, c));
+        _cacheFills[at++] = new(rows, Transpose.Transposed, e.Scale, e.Text, newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias, _isMember, _newRows, c));
+        return at;
+    }
+
+    /// <summary>The cached pass of <see cref="FusedPass"/> as the fill's side work: band b's rows are the list positions [b·bandRows, (b+1)·bandRows).</summary>
+    private sealed class SoftmaxBandPass : IFillSideWork
+    {
+        private CachedSoftmaxBody _body;
+        private int _bandRows;
+
+        public void Set(CachedSoftmaxBody body, int bandRows)
+        {
+            _body = body;
+            _bandRows = bandRows;
+        }
+
+        public void Prefetch(int band)
+        {
+        }
+
+        public void Run(int band) => _body.Execute(band * _bandRows, _bandRows);
     }
 
     /// <summary>
@@ -913,9 +1028,15 @@ internal sealed class ConditionalScorer
         private readonly int _rows;
         private readonly int _expRows;
         private readonly int _tile;
+        private readonly int[]? _list;
 
-        public CachedSoftmaxBody(ModelWork student, ModelWork reference, double[] accumulator, bool[] isMember, int stride, int members, int rows, int expRows, int tile)
+        /// <summary>
+        /// The pass over the candidates [0, <paramref name="rows"/>) but the members or, with <paramref name="list"/>, over
+        /// the candidates <c>list[0 .. rows)</c> (increasing, none a member).
+        /// </summary>
+        public CachedSoftmaxBody(ModelWork student, ModelWork reference, double[] accumulator, bool[] isMember, int stride, int members, int rows, int expRows, int tile, int[]? list = null)
         {
+            _list = list;
             _isMember = isMember;
             _expRows = expRows;
             _student = student;
@@ -927,14 +1048,17 @@ internal sealed class ConditionalScorer
             _tile = tile;
         }
 
-        public void Execute(int partition)
+        public void Execute(int partition) => Execute(partition * CacheBand, CacheBand);
+
+        /// <summary>The rows at positions [<paramref name="first"/>, + <paramref name="count"/>) (candidates, or entries of the list).</summary>
+        public void Execute(int first, int count)
         {
-            int first = partition * CacheBand;
-            int last = Math.Min(_rows, first + CacheBand);
+            int last = Math.Min(_rows, first + count);
             Add(_student, first, last);
             Add(_reference, first, last);
         }
 
+        /// <summary>The rows at positions [<paramref name="first"/>, <paramref name="last"/>).</summary>
         private void Add(ModelWork w, int first, int last)
         {
             if (!w.Active)
@@ -948,13 +1072,15 @@ internal sealed class ConditionalScorer
             ReadOnlySpan<float> columnShift = w.MemberColumnShift.AsSpan(0, k);
             ReadOnlySpan<float> rowGain = w.MemberRowGain.AsSpan(0, k);
             ReadOnlySpan<float> columnGain = w.MemberColumnGain.AsSpan(0, k);
-            int x = Next(first, last);
-            while (x < last)
+            int p = Next(first, last);
+            while (p < last)
             {
                 // Members' rows are skipped (their scores are never read); the next row to score is prefetched.
-                int next = Next(x + 1, last);
+                int q = Next(p + 1, last);
+                int x = Row(p);
+                int next = q < last ? Row(q) : -1;
                 int offset = x * _stride;
-                if (next < last && next >= _expRows)
+                if (next >= _expRows)
                 {
                     // A later row's logits, while this row computes (each row starts on a new page, where the
                     // hardware prefetcher stops); the exponentials' kernel prefetches line by line itself.
@@ -966,7 +1092,7 @@ internal sealed class ConditionalScorer
                 if (x < _expRows)
                 {
                     // Both directions in one loop over the row's exponentials (the same bits as per direction and tile).
-                    SelectionKernels.SoftmaxTermSumsCached(w.RowExpCache.AsSpan(offset, k), w.RowCache.AsSpan(offset, k), columnGain, columnShift, w.ColumnExpCache.AsSpan(offset, k), w.ColumnCache.AsSpan(offset, k), rowGain, rowShift, reference, _tile, next < Math.Min(last, _expRows) ? (next - x) * _stride : 0, out softplus1, out softplus2);
+                    SelectionKernels.SoftmaxTermSumsCached(w.RowExpCache.AsSpan(offset, k), w.RowCache.AsSpan(offset, k), columnGain, columnShift, w.ColumnExpCache.AsSpan(offset, k), w.ColumnCache.AsSpan(offset, k), rowGain, rowShift, reference, _tile, next >= 0 && next < _expRows ? (next - x) * _stride : 0, out softplus1, out softplus2);
                 }
                 else
                 {
@@ -982,20 +1108,23 @@ internal sealed class ConditionalScorer
                 }
 
                 _accumulator[x] += w.Weight * SoftmaxDelta(w.PositiveLogit[x], w, x, softplus1 + softplus2);
-                x = next;
+                p = q;
             }
         }
 
-        /// <summary>The first row in [<paramref name="x"/>, <paramref name="last"/>) that is not a member (last if none).</summary>
-        private int Next(int x, int last)
+        /// <summary>The first position in [<paramref name="p"/>, <paramref name="last"/>) whose row is not a member (last if none).</summary>
+        private int Next(int p, int last)
         {
-            while (x < last && _isMember[x])
+            while (_list is null && p < last && _isMember[p])
             {
-                x++;
+                p++;
             }
 
-            return x;
+            return p;
         }
+
+        /// <summary>The candidate at position <paramref name="p"/>.</summary>
+        private int Row(int p) => _list is null ? p : _list[p];
     }
 
     internal static void Grow<T>(ref T[] array, int length)

@@ -39,12 +39,13 @@ public class SoftmaxFillByIndexTests
             order = Arrange(TestData.Distinct(count, count, 12), chunkSizes, cachedRows);
         }
         long budget = (cachedRows * rowBytes) + ((long)(expShare * cachedRows) * rowBytes);
-        (double[][] expected, _) = Scores(batch, order, chunkSizes, budget, threads: 1, on: false, inFill: false);
-        for (int run = 0; run < 6; run++)
+        (double[][] expected, _) = Scores(batch, order, chunkSizes, budget, threads: 1, on: false, inFill: false, fused: false);
+        for (int run = 0; run < 9; run++)
         {
-            // Each thread count with the old members folded from the fill's bands and as a job of their own.
-            int threads = 1 + (run / 2);
-            (double[][] actual, int byIndex) = Scores(batch, order, chunkSizes, budget, threads, on: true, inFill: run % 2 == 0);
+            // Each thread count with the pass fused into the fill, and unfused with the old members folded from the
+            // fill's bands or as a job of their own.
+            int threads = 1 + (run / 3);
+            (double[][] actual, int byIndex) = Scores(batch, order, chunkSizes, budget, threads, on: true, inFill: run % 3 == 1, fused: run % 3 == 0);
             for (int k = 0; k < chunkSizes.Length; k++)
             {
                 var member = new bool[count];
@@ -139,13 +140,14 @@ public class SoftmaxFillByIndexTests
         return new SuperBatch(student, reference);
     }
 
-    private static (double[][] Scores, int ByIndex) Scores(SuperBatch batch, int[] order, int[] chunkSizes, long budget, int threads, bool on, bool inFill)
+    private static (double[][] Scores, int ByIndex) Scores(SuperBatch batch, int[] order, int[] chunkSizes, long budget, int threads, bool on, bool inFill, bool fused)
     {
         int saved = GemmControl.MaxDegreeOfParallelism;
-        bool switchSaved = ConditionalScorer.SoftmaxFillByIndex, inFillSaved = ConditionalScorer.FoldInFill;
+        bool switchSaved = ConditionalScorer.SoftmaxFillByIndex, inFillSaved = ConditionalScorer.FoldInFill, fusedSaved = ConditionalScorer.FusedPass;
         GemmControl.MaxDegreeOfParallelism = threads;
         ConditionalScorer.SoftmaxFillByIndex = on;
         ConditionalScorer.FoldInFill = inFill;
+        ConditionalScorer.FusedPass = fused;
         try
         {
             var scorer = new ConditionalScorer();
@@ -167,6 +169,7 @@ public class SoftmaxFillByIndexTests
             GemmControl.MaxDegreeOfParallelism = saved;
             ConditionalScorer.SoftmaxFillByIndex = switchSaved;
             ConditionalScorer.FoldInFill = inFillSaved;
+            ConditionalScorer.FusedPass = fusedSaved;
         }
     }
 
