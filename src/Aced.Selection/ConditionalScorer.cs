@@ -360,6 +360,13 @@ internal sealed class ConditionalScorer
     internal static bool PrefetchSoftmaxFill { get; set; } = true;
 
     /// <summary>
+    /// Whether (with <see cref="PrefetchSoftmaxFill"/>) the softmax fill's epilogues prefetch only each next band's first
+    /// strip where the AVX2 GEMM reads A's strips in place, as the sigmoid products do (<see cref="PrefetchLeadStrip"/>;
+    /// the same bits either way). The switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool SoftmaxLeadStrip { get; set; } = true;
+
+    /// <summary>
     /// Whether the softmax cache fill leaves the members' cache rows unwritten (default true): a member's cached logits
     /// and exponentials are never read again (the cached pass skips its row), only its running log-sum-exps are, and
     /// those are still folded; every score keeps its bits. The switch of a same-process A/B measurement.
@@ -486,7 +493,7 @@ internal sealed class ConditionalScorer
         fills = AddNewLogits(_reference, start, fills, fillRows);
         if (PrefetchSoftmaxFill)
         {
-            PrefetchNextOperands(_cacheFills.AsSpan(0, fills));
+            PrefetchNextOperands(_cacheFills.AsSpan(0, fills), SoftmaxLeadStrip);
         }
 
         if (fillRows >= 0)
@@ -539,10 +546,12 @@ internal sealed class ConditionalScorer
     /// cache fill (the old members' folds as a job, the new members' rows against the new members as a small product
     /// group) and then runs the fill over the non-members only with the cached pass in its epilogues, band by band: each
     /// band's pass right after the band's last product, so one thread's memory-bound pass overlaps the other's products
-    /// and the pass's separate job goes (default true). Every element and every fold is the same call on the same
-    /// values, so every score keeps its bits. The switch of a same-process A/B measurement.
+    /// and the pass's separate job goes. Every element and every fold is the same call on the same values, so every
+    /// score keeps its bits. Default false: measured 1.079x slower at (5120, 1024, 256, 16) (same-process A/B, 21 rounds;
+    /// the pass's 1 MB of rows per band pushes the products' operands out of L2, and the old members' folds no longer
+    /// overlap the products). The switch of a same-process A/B measurement.
     /// </summary>
-    internal static bool FusedPass { get; set; } = true;
+    internal static bool FusedPass { get; set; }
 
     private readonly SoftmaxBandPass _bandPass = new();
     private int[] _newRows = Array.Empty<int>();
@@ -591,7 +600,7 @@ internal sealed class ConditionalScorer
         _bandPass.Set(new CachedSoftmaxBody(_student, _reference, _accumulator, _isMember, _stride, k, rows, _expRows, new GemmPlan(1, k, 1, epilogue: true).Nc, _active), plan.Mc);
         if (PrefetchSoftmaxFill)
         {
-            PrefetchNextOperands(_cacheFills.AsSpan(0, fills));
+            PrefetchNextOperands(_cacheFills.AsSpan(0, fills), SoftmaxLeadStrip);
         }
 
         ref EpilogueProduct<CacheAndLogSumExpEpilogue> last = ref _cacheFills[fills - 1];

@@ -787,21 +787,22 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
     private readonly bool _sideRuns;
     private readonly int _columns;
     private readonly int _bandRows;
+    private readonly int _nextLead;
     private readonly bool _stream = SelectionKernels.StreamFill && !Vector512.IsHardwareAccelerated;
     private readonly bool _fused = SelectionKernels.FusedFillApplies;
 
     public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip = null)
-        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, null, 0, default, 0, null, false, 0, 0)
+        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, null, 0, default, 0, int.MaxValue, null, false, 0, 0)
     {
     }
 
     /// <summary>The epilogue of a product whose row i is candidate <c>rows[i]</c>, i &lt; <paramref name="rowCount"/>.</summary>
     public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, int[] rows, int rowCount)
-        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, rows, rowCount, default, 0, null, false, 0, 0)
+        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, rows, rowCount, default, 0, int.MaxValue, null, false, 0, 0)
     {
     }
 
-    private CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, int[]? rows, int rowCount, MatrixView next, int nextOffset, IFillSideWork? side, bool sideRuns, int columns, int bandRows)
+    private CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, int[]? rows, int rowCount, MatrixView next, int nextOffset, int nextLead, IFillSideWork? side, bool sideRuns, int columns, int bandRows)
     {
         _cache = cache;
         _expCache = expCache;
@@ -821,10 +822,11 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
         _sideRuns = sideRuns;
         _columns = columns;
         _bandRows = bandRows;
+        _nextLead = nextLead;
     }
 
     /// <inheritdoc cref="SoftplusRowSumEpilogue.PrefetchingRowsOf(MatrixView, int)"/>
-    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, _rows, _rowCount, next, offset, _side, _sideRuns, _columns, _bandRows);
+    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset) => PrefetchingRowsOf(next, offset, int.MaxValue);
 
     /// <summary>
     /// This epilogue, also doing <paramref name="side"/>'s share of each row band (band
@@ -833,10 +835,10 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
     /// product); with <paramref name="runs"/> true its work, after the band's last column tile (the group's last product,
     /// when the band's other products have given the prefetched lines time to arrive).
     /// </summary>
-    public CacheAndLogSumExpEpilogue WithSideWork(IFillSideWork side, bool runs, int columns, int bandRows) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, _rows, _rowCount, _next, _nextOffset, side, runs, columns, bandRows);
+    public CacheAndLogSumExpEpilogue WithSideWork(IFillSideWork side, bool runs, int columns, int bandRows) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, _rows, _rowCount, _next, _nextOffset, _nextLead, side, runs, columns, bandRows);
 
-    /// <summary>As <see cref="PrefetchingRowsOf(MatrixView, int)"/>: the softmax fill always prefetches its tiles' whole rows (the lead is not used).</summary>
-    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset, int lead) => PrefetchingRowsOf(next, offset);
+    /// <inheritdoc/>
+    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset, int lead) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, _rows, _rowCount, next, offset, lead, _side, _sideRuns, _columns, _bandRows);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
@@ -846,7 +848,7 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
             _side.Prefetch(rowStart / _bandRows);
         }
 
-        int prefetchRows = RowPrefetch.Count(_next, _rows is null ? _next.Rows : _rowCount, _nextOffset, rowStart, columnStart, rows);
+        int prefetchRows = Math.Min(RowPrefetch.Count(_next, _rows is null ? _next.Rows : _rowCount, _nextOffset, rowStart, columnStart, rows), _nextLead);
         for (int r = 0; r < rows; r++)
         {
             int i = Candidate(rowStart + r);
