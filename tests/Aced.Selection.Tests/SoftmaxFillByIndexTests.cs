@@ -25,7 +25,7 @@ public class SoftmaxFillByIndexTests
     [InlineData(150, 24, new[] { 9, 50, 13, 21 }, 1.0, 1.0, false)]                         // row bands of 48 and 40 rows, more bands than old members' blocks
     public void Conditional_FillByIndexOnOrOff_SameBitsAtEveryThreadCount(int count, int dim, int[] chunkSizes, double cachedShare, double expShare, bool ends, bool extreme = false)
     {
-        SuperBatch batch = extreme ? Extreme(count, dim) : TestData.Batch(count, dim, 47, ContrastiveKind.Softmax);
+        SuperBatch batch = extreme ? ActiveRowsTests.Extreme(count, dim) : TestData.Batch(count, dim, 47, ContrastiveKind.Softmax);
         int[] order = TestData.Distinct(count, chunkSizes.Sum(), 12);
         if (ends)
         {
@@ -114,30 +114,6 @@ public class SoftmaxFillByIndexTests
         }
 
         return arranged.ToArray();
-    }
-
-    /// <summary>Rows scaled far beyond unit norm (logits overflow to infinity), to subnormals, and to zero; no NaN.</summary>
-    private static SuperBatch Extreme(int count, int dim)
-    {
-        ModelEmbeddings student = TestData.Model(count, dim, 81, 100f, -20f, 0.3f);
-        ModelEmbeddings reference = TestData.Model(count, dim, 82, 10f, 5f, 0.8f);
-        foreach (ModelEmbeddings model in new[] { student, reference })
-        {
-            for (int i = 0; i < count; i++)
-            {
-                float factor = (i % 7) switch { 0 => 1e18f, 1 => 1e-30f, 2 => 0f, 3 => -3e4f, _ => 1f };
-                foreach (MatrixView m in new[] { model.Image, model.Text })
-                {
-                    Span<float> row = m.Row(i);
-                    for (int j = 0; j < row.Length; j++)
-                    {
-                        row[j] *= (i + j) % 5 == 0 ? factor : 1f;
-                    }
-                }
-            }
-        }
-
-        return new SuperBatch(student, reference);
     }
 
     private static (double[][] Scores, int ByIndex) Scores(SuperBatch batch, int[] order, int[] chunkSizes, long budget, int threads, bool on, bool inFill, bool fused)
