@@ -10,7 +10,8 @@ namespace Aced.SoftmaxProbe;
 /// Interleaved probe for issue 12 item 3: per round one sigmoid joint learnability selection (the yardstick), one
 /// cached softmax selection and (optionally) one uncached softmax selection of the same super-batch, in one process,
 /// so every pair sees the same machine load; prints each round and the median of the per-round ratios.
-/// <c>ACED_PROBE_THREADS</c> sets <see cref="GemmControl.MaxDegreeOfParallelism"/>.
+/// <c>ACED_PROBE_THREADS</c> sets <see cref="GemmControl.MaxDegreeOfParallelism"/>; <c>ACED_PROBE_OFF=Type.Switch,...</c> turns
+/// internal static bool switches off for the whole run (a profile of the old path).
 /// Usage: SoftmaxProbe [rounds=9] [B=5120] [b=1024] [d=256] [n=16] [nocache=0|1] [cache bytes=256 MiB].
 /// </summary>
 public static class Program
@@ -33,6 +34,15 @@ public static class Program
         var data = new SuperBatch(Embeddings(superBatch, dimension, 1, 1.5f), Embeddings(superBatch, dimension, 2, 0.5f));
         ActiveBatchSampler sigmoid = Sampler(batch, chunks, ContrastiveKind.Sigmoid, ActiveBatchSamplerOptions.DefaultSoftmaxLogitCacheBytes);
         ActiveBatchSampler softmax = Sampler(batch, chunks, ContrastiveKind.Softmax, cacheBytes);
+        if (Environment.GetEnvironmentVariable("ACED_PROBE_OFF") is string offSwitches)
+        {
+            // A whole run with these switches off (e.g. for a profile of the old path).
+            foreach (System.Reflection.PropertyInfo property in Switches(offSwitches.Split(',')))
+            {
+                property.SetValue(null, false);
+            }
+        }
+
         if (Environment.GetEnvironmentVariable("ACED_PROBE_AB") is string ab)
         {
             AB(rounds, data, sigmoid, softmax, ab.Split(','));
@@ -101,15 +111,7 @@ public static class Program
     /// </summary>
     private static void AB(int rounds, SuperBatch data, ActiveBatchSampler sigmoid, ActiveBatchSampler softmax, string[] switches)
     {
-        var properties = new System.Reflection.PropertyInfo[switches.Length];
-        for (int q = 0; q < switches.Length; q++)
-        {
-            int dot = switches[q].LastIndexOf('.');
-            Type type = typeof(GemmControl).Assembly.GetType(switches[q][..dot]) ?? typeof(ActiveBatchSampler).Assembly.GetType(switches[q][..dot])
-                ?? throw new ArgumentException($"no type {switches[q][..dot]}", nameof(switches));
-            properties[q] = type.GetProperty(switches[q][(dot + 1)..], System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public)
-                ?? throw new ArgumentException($"no static property {switches[q]}", nameof(switches));
-        }
+        System.Reflection.PropertyInfo[] properties = Switches(switches);
 
         void Set(bool on)
         {
@@ -155,6 +157,22 @@ public static class Program
 
         Set(true);
         Console.WriteLine(FormattableString.Invariant($"switches {string.Join(',', switches)}: softmax/sigmoid off {Median(offRatio):F3} on {Median(onRatio):F3}; softmax off {Median(off):F1} on {Median(on):F1} ms; on/off median {Median(pair):F3}, process CPU time {Median(cpuPair):F3}"));
+    }
+
+    /// <summary>The internal static bool properties named <c>Namespace.Type.Property</c> (in Aced.Core or Aced.Selection).</summary>
+    private static System.Reflection.PropertyInfo[] Switches(string[] switches)
+    {
+        var properties = new System.Reflection.PropertyInfo[switches.Length];
+        for (int q = 0; q < switches.Length; q++)
+        {
+            int dot = switches[q].LastIndexOf('.');
+            Type type = typeof(GemmControl).Assembly.GetType(switches[q][..dot]) ?? typeof(ActiveBatchSampler).Assembly.GetType(switches[q][..dot])
+                ?? throw new ArgumentException($"no type {switches[q][..dot]}", nameof(switches));
+            properties[q] = type.GetProperty(switches[q][(dot + 1)..], System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public)
+                ?? throw new ArgumentException($"no static property {switches[q]}", nameof(switches));
+        }
+
+        return properties;
     }
 
     private static double Time(ActiveBatchSampler sampler, SuperBatch data)

@@ -297,6 +297,7 @@ internal sealed class ConditionalScorer
             case ScoreLoss.Softmax:
                 _accumulator.AsSpan(0, _count).Clear();
                 AddSoftmax(start);
+                RemoveMembers();
                 break;
             default:
                 break;
@@ -357,6 +358,13 @@ internal sealed class ConditionalScorer
     /// switch of a same-process A/B measurement.
     /// </summary>
     internal static bool PrefetchSoftmaxFill { get; set; } = true;
+
+    /// <summary>
+    /// Whether (with <see cref="PrefetchSoftmaxFill"/>) the softmax fill's epilogues prefetch only each next band's first
+    /// strip where the AVX2 GEMM reads A's strips in place, as the sigmoid products do (<see cref="PrefetchLeadStrip"/>;
+    /// the same bits either way). The switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool SoftmaxLeadStrip { get; set; } = true;
 
     /// <summary>
     /// Whether the softmax cache fill leaves the members' cache rows unwritten (default true): a member's cached logits
@@ -474,15 +482,45 @@ internal sealed class ConditionalScorer
         // 1. Every candidate's running log-sum-exps over the members, Rx = LSE_m l_xm and Cx = LSE_m l_mx, fold in the
         // new members' logits only (O(B·c)), in the column tiles of the fused product over the c new members; the
         // cached rows fold the same tiles of their cache, so both give the same bits (and so does a sharded selection).
-        int fills = AddNewLogits(_student, start, 0);
-        fills = AddNewLogits(_reference, start, fills);
+        int fillRows = SoftmaxFillRows(start);
+        SoftmaxChunksByIndex = (start == 0 ? 0 : SoftmaxChunksByIndex) + (fillRows >= 0 ? 1 : 0);
+        if (fillRows >= 0 && FusedPass && AddSoftmaxFused(start))
+        {
+            return;
+        }
+
+        int fills = AddNewLogits(_student, start, 0, fillRows);
+        fills = AddNewLogits(_reference, start, fills, fillRows);
         if (PrefetchSoftmaxFill)
         {
-            PrefetchNextOperands(_cacheFills.AsSpan(0, fills));
+            PrefetchNextOperands(_cacheFills.AsSpan(0, fills), SoftmaxLeadStrip);
+        }
+
+        if (fillRows >= 0)
+        {
+            // From the fill's row bands (each band's share prefetched by the first product, folded by the last) or as a
+            // job of its own after the fill, in member bands of the pass's height.
+            // (The fill's row bands are its plan's row blocks, whatever the products' inner dimensions.)
+            var plan = new GemmPlan(fillRows, c, 1, epilogue: true);
+            int bands = FoldInFill ? plan.RowTiles : PartitionCount(start);
+            _oldMemberFold.Set(_student, _reference, _memberIndex, start, c, _stride, cached, plan.Nc, bands);
+            if (FoldInFill)
+            {
+                ref EpilogueProduct<CacheAndLogSumExpEpilogue> first = ref _cacheFills[0];
+                first = first.With(first.Epilogue.WithSideWork(_oldMemberFold, runs: false, c, plan.Mc));
+                ref EpilogueProduct<CacheAndLogSumExpEpilogue> last = ref _cacheFills[fills - 1];
+                last = last.With(last.Epilogue.WithSideWork(_oldMemberFold, runs: true, c, plan.Mc));
+            }
         }
 
         Gemm.MultiplyWithEpilogues<CacheAndLogSumExpEpilogue>(_cacheFills.AsSpan(0, fills));
         _cacheFills.AsSpan().Clear();
+        if (fillRows >= 0 && !FoldInFill)
+        {
+            // The old members' rows were left out of the fill: their running log-sum-exps fold the new members' logits
+            // from the new members' cache rows.
+            ParallelPartition.Run(PartitionCount(start), new OldMemberFoldJob(_oldMemberFold));
+        }
 
         // 2. The members' own log-sum-exps over the members are their candidate rows' (m is a candidate and m in M, so
         // R_m = LSE_{j in M} l_mj includes l_mm): read off for the members this process holds; a sharded selection
@@ -504,11 +542,196 @@ internal sealed class ConditionalScorer
     }
 
     /// <summary>
+    /// Whether (with <see cref="SoftmaxFillByIndex"/>) a softmax chunk completes every member's log-sum-exps before the
+    /// cache fill (the old members' folds as a job, the new members' rows against the new members as a small product
+    /// group) and then runs the fill over the non-members only with the cached pass in its epilogues, band by band: each
+    /// band's pass right after the band's last product, so one thread's memory-bound pass overlaps the other's products
+    /// and the pass's separate job goes. Every element and every fold is the same call on the same values, so every
+    /// score keeps its bits. Default false: measured 1.079x slower at (5120, 1024, 256, 16) (same-process A/B, 21 rounds;
+    /// the pass's 1 MB of rows per band pushes the products' operands out of L2, and the old members' folds no longer
+    /// overlap the products). The switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool FusedPass { get; set; }
+
+    private readonly SoftmaxBandPass _bandPass = new();
+    private int[] _newRows = Array.Empty<int>();
+
+    /// <summary>
+    /// The softmax update of <see cref="FusedPass"/> for the members from <paramref name="start"/>; false (nothing done)
+    /// where the GEMM would not read the non-members' rows by index in place.
+    /// </summary>
+    private bool AddSoftmaxFused(int start)
+    {
+        int k = _members;
+        int c = k - start;
+        int cached = _cachedRows;
+        int rows = 0;
+        for (int i = 0; i < _activeCount; i++)
+        {
+            int x = _active[i];
+            rows += !_isMember[x] && x < cached ? 1 : 0;
+        }
+
+        if (rows == 0 || !_student.ReadsRowsByIndex(rows, c) || !_reference.ReadsRowsByIndex(rows, c))
+        {
+            return false;
+        }
+
+        // 1. The members' log-sum-exps: the old members' from the new members' cache rows, the new members' from their
+        // own rows against the new members (fold only), the rows beyond the cache from their products (AddNewLogits).
+        _oldMemberFold.Set(_student, _reference, _memberIndex, start, c, _stride, cached, new GemmPlan(1, c, 1, epilogue: true).Nc, PartitionCount(start));
+        ParallelPartition.Run(PartitionCount(start), new OldMemberFoldJob(_oldMemberFold));
+        Grow(ref _newRows, c);
+        _memberIndex.AsSpan(start, c).CopyTo(_newRows);
+        int own = AddNewMemberRows(_student, start, 0);
+        own = AddNewMemberRows(_reference, start, own);
+        Gemm.MultiplyWithEpilogues<CacheAndLogSumExpEpilogue>(_cacheFills.AsSpan(0, own));
+        _cacheFills.AsSpan().Clear();
+
+        // 2. The non-members' fill products are set up (the rows beyond the cache fold here), then the shifts.
+        RemoveMembers();
+        int fills = AddNewLogits(_student, start, 0, rows);
+        fills = AddNewLogits(_reference, start, fills, rows);
+        MemberShifts(_student);
+        MemberShifts(_reference);
+
+        // 3. The fill with each band's pass after its last product (bands of the fill's plan), then the rows beyond the cache.
+        var plan = new GemmPlan(rows, c, 1, epilogue: true);
+        _bandPass.Set(new CachedSoftmaxBody(_student, _reference, _accumulator, _isMember, _stride, k, rows, _expRows, new GemmPlan(1, k, 1, epilogue: true).Nc, _active), plan.Mc);
+        if (PrefetchSoftmaxFill)
+        {
+            PrefetchNextOperands(_cacheFills.AsSpan(0, fills), SoftmaxLeadStrip);
+        }
+
+        ref EpilogueProduct<CacheAndLogSumExpEpilogue> last = ref _cacheFills[fills - 1];
+        last = last.With(last.Epilogue.WithSideWork(_bandPass, runs: true, c, plan.Mc));
+        Gemm.MultiplyWithEpilogues<CacheAndLogSumExpEpilogue>(_cacheFills.AsSpan(0, fills));
+        _cacheFills.AsSpan().Clear();
+        AddRecomputedRows(_student);
+        AddRecomputedRows(_reference);
+        return true;
+    }
+
+    /// <summary>
+    /// The new members' own rows against the new members, fold only (their cache rows are never read): two products per
+    /// model written to <see cref="_cacheFills"/> from <paramref name="at"/>, rows by index (<see cref="_newRows"/>).
+    /// </summary>
+    private int AddNewMemberRows(ModelWork model, int start, int at)
+    {
+        if (!model.Active)
+        {
+            return at;
+        }
+
+        int c = _members - start;
+        ModelEmbeddings e = model.Embeddings;
+        int d = e.Dimension;
+        MatrixView newImage = new(model.MemberImage, start * d, c, d, d);
+        MatrixView newText = new(model.MemberText, start * d, c, d, d);
+        ReadOnlyMemory<int> rows = _newRows.AsMemory(0, c);
+        _cacheFills[at++] = new(rows, Transpose.Transposed, e.Scale, e.Image, newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias, _isMember, _newRows, c));
+        _cacheFills[at++] = new(rows, Transpose.Transposed, e.Scale, e.Text, newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias, _isMember, _newRows, c));
+        return at;
+    }
+
+    /// <summary>The cached pass of <see cref="FusedPass"/> as the fill's side work: band b's rows are the list positions [b·bandRows, (b+1)·bandRows).</summary>
+    private sealed class SoftmaxBandPass : IFillSideWork
+    {
+        private CachedSoftmaxBody _body;
+        private int _bandRows;
+
+        public void Set(CachedSoftmaxBody body, int bandRows)
+        {
+            _body = body;
+            _bandRows = bandRows;
+        }
+
+        public void Prefetch(int band)
+        {
+        }
+
+        public void Run(int band) => _body.Execute(band * _bandRows, _bandRows);
+    }
+
+    /// <summary>
+    /// Whether a softmax chunk's cache fill runs over the cached candidates that were not members before the chunk only
+    /// (the non-members and the chunk's new members), read by index where they lie (<see cref="Gemm.ReadsRowsByIndex"/>),
+    /// instead of over all cached rows (default true). The old members' rows are needed only for their running
+    /// log-sum-exps, and the logits these fold are already cached, transposed: old member m's <c>l_mj</c> against a new
+    /// member j is <c>img_m . txt_j</c>, which j's column cache row holds at m (computed when j was a candidate and m a
+    /// member, as <c>txt_j . img_m</c>: each product element is one FMA chain from +0 with alpha applied at the store, and
+    /// a product of two floats does not depend on their order, so the same bits). So they are folded from there
+    /// (<see cref="OldMemberFold"/>), tile by tile as the fill's epilogue would: every running log-sum-exp and
+    /// every score keeps its bits. Taken when every new member's row is cached (their cache rows are read) and the GEMM
+    /// reads rows by index in place; elsewhere the fill runs over all cached rows. At update j of n − 1 the old
+    /// members are about j·b/n of the B rows: about b/(2B) of the fill's products (10 % at b = B/5). The switch of a
+    /// same-process A/B measurement.
+    /// </summary>
+    internal static bool SoftmaxFillByIndex { get; set; } = true;
+
+    /// <summary>
+    /// Whether (with <see cref="SoftmaxFillByIndex"/>) the old members' folds are shared out over the fill's row bands, each
+    /// band's share prefetched by the first product's epilogue and folded by the last one's, so their memory reads
+    /// (the new members' cache rows, stored past the caches chunks ago) overlap the products, instead of a job of their own
+    /// after the fill (default true; the same bits either way: each member's folds are the same calls in the same
+    /// order, whichever thread makes them). The switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool FoldInFill { get; set; } = true;
+
+    private readonly OldMemberFold _oldMemberFold = new();
+
+    /// <summary>The old members' folds as a job of their own: partition p is the fold's band p.</summary>
+    private readonly struct OldMemberFoldJob : IPartitionBody
+    {
+        private readonly OldMemberFold _fold;
+
+        public OldMemberFoldJob(OldMemberFold fold) => _fold = fold;
+
+        public void Execute(int partition) => _fold.Run(partition);
+    }
+
+    /// <summary>Chunks of the current selection whose softmax cache fill ran over rows by index (<see cref="SoftmaxFillByIndex"/>).</summary>
+    internal int SoftmaxChunksByIndex { get; private set; }
+
+    /// <summary>
+    /// The number of rows of a by-index cache fill for the members from <paramref name="start"/> (the first entries of
+    /// <see cref="_active"/>, which still holds the chunk's new members), or -1 for a fill over all cached rows (see
+    /// <see cref="SoftmaxFillByIndex"/>).
+    /// </summary>
+    private int SoftmaxFillRows(int start)
+    {
+        int cached = _cachedRows;
+        if (!SoftmaxFillByIndex || cached == 0 || start == 0)
+        {
+            return -1;
+        }
+
+        for (int m = start; m < _members; m++)
+        {
+            if ((uint)_memberIndex[m] >= (uint)cached)
+            {
+                return -1;
+            }
+        }
+
+        int rows = 0;
+        while (rows < _activeCount && _active[rows] < cached)
+        {
+            rows++;
+        }
+
+        int c = _members - start;
+        return rows > 0 && _student.ReadsRowsByIndex(rows, c) && _reference.ReadsRowsByIndex(rows, c) ? rows : -1;
+    }
+
+    /// <summary>
     /// The new members' logits: for the cached rows, the two products that store them into the cache and fold them are
     /// written to <see cref="_cacheFills"/> from index <paramref name="at"/> (the caller runs the chunk's fills as one
-    /// group); for the others, folded into the running log-sum-exps here. Returns the index after this model's fills.
+    /// group); for the others, folded into the running log-sum-exps here. With <paramref name="fillRows"/> &gt;= 0 the
+    /// fills run over the candidates <c>_active[0 .. fillRows)</c> by index (<see cref="SoftmaxFillByIndex"/>).
+    /// Returns the index after this model's fills.
     /// </summary>
-    private int AddNewLogits(ModelWork model, int start, int at)
+    private int AddNewLogits(ModelWork model, int start, int at, int fillRows)
     {
         if (!model.Active)
         {
@@ -527,8 +750,17 @@ internal sealed class ConditionalScorer
             // l_xm (x as image) and l_mx (x as text) for the cached rows, stored into the cache and folded by the epilogue
             // (members' rows only folded: their cache rows are never read again).
             bool[]? skip = SkipMemberFill ? _isMember : null;
-            _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias, skip));
-            _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias, skip));
+            if (fillRows >= 0)
+            {
+                ReadOnlyMemory<int> rows = _active.AsMemory(0, fillRows);
+                _cacheFills[at++] = new(rows, Transpose.Transposed, e.Scale, e.Image, newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias, skip, _active, fillRows));
+                _cacheFills[at++] = new(rows, Transpose.Transposed, e.Scale, e.Text, newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias, skip, _active, fillRows));
+            }
+            else
+            {
+                _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias, skip));
+                _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias, skip));
+            }
         }
 
         if (rest > 0)
@@ -618,6 +850,9 @@ internal sealed class ConditionalScorer
 
     private const int CacheBand = 64;
 
+    /// <summary>Members per block of <see cref="OldMemberFold"/>'s gather: one cache line of each new member's cache row.</summary>
+    private const int FoldBlock = 16;
+
     /// <summary>The softmax change of one model's batch loss when x joins: <c>-l_xx + (LAE(Rx, l_xx) + LAE(Cx, l_xx) + softplus terms) / 2</c>.</summary>
     private static double SoftmaxDelta(double lxx, ModelWork model, int x, double softplusTerms) =>
         -lxx + (0.5 * (AddToLogSumExp(model.RowMax[x], model.RowSum[x], lxx) + AddToLogSumExp(model.ColumnMax[x], model.ColumnSum[x], lxx))) + (0.5 * softplusTerms);
@@ -637,6 +872,155 @@ internal sealed class ConditionalScorer
     }
 
     /// <summary>
+    /// The old members' running log-sum-exps of a by-index cache fill (<see cref="SoftmaxFillByIndex"/>): old member m
+    /// (candidate x, cached) folds <c>l_xj</c> for the new members j from j's column cache row (<c>txt_j . img_m</c> at
+    /// m) and <c>l_jx</c> from j's row cache row, one
+    /// <see cref="SelectionKernels.AccumulateLogSumExp(ReadOnlySpan{float}, float, ref double, ref double)"/> per column
+    /// tile of the fill's products, as the fill's epilogue folds a member's row; student and reference together. The
+    /// old members are shared out over <c>bands</c> in blocks of <see cref="FoldBlock"/>: band b's blocks are done by
+    /// <see cref="Run"/>(b) exactly once, from the fill's epilogues (<see cref="FoldInFill"/>) or as a job of its own.
+    /// Reused across chunks (no allocation).
+    /// </summary>
+    private sealed class OldMemberFold : IFillSideWork
+    {
+        private ModelWork _student = null!;
+        private ModelWork _reference = null!;
+        private int[] _memberIndex = Array.Empty<int>();
+        private int _start;
+        private int _count;
+        private int _stride;
+        private int _cached;
+        private int _tile;
+        private int _bands;
+
+        /// <summary>Sets the chunk: the new members [<paramref name="start"/>, + <paramref name="count"/>), shared out over <paramref name="bands"/>.</summary>
+        public void Set(ModelWork student, ModelWork reference, int[] memberIndex, int start, int count, int stride, int cached, int tile, int bands)
+        {
+            _student = student;
+            _reference = reference;
+            _memberIndex = memberIndex;
+            _start = start;
+            _count = count;
+            _stride = stride;
+            _cached = cached;
+            _tile = tile;
+            _bands = bands;
+        }
+
+        /// <summary>Band <paramref name="band"/>'s first member (a multiple of <see cref="FoldBlock"/>; band <c>bands</c> gives the end).</summary>
+        private int First(int band)
+        {
+            int blocks = (_start + FoldBlock - 1) / FoldBlock;
+            return (int)Math.Min(_start, (long)band * blocks / _bands * FoldBlock);
+        }
+
+        public void Prefetch(int band)
+        {
+            for (int m0 = First(band); m0 < First(band + 1); m0 += FoldBlock)
+            {
+                PrefetchBlock(m0);
+            }
+        }
+
+        public void Run(int band)
+        {
+            int first = First(band);
+            int last = First(band + 1);
+            Span<float> block = stackalloc float[FoldBlock * _tile];
+            if (first < last)
+            {
+                PrefetchBlock(first);
+            }
+
+            for (int m0 = first; m0 < last; m0 += FoldBlock)
+            {
+                // The new members' rows were stored past the caches (non-temporal) chunks ago: each block's lines are
+                // asked for while the previous block folds (the lines of one block lie in as many rows as new members).
+                if (m0 + FoldBlock < last)
+                {
+                    PrefetchBlock(m0 + FoldBlock);
+                }
+
+                int members = Math.Min(FoldBlock, last - m0);
+                Fold(_student, m0, members, block);
+                Fold(_reference, m0, members, block);
+            }
+        }
+
+        /// <summary>Prefetches the cache line at member <paramref name="m"/> of every new member's cache rows (both directions, both models).</summary>
+        private void PrefetchBlock(int m)
+        {
+            Prefetch(_student, m);
+            Prefetch(_reference, m);
+        }
+
+        private void Prefetch(ModelWork w, int m)
+        {
+            if (!w.Active)
+            {
+                return;
+            }
+
+            for (int j = 0; j < _count; j++)
+            {
+                int at = (_memberIndex[_start + j] * _stride) + m;
+                VectorMath.PrefetchLine(ref w.ColumnCache.AsSpan(at, 1)[0]);
+                VectorMath.PrefetchLine(ref w.RowCache.AsSpan(at, 1)[0]);
+            }
+        }
+
+        /// <summary>Folds the members [<paramref name="m0"/>, + <paramref name="members"/>) of one model, tile by tile, both directions.</summary>
+        private void Fold(ModelWork w, int m0, int members, Span<float> block)
+        {
+            if (!w.Active)
+            {
+                return;
+            }
+
+            float bias = w.Embeddings.Bias;
+            for (int j0 = 0; j0 < _count; j0 += _tile)
+            {
+                int width = Math.Min(_tile, _count - j0);
+
+                // l_mj (m as image) sits in new member j's column cache row, l_jm (m as text) in its row cache row.
+                Gather(w.ColumnCache, j0, width, m0, members, block);
+                FoldRows(block, m0, members, width, bias, w.RowMax, w.RowSum);
+                Gather(w.RowCache, j0, width, m0, members, block);
+                FoldRows(block, m0, members, width, bias, w.ColumnMax, w.ColumnSum);
+            }
+        }
+
+        /// <summary>
+        /// <c>block[i * tile + j] = cache[row of new member j0 + j][m0 + i]</c>: the members' logits against the tile's new
+        /// members, one contiguous read of the members' columns per new member's row.
+        /// </summary>
+        private void Gather(CacheBuffer cache, int j0, int width, int m0, int members, Span<float> block)
+        {
+            for (int j = 0; j < width; j++)
+            {
+                ReadOnlySpan<float> source = cache.AsSpan((_memberIndex[_start + j0 + j] * _stride) + m0, members);
+                for (int i = 0; i < source.Length; i++)
+                {
+                    block[(i * _tile) + j] = source[i];
+                }
+            }
+        }
+
+        /// <summary>Folds each cached member's gathered tile row into its running log-sum-exp, as the fill's epilogue folds a member's row.</summary>
+        private void FoldRows(Span<float> block, int m0, int members, int width, float bias, double[] max, double[] sum)
+        {
+            for (int i = 0; i < members; i++)
+            {
+                int x = _memberIndex[m0 + i];
+                if ((uint)x < (uint)_cached)
+                {
+                    SelectionKernels.AccumulateLogSumExp(block.Slice(i * _tile, width), bias, ref max[x], ref sum[x]);
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Adds each cached row's softmax conditional score over all k members to the accumulator: per column tile, the
     /// row's shifted softplus sums, as <see cref="SoftmaxTermRowSumEpilogue"/> does (from the cached exponentials for the
     /// first exp-cached rows, from the cached logits for the others: the same bits), and the running log-sum-exps;
@@ -653,9 +1037,15 @@ internal sealed class ConditionalScorer
         private readonly int _rows;
         private readonly int _expRows;
         private readonly int _tile;
+        private readonly int[]? _list;
 
-        public CachedSoftmaxBody(ModelWork student, ModelWork reference, double[] accumulator, bool[] isMember, int stride, int members, int rows, int expRows, int tile)
+        /// <summary>
+        /// The pass over the candidates [0, <paramref name="rows"/>) but the members or, with <paramref name="list"/>, over
+        /// the candidates <c>list[0 .. rows)</c> (increasing, none a member).
+        /// </summary>
+        public CachedSoftmaxBody(ModelWork student, ModelWork reference, double[] accumulator, bool[] isMember, int stride, int members, int rows, int expRows, int tile, int[]? list = null)
         {
+            _list = list;
             _isMember = isMember;
             _expRows = expRows;
             _student = student;
@@ -667,14 +1057,17 @@ internal sealed class ConditionalScorer
             _tile = tile;
         }
 
-        public void Execute(int partition)
+        public void Execute(int partition) => Execute(partition * CacheBand, CacheBand);
+
+        /// <summary>The rows at positions [<paramref name="first"/>, + <paramref name="count"/>) (candidates, or entries of the list).</summary>
+        public void Execute(int first, int count)
         {
-            int first = partition * CacheBand;
-            int last = Math.Min(_rows, first + CacheBand);
+            int last = Math.Min(_rows, first + count);
             Add(_student, first, last);
             Add(_reference, first, last);
         }
 
+        /// <summary>The rows at positions [<paramref name="first"/>, <paramref name="last"/>).</summary>
         private void Add(ModelWork w, int first, int last)
         {
             if (!w.Active)
@@ -688,13 +1081,15 @@ internal sealed class ConditionalScorer
             ReadOnlySpan<float> columnShift = w.MemberColumnShift.AsSpan(0, k);
             ReadOnlySpan<float> rowGain = w.MemberRowGain.AsSpan(0, k);
             ReadOnlySpan<float> columnGain = w.MemberColumnGain.AsSpan(0, k);
-            int x = Next(first, last);
-            while (x < last)
+            int p = Next(first, last);
+            while (p < last)
             {
                 // Members' rows are skipped (their scores are never read); the next row to score is prefetched.
-                int next = Next(x + 1, last);
+                int q = Next(p + 1, last);
+                int x = Row(p);
+                int next = q < last ? Row(q) : -1;
                 int offset = x * _stride;
-                if (next < last && next >= _expRows)
+                if (next >= _expRows)
                 {
                     // A later row's logits, while this row computes (each row starts on a new page, where the
                     // hardware prefetcher stops); the exponentials' kernel prefetches line by line itself.
@@ -706,7 +1101,7 @@ internal sealed class ConditionalScorer
                 if (x < _expRows)
                 {
                     // Both directions in one loop over the row's exponentials (the same bits as per direction and tile).
-                    SelectionKernels.SoftmaxTermSumsCached(w.RowExpCache.AsSpan(offset, k), w.RowCache.AsSpan(offset, k), columnGain, columnShift, w.ColumnExpCache.AsSpan(offset, k), w.ColumnCache.AsSpan(offset, k), rowGain, rowShift, reference, _tile, next < Math.Min(last, _expRows) ? (next - x) * _stride : 0, out softplus1, out softplus2);
+                    SelectionKernels.SoftmaxTermSumsCached(w.RowExpCache.AsSpan(offset, k), w.RowCache.AsSpan(offset, k), columnGain, columnShift, w.ColumnExpCache.AsSpan(offset, k), w.ColumnCache.AsSpan(offset, k), rowGain, rowShift, reference, _tile, next >= 0 && next < _expRows ? (next - x) * _stride : 0, out softplus1, out softplus2);
                 }
                 else
                 {
@@ -722,20 +1117,23 @@ internal sealed class ConditionalScorer
                 }
 
                 _accumulator[x] += w.Weight * SoftmaxDelta(w.PositiveLogit[x], w, x, softplus1 + softplus2);
-                x = next;
+                p = q;
             }
         }
 
-        /// <summary>The first row in [<paramref name="x"/>, <paramref name="last"/>) that is not a member (last if none).</summary>
-        private int Next(int x, int last)
+        /// <summary>The first position in [<paramref name="p"/>, <paramref name="last"/>) whose row is not a member (last if none).</summary>
+        private int Next(int p, int last)
         {
-            while (x < last && _isMember[x])
+            while (_list is null && p < last && _isMember[p])
             {
-                x++;
+                p++;
             }
 
-            return x;
+            return p;
         }
+
+        /// <summary>The candidate at position <paramref name="p"/>.</summary>
+        private int Row(int p) => _list is null ? p : _list[p];
     }
 
     internal static void Grow<T>(ref T[] array, int length)

@@ -762,8 +762,10 @@ internal readonly struct RowLogSumExpEpilogue : IGemmEpilogue
 /// <see cref="RowLogSumExpEpilogue"/> does for the rows beyond the cache; the first <c>expRows</c> rows also store
 /// <c>exp(P_ij - reference_j)</c> into the exponential cache (same layout). The rows <c>skip</c> marks (members: their
 /// cache rows are never read again, but their log-sum-exps are, as the members' own) only fold the log-sum-exp.
+/// For a product over rows by index (<see cref="EpilogueProduct{TEpilogue}.Rows"/>), product row i is candidate
+/// <c>rows[i]</c>: its cache row, state and skip flag are <c>rows[i]</c>'s.
 /// Optionally (<see cref="PrefetchingRowsOf(MatrixView, int)"/>) it also prefetches, row by row, the same rows of another
-/// matrix.
+/// matrix (the same candidates, through <c>rows</c> when given).
 /// </summary>
 internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<CacheAndLogSumExpEpilogue>
 {
@@ -777,17 +779,30 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
     private readonly double[] _sum;
     private readonly float _bias;
     private readonly bool[]? _skip;
+    private readonly int[]? _rows;
+    private readonly int _rowCount;
     private readonly MatrixView _next;
     private readonly int _nextOffset;
+    private readonly IFillSideWork? _side;
+    private readonly bool _sideRuns;
+    private readonly int _columns;
+    private readonly int _bandRows;
+    private readonly int _nextLead;
     private readonly bool _stream = SelectionKernels.StreamFill && !Vector512.IsHardwareAccelerated;
     private readonly bool _fused = SelectionKernels.FusedFillApplies;
 
     public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip = null)
-        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, default, 0)
+        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, null, 0, default, 0, int.MaxValue, null, false, 0, 0)
     {
     }
 
-    private CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, MatrixView next, int nextOffset)
+    /// <summary>The epilogue of a product whose row i is candidate <c>rows[i]</c>, i &lt; <paramref name="rowCount"/>.</summary>
+    public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, int[] rows, int rowCount)
+        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, rows, rowCount, default, 0, int.MaxValue, null, false, 0, 0)
+    {
+    }
+
+    private CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, int[]? rows, int rowCount, MatrixView next, int nextOffset, int nextLead, IFillSideWork? side, bool sideRuns, int columns, int bandRows)
     {
         _cache = cache;
         _expCache = expCache;
@@ -799,37 +814,59 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
         _sum = sum;
         _bias = bias;
         _skip = skip;
+        _rows = rows;
+        _rowCount = rowCount;
         _next = next;
         _nextOffset = nextOffset;
+        _side = side;
+        _sideRuns = sideRuns;
+        _columns = columns;
+        _bandRows = bandRows;
+        _nextLead = nextLead;
     }
 
     /// <inheritdoc cref="SoftplusRowSumEpilogue.PrefetchingRowsOf(MatrixView, int)"/>
-    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, next, offset);
+    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset) => PrefetchingRowsOf(next, offset, int.MaxValue);
 
-    /// <summary>As <see cref="PrefetchingRowsOf(MatrixView, int)"/>: the softmax fill always prefetches its tiles' whole rows (the lead is not used).</summary>
-    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset, int lead) => PrefetchingRowsOf(next, offset);
+    /// <summary>
+    /// This epilogue, also doing <paramref name="side"/>'s share of each row band (band
+    /// <c>rowStart / <paramref name="bandRows"/></c>, the plan's row block) of a product of <paramref name="columns"/>
+    /// columns: with <paramref name="runs"/> false its prefetch, on the band's first column tile (the group's first
+    /// product); with <paramref name="runs"/> true its work, after the band's last column tile (the group's last product,
+    /// when the band's other products have given the prefetched lines time to arrive).
+    /// </summary>
+    public CacheAndLogSumExpEpilogue WithSideWork(IFillSideWork side, bool runs, int columns, int bandRows) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, _rows, _rowCount, _next, _nextOffset, _nextLead, side, runs, columns, bandRows);
+
+    /// <inheritdoc/>
+    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset, int lead) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, _rows, _rowCount, next, offset, lead, _side, _sideRuns, _columns, _bandRows);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
     {
-        int prefetchRows = RowPrefetch.Count(_next, _nextOffset, rowStart, columnStart, rows);
+        if (_side is not null && !_sideRuns && columnStart == 0)
+        {
+            _side.Prefetch(rowStart / _bandRows);
+        }
+
+        int prefetchRows = Math.Min(RowPrefetch.Count(_next, _rows is null ? _next.Rows : _rowCount, _nextOffset, rowStart, columnStart, rows), _nextLead);
         for (int r = 0; r < rows; r++)
         {
-            int i = rowStart + r;
+            int i = Candidate(rowStart + r);
             if (r < prefetchRows)
             {
-                VectorMath.Prefetch(_next.Row(i + _nextOffset));
+                VectorMath.Prefetch(_next.Row(Candidate(rowStart + r + _nextOffset)));
             }
 
             Span<float> row = tile.Slice(r * stride, columns);
             int at = (i * _stride) + _start + columnStart;
-            if (r + 1 < rows && !Skips(i + 1) && !_stream)
+            if (r + 1 < rows && !_stream && Candidate(rowStart + r + 1) is int following && !Skips(following))
             {
                 // The next row's destinations (each on another page): their lines arrive while this row is stored.
-                VectorMath.Prefetch(_cache.AsSpan(at + _stride, columns));
-                if (i + 1 < _expRows)
+                int atFollowing = (following * _stride) + _start + columnStart;
+                VectorMath.Prefetch(_cache.AsSpan(atFollowing, columns));
+                if (following < _expRows)
                 {
-                    VectorMath.Prefetch(_expCache.AsSpan(at + _stride, columns));
+                    VectorMath.Prefetch(_expCache.AsSpan(atFollowing, columns));
                 }
             }
 
@@ -863,9 +900,33 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
             // Orders the non-temporal stores before whatever this thread publishes next.
             Sse.StoreFence();
         }
+
+        if (_side is not null && _sideRuns && columnStart + columns == _columns)
+        {
+            _side.Run(rowStart / _bandRows);
+        }
     }
 
     private bool Skips(int i) => _skip is not null && _skip[i];
+
+    /// <summary>The candidate of product row <paramref name="i"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Candidate(int i) => _rows is null ? i : _rows[i];
+}
+
+/// <summary>
+/// Work that a group's row bands share out (see <see cref="CacheAndLogSumExpEpilogue.WithSideWork"/>): band b's share is
+/// prefetched by the first product's epilogue and done by the last one's, so the work overlaps the band's products. Each
+/// share must be done exactly once and touch nothing the products read or write, so the results do not depend on which
+/// thread computes which band.
+/// </summary>
+internal interface IFillSideWork
+{
+    /// <summary>Asks for the memory of band <paramref name="band"/>'s share.</summary>
+    void Prefetch(int band);
+
+    /// <summary>Does band <paramref name="band"/>'s share.</summary>
+    void Run(int band);
 }
 
 /// <summary>

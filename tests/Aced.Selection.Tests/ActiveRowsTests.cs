@@ -74,7 +74,7 @@ public class ActiveRowsTests
     }
 
     /// <summary>Rows scaled far beyond unit norm (logits overflow to infinity), to subnormals, and to zero; no NaN.</summary>
-    private static SuperBatch Extreme(int count, int dim)
+    internal static SuperBatch Extreme(int count, int dim)
     {
         ModelEmbeddings student = TestData.Model(count, dim, 81, 100f, -20f, 0.3f);
         ModelEmbeddings reference = TestData.Model(count, dim + 3, 82, 10f, 5f, 0.8f);
