@@ -60,10 +60,17 @@ public static class ParallelPartition
         int degree = Math.Min(AcedControl.MaxDegreeOfParallelism, partitionCount);
         if (degree <= 1)
         {
+            bool timed = PoolTiming.Enabled && WorkerPool.Depth == 0;
+            long start = timed ? PoolTiming.Now() : 0;
             TBody local = body;
             for (int p = 0; p < partitionCount; p++)
             {
                 local.Execute(p);
+            }
+
+            if (timed)
+            {
+                PoolTiming.RecordSerial(typeof(PartitionJob<TBody>), partitionCount, PoolTiming.Now() - start);
             }
 
             return;

@@ -119,6 +119,8 @@ internal static class WorkerPool
     private static PoolJob? s_job;
     private static int s_busy;
     private static int s_workerCount;
+    private static bool s_timed;
+    private static long s_callStart;
 
     [ThreadStatic]
     private static int t_depth;
@@ -142,11 +144,18 @@ internal static class WorkerPool
     internal static void Run(PoolJob job, int itemCount, int degree)
     {
         degree = Math.Min(Math.Min(degree, itemCount), MaxWorkers + 1);
+        bool timed = PoolTiming.Enabled && t_depth == 0;
+        long start = timed ? PoolTiming.Now() : 0;
         if (degree <= 1 || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
         {
             // No helpers may join (a worker holding a stale reference to this job object is refused).
             job.Open(itemCount, maxHelpers: 0);
             job.Work();
+            if (timed)
+            {
+                PoolTiming.RecordSerial(job.GetType(), itemCount, PoolTiming.Now() - start);
+            }
+
             job.ThrowIfFailed();
             return;
         }
@@ -156,15 +165,32 @@ internal static class WorkerPool
             job.Open(itemCount, degree - 1);
             EnsureWorkers(degree - 1);
             s_done.Reset();
+            if (timed)
+            {
+                PoolTiming.s_helperBusy = 0;
+                PoolTiming.s_firstJoin = 0;
+                PoolTiming.s_helpers = 0;
+                s_callStart = start;
+            }
+
+            s_timed = timed;
             Volatile.Write(ref s_job, job);
             s_wake.Release(degree - 1);
             job.Work();
+            long callerEnd = timed ? PoolTiming.Now() : 0;
             if (job.Close())
             {
                 s_done.Wait();
             }
 
             Volatile.Write(ref s_job, null);
+            if (timed)
+            {
+                long end = PoolTiming.Now();
+                PoolTiming.RecordParallel(
+                    job.GetType(), itemCount, end - start, callerEnd - start, Volatile.Read(ref PoolTiming.s_helperBusy),
+                    Volatile.Read(ref PoolTiming.s_firstJoin), Volatile.Read(ref PoolTiming.s_helpers), end - callerEnd);
+            }
         }
         finally
         {
@@ -207,12 +233,19 @@ internal static class WorkerPool
                 continue;
             }
 
+            bool timed = s_timed;
+            long start = timed ? PoolTiming.Now() : 0;
             try
             {
                 job.Work();
             }
             finally
             {
+                if (timed)
+                {
+                    PoolTiming.HelperDone(start, PoolTiming.Now(), s_callStart);
+                }
+
                 if (job.Exit())
                 {
                     s_done.Set();
