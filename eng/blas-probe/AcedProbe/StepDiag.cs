@@ -3,6 +3,9 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using Aced.Benchmarks.Models;
 using Aced.Core;
+using Aced.Losses;
+using Aced.Models;
+using Aced.Models.Training;
 
 namespace Aced.BlasProbe;
 
@@ -47,6 +50,8 @@ internal static class StepDiag
             $"allocated {(GC.GetTotalAllocatedBytes(precise: true) - total) / (double)steps:F0} B (this thread {(GC.GetAllocatedBytesForCurrentThread() - mine) / (double)steps:F0} B); " +
             $"GCs gen0 {GC.CollectionCount(0) - g0}, gen1 {GC.CollectionCount(1) - g1}, gen2 {GC.CollectionCount(2) - g2} over the {steps} steps");
 
+        PhaseAllocations(batch);
+
         // Pool timing over timed steps.
         PoolTiming.TakeAll();
         PoolTiming.Enabled = true;
@@ -84,6 +89,106 @@ internal static class StepDiag
             $"(the other threads idle: {(threads - 1) * (stepMs - inCalls):F1} ms); idle inside calls {idle:F1} ms; " +
             $"total idle {idle + ((threads - 1) * (stepMs - inCalls)):F1} ms = {(idle + ((threads - 1) * (stepMs - inCalls))) / (threads * stepMs):P1} of {threads} x wall. " +
             "join = mean us until the first helper starts; wait = mean us the caller waits after its last item");
+    }
+
+    /// <summary>Bytes allocated on this thread per phase of the benchmark's step (a replica of it), after warm-up.</summary>
+    private static void PhaseAllocations(int batch)
+    {
+        var model = new TwoTowerModel(TrainingStepBenchmarks.ReferenceConfig(), 1);
+        var optimizer = new AdamW(model.Parameters);
+        var schedule = new ConstantSchedule(1e-4f);
+        var loss = new SigmoidContrastiveLoss();
+        var imageGradient = new Matrix(batch, model.EmbeddingDimension);
+        var textGradient = new Matrix(batch, model.EmbeddingDimension);
+        (Matrix images, int[] tokens) = TrainingStepBenchmarks.ReferenceBatch(batch);
+        var bytes = new long[6];
+        long total = 0;
+        const int Steps = 6;
+        for (int s = 0; s < Steps + 3; s++)
+        {
+            long t0 = GC.GetTotalAllocatedBytes(precise: true);
+            long a0 = GC.GetAllocatedBytesForCurrentThread();
+            model.ZeroGradients();
+            long a1 = GC.GetAllocatedBytesForCurrentThread();
+            (MatrixView zi, MatrixView zt) = model.Forward(images, tokens);
+            long a2 = GC.GetAllocatedBytesForCurrentThread();
+            LossResult result = loss.Compute(zi, zt, LogitParameters.FromLogScale(model.LogScale.Value[0], model.Bias.Value[0]), new EmbeddingGradients(imageGradient, textGradient));
+            long a3 = GC.GetAllocatedBytesForCurrentThread();
+            model.Backward(imageGradient, textGradient, (float)result.LogScaleGradient, (float)result.BiasGradient);
+            long a4 = GC.GetAllocatedBytesForCurrentThread();
+            optimizer.Update(schedule);
+            long a5 = GC.GetAllocatedBytesForCurrentThread();
+            model.ClampLogScale();
+            long a6 = GC.GetAllocatedBytesForCurrentThread();
+            long t1 = GC.GetTotalAllocatedBytes(precise: true);
+            if (s >= 3)
+            {
+                bytes[0] += a1 - a0;
+                bytes[1] += a2 - a1;
+                bytes[2] += a3 - a2;
+                bytes[3] += a4 - a3;
+                bytes[4] += a5 - a4;
+                bytes[5] += a6 - a5;
+                total += t1 - t0;
+            }
+        }
+
+        // Per phase at the pool's degree: wall time, and the part of it outside any pool call (one thread busy).
+        var wall = new double[6];
+        var outside = new double[6];
+        const int Timed = 5;
+        for (int s = 0; s < Timed; s++)
+        {
+            PoolTiming.TakeAll();
+            PoolTiming.Enabled = true;
+            long p0 = Stopwatch.GetTimestamp();
+            model.ZeroGradients();
+            long p1 = Stopwatch.GetTimestamp();
+            double c1 = InCalls();
+            (MatrixView zi, MatrixView zt) = model.Forward(images, tokens);
+            long p2 = Stopwatch.GetTimestamp();
+            double c2 = InCalls();
+            LossResult result = loss.Compute(zi, zt, LogitParameters.FromLogScale(model.LogScale.Value[0], model.Bias.Value[0]), new EmbeddingGradients(imageGradient, textGradient));
+            long p3 = Stopwatch.GetTimestamp();
+            double c3 = InCalls();
+            model.Backward(imageGradient, textGradient, (float)result.LogScaleGradient, (float)result.BiasGradient);
+            long p4 = Stopwatch.GetTimestamp();
+            double c4 = InCalls();
+            optimizer.Update(schedule);
+            long p5 = Stopwatch.GetTimestamp();
+            double c5 = InCalls();
+            model.ClampLogScale();
+            long p6 = Stopwatch.GetTimestamp();
+            PoolTiming.Enabled = false;
+            double c6 = InCalls();
+            long[] ps = [p0, p1, p2, p3, p4, p5, p6];
+            double[] cs = [0, c1, c2, c3, c4, c5, c6];
+            for (int i = 0; i < 6; i++)
+            {
+                double w = (ps[i + 1] - ps[i]) * 1e3 / Stopwatch.Frequency;
+                wall[i] += w / Timed;
+                outside[i] += (w - cs[i + 1]) / Timed;
+            }
+        }
+
+        Console.WriteLine(
+            $"replica step, ms per phase (outside pool calls): zero {wall[0]:F2} ({outside[0]:F2}), forward {wall[1]:F1} ({outside[1]:F2}), loss {wall[2]:F2} ({outside[2]:F2}), " +
+            $"backward {wall[3]:F1} ({outside[3]:F2}), AdamW {wall[4]:F2} ({outside[4]:F2}), clamp {wall[5]:F3}");
+        Console.WriteLine(
+            $"replica step, B per step on the calling thread: zero {bytes[0] / Steps}, forward {bytes[1] / Steps}, loss {bytes[2] / Steps}, " +
+            $"backward {bytes[3] / Steps}, AdamW {bytes[4] / Steps}, clamp {bytes[5] / Steps}; all threads {total / Steps}");
+    }
+
+    /// <summary>Milliseconds in top-level pool calls since the last call (clears the totals).</summary>
+    private static double InCalls()
+    {
+        long ticks = 0;
+        foreach ((string _, PoolTiming.Totals t) in PoolTiming.TakeAll())
+        {
+            ticks += t.WallTicks + t.SerialTicks;
+        }
+
+        return ticks * 1e3 / Stopwatch.Frequency;
     }
 
     private static double Idle(PoolTiming.Totals t, int threads) =>

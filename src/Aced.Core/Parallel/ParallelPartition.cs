@@ -25,8 +25,8 @@ public interface IPartitionBody
 /// <remarks>
 /// <para>
 /// The caller chooses the partition count from the problem size alone; partitions are claimed dynamically by the
-/// calling thread and by up to <see cref="AcedControl.MaxDegreeOfParallelism"/> - 1 pool workers, which block on a semaphore
-/// between calls (they never spin). If every partition writes only its own outputs, results are bit-identical
+/// calling thread and by up to <see cref="AcedControl.MaxDegreeOfParallelism"/> - 1 pool workers, which spin for a
+/// fraction of a millisecond after a call and then block on a semaphore until the next. If every partition writes only its own outputs, results are bit-identical
 /// whatever the degree of parallelism and whichever thread ran which partition.
 /// </para>
 /// <para>
