@@ -20,6 +20,22 @@ internal static class StepDiag
 {
     public static void Run(int batch, int steps, int threads)
     {
+        // ACED_DIAG_OFF="Full.Type.Switch,...": internal static bool switches turned off for the whole run.
+        foreach (string name in (Environment.GetEnvironmentVariable("ACED_DIAG_OFF") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int dot = name.LastIndexOf('.');
+            Type? owner = null;
+            foreach (System.Reflection.Assembly assembly in new[] { typeof(AcedControl).Assembly, typeof(TwoTowerModel).Assembly })
+            {
+                owner ??= assembly.GetType(name[..dot]);
+            }
+
+            System.Reflection.PropertyInfo property = owner?.GetProperty(name[(dot + 1)..], System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
+                ?? throw new ArgumentException($"No switch {name} (ACED_DIAG_OFF).");
+            property.SetValue(null, false);
+            Console.WriteLine($"off: {name}");
+        }
+
         var bench = new TrainingStepBenchmarks { Batch = batch };
         bench.Setup();
         AcedControl.MaxDegreeOfParallelism = threads;
