@@ -26,8 +26,9 @@ public interface IPartitionBody
 /// <para>
 /// The caller chooses the partition count from the problem size alone; partitions are claimed dynamically by the
 /// calling thread and by up to <see cref="AcedControl.MaxDegreeOfParallelism"/> - 1 pool workers, which spin for a
-/// fraction of a millisecond after a call and then block on a semaphore until the next. If every partition writes only its own outputs, results are bit-identical
-/// whatever the degree of parallelism and whichever thread ran which partition.
+/// fraction of a millisecond after a call and then block on a semaphore until the next. If every partition writes
+/// only its own outputs, results are bit-identical whatever the degree of parallelism and whichever thread ran which
+/// partition.
 /// </para>
 /// <para>
 /// No allocation in steady state. A call made while the pool is busy (a concurrent call from another thread, a call
