@@ -510,8 +510,16 @@ public class LayerTests
     /// Every dx item size with db formed in the dx items and as a separate item (<see cref="Linear.BiasGradientInInputItems"/>);
     /// each must give the same bits.
     /// </summary>
-    private static readonly (int BlockRows, bool DbInItems)[] InputGradientForms =
-        [.. InputGradientBlockSizes.Select(rows => (rows, true)), .. InputGradientBlockSizes.Select(rows => (rows, false))];
+    /// <remarks>
+    /// Each with the last rows in 256-row items (<see cref="Linear.InputGradientTailRows"/>, the default 1024) and without
+    /// (0), plus tails of 256 rows and of more rows than k (every item small).
+    /// </remarks>
+    private static readonly (int BlockRows, bool DbInItems, int TailRows)[] InputGradientForms =
+    [
+        .. InputGradientBlockSizes.Select(rows => (rows, true, 1024)), .. InputGradientBlockSizes.Select(rows => (rows, false, 1024)),
+        .. InputGradientBlockSizes.Select(rows => (rows, true, 0)), .. InputGradientBlockSizes.Select(rows => (rows, false, 0)),
+        (1024, true, 256), (1024, true, 8192),
+    ];
 
     [Theory]
     [InlineData(1100, 130, 300, false)]
@@ -537,12 +545,14 @@ public class LayerTests
         int saved = GemmControl.MaxDegreeOfParallelism;
         int savedRows = Linear.InputGradientRows;
         bool savedDb = Linear.BiasGradientInInputItems;
+        int savedTail = Linear.InputGradientTailRows;
         try
         {
-            foreach ((int blockRows, bool dbInItems) in InputGradientForms)
+            foreach ((int blockRows, bool dbInItems, int tailRows) in InputGradientForms)
             {
                 Linear.InputGradientRows = blockRows;
                 Linear.BiasGradientInInputItems = dbInItems;
+                Linear.InputGradientTailRows = tailRows;
                 for (int threads = 1; threads <= 3; threads++)
                 {
                     GemmControl.MaxDegreeOfParallelism = threads;
@@ -561,6 +571,7 @@ public class LayerTests
             GemmControl.MaxDegreeOfParallelism = saved;
             Linear.InputGradientRows = savedRows;
             Linear.BiasGradientInInputItems = savedDb;
+            Linear.InputGradientTailRows = savedTail;
         }
 
         TestData.Close(seedW[0] + Dot(x, 0, dy, 0, k), expectedW[0, 0], 1e-4, 1e-4, "dW[0,0]");
@@ -627,15 +638,17 @@ public class LayerTests
         int saved = GemmControl.MaxDegreeOfParallelism;
         int savedRows = Linear.InputGradientRows;
         bool savedDb = Linear.BiasGradientInInputItems;
+        int savedTail = Linear.InputGradientTailRows;
         try
         {
             GemmControl.MaxDegreeOfParallelism = 1;
             Linear.Backward(gelu, w, dy, expectedDHidden, false, expectedW, Linear.RowView(expectedB));
             RowOps.GeluBackward(hidden, expectedDHidden, expectedDHidden, expectedHiddenB);
-            foreach ((int blockRows, bool dbInItems) in InputGradientForms)
+            foreach ((int blockRows, bool dbInItems, int tailRows) in InputGradientForms)
             {
                 Linear.InputGradientRows = blockRows;
                 Linear.BiasGradientInInputItems = dbInItems;
+                Linear.InputGradientTailRows = tailRows;
                 for (int threads = 1; threads <= 3; threads++)
                 {
                     GemmControl.MaxDegreeOfParallelism = threads;
@@ -656,6 +669,7 @@ public class LayerTests
             GemmControl.MaxDegreeOfParallelism = saved;
             Linear.InputGradientRows = savedRows;
             Linear.BiasGradientInInputItems = savedDb;
+            Linear.InputGradientTailRows = savedTail;
         }
 
         // One element against a double reference: dHidden[r, j] = GELU'(hidden[r, j]) * sum_o dy[r, o] w[j, o].

@@ -29,4 +29,20 @@ public sealed class LinearBiasGradientTests
             Linear.BiasGradientInInputItems = saved;
         }
     }
+
+    [Fact]
+    public void Training_InputGradientTailItemsOnAndOff_AreBitIdenticalForAnyThreadCount()
+    {
+        // The last dx rows of each concurrent backward in 256-row items (step12) against full-size items throughout;
+        // 40 pairs as above (2560 and 1280 rows: big items, then the small tail, the last partial for 1280 - 1024).
+        int saved = Linear.InputGradientTailRows;
+        try
+        {
+            TestTrainer.AssertSwitchIsBitIdenticalForAnyThreadCount(AttentionFusedTests.ReferenceWidths, on => Linear.InputGradientTailRows = on ? 1024 : 0, 40);
+        }
+        finally
+        {
+            Linear.InputGradientTailRows = saved;
+        }
+    }
 }

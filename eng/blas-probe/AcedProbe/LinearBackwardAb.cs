@@ -11,7 +11,7 @@ namespace Aced.BlasProbe;
 /// tower at batch 256: qkv 128x384, out 128x128, fc1 128x512, fc2 512x128 through GELU). Each round runs every layer's
 /// backward with the switch off and on (order alternating), best of 2 calls each, and prints the medians of the
 /// per-round on / off ratios of wall and process CPU time, and whether the outputs were the same bits.
-/// Usage: AcedProbe linear-bwd &lt;threads&gt; [rounds] [switch]; switch is <c>dbitems</c> (Linear.BiasGradientInInputItems).
+/// Usage: AcedProbe linear-bwd &lt;threads&gt; [rounds] [switch]; switch is <c>dbitems</c> (Linear.BiasGradientInInputItems) or <c>tail</c> (Linear.InputGradientTailRows 1024 against 0).
 /// </summary>
 internal static class LinearBackwardAb
 {
@@ -22,9 +22,14 @@ internal static class LinearBackwardAb
         Action<bool> set = which switch
         {
             "dbitems" => on => Linear.BiasGradientInInputItems = on,
+            "tail" => on => Linear.InputGradientTailRows = on ? 1024 : 0,
             _ => throw new ArgumentException($"unknown switch {which}", nameof(which)),
         };
-        bool saved = which == "dbitems" && Linear.BiasGradientInInputItems;
+        bool saved = which switch
+        {
+            "dbitems" => Linear.BiasGradientInInputItems,
+            _ => Linear.InputGradientTailRows != 0,
+        };
         GemmControl.MaxDegreeOfParallelism = threads;
         (string Name, int In, int Out, bool Gelu)[] layers = [("qkv", 128, 384, false), ("out", 128, 128, false), ("fc1", 128, 512, false), ("fc2", 512, 128, true)];
         var random = new Random(5);

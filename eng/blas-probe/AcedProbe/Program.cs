@@ -97,6 +97,20 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "step-ab")
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            StepAb.Run(args.Length > 1 ? int.Parse(args[1], inv) : 256, args.Length > 2 ? int.Parse(args[2], inv) : 15, args.Length > 3 ? int.Parse(args[3], inv) : 2, args.Length > 4 ? args[4] : "Aced.Core.WorkerPool.SpinBeforeBlocking");
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "step-diag")
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            StepDiag.Run(args.Length > 1 ? int.Parse(args[1], inv) : 256, args.Length > 2 ? int.Parse(args[2], inv) : 10, args.Length > 3 ? int.Parse(args[3], inv) : 2);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "step-threads")
         {
             var inv = System.Globalization.CultureInfo.InvariantCulture;

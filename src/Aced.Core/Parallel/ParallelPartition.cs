@@ -25,9 +25,10 @@ public interface IPartitionBody
 /// <remarks>
 /// <para>
 /// The caller chooses the partition count from the problem size alone; partitions are claimed dynamically by the
-/// calling thread and by up to <see cref="AcedControl.MaxDegreeOfParallelism"/> - 1 pool workers, which block on a semaphore
-/// between calls (they never spin). If every partition writes only its own outputs, results are bit-identical
-/// whatever the degree of parallelism and whichever thread ran which partition.
+/// calling thread and by up to <see cref="AcedControl.MaxDegreeOfParallelism"/> - 1 pool workers, which spin for a
+/// fraction of a millisecond after a call and then block on a semaphore until the next. If every partition writes
+/// only its own outputs, results are bit-identical whatever the degree of parallelism and whichever thread ran which
+/// partition.
 /// </para>
 /// <para>
 /// No allocation in steady state. A call made while the pool is busy (a concurrent call from another thread, a call
@@ -60,10 +61,17 @@ public static class ParallelPartition
         int degree = Math.Min(AcedControl.MaxDegreeOfParallelism, partitionCount);
         if (degree <= 1)
         {
+            bool timed = PoolTiming.Enabled && WorkerPool.Depth == 0;
+            long start = timed ? PoolTiming.Now() : 0;
             TBody local = body;
             for (int p = 0; p < partitionCount; p++)
             {
                 local.Execute(p);
+            }
+
+            if (timed)
+            {
+                PoolTiming.RecordSerial(typeof(PartitionJob<TBody>), partitionCount, PoolTiming.Now() - start);
             }
 
             return;

@@ -156,6 +156,15 @@ internal static class Linear
     internal static int InputGradientRows { get; set; } = InputGradientBlockRows;
 
     /// <summary>
+    /// Rows at the end of dx that a concurrent backward splits into items of <see cref="RowOps.SumChunkRows"/> rows
+    /// instead of <see cref="InputGradientRows"/> (step12; an internal A/B switch, 0 turns it off): the threads run out
+    /// of work at most a small item apart, where a last full-size item left one thread idle for half an item on
+    /// average (~0.5 ms per call at batch 256). A multiple of <see cref="RowOps.SumChunkRows"/>; the bits do not depend
+    /// on it (every dx row is the same product whatever item computes it).
+    /// </summary>
+    internal static int InputGradientTailRows { get; set; } = 1024;
+
+    /// <summary>
     /// Whether a concurrent backward forms db from each input-gradient item's rows of dy right after its product (the
     /// item's <see cref="RowOps.SumChunkRows"/>-row partial column sums, added in chunk order afterwards) instead of as a
     /// separate last item over all of dy (an internal A/B switch, bwd11). Either way each chunk is its first row copied
@@ -272,6 +281,12 @@ internal static class Linear
         private readonly int _dxBlocks;
         private readonly int _blockRows;
 
+        /// <summary>First row of the small tail items (a multiple of <see cref="RowOps.SumChunkRows"/>).</summary>
+        private readonly int _tailStart;
+
+        /// <summary>Number of full-size dx items (over rows [0, <see cref="_tailStart"/>)).</summary>
+        private readonly int _bigBlocks;
+
         /// <summary>Names W to the dx blocks' products: each thread packs W^T once for all the blocks it runs.</summary>
         private readonly long _wKey;
 
@@ -288,7 +303,12 @@ internal static class Linear
             _partial = partial;
             _biasPartial = biasPartial;
             _blockRows = InputGradientRows;
-            _dxBlocks = (dy.Rows + _blockRows - 1) / _blockRows;
+            int chunk = RowOps.SumChunkRows;
+            int tailRows = InputGradientTailRows;
+            _tailStart = tailRows <= 0 ? dy.Rows : dy.Rows > tailRows ? (dy.Rows - tailRows) / chunk * chunk : 0;
+
+            _bigBlocks = (_tailStart + _blockRows - 1) / _blockRows;
+            _dxBlocks = _bigBlocks + ((dy.Rows - _tailStart + chunk - 1) / chunk);
             _wKey = GemmSlices.NewOperandKey();
         }
 
@@ -315,8 +335,9 @@ internal static class Linear
             int block = partition - 2;
             if (block < _dxBlocks)
             {
-                int start = block * _blockRows;
-                int count = Math.Min(_blockRows, _dy.Rows - start);
+                (int start, int count) = block < _bigBlocks
+                    ? (block * _blockRows, Math.Min(_blockRows, _tailStart - (block * _blockRows)))
+                    : (_tailStart + ((block - _bigBlocks) * RowOps.SumChunkRows), Math.Min(RowOps.SumChunkRows, _dy.Rows - _tailStart - ((block - _bigBlocks) * RowOps.SumChunkRows)));
                 GemmSlices.MultiplyTransposedKeyed(_dy.RowRange(start, count), _w, _dx.RowRange(start, count), _accumulateDx, _wKey);
                 if (_partial is not null)
                 {

@@ -66,9 +66,26 @@ public sealed record AdamWOptions
 /// </summary>
 public sealed class AdamW
 {
+    /// <summary>Elements per item of the parallel update (a multiple of the vector width).</summary>
+    private const int ChunkElements = 1 << 15;
+
+    /// <summary>Fewest parameter elements in all for which <see cref="Update"/> uses the worker pool.</summary>
+    private const int ParallelElements = 1 << 17;
+
     private readonly Parameter[] _parameters;
     private readonly float[][] _m;
     private readonly float[][] _v;
+
+    /// <summary>Per parameter, its gradient's squared norm of the current update (the parallel clip's partial sums).</summary>
+    private readonly double[] _squares;
+
+    /// <summary>Items of the parallel update: parameter index and first element of each chunk of at most <see cref="ChunkElements"/>.</summary>
+    private readonly (int Parameter, int Start)[] _chunks;
+
+    /// <summary>Parameter indices from the largest to the smallest (the clip's items, the largest claimed first).</summary>
+    private readonly int[] _bySize;
+
+    private readonly long _elements;
 
     /// <summary>Creates the optimizer with zero moments.</summary>
     /// <param name="parameters">Parameters to update (their order is the state order).</param>
@@ -82,13 +99,39 @@ public sealed class AdamW
         _parameters = new Parameter[parameters.Count];
         _m = new float[parameters.Count][];
         _v = new float[parameters.Count][];
+        var chunks = new List<(int, int)>();
         for (int i = 0; i < parameters.Count; i++)
         {
             _parameters[i] = parameters[i];
             _m[i] = new float[parameters[i].Length];
             _v[i] = new float[parameters[i].Length];
+            _elements += parameters[i].Length;
+            for (int start = 0; start == 0 || start < parameters[i].Length; start += ChunkElements)
+            {
+                chunks.Add((i, start));
+            }
         }
+
+        _chunks = [.. chunks];
+        _squares = new double[parameters.Count];
+        _bySize = new int[parameters.Count];
+        for (int i = 0; i < _bySize.Length; i++)
+        {
+            _bySize[i] = i;
+        }
+
+        Array.Sort(_bySize, (a, b) => _parameters[b].Length != _parameters[a].Length ? _parameters[b].Length.CompareTo(_parameters[a].Length) : a.CompareTo(b));
     }
+
+    /// <summary>
+    /// Whether <see cref="Update"/> runs its passes on the worker pool (step12; default on) when the parameters hold at
+    /// least <see cref="ParallelElements"/> elements and the degree of parallelism is above 1: the gradients' squared
+    /// norms one parameter per item (each summed in element order as <see cref="GradientClipping.ClipGlobalNorm"/>
+    /// does, then added in parameter order), then the clip's scaling and the update in chunks of
+    /// <see cref="ChunkElements"/> elements. Off: one thread. The same bits either way (every element's arithmetic
+    /// and every sum's order are those of the serial form).
+    /// </summary>
+    internal static bool ParallelUpdate { get; set; } = true;
 
     /// <summary>Hyper-parameters.</summary>
     public AdamWOptions Options { get; }
@@ -132,7 +175,25 @@ public sealed class AdamW
         ArgumentNullException.ThrowIfNull(schedule);
         float multiplier = schedule.Multiplier(Step);
         float lr = schedule.PeakLearningRate * multiplier;
-        LastGradientNorm = GradientClipping.ClipGlobalNorm(_parameters, Options.MaxGradientNorm);
+        bool parallel = ParallelUpdate && AcedControl.MaxDegreeOfParallelism > 1 && _elements >= ParallelElements;
+        float scale = 1f;
+        if (parallel)
+        {
+            ParallelPartition.Run(_bySize.Length, new SquaresBody(this));
+            double sum = 0;
+            for (int i = 0; i < _squares.Length; i++)
+            {
+                sum += _squares[i];
+            }
+
+            LastGradientNorm = Math.Sqrt(sum);
+            scale = GradientClipping.Scale(LastGradientNorm, Options.MaxGradientNorm);
+        }
+        else
+        {
+            LastGradientNorm = GradientClipping.ClipGlobalNorm(_parameters, Options.MaxGradientNorm);
+        }
+
         if (!double.IsFinite(LastGradientNorm))
         {
             throw new InvalidOperationException($"The global gradient norm is {LastGradientNorm} at step {Step}; a NaN or infinite gradient reached the optimizer.");
@@ -144,17 +205,51 @@ public sealed class AdamW
         float c1 = 1f / (1f - MathF.Pow(b1, k));
         float c2 = 1f / (1f - MathF.Pow(b2, k));
         float eps = Options.Epsilon;
-        for (int i = 0; i < _parameters.Length; i++)
+        if (parallel)
         {
-            Parameter p = _parameters[i];
-            float wd = (Options.DecayAllParameters || p.Kind == ParameterKind.Weight) ? Options.WeightDecay * multiplier : 0f;
-            float[] value = p.Value;
-            float[] grad = p.Gradient;
-            UpdateParameter(value, grad, _m[i], _v[i], new Coefficients(b1, b2, c1, c2, eps, lr, wd));
+            ParallelPartition.Run(_chunks.Length, new UpdateBody(this, new Coefficients(b1, b2, c1, c2, eps, lr, 0f), Options.WeightDecay * multiplier, scale));
+        }
+        else
+        {
+            for (int i = 0; i < _parameters.Length; i++)
+            {
+                UpdateParameter(i, 0, _parameters[i].Length, new Coefficients(b1, b2, c1, c2, eps, lr, WeightDecay(i, multiplier)));
+            }
         }
 
         Step = k;
         return lr;
+    }
+
+    private float WeightDecay(int parameter, float multiplier) =>
+        (Options.DecayAllParameters || _parameters[parameter].Kind == ParameterKind.Weight) ? Options.WeightDecay * multiplier : 0f;
+
+    /// <summary>Item p: the squared norm of the p-th largest parameter's gradient into <see cref="_squares"/>.</summary>
+    private readonly struct SquaresBody(AdamW owner) : IPartitionBody
+    {
+        public void Execute(int partition)
+        {
+            int i = owner._bySize[partition];
+            owner._squares[i] = GradientClipping.SquaredNorm(owner._parameters[i].Gradient);
+        }
+    }
+
+    /// <summary>Item c: chunk c of the update, its gradient first scaled by the clip (when <c>scale</c> is not 1).</summary>
+    private readonly struct UpdateBody(AdamW owner, Coefficients k, float decay, float scale) : IPartitionBody
+    {
+        public void Execute(int partition)
+        {
+            (int i, int start) = owner._chunks[partition];
+            int count = Math.Min(ChunkElements, owner._parameters[i].Length - start);
+            if (scale != 1f)
+            {
+                Span<float> g = owner._parameters[i].Gradient.AsSpan(start, count);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(g, scale, g);
+            }
+
+            bool decays = owner.Options.DecayAllParameters || owner._parameters[i].Kind == ParameterKind.Weight;
+            owner.UpdateParameter(i, start, count, k with { WeightDecay = decays ? decay : 0f });
+        }
     }
 
     /// <summary>The per-step constants of the update.</summary>
@@ -165,10 +260,14 @@ public sealed class AdamW
     /// Vector256 lanes and a scalar tail with the same operations in the same order (no fused multiply-add), so every
     /// element gets the same bits whichever path runs it.
     /// </summary>
-    private static void UpdateParameter(float[] value, float[] grad, float[] m, float[] v, Coefficients k)
+    private void UpdateParameter(int parameter, int start, int count, Coefficients k)
     {
-        int n = value.Length;
-        int j = 0;
+        float[] value = _parameters[parameter].Value;
+        float[] grad = _parameters[parameter].Gradient;
+        float[] m = _m[parameter];
+        float[] v = _v[parameter];
+        int n = start + count;
+        int j = start;
         if (Vector256.IsHardwareAccelerated)
         {
             ref float pr = ref MemoryMarshal.GetArrayDataReference(value);
@@ -225,20 +324,13 @@ public static class GradientClipping
         double sum = 0;
         for (int i = 0; i < parameters.Count; i++)
         {
-            float[] g = parameters[i].Gradient;
-            double local = 0;
-            for (int j = 0; j < g.Length; j++)
-            {
-                local += (double)g[j] * g[j];
-            }
-
-            sum += local;
+            sum += SquaredNorm(parameters[i].Gradient);
         }
 
         double norm = Math.Sqrt(sum);
-        if (maxNorm > 0f && norm > maxNorm && double.IsFinite(norm))
+        float scale = Scale(norm, maxNorm);
+        if (scale != 1f)
         {
-            float scale = (float)(maxNorm / norm);
             for (int i = 0; i < parameters.Count; i++)
             {
                 System.Numerics.Tensors.TensorPrimitives.Multiply(parameters[i].Gradient, scale, parameters[i].Gradient);
@@ -247,4 +339,20 @@ public static class GradientClipping
 
         return norm;
     }
+
+    /// <summary><c>sum_j g[j]^2</c> in double, in element order (one parameter's share of the global norm).</summary>
+    internal static double SquaredNorm(float[] g)
+    {
+        double local = 0;
+        for (int j = 0; j < g.Length; j++)
+        {
+            local += (double)g[j] * g[j];
+        }
+
+        return local;
+    }
+
+    /// <summary>The clip's factor for global norm <paramref name="norm"/>: <c>maxNorm / norm</c> when it clips, else 1.</summary>
+    internal static float Scale(double norm, float maxNorm) =>
+        maxNorm > 0f && norm > maxNorm && double.IsFinite(norm) ? (float)(maxNorm / norm) : 1f;
 }

@@ -94,6 +94,43 @@ public sealed class WorkerPoolStressTests
         AssertSame(serial, RunCalls(3000, [3]));
     }
 
+    /// <summary>
+    /// The spin-then-block hand-off (<see cref="WorkerPool.SpinBeforeBlocking"/>) on, off and flipped between calls,
+    /// with spin times from none to longer than a call: a caller that returned before a helper's last item finished,
+    /// or a helper that never woke, would show as a missing count or (with a short spin) a hang.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(5)]
+    [InlineData(200)]
+    [InlineData(5000)]
+    public void Run_SpinBeforeBlockingOnOffOrFlipped_EveryItemOnceAndSameBitsAsSerial(int spinMicroseconds)
+    {
+        bool savedSpin = WorkerPool.SpinBeforeBlocking;
+        int savedTime = WorkerPool.SpinMicroseconds;
+        try
+        {
+            WorkerPool.SpinMicroseconds = spinMicroseconds;
+            float[][] serial = RunCalls(1500, [1]);
+            foreach (bool spin in new[] { true, false, true })
+            {
+                WorkerPool.SpinBeforeBlocking = spin;
+                AssertSame(serial, RunCalls(1500, [2, 3, 2]));
+            }
+
+            for (int round = 0; round < 20; round++)
+            {
+                WorkerPool.SpinBeforeBlocking = round % 2 == 0;
+                AssertSame(serial[..75], RunCalls(75, [2, 3]));
+            }
+        }
+        finally
+        {
+            WorkerPool.SpinBeforeBlocking = savedSpin;
+            WorkerPool.SpinMicroseconds = savedTime;
+        }
+    }
+
     [Fact]
     public void Run_AlternatingDegrees_EveryItemOnceAndSameBitsAsSerial()
     {
