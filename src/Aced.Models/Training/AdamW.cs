@@ -207,7 +207,7 @@ public sealed class AdamW
         float eps = Options.Epsilon;
         if (parallel)
         {
-            ParallelPartition.Run(_chunks.Length, new UpdateBody(this, new Coefficients(b1, b2, c1, c2, eps, lr, 0f), Options.WeightDecay * multiplier, scale));
+            ParallelPartition.Run(_chunks.Length, new UpdateBody(this, new Coefficients(b1, b2, c1, c2, eps, lr, 0f), multiplier, scale));
         }
         else
         {
@@ -221,6 +221,7 @@ public sealed class AdamW
         return lr;
     }
 
+    /// <summary>Parameter <paramref name="parameter"/>'s weight decay at schedule multiplier <paramref name="multiplier"/> (0 for the kinds that do not decay).</summary>
     private float WeightDecay(int parameter, float multiplier) =>
         (Options.DecayAllParameters || _parameters[parameter].Kind == ParameterKind.Weight) ? Options.WeightDecay * multiplier : 0f;
 
@@ -234,8 +235,8 @@ public sealed class AdamW
         }
     }
 
-    /// <summary>Item c: chunk c of the update, its gradient first scaled by the clip (when <c>scale</c> is not 1).</summary>
-    private readonly struct UpdateBody(AdamW owner, Coefficients k, float decay, float scale) : IPartitionBody
+    /// <summary>Item c: chunk c of the update, its gradient first scaled by the clip (when <c>scale</c> is not 1), with its parameter's weight decay (<see cref="WeightDecay"/>).</summary>
+    private readonly struct UpdateBody(AdamW owner, Coefficients k, float multiplier, float scale) : IPartitionBody
     {
         public void Execute(int partition)
         {
@@ -247,8 +248,7 @@ public sealed class AdamW
                 System.Numerics.Tensors.TensorPrimitives.Multiply(g, scale, g);
             }
 
-            bool decays = owner.Options.DecayAllParameters || owner._parameters[i].Kind == ParameterKind.Weight;
-            owner.UpdateParameter(i, start, count, k with { WeightDecay = decays ? decay : 0f });
+            owner.UpdateParameter(i, start, count, k with { WeightDecay = owner.WeightDecay(i, multiplier) });
         }
     }
 
