@@ -138,8 +138,17 @@ internal static class WorkerPool
     /// </summary>
     internal static bool SpinBeforeBlocking { get; set; } = true;
 
-    /// <summary>How long a thread spins before it blocks when <see cref="SpinBeforeBlocking"/> is on.</summary>
-    internal static int SpinMicroseconds { get; set; } = 200;
+    /// <summary>
+    /// How long a thread spins before it blocks when <see cref="SpinBeforeBlocking"/> is on; 0 turns the spin off.
+    /// Public as <see cref="AcedControl.PoolSpinMicroseconds"/>.
+    /// </summary>
+    internal static int SpinMicroseconds { get; set; } = DefaultSpinMicroseconds;
+
+    /// <summary>The default of <see cref="SpinMicroseconds"/>.</summary>
+    internal const int DefaultSpinMicroseconds = 200;
+
+    /// <summary>Whether the threads spin before they block: <see cref="SpinBeforeBlocking"/> with a spin time above 0.</summary>
+    private static bool Spinning => SpinBeforeBlocking && SpinMicroseconds > 0;
 
     /// <summary>Number of pool threads started so far.</summary>
     internal static int WorkerCount => Volatile.Read(ref s_workerCount);
@@ -191,7 +200,7 @@ internal static class WorkerPool
 
             s_timed = timed;
             Volatile.Write(ref s_job, job);
-            bool spin = SpinBeforeBlocking;
+            bool spin = Spinning;
             if (spin)
             {
                 // The full fence of the increment orders the job's publication before the read of the sleepers: a
@@ -316,11 +325,11 @@ internal static class WorkerPool
         long seen = Volatile.Read(ref s_generation);
         while (true)
         {
-            if (!SpinBeforeBlocking || !SpinForCall(seen))
+            if (!Spinning || !SpinForCall(seen))
             {
                 // Counted as a sleeper, then a last look: a call published after the count is released to us.
                 Interlocked.Increment(ref s_sleepers);
-                if (!SpinBeforeBlocking || Volatile.Read(ref s_generation) == seen)
+                if (!Spinning || Volatile.Read(ref s_generation) == seen)
                 {
                     s_wake.Wait();
                 }

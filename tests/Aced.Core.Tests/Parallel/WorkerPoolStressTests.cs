@@ -131,6 +131,42 @@ public sealed class WorkerPoolStressTests
         }
     }
 
+    /// <summary>
+    /// The public spin control (<see cref="AcedControl.PoolSpinMicroseconds"/>) is the pool's spin time, 0 turns the
+    /// spin off (the threads block at once), and calls stay correct when it moves between 0 and a spin between calls.
+    /// </summary>
+    [Fact]
+    public void PoolSpinMicroseconds_IsThePoolsSpinTime_AndCallsStayCorrectWhenItFlipsToZero()
+    {
+        int saved = AcedControl.PoolSpinMicroseconds;
+        try
+        {
+            Assert.Equal(WorkerPool.DefaultSpinMicroseconds, saved);
+            AcedControl.PoolSpinMicroseconds = 0;
+            Assert.Equal(0, WorkerPool.SpinMicroseconds);
+            Assert.Contains("PoolSpinMicroseconds=0", AcedControl.Describe());
+            AcedControl.PoolSpinMicroseconds = AcedControl.MaxPoolSpinMicroseconds;
+            Assert.Equal(AcedControl.MaxPoolSpinMicroseconds, WorkerPool.SpinMicroseconds);
+
+            var negative = Assert.Throws<ArgumentOutOfRangeException>(() => AcedControl.PoolSpinMicroseconds = -1);
+            Assert.Equal(nameof(AcedControl.PoolSpinMicroseconds), negative.ParamName);
+            Assert.Contains("between 0", negative.Message);
+            Assert.Throws<ArgumentOutOfRangeException>(() => AcedControl.PoolSpinMicroseconds = AcedControl.MaxPoolSpinMicroseconds + 1);
+            Assert.Equal(AcedControl.MaxPoolSpinMicroseconds, AcedControl.PoolSpinMicroseconds);
+
+            float[][] serial = RunCalls(600, [1]);
+            for (int round = 0; round < 8; round++)
+            {
+                AcedControl.PoolSpinMicroseconds = round % 2 == 0 ? 0 : 150;
+                AssertSame(serial[..75], RunCalls(75, [2, 3]));
+            }
+        }
+        finally
+        {
+            AcedControl.PoolSpinMicroseconds = saved;
+        }
+    }
+
     [Fact]
     public void Run_AlternatingDegrees_EveryItemOnceAndSameBitsAsSerial()
     {
