@@ -522,7 +522,7 @@ internal static class SelectionKernels
     /// orders give +0 and -0, whose AND is +0; every other non-NaN pair gives the larger value both ways.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> PairMax(Vector256<float> m, Vector256<float> v0, Vector256<float> v1)
+    internal static Vector256<float> PairMax(Vector256<float> m, Vector256<float> v0, Vector256<float> v1)
     {
         Vector256<float> v = Avx.Max(v0, v1) & Avx.Max(v1, v0);
         return Avx.Max(m, v) & Avx.Max(v, m);
