@@ -467,39 +467,15 @@ internal static class SelectionKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe nuint LeanFillPairs(ref float rl, ref float rr, float* pc, float* pe, nuint n, bool nonTemporal, ExpNonPositiveShiftOperator op, out Vector256<float> m, out Vector256<float> bad, out Vector256<float> acc)
     {
-        Vector256<float> max = Vector256.Create(float.NegativeInfinity);
-        Vector256<float> unordered = Vector256<float>.Zero;
         nuint end = n & ~(nuint)15;
-        nuint i = 0;
+        Vector256<float> max, unordered;
         if (nonTemporal)
         {
-            for (; i < end; i += 16)
-            {
-                Vector256<float> v0 = Vector256.LoadUnsafe(ref rl, i);
-                Vector256<float> v1 = Vector256.LoadUnsafe(ref rl, i + 8);
-                Avx.StoreAlignedNonTemporal(pc + i, v0);
-                Avx.StoreAlignedNonTemporal(pc + i + 8, v1);
-                VectorMath.ExpPair(v0 - Vector256.LoadUnsafe(ref rr, i), v1 - Vector256.LoadUnsafe(ref rr, i + 8), out Vector256<float> e0, out Vector256<float> e1);
-                Avx.StoreAlignedNonTemporal(pe + i, e0);
-                Avx.StoreAlignedNonTemporal(pe + i + 8, e1);
-                max = PairMax(max, v0, v1);
-                unordered |= Avx.Compare(v0, v1, FloatComparisonMode.UnorderedNonSignaling);
-            }
+            StoreAndExpPairs<NonTemporalStore>(ref rl, ref rr, pc, pe, end, out max, out unordered);
         }
         else
         {
-            for (; i < end; i += 16)
-            {
-                Vector256<float> v0 = Vector256.LoadUnsafe(ref rl, i);
-                Vector256<float> v1 = Vector256.LoadUnsafe(ref rl, i + 8);
-                Avx.Store(pc + i, v0);
-                Avx.Store(pc + i + 8, v1);
-                VectorMath.ExpPair(v0 - Vector256.LoadUnsafe(ref rr, i), v1 - Vector256.LoadUnsafe(ref rr, i + 8), out Vector256<float> e0, out Vector256<float> e1);
-                Avx.Store(pe + i, e0);
-                Avx.Store(pe + i + 8, e1);
-                max = PairMax(max, v0, v1);
-                unordered |= Avx.Compare(v0, v1, FloatComparisonMode.UnorderedNonSignaling);
-            }
+            StoreAndExpPairs<PlainStore>(ref rl, ref rr, pc, pe, end, out max, out unordered);
         }
 
         Vector256<float> sum = Vector256<float>.Zero;
@@ -514,6 +490,53 @@ internal static class SelectionKernels
         bad = unordered;
         acc = sum;
         return end;
+    }
+
+    /// <summary>
+    /// The first loop of <see cref="LeanFillPairs"/>: the logits and their cached exponentials stored through
+    /// <typeparamref name="TStore"/>, the lane max and the unordered flag of the first <paramref name="end"/> elements.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreAndExpPairs<TStore>(ref float rl, ref float rr, float* pc, float* pe, nuint end, out Vector256<float> m, out Vector256<float> bad)
+        where TStore : struct, IFillStore
+    {
+        Vector256<float> max = Vector256.Create(float.NegativeInfinity);
+        Vector256<float> unordered = Vector256<float>.Zero;
+        for (nuint i = 0; i < end; i += 16)
+        {
+            Vector256<float> v0 = Vector256.LoadUnsafe(ref rl, i);
+            Vector256<float> v1 = Vector256.LoadUnsafe(ref rl, i + 8);
+            TStore.Store(pc + i, v0);
+            TStore.Store(pc + i + 8, v1);
+            VectorMath.ExpPair(v0 - Vector256.LoadUnsafe(ref rr, i), v1 - Vector256.LoadUnsafe(ref rr, i + 8), out Vector256<float> e0, out Vector256<float> e1);
+            TStore.Store(pe + i, e0);
+            TStore.Store(pe + i + 8, e1);
+            max = PairMax(max, v0, v1);
+            unordered |= Avx.Compare(v0, v1, FloatComparisonMode.UnorderedNonSignaling);
+        }
+
+        m = max;
+        bad = unordered;
+    }
+
+    /// <summary>How <see cref="StoreAndExpPairs{TStore}"/> writes a vector.</summary>
+    private unsafe interface IFillStore
+    {
+        static abstract void Store(float* destination, Vector256<float> value);
+    }
+
+    /// <summary>A 32-byte aligned non-temporal store (the caller fences).</summary>
+    private readonly unsafe struct NonTemporalStore : IFillStore
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Store(float* destination, Vector256<float> value) => Avx.StoreAlignedNonTemporal(destination, value);
+    }
+
+    /// <summary>A plain (unaligned) store.</summary>
+    private readonly unsafe struct PlainStore : IFillStore
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Store(float* destination, Vector256<float> value) => Avx.Store(destination, value);
     }
 
     /// <summary>
