@@ -12,15 +12,20 @@ namespace Aced.TorchReference;
 /// <see cref="VectorMath.Exp(Vector256{float})"/> calls, <see cref="VectorMath.ExpNonPositivePair"/> against
 /// <see cref="VectorMath.ExpNonPositive(Vector256{float})"/>, and the fill's exact lane max
 /// (<c>SelectionKernels.PairMax</c>) against <see cref="Vector256.Max{T}(Vector256{T}, Vector256{T})"/> for every
-/// non-NaN pattern paired with each of 16 special values and with another pattern. Prints the count of mismatches (0
-/// expected) per check; a few minutes on one core.
+/// non-NaN pattern paired with each of 16 special values and with another pattern, and the sigmoid epilogue's
+/// <see cref="VectorMath.SoftplusPair"/> against <see cref="VectorMath.Softplus(Vector256{float}, out Vector256{float})"/>
+/// with each pattern's partner vector on each of the pair-wide branches. Prints the count of mismatches (0 expected)
+/// per check; a few minutes on one core.
 /// </summary>
 internal static class ExhaustiveBits
 {
     public static int Run()
     {
         var clock = Stopwatch.StartNew();
-        long expMismatches = 0, nonPositiveMismatches = 0, maxMismatches = 0, maxCompared = 0;
+        long expMismatches = 0, nonPositiveMismatches = 0, maxMismatches = 0, maxCompared = 0, softplusMismatches = 0;
+        // Partners for SoftplusPair's pair-wide branches: every lane on the fast paths (-20), the two-step exponent
+        // scale (-100), the full log1p series (0), and another pattern.
+        Vector256<float>[] partners = { Vector256.Create(-20f), Vector256.Create(-100f), Vector256<float>.Zero };
         float[] specials =
         {
             0f, -0f, float.Epsilon, -float.Epsilon, 1f, -1f, float.PositiveInfinity, float.NegativeInfinity,
@@ -48,6 +53,17 @@ internal static class ExhaustiveBits
                 nonPositiveMismatches++;
             }
 
+            // The sigmoid epilogue's softplus (ExpNegativeAbsPair now calls ExpReducedPair): SoftplusPair against Softplus.
+            for (int q = 0; q <= partners.Length; q++)
+            {
+                Vector256<float> partner = q < partners.Length ? partners[q] : x1;
+                VectorMath.SoftplusPair(x0, partner, out Vector256<float> s0, out Vector256<float> s1);
+                if (s0.AsInt32() != VectorMath.Softplus(x0, out _).AsInt32() || s1.AsInt32() != VectorMath.Softplus(partner, out _).AsInt32())
+                {
+                    softplusMismatches++;
+                }
+            }
+
             // The max: the fill's PairMax(m, v0, v1) against Max(m, Max(v0, v1)) wherever no lane is NaN (a NaN row is
             // reported through the separate unordered flag, so the max's NaN lanes are never read).
             Vector256<float> other = Vector256.Create<int>(lanes[8..]).AsSingle();
@@ -66,7 +82,7 @@ internal static class ExhaustiveBits
             }
         }
 
-        Console.WriteLine($"bits: all 2^32 float patterns in {clock.Elapsed.TotalSeconds:F0} s: ExpPair vs Exp {expMismatches} mismatching steps, ExpNonPositivePair vs ExpNonPositive {nonPositiveMismatches}, PairMax vs Max {maxMismatches} of {maxCompared} steps");
-        return expMismatches + nonPositiveMismatches + maxMismatches == 0 ? 0 : 1;
+        Console.WriteLine($"bits: all 2^32 float patterns in {clock.Elapsed.TotalSeconds:F0} s: ExpPair vs Exp {expMismatches} mismatching steps, ExpNonPositivePair vs ExpNonPositive {nonPositiveMismatches}, PairMax vs Max {maxMismatches} of {maxCompared} steps, SoftplusPair vs Softplus {softplusMismatches} of {4 * (maxCompared / 17)}");
+        return expMismatches + nonPositiveMismatches + maxMismatches + softplusMismatches == 0 ? 0 : 1;
     }
 }
