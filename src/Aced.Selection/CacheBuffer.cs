@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Aced.Core;
 
@@ -51,6 +52,9 @@ internal sealed unsafe partial class CacheBuffer
     }
 
     /// <summary>The floats [<paramref name="start"/>, <paramref name="start"/> + <paramref name="length"/>).</summary>
+    /// <remarks>Inlined: the fill calls it twice per row piece and the cached pass four times per row (sel13's profile
+    /// had the call at 0.36 % of a softmax probe's samples).</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Span<float> AsSpan(int start, int length)
     {
         if (start < 0 || length < 0 || (long)start + length > _length)

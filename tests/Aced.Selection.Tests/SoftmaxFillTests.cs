@@ -55,6 +55,130 @@ public class SoftmaxFillTests
         }
     }
 
+    [Theory]
+    [InlineData(333, 48, new[] { 40, 17, 90 })]
+    [InlineData(700, 256, new[] { 64, 64, 300 })]
+    [InlineData(650, 64, new[] { 16, 32, 64, 48 })] // every whole 16-column width of a chunk
+    public void Conditional_LeanFillOnOrOff_SameBitsAtEveryThreadCount(int count, int dim, int[] chunkSizes)
+    {
+        SuperBatch batch = TestData.Batch(count, dim, 41, ContrastiveKind.Softmax);
+        int[] order = TestData.Distinct(count, chunkSizes.Sum(), 9);
+        double[][] expected = Scores(batch, order, chunkSizes, 1L << 28, threads: 1, on: true, lean: false);
+        int saved = GemmControl.MaxDegreeOfParallelism;
+        int fused = 0;
+        try
+        {
+            for (int threads = 1; threads <= 3; threads++)
+            {
+                double[][] actual = Scores(batch, order, chunkSizes, 1L << 28, threads, on: true, lean: true);
+                for (int k = 0; k < chunkSizes.Length; k++)
+                {
+                    for (int x = 0; x < count; x++)
+                    {
+                        Assert.True(BitConverter.DoubleToInt64Bits(expected[k][x]) == BitConverter.DoubleToInt64Bits(actual[k][x]), $"threads {threads}, chunk {k}, x = {x}: {actual[k][x]:R} vs {expected[k][x]:R}");
+                        fused += double.IsNaN(actual[k][x]) ? 0 : 1;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = saved;
+        }
+
+        Assert.True(fused > 0);
+    }
+
+    /// <summary>
+    /// <see cref="SelectionKernels.LeanFill"/> on against off in <see cref="SelectionKernels.StoreLogitsAndExpsAndSum"/>:
+    /// the stores, the returned max (the sign of a zero max, NaN) and the shifted sum, bit for bit, for rows of special
+    /// values (signed zeros as the max, NaN at every position of a step, infinities, subnormals, the underflow and
+    /// overflow edges of both exponentials), every length up to 80 and both kinds of stores.
+    /// </summary>
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(9.5f)]
+    [InlineData(-40f)]
+    [InlineData(float.NegativeInfinity)]
+    public void StoreLogitsAndExpsAndSum_LeanFillOnOrOff_SameBits(float shift)
+    {
+        if (!SelectionKernels.FusedFillApplies)
+        {
+            return;
+        }
+
+        var rng = new CounterRng(77);
+        float[] specials =
+        {
+            0f, -0f, float.Epsilon, -float.Epsilon, 1e-40f, -1e-40f, float.NaN, float.PositiveInfinity, float.NegativeInfinity,
+            float.MaxValue, float.MinValue, 88.72f, 89f, 89.5f, -87.33654f, -87.34f, -103.9f, -104f, -104.5f, -200f, 1f, -1f,
+        };
+        var rows = new System.Collections.Generic.List<float[]>();
+        for (int r = 0; r < 40; r++)
+        {
+            float[] row = new float[80];
+            for (int j = 0; j < row.Length; j++)
+            {
+                row[j] = r % 4 == 0 ? specials[(int)(rng.NextFloat() * specials.Length) % specials.Length] : 30f * (rng.NextFloat() - 0.5f);
+            }
+
+            rows.Add(row);
+        }
+
+        float[] zeros = new float[80];
+        float[] negativeZeros = Enumerable.Repeat(-0f, 80).ToArray();
+        float[] mixedZeros = Enumerable.Range(0, 80).Select(j => j % 3 == 0 ? 0f : j % 3 == 1 ? -0f : -5f).ToArray();
+        float[] lateZero = Enumerable.Range(0, 80).Select(j => j == 37 ? 0f : j % 2 == 0 ? -0f : -1f).ToArray();
+        // One +0 in one lane, then -0 in the same lane of the same step's other vector or of the next steps: the max
+        // is +0, which a plain vmaxps (returning its second operand for equal values) would turn into -0.
+        float[] pairZeros = Enumerable.Range(0, 80).Select(j => j == 0 ? 0f : j == 8 ? -0f : -1f).ToArray();
+        float[] laterZeros = Enumerable.Range(0, 80).Select(j => j == 5 ? 0f : j % 8 == 5 ? -0f : -1f).ToArray();
+        rows.AddRange(new[] { zeros, negativeZeros, mixedZeros, lateZero, pairZeros, laterZeros });
+        for (int at = 0; at < 16; at++)
+        {
+            float[] row = Enumerable.Range(0, 80).Select(j => -0.25f * j).ToArray();
+            row[at] = float.NaN;
+            rows.Add(row);
+        }
+
+        float[] reference = Enumerable.Range(0, 80).Select(j => j % 5 == 0 ? specials[j % specials.Length] : 4f * (rng.NextFloat() - 0.5f)).ToArray();
+        var cache = new CacheBuffer();
+        var exps = new CacheBuffer();
+        cache.Grow(4 * 96);
+        exps.Grow(4 * 96);
+        bool saved = SelectionKernels.LeanFill;
+        try
+        {
+            foreach (float[] row in rows)
+            {
+                for (int n = 1; n <= row.Length; n++)
+                {
+                    foreach ((int offset, bool stream) in new[] { (0, true), (0, false), (96 + 3, true) })
+                    {
+                        SelectionKernels.LeanFill = false;
+                        float max0 = SelectionKernels.StoreLogitsAndExpsAndSum(row.AsSpan(0, n), reference, cache.AsSpan(offset, n), exps.AsSpan(offset, n), stream, shift, out double sum0);
+                        int[] cache0 = Bits(cache.AsSpan(offset, n)), exps0 = Bits(exps.AsSpan(offset, n));
+                        cache.AsSpan(offset, n).Fill(123f);
+                        exps.AsSpan(offset, n).Fill(123f);
+                        SelectionKernels.LeanFill = true;
+                        float max1 = SelectionKernels.StoreLogitsAndExpsAndSum(row.AsSpan(0, n), reference, cache.AsSpan(offset, n), exps.AsSpan(offset, n), stream, shift, out double sum1);
+                        System.Runtime.Intrinsics.X86.Sse.StoreFence();
+                        Assert.True(BitConverter.SingleToInt32Bits(max0) == BitConverter.SingleToInt32Bits(max1), $"n = {n}: max {max1:R} vs {max0:R}");
+                        Assert.True(BitConverter.DoubleToInt64Bits(sum0) == BitConverter.DoubleToInt64Bits(sum1), $"n = {n}: sum {sum1:R} vs {sum0:R}");
+                        Assert.Equal(cache0, Bits(cache.AsSpan(offset, n)));
+                        Assert.Equal(exps0, Bits(exps.AsSpan(offset, n)));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            SelectionKernels.LeanFill = saved;
+        }
+
+        static int[] Bits(Span<float> x) => x.ToArray().Select(BitConverter.SingleToInt32Bits).ToArray();
+    }
+
     [Fact]
     public void Sample_FillSwitchesOnOrOff_SameSelectionAndScores()
     {
@@ -253,10 +377,11 @@ public class SoftmaxFillTests
         });
 
     /// <summary>Runs <paramref name="run"/> with every fill switch set to <paramref name="on"/>, then restores them.</summary>
-    private static T WithSwitches<T>(bool on, Func<T> run)
+    private static T WithSwitches<T>(bool on, Func<T> run, bool? lean = null)
     {
-        bool pairs = SelectionKernels.PairedExps, stream = SelectionKernels.StreamFill, fused = SelectionKernels.FusedFill;
+        bool pairs = SelectionKernels.PairedExps, stream = SelectionKernels.StreamFill, fused = SelectionKernels.FusedFill, leanFill = SelectionKernels.LeanFill;
         bool prefetch = ConditionalScorer.PrefetchSoftmaxFill, skip = ConditionalScorer.SkipMemberFill;
+        SelectionKernels.LeanFill = lean ?? on;
         SelectionKernels.PairedExps = on;
         SelectionKernels.StreamFill = on;
         SelectionKernels.FusedFill = on;
@@ -271,12 +396,13 @@ public class SoftmaxFillTests
             SelectionKernels.PairedExps = pairs;
             SelectionKernels.StreamFill = stream;
             SelectionKernels.FusedFill = fused;
+            SelectionKernels.LeanFill = leanFill;
             ConditionalScorer.PrefetchSoftmaxFill = prefetch;
             ConditionalScorer.SkipMemberFill = skip;
         }
     }
 
-    private static double[][] Scores(SuperBatch batch, int[] order, int[] chunkSizes, long budget, int threads, bool on)
+    private static double[][] Scores(SuperBatch batch, int[] order, int[] chunkSizes, long budget, int threads, bool on, bool? lean = null)
     {
         GemmControl.MaxDegreeOfParallelism = threads;
         return WithSwitches(on, () =>
@@ -294,6 +420,6 @@ public class SoftmaxFillTests
             }
 
             return scores;
-        });
+        }, lean);
     }
 }
