@@ -112,10 +112,8 @@ public sealed class TextTransformer : ITextEncoder, IInferenceTwin<ITextEncoder>
         }
 
         MatrixView x = _encoder.Input(batch);
-        for (int r = 0; r < batch * t; r++)
-        {
-            TensorPrimitives.Add(_tokenEmbedding.Value.AsSpan(tokens[r] * d, d), _position.Value.AsSpan((r % t) * d, d), x.Row(r));
-        }
+        int n = batch * t;
+        TowerPasses.Run(n, TowerPasses.Chunk(n, 64), (long)n * d, new GatherPass(_tokenEmbedding.Value, _position.Value, _tokens, x, t));
 
         MatrixView encoded = _encoder.Forward(batch);
         return _head.Forward(encoded, batch, t, _last.AsSpan(0, batch));
@@ -139,7 +137,17 @@ public sealed class TextTransformer : ITextEncoder, IInferenceTwin<ITextEncoder>
         MatrixView dTokens = _head.Backward(_encoder.Output(batch), batch, t, _last.AsSpan(0, batch), embeddingGradient);
         MatrixView dx = _encoder.Backward(batch, dTokens);
 
-        // Embedding tables: scatter-add in row order (sequential, so the sum order is fixed).
+        // Embedding tables: scatter-add in row order (each destination element's sum order is fixed; the pool items
+        // split the columns, not the rows).
+        if (TowerPasses.Parallel)
+        {
+            int threads = Math.Max(1, AcedControl.MaxDegreeOfParallelism);
+            int columnChunk = ((((d + threads - 1) / threads) + 15) / 16) * 16;
+            TowerPasses.Run(d, columnChunk, 2L * n * d, new ScatterPass(_tokenEmbedding.Gradient, _position.Gradient, _tokens, dx, t));
+            return;
+        }
+
+        // The serial form (the same bits; tests pin the pool form to it).
         float[] dTable = _tokenEmbedding.Gradient;
         float[] dPosition = _position.Gradient;
         for (int r = 0; r < n; r++)
@@ -149,6 +157,40 @@ public sealed class TextTransformer : ITextEncoder, IInferenceTwin<ITextEncoder>
             TensorPrimitives.Add(tokenRow, g, tokenRow);
             Span<float> positionRow = dPosition.AsSpan((r % t) * d, d);
             TensorPrimitives.Add(positionRow, g, positionRow);
+        }
+    }
+
+    /// <summary>x[r] = token embedding of token r + position embedding of r's position, for the rows of the range.</summary>
+    private readonly struct GatherPass(float[] table, float[] position, int[] tokens, MatrixView x, int t) : IRangePass
+    {
+        public void Run(int start, int end)
+        {
+            int d = x.Columns;
+            for (int r = start; r < end; r++)
+            {
+                TensorPrimitives.Add(table.AsSpan(tokens[r] * d, d), position.AsSpan((r % t) * d, d), x.Row(r));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The token and position tables' gradients += each row of dx, in row order, for the columns of the range (so every
+    /// destination element adds its terms in row order whatever the split).
+    /// </summary>
+    private readonly struct ScatterPass(float[] dTable, float[] dPosition, int[] tokens, MatrixView dx, int t) : IRangePass
+    {
+        public void Run(int start, int end)
+        {
+            int d = dx.Columns;
+            int w = end - start;
+            for (int r = 0; r < dx.Rows; r++)
+            {
+                Span<float> g = dx.Row(r).Slice(start, w);
+                Span<float> tokenRow = dTable.AsSpan((tokens[r] * d) + start, w);
+                TensorPrimitives.Add(tokenRow, g, tokenRow);
+                Span<float> positionRow = dPosition.AsSpan(((r % t) * d) + start, w);
+                TensorPrimitives.Add(positionRow, g, positionRow);
+            }
         }
     }
 
