@@ -134,7 +134,7 @@ internal static class PoolTiming
 
         Type argument = kind.GetGenericArguments()[0];
         string inner = argument.DeclaringType is null ? argument.Name : argument.DeclaringType.Name + "." + argument.Name;
-        return inner;
+        return argument.IsGenericType ? inner + "<" + Name(argument) + ">" : inner;
     }
 
     /// <summary>Helper-side accumulators of the current call (written by helpers, read by the caller after the join).</summary>

@@ -141,9 +141,12 @@ public sealed class TextTransformer : ITextEncoder, IInferenceTwin<ITextEncoder>
         // split the columns, not the rows).
         if (TowerPasses.Parallel)
         {
+            // Items by destination: the token rows in classes of id mod tokenClasses, then the position rows in ranges.
             int threads = Math.Max(1, AcedControl.MaxDegreeOfParallelism);
-            int columnChunk = ((((d + threads - 1) / threads) + 15) / 16) * 16;
-            TowerPasses.Run(d, columnChunk, 2L * n * d, new ScatterPass(_tokenEmbedding.Gradient, _position.Gradient, _tokens, dx, t));
+            int tokenClasses = 2 * threads;
+            int positionRanges = Math.Min(t, threads);
+            var pass = new ScatterPass(_tokenEmbedding.Gradient, _position.Gradient, _tokens, dx, t, tokenClasses, positionRanges);
+            TowerPasses.Run(tokenClasses + positionRanges, 1, 2L * n * d, pass);
             return;
         }
 
@@ -174,22 +177,52 @@ public sealed class TextTransformer : ITextEncoder, IInferenceTwin<ITextEncoder>
     }
 
     /// <summary>
-    /// The token and position tables' gradients += each row of dx, in row order, for the columns of the range (so every
-    /// destination element adds its terms in row order whatever the split).
+    /// The token and position tables' gradients += each row of dx, in row order, split by destination row: items
+    /// [0, tokenClasses) add the rows whose token id is the item's class (id mod tokenClasses) into the token table,
+    /// the next positionRanges items the rows of their range of positions into the position table. Every destination
+    /// row adds its terms in row order, as the serial pass does, so any split gives the same bits.
     /// </summary>
-    private readonly struct ScatterPass(float[] dTable, float[] dPosition, int[] tokens, MatrixView dx, int t) : IRangePass
+    private readonly struct ScatterPass(float[] dTable, float[] dPosition, int[] tokens, MatrixView dx, int t, int tokenClasses, int positionRanges) : IRangePass
     {
         public void Run(int start, int end)
         {
+            for (int item = start; item < end; item++)
+            {
+                if (item < tokenClasses)
+                {
+                    AddTokens(item);
+                }
+                else
+                {
+                    int range = item - tokenClasses;
+                    AddPositions((int)((long)range * t / positionRanges), (int)((long)(range + 1) * t / positionRanges));
+                }
+            }
+        }
+
+        private void AddTokens(int tokenClass)
+        {
             int d = dx.Columns;
-            int w = end - start;
             for (int r = 0; r < dx.Rows; r++)
             {
-                Span<float> g = dx.Row(r).Slice(start, w);
-                Span<float> tokenRow = dTable.AsSpan((tokens[r] * d) + start, w);
-                TensorPrimitives.Add(tokenRow, g, tokenRow);
-                Span<float> positionRow = dPosition.AsSpan(((r % t) * d) + start, w);
-                TensorPrimitives.Add(positionRow, g, positionRow);
+                if (tokens[r] % tokenClasses == tokenClass)
+                {
+                    Span<float> tokenRow = dTable.AsSpan(tokens[r] * d, d);
+                    TensorPrimitives.Add(tokenRow, dx.Row(r), tokenRow);
+                }
+            }
+        }
+
+        private void AddPositions(int first, int last)
+        {
+            int d = dx.Columns;
+            for (int r0 = 0; r0 < dx.Rows; r0 += t)
+            {
+                for (int j = first; j < last; j++)
+                {
+                    Span<float> positionRow = dPosition.AsSpan(j * d, d);
+                    TensorPrimitives.Add(positionRow, dx.Row(r0 + j), positionRow);
+                }
             }
         }
     }
