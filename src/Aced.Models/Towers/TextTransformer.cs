@@ -142,9 +142,11 @@ public sealed class TextTransformer : ITextEncoder, IInferenceTwin<ITextEncoder>
         if (TowerPasses.Parallel)
         {
             // Items by destination: the token rows in classes of id mod tokenClasses, then the position rows in ranges.
+            // The padding id's class is the largest item (a padded caption adds many rows into one row); the smaller
+            // position items after it even out the threads.
             int threads = Math.Max(1, AcedControl.MaxDegreeOfParallelism);
             int tokenClasses = 2 * threads;
-            int positionRanges = Math.Min(t, threads);
+            int positionRanges = Math.Min(t, 4 * threads);
             var pass = new ScatterPass(_tokenEmbedding.Gradient, _position.Gradient, _tokens, dx, t, tokenClasses, positionRanges);
             TowerPasses.Run(tokenClasses + positionRanges, 1, 2L * n * d, pass);
             return;
