@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using Aced.Core;
+using Aced.Models.Layers;
 
 namespace Aced.Models;
 
@@ -78,6 +79,8 @@ public sealed class TwoTowerModel
     private float[] _dImageRaw = [];
     private float[] _dTextRaw = [];
     private MatrixView _imageRaw;
+    private (float[] Array, int Start, int Length)[]? _gradientChunks;
+    private long _gradientFloats;
     private MatrixView _textRaw;
     private IImageEncoder? _inferenceImage;
     private ITextEncoder? _inferenceText;
@@ -257,10 +260,37 @@ public sealed class TwoTowerModel
     /// <summary>Sets every parameter gradient to zero.</summary>
     public void ZeroGradients()
     {
-        foreach (Parameter p in _parameters)
+        if (!TowerPasses.Parallel)
         {
-            p.ZeroGradient();
+            foreach (Parameter p in _parameters)
+            {
+                p.ZeroGradient();
+            }
+
+            return;
         }
+
+        // The gradients in chunks of at most 2^15 floats, cleared on the pool.
+        if (_gradientChunks is null)
+        {
+            const int ChunkFloats = 1 << 15;
+            var chunks = new List<(float[], int, int)>();
+            long floats = 0;
+            foreach (Parameter p in _parameters)
+            {
+                for (int start = 0; start < p.Gradient.Length; start += ChunkFloats)
+                {
+                    chunks.Add((p.Gradient, start, Math.Min(ChunkFloats, p.Gradient.Length - start)));
+                }
+
+                floats += p.Gradient.Length;
+            }
+
+            _gradientChunks = chunks.ToArray();
+            _gradientFloats = floats;
+        }
+
+        TowerPasses.Run(_gradientChunks.Length, 1, _gradientFloats, new ChunkClearPass(_gradientChunks));
     }
 
     /// <summary>Clamps <c>t</c> to [0, ln 100]; call after every optimizer step.</summary>

@@ -108,6 +108,75 @@ internal static class StepDiag
             $"(the other threads idle: {(threads - 1) * (stepMs - inCalls):F1} ms); idle inside calls {idle:F1} ms; " +
             $"total idle {idle + ((threads - 1) * (stepMs - inCalls)):F1} ms = {(idle + ((threads - 1) * (stepMs - inCalls))) / (threads * stepMs):P1} of {threads} x wall. " +
             "join = mean us until the first helper starts; wait = mean us the caller waits after its last item");
+
+        SerialStretches(bench, steps);
+    }
+
+    /// <summary>
+    /// The step's serial stretches: the gaps between consecutive top-level pool calls (and before the first and after
+    /// the last), averaged per position in the step's call sequence over <paramref name="steps"/> steps, largest first.
+    /// </summary>
+    private static void SerialStretches(TrainingStepBenchmarks bench, int steps)
+    {
+        double[]? gaps = null;
+        string[]? after = null, before = null;
+        double ms = 1e3 / Stopwatch.Frequency;
+        PoolTiming.TakeAll();
+        PoolTiming.TakeSequence();
+        PoolTiming.RecordSequence = true;
+        for (int s = 0; s < steps; s++)
+        {
+            PoolTiming.Enabled = true;
+            long start = Stopwatch.GetTimestamp();
+            bench.TrainingStep();
+            long end = Stopwatch.GetTimestamp();
+            PoolTiming.Enabled = false;
+            List<(string Kind, long Start, long End)> calls = PoolTiming.TakeSequence();
+            PoolTiming.TakeAll();
+            if (gaps is null)
+            {
+                gaps = new double[calls.Count + 1];
+                after = new string[calls.Count + 1];
+                before = new string[calls.Count + 1];
+            }
+
+            if (calls.Count + 1 != gaps.Length)
+            {
+                Console.WriteLine($"serial stretches: the call sequence changed length ({calls.Count + 1} gaps against {gaps.Length}); skipped");
+                PoolTiming.RecordSequence = false;
+                return;
+            }
+
+            for (int i = 0; i <= calls.Count; i++)
+            {
+                long from = i == 0 ? start : calls[i - 1].End;
+                long to = i == calls.Count ? end : calls[i].Start;
+                gaps[i] += Math.Max(0, to - from) * ms / steps;
+                after![i] = i == 0 ? "(step start)" : calls[i - 1].Kind;
+                before![i] = i == calls.Count ? "(step end)" : calls[i].Kind;
+            }
+        }
+
+        PoolTiming.RecordSequence = false;
+        int[] order = new int[gaps!.Length];
+        for (int i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        Array.Sort(order, (a, b) => gaps[b].CompareTo(gaps[a]));
+        double sum = 0;
+        foreach (double g in gaps)
+        {
+            sum += g;
+        }
+
+        Console.WriteLine($"serial stretches between pool calls: {sum:F2} ms per step in {gaps.Length} gaps; the largest (ms, position, after -> before):");
+        for (int j = 0; j < Math.Min(16, order.Length); j++)
+        {
+            int i = order[j];
+            Console.WriteLine($"  {gaps[i],7:F3}  #{i,-4} {after![i]} -> {before![i]}");
+        }
     }
 
     /// <summary>Bytes allocated on this thread per phase of the benchmark's step (a replica of it), after warm-up.</summary>

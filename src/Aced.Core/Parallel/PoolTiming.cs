@@ -17,8 +17,15 @@ internal static class PoolTiming
     /// <summary>Whether calls are timed (not thread-safe to flip while calls run).</summary>
     internal static bool Enabled;
 
+    /// <summary>
+    /// Whether each top-level call's kind, start and end are also appended to <see cref="TakeSequence"/>'s list (with
+    /// <see cref="Enabled"/>), so a probe can find the serial stretches between calls.
+    /// </summary>
+    internal static bool RecordSequence;
+
     private static readonly object s_lock = new();
     private static readonly Dictionary<Type, Totals> s_totals = [];
+    private static readonly List<(Type Kind, long Start, long End)> s_sequence = [];
 
     /// <summary>Accumulated ticks of one kind of call.</summary>
     internal sealed class Totals
@@ -39,6 +46,7 @@ internal static class PoolTiming
     {
         lock (s_lock)
         {
+            Append(kind, wall);
             Totals t = Get(kind);
             t.ParallelCalls++;
             t.Items += items;
@@ -55,6 +63,7 @@ internal static class PoolTiming
     {
         lock (s_lock)
         {
+            Append(kind, wall);
             Totals t = Get(kind);
             t.SerialCalls++;
             t.Items += items;
@@ -78,7 +87,32 @@ internal static class PoolTiming
         }
     }
 
+    /// <summary>Copies and clears the recorded calls (kind name, start and end timestamps), in the order they ended.</summary>
+    internal static List<(string Kind, long Start, long End)> TakeSequence()
+    {
+        lock (s_lock)
+        {
+            var list = new List<(string, long, long)>(s_sequence.Count);
+            foreach ((Type kind, long start, long end) in s_sequence)
+            {
+                list.Add((Name(kind), start, end));
+            }
+
+            s_sequence.Clear();
+            return list;
+        }
+    }
+
     internal static long Now() => Stopwatch.GetTimestamp();
+
+    private static void Append(Type kind, long wall)
+    {
+        if (RecordSequence)
+        {
+            long end = Now();
+            s_sequence.Add((kind, end - wall, end));
+        }
+    }
 
     private static Totals Get(Type kind)
     {
@@ -100,7 +134,7 @@ internal static class PoolTiming
 
         Type argument = kind.GetGenericArguments()[0];
         string inner = argument.DeclaringType is null ? argument.Name : argument.DeclaringType.Name + "." + argument.Name;
-        return inner;
+        return argument.IsGenericType ? inner + "<" + Name(argument) + ">" : inner;
     }
 
     /// <summary>Helper-side accumulators of the current call (written by helpers, read by the caller after the join).</summary>

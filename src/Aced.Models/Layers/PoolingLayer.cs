@@ -68,7 +68,11 @@ internal sealed class PoolingLayer : IPartitionBody
     {
         switch (Kind)
         {
+            case PoolingKind.GlobalAverage when TowerPasses.Parallel:
+                TowerPasses.Run(batch, TowerPasses.Chunk(batch, 1), (long)batch * tokens * _width, new AveragePoolPass(x, pooled, tokens));
+                break;
             case PoolingKind.GlobalAverage:
+                // The serial form (the same bits; tests pin the pool form to it).
                 for (int e = 0; e < batch; e++)
                 {
                     Span<float> dst = pooled.Row(e);
@@ -111,25 +115,29 @@ internal sealed class PoolingLayer : IPartitionBody
             return;
         }
 
-        dx.Span.Clear();
+        if (Kind == PoolingKind.GlobalAverage)
+        {
+            // Every row of dx is written, so it needs no clearing first (the serial form keeps its old clear).
+            if (!TowerPasses.Parallel)
+            {
+                dx.Span.Clear();
+            }
+
+            TowerPasses.Run(batch, TowerPasses.Chunk(batch, 1), (long)batch * tokens * _width, new AveragePoolBackwardPass(dPooled, dx, tokens));
+            return;
+        }
+
+        TowerPasses.Clear(dx);
         for (int e = 0; e < batch; e++)
         {
             ReadOnlySpan<float> g = dPooled.Row(e);
-            switch (Kind)
+            if (Kind == PoolingKind.FirstToken)
             {
-                case PoolingKind.GlobalAverage:
-                    for (int t = 0; t < tokens; t++)
-                    {
-                        TensorPrimitives.Multiply(g, 1f / tokens, dx.Row((e * tokens) + t));
-                    }
-
-                    break;
-                case PoolingKind.FirstToken:
-                    g.CopyTo(dx.Row(e * tokens));
-                    break;
-                default:
-                    g.CopyTo(dx.Row((e * tokens) + lastIndex[e]));
-                    break;
+                g.CopyTo(dx.Row(e * tokens));
+            }
+            else
+            {
+                g.CopyTo(dx.Row((e * tokens) + lastIndex[e]));
             }
         }
     }

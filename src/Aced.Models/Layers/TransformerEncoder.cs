@@ -143,7 +143,7 @@ internal sealed class TransformerEncoder
 
         int n = batch * Tokens;
         MatrixView dRes = View(_dResidual, n, Width);
-        dRes.Span.Clear();
+        TowerPasses.Clear(dRes);
         RowOps.LayerNormBackward(View(_residual[Depth], n, Width), _finalScale.Value, _finalMean, _finalRstd, dOutput, dRes, _finalScale.Gradient, _finalBias.Gradient);
         var scratch = new Scratch(View(_dNorm, n, Width), View(_dAttention, n, Width), View(_dQkv, n, 3 * Width), View(_dHidden, n, MlpWidth), _dProbs);
         for (int l = Depth - 1; l >= 0; l--)

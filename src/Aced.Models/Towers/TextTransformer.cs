@@ -112,10 +112,8 @@ public sealed class TextTransformer : ITextEncoder, IInferenceTwin<ITextEncoder>
         }
 
         MatrixView x = _encoder.Input(batch);
-        for (int r = 0; r < batch * t; r++)
-        {
-            TensorPrimitives.Add(_tokenEmbedding.Value.AsSpan(tokens[r] * d, d), _position.Value.AsSpan((r % t) * d, d), x.Row(r));
-        }
+        int n = batch * t;
+        TowerPasses.Run(n, TowerPasses.Chunk(n, 64), (long)n * d, new GatherPass(_tokenEmbedding.Value, _position.Value, _tokens, x, t));
 
         MatrixView encoded = _encoder.Forward(batch);
         return _head.Forward(encoded, batch, t, _last.AsSpan(0, batch));
@@ -139,7 +137,22 @@ public sealed class TextTransformer : ITextEncoder, IInferenceTwin<ITextEncoder>
         MatrixView dTokens = _head.Backward(_encoder.Output(batch), batch, t, _last.AsSpan(0, batch), embeddingGradient);
         MatrixView dx = _encoder.Backward(batch, dTokens);
 
-        // Embedding tables: scatter-add in row order (sequential, so the sum order is fixed).
+        // Embedding tables: scatter-add in row order (each destination element's sum order is fixed; the pool items
+        // split the columns, not the rows).
+        if (TowerPasses.Parallel)
+        {
+            // Items by destination: the token rows in classes of id mod tokenClasses, then the position rows in ranges.
+            // The padding id's class is the largest item (a padded caption adds many rows into one row); the smaller
+            // position items after it even out the threads.
+            int threads = Math.Max(1, AcedControl.MaxDegreeOfParallelism);
+            int tokenClasses = 2 * threads;
+            int positionRanges = Math.Min(t, 4 * threads);
+            var pass = new ScatterPass(_tokenEmbedding.Gradient, _position.Gradient, _tokens, dx, t, tokenClasses, positionRanges);
+            TowerPasses.Run(tokenClasses + positionRanges, 1, 2L * n * d, pass);
+            return;
+        }
+
+        // The serial form (the same bits; tests pin the pool form to it).
         float[] dTable = _tokenEmbedding.Gradient;
         float[] dPosition = _position.Gradient;
         for (int r = 0; r < n; r++)
@@ -149,6 +162,70 @@ public sealed class TextTransformer : ITextEncoder, IInferenceTwin<ITextEncoder>
             TensorPrimitives.Add(tokenRow, g, tokenRow);
             Span<float> positionRow = dPosition.AsSpan((r % t) * d, d);
             TensorPrimitives.Add(positionRow, g, positionRow);
+        }
+    }
+
+    /// <summary>x[r] = token embedding of token r + position embedding of r's position, for the rows of the range.</summary>
+    private readonly struct GatherPass(float[] table, float[] position, int[] tokens, MatrixView x, int t) : IRangePass
+    {
+        public void Run(int start, int end)
+        {
+            int d = x.Columns;
+            for (int r = start; r < end; r++)
+            {
+                TensorPrimitives.Add(table.AsSpan(tokens[r] * d, d), position.AsSpan((r % t) * d, d), x.Row(r));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The token and position tables' gradients += each row of dx, in row order, split by destination row: items
+    /// [0, tokenClasses) add the rows whose token id is the item's class (id mod tokenClasses) into the token table,
+    /// the next positionRanges items the rows of their range of positions into the position table. Every destination
+    /// row adds its terms in row order, as the serial pass does, so any split gives the same bits.
+    /// </summary>
+    private readonly struct ScatterPass(float[] dTable, float[] dPosition, int[] tokens, MatrixView dx, int t, int tokenClasses, int positionRanges) : IRangePass
+    {
+        public void Run(int start, int end)
+        {
+            for (int item = start; item < end; item++)
+            {
+                if (item < tokenClasses)
+                {
+                    AddTokens(item);
+                }
+                else
+                {
+                    int range = item - tokenClasses;
+                    AddPositions((int)((long)range * t / positionRanges), (int)((long)(range + 1) * t / positionRanges));
+                }
+            }
+        }
+
+        private void AddTokens(int tokenClass)
+        {
+            int d = dx.Columns;
+            for (int r = 0; r < dx.Rows; r++)
+            {
+                if (tokens[r] % tokenClasses == tokenClass)
+                {
+                    Span<float> tokenRow = dTable.AsSpan(tokens[r] * d, d);
+                    TensorPrimitives.Add(tokenRow, dx.Row(r), tokenRow);
+                }
+            }
+        }
+
+        private void AddPositions(int first, int last)
+        {
+            int d = dx.Columns;
+            for (int r0 = 0; r0 < dx.Rows; r0 += t)
+            {
+                for (int j = first; j < last; j++)
+                {
+                    Span<float> positionRow = dPosition.AsSpan(j * d, d);
+                    TensorPrimitives.Add(positionRow, dx.Row(r0 + j), positionRow);
+                }
+            }
         }
     }
 

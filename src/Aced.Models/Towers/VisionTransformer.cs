@@ -30,6 +30,7 @@ public sealed class VisionTransformer : IImageEncoder, IInferenceTwin<IImageEnco
     private int _batch;
     private float[] _patches = [];
     private int[] _last = [];
+    private readonly int[] _nonFinite = new int[1];
 
     /// <summary>Creates the tower with parameters initialised from <paramref name="seed"/>.</summary>
     /// <param name="config">Shape; validated.</param>
@@ -85,10 +86,7 @@ public sealed class VisionTransformer : IImageEncoder, IInferenceTwin<IImageEnco
         }
         Guard.Positive(images.Rows, nameof(images));
         int batch = images.Rows;
-        for (int i = 0; i < batch; i++)
-        {
-            Guard.AllFinite(images.Row(i), nameof(images));
-        }
+        CheckFinite(images);
 
         EnsureCapacity(batch);
         _batch = batch;
@@ -99,10 +97,7 @@ public sealed class VisionTransformer : IImageEncoder, IInferenceTwin<IImageEnco
         Patchify(images, patches);
         MatrixView x = _encoder.Input(batch);
         Linear.Forward(patches, _patchWeight.AsMatrix(_patchWeight.Shape[0]), _patchBias.Value, x);
-        for (int e = 0; e < batch; e++)
-        {
-            TensorPrimitives.Add(x.Array.AsSpan(e * t * d, t * d), _position.Value, x.Array.AsSpan(e * t * d, t * d));
-        }
+        TowerPasses.Run(batch, TowerPasses.Chunk(batch, 1), (long)n * d, new PositionAddPass(x.Array, _position.Value, t * d));
 
         MatrixView tokens = _encoder.Forward(batch);
         return _head.Forward(tokens, batch, t, LastIndices(batch));
@@ -126,10 +121,19 @@ public sealed class VisionTransformer : IImageEncoder, IInferenceTwin<IImageEnco
         MatrixView dTokens = _head.Backward(_encoder.Output(batch), batch, t, LastIndices(batch), embeddingGradient);
         MatrixView dx = _encoder.Backward(batch, dTokens);
 
-        // Position embedding: sum over examples in example order; patch embedding through the GEMM.
-        for (int e = 0; e < batch; e++)
+        // Position embedding: sum over examples in example order (split by the sum's columns); patch embedding through
+        // the GEMM.
+        if (TowerPasses.Parallel)
         {
-            TensorPrimitives.Add(_position.Gradient, dx.Array.AsSpan(e * t * d, t * d), _position.Gradient);
+            TowerPasses.Run(t * d, TowerPasses.Chunk(t * d, 256), (long)n * d, new PositionSumPass(_position.Gradient, dx.Array, batch, t * d));
+        }
+        else
+        {
+            // The serial form (the same bits; tests pin the pool form to it).
+            for (int e = 0; e < batch; e++)
+            {
+                TensorPrimitives.Add(_position.Gradient, dx.Array.AsSpan(e * t * d, t * d), _position.Gradient);
+            }
         }
 
         int patchLength = _patchWeight.Shape[0];
@@ -154,24 +158,65 @@ public sealed class VisionTransformer : IImageEncoder, IInferenceTwin<IImageEnco
 
     private ReadOnlySpan<int> LastIndices(int batch) => _last.AsSpan(0, batch);
 
+    /// <summary>Throws as <see cref="Guard.AllFinite"/> on the first image (in row order) with a NaN or infinity.</summary>
+    private void CheckFinite(MatrixView images)
+    {
+        _nonFinite[0] = 0;
+        int batch = images.Rows;
+        TowerPasses.Run(batch, TowerPasses.Chunk(batch, 1), (long)batch * images.Columns, new FiniteCheckPass(images, _nonFinite));
+        if (_nonFinite[0] != 0)
+        {
+            // The serial check finds the first bad image and throws its message.
+            for (int i = 0; i < batch; i++)
+            {
+                Guard.AllFinite(images.Row(i), nameof(images));
+            }
+        }
+    }
+
     private void Patchify(MatrixView images, MatrixView patches)
     {
-        int s = Config.ImageSize;
-        int p = Config.PatchSize;
-        int c = Config.Channels;
-        int grid = s / p;
-        int t = Config.Tokens;
-        for (int e = 0; e < images.Rows; e++)
+        int batch = images.Rows;
+        TowerPasses.Run(batch, TowerPasses.Chunk(batch, 1), 2L * patches.Rows * patches.Columns, new PatchifyPass(images, patches, Config));
+    }
+
+    /// <summary>Sets the flag when an image of the range has a NaN or infinity.</summary>
+    private readonly struct FiniteCheckPass(MatrixView images, int[] flag) : IRangePass
+    {
+        public void Run(int start, int end)
         {
-            Span<float> image = images.Row(e);
-            for (int gy = 0; gy < grid; gy++)
+            for (int e = start; e < end; e++)
             {
-                for (int gx = 0; gx < grid; gx++)
+                if (Guard.IndexOfNonFinite(images.Row(e)) >= 0)
                 {
-                    Span<float> dst = patches.Row((e * t) + (gy * grid) + gx);
-                    for (int py = 0; py < p; py++)
+                    System.Threading.Volatile.Write(ref flag[0], 1);
+                }
+            }
+        }
+    }
+
+    /// <summary>The patches of the images of the range, row-major patch pixels (py, px, channel).</summary>
+    private readonly struct PatchifyPass(MatrixView images, MatrixView patches, VisionTransformerConfig config) : IRangePass
+    {
+        public void Run(int start, int end)
+        {
+            int s = config.ImageSize;
+            int p = config.PatchSize;
+            int c = config.Channels;
+            int grid = s / p;
+            int t = config.Tokens;
+            for (int e = start; e < end; e++)
+            {
+                Span<float> image = images.Row(e);
+                for (int gy = 0; gy < grid; gy++)
+                {
+                    for (int gx = 0; gx < grid; gx++)
                     {
-                        image.Slice((((gy * p) + py) * s * c) + (gx * p * c), p * c).CopyTo(dst.Slice(py * p * c, p * c));
+                        Span<float> dst = patches.Row((e * t) + (gy * grid) + gx);
+                        for (int py = 0; py < p; py++)
+                        {
+                            image.Slice((((gy * p) + py) * s * c) + (gx * p * c), p * c).CopyTo(dst.Slice(py * p * c, p * c));
+                        }
                     }
                 }
             }
