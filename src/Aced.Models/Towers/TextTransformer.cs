@@ -137,8 +137,8 @@ public sealed class TextTransformer : ITextEncoder, IInferenceTwin<ITextEncoder>
         MatrixView dTokens = _head.Backward(_encoder.Output(batch), batch, t, _last.AsSpan(0, batch), embeddingGradient);
         MatrixView dx = _encoder.Backward(batch, dTokens);
 
-        // Embedding tables: scatter-add in row order (each destination element's sum order is fixed; the pool items
-        // split the columns, not the rows).
+        // Embedding tables: scatter-add in row order (each destination row adds its terms in row order; the pool items
+        // split the destination rows, never one row's terms).
         if (TowerPasses.Parallel)
         {
             // Items by destination: the token rows in classes of id mod tokenClasses, then the position rows in ranges.
