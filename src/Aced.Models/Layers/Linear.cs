@@ -228,6 +228,70 @@ internal static class Linear
         }
     }
 
+    /// <summary>
+    /// The first row of the k block of the weight gradient over <paramref name="k"/> rows that contains row
+    /// <paramref name="row"/>: <see cref="AddWeightGradient(MatrixView, MatrixView, MatrixView)"/> cuts k into
+    /// <see cref="WeightGradientSlice"/>-row slices and the managed GEMM each slice into the k blocks of
+    /// <see cref="GemmPlan"/> for its length (two blocks of 256 rows per full slice); every element of dW is one fused
+    /// multiply-add chain from zero per block, rounded into dW as <c>fma(acc, 1, 1 * dw)</c>.
+    /// </summary>
+    internal static int WeightGradientBlockStart(int row, int k)
+    {
+        int slice = row / WeightGradientSlice * WeightGradientSlice;
+        int kc = new GemmPlan(1, 1, Math.Min(WeightGradientSlice, k - slice), epilogue: false).Kc;
+        return slice + ((row - slice) / kc * kc);
+    }
+
+    /// <summary>
+    /// dW += x^T dy, one product per group of <paramref name="blocks"/> (at most <see cref="GemmPlan.KcMax"/> rows each,
+    /// so each is one k block: every element one fused multiply-add chain from zero over the group's rows, rounded
+    /// into dW). With the groups of <see cref="PooledRows.WeightBlocks"/> this adds the same chains as the product over
+    /// all token rows, whose other rows' terms are exact zeros (see <see cref="TransformerEncoder.PooledRowsOnly"/>).
+    /// </summary>
+    public static void AddWeightGradientByBlocks(MatrixView x, MatrixView dy, MatrixView dw, RowGroups blocks)
+    {
+        for (int g = 0; g < blocks.Count; g++)
+        {
+            int start = blocks.Start(g);
+            int rows = blocks.End(g) - start;
+            if (rows > GemmPlan.KcMax)
+            {
+                Guard.ThrowArgument(nameof(blocks), $"group {g} has {rows} rows; a group is one k block of at most {GemmPlan.KcMax}");
+            }
+
+            Gemm.Multiply(Transpose.Transposed, Transpose.None, 1f, x.RowRange(start, rows), dy.RowRange(start, rows), 1f, dw);
+        }
+    }
+
+    /// <summary>
+    /// The backward of the layer on the pooled rows of a token-row matrix (<see cref="TransformerEncoder.PooledRowsOnly"/>):
+    /// dx = dy W^T (overwritten; each row the product over all rows would give), dW += x^T dy in the groups of
+    /// <see cref="PooledRows.WeightBlocks"/>, db += 1^T dy (db a 1 x out view, empty to skip) in those of
+    /// <see cref="PooledRows.SumGroups"/>.
+    /// </summary>
+    public static void BackwardPooled(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, MatrixView dw, MatrixView db, PooledRows pooled)
+    {
+        CheckBackwardShapes(x, w, dy, dx, dw, db);
+        AddWeightGradientByBlocks(x, dy, dw, pooled.WeightBlocks);
+        if (!db.IsEmpty)
+        {
+            RowOps.AddColumnSumsByGroups(dy, db.Row(0), pooled.SumGroups);
+        }
+
+        InputGradient(w, dy, dx, false);
+    }
+
+    /// <summary>
+    /// <see cref="BackwardPooled"/> of a
+    /// layer whose input is <c>gelu = GELU(hidden)</c>, then dHidden = dHidden * GELU'(hidden) and
+    /// <paramref name="hiddenBiasGradient"/> += 1^T dHidden in the groups of <see cref="PooledRows.SumGroups"/>.
+    /// </summary>
+    public static void BackwardThroughGeluPooled(MatrixView gelu, MatrixView hidden, MatrixView w, MatrixView dy, MatrixView dHidden, MatrixView dw, MatrixView db, Span<float> hiddenBiasGradient, PooledRows pooled)
+    {
+        BackwardPooled(gelu, w, dy, dHidden, dw, db, pooled);
+        RowOps.GeluBackwardByGroups(hidden, dHidden, dHidden, hiddenBiasGradient, pooled.SumGroups);
+    }
+
     private static void InputGradient(MatrixView w, MatrixView dy, MatrixView dx, bool accumulate) =>
         Gemm.Multiply(Transpose.None, Transpose.Transposed, 1f, dy, w, accumulate ? 1f : 0f, dx);
 

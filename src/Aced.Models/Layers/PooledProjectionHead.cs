@@ -21,6 +21,7 @@ internal sealed class PooledProjectionHead
     private float[] _output = [];
     private float[] _dPooled = [];
     private float[] _dTokens = [];
+    private int[] _pooledRows = [];
 
     /// <summary>Registers the pooling parameters, then <c>{prefix}.head.weight</c> and <c>{prefix}.head.bias</c>.</summary>
     public PooledProjectionHead(string prefix, PoolingKind pooling, int width, int heads, int embeddingDimension, ParameterBuilder builder)
@@ -41,6 +42,7 @@ internal sealed class PooledProjectionHead
         }
 
         _pooled = new float[batch * _width];
+        _pooledRows = new int[batch];
         _output = new float[batch * _embeddingDimension];
         _pooling.EnsureCapacity(batch, tokens);
         _capacity = batch;
@@ -49,6 +51,28 @@ internal sealed class PooledProjectionHead
         {
             AllocateGradients();
         }
+    }
+
+    /// <summary>
+    /// The token rows the pooling reads when it reads one per example (<see cref="PoolingKind.FirstToken"/>: e T;
+    /// <see cref="PoolingKind.LastToken"/>: e T + lastIndex[e]), strictly increasing; empty for the poolings that read
+    /// every row. The encoder's last block then computes only these rows (<see cref="TransformerEncoder.PooledRowsOnly"/>).
+    /// </summary>
+    public ReadOnlySpan<int> PooledRows(int batch, int tokens, ReadOnlySpan<int> lastIndex)
+    {
+        PoolingKind kind = _pooling.Kind;
+        if (kind is not (PoolingKind.FirstToken or PoolingKind.LastToken))
+        {
+            return default;
+        }
+
+        Span<int> rows = _pooledRows.AsSpan(0, batch);
+        for (int e = 0; e < batch; e++)
+        {
+            rows[e] = (e * tokens) + (kind == PoolingKind.FirstToken ? 0 : lastIndex[e]);
+        }
+
+        return rows;
     }
 
     /// <summary>Pools the encoder output <paramref name="encoded"/> (batch x tokens rows) and projects it: batch x embedding.</summary>

@@ -64,10 +64,19 @@ internal static class RowOps
     }
 
     /// <summary>Layer-norm backward: dx += ..., dgamma += ..., dbeta += ... (see <see cref="RowMath.LayerNormBackward"/>).</summary>
-    public static void LayerNormBackward(MatrixView x, float[] gamma, float[] mean, float[] rstd, MatrixView dy, MatrixView dx, float[] dgamma, float[] dbeta)
+    public static void LayerNormBackward(MatrixView x, float[] gamma, float[] mean, float[] rstd, MatrixView dy, MatrixView dx, float[] dgamma, float[] dbeta) =>
+        LayerNormBackwardByGroups(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, default);
+
+    /// <summary>
+    /// <see cref="LayerNormBackward(MatrixView, float[], float[], float[], MatrixView, MatrixView, float[], float[])"/>
+    /// with the dgamma and dbeta terms summed per group of <paramref name="groups"/> (each group's partial cleared, its
+    /// rows added in row order, the groups added in order) instead of per <see cref="ChunkRows"/> rows; default groups
+    /// are those chunks.
+    /// </summary>
+    public static void LayerNormBackwardByGroups(MatrixView x, float[] gamma, float[] mean, float[] rstd, MatrixView dy, MatrixView dx, float[] dgamma, float[] dbeta, RowGroups groups)
     {
         int d = x.Columns;
-        int chunks = CountChunks(x.Rows, ChunkRows);
+        int chunks = groups.IsSet ? groups.Count : CountChunks(x.Rows, ChunkRows);
         float[] partial = ArrayPool<float>.Shared.Rent(chunks * 2 * d);
         try
         {
@@ -80,7 +89,7 @@ internal static class RowOps
             job.Dy = dy;
             job.Y = dx;
             job.Partial = partial;
-            Run(job, x.Rows);
+            Run(job, x.Rows, ChunkRows, groups);
             for (int c = 0; c < chunks; c++)
             {
                 TensorPrimitives.Add(dgamma, partial.AsSpan(c * 2 * d, d), dgamma);
@@ -121,7 +130,16 @@ internal static class RowOps
     /// </summary>
     public static void GeluBackward(MatrixView x, MatrixView dy, MatrixView dx, Span<float> columnSums)
     {
-        SumPass(RowOp.GeluBackwardSums, x, dy, dx, columnSums);
+        SumPass(RowOp.GeluBackwardSums, x, dy, dx, columnSums, default);
+    }
+
+    /// <summary>
+    /// <see cref="GeluBackward(MatrixView, MatrixView, MatrixView, Span{float})"/> with the column sums formed per group
+    /// of <paramref name="groups"/> instead of per <see cref="SumChunkRows"/> rows.
+    /// </summary>
+    public static void GeluBackwardByGroups(MatrixView x, MatrixView dy, MatrixView dx, Span<float> columnSums, RowGroups groups)
+    {
+        SumPass(RowOp.GeluBackwardSums, x, dy, dx, columnSums, groups);
     }
 
     /// <summary>
@@ -131,10 +149,20 @@ internal static class RowOps
     /// </summary>
     public static void AddColumnSums(MatrixView x, Span<float> columnSums)
     {
-        SumPass(RowOp.ColumnSums, x, default, default, columnSums);
+        SumPass(RowOp.ColumnSums, x, default, default, columnSums, default);
     }
 
-    private static void SumPass(RowOp op, MatrixView x, MatrixView dy, MatrixView dx, Span<float> columnSums)
+    /// <summary>
+    /// <see cref="AddColumnSums(MatrixView, Span{float})"/> with the partial sums formed per group of
+    /// <paramref name="groups"/> (its first row copied, the others added in row order) instead of per
+    /// <see cref="SumChunkRows"/> rows, then added in group order.
+    /// </summary>
+    public static void AddColumnSumsByGroups(MatrixView x, Span<float> columnSums, RowGroups groups)
+    {
+        SumPass(RowOp.ColumnSums, x, default, default, columnSums, groups);
+    }
+
+    private static void SumPass(RowOp op, MatrixView x, MatrixView dy, MatrixView dx, Span<float> columnSums, RowGroups groups)
     {
         int d = x.Columns;
         if (columnSums.Length != d)
@@ -142,8 +170,8 @@ internal static class RowOps
             Guard.ThrowArgument(nameof(columnSums), $"has length {columnSums.Length} but the rows have {d} columns");
         }
 
-        int chunks = CountChunks(x.Rows, SumChunkRows);
-        float[] partial = ArrayPool<float>.Shared.Rent(chunks * d);
+        int chunks = groups.IsSet ? groups.Count : CountChunks(x.Rows, SumChunkRows);
+        float[] partial = ArrayPool<float>.Shared.Rent(Math.Max(1, chunks * d));
         try
         {
             RowJob job = Job();
@@ -152,7 +180,7 @@ internal static class RowOps
             job.Dy = dy;
             job.Y = dx;
             job.Partial = partial;
-            Run(job, x.Rows, SumChunkRows);
+            Run(job, x.Rows, SumChunkRows, groups);
             AddChunkSums(partial, chunks, columnSums);
         }
         finally
@@ -176,20 +204,25 @@ internal static class RowOps
         for (int c0 = start; c0 < end; c0 += SumChunkRows)
         {
             int c1 = Math.Min(end, c0 + SumChunkRows);
-            Span<float> sums = partial.AsSpan(c0 / SumChunkRows * d, d);
-            sums.Clear();
-            for (int r = c0; r < c1; r++)
+            GeluBackwardSumRows(x, dy, dx, c0, c1, partial.AsSpan(c0 / SumChunkRows * d, d));
+        }
+    }
+
+    /// <summary>dx = dy * GELU'(x) for rows [start, end) and <paramref name="sums"/> = their column sums (cleared, then each row added in row order).</summary>
+    private static void GeluBackwardSumRows(MatrixView x, MatrixView dy, MatrixView dx, int start, int end, Span<float> sums)
+    {
+        sums.Clear();
+        for (int r = start; r < end; r++)
+        {
+            if (FusedGeluSums)
             {
-                if (FusedGeluSums)
-                {
-                    RowMath.GeluBackwardRowSums(x.Row(r), dy.Row(r), dx.Row(r), sums);
-                }
-                else
-                {
-                    Span<float> row = dx.Row(r);
-                    RowMath.GeluBackward(x.Row(r), dy.Row(r), row);
-                    TensorPrimitives.Add(sums, row, sums);
-                }
+                RowMath.GeluBackwardRowSums(x.Row(r), dy.Row(r), dx.Row(r), sums);
+            }
+            else
+            {
+                Span<float> row = dx.Row(r);
+                RowMath.GeluBackward(x.Row(r), dy.Row(r), row);
+                TensorPrimitives.Add(sums, row, sums);
             }
         }
     }
@@ -206,12 +239,17 @@ internal static class RowOps
         for (int c0 = start; c0 < end; c0 += SumChunkRows)
         {
             int c1 = Math.Min(end, c0 + SumChunkRows);
-            Span<float> sums = partial.AsSpan(c0 / SumChunkRows * d, d);
-            x.Row(c0).CopyTo(sums);
-            for (int r = c0 + 1; r < c1; r++)
-            {
-                TensorPrimitives.Add(sums, x.Row(r), sums);
-            }
+            ColumnSumRows(x, c0, c1, partial.AsSpan(c0 / SumChunkRows * d, d));
+        }
+    }
+
+    /// <summary><paramref name="sums"/> = the column sums of rows [start, end) of x: the first row copied, the others added in row order.</summary>
+    private static void ColumnSumRows(MatrixView x, int start, int end, Span<float> sums)
+    {
+        x.Row(start).CopyTo(sums);
+        for (int r = start + 1; r < end; r++)
+        {
+            TensorPrimitives.Add(sums, x.Row(r), sums);
         }
     }
 
@@ -230,13 +268,14 @@ internal static class RowOps
     /// <summary>Number of chunks of <paramref name="chunkRows"/> rows needed to cover <paramref name="rows"/> rows.</summary>
     private static int CountChunks(int rows, int chunkRows) => (rows + chunkRows - 1) / chunkRows;
 
-    private static void Run(RowJob job, int rows, int chunkRows = ChunkRows)
+    private static void Run(RowJob job, int rows, int chunkRows = ChunkRows, RowGroups groups = default)
     {
         job.Rows = rows;
         job.ChunkRows = chunkRows;
+        job.Groups = groups;
         try
         {
-            ParallelPartition.Run(CountChunks(rows, chunkRows), job);
+            ParallelPartition.Run(groups.IsSet ? groups.Count : CountChunks(rows, chunkRows), job);
         }
         finally
         {
@@ -270,18 +309,21 @@ internal static class RowOps
         public float[]? Stats2;
         public float[]? Partial;
 
+        /// <summary>When set, item i covers this group's rows instead of chunk i's.</summary>
+        public RowGroups Groups;
+
         public void Clear()
         {
             X = default;
             Y = default;
             Dy = default;
+            Groups = default;
             Vector1 = Vector2 = Stats1 = Stats2 = Partial = null;
         }
 
         public void Execute(int chunk)
         {
-            int start = chunk * ChunkRows;
-            int end = Math.Min(Rows, start + ChunkRows);
+            (int start, int end) = Groups.IsSet ? (Groups.Start(chunk), Groups.End(chunk)) : (chunk * ChunkRows, Math.Min(Rows, (chunk * ChunkRows) + ChunkRows));
             int d = X.Columns;
             switch (Op)
             {
@@ -337,11 +379,11 @@ internal static class RowOps
 
                     break;
                 case RowOp.GeluBackwardSums:
-                    GeluBackwardSumChunks(X, Dy, Y, start, end, Partial!);
+                    GeluBackwardSumRows(X, Dy, Y, start, end, Partial.AsSpan(chunk * d, d));
                     break;
 
                 case RowOp.ColumnSums:
-                    ColumnSumChunks(X, start, end, Partial!);
+                    ColumnSumRows(X, start, end, Partial.AsSpan(chunk * d, d));
                     break;
             }
         }

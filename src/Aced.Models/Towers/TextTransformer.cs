@@ -115,7 +115,7 @@ public sealed class TextTransformer : ITextEncoder, IInferenceTwin<ITextEncoder>
         int n = batch * t;
         TowerPasses.Run(n, TowerPasses.Chunk(n, 64), (long)n * d, new GatherPass(_tokenEmbedding.Value, _position.Value, _tokens, x, t));
 
-        MatrixView encoded = _encoder.Forward(batch);
+        MatrixView encoded = _encoder.Forward(batch, _head.PooledRows(batch, t, _last.AsSpan(0, batch)));
         return _head.Forward(encoded, batch, t, _last.AsSpan(0, batch));
     }
 

@@ -99,7 +99,7 @@ public sealed class VisionTransformer : IImageEncoder, IInferenceTwin<IImageEnco
         Linear.Forward(patches, _patchWeight.AsMatrix(_patchWeight.Shape[0]), _patchBias.Value, x);
         TowerPasses.Run(batch, TowerPasses.Chunk(batch, 1), (long)n * d, new PositionAddPass(x.Array, _position.Value, t * d));
 
-        MatrixView tokens = _encoder.Forward(batch);
+        MatrixView tokens = _encoder.Forward(batch, _head.PooledRows(batch, t, LastIndices(batch)));
         return _head.Forward(tokens, batch, t, LastIndices(batch));
     }
 
