@@ -22,7 +22,8 @@ namespace Aced.TorchStepProbe;
 /// the steps do the same work: parameter counts, embedding shapes and values from the same weights, and the losses of
 /// the first steps. Usage: <c>TorchStepProbe [rounds=5] [batches=256,61] [threads=2] [contenders=all|aced]</c>; with
 /// <c>aced</c> the rounds time only Aced's step between the SGEMMs (many short rounds for the step-over-SGEMM ratio
-/// alone, without libtorch's steps in between).
+/// alone, without libtorch's steps in between). <c>ACED_DIAG_OFF</c> turns internal switches off for the run
+/// (<see cref="Aced.Benchmarks.Common.DiagSwitches"/>).
 /// </summary>
 public static class Program
 {
@@ -42,6 +43,7 @@ public static class Program
         {
             throw new ArgumentException($"contenders must be 'all' or 'aced', not '{contenders}'", nameof(args));
         }
+        Aced.Benchmarks.Common.DiagSwitches.ApplyFromEnvironment();
         AcedControl.MaxDegreeOfParallelism = threads;
         torch.set_num_threads(threads);
         Console.WriteLine($"torch-step-probe: {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC, load {Load()}, {rounds} rounds, {threads} threads");

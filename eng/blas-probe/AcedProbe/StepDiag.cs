@@ -20,24 +20,7 @@ internal static class StepDiag
 {
     public static void Run(int batch, int steps, int threads)
     {
-        // ACED_DIAG_OFF="Full.Type.Switch,...": internal static bool switches turned off for the whole run
-        // ("Full.Type.Setting=value" sets an int setting).
-        foreach (string setting in (Environment.GetEnvironmentVariable("ACED_DIAG_OFF") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))
-        {
-            int eq = setting.IndexOf('=');
-            string name = eq < 0 ? setting : setting[..eq];
-            int dot = name.LastIndexOf('.');
-            Type? owner = null;
-            foreach (System.Reflection.Assembly assembly in new[] { typeof(AcedControl).Assembly, typeof(TwoTowerModel).Assembly })
-            {
-                owner ??= assembly.GetType(name[..dot]);
-            }
-
-            System.Reflection.PropertyInfo property = owner?.GetProperty(name[(dot + 1)..], System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
-                ?? throw new ArgumentException($"No switch {name} (ACED_DIAG_OFF).");
-            property.SetValue(null, eq < 0 ? false : int.Parse(setting[(eq + 1)..], System.Globalization.CultureInfo.InvariantCulture));
-            Console.WriteLine($"set: {setting}");
-        }
+        Aced.Benchmarks.Common.DiagSwitches.ApplyFromEnvironment();
 
         var bench = new TrainingStepBenchmarks { Batch = batch };
         bench.Setup();
