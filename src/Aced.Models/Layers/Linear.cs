@@ -269,16 +269,75 @@ internal static class Linear
     /// <see cref="PooledRows.WeightBlocks"/>, db += 1^T dy (db a 1 x out view, empty to skip) in those of
     /// <see cref="PooledRows.SumGroups"/>.
     /// </summary>
+    /// <remarks>
+    /// The block products are small (k at most a block's pooled rows, 8 at the reference shapes), each below the GEMM's
+    /// parallel threshold; with more than one thread (<see cref="PooledConcurrent"/>) the work runs as fixed items,
+    /// each single-threaded: the two halves of dW (as <see cref="BackwardBody"/> splits it), dx, and db. Splitting dW by
+    /// rows or columns changes no element's chain: same bits.
+    /// </remarks>
     public static void BackwardPooled(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, MatrixView dw, MatrixView db, PooledRows pooled)
     {
         CheckBackwardShapes(x, w, dy, dx, dw, db);
-        AddWeightGradientByBlocks(x, dy, dw, pooled.WeightBlocks);
-        if (!db.IsEmpty)
+        var body = new PooledBackwardBody(x, w, dy, dx, dw, db, pooled);
+        if (PooledConcurrent && AcedControl.MaxDegreeOfParallelism > 1)
         {
-            RowOps.AddColumnSumsByGroups(dy, db.Row(0), pooled.SumGroups);
+            ParallelPartition.Run(4, body);
+            return;
         }
 
-        InputGradient(w, dy, dx, false);
+        body.Execute(PooledBackwardBody.WholeWeightGradient);
+        body.Execute(2);
+        body.Execute(3);
+    }
+
+    /// <summary>
+    /// Whether <see cref="BackwardPooled"/> runs its products as concurrent single-threaded items with more than one
+    /// thread (default on; an internal A/B switch, same bits).
+    /// </summary>
+    internal static bool PooledConcurrent { get; set; } = true;
+
+    /// <summary>
+    /// The items of <see cref="BackwardPooled"/>: 0 and 1 the halves of dW (<see cref="WholeWeightGradient"/> all of
+    /// it), 2 dx, 3 db. Each writes only its own part.
+    /// </summary>
+    private readonly struct PooledBackwardBody(MatrixView x, MatrixView w, MatrixView dy, MatrixView dx, MatrixView dw, MatrixView db, PooledRows pooled) : IPartitionBody
+    {
+        /// <summary>The item number of the whole weight gradient (the serial form).</summary>
+        public const int WholeWeightGradient = -1;
+
+        public void Execute(int partition)
+        {
+            switch (partition)
+            {
+                case WholeWeightGradient:
+                    AddWeightGradientByBlocks(x, dy, dw, pooled.WeightBlocks);
+                    break;
+                case 0 or 1 when dw.Rows < dw.Columns:
+                {
+                    (int start, int count) = BackwardBody.Half(dw.Columns, GemmTileColumns, partition);
+                    AddWeightGradientByBlocks(x, dy.ColumnRange(start, count), dw.ColumnRange(start, count), pooled.WeightBlocks);
+                    break;
+                }
+
+                case 0 or 1:
+                {
+                    (int start, int count) = BackwardBody.Half(dw.Rows, GemmTileRows, partition);
+                    AddWeightGradientByBlocks(x.ColumnRange(start, count), dy, dw.RowRange(start, count), pooled.WeightBlocks);
+                    break;
+                }
+
+                case 2:
+                    InputGradient(w, dy, dx, false);
+                    break;
+                default:
+                    if (!db.IsEmpty)
+                    {
+                        RowOps.AddColumnSumsByGroups(dy, db.Row(0), pooled.SumGroups);
+                    }
+
+                    break;
+            }
+        }
     }
 
     /// <summary>
@@ -423,7 +482,7 @@ internal static class Linear
         }
 
         /// <summary>Half <paramref name="half"/> (0 or 1) of [0, <paramref name="length"/>), split at a multiple of <paramref name="granule"/>.</summary>
-        private static (int Start, int Count) Half(int length, int granule, int half)
+        public static (int Start, int Count) Half(int length, int granule, int half)
         {
             int split = Math.Min(length, (length + (2 * granule) - 1) / (2 * granule) * granule);
             return half == 0 ? (0, split) : (split, length - split);
