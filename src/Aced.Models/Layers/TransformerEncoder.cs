@@ -377,10 +377,7 @@ internal sealed class TransformerEncoder
         private void ForwardAfterAttention(MatrixView att, MatrixView x, MatrixView y, in LayerNormTarget next)
         {
             int n = att.Rows;
-            MatrixView mid = View(_middle, n, _width);
-            MatrixView ln2 = View(_ln2, n, _width);
-            MatrixView hidden = View(_hidden, n, _mlpWidth);
-            MatrixView gelu = View(_gelu, n, _mlpWidth);
+            (MatrixView mid, MatrixView ln2, MatrixView hidden, MatrixView gelu) = MlpViews(n);
             var norm2 = new LayerNormTarget(_ln2Scale.Value, _ln2Bias.Value, ln2, _mean2, _rstd2);
             Linear.ForwardResidual(att, _outWeight.AsMatrix(_width), _outBias.Value, x, mid, Fused(norm2));
             ApplySeparately(mid, norm2);
@@ -393,10 +390,7 @@ internal sealed class TransformerEncoder
         {
             int n = x.Rows;
             MatrixView att = View(_attention, n, _width);
-            MatrixView mid = View(_middle, n, _width);
-            MatrixView ln2 = View(_ln2, n, _width);
-            MatrixView hidden = View(_hidden, n, _mlpWidth);
-            MatrixView gelu = View(_gelu, n, _mlpWidth);
+            (MatrixView mid, MatrixView ln2, MatrixView hidden, MatrixView gelu) = MlpViews(n);
 
             // MLP branch: y = mid + GELU(LN2(mid) W1 + b1) W2 + b2.
             Linear.BackwardThroughGelu(gelu, hidden, _fc2Weight.AsMatrix(_mlpWidth), dRes, s.DHidden, _fc2Weight.GradientAsMatrix(_mlpWidth), Linear.RowView(_fc2Bias.Gradient), _fc1Bias.Gradient);
@@ -419,10 +413,7 @@ internal sealed class TransformerEncoder
         {
             int b = pooled.Count;
             MatrixView att = View(_pooledAttention, b, _width);
-            MatrixView mid = View(_middle, b, _width);
-            MatrixView ln2 = View(_ln2, b, _width);
-            MatrixView hidden = View(_hidden, b, _mlpWidth);
-            MatrixView gelu = View(_gelu, b, _mlpWidth);
+            (MatrixView mid, MatrixView ln2, MatrixView hidden, MatrixView gelu) = MlpViews(b);
             MatrixView dHidden = s.DHidden.RowRange(0, b);
             MatrixView dNorm = s.DNorm.RowRange(0, b);
 
@@ -443,6 +434,10 @@ internal sealed class TransformerEncoder
 
             BackwardAttention(x, dRes, batch, tokens, heads, s);
         }
+
+        /// <summary>The sub-block's activations after the attention (mid, LN2, fc1 output, GELU) over their first <paramref name="rows"/> rows.</summary>
+        private (MatrixView Mid, MatrixView Ln2, MatrixView Hidden, MatrixView Gelu) MlpViews(int rows) =>
+            (View(_middle, rows, _width), View(_ln2, rows, _width), View(_hidden, rows, _mlpWidth), View(_gelu, rows, _mlpWidth));
 
         /// <summary>From dAttention (in <paramref name="s"/>) back through MHSA, the qkv projection and LN1; dRes += the LN1 input gradient.</summary>
         private void BackwardAttention(MatrixView x, MatrixView dRes, int batch, int tokens, int heads, Scratch s)
