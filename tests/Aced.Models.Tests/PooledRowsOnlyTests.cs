@@ -45,6 +45,36 @@ public sealed class PooledRowsOnlyTests
         }
     }
 
+    /// <summary>
+    /// The same on another GEMM kernel family (forced through Aced.Core's internal <c>GemmKernels.ForcedIsa</c>): the
+    /// portable scalar kernel and the older AVX2 quarter tiles obey the same per-element contract (chains from zero per
+    /// k block, the same store rule) as the AVX-512 kernels this machine cannot run, so the pruned sums match there too.
+    /// </summary>
+    [Theory]
+    [InlineData("Scalar")]
+    [InlineData("Vector256Quarters")]
+    public void Training_PooledRowsOnly_IsBitIdenticalWithAnotherKernelFamily(string isa)
+    {
+        System.Reflection.PropertyInfo forced = typeof(Gemm).Assembly.GetType("Aced.Core.GemmKernels")!
+            .GetProperty("ForcedIsa", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+        object saved = forced.GetValue(null)!;
+        try
+        {
+            forced.SetValue(null, Enum.Parse(forced.PropertyType, isa));
+            TwoTowerConfig config = Config(PoolingKind.FirstToken, PoolingKind.LastToken, false, 2, 32);
+            List<uint[]> off = Record(config, 20, false, 2);
+            List<uint[]> on = Record(config, 20, true, 3);
+            for (int i = 0; i < off.Count; i++)
+            {
+                Assert.True(off[i].AsSpan().SequenceEqual(on[i]), $"record {i} differs");
+            }
+        }
+        finally
+        {
+            forced.SetValue(null, saved);
+        }
+    }
+
     [Fact]
     public void PooledRows_GroupsFollowTheFullSumsChunksAndBlocks()
     {
