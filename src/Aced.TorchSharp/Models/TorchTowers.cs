@@ -55,8 +55,7 @@ public sealed class TorchVisionTransformer : torch.nn.Module<Tensor, Tensor>
             .permute(0, 1, 3, 2, 4, 5)
             .reshape(batch, c.Tokens, (long)c.PatchSize * c.PatchSize * c.Channels);
         Tensor x = TowerFunctions.Linear(patches, p, Prefix + ".patch").add(TowerFunctions.Get(p, Prefix + ".position"));
-        Tensor tokens = TowerFunctions.Encode(x, p, Prefix, c.Depth, c.Heads, causal: false);
-        return TowerFunctions.PoolAndProject(tokens, p, Prefix, c.Pooling, c.Heads, null).MoveToOuterDisposeScope();
+        return TowerFunctions.EncodePoolAndProject(x, p, Prefix, c.Depth, c.Heads, causal: false, c.Pooling, null).MoveToOuterDisposeScope();
     }
 }
 
@@ -105,11 +104,10 @@ public sealed class TorchTextTransformer : torch.nn.Module<Tensor, Tensor>
         long batch = tokens.shape[0];
         Tensor table = TowerFunctions.Get(p, Prefix + ".token");
         Tensor x = table.index_select(0, tokens.reshape(-1)).reshape(batch, c.ContextLength, c.Width).add(TowerFunctions.Get(p, Prefix + ".position"));
-        Tensor encoded = TowerFunctions.Encode(x, p, Prefix, c.Depth, c.Heads, c.Causal);
 
         // Last non-padding position (0 when every token is padding), as the managed tower.
         Tensor positions = torch.arange(c.ContextLength, dtype: ScalarType.Int64, device: tokens.device).reshape(1, c.ContextLength);
         Tensor last = torch.where(tokens.ne(c.PadId), positions.expand(batch, c.ContextLength), torch.zeros_like(tokens)).max(1).values;
-        return TowerFunctions.PoolAndProject(encoded, p, Prefix, c.Pooling, c.Heads, last).MoveToOuterDisposeScope();
+        return TowerFunctions.EncodePoolAndProject(x, p, Prefix, c.Depth, c.Heads, c.Causal, c.Pooling, last).MoveToOuterDisposeScope();
     }
 }

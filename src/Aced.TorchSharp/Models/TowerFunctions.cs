@@ -77,36 +77,88 @@ internal static class TowerFunctions
         return x.mul(0.5).mul(inner.tanh().add(1.0));
     }
 
-    /// <summary>The transformer stack and the final norm over <c>x</c> [B, T, d].</summary>
-    public static Tensor Encode(Tensor x, Dictionary<string, Tensor> p, string prefix, int depth, int heads, bool causal)
+    /// <summary>
+    /// Whether a token pooling (<see cref="PoolingKind.FirstToken"/>, <see cref="PoolingKind.LastToken"/>) runs the last
+    /// block after its attention, and the final norm, on the pooled row of each example only
+    /// (<see cref="EncodePoolAndProject"/>): on by default, off in tests that compare both forms.
+    /// </summary>
+    internal static bool PooledRowsOnly { get; set; } = true;
+
+    /// <summary>
+    /// The tower after its input embedding: the transformer stack, the final norm, pooling and the projection, from
+    /// <c>x</c> [B, T, d] to [B, EmbeddingDimension]. A token pooling reads one row per example, so (with
+    /// <see cref="PooledRowsOnly"/>) the last block runs its attention over every token, whose keys and values the
+    /// pooled row attends to, and everything after it (the out projection, both residuals, LN2, the MLP and the final
+    /// norm) on the pooled row only: the same function, about three quarters of the last block's dense products left
+    /// out for the other T - 1 rows, forward and backward.
+    /// </summary>
+    /// <remarks>
+    /// <paramref name="x"/> is [B, T, d]; <paramref name="pooling"/>'s last-token form reads each example's row at
+    /// <paramref name="lastIndex"/> ([B] int64, the last non-padding position), or position T - 1 when it is null.
+    /// </remarks>
+    public static Tensor EncodePoolAndProject(Tensor x, Dictionary<string, Tensor> p, string prefix, int depth, int heads, bool causal, PoolingKind pooling, Tensor? lastIndex)
+    {
+        bool tokenPooling = pooling is PoolingKind.FirstToken or PoolingKind.LastToken;
+        if (!PooledRowsOnly || !tokenPooling || depth == 0)
+        {
+            return PoolAndProject(Encode(x, p, prefix, depth, heads, causal, finalNorm: true), p, prefix, pooling, heads, lastIndex);
+        }
+
+        x = Encode(x, p, prefix, depth - 1, heads, causal, finalNorm: false);
+        string block = $"{prefix}.block{depth - 1}";
+        Tensor attended = Attend(x, p, block, heads, causal);
+        Tensor row = PooledRow(x, pooling, lastIndex).add(Linear(PooledRow(attended, pooling, lastIndex), p, block + ".attn.out"));
+        row = row.add(Mlp(row, p, block));
+        return Linear(LayerNorm(row, p, prefix + ".norm"), p, prefix + ".head");
+    }
+
+    /// <summary>The stack's first <paramref name="depth"/> blocks over <c>x</c> [B, T, d], then the final norm if <paramref name="finalNorm"/>.</summary>
+    private static Tensor Encode(Tensor x, Dictionary<string, Tensor> p, string prefix, int depth, int heads, bool causal, bool finalNorm)
+    {
+        for (int l = 0; l < depth; l++)
+        {
+            string block = $"{prefix}.block{l}";
+            x = x.add(Linear(Attend(x, p, block, heads, causal), p, block + ".attn.out"));
+            x = x.add(Mlp(x, p, block));
+        }
+
+        return finalNorm ? LayerNorm(x, p, prefix + ".norm") : x;
+    }
+
+    /// <summary>A block's multi-head self-attention over <c>LN1(x)</c>, before the out projection: [B, T, d].</summary>
+    private static Tensor Attend(Tensor x, Dictionary<string, Tensor> p, string block, int heads, bool causal)
     {
         long batch = x.shape[0];
         long t = x.shape[1];
         long d = x.shape[2];
         long hd = d / heads;
-        double scale = 1.0 / Math.Sqrt(hd);
-        Tensor? mask = causal ? torch.ones(t, t, dtype: ScalarType.Bool, device: x.device).triu(1) : null;
-        for (int l = 0; l < depth; l++)
+        Tensor h = LayerNorm(x, p, block + ".ln1");
+        Tensor qkv = Linear(h, p, block + ".attn.qkv");
+        Tensor q = qkv.narrow(2, 0, d).reshape(batch, t, heads, hd).transpose(1, 2);
+        Tensor k = qkv.narrow(2, d, d).reshape(batch, t, heads, hd).transpose(1, 2);
+        Tensor v = qkv.narrow(2, 2 * d, d).reshape(batch, t, heads, hd).transpose(1, 2);
+        Tensor scores = q.matmul(k.transpose(2, 3)).mul(1.0 / Math.Sqrt(hd));
+        if (causal)
         {
-            string block = $"{prefix}.block{l}";
-            Tensor h = LayerNorm(x, p, block + ".ln1");
-            Tensor qkv = Linear(h, p, block + ".attn.qkv");
-            Tensor q = qkv.narrow(2, 0, d).reshape(batch, t, heads, hd).transpose(1, 2);
-            Tensor k = qkv.narrow(2, d, d).reshape(batch, t, heads, hd).transpose(1, 2);
-            Tensor v = qkv.narrow(2, 2 * d, d).reshape(batch, t, heads, hd).transpose(1, 2);
-            Tensor scores = q.matmul(k.transpose(2, 3)).mul(scale);
-            if (mask is not null)
-            {
-                scores = scores.masked_fill(mask, double.NegativeInfinity);
-            }
-
-            Tensor attended = scores.softmax(-1).matmul(v).transpose(1, 2).reshape(batch, t, d);
-            x = x.add(Linear(attended, p, block + ".attn.out"));
-            Tensor h2 = LayerNorm(x, p, block + ".ln2");
-            x = x.add(Linear(Gelu(Linear(h2, p, block + ".mlp.fc1")), p, block + ".mlp.fc2"));
+            scores = scores.masked_fill(torch.ones(t, t, dtype: ScalarType.Bool, device: x.device).triu(1), double.NegativeInfinity);
         }
 
-        return LayerNorm(x, p, prefix + ".norm");
+        return scores.softmax(-1).matmul(v).transpose(1, 2).reshape(batch, t, d);
+    }
+
+    /// <summary>A block's MLP branch <c>fc2(GELU(fc1(LN2(x))))</c>.</summary>
+    private static Tensor Mlp(Tensor x, Dictionary<string, Tensor> p, string block) =>
+        Linear(Gelu(Linear(LayerNorm(x, p, block + ".ln2"), p, block + ".mlp.fc1")), p, block + ".mlp.fc2");
+
+    /// <summary>The row a token pooling reads from [B, T, d], as [B, d].</summary>
+    private static Tensor PooledRow(Tensor x, PoolingKind pooling, Tensor? lastIndex)
+    {
+        long batch = x.shape[0];
+        long t = x.shape[1];
+        long d = x.shape[2];
+        return pooling == PoolingKind.FirstToken ? x.select(1, 0)
+            : lastIndex is null ? x.select(1, t - 1)
+            : x.gather(1, lastIndex.reshape(batch, 1, 1).expand(batch, 1, d)).squeeze(1);
     }
 
     /// <summary>Pools [B, T, d] to [B, d] and projects to the embedding width.</summary>
@@ -122,12 +174,8 @@ internal static class TowerFunctions
                 pooled = x.mean(new long[] { 1 });
                 break;
             case PoolingKind.FirstToken:
-                pooled = x.select(1, 0);
-                break;
             case PoolingKind.LastToken:
-                pooled = lastIndex is null
-                    ? x.select(1, t - 1)
-                    : x.gather(1, lastIndex.reshape(batch, 1, 1).expand(batch, 1, d)).squeeze(1);
+                pooled = PooledRow(x, pooling, lastIndex);
                 break;
             default:
             {

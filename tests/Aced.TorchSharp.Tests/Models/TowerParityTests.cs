@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using Aced.Core;
 using Aced.Models;
 using Aced.Models.Checkpoints;
@@ -12,6 +14,9 @@ namespace Aced.TorchSharp.Tests.Models;
 public sealed class TowerParityTests : IDisposable
 {
     private const double Tolerance = 1e-4;
+
+    /// <summary>Relative to each gradient's largest element: float32 sums in different orders through two blocks.</summary>
+    private const double GradientTolerance = 2e-4;
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "aced-torch-ckpt-" + Guid.NewGuid().ToString("N"));
 
     public TowerParityTests()
@@ -44,6 +49,78 @@ public sealed class TowerParityTests : IDisposable
         (Matrix images, int[] tokens) = Batch(config, 5, 3);
 
         AssertSameForward(managed, model, images, tokens);
+    }
+
+    /// <summary>
+    /// Autograd through the torch towers against the managed towers' hand-written backward: every parameter's gradient
+    /// of <c>sum(z_img * R_img) + sum(z_txt * R_txt)</c>, for every pooling (the token poolings take the pooled-row
+    /// path on both sides) and both masks.
+    /// </summary>
+    [Theory]
+    [InlineData(PoolingKind.GlobalAverage, PoolingKind.FirstToken, false)]
+    [InlineData(PoolingKind.MultiheadAttention, PoolingKind.LastToken, true)]
+    [InlineData(PoolingKind.LastToken, PoolingKind.MultiheadAttention, false)]
+    [InlineData(PoolingKind.FirstToken, PoolingKind.GlobalAverage, true)]
+    [InlineData(PoolingKind.LastToken, PoolingKind.FirstToken, true)]
+    public void Backward_SameSeed_MatchesManagedGradients(PoolingKind imagePooling, PoolingKind textPooling, bool causal)
+    {
+        TwoTowerConfig config = Config(imagePooling, textPooling, causal);
+        var managed = new TwoTowerModel(config, 23);
+        using var model = new TorchTwoTowerModel(config, 23);
+        (Matrix images, int[] tokens) = Batch(config, 5, 8);
+        Matrix imageWeights = TestData.Gaussian(5, config.Image.EmbeddingDimension, 9);
+        Matrix textWeights = TestData.Gaussian(5, config.Text.EmbeddingDimension, 10);
+
+        managed.ZeroGradients();
+        managed.Forward(images, tokens);
+        managed.Backward(imageWeights, textWeights, 0f, 0f);
+        Dictionary<string, float[]> expected = managed.Parameters.ToDictionary(p => p.Name.Replace('.', '_'), p => p.Gradient);
+
+        Dictionary<string, double[]> actual = TorchGradients(model, images, tokens, imageWeights, textWeights);
+        Assert.Equal(expected.Count - 2, actual.Count);
+        foreach ((string name, double[] gradient) in actual)
+        {
+            TestData.AssertClose(expected[name], gradient, GradientTolerance, name);
+        }
+    }
+
+    /// <summary>
+    /// The torch towers' pooled-row path (<see cref="TowerFunctions.PooledRowsOnly"/>) is the same function as the full
+    /// stack: the same embeddings and parameter gradients (to float rounding: libtorch's products over B rows and over
+    /// B T rows need not round alike), for first- and last-token pooling with and without the causal mask.
+    /// </summary>
+    [Theory]
+    [InlineData(PoolingKind.FirstToken, PoolingKind.LastToken, false)]
+    [InlineData(PoolingKind.LastToken, PoolingKind.FirstToken, true)]
+    [InlineData(PoolingKind.FirstToken, PoolingKind.FirstToken, true)]
+    public void PooledRowsOnly_OnAndOff_SameEmbeddingsAndGradients(PoolingKind imagePooling, PoolingKind textPooling, bool causal)
+    {
+        TwoTowerConfig config = Config(imagePooling, textPooling, causal);
+        using var model = new TorchTwoTowerModel(config, 29);
+        Perturb(model, 4);
+        (Matrix images, int[] tokens) = Batch(config, 6, 12);
+        Matrix imageWeights = TestData.Gaussian(6, config.Image.EmbeddingDimension, 13);
+        Matrix textWeights = TestData.Gaussian(6, config.Text.EmbeddingDimension, 14);
+        bool saved = TowerFunctions.PooledRowsOnly;
+        try
+        {
+            TowerFunctions.PooledRowsOnly = false;
+            Dictionary<string, double[]> full = TorchGradients(model, images, tokens, imageWeights, textWeights, out double[] fullImage, out double[] fullText);
+            TowerFunctions.PooledRowsOnly = true;
+            Dictionary<string, double[]> pooled = TorchGradients(model, images, tokens, imageWeights, textWeights, out double[] pooledImage, out double[] pooledText);
+
+            TestData.AssertClose(ToFloats(fullImage), pooledImage, 1e-6, "image embedding");
+            TestData.AssertClose(ToFloats(fullText), pooledText, 1e-6, "text embedding");
+            Assert.Equal(full.Keys.Order(), pooled.Keys.Order());
+            foreach ((string name, double[] gradient) in full)
+            {
+                TestData.AssertClose(ToFloats(gradient), pooled[name], 1e-5, name);
+            }
+        }
+        finally
+        {
+            TowerFunctions.PooledRowsOnly = saved;
+        }
     }
 
     [Fact]
@@ -121,18 +198,48 @@ public sealed class TowerParityTests : IDisposable
         float[] expectedText = zt.ToMatrix().Data;
 
         using var scope = torch.NewDisposeScope();
-        Tensor ti = TestData.ToTensor(images, ScalarType.Float32);
+        (Tensor image, Tensor text) = model.Forward(TestData.ToTensor(images, ScalarType.Float32), TokenTensor(tokens, images.Rows));
+        TestData.AssertClose(expectedImage, TestData.ToDoubles(image), Tolerance, "image embedding");
+        TestData.AssertClose(expectedText, TestData.ToDoubles(text), Tolerance, "text embedding");
+    }
+
+    private static Dictionary<string, double[]> TorchGradients(TorchTwoTowerModel model, Matrix images, int[] tokens, Matrix imageWeights, Matrix textWeights) =>
+        TorchGradients(model, images, tokens, imageWeights, textWeights, out _, out _);
+
+    /// <summary>The towers' parameter gradients of <c>sum(z_img * R_img) + sum(z_txt * R_txt)</c> by local name, and the embeddings.</summary>
+    private static Dictionary<string, double[]> TorchGradients(TorchTwoTowerModel model, Matrix images, int[] tokens, Matrix imageWeights, Matrix textWeights, out double[] image, out double[] text)
+    {
+        using var scope = torch.NewDisposeScope();
+        model.zero_grad();
+        (Tensor zi, Tensor zt) = model.Forward(TestData.ToTensor(images, ScalarType.Float32), TokenTensor(tokens, images.Rows));
+        Tensor loss = zi.mul(TestData.ToTensor(imageWeights, ScalarType.Float32)).sum().add(zt.mul(TestData.ToTensor(textWeights, ScalarType.Float32)).sum());
+        loss.backward();
+        image = TestData.ToDoubles(zi);
+        text = TestData.ToDoubles(zt);
+        var gradients = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        foreach (torch.nn.Module tower in new torch.nn.Module[] { model.Image, model.Text })
+        {
+            foreach ((string name, global::TorchSharp.Modules.Parameter parameter) in tower.named_parameters(recurse: false))
+            {
+                gradients[name] = TestData.ToDoubles(parameter.grad!);
+            }
+        }
+
+        return gradients;
+    }
+
+    private static Tensor TokenTensor(int[] tokens, int batch)
+    {
         long[] wide = new long[tokens.Length];
         for (int i = 0; i < tokens.Length; i++)
         {
             wide[i] = tokens[i];
         }
 
-        Tensor tt = torch.tensor(wide, new long[] { images.Rows, tokens.Length / images.Rows });
-        (Tensor image, Tensor text) = model.Forward(ti, tt);
-        TestData.AssertClose(expectedImage, TestData.ToDoubles(image), Tolerance, "image embedding");
-        TestData.AssertClose(expectedText, TestData.ToDoubles(text), Tolerance, "text embedding");
+        return torch.tensor(wide, new long[] { batch, tokens.Length / batch });
     }
+
+    private static float[] ToFloats(double[] values) => Array.ConvertAll(values, v => (float)v);
 
     private static (Matrix Images, int[] Tokens) Batch(TwoTowerConfig config, int batch, int seed)
     {
