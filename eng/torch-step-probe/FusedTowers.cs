@@ -12,7 +12,9 @@ namespace Aced.TorchStepProbe;
 /// with libtorch's fused operators, as a PyTorch user would: <c>addmm</c> (bias added by the product), the tanh GELU
 /// as one op, <c>scaled_dot_product_attention</c> (one fused kernel per layer instead of scores, softmax and a second
 /// product), <c>layer_norm</c>. Aced.TorchSharp's towers spell these out op by op (GELU as six element-wise ops);
-/// this is the faster libtorch yardstick. Pooling: mean or first token (the reference configuration's).
+/// this is the faster libtorch yardstick. Pooling: mean or first token (the reference configuration's); with first-token
+/// pooling the last block runs after its attention on the first row only, as Aced's towers do
+/// (<c>TransformerEncoder.PooledRowsOnly</c>), so both sides skip the same dead work.
 /// </summary>
 internal sealed class FusedTowers
 {
@@ -43,15 +45,16 @@ internal sealed class FusedTowers
             .reshape(batch, ic.Tokens, (long)ic.PatchSize * ic.PatchSize * ic.Channels);
         string image = _model.Image.Prefix;
         Tensor x = Linear(patches, image + ".patch").add(P(image + ".position"));
-        Tensor zi = Pool(Encode(x, image, ic.Depth, ic.Heads, causal: false), image, ic.Pooling);
+        Tensor zi = Pool(Encode(x, image, ic.Depth, ic.Heads, causal: false, ic.Pooling == PoolingKind.FirstToken), image, ic.Pooling);
 
         string text = _model.Text.Prefix;
         Tensor t = P(text + ".token").index_select(0, tokens.reshape(-1)).reshape(batch, tc.ContextLength, tc.Width).add(P(text + ".position"));
-        Tensor zt = Pool(Encode(t, text, tc.Depth, tc.Heads, tc.Causal), text, tc.Pooling);
+        Tensor zt = Pool(Encode(t, text, tc.Depth, tc.Heads, tc.Causal, tc.Pooling == PoolingKind.FirstToken), text, tc.Pooling);
         return (Normalize(zi), Normalize(zt));
     }
 
-    private Tensor Encode(Tensor x, string prefix, int depth, int heads, bool causal)
+    /// <summary>The blocks and the final norm; with <paramref name="firstRow"/>, the last block after its attention and the norm on row 0 only ([B, 1, d]).</summary>
+    private Tensor Encode(Tensor x, string prefix, int depth, int heads, bool causal, bool firstRow)
     {
         long batch = x.shape[0];
         long t = x.shape[1];
@@ -61,7 +64,14 @@ internal sealed class FusedTowers
             string block = $"{prefix}.block{l}";
             Tensor qkv = Linear(LayerNorm(x, block + ".ln1"), block + ".attn.qkv").reshape(batch, t, 3, heads, d / heads).permute(2, 0, 3, 1, 4);
             Tensor attended = torch.nn.functional.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], null, 0.0, causal);
-            x = x.add(Linear(attended.transpose(1, 2).reshape(batch, t, d), block + ".attn.out"));
+            Tensor rows = attended.transpose(1, 2).reshape(batch, t, d);
+            if (firstRow && l == depth - 1)
+            {
+                x = x.narrow(1, 0, 1);
+                rows = rows.narrow(1, 0, 1);
+            }
+
+            x = x.add(Linear(rows, block + ".attn.out"));
             Tensor hidden = Linear(LayerNorm(x, block + ".ln2"), block + ".mlp.fc1").gelu(global::TorchSharp.Modules.GELU.Approximate.tanh);
             x = x.add(Linear(hidden, block + ".mlp.fc2"));
         }
