@@ -80,6 +80,8 @@ internal static unsafe class DwAb
         var rateOn = new double[shapes.Length][];
         var rateOff = new double[shapes.Length][];
         var yard = new double[rounds];
+        // dx is written to one matrix per shape, allocated once: a new one per call put its page faults into the timed CPU time.
+        var dxOut = new Matrix?[shapes.Length];
         var xs = new Matrix[shapes.Length];
         var dys = new Matrix[shapes.Length];
         for (int s = 0; s < shapes.Length; s++)
@@ -136,7 +138,7 @@ internal static unsafe class DwAb
                         if (dx)
                         {
                             MatrixView w = xs[s].View;
-                            var dxAll = new Matrix(K, shapes[s].XCols);
+                            Matrix dxAll = dxOut[s] ??= new Matrix(K, shapes[s].XCols);
                             flops = 2.0 * Copies * K * shapes[s].XCols * shapes[s].DyCols / threads;
 
                             // One key per 16384-row pass (a layer's concurrent backward names W to its dx blocks).

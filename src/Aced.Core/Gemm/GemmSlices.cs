@@ -15,7 +15,8 @@ namespace Aced.Core;
 /// <see cref="GemmPlan"/> for its length, every block runs the managed kernels on the same packed panels
 /// (<see cref="GemmKernels.Run"/>; on AVX2 the plain path's 6-row strip panels and 16-column half-panels with
 /// <see cref="GemmKernels.Block256Six"/>, see GemmSlicesAvx2.cs, or with <see cref="SixRowStrips"/> off the older
-/// <see cref="GemmKernels.Block256"/> strips over 8 x 32 panels), and every
+/// <see cref="GemmKernels.Block256"/> strips over 8 x 32 panels; on AVX-512 with m a multiple of 8 and n of 32, the
+/// same FMA chains with A^T read in place, see GemmSlicesInPlace512.cs), and every
 /// block is rounded into C as <c>C = 1 * acc + 1 * C</c>. Only the loop around the kernels differs: no per-slice plan,
 /// job or workspace hand-off, A and B are packed once per k block for the whole of C, and while one block computes,
 /// the rows of the next block are prefetched (A and B are k x m and k x n row-major, read once, typically from
@@ -48,10 +49,26 @@ internal static unsafe partial class GemmSlices
     /// Widest C (columns) that <see cref="RunManaged"/> and <see cref="RunTransposedManaged"/> compute without packing
     /// on AVX-512. dW: each k block as one <see cref="SmallGemm.MultiplyTN"/> on A and B in place (A^T read in place,
     /// B's rows loaded directly); at 256 x 128 (a 512 x 128 weight's dW half) this measured 1.14-1.17x the packed loop,
-    /// at 64 x 128 1.05x, at 128 x 192 equal and at 128 x 256 0.88x. dx: see <see cref="RunTransposedDirect"/>. Wider C
-    /// stays packed; 0 switches it off (an A/B switch; same bits).
+    /// at 64 x 128 1.05x, at 128 x 192 equal and at 128 x 256 0.88x (Zen 4). dx: see <see cref="RunTransposedDirect"/>. Wider C
+    /// stays packed; 0 switches it off (an A/B switch; same bits). Applies only with <see cref="PackedNarrow512"/> off
+    /// (on by default since Zen 5 measured the packed forms faster).
     /// </summary>
     internal static int DirectMaxColumns { get; set; } = 128;
+
+    /// <summary>
+    /// Whether the AVX-512 dW and dx products run packed at every width, <see cref="DirectMaxColumns"/> notwithstanding
+    /// (default on; off: the unpacked forms <see cref="RunDirect"/> and <see cref="RunTransposedDirect"/> up to that width,
+    /// the fourth session's choice on Zen 4). On Zen 5 (twice Zen 4's 512-bit FMA rate, a 48 KiB L1) the packed loops
+    /// measured faster at the step's 128-column shapes (fifteenth session, one thread, same-process A/B: dW 64 x 128
+    /// and 256 x 128 halves 1.13-1.16x, dx blocks n = 128 at k = 128 1.26x, at k = 512 1.05x, at k = 384 1.00x;
+    /// presumably because the unpacked forms read B's rows at strides of n floats, so a k block's 32-column panel falls
+    /// into a quarter of the L1 sets; not measured). An A/B switch; same bits.
+    /// </summary>
+    internal static bool PackedNarrow512 { get; set; } = true;
+
+    /// <summary>Whether an AVX-512 product <paramref name="n"/> columns wide runs an unpacked form.</summary>
+    private static bool Direct512(int n) =>
+        !PackedNarrow512 && n <= DirectMaxColumns && GemmKernels.ActiveIsa == GemmIsa.Vector512 && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
 
     /// <summary>
     /// <c>C += A^T B</c> over the k-slices <c>[s, s + sliceRows)</c> of the rows of A (k x m) and B (k x n), in row order;
@@ -124,7 +141,7 @@ internal static unsafe partial class GemmSlices
         int m = a.Columns;
         int n = b.Columns;
         int k = a.Rows;
-        if (n <= DirectMaxColumns && GemmKernels.ActiveIsa == GemmIsa.Vector512 && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+        if (Direct512(n))
         {
             RunDirect(a, b, c, sliceRows);
             return;
@@ -135,6 +152,12 @@ internal static unsafe partial class GemmSlices
         fixed (float* pb = b.Span)
         fixed (float* pc = c.Span)
         {
+            if (InPlaceA512 && m % GemmPlan.MR == 0 && n % GemmPlan.NR == 0 && GemmKernels.ActiveIsa == GemmIsa.Vector512 && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            {
+                RunInPlaceA512(pa, a.Stride, pb, b.Stride, pc, c.Stride, m, n, k, sliceRows, scratch);
+                return;
+            }
+
             if (SixApplies(GemmKernels.ActiveIsa))
             {
                 if (PipelinedPacking)
@@ -327,7 +350,7 @@ internal static unsafe partial class GemmSlices
         }
 
         Scratch scratch = t_scratch ??= new Scratch();
-        if (n <= DirectMaxColumns && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+        if (Direct512(n))
         {
             RunTransposedDirect(a, b, c, accumulate, scratch);
             return;

@@ -168,7 +168,7 @@ internal static partial class SmallGemm
     /// and eight broadcasts per k). Each element is the same multiply-add chain as in <see cref="Block4x16"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block8x32(int k, float alpha, ref float a, int rowStep, int kStep, ref float b, int ldb, bool accumulate, ref float c, int ldc)
+    internal static void Block8x32(int k, float alpha, ref float a, int rowStep, int kStep, ref float b, int ldb, bool accumulate, ref float c, int ldc)
     {
         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero;
         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero;

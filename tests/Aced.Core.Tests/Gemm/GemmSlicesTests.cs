@@ -102,10 +102,68 @@ public sealed class GemmSlicesTests
             .WithReplay(Microsoft.FSharp.Core.FSharpOption<Replay>.Some(new Replay(new Rnd(20261201UL, 0x9E3779B97F4A7C15UL), Microsoft.FSharp.Core.FSharpOption<int>.None))));
     }
 
+    /// <summary>
+    /// The AVX-512 dW loop with A^T read in place (<see cref="GemmSlices.InPlaceA512"/>, m a multiple of 8 and n of 32)
+    /// against the switch off (the packed loop) and against the slice calls of the plain GEMM, with signed zeros,
+    /// infinities and a NaN among the operands, and the step's dW half shapes.
+    /// </summary>
     [Fact]
-    public void AddTransposedProducts_DirectAndPackedForms_AreBitIdentical()
+    public void AddTransposedProducts_InPlaceA_IsBitIdenticalToPackedAndSliceCalls()
+    {
+        bool saved = GemmSlices.InPlaceA512;
+        try
+        {
+            var shapes = new System.Collections.Generic.List<Case>
+            {
+                new(128, 256, 1300, 512, 0, 1), new(128, 192, 1024, 512, 1, 2), new(64, 128, 700, 512, 0, 3), new(256, 128, 1536, 512, 2, 4),
+            };
+            var rng = new System.Random(20261202);
+            for (int i = 0; i < 40; i++)
+            {
+                shapes.Add(new Case(8 * rng.Next(1, 40), 32 * rng.Next(1, 10), rng.Next(1, 1300), new[] { 1, 7, 64, 300, 384, 385, 512, 900 }[rng.Next(8)], rng.Next(4), rng.Next()));
+            }
+
+            foreach (Case c in shapes)
+            {
+                (MatrixView a, MatrixView b, MatrixView c0) = Operands(c.M, c.N, c.K, c.Pad, c.Seed);
+                if (c.Seed % 3 == 0)
+                {
+                    a[0, 0] = -0f;
+                    b[0, 0] = float.PositiveInfinity;
+                    a[c.K - 1, c.M - 1] = float.NaN;
+                    c0[0, c.N - 1] = -0f;
+                }
+
+                MatrixView expected = Copy(c0);
+                MatrixView packed = Copy(c0);
+                MatrixView inPlace = Copy(c0);
+                WithSettings(GemmIsa.Auto, 2, () => BySlices(a, b, expected, c.Slice));
+                GemmSlices.InPlaceA512 = false;
+                WithSettings(GemmIsa.Auto, 1, () => GemmSlices.AddTransposedProducts(a, b, packed, c.Slice));
+                GemmSlices.InPlaceA512 = true;
+                WithSettings(GemmIsa.Auto, 1, () => GemmSlices.AddTransposedProducts(a, b, inPlace, c.Slice));
+                Assert.Equal(expected.Array, packed.Array);
+                Assert.Equal(expected.Array, inPlace.Array);
+            }
+        }
+        finally
+        {
+            GemmSlices.InPlaceA512 = saved;
+        }
+    }
+
+    /// <summary>
+    /// The unpacked (direct) and packed dW forms on AVX-512, reached both ways: <see cref="GemmSlices.DirectMaxColumns"/>
+    /// 0 against the width limit with <see cref="GemmSlices.PackedNarrow512"/> off, and the switch on (packed at every
+    /// width) against it off.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AddTransposedProducts_DirectAndPackedForms_AreBitIdentical(bool bySwitch)
     {
         int saved = GemmSlices.DirectMaxColumns;
+        bool savedSwitch = GemmSlices.PackedNarrow512;
         try
         {
             Prop.ForAll(CaseGen().ToArbitrary(), c =>
@@ -113,9 +171,9 @@ public sealed class GemmSlicesTests
                 (MatrixView a, MatrixView b, MatrixView c0) = Operands(c.M, c.N, c.K, c.Pad, c.Seed);
                 MatrixView packed = Copy(c0);
                 MatrixView direct = Copy(c0);
-                GemmSlices.DirectMaxColumns = 0;
+                SetPacked(bySwitch, true, int.MaxValue);
                 GemmSlices.AddTransposedProducts(a, b, packed, c.Slice);
-                GemmSlices.DirectMaxColumns = int.MaxValue;
+                SetPacked(bySwitch, false, int.MaxValue);
                 GemmSlices.AddTransposedProducts(a, b, direct, c.Slice);
                 Assert.Equal(packed.Array, direct.Array);
                 return true;
@@ -127,9 +185,9 @@ public sealed class GemmSlicesTests
                 (MatrixView a, MatrixView b, MatrixView c0) = Operands(m, n, 1300, 0, m + n);
                 MatrixView packed = Copy(c0);
                 MatrixView direct = Copy(c0);
-                GemmSlices.DirectMaxColumns = 0;
+                SetPacked(bySwitch, true, 128);
                 GemmSlices.AddTransposedProducts(a, b, packed, 512);
-                GemmSlices.DirectMaxColumns = 128;
+                SetPacked(bySwitch, false, 128);
                 GemmSlices.AddTransposedProducts(a, b, direct, 512);
                 Assert.Equal(packed.Array, direct.Array);
             }
@@ -137,7 +195,18 @@ public sealed class GemmSlicesTests
         finally
         {
             GemmSlices.DirectMaxColumns = saved;
+            GemmSlices.PackedNarrow512 = savedSwitch;
         }
+    }
+
+    /// <summary>
+    /// Selects the packed (<paramref name="packed"/>) or the unpacked AVX-512 form up to <paramref name="limit"/> columns:
+    /// by <see cref="GemmSlices.PackedNarrow512"/> (<paramref name="bySwitch"/>), else by the width limit with the switch off.
+    /// </summary>
+    private static void SetPacked(bool bySwitch, bool packed, int limit)
+    {
+        GemmSlices.PackedNarrow512 = bySwitch && packed;
+        GemmSlices.DirectMaxColumns = bySwitch || !packed ? limit : 0;
     }
 
     [Theory]
@@ -272,10 +341,13 @@ public sealed class GemmSlicesTests
             .WithReplay(Microsoft.FSharp.Core.FSharpOption<Replay>.Some(new Replay(new Rnd(20261202UL, 0x9E3779B97F4A7C15UL), Microsoft.FSharp.Core.FSharpOption<int>.None))));
     }
 
-    [Fact]
-    public void MultiplyTransposed_DirectAndPackedForms_AreBitIdentical()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MultiplyTransposed_DirectAndPackedForms_AreBitIdentical(bool bySwitch)
     {
         int saved = GemmSlices.DirectMaxColumns;
+        bool savedSwitch = GemmSlices.PackedNarrow512;
         try
         {
             Prop.ForAll(
@@ -294,9 +366,9 @@ public sealed class GemmSlicesTests
                     MatrixView c0 = GemmTestHelpers.RandomView(rng, c.M, c.N, pad: c.Pad + 2, offset: 4);
                     MatrixView packed = Copy(c0);
                     MatrixView direct = Copy(c0);
-                    GemmSlices.DirectMaxColumns = 0;
+                    SetPacked(bySwitch, true, int.MaxValue);
                     WithSettings(GemmIsa.Auto, 1, () => GemmSlices.MultiplyTransposed(a, b, packed, c.Accumulate));
-                    GemmSlices.DirectMaxColumns = int.MaxValue;
+                    SetPacked(bySwitch, false, int.MaxValue);
                     WithSettings(GemmIsa.Auto, 1, () => GemmSlices.MultiplyTransposed(a, b, direct, c.Accumulate));
                     Assert.Equal(packed.Array, direct.Array);
                     return true;
@@ -305,6 +377,7 @@ public sealed class GemmSlicesTests
         finally
         {
             GemmSlices.DirectMaxColumns = saved;
+            GemmSlices.PackedNarrow512 = savedSwitch;
         }
     }
 
