@@ -325,7 +325,7 @@ internal sealed class ConditionalScorer
 
     /// <summary>
     /// Whether (with <see cref="SkipMemberRows"/>) a sigmoid chunk's products run over the non-members' rows only, read by
-    /// index where they lie (<see cref="Gemm.ReadsRowsByIndex"/>: the managed AVX2 epilogue strips; elsewhere all rows
+    /// index where they lie (<see cref="Gemm.ReadsRowsByIndex"/>: the managed AVX-512 direct kernel and AVX2 epilogue strips; elsewhere all rows
     /// with the members' sums skipped, as with the switch off). Default true; every non-member's score keeps its bits
     /// (each product element is one FMA chain from +0, whichever strip its row sits in). At update j of n − 1 the
     /// members are j·b/n of the B rows: about b/(2B) of a selection's product work (10 % at b = B/5). The switch of a

@@ -83,7 +83,7 @@ public static class Gemm
     /// <remarks>
     /// A product may give op(A) as rows of A by index (<see cref="EpilogueProduct{TEpilogue}.Rows"/>, A not transposed):
     /// its row i is row <c>Rows[i]</c> of A and its epilogue sees row i at <c>rowStart + r = i</c> (the caller maps it
-    /// back). Where <see cref="ReadsRowsByIndex"/> holds, the AVX2 strips read those rows where they lie (no copy);
+    /// back). Where <see cref="ReadsRowsByIndex"/> holds, the AVX-512 direct kernel or the AVX2 strips read those rows where they lie (no copy);
     /// elsewhere the rows are gathered into pooled scratch first. Either way every tile has the bits of the product of
     /// the gathered rows.
     /// </remarks>
@@ -148,14 +148,24 @@ public static class Gemm
     /// <summary>
     /// Whether <see cref="MultiplyWithEpilogues{TEpilogue}"/> reads a product's A rows by index where they lie, for a
     /// product of <paramref name="m"/> rows by index, <paramref name="n"/> columns and inner dimension
-    /// <paramref name="k"/>: the managed provider's group job on the AVX2 epilogue strips (the 6-row strips read in place
-    /// or packed take their rows from the index). Elsewhere (another provider, the AVX-512, Vector128 or scalar paths, a
-    /// band's strips beyond the packing budget) the rows are gathered into scratch first: a caller that only wants to
-    /// skip rows then does better to compute all of them (see the selection's <c>ConditionalScorer</c>).
+    /// <paramref name="k"/>: the managed provider's group job on the AVX-512 direct kernel (8-row panels read where the
+    /// index puts them, see <see cref="DirectRowsByIndex"/>) or on the AVX2 epilogue strips (the 6-row strips read in
+    /// place or packed take their rows from the index). Elsewhere (another provider, the Vector128 or scalar paths, an
+    /// AVX2 band's strips beyond the packing budget) the rows are gathered into scratch first: a caller that only wants
+    /// to skip rows then does better to compute all of them (see the selection's <c>ConditionalScorer</c>).
     /// </summary>
     internal static bool ReadsRowsByIndex(int m, int n, int k) =>
         GroupEnabled && ReferenceEquals(GemmControl.Provider, ManagedGemmProvider.Instance) && n > 0
-            && GemmDriver.EpilogueStrips(new GemmPlan(Math.Max(m, 1), n, k, epilogue: true), GemmKernels.ActiveIsa);
+            && ((DirectRowsByIndex && GemmDirectA.Applies(Transpose.None, GemmKernels.ActiveIsa))
+                || GemmDriver.EpilogueStrips(new GemmPlan(Math.Max(m, 1), n, k, epilogue: true), GemmKernels.ActiveIsa));
+
+    /// <summary>
+    /// Whether the AVX-512 direct kernel (<see cref="GemmDirectA"/>) reads a group's rows by index where they lie
+    /// (default true; every tile keeps its bits, each element being one FMA chain from +0 whichever panel its row sits
+    /// in). Off, <see cref="ReadsRowsByIndex"/> is false on the AVX-512 path, as before: the switch of a same-process A/B
+    /// measurement.
+    /// </summary>
+    internal static bool DirectRowsByIndex { get; set; } = true;
 
     /// <summary>
     /// <see cref="MultiplyWithEpilogues{TEpilogue}"/> for a group in which a product gives its A rows by index and the

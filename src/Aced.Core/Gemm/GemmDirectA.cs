@@ -6,7 +6,8 @@ using System.Runtime.Intrinsics.X86;
 namespace Aced.Core;
 
 /// <summary>
-/// Micro-kernel that reads op(A) straight from a row-major A (no transpose) instead of a packed micro-panel.
+/// Micro-kernel that reads op(A) straight from a row-major A (no transpose) instead of a packed micro-panel, its rows
+/// in place or given by index (a product's <see cref="EpilogueProduct{TEpilogue}.Rows"/>).
 /// Used by the epilogue path when a row band meets a single column block (narrow products such as the
 /// selection's <c>(B x d) * (c x d)^T</c> with c &lt;= 256): there every A micro-panel would be packed, used for
 /// n/32 kernel calls and thrown away, so packing A costs a full extra pass over A for little reuse. The
@@ -30,16 +31,19 @@ internal static unsafe class GemmDirectA
         Enabled && transA == Transpose.None && isa == GemmIsa.Vector512;
 
     /// <summary>
-    /// 8 x 32 tile: rows <c>a + r * lda</c> (r = 0..7, kc contiguous floats each) times the packed B micro-panel
+    /// 8 x 32 tile: rows <c>a.Row(r)</c> (r = 0..7, kc contiguous floats each: A's rows in place,
+    /// <see cref="StridedRows"/>, or rows of A by index, <see cref="IndexedRows"/>) times the packed B micro-panel
     /// <paramref name="b"/> (<c>b[p * 32 + j]</c>), stored to C with the <see cref="GemmKernels"/> rule.
-    /// While it runs it prefetches <paramref name="prefetchRows"/> rows <c>prefetch + r * prefetchLd</c> (kc floats
-    /// each) into L1: the driver points it at the next micro-panel's rows. Rows of 1 KiB are too short a stream for the
+    /// While it runs it prefetches <paramref name="prefetchRows"/> rows <c>prefetch.Row(r)</c> from
+    /// r = <paramref name="prefetchFirst"/> (kc floats each) into L1: the driver points it at the next micro-panel's rows. Rows of 1 KiB are too short a stream for the
     /// hardware prefetcher, and when A does not stay in cache between calls (the selection's four 5 MB candidate
     /// matrices per chunk) every panel would otherwise start with 8 x kc/16 cache misses. A hint only: no effect on
     /// the results.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Kernel512(float* a, nint lda, float* b, int kc, float* c, nint ldc, float alpha, float beta, float* prefetch, int prefetchRows, nint prefetchLd)
+    internal static void Kernel512<TRows, TNext>(TRows a, float* b, int kc, float* c, nint ldc, float alpha, float beta, TNext prefetch, int prefetchFirst, int prefetchRows)
+        where TRows : struct, IStripRows
+        where TNext : struct, IStripRows
     {
         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero;
         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero;
@@ -49,22 +53,23 @@ internal static unsafe class GemmDirectA
         Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero;
         Vector512<float> c60 = Vector512<float>.Zero, c61 = Vector512<float>.Zero;
         Vector512<float> c70 = Vector512<float>.Zero, c71 = Vector512<float>.Zero;
-        float* a0 = a;
-        float* a1 = a + lda;
-        float* a2 = a1 + lda;
-        float* a3 = a2 + lda;
-        float* a4 = a3 + lda;
-        float* a5 = a4 + lda;
-        float* a6 = a5 + lda;
-        float* a7 = a6 + lda;
+        float* a0 = a.Row(0);
+        float* a1 = a.Row(1);
+        float* a2 = a.Row(2);
+        float* a3 = a.Row(3);
+        float* a4 = a.Row(4);
+        float* a5 = a.Row(5);
+        float* a6 = a.Row(6);
+        float* a7 = a.Row(7);
 
+        int prefetchEnd = prefetchFirst + prefetchRows;
         nint p = 0;
         while (p < kc)
         {
             // One cache line of each prefetched row per 16 k steps (one line holds 16 floats).
-            for (int r = 0; r < prefetchRows; r++)
+            for (int r = prefetchFirst; r < prefetchEnd; r++)
             {
-                Sse.Prefetch0(prefetch + (r * prefetchLd) + p);
+                Sse.Prefetch0(prefetch.Row(r) + p);
             }
 
             nint end = Math.Min(p + 16, kc);

@@ -391,19 +391,13 @@ internal static unsafe class GemmDriver
     /// last micro-panel prefetches them.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void EpilogueBand<TEpilogue>(GemmJob job, ref TEpilogue epilogue, int band, GemmWorkspace ws, float* sharedB = null, float* follow = null, nint followLda = 0)
+    internal static void EpilogueBand<TEpilogue>(GemmJob job, ref TEpilogue epilogue, int band, GemmWorkspace ws, float* sharedB = null, float* follow = null, nint followLda = 0, int* followIndex = null)
         where TEpilogue : IGemmEpilogue
     {
         if (job.HalfPanels)
         {
             EpilogueBandStrips(job, ref epilogue, band, ws, sharedB);
             return;
-        }
-
-        if (job.RowIndex is not null)
-        {
-            // Gemm.MultiplyWithEpilogues gathers the rows itself where the strips do not apply.
-            throw new InvalidOperationException("Rows by index are read only by the AVX2 epilogue strips (see Gemm.ReadsRowsByIndex).");
         }
 
         GemmPlan plan = job.Plan;
@@ -414,6 +408,14 @@ internal static unsafe class GemmDriver
         float alpha = job.Alpha;
         bool aPacked = false;
         bool direct = GemmDirectA.Applies(job.TransA, isa);
+        if (job.RowIndex is not null && !direct)
+        {
+            // Gemm.MultiplyWithEpilogues gathers the rows itself where neither the strips nor the direct kernel apply.
+            throw new InvalidOperationException("Rows by index are read only by the AVX2 epilogue strips and the AVX-512 direct kernel (see Gemm.ReadsRowsByIndex).");
+        }
+
+        int* padded = stackalloc int[GemmPlan.MR];
+
         float* aBlock = plan.ColTiles > 1 && !direct ? ws.PackedA(job, band, mcPad, out aPacked) : null;
         for (int jb = 0; jb < plan.ColTiles; jb++)
         {
@@ -431,30 +433,51 @@ internal static unsafe class GemmDriver
                 for (int ir = 0; ir < mcb; ir += GemmPlan.MR)
                 {
                     float* cRow = tile + ((nint)ir * ncPad);
-                    if (direct && ir + GemmPlan.MR <= mcb)
+                    if (direct && job.RowIndex is not null)
                     {
-                        // Read the A micro-panel in place instead of packing it (see GemmDirectA). The kernel calls of
-                        // this panel share out the prefetch of the next panel's rows (those still in this band).
-                        float* aRows = job.A + ((nint)(i0 + ir) * job.Lda) + p0;
-                        float* next = aRows + (GemmPlan.MR * job.Lda);
-                        int nextRows = GemmDirectA.PrefetchEnabled ? Math.Clamp(mcb - ir - GemmPlan.MR, 0, GemmPlan.MR) : 0;
-                        nint nextLda = job.Lda;
-                        if (nextRows == 0 && lastBlock && follow is not null && GemmDirectA.PrefetchEnabled)
+                        // Rows by index, read where they lie: the band's last panel may have fewer than 8 rows, and its
+                        // missing rows repeat the last one (computed into the padded scratch tile, never delivered;
+                        // each row's elements are their own FMA chains). Prefetched: the next panel's rows, after the
+                        // band's last panel the next product's band when it too is given by index.
+                        int panelRows = Math.Min(GemmPlan.MR, mcb - ir);
+                        int* index = job.RowIndex + i0 + ir;
+                        if (panelRows < GemmPlan.MR)
                         {
-                            next = follow;
-                            nextLda = followLda;
+                            for (int r = 0; r < GemmPlan.MR; r++)
+                            {
+                                padded[r] = index[Math.Min(r, panelRows - 1)];
+                            }
+
+                            index = padded;
+                        }
+
+                        var next = new IndexedRows(job.A + p0, job.Lda, job.RowIndex + i0 + ir + GemmPlan.MR);
+                        int nextRows = GemmDirectA.PrefetchEnabled ? Math.Clamp(mcb - ir - GemmPlan.MR, 0, GemmPlan.MR) : 0;
+                        if (nextRows == 0 && lastBlock && follow is not null && followIndex is not null && GemmDirectA.PrefetchEnabled)
+                        {
+                            next = new IndexedRows(follow, followLda, followIndex);
                             nextRows = Math.Min(GemmPlan.MR, mcb);
                         }
 
-                        int perCall = GemmPlan.CeilDiv(GemmPlan.MR, ncPad / GemmPlan.NR);
-                        int first = 0;
-                        for (int jr = 0; jr < ncPad; jr += GemmPlan.NR)
+                        DirectPanel(new IndexedRows(job.A + p0, job.Lda, index), bBlock, kcb, cRow, ncPad, alpha, beta, next, nextRows);
+                        continue;
+                    }
+
+                    if (direct && ir + GemmPlan.MR <= mcb)
+                    {
+                        // Read the A micro-panel in place instead of packing it (see GemmDirectA), prefetching the next
+                        // panel's rows (those still in this band; after the band's last panel, the next product's band
+                        // when its rows are in place).
+                        float* aRows = job.A + ((nint)(i0 + ir) * job.Lda) + p0;
+                        var next = new StridedRows(aRows + (GemmPlan.MR * job.Lda), job.Lda);
+                        int nextRows = GemmDirectA.PrefetchEnabled ? Math.Clamp(mcb - ir - GemmPlan.MR, 0, GemmPlan.MR) : 0;
+                        if (nextRows == 0 && lastBlock && follow is not null && followIndex is null && GemmDirectA.PrefetchEnabled)
                         {
-                            int rows = Math.Clamp(nextRows - first, 0, perCall);
-                            GemmDirectA.Kernel512(aRows, job.Lda, bBlock + ((nint)jr * kcb), kcb, cRow + jr, ncPad, alpha, beta, next + (first * nextLda), rows, nextLda);
-                            first += perCall;
+                            next = new StridedRows(follow, followLda);
+                            nextRows = Math.Min(GemmPlan.MR, mcb);
                         }
 
+                        DirectPanel(new StridedRows(aRows, job.Lda), bBlock, kcb, cRow, ncPad, alpha, beta, next, nextRows);
                         continue;
                     }
 
@@ -478,6 +501,26 @@ internal static unsafe class GemmDriver
             }
 
             epilogue.Apply(i0, j0, mcb, ncb, new Span<float>(tile, ((mcb - 1) * ncPad) + ncb), ncPad);
+        }
+    }
+
+    /// <summary>
+    /// One 8-row micro-panel of an epilogue tile on the AVX-512 direct kernel (<see cref="GemmDirectA"/>): rows
+    /// <paramref name="a"/> against every 32-column panel of the k block, the panel's kernel calls sharing out the
+    /// prefetch of <paramref name="nextRows"/> rows of <paramref name="next"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void DirectPanel<TRows, TNext>(TRows a, float* bBlock, int kcb, float* cRow, int ncPad, float alpha, float beta, TNext next, int nextRows)
+        where TRows : struct, IStripRows
+        where TNext : struct, IStripRows
+    {
+        int perCall = GemmPlan.CeilDiv(GemmPlan.MR, ncPad / GemmPlan.NR);
+        int first = 0;
+        for (int jr = 0; jr < ncPad; jr += GemmPlan.NR)
+        {
+            int rows = Math.Clamp(nextRows - first, 0, perCall);
+            GemmDirectA.Kernel512(a, bBlock + ((nint)jr * kcb), kcb, cRow + jr, ncPad, alpha, beta, next, first, rows);
+            first += perCall;
         }
     }
 
@@ -921,26 +964,29 @@ internal sealed unsafe class EpilogueGroupJob<TEpilogue> : GemmJob
                 float* shared = Shared + Offsets[q];
                 float* follow = null;
                 nint followLda = 0;
+                int* followIndex = null;
                 if (q + 1 < count)
                 {
+                    // The next product's rows of this band: in place, or by index from its first row.
                     EpilogueGemmJob<TEpilogue> nextJob = products[q + 1];
                     followLda = nextJob.Lda;
-                    follow = nextJob.TransA == Transpose.None && nextJob.RowIndex is null ? nextJob.A + ((nint)t * nextJob.Plan.Mc * followLda) : null;
+                    followIndex = nextJob.RowIndex is null ? null : nextJob.RowIndex + ((nint)t * nextJob.Plan.Mc);
+                    follow = nextJob.TransA != Transpose.None ? null : followIndex is null ? nextJob.A + ((nint)t * nextJob.Plan.Mc * followLda) : nextJob.A;
                 }
 
                 switch (q)
                 {
                     case 0:
-                        GemmDriver.EpilogueBand(job, ref e0, t, ws, shared, follow, followLda);
+                        GemmDriver.EpilogueBand(job, ref e0, t, ws, shared, follow, followLda, followIndex);
                         break;
                     case 1:
-                        GemmDriver.EpilogueBand(job, ref e1, t, ws, shared, follow, followLda);
+                        GemmDriver.EpilogueBand(job, ref e1, t, ws, shared, follow, followLda, followIndex);
                         break;
                     case 2:
-                        GemmDriver.EpilogueBand(job, ref e2, t, ws, shared, follow, followLda);
+                        GemmDriver.EpilogueBand(job, ref e2, t, ws, shared, follow, followLda, followIndex);
                         break;
                     default:
-                        GemmDriver.EpilogueBand(job, ref e3, t, ws, shared, follow, followLda);
+                        GemmDriver.EpilogueBand(job, ref e3, t, ws, shared, follow, followLda, followIndex);
                         break;
                 }
             }

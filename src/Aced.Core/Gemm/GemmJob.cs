@@ -27,7 +27,7 @@ internal abstract unsafe class GemmJob : PoolJob
 
     /// <summary>
     /// When not null, op(A) is A's rows by index: row i of the product is row <c>RowIndex[i]</c> of A (A not transposed;
-    /// only the AVX2 epilogue strips read it, see <see cref="Gemm.ReadsRowsByIndex"/>). Null: rows in place.
+    /// only the AVX-512 direct kernel and the AVX2 epilogue strips read it, see <see cref="Gemm.ReadsRowsByIndex"/>). Null: rows in place.
     /// </summary>
     internal int* RowIndex;
 

@@ -6,10 +6,11 @@ using Aced.Core;
 namespace Aced.Core.Tests;
 
 /// <summary>
-/// A group product may give op(A) as rows of A by index (<see cref="EpilogueProduct{TEpilogue}.Rows"/>): the AVX2
-/// epilogue strips read those rows where they lie (in place or while packing, <see cref="Gemm.ReadsRowsByIndex"/>), every
-/// other path gathers them into scratch first. These tests pin that every tile has the bits of the same group run on a
-/// copy of the gathered rows, whichever strip (full, partial, in place, packed) a row lands in, at 1, 2 and 3 threads.
+/// A group product may give op(A) as rows of A by index (<see cref="EpilogueProduct{TEpilogue}.Rows"/>): the AVX-512
+/// direct kernel and the AVX2 epilogue strips read those rows where they lie (in place or while packing,
+/// <see cref="Gemm.ReadsRowsByIndex"/>), every other path gathers them into scratch first. These tests pin that every
+/// tile has the bits of the same group run on a copy of the gathered rows, whichever panel or strip (full, partial, in
+/// place, packed) a row lands in, on each SIMD path the machine has, at 1, 2 and 3 threads.
 /// </summary>
 [Collection(GemmGlobalStateCollection.Name)]
 public sealed class GemmRowsByIndexTests
@@ -109,20 +110,49 @@ public sealed class GemmRowsByIndexTests
     {
         int[] rows = Rows(total, kind, total + k);
         Assert.NotEmpty(rows);
-        GemmIsa isa = Vector256.IsHardwareAccelerated ? GemmIsa.Vector256 : GemmIsa.Auto;
-        float[][] expected = WithSettings(1, isa, maxColumns, () => Group(total, rows, widths, k, 41, byIndex: false));
         float[][] scalar = WithSettings(1, GemmIsa.Scalar, maxColumns, () => Group(total, rows, widths, k, 41, byIndex: false));
-        for (int degree = 1; degree <= 3; degree++)
+        foreach (GemmIsa isa in SimdPaths())
         {
-            float[][] actual = WithSettings(degree, isa, maxColumns, () => Group(total, rows, widths, k, 41, byIndex: true));
-            float[][] gathered = WithSettings(degree, GemmIsa.Scalar, maxColumns, () => Group(total, rows, widths, k, 41, byIndex: true));
-            for (int q = 0; q < widths.Length; q++)
+            float[][] expected = WithSettings(1, isa, maxColumns, () => Group(total, rows, widths, k, 41, byIndex: false));
+            for (int degree = 1; degree <= 3; degree++)
             {
-                string label = $"{total} rows ({kind}, {rows.Length}) x{widths[q]}x{k} product {q} degree {degree}";
-                GemmTestHelpers.AssertBitIdentical(expected[q], actual[q], label + " by index vs gathered copy");
-                GemmTestHelpers.AssertBitIdentical(scalar[q], actual[q], label + " by index vs scalar kernel");
-                GemmTestHelpers.AssertBitIdentical(scalar[q], gathered[q], label + " scalar path (gathers first)");
+                float[][] actual = WithSettings(degree, isa, maxColumns, () => Group(total, rows, widths, k, 41, byIndex: true));
+                float[][] gathered = WithSettings(degree, GemmIsa.Scalar, maxColumns, () => Group(total, rows, widths, k, 41, byIndex: true));
+                for (int q = 0; q < widths.Length; q++)
+                {
+                    string label = $"{isa}: {total} rows ({kind}, {rows.Length}) x{widths[q]}x{k} product {q} degree {degree}";
+                    GemmTestHelpers.AssertBitIdentical(expected[q], actual[q], label + " by index vs gathered copy");
+                    GemmTestHelpers.AssertBitIdentical(scalar[q], actual[q], label + " by index vs scalar kernel");
+                    GemmTestHelpers.AssertBitIdentical(scalar[q], gathered[q], label + " scalar path (gathers first)");
+                }
             }
+        }
+    }
+
+    /// <summary>The SIMD paths this machine runs (AVX-512 and AVX2 where accelerated; else the default).</summary>
+    private static GemmIsa[] SimdPaths() =>
+        Vector512.IsHardwareAccelerated ? [GemmIsa.Vector512, GemmIsa.Vector256]
+            : Vector256.IsHardwareAccelerated ? [GemmIsa.Vector256] : [GemmIsa.Auto];
+
+    [Fact]
+    public void ReadsRowsByIndex_TheManagedAvx512DirectKernel_UnlessSwitchedOff()
+    {
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            return;
+        }
+
+        Assert.True(WithSettings(2, GemmIsa.Vector512, 64, () => Gemm.ReadsRowsByIndex(5000, 64, 256) && Gemm.ReadsRowsByIndex(20000, 256, 256) && Gemm.ReadsRowsByIndex(7, 300, 3) && Gemm.ReadsRowsByIndex(9, 16, 0)));
+        Assert.False(WithSettings(2, GemmIsa.Vector512, 64, () => Gemm.ReadsRowsByIndex(5000, 0, 256)));
+        bool direct = Gemm.DirectRowsByIndex;
+        try
+        {
+            Gemm.DirectRowsByIndex = false;
+            Assert.False(WithSettings(2, GemmIsa.Vector512, 64, () => Gemm.ReadsRowsByIndex(5000, 64, 256)));
+        }
+        finally
+        {
+            Gemm.DirectRowsByIndex = direct;
         }
     }
 
