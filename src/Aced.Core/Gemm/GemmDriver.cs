@@ -143,6 +143,7 @@ internal static unsafe class GemmDriver
         job.TailTiles = TailTiles(plan, degree);
         job.RowBlockItems = RowBlockItems(plan, degree);
         job.SharedB = job.RowBlockItems > 0 ? job.PrepareSharedB() : null;
+        job.Group = PlainGroup(plan, degree, job.SharedB is not null, job.Isa);
         return PlainItemCount(plan, job.TailTiles) - (job.RowBlockItems * (plan.ColTiles - 1));
     }
 
@@ -192,6 +193,10 @@ internal static unsafe class GemmDriver
         return dst;
     }
 
+    /// <summary>Whether shared k block (<paramref name="jb"/>, <paramref name="kb"/>) is packed.</summary>
+    internal static bool SharedBReady(PlainGemmJob job, int jb, int kb) =>
+        Volatile.Read(ref job.BState[(jb * job.Plan.KBlocks) + kb]) == PlainGemmJob.BlockReady;
+
     /// <summary>Packs shared k block (jb, kb) if no thread has claimed it yet.</summary>
     private static void TryPackShared(PlainGemmJob job, int jb, int kb, int ncPad)
     {
@@ -214,6 +219,33 @@ internal static unsafe class GemmDriver
         }
 
         Volatile.Write(ref state, PlainGemmJob.BlockReady);
+    }
+
+    /// <summary>
+    /// Whether AVX-512 plain calls on several threads run their tiles in column groups of at most <see cref="PlainGroupFloats"/>
+    /// of packed B per thread (a same-run A/B baseline turns it off: groups of <see cref="GemmWorkspace.BSlots"/>). Which
+    /// thread computes which tile in which order never changes a bit.
+    /// </summary>
+    internal static bool SmallGroups { get; set; } = true;
+
+    /// <summary>Whether the AVX-512 plain path's follow prefetch also pulls the next k block's cached packed A slice into L2 (measured: no gain; off).</summary>
+    internal static bool FollowA { get; set; }
+
+    /// <summary>Largest packed B (floats) of one thread's plain column group with <see cref="SmallGroups"/> (1 Mi floats, 4 MiB).</summary>
+    internal static long PlainGroupFloats { get; set; } = 1L << 20;
+
+    /// <summary>
+    /// Number of column blocks of a plain call's column group (tiles run row-block-major inside a group, reusing the
+    /// packed A row block): <see cref="GemmWorkspace.BSlots"/>; on several threads with <see cref="SmallGroups"/> at most
+    /// as many as fit <see cref="PlainGroupFloats"/> (the threads' packed B groups then share L3 instead of spilling to
+    /// memory); at least 1 (1: column-block-major order, A packed micro-panel by micro-panel). Only the AVX-512 kernel: the
+    /// AVX2 strips pack whole row blocks, which small groups would repack per tile (0.982 at 4096^3 on 2 threads). A
+    /// shared-B call keeps one group of all column blocks (its whole row-block items rely on it).
+    /// </summary>
+    internal static int PlainGroup(GemmPlan plan, int degree, bool sharedB, GemmIsa isa)
+    {
+        int slots = Math.Max(1, GemmWorkspace.BSlots(plan));
+        return SmallGroups && degree > 1 && !sharedB && isa == GemmIsa.Vector512 ? (int)Math.Clamp(PlainGroupFloats / Math.Max(1, plan.PackedBlockFloats), 1, slots) : slots;
     }
 
     /// <summary>
@@ -256,7 +288,7 @@ internal static unsafe class GemmDriver
             part = q % parts;
         }
 
-        int group = Math.Max(1, GemmWorkspace.BSlots(plan));
+        int group = job.Group;
         int g = tile / (plan.RowTiles * group);
         int width = Math.Min(group, plan.ColTiles - (g * group));
         int u = tile - (g * plan.RowTiles * group);
@@ -287,7 +319,7 @@ internal static unsafe class GemmDriver
     internal static void PlainTile(PlainGemmJob job, int i0, int mcb, int aKey, int jb, GemmWorkspace ws)
     {
         GemmPlan plan = job.Plan;
-        bool rowMajorOrder = GemmWorkspace.BSlots(plan) > 1;
+        bool rowMajorOrder = job.Group > 1;
         int mcPad = GemmPlan.RoundUp(mcb, GemmPlan.MR);
         int j0 = jb * plan.Nc;
         int ncb = Math.Min(plan.Nc, plan.N - j0);
@@ -343,6 +375,20 @@ internal static unsafe class GemmDriver
                 }
 
                 GemmKernels.Block256(aK, mcb, bBlock, kcb, ncb, cTile, ldc, alpha, beta, edge, job.HalfPanels);
+                continue;
+            }
+
+            if (isa == GemmIsa.Vector512 && PlainBlock512.Prefetch && (long)job.Group * plan.PackedBlockFloats > PlainGroupFloats)
+            {
+                float* aSlice = aBlock is null ? null : aBlock + ((nint)p0 * mcPad);
+                // The next k block of this column block, already packed (both layouts keep it right after this one).
+                bool nextReady = kb + 1 < plan.KBlocks && (job.SharedB is not null ? SharedBReady(job, jb, kb + 1) : ws.PackedBReady(job, jb, kb + 1));
+                float* bFollow = nextReady ? bBlock + ((nint)kcb * GemmPlan.RoundUp(ncb, GemmPlan.NR)) : null;
+                long bFollowFloats = nextReady ? (long)Math.Min(plan.Kc, plan.K - p0 - kcb) * GemmPlan.RoundUp(ncb, GemmPlan.NR) : 0;
+                // The next k block's A slice when the row block is cached already packed (beyond L2 since an earlier tile).
+                float* aFollow = FollowA && aPacked && kb + 1 < plan.KBlocks ? aSlice + ((nint)kcb * mcPad) : null;
+                long aFollowFloats = aFollow is null ? 0 : (long)Math.Min(plan.Kc, plan.K - p0 - kcb) * mcPad;
+                PlainBlock512.Block(job, i0, mcb, p0, kcb, aSlice, aPacked, ws.APanel, bBlock, ncb, cTile, ldc, alpha, beta, edge, bFollow, bFollowFloats, aFollow, aFollowFloats);
                 continue;
             }
 
@@ -784,6 +830,9 @@ internal sealed unsafe class PlainGemmJob : GemmJob
 
     /// <summary>Leading work items that are whole row blocks (<see cref="GemmDriver.RowBlockItems"/>; 0 when B is not shared).</summary>
     internal int RowBlockItems;
+
+    /// <summary>Column blocks per column group of this call (<see cref="GemmDriver.PlainGroup"/>; set per call).</summary>
+    internal int Group = 1;
 
     /// <summary>The call's shared packed B (<see cref="GemmDriver.SharedPackedB"/>), or null when each thread packs its own.</summary>
     internal float* SharedB;

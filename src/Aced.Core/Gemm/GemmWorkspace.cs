@@ -164,6 +164,22 @@ internal sealed unsafe class GemmWorkspace
     }
 
     /// <summary>
+    /// Whether k block <paramref name="kb"/> of column block <paramref name="jb"/> of <paramref name="job"/> is already
+    /// packed in a slot (so <see cref="PackedB"/> would return it without packing, right after k block kb - 1).
+    /// </summary>
+    internal bool PackedBReady(GemmJob job, int jb, int kb)
+    {
+        int slots = BSlots(job.Plan);
+        if (slots <= 0)
+        {
+            return false;
+        }
+
+        int slot = jb % slots;
+        return slot < _stampSerial.Length && _stampSerial[slot] == job.Serial && _stampBlock[slot] == jb && _stampKBlocks[slot] > kb;
+    }
+
+    /// <summary>
     /// Buffer for the packed row block <paramref name="ib"/> (<paramref name="mcPad"/> rows, all of k; k block kb
     /// at <c>p0 * mcPad</c>, micro-panel ir at <c>+ ir * kcb</c>) reused across the column blocks of a call.
     /// <paramref name="valid"/> is true when it already holds that block (packed by an earlier tile on this thread);
