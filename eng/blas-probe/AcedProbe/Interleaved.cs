@@ -111,9 +111,10 @@ internal static unsafe class Interleaved
             Type owner = typeof(Gemm).Assembly.GetType("Aced.Core." + setting[..dot], throwOnError: true)!;
             PropertyInfo property = owner.GetProperty(setting[(dot + 1)..eq], BindingFlags.NonPublic | BindingFlags.Static) ?? throw new InvalidOperationException($"No setting {setting} (ACED_PROBE_SET).");
             string value = setting[(eq + 1)..];
-            property.SetValue(null, property.PropertyType == typeof(bool) ? bool.Parse(value)
-                : property.PropertyType == typeof(long) ? long.Parse(value, System.Globalization.CultureInfo.InvariantCulture)
-                : int.Parse(value, System.Globalization.CultureInfo.InvariantCulture));
+            object parsed = property.PropertyType == typeof(bool) ? bool.Parse(value)
+                : property.PropertyType == typeof(long) ? (object)long.Parse(value, System.Globalization.CultureInfo.InvariantCulture)
+                : int.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
+            property.SetValue(null, parsed);
             Console.WriteLine($"set {setting}");
         }
     }

@@ -228,6 +228,9 @@ internal static unsafe class GemmDriver
     /// </summary>
     internal static bool SmallGroups { get; set; } = true;
 
+    /// <summary>Fewest threads of a call with <see cref="SmallGroups"/> (2: one thread keeps the larger groups).</summary>
+    internal static int SmallGroupsMinDegree { get; set; } = 2;
+
     /// <summary>Whether the AVX-512 plain path's follow prefetch also pulls the next k block's cached packed A slice into L2 (measured: no gain; off).</summary>
     internal static bool FollowA { get; set; }
 
@@ -245,7 +248,7 @@ internal static unsafe class GemmDriver
     internal static int PlainGroup(GemmPlan plan, int degree, bool sharedB, GemmIsa isa)
     {
         int slots = Math.Max(1, GemmWorkspace.BSlots(plan));
-        return SmallGroups && degree > 1 && !sharedB && isa == GemmIsa.Vector512 ? (int)Math.Clamp(PlainGroupFloats / Math.Max(1, plan.PackedBlockFloats), 1, slots) : slots;
+        return SmallGroups && degree >= SmallGroupsMinDegree && !sharedB && isa == GemmIsa.Vector512 ? (int)Math.Clamp(PlainGroupFloats / Math.Max(1, plan.PackedBlockFloats), 1, slots) : slots;
     }
 
     /// <summary>
