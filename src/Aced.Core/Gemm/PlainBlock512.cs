@@ -18,12 +18,17 @@ namespace Aced.Core;
 /// GFLOP/s against ~188 with one-block groups (4 MiB) and at 1024^3: the first micro-panel of each k block streams the
 /// B slice (kc x nc, 384 KiB) from memory at the kernel's pace (16 bytes a cycle). Spread over the previous k block's
 /// 128 calls the same lines are 48 a call. One-block groups instead repack A for every column block (PackA 12 % of the
-/// samples), so on one thread the groups stay and the slices are prefetched.
+/// samples), so on one thread the groups stay. The prefetch raised the sampled kernel rate to ~170 GFLOP/s but the
+/// wall-time A/B stayed within the noise (see <see cref="Prefetch"/>), so it is off by default.
 /// </remarks>
 internal static unsafe class PlainBlock512
 {
-    /// <summary>Whether the AVX-512 plain path runs this loop for large column groups (a same-run A/B baseline turns it off: the plain loop of <see cref="GemmDriver.PlainTile"/>; same bits).</summary>
-    internal static bool Prefetch { get; set; } = true;
+    /// <summary>
+    /// Whether the AVX-512 plain path runs this loop for large column groups (off: the plain loop of
+    /// <see cref="GemmDriver.PlainTile"/>; same bits). Off by default: same-process A/B at 4096^3 on one thread 0.949-1.041
+    /// over seven runs (median 1.015), 2048^3 0.976 (1 thread) and 0.999 (2 threads), not a demonstrated win.
+    /// </summary>
+    internal static bool Prefetch { get; set; }
 
     /// <summary>Whether every call pulls its share of the next k block's packed B slice (when already packed; and with <see cref="GemmDriver.FollowA"/> the cached A slice) into L2.</summary>
     internal static bool PrefetchFollow { get; set; } = true;
