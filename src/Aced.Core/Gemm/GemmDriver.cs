@@ -144,6 +144,11 @@ internal static unsafe class GemmDriver
         job.RowBlockItems = RowBlockItems(plan, degree);
         job.SharedB = job.RowBlockItems > 0 ? job.PrepareSharedB() : null;
         job.Group = PlainGroup(plan, degree, job.SharedB is not null, job.Isa);
+        job.CallA = CallAOrder(plan, degree, job.Isa);
+        if (job.CallA)
+        {
+            job.Group = 1;
+        }
         return PlainItemCount(plan, job.TailTiles) - (job.RowBlockItems * (plan.ColTiles - 1));
     }
 
@@ -236,6 +241,30 @@ internal static unsafe class GemmDriver
 
     /// <summary>Largest packed B (floats) of one thread's plain column group with <see cref="SmallGroups"/> (1 Mi floats, 4 MiB).</summary>
     internal static long PlainGroupFloats { get; set; } = 1L << 20;
+
+    /// <summary>
+    /// Whether one-thread AVX-512 plain calls whose packed B exceeds one column group (so A would be packed once per group)
+    /// run column-block-major instead (groups of one: the packed B in use is a single column block, 4 MiB on a 1 MiB L2,
+    /// which stays in L3), with every row block of A packed once per call and kept (<see cref="GemmWorkspace.PackedACall"/>,
+    /// read back sequentially for each column block). 4096^3: A/B 1.042 and 1.052 (A was packed 4 times and the kernel
+    /// read a 16 MiB B group from memory). Which tile runs in which order never changes a bit.
+    /// </summary>
+    internal static bool CallAPacking { get; set; } = true;
+
+    /// <summary>Largest packed A (floats) kept for a call with <see cref="CallAPacking"/> (16 Mi floats, 64 MiB: 4096 x 4096).</summary>
+    internal static long CallAFloats { get; set; } = 16L << 20;
+
+    /// <summary>
+    /// Whether a plain call runs with <see cref="CallAPacking"/>: one thread, AVX-512, several column groups of several
+    /// blocks each (1024^3 and 2048^3 have one group and pack A once already: unchanged; measured 0.945 at 1024^3 without
+    /// this condition), and all of A within <see cref="CallAFloats"/>.
+    /// </summary>
+    internal static bool CallAOrder(GemmPlan plan, int degree, GemmIsa isa)
+    {
+        int slots = GemmWorkspace.BSlots(plan);
+        return CallAPacking && degree == 1 && isa == GemmIsa.Vector512 && slots > 1 && slots < plan.ColTiles
+            && (long)plan.RowTiles * plan.Mc * plan.K <= CallAFloats;
+    }
 
     /// <summary>
     /// Number of column blocks of a plain call's column group (tiles run row-block-major inside a group, reusing the
@@ -339,7 +368,8 @@ internal static unsafe class GemmDriver
             mcPad = GemmPlan.RoundUp(mcb, 6);
         }
 
-        float* aBlock = wholeA ? ws.PackedA(job, aKey, mcPad, out aPacked) : null;
+        bool callA = job.CallA && aKey < plan.RowTiles && !strips;
+        float* aBlock = callA ? ws.PackedACall(job, aKey, out aPacked) : wholeA ? ws.PackedA(job, aKey, mcPad, out aPacked) : null;
         float alpha = job.Alpha;
         nint ldc = job.Ldc;
         float* cTile = job.C + ((nint)i0 * ldc) + j0;
@@ -422,7 +452,11 @@ internal static unsafe class GemmDriver
             }
         }
 
-        if (aBlock is not null)
+        if (callA)
+        {
+            ws.MarkPackedACall(job, aKey);
+        }
+        else if (aBlock is not null)
         {
             ws.MarkPackedA(job, aKey);
         }
@@ -836,6 +870,9 @@ internal sealed unsafe class PlainGemmJob : GemmJob
 
     /// <summary>Column blocks per column group of this call (<see cref="GemmDriver.PlainGroup"/>; set per call).</summary>
     internal int Group = 1;
+
+    /// <summary>Whether this call keeps every packed A row block (<see cref="GemmDriver.CallAPacking"/>; set per call).</summary>
+    internal bool CallA;
 
     /// <summary>The call's shared packed B (<see cref="GemmDriver.SharedPackedB"/>), or null when each thread packs its own.</summary>
     internal float* SharedB;
