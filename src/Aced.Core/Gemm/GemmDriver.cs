@@ -286,10 +286,11 @@ internal static unsafe class GemmDriver
     /// <see cref="PlainGemmJob.TailTiles"/> tiles) one of its <see cref="TailParts"/> row parts.
     /// </summary>
     /// <remarks>
-    /// Tiles run in groups of G column blocks (G = the column blocks of packed B a thread caches), row-block major
-    /// inside a group: a thread's consecutive tiles then reuse both its packed A row block and its cached packed B.
-    /// G = 1 is plain column-block-major order. A shared-B call has one group (all column blocks), so row block ib is
-    /// tiles ib * ColTiles .. +ColTiles.
+    /// Tiles run in groups of G = <see cref="PlainGemmJob.Group"/> column blocks (<see cref="PlainGroup"/>: the column
+    /// blocks of packed B a thread caches, fewer with <see cref="SmallGroups"/>), row-block major inside a group: a thread's
+    /// consecutive tiles then reuse both its packed A row block and its cached packed B. G = 1 is plain column-block-major
+    /// order (with <see cref="CallAPacking"/> over A packed once per call). A shared-B call has one group (all column
+    /// blocks), so row block ib is tiles ib * ColTiles .. +ColTiles.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PlainItem(PlainGemmJob job, int item, GemmWorkspace ws)
