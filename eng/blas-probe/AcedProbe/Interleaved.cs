@@ -53,6 +53,7 @@ internal static unsafe class Interleaved
     public static void Run(string which, int rounds, int onlyThreads)
     {
         LoadOpenBlas();
+        ApplySettings();
         Console.WriteLine($"date {DateTime.UtcNow:yyyy-MM-ddTHH:mmZ}; {GemmControl.Describe()}");
         bool all = which == "all";
         foreach (int threads in new[] { 1, 2 })
@@ -92,7 +93,7 @@ internal static unsafe class Interleaved
     /// internal, so they are set through reflection (this probe only).
     /// </summary>
     /// <summary>
-    /// ACED_PROBE_SET="Type.Name=value,..." sets static int properties of Aced.Core types for the whole run (e.g. a
+    /// ACED_PROBE_SET="Type.Name=value,..." sets static int, long or bool properties of Aced.Core types for the whole run (e.g. a
     /// prefetch distance, GemmKernels.StreamPrefetchBytes=2048), so a setting can be compared across runs.
     /// </summary>
     internal static void ApplySettings()
@@ -109,7 +110,11 @@ internal static unsafe class Interleaved
             int dot = setting.IndexOf('.', StringComparison.Ordinal);
             Type owner = typeof(Gemm).Assembly.GetType("Aced.Core." + setting[..dot], throwOnError: true)!;
             PropertyInfo property = owner.GetProperty(setting[(dot + 1)..eq], BindingFlags.NonPublic | BindingFlags.Static) ?? throw new InvalidOperationException($"No setting {setting} (ACED_PROBE_SET).");
-            property.SetValue(null, int.Parse(setting[(eq + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+            string value = setting[(eq + 1)..];
+            object parsed = property.PropertyType == typeof(bool) ? bool.Parse(value)
+                : property.PropertyType == typeof(long) ? (object)long.Parse(value, System.Globalization.CultureInfo.InvariantCulture)
+                : int.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
+            property.SetValue(null, parsed);
             Console.WriteLine($"set {setting}");
         }
     }
@@ -143,6 +148,7 @@ internal static unsafe class Interleaved
         var bView = new MatrixView(b, n, n);
         var cView = new MatrixView(c, n, n);
         int calls = n >= 4096 ? 1 : 3;
+        bool warm = Environment.GetEnvironmentVariable("ACED_PROBE_WARM") == "1";
         var oldRatio = new double[rounds];
         var newRatio = new double[rounds];
         var gain = new double[rounds];
@@ -165,6 +171,12 @@ internal static unsafe class Interleaved
                     foreach (PropertyInfo s in switches)
                     {
                         s.SetValue(null, v != 0);
+                    }
+
+                    if (warm && v < 2)
+                    {
+                        // An untimed call after the switch (ACED_PROBE_WARM=1): buffers a switch moves are settled.
+                        Gemm.Multiply(Transpose.None, Transpose.None, 1f, aView, bView, 0f, cView);
                     }
 
                     for (int i = 0; i < calls; i++)

@@ -125,6 +125,16 @@ public static class Program
             return;
         }
 
+        if (args.Length > 4 && args[0] == "shape")
+        {
+            // AcedProbe shape <m> <n> <k> <threads> [reps]: one plain NN shape, Aced only.
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            GemmControl.MaxDegreeOfParallelism = int.Parse(args[4], inv);
+            int sm = int.Parse(args[1], inv), sn = int.Parse(args[2], inv), sk = int.Parse(args[3], inv);
+            Run($"{sm}x{sn}x{sk} NN", sm, sn, sk, false, false, args.Length > 5 ? int.Parse(args[5], inv) : 5);
+            return;
+        }
+
         int threads = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 2;
         string which = args.Length > 1 ? args[1] : "all";
         GemmControl.MaxDegreeOfParallelism = threads;

@@ -143,6 +143,12 @@ internal static unsafe class GemmDriver
         job.TailTiles = TailTiles(plan, degree);
         job.RowBlockItems = RowBlockItems(plan, degree);
         job.SharedB = job.RowBlockItems > 0 ? job.PrepareSharedB() : null;
+        job.Group = PlainGroup(plan, degree, job.SharedB is not null, job.Isa);
+        job.CallA = CallAOrder(plan, degree, job.Isa);
+        if (job.CallA)
+        {
+            job.Group = 1;
+        }
         return PlainItemCount(plan, job.TailTiles) - (job.RowBlockItems * (plan.ColTiles - 1));
     }
 
@@ -192,6 +198,10 @@ internal static unsafe class GemmDriver
         return dst;
     }
 
+    /// <summary>Whether shared k block (<paramref name="jb"/>, <paramref name="kb"/>) is packed.</summary>
+    internal static bool SharedBReady(PlainGemmJob job, int jb, int kb) =>
+        Volatile.Read(ref job.BState[(jb * job.Plan.KBlocks) + kb]) == PlainGemmJob.BlockReady;
+
     /// <summary>Packs shared k block (jb, kb) if no thread has claimed it yet.</summary>
     private static void TryPackShared(PlainGemmJob job, int jb, int kb, int ncPad)
     {
@@ -217,15 +227,70 @@ internal static unsafe class GemmDriver
     }
 
     /// <summary>
+    /// Whether AVX-512 plain calls on several threads run their tiles in column groups of at most <see cref="PlainGroupFloats"/>
+    /// of packed B per thread (a same-run A/B baseline turns it off: groups of <see cref="GemmWorkspace.BSlots"/>). Which
+    /// thread computes which tile in which order never changes a bit.
+    /// </summary>
+    internal static bool SmallGroups { get; set; } = true;
+
+    /// <summary>Fewest threads of a call with <see cref="SmallGroups"/> (2: one thread keeps the larger groups).</summary>
+    internal static int SmallGroupsMinDegree { get; set; } = 2;
+
+    /// <summary>Whether the AVX-512 plain path's follow prefetch also pulls the next k block's cached packed A slice into L2 (measured: no gain; off).</summary>
+    internal static bool FollowA { get; set; }
+
+    /// <summary>Largest packed B (floats) of one thread's plain column group with <see cref="SmallGroups"/> (1 Mi floats, 4 MiB).</summary>
+    internal static long PlainGroupFloats { get; set; } = 1L << 20;
+
+    /// <summary>
+    /// Whether one-thread AVX-512 plain calls whose packed B exceeds one column group (so A would be packed once per group)
+    /// run column-block-major instead (groups of one: the packed B in use is a single column block, 4 MiB on a 1 MiB L2,
+    /// which stays in L3), with every row block of A packed once per call and kept (<see cref="GemmWorkspace.PackedACall"/>,
+    /// read back sequentially for each column block). 4096^3: A/B 1.042 and 1.052 (A was packed 4 times and the kernel
+    /// read a 16 MiB B group from memory). Which tile runs in which order never changes a bit.
+    /// </summary>
+    internal static bool CallAPacking { get; set; } = true;
+
+    /// <summary>Largest packed A (floats) kept for a call with <see cref="CallAPacking"/> (16 Mi floats, 64 MiB: 4096 x 4096).</summary>
+    internal static long CallAFloats { get; set; } = 16L << 20;
+
+    /// <summary>
+    /// Whether a plain call runs with <see cref="CallAPacking"/>: one thread, AVX-512, several column groups of several
+    /// blocks each (1024^3 and 2048^3 have one group and pack A once already: unchanged; measured 0.945 at 1024^3 without
+    /// this condition), and all of A within <see cref="CallAFloats"/>.
+    /// </summary>
+    internal static bool CallAOrder(GemmPlan plan, int degree, GemmIsa isa)
+    {
+        int slots = GemmWorkspace.BSlots(plan);
+        return CallAPacking && degree == 1 && isa == GemmIsa.Vector512 && slots > 1 && slots < plan.ColTiles
+            && (long)plan.RowTiles * plan.Mc * plan.K <= CallAFloats;
+    }
+
+    /// <summary>
+    /// Number of column blocks of a plain call's column group (tiles run row-block-major inside a group, reusing the
+    /// packed A row block): <see cref="GemmWorkspace.BSlots"/>; on several threads with <see cref="SmallGroups"/> at most
+    /// as many as fit <see cref="PlainGroupFloats"/> (the threads' packed B groups then share L3 instead of spilling to
+    /// memory); at least 1 (1: column-block-major order, A packed micro-panel by micro-panel). Only the AVX-512 kernel: the
+    /// AVX2 strips pack whole row blocks, which small groups would repack per tile (0.982 at 4096^3 on 2 threads). A
+    /// shared-B call keeps one group of all column blocks (its whole row-block items rely on it).
+    /// </summary>
+    internal static int PlainGroup(GemmPlan plan, int degree, bool sharedB, GemmIsa isa)
+    {
+        int slots = Math.Max(1, GemmWorkspace.BSlots(plan));
+        return SmallGroups && degree >= SmallGroupsMinDegree && !sharedB && isa == GemmIsa.Vector512 ? (int)Math.Clamp(PlainGroupFloats / Math.Max(1, plan.PackedBlockFloats), 1, slots) : slots;
+    }
+
+    /// <summary>
     /// Computes work item <paramref name="item"/> of a plain call: a whole row block (the first
     /// <see cref="PlainGemmJob.RowBlockItems"/> items of a shared-B call), a whole C tile, or (for the last
     /// <see cref="PlainGemmJob.TailTiles"/> tiles) one of its <see cref="TailParts"/> row parts.
     /// </summary>
     /// <remarks>
-    /// Tiles run in groups of G column blocks (G = the column blocks of packed B a thread caches), row-block major
-    /// inside a group: a thread's consecutive tiles then reuse both its packed A row block and its cached packed B.
-    /// G = 1 is plain column-block-major order. A shared-B call has one group (all column blocks), so row block ib is
-    /// tiles ib * ColTiles .. +ColTiles.
+    /// Tiles run in groups of G = <see cref="PlainGemmJob.Group"/> column blocks (<see cref="PlainGroup"/>: the column
+    /// blocks of packed B a thread caches, fewer with <see cref="SmallGroups"/>), row-block major inside a group: a thread's
+    /// consecutive tiles then reuse both its packed A row block and its cached packed B. G = 1 is plain column-block-major
+    /// order (with <see cref="CallAPacking"/> over A packed once per call). A shared-B call has one group (all column
+    /// blocks), so row block ib is tiles ib * ColTiles .. +ColTiles.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PlainItem(PlainGemmJob job, int item, GemmWorkspace ws)
@@ -256,7 +321,7 @@ internal static unsafe class GemmDriver
             part = q % parts;
         }
 
-        int group = Math.Max(1, GemmWorkspace.BSlots(plan));
+        int group = job.Group;
         int g = tile / (plan.RowTiles * group);
         int width = Math.Min(group, plan.ColTiles - (g * group));
         int u = tile - (g * plan.RowTiles * group);
@@ -287,7 +352,7 @@ internal static unsafe class GemmDriver
     internal static void PlainTile(PlainGemmJob job, int i0, int mcb, int aKey, int jb, GemmWorkspace ws)
     {
         GemmPlan plan = job.Plan;
-        bool rowMajorOrder = GemmWorkspace.BSlots(plan) > 1;
+        bool rowMajorOrder = job.Group > 1;
         int mcPad = GemmPlan.RoundUp(mcb, GemmPlan.MR);
         int j0 = jb * plan.Nc;
         int ncb = Math.Min(plan.Nc, plan.N - j0);
@@ -304,7 +369,8 @@ internal static unsafe class GemmDriver
             mcPad = GemmPlan.RoundUp(mcb, 6);
         }
 
-        float* aBlock = wholeA ? ws.PackedA(job, aKey, mcPad, out aPacked) : null;
+        bool callA = job.CallA && aKey < plan.RowTiles && !strips;
+        float* aBlock = callA ? ws.PackedACall(job, aKey, out aPacked) : wholeA ? ws.PackedA(job, aKey, mcPad, out aPacked) : null;
         float alpha = job.Alpha;
         nint ldc = job.Ldc;
         float* cTile = job.C + ((nint)i0 * ldc) + j0;
@@ -346,6 +412,20 @@ internal static unsafe class GemmDriver
                 continue;
             }
 
+            if (isa == GemmIsa.Vector512 && PlainBlock512.Prefetch && (long)job.Group * plan.PackedBlockFloats > PlainGroupFloats)
+            {
+                float* aSlice = aBlock is null ? null : aBlock + ((nint)p0 * mcPad);
+                // The next k block of this column block, already packed (both layouts keep it right after this one).
+                bool nextReady = kb + 1 < plan.KBlocks && (job.SharedB is not null ? SharedBReady(job, jb, kb + 1) : ws.PackedBReady(job, jb, kb + 1));
+                float* bFollow = nextReady ? bBlock + ((nint)kcb * GemmPlan.RoundUp(ncb, GemmPlan.NR)) : null;
+                long bFollowFloats = nextReady ? (long)Math.Min(plan.Kc, plan.K - p0 - kcb) * GemmPlan.RoundUp(ncb, GemmPlan.NR) : 0;
+                // The next k block's A slice when the row block is cached already packed (beyond L2 since an earlier tile).
+                float* aFollow = FollowA && aPacked && kb + 1 < plan.KBlocks ? aSlice + ((nint)kcb * mcPad) : null;
+                long aFollowFloats = aFollow is null ? 0 : (long)Math.Min(plan.Kc, plan.K - p0 - kcb) * mcPad;
+                PlainBlock512.Block(job, i0, mcb, p0, kcb, aSlice, aPacked, ws.APanel, bBlock, ncb, cTile, ldc, alpha, beta, edge, bFollow, bFollowFloats, aFollow, aFollowFloats);
+                continue;
+            }
+
             for (int ir = 0; ir < mcb; ir += GemmPlan.MR)
             {
                 int rows = Math.Min(GemmPlan.MR, mcb - ir);
@@ -373,7 +453,11 @@ internal static unsafe class GemmDriver
             }
         }
 
-        if (aBlock is not null)
+        if (callA)
+        {
+            ws.MarkPackedACall(job, aKey);
+        }
+        else if (aBlock is not null)
         {
             ws.MarkPackedA(job, aKey);
         }
@@ -827,6 +911,12 @@ internal sealed unsafe class PlainGemmJob : GemmJob
 
     /// <summary>Leading work items that are whole row blocks (<see cref="GemmDriver.RowBlockItems"/>; 0 when B is not shared).</summary>
     internal int RowBlockItems;
+
+    /// <summary>Column blocks per column group of this call (<see cref="GemmDriver.PlainGroup"/>; set per call).</summary>
+    internal int Group = 1;
+
+    /// <summary>Whether this call keeps every packed A row block (<see cref="GemmDriver.CallAPacking"/>; set per call).</summary>
+    internal bool CallA;
 
     /// <summary>The call's shared packed B (<see cref="GemmDriver.SharedPackedB"/>), or null when each thread packs its own.</summary>
     internal float* SharedB;

@@ -26,6 +26,8 @@ internal sealed unsafe class GemmWorkspace
     private PinnedBuffer _packedB;
     private PinnedBuffer _packedA;
     private PinnedBuffer _sharedB;
+    private PinnedBuffer _callA;
+    private long[] _callASerial = new long[16];
     private long[] _stampSerial = new long[16];
     private int[] _stampBlock = new int[16];
     private int[] _stampKBlocks = new int[16];
@@ -162,6 +164,56 @@ internal sealed unsafe class GemmWorkspace
 
         return _packedB.Pointer;
     }
+
+    /// <summary>
+    /// Whether k block <paramref name="kb"/> of column block <paramref name="jb"/> of <paramref name="job"/> is already
+    /// packed in a slot (so <see cref="PackedB"/> would return it without packing, right after k block kb - 1).
+    /// </summary>
+    internal bool PackedBReady(GemmJob job, int jb, int kb)
+    {
+        int slots = BSlots(job.Plan);
+        if (slots <= 0)
+        {
+            return false;
+        }
+
+        int slot = jb % slots;
+        return slot < _stampSerial.Length && _stampSerial[slot] == job.Serial && _stampBlock[slot] == jb && _stampKBlocks[slot] > kb;
+    }
+
+    /// <summary>
+    /// The packed row block <paramref name="ib"/> of a call that keeps all of them (<see cref="GemmDriver.CallAPacking"/>):
+    /// block ib at <c>ib * Mc * K</c>, laid out as <see cref="PackedA"/> with mcPad = the block's rows rounded up to 8.
+    /// <paramref name="valid"/> is true when this thread packed it earlier in the same call; otherwise the caller packs
+    /// into it and then calls <see cref="MarkPackedACall"/>.
+    /// </summary>
+    internal float* PackedACall(GemmJob job, int ib, out bool valid)
+    {
+        GemmPlan plan = job.Plan;
+        long blockFloats = (long)plan.Mc * plan.K;
+        long total = blockFloats * plan.RowTiles;
+        if (_callA.Capacity < total)
+        {
+            _callA.Ensure(total);
+            _callASerial.AsSpan().Clear();
+        }
+
+        if (_callASerial.Length < plan.RowTiles)
+        {
+            _callASerial = new long[Math.Max(plan.RowTiles, _callASerial.Length * 2)];
+        }
+
+        valid = _callASerial[ib] == job.Serial;
+        if (!valid)
+        {
+            _callASerial[ib] = 0;
+        }
+
+        return _callA.Pointer + (ib * blockFloats);
+    }
+
+    /// <summary>Records that row block <paramref name="ib"/> of <paramref name="job"/> is packed (<see cref="PackedACall"/>).</summary>
+    internal void MarkPackedACall(GemmJob job, int ib) => _callASerial[ib] = job.Serial;
 
     /// <summary>
     /// Buffer for the packed row block <paramref name="ib"/> (<paramref name="mcPad"/> rows, all of k; k block kb

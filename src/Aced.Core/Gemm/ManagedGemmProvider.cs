@@ -33,7 +33,7 @@ public sealed class ManagedGemmProvider : IGemmEpilogueProvider, IGemmBatchedPro
     public string Describe() =>
         $"{Name}; Vector512={System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}; Vector256={System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}; " +
         $"Fma={System.Runtime.Intrinsics.X86.Fma.IsSupported}; Processors={Environment.ProcessorCount}; " +
-        $"L2={CpuCaches.L2 / 1024} KiB ({(CpuCaches.FromMachine ? "sysfs" : "fallback")}); kc<={GemmPlan.KcMax}, nc<={GemmPlan.NcPlain}, mc<={GemmPlan.McPlain}";
+        $"L1d={CpuCaches.L1Data / 1024} KiB, L2={CpuCaches.L2 / 1024} KiB ({CpuCaches.Source}); kc<={GemmPlan.KcMax}, nc<={GemmPlan.NcPlain}, mc<={GemmPlan.McPlain}";
 
     /// <inheritdoc/>
     public void SgemmWithEpilogue<TEpilogue>(Transpose transA, Transpose transB, float alpha, MatrixView a, MatrixView b, TEpilogue epilogue)

@@ -84,8 +84,49 @@ public sealed class CpuCachesTests
     {
         string text = ((IGemmProvider)ManagedGemmProvider.Instance).Describe();
         Assert.Contains($"nc<={GemmPlan.NcPlain}", text);
-        Assert.Contains($"L2={CpuCaches.L2 / 1024} KiB", text);
+        Assert.Contains($"L2={CpuCaches.L2 / 1024} KiB ({CpuCaches.Source})", text);
+        Assert.Contains($"L1d={CpuCaches.L1Data / 1024} KiB", text);
     }
+
+    [Fact]
+    public void Source_IsOneOfTheThreeAndMatchesFromMachine()
+    {
+        Assert.Contains(CpuCaches.Source, new[] { "sysfs", "cpuid", "fallback" });
+        Assert.Equal(CpuCaches.Source != "fallback", CpuCaches.FromMachine);
+        if (CpuCaches.Source == "fallback")
+        {
+            Assert.Equal((CpuCaches.FallbackL1Data, CpuCaches.FallbackL2), (CpuCaches.L1Data, CpuCaches.L2));
+        }
+    }
+
+    [Fact]
+    public void ParseAmdLegacy_Zen5Registers_L1d48KiBAndL2OneMiB()
+    {
+        // ECX of 0x80000005 and 0x80000006 on the Zen 5 VM of the fifteenth session (sysfs hides its caches).
+        Assert.Equal((48L * 1024, 1024L * 1024), CpuCaches.ParseAmdLegacy(0x300c0140, 0x04006140));
+
+        // Zen 3 (32 KiB, 512 KiB) and zeroed leaves (unknown: 0).
+        Assert.Equal((32L * 1024, 512L * 1024), CpuCaches.ParseAmdLegacy(0x20080140, 0x02006140));
+        Assert.Equal((0L, 0L), CpuCaches.ParseAmdLegacy(0, 0));
+    }
+
+    [Fact]
+    public void ParseDeterministic_CacheLeafEntries_SizesOfL1DataAndL2()
+    {
+        // Sub-leaves of leaf 4 / 0x8000001D: (EAX, EBX, ECX). L1d 48 KiB = 12 ways x 1 x 64 B x 64 sets; L1i 32 KiB
+        // (type 2, ignored); L2 2 MiB = 16 x 1 x 64 x 2048; L3 (level 3, ignored).
+        (int, int, int)[] entries =
+        {
+            (0x21, Ebx(12, 1, 64), 63),
+            (0x22, Ebx(8, 1, 64), 63),
+            (0x43, Ebx(16, 1, 64), 2047),
+            (0x63, Ebx(12, 1, 64), 49151),
+        };
+        Assert.Equal((48L * 1024, 2048L * 1024), CpuCaches.ParseDeterministic(entries));
+        Assert.Equal((0L, 0L), CpuCaches.ParseDeterministic(Array.Empty<(int, int, int)>()));
+    }
+
+    private static int Ebx(int ways, int partitions, int line) => ((ways - 1) << 22) | ((partitions - 1) << 12) | (line - 1);
 
     [Fact]
     public void EpiloguePlan_DoesNotDependOnTheMachine()
