@@ -198,10 +198,6 @@ internal static unsafe class GemmDriver
         return dst;
     }
 
-    /// <summary>Whether shared k block (<paramref name="jb"/>, <paramref name="kb"/>) is packed.</summary>
-    internal static bool SharedBReady(PlainGemmJob job, int jb, int kb) =>
-        Volatile.Read(ref job.BState[(jb * job.Plan.KBlocks) + kb]) == PlainGemmJob.BlockReady;
-
     /// <summary>Packs shared k block (jb, kb) if no thread has claimed it yet.</summary>
     private static void TryPackShared(PlainGemmJob job, int jb, int kb, int ncPad)
     {
@@ -235,9 +231,6 @@ internal static unsafe class GemmDriver
 
     /// <summary>Fewest threads of a call with <see cref="SmallGroups"/> (2: one thread keeps the larger groups).</summary>
     internal static int SmallGroupsMinDegree { get; set; } = 2;
-
-    /// <summary>Whether the AVX-512 plain path's follow prefetch also pulls the next k block's cached packed A slice into L2 (measured: no gain; off).</summary>
-    internal static bool FollowA { get; set; }
 
     /// <summary>Largest packed B (floats) of one thread's plain column group with <see cref="SmallGroups"/> (1 Mi floats, 4 MiB).</summary>
     internal static long PlainGroupFloats { get; set; } = 1L << 20;
@@ -409,20 +402,6 @@ internal static unsafe class GemmDriver
                 }
 
                 GemmKernels.Block256(aK, mcb, bBlock, kcb, ncb, cTile, ldc, alpha, beta, edge, job.HalfPanels);
-                continue;
-            }
-
-            if (isa == GemmIsa.Vector512 && PlainBlock512.Prefetch && (long)job.Group * plan.PackedBlockFloats > PlainGroupFloats)
-            {
-                float* aSlice = aBlock is null ? null : aBlock + ((nint)p0 * mcPad);
-                // The next k block of this column block, already packed (both layouts keep it right after this one).
-                bool nextReady = kb + 1 < plan.KBlocks && (job.SharedB is not null ? SharedBReady(job, jb, kb + 1) : ws.PackedBReady(job, jb, kb + 1));
-                float* bFollow = nextReady ? bBlock + ((nint)kcb * GemmPlan.RoundUp(ncb, GemmPlan.NR)) : null;
-                long bFollowFloats = nextReady ? (long)Math.Min(plan.Kc, plan.K - p0 - kcb) * GemmPlan.RoundUp(ncb, GemmPlan.NR) : 0;
-                // The next k block's A slice when the row block is cached already packed (beyond L2 since an earlier tile).
-                float* aFollow = FollowA && aPacked && kb + 1 < plan.KBlocks ? aSlice + ((nint)kcb * mcPad) : null;
-                long aFollowFloats = aFollow is null ? 0 : (long)Math.Min(plan.Kc, plan.K - p0 - kcb) * mcPad;
-                PlainBlock512.Block(job, i0, mcb, p0, kcb, aSlice, aPacked, ws.APanel, bBlock, ncb, cTile, ldc, alpha, beta, edge, bFollow, bFollowFloats, aFollow, aFollowFloats);
                 continue;
             }
 

@@ -166,22 +166,6 @@ internal sealed unsafe class GemmWorkspace
     }
 
     /// <summary>
-    /// Whether k block <paramref name="kb"/> of column block <paramref name="jb"/> of <paramref name="job"/> is already
-    /// packed in a slot (so <see cref="PackedB"/> would return it without packing, right after k block kb - 1).
-    /// </summary>
-    internal bool PackedBReady(GemmJob job, int jb, int kb)
-    {
-        int slots = BSlots(job.Plan);
-        if (slots <= 0)
-        {
-            return false;
-        }
-
-        int slot = jb % slots;
-        return slot < _stampSerial.Length && _stampSerial[slot] == job.Serial && _stampBlock[slot] == jb && _stampKBlocks[slot] > kb;
-    }
-
-    /// <summary>
     /// The packed row block <paramref name="ib"/> of a call that keeps all of them (<see cref="GemmDriver.CallAPacking"/>):
     /// block ib at <c>ib * Mc * K</c>, laid out as <see cref="PackedA"/> with mcPad = the block's rows rounded up to 8.
     /// <paramref name="valid"/> is true when this thread packed it earlier in the same call; otherwise the caller packs

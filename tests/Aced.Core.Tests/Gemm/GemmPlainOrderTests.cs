@@ -5,29 +5,24 @@ namespace Aced.Core.Tests;
 
 /// <summary>
 /// The plain path's column groups (<see cref="GemmDriver.SmallGroups"/>: smaller groups on several threads, so tiles run
-/// column-block-major with A packed micro-panel by micro-panel) and the AVX-512 loop that prefetches the next k block
-/// (<see cref="PlainBlock512"/>) change only which thread computes which tile, in which order, and what is prefetched:
-/// results must be the same bits as the scalar kernel with the switches off, for every transpose, partial tile and
+/// column-block-major with A packed micro-panel by micro-panel) change only which thread computes which tile and in
+/// which order: results must be the same bits as the scalar kernel with the switches off, for every transpose, partial tile and
 /// thread count 1/2/3, with the default group budget and one small enough that every call takes the new paths; likewise
 /// the one-thread column-block-major order over A packed once per call (<see cref="GemmDriver.CallAPacking"/>).
 /// </summary>
 [Collection(GemmGlobalStateCollection.Name)]
 public sealed class GemmPlainOrderTests
 {
-    private static float[] Run(bool smallGroups, bool prefetch, bool followA, long groupFloats, GemmIsa isa, int degree, Transpose ta, Transpose tb, int m, int n, int k, int seed, bool callA = false)
+    private static float[] Run(bool smallGroups, long groupFloats, GemmIsa isa, int degree, Transpose ta, Transpose tb, int m, int n, int k, int seed, bool callA = false)
     {
         bool oldCallA = GemmDriver.CallAPacking;
         long oldBudget = GemmWorkspace.MultiSlotBudget;
         bool oldSmall = GemmDriver.SmallGroups;
-        bool oldPrefetch = PlainBlock512.Prefetch;
-        bool oldFollowA = GemmDriver.FollowA;
         long oldFloats = GemmDriver.PlainGroupFloats;
         float[] result = Array.Empty<float>();
         try
         {
             GemmDriver.SmallGroups = smallGroups;
-            PlainBlock512.Prefetch = prefetch;
-            GemmDriver.FollowA = followA;
             GemmDriver.PlainGroupFloats = groupFloats;
             GemmDriver.CallAPacking = callA;
 
@@ -47,8 +42,6 @@ public sealed class GemmPlainOrderTests
         finally
         {
             GemmDriver.SmallGroups = oldSmall;
-            PlainBlock512.Prefetch = oldPrefetch;
-            GemmDriver.FollowA = oldFollowA;
             GemmDriver.PlainGroupFloats = oldFloats;
             GemmDriver.CallAPacking = oldCallA;
             GemmWorkspace.MultiSlotBudget = oldBudget;
@@ -60,25 +53,24 @@ public sealed class GemmPlainOrderTests
     [InlineData(Transpose.None, Transpose.Transposed)]
     [InlineData(Transpose.Transposed, Transpose.None)]
     [InlineData(Transpose.Transposed, Transpose.Transposed)]
-    public void Multiply_SmallGroupsAndFollowPrefetchOnAndOff_BitIdenticalToScalarAtAnyDegree(Transpose ta, Transpose tb)
+    public void Multiply_SmallGroupsAndCallLongAOnAndOff_BitIdenticalToScalarAtAnyDegree(Transpose ta, Transpose tb)
     {
-        // Several k blocks (the follow prefetch needs a next one), several column blocks (n > 256: groups), partial row
+        // Several k blocks, several column blocks (n > 256: groups), partial row
         // and column tiles, a shared-B shape on 2 threads (301 x 289) and one too large for a shared B at the small budget.
         (int M, int N, int K)[] shapes = { (301, 289, 800), (131, 600, 1000), (77, 530, 385), (263, 536, 97), (40, 70, 769), (300, 1100, 420) };
         int seed = 70;
         foreach ((int m, int n, int k) in shapes)
         {
-            float[] scalar = Run(false, false, false, 1L << 20, GemmIsa.Scalar, 1, ta, tb, m, n, k, seed);
+            float[] scalar = Run(false, 1L << 20, GemmIsa.Scalar, 1, ta, tb, m, n, k, seed);
             foreach (int degree in new[] { 1, 2, 3 })
             {
                 string label = $"m={m} n={n} k={k} {ta}/{tb} degree={degree}";
-                GemmTestHelpers.AssertBitIdentical(scalar, Run(false, false, false, 1L << 20, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed), "switches off " + label);
-                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, true, false, 1L << 20, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed), "default budget " + label);
-                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, true, false, 4096, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed), "small budget " + label);
-                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, true, true, 4096, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed), "small budget, A follow " + label);
-                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, true, false, 4096, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "AVX2, switches on " + label);
-                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, false, false, 1L << 20, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed, callA: true), "call-long A " + label);
-                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, true, false, 4096, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed, callA: true), "call-long A, follow " + label);
+                GemmTestHelpers.AssertBitIdentical(scalar, Run(false, 1L << 20, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed), "switches off " + label);
+                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, 1L << 20, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed), "default budget " + label);
+                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, 4096, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed), "small budget " + label);
+                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, 4096, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "AVX2, switches on " + label);
+                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, 1L << 20, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed, callA: true), "call-long A " + label);
+                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, 4096, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed, callA: true), "call-long A, small budget " + label);
             }
 
             seed++;
