@@ -48,8 +48,10 @@ internal static class SelectionKernels
     internal static bool PipelinedSums { get; set; }
 
     /// <summary>
-    /// Whether <see cref="SoftplusSum"/> computes four 512-bit vectors per step (<see cref="VectorMath.AddSoftplusQuad"/>)
-    /// where Vector512 is accelerated (default true; the same bits): the switch of a same-process A/B measurement.
+    /// Whether <see cref="SoftplusRowSumEpilogue"/> sums its rows four 512-bit vectors per step
+    /// (<see cref="SoftplusSumQuad"/>, <see cref="VectorMath.AddSoftplusQuad"/>), rows of whole 64-column steps two at a
+    /// time (<see cref="AddSoftplusRowPairSums"/>), where Vector512 is accelerated with AVX-512 (default true; the same
+    /// bits as <see cref="SoftplusSum"/> row by row): the switch of a same-process A/B measurement.
     /// </summary>
     internal static bool QuadSums { get; set; } = true;
 
@@ -135,8 +137,7 @@ internal static class SelectionKernels
     /// accelerated with AVX-512, <see cref="QuadSums"/> set, and whole 64-column steps (so <see cref="SoftplusSum"/> of a
     /// row is its 512-bit steps alone: no single vector, no 256-bit step, no tail).
     /// </summary>
-    internal static bool RowPairSumsApply(int columns) =>
-        QuadSums && Vector512.IsHardwareAccelerated && Avx512F.IsSupported && columns > 0 && (columns & 63) == 0;
+    internal static bool RowPairSumsApply(int columns) => QuadSumsApply && columns > 0 && (columns & 63) == 0;
 
     /// <summary>
     /// As <see cref="AddSoftplusRowSums"/> (the same bits as <see cref="SoftplusSum"/> row by row, rows in increasing
@@ -218,17 +219,18 @@ internal static class SelectionKernels
     /// step, the tail of at most 7 elements in double; where Vector256 is the widest, two vectors per step through
     /// <see cref="VectorMath.SoftplusPair"/>, the same bits).
     /// </summary>
-    public static double SoftplusSum(ReadOnlySpan<float> x, float bias) =>
-        QuadSums && Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? SoftplusSumQuad(x, bias)
-        : StableMath.SumInLanesDoubleTail(new BiasedSoftplusOperator(bias), x);
+    public static double SoftplusSum(ReadOnlySpan<float> x, float bias) => StableMath.SumInLanesDoubleTail(new BiasedSoftplusOperator(bias), x);
+
+    /// <summary>Whether <see cref="SoftplusSumQuad"/> applies: Vector512 accelerated with AVX-512 and <see cref="QuadSums"/> set.</summary>
+    internal static bool QuadSumsApply => QuadSums && Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
 
     /// <summary>
-    /// <see cref="SoftplusSum"/> where Vector512 is accelerated, the same bits: the 512-bit steps of
+    /// <see cref="SoftplusSum"/> where <see cref="QuadSumsApply"/>, the same bits: the 512-bit steps of
     /// <see cref="StableMath.SumInLanesDoubleTail{TOperator}"/> four at a time through <see cref="VectorMath.AddSoftplusQuad"/>
     /// (a row of 64 columns in one step; the sums added to the one accumulator in order), then its single 512-bit
     /// steps, its 256-bit step and its double tail.
     /// </summary>
-    private static double SoftplusSumQuad(ReadOnlySpan<float> x, float bias)
+    internal static double SoftplusSumQuad(ReadOnlySpan<float> x, float bias)
     {
         var op = new BiasedSoftplusOperator(bias);
         ref float src = ref MemoryMarshal.GetReference(x);
@@ -925,6 +927,7 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
             return;
         }
 
+        bool quad = SelectionKernels.QuadSumsApply;
         for (int r = 0; r < rows; r++)
         {
             if (r < prefetchRows)
@@ -937,7 +940,8 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
                 continue;
             }
 
-            _accumulator[Candidate(rowStart + r)] += _weight * SelectionKernels.SoftplusSum(tile.Slice(r * stride, columns), _bias);
+            ReadOnlySpan<float> row = tile.Slice(r * stride, columns);
+            _accumulator[Candidate(rowStart + r)] += _weight * (quad ? SelectionKernels.SoftplusSumQuad(row, _bias) : SelectionKernels.SoftplusSum(row, _bias));
         }
     }
 
