@@ -48,6 +48,14 @@ internal static class SelectionKernels
     internal static bool PipelinedSums { get; set; }
 
     /// <summary>
+    /// Whether <see cref="SoftplusRowSumEpilogue"/> sums its rows four 512-bit vectors per step
+    /// (<see cref="SoftplusSumQuad"/>, <see cref="VectorMath.AddSoftplusQuad"/>), rows of whole 64-column steps two at a
+    /// time (<see cref="AddSoftplusRowPairSums"/>), where Vector512 is accelerated with AVX-512 (default true; the same
+    /// bits as <see cref="SoftplusSum"/> row by row): the switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool QuadSums { get; set; } = true;
+
+    /// <summary>
     /// Whether <see cref="AddSoftplusRowSums"/> applies to rows of <paramref name="columns"/> columns: Vector256 the
     /// widest width, <see cref="PairedSums"/> and <see cref="PipelinedSums"/> set, and whole 16-column steps (so
     /// <see cref="SoftplusSum"/> sums only pairs: no single vector, no tail).
@@ -124,6 +132,75 @@ internal static class SelectionKernels
         }
     }
 
+    /// <summary>
+    /// Whether <see cref="AddSoftplusRowPairSums"/> applies to rows of <paramref name="columns"/> columns: Vector512
+    /// accelerated with AVX-512, <see cref="QuadSums"/> set, and whole 64-column steps (so <see cref="SoftplusSum"/> of a
+    /// row is its 512-bit steps alone: no single vector, no 256-bit step, no tail).
+    /// </summary>
+    internal static bool RowPairSumsApply(int columns) => QuadSumsApply && columns > 0 && (columns & 63) == 0;
+
+    /// <summary>
+    /// As <see cref="AddSoftplusRowSums"/> (the same bits as <see cref="SoftplusSum"/> row by row, rows in increasing
+    /// order), where <see cref="RowPairSumsApply"/>(<paramref name="columns"/>): the kept rows two at a time through
+    /// <see cref="VectorMath.AddSoftplusOcto"/> (eight vectors in flight, each row's four per step added to its own
+    /// accumulator in order), a last unpaired row through <see cref="VectorMath.AddSoftplusQuad"/>.
+    /// </summary>
+    public static void AddSoftplusRowPairSums(ReadOnlySpan<float> tile, int stride, int rows, int columns, float bias, double weight, double[] accumulator, int rowStart, bool[]? skip, int[]? rowIndex = null)
+    {
+        if (!RowPairSumsApply(columns) || rows < 0 || (rows > 0 && tile.Length < ((rows - 1) * stride) + columns))
+        {
+            Guard.ThrowArgument(nameof(columns), "is not a whole number of 64-column steps on Vector512, or the tile is short");
+        }
+
+        ref float t = ref MemoryMarshal.GetReference(tile);
+        Vector512<float> b = Vector512.Create(bias);
+        int q = Kept(skip, rowStart, 0, rows);
+        while (q < rows)
+        {
+            int next = Kept(skip, rowStart, q + 1, rows);
+            nint at = (nint)q * stride;
+            Vector512<float> accA = Vector512<float>.Zero;
+            if (next < rows)
+            {
+                nint atB = (nint)next * stride;
+                Vector512<float> accB = Vector512<float>.Zero;
+                for (int j = 0; j < columns; j += 64)
+                {
+                    VectorMath.AddSoftplusOcto(
+                        ref accA, ref accB,
+                        Vector512.LoadUnsafe(ref t, (nuint)(at + j)) + b, Vector512.LoadUnsafe(ref t, (nuint)(at + j + 16)) + b,
+                        Vector512.LoadUnsafe(ref t, (nuint)(at + j + 32)) + b, Vector512.LoadUnsafe(ref t, (nuint)(at + j + 48)) + b,
+                        Vector512.LoadUnsafe(ref t, (nuint)(atB + j)) + b, Vector512.LoadUnsafe(ref t, (nuint)(atB + j + 16)) + b,
+                        Vector512.LoadUnsafe(ref t, (nuint)(atB + j + 32)) + b, Vector512.LoadUnsafe(ref t, (nuint)(atB + j + 48)) + b);
+                }
+
+                AddRowSum(accA, weight, accumulator, rowIndex is null ? rowStart + q : rowIndex[rowStart + q]);
+                AddRowSum(accB, weight, accumulator, rowIndex is null ? rowStart + next : rowIndex[rowStart + next]);
+                q = Kept(skip, rowStart, next + 1, rows);
+                continue;
+            }
+
+            for (int j = 0; j < columns; j += 64)
+            {
+                accA = VectorMath.AddSoftplusQuad(
+                    accA, Vector512.LoadUnsafe(ref t, (nuint)(at + j)) + b, Vector512.LoadUnsafe(ref t, (nuint)(at + j + 16)) + b,
+                    Vector512.LoadUnsafe(ref t, (nuint)(at + j + 32)) + b, Vector512.LoadUnsafe(ref t, (nuint)(at + j + 48)) + b);
+            }
+
+            AddRowSum(accA, weight, accumulator, rowIndex is null ? rowStart + q : rowIndex[rowStart + q]);
+            q = next;
+        }
+    }
+
+    /// <summary><c>accumulator[i] += weight * total</c> with <c>total = 0 + HorizontalSum(acc)</c>, as <see cref="StableMath.SumInLanesDoubleTail{TOperator}"/> totals a row of whole 512-bit steps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRowSum(Vector512<float> acc, double weight, double[] accumulator, int i)
+    {
+        double total = 0;
+        total += VectorMath.HorizontalSum(acc);
+        accumulator[i] += weight * total;
+    }
+
     /// <summary>The first row r in [<paramref name="from"/>, <paramref name="rows"/>) that <paramref name="skip"/> does not mark at <c>rowStart + r</c>; <paramref name="rows"/> if none.</summary>
     private static int Kept(bool[]? skip, int rowStart, int from, int rows)
     {
@@ -143,6 +220,57 @@ internal static class SelectionKernels
     /// <see cref="VectorMath.SoftplusPair"/>, the same bits).
     /// </summary>
     public static double SoftplusSum(ReadOnlySpan<float> x, float bias) => StableMath.SumInLanesDoubleTail(new BiasedSoftplusOperator(bias), x);
+
+    /// <summary>Whether <see cref="SoftplusSumQuad"/> applies: Vector512 accelerated with AVX-512 and <see cref="QuadSums"/> set.</summary>
+    internal static bool QuadSumsApply => QuadSums && Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+
+    /// <summary>
+    /// <see cref="SoftplusSum"/> where <see cref="QuadSumsApply"/>, the same bits: the 512-bit steps of
+    /// <see cref="StableMath.SumInLanesDoubleTail{TOperator}"/> four at a time through <see cref="VectorMath.AddSoftplusQuad"/>
+    /// (a row of 64 columns in one step; the sums added to the one accumulator in order), then its single 512-bit
+    /// steps, its 256-bit step and its double tail.
+    /// </summary>
+    internal static double SoftplusSumQuad(ReadOnlySpan<float> x, float bias)
+    {
+        var op = new BiasedSoftplusOperator(bias);
+        ref float src = ref MemoryMarshal.GetReference(x);
+        nuint n = (nuint)x.Length;
+        nuint i = 0;
+        double total = 0;
+        if (i + 16 <= n)
+        {
+            Vector512<float> b = Vector512.Create(bias);
+            Vector512<float> acc = Vector512<float>.Zero;
+            for (; i + 64 <= n; i += 64)
+            {
+                acc = VectorMath.AddSoftplusQuad(
+                    acc, Vector512.LoadUnsafe(ref src, i) + b, Vector512.LoadUnsafe(ref src, i + 16) + b,
+                    Vector512.LoadUnsafe(ref src, i + 32) + b, Vector512.LoadUnsafe(ref src, i + 48) + b);
+            }
+
+            for (; i + 16 <= n; i += 16)
+            {
+                acc += op.Invoke(Vector512.LoadUnsafe(ref src, i));
+            }
+
+            total += VectorMath.HorizontalSum(acc);
+        }
+
+        if (i + 8 <= n)
+        {
+            Vector256<float> acc = Vector256<float>.Zero;
+            acc += op.Invoke(Vector256.LoadUnsafe(ref src, i));
+            i += 8;
+            total += VectorMath.HorizontalSum(acc);
+        }
+
+        for (; i < n; i++)
+        {
+            total += op.InvokeTail(Unsafe.Add(ref src, i));
+        }
+
+        return total;
+    }
 
     /// <summary>
     /// <c>sum_j softplus(l_j - shift_j)</c>, the softmax member terms of one row piece from its logits <paramref name="logits"/>
@@ -777,6 +905,17 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
     {
         int productRows = _rows is null ? _next.Rows : _rowCount;
         int prefetchRows = Math.Min(RowPrefetch.Count(_next, productRows, _nextOffset, rowStart, columnStart, rows), _nextLead);
+        if (SelectionKernels.RowPairSumsApply(columns))
+        {
+            for (int r = 0; r < prefetchRows; r++)
+            {
+                VectorMath.Prefetch(_next.Row(Candidate(rowStart + _nextOffset + r)));
+            }
+
+            SelectionKernels.AddSoftplusRowPairSums(tile, stride, rows, columns, _bias, _weight, _accumulator, rowStart, _skip, _rows);
+            return;
+        }
+
         if (SelectionKernels.PipelinedSumsApply(columns))
         {
             for (int r = 0; r < prefetchRows; r++)
@@ -788,6 +927,7 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
             return;
         }
 
+        bool quad = SelectionKernels.QuadSumsApply;
         for (int r = 0; r < rows; r++)
         {
             if (r < prefetchRows)
@@ -800,7 +940,8 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
                 continue;
             }
 
-            _accumulator[Candidate(rowStart + r)] += _weight * SelectionKernels.SoftplusSum(tile.Slice(r * stride, columns), _bias);
+            ReadOnlySpan<float> row = tile.Slice(r * stride, columns);
+            _accumulator[Candidate(rowStart + r)] += _weight * (quad ? SelectionKernels.SoftplusSumQuad(row, _bias) : SelectionKernels.SoftplusSum(row, _bias));
         }
     }
 

@@ -1,6 +1,7 @@
 using System;
 using System.Diagnostics;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Aced.Core;
 using Aced.Selection;
 
@@ -14,7 +15,9 @@ namespace Aced.TorchReference;
 /// (<c>SelectionKernels.PairMax</c>) against <see cref="Vector256.Max{T}(Vector256{T}, Vector256{T})"/> for every
 /// non-NaN pattern paired with each of 16 special values and with another pattern, and the sigmoid epilogue's
 /// <see cref="VectorMath.SoftplusPair"/> against <see cref="VectorMath.Softplus(Vector256{float}, out Vector256{float})"/>
-/// with each pattern's partner vector on each of the pair-wide branches. Prints the count of mismatches (0 expected)
+/// with each pattern's partner vector on each of the pair-wide branches; and the sixteenth session's (sel16)
+/// <see cref="VectorMath.AddSoftplusQuad"/> against <see cref="VectorMath.Softplus(Vector512{float}, out Vector512{float})"/>
+/// where AVX-512 runs (alone: <c>bits quad</c>, ~20 s). Prints the count of mismatches (0 expected)
 /// per check; a few minutes on one core.
 /// </summary>
 internal static class ExhaustiveBits
@@ -83,6 +86,71 @@ internal static class ExhaustiveBits
         }
 
         Console.WriteLine($"bits: all 2^32 float patterns in {clock.Elapsed.TotalSeconds:F0} s: ExpPair vs Exp {expMismatches} mismatching steps, ExpNonPositivePair vs ExpNonPositive {nonPositiveMismatches}, PairMax vs Max {maxMismatches} of {maxCompared} steps, SoftplusPair vs Softplus {softplusMismatches} of {4 * (maxCompared / 17)}");
-        return expMismatches + nonPositiveMismatches + maxMismatches + softplusMismatches == 0 ? 0 : 1;
+        long quadMismatches = SoftplusQuad();
+        return expMismatches + nonPositiveMismatches + maxMismatches + softplusMismatches + quadMismatches == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// The sixteenth session's (sel16) <see cref="VectorMath.AddSoftplusQuad"/> and <see cref="VectorMath.AddSoftplusOcto"/> against
+    /// <see cref="VectorMath.Softplus(Vector512{float}, out Vector512{float})"/> added as <c>SumInLanesDoubleTail</c> adds
+    /// them, over every bit pattern (its lanes are independent: no branch over lanes), where AVX-512 runs: every bit of
+    /// every lane that is not NaN, NaN where the other is; prints and returns the count of mismatching 64-float steps.
+    /// </summary>
+    internal static long SoftplusQuad()
+    {
+        if (!Avx512F.IsSupported)
+        {
+            Console.WriteLine("bits: AddSoftplusQuad skipped (no AVX-512)");
+            return 0;
+        }
+
+        var clock = Stopwatch.StartNew();
+        long mismatches = 0;
+        Vector512<int> offsets = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        for (long start = 0; start <= uint.MaxValue; start += 64)
+        {
+            Vector512<float> x0 = (Vector512.Create((int)(uint)start) + offsets).AsSingle();
+            Vector512<float> x1 = (Vector512.Create((int)(uint)(start + 16)) + offsets).AsSingle();
+            Vector512<float> x2 = (Vector512.Create((int)(uint)(start + 32)) + offsets).AsSingle();
+            Vector512<float> x3 = (Vector512.Create((int)(uint)(start + 48)) + offsets).AsSingle();
+            // Each vector alone (the other three -Inf, whose softplus is exactly +0) and as SoftplusSumQuad uses it (four
+            // consecutive vectors into one accumulator), against SumInLanesDoubleTail's single-vector adds: every bit of
+            // every non-NaN lane, and NaN in both where one is NaN (a NaN's sign and payload depend on the JIT's operand order of
+            // each commutative add, which differs between inlining sites of the same Softplus).
+            Vector512<float> none = Vector512.Create(float.NegativeInfinity);
+            Vector512<float> zero = Vector512<float>.Zero;
+            if (!Same(VectorMath.AddSoftplusQuad(zero, x0, x1, x2, x3), Sum(x0, x1, x2, x3))
+                || !Same(VectorMath.AddSoftplusQuad(zero, x0, none, none, none), Sum(x0, none, none, none))
+                || !Same(VectorMath.AddSoftplusQuad(zero, none, x1, none, none), Sum(none, x1, none, none))
+                || !Same(VectorMath.AddSoftplusQuad(zero, none, none, x2, none), Sum(none, none, x2, none))
+                || !Same(VectorMath.AddSoftplusQuad(zero, none, none, none, x3), Sum(none, none, none, x3))
+                || !Octo(x0, x1, x2, x3, x1, x2, x3, x0) || !Octo(x0, none, none, none, none, x1, none, none)
+                || !Octo(none, none, x2, none, none, none, none, x3))
+            {
+                mismatches++;
+            }
+        }
+
+        static bool Same(Vector512<float> a, Vector512<float> b) =>
+            Vector512.EqualsAll(Vector512.Equals(a.AsInt32(), b.AsInt32()) | (Vector512.IsNaN(a) & Vector512.IsNaN(b)).AsInt32(), Vector512<int>.AllBitsSet);
+        static bool Octo(Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3, Vector512<float> x4, Vector512<float> x5, Vector512<float> x6, Vector512<float> x7)
+        {
+            Vector512<float> a = Vector512<float>.Zero, b = Vector512<float>.Zero;
+            VectorMath.AddSoftplusOcto(ref a, ref b, x0, x1, x2, x3, x4, x5, x6, x7);
+            return Same(a, Sum(x0, x1, x2, x3)) && Same(b, Sum(x4, x5, x6, x7));
+        }
+
+        static Vector512<float> Sum(Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3)
+        {
+            Vector512<float> acc = Vector512<float>.Zero;
+            acc += VectorMath.Softplus(x0, out _);
+            acc += VectorMath.Softplus(x1, out _);
+            acc += VectorMath.Softplus(x2, out _);
+            acc += VectorMath.Softplus(x3, out _);
+            return acc;
+        }
+
+        Console.WriteLine($"bits: AddSoftplusQuad, AddSoftplusOcto vs Softplus (Vector512), all 2^32 patterns in {clock.Elapsed.TotalSeconds:F0} s: {mismatches} mismatching steps");
+        return mismatches;
     }
 }

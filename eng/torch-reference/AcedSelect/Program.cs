@@ -124,7 +124,7 @@ public static class Program
 
         if (args.Length >= 1 && args[0] == "bits")
         {
-            return ExhaustiveBits.Run();
+            return args.Length >= 2 && args[1] == "quad" ? (ExhaustiveBits.SoftplusQuad() == 0 ? 0 : 1) : ExhaustiveBits.Run();
         }
 
         if (args.Length >= 3 && args[0] == "sgemm")
@@ -133,7 +133,7 @@ public static class Program
             return 0;
         }
 
-        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH... | prod DIR c ROUNDS | first DIR b n CALLS | phases DIR b n ROUNDS | paired DIR b n PAIRS | sums DIR ROUNDS SWITCH | bits");
+        Console.Error.WriteLine("usage: AcedSelect gen DIR B d | select DIR b n greedy|gumbel REPS [OUT.npy] | sgemm SIZE REPS | ab DIR b n ROUNDS SWITCH... | prod DIR c ROUNDS | first DIR b n CALLS | phases DIR b n ROUNDS | paired DIR b n PAIRS | sums DIR ROUNDS SWITCH | bits [quad]");
         return 2;
     }
 
