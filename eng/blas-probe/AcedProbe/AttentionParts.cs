@@ -24,6 +24,7 @@ internal static class AttentionParts
 
     public static void Run(int threads, int rounds)
     {
+        Aced.Benchmarks.Common.DiagSwitches.ApplyFromEnvironment();
         GemmControl.MaxDegreeOfParallelism = threads;
         Console.WriteLine($"date {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ}; threads {threads}; rounds {rounds}; {GemmControl.Describe()}");
         Shape(64, false, rounds);
