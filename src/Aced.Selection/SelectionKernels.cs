@@ -575,6 +575,84 @@ internal static class SelectionKernels
     }
 
     /// <summary>
+    /// Whether <see cref="StoreLogitsAndExpsAndSumWide"/> applies: Vector512 accelerated and <see cref="WideFusedFill"/>
+    /// set (for rows of whole 16-element steps).
+    /// </summary>
+    internal static bool WideFusedFillApplies => WideFusedFill && Vector512.IsHardwareAccelerated;
+
+    /// <summary>
+    /// Whether the AVX-512 softmax cache fill computes a row's log-sum-exp terms in the same pass as its exponentials
+    /// (<see cref="StoreLogitsAndExpsAndSumWide"/>, rows of whole 16-element steps), as <see cref="FusedFill"/> does
+    /// where Vector256 is the widest width, and its epilogue leaves the next row's destination lines to the hardware
+    /// (no software prefetch of them): default true, the same bits; 0.93-0.98 of the time of the old fill in the
+    /// softmax selection on Zen 5 (docs/perf/soft16.md). The switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool WideFusedFill { get; set; } = true;
+
+    /// <summary>
+    /// <see cref="StoreLogitsAndExps"/> (the same stores and return value) for a row of whole 16-element steps where
+    /// Vector512 is accelerated, also setting <paramref name="shiftedSum"/> to <c>sum_j exp(logits_j - shift)</c> with the
+    /// bits <see cref="AccumulateLogSumExp(ReadOnlySpan{float}, float, float, ref double, ref double, double)"/> gets from
+    /// its own pass (<see cref="StableMath.SumInLanes{TOperator}"/>: each term <see cref="VectorMath.ExpNonPositive(Vector512{float})"/>,
+    /// summed in Vector512 lanes in index order, then horizontally into a double 0): one pass over the row, two vectors
+    /// per step, so four independent exponentials are in flight (the lane max and the NaN flag are taken vector by
+    /// vector in index order, as the 512-bit loop of <see cref="StoreLogitsAndExps"/> takes them).
+    /// </summary>
+    public static float StoreLogitsAndExpsAndSumWide(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> cache, Span<float> exps, float shift, out double shiftedSum)
+    {
+        int count = logits.Length;
+        if (count == 0 || count % 16 != 0 || reference.Length < count || cache.Length < count || exps.Length < count)
+        {
+            Guard.ThrowArgument(nameof(logits), "is empty, not whole 16-element steps or longer than another span");
+        }
+
+        var op = new ExpNonPositiveShiftOperator(shift);
+        ref float rl = ref MemoryMarshal.GetReference(logits);
+        ref float rr = ref MemoryMarshal.GetReference(reference);
+        ref float rc = ref MemoryMarshal.GetReference(cache);
+        ref float re = ref MemoryMarshal.GetReference(exps);
+        nuint n = (nuint)count;
+        nuint i = 0;
+        Vector512<float> m = Vector512.Create(float.NegativeInfinity);
+        Vector512<float> bad = Vector512<float>.Zero;
+        Vector512<float> acc = Vector512<float>.Zero;
+        for (; i + 32 <= n; i += 32)
+        {
+            Vector512<float> v0 = Vector512.LoadUnsafe(ref rl, i);
+            Vector512<float> v1 = Vector512.LoadUnsafe(ref rl, i + 16);
+            Vector512<float> e0 = VectorMath.Exp(v0 - Vector512.LoadUnsafe(ref rr, i));
+            Vector512<float> e1 = VectorMath.Exp(v1 - Vector512.LoadUnsafe(ref rr, i + 16));
+            Vector512<float> s0 = op.Invoke(v0);
+            Vector512<float> s1 = op.Invoke(v1);
+            v0.StoreUnsafe(ref rc, i);
+            v1.StoreUnsafe(ref rc, i + 16);
+            e0.StoreUnsafe(ref re, i);
+            e1.StoreUnsafe(ref re, i + 16);
+            m = Vector512.Max(m, v0);
+            m = Vector512.Max(m, v1);
+            bad |= ~Vector512.Equals(v0, v0) | ~Vector512.Equals(v1, v1);
+            acc += s0;
+            acc += s1;
+        }
+
+        if (i < n)
+        {
+            Vector512<float> v = Vector512.LoadUnsafe(ref rl, i);
+            v.StoreUnsafe(ref rc, i);
+            VectorMath.Exp(v - Vector512.LoadUnsafe(ref rr, i)).StoreUnsafe(ref re, i);
+            m = Vector512.Max(m, v);
+            bad |= ~Vector512.Equals(v, v);
+            acc += op.Invoke(v);
+        }
+
+        float max = MaxLane(Vector128.Max(Vector128.Max(m.GetLower().GetLower(), m.GetLower().GetUpper()), Vector128.Max(m.GetUpper().GetLower(), m.GetUpper().GetUpper())), float.NegativeInfinity);
+        double total = 0;
+        total += VectorMath.HorizontalSum(acc);
+        shiftedSum = total;
+        return bad != Vector512<float>.Zero ? float.NaN : max;
+    }
+
+    /// <summary>
     /// Whether <see cref="StoreLogitsAndExpsAndSum"/> runs its 16-element steps as <see cref="LeanFillPairs"/> (default
     /// true; the same stores, max, NaN flag and lane sums): the switch of a same-process A/B measurement.
     /// </summary>
@@ -1046,6 +1124,7 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
     private readonly int _nextLead;
     private readonly bool _stream = SelectionKernels.StreamFill && !Vector512.IsHardwareAccelerated;
     private readonly bool _fused = SelectionKernels.FusedFillApplies;
+    private readonly bool _fusedWide = SelectionKernels.WideFusedFillApplies;
 
     public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip = null)
         : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, null, 0, default, 0, int.MaxValue, null, false, 0, 0)
@@ -1115,7 +1194,7 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
 
             Span<float> row = tile.Slice(r * stride, columns);
             int at = (i * _stride) + _start + columnStart;
-            if (r + 1 < rows && !_stream && Candidate(rowStart + r + 1) is int following && !Skips(following))
+            if (r + 1 < rows && !_stream && !_fusedWide && Candidate(rowStart + r + 1) is int following && !Skips(following))
             {
                 // The next row's destinations (each on another page): their lines arrive while this row is stored.
                 int atFollowing = (following * _stride) + _start + columnStart;
@@ -1131,11 +1210,15 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
                 // A member's row: only its log-sum-exp is read from now on.
                 SelectionKernels.AccumulateLogSumExp(row, _bias, ref _max[i], ref _sum[i]);
             }
-            else if (i < _expRows && _fused && _sum[i] != 0 && double.IsFinite(_max[i]))
+            else if (i < _expRows && (_fused || (_fusedWide && columns % 16 == 0)) && _sum[i] != 0 && double.IsFinite(_max[i]))
             {
                 // Logits, exponentials, the row's max and its log-sum-exp terms at the current max in one pass (used when
                 // the row keeps the max, the usual case after the first chunks; otherwise the fold sums again).
-                float rowMax = SelectionKernels.StoreLogitsAndExpsAndSum(row, _reference.AsSpan(_start + columnStart, columns), _cache.AsSpan(at, columns), _expCache.AsSpan(at, columns), _stream, (float)(_max[i] - _bias), out double sumAtMax);
+                float shift = (float)(_max[i] - _bias);
+                double sumAtMax;
+                float rowMax = _fused
+                    ? SelectionKernels.StoreLogitsAndExpsAndSum(row, _reference.AsSpan(_start + columnStart, columns), _cache.AsSpan(at, columns), _expCache.AsSpan(at, columns), _stream, shift, out sumAtMax)
+                    : SelectionKernels.StoreLogitsAndExpsAndSumWide(row, _reference.AsSpan(_start + columnStart, columns), _cache.AsSpan(at, columns), _expCache.AsSpan(at, columns), shift, out sumAtMax);
                 SelectionKernels.AccumulateLogSumExp(row, _bias, rowMax, ref _max[i], ref _sum[i], sumAtMax);
             }
             else if (i < _expRows)
