@@ -32,22 +32,7 @@ public class ActiveRowsTests
             // Each thread count with the row-by-row sums and with the pipelined stream (SelectionKernels.PipelinedSums).
             int threads = 1 + (run / 2);
             double[][] actual = Scores(batch, order, chunks, chunk, threads, on: true, pipelined: run % 2 == 1);
-            for (int c = 0; c < chunks; c++)
-            {
-                var member = new bool[count];
-                foreach (int m in order.Take((c + 1) * chunk))
-                {
-                    member[m] = true;
-                }
-
-                for (int x = 0; x < count; x++)
-                {
-                    if (!member[x])
-                    {
-                        Assert.True(BitConverter.DoubleToInt64Bits(expected[c][x]) == BitConverter.DoubleToInt64Bits(actual[c][x]), $"threads {threads}, run {run}, chunk {c}, x = {x}: {actual[c][x]:R} vs {expected[c][x]:R}");
-                    }
-                }
-            }
+            TestData.AssertNonMemberScoresBitEqual(expected, actual, order, chunk, $"threads {threads}, run {run}");
         }
     }
 
@@ -108,13 +93,7 @@ public class ActiveRowsTests
         {
             var scorer = new ConditionalScorer();
             scorer.Begin(batch, ScoringMethod.Learnability, ScoreLoss.Sigmoid, order.Length);
-            double[][] scores = new double[chunks][];
-            for (int c = 0; c < chunks; c++)
-            {
-                scorer.AddMembers(order.AsSpan(c * chunk, chunk));
-                scores[c] = new double[batch.Count];
-                scorer.Conditional(scores[c]);
-            }
+            double[][] scores = TestData.ChunkScores(scorer, batch.Count, order, TestData.EqualChunks(chunks, chunk));
 
             // On the AVX2 and AVX-512 paths the switch really reads rows by index, every chunk (its own members are
             // already out; elsewhere both settings run the old path).

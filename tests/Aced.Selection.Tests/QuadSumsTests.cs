@@ -86,22 +86,7 @@ public class QuadSumsTests
             // Each thread count with the products over the non-members by index and over all rows (the members' rows skipped).
             int threads = 1 + (run / 2);
             double[][] actual = Scores(batch, order, chunks, chunk, threads, on: true, gather: run % 2 == 0);
-            for (int c = 0; c < chunks; c++)
-            {
-                var member = new bool[count];
-                foreach (int m in order.Take((c + 1) * chunk))
-                {
-                    member[m] = true;
-                }
-
-                for (int x = 0; x < count; x++)
-                {
-                    if (!member[x])
-                    {
-                        Assert.True(BitConverter.DoubleToInt64Bits(expected[c][x]) == BitConverter.DoubleToInt64Bits(actual[c][x]), $"threads {threads}, run {run}, chunk {c}, x = {x}: {actual[c][x]:R} vs {expected[c][x]:R}");
-                    }
-                }
-            }
+            TestData.AssertNonMemberScoresBitEqual(expected, actual, order, chunk, $"threads {threads}, run {run}");
         }
     }
 
@@ -134,15 +119,7 @@ public class QuadSumsTests
         {
             var scorer = new ConditionalScorer();
             scorer.Begin(batch, ScoringMethod.Learnability, ScoreLoss.Sigmoid, order.Length);
-            double[][] scores = new double[chunks][];
-            for (int c = 0; c < chunks; c++)
-            {
-                scorer.AddMembers(order.AsSpan(c * chunk, chunk));
-                scores[c] = new double[batch.Count];
-                scorer.Conditional(scores[c]);
-            }
-
-            return scores;
+            return TestData.ChunkScores(scorer, batch.Count, order, TestData.EqualChunks(chunks, chunk));
         }
         finally
         {

@@ -409,17 +409,7 @@ public class SoftmaxFillTests
         {
             var scorer = new ConditionalScorer();
             scorer.Begin(batch, ScoringMethod.Learnability, ScoreLoss.Softmax, order.Length, cacheBytes: budget);
-            double[][] scores = new double[chunkSizes.Length][];
-            int filled = 0;
-            for (int k = 0; k < chunkSizes.Length; k++)
-            {
-                scorer.AddMembers(order.AsSpan(filled, chunkSizes[k]));
-                filled += chunkSizes[k];
-                scores[k] = new double[batch.Count];
-                scorer.Conditional(scores[k]);
-            }
-
-            return scores;
+            return TestData.ChunkScores(scorer, batch.Count, order, chunkSizes);
         }, lean);
     }
 }

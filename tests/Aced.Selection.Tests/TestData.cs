@@ -1,6 +1,7 @@
 using System;
 using Aced.Core;
 using Aced.Selection;
+using Xunit;
 
 namespace Aced.Selection.Tests;
 
@@ -51,5 +52,57 @@ internal static class TestData
         int[] dest = new int[k];
         Sampling.UniformWithoutReplacement(count, k, ref rng, dest, new int[count]);
         return dest;
+    }
+
+    /// <summary>
+    /// The conditional scores after each chunk: <paramref name="scorer"/> (begun on a batch of <paramref name="count"/>
+    /// examples) takes the members of <paramref name="order"/> <paramref name="chunkSizes"/>[k] at a time, in order, and
+    /// scores every example after each chunk.
+    /// </summary>
+    public static double[][] ChunkScores(ConditionalScorer scorer, int count, int[] order, ReadOnlySpan<int> chunkSizes)
+    {
+        double[][] scores = new double[chunkSizes.Length][];
+        int filled = 0;
+        for (int k = 0; k < chunkSizes.Length; k++)
+        {
+            scorer.AddMembers(order.AsSpan(filled, chunkSizes[k]));
+            filled += chunkSizes[k];
+            scores[k] = new double[count];
+            scorer.Conditional(scores[k]);
+        }
+
+        return scores;
+    }
+
+    /// <summary><paramref name="chunks"/> chunks of <paramref name="chunk"/> members each (for <see cref="ChunkScores"/>).</summary>
+    public static int[] EqualChunks(int chunks, int chunk)
+    {
+        var sizes = new int[chunks];
+        Array.Fill(sizes, chunk);
+        return sizes;
+    }
+
+    /// <summary>
+    /// Asserts that every example that is not a member after chunk c (the first (c + 1) <paramref name="chunk"/> entries
+    /// of <paramref name="order"/>) has bit-identical scores in <paramref name="expected"/>[c] and <paramref name="actual"/>[c].
+    /// </summary>
+    public static void AssertNonMemberScoresBitEqual(double[][] expected, double[][] actual, int[] order, int chunk, string label)
+    {
+        for (int c = 0; c < expected.Length; c++)
+        {
+            var member = new bool[expected[c].Length];
+            foreach (int m in order.AsSpan(0, (c + 1) * chunk))
+            {
+                member[m] = true;
+            }
+
+            for (int x = 0; x < member.Length; x++)
+            {
+                if (!member[x])
+                {
+                    Assert.True(BitConverter.DoubleToInt64Bits(expected[c][x]) == BitConverter.DoubleToInt64Bits(actual[c][x]), $"{label}, chunk {c}, x = {x}: {actual[c][x]:R} vs {expected[c][x]:R}");
+                }
+            }
+        }
     }
 }
