@@ -49,7 +49,7 @@ internal static class SelectionKernels
 
     /// <summary>
     /// Whether <see cref="SoftplusRowSumEpilogue"/> sums its rows four 512-bit vectors per step
-    /// (<see cref="SoftplusSumQuad"/>, <see cref="VectorMath.AddSoftplusQuad"/>), rows of whole 64-column steps two at a
+    /// (<see cref="SoftplusSum"/> through <see cref="VectorMath.AddSoftplusQuad"/>), rows of whole 64-column steps two at a
     /// time (<see cref="AddSoftplusRowPairSums"/>), where Vector512 is accelerated with AVX-512 (default true; the same
     /// bits as <see cref="SoftplusSum"/> row by row): the switch of a same-process A/B measurement.
     /// </summary>
@@ -221,56 +221,8 @@ internal static class SelectionKernels
     /// </summary>
     public static double SoftplusSum(ReadOnlySpan<float> x, float bias) => StableMath.SumInLanesDoubleTail(new BiasedSoftplusOperator(bias), x);
 
-    /// <summary>Whether <see cref="SoftplusSumQuad"/> applies: Vector512 accelerated with AVX-512 and <see cref="QuadSums"/> set.</summary>
+    /// <summary>Whether <see cref="SoftplusSum"/> runs its 512-bit steps four at a time: Vector512 accelerated with AVX-512 and <see cref="QuadSums"/> set.</summary>
     internal static bool QuadSumsApply => QuadSums && Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
-
-    /// <summary>
-    /// <see cref="SoftplusSum"/> where <see cref="QuadSumsApply"/>, the same bits: the 512-bit steps of
-    /// <see cref="StableMath.SumInLanesDoubleTail{TOperator}"/> four at a time through <see cref="VectorMath.AddSoftplusQuad"/>
-    /// (a row of 64 columns in one step; the sums added to the one accumulator in order), then its single 512-bit
-    /// steps, its 256-bit step and its double tail.
-    /// </summary>
-    internal static double SoftplusSumQuad(ReadOnlySpan<float> x, float bias)
-    {
-        var op = new BiasedSoftplusOperator(bias);
-        ref float src = ref MemoryMarshal.GetReference(x);
-        nuint n = (nuint)x.Length;
-        nuint i = 0;
-        double total = 0;
-        if (i + 16 <= n)
-        {
-            Vector512<float> b = Vector512.Create(bias);
-            Vector512<float> acc = Vector512<float>.Zero;
-            for (; i + 64 <= n; i += 64)
-            {
-                acc = VectorMath.AddSoftplusQuad(
-                    acc, Vector512.LoadUnsafe(ref src, i) + b, Vector512.LoadUnsafe(ref src, i + 16) + b,
-                    Vector512.LoadUnsafe(ref src, i + 32) + b, Vector512.LoadUnsafe(ref src, i + 48) + b);
-            }
-
-            for (; i + 16 <= n; i += 16)
-            {
-                acc += op.Invoke(Vector512.LoadUnsafe(ref src, i));
-            }
-
-            total += VectorMath.HorizontalSum(acc);
-        }
-
-        if (i + 8 <= n)
-        {
-            Vector256<float> acc = Vector256<float>.Zero;
-            acc += op.Invoke(Vector256.LoadUnsafe(ref src, i));
-            i += 8;
-            total += VectorMath.HorizontalSum(acc);
-        }
-
-        for (; i < n; i++)
-        {
-            total += op.InvokeTail(Unsafe.Add(ref src, i));
-        }
-
-        return total;
-    }
 
     /// <summary>
     /// <c>sum_j softplus(l_j - shift_j)</c>, the softmax member terms of one row piece from its logits <paramref name="logits"/>
@@ -900,12 +852,18 @@ internal static class SelectionKernels
 
         public bool Pairs => PairedSums;
 
+        public bool Quads => QuadSumsApply;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public double InvokeTail(float x) => StableMath.Softplus((double)(x + _bias.ToScalar()));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(Vector256<float> x0, Vector256<float> x1, out Vector256<float> s0, out Vector256<float> s1) =>
             VectorMath.SoftplusPair(x0 + _bias.GetLower(), x1 + _bias.GetLower(), out s0, out s1);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> Invoke(Vector512<float> acc, Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3) =>
+            VectorMath.AddSoftplusQuad(acc, x0 + _bias, x1 + _bias, x2 + _bias, x3 + _bias);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector128<float> Invoke(Vector128<float> x) => VectorMath.Softplus(x + _bias.GetLower().GetLower(), out _);
@@ -1005,7 +963,6 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
             return;
         }
 
-        bool quad = SelectionKernels.QuadSumsApply;
         for (int r = 0; r < rows; r++)
         {
             if (r < prefetchRows)
@@ -1018,8 +975,7 @@ internal readonly struct SoftplusRowSumEpilogue : IRowPrefetchingEpilogue<Softpl
                 continue;
             }
 
-            ReadOnlySpan<float> row = tile.Slice(r * stride, columns);
-            _accumulator[Candidate(rowStart + r)] += _weight * (quad ? SelectionKernels.SoftplusSumQuad(row, _bias) : SelectionKernels.SoftplusSum(row, _bias));
+            _accumulator[Candidate(rowStart + r)] += _weight * SelectionKernels.SoftplusSum(tile.Slice(r * stride, columns), _bias);
         }
     }
 

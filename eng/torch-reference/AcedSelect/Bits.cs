@@ -113,7 +113,7 @@ internal static class ExhaustiveBits
             Vector512<float> x1 = (Vector512.Create((int)(uint)(start + 16)) + offsets).AsSingle();
             Vector512<float> x2 = (Vector512.Create((int)(uint)(start + 32)) + offsets).AsSingle();
             Vector512<float> x3 = (Vector512.Create((int)(uint)(start + 48)) + offsets).AsSingle();
-            // Each vector alone (the other three -Inf, whose softplus is exactly +0) and as SoftplusSumQuad uses it (four
+            // Each vector alone (the other three -Inf, whose softplus is exactly +0) and as SelectionKernels.SoftplusSum uses it (four
             // consecutive vectors into one accumulator), against SumInLanesDoubleTail's single-vector adds: every bit of
             // every non-NaN lane, and NaN in both where one is NaN (a NaN's sign and payload depend on the JIT's operand order of
             // each commutative add, which differs between inlining sites of the same Softplus).

@@ -458,6 +458,20 @@ public static partial class StableMath
         /// dependency chain); used only where Vector256 is the widest width and <see cref="Pairs"/> is true.
         /// </summary>
         void Invoke(Vector256<float> x0, Vector256<float> x1, out Vector256<float> s0, out Vector256<float> s1);
+
+        /// <summary>
+        /// Whether <see cref="Invoke(Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float})"/>
+        /// is to be used (read once per call).
+        /// </summary>
+        bool Quads { get; }
+
+        /// <summary>
+        /// <c>acc + op(x0) + op(x1) + op(x2) + op(x3)</c>, added in this order, the same bits as four calls of
+        /// <see cref="IUnaryOperator.Invoke(Vector512{float})"/> added one by one, with the four vectors' work interleaved
+        /// (for a core whose scheduler holds less than one call's dependency chain); used only where Vector512 is
+        /// accelerated and <see cref="Quads"/> is true.
+        /// </summary>
+        Vector512<float> Invoke(Vector512<float> acc, Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3);
     }
 
     /// <summary>
@@ -466,8 +480,9 @@ public static partial class StableMath
     /// (<see cref="VectorMath.HorizontalSum(Vector512{float})"/>), and the remaining at most 7 elements (15 without
     /// Vector256) through <see cref="IDoubleTailOperator.InvokeTail"/> added in double: no 128-bit step, unlike
     /// <see cref="SumInLanes{TOperator}"/>. The order is fixed by n and the machine's vector width alone. Where Vector256
-    /// is the widest width, an operator with <see cref="IDoubleTailOperator.Pairs"/> computes two vectors per step
-    /// (the same bits, added to the one accumulator in order).
+    /// is the widest width, an operator with <see cref="IDoubleTailOperator.Pairs"/> computes two vectors per step, and
+    /// where Vector512 is accelerated, one with <see cref="IDoubleTailOperator.Quads"/> four (the same bits, added to the
+    /// one accumulator in order).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static double SumInLanesDoubleTail<TOperator>(TOperator op, ReadOnlySpan<float> x)
@@ -480,6 +495,14 @@ public static partial class StableMath
         if (Vector512.IsHardwareAccelerated && i + 16 <= n)
         {
             Vector512<float> acc = Vector512<float>.Zero;
+            if (op.Quads)
+            {
+                for (; i + 64 <= n; i += 64)
+                {
+                    acc = op.Invoke(acc, Vector512.LoadUnsafe(ref src, i), Vector512.LoadUnsafe(ref src, i + 16), Vector512.LoadUnsafe(ref src, i + 32), Vector512.LoadUnsafe(ref src, i + 48));
+                }
+            }
+
             for (; i + 16 <= n; i += 16)
             {
                 acc += op.Invoke(Vector512.LoadUnsafe(ref src, i));

@@ -24,8 +24,9 @@ public class StableMathSumInLanesDoubleTailTests
     [MemberData(nameof(StableMathRowPassTests.AllLengths), MemberType = typeof(StableMathRowPassTests))]
     public void SumInLanesDoubleTail_PairedOperator_EqualsWidestLanesOne256StepDoubleTail(int n)
     {
-        // Where Vector256 is the widest width the driver takes two vectors per step from a paired operator: the same
-        // single accumulator in the same order, so the same bits as the loop written out one vector at a time.
+        // Where Vector256 is the widest width the driver takes two vectors per step from a paired operator, and four with
+        // Vector512: the same single accumulator in the same order, so the same bits as the loop written out one vector
+        // at a time.
         float[] x = RandomRow(n);
         double expected = Expected(x);
         double actual = StableMath.SumInLanesDoubleTail(new PairedTriple(0f), x);
@@ -41,6 +42,17 @@ public class StableMathSumInLanesDoubleTailTests
         double actual = StableMath.SumInLanesDoubleTail(new PairedTriple(1f), x);
         double expected = Vector256.IsHardwareAccelerated && !Vector512.IsHardwareAccelerated ? 32 : 0;
         Assert.Equal(expected + (Math.ScaleB(1.0, -40) * (Vector256.IsHardwareAccelerated ? 1 : 33)), actual);
+    }
+
+    [Fact]
+    public void SumInLanesDoubleTail_QuadOperator_QuadFormRunsOnlyWhereVector512IsAccelerated()
+    {
+        // 65 elements: with Vector512 one quad step (64 lanes, 2 each) and a tail element; where Vector256 is the widest,
+        // four pair steps (64 lanes, 1 each) and a tail element; without Vector256, 65 tail elements.
+        float[] x = new float[65];
+        double actual = StableMath.SumInLanesDoubleTail(new PairedTriple(1f), x);
+        double expected = Vector512.IsHardwareAccelerated ? 128 : Vector256.IsHardwareAccelerated ? 64 : 0;
+        Assert.Equal(expected + (Math.ScaleB(1.0, -40) * (Vector256.IsHardwareAccelerated ? 1 : 65)), actual);
     }
 
     private static float[] RandomRow(int n)
@@ -103,6 +115,11 @@ public class StableMathSumInLanesDoubleTailTests
         public void Invoke(Vector256<float> x0, Vector256<float> x1, out Vector256<float> s0, out Vector256<float> s1) =>
             throw new InvalidOperationException("Pairs is false");
 
+        public bool Quads => false;
+
+        public Vector512<float> Invoke(Vector512<float> acc, Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3) =>
+            throw new InvalidOperationException("Quads is false");
+
         public float Invoke(float x) => 3f * x;
 
         public Vector128<float> Invoke(Vector128<float> x) => x * Vector128.Create(3f);
@@ -112,7 +129,10 @@ public class StableMathSumInLanesDoubleTailTests
         public Vector512<float> Invoke(Vector512<float> x) => x * Vector512.Create(3f);
     }
 
-    /// <summary><see cref="TestTriple"/> with a pair form: 3x + <c>mark</c> per lane (mark 0: the same bits as two single calls).</summary>
+    /// <summary>
+    /// <see cref="TestTriple"/> with a pair form, 3x + <c>mark</c> per lane, and a quad form, 3x + 2 <c>mark</c> per lane
+    /// added to the accumulator one vector after another (mark 0: the same bits as single calls).
+    /// </summary>
     private readonly struct PairedTriple : StableMath.IDoubleTailOperator
     {
         private readonly float _mark;
@@ -127,6 +147,17 @@ public class StableMathSumInLanesDoubleTailTests
         {
             s0 = (x0 * Vector256.Create(3f)) + Vector256.Create(_mark);
             s1 = (x1 * Vector256.Create(3f)) + Vector256.Create(_mark);
+        }
+
+        public bool Quads => true;
+
+        public Vector512<float> Invoke(Vector512<float> acc, Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3)
+        {
+            Vector512<float> mark = Vector512.Create(2f * _mark);
+            acc += (x0 * Vector512.Create(3f)) + mark;
+            acc += (x1 * Vector512.Create(3f)) + mark;
+            acc += (x2 * Vector512.Create(3f)) + mark;
+            return acc + ((x3 * Vector512.Create(3f)) + mark);
         }
 
         public float Invoke(float x) => 3f * x;
