@@ -71,14 +71,7 @@ public class SoftmaxFillTests
             for (int threads = 1; threads <= 3; threads++)
             {
                 double[][] actual = Scores(batch, order, chunkSizes, 1L << 28, threads, on: true, lean: true);
-                for (int k = 0; k < chunkSizes.Length; k++)
-                {
-                    for (int x = 0; x < count; x++)
-                    {
-                        Assert.True(BitConverter.DoubleToInt64Bits(expected[k][x]) == BitConverter.DoubleToInt64Bits(actual[k][x]), $"threads {threads}, chunk {k}, x = {x}: {actual[k][x]:R} vs {expected[k][x]:R}");
-                        fused += double.IsNaN(actual[k][x]) ? 0 : 1;
-                    }
-                }
+                fused += TestData.AssertScoresBitEqual(expected, actual, $"threads {threads}");
             }
         }
         finally

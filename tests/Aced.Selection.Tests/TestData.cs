@@ -105,4 +105,24 @@ internal static class TestData
             }
         }
     }
+
+    /// <summary>
+    /// Asserts that every score of every chunk is bit-identical in <paramref name="expected"/> and
+    /// <paramref name="actual"/>; returns how many of them are not NaN (members are NaN), so a caller can check that
+    /// anything was scored.
+    /// </summary>
+    public static int AssertScoresBitEqual(double[][] expected, double[][] actual, string label)
+    {
+        int scored = 0;
+        for (int k = 0; k < expected.Length; k++)
+        {
+            for (int x = 0; x < expected[k].Length; x++)
+            {
+                Assert.True(BitConverter.DoubleToInt64Bits(expected[k][x]) == BitConverter.DoubleToInt64Bits(actual[k][x]), $"{label}, chunk {k}, x = {x}: {actual[k][x]:R} vs {expected[k][x]:R}");
+                scored += double.IsNaN(actual[k][x]) ? 0 : 1;
+            }
+        }
+
+        return scored;
+    }
 }
