@@ -248,6 +248,19 @@ internal static unsafe class GemmDriver
     internal static long CallAFloats { get; set; } = 16L << 20;
 
     /// <summary>
+    /// Whether a <see cref="CallAPacking"/> call's tiles that read the call-long packed A back (every column block after
+    /// the first) run each micro-panel's first 8 x 32 kernel with a software prefetch of the A stream
+    /// <see cref="CallAStreamBytes"/> ahead (<see cref="GemmKernels.Kernel512AStream"/>; the other seven kernels of the
+    /// micro-panel find it in L1). That A streams from memory (64 MiB at 4096^3), 4 KiB page by 4 KiB page, and the
+    /// hardware prefetchers did not keep up: 4096^3 on 1 thread A/B 1.054, 1.059, 1.071 (docs/perf/gemm17.md). The
+    /// last panel's prefetches reach past the buffer, which a prefetch never faults on. Never changes a bit.
+    /// </summary>
+    internal static bool CallAStream { get; set; } = true;
+
+    /// <summary>Prefetch distance of <see cref="CallAStream"/> in bytes (2 KiB: 64 k steps of the 8-row micro-panel).</summary>
+    internal static int CallAStreamBytes { get; set; } = 2048;
+
+    /// <summary>
     /// Whether a plain call runs with <see cref="CallAPacking"/>: one thread, AVX-512, several column groups of several
     /// blocks each (1024^3 and 2048^3 have one group and pack A once already: unchanged; measured 0.945 at 1024^3 without
     /// this condition), and all of A within <see cref="CallAFloats"/>.
@@ -405,6 +418,8 @@ internal static unsafe class GemmDriver
                 continue;
             }
 
+            // The call-long packed A read back streams from memory: the first kernel of each micro-panel prefetches it.
+            nint aStream = callA && aPacked && CallAStream && isa == GemmIsa.Vector512 && Sse.IsSupported ? CallAStreamBytes : 0;
             for (int ir = 0; ir < mcb; ir += GemmPlan.MR)
             {
                 int rows = Math.Min(GemmPlan.MR, mcb - ir);
@@ -421,7 +436,14 @@ internal static unsafe class GemmDriver
                     float* bPanel = bBlock + ((nint)jr * kcb);
                     if (rows == GemmPlan.MR && cols == GemmPlan.NR)
                     {
-                        GemmKernels.Run(isa, aPanel, bPanel, kcb, cRow + jr, ldc, alpha, beta);
+                        if (jr == 0 && aStream != 0)
+                        {
+                            GemmKernels.Kernel512AStream(aPanel, bPanel, kcb, cRow, ldc, alpha, beta, aStream);
+                        }
+                        else
+                        {
+                            GemmKernels.Run(isa, aPanel, bPanel, kcb, cRow + jr, ldc, alpha, beta);
+                        }
                     }
                     else
                     {

@@ -177,8 +177,50 @@ internal static unsafe class GemmKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Kernel512(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta) =>
+        Kernel512(a, b, kc, c, ldc, alpha, beta, default(NoStream));
+
+    /// <summary>
+    /// The AVX-512 8 x 32 kernel (<see cref="Run"/> with <see cref="GemmIsa.Vector512"/>) that also prefetches its A
+    /// micro-panel <paramref name="aAhead"/> bytes ahead, one line per k step (<c>prefetcht0</c>), for an A read from
+    /// memory (<see cref="GemmDriver.CallAStream"/>); the packed A micro-panels of a block lie back to back, so the
+    /// stream runs on into the next panel. Same FMA order and store rule per element, so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Kernel512AStream(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta, nint aAhead) =>
+        Kernel512(a, b, kc, c, ldc, alpha, beta, new AStream(aAhead));
+
+    /// <summary>The software prefetches the AVX-512 8 x 32 kernel issues every k step.</summary>
+    private interface IKernel512Stream
+    {
+        /// <summary>Prefetches for the k step whose A row starts at <paramref name="a"/>.</summary>
+        void Step(float* a);
+    }
+
+    /// <summary>No prefetches: the plain kernel.</summary>
+    private readonly struct NoStream : IKernel512Stream
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Step(float* a)
+        {
+        }
+    }
+
+    /// <summary>The A stream a fixed number of bytes ahead (<see cref="Kernel512AStream"/>).</summary>
+    private readonly struct AStream : IKernel512Stream
+    {
+        private readonly nint _ahead;
+
+        public AStream(nint ahead) => _ahead = ahead;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Step(float* a) => Sse.Prefetch0((byte*)a + _ahead);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel512(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta)
+    private static void Kernel512<TStream>(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta, TStream stream)
+        where TStream : struct, IKernel512Stream
     {
         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero;
         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero;
@@ -191,6 +233,11 @@ internal static unsafe class GemmKernels
 
         for (int p = 0; p < kc; p++)
         {
+            if (Sse.IsSupported)
+            {
+                stream.Step(a);
+            }
+
             Vector512<float> b0 = Vector512.Load(b);
             Vector512<float> b1 = Vector512.Load(b + 16);
             Vector512<float> ar = Vector512.Create(a[0]);

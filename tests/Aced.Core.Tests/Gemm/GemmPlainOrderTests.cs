@@ -8,14 +8,16 @@ namespace Aced.Core.Tests;
 /// column-block-major with A packed micro-panel by micro-panel) change only which thread computes which tile and in
 /// which order: results must be the same bits as the scalar kernel with the switches off, for every transpose, partial tile and
 /// thread count 1/2/3, with the default group budget and one small enough that every call takes the new paths; likewise
-/// the one-thread column-block-major order over A packed once per call (<see cref="GemmDriver.CallAPacking"/>).
+/// the one-thread column-block-major order over A packed once per call (<see cref="GemmDriver.CallAPacking"/>), with and
+/// without the prefetching kernel that reads that A back (<see cref="GemmDriver.CallAStream"/>).
 /// </summary>
 [Collection(GemmGlobalStateCollection.Name)]
 public sealed class GemmPlainOrderTests
 {
-    private static float[] Run(bool smallGroups, long groupFloats, GemmIsa isa, int degree, Transpose ta, Transpose tb, int m, int n, int k, int seed, bool callA = false)
+    private static float[] Run(bool smallGroups, long groupFloats, GemmIsa isa, int degree, Transpose ta, Transpose tb, int m, int n, int k, int seed, bool callA = false, bool callAStream = true)
     {
         bool oldCallA = GemmDriver.CallAPacking;
+        bool oldStream = GemmDriver.CallAStream;
         long oldBudget = GemmWorkspace.MultiSlotBudget;
         bool oldSmall = GemmDriver.SmallGroups;
         long oldFloats = GemmDriver.PlainGroupFloats;
@@ -25,6 +27,7 @@ public sealed class GemmPlainOrderTests
             GemmDriver.SmallGroups = smallGroups;
             GemmDriver.PlainGroupFloats = groupFloats;
             GemmDriver.CallAPacking = callA;
+            GemmDriver.CallAStream = callAStream;
 
             // With call-long A packing, a budget of a few column blocks so that the test shapes have several column groups.
             GemmWorkspace.MultiSlotBudget = callA ? 2L * k * 256 : oldBudget;
@@ -44,6 +47,7 @@ public sealed class GemmPlainOrderTests
             GemmDriver.SmallGroups = oldSmall;
             GemmDriver.PlainGroupFloats = oldFloats;
             GemmDriver.CallAPacking = oldCallA;
+            GemmDriver.CallAStream = oldStream;
             GemmWorkspace.MultiSlotBudget = oldBudget;
         }
     }
@@ -69,8 +73,10 @@ public sealed class GemmPlainOrderTests
                 GemmTestHelpers.AssertBitIdentical(scalar, Run(true, 1L << 20, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed), "default budget " + label);
                 GemmTestHelpers.AssertBitIdentical(scalar, Run(true, 4096, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed), "small budget " + label);
                 GemmTestHelpers.AssertBitIdentical(scalar, Run(true, 4096, GemmIsa.Vector256, degree, ta, tb, m, n, k, seed), "AVX2, switches on " + label);
-                GemmTestHelpers.AssertBitIdentical(scalar, Run(true, 1L << 20, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed, callA: true), "call-long A " + label);
+                float[] callAOn = Run(true, 1L << 20, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed, callA: true);
+                GemmTestHelpers.AssertBitIdentical(scalar, callAOn, "call-long A " + label);
                 GemmTestHelpers.AssertBitIdentical(scalar, Run(true, 4096, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed, callA: true), "call-long A, small budget " + label);
+                GemmTestHelpers.AssertBitIdentical(Run(true, 1L << 20, GemmIsa.Vector512, degree, ta, tb, m, n, k, seed, callA: true, callAStream: false), callAOn, "call-long A, its A stream off vs on " + label);
             }
 
             seed++;
