@@ -25,7 +25,8 @@ namespace Aced.Selection;
 /// rows gives every softplus sum, O(B·|M|) element-wise work, in the column tiles of the fused product over all
 /// members, so the bits equal the recompute path. Where the budget allows, the cache also keeps <c>exp(l - t_m)</c>
 /// (<c>t_m</c> the member's positive logit), so a term is one multiply by the member's gain <c>exp(t_m - shift_m)</c>
-/// and a short log1p series, with an exact fallback from the logit (see <see cref="SoftmaxTermOperator"/>). Rows
+/// and a short log1p series, with an exact fallback from the logit (see <see cref="SoftmaxTermOperator"/>; the exp-cached
+/// rows keep no logits, the fallback recomputes them, see <see cref="LogitFreeExpRows"/>). Rows
 /// beyond the budget fold the new members' logits from a product over the new members and recompute the softplus sums
 /// from the packed members each chunk: O(B·|M|·d).</item>
 /// <item>Pair similarity: additive, the conditional score is the independent score.</item>
@@ -58,6 +59,7 @@ internal sealed class ConditionalScorer
     private int _stride;
     private int _cachedRows;
     private int _expRows;
+    private bool _logitFree;
 
     /// <summary>Rows whose softmax member logits the current selection caches (0 for sigmoid or a zero budget).</summary>
     internal int CachedRows => _cachedRows;
@@ -125,6 +127,8 @@ internal sealed class ConditionalScorer
             // What the logits leave of the budget keeps exp(l - t_m) for the first rows (the same bytes per row).
             _expRows = (int)Math.Min(_cachedRows, (cacheBytes - (_cachedRows * bytesPerRow)) / bytesPerRow);
         }
+
+        _logitFree = LogitFreeExpRows && _expRows > 0 && ReferenceEquals(GemmControl.Provider, ManagedGemmProvider.Instance);
 
         _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, _stride, loss, _cachedRows, _expRows);
         _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, _stride, loss, _cachedRows, _expRows);
@@ -534,7 +538,7 @@ internal sealed class ConditionalScorer
         int tile = new GemmPlan(1, k, 1, epilogue: true).Nc;
         if (cached > 0)
         {
-            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(_student, _reference, _accumulator, _isMember, _stride, k, cached, _expRows, tile));
+            ParallelPartition.Run(PartitionCount(cached), new CachedSoftmaxBody(_student, _reference, _accumulator, _isMember, _stride, k, cached, _expRows, _logitFree, tile));
         }
 
         AddRecomputedRows(_student);
@@ -597,7 +601,7 @@ internal sealed class ConditionalScorer
 
         // 3. The fill with each band's pass after its last product (bands of the fill's plan), then the rows beyond the cache.
         var plan = new GemmPlan(rows, c, 1, epilogue: true);
-        _bandPass.Set(new CachedSoftmaxBody(_student, _reference, _accumulator, _isMember, _stride, k, rows, _expRows, new GemmPlan(1, k, 1, epilogue: true).Nc, _active), plan.Mc);
+        _bandPass.Set(new CachedSoftmaxBody(_student, _reference, _accumulator, _isMember, _stride, k, rows, _expRows, _logitFree, new GemmPlan(1, k, 1, epilogue: true).Nc, _active), plan.Mc);
         if (PrefetchSoftmaxFill)
         {
             PrefetchNextOperands(_cacheFills.AsSpan(0, fills), SoftmaxLeadStrip);
@@ -670,6 +674,18 @@ internal sealed class ConditionalScorer
     internal static bool SoftmaxFillByIndex { get; set; } = true;
 
     /// <summary>
+    /// Whether the softmax cache keeps only the exponentials of its exp-cached rows, not their logits (default true): the
+    /// fill writes half the bytes for those rows. The logits were read only by the cached pass's exact fallback (a tile
+    /// with a term whose <c>u &gt; 1</c>, an overflowed exponential or NaN), which now recomputes the tile's logits from
+    /// the embeddings with the fill's bits (<see cref="RecomputedLogits"/>, <see cref="SelectionKernels.ProductRow"/>),
+    /// and by the old members' folds of the fill by index (<see cref="SoftmaxFillByIndex"/>), so the fill runs over all
+    /// cached rows instead (the members' rows folded only, as with that switch off). Every score keeps its bits. Taken
+    /// where the managed provider computes the fill (whose per-element bits <see cref="SelectionKernels.ProductRow"/>
+    /// repeats); the budget and the rows it caches are unchanged. The switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool LogitFreeExpRows { get; set; } = true;
+
+    /// <summary>
     /// Whether (with <see cref="SoftmaxFillByIndex"/>) the old members' folds are shared out over the fill's row bands, each
     /// band's share prefetched by the first product's epilogue and folded by the last one's, so their memory reads
     /// (the new members' cache rows, stored past the caches chunks ago) overlap the products, instead of a job of their own
@@ -701,7 +717,7 @@ internal sealed class ConditionalScorer
     private int SoftmaxFillRows(int start)
     {
         int cached = _cachedRows;
-        if (!SoftmaxFillByIndex || cached == 0 || start == 0)
+        if (!SoftmaxFillByIndex || _logitFree || cached == 0 || start == 0)
         {
             return -1;
         }
@@ -753,13 +769,13 @@ internal sealed class ConditionalScorer
             if (fillRows >= 0)
             {
                 ReadOnlyMemory<int> rows = _active.AsMemory(0, fillRows);
-                _cacheFills[at++] = new(rows, Transpose.Transposed, e.Scale, e.Image, newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias, skip, _active, fillRows));
-                _cacheFills[at++] = new(rows, Transpose.Transposed, e.Scale, e.Text, newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias, skip, _active, fillRows));
+                _cacheFills[at++] = new(rows, Transpose.Transposed, e.Scale, e.Image, newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias, skip, _active, fillRows, !_logitFree));
+                _cacheFills[at++] = new(rows, Transpose.Transposed, e.Scale, e.Text, newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias, skip, _active, fillRows, !_logitFree));
             }
             else
             {
-                _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias, skip));
-                _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias, skip));
+                _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Image.RowRange(0, cached), newText, new CacheAndLogSumExpEpilogue(model.RowCache, model.RowExpCache, model.MemberReference, _expRows, _stride, start, model.RowMax, model.RowSum, e.Bias, skip, !_logitFree));
+                _cacheFills[at++] = new(Transpose.None, Transpose.Transposed, e.Scale, e.Text.RowRange(0, cached), newImage, new CacheAndLogSumExpEpilogue(model.ColumnCache, model.ColumnExpCache, model.MemberReference, _expRows, _stride, start, model.ColumnMax, model.ColumnSum, e.Bias, skip, !_logitFree));
             }
         }
 
@@ -1036,6 +1052,7 @@ internal sealed class ConditionalScorer
         private readonly int _members;
         private readonly int _rows;
         private readonly int _expRows;
+        private readonly bool _logitFree;
         private readonly int _tile;
         private readonly int[]? _list;
 
@@ -1043,11 +1060,12 @@ internal sealed class ConditionalScorer
         /// The pass over the candidates [0, <paramref name="rows"/>) but the members or, with <paramref name="list"/>, over
         /// the candidates <c>list[0 .. rows)</c> (increasing, none a member).
         /// </summary>
-        public CachedSoftmaxBody(ModelWork student, ModelWork reference, double[] accumulator, bool[] isMember, int stride, int members, int rows, int expRows, int tile, int[]? list = null)
+        public CachedSoftmaxBody(ModelWork student, ModelWork reference, double[] accumulator, bool[] isMember, int stride, int members, int rows, int expRows, bool logitFree, int tile, int[]? list = null)
         {
             _list = list;
             _isMember = isMember;
             _expRows = expRows;
+            _logitFree = logitFree;
             _student = student;
             _reference = reference;
             _accumulator = accumulator;
@@ -1098,10 +1116,17 @@ internal sealed class ConditionalScorer
                 }
 
                 double softplus1, softplus2;
-                if (x < _expRows)
+                int ahead = next >= 0 && next < _expRows ? (next - x) * _stride : 0;
+                if (x < _expRows && _logitFree)
+                {
+                    // The same, the rare fallback tiles' logits recomputed (the cache keeps no logits of these rows).
+                    ModelEmbeddings e = w.Embeddings;
+                    SelectionKernels.SoftmaxTermSumsCached(w.RowExpCache.AsSpan(offset, k), new RecomputedLogits(e.Image, x, w.MemberText, e.Scale), columnGain, columnShift, w.ColumnExpCache.AsSpan(offset, k), new RecomputedLogits(e.Text, x, w.MemberImage, e.Scale), rowGain, rowShift, reference, _tile, ahead, out softplus1, out softplus2);
+                }
+                else if (x < _expRows)
                 {
                     // Both directions in one loop over the row's exponentials (the same bits as per direction and tile).
-                    SelectionKernels.SoftmaxTermSumsCached(w.RowExpCache.AsSpan(offset, k), w.RowCache.AsSpan(offset, k), columnGain, columnShift, w.ColumnExpCache.AsSpan(offset, k), w.ColumnCache.AsSpan(offset, k), rowGain, rowShift, reference, _tile, next >= 0 && next < _expRows ? (next - x) * _stride : 0, out softplus1, out softplus2);
+                    SelectionKernels.SoftmaxTermSumsCached(w.RowExpCache.AsSpan(offset, k), w.RowCache.AsSpan(offset, k), columnGain, columnShift, w.ColumnExpCache.AsSpan(offset, k), w.ColumnCache.AsSpan(offset, k), rowGain, rowShift, reference, _tile, ahead, out softplus1, out softplus2);
                 }
                 else
                 {

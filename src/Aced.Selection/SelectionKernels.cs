@@ -259,7 +259,25 @@ internal static class SelectionKernels
     public static void SoftmaxTermSumsCached(ReadOnlySpan<float> exps1, ReadOnlySpan<float> logits1, ReadOnlySpan<float> gain1, ReadOnlySpan<float> shift1, ReadOnlySpan<float> exps2, ReadOnlySpan<float> logits2, ReadOnlySpan<float> gain2, ReadOnlySpan<float> shift2, ReadOnlySpan<float> reference, int tile, int ahead, out double sum1, out double sum2)
     {
         int k = reference.Length;
-        if (exps1.Length < k || logits1.Length < k || gain1.Length < k || shift1.Length < k || exps2.Length < k || logits2.Length < k || gain2.Length < k || shift2.Length < k)
+        if (logits1.Length < k || logits2.Length < k)
+        {
+            Guard.ThrowArgument(nameof(reference), "is longer than another row span");
+        }
+
+        SoftmaxTermSumsCached(exps1, new CachedLogits(logits1), gain1, shift1, exps2, new CachedLogits(logits2), gain2, shift2, reference, tile, ahead, out sum1, out sum2);
+    }
+
+    /// <summary>
+    /// <see cref="SoftmaxTermSumsCached(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, out double, out double)"/>
+    /// with each direction's fallback tiles summed by <paramref name="fallback1"/> and <paramref name="fallback2"/>: from
+    /// the cached logits (<see cref="CachedLogits"/>) or from the logits recomputed with the fill's bits
+    /// (<see cref="RecomputedLogits"/>, for exp-cached rows whose logits the cache does not keep).
+    /// </summary>
+    public static void SoftmaxTermSumsCached<TFallback>(ReadOnlySpan<float> exps1, TFallback fallback1, ReadOnlySpan<float> gain1, ReadOnlySpan<float> shift1, ReadOnlySpan<float> exps2, TFallback fallback2, ReadOnlySpan<float> gain2, ReadOnlySpan<float> shift2, ReadOnlySpan<float> reference, int tile, int ahead, out double sum1, out double sum2)
+        where TFallback : ITermFallback, allows ref struct
+    {
+        int k = reference.Length;
+        if (exps1.Length < k || gain1.Length < k || shift1.Length < k || exps2.Length < k || gain2.Length < k || shift2.Length < k)
         {
             Guard.ThrowArgument(nameof(reference), "is longer than another row span");
         }
@@ -282,8 +300,8 @@ internal static class SelectionKernels
             {
                 int w = Math.Min(tile, k - j0);
                 double t1 = tiles1[t].Sum0, t2 = tiles2[t].Sum0;
-                s1 += !double.IsNaN(t1) ? t1 : SoftmaxTermSum(logits1.Slice(j0, w), reference.Slice(j0, w), gain1.Slice(j0, w), shift1.Slice(j0, w));
-                s2 += !double.IsNaN(t2) ? t2 : SoftmaxTermSum(logits2.Slice(j0, w), reference.Slice(j0, w), gain2.Slice(j0, w), shift2.Slice(j0, w));
+                s1 += !double.IsNaN(t1) ? t1 : fallback1.TermSum(j0, reference.Slice(j0, w), gain1.Slice(j0, w), shift1.Slice(j0, w));
+                s2 += !double.IsNaN(t2) ? t2 : fallback2.TermSum(j0, reference.Slice(j0, w), gain2.Slice(j0, w), shift2.Slice(j0, w));
             }
         }
 
@@ -292,10 +310,85 @@ internal static class SelectionKernels
     }
 
     /// <summary>
+    /// <c>destination_j = alpha * (a . members_j)</c> for the rows <c>members_j</c> (<c>a.Length</c> floats each, one after
+    /// another), with the bits of the managed GEMM's products with inner dimension <c>a.Length</c> (the contract of
+    /// <see cref="GemmKernels"/>: per k block of <see cref="GemmPlan"/>, one fused multiply-add chain from +0 over the
+    /// block in increasing order; the first block's chain times alpha, each later one added as <c>fma(acc, alpha, c)</c>;
+    /// a product of two floats does not depend on their order, so either operand may be A's). Four members' chains at a
+    /// time.
+    /// </summary>
+    public static void ProductRow(ReadOnlySpan<float> a, ReadOnlySpan<float> members, float alpha, Span<float> destination)
+    {
+        int d = a.Length;
+        int count = destination.Length;
+        if ((long)count * d > members.Length)
+        {
+            Guard.ThrowArgument(nameof(members), "is shorter than the destination's rows");
+        }
+
+        if (d == 0 || alpha == 0f)
+        {
+            // The GEMM's tiles with an empty inner dimension or alpha = 0: zero, the operands not read.
+            destination.Clear();
+            return;
+        }
+
+        int kc = new GemmPlan(1, 1, d, epilogue: true).Kc;
+        int j = 0;
+        for (; j + 4 <= count; j += 4)
+        {
+            ReadOnlySpan<float> m0 = members.Slice(j * d, d), m1 = members.Slice((j + 1) * d, d), m2 = members.Slice((j + 2) * d, d), m3 = members.Slice((j + 3) * d, d);
+            float c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+            for (int p0 = 0; p0 < d; p0 += kc)
+            {
+                float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+                for (int p = p0; p < Math.Min(d, p0 + kc); p++)
+                {
+                    a0 = MathF.FusedMultiplyAdd(a[p], m0[p], a0);
+                    a1 = MathF.FusedMultiplyAdd(a[p], m1[p], a1);
+                    a2 = MathF.FusedMultiplyAdd(a[p], m2[p], a2);
+                    a3 = MathF.FusedMultiplyAdd(a[p], m3[p], a3);
+                }
+
+                bool first = p0 == 0;
+                c0 = first ? a0 * alpha : MathF.FusedMultiplyAdd(a0, alpha, c0);
+                c1 = first ? a1 * alpha : MathF.FusedMultiplyAdd(a1, alpha, c1);
+                c2 = first ? a2 * alpha : MathF.FusedMultiplyAdd(a2, alpha, c2);
+                c3 = first ? a3 * alpha : MathF.FusedMultiplyAdd(a3, alpha, c3);
+            }
+
+            destination[j] = c0;
+            destination[j + 1] = c1;
+            destination[j + 2] = c2;
+            destination[j + 3] = c3;
+        }
+
+        for (; j < count; j++)
+        {
+            ReadOnlySpan<float> mj = members.Slice(j * d, d);
+            float c = 0;
+            for (int p0 = 0; p0 < d; p0 += kc)
+            {
+                float acc = 0;
+                for (int p = p0; p < Math.Min(d, p0 + kc); p++)
+                {
+                    acc = MathF.FusedMultiplyAdd(a[p], mj[p], acc);
+                }
+
+                c = p0 == 0 ? acc * alpha : MathF.FusedMultiplyAdd(acc, alpha, c);
+            }
+
+            destination[j] = c;
+        }
+    }
+
+    /// <summary>
     /// The cache fill of one exp-cached row piece in one pass: copies <paramref name="logits"/> to <paramref name="cache"/>,
     /// writes <c>exp(logits_j - reference_j)</c> to <paramref name="exps"/> (the bits of <see cref="ExpDifference"/>:
     /// <see cref="VectorMath.Exp(float)"/> element by element, any width) and returns the largest logit (NaN when any is
     /// NaN, as <see cref="System.Numerics.Tensors.TensorPrimitives.Max(ReadOnlySpan{float})"/>). The row must not be empty.
+    /// An empty <paramref name="cache"/> keeps no logits (an exp-cached row of <see cref="ConditionalScorer.LogitFreeExpRows"/>):
+    /// the same exponentials and return value, without the logit stores (likewise in <see cref="StoreLogitsAndExpsAndSum"/> and <see cref="StoreLogitsAndExpsAndSumWide"/>).
     /// </summary>
     /// <remarks>
     /// With <paramref name="stream"/>, where Vector256 is the widest width, <see cref="PairedExps"/> is set and both
@@ -305,11 +398,12 @@ internal static class SelectionKernels
     public static unsafe float StoreLogitsAndExps(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> cache, Span<float> exps, bool stream = false)
     {
         int count = logits.Length;
-        if (count == 0 || reference.Length < count || cache.Length < count || exps.Length < count)
+        if (count == 0 || reference.Length < count || (!cache.IsEmpty && cache.Length < count) || exps.Length < count)
         {
             Guard.ThrowArgument(nameof(logits), "is empty or longer than another span");
         }
 
+        bool keep = !cache.IsEmpty;
         ref float rl = ref MemoryMarshal.GetReference(logits);
         ref float rr = ref MemoryMarshal.GetReference(reference);
         ref float rc = ref MemoryMarshal.GetReference(cache);
@@ -325,7 +419,11 @@ internal static class SelectionKernels
             for (; i + 16 <= n; i += 16)
             {
                 Vector512<float> v = Vector512.LoadUnsafe(ref rl, i);
-                v.StoreUnsafe(ref rc, i);
+                if (keep)
+                {
+                    v.StoreUnsafe(ref rc, i);
+                }
+
                 VectorMath.Exp(v - Vector512.LoadUnsafe(ref rr, i)).StoreUnsafe(ref re, i);
                 m = Vector512.Max(m, v);
                 bad |= ~Vector512.Equals(v, v);
@@ -351,8 +449,12 @@ internal static class SelectionKernels
                             Vector256<float> v1 = Vector256.LoadUnsafe(ref rl, i + 8);
                             Vector256<float> e0 = VectorMath.Exp(v0 - Vector256.LoadUnsafe(ref rr, i));
                             Vector256<float> e1 = VectorMath.Exp(v1 - Vector256.LoadUnsafe(ref rr, i + 8));
-                            Avx.StoreAlignedNonTemporal(pc + i, v0);
-                            Avx.StoreAlignedNonTemporal(pc + i + 8, v1);
+                            if (keep)
+                            {
+                                Avx.StoreAlignedNonTemporal(pc + i, v0);
+                                Avx.StoreAlignedNonTemporal(pc + i + 8, v1);
+                            }
+
                             Avx.StoreAlignedNonTemporal(pe + i, e0);
                             Avx.StoreAlignedNonTemporal(pe + i + 8, e1);
                             m = Vector256.Max(m, Vector256.Max(v0, v1));
@@ -371,8 +473,12 @@ internal static class SelectionKernels
                     Vector256<float> v1 = Vector256.LoadUnsafe(ref rl, i + 8);
                     Vector256<float> e0 = VectorMath.Exp(v0 - Vector256.LoadUnsafe(ref rr, i));
                     Vector256<float> e1 = VectorMath.Exp(v1 - Vector256.LoadUnsafe(ref rr, i + 8));
-                    v0.StoreUnsafe(ref rc, i);
-                    v1.StoreUnsafe(ref rc, i + 8);
+                    if (keep)
+                    {
+                        v0.StoreUnsafe(ref rc, i);
+                        v1.StoreUnsafe(ref rc, i + 8);
+                    }
+
                     e0.StoreUnsafe(ref re, i);
                     e1.StoreUnsafe(ref re, i + 8);
                     m = Vector256.Max(m, Vector256.Max(v0, v1));
@@ -383,7 +489,11 @@ internal static class SelectionKernels
             for (; i + 8 <= n; i += 8)
             {
                 Vector256<float> v = Vector256.LoadUnsafe(ref rl, i);
-                v.StoreUnsafe(ref rc, i);
+                if (keep)
+                {
+                    v.StoreUnsafe(ref rc, i);
+                }
+
                 VectorMath.Exp(v - Vector256.LoadUnsafe(ref rr, i)).StoreUnsafe(ref re, i);
                 m = Vector256.Max(m, v);
                 bad |= ~Vector256.Equals(v, v);
@@ -396,7 +506,11 @@ internal static class SelectionKernels
         for (; i < n; i++)
         {
             float v = Unsafe.Add(ref rl, i);
-            Unsafe.Add(ref rc, i) = v;
+            if (keep)
+            {
+                Unsafe.Add(ref rc, i) = v;
+            }
+
             Unsafe.Add(ref re, i) = VectorMath.Exp(v - Unsafe.Add(ref rr, i));
             max = MathF.Max(max, v);
             nan |= float.IsNaN(v);
@@ -429,11 +543,12 @@ internal static class SelectionKernels
     public static unsafe float StoreLogitsAndExpsAndSum(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> cache, Span<float> exps, bool stream, float shift, out double shiftedSum)
     {
         int count = logits.Length;
-        if (count == 0 || reference.Length < count || cache.Length < count || exps.Length < count)
+        if (count == 0 || reference.Length < count || (!cache.IsEmpty && cache.Length < count) || exps.Length < count)
         {
             Guard.ThrowArgument(nameof(logits), "is empty or longer than another span");
         }
 
+        bool keep = !cache.IsEmpty;
         var op = new ExpNonPositiveShiftOperator(shift);
         ref float rl = ref MemoryMarshal.GetReference(logits);
         ref float rr = ref MemoryMarshal.GetReference(reference);
@@ -449,7 +564,7 @@ internal static class SelectionKernels
             bool nonTemporal = stream && Avx.IsSupported && (((nuint)pc | (nuint)pe) & 31) == 0;
             if (LeanFill && Avx.IsSupported && n >= 16)
             {
-                i = LeanFillPairs(ref rl, ref rr, pc, pe, n, nonTemporal, op, out m, out bad, out acc);
+                i = LeanFillPairs(ref rl, ref rr, pc, pe, n, nonTemporal, keep, op, out m, out bad, out acc);
             }
 
             for (; i + 16 <= n; i += 16)
@@ -462,15 +577,23 @@ internal static class SelectionKernels
                 Vector256<float> s1 = op.Invoke(v1);
                 if (nonTemporal)
                 {
-                    Avx.StoreAlignedNonTemporal(pc + i, v0);
-                    Avx.StoreAlignedNonTemporal(pc + i + 8, v1);
+                    if (keep)
+                    {
+                        Avx.StoreAlignedNonTemporal(pc + i, v0);
+                        Avx.StoreAlignedNonTemporal(pc + i + 8, v1);
+                    }
+
                     Avx.StoreAlignedNonTemporal(pe + i, e0);
                     Avx.StoreAlignedNonTemporal(pe + i + 8, e1);
                 }
                 else
                 {
-                    v0.StoreUnsafe(ref rc, i);
-                    v1.StoreUnsafe(ref rc, i + 8);
+                    if (keep)
+                    {
+                        v0.StoreUnsafe(ref rc, i);
+                        v1.StoreUnsafe(ref rc, i + 8);
+                    }
+
                     e0.StoreUnsafe(ref re, i);
                     e1.StoreUnsafe(ref re, i + 8);
                 }
@@ -485,7 +608,11 @@ internal static class SelectionKernels
         for (; i + 8 <= n; i += 8)
         {
             Vector256<float> v = Vector256.LoadUnsafe(ref rl, i);
-            v.StoreUnsafe(ref rc, i);
+            if (keep)
+            {
+                v.StoreUnsafe(ref rc, i);
+            }
+
             VectorMath.Exp(v - Vector256.LoadUnsafe(ref rr, i)).StoreUnsafe(ref re, i);
             m = Vector256.Max(m, v);
             bad |= ~Vector256.Equals(v, v);
@@ -504,7 +631,11 @@ internal static class SelectionKernels
         for (nuint j = i; j < n; j++)
         {
             float v = Unsafe.Add(ref rl, j);
-            Unsafe.Add(ref rc, j) = v;
+            if (keep)
+            {
+                Unsafe.Add(ref rc, j) = v;
+            }
+
             Unsafe.Add(ref re, j) = VectorMath.Exp(v - Unsafe.Add(ref rr, j));
             max = MathF.Max(max, v);
             nan |= float.IsNaN(v);
@@ -553,11 +684,12 @@ internal static class SelectionKernels
     public static float StoreLogitsAndExpsAndSumWide(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> cache, Span<float> exps, float shift, out double shiftedSum)
     {
         int count = logits.Length;
-        if (count == 0 || count % 16 != 0 || reference.Length < count || cache.Length < count || exps.Length < count)
+        if (count == 0 || count % 16 != 0 || reference.Length < count || (!cache.IsEmpty && cache.Length < count) || exps.Length < count)
         {
             Guard.ThrowArgument(nameof(logits), "is empty, not whole 16-element steps or longer than another span");
         }
 
+        bool keep = !cache.IsEmpty;
         var op = new ExpNonPositiveShiftOperator(shift);
         ref float rl = ref MemoryMarshal.GetReference(logits);
         ref float rr = ref MemoryMarshal.GetReference(reference);
@@ -576,8 +708,12 @@ internal static class SelectionKernels
             Vector512<float> e1 = VectorMath.Exp(v1 - Vector512.LoadUnsafe(ref rr, i + 16));
             Vector512<float> s0 = op.Invoke(v0);
             Vector512<float> s1 = op.Invoke(v1);
-            v0.StoreUnsafe(ref rc, i);
-            v1.StoreUnsafe(ref rc, i + 16);
+            if (keep)
+            {
+                v0.StoreUnsafe(ref rc, i);
+                v1.StoreUnsafe(ref rc, i + 16);
+            }
+
             e0.StoreUnsafe(ref re, i);
             e1.StoreUnsafe(ref re, i + 16);
             m = Vector512.Max(m, v0);
@@ -590,7 +726,11 @@ internal static class SelectionKernels
         if (i < n)
         {
             Vector512<float> v = Vector512.LoadUnsafe(ref rl, i);
-            v.StoreUnsafe(ref rc, i);
+            if (keep)
+            {
+                v.StoreUnsafe(ref rc, i);
+            }
+
             VectorMath.Exp(v - Vector512.LoadUnsafe(ref rr, i)).StoreUnsafe(ref re, i);
             m = Vector512.Max(m, v);
             bad |= ~Vector512.Equals(v, v);
@@ -623,17 +763,17 @@ internal static class SelectionKernels
     /// Returns the index after the last step.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe nuint LeanFillPairs(ref float rl, ref float rr, float* pc, float* pe, nuint n, bool nonTemporal, ExpNonPositiveShiftOperator op, out Vector256<float> m, out Vector256<float> bad, out Vector256<float> acc)
+    private static unsafe nuint LeanFillPairs(ref float rl, ref float rr, float* pc, float* pe, nuint n, bool nonTemporal, bool keep, ExpNonPositiveShiftOperator op, out Vector256<float> m, out Vector256<float> bad, out Vector256<float> acc)
     {
         nuint end = n & ~(nuint)15;
         Vector256<float> max, unordered;
         if (nonTemporal)
         {
-            StoreAndExpPairs<NonTemporalStore>(ref rl, ref rr, pc, pe, end, out max, out unordered);
+            StoreAndExpPairs<NonTemporalStore>(ref rl, ref rr, pc, pe, end, keep, out max, out unordered);
         }
         else
         {
-            StoreAndExpPairs<PlainStore>(ref rl, ref rr, pc, pe, end, out max, out unordered);
+            StoreAndExpPairs<PlainStore>(ref rl, ref rr, pc, pe, end, keep, out max, out unordered);
         }
 
         Vector256<float> sum = Vector256<float>.Zero;
@@ -655,7 +795,7 @@ internal static class SelectionKernels
     /// <typeparamref name="TStore"/>, the lane max and the unordered flag of the first <paramref name="end"/> elements.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void StoreAndExpPairs<TStore>(ref float rl, ref float rr, float* pc, float* pe, nuint end, out Vector256<float> m, out Vector256<float> bad)
+    private static unsafe void StoreAndExpPairs<TStore>(ref float rl, ref float rr, float* pc, float* pe, nuint end, bool keep, out Vector256<float> m, out Vector256<float> bad)
         where TStore : struct, IFillStore
     {
         Vector256<float> max = Vector256.Create(float.NegativeInfinity);
@@ -664,8 +804,12 @@ internal static class SelectionKernels
         {
             Vector256<float> v0 = Vector256.LoadUnsafe(ref rl, i);
             Vector256<float> v1 = Vector256.LoadUnsafe(ref rl, i + 8);
-            TStore.Store(pc + i, v0);
-            TStore.Store(pc + i + 8, v1);
+            if (keep)
+            {
+                TStore.Store(pc + i, v0);
+                TStore.Store(pc + i + 8, v1);
+            }
+
             VectorMath.ExpPair(v0 - Vector256.LoadUnsafe(ref rr, i), v1 - Vector256.LoadUnsafe(ref rr, i + 8), out Vector256<float> e0, out Vector256<float> e1);
             TStore.Store(pe + i, e0);
             TStore.Store(pe + i + 8, e1);
@@ -1081,20 +1225,26 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
     private readonly bool _stream = SelectionKernels.StreamFill && !Vector512.IsHardwareAccelerated;
     private readonly bool _fused = SelectionKernels.FusedFillApplies;
     private readonly bool _fusedWide = SelectionKernels.WideFusedFillApplies;
+    private readonly bool _expRowLogits;
 
-    public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip = null)
-        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, null, 0, default, 0, int.MaxValue, null, false, 0, 0)
+    /// <summary>
+    /// The epilogue of a product over the candidates from row 0; with <paramref name="expRowLogits"/> false the exp-cached
+    /// rows keep only their exponentials (<see cref="ConditionalScorer.LogitFreeExpRows"/>).
+    /// </summary>
+    public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip = null, bool expRowLogits = true)
+        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, null, 0, default, 0, int.MaxValue, null, false, 0, 0, expRowLogits)
     {
     }
 
     /// <summary>The epilogue of a product whose row i is candidate <c>rows[i]</c>, i &lt; <paramref name="rowCount"/>.</summary>
-    public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, int[] rows, int rowCount)
-        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, rows, rowCount, default, 0, int.MaxValue, null, false, 0, 0)
+    public CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, int[] rows, int rowCount, bool expRowLogits = true)
+        : this(cache, expCache, reference, expRows, stride, start, max, sum, bias, skip, rows, rowCount, default, 0, int.MaxValue, null, false, 0, 0, expRowLogits)
     {
     }
 
-    private CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, int[]? rows, int rowCount, MatrixView next, int nextOffset, int nextLead, IFillSideWork? side, bool sideRuns, int columns, int bandRows)
+    private CacheAndLogSumExpEpilogue(CacheBuffer cache, CacheBuffer expCache, float[] reference, int expRows, int stride, int start, double[] max, double[] sum, float bias, bool[]? skip, int[]? rows, int rowCount, MatrixView next, int nextOffset, int nextLead, IFillSideWork? side, bool sideRuns, int columns, int bandRows, bool expRowLogits)
     {
+        _expRowLogits = expRowLogits;
         _cache = cache;
         _expCache = expCache;
         _reference = reference;
@@ -1126,10 +1276,10 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
     /// product); with <paramref name="runs"/> true its work, after the band's last column tile (the group's last product,
     /// when the band's other products have given the prefetched lines time to arrive).
     /// </summary>
-    public CacheAndLogSumExpEpilogue WithSideWork(IFillSideWork side, bool runs, int columns, int bandRows) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, _rows, _rowCount, _next, _nextOffset, _nextLead, side, runs, columns, bandRows);
+    public CacheAndLogSumExpEpilogue WithSideWork(IFillSideWork side, bool runs, int columns, int bandRows) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, _rows, _rowCount, _next, _nextOffset, _nextLead, side, runs, columns, bandRows, _expRowLogits);
 
     /// <inheritdoc/>
-    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset, int lead) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, _rows, _rowCount, next, offset, lead, _side, _sideRuns, _columns, _bandRows);
+    public CacheAndLogSumExpEpilogue PrefetchingRowsOf(MatrixView next, int offset, int lead) => new(_cache, _expCache, _reference, _expRows, _stride, _start, _max, _sum, _bias, _skip, _rows, _rowCount, next, offset, lead, _side, _sideRuns, _columns, _bandRows, _expRowLogits);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int rowStart, int columnStart, int rows, int columns, Span<float> tile, int stride)
@@ -1154,7 +1304,11 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
             {
                 // The next row's destinations (each on another page): their lines arrive while this row is stored.
                 int atFollowing = (following * _stride) + _start + columnStart;
-                VectorMath.Prefetch(_cache.AsSpan(atFollowing, columns));
+                if (following >= _expRows || _expRowLogits)
+                {
+                    VectorMath.Prefetch(_cache.AsSpan(atFollowing, columns));
+                }
+
                 if (following < _expRows)
                 {
                     VectorMath.Prefetch(_expCache.AsSpan(atFollowing, columns));
@@ -1171,16 +1325,17 @@ internal readonly struct CacheAndLogSumExpEpilogue : IRowPrefetchingEpilogue<Cac
                 // Logits, exponentials, the row's max and its log-sum-exp terms at the current max in one pass (used when
                 // the row keeps the max, the usual case after the first chunks; otherwise the fold sums again).
                 float shift = (float)(_max[i] - _bias);
+                Span<float> logits = _expRowLogits ? _cache.AsSpan(at, columns) : default;
                 double sumAtMax;
                 float rowMax = _fused
-                    ? SelectionKernels.StoreLogitsAndExpsAndSum(row, _reference.AsSpan(_start + columnStart, columns), _cache.AsSpan(at, columns), _expCache.AsSpan(at, columns), _stream, shift, out sumAtMax)
-                    : SelectionKernels.StoreLogitsAndExpsAndSumWide(row, _reference.AsSpan(_start + columnStart, columns), _cache.AsSpan(at, columns), _expCache.AsSpan(at, columns), shift, out sumAtMax);
+                    ? SelectionKernels.StoreLogitsAndExpsAndSum(row, _reference.AsSpan(_start + columnStart, columns), logits, _expCache.AsSpan(at, columns), _stream, shift, out sumAtMax)
+                    : SelectionKernels.StoreLogitsAndExpsAndSumWide(row, _reference.AsSpan(_start + columnStart, columns), logits, _expCache.AsSpan(at, columns), shift, out sumAtMax);
                 SelectionKernels.AccumulateLogSumExp(row, _bias, rowMax, ref _max[i], ref _sum[i], sumAtMax);
             }
             else if (i < _expRows)
             {
-                // Logits, exponentials and the row's max in one pass over the tile row.
-                float rowMax = SelectionKernels.StoreLogitsAndExps(row, _reference.AsSpan(_start + columnStart, columns), _cache.AsSpan(at, columns), _expCache.AsSpan(at, columns), _stream);
+                // Logits (where kept), exponentials and the row's max in one pass over the tile row.
+                float rowMax = SelectionKernels.StoreLogitsAndExps(row, _reference.AsSpan(_start + columnStart, columns), _expRowLogits ? _cache.AsSpan(at, columns) : default, _expCache.AsSpan(at, columns), _stream);
                 SelectionKernels.AccumulateLogSumExp(row, _bias, rowMax, ref _max[i], ref _sum[i]);
             }
             else

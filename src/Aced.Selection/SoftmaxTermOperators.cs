@@ -319,3 +319,61 @@ internal readonly struct ExpDifferenceOperator : StableMath.IRowOperator
         return VectorMath.Exp(p - x);
     }
 }
+
+/// <summary>
+/// Where <see cref="SelectionKernels.SoftmaxTermSumsCached{TFallback}"/> gets the exact sum of a tile that holds an
+/// element needing the logit (see <see cref="CachedSoftmaxTermOperator"/>).
+/// </summary>
+internal interface ITermFallback
+{
+    /// <summary>
+    /// <see cref="SelectionKernels.SoftmaxTermSum"/> of the row's logits against the members [<paramref name="j0"/>,
+    /// + <c>reference.Length</c>), given those members' references, gains and shifts.
+    /// </summary>
+    double TermSum(int j0, ReadOnlySpan<float> reference, ReadOnlySpan<float> gain, ReadOnlySpan<float> shift);
+}
+
+/// <summary>The fallback from the row's cached logits.</summary>
+internal readonly ref struct CachedLogits : ITermFallback
+{
+    private readonly ReadOnlySpan<float> _logits;
+
+    public CachedLogits(ReadOnlySpan<float> logits) => _logits = logits;
+
+    public double TermSum(int j0, ReadOnlySpan<float> reference, ReadOnlySpan<float> gain, ReadOnlySpan<float> shift) =>
+        SelectionKernels.SoftmaxTermSum(_logits.Slice(j0, reference.Length), reference, gain, shift);
+}
+
+/// <summary>
+/// The fallback for an exp-cached row whose logits the cache does not keep (<see cref="ConditionalScorer.LogitFreeExpRows"/>):
+/// the tile's logits recomputed from the candidate's embedding row and the packed members' rows
+/// (<see cref="SelectionKernels.ProductRow"/>, the bits of the fill's product), then summed as from the cache.
+/// </summary>
+internal readonly struct RecomputedLogits : ITermFallback
+{
+    private readonly MatrixView _rows;
+    private readonly int _row;
+    private readonly float[] _members;
+    private readonly float _alpha;
+
+    /// <summary>Row <paramref name="row"/> of <paramref name="rows"/> against the packed member rows <paramref name="members"/> (the row's length each), times <paramref name="alpha"/>.</summary>
+    public RecomputedLogits(MatrixView rows, int row, float[] members, float alpha)
+    {
+        _rows = rows;
+        _row = row;
+        _members = members;
+        _alpha = alpha;
+    }
+
+    public double TermSum(int j0, ReadOnlySpan<float> reference, ReadOnlySpan<float> gain, ReadOnlySpan<float> shift)
+    {
+        int width = reference.Length;
+        int d = _rows.Columns;
+        Span<float> logits = width <= MaxStackTile ? stackalloc float[width] : new float[width];
+        SelectionKernels.ProductRow(_rows.Row(_row), _members.AsSpan(j0 * d, width * d), _alpha, logits);
+        return SelectionKernels.SoftmaxTermSum(logits, reference, gain, shift);
+    }
+
+    /// <summary>Tiles up to this width (the fused products' column tiles, <see cref="GemmPlan.NcMax"/>) recompute on the stack.</summary>
+    private const int MaxStackTile = GemmPlan.NcMax;
+}

@@ -10,7 +10,9 @@ namespace Aced.Selection.Tests;
 /// were not members before the chunk, by index, and the old members' running log-sum-exps fold the new members' logits
 /// from the new members' cache rows. A performance switch: every non-member's conditional score (which reads every
 /// member's log-sum-exps through its shifts), and so every chosen index, must have the same bits on or off, at 1, 2 and
-/// 3 threads, with full, partial (rows beyond the budget, exponentials for a prefix) and spilling caches.
+/// 3 threads, with full, partial (rows beyond the budget, exponentials for a prefix) and spilling caches. The by-index fill
+/// reads the old members' logits from the cache, so these tests keep the exp-cached rows' logits
+/// (<see cref="ConditionalScorer.LogitFreeExpRows"/> off; on, the fill runs over all rows wherever rows are exp-cached).
 /// </summary>
 [Collection(GemmGlobalStateCollection.Name)]
 public class SoftmaxFillByIndexTests
@@ -119,9 +121,10 @@ public class SoftmaxFillByIndexTests
     private static (double[][] Scores, int ByIndex) Scores(SuperBatch batch, int[] order, int[] chunkSizes, long budget, int threads, bool on, bool inFill, bool fused)
     {
         int saved = GemmControl.MaxDegreeOfParallelism;
-        bool switchSaved = ConditionalScorer.SoftmaxFillByIndex, inFillSaved = ConditionalScorer.FoldInFill, fusedSaved = ConditionalScorer.FusedPass;
+        bool switchSaved = ConditionalScorer.SoftmaxFillByIndex, inFillSaved = ConditionalScorer.FoldInFill, fusedSaved = ConditionalScorer.FusedPass, logitFreeSaved = ConditionalScorer.LogitFreeExpRows;
         GemmControl.MaxDegreeOfParallelism = threads;
         ConditionalScorer.SoftmaxFillByIndex = on;
+        ConditionalScorer.LogitFreeExpRows = false;
         ConditionalScorer.FoldInFill = inFill;
         ConditionalScorer.FusedPass = fused;
         try
@@ -137,15 +140,17 @@ public class SoftmaxFillByIndexTests
             ConditionalScorer.SoftmaxFillByIndex = switchSaved;
             ConditionalScorer.FoldInFill = inFillSaved;
             ConditionalScorer.FusedPass = fusedSaved;
+            ConditionalScorer.LogitFreeExpRows = logitFreeSaved;
         }
     }
 
     private static (int[] Indices, float[] Scores) Sample(SuperBatch batch, int batchSize, int chunks, bool greedy, long budget, int threads, bool on)
     {
         int saved = GemmControl.MaxDegreeOfParallelism;
-        bool switchSaved = ConditionalScorer.SoftmaxFillByIndex;
+        bool switchSaved = ConditionalScorer.SoftmaxFillByIndex, logitFreeSaved = ConditionalScorer.LogitFreeExpRows;
         GemmControl.MaxDegreeOfParallelism = threads;
         ConditionalScorer.SoftmaxFillByIndex = on;
+        ConditionalScorer.LogitFreeExpRows = false;
         try
         {
             var options = new ActiveBatchSamplerOptions { BatchSize = batchSize, Chunks = chunks, Greedy = greedy, Loss = ContrastiveKind.Softmax, SoftmaxLogitCacheBytes = budget, Seed = 4 };
@@ -156,6 +161,7 @@ public class SoftmaxFillByIndexTests
         {
             GemmControl.MaxDegreeOfParallelism = saved;
             ConditionalScorer.SoftmaxFillByIndex = switchSaved;
+            ConditionalScorer.LogitFreeExpRows = logitFreeSaved;
         }
     }
 }
