@@ -168,23 +168,7 @@ public sealed class LogitFreeExpRowsTests
     {
         SuperBatch batch = FallbackBatch(1100, 64, 12);
         var options = new ActiveBatchSamplerOptions { BatchSize = 256, Chunks = 4, Loss = ContrastiveKind.Softmax, Seed = 5 };
-        int saved = GemmControl.MaxDegreeOfParallelism;
-        try
-        {
-            GemmControl.MaxDegreeOfParallelism = 1;
-            (int[] offIndices, float[] offScores) = Sample(batch, options, on: false);
-            for (int threads = 1; threads <= 3; threads++)
-            {
-                GemmControl.MaxDegreeOfParallelism = threads;
-                (int[] onIndices, float[] onScores) = Sample(batch, options, on: true);
-                Assert.Equal(offIndices, onIndices);
-                Assert.Equal(offScores.Select(BitConverter.SingleToInt32Bits), onScores.Select(BitConverter.SingleToInt32Bits));
-            }
-        }
-        finally
-        {
-            GemmControl.MaxDegreeOfParallelism = saved;
-        }
+        TestData.AssertSelectionSwitchBitEqual(batch, options, () => ConditionalScorer.LogitFreeExpRows, on => ConditionalScorer.LogitFreeExpRows = on);
     }
 
     /// <summary>
@@ -214,26 +198,7 @@ public sealed class LogitFreeExpRowsTests
         return values;
     }
 
-    private static (int[] Indices, float[] Scores) Sample(SuperBatch batch, ActiveBatchSamplerOptions options, bool on) =>
-        WithSwitch(on, () =>
-        {
-            SelectionResult result = new ActiveBatchSampler(options).Sample(batch, 2);
-            return (result.ToArray(), result.Scores.ToArray());
-        });
-
-    private static T WithSwitch<T>(bool on, Func<T> run)
-    {
-        bool saved = ConditionalScorer.LogitFreeExpRows;
-        ConditionalScorer.LogitFreeExpRows = on;
-        try
-        {
-            return run();
-        }
-        finally
-        {
-            ConditionalScorer.LogitFreeExpRows = saved;
-        }
-    }
+    private static T WithSwitch<T>(bool on, Func<T> run) => TestData.WithSwitch(() => ConditionalScorer.LogitFreeExpRows, value => ConditionalScorer.LogitFreeExpRows = value, on, run);
 
     private static double[][] Scores(SuperBatch batch, int[] order, int[] chunkSizes, int threads, long cacheBytes, bool on)
     {

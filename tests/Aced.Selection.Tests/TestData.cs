@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using Aced.Core;
 using Aced.Selection;
 using Xunit;
@@ -124,5 +125,54 @@ internal static class TestData
         }
 
         return scored;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="run"/> with a static switch set to <paramref name="on"/> (through <paramref name="set"/>) and
+    /// restores the value <paramref name="get"/> read before.
+    /// </summary>
+    public static T WithSwitch<T>(Func<bool> get, Action<bool> set, bool on, Func<T> run)
+    {
+        bool saved = get();
+        set(on);
+        try
+        {
+            return run();
+        }
+        finally
+        {
+            set(saved);
+        }
+    }
+
+    /// <summary>
+    /// Asserts that a selection (<c>Sample(batch, 2)</c>) with a static switch on at 1, 2 and 3 threads equals the one with
+    /// it off at 1 thread: the same indices and the same score bits.
+    /// </summary>
+    public static void AssertSelectionSwitchBitEqual(SuperBatch batch, ActiveBatchSamplerOptions options, Func<bool> get, Action<bool> set)
+    {
+        int saved = GemmControl.MaxDegreeOfParallelism;
+        try
+        {
+            GemmControl.MaxDegreeOfParallelism = 1;
+            (int[] offIndices, float[] offScores) = WithSwitch(get, set, false, () => Select(batch, options));
+            for (int threads = 1; threads <= 3; threads++)
+            {
+                GemmControl.MaxDegreeOfParallelism = threads;
+                (int[] onIndices, float[] onScores) = WithSwitch(get, set, true, () => Select(batch, options));
+                Assert.Equal(offIndices, onIndices);
+                Assert.Equal(offScores.Select(BitConverter.SingleToInt32Bits), onScores.Select(BitConverter.SingleToInt32Bits));
+            }
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = saved;
+        }
+
+        static (int[] Indices, float[] Scores) Select(SuperBatch batch, ActiveBatchSamplerOptions options)
+        {
+            SelectionResult result = new ActiveBatchSampler(options).Sample(batch, 2);
+            return (result.ToArray(), result.Scores.ToArray());
+        }
     }
 }

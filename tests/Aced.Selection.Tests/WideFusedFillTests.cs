@@ -137,45 +137,10 @@ public class WideFusedFillTests
     {
         SuperBatch batch = TestData.Batch(1100, 64, 12, ContrastiveKind.Softmax);
         var options = new ActiveBatchSamplerOptions { BatchSize = 256, Chunks = 4, Loss = ContrastiveKind.Softmax, Seed = 5 };
-        int saved = GemmControl.MaxDegreeOfParallelism;
-        try
-        {
-            GemmControl.MaxDegreeOfParallelism = 1;
-            (int[] offIndices, float[] offScores) = Sample(batch, options, on: false);
-            for (int threads = 1; threads <= 3; threads++)
-            {
-                GemmControl.MaxDegreeOfParallelism = threads;
-                (int[] onIndices, float[] onScores) = Sample(batch, options, on: true);
-                Assert.Equal(offIndices, onIndices);
-                Assert.Equal(offScores.Select(BitConverter.SingleToInt32Bits), onScores.Select(BitConverter.SingleToInt32Bits));
-            }
-        }
-        finally
-        {
-            GemmControl.MaxDegreeOfParallelism = saved;
-        }
+        TestData.AssertSelectionSwitchBitEqual(batch, options, () => SelectionKernels.WideFusedFill, on => SelectionKernels.WideFusedFill = on);
     }
 
-    private static (int[] Indices, float[] Scores) Sample(SuperBatch batch, ActiveBatchSamplerOptions options, bool on) =>
-        WithSwitch(on, () =>
-        {
-            SelectionResult result = new ActiveBatchSampler(options).Sample(batch, 2);
-            return (result.ToArray(), result.Scores.ToArray());
-        });
-
-    private static T WithSwitch<T>(bool on, Func<T> run)
-    {
-        bool saved = SelectionKernels.WideFusedFill;
-        SelectionKernels.WideFusedFill = on;
-        try
-        {
-            return run();
-        }
-        finally
-        {
-            SelectionKernels.WideFusedFill = saved;
-        }
-    }
+    private static T WithSwitch<T>(bool on, Func<T> run) => TestData.WithSwitch(() => SelectionKernels.WideFusedFill, value => SelectionKernels.WideFusedFill = value, on, run);
 
     private static double[][] Scores(SuperBatch batch, int[] order, int[] chunkSizes, int threads, bool on)
     {
