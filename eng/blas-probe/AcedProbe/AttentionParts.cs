@@ -14,7 +14,10 @@ namespace Aced.BlasProbe;
 /// projection with the forward inside its epilogue (<c>Attention.ProjectAndForward</c>, the step's call), and the forward
 /// alone as a separate pass over the projected qkv (<c>Attention.Forward</c>); best of 3 calls each, medians. Then the
 /// forward's stages on one thread (the K transpose, the scores product, the softmax, the output product), timed per head
-/// both streaming over the batch and repeated on one example (operands in L1/L2), in µs per head.
+/// both streaming over the batch and repeated on one example (operands in L1/L2), in µs per head. Last, the attention
+/// backward over the projected qkv (the step's head-major call): its wall time, and its stages per head as the fused
+/// path reports them to an <see cref="IAttentionProfiler"/> (stage stamps are wall time, so load on the machine lands
+/// in whatever stage it interrupts).
 /// </summary>
 internal static class AttentionParts
 {
@@ -77,6 +80,94 @@ internal static class AttentionParts
         Stages(tokens, causal, qkv, probs, output, false, false);
         Stages(tokens, causal, qkv, probs, output, true, false);
         Stages(tokens, causal, qkv, probs, output, false, true);
+        BackwardStages(tokens, qkv, probs, rounds, rng);
+    }
+
+    /// <summary>
+    /// The attention backward over the projected qkv (head-major, as the step runs it): wall time of the layer call (best of
+    /// 3, median over rounds), then one profiled round's stages (thread time of both threads, per head).
+    /// </summary>
+    private static void BackwardStages(int tokens, MatrixView qkv, float[] probs, int rounds, Random rng)
+    {
+        int m = Batch * tokens;
+        var dOut = new MatrixView(Interleaved.Fill(m * Width, rng), m, Width);
+        var dQkv = new MatrixView(new float[m * 3 * Width], m, 3 * Width);
+        float[] dProbs = new float[probs.Length];
+        double[][] times = EpilogueParts.BestOfThreeRounds([() => Attention.Backward(qkv, true, Batch, tokens, Heads, probs, dOut, dQkv, dProbs)], rounds);
+        double flops = 8.0 * Batch * Heads * tokens * tokens * (Width / Heads);
+        double wall = Interleaved.Median(times[0]);
+        long subnormal = 0;
+        foreach (float value in probs)
+        {
+            subnormal += float.IsSubnormal(value) ? 1 : 0;
+        }
+
+        Console.WriteLine($"  probabilities: {subnormal} of {probs.Length} subnormal");
+        Console.WriteLine($"  backward layer call {wall * 1e3:F2} ms (products {flops / 1e9:F3} GFLOP, {flops / wall / 1e9:F1} GFLOP/s)");
+        IGemmProvider original = GemmControl.Provider;
+        var profiler = new StageProfiler();
+        GemmControl.Provider = profiler;
+        try
+        {
+            for (int r = 0; r < 3; r++)
+            {
+                profiler.Clear();
+                Attention.Backward(qkv, true, Batch, tokens, Heads, probs, dOut, dQkv, dProbs);
+            }
+        }
+        finally
+        {
+            GemmControl.Provider = original;
+        }
+
+        var parts = new System.Text.StringBuilder();
+        double total = 0;
+        foreach ((string name, long ticks) in profiler.Stages)
+        {
+            double us = ticks * 1e6 / Stopwatch.Frequency / (Batch * Heads);
+            total += us;
+            parts.Append($"{name} {us:F2}; ");
+        }
+
+        Console.WriteLine($"  backward stages, thread time per head (µs, last of 3 profiled calls): {parts}sum {total:F2}");
+    }
+
+    /// <summary>A managed-provider wrapper that only collects the fused attention's stage times.</summary>
+    private sealed class StageProfiler : IGemmProvider, IAttentionProfiler
+    {
+        private readonly object _gate = new();
+
+        public System.Collections.Generic.SortedDictionary<string, long> Stages { get; } = new(StringComparer.Ordinal);
+
+        public string Name => "stage profiler";
+
+        public bool WrapsManagedProvider => true;
+
+        public void Clear() => Stages.Clear();
+
+        public void Sgemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
+            ManagedGemmProvider.Instance.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+        public void EnterLayer()
+        {
+        }
+
+        public void ExitLayer()
+        {
+        }
+
+        public void RecordProducts(Transpose transA, Transpose transB, int m, int n, int k, long count, long ticks) =>
+            Add($"{(transA == Transpose.None ? "N" : "T")}{(transB == Transpose.None ? "N" : "T")} {m}x{n}x{k}", ticks);
+
+        public void RecordPass(string name, long count, long ticks) => Add(name, ticks);
+
+        private void Add(string name, long ticks)
+        {
+            lock (_gate)
+            {
+                Stages[name] = (Stages.TryGetValue(name, out long old) ? old : 0) + ticks;
+            }
+        }
     }
 
     /// <summary>
