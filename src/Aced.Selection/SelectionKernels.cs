@@ -668,7 +668,7 @@ internal static class SelectionKernels
     /// (<see cref="StoreLogitsAndExpsAndSumWide"/>, rows of whole 16-element steps), as <see cref="FusedFill"/> does
     /// where Vector256 is the widest width, and its epilogue leaves the next row's destination lines to the hardware
     /// (no software prefetch of them): default true, the same bits; 0.93-0.98 of the time of the old fill in the
-    /// softmax selection on Zen 5 (docs/perf/soft16.md). The switch of a same-process A/B measurement.
+    /// softmax selection on Zen 5 (docs/PERFORMANCE.md, "soft16"). The switch of a same-process A/B measurement.
     /// </summary>
     internal static bool WideFusedFill { get; set; } = true;
 

@@ -252,7 +252,7 @@ internal static unsafe class GemmDriver
     /// the first) run each micro-panel's first 8 x 32 kernel with a software prefetch of the A stream
     /// <see cref="CallAStreamBytes"/> ahead (<see cref="GemmKernels.Kernel512AStream"/>; the other seven kernels of the
     /// micro-panel find it in L1). That A streams from memory (64 MiB at 4096^3), 4 KiB page by 4 KiB page, and the
-    /// hardware prefetchers did not keep up: 4096^3 on 1 thread A/B 1.054, 1.059, 1.071 (docs/perf/gemm17.md). The
+    /// hardware prefetchers did not keep up: 4096^3 on 1 thread A/B 1.054, 1.059, 1.071 (docs/PERFORMANCE.md, "gemm17"). The
     /// last panel's prefetches reach past the buffer, which a prefetch never faults on. Never changes a bit.
     /// </summary>
     internal static bool CallAStream { get; set; } = true;

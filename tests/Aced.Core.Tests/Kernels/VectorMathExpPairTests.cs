@@ -9,7 +9,7 @@ namespace Aced.Core.Tests.Kernels;
 /// <see cref="VectorMath.ExpNonPositive(Vector256{float})"/> for every float: sampled here over the whole bit-pattern
 /// range (every 1021st pattern, both signs, NaN payloads, subnormals, infinities) and densely through the ranges where
 /// the rounding of n, the clamps and the underflow edge act. (An exhaustive run over all 2^32 patterns is recorded in
-/// docs/perf/sel13.md.)
+/// docs/PERFORMANCE.md, "sel13".)
 /// </summary>
 public class VectorMathExpPairTests
 {
