@@ -383,6 +383,24 @@ internal static class SelectionKernels
     }
 
     /// <summary>
+    /// Checks the spans of a cache fill (<see cref="StoreLogitsAndExps"/> and its fused forms): the row is not empty, is
+    /// whole <paramref name="step"/>-element steps, and <paramref name="reference"/>, <paramref name="exps"/> and a
+    /// non-empty <paramref name="cache"/> hold it. Returns whether the logits are kept (<paramref name="cache"/> not
+    /// empty; an empty one is an exp-cached row of <see cref="ConditionalScorer.LogitFreeExpRows"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool CheckFillSpans(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> cache, Span<float> exps, int step)
+    {
+        int count = logits.Length;
+        if (count == 0 || count % step != 0 || reference.Length < count || (!cache.IsEmpty && cache.Length < count) || exps.Length < count)
+        {
+            Guard.ThrowArgument(nameof(logits), step == 1 ? "is empty or longer than another span" : $"is empty, not whole {step}-element steps or longer than another span");
+        }
+
+        return !cache.IsEmpty;
+    }
+
+    /// <summary>
     /// The cache fill of one exp-cached row piece in one pass: copies <paramref name="logits"/> to <paramref name="cache"/>,
     /// writes <c>exp(logits_j - reference_j)</c> to <paramref name="exps"/> (the bits of <see cref="ExpDifference"/>:
     /// <see cref="VectorMath.Exp(float)"/> element by element, any width) and returns the largest logit (NaN when any is
@@ -398,12 +416,7 @@ internal static class SelectionKernels
     public static unsafe float StoreLogitsAndExps(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> cache, Span<float> exps, bool stream = false)
     {
         int count = logits.Length;
-        if (count == 0 || reference.Length < count || (!cache.IsEmpty && cache.Length < count) || exps.Length < count)
-        {
-            Guard.ThrowArgument(nameof(logits), "is empty or longer than another span");
-        }
-
-        bool keep = !cache.IsEmpty;
+        bool keep = CheckFillSpans(logits, reference, cache, exps, 1);
         ref float rl = ref MemoryMarshal.GetReference(logits);
         ref float rr = ref MemoryMarshal.GetReference(reference);
         ref float rc = ref MemoryMarshal.GetReference(cache);
@@ -543,12 +556,7 @@ internal static class SelectionKernels
     public static unsafe float StoreLogitsAndExpsAndSum(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> cache, Span<float> exps, bool stream, float shift, out double shiftedSum)
     {
         int count = logits.Length;
-        if (count == 0 || reference.Length < count || (!cache.IsEmpty && cache.Length < count) || exps.Length < count)
-        {
-            Guard.ThrowArgument(nameof(logits), "is empty or longer than another span");
-        }
-
-        bool keep = !cache.IsEmpty;
+        bool keep = CheckFillSpans(logits, reference, cache, exps, 1);
         var op = new ExpNonPositiveShiftOperator(shift);
         ref float rl = ref MemoryMarshal.GetReference(logits);
         ref float rr = ref MemoryMarshal.GetReference(reference);
@@ -684,12 +692,7 @@ internal static class SelectionKernels
     public static float StoreLogitsAndExpsAndSumWide(ReadOnlySpan<float> logits, ReadOnlySpan<float> reference, Span<float> cache, Span<float> exps, float shift, out double shiftedSum)
     {
         int count = logits.Length;
-        if (count == 0 || count % 16 != 0 || reference.Length < count || (!cache.IsEmpty && cache.Length < count) || exps.Length < count)
-        {
-            Guard.ThrowArgument(nameof(logits), "is empty, not whole 16-element steps or longer than another span");
-        }
-
-        bool keep = !cache.IsEmpty;
+        bool keep = CheckFillSpans(logits, reference, cache, exps, 16);
         var op = new ExpNonPositiveShiftOperator(shift);
         ref float rl = ref MemoryMarshal.GetReference(logits);
         ref float rr = ref MemoryMarshal.GetReference(reference);
