@@ -100,12 +100,14 @@ public sealed class ActiveBatchSamplerOptions
     /// keeps them (float32, B rows x b members, both directions, per scored model: about <c>16·B·b</c> bytes for
     /// learnability, <c>8·B·b</c> for one model; rows are padded by 16 to 31 floats) so a chunk computes only the new
     /// members' logits, O(B·|chunk|·d), instead of all members', O(B·|M|·d). When the whole cache does not fit, the
-    /// first rows that fit are cached and the rest recomputed (the previous cost for those rows). What the logits leave
-    /// of the budget keeps, for the first rows again, each logit's <c>exp(l - t_m)</c> (<c>t_m</c> the member's positive
-    /// logit; the same bytes per row), which spares each chunk's pass over all members one exponential per term: the
-    /// fastest selection needs about <c>32·B·b</c> bytes (162.5 MiB at B = 5120, b = 1024, within the default). With the
-    /// managed GEMM provider the scores are bit-identical with any budget (the cached logits are the fused product's,
-    /// folded in the same column tiles, and every path evaluates the same per-term function); never a B x B matrix.
+    /// first rows that fit are cached and the rest recomputed (the previous cost for those rows). With the managed GEMM
+    /// provider (the default) a cached row keeps each logit's <c>exp(l - t_m)</c> instead (<c>t_m</c> the member's
+    /// positive logit; the same bytes per row), which spares each chunk's pass over all members one exponential per
+    /// term: the fastest selection needs about <c>16·B·b</c> bytes (81 MiB at B = 5120, b = 1024). With another provider
+    /// the cache keeps the logits, and what they leave of the budget keeps the exponentials of the first rows again
+    /// (about <c>32·B·b</c> bytes for the fastest selection). With the managed GEMM provider the scores are
+    /// bit-identical with any budget (the cached values are the fused product's, folded in the same column tiles, and
+    /// every path evaluates the same per-term function); never a B x B matrix.
     /// The cache is native memory outside the GC heap (aligned to 2 MiB; on Linux advised for transparent huge pages),
     /// kept by the sampler for reuse and freed when the sampler is collected.
     /// </summary>

@@ -118,20 +118,26 @@ internal sealed class ConditionalScorer
         _cachedRows = 0;
         _expRows = 0;
         int models = (ws == 0 ? 0 : 1) + (wr == 0 ? 0 : 1);
+        bool managed = ReferenceEquals(GemmControl.Provider, ManagedGemmProvider.Instance);
         if (loss == ScoreLoss.Softmax && capacity > 0 && models > 0)
         {
             // Two directions per scored model, one float per (candidate, member) each (rows padded to the stride).
             long bytesPerRow = 2L * models * _stride * sizeof(float);
             _cachedRows = (int)Math.Min(Math.Min(_count, cacheBytes / bytesPerRow), Array.MaxLength / _stride);
 
-            // What the logits leave of the budget keeps exp(l - t_m) for the first rows (the same bytes per row).
-            _expRows = (int)Math.Min(_cachedRows, (cacheBytes - (_cachedRows * bytesPerRow)) / bytesPerRow);
+            // Exp-cached rows without logits cost a row's bytes once: every cached row keeps its exponentials. Otherwise
+            // what the logits leave of the budget keeps exp(l - t_m) for the first rows (the same bytes per row).
+            _expRows = ExpRowsOnly && LogitFreeExpRows && managed
+                ? _cachedRows
+                : (int)Math.Min(_cachedRows, (cacheBytes - (_cachedRows * bytesPerRow)) / bytesPerRow);
         }
 
-        _logitFree = LogitFreeExpRows && _expRows > 0 && ReferenceEquals(GemmControl.Provider, ManagedGemmProvider.Instance);
+        _logitFree = LogitFreeExpRows && _expRows > 0 && managed;
 
-        _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, _stride, loss, _cachedRows, _expRows);
-        _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, _stride, loss, _cachedRows, _expRows);
+        // The logit buffers hold the rows that keep logits: none when every cached row is a logit-free exp row.
+        int logitRows = _logitFree && _expRows == _cachedRows ? 0 : _cachedRows;
+        _student.Begin(ws == 0 ? default : batch.Student, ws, capacity, _stride, loss, logitRows, _expRows);
+        _reference.Begin(wr == 0 ? default : batch.Reference, wr, capacity, _stride, loss, logitRows, _expRows);
         int partitions = ParallelIndependent ? PartitionCount(_count) : 1;
         if (partitions > 1)
         {
@@ -686,6 +692,18 @@ internal sealed class ConditionalScorer
     internal static bool LogitFreeExpRows { get; set; } = true;
 
     /// <summary>
+    /// Whether, with <see cref="LogitFreeExpRows"/> taken (the managed provider), every cached row of the softmax cache
+    /// is an exp-cached row (default true): such a row keeps no logits, so it costs the budget the same bytes as a row
+    /// of logits, and the budget's split (logits for the rows that fit, exponentials for the first rows in what the
+    /// logits leave) would spend half of it on logit buffers that only the rows beyond the exponentials use. Budgets
+    /// between 16·B·b and 32·B·b bytes (learnability) then exp-cache every row instead of a prefix, and smaller ones
+    /// exp-cache the rows they cache (e.g. the default 256 MiB at B = 20480, b = 4096: 4080 rows with exponentials
+    /// instead of 4080 with logits only); no logit buffer is allocated then. Every path gives the same bits, so only
+    /// the cost changes. The switch of a same-process A/B measurement.
+    /// </summary>
+    internal static bool ExpRowsOnly { get; set; } = true;
+
+    /// <summary>
     /// Whether (with <see cref="SoftmaxFillByIndex"/>) the old members' folds are shared out over the fill's row bands, each
     /// band's share prefetched by the first product's epilogue and folded by the last one's, so their memory reads
     /// (the new members' cache rows, stored past the caches chunks ago) overlap the products, instead of a job of their own
@@ -1225,7 +1243,11 @@ internal sealed class ConditionalScorer
 
         public double ColumnLse(int x) => ColumnMax[x] + Math.Log(ColumnSum[x]);
 
-        public void Begin(ModelEmbeddings embeddings, double weight, int capacity, int stride, ScoreLoss loss, int cachedRows, int expRows)
+        /// <summary>
+        /// Starts a selection; the softmax cache buffers hold <paramref name="logitRows"/> rows of logits and
+        /// <paramref name="expRows"/> rows of exponentials.
+        /// </summary>
+        public void Begin(ModelEmbeddings embeddings, double weight, int capacity, int stride, ScoreLoss loss, int logitRows, int expRows)
         {
             Embeddings = embeddings;
             Weight = weight;
@@ -1260,10 +1282,10 @@ internal sealed class ConditionalScorer
                 RowSum.AsSpan(0, n).Clear();
                 ColumnMax.AsSpan(0, n).Fill(double.NegativeInfinity);
                 ColumnSum.AsSpan(0, n).Clear();
-                if (cachedRows > 0)
+                if (logitRows > 0)
                 {
-                    RowCache.Grow((long)cachedRows * stride);
-                    ColumnCache.Grow((long)cachedRows * stride);
+                    RowCache.Grow((long)logitRows * stride);
+                    ColumnCache.Grow((long)logitRows * stride);
                 }
 
                 if (expRows > 0)

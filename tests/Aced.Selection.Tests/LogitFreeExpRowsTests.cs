@@ -176,7 +176,7 @@ public sealed class LogitFreeExpRowsTests
     /// candidate's logit against the other one, once a member, is the scale itself, above the member's log-sum-exp, so
     /// the cached pass takes the exact fallback for its tile.
     /// </summary>
-    private static SuperBatch FallbackBatch(int count, int dim, ulong seed)
+    internal static SuperBatch FallbackBatch(int count, int dim, ulong seed)
     {
         SuperBatch batch = TestData.Batch(count, dim, seed, ContrastiveKind.Softmax);
         for (int x = 0; x + 1 < count; x += 4)

@@ -68,7 +68,12 @@ public class SoftmaxLogitCacheTests
 
     private static void AssertCachedEqualsUncached(int cachedRows, int dim) => AssertCachedEqualsUncached(cachedRows, dim, 333, new[] { 17, 70, 40, 50 });
 
-    private static void AssertCachedEqualsUncached(int cachedRows, int dim, int count, int[] chunkSizes, int expRows = 0, float scale = 0f)
+    // The budget's split into logit rows and exp rows (ExpRowsOnly off; on, every cached row keeps exponentials only,
+    // see ExpRowsOnlyTests).
+    private static void AssertCachedEqualsUncached(int cachedRows, int dim, int count, int[] chunkSizes, int expRows = 0, float scale = 0f) =>
+        TestData.WithSwitch(() => ConditionalScorer.ExpRowsOnly, on => ConditionalScorer.ExpRowsOnly = on, false, () => AssertSplitEqualsUncached(cachedRows, dim, count, chunkSizes, expRows, scale));
+
+    private static bool AssertSplitEqualsUncached(int cachedRows, int dim, int count, int[] chunkSizes, int expRows, float scale)
     {
         SuperBatch batch = scale == 0f
             ? TestData.Batch(count, dim, 77, ContrastiveKind.Softmax)
@@ -114,6 +119,8 @@ public class SoftmaxLogitCacheTests
                 ScorerTests.AssertClose(expected, scores[x], 5e-4, $"cached rows {cachedRows}, {filled} members, x={x}");
             }
         }
+
+        return true;
     }
 
     [Theory]
