@@ -12,7 +12,7 @@ namespace Aced.AttentionProbe;
 /// plus the attention forward as the transformer block runs them and (b) the attention backward, in process CPU time
 /// (robust to other processes taking the cores); prints the medians and their ratio (on / off).
 /// Usage: <c>AttentionProbe ab &lt;switch&gt; [rounds=11] [threads=2] [batch=256]</c>, switch one of spread, pack, hm,
-/// fip, pfo, tuned, causal, tri, groups, none; <c>AttentionProbe bwdloop [rounds=40] [threads=1] [T=64]</c> runs forward, a 32 MiB cache
+/// fip, pfo, inplace, tuned, causal, tri, groups, none; <c>AttentionProbe bwdloop [rounds=40] [threads=1] [T=64]</c> runs forward, a 32 MiB cache
 /// flush and the backward per round (for <c>perf record</c>).
 /// </summary>
 public static class Program
@@ -56,6 +56,7 @@ public static class Program
         "causal" => on => AttentionSoftmax.VectorCausal = on,
         "tri" => on => Attention.CausalTriangles = on,
         "groups" => on => AttentionSoftmax.CausalGroups = on,
+        "inplace" => on => Attention.InPlaceGradients = on,
         "none" => _ => { },
         _ => throw new ArgumentException($"unknown switch '{name}'", nameof(name)),
     };

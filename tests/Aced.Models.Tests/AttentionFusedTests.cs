@@ -35,7 +35,7 @@ public sealed class AttentionFusedTests
         select new Case(batch, tokens, heads, hd, causal, padQkv, padOutput, padDQkv, seed);
 
     /// <summary>A view of rows x columns with row stride columns + pad, values random, the padding NaN.</summary>
-    private static MatrixView Padded(int rows, int columns, int pad, ulong seed)
+    internal static MatrixView Padded(int rows, int columns, int pad, ulong seed)
     {
         int stride = columns + pad;
         float[] data = new float[(rows * stride) + 3];
@@ -50,7 +50,7 @@ public sealed class AttentionFusedTests
     }
 
     /// <summary>Forward then backward on padded storage: every float of the output, probability and dqkv arrays (padding included).</summary>
-    private static (float[] Output, float[] Probs, float[] DQkv) Run(Case c, MatrixView qkv, MatrixView dOutput)
+    internal static (float[] Output, float[] Probs, float[] DQkv) Run(Case c, MatrixView qkv, MatrixView dOutput)
     {
         int n = c.Batch * c.Tokens;
         float[] probs = new float[c.Batch * c.Heads * c.Tokens * c.Tokens];

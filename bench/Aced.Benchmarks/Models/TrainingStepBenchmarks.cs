@@ -310,6 +310,7 @@ public class TrainingStepBenchmarks : IFlopCount
         CompareFusedPaths("attention forward in the qkv projection's epilogue (head-major qkv on both sides)", on => Aced.Models.Layers.Attention.ForwardInProjection = on);
         CompareFusedPaths("seventh session's attention paths together (head-major qkv, forward in the projection)", SetSeventhSessionAttention);
         CompareFusedPaths("attention backward prefetch spread over a head's stages (attn8; T = 32)", on => Aced.Models.Layers.Attention.SpreadPrefetch = on);
+        CompareFusedPaths("attention backward dO read and dQ, dK, dV written in place (step18)", on => Aced.Models.Layers.Attention.InPlaceGradients = on);
         if (GemmKernels.ActiveIsa == GemmIsa.Vector256)
         {
             CompareFusedPaths("GemmSlices AVX2 six-row strips (dW slices, dx blocks)", on => GemmSlices.SixRowStrips = on);

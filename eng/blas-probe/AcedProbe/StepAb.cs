@@ -11,7 +11,9 @@ namespace Aced.BlasProbe;
 /// configuration), alternating on and off in each round (the order flips every round), with the 1024^3 SGEMM of the
 /// round as a load gauge: prints per round and as medians of the per-round ratios on / off of wall and process CPU
 /// time. Usage: AcedProbe step-ab [batch=256] [rounds=15] [threads=2] [Aced.Core.WorkerPool.SpinBeforeBlocking,...]
-/// (full type names, switches of any Aced assembly the benchmark loads).
+/// (full type names, switches of any Aced assembly the benchmark loads). With ACED_STEPAB_KIND set to a kind of pool call
+/// (e.g. Attention.FusedBody), the timed steps run under <see cref="PoolTiming"/> and that kind's wall time per step is
+/// compared as well (median on/off and each side's median ms).
 /// </summary>
 internal static class StepAb
 {
@@ -55,6 +57,10 @@ internal static class StepAb
         var wall = new double[rounds];
         var cpu = new double[rounds];
         var onRate = new double[rounds];
+        string? kind = Environment.GetEnvironmentVariable("ACED_STEPAB_KIND");
+        var kindRatio = new double[rounds];
+        var kindOn = new double[rounds];
+        var kindOff = new double[rounds];
         var offRate = new double[rounds];
         using Process process = Process.GetCurrentProcess();
         try
@@ -72,9 +78,33 @@ internal static class StepAb
                     Set(on);
                     process.Refresh();
                     TimeSpan c0 = process.TotalProcessorTime;
+                    PoolTiming.TakeAll();
+                    PoolTiming.Enabled = kind is not null;
                     long t0 = Stopwatch.GetTimestamp();
                     bench.TrainingStep();
                     double w = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                    PoolTiming.Enabled = false;
+                    if (kind is not null)
+                    {
+                        double kindMs = 0;
+                        foreach ((string k, PoolTiming.Totals t) in PoolTiming.TakeAll())
+                        {
+                            if (k == kind)
+                            {
+                                kindMs += (t.WallTicks + t.SerialTicks) * 1e3 / Stopwatch.Frequency;
+                            }
+                        }
+
+                        if (on)
+                        {
+                            kindOn[r] = kindMs;
+                        }
+                        else
+                        {
+                            kindOff[r] = kindMs;
+                        }
+                    }
+
                     process.Refresh();
                     double c = (process.TotalProcessorTime - c0).TotalSeconds;
                     if (on)
@@ -87,6 +117,7 @@ internal static class StepAb
                     }
                 }
 
+                kindRatio[r] = kindOff[r] > 0 ? kindOn[r] / kindOff[r] : 0;
                 wall[r] = onWall / offWall;
                 cpu[r] = onCpu / offCpu;
                 onRate[r] = stepFlops / onWall / sgemm;
@@ -105,6 +136,16 @@ internal static class StepAb
         Array.Sort(cpu);
         Array.Sort(onRate);
         Array.Sort(offRate);
+        if (kind is not null)
+        {
+            Array.Sort(kindRatio);
+            Array.Sort(kindOn);
+            Array.Sort(kindOff);
+            Console.WriteLine(
+                $"{kind} per step: median on/off {kindRatio[rounds / 2]:F3} (quartiles {kindRatio[rounds / 4]:F3}-{kindRatio[(3 * rounds) / 4]:F3}); " +
+                $"median on {kindOn[rounds / 2]:F2} ms, off {kindOff[rounds / 2]:F2} ms");
+        }
+
         Console.WriteLine(
             $"median on/off: wall {wall[rounds / 2]:F3} (quartiles {wall[rounds / 4]:F3}-{wall[(3 * rounds) / 4]:F3}), CPU {cpu[rounds / 2]:F3}; " +
             $"step over the round's Aced SGEMM: on {onRate[rounds / 2]:F3}, off {offRate[rounds / 2]:F3}; end {DateTime.UtcNow:HH:mm:ss} UTC, load {Load()}");

@@ -52,6 +52,15 @@ internal static partial class Attention
     internal static bool PackExamples { get; set; } = true;
 
     /// <summary>
+    /// Whether the packed backward (<see cref="PackExamples"/>) reads dO in place (row stride the output gradient's)
+    /// and writes dQ, dK, dV straight into dqkv's rows (its row stride) instead of copying dO into head-major blocks
+    /// and dQ, dK, dV out of such blocks once per example: on by default, off in A/B probes and tests. Data movement
+    /// only: the small products meet the same elements in the same FMA chains, so the same bits. Measured on Zen 5
+    /// (docs/perf/step18.md): the attention backward 0.81–0.91 of the packed copies' wall time in the training step.
+    /// </summary>
+    internal static bool InPlaceGradients { get; set; } = true;
+
+    /// <summary>
     /// Whether the packed backward issues each head's part of the next example's prefetch in five pieces, one before
     /// each of the head's stages, instead of in one burst before the head, when that part is at most
     /// <see cref="SpreadPrefetchFloats"/> (the text tower's T = 32: 8192 floats per head at the reference widths): on by

@@ -191,9 +191,12 @@ internal static partial class Attention
     /// each example's Q, K, V (backward also dO) rows are first copied into head-major T x hd blocks, whole rows read in
     /// order (per head, the products would read 2 x 64 bytes of each of 3 T rows 1.5 KiB apart, which the hardware
     /// prefetchers do not follow and which fall into few L1 sets), backward's dQ, dK, dV are written into such blocks
-    /// and copied to the example's rows once, and the next example's rows and score blocks are prefetched a part per
+    /// and copied to the example's rows once (with <see cref="InPlaceGradients"/>, the default, dO is read and dQ, dK,
+    /// dV written in the rows instead: the copies cost more than the strided accesses on Zen 5), and the next
+    /// example's rows and score blocks are prefetched a part per
     /// head; without it, the next head's rows are prefetched. A head-major qkv (<see cref="QkvLayout.HeadMajor"/>, written
-    /// so by the projection) already is in those blocks: the packed path then reads it in place and copies only dO.
+    /// so by the projection) already is in those blocks: the packed path then reads it in place and copies only dO (nothing
+    /// with <see cref="InPlaceGradients"/>).
     /// </summary>
     private readonly struct FusedBody : IPartitionBody
     {
@@ -234,9 +237,10 @@ internal static partial class Attention
 
         /// <summary>
         /// Scratch floats of one work item: the transposed K or V (hd x T) and dP (T x T), then (packed) an example's
-        /// packed Q, K, V (3 D x T; not touched when qkv is head-major), its dO (D x T) and its dQ, dK, dV (3 D x T).
+        /// packed Q, K, V (3 D x T; not touched when qkv is head-major) and, unless <see cref="InPlaceGradients"/>, its
+        /// dO (D x T) and its dQ, dK, dV (3 D x T).
         /// </summary>
-        public int ScratchFloats => (HeadDim * _tokens) + (_tokens * _tokens) + (PackExamples ? 7 * Width * _tokens : 0);
+        public int ScratchFloats => (HeadDim * _tokens) + (_tokens * _tokens) + (PackExamples ? (InPlaceGradients ? 3 : 7) * Width * _tokens : 0);
 
         private int Width => _qkv.Columns / 3;
 
@@ -303,7 +307,10 @@ internal static partial class Attention
             };
         }
 
-        /// <summary>Example e on the packed path: pack, its heads on the blocks, backward the dQ, dK, dV copy-out.</summary>
+        /// <summary>
+        /// Example e on the packed path: pack, its heads on the blocks; backward with <see cref="InPlaceGradients"/> the
+        /// heads read dO and write dQ, dK, dV in the example's rows, else dO is packed and dQ, dK, dV copied out.
+        /// </summary>
         private void PackedExample(ref ItemState state, int e, bool prefetchNext = true)
         {
             int t = _tokens;
@@ -329,9 +336,17 @@ internal static partial class Attention
                 return;
             }
 
-            Span<float> dO = state.Packed.Slice(3 * d * t, d * t);
-            Span<float> dQkv = state.Packed.Slice(4 * d * t, 3 * d * t);
-            PackColumnBlocks(_output.Array.AsSpan(_output.Offset + (e * t * ldo)), t, ldo, hd, _heads, dO);
+            int ldd = _dQkv.Stride;
+            bool inPlace = InPlaceGradients;
+            ReadOnlySpan<float> outputRows = _output.Array.AsSpan(_output.Offset + (e * t * ldo));
+            Span<float> dQkvRows = _dQkv.Array.AsSpan(_dQkv.Offset + (e * t * ldd));
+            Span<float> dO = inPlace ? default : state.Packed.Slice(3 * d * t, d * t);
+            Span<float> dQkv = inPlace ? default : state.Packed.Slice(4 * d * t, 3 * d * t);
+            if (!inPlace)
+            {
+                PackColumnBlocks(outputRows, t, ldo, hd, _heads, dO);
+            }
+
             state.Mark(StagePack);
             bool spread = SpreadsPrefetch;
             for (int h = 0; h < _heads; h++)
@@ -342,6 +357,10 @@ internal static partial class Attention
                     state.Mark(StagePack);
                 }
 
+                // In place: head h's columns of the example's dO rows and of its dQ, dK, dV thirds of dqkv's rows.
+                Span<float> dq = inPlace ? dQkvRows.Slice(h * hd) : dQkv.Slice(h * block, block);
+                Span<float> dk = inPlace ? dQkvRows.Slice(d + (h * hd)) : dQkv.Slice((_heads + h) * block, block);
+                Span<float> dv = inPlace ? dQkvRows.Slice((2 * d) + (h * hd)) : dQkv.Slice(((2 * _heads) + h) * block, block);
                 BackwardHead(
                     ref state,
                     spread ? e : -1,
@@ -349,19 +368,21 @@ internal static partial class Attention
                     qkv.Slice((_heads + h) * block, block),
                     qkv.Slice(((2 * _heads) + h) * block, block),
                     hd,
-                    dO.Slice(h * block, block),
-                    hd,
+                    inPlace ? outputRows.Slice(h * hd) : dO.Slice(h * block, block),
+                    inPlace ? ldo : hd,
                     e,
                     h,
-                    dQkv.Slice(h * block, block),
-                    dQkv.Slice((_heads + h) * block, block),
-                    dQkv.Slice(((2 * _heads) + h) * block, block),
-                    hd);
+                    dq,
+                    dk,
+                    dv,
+                    inPlace ? ldd : hd);
             }
 
-            int ldd = _dQkv.Stride;
-            UnpackColumnBlocks(dQkv, t, hd, 3 * _heads, _dQkv.Array.AsSpan(_dQkv.Offset + (e * t * ldd)), ldd);
-            state.Mark(StagePack);
+            if (!inPlace)
+            {
+                UnpackColumnBlocks(dQkv, t, hd, 3 * _heads, dQkvRows, ldd);
+                state.Mark(StagePack);
+            }
         }
 
         /// <summary>Packs example e's token rows of qkv into <paramref name="blocks"/> (the head-major layout) and returns it.</summary>
