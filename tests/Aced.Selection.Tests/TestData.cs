@@ -128,6 +128,29 @@ internal static class TestData
     }
 
     /// <summary>
+    /// Asserts that the chunk scores <paramref name="scoresAt"/> computes with 1, 2 and 3 threads (its argument) equal
+    /// <paramref name="expected"/> bit for bit and that some of them are numbers; restores the thread count.
+    /// </summary>
+    public static void AssertScoresBitEqualAtThreads(double[][] expected, Func<int, double[][]> scoresAt)
+    {
+        int saved = GemmControl.MaxDegreeOfParallelism;
+        int scored = 0;
+        try
+        {
+            for (int threads = 1; threads <= 3; threads++)
+            {
+                scored += AssertScoresBitEqual(expected, scoresAt(threads), $"threads {threads}");
+            }
+        }
+        finally
+        {
+            GemmControl.MaxDegreeOfParallelism = saved;
+        }
+
+        Assert.True(scored > 0);
+    }
+
+    /// <summary>
     /// Runs <paramref name="run"/> with a static switch set to <paramref name="on"/> (through <paramref name="set"/>) and
     /// restores the value <paramref name="get"/> read before.
     /// </summary>
