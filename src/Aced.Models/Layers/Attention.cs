@@ -56,7 +56,8 @@ internal static partial class Attention
     /// and writes dQ, dK, dV straight into dqkv's rows (its row stride) instead of copying dO into head-major blocks
     /// and dQ, dK, dV out of such blocks once per example: on by default, off in A/B probes and tests. Data movement
     /// only: the small products meet the same elements in the same FMA chains, so the same bits. Measured on Zen 5
-    /// (docs/perf/step18.md): the attention backward 0.81–0.91 of the packed copies' wall time in the training step.
+    /// (docs/PERFORMANCE.md, "step18" in the eighteenth session's per-branch section): the attention backward takes
+    /// 0.81–0.91 of the packed copies' wall time in the training step.
     /// </summary>
     internal static bool InPlaceGradients { get; set; } = true;
 
