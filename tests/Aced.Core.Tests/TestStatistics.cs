@@ -85,12 +85,10 @@ internal static class TestStatistics
         return Math.Abs(actual - expected) <= (relative * Math.Abs(expected)) + absolute;
     }
 
-    /// <summary>Bytes allocated on this thread while running <paramref name="action"/> (after one warm-up call).</summary>
-    public static long AllocatedBytes(Action action)
-    {
-        action();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        action();
-        return GC.GetAllocatedBytesForCurrentThread() - before;
-    }
+    /// <summary>
+    /// Bytes allocated on this thread by one call of <paramref name="action"/> after one warm-up call: the smallest count
+    /// over a few calls (<see cref="SteadyStateAllocation"/>), so the runtime's occasional work on the thread is not counted.
+    /// </summary>
+    public static long AllocatedBytes(Action action) =>
+        SteadyStateAllocation.MinimumBytes(action, callsPerRound: 1, warmUp: 1, currentThread: true);
 }

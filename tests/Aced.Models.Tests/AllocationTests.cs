@@ -29,23 +29,10 @@ public class AllocationTests
             model.EncodeImages(images, evalOut, 37);
         }
 
-        Step();
-        Step();
-
         // The smallest count over up to 10 rounds of 3 steps: an allocation in the step shows in every round, while a
         // one-time lazy growth of the calling thread's workspace (the first time the pool leaves it some kind of work
         // item, which depends on timing: 24 B seen in CI on 2026-12-01 after 2 warm-up steps) shows in one round only.
-        long smallest = long.MaxValue;
-        for (int round = 0; round < 10 && smallest > 0; round++)
-        {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 3; i++)
-            {
-                Step();
-            }
-
-            smallest = Math.Min(smallest, GC.GetAllocatedBytesForCurrentThread() - before);
-        }
+        long smallest = SteadyStateAllocation.MinimumBytes(Step, callsPerRound: 3, warmUp: 2, rounds: 10, currentThread: true);
 
         Assert.True(smallest == 0, $"{smallest} bytes allocated in every round of 3 steady-state steps");
     }

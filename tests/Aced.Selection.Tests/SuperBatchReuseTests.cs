@@ -84,14 +84,10 @@ public class SuperBatchReuseTests
     {
         var batch = new SuperBatch(TestData.Model(20, 4, 1, 10f, -10f));
         LogitParameters p = LogitParameters.FromLogScale(2f, -3f);
-        batch.UpdateStudentLogits(p);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++)
-        {
-            batch.UpdateStudentLogits(p);
-        }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        long allocated = SteadyStateAllocation.MinimumBytes(() => batch.UpdateStudentLogits(p), callsPerRound: 100, warmUp: 1, currentThread: true);
+
+        Assert.Equal(0, allocated);
     }
 
     [Fact]

@@ -421,14 +421,10 @@ public sealed class GemmSlicesTests
     public void AddTransposedProducts_SteadyState_AllocatesNothing()
     {
         (MatrixView a, MatrixView b, MatrixView c) = Operands(64, 96, 1500, 0, 12);
-        GemmSlices.AddTransposedProducts(a, b, c, 512);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++)
-        {
-            GemmSlices.AddTransposedProducts(a, b, c, 512);
-        }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        long allocated = SteadyStateAllocation.MinimumBytes(() => GemmSlices.AddTransposedProducts(a, b, c, 512), callsPerRound: 5, warmUp: 1, currentThread: true);
+
+        Assert.Equal(0, allocated);
     }
 
     /// <summary>Takes the slice calls itself (through the managed serial path) and counts them.</summary>
