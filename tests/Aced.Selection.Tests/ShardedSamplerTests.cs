@@ -205,7 +205,9 @@ public class ShardedSamplerTests
     public void Sample_RankThatDies_OthersTimeOutNamingIt()
     {
         SuperBatch batch = TestData.Batch(60, 8, 3, ContrastiveKind.Sigmoid);
-        InProcessCollectives[] group = InProcessCollectives.Create(3, TimeSpan.FromSeconds(1));
+        // Long enough that rank 1 always arrives before rank 0 gives up, even on a loaded 2-core runner where its first
+        // selection is still being compiled (a 1 s limit could name ranks 1 and 2); only rank 2 may be missing.
+        InProcessCollectives[] group = InProcessCollectives.Create(3, TimeSpan.FromSeconds(5));
         var errors = new Exception?[3];
         var threads = new Thread[3];
         for (int r = 0; r < 3; r++)
